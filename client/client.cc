@@ -1,0 +1,219 @@
+#include "client/client.h"
+
+#include <chrono>
+#include <optional>
+#include <utility>
+
+#include <grpcpp/client_context.h>
+
+#include "absl/strings/str_cat.h"
+#include "client/job_assembler.h"
+#include "common/grpc_status.h"
+#include "common/proto_convert.h"
+#include "gpool.grpc.pb.h"
+
+namespace gpool {
+namespace {
+
+std::chrono::system_clock::time_point DeadlineIn(absl::Duration timeout) {
+  return std::chrono::system_clock::now() +
+         std::chrono::milliseconds(absl::ToInt64Milliseconds(timeout));
+}
+
+JobStats FromProto(const v1::JobStats& proto) {
+  JobStats stats;
+  stats.retries = proto.retries();
+  stats.workers_lost = proto.workers_lost();
+  stats.backups = proto.backups();
+  stats.duplicates_dropped = proto.duplicates_dropped();
+  return stats;
+}
+
+WorkerIdentity FromProto(const v1::WorkerRef& proto) {
+  return WorkerIdentity{proto.worker_id(), proto.host(), proto.pid()};
+}
+
+// Adds context to a failed call so the user knows which coordinator and what to do.
+absl::Status Explain(const absl::Status& status, const std::string& address) {
+  if (absl::IsUnavailable(status) && status.message().find("failed to connect") != absl::string_view::npos) {
+    return absl::UnavailableError(absl::StrCat("lost the coordinator at ", address, ": ",
+                                               status.message()));
+  }
+  return status;
+}
+
+}  // namespace
+
+struct Client::Stub {
+  std::shared_ptr<grpc::Channel> channel;
+  std::unique_ptr<v1::Coordinator::Stub> coordinator;
+};
+
+Client::Client(std::string address, ClientOptions options)
+    : address_(std::move(address)), options_(std::move(options)), stub_(new Stub) {}
+
+Client::~Client() = default;
+
+absl::StatusOr<std::unique_ptr<Client>> Client::Connect(const std::string& address,
+                                                        ClientOptions options) {
+  if (absl::StatusOr<HostPort> parsed = ParseHostPort(address); !parsed.ok()) {
+    return parsed.status();
+  }
+  std::unique_ptr<Client> client(new Client(address, std::move(options)));
+  client->stub_->channel = CreateChannel(address, client->options_.transport);
+  absl::Status connected =
+      WaitForConnection(*client->stub_->channel, address, client->options_.connect_timeout,
+                        "coordinator");
+  if (!connected.ok()) {
+    return absl::UnavailableError(
+        absl::StrCat(connected.message(), " (--coordinator or GPOOL_COORDINATOR)"));
+  }
+  client->stub_->coordinator = v1::Coordinator::NewStub(client->stub_->channel);
+  return client;
+}
+
+absl::StatusOr<ClusterView> Client::GetClusterInfo(int min_workers, absl::Duration wait) {
+  grpc::ClientContext context;
+  context.set_deadline(DeadlineIn(options_.info_timeout + wait));
+  v1::GetClusterInfoRequest request;
+  request.set_min_workers(min_workers);
+  v1::ClusterInfo response;
+  grpc::Status status = stub_->coordinator->GetClusterInfo(&context, request, &response);
+  if (!status.ok()) return Explain(FromGrpcStatus(status), address_);
+  ClusterView view;
+  view.total_slots = response.total_slots();
+  for (const v1::WorkerStatus& worker : response.workers()) {
+    WorkerView w;
+    w.ref = FromProto(worker.ref());
+    w.address = worker.address();
+    w.slots = worker.slots();
+    w.functions.assign(worker.functions().begin(), worker.functions().end());
+    w.chunks_in_flight = worker.chunks_in_flight();
+    w.chunks_done = worker.chunks_done();
+    w.heartbeat_age = absl::Milliseconds(worker.last_heartbeat_age_ms());
+    view.workers.push_back(std::move(w));
+  }
+  for (const v1::JobStatus& job : response.jobs()) {
+    JobView j;
+    j.job_id = job.job_id();
+    j.function = job.function();
+    j.total_elements = static_cast<uint64_t>(job.total_elements());
+    j.num_chunks = static_cast<uint64_t>(job.num_chunks());
+    j.chunks_done = static_cast<uint64_t>(job.chunks_done());
+    j.elapsed = absl::Milliseconds(job.elapsed_ms());
+    j.stats = FromProto(job.stats());
+    view.jobs.push_back(std::move(j));
+  }
+  return view;
+}
+
+absl::Status ValidateMapSpec(const MapSpec& spec) {
+  if (spec.function.empty()) {
+    return absl::InvalidArgumentError("no function given; name one, e.g. square");
+  }
+  if (spec.chunk_size < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("chunk size must be at least 1, got ", spec.chunk_size));
+  }
+  if (spec.max_workers < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the number of processes must be at least 1, got ", spec.max_workers));
+  }
+  return ValidateInput(spec.input);
+}
+
+absl::StatusOr<MapResult> Client::Map(const MapSpec& spec,
+                                      const std::function<void(const JobStart&)>& on_start,
+                                      const std::function<void(const ChunkResult&)>& on_chunk) {
+  JobAssembler assembler(/*keep_values=*/true);
+  absl::StatusOr<MapSummary> summary =
+      RunJob(spec, /*want_values=*/true, assembler, on_start, on_chunk);
+  if (!summary.ok()) return summary.status();
+  MapResult result;
+  result.summary = *std::move(summary);
+  result.values = assembler.TakeValues();
+  return result;
+}
+
+absl::StatusOr<MapSummary> Client::MapStreaming(
+    const MapSpec& spec, bool want_values, const std::function<void(const JobStart&)>& on_start,
+    const std::function<void(const ChunkResult&)>& on_chunk) {
+  JobAssembler assembler(/*keep_values=*/false);
+  return RunJob(spec, want_values, assembler, on_start, on_chunk);
+}
+
+absl::StatusOr<MapSummary> Client::RunJob(
+    const MapSpec& spec, bool want_values, JobAssembler& assembler,
+    const std::function<void(const JobStart&)>& on_start,
+    const std::function<void(const ChunkResult&)>& on_chunk) {
+  if (absl::Status status = ValidateMapSpec(spec); !status.ok()) return status;
+  v1::MapRequest request;
+  request.set_function(spec.function);
+  ToProto(spec.input, request.mutable_input());
+  request.set_chunk_size(spec.chunk_size);
+  request.set_max_workers(spec.max_workers);
+  request.set_result_mode(want_values ? v1::RESULT_MODE_VALUES : v1::RESULT_MODE_SUM);
+
+  grpc::ClientContext context;
+  context.set_deadline(DeadlineIn(options_.map_timeout));
+  std::unique_ptr<grpc::ClientReader<v1::MapResponse>> reader =
+      stub_->coordinator->Map(&context, request);
+
+  absl::Status failure = absl::OkStatus();
+  std::optional<JobStats> finished_stats;
+  v1::MapResponse response;
+  ChunkResult chunk;
+  while (failure.ok() && reader->Read(&response)) {
+    switch (response.event_case()) {
+      case v1::MapResponse::kStarted: {
+        const v1::JobStarted& started = response.started();
+        JobStart start;
+        start.job_id = started.job_id();
+        start.total_elements = static_cast<uint64_t>(started.total_elements());
+        start.chunk_size = static_cast<uint64_t>(started.chunk_size());
+        start.num_chunks = static_cast<uint64_t>(started.num_chunks());
+        start.cluster_slots = started.cluster_slots();
+        start.job_slots = started.job_slots();
+        failure = assembler.OnStart(start);
+        if (failure.ok() && on_start) on_start(start);
+        break;
+      }
+      case v1::MapResponse::kChunk: {
+        v1::ChunkResult* proto = response.mutable_chunk();
+        chunk.chunk_index = static_cast<uint64_t>(proto->chunk_index());
+        chunk.first_element = static_cast<uint64_t>(proto->first_element());
+        chunk.element_count = static_cast<uint64_t>(proto->element_count());
+        chunk.values.assign(proto->values().begin(), proto->values().end());
+        chunk.partial_sum = gpool::FromProto(proto->partial_sum());
+        chunk.worker = FromProto(proto->worker());
+        chunk.attempt = proto->attempt();
+        absl::StatusOr<bool> accepted = assembler.OnChunk(chunk);
+        if (!accepted.ok()) {
+          failure = accepted.status();
+        } else if (*accepted && on_chunk) {
+          on_chunk(chunk);
+        }
+        break;
+      }
+      case v1::MapResponse::kFinished:
+        finished_stats = FromProto(response.finished().stats());
+        break;
+      case v1::MapResponse::EVENT_NOT_SET:
+        break;
+    }
+  }
+  if (!failure.ok()) {
+    // Stop the job on the cluster: nobody will read its results.
+    context.TryCancel();
+    reader->Finish();
+    return failure;
+  }
+  grpc::Status status = reader->Finish();
+  if (!status.ok()) return Explain(FromGrpcStatus(status), address_);
+  if (!finished_stats.has_value()) {
+    return absl::DataLossError("the coordinator ended the job without a final report");
+  }
+  return assembler.Finish(*finished_stats);
+}
+
+}  // namespace gpool

@@ -1,0 +1,166 @@
+// The gpool client library: run Pool.map-style jobs on a gpool cluster and reduce them.
+//
+//   auto client = gpool::Client::Connect("127.0.0.1:50051");
+//   gpool::MapSpec spec{"square", gpool::Input::Range(1, 5000)};
+//   absl::StatusOr<gpool::MapResult> result = (*client)->Map(spec);
+//   // result->sum == 41679167500, result->values holds the 5000 squares in input order.
+//
+// Map blocks until the job is done. MapStreaming hands each chunk to a callback as it
+// arrives (completion order) and keeps no values, so its memory does not grow with the job.
+// Both reduce on the client, exactly (128-bit), and check that every chunk arrived exactly
+// once before they report success.
+#ifndef GPOOL_CLIENT_CLIENT_H_
+#define GPOOL_CLIENT_CLIENT_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/numeric/int128.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/input.h"
+#include "common/job_stats.h"
+#include "common/transport.h"
+
+namespace gpool {
+
+class JobAssembler;
+
+struct ClientOptions {
+  // How long Connect waits for the coordinator to answer.
+  absl::Duration connect_timeout = absl::Seconds(5);
+  // Deadline of a whole map job; passing it cancels the job on the cluster.
+  absl::Duration map_timeout = absl::Hours(24);
+  // Deadline of GetClusterInfo (not counting its optional wait for workers).
+  absl::Duration info_timeout = absl::Seconds(10);
+  TransportOptions transport;
+};
+
+struct MapSpec {
+  std::string function;
+  Input input = Input::Range(1, 1);
+  // 0: multiprocessing.Pool's default, ceil(len / (4 * slots)).
+  int64_t chunk_size = 0;
+  // The Pool(processes=N) analog: at most N workers compute the job. 0: no limit.
+  int max_workers = 0;
+};
+
+struct WorkerIdentity {
+  std::string worker_id;
+  std::string host;
+  int64_t pid = 0;
+};
+
+struct JobStart {
+  std::string job_id;
+  uint64_t total_elements = 0;
+  uint64_t chunk_size = 0;
+  uint64_t num_chunks = 0;
+  int cluster_slots = 0;  // cpu_count analog: slots of all registered workers
+  int job_slots = 0;      // slots of the workers this job may use
+};
+
+struct ChunkResult {
+  uint64_t chunk_index = 0;
+  uint64_t first_element = 0;  // position in the input of the chunk's first element
+  uint64_t element_count = 0;
+  std::vector<int64_t> values;  // empty unless values were asked for
+  absl::int128 partial_sum = 0;
+  WorkerIdentity worker;
+  int attempt = 1;
+};
+
+struct MapSummary {
+  JobStart job;
+  absl::int128 sum = 0;
+  uint64_t count = 0;
+  JobStats stats;
+  // Every worker that computed at least one chunk, with how many.
+  std::vector<std::pair<WorkerIdentity, int64_t>> chunks_by_worker;
+};
+
+struct MapResult {
+  MapSummary summary;
+  std::vector<int64_t> values;  // all mapped values, in input order
+};
+
+struct WorkerView {
+  WorkerIdentity ref;
+  std::string address;
+  int slots = 0;
+  std::vector<std::string> functions;
+  int chunks_in_flight = 0;
+  int64_t chunks_done = 0;
+  absl::Duration heartbeat_age;
+};
+
+struct JobView {
+  std::string job_id;
+  std::string function;
+  uint64_t total_elements = 0;
+  uint64_t num_chunks = 0;
+  uint64_t chunks_done = 0;
+  absl::Duration elapsed;
+  JobStats stats;
+};
+
+struct ClusterView {
+  int total_slots = 0;
+  std::vector<WorkerView> workers;
+  std::vector<JobView> jobs;
+};
+
+// Thread-safe: one Client may run several maps at once from different threads.
+class Client {
+ public:
+  // Opens a channel and waits up to options.connect_timeout for the coordinator.
+  // UNAVAILABLE (naming the address and what to check) if it does not answer.
+  static absl::StatusOr<std::unique_ptr<Client>> Connect(const std::string& address,
+                                                         ClientOptions options = {});
+  ~Client();
+
+  const std::string& address() const { return address_; }
+
+  // The registered workers and running jobs. With min_workers > 0, first waits up to `wait`
+  // for that many workers (DEADLINE_EXCEEDED if they do not come).
+  absl::StatusOr<ClusterView> GetClusterInfo(int min_workers = 0,
+                                             absl::Duration wait = absl::ZeroDuration());
+
+  // Runs the job and returns every value in input order plus the reduction. The optional
+  // callbacks see the job start and each chunk as it arrives (completion order).
+  absl::StatusOr<MapResult> Map(const MapSpec& spec,
+                                const std::function<void(const JobStart&)>& on_start = nullptr,
+                                const std::function<void(const ChunkResult&)>& on_chunk = nullptr);
+
+  // Runs the job, calling `on_start` once and `on_chunk` per chunk as results arrive. With
+  // want_values false, workers send only partial sums (nothing per element crosses the
+  // network) and ChunkResult::values is empty.
+  // Errors: those of the Map RPC (see proto/gpool.proto), plus DATA_LOSS if the stream broke
+  // the exactly-once contract.
+  absl::StatusOr<MapSummary> MapStreaming(
+      const MapSpec& spec, bool want_values,
+      const std::function<void(const JobStart&)>& on_start,
+      const std::function<void(const ChunkResult&)>& on_chunk);
+
+ private:
+  Client(std::string address, ClientOptions options);
+  absl::StatusOr<MapSummary> RunJob(const MapSpec& spec, bool want_values,
+                                    JobAssembler& assembler,
+                                    const std::function<void(const JobStart&)>& on_start,
+                                    const std::function<void(const ChunkResult&)>& on_chunk);
+
+  struct Stub;
+  const std::string address_;
+  const ClientOptions options_;
+  std::unique_ptr<Stub> stub_;
+};
+
+// Validates a spec without a cluster: the same checks the coordinator makes first.
+absl::Status ValidateMapSpec(const MapSpec& spec);
+
+}  // namespace gpool
+
+#endif  // GPOOL_CLIENT_CLIENT_H_

@@ -1,0 +1,78 @@
+#include "client/job_assembler.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/int128.h"
+
+namespace gpool {
+
+absl::Status JobAssembler::OnStart(const JobStart& start) {
+  if (started_) return absl::FailedPreconditionError("the job was started twice");
+  if (start.num_chunks == 0 || start.chunk_size == 0) {
+    return absl::DataLossError("the coordinator announced a job without chunks");
+  }
+  started_ = true;
+  start_ = start;
+  if (keep_values_) values_.assign(start.total_elements, 0);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<bool> JobAssembler::OnChunk(const ChunkResult& chunk) {
+  if (!started_) return absl::DataLossError("a chunk arrived before the job started");
+  if (chunk.chunk_index >= start_.num_chunks) {
+    return absl::DataLossError(absl::StrCat("chunk ", chunk.chunk_index, " is outside the job's ",
+                                            start_.num_chunks, " chunks"));
+  }
+  const uint64_t first = chunk.chunk_index * start_.chunk_size;
+  const uint64_t expected_count = std::min(start_.chunk_size, start_.total_elements - first);
+  if (chunk.first_element != first || chunk.element_count != expected_count ||
+      (keep_values_ && chunk.values.size() != expected_count)) {
+    return absl::DataLossError(absl::StrCat(
+        "chunk ", chunk.chunk_index, " does not match the plan: elements ", chunk.first_element,
+        "+", chunk.element_count, " with ", chunk.values.size(), " values, expected ", first,
+        "+", expected_count));
+  }
+  if (!received_.Insert(chunk.chunk_index)) {
+    ++duplicates_;
+    return false;
+  }
+  if (keep_values_) {
+    absl::int128 sum = 0;
+    for (uint64_t i = 0; i < expected_count; ++i) {
+      values_[first + i] = chunk.values[i];
+      sum += chunk.values[i];
+    }
+    // The client reduces the values it holds; the worker's partial sum must agree.
+    if (sum != chunk.partial_sum) {
+      return absl::DataLossError(absl::StrCat("chunk ", chunk.chunk_index, ": values sum to ",
+                                              FormatInt128(sum), " but the worker reported ",
+                                              FormatInt128(chunk.partial_sum)));
+    }
+  }
+  sum_ += chunk.partial_sum;
+  count_ += expected_count;
+  ++chunks_by_worker_[{chunk.worker.host, chunk.worker.pid, chunk.worker.worker_id}];
+  return true;
+}
+
+absl::StatusOr<MapSummary> JobAssembler::Finish(const JobStats& stats) {
+  if (!started_) return absl::DataLossError("the job ended without starting");
+  if (!received_.HoldsExactlyPrefix(start_.num_chunks)) {
+    const auto missing = received_.Missing(start_.num_chunks, 1);
+    return absl::DataLossError(absl::StrCat(
+        "the job ended with ", received_.size(), " of ", start_.num_chunks,
+        " chunks; first missing: ", missing.empty() ? 0 : missing.front().first));
+  }
+  MapSummary summary;
+  summary.job = start_;
+  summary.sum = sum_;
+  summary.count = count_;
+  summary.stats = stats;
+  summary.stats.duplicates_dropped += duplicates_;
+  for (const auto& [key, chunks] : chunks_by_worker_) {
+    const auto& [host, pid, worker_id] = key;
+    summary.chunks_by_worker.push_back({WorkerIdentity{worker_id, host, pid}, chunks});
+  }
+  return summary;
+}
+
+}  // namespace gpool

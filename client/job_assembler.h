@@ -1,0 +1,56 @@
+// Assembles one job's streamed chunk results on the client: checks that every chunk belongs
+// to the plan and arrives exactly once, reduces exactly, and (optionally) places values in
+// input order. Transport-free, so the exactly-once bookkeeping is unit-tested on its own.
+#ifndef GPOOL_CLIENT_JOB_ASSEMBLER_H_
+#define GPOOL_CLIENT_JOB_ASSEMBLER_H_
+
+#include <map>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "client/client.h"
+#include "common/index_set.h"
+
+namespace gpool {
+
+// Not thread-safe; one per job.
+class JobAssembler {
+ public:
+  // With keep_values, values are gathered into input order (memory grows with the job).
+  explicit JobAssembler(bool keep_values) : keep_values_(keep_values) {}
+
+  // FAILED_PRECONDITION if called twice.
+  absl::Status OnStart(const JobStart& start);
+
+  // Accepts a chunk. Returns false for a duplicate index (dropped, counted), true when
+  // accepted. DATA_LOSS when the chunk does not match the plan (wrong bounds or value count)
+  // or arrives before OnStart.
+  absl::StatusOr<bool> OnChunk(const ChunkResult& chunk);
+
+  // DATA_LOSS unless every chunk 0 .. num_chunks-1 arrived.
+  absl::StatusOr<MapSummary> Finish(const JobStats& stats);
+
+  // Values in input order; valid after Finish with keep_values.
+  std::vector<int64_t> TakeValues() { return std::move(values_); }
+
+  const IndexSet& received() const { return received_; }
+  int64_t duplicates() const { return duplicates_; }
+
+ private:
+  const bool keep_values_;
+  bool started_ = false;
+  JobStart start_;
+  IndexSet received_;
+  absl::int128 sum_ = 0;
+  uint64_t count_ = 0;
+  int64_t duplicates_ = 0;
+  std::vector<int64_t> values_;
+  // (host, pid, worker id) -> chunks; ordered so reports are stable.
+  std::map<std::tuple<std::string, int64_t, std::string>, int64_t> chunks_by_worker_;
+};
+
+}  // namespace gpool
+
+#endif  // GPOOL_CLIENT_JOB_ASSEMBLER_H_

@@ -1,0 +1,183 @@
+#include "client/local_cluster.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "client/client.h"
+#include "common/subprocess.h"
+
+namespace gpool {
+namespace {
+
+constexpr absl::Duration kStopGrace = absl::Seconds(5);
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Start(LocalClusterOptions options) {
+  if (options.workers == 0) {
+    options.workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  }
+  if (options.workers < 0 || options.slots_per_worker < 1) {
+    return absl::InvalidArgumentError("a local cluster needs workers >= 1 and slots >= 1");
+  }
+  if (options.binary_dir.empty()) {
+    absl::StatusOr<std::string> dir = ExecutableDirectory();
+    if (!dir.ok()) return dir.status();
+    options.binary_dir = *dir;
+  }
+  for (const char* binary : {"gpool-coordinator", "gpool-worker"}) {
+    const std::string path = absl::StrCat(options.binary_dir, "/", binary);
+    if (access(path.c_str(), X_OK) != 0) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("cannot start a local cluster: ", path,
+                       " is missing; build it, or name a running coordinator with "
+                       "--coordinator HOST:PORT"));
+    }
+  }
+  std::unique_ptr<LocalCluster> cluster(new LocalCluster(std::move(options)));
+  char dir_template[] = "/tmp/gpool-local-XXXXXX";
+  if (mkdtemp(dir_template) == nullptr) {
+    return absl::UnavailableError("cannot create a temporary directory under /tmp");
+  }
+  cluster->log_dir_ = dir_template;
+
+  if (absl::Status status = cluster->StartCoordinator("127.0.0.1:0"); !status.ok()) {
+    return status;
+  }
+  for (int i = 0; i < cluster->options_.workers; ++i) {
+    if (absl::StatusOr<pid_t> pid = cluster->AddWorker(); !pid.ok()) return pid.status();
+  }
+  ClientOptions client_options;
+  client_options.connect_timeout = cluster->options_.start_timeout;
+  absl::StatusOr<std::unique_ptr<Client>> client =
+      Client::Connect(cluster->address_, client_options);
+  if (!client.ok()) return client.status();
+  absl::StatusOr<ClusterView> view =
+      (*client)->GetClusterInfo(cluster->options_.workers, cluster->options_.start_timeout);
+  if (!view.ok()) {
+    cluster->options_.keep_logs = true;
+    return absl::Status(view.status().code(),
+                        absl::StrCat("the local workers did not all register: ",
+                                     view.status().message(), "; logs in ", cluster->log_dir_));
+  }
+  return cluster;
+}
+
+LocalCluster::~LocalCluster() { Stop(); }
+
+absl::Status LocalCluster::StartCoordinator(const std::string& listen) {
+  const std::string port_file = absl::StrCat(log_dir_, "/coordinator.port");
+  std::remove(port_file.c_str());
+  const std::string log =
+      absl::StrCat(log_dir_, "/coordinator", coordinator_starts_ == 0 ? "" : absl::StrCat(".", coordinator_starts_), ".log");
+  ++coordinator_starts_;
+  std::vector<std::string> argv = {absl::StrCat(options_.binary_dir, "/gpool-coordinator"),
+                                   absl::StrCat("--listen=", listen),
+                                   absl::StrCat("--port_file=", port_file),
+                                   absl::StrCat("--log_level=", options_.log_level)};
+  argv.insert(argv.end(), options_.coordinator_flags.begin(), options_.coordinator_flags.end());
+  SpawnOptions spawn;
+  spawn.stderr_path = log;
+  spawn.stdout_path = log + ".out";
+  absl::StatusOr<pid_t> pid = SpawnProcess(argv, spawn);
+  if (!pid.ok()) return pid.status();
+  coordinator_pid_ = *pid;
+  absl::StatusOr<std::string> port =
+      WaitForFileLine(port_file, options_.start_timeout, coordinator_pid_);
+  if (!port.ok()) {
+    if (absl::IsFailedPrecondition(port.status())) coordinator_pid_ = 0;  // reaped
+    options_.keep_logs = true;
+    return absl::UnavailableError(absl::StrCat("the local coordinator did not start: ",
+                                               port.status().message(), "; its log ", log,
+                                               " ends with: ", LogTail(log)));
+  }
+  coordinator_port_ = std::stoi(*port);
+  address_ = absl::StrCat("127.0.0.1:", coordinator_port_);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<pid_t> LocalCluster::AddWorker() {
+  const int index = workers_started_++;
+  const std::string log = absl::StrCat(log_dir_, "/worker-", index, ".log");
+  std::vector<std::string> argv = {absl::StrCat(options_.binary_dir, "/gpool-worker"),
+                                   absl::StrCat("--coordinator=", address_),
+                                   "--listen=127.0.0.1:0",
+                                   absl::StrCat("--slots=", options_.slots_per_worker),
+                                   absl::StrCat("--log_level=", options_.log_level)};
+  argv.insert(argv.end(), options_.worker_flags.begin(), options_.worker_flags.end());
+  SpawnOptions spawn;
+  spawn.stderr_path = log;
+  spawn.stdout_path = log + ".out";
+  absl::StatusOr<pid_t> pid = SpawnProcess(argv, spawn);
+  if (!pid.ok()) return pid.status();
+  worker_pids_.push_back(*pid);
+  return *pid;
+}
+
+absl::Status LocalCluster::SignalWorker(pid_t pid, int signal) {
+  auto it = std::find(worker_pids_.begin(), worker_pids_.end(), pid);
+  if (it == worker_pids_.end()) {
+    return absl::NotFoundError(absl::StrCat("process ", pid, " is not a worker of this cluster"));
+  }
+  if (kill(pid, signal) != 0) {
+    return absl::InternalError(absl::StrCat("kill(", pid, ", ", signal, ") failed"));
+  }
+  if (signal == SIGKILL || signal == SIGTERM) {
+    absl::StatusOr<int> exit_code = WaitForExit(pid, kStopGrace);
+    if (!exit_code.ok()) return exit_code.status();
+    worker_pids_.erase(it);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status LocalCluster::StopCoordinator(bool abruptly) {
+  if (coordinator_pid_ == 0) return absl::OkStatus();
+  const pid_t pid = coordinator_pid_;
+  coordinator_pid_ = 0;
+  if (abruptly) {
+    kill(pid, SIGKILL);
+    return WaitForExit(pid, kStopGrace).status();
+  }
+  return StopProcess(pid, kStopGrace).status();
+}
+
+absl::Status LocalCluster::RestartCoordinator() {
+  if (coordinator_pid_ != 0) {
+    return absl::FailedPreconditionError("the coordinator is still running");
+  }
+  return StartCoordinator(absl::StrCat("127.0.0.1:", coordinator_port_));
+}
+
+void LocalCluster::Stop() {
+  // Send every SIGTERM first, so the workers shut down in parallel.
+  for (pid_t pid : worker_pids_) kill(pid, SIGTERM);
+  for (pid_t pid : worker_pids_) (void)StopProcess(pid, kStopGrace);
+  worker_pids_.clear();
+  (void)StopCoordinator(/*abruptly=*/false);
+  if (!log_dir_.empty() && !options_.keep_logs) {
+    std::error_code ignored;
+    std::filesystem::remove_all(log_dir_, ignored);
+    log_dir_.clear();
+  }
+}
+
+std::string LocalCluster::LogTail(const std::string& path) const {
+  std::ifstream file(path);
+  std::stringstream buffer;
+  buffer << file.rdbuf();
+  std::string text = buffer.str();
+  if (text.size() > 400) text = text.substr(text.size() - 400);
+  while (!text.empty() && text.back() == '\n') text.pop_back();
+  return text.empty() ? "(empty)" : text;
+}
+
+}  // namespace gpool

@@ -1,0 +1,84 @@
+// A private cluster on loopback: one coordinator and N worker processes, started from the
+// binaries next to the running executable and stopped on destruction. The CLI uses it when
+// no coordinator is named (the multiprocessing.Pool() analog); the integration tests use it
+// to run the real daemons.
+#ifndef GPOOL_CLIENT_LOCAL_CLUSTER_H_
+#define GPOOL_CLIENT_LOCAL_CLUSTER_H_
+
+#include <sys/types.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace gpool {
+
+struct LocalClusterOptions {
+  // Worker processes to start; 0 means one per CPU core.
+  int workers = 0;
+  int slots_per_worker = 1;
+  // Where gpool-coordinator and gpool-worker are; empty: next to the running executable.
+  std::string binary_dir;
+  // Extra flags for the daemons (e.g. "--lease_timeout=1s").
+  std::vector<std::string> coordinator_flags;
+  std::vector<std::string> worker_flags;
+  std::string log_level = "warning";
+  // How long to wait for the coordinator to listen and every worker to register.
+  absl::Duration start_timeout = absl::Seconds(20);
+  // Keep the directory with the daemons' logs after Stop (it is named in errors).
+  bool keep_logs = false;
+};
+
+// Not thread-safe. Children get SIGTERM if the thread that started them exits, so a crash
+// does not leak daemons; create it from a long-lived thread.
+class LocalCluster {
+ public:
+  // Starts the coordinator, then the workers, and waits until all workers are registered.
+  // Errors name the log file to read.
+  static absl::StatusOr<std::unique_ptr<LocalCluster>> Start(LocalClusterOptions options);
+  ~LocalCluster();
+
+  LocalCluster(const LocalCluster&) = delete;
+  LocalCluster& operator=(const LocalCluster&) = delete;
+
+  // "127.0.0.1:PORT".
+  const std::string& address() const { return address_; }
+  int coordinator_port() const { return coordinator_port_; }
+  pid_t coordinator_pid() const { return coordinator_pid_; }
+  // Workers started and not yet reaped by StopWorker, in start order.
+  const std::vector<pid_t>& worker_pids() const { return worker_pids_; }
+  const std::string& log_dir() const { return log_dir_; }
+
+  // Starts one more worker with the same options; does not wait for it to register.
+  absl::StatusOr<pid_t> AddWorker();
+  // Sends `signal` to a worker this cluster started and, for SIGKILL/SIGTERM, reaps it.
+  absl::Status SignalWorker(pid_t pid, int signal);
+  // Stops the coordinator (SIGKILL when `abruptly`) and reaps it.
+  absl::Status StopCoordinator(bool abruptly);
+  // Starts the coordinator again on the same port (after StopCoordinator).
+  absl::Status RestartCoordinator();
+
+  // Stops workers, then the coordinator. Idempotent.
+  void Stop();
+
+ private:
+  explicit LocalCluster(LocalClusterOptions options) : options_(std::move(options)) {}
+  absl::Status StartCoordinator(const std::string& listen);
+  std::string LogTail(const std::string& path) const;
+
+  LocalClusterOptions options_;
+  std::string log_dir_;
+  std::string address_;
+  int coordinator_port_ = 0;
+  pid_t coordinator_pid_ = 0;
+  int coordinator_starts_ = 0;
+  std::vector<pid_t> worker_pids_;
+  int workers_started_ = 0;
+};
+
+}  // namespace gpool
+
+#endif  // GPOOL_CLIENT_LOCAL_CLUSTER_H_

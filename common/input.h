@@ -1,0 +1,74 @@
+// The elements a job maps over: an inclusive integer range (travels as two bounds) or an
+// explicit list. Also the parsers for the CLI's spellings of them.
+#ifndef GPOOL_COMMON_INPUT_H_
+#define GPOOL_COMMON_INPUT_H_
+
+#include <cstdint>
+#include <istream>
+#include <string>
+#include "absl/strings/string_view.h"
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace gpool {
+
+// The largest number of elements one job may have; element positions travel as int64.
+inline constexpr uint64_t kMaxElements = static_cast<uint64_t>(INT64_MAX);
+
+// Value type; copying a list input copies the list.
+class Input {
+ public:
+  // The range start, start+1, ..., end. Call ValidateInput before trusting it.
+  static Input Range(int64_t start, int64_t end);
+  static Input List(std::vector<int64_t> values);
+
+  bool is_range() const { return is_range_; }
+  int64_t range_start() const { return start_; }
+  int64_t range_end() const { return end_; }
+  const std::vector<int64_t>& list() const { return values_; }
+
+  // Number of elements. For an invalid range (start > end) this is 0.
+  uint64_t size() const;
+  // The element at position `index` (< size()).
+  int64_t At(uint64_t index) const;
+  // Elements [first, first + count) as an input of the same kind.
+  Input Slice(uint64_t first, uint64_t count) const;
+
+  // "1..5000" or "3 values".
+  std::string Describe() const;
+
+ private:
+  Input() = default;
+  bool is_range_ = true;
+  int64_t start_ = 0;
+  int64_t end_ = -1;
+  std::vector<int64_t> values_;
+};
+
+// INVALID_ARGUMENT when the range is reversed or longer than kMaxElements, or the list is
+// empty.
+absl::Status ValidateInput(const Input& input);
+
+// Parses a decimal int64. `what` names the text in the error message.
+// INVALID_ARGUMENT when it is not an integer, OUT_OF_RANGE when it does not fit.
+absl::StatusOr<int64_t> ParseInt64(absl::string_view text, absl::string_view what);
+
+// Parses an inclusive range "A..B" (either bound may be negative) and validates it.
+absl::StatusOr<Input> ParseRange(absl::string_view text);
+
+// True when `text` looks like a range argument ("-5..5"), so a command line can tell it from
+// a flag.
+bool LooksLikeRange(absl::string_view text);
+
+// Parses "3,-7,12". Spaces around values are allowed; empty items are not.
+absl::StatusOr<std::vector<int64_t>> ParseValueList(absl::string_view text);
+
+// Reads one integer per line; blank lines are skipped. `source` names the stream in errors
+// (e.g. the file name), which also cite the line number.
+absl::StatusOr<std::vector<int64_t>> ParseValueLines(std::istream& in, absl::string_view source);
+
+}  // namespace gpool
+
+#endif  // GPOOL_COMMON_INPUT_H_

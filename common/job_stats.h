@@ -1,0 +1,18 @@
+// What a job survived, reported to its client at the end.
+#ifndef GPOOL_COMMON_JOB_STATS_H_
+#define GPOOL_COMMON_JOB_STATS_H_
+
+#include <cstdint>
+
+namespace gpool {
+
+struct JobStats {
+  int64_t retries = 0;             // chunks dispatched again after their worker was lost
+  int64_t workers_lost = 0;        // workers declared dead while holding the job's chunks
+  int64_t backups = 0;             // backup copies of straggling chunks
+  int64_t duplicates_dropped = 0;  // late results for chunks already complete
+};
+
+}  // namespace gpool
+
+#endif  // GPOOL_COMMON_JOB_STATS_H_

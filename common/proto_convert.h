@@ -1,0 +1,27 @@
+// Conversions between gpool's plain types and the generated protocol messages.
+#ifndef GPOOL_COMMON_PROTO_CONVERT_H_
+#define GPOOL_COMMON_PROTO_CONVERT_H_
+
+#include "absl/numeric/int128.h"
+#include "absl/status/statusor.h"
+#include "common/functions.h"
+#include "common/input.h"
+#include "gpool.pb.h"
+
+namespace gpool {
+
+void ToProto(absl::int128 value, v1::Int128* proto);
+absl::int128 FromProto(const v1::Int128& proto);
+
+void ToProto(const Input& input, v1::Input* proto);
+// Writes elements [first, first + count) of `input` without building the slice first.
+void SliceToProto(const Input& input, uint64_t first, uint64_t count, v1::Input* proto);
+// INVALID_ARGUMENT when no input is set; the result is not validated further.
+absl::StatusOr<Input> FromProto(const v1::Input& proto);
+
+ResultMode FromProto(v1::ResultMode mode);
+v1::ResultMode ToProto(ResultMode mode);
+
+}  // namespace gpool
+
+#endif  // GPOOL_COMMON_PROTO_CONVERT_H_

@@ -1,0 +1,79 @@
+#include "common/transport.h"
+
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+#include <grpcpp/support/channel_arguments.h>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+
+namespace gpool {
+namespace {
+
+// Dead TCP connections (a host that vanished without a FIN) are noticed within
+// kKeepaliveTime + kKeepaliveTimeout even when no call is active.
+constexpr int kKeepaliveTimeMs = 10'000;
+constexpr int kKeepaliveTimeoutMs = 5'000;
+// A coordinator that restarts should be reached again within a couple of seconds.
+constexpr int kMaxReconnectBackoffMs = 2'000;
+
+}  // namespace
+
+std::shared_ptr<grpc::Channel> CreateChannel(const std::string& address,
+                                             const TransportOptions& options) {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, kKeepaliveTimeMs);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, kKeepaliveTimeoutMs);
+  args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, kMaxReconnectBackoffMs);
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+  args.SetMaxReceiveMessageSize(kMaxMessageBytes);
+  args.SetMaxSendMessageSize(kMaxMessageBytes);
+  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+}
+
+std::shared_ptr<grpc::ServerCredentials> CreateServerCredentials(
+    const TransportOptions& options) {
+  return grpc::InsecureServerCredentials();
+}
+
+void ConfigureServerBuilder(grpc::ServerBuilder& builder) {
+  builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
+  builder.SetMaxSendMessageSize(kMaxMessageBytes);
+  // Accept the clients' keepalive pings (the default policy would answer them with GOAWAY).
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+                             kKeepaliveTimeMs / 2);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, kKeepaliveTimeMs);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, kKeepaliveTimeoutMs);
+}
+
+absl::Status WaitForConnection(grpc::Channel& channel, const std::string& address,
+                               absl::Duration timeout, const std::string& what) {
+  const auto deadline = std::chrono::system_clock::now() +
+                        std::chrono::milliseconds(absl::ToInt64Milliseconds(timeout));
+  if (channel.WaitForConnected(deadline)) return absl::OkStatus();
+  return absl::UnavailableError(absl::StrCat(
+      "cannot reach the ", what, " at ", address, " within ", absl::FormatDuration(timeout),
+      ": check that it is running and that the address and port are right"));
+}
+
+absl::StatusOr<HostPort> ParseHostPort(const std::string& address) {
+  const size_t colon = address.rfind(':');
+  if (colon == std::string::npos || colon == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("address '", address, "' is not HOST:PORT (e.g. 127.0.0.1:50051)"));
+  }
+  HostPort host_port;
+  host_port.host = address.substr(0, colon);
+  if (!absl::SimpleAtoi(address.substr(colon + 1), &host_port.port) || host_port.port < 0 ||
+      host_port.port > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("address '", address, "' has no valid port (0..65535)"));
+  }
+  return host_port;
+}
+
+}  // namespace gpool

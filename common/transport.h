@@ -1,0 +1,52 @@
+// The one place where gpool creates gRPC channels and server credentials. Authentication and
+// TLS will be added here (TransportOptions), and every binary picks them up.
+#ifndef GPOOL_COMMON_TRANSPORT_H_
+#define GPOOL_COMMON_TRANSPORT_H_
+
+#include <memory>
+#include <string>
+
+#include <grpcpp/channel.h>
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/server_builder.h>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace gpool {
+
+// Largest message accepted or sent: big enough for explicit lists of millions of values and
+// for chunk results of a few million values.
+inline constexpr int kMaxMessageBytes = 64 * 1024 * 1024;
+
+struct TransportOptions {
+  // Placeholder for TLS / auth settings; today every channel is insecure (plaintext).
+};
+
+// A channel to `address` ("host:port") with gpool's keepalive, reconnect-backoff and message
+// size settings.
+std::shared_ptr<grpc::Channel> CreateChannel(const std::string& address,
+                                             const TransportOptions& options = {});
+
+// Credentials for a listening port.
+std::shared_ptr<grpc::ServerCredentials> CreateServerCredentials(
+    const TransportOptions& options = {});
+
+// Applies gpool's keepalive and message-size settings to a server being built.
+void ConfigureServerBuilder(grpc::ServerBuilder& builder);
+
+// Waits until the channel is connected. UNAVAILABLE with a message naming `address` and what
+// to check when it does not connect within `timeout`.
+absl::Status WaitForConnection(grpc::Channel& channel, const std::string& address,
+                               absl::Duration timeout, const std::string& what);
+
+// Splits "host:port"; INVALID_ARGUMENT when the port is missing or not a number in 0..65535.
+struct HostPort {
+  std::string host;
+  int port = 0;
+};
+absl::StatusOr<HostPort> ParseHostPort(const std::string& address);
+
+}  // namespace gpool
+
+#endif  // GPOOL_COMMON_TRANSPORT_H_

@@ -1,0 +1,31 @@
+// What a worker tells the coordinator about itself, and what it gets back. Shared by the
+// coordinator's scheduler and the worker's registration loop.
+#ifndef GPOOL_COMMON_WORKER_REGISTRATION_H_
+#define GPOOL_COMMON_WORKER_REGISTRATION_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+
+namespace gpool {
+
+struct WorkerRegistration {
+  std::string address;  // host:port the coordinator dials
+  int64_t pid = 0;
+  std::string host;
+  int slots = 1;
+  std::vector<std::string> functions;
+  uint64_t incarnation = 0;  // random per process start
+};
+
+struct RegistrationGrant {
+  std::string worker_id;
+  absl::Duration heartbeat_interval;
+  absl::Duration lease_timeout;
+};
+
+}  // namespace gpool
+
+#endif  // GPOOL_COMMON_WORKER_REGISTRATION_H_

@@ -1,0 +1,168 @@
+#include "server/coordinator_service.h"
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/grpc_status.h"
+#include "common/proto_convert.h"
+
+namespace gpool {
+namespace {
+
+// How often a Map stream checks whether its client went away while no event arrives.
+constexpr absl::Duration kCancelPollInterval = absl::Milliseconds(100);
+// GetClusterInfo never waits for workers longer than this, whatever the deadline.
+constexpr absl::Duration kMaxWorkerWait = absl::Minutes(5);
+
+void ToProto(const JobStats& stats, v1::JobStats* proto) {
+  proto->set_retries(stats.retries);
+  proto->set_workers_lost(stats.workers_lost);
+  proto->set_backups(stats.backups);
+  proto->set_duplicates_dropped(stats.duplicates_dropped);
+}
+
+absl::Duration TimeUntil(std::chrono::system_clock::time_point deadline) {
+  return absl::FromChrono(deadline - std::chrono::system_clock::now());
+}
+
+}  // namespace
+
+grpc::Status CoordinatorService::RegisterWorker(grpc::ServerContext* context,
+                                                const v1::RegisterWorkerRequest* request,
+                                                v1::RegisterWorkerResponse* response) {
+  WorkerRegistration registration;
+  registration.address = request->address();
+  registration.pid = request->pid();
+  registration.host = request->host();
+  registration.slots = request->slots();
+  registration.functions.assign(request->functions().begin(), request->functions().end());
+  registration.incarnation = request->incarnation();
+  absl::StatusOr<RegistrationGrant> grant = scheduler_->RegisterWorker(registration);
+  if (!grant.ok()) return ToGrpcStatus(grant.status());
+  response->set_worker_id(grant->worker_id);
+  response->set_heartbeat_interval_ms(absl::ToInt64Milliseconds(grant->heartbeat_interval));
+  response->set_lease_timeout_ms(absl::ToInt64Milliseconds(grant->lease_timeout));
+  return grpc::Status::OK;
+}
+
+grpc::Status CoordinatorService::Heartbeat(grpc::ServerContext* context,
+                                           const v1::HeartbeatRequest* request,
+                                           v1::HeartbeatResponse* response) {
+  return ToGrpcStatus(scheduler_->Heartbeat(request->worker_id(), request->incarnation()));
+}
+
+grpc::Status CoordinatorService::Map(grpc::ServerContext* context,
+                                     const v1::MapRequest* request,
+                                     grpc::ServerWriter<v1::MapResponse>* writer) {
+  JobSpec spec;
+  spec.function = request->function();
+  if (!request->has_input()) {
+    return ToGrpcStatus(
+        absl::InvalidArgumentError("the request has no input: set a range or a list"));
+  }
+  absl::StatusOr<Input> input = FromProto(request->input());
+  if (!input.ok()) return ToGrpcStatus(input.status());
+  spec.input = std::make_shared<const Input>(std::move(*input));
+  spec.chunk_size = request->chunk_size();
+  spec.max_workers = request->max_workers();
+  spec.mode = FromProto(request->result_mode());
+
+  auto submitted = scheduler_->SubmitJob(std::move(spec));
+  if (!submitted.ok()) return ToGrpcStatus(submitted.status());
+  const std::string job_id = submitted->first;
+  std::shared_ptr<JobStream> stream = submitted->second;
+
+  while (true) {
+    if (context->IsCancelled()) {
+      const absl::Status reason =
+          absl::CancelledError("the client cancelled the call or its deadline passed");
+      scheduler_->CancelJob(job_id, reason);
+      return ToGrpcStatus(reason);
+    }
+    std::optional<JobEvent> event = stream->Next(kCancelPollInterval);
+    if (!event.has_value()) continue;
+    v1::MapResponse response;
+    switch (event->kind) {
+      case JobEvent::Kind::kStarted: {
+        v1::JobStarted* started = response.mutable_started();
+        started->set_job_id(event->plan.job_id);
+        started->set_total_elements(static_cast<int64_t>(event->plan.total_elements));
+        started->set_chunk_size(static_cast<int64_t>(event->plan.chunk_size));
+        started->set_num_chunks(static_cast<int64_t>(event->plan.num_chunks));
+        started->set_cluster_slots(event->plan.cluster_slots);
+        started->set_job_slots(event->plan.job_slots);
+        break;
+      }
+      case JobEvent::Kind::kChunk: {
+        const ChunkDelivery& delivery = event->chunk;
+        v1::ChunkResult* chunk = response.mutable_chunk();
+        chunk->set_chunk_index(static_cast<int64_t>(delivery.chunk_index));
+        chunk->set_first_element(static_cast<int64_t>(delivery.first_element));
+        chunk->set_element_count(static_cast<int64_t>(delivery.element_count));
+        chunk->mutable_values()->Add(delivery.values.begin(), delivery.values.end());
+        ToProto(delivery.sum, chunk->mutable_partial_sum());
+        chunk->mutable_worker()->set_worker_id(delivery.worker_id);
+        chunk->mutable_worker()->set_host(delivery.worker_host);
+        chunk->mutable_worker()->set_pid(delivery.worker_pid);
+        chunk->set_attempt(delivery.attempt);
+        break;
+      }
+      case JobEvent::Kind::kFinished:
+        if (!event->status.ok()) return ToGrpcStatus(event->status);
+        ToProto(event->stats, response.mutable_finished()->mutable_stats());
+        writer->Write(response);
+        return grpc::Status::OK;
+    }
+    // Write blocks while the client's flow-control window is full: that back-pressure
+    // reaches the scheduler through its result window.
+    if (!writer->Write(response)) {
+      const absl::Status reason = absl::CancelledError("the client went away");
+      scheduler_->CancelJob(job_id, reason);
+      return ToGrpcStatus(reason);
+    }
+    if (event->kind == JobEvent::Kind::kChunk) scheduler_->OnChunkDelivered(job_id);
+  }
+}
+
+grpc::Status CoordinatorService::GetClusterInfo(grpc::ServerContext* context,
+                                                const v1::GetClusterInfoRequest* request,
+                                                v1::ClusterInfo* response) {
+  if (request->min_workers() > 0) {
+    const absl::Duration wait = std::min(TimeUntil(context->deadline()), kMaxWorkerWait);
+    if (!scheduler_->AwaitWorkers(request->min_workers(), wait)) {
+      return ToGrpcStatus(absl::DeadlineExceededError(
+          absl::StrCat("fewer than ", request->min_workers(), " workers registered within ",
+                       absl::FormatDuration(wait))));
+    }
+  }
+  const ClusterSnapshot snapshot = scheduler_->Snapshot();
+  response->set_total_slots(snapshot.total_slots);
+  for (const WorkerSnapshot& worker : snapshot.workers) {
+    v1::WorkerStatus* status = response->add_workers();
+    status->mutable_ref()->set_worker_id(worker.worker_id);
+    status->mutable_ref()->set_host(worker.host);
+    status->mutable_ref()->set_pid(worker.pid);
+    status->set_address(worker.address);
+    status->set_slots(worker.slots);
+    for (const std::string& function : worker.functions) status->add_functions(function);
+    status->set_chunks_in_flight(worker.chunks_in_flight);
+    status->set_chunks_done(worker.chunks_done);
+    status->set_last_heartbeat_age_ms(absl::ToInt64Milliseconds(worker.heartbeat_age));
+  }
+  for (const JobSnapshot& job : snapshot.jobs) {
+    v1::JobStatus* status = response->add_jobs();
+    status->set_job_id(job.job_id);
+    status->set_function(job.function);
+    status->set_total_elements(static_cast<int64_t>(job.total_elements));
+    status->set_num_chunks(static_cast<int64_t>(job.num_chunks));
+    status->set_chunks_done(static_cast<int64_t>(job.chunks_done));
+    status->set_elapsed_ms(absl::ToInt64Milliseconds(job.elapsed));
+    ToProto(job.stats, status->mutable_stats());
+  }
+  return grpc::Status::OK;
+}
+
+}  // namespace gpool

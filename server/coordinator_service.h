@@ -1,0 +1,33 @@
+// The Coordinator gRPC service: a thin adapter from RPCs to Scheduler calls.
+#ifndef GPOOL_SERVER_COORDINATOR_SERVICE_H_
+#define GPOOL_SERVER_COORDINATOR_SERVICE_H_
+
+#include "gpool.grpc.pb.h"
+#include "server/scheduler.h"
+
+namespace gpool {
+
+// Thread-safe. Map streams use one server thread each for their lifetime.
+class CoordinatorService final : public v1::Coordinator::Service {
+ public:
+  // `scheduler` must outlive the service.
+  explicit CoordinatorService(Scheduler* scheduler) : scheduler_(scheduler) {}
+
+  grpc::Status RegisterWorker(grpc::ServerContext* context,
+                              const v1::RegisterWorkerRequest* request,
+                              v1::RegisterWorkerResponse* response) override;
+  grpc::Status Heartbeat(grpc::ServerContext* context, const v1::HeartbeatRequest* request,
+                         v1::HeartbeatResponse* response) override;
+  grpc::Status Map(grpc::ServerContext* context, const v1::MapRequest* request,
+                   grpc::ServerWriter<v1::MapResponse>* writer) override;
+  grpc::Status GetClusterInfo(grpc::ServerContext* context,
+                              const v1::GetClusterInfoRequest* request,
+                              v1::ClusterInfo* response) override;
+
+ private:
+  Scheduler* const scheduler_;
+};
+
+}  // namespace gpool
+
+#endif  // GPOOL_SERVER_COORDINATOR_SERVICE_H_

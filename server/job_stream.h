@@ -1,0 +1,80 @@
+// The hand-off between the scheduler (producer) and the RPC that streams one job's results
+// to its client (consumer). The scheduler bounds how much may wait here (its result window);
+// the consumer tells the scheduler each time it has written a chunk.
+#ifndef GPOOL_SERVER_JOB_STREAM_H_
+#define GPOOL_SERVER_JOB_STREAM_H_
+
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/numeric/int128.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "common/job_stats.h"
+
+namespace gpool {
+
+struct JobPlanInfo {
+  std::string job_id;
+  uint64_t total_elements = 0;
+  uint64_t chunk_size = 0;
+  uint64_t num_chunks = 0;
+  int cluster_slots = 0;
+  int job_slots = 0;
+};
+
+struct ChunkDelivery {
+  uint64_t chunk_index = 0;
+  uint64_t first_element = 0;
+  uint64_t element_count = 0;
+  std::vector<int64_t> values;
+  absl::int128 sum = 0;
+  std::string worker_id;
+  std::string worker_host;
+  int64_t worker_pid = 0;
+  int attempt = 0;
+};
+
+struct JobEvent {
+  enum class Kind { kStarted, kChunk, kFinished };
+  Kind kind = Kind::kStarted;
+  JobPlanInfo plan;        // kStarted
+  ChunkDelivery chunk;     // kChunk
+  absl::Status status;     // kFinished: OK or why the job failed
+  JobStats stats;          // kFinished
+};
+
+// Thread-safe single-producer / single-consumer queue of events. After a kFinished event
+// nothing more is pushed.
+class JobStream {
+ public:
+  void Push(JobEvent event) {
+    absl::MutexLock lock(&mu_);
+    events_.push_back(std::move(event));
+  }
+
+  // The next event, waiting up to `max_wait`; nullopt if none arrived in time.
+  std::optional<JobEvent> Next(absl::Duration max_wait) {
+    absl::MutexLock lock(&mu_);
+    mu_.AwaitWithTimeout(absl::Condition(this, &JobStream::HasEventsLocked), max_wait);
+    if (events_.empty()) return std::nullopt;
+    JobEvent event = std::move(events_.front());
+    events_.pop_front();
+    return event;
+  }
+
+ private:
+  bool HasEventsLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !events_.empty(); }
+
+  absl::Mutex mu_;
+  std::deque<JobEvent> events_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace gpool
+
+#endif  // GPOOL_SERVER_JOB_STREAM_H_

@@ -1,0 +1,580 @@
+#include "server/scheduler.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/log.h"
+
+namespace gpool {
+namespace {
+
+// A failure that will repeat wherever the chunk runs: the job fails at once.
+bool IsDeterministicFailure(absl::StatusCode code) {
+  switch (code) {
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kOutOfRange:
+    case absl::StatusCode::kNotFound:
+    case absl::StatusCode::kUnimplemented:
+    case absl::StatusCode::kFailedPrecondition:
+    case absl::StatusCode::kPermissionDenied:
+    case absl::StatusCode::kUnauthenticated:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// The worker itself is unreachable or hung, not just this call: everything it holds is lost.
+bool MeansWorkerIsGone(absl::StatusCode code) {
+  return code == absl::StatusCode::kUnavailable || code == absl::StatusCode::kDeadlineExceeded;
+}
+
+}  // namespace
+
+Scheduler::Scheduler(SchedulerOptions options, const Clock* clock, WorkerConnector* connector)
+    : options_(std::move(options)), clock_(clock), connector_(connector) {}
+
+Scheduler::~Scheduler() {
+  std::vector<std::shared_ptr<WorkerConnection>> connections;
+  {
+    absl::MutexLock lock(&mu_);
+    for (auto& [id, worker] : workers_) connections.push_back(worker.connection);
+    for (auto& [sequence, job] : jobs_) {
+      job.stream->Push(JobEvent{JobEvent::Kind::kFinished, {}, {},
+                                absl::UnavailableError("the coordinator is shutting down"), {}});
+    }
+    jobs_.clear();
+  }
+  for (auto& connection : connections) connection->CancelAll();
+  absl::MutexLock lock(&mu_);
+  auto drained = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return outstanding_calls_ == 0; };
+  mu_.Await(absl::Condition(&drained));
+}
+
+absl::StatusOr<RegistrationGrant> Scheduler::RegisterWorker(
+    const WorkerRegistration& registration) {
+  if (registration.address.empty()) {
+    return absl::InvalidArgumentError("a worker must give the address it serves on");
+  }
+  if (registration.slots < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("slots must be at least 1, got ", registration.slots));
+  }
+  if (registration.functions.empty()) {
+    return absl::InvalidArgumentError("a worker must offer at least one function");
+  }
+  // Connecting creates a channel object only; no I/O happens under the lock.
+  std::shared_ptr<WorkerConnection> connection = connector_->Connect(registration.address);
+  Actions actions;
+  RegistrationGrant grant;
+  {
+    absl::MutexLock lock(&mu_);
+    std::vector<std::string> replaced;
+    for (const auto& [id, worker] : workers_) {
+      if (worker.registration.address == registration.address) replaced.push_back(id);
+    }
+    for (const std::string& id : replaced) {
+      DeclareDeadLocked(id, "it registered again (restarted or lost its lease)", &actions);
+    }
+    Worker worker;
+    worker.sequence = next_worker_sequence_++;
+    worker.worker_id = absl::StrCat("w", worker.sequence);
+    worker.registration = registration;
+    worker.connection = std::move(connection);
+    worker.last_heartbeat = clock_->Now();
+    grant.worker_id = worker.worker_id;
+    grant.heartbeat_interval = options_.heartbeat_interval;
+    grant.lease_timeout = options_.lease_timeout;
+    LogInfo(absl::StrCat("worker ", worker.worker_id, " registered: ", registration.address,
+                         " host=", registration.host, " pid=", registration.pid,
+                         " slots=", registration.slots, " functions=",
+                         absl::StrJoin(registration.functions, ",")));
+    workers_.emplace(worker.worker_id, std::move(worker));
+    PumpLocked(&actions);
+  }
+  Execute(std::move(actions));
+  return grant;
+}
+
+absl::Status Scheduler::Heartbeat(const std::string& worker_id, uint64_t incarnation) {
+  absl::MutexLock lock(&mu_);
+  auto it = workers_.find(worker_id);
+  if (it == workers_.end() || it->second.registration.incarnation != incarnation) {
+    return absl::NotFoundError(
+        absl::StrCat("worker ", worker_id, " is not registered here; register again"));
+  }
+  it->second.last_heartbeat = clock_->Now();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::pair<std::string, std::shared_ptr<JobStream>>> Scheduler::SubmitJob(
+    JobSpec spec) {
+  if (spec.function.empty()) {
+    return absl::InvalidArgumentError("no function given; name one, e.g. square");
+  }
+  if (spec.input == nullptr) {
+    return absl::InvalidArgumentError("the request has no input: set a range or a list");
+  }
+  if (absl::Status status = ValidateInput(*spec.input); !status.ok()) return status;
+  if (spec.chunk_size < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("chunk size must be at least 1 (or 0 for the default), got ",
+                     spec.chunk_size));
+  }
+  if (spec.max_workers < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max workers must be at least 1 (or 0 for no limit), got ",
+                     spec.max_workers));
+  }
+  Actions actions;
+  std::pair<std::string, std::shared_ptr<JobStream>> result;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!workers_.empty() && !HasEligibleWorkerLocked(spec.function)) {
+      return absl::NotFoundError(absl::StrCat("no worker offers function '", spec.function,
+                                              "'; available: ",
+                                              absl::StrJoin(AvailableFunctionsLocked(), ", ")));
+    }
+    Job job;
+    job.sequence = next_job_sequence_++;
+    job.job_id = absl::StrCat("job-", job.sequence);
+    job.spec = std::move(spec);
+    job.stream = std::make_shared<JobStream>();
+    job.submitted = clock_->Now();
+    result = {job.job_id, job.stream};
+    LogInfo(absl::StrCat(job.job_id, " submitted: ", job.spec.function, " over ",
+                         job.spec.input->Describe()));
+    jobs_.emplace(job.sequence, std::move(job));
+    PumpLocked(&actions);
+  }
+  Execute(std::move(actions));
+  return result;
+}
+
+void Scheduler::CancelJob(const std::string& job_id, const absl::Status& reason) {
+  absl::MutexLock lock(&mu_);
+  Job* job = FindJobLocked(job_id);
+  if (job == nullptr) return;
+  LogInfo(absl::StrCat(job_id, " cancelled: ", reason.message()));
+  FinishJobLocked(*job, reason);
+}
+
+void Scheduler::OnChunkDelivered(const std::string& job_id) {
+  Actions actions;
+  {
+    absl::MutexLock lock(&mu_);
+    Job* job = FindJobLocked(job_id);
+    if (job == nullptr) return;
+    job->undelivered = std::max(0, job->undelivered - 1);
+    PumpLocked(&actions);
+  }
+  Execute(std::move(actions));
+}
+
+void Scheduler::Tick() {
+  Actions actions;
+  {
+    absl::MutexLock lock(&mu_);
+    const absl::Time now = clock_->Now();
+    std::vector<std::string> expired;
+    for (const auto& [id, worker] : workers_) {
+      if (now - worker.last_heartbeat > options_.lease_timeout) expired.push_back(id);
+    }
+    for (const std::string& id : expired) {
+      DeclareDeadLocked(
+          id,
+          absl::StrCat("no heartbeat for more than ",
+                       absl::FormatDuration(options_.lease_timeout), " (lease expired)"),
+          &actions);
+    }
+    PumpLocked(&actions);
+    std::vector<uint64_t> timed_out;
+    for (auto& [sequence, job] : jobs_) {
+      if (job.waiting_for_workers_since.has_value() &&
+          now - *job.waiting_for_workers_since > options_.worker_wait) {
+        timed_out.push_back(sequence);
+      }
+    }
+    for (uint64_t sequence : timed_out) {
+      Job& job = jobs_.at(sequence);
+      FinishJobLocked(
+          job, absl::UnavailableError(absl::StrCat(
+                   "no worker offering '", job.spec.function, "' was available for ",
+                   absl::FormatDuration(options_.worker_wait),
+                   "; start workers with: gpool-worker --coordinator <this coordinator's "
+                   "address>")));
+    }
+  }
+  Execute(std::move(actions));
+}
+
+ClusterSnapshot Scheduler::Snapshot() const {
+  absl::MutexLock lock(&mu_);
+  const absl::Time now = clock_->Now();
+  ClusterSnapshot snapshot;
+  for (const auto& [id, worker] : workers_) {
+    WorkerSnapshot w;
+    w.worker_id = id;
+    w.address = worker.registration.address;
+    w.host = worker.registration.host;
+    w.pid = worker.registration.pid;
+    w.slots = worker.registration.slots;
+    w.functions = worker.registration.functions;
+    w.chunks_in_flight = static_cast<int>(worker.in_flight.size());
+    w.chunks_done = worker.chunks_done;
+    w.heartbeat_age = now - worker.last_heartbeat;
+    snapshot.total_slots += w.slots;
+    snapshot.workers.push_back(std::move(w));
+  }
+  std::sort(snapshot.workers.begin(), snapshot.workers.end(),
+            [this](const WorkerSnapshot& a, const WorkerSnapshot& b)
+                ABSL_NO_THREAD_SAFETY_ANALYSIS {
+                  return workers_.at(a.worker_id).sequence < workers_.at(b.worker_id).sequence;
+                });
+  for (const auto& [sequence, job] : jobs_) {
+    JobSnapshot j;
+    j.job_id = job.job_id;
+    j.function = job.spec.function;
+    j.total_elements = job.spec.input->size();
+    j.num_chunks = job.plan.has_value() ? job.plan->num_chunks : 0;
+    j.chunks_done = job.chunks_done;
+    j.elapsed = now - job.submitted;
+    j.stats = job.stats;
+    snapshot.jobs.push_back(std::move(j));
+  }
+  return snapshot;
+}
+
+bool Scheduler::AwaitWorkers(int min_workers, absl::Duration timeout) {
+  absl::MutexLock lock(&mu_);
+  auto enough = [this, min_workers]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return static_cast<int>(workers_.size()) >= min_workers;
+  };
+  return mu_.AwaitWithTimeout(absl::Condition(&enough), timeout);
+}
+
+void Scheduler::Execute(Actions actions) {
+  for (auto& connection : actions.cancellations) connection->CancelAll();
+  for (auto& dispatch : actions.dispatches) {
+    const std::string worker_id = dispatch.worker_id;
+    const uint64_t job_sequence = dispatch.job_sequence;
+    const uint64_t chunk_index = dispatch.task.chunk_index;
+    const int attempt = dispatch.task.attempt;
+    dispatch.connection->RunChunk(
+        dispatch.task, [this, worker_id, job_sequence, chunk_index,
+                        attempt](absl::StatusOr<ChunkReply> reply) {
+          OnChunkDone(worker_id, job_sequence, chunk_index, attempt, std::move(reply));
+        });
+  }
+}
+
+void Scheduler::OnChunkDone(const std::string& worker_id, uint64_t job_sequence,
+                            uint64_t chunk_index, int attempt,
+                            absl::StatusOr<ChunkReply> reply) {
+  Actions actions;
+  {
+    absl::MutexLock lock(&mu_);
+    --outstanding_calls_;
+    auto worker_it = workers_.find(worker_id);
+    Worker* worker = worker_it == workers_.end() ? nullptr : &worker_it->second;
+    if (worker != nullptr) worker->in_flight.erase({job_sequence, chunk_index, attempt});
+
+    auto job_it = jobs_.find(job_sequence);
+    if (job_it == jobs_.end()) {
+      // The job finished or was cancelled meanwhile; its slot is free again.
+      PumpLocked(&actions);
+    } else {
+      Job& job = job_it->second;
+      auto active_it = job.active.find(chunk_index);
+      if (reply.ok()) {
+        const uint64_t expected = job.plan->ElementCount(chunk_index);
+        const bool values_mode = job.spec.mode == ResultMode::kValues;
+        if (active_it == job.active.end()) {
+          // First result wins; this is a late copy.
+          ++job.stats.duplicates_dropped;
+        } else if (reply->count != expected ||
+                   (values_mode && reply->values.size() != expected)) {
+          FinishJobLocked(job, absl::InternalError(absl::StrCat(
+                                   "worker ", worker_id, " returned ", reply->count,
+                                   " results for chunk ", chunk_index, " of ", expected,
+                                   " elements; it does not follow the protocol")));
+        } else {
+          job.active.erase(active_it);
+          ++job.chunks_done;
+          ++job.undelivered;
+          JobEvent event;
+          event.kind = JobEvent::Kind::kChunk;
+          ChunkDelivery& chunk = event.chunk;
+          chunk.chunk_index = chunk_index;
+          chunk.first_element = job.plan->FirstElement(chunk_index);
+          chunk.element_count = expected;
+          chunk.values = std::move(reply->values);
+          chunk.sum = reply->sum;
+          chunk.worker_id = worker_id;
+          chunk.worker_pid = reply->pid;
+          chunk.attempt = attempt;
+          if (worker != nullptr) {
+            ++worker->chunks_done;
+            chunk.worker_host = worker->registration.host;
+          }
+          job.stream->Push(std::move(event));
+          if (job.chunks_done == job.plan->num_chunks) FinishJobLocked(job, absl::OkStatus());
+        }
+      } else if (active_it != job.active.end()) {
+        ActiveChunk& active = active_it->second;
+        auto run_it = std::find_if(active.runs.begin(), active.runs.end(),
+                                   [&](const ChunkRun& run) {
+                                     return run.worker_id == worker_id && run.attempt == attempt;
+                                   });
+        // No run means the worker was already declared dead and the chunk re-queued.
+        if (run_it != active.runs.end()) {
+          const absl::Status& status = reply.status();
+          if (IsDeterministicFailure(status.code())) {
+            FinishJobLocked(job, status);
+          } else if (worker != nullptr && MeansWorkerIsGone(status.code())) {
+            DeclareDeadLocked(worker_id,
+                              absl::StrCat("a chunk call failed: ", status.ToString()),
+                              &actions);
+          } else {
+            active.runs.erase(run_it);
+            ChunkLostLocked(job, chunk_index,
+                            worker != nullptr ? WorkerLabelLocked(*worker) : worker_id);
+          }
+        }
+      }
+      PumpLocked(&actions);
+    }
+  }
+  Execute(std::move(actions));
+}
+
+void Scheduler::PumpLocked(Actions* actions) {
+  // Round-robin over jobs in submission order, one chunk per job per round, so a long job
+  // cannot starve a later one.
+  bool dispatched = true;
+  while (dispatched) {
+    dispatched = false;
+    for (auto& [sequence, job] : jobs_) {
+      if (DispatchOneLocked(job, actions)) dispatched = true;
+    }
+  }
+  // Jobs with work left and no worker to run it start (or keep) waiting.
+  const absl::Time now = clock_->Now();
+  for (auto& [sequence, job] : jobs_) {
+    if (HasEligibleWorkerLocked(job.spec.function)) {
+      job.waiting_for_workers_since.reset();
+    } else if (!job.waiting_for_workers_since.has_value()) {
+      job.waiting_for_workers_since = now;
+    }
+  }
+}
+
+bool Scheduler::TryPlanLocked(Job& job) {
+  if (job.plan.has_value()) return true;
+  if (!HasEligibleWorkerLocked(job.spec.function)) return false;
+  int cluster_slots = 0;
+  std::vector<int> eligible_slots;
+  for (const auto& [id, worker] : workers_) {
+    cluster_slots += worker.registration.slots;
+    const auto& functions = worker.registration.functions;
+    if (std::find(functions.begin(), functions.end(), job.spec.function) != functions.end()) {
+      eligible_slots.push_back(worker.registration.slots);
+    }
+  }
+  // With a worker limit, Pool's default chunk size follows the slots of the largest workers
+  // the job may use.
+  std::sort(eligible_slots.rbegin(), eligible_slots.rend());
+  if (job.spec.max_workers > 0 &&
+      eligible_slots.size() > static_cast<size_t>(job.spec.max_workers)) {
+    eligible_slots.resize(job.spec.max_workers);
+  }
+  int job_slots = 0;
+  for (int slots : eligible_slots) job_slots += slots;
+  absl::StatusOr<ChunkPlan> plan =
+      PlanChunks(job.spec.input->size(), job.spec.chunk_size, job_slots);
+  if (!plan.ok()) {
+    // The spec was validated at submission, so this cannot happen; fail loudly if it does.
+    FinishJobLocked(job, plan.status());
+    return false;
+  }
+  job.plan = *plan;
+  JobEvent event;
+  event.kind = JobEvent::Kind::kStarted;
+  event.plan.job_id = job.job_id;
+  event.plan.total_elements = plan->total_elements;
+  event.plan.chunk_size = plan->chunk_size;
+  event.plan.num_chunks = plan->num_chunks;
+  event.plan.cluster_slots = cluster_slots;
+  event.plan.job_slots = job_slots;
+  job.stream->Push(std::move(event));
+  LogInfo(absl::StrCat(job.job_id, " planned: ", plan->num_chunks, " chunks of ",
+                       plan->chunk_size, " elements over ", job_slots, " slots"));
+  return true;
+}
+
+bool Scheduler::DispatchOneLocked(Job& job, Actions* actions) {
+  if (!TryPlanLocked(job)) return false;
+  if (job.undelivered >= options_.result_window) return false;
+  // Drop retry entries whose chunk completed meanwhile (a late result won).
+  while (!job.retry_queue.empty() && job.active.count(job.retry_queue.front()) == 0) {
+    job.retry_queue.pop_front();
+  }
+  const bool has_retry = !job.retry_queue.empty();
+  if (!has_retry && job.next_fresh_chunk >= job.plan->num_chunks) return false;
+  Worker* worker = PickWorkerLocked(job);
+  if (worker == nullptr) return false;
+
+  uint64_t chunk_index;
+  if (has_retry) {
+    chunk_index = job.retry_queue.front();
+    job.retry_queue.pop_front();
+  } else {
+    chunk_index = job.next_fresh_chunk++;
+  }
+  ActiveChunk& active = job.active[chunk_index];
+  const int attempt = ++active.attempts;
+  active.runs.push_back(ChunkRun{worker->worker_id, attempt});
+  worker->in_flight.insert({job.sequence, chunk_index, attempt});
+  job.workers_used.insert(worker->worker_id);
+  ++outstanding_calls_;
+
+  Actions::Dispatch dispatch;
+  dispatch.connection = worker->connection;
+  dispatch.worker_id = worker->worker_id;
+  dispatch.job_sequence = job.sequence;
+  ChunkTask& task = dispatch.task;
+  task.job_id = job.job_id;
+  task.chunk_index = chunk_index;
+  task.attempt = attempt;
+  task.function = job.spec.function;
+  task.job_input = job.spec.input;
+  task.first_element = job.plan->FirstElement(chunk_index);
+  task.element_count = job.plan->ElementCount(chunk_index);
+  task.mode = job.spec.mode;
+  actions->dispatches.push_back(std::move(dispatch));
+  return true;
+}
+
+Scheduler::Worker* Scheduler::PickWorkerLocked(const Job& job) {
+  const bool at_worker_limit =
+      job.spec.max_workers > 0 &&
+      job.workers_used.size() >= static_cast<size_t>(job.spec.max_workers);
+  Worker* best = nullptr;
+  double best_load = 0;
+  for (auto& [id, worker] : workers_) {
+    const auto& functions = worker.registration.functions;
+    if (std::find(functions.begin(), functions.end(), job.spec.function) == functions.end()) {
+      continue;
+    }
+    if (at_worker_limit && job.workers_used.count(id) == 0) continue;
+    const int capacity = worker.registration.slots + options_.pipeline_depth;
+    const int held = static_cast<int>(worker.in_flight.size());
+    if (held >= capacity) continue;
+    // The least loaded worker relative to its slots: idle slots fill before pipelines do.
+    const double load = static_cast<double>(held) / worker.registration.slots;
+    if (best == nullptr || load < best_load) {
+      best = &worker;
+      best_load = load;
+    }
+  }
+  return best;
+}
+
+bool Scheduler::HasEligibleWorkerLocked(const std::string& function) const {
+  for (const auto& [id, worker] : workers_) {
+    const auto& functions = worker.registration.functions;
+    if (std::find(functions.begin(), functions.end(), function) != functions.end()) return true;
+  }
+  return false;
+}
+
+std::vector<std::string> Scheduler::AvailableFunctionsLocked() const {
+  std::set<std::string> names;
+  for (const auto& [id, worker] : workers_) {
+    names.insert(worker.registration.functions.begin(), worker.registration.functions.end());
+  }
+  return std::vector<std::string>(names.begin(), names.end());
+}
+
+void Scheduler::DeclareDeadLocked(const std::string& worker_id, const std::string& reason,
+                                  Actions* actions) {
+  auto it = workers_.find(worker_id);
+  if (it == workers_.end()) return;
+  Worker& worker = it->second;
+  const std::string label = WorkerLabelLocked(worker);
+  LogWarning(absl::StrCat("worker ", label, " declared dead: ", reason, "; re-queueing its ",
+                          worker.in_flight.size(), " chunk(s)"));
+  for (const auto& [job_sequence, chunk_index, attempt] : worker.in_flight) {
+    auto job_it = jobs_.find(job_sequence);
+    if (job_it == jobs_.end()) continue;
+    Job& job = job_it->second;
+    job.workers_used.erase(worker_id);
+    if (job.workers_lost.insert(worker_id).second) ++job.stats.workers_lost;
+    auto active_it = job.active.find(chunk_index);
+    if (active_it == job.active.end()) continue;
+    auto& runs = active_it->second.runs;
+    runs.erase(std::remove_if(runs.begin(), runs.end(),
+                              [&](const ChunkRun& run) {
+                                return run.worker_id == worker_id && run.attempt == attempt;
+                              }),
+               runs.end());
+    ChunkLostLocked(job, chunk_index, label);
+  }
+  actions->cancellations.push_back(worker.connection);
+  workers_.erase(it);
+}
+
+void Scheduler::ChunkLostLocked(Job& job, uint64_t chunk_index, const std::string& worker_label) {
+  if (!job.plan.has_value()) return;
+  auto active_it = job.active.find(chunk_index);
+  if (active_it == job.active.end()) return;
+  ActiveChunk& active = active_it->second;
+  active.lost_on.push_back(worker_label);
+  // Another copy still running (a backup) keeps the chunk alive.
+  if (!active.runs.empty()) return;
+  if (active.attempts >= options_.max_attempts) {
+    const uint64_t first = job.plan->FirstElement(chunk_index);
+    const uint64_t count = job.plan->ElementCount(chunk_index);
+    FinishJobLocked(
+        job, absl::AbortedError(absl::StrCat(
+                 "chunk ", chunk_index, " (elements ", job.spec.input->At(first), "..",
+                 job.spec.input->At(first + count - 1), ") was lost ", active.attempts,
+                 " times, with workers ", absl::StrJoin(active.lost_on, ", "),
+                 "; giving up after ", options_.max_attempts, " attempts")));
+    return;
+  }
+  ++job.stats.retries;
+  // Retries go first: they are the oldest work of the job.
+  job.retry_queue.push_front(chunk_index);
+}
+
+void Scheduler::FinishJobLocked(Job& job, absl::Status status) {
+  JobEvent event;
+  event.kind = JobEvent::Kind::kFinished;
+  event.status = status;
+  event.stats = job.stats;
+  job.stream->Push(std::move(event));
+  if (status.ok()) {
+    LogInfo(absl::StrCat(job.job_id, " done: ", job.chunks_done, " chunks, ", job.stats.retries,
+                         " retries, ", job.stats.workers_lost, " workers lost"));
+  } else {
+    LogWarning(absl::StrCat(job.job_id, " failed: ", status.ToString()));
+  }
+  jobs_.erase(job.sequence);
+}
+
+Scheduler::Job* Scheduler::FindJobLocked(const std::string& job_id) {
+  for (auto& [sequence, job] : jobs_) {
+    if (job.job_id == job_id) return &job;
+  }
+  return nullptr;
+}
+
+std::string Scheduler::WorkerLabelLocked(const Worker& worker) const {
+  return absl::StrCat(worker.worker_id, " (", worker.registration.host, "/",
+                      worker.registration.pid, ")");
+}
+
+}  // namespace gpool

@@ -1,0 +1,238 @@
+// The coordinator's brain, with no transport in it: the registry of workers (with leases),
+// the table of jobs, and the decisions of which chunk runs where. The gRPC service adapter
+// (coordinator_service.h) turns RPCs into calls on it; unit tests drive it with a FakeClock
+// and fake WorkerConnections.
+//
+// Chunk life cycle, per job (a chunk index is stable for the whole job):
+//
+//     fresh ──dispatch──► running ──result OK (first wins)──► done ──► delivered to client
+//                          │  ▲
+//      worker died / went  │  │ dispatch (attempt + 1)
+//      silent / RPC lost   ▼  │
+//                        retry queue ── attempts == max_attempts ──► job ABORTED
+//
+//     running ──deterministic error (OUT_OF_RANGE, NOT_FOUND, ...)──► job fails at once
+//
+// Worker life cycle: registered ──heartbeats──► registered ... ──lease expired, RPC
+// UNAVAILABLE, or re-registration from the same address──► dead (removed; its running chunks
+// go to the retry queue). A dead worker that comes back registers anew with a new worker id.
+//
+// Thread-safety: all public methods are thread-safe. No callback into a WorkerConnection runs
+// while the scheduler's lock is held.
+#ifndef GPOOL_SERVER_SCHEDULER_H_
+#define GPOOL_SERVER_SCHEDULER_H_
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "common/chunking.h"
+#include "common/clock.h"
+#include "common/functions.h"
+#include "common/input.h"
+#include "common/worker_registration.h"
+#include "server/job_stream.h"
+#include "server/worker_connection.h"
+
+namespace gpool {
+
+struct SchedulerOptions {
+  // How often workers are asked to heartbeat.
+  absl::Duration heartbeat_interval = absl::Milliseconds(500);
+  // A worker silent for longer is declared dead and its chunks are re-dispatched.
+  absl::Duration lease_timeout = absl::Seconds(3);
+  // How long a job waits for a worker that offers its function before failing UNAVAILABLE.
+  absl::Duration worker_wait = absl::Seconds(10);
+  // Chunks a worker may hold beyond its slots, to hide the round trip between two chunks.
+  int pipeline_depth = 1;
+  // Dispatches of one chunk before the job is aborted (Spark's 4 attempts).
+  int max_attempts = 4;
+  // Completed chunks of one job that may wait for its client before dispatch pauses: the
+  // bound on the coordinator's memory per job.
+  int result_window = 32;
+};
+
+struct JobSpec {
+  std::string function;
+  std::shared_ptr<const Input> input;
+  int64_t chunk_size = 0;   // 0: Pool's default
+  int max_workers = 0;      // 0: no limit
+  ResultMode mode = ResultMode::kValues;
+};
+
+struct WorkerSnapshot {
+  std::string worker_id;
+  std::string address;
+  std::string host;
+  int64_t pid = 0;
+  int slots = 0;
+  std::vector<std::string> functions;
+  int chunks_in_flight = 0;
+  int64_t chunks_done = 0;
+  absl::Duration heartbeat_age;
+};
+
+struct JobSnapshot {
+  std::string job_id;
+  std::string function;
+  uint64_t total_elements = 0;
+  uint64_t num_chunks = 0;  // 0 while waiting for workers
+  uint64_t chunks_done = 0;
+  absl::Duration elapsed;
+  JobStats stats;
+};
+
+struct ClusterSnapshot {
+  int total_slots = 0;
+  std::vector<WorkerSnapshot> workers;  // by worker id order of registration
+  std::vector<JobSnapshot> jobs;        // by submission order
+};
+
+class Scheduler {
+ public:
+  // `clock` and `connector` must outlive the scheduler.
+  Scheduler(SchedulerOptions options, const Clock* clock, WorkerConnector* connector);
+  // Cancels the calls in flight and waits for their callbacks to finish.
+  ~Scheduler();
+
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  // Adds a worker; a previous registration from the same address is declared dead first.
+  // INVALID_ARGUMENT for an empty address, slots < 1 or no functions.
+  absl::StatusOr<RegistrationGrant> RegisterWorker(const WorkerRegistration& registration);
+
+  // Renews the lease. NOT_FOUND when the worker is unknown (declared dead, or the
+  // coordinator restarted) or the incarnation differs: the worker must register again.
+  absl::Status Heartbeat(const std::string& worker_id, uint64_t incarnation);
+
+  // Queues a job and returns its id and event stream. The stream gets kStarted once the job
+  // is planned, one kChunk per chunk, then kFinished.
+  // Errors now: INVALID_ARGUMENT (bad spec), NOT_FOUND (workers are registered but none
+  // offers the function). Errors later, as a kFinished event: UNAVAILABLE (no worker within
+  // worker_wait), OUT_OF_RANGE / NOT_FOUND / INVALID_ARGUMENT from a worker, ABORTED
+  // (attempts exhausted), CANCELLED (CancelJob).
+  absl::StatusOr<std::pair<std::string, std::shared_ptr<JobStream>>> SubmitJob(JobSpec spec);
+
+  // Stops dispatching the job's chunks and ends its stream with `reason`. No-op for an
+  // unknown or finished job.
+  void CancelJob(const std::string& job_id, const absl::Status& reason);
+
+  // The job's client has taken one chunk result from the stream: frees a place in the
+  // job's result window.
+  void OnChunkDelivered(const std::string& job_id);
+
+  // Expires leases and fails jobs that waited too long for workers. Call periodically
+  // (the coordinator does so every 100 ms).
+  void Tick();
+
+  ClusterSnapshot Snapshot() const;
+
+  // Waits until at least `min_workers` workers are registered; false on timeout.
+  bool AwaitWorkers(int min_workers, absl::Duration timeout);
+
+ private:
+  struct Worker {
+    WorkerRegistration registration;
+    std::string worker_id;
+    uint64_t sequence = 0;  // registration order
+    std::shared_ptr<WorkerConnection> connection;
+    absl::Time last_heartbeat;
+    // (job sequence, chunk index, attempt) of every call sent and not answered.
+    std::set<std::tuple<uint64_t, uint64_t, int>> in_flight;
+    int64_t chunks_done = 0;
+  };
+
+  struct ChunkRun {
+    std::string worker_id;
+    int attempt = 0;
+  };
+
+  // A chunk that has been dispatched at least once and is not done.
+  struct ActiveChunk {
+    int attempts = 0;
+    std::vector<ChunkRun> runs;
+    // "w3 (host/pid)" of every worker that was lost while running this chunk.
+    std::vector<std::string> lost_on;
+  };
+
+  struct Job {
+    uint64_t sequence = 0;
+    std::string job_id;
+    JobSpec spec;
+    std::shared_ptr<JobStream> stream;
+    absl::Time submitted;
+    std::optional<ChunkPlan> plan;  // set once planned
+    uint64_t next_fresh_chunk = 0;
+    absl::flat_hash_map<uint64_t, ActiveChunk> active;
+    std::deque<uint64_t> retry_queue;
+    uint64_t chunks_done = 0;
+    int undelivered = 0;
+    std::set<std::string> workers_used;
+    std::set<std::string> workers_lost;
+    std::optional<absl::Time> waiting_for_workers_since;
+    JobStats stats;
+  };
+
+  // What to do once the lock is released.
+  struct Actions {
+    struct Dispatch {
+      std::shared_ptr<WorkerConnection> connection;
+      ChunkTask task;
+      std::string worker_id;
+      uint64_t job_sequence = 0;
+    };
+    std::vector<Dispatch> dispatches;
+    std::vector<std::shared_ptr<WorkerConnection>> cancellations;
+  };
+
+  void Execute(Actions actions) ABSL_LOCKS_EXCLUDED(mu_);
+  void OnChunkDone(const std::string& worker_id, uint64_t job_sequence, uint64_t chunk_index,
+                   int attempt, absl::StatusOr<ChunkReply> reply) ABSL_LOCKS_EXCLUDED(mu_);
+
+  void PumpLocked(Actions* actions) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool DispatchOneLocked(Job& job, Actions* actions) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool TryPlanLocked(Job& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Worker* PickWorkerLocked(const Job& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool HasEligibleWorkerLocked(const std::string& function) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::vector<std::string> AvailableFunctionsLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void DeclareDeadLocked(const std::string& worker_id, const std::string& reason,
+                         Actions* actions) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The run of `chunk_index` on `worker_id` was lost: retry it or abort the job.
+  void ChunkLostLocked(Job& job, uint64_t chunk_index, const std::string& worker_label)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void FinishJobLocked(Job& job, absl::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Job* FindJobLocked(const std::string& job_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::string WorkerLabelLocked(const Worker& worker) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const SchedulerOptions options_;
+  const Clock* const clock_;
+  WorkerConnector* const connector_;
+
+  mutable absl::Mutex mu_;
+  std::map<std::string, Worker> workers_ ABSL_GUARDED_BY(mu_);
+  // Keyed by sequence number, so iteration is submission order (fair round-robin).
+  std::map<uint64_t, Job> jobs_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_worker_sequence_ ABSL_GUARDED_BY(mu_) = 1;
+  uint64_t next_job_sequence_ ABSL_GUARDED_BY(mu_) = 1;
+  // Chunk calls whose callback has not run yet; the destructor waits for 0.
+  int64_t outstanding_calls_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace gpool
+
+#endif  // GPOOL_SERVER_SCHEDULER_H_

@@ -1,0 +1,63 @@
+// The scheduler's view of a worker's RPC endpoint. The gRPC implementation lives in
+// grpc_worker_connection.h; unit tests use a fake that queues calls so the test decides when
+// (and how) each one completes.
+#ifndef GPOOL_SERVER_WORKER_CONNECTION_H_
+#define GPOOL_SERVER_WORKER_CONNECTION_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/numeric/int128.h"
+#include "absl/status/statusor.h"
+#include "common/functions.h"
+#include "common/input.h"
+
+namespace gpool {
+
+// One attempt at one chunk, as sent to a worker.
+struct ChunkTask {
+  std::string job_id;
+  uint64_t chunk_index = 0;
+  int attempt = 0;
+  std::string function;
+  // The whole job's input and the chunk's slice of it; the transport encodes the slice
+  // directly, so a list is never copied per chunk on the coordinator.
+  std::shared_ptr<const Input> job_input;
+  uint64_t first_element = 0;
+  uint64_t element_count = 0;
+  ResultMode mode = ResultMode::kValues;
+};
+
+// A worker's answer for one chunk.
+struct ChunkReply {
+  std::vector<int64_t> values;  // Empty in ResultMode::kSum.
+  absl::int128 sum = 0;
+  uint64_t count = 0;
+  int64_t pid = 0;
+};
+
+// Thread-safe.
+class WorkerConnection {
+ public:
+  using Done = std::function<void(absl::StatusOr<ChunkReply>)>;
+  virtual ~WorkerConnection() = default;
+  // Starts the chunk. `done` runs exactly once, usually on another thread; callers must not
+  // hold locks that `done` takes.
+  virtual void RunChunk(const ChunkTask& task, Done done) = 0;
+  // Cancels every call in flight; their `done` still runs (with CANCELLED or their result).
+  virtual void CancelAll() = 0;
+};
+
+// Creates connections to worker addresses. Thread-safe.
+class WorkerConnector {
+ public:
+  virtual ~WorkerConnector() = default;
+  virtual std::shared_ptr<WorkerConnection> Connect(const std::string& address) = 0;
+};
+
+}  // namespace gpool
+
+#endif  // GPOOL_SERVER_WORKER_CONNECTION_H_

@@ -1,0 +1,40 @@
+#include "worker/chunk_executor.h"
+
+#include "absl/time/time.h"
+
+namespace gpool {
+namespace {
+
+// While waiting for a slot, how often to look whether the call was cancelled.
+constexpr absl::Duration kCancelPollInterval = absl::Milliseconds(50);
+
+}  // namespace
+
+absl::StatusOr<ChunkOutput> ChunkExecutor::Execute(const std::string& function,
+                                                   const Input& input, ResultMode mode,
+                                                   const std::function<bool()>& cancelled) {
+  // Fail fast on an unknown function, without taking a slot.
+  if (!registry_.Has(function)) return registry_.Run(function, input, mode);
+  {
+    absl::MutexLock lock(&mu_);
+    while (!mu_.AwaitWithTimeout(absl::Condition(this, &ChunkExecutor::HasFreeSlotLocked),
+                                 kCancelPollInterval)) {
+      if (cancelled && cancelled()) {
+        return absl::CancelledError("cancelled while waiting for a free slot");
+      }
+    }
+    --free_slots_;
+  }
+  absl::StatusOr<ChunkOutput> output = registry_.Run(function, input, mode, cancelled);
+  absl::MutexLock lock(&mu_);
+  ++free_slots_;
+  if (output.ok()) ++chunks_completed_;
+  return output;
+}
+
+int64_t ChunkExecutor::chunks_completed() const {
+  absl::MutexLock lock(&mu_);
+  return chunks_completed_;
+}
+
+}  // namespace gpool

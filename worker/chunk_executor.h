@@ -1,0 +1,42 @@
+// Runs chunks on a worker, at most `slots` at once. Transport-free.
+#ifndef GPOOL_WORKER_CHUNK_EXECUTOR_H_
+#define GPOOL_WORKER_CHUNK_EXECUTOR_H_
+
+#include <functional>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "common/functions.h"
+#include "common/input.h"
+
+namespace gpool {
+
+// Thread-safe: many RPC threads call Execute; `slots` of them compute at a time, the rest
+// wait for a slot (the coordinator's pipeline keeps one or two queued so no slot idles).
+class ChunkExecutor {
+ public:
+  ChunkExecutor(FunctionRegistry registry, int slots)
+      : registry_(std::move(registry)), free_slots_(slots) {}
+
+  // Errors: NOT_FOUND (unknown function), INVALID_ARGUMENT (bad input), OUT_OF_RANGE (a
+  // result does not fit), CANCELLED (`cancelled` returned true while waiting or computing).
+  absl::StatusOr<ChunkOutput> Execute(const std::string& function, const Input& input,
+                                      ResultMode mode, const std::function<bool()>& cancelled);
+
+  const FunctionRegistry& registry() const { return registry_; }
+  int64_t chunks_completed() const;
+
+ private:
+  bool HasFreeSlotLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return free_slots_ > 0; }
+
+  const FunctionRegistry registry_;
+  mutable absl::Mutex mu_;
+  int free_slots_ ABSL_GUARDED_BY(mu_);
+  int64_t chunks_completed_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace gpool
+
+#endif  // GPOOL_WORKER_CHUNK_EXECUTOR_H_

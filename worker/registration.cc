@@ -1,0 +1,94 @@
+#include "worker/registration.h"
+
+#include <algorithm>
+#include <cmath>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+
+namespace gpool {
+
+absl::Duration BackoffDelay(const BackoffPolicy& policy, int failures,
+                            std::mt19937_64& random) {
+  const double base_seconds =
+      std::min(absl::ToDoubleSeconds(policy.initial) *
+                   std::pow(policy.multiplier, static_cast<double>(std::max(failures, 0))),
+               absl::ToDoubleSeconds(policy.max));
+  std::uniform_real_distribution<double> spread(1.0 - policy.jitter, 1.0 + policy.jitter);
+  return absl::Seconds(base_seconds * spread(random));
+}
+
+RegistrationLoop::RegistrationLoop(CoordinatorLink* link, WorkerRegistration registration,
+                                   BackoffPolicy backoff)
+    : link_(link), registration_(std::move(registration)), backoff_(backoff) {}
+
+RegistrationLoop::~RegistrationLoop() { Stop(); }
+
+void RegistrationLoop::Start() { thread_ = std::thread([this] { Loop(); }); }
+
+void RegistrationLoop::Stop() {
+  if (!stop_.HasBeenNotified()) stop_.Notify();
+  if (thread_.joinable()) thread_.join();
+}
+
+std::string RegistrationLoop::worker_id() const {
+  absl::MutexLock lock(&mu_);
+  return worker_id_;
+}
+
+bool RegistrationLoop::AwaitRegistered(absl::Duration timeout) const {
+  absl::MutexLock lock(&mu_);
+  return mu_.AwaitWithTimeout(absl::Condition(this, &RegistrationLoop::IsRegisteredLocked),
+                              timeout);
+}
+
+int RegistrationLoop::registrations() const {
+  absl::MutexLock lock(&mu_);
+  return registrations_;
+}
+
+void RegistrationLoop::Loop() {
+  std::mt19937_64 random(registration_.incarnation);
+  int failures = 0;
+  std::string worker_id;
+  absl::Duration heartbeat_interval = absl::Seconds(1);
+  while (!stop_.HasBeenNotified()) {
+    if (worker_id.empty()) {
+      absl::StatusOr<RegistrationGrant> grant = link_->Register(registration_);
+      if (!grant.ok()) {
+        const absl::Duration delay = BackoffDelay(backoff_, failures++, random);
+        // The first failure is normal while a coordinator starts; say more as it goes on.
+        (failures > 3 ? LogWarning : LogDebug)(
+            absl::StrCat("registration failed (", grant.status().ToString(), "); retrying in ",
+                         absl::FormatDuration(absl::Trunc(delay, absl::Milliseconds(1)))));
+        stop_.WaitForNotificationWithTimeout(delay);
+        continue;
+      }
+      failures = 0;
+      worker_id = grant->worker_id;
+      heartbeat_interval = grant->heartbeat_interval;
+      LogInfo(absl::StrCat("registered as ", worker_id, " (heartbeat every ",
+                           absl::FormatDuration(heartbeat_interval), ")"));
+      absl::MutexLock lock(&mu_);
+      worker_id_ = worker_id;
+      ++registrations_;
+      continue;
+    }
+    if (stop_.WaitForNotificationWithTimeout(heartbeat_interval)) break;
+    absl::Status status = link_->Heartbeat(worker_id, registration_.incarnation);
+    if (absl::IsNotFound(status)) {
+      LogWarning(absl::StrCat("the coordinator no longer knows ", worker_id,
+                              "; registering again"));
+      worker_id.clear();
+      absl::MutexLock lock(&mu_);
+      worker_id_.clear();
+    } else if (!status.ok()) {
+      // Keep heartbeating: if the silence outlasts the lease, the coordinator answers
+      // NOT_FOUND once it is reachable again, and we register anew.
+      LogDebug(absl::StrCat("heartbeat failed: ", status.ToString()));
+    }
+  }
+}
+
+}  // namespace gpool

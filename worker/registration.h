@@ -1,0 +1,83 @@
+// Keeps a worker registered with its coordinator: registers, heartbeats at the interval the
+// coordinator asks for, and registers again (with exponential backoff and jitter) whenever
+// the coordinator no longer knows it, e.g. after a coordinator restart or a lease expiry.
+// Transport-free: the RPCs go through a CoordinatorLink.
+#ifndef GPOOL_WORKER_REGISTRATION_H_
+#define GPOOL_WORKER_REGISTRATION_H_
+
+#include <cstdint>
+#include <memory>
+#include <random>
+#include <string>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+#include "common/worker_registration.h"
+
+namespace gpool {
+
+// The coordinator's worker-facing RPCs. Implementations set their own deadlines.
+class CoordinatorLink {
+ public:
+  virtual ~CoordinatorLink() = default;
+  virtual absl::StatusOr<RegistrationGrant> Register(const WorkerRegistration& registration) = 0;
+  // NOT_FOUND means "register again".
+  virtual absl::Status Heartbeat(const std::string& worker_id, uint64_t incarnation) = 0;
+};
+
+struct BackoffPolicy {
+  absl::Duration initial = absl::Milliseconds(100);
+  absl::Duration max = absl::Seconds(5);
+  double multiplier = 2.0;
+  // Each delay is scaled by a random factor in [1 - jitter, 1 + jitter], so workers that
+  // lost the same coordinator do not come back in lock-step.
+  double jitter = 0.2;
+};
+
+// The delay before registration attempt `failures + 1`, given `failures` failures so far.
+absl::Duration BackoffDelay(const BackoffPolicy& policy, int failures, std::mt19937_64& random);
+
+// Runs its loop on a background thread between Start and Stop. Thread-safe.
+class RegistrationLoop {
+ public:
+  // `link` must outlive the loop.
+  RegistrationLoop(CoordinatorLink* link, WorkerRegistration registration,
+                   BackoffPolicy backoff = {});
+  ~RegistrationLoop();
+
+  void Start();
+  // Stops heartbeating; returns once the loop thread has exited.
+  void Stop();
+
+  // The current worker id; empty while unregistered.
+  std::string worker_id() const;
+  // Waits until registered; false on timeout.
+  bool AwaitRegistered(absl::Duration timeout) const;
+  // How many times the worker registered (1 after the first success).
+  int registrations() const;
+
+ private:
+  void Loop();
+  bool IsRegisteredLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return !worker_id_.empty();
+  }
+
+  CoordinatorLink* const link_;
+  const WorkerRegistration registration_;
+  const BackoffPolicy backoff_;
+  absl::Notification stop_;
+
+  mutable absl::Mutex mu_;
+  std::string worker_id_ ABSL_GUARDED_BY(mu_);
+  int registrations_ ABSL_GUARDED_BY(mu_) = 0;
+
+  std::thread thread_;  // Last: started after every other member is ready.
+};
+
+}  // namespace gpool
+
+#endif  // GPOOL_WORKER_REGISTRATION_H_

@@ -1,0 +1,28 @@
+// The Worker gRPC service: a thin adapter from RunChunk to ChunkExecutor.
+#ifndef GPOOL_WORKER_WORKER_SERVICE_H_
+#define GPOOL_WORKER_WORKER_SERVICE_H_
+
+#include <cstdint>
+
+#include "gpool.grpc.pb.h"
+#include "worker/chunk_executor.h"
+
+namespace gpool {
+
+// Thread-safe; each call runs on a server thread and waits for a slot in the executor.
+class WorkerService final : public v1::Worker::Service {
+ public:
+  // `executor` must outlive the service.
+  WorkerService(ChunkExecutor* executor, int64_t pid) : executor_(executor), pid_(pid) {}
+
+  grpc::Status RunChunk(grpc::ServerContext* context, const v1::RunChunkRequest* request,
+                        v1::RunChunkResponse* response) override;
+
+ private:
+  ChunkExecutor* const executor_;
+  const int64_t pid_;
+};
+
+}  // namespace gpool
+
+#endif  // GPOOL_WORKER_WORKER_SERVICE_H_
