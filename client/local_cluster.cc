@@ -23,9 +23,6 @@ constexpr absl::Duration kStopGrace = absl::Seconds(5);
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Start(LocalClusterOptions options) {
-  if (options.workers == 0) {
-    options.workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  }
   if (options.workers < 0 || options.slots_per_worker < 1) {
     return absl::InvalidArgumentError("a local cluster needs workers >= 1 and slots >= 1");
   }

@@ -17,8 +17,8 @@
 namespace gpool {
 
 struct LocalClusterOptions {
-  // Worker processes to start; 0 means one per CPU core.
-  int workers = 0;
+  // Worker processes to start (0 is allowed: a coordinator alone).
+  int workers = 1;
   int slots_per_worker = 1;
   // Where gpool-coordinator and gpool-worker are; empty: next to the running executable.
   std::string binary_dir;

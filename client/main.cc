@@ -20,6 +20,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -170,7 +171,10 @@ absl::StatusOr<Connection> ConnectToCluster(int local_workers) {
   Connection connection;
   if (address.empty()) {
     LocalClusterOptions local;
-    local.workers = local_workers;
+    // Pool() starts one process per core.
+    local.workers = local_workers > 0
+                        ? local_workers
+                        : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     absl::StatusOr<std::unique_ptr<LocalCluster>> cluster = LocalCluster::Start(local);
     if (!cluster.ok()) return cluster.status();
     connection.local_cluster = *std::move(cluster);

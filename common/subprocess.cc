@@ -44,6 +44,7 @@ absl::StatusOr<pid_t> SpawnProcess(const std::vector<std::string>& argv,
   args.reserve(argv.size() + 1);
   for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
   args.push_back(nullptr);
+  const char* in = options.stdin_path.empty() ? nullptr : options.stdin_path.c_str();
   const char* out = options.stdout_path.empty() ? nullptr : options.stdout_path.c_str();
   const char* err = options.stderr_path.empty() ? nullptr : options.stderr_path.c_str();
   const pid_t parent = getpid();
@@ -62,6 +63,10 @@ absl::StatusOr<pid_t> SpawnProcess(const std::vector<std::string>& argv,
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
+    if (in != nullptr) {
+      int fd = open(in, O_RDONLY | O_CLOEXEC);
+      if (fd < 0 || dup2(fd, STDIN_FILENO) < 0) _exit(126);
+    }
     RedirectOrDie(out, STDOUT_FILENO);
     RedirectOrDie(err, STDERR_FILENO);
     execv(args[0], args.data());

@@ -14,6 +14,8 @@
 namespace gpool {
 
 struct SpawnOptions {
+  // File the child reads as stdin; empty means inherit ours.
+  std::string stdin_path;
   // Files that receive the child's stdout / stderr; empty means inherit ours.
   std::string stdout_path;
   std::string stderr_path;

@@ -279,75 +279,90 @@ void Scheduler::OnChunkDone(const std::string& worker_id, uint64_t job_sequence,
     --outstanding_calls_;
     auto worker_it = workers_.find(worker_id);
     Worker* worker = worker_it == workers_.end() ? nullptr : &worker_it->second;
-    if (worker != nullptr) worker->in_flight.erase({job_sequence, chunk_index, attempt});
-
     auto job_it = jobs_.find(job_sequence);
-    if (job_it == jobs_.end()) {
-      // The job finished or was cancelled meanwhile; its slot is free again.
-      PumpLocked(&actions);
-    } else {
-      Job& job = job_it->second;
-      auto active_it = job.active.find(chunk_index);
-      if (reply.ok()) {
-        const uint64_t expected = job.plan->ElementCount(chunk_index);
-        const bool values_mode = job.spec.mode == ResultMode::kValues;
-        if (active_it == job.active.end()) {
-          // First result wins; this is a late copy.
-          ++job.stats.duplicates_dropped;
-        } else if (reply->count != expected ||
-                   (values_mode && reply->values.size() != expected)) {
-          FinishJobLocked(job, absl::InternalError(absl::StrCat(
-                                   "worker ", worker_id, " returned ", reply->count,
-                                   " results for chunk ", chunk_index, " of ", expected,
-                                   " elements; it does not follow the protocol")));
-        } else {
-          job.active.erase(active_it);
-          ++job.chunks_done;
-          ++job.undelivered;
-          JobEvent event;
-          event.kind = JobEvent::Kind::kChunk;
-          ChunkDelivery& chunk = event.chunk;
-          chunk.chunk_index = chunk_index;
-          chunk.first_element = job.plan->FirstElement(chunk_index);
-          chunk.element_count = expected;
-          chunk.values = std::move(reply->values);
-          chunk.sum = reply->sum;
-          chunk.worker_id = worker_id;
-          chunk.worker_pid = reply->pid;
-          chunk.attempt = attempt;
-          if (worker != nullptr) {
-            ++worker->chunks_done;
-            chunk.worker_host = worker->registration.host;
-          }
-          job.stream->Push(std::move(event));
-          if (job.chunks_done == job.plan->num_chunks) FinishJobLocked(job, absl::OkStatus());
-        }
-      } else if (active_it != job.active.end()) {
-        ActiveChunk& active = active_it->second;
-        auto run_it = std::find_if(active.runs.begin(), active.runs.end(),
-                                   [&](const ChunkRun& run) {
-                                     return run.worker_id == worker_id && run.attempt == attempt;
-                                   });
-        // No run means the worker was already declared dead and the chunk re-queued.
-        if (run_it != active.runs.end()) {
-          const absl::Status& status = reply.status();
-          if (IsDeterministicFailure(status.code())) {
-            FinishJobLocked(job, status);
-          } else if (worker != nullptr && MeansWorkerIsGone(status.code())) {
-            DeclareDeadLocked(worker_id,
-                              absl::StrCat("a chunk call failed: ", status.ToString()),
-                              &actions);
-          } else {
-            active.runs.erase(run_it);
-            ChunkLostLocked(job, chunk_index,
-                            worker != nullptr ? WorkerLabelLocked(*worker) : worker_id);
-          }
-        }
-      }
-      PumpLocked(&actions);
+    Job* job = job_it == jobs_.end() ? nullptr : &job_it->second;
+
+    // A worker that is gone loses every chunk it holds, this one included: DeclareDeadLocked
+    // re-queues them all, so this call must still be in its in-flight set.
+    const bool worker_is_gone = !reply.ok() && worker != nullptr &&
+                                MeansWorkerIsGone(reply.status().code());
+    if (worker_is_gone) {
+      DeclareDeadLocked(worker_id,
+                        absl::StrCat("a chunk call failed: ", reply.status().ToString()),
+                        &actions);
+      worker = nullptr;
+    } else if (worker != nullptr) {
+      worker->in_flight.erase({job_sequence, chunk_index, attempt});
     }
+
+    if (job != nullptr && !worker_is_gone) {
+      if (reply.ok()) {
+        AcceptResultLocked(*job, worker_id, worker, chunk_index, attempt, *std::move(reply));
+      } else {
+        ChunkFailedLocked(*job, worker_id, worker, chunk_index, attempt, reply.status());
+      }
+    }
+    PumpLocked(&actions);
   }
   Execute(std::move(actions));
+}
+
+void Scheduler::AcceptResultLocked(Job& job, const std::string& worker_id, Worker* worker,
+                                   uint64_t chunk_index, int attempt, ChunkReply reply) {
+  auto active_it = job.active.find(chunk_index);
+  if (active_it == job.active.end()) {
+    // First result wins; this is a late copy.
+    ++job.stats.duplicates_dropped;
+    return;
+  }
+  const uint64_t expected = job.plan->ElementCount(chunk_index);
+  if (reply.count != expected ||
+      (job.spec.mode == ResultMode::kValues && reply.values.size() != expected)) {
+    FinishJobLocked(job, absl::InternalError(absl::StrCat(
+                             "worker ", worker_id, " returned ", reply.count,
+                             " results for chunk ", chunk_index, " of ", expected,
+                             " elements; it does not follow the protocol")));
+    return;
+  }
+  job.active.erase(active_it);
+  ++job.chunks_done;
+  ++job.undelivered;
+  JobEvent event;
+  event.kind = JobEvent::Kind::kChunk;
+  ChunkDelivery& chunk = event.chunk;
+  chunk.chunk_index = chunk_index;
+  chunk.first_element = job.plan->FirstElement(chunk_index);
+  chunk.element_count = expected;
+  chunk.values = std::move(reply.values);
+  chunk.sum = reply.sum;
+  chunk.worker_id = worker_id;
+  chunk.worker_pid = reply.pid;
+  chunk.attempt = attempt;
+  if (worker != nullptr) {
+    ++worker->chunks_done;
+    chunk.worker_host = worker->registration.host;
+  }
+  job.stream->Push(std::move(event));
+  if (job.chunks_done == job.plan->num_chunks) FinishJobLocked(job, absl::OkStatus());
+}
+
+void Scheduler::ChunkFailedLocked(Job& job, const std::string& worker_id, Worker* worker,
+                                  uint64_t chunk_index, int attempt,
+                                  const absl::Status& status) {
+  auto active_it = job.active.find(chunk_index);
+  if (active_it == job.active.end()) return;  // already done: the failure does not matter
+  auto& runs = active_it->second.runs;
+  auto run_it = std::find_if(runs.begin(), runs.end(), [&](const ChunkRun& run) {
+    return run.worker_id == worker_id && run.attempt == attempt;
+  });
+  // No run means the worker was already declared dead and the chunk re-queued.
+  if (run_it == runs.end()) return;
+  runs.erase(run_it);
+  if (IsDeterministicFailure(status.code())) {
+    FinishJobLocked(job, status);
+    return;
+  }
+  ChunkLostLocked(job, chunk_index, worker != nullptr ? WorkerLabelLocked(*worker) : worker_id);
 }
 
 void Scheduler::PumpLocked(Actions* actions) {

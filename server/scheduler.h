@@ -60,8 +60,9 @@ struct SchedulerOptions {
   int pipeline_depth = 1;
   // Dispatches of one chunk before the job is aborted (Spark's 4 attempts).
   int max_attempts = 4;
-  // Completed chunks of one job that may wait for its client before dispatch pauses: the
-  // bound on the coordinator's memory per job.
+  // Completed chunks of one job that may wait for its client before dispatch of that job
+  // pauses. Chunks already running still land, so at most result_window + (chunks in flight)
+  // results of a job are buffered: the bound on the coordinator's memory per job.
   int result_window = 32;
 };
 
@@ -203,6 +204,12 @@ class Scheduler {
   void OnChunkDone(const std::string& worker_id, uint64_t job_sequence, uint64_t chunk_index,
                    int attempt, absl::StatusOr<ChunkReply> reply) ABSL_LOCKS_EXCLUDED(mu_);
 
+  void AcceptResultLocked(Job& job, const std::string& worker_id, Worker* worker,
+                          uint64_t chunk_index, int attempt, ChunkReply reply)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ChunkFailedLocked(Job& job, const std::string& worker_id, Worker* worker,
+                         uint64_t chunk_index, int attempt, const absl::Status& status)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void PumpLocked(Actions* actions) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool DispatchOneLocked(Job& job, Actions* actions) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool TryPlanLocked(Job& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -37,10 +37,12 @@ std::string RegistrationLoop::worker_id() const {
   return worker_id_;
 }
 
-bool RegistrationLoop::AwaitRegistered(absl::Duration timeout) const {
+bool RegistrationLoop::AwaitRegistrations(int count, absl::Duration timeout) const {
   absl::MutexLock lock(&mu_);
-  return mu_.AwaitWithTimeout(absl::Condition(this, &RegistrationLoop::IsRegisteredLocked),
-                              timeout);
+  auto done = [this, count]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return registrations_ >= count && !worker_id_.empty();
+  };
+  return mu_.AwaitWithTimeout(absl::Condition(&done), timeout);
 }
 
 int RegistrationLoop::registrations() const {

@@ -55,16 +55,14 @@ class RegistrationLoop {
 
   // The current worker id; empty while unregistered.
   std::string worker_id() const;
-  // Waits until registered; false on timeout.
-  bool AwaitRegistered(absl::Duration timeout) const;
+  // Waits until the worker has registered at least `count` times and is registered now;
+  // false on timeout.
+  bool AwaitRegistrations(int count, absl::Duration timeout) const;
   // How many times the worker registered (1 after the first success).
   int registrations() const;
 
  private:
   void Loop();
-  bool IsRegisteredLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return !worker_id_.empty();
-  }
 
   CoordinatorLink* const link_;
   const WorkerRegistration registration_;

@@ -1,0 +1,87 @@
+#!/usr/bin/python3
+"""The Python worker (examples/python/worker.py) alone behind a coordinator.
+
+Checks what the mixed-pool test cannot pin to it: both result modes, explicit (negative)
+value lists, the exact-arithmetic error naming the value, that a function it does not offer
+is not sent to it, re-registration after the coordinator declared it dead (a NOT_FOUND
+heartbeat), and a clean exit on SIGTERM.
+"""
+
+import os
+import signal
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import Cluster, check, log, run_test  # noqa: E402
+
+LEASE_TIMEOUT_S = 1.0
+
+
+def expect_output(result, lines, what):
+    check(result.returncode == 0, f"{what}: exit {result.returncode}, stderr {result.stderr!r}")
+    check(result.stdout.splitlines() == lines,
+          f"{what}: printed {result.stdout!r}, expected {lines!r}")
+
+
+def test(bin_dir, source_dir):
+    with Cluster(bin_dir, source_dir) as cluster:
+        # A short lease so the re-registration check below takes about a second.
+        cluster.start_coordinator(f"--lease_timeout={int(LEASE_TIMEOUT_S * 1000)}ms",
+                                  "--heartbeat_interval=200ms")
+        worker = cluster.start_python_worker("python-worker", slots=3)
+        first = cluster.wait_for_workers(1).workers[0]
+        check(first.ref.pid == worker.pid and first.slots == 3,
+              f"registered {first.ref.pid} with {first.slots} slots, expected pid "
+              f"{worker.pid} with 3")
+        cores = "Number of cores available equals 3"
+
+        for mode in ("sum", "values"):
+            expect_output(cluster.client(f"--result_mode={mode}", "--chunksize=100"),
+                          [cores, "The sum of the square of the first 5000 integers is "
+                                  "41679167500"], f"seed map, {mode} mode")
+        # The largest exact inputs, on both sides of zero; their sum exceeds int64.
+        expect_output(cluster.client("--list=3037000499,-3037000499,3037000499,-3037000499",
+                                     "--result_mode=values", "--chunksize=1"),
+                      [cores, "The sum of the square of the 4 given integers is "
+                              f"{4 * 3037000499 ** 2}"], "largest exact squares")
+        expect_output(cluster.client("--function=identity", "--range=-10..10",
+                                     "--result_mode=values"),
+                      [cores, "The sum of the identity of the integers from -10 to 10 is 0"],
+                      "identity over a negative range")
+
+        too_big = cluster.client("--range=-3037000500..-3037000490")
+        check(too_big.returncode == 2 and "square(-3037000500)" in too_big.stderr
+              and "OUT_OF_RANGE" in too_big.stderr,
+              f"square(-3037000500): exit {too_big.returncode}, stderr {too_big.stderr!r}")
+
+        # cube is a C++ worker function: the coordinator must not send it here.
+        cube = cluster.client("--function=cube", "--range=1..10")
+        check(cube.returncode == 2 and "NOT_FOUND" in cube.stderr and "cube" in cube.stderr,
+              f"cube on a Python-only pool: exit {cube.returncode}, stderr {cube.stderr!r}")
+
+        # Freeze the worker past its lease: the coordinator declares it dead, the next
+        # heartbeat gets NOT_FOUND, and the worker registers again under a new id.
+        worker.send_signal(signal.SIGSTOP)
+        try:
+            cluster.wait_until("the coordinator dropped the frozen worker",
+                               lambda: not cluster.cluster_info().workers,
+                               timeout=LEASE_TIMEOUT_S + 5)
+        finally:
+            worker.send_signal(signal.SIGCONT)
+        again = cluster.wait_for_workers(1).workers[0]
+        check(again.ref.pid == worker.pid and again.ref.worker_id != first.ref.worker_id,
+              f"after NOT_FOUND: worker {again.ref.worker_id} pid {again.ref.pid}, before "
+              f"{first.ref.worker_id} pid {first.ref.pid}")
+        check("registering again" in cluster.log_text("python-worker"),
+              "the worker did not log its NOT_FOUND heartbeat")
+        log(f"re-registered as {again.ref.worker_id} (was {first.ref.worker_id})")
+        expect_output(cluster.client(), [cores, "The sum of the square of the first 5000 "
+                                                "integers is 41679167500"],
+                      "seed map after re-registration")
+
+        code = cluster.stop(worker)
+        check(code == 0, f"the Python worker exited with {code} on SIGTERM")
+
+
+if __name__ == "__main__":
+    run_test(test)

@@ -1,0 +1,334 @@
+#!/usr/bin/python3
+"""A gpool worker in Python, written only against proto/gpool.proto.
+
+It serves the Worker service, registers with the coordinator, keeps its lease alive and
+computes the chunks it is sent, beside the C++ workers of the same pool:
+
+    $ /usr/bin/python3 worker.py --coordinator 127.0.0.1:50051 --slots 2
+    ... I python-worker 4242: serving on 127.0.0.1:40117 with 2 slot(s), functions identity,square
+    ... I python-worker 4242: registered as w-3 (heartbeat every 0.5s)
+
+Functions: square (exact: fails with OUT_OF_RANGE naming the value when |x| > 3037000499, as
+the C++ worker does) and identity. SIGTERM or SIGINT stops it: running chunks get a few
+seconds to finish (the coordinator re-dispatches any that do not), then it exits 0.
+
+Exit codes: 0 clean shutdown, 1 could not start (bad flag, cannot listen, missing stubs).
+"""
+
+import argparse
+import concurrent.futures
+import logging
+import os
+import random
+import signal
+import socket
+import sys
+import threading
+import time
+
+import gpool_common
+
+PROGRAM = "worker.py"
+
+# How long one RegisterWorker call may take before it counts as failed and is retried.
+REGISTER_TIMEOUT_S = 5.0
+# Re-registration backoff: initial delay, growth per failure, cap, and +-jitter fraction, so
+# a fleet of workers that lost their coordinator does not come back in lockstep.
+BACKOFF_INITIAL_S = 0.1
+BACKOFF_MULTIPLIER = 2.0
+BACKOFF_MAX_S = 5.0
+BACKOFF_JITTER = 0.2
+# Running chunks get this long to finish on SIGTERM.
+SHUTDOWN_GRACE_S = 5.0
+# How many elements run between two checks that the coordinator still wants the chunk.
+CANCEL_POLL_INTERVAL = 1 << 16
+# gRPC threads beyond the slots: calls waiting for a slot (the coordinator pipelines a chunk
+# or so per worker) must not block the server from accepting the next one.
+EXTRA_SERVER_THREADS = 8
+
+log = logging.getLogger("python-worker")
+
+
+class ExactnessError(Exception):
+    """A result that a signed 64-bit integer cannot hold; the message names the input."""
+
+
+def square(x):
+    if not -gpool_common.MAX_SQUARE_INPUT <= x <= gpool_common.MAX_SQUARE_INPUT:
+        raise ExactnessError(
+            f"square({x}) does not fit in a signed 64-bit integer; inputs must satisfy "
+            f"|x| <= {gpool_common.MAX_SQUARE_INPUT}")
+    return x * x
+
+
+def identity(x):
+    return x
+
+
+FUNCTIONS = {"identity": identity, "square": square}
+
+
+def backoff_delay(failures, rng):
+    base = min(BACKOFF_INITIAL_S * BACKOFF_MULTIPLIER ** failures, BACKOFF_MAX_S)
+    return base * rng.uniform(1.0 - BACKOFF_JITTER, 1.0 + BACKOFF_JITTER)
+
+
+def make_servicer_class(grpc, pb2, pb2_grpc):
+    """Builds the Worker servicer against the loaded stubs (they are imported at run time)."""
+
+    class WorkerServicer(pb2_grpc.WorkerServicer):
+        """Runs chunks; at most `slots` at once, later calls wait for a free slot.
+
+        Thread-safe: gRPC calls RunChunk from its thread pool.
+        """
+
+        def __init__(self, slots):
+            self._slots = threading.BoundedSemaphore(slots)
+            self._lock = threading.Lock()
+            self.chunks_completed = 0
+
+        def RunChunk(self, request, context):
+            function = FUNCTIONS.get(request.function)
+            if function is None:
+                context.abort(grpc.StatusCode.NOT_FOUND,
+                              f"unknown function '{request.function}'; available: "
+                              f"{', '.join(sorted(FUNCTIONS))}")
+            kind = request.input.WhichOneof("kind")
+            if kind is None:
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the chunk has no input")
+            if kind == "range":
+                start, end = request.input.range.start, request.input.range.end
+                if start > end:
+                    context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                                  f"range {start}..{end} is empty: start must be <= end")
+                elements = range(start, end + 1)
+            else:
+                elements = request.input.list.values
+            want_values = request.result_mode != pb2.RESULT_MODE_SUM
+
+            self._acquire_slot(context)
+            try:
+                values, total = self._compute(function, elements, want_values, context)
+            finally:
+                self._slots.release()
+
+            response = pb2.RunChunkResponse(element_count=len(elements), pid=os.getpid())
+            response.values.extend(values)
+            try:
+                gpool_common.int_to_int128(total, response.partial_sum)
+            except OverflowError as error:
+                context.abort(grpc.StatusCode.OUT_OF_RANGE, f"the chunk's sum: {error}")
+            with self._lock:
+                self.chunks_completed += 1
+            log.debug("chunk %d of %s (attempt %d, %d elements) done", request.chunk_index,
+                      request.job_id, request.attempt, len(elements))
+            return response
+
+        def _acquire_slot(self, context):
+            # Wait in short steps so a call the coordinator cancelled gives up its place
+            # instead of holding a thread until its deadline.
+            while not self._slots.acquire(timeout=0.2):
+                if not context.is_active():
+                    context.abort(grpc.StatusCode.CANCELLED,
+                                  "chunk cancelled while waiting for a slot")
+
+        @staticmethod
+        def _compute(function, elements, want_values, context):
+            values = []
+            total = 0  # A Python int: exact, whatever the chunk's size.
+            try:
+                for position, x in enumerate(elements):
+                    if (position % CANCEL_POLL_INTERVAL == CANCEL_POLL_INTERVAL - 1
+                            and not context.is_active()):
+                        context.abort(grpc.StatusCode.CANCELLED,
+                                      "chunk cancelled by the coordinator")
+                    value = function(x)
+                    total += value
+                    if want_values:
+                        values.append(value)
+            except ExactnessError as error:
+                context.abort(grpc.StatusCode.OUT_OF_RANGE, str(error))
+            return values, total
+
+    return WorkerServicer
+
+
+class RegistrationLoop:
+    """Registers, heartbeats, and registers again when the coordinator forgets the worker.
+
+    Runs on its own thread until stop() is called. Every RPC carries a deadline.
+    """
+
+    def __init__(self, grpc, pb2, pb2_grpc, coordinator, registration):
+        self._grpc = grpc
+        self._pb2 = pb2
+        self._channel = grpc.insecure_channel(coordinator,
+                                              options=gpool_common.CHANNEL_OPTIONS)
+        self._stub = pb2_grpc.CoordinatorStub(self._channel)
+        self._registration = registration
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="registration")
+        self._rng = random.Random(registration.incarnation)
+
+    def start(self):
+        self._thread.start()
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join()
+        self._channel.close()
+
+    def _loop(self):
+        grpc = self._grpc
+        failures = 0
+        worker_id = ""
+        heartbeat_interval_s = 1.0
+        while not self._stop.is_set():
+            if not worker_id:
+                try:
+                    grant = self._stub.RegisterWorker(self._registration,
+                                                      timeout=REGISTER_TIMEOUT_S)
+                except grpc.RpcError as error:
+                    delay = backoff_delay(failures, self._rng)
+                    failures += 1
+                    # The first failures are normal while a coordinator starts.
+                    (log.warning if failures > 3 else log.debug)(
+                        "registration failed (%s: %s); retrying in %.2fs",
+                        error.code().name, error.details(), delay)
+                    self._stop.wait(delay)
+                    continue
+                failures = 0
+                worker_id = grant.worker_id
+                if grant.heartbeat_interval_ms > 0:
+                    heartbeat_interval_s = grant.heartbeat_interval_ms / 1000.0
+                log.info("registered as %s (heartbeat every %gs)", worker_id,
+                         heartbeat_interval_s)
+                continue
+            if self._stop.wait(heartbeat_interval_s):
+                break
+            try:
+                # A heartbeat slower than its interval is as good as lost; the next one
+                # follows right away.
+                self._stub.Heartbeat(
+                    self._pb2.HeartbeatRequest(worker_id=worker_id,
+                                               incarnation=self._registration.incarnation),
+                    timeout=max(heartbeat_interval_s, 0.5))
+            except grpc.RpcError as error:
+                if error.code() == grpc.StatusCode.NOT_FOUND:
+                    log.warning("the coordinator no longer knows %s (%s); registering again",
+                                worker_id, error.details())
+                    worker_id = ""
+                else:
+                    # Keep heartbeating: if the silence outlasts the lease, the coordinator
+                    # answers NOT_FOUND once reachable again, and we register anew.
+                    log.debug("heartbeat failed (%s: %s)", error.code().name, error.details())
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(
+        prog=PROGRAM, description="A gpool worker in Python (functions: identity, square).")
+    parser.add_argument("--coordinator", default=os.environ.get("GPOOL_COORDINATOR", ""),
+                        help="HOST:PORT of the coordinator (default: $GPOOL_COORDINATOR)")
+    parser.add_argument("--listen", default="127.0.0.1:0",
+                        help="HOST:PORT to serve chunks on; port 0 picks a free port")
+    parser.add_argument("--advertise_host", default="",
+                        help="host the coordinator should dial (default: the --listen host, "
+                             "or this machine's name when listening on all interfaces)")
+    parser.add_argument("--slots", type=int, default=1, help="chunks computed at once")
+    parser.add_argument("--port_file", default="",
+                        help="if set, write the bound port to this file (one line) once serving")
+    parser.add_argument("--log_level", default="info",
+                        choices=("debug", "info", "warning", "error"))
+    parser.add_argument("--stubs", default=None,
+                        help="directory written by generate_stubs.sh (default: $GPOOL_PY_STUBS "
+                             "or ./generated next to this script)")
+    args = parser.parse_args(argv)
+    if not args.coordinator:
+        gpool_common.fail(PROGRAM, "no coordinator: pass --coordinator HOST:PORT or set "
+                                   "GPOOL_COORDINATOR", 1)
+    if args.slots < 1:
+        gpool_common.fail(PROGRAM, f"--slots must be at least 1, got {args.slots}", 1)
+    host, separator, port = args.listen.rpartition(":")
+    if not separator or not host or not port.isdigit():
+        gpool_common.fail(PROGRAM, f"--listen '{args.listen}' is not HOST:PORT "
+                                   "(e.g. 127.0.0.1:0)", 1)
+    return args
+
+
+def setup_logging(level_name):
+    handler = logging.StreamHandler(sys.stderr)
+    formatter = logging.Formatter(
+        f"%(asctime)s.%(msecs)03dZ %(levelname).1s python-worker {os.getpid()}: %(message)s",
+        datefmt="%Y-%m-%dT%H:%M:%S")
+    formatter.converter = time.gmtime  # The C++ daemons log in UTC too.
+    handler.setFormatter(formatter)
+    log.addHandler(handler)
+    log.setLevel(level_name.upper())
+
+
+def write_file_atomically(path, text):
+    # A reader polling for the file never sees it half written.
+    temporary = f"{path}.tmp.{os.getpid()}"
+    with open(temporary, "w") as file:
+        file.write(text)
+    os.replace(temporary, path)
+
+
+def run(args):
+    grpc, pb2, pb2_grpc = gpool_common.load_stubs(PROGRAM, args.stubs)
+    setup_logging(args.log_level)
+
+    # Block the termination signals before any thread starts so every thread (gRPC's too)
+    # inherits the mask, and the main thread alone receives them in sigwait below.
+    termination_signals = {signal.SIGTERM, signal.SIGINT}
+    signal.pthread_sigmask(signal.SIG_BLOCK, termination_signals)
+
+    servicer = make_servicer_class(grpc, pb2, pb2_grpc)(args.slots)
+    server = grpc.server(
+        concurrent.futures.ThreadPoolExecutor(max_workers=args.slots + EXTRA_SERVER_THREADS,
+                                              thread_name_prefix="chunk"),
+        options=gpool_common.CHANNEL_OPTIONS)
+    pb2_grpc.add_WorkerServicer_to_server(servicer, server)
+    try:
+        bound_port = server.add_insecure_port(args.listen)
+    except RuntimeError as error:
+        bound_port = 0
+        log.debug("add_insecure_port: %s", error)
+    if bound_port == 0:
+        log.error("cannot listen on %s", args.listen)
+        return 1
+    server.start()
+
+    listen_host = args.listen.rpartition(":")[0]
+    host_name = socket.gethostname()
+    advertise_host = args.advertise_host or (
+        host_name if listen_host in ("0.0.0.0", "[::]", "::") else listen_host)
+    registration = pb2.RegisterWorkerRequest(
+        address=f"{advertise_host}:{bound_port}", pid=os.getpid(), host=host_name,
+        slots=args.slots, functions=sorted(FUNCTIONS),
+        incarnation=random.SystemRandom().getrandbits(64))
+    log.info("serving on %s with %d slot(s), functions %s; coordinator %s",
+             registration.address, args.slots, ",".join(registration.functions),
+             args.coordinator)
+    if args.port_file:
+        write_file_atomically(args.port_file, f"{bound_port}\n")
+
+    registration_loop = RegistrationLoop(grpc, pb2, pb2_grpc, args.coordinator, registration)
+    registration_loop.start()
+
+    received = signal.sigwait(termination_signals)
+    log.info("signal %d received; shutting down", received)
+    registration_loop.stop()
+    # New calls are refused at once; running chunks get the grace period to finish, and
+    # the coordinator re-dispatches any that do not.
+    server.stop(grace=SHUTDOWN_GRACE_S).wait()
+    log.info("stopped after %d chunks", servicer.chunks_completed)
+    return 0
+
+
+def main(argv):
+    return run(parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

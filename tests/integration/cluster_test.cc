@@ -1,0 +1,407 @@
+// Integration tests: the real gpool-coordinator and gpool-worker binaries run as processes on
+// loopback ephemeral ports, and the real gpool CLI (or the generated stub, for wire-level
+// checks) talks to them.
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <grpcpp/client_context.h>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "client/client.h"
+#include "client/local_cluster.h"
+#include "common/subprocess.h"
+#include "common/transport.h"
+#include "gmock/gmock.h"
+#include "gpool.grpc.pb.h"
+#include "gtest/gtest.h"
+#include "tests/support/status_matchers.h"
+
+namespace gpool {
+namespace {
+
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+constexpr char kBinDir[] = GPOOL_BIN_DIR;
+constexpr absl::Duration kCliTimeout = absl::Seconds(60);
+
+struct CliRun {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream file(path);
+  std::stringstream buffer;
+  buffer << file.rdbuf();
+  return buffer.str();
+}
+
+class TempDir {
+ public:
+  TempDir() {
+    char name[] = "/tmp/gpool-test-XXXXXX";
+    path_ = mkdtemp(name);
+  }
+  ~TempDir() { std::system(absl::StrCat("rm -rf '", path_, "'").c_str()); }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// Runs the gpool CLI with `args`, waits for it (bounded), and returns what it printed.
+CliRun RunCli(const std::vector<std::string>& args, const std::string& stdin_path = "") {
+  TempDir dir;
+  std::vector<std::string> argv = {absl::StrCat(kBinDir, "/gpool")};
+  argv.insert(argv.end(), args.begin(), args.end());
+  SpawnOptions options;
+  options.stdout_path = dir.path() + "/out";
+  options.stderr_path = dir.path() + "/err";
+  options.stdin_path = stdin_path;
+  CliRun run;
+  absl::StatusOr<pid_t> pid = SpawnProcess(argv, options);
+  if (!pid.ok()) {
+    run.err = std::string(pid.status().message());
+    return run;
+  }
+  absl::StatusOr<int> exit_code = WaitForExit(*pid, kCliTimeout);
+  if (!exit_code.ok()) {
+    StopProcess(*pid, absl::Seconds(1)).IgnoreError();
+    run.err = "timed out: " + std::string(exit_code.status().message());
+    return run;
+  }
+  run.exit_code = *exit_code;
+  run.out = ReadFile(options.stdout_path);
+  run.err = ReadFile(options.stderr_path);
+  return run;
+}
+
+// Parses "Worker <PID>[@host] calculating <function> of <x>" lines: x -> pids seen.
+std::map<int64_t, std::vector<int64_t>> ParseTrace(const std::string& out) {
+  std::map<int64_t, std::vector<int64_t>> pids_by_value;
+  for (absl::string_view line : absl::StrSplit(out, '\n')) {
+    if (!absl::StartsWith(line, "Worker ")) continue;
+    std::vector<std::string> words = absl::StrSplit(line, ' ');
+    if (words.size() != 6) continue;
+    int64_t pid = 0, value = 0;
+    std::string pid_text = words[1].substr(0, words[1].find('@'));
+    if (absl::SimpleAtoi(pid_text, &pid) && absl::SimpleAtoi(words[5], &value)) {
+      pids_by_value[value].push_back(pid);
+    }
+  }
+  return pids_by_value;
+}
+
+int UnusedLoopbackPort() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address = {};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
+  socklen_t length = sizeof(address);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  const int port = ntohs(address.sin_port);
+  close(fd);  // nothing listens there now
+  return port;
+}
+
+bool IsAlive(pid_t pid) { return kill(pid, 0) == 0; }
+
+class ClusterTest : public ::testing::Test {
+ protected:
+  void StartCluster(int workers, std::vector<std::string> coordinator_flags = {}) {
+    LocalClusterOptions options;
+    options.workers = workers;
+    options.binary_dir = kBinDir;
+    options.coordinator_flags = std::move(coordinator_flags);
+    absl::StatusOr<std::unique_ptr<LocalCluster>> cluster = LocalCluster::Start(options);
+    ASSERT_TRUE(cluster.ok()) << cluster.status();
+    cluster_ = *std::move(cluster);
+  }
+
+  std::vector<std::string> WithCoordinator(std::vector<std::string> args) {
+    args.insert(args.begin(), "--coordinator=" + cluster_->address());
+    return args;
+  }
+
+  std::unique_ptr<LocalCluster> cluster_;
+};
+
+// ---- The seed job and its variants ------------------------------------------------------
+
+TEST_F(ClusterTest, SeedJob_TwoWorkers_Sums41679167500) {
+  StartCluster(2);
+  CliRun run = RunCli(WithCoordinator({"map", "square", "1..5000"}));
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.out,
+            "Number of cores available equals 2\n"
+            "The sum of the square of the first 5000 integers is 41679167500\n");
+}
+
+TEST_F(ClusterTest, Trace_TwoWorkersChunkSizeTwo_EachElementOnceByTheTwoWorkerPids) {
+  StartCluster(2);
+  CliRun run = RunCli(WithCoordinator(
+      {"map", "square", "1..10", "--processes", "2", "--chunksize", "2", "--trace"}));
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  const auto pids_by_value = ParseTrace(run.out);
+  ASSERT_EQ(pids_by_value.size(), 10u) << run.out;
+  std::set<int64_t> pids;
+  for (int64_t x = 1; x <= 10; ++x) {
+    ASSERT_EQ(pids_by_value.count(x), 1u) << "element " << x << " missing\n" << run.out;
+    ASSERT_EQ(pids_by_value.at(x).size(), 1u) << "element " << x << " traced twice";
+    pids.insert(pids_by_value.at(x)[0]);
+  }
+  const std::vector<pid_t>& workers = cluster_->worker_pids();
+  EXPECT_EQ(pids, std::set<int64_t>(workers.begin(), workers.end()));
+  EXPECT_THAT(run.out, AllOf(StartsWith("Number of cores available equals 2\n"),
+                             HasSubstr("\nThe sum of the square of the first 10 integers is 385\n")));
+}
+
+TEST_F(ClusterTest, ProcessesOne_UsesOneWorkerOnly) {
+  StartCluster(2);
+  CliRun run = RunCli(
+      WithCoordinator({"map", "square", "1..40", "--processes", "1", "--chunksize", "1", "--trace"}));
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  std::set<int64_t> pids;
+  for (const auto& [value, value_pids] : ParseTrace(run.out)) {
+    pids.insert(value_pids.begin(), value_pids.end());
+  }
+  EXPECT_EQ(pids.size(), 1u) << run.out;
+  EXPECT_THAT(run.out, HasSubstr("The sum of the square of the first 40 integers is 22140\n"));
+}
+
+TEST_F(ClusterTest, ExplicitValues_SumsGivenIntegers) {
+  StartCluster(2);
+  CliRun run = RunCli(WithCoordinator({"map", "square", "--values", "3,-7,12"}));
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_THAT(run.out, HasSubstr("The sum of the square of the 3 given integers is 202\n"));
+}
+
+TEST_F(ClusterTest, InputFileAndStdin_PrintValuesInInputOrder) {
+  StartCluster(2);
+  TempDir dir;
+  const std::string path = dir.path() + "/values.txt";
+  std::ofstream(path) << "5\n-2\n\n9\n1\n";
+  CliRun from_file =
+      RunCli(WithCoordinator({"map", "square", "--input", path, "--chunksize", "1", "--print"}));
+  ASSERT_EQ(from_file.exit_code, 0) << from_file.err;
+  EXPECT_EQ(from_file.out,
+            "Number of cores available equals 2\n25\n4\n81\n1\n"
+            "The sum of the square of the 4 given integers is 111\n");
+  CliRun from_stdin = RunCli(WithCoordinator({"map", "square", "--input", "-"}), path);
+  ASSERT_EQ(from_stdin.exit_code, 0) << from_stdin.err;
+  EXPECT_THAT(from_stdin.out, HasSubstr("The sum of the square of the 4 given integers is 111\n"));
+}
+
+TEST_F(ClusterTest, NegativeRange_IsParsedAsRangeNotFlag) {
+  StartCluster(1);
+  CliRun run = RunCli(WithCoordinator({"map", "square", "-5..5"}));
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_THAT(run.out, HasSubstr("The sum of the square of the integers from -5 to 5 is 110\n"));
+}
+
+TEST_F(ClusterTest, SumBeyondSixtyFourBits_IsPrintedExactly) {
+  StartCluster(2);
+  // Two squares near 2^63 each: the sum needs 65 bits.
+  CliRun run = RunCli(WithCoordinator({"map", "square", "3037000498..3037000499"}));
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_THAT(run.out, HasSubstr("is 18446744055778497005\n"));
+}
+
+TEST_F(ClusterTest, Info_ListsCoresAndEachWorkerPid) {
+  StartCluster(2);
+  CliRun run = RunCli(WithCoordinator({"info"}));
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_THAT(run.out, StartsWith("Number of cores available equals 2\n"));
+  for (pid_t pid : cluster_->worker_pids()) {
+    EXPECT_THAT(run.out, HasSubstr(absl::StrCat("  ", pid, "  ")));
+  }
+  EXPECT_THAT(run.out, HasSubstr("cube,identity,square"));
+}
+
+TEST(LocalDefaultClusterTest, NoCoordinatorNamed_RunsOnPrivateClusterWithOneWorkerPerCore) {
+  unsetenv("GPOOL_COORDINATOR");
+  CliRun run = RunCli({"map", "square", "1..5000"});
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  EXPECT_EQ(run.out, absl::StrCat("Number of cores available equals ", cores,
+                                  "\nThe sum of the square of the first 5000 integers is "
+                                  "41679167500\n"));
+}
+
+TEST(LocalDefaultClusterTest, ProcessesFlag_SetsLocalWorkerCount) {
+  unsetenv("GPOOL_COORDINATOR");
+  CliRun run = RunCli({"map", "square", "1..10", "--processes", "3", "--chunksize", "1", "--trace"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_THAT(run.out, StartsWith("Number of cores available equals 3\n"));
+  std::set<int64_t> pids;
+  for (const auto& [value, value_pids] : ParseTrace(run.out)) {
+    pids.insert(value_pids.begin(), value_pids.end());
+  }
+  EXPECT_GE(pids.size(), 2u);  // three workers, ten one-element chunks
+  EXPECT_LE(pids.size(), 3u);
+}
+
+// ---- Bad input: clear errors, specific exit codes, daemons keep serving -----------------
+
+struct BadInputCase {
+  std::vector<std::string> args;
+  int exit_code;
+  std::string code_name;
+  std::string message_part;
+};
+
+TEST_F(ClusterTest, BadInputs_ClearErrorsAndDaemonsKeepServing) {
+  StartCluster(2);
+  const std::vector<BadInputCase> cases = {
+      {{"map", "square", "5..1"}, 2, "INVALID_ARGUMENT", "5..1"},
+      {{"map", "square", "a..b"}, 2, "INVALID_ARGUMENT", "'a' is not an integer"},
+      {{"map", "square", ".."}, 2, "INVALID_ARGUMENT", "empty"},
+      {{"map", "sqare", "1..10"}, 2, "NOT_FOUND", "available: cube, identity, square"},
+      {{"map", "square", "1..10", "--chunksize", "0"}, 2, "INVALID_ARGUMENT", "--chunksize"},
+      {{"map", "square", "1..10", "--processes", "0"}, 2, "INVALID_ARGUMENT", "--processes"},
+      {{"map", "square", "3037000490..3037000500"}, 2, "OUT_OF_RANGE", "square(3037000500)"},
+      {{"map", "square", "--values", "1,x"}, 2, "INVALID_ARGUMENT", "'x' is not an integer"},
+      {{"map", "square"}, 2, "INVALID_ARGUMENT", "exactly one way"},
+  };
+  for (const BadInputCase& bad : cases) {
+    CliRun run = RunCli(WithCoordinator(bad.args));
+    const std::string label = absl::StrJoin(bad.args, " ");
+    EXPECT_EQ(run.exit_code, bad.exit_code) << label << "\n" << run.err;
+    EXPECT_THAT(run.err, AllOf(StartsWith("gpool: error: "), HasSubstr(bad.message_part),
+                               HasSubstr("(" + bad.code_name + ")")))
+        << label;
+    EXPECT_EQ(std::count(run.err.begin(), run.err.end(), '\n'), 1) << label << ": " << run.err;
+  }
+  EXPECT_TRUE(IsAlive(cluster_->coordinator_pid()));
+  for (pid_t pid : cluster_->worker_pids()) EXPECT_TRUE(IsAlive(pid));
+  CliRun seed = RunCli(WithCoordinator({"map", "square", "1..5000"}));
+  EXPECT_EQ(seed.exit_code, 0) << seed.err;
+  EXPECT_THAT(seed.out, HasSubstr("41679167500"));
+}
+
+TEST(UnreachableCoordinatorTest, FailsFastNamingAddressWithExitCodeThree) {
+  const std::string address = absl::StrCat("127.0.0.1:", UnusedLoopbackPort());
+  CliRun run =
+      RunCli({"--coordinator", address, "--connect_timeout=1s", "map", "square", "1..10"});
+  EXPECT_EQ(run.exit_code, 3) << run.err;
+  EXPECT_THAT(run.err, AllOf(HasSubstr(address), HasSubstr("check that it is running"),
+                             HasSubstr("(UNAVAILABLE)")));
+}
+
+TEST(NoWorkersTest, JobWaitsWorkerWaitThenFailsUnavailable) {
+  LocalClusterOptions options;
+  options.workers = 0;
+  options.binary_dir = kBinDir;
+  options.coordinator_flags = {"--worker_wait=1s"};
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<LocalCluster> cluster, LocalCluster::Start(options));
+  CliRun run = RunCli({"--coordinator", cluster->address(), "map", "square", "1..10"});
+  EXPECT_EQ(run.exit_code, 3) << run.err;
+  EXPECT_THAT(run.err, AllOf(HasSubstr("no worker offering 'square' was available for 1s"),
+                             HasSubstr("gpool-worker --coordinator"), HasSubstr("(UNAVAILABLE)")));
+  EXPECT_TRUE(IsAlive(cluster->coordinator_pid()));
+}
+
+// The wire contract, for clients in other languages: bad requests sent straight through the
+// generated stub get the most specific status.
+TEST_F(ClusterTest, WireLevelBadRequests_GetSpecificStatusCodes) {
+  StartCluster(1);
+  auto stub = v1::Coordinator::NewStub(CreateChannel(cluster_->address()));
+  auto call = [&](const v1::MapRequest& request) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    auto reader = stub->Map(&context, request);
+    v1::MapResponse response;
+    while (reader->Read(&response)) {
+    }
+    return reader->Finish();
+  };
+  v1::MapRequest request;
+  request.set_function("square");
+  EXPECT_EQ(call(request).error_code(), grpc::StatusCode::INVALID_ARGUMENT);  // no input
+
+  request.mutable_input()->mutable_range()->set_start(5);
+  request.mutable_input()->mutable_range()->set_end(1);
+  grpc::Status reversed = call(request);
+  EXPECT_EQ(reversed.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(reversed.error_message(), HasSubstr("5..1"));
+
+  request.mutable_input()->mutable_range()->set_start(1);
+  request.mutable_input()->mutable_range()->set_end(10);
+  request.set_chunk_size(-3);
+  EXPECT_EQ(call(request).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  request.set_chunk_size(0);
+  request.set_max_workers(-1);
+  EXPECT_EQ(call(request).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  request.set_max_workers(0);
+
+  request.mutable_input()->mutable_list();  // an empty list
+  EXPECT_EQ(call(request).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+
+  request.mutable_input()->mutable_list()->add_values(3037000500);
+  grpc::Status overflow = call(request);
+  EXPECT_EQ(overflow.error_code(), grpc::StatusCode::OUT_OF_RANGE);
+  EXPECT_THAT(overflow.error_message(), HasSubstr("square(3037000500)"));
+
+  request.set_function("nope");
+  grpc::Status unknown = call(request);
+  EXPECT_EQ(unknown.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_THAT(unknown.error_message(), HasSubstr("available: cube, identity, square"));
+}
+
+// ---- The client library -----------------------------------------------------------------
+
+TEST_F(ClusterTest, ClientLibrary_BlockingMapReturnsValuesInOrder) {
+  StartCluster(2);
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Client> client, Client::Connect(cluster_->address()));
+  MapSpec spec;
+  spec.function = "square";
+  spec.input = Input::Range(1, 1000);
+  spec.chunk_size = 7;
+  ASSERT_OK_AND_ASSIGN(MapResult result, client->Map(spec));
+  ASSERT_EQ(result.values.size(), 1000u);
+  for (int64_t i = 0; i < 1000; ++i) ASSERT_EQ(result.values[i], (i + 1) * (i + 1));
+  EXPECT_EQ(result.summary.sum, absl::int128(1000) * 1001 * 2001 / 6);
+  EXPECT_EQ(result.summary.job.num_chunks, 143u);
+  EXPECT_EQ(result.summary.chunks_by_worker.size(), 2u);
+}
+
+TEST_F(ClusterTest, ClientLibrary_StreamingDeliversEveryChunkOnce) {
+  StartCluster(2);
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Client> client, Client::Connect(cluster_->address()));
+  MapSpec spec;
+  spec.function = "square";
+  spec.input = Input::Range(1, 1'000'000);
+  spec.chunk_size = 10'000;
+  std::set<uint64_t> indices;
+  ASSERT_OK_AND_ASSIGN(MapSummary summary,
+                       client->MapStreaming(spec, /*want_values=*/false, nullptr,
+                                            [&](const ChunkResult& chunk) {
+                                              EXPECT_TRUE(indices.insert(chunk.chunk_index).second);
+                                              EXPECT_TRUE(chunk.values.empty());
+                                            }));
+  EXPECT_EQ(indices.size(), 100u);
+  EXPECT_EQ(summary.sum, absl::int128(1'000'000) * 1'000'001 * 2'000'001 / 6);
+}
+
+}  // namespace
+}  // namespace gpool

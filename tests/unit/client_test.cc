@@ -1,0 +1,164 @@
+// Unit tests of the client's transport-free parts: exactly-once assembly of a job's stream
+// and the CLI's wording and exit codes.
+#include "absl/numeric/int128.h"
+#include "client/cli_output.h"
+#include "client/job_assembler.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/support/status_matchers.h"
+
+namespace gpool {
+namespace {
+
+using ::gpool::testing::StatusIs;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+JobStart Start(uint64_t total, uint64_t chunk_size) {
+  JobStart start;
+  start.job_id = "job-1";
+  start.total_elements = total;
+  start.chunk_size = chunk_size;
+  start.num_chunks = (total + chunk_size - 1) / chunk_size;
+  start.cluster_slots = 2;
+  return start;
+}
+
+// The chunk of squares of 1..total at `index`.
+ChunkResult SquaresChunk(uint64_t index, uint64_t chunk_size, uint64_t total,
+                         bool with_values = true) {
+  ChunkResult chunk;
+  chunk.chunk_index = index;
+  chunk.first_element = index * chunk_size;
+  chunk.element_count = std::min(chunk_size, total - chunk.first_element);
+  for (uint64_t i = 0; i < chunk.element_count; ++i) {
+    const int64_t x = static_cast<int64_t>(chunk.first_element + i + 1);
+    if (with_values) chunk.values.push_back(x * x);
+    chunk.partial_sum += x * x;
+  }
+  chunk.worker = WorkerIdentity{"w1", "host", 100 + static_cast<int64_t>(index % 2)};
+  return chunk;
+}
+
+TEST(JobAssemblerTest, OutOfOrderChunks_AssembleValuesInInputOrder) {
+  JobAssembler assembler(/*keep_values=*/true);
+  ASSERT_OK(assembler.OnStart(Start(10, 3)));
+  for (uint64_t index : {3u, 1u, 0u, 2u}) {
+    ASSERT_OK_AND_ASSIGN(bool accepted, assembler.OnChunk(SquaresChunk(index, 3, 10)));
+    EXPECT_TRUE(accepted);
+  }
+  ASSERT_OK_AND_ASSIGN(MapSummary summary, assembler.Finish(JobStats{}));
+  EXPECT_EQ(summary.sum, 385);
+  EXPECT_EQ(summary.count, 10u);
+  EXPECT_THAT(assembler.TakeValues(), ElementsAre(1, 4, 9, 16, 25, 36, 49, 64, 81, 100));
+  EXPECT_EQ(summary.chunks_by_worker.size(), 2u);
+}
+
+TEST(JobAssemblerTest, DuplicateChunk_IsDroppedAndCounted) {
+  JobAssembler assembler(/*keep_values=*/false);
+  ASSERT_OK(assembler.OnStart(Start(4, 2)));
+  ASSERT_OK_AND_ASSIGN(bool first, assembler.OnChunk(SquaresChunk(0, 2, 4, false)));
+  ASSERT_OK_AND_ASSIGN(bool again, assembler.OnChunk(SquaresChunk(0, 2, 4, false)));
+  EXPECT_TRUE(first);
+  EXPECT_FALSE(again);
+  ASSERT_OK(assembler.OnChunk(SquaresChunk(1, 2, 4, false)));
+  ASSERT_OK_AND_ASSIGN(MapSummary summary, assembler.Finish(JobStats{}));
+  EXPECT_EQ(summary.sum, 30);  // counted once
+  EXPECT_EQ(summary.stats.duplicates_dropped, 1);
+}
+
+TEST(JobAssemblerTest, MissingChunk_IsDataLossNamingIt) {
+  JobAssembler assembler(/*keep_values=*/false);
+  ASSERT_OK(assembler.OnStart(Start(6, 2)));
+  ASSERT_OK(assembler.OnChunk(SquaresChunk(0, 2, 6, false)));
+  ASSERT_OK(assembler.OnChunk(SquaresChunk(2, 2, 6, false)));
+  EXPECT_THAT(assembler.Finish(JobStats{}),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("2 of 3 chunks; first missing: 1")));
+}
+
+TEST(JobAssemblerTest, ChunkNotMatchingPlan_IsDataLoss) {
+  JobAssembler assembler(/*keep_values=*/true);
+  ASSERT_OK(assembler.OnStart(Start(10, 3)));
+  ChunkResult wrong = SquaresChunk(1, 3, 10);
+  wrong.first_element = 4;
+  EXPECT_THAT(assembler.OnChunk(wrong), StatusIs(absl::StatusCode::kDataLoss, HasSubstr("does not match")));
+  EXPECT_THAT(assembler.OnChunk(SquaresChunk(7, 3, 10)),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("outside")));
+}
+
+TEST(JobAssemblerTest, PartialSumDisagreeingWithValues_IsDataLoss) {
+  JobAssembler assembler(/*keep_values=*/true);
+  ASSERT_OK(assembler.OnStart(Start(3, 3)));
+  ChunkResult chunk = SquaresChunk(0, 3, 3);
+  chunk.partial_sum += 1;
+  EXPECT_THAT(assembler.OnChunk(chunk), StatusIs(absl::StatusCode::kDataLoss, HasSubstr("sum to 14")));
+}
+
+TEST(JobAssemblerTest, ChunkBeforeStart_IsDataLoss) {
+  JobAssembler assembler(/*keep_values=*/false);
+  EXPECT_THAT(assembler.OnChunk(SquaresChunk(0, 1, 1)),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("before the job started")));
+}
+
+TEST(CliOutputTest, SumLine_SeedWording) {
+  EXPECT_EQ(SumLine("square", Input::Range(1, 5000), 41679167500),
+            "The sum of the square of the first 5000 integers is 41679167500");
+  EXPECT_EQ(SumLine("square", Input::Range(1, 10), 385),
+            "The sum of the square of the first 10 integers is 385");
+}
+
+TEST(CliOutputTest, SumLine_OtherInputsSayWhatWasSummed) {
+  EXPECT_EQ(SumLine("square", Input::Range(-5, 5), 110),
+            "The sum of the square of the integers from -5 to 5 is 110");
+  EXPECT_EQ(SumLine("square", Input::List({3, -7, 12}), 202),
+            "The sum of the square of the 3 given integers is 202");
+  EXPECT_EQ(SumLine("cube", Input::List({2}), 8), "The sum of the cube of the 1 given integer is 8");
+}
+
+TEST(CliOutputTest, SumLine_BeyondSixtyFourBits_IsExact) {
+  const absl::int128 big = absl::MakeInt128(3, 7);
+  EXPECT_EQ(SumLine("square", Input::Range(1, 2), big),
+            "The sum of the square of the first 2 integers is 55340232221128654855");
+}
+
+TEST(CliOutputTest, TraceLine_PidAndOptionalHost) {
+  const WorkerIdentity worker{"w1", "node-a", 6190};
+  EXPECT_EQ(TraceLine(worker, false, "square", 1), "Worker 6190 calculating square of 1");
+  EXPECT_EQ(TraceLine(worker, true, "square", -3), "Worker 6190@node-a calculating square of -3");
+}
+
+TEST(CliOutputTest, CoresLine_MatchesSeed) {
+  EXPECT_EQ(CoresLine(4), "Number of cores available equals 4");
+}
+
+TEST(CliOutputTest, ExitCodeFor_MapsStatusToDocumentedCodes) {
+  EXPECT_EQ(ExitCodeFor(absl::OkStatus()), 0);
+  EXPECT_EQ(ExitCodeFor(absl::InvalidArgumentError("x")), 2);
+  EXPECT_EQ(ExitCodeFor(absl::OutOfRangeError("x")), 2);
+  EXPECT_EQ(ExitCodeFor(absl::NotFoundError("x")), 2);
+  EXPECT_EQ(ExitCodeFor(absl::UnavailableError("x")), 3);
+  EXPECT_EQ(ExitCodeFor(absl::DeadlineExceededError("x")), 3);
+  EXPECT_EQ(ExitCodeFor(absl::AbortedError("x")), 1);
+}
+
+TEST(CliOutputTest, ErrorLine_NamesCode) {
+  EXPECT_EQ(ErrorLine(absl::OutOfRangeError("square(3037000500) overflows")),
+            "gpool: error: square(3037000500) overflows (OUT_OF_RANGE)");
+}
+
+TEST(CliOutputTest, ClusterReport_ListsWorkers) {
+  ClusterView view;
+  view.total_slots = 3;
+  WorkerView worker;
+  worker.ref = WorkerIdentity{"w1", "node-a", 77};
+  worker.address = "10.0.0.1:5000";
+  worker.slots = 3;
+  worker.functions = {"cube", "square"};
+  view.workers.push_back(worker);
+  const std::string report = ClusterReport(view);
+  EXPECT_THAT(report, HasSubstr("Number of cores available equals 3\n"));
+  EXPECT_THAT(report, HasSubstr("w1      node-a  77   3      cube,square  10.0.0.1:5000"));
+}
+
+}  // namespace
+}  // namespace gpool

@@ -1,0 +1,556 @@
+// Unit tests of the coordinator's Scheduler, driven without sockets: a fake connector queues
+// every RunChunk call so each test decides when and how it completes, and a FakeClock drives
+// leases and waits.
+#include "server/scheduler.h"
+
+#include <deque>
+#include <map>
+#include <optional>
+#include <set>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "common/functions.h"
+#include "common/int128.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/support/status_matchers.h"
+
+namespace gpool {
+namespace {
+
+using ::gpool::testing::StatusIs;
+using ::testing::HasSubstr;
+
+struct PendingCall {
+  std::string address;
+  ChunkTask task;
+  WorkerConnection::Done done;
+};
+
+// Records calls; the test completes them. Thread-safe.
+class FakeConnector final : public WorkerConnector {
+ public:
+  class Connection final : public WorkerConnection {
+   public:
+    Connection(FakeConnector* owner, std::string address)
+        : owner_(owner), address_(std::move(address)) {}
+    void RunChunk(const ChunkTask& task, Done done) override {
+      absl::MutexLock lock(&owner_->mu_);
+      owner_->pending_.push_back(PendingCall{address_, task, std::move(done)});
+    }
+    void CancelAll() override {
+      absl::MutexLock lock(&owner_->mu_);
+      owner_->cancelled_addresses_.push_back(address_);
+    }
+
+   private:
+    FakeConnector* owner_;
+    std::string address_;
+  };
+
+  std::shared_ptr<WorkerConnection> Connect(const std::string& address) override {
+    return std::make_shared<Connection>(this, address);
+  }
+
+  // Calls sent to `address` and not yet completed.
+  std::vector<PendingCall*> PendingFor(const std::string& address) {
+    absl::MutexLock lock(&mu_);
+    std::vector<PendingCall*> calls;
+    for (auto& call : pending_) {
+      if (call.address == address) calls.push_back(&call);
+    }
+    return calls;
+  }
+  size_t pending_count() {
+    absl::MutexLock lock(&mu_);
+    return pending_.size();
+  }
+
+  // Completes the oldest pending call to `address` with an honest result (or `status`).
+  // Returns false when there is none.
+  bool CompleteOldest(const std::string& address, absl::Status status = absl::OkStatus()) {
+    std::optional<PendingCall> call = TakeOldest(address);
+    if (!call.has_value()) return false;
+    call->done(status.ok() ? Compute(call->task) : absl::StatusOr<ChunkReply>(status));
+    return true;
+  }
+
+  // Removes the oldest pending call to `address`; the test completes it.
+  std::optional<PendingCall> TakeOldest(const std::string& address) {
+    absl::MutexLock lock(&mu_);
+    auto it = std::find_if(pending_.begin(), pending_.end(),
+                           [&](const PendingCall& c) { return c.address == address; });
+    if (it == pending_.end()) return std::nullopt;
+    PendingCall call = std::move(*it);
+    pending_.erase(it);
+    return call;
+  }
+
+  // Completes every pending call with `status` (used before destroying the scheduler).
+  void FailAll(absl::Status status) {
+    std::deque<PendingCall> calls;
+    {
+      absl::MutexLock lock(&mu_);
+      calls.swap(pending_);
+    }
+    for (auto& call : calls) call.done(status);
+  }
+
+  std::vector<std::string> cancelled_addresses() {
+    absl::MutexLock lock(&mu_);
+    return cancelled_addresses_;
+  }
+
+  static absl::StatusOr<ChunkReply> Compute(const ChunkTask& task) {
+    static const FunctionRegistry* registry = new FunctionRegistry(FunctionRegistry::WithBuiltins());
+    absl::StatusOr<ChunkOutput> output = registry->Run(
+        task.function, task.job_input->Slice(task.first_element, task.element_count), task.mode);
+    if (!output.ok()) return output.status();
+    ChunkReply reply;
+    reply.values = std::move(output->values);
+    reply.sum = output->sum;
+    reply.count = output->count;
+    reply.pid = 1000;
+    return reply;
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::deque<PendingCall> pending_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> cancelled_addresses_ ABSL_GUARDED_BY(mu_);
+};
+
+// Drains a job stream without waiting.
+struct Drained {
+  std::vector<JobEvent> events;
+  std::optional<JobPlanInfo> plan;
+  std::vector<ChunkDelivery> chunks;
+  std::optional<JobEvent> finished;
+  absl::int128 sum = 0;
+};
+
+class SchedulerTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Reset(SchedulerOptions{}); }
+  void TearDown() override {
+    // Jobs first: with no job left, failing the pending calls dispatches nothing new, and the
+    // scheduler's destructor (which waits for every callback) can finish.
+    for (const JobSnapshot& job : scheduler_->Snapshot().jobs) {
+      scheduler_->CancelJob(job.job_id, absl::CancelledError("test over"));
+    }
+    connector_.FailAll(absl::CancelledError("test over"));
+    scheduler_.reset();
+  }
+
+  void Reset(SchedulerOptions options) {
+    if (scheduler_) TearDown();
+    options_ = options;
+    scheduler_ = std::make_unique<Scheduler>(options, &clock_, &connector_);
+  }
+
+  std::string AddWorker(const std::string& address, int slots = 1,
+                        std::vector<std::string> functions = {"square", "cube", "identity"},
+                        uint64_t incarnation = 7) {
+    WorkerRegistration registration;
+    registration.address = address;
+    registration.pid = 100;
+    registration.host = "host-" + address;
+    registration.slots = slots;
+    registration.functions = std::move(functions);
+    registration.incarnation = incarnation;
+    absl::StatusOr<RegistrationGrant> grant = scheduler_->RegisterWorker(registration);
+    EXPECT_TRUE(grant.ok()) << grant.status();
+    return grant.ok() ? grant->worker_id : "";
+  }
+
+  std::pair<std::string, std::shared_ptr<JobStream>> Submit(int64_t start, int64_t end,
+                                                             int64_t chunk_size = 0,
+                                                             int max_workers = 0,
+                                                             std::string function = "square") {
+    JobSpec spec;
+    spec.function = std::move(function);
+    spec.input = std::make_shared<const Input>(Input::Range(start, end));
+    spec.chunk_size = chunk_size;
+    spec.max_workers = max_workers;
+    spec.mode = ResultMode::kSum;
+    auto submitted = scheduler_->SubmitJob(std::move(spec));
+    EXPECT_TRUE(submitted.ok()) << submitted.status();
+    return *submitted;
+  }
+
+  // Takes every event available now, acknowledging chunks like the RPC adapter does.
+  Drained Drain(const std::pair<std::string, std::shared_ptr<JobStream>>& job,
+                Drained previous = {}) {
+    Drained drained = std::move(previous);
+    while (auto event = job.second->Next(absl::ZeroDuration())) {
+      switch (event->kind) {
+        case JobEvent::Kind::kStarted:
+          drained.plan = event->plan;
+          break;
+        case JobEvent::Kind::kChunk:
+          drained.sum += event->chunk.sum;
+          drained.chunks.push_back(event->chunk);
+          scheduler_->OnChunkDelivered(job.first);
+          break;
+        case JobEvent::Kind::kFinished:
+          drained.finished = *event;
+          break;
+      }
+    }
+    return drained;
+  }
+
+  // Completes calls round-robin over `addresses` until none is pending.
+  void CompleteAll(const std::vector<std::string>& addresses) {
+    bool progress = true;
+    while (progress) {
+      progress = false;
+      for (const auto& address : addresses) progress |= connector_.CompleteOldest(address);
+    }
+  }
+
+  // Like a client reading its stream while the workers answer: completes calls round-robin
+  // and drains the stream in between (which frees the result window), until nothing moves.
+  Drained RunJob(const std::pair<std::string, std::shared_ptr<JobStream>>& job,
+                 const std::vector<std::string>& addresses) {
+    Drained drained;
+    bool progress = true;
+    while (progress) {
+      progress = false;
+      for (const auto& address : addresses) progress |= connector_.CompleteOldest(address);
+      drained = Drain(job, std::move(drained));
+    }
+    return drained;
+  }
+
+  FakeClock clock_;
+  FakeConnector connector_;
+  SchedulerOptions options_;
+  std::unique_ptr<Scheduler> scheduler_;
+};
+
+// ---- Registration and leases ------------------------------------------------------------
+
+TEST_F(SchedulerTest, RegisterWorker_InvalidRegistration_IsInvalidArgument) {
+  WorkerRegistration registration;
+  registration.slots = 1;
+  registration.functions = {"square"};
+  EXPECT_THAT(scheduler_->RegisterWorker(registration),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("address")));
+  registration.address = "a:1";
+  registration.slots = 0;
+  EXPECT_THAT(scheduler_->RegisterWorker(registration),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("slots")));
+  registration.slots = 1;
+  registration.functions.clear();
+  EXPECT_THAT(scheduler_->RegisterWorker(registration),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("function")));
+}
+
+TEST_F(SchedulerTest, Heartbeat_UnknownWorkerOrIncarnation_IsNotFound) {
+  const std::string id = AddWorker("a:1");
+  EXPECT_OK(scheduler_->Heartbeat(id, 7));
+  EXPECT_THAT(scheduler_->Heartbeat(id, 8), StatusIs(absl::StatusCode::kNotFound, HasSubstr("register again")));
+  EXPECT_THAT(scheduler_->Heartbeat("w999", 7), StatusIs(absl::StatusCode::kNotFound, HasSubstr("w999")));
+}
+
+TEST_F(SchedulerTest, Tick_SilentPastLease_DeclaresWorkerDead) {
+  const std::string id = AddWorker("a:1");
+  clock_.Advance(options_.lease_timeout - absl::Milliseconds(1));
+  scheduler_->Tick();
+  EXPECT_EQ(scheduler_->Snapshot().workers.size(), 1u);
+  clock_.Advance(absl::Milliseconds(2));
+  scheduler_->Tick();
+  EXPECT_TRUE(scheduler_->Snapshot().workers.empty());
+  EXPECT_THAT(scheduler_->Heartbeat(id, 7), StatusIs(absl::StatusCode::kNotFound, HasSubstr(id)));
+}
+
+TEST_F(SchedulerTest, Heartbeat_RenewsLease) {
+  const std::string id = AddWorker("a:1");
+  for (int i = 0; i < 10; ++i) {
+    clock_.Advance(options_.heartbeat_interval);
+    ASSERT_OK(scheduler_->Heartbeat(id, 7));
+    scheduler_->Tick();
+  }
+  EXPECT_EQ(scheduler_->Snapshot().workers.size(), 1u);
+}
+
+TEST_F(SchedulerTest, Snapshot_ReportsTotalSlotsAndWorkers) {
+  AddWorker("a:1", 2);
+  AddWorker("b:1", 3);
+  const ClusterSnapshot snapshot = scheduler_->Snapshot();
+  EXPECT_EQ(snapshot.total_slots, 5);
+  ASSERT_EQ(snapshot.workers.size(), 2u);
+  EXPECT_EQ(snapshot.workers[0].worker_id, "w1");
+  EXPECT_EQ(snapshot.workers[1].address, "b:1");
+}
+
+// ---- Submission -------------------------------------------------------------------------
+
+TEST_F(SchedulerTest, SubmitJob_BadSpec_IsInvalidArgument) {
+  JobSpec spec;
+  spec.function = "square";
+  spec.input = std::make_shared<const Input>(Input::Range(5, 1));
+  EXPECT_THAT(scheduler_->SubmitJob(spec), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("5..1")));
+  spec.input = std::make_shared<const Input>(Input::Range(1, 5));
+  spec.chunk_size = -1;
+  EXPECT_THAT(scheduler_->SubmitJob(spec), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("chunk size")));
+  spec.chunk_size = 0;
+  spec.max_workers = -2;
+  EXPECT_THAT(scheduler_->SubmitJob(spec), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("max workers")));
+  spec.max_workers = 0;
+  spec.function = "";
+  EXPECT_THAT(scheduler_->SubmitJob(spec), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("function")));
+}
+
+TEST_F(SchedulerTest, SubmitJob_FunctionNobodyOffers_IsNotFoundListingAvailable) {
+  AddWorker("a:1", 1, {"square", "cube"});
+  JobSpec spec;
+  spec.function = "sqare";
+  spec.input = std::make_shared<const Input>(Input::Range(1, 5));
+  EXPECT_THAT(scheduler_->SubmitJob(spec),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("available: cube, square")));
+}
+
+TEST_F(SchedulerTest, SubmitJob_NoWorkers_FailsUnavailableAfterWorkerWait) {
+  auto job = Submit(1, 10);
+  scheduler_->Tick();
+  EXPECT_FALSE(Drain(job).finished.has_value());
+  clock_.Advance(options_.worker_wait + absl::Milliseconds(1));
+  scheduler_->Tick();
+  Drained drained = Drain(job);
+  ASSERT_TRUE(drained.finished.has_value());
+  EXPECT_THAT(drained.finished->status,
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("gpool-worker --coordinator")));
+}
+
+TEST_F(SchedulerTest, SubmitJob_WorkerRegistersWhileWaiting_JobRuns) {
+  auto job = Submit(1, 10, 5);
+  clock_.Advance(options_.worker_wait / 2);
+  scheduler_->Tick();
+  AddWorker("a:1");
+  CompleteAll({"a:1"});
+  Drained drained = Drain(job);
+  ASSERT_TRUE(drained.finished.has_value());
+  EXPECT_OK(drained.finished->status);
+  EXPECT_EQ(drained.sum, 385);
+}
+
+// ---- Dispatch ---------------------------------------------------------------------------
+
+TEST_F(SchedulerTest, Run_SeedJob_StreamsPlanChunksAndExactSum) {
+  AddWorker("a:1");
+  AddWorker("b:1");
+  auto job = Submit(1, 5000);
+  CompleteAll({"a:1", "b:1"});
+  Drained drained = Drain(job);
+  ASSERT_TRUE(drained.plan.has_value());
+  // Pool's default over 2 slots: ceil(5000 / 8) = 625 per chunk.
+  EXPECT_EQ(drained.plan->chunk_size, 625u);
+  EXPECT_EQ(drained.plan->num_chunks, 8u);
+  EXPECT_EQ(drained.plan->cluster_slots, 2);
+  ASSERT_TRUE(drained.finished.has_value());
+  EXPECT_OK(drained.finished->status);
+  EXPECT_EQ(FormatInt128(drained.sum), "41679167500");
+  std::set<uint64_t> indices;
+  for (const auto& chunk : drained.chunks) EXPECT_TRUE(indices.insert(chunk.chunk_index).second);
+  EXPECT_EQ(indices.size(), 8u);
+}
+
+TEST_F(SchedulerTest, Dispatch_WorkerHoldsAtMostSlotsPlusPipelineDepth) {
+  AddWorker("a:1", 2);
+  Submit(1, 100, 1);
+  EXPECT_EQ(connector_.PendingFor("a:1").size(),
+            static_cast<size_t>(2 + options_.pipeline_depth));
+}
+
+TEST_F(SchedulerTest, Dispatch_FreeSlotPullsNextChunk_FastWorkerDoesMore) {
+  AddWorker("fast:1");
+  AddWorker("slow:1");
+  auto job = Submit(1, 100, 1);
+  // The slow worker never answers; the fast one answers as soon as asked.
+  Drained drained = RunJob(job, {"fast:1"});
+  int fast = 0;
+  for (const auto& chunk : drained.chunks) fast += chunk.worker_id == "w1";
+  EXPECT_EQ(fast, 100 - static_cast<int>(connector_.PendingFor("slow:1").size()));
+  EXPECT_GE(fast, 98);
+}
+
+TEST_F(SchedulerTest, Dispatch_MaxWorkers_UsesOnlyThatMany) {
+  AddWorker("a:1");
+  AddWorker("b:1");
+  AddWorker("c:1");
+  auto job = Submit(1, 60, 1, /*max_workers=*/1);
+  int with_calls = 0;
+  for (const char* address : {"a:1", "b:1", "c:1"}) {
+    with_calls += !connector_.PendingFor(address).empty();
+  }
+  EXPECT_EQ(with_calls, 1);
+  Drained drained = RunJob(job, {"a:1", "b:1", "c:1"});
+  ASSERT_TRUE(drained.finished.has_value());
+  EXPECT_EQ(drained.chunks.size(), 60u);
+  std::set<std::string> workers;
+  for (const auto& chunk : drained.chunks) workers.insert(chunk.worker_id);
+  EXPECT_EQ(workers.size(), 1u);
+  EXPECT_EQ(drained.plan->job_slots, 1);
+}
+
+TEST_F(SchedulerTest, Dispatch_OnlyToWorkersWithTheFunction) {
+  AddWorker("a:1", 1, {"cube"});
+  AddWorker("b:1", 1, {"square"});
+  Submit(1, 10, 1);
+  EXPECT_TRUE(connector_.PendingFor("a:1").empty());
+  EXPECT_FALSE(connector_.PendingFor("b:1").empty());
+}
+
+TEST_F(SchedulerTest, ResultWindow_PausesDispatchUntilClientTakesResults) {
+  SchedulerOptions options;
+  options.result_window = 2;
+  Reset(options);
+  AddWorker("a:1");
+  auto job = Submit(1, 10, 1);
+  while (connector_.CompleteOldest("a:1")) {
+  }
+  // Nothing more is dispatched while two results wait for the client. The chunk that was
+  // already running when the window filled still landed: 2 + 1 buffered.
+  EXPECT_EQ(connector_.pending_count(), 0u);
+  Drained drained = Drain(job);  // the client takes them
+  EXPECT_EQ(drained.chunks.size(), 3u);
+  EXPECT_GT(connector_.pending_count(), 0u);
+}
+
+TEST_F(SchedulerTest, TwoJobs_ShareWorkersRoundRobin) {
+  // Both jobs queue before any capacity exists, so dispatch has to choose between them.
+  auto first = Submit(1, 100, 1);
+  auto second = Submit(1, 100, 1);
+  AddWorker("a:1", 2);
+  std::set<std::string> jobs;
+  for (PendingCall* call : connector_.PendingFor("a:1")) jobs.insert(call->task.job_id);
+  EXPECT_EQ(jobs.size(), 2u);
+}
+
+// ---- Failures ---------------------------------------------------------------------------
+
+TEST_F(SchedulerTest, WorkerUnavailable_ChunkRedispatchedAndCountedOnce) {
+  AddWorker("a:1");
+  AddWorker("b:1");
+  auto job = Submit(1, 100, 10);
+  ASSERT_TRUE(connector_.CompleteOldest("a:1", absl::UnavailableError("connection refused")));
+  CompleteAll({"a:1", "b:1"});
+  Drained drained = Drain(job);
+  ASSERT_TRUE(drained.finished.has_value());
+  EXPECT_OK(drained.finished->status);
+  EXPECT_EQ(drained.sum, absl::int128(100) * 101 * 201 / 6);
+  EXPECT_EQ(drained.chunks.size(), 10u);
+  EXPECT_EQ(drained.finished->stats.retries, 2);  // both chunks a:1 held
+  EXPECT_EQ(drained.finished->stats.workers_lost, 1);
+  EXPECT_THAT(connector_.cancelled_addresses(), ::testing::ElementsAre("a:1"));
+  EXPECT_EQ(scheduler_->Snapshot().workers.size(), 1u);
+}
+
+TEST_F(SchedulerTest, LeaseExpiry_RequeuesChunksAndDropsLateDuplicate) {
+  const std::string silent = AddWorker("silent:1");
+  auto job = Submit(1, 20, 10);  // two chunks, both to the only worker
+  ASSERT_EQ(connector_.PendingFor("silent:1").size(), 2u);
+  const std::string live = AddWorker("live:1");
+  clock_.Advance(options_.lease_timeout + absl::Milliseconds(1));
+  ASSERT_OK(scheduler_->Heartbeat(live, 7));
+  scheduler_->Tick();
+  // Re-dispatched to the live worker, which answers first.
+  CompleteAll({"live:1"});
+  Drained drained = Drain(job);
+  ASSERT_TRUE(drained.finished.has_value());
+  EXPECT_EQ(drained.sum, 2870);
+  // The silent worker comes back and answers: the job is gone, nothing changes.
+  CompleteAll({"silent:1"});
+  EXPECT_FALSE(job.second->Next(absl::ZeroDuration()).has_value());
+}
+
+TEST_F(SchedulerTest, LateResultFromDeadWorker_WinsWhenChunkNotYetRedone) {
+  AddWorker("a:1");
+  auto job = Submit(1, 10, 10);
+  clock_.Advance(options_.lease_timeout + absl::Milliseconds(1));
+  scheduler_->Tick();  // declared dead; the chunk waits in the retry queue
+  ASSERT_TRUE(connector_.CompleteOldest("a:1"));  // its answer arrives after all
+  Drained drained = Drain(job);
+  ASSERT_TRUE(drained.finished.has_value());
+  EXPECT_OK(drained.finished->status);
+  EXPECT_EQ(drained.sum, 385);
+}
+
+TEST_F(SchedulerTest, ChunkLostFourTimes_AbortsNamingChunkAndWorkers) {
+  auto job = Submit(1, 10, 10);
+  for (int attempt = 1; attempt <= options_.max_attempts; ++attempt) {
+    const std::string address = "w" + std::to_string(attempt) + ":1";
+    AddWorker(address);
+    ASSERT_TRUE(connector_.CompleteOldest(address, absl::UnavailableError("crashed")));
+  }
+  Drained drained = Drain(job);
+  ASSERT_TRUE(drained.finished.has_value());
+  EXPECT_THAT(drained.finished->status,
+              StatusIs(absl::StatusCode::kAborted,
+                       ::testing::AllOf(HasSubstr("chunk 0 (elements 1..10)"),
+                                        HasSubstr("lost 4 times"), HasSubstr("w1 (host-w1:1/100)"),
+                                        HasSubstr("w4"))));
+}
+
+TEST_F(SchedulerTest, DeterministicFailure_FailsJobAtOnceWithoutRetry) {
+  AddWorker("a:1");
+  AddWorker("b:1");
+  auto job = Submit(3037000490, 3037000509, 10);
+  CompleteAll({"a:1", "b:1"});
+  Drained drained = Drain(job);
+  ASSERT_TRUE(drained.finished.has_value());
+  EXPECT_THAT(drained.finished->status,
+              StatusIs(absl::StatusCode::kOutOfRange, HasSubstr("square(3037000500)")));
+  EXPECT_EQ(drained.finished->stats.retries, 0);
+  EXPECT_EQ(scheduler_->Snapshot().workers.size(), 2u);  // nobody declared dead
+}
+
+TEST_F(SchedulerTest, CancelJob_StopsDispatchAndEndsStream) {
+  AddWorker("a:1");
+  auto job = Submit(1, 100, 1);
+  scheduler_->CancelJob(job.first, absl::CancelledError("client went away"));
+  CompleteAll({"a:1"});
+  EXPECT_EQ(connector_.pending_count(), 0u);
+  Drained drained = Drain(job);
+  ASSERT_TRUE(drained.finished.has_value());
+  EXPECT_THAT(drained.finished->status, StatusIs(absl::StatusCode::kCancelled, HasSubstr("went away")));
+  EXPECT_TRUE(scheduler_->Snapshot().jobs.empty());
+  EXPECT_EQ(scheduler_->Snapshot().workers[0].chunks_in_flight, 0);
+}
+
+TEST_F(SchedulerTest, ReRegistrationFromSameAddress_ReplacesAndRequeues) {
+  const std::string old_id = AddWorker("a:1", 1, {"square"}, /*incarnation=*/1);
+  auto job = Submit(1, 10, 10);
+  const std::string new_id = AddWorker("a:1", 1, {"square"}, /*incarnation=*/2);
+  EXPECT_NE(old_id, new_id);
+  EXPECT_THAT(scheduler_->Heartbeat(old_id, 1), StatusIs(absl::StatusCode::kNotFound, HasSubstr(old_id)));
+  // The chunk went to the new registration too; the old call's CANCELLED answer is ignored.
+  ASSERT_TRUE(connector_.CompleteOldest("a:1", absl::CancelledError("cancelled")));
+  CompleteAll({"a:1"});
+  Drained drained = Drain(job);
+  ASSERT_TRUE(drained.finished.has_value());
+  EXPECT_OK(drained.finished->status);
+  EXPECT_EQ(drained.sum, 385);
+}
+
+TEST_F(SchedulerTest, WrongResultCount_FailsJobAsProtocolViolation) {
+  AddWorker("a:1");
+  auto job = Submit(1, 10, 10);
+  std::optional<PendingCall> call = connector_.TakeOldest("a:1");
+  ASSERT_TRUE(call.has_value());
+  ChunkReply reply;
+  reply.count = 3;
+  call->done(reply);
+  Drained drained = Drain(job);
+  ASSERT_TRUE(drained.finished.has_value());
+  EXPECT_THAT(drained.finished->status,
+              StatusIs(absl::StatusCode::kInternal, HasSubstr("returned 3 results")));
+}
+
+}  // namespace
+}  // namespace gpool

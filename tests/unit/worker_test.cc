@@ -1,0 +1,227 @@
+// Unit tests of the worker's transport-free parts: the chunk executor and the registration
+// loop (driven through a fake CoordinatorLink).
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/support/status_matchers.h"
+#include "worker/chunk_executor.h"
+#include "worker/registration.h"
+
+namespace gpool {
+namespace {
+
+using ::gpool::testing::StatusIs;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+// ---- ChunkExecutor ----------------------------------------------------------------------
+
+TEST(ChunkExecutorTest, Execute_ValuesMode_ReturnsValuesAndSum) {
+  ChunkExecutor executor(FunctionRegistry::WithBuiltins(), 1);
+  ASSERT_OK_AND_ASSIGN(ChunkOutput output,
+                       executor.Execute("square", Input::Range(-2, 2), ResultMode::kValues, {}));
+  EXPECT_THAT(output.values, ElementsAre(4, 1, 0, 1, 4));
+  EXPECT_EQ(output.sum, 10);
+  EXPECT_EQ(executor.chunks_completed(), 1);
+}
+
+TEST(ChunkExecutorTest, Execute_UnknownFunction_IsNotFound) {
+  ChunkExecutor executor(FunctionRegistry::WithBuiltins(), 1);
+  EXPECT_THAT(executor.Execute("nope", Input::Range(1, 2), ResultMode::kSum, {}),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("nope")));
+}
+
+TEST(ChunkExecutorTest, Execute_AtMostSlotsRunAtOnce) {
+  FunctionRegistry registry;
+  absl::Mutex mu;
+  int running = 0;
+  int peak = 0;
+  absl::Notification release;
+  ASSERT_OK(registry.Register("block", [&](int64_t x) -> absl::StatusOr<int64_t> {
+    {
+      absl::MutexLock lock(&mu);
+      peak = std::max(peak, ++running);
+    }
+    release.WaitForNotification();
+    absl::MutexLock lock(&mu);
+    --running;
+    return x;
+  }));
+  ChunkExecutor executor(std::move(registry), 2);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 4; ++i) {
+    threads.emplace_back([&] {
+      EXPECT_OK(executor.Execute("block", Input::Range(1, 1), ResultMode::kSum, {}));
+    });
+  }
+  {
+    absl::MutexLock lock(&mu);
+    auto two_running = [&]() { return running == 2; };
+    ASSERT_TRUE(mu.AwaitWithTimeout(absl::Condition(&two_running), absl::Seconds(10)));
+  }
+  release.Notify();
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(peak, 2);
+  EXPECT_EQ(executor.chunks_completed(), 4);
+}
+
+TEST(ChunkExecutorTest, Execute_CancelledWhileWaitingForSlot_IsCancelled) {
+  FunctionRegistry registry;
+  absl::Notification started, release;
+  ASSERT_OK(registry.Register("block", [&](int64_t x) -> absl::StatusOr<int64_t> {
+    started.Notify();
+    release.WaitForNotification();
+    return x;
+  }));
+  ChunkExecutor executor(std::move(registry), 1);
+  std::thread holder([&] {
+    EXPECT_OK(executor.Execute("block", Input::Range(1, 1), ResultMode::kSum, {}));
+  });
+  started.WaitForNotification();
+  EXPECT_THAT(executor.Execute("block", Input::Range(1, 1), ResultMode::kSum,
+                               [] { return true; }),
+              StatusIs(absl::StatusCode::kCancelled, HasSubstr("free slot")));
+  release.Notify();
+  holder.join();
+}
+
+// ---- Backoff ----------------------------------------------------------------------------
+
+TEST(BackoffDelayTest, GrowsExponentiallyWithinJitterAndCaps) {
+  BackoffPolicy policy;
+  std::mt19937_64 random(42);
+  for (int failures = 0; failures < 12; ++failures) {
+    const double base = std::min(0.1 * std::pow(2.0, failures), 5.0);
+    const double seconds = absl::ToDoubleSeconds(BackoffDelay(policy, failures, random));
+    EXPECT_GE(seconds, base * 0.8 - 1e-9) << failures;
+    EXPECT_LE(seconds, base * 1.2 + 1e-9) << failures;
+  }
+}
+
+TEST(BackoffDelayTest, Jitter_SpreadsWorkersApart) {
+  BackoffPolicy policy;
+  std::mt19937_64 a(1), b(2);
+  EXPECT_NE(BackoffDelay(policy, 3, a), BackoffDelay(policy, 3, b));
+}
+
+// ---- RegistrationLoop -------------------------------------------------------------------
+
+// Fails the first `register_failures` registrations, then grants; heartbeats answer
+// NOT_FOUND while `forget` is set (as a restarted coordinator would).
+class FakeLink final : public CoordinatorLink {
+ public:
+  explicit FakeLink(int register_failures) : register_failures_(register_failures) {}
+
+  absl::StatusOr<RegistrationGrant> Register(const WorkerRegistration& registration) override {
+    absl::MutexLock lock(&mu_);
+    ++register_calls_;
+    if (register_failures_ > 0) {
+      --register_failures_;
+      return absl::UnavailableError("coordinator not up yet");
+    }
+    forget_ = false;
+    RegistrationGrant grant;
+    grant.worker_id = "w" + std::to_string(register_calls_);
+    grant.heartbeat_interval = absl::Milliseconds(1);
+    grant.lease_timeout = absl::Seconds(1);
+    last_registration_ = registration;
+    return grant;
+  }
+
+  absl::Status Heartbeat(const std::string& worker_id, uint64_t incarnation) override {
+    absl::MutexLock lock(&mu_);
+    ++heartbeats_;
+    if (forget_) return absl::NotFoundError("unknown worker");
+    return absl::OkStatus();
+  }
+
+  void Forget() {
+    absl::MutexLock lock(&mu_);
+    forget_ = true;
+  }
+  int register_calls() {
+    absl::MutexLock lock(&mu_);
+    return register_calls_;
+  }
+  bool AwaitHeartbeats(int count) {
+    absl::MutexLock lock(&mu_);
+    auto enough = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return heartbeats_ >= count; };
+    return mu_.AwaitWithTimeout(absl::Condition(&enough), absl::Seconds(10));
+  }
+  WorkerRegistration last_registration() {
+    absl::MutexLock lock(&mu_);
+    return last_registration_;
+  }
+
+ private:
+  absl::Mutex mu_;
+  int register_failures_ ABSL_GUARDED_BY(mu_);
+  int register_calls_ ABSL_GUARDED_BY(mu_) = 0;
+  int heartbeats_ ABSL_GUARDED_BY(mu_) = 0;
+  bool forget_ ABSL_GUARDED_BY(mu_) = false;
+  WorkerRegistration last_registration_ ABSL_GUARDED_BY(mu_);
+};
+
+WorkerRegistration TestRegistration() {
+  WorkerRegistration registration;
+  registration.address = "127.0.0.1:1234";
+  registration.pid = 42;
+  registration.slots = 2;
+  registration.functions = {"square"};
+  registration.incarnation = 99;
+  return registration;
+}
+
+BackoffPolicy FastBackoff() {
+  BackoffPolicy policy;
+  policy.initial = absl::Milliseconds(1);
+  policy.max = absl::Milliseconds(5);
+  return policy;
+}
+
+TEST(RegistrationLoopTest, CoordinatorNotUpYet_RetriesUntilRegistered) {
+  FakeLink link(/*register_failures=*/3);
+  RegistrationLoop loop(&link, TestRegistration(), FastBackoff());
+  loop.Start();
+  ASSERT_TRUE(loop.AwaitRegistrations(1, absl::Seconds(10)));
+  EXPECT_EQ(link.register_calls(), 4);
+  EXPECT_EQ(loop.worker_id(), "w4");
+  EXPECT_EQ(link.last_registration().address, "127.0.0.1:1234");
+  EXPECT_EQ(link.last_registration().incarnation, 99u);
+}
+
+TEST(RegistrationLoopTest, Registered_Heartbeats) {
+  FakeLink link(0);
+  RegistrationLoop loop(&link, TestRegistration(), FastBackoff());
+  loop.Start();
+  EXPECT_TRUE(link.AwaitHeartbeats(5));
+  EXPECT_EQ(loop.registrations(), 1);
+}
+
+TEST(RegistrationLoopTest, HeartbeatNotFound_RegistersAgain) {
+  FakeLink link(0);
+  RegistrationLoop loop(&link, TestRegistration(), FastBackoff());
+  loop.Start();
+  ASSERT_TRUE(loop.AwaitRegistrations(1, absl::Seconds(10)));
+  link.Forget();
+  ASSERT_TRUE(loop.AwaitRegistrations(2, absl::Seconds(10)));
+  EXPECT_EQ(loop.worker_id(), "w2");
+}
+
+TEST(RegistrationLoopTest, Stop_EndsTheLoopPromptly) {
+  FakeLink link(1'000'000);  // never registers
+  RegistrationLoop loop(&link, TestRegistration(), FastBackoff());
+  loop.Start();
+  loop.Stop();
+  const int calls = link.register_calls();
+  EXPECT_EQ(link.register_calls(), calls);  // no call after Stop returned
+  EXPECT_TRUE(loop.worker_id().empty());
+}
+
+}  // namespace
+}  // namespace gpool
