@@ -4,6 +4,7 @@
 //         [--trace] [--print]
 //   gpool [--coordinator HOST:PORT] map FUNCTION --values 3,-7,12 | --input FILE|-
 //   gpool [--coordinator HOST:PORT] info
+//   gpool health HOST:PORT
 //
 // Without --coordinator (and without $GPOOL_COORDINATOR) the command runs on a private local
 // cluster: a coordinator and N workers on loopback, N = --processes or the number of cores.
@@ -31,6 +32,7 @@
 #include "absl/strings/match.h"
 #include "client/cli_output.h"
 #include "client/client.h"
+#include "client/health.h"
 #include "client/local_cluster.h"
 #include "common/input.h"
 
@@ -64,6 +66,7 @@ constexpr char kUsage[] =
     "  map FUNCTION --values 3,-7,12 | --input FILE|-\n"
     "                           map over explicit values\n"
     "  info                     print the cluster's total slots and its workers\n"
+    "  health HOST:PORT         exit 0 if the daemon there reports SERVING (grpc.health.v1)\n"
     "\n"
     "Examples:\n"
     "  gpool map square 1..5000\n"
@@ -263,6 +266,18 @@ int RunInfo(const std::vector<std::string>& positional) {
   return kExitOk;
 }
 
+// Exit 0 only for SERVING: compose and orchestrators use it as a readiness probe.
+int RunHealth(const std::vector<std::string>& positional) {
+  if (positional.size() != 3) {
+    return UsageError("health needs exactly one address, e.g. gpool health 127.0.0.1:50051");
+  }
+  absl::StatusOr<std::string> status =
+      CheckHealth(positional[2], absl::GetFlag(FLAGS_connect_timeout));
+  if (!status.ok()) return Fail(status.status());
+  std::cout << *status << std::endl;
+  return *status == "SERVING" ? kExitOk : kExitUnavailable;
+}
+
 int Main(int argc, char** argv) {
   absl::SetProgramUsageMessage(kUsage);
   // A negative range such as -5..5 looks like a flag to the flag parser: take ranges out
@@ -284,11 +299,12 @@ int Main(int argc, char** argv) {
   std::vector<std::string> positional(parsed.begin(), parsed.end());
   positional.insert(positional.end(), ranges.begin(), ranges.end());
 
-  if (positional.size() < 2) return UsageError("no command given (map or info)");
+  if (positional.size() < 2) return UsageError("no command given (map, info or health)");
   const std::string& command = positional[1];
   if (command == "map") return RunMap(positional);
   if (command == "info") return RunInfo(positional);
-  return UsageError(absl::StrCat("unknown command '", command, "' (use map or info)"));
+  if (command == "health") return RunHealth(positional);
+  return UsageError(absl::StrCat("unknown command '", command, "' (use map, info or health)"));
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 #include "common/transport.h"
 
 #include <grpcpp/create_channel.h>
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/security/credentials.h>
 #include <grpcpp/support/channel_arguments.h>
 
@@ -40,6 +42,10 @@ std::shared_ptr<grpc::ServerCredentials> CreateServerCredentials(
 }
 
 void ConfigureServerBuilder(grpc::ServerBuilder& builder) {
+  // Both are process-wide switches that must be set before the server is built; setting them
+  // again is harmless.
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
   builder.SetMaxSendMessageSize(kMaxMessageBytes);
   // Accept the clients' keepalive pings (the default policy would answer them with GOAWAY).
@@ -48,6 +54,11 @@ void ConfigureServerBuilder(grpc::ServerBuilder& builder) {
                              kKeepaliveTimeMs / 2);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, kKeepaliveTimeMs);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, kKeepaliveTimeoutMs);
+}
+
+void SetServing(grpc::Server& server, bool serving) {
+  grpc::HealthCheckServiceInterface* health = server.GetHealthCheckService();
+  if (health != nullptr) health->SetServingStatus(serving);
 }
 
 absl::Status WaitForConnection(grpc::Channel& channel, const std::string& address,

@@ -8,6 +8,7 @@
 
 #include <grpcpp/channel.h>
 #include <grpcpp/security/server_credentials.h>
+#include <grpcpp/server.h>
 #include <grpcpp/server_builder.h>
 
 #include "absl/status/statusor.h"
@@ -32,8 +33,13 @@ std::shared_ptr<grpc::Channel> CreateChannel(const std::string& address,
 std::shared_ptr<grpc::ServerCredentials> CreateServerCredentials(
     const TransportOptions& options = {});
 
-// Applies gpool's keepalive and message-size settings to a server being built.
+// Applies gpool's keepalive and message-size settings to a server being built, and turns on
+// the standard services every gpool daemon serves: grpc.health.v1 and server reflection.
 void ConfigureServerBuilder(grpc::ServerBuilder& builder);
+
+// Sets the grpc.health.v1 status of the server as a whole (service "") and of the named
+// services. Requires a server built with ConfigureServerBuilder.
+void SetServing(grpc::Server& server, bool serving);
 
 // Waits until the channel is connected. UNAVAILABLE with a message naming `address` and what
 // to check when it does not connect within `timeout`.

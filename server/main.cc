@@ -116,6 +116,7 @@ int Run() {
 
   const int signal_number = WaitForTerminationSignal();
   LogInfo(absl::StrCat("signal ", signal_number, " received; shutting down"));
+  SetServing(*server, false);
   stopping.Notify();
   ticker.join();
   // Ending the scheduler first fails the running jobs, so their Map streams return and the

@@ -119,13 +119,17 @@ int Run() {
     }
   }
 
+  // Not ready to take chunks until the coordinator knows us.
+  SetServing(*server, false);
   GrpcCoordinatorLink link(coordinator, TransportOptions{});
-  RegistrationLoop registration_loop(&link, registration);
+  RegistrationLoop registration_loop(&link, registration, BackoffPolicy{},
+                                     [&server](bool registered) { SetServing(*server, registered); });
   registration_loop.Start();
 
   const int signal_number = WaitForTerminationSignal();
   LogInfo(absl::StrCat("signal ", signal_number, " received; shutting down"));
   registration_loop.Stop();
+  SetServing(*server, false);
   // Chunks already running get a few seconds to finish; the coordinator re-dispatches any
   // that do not.
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));

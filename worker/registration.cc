@@ -20,8 +20,11 @@ absl::Duration BackoffDelay(const BackoffPolicy& policy, int failures,
 }
 
 RegistrationLoop::RegistrationLoop(CoordinatorLink* link, WorkerRegistration registration,
-                                   BackoffPolicy backoff)
-    : link_(link), registration_(std::move(registration)), backoff_(backoff) {}
+                                   BackoffPolicy backoff, StateCallback on_state_change)
+    : link_(link),
+      registration_(std::move(registration)),
+      backoff_(backoff),
+      on_state_change_(std::move(on_state_change)) {}
 
 RegistrationLoop::~RegistrationLoop() { Stop(); }
 
@@ -72,9 +75,12 @@ void RegistrationLoop::Loop() {
       heartbeat_interval = grant->heartbeat_interval;
       LogInfo(absl::StrCat("registered as ", worker_id, " (heartbeat every ",
                            absl::FormatDuration(heartbeat_interval), ")"));
-      absl::MutexLock lock(&mu_);
-      worker_id_ = worker_id;
-      ++registrations_;
+      {
+        absl::MutexLock lock(&mu_);
+        worker_id_ = worker_id;
+        ++registrations_;
+      }
+      if (on_state_change_) on_state_change_(true);
       continue;
     }
     if (stop_.WaitForNotificationWithTimeout(heartbeat_interval)) break;
@@ -83,8 +89,11 @@ void RegistrationLoop::Loop() {
       LogWarning(absl::StrCat("the coordinator no longer knows ", worker_id,
                               "; registering again"));
       worker_id.clear();
-      absl::MutexLock lock(&mu_);
-      worker_id_.clear();
+      {
+        absl::MutexLock lock(&mu_);
+        worker_id_.clear();
+      }
+      if (on_state_change_) on_state_change_(false);
     } else if (!status.ok()) {
       // Keep heartbeating: if the silence outlasts the lease, the coordinator answers
       // NOT_FOUND once it is reachable again, and we register anew.

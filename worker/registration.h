@@ -6,6 +6,7 @@
 #define GPOOL_WORKER_REGISTRATION_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <random>
 #include <string>
@@ -44,9 +45,13 @@ absl::Duration BackoffDelay(const BackoffPolicy& policy, int failures, std::mt19
 // Runs its loop on a background thread between Start and Stop. Thread-safe.
 class RegistrationLoop {
  public:
+  // Called (on the loop's thread) with true when the worker becomes registered and with false
+  // when the coordinator no longer knows it; the worker's health status follows it.
+  using StateCallback = std::function<void(bool registered)>;
+
   // `link` must outlive the loop.
   RegistrationLoop(CoordinatorLink* link, WorkerRegistration registration,
-                   BackoffPolicy backoff = {});
+                   BackoffPolicy backoff = {}, StateCallback on_state_change = nullptr);
   ~RegistrationLoop();
 
   void Start();
@@ -67,6 +72,7 @@ class RegistrationLoop {
   CoordinatorLink* const link_;
   const WorkerRegistration registration_;
   const BackoffPolicy backoff_;
+  const StateCallback on_state_change_;
   absl::Notification stop_;
 
   mutable absl::Mutex mu_;

@@ -368,6 +368,39 @@ TEST_F(ClusterTest, WireLevelBadRequests_GetSpecificStatusCodes) {
   EXPECT_THAT(unknown.error_message(), HasSubstr("available: cube, identity, square"));
 }
 
+// ---- Health -----------------------------------------------------------------------------
+
+TEST_F(ClusterTest, Health_CoordinatorAndRegisteredWorkerServe_UnregisteredWorkerDoesNot) {
+  StartCluster(1);
+  CliRun coordinator = RunCli({"health", cluster_->address()});
+  EXPECT_EQ(coordinator.exit_code, 0) << coordinator.err;
+  EXPECT_EQ(coordinator.out, "SERVING\n");
+
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Client> client, Client::Connect(cluster_->address()));
+  ASSERT_OK_AND_ASSIGN(ClusterView view, client->GetClusterInfo());
+  ASSERT_EQ(view.workers.size(), 1u);
+  CliRun worker = RunCli({"health", view.workers[0].address});
+  EXPECT_EQ(worker.exit_code, 0) << worker.err;
+  EXPECT_EQ(worker.out, "SERVING\n");
+
+  // A worker whose coordinator does not answer is alive but not ready.
+  TempDir dir;
+  const std::string port_file = dir.path() + "/port";
+  ASSERT_OK_AND_ASSIGN(
+      pid_t lonely,
+      SpawnProcess({absl::StrCat(kBinDir, "/gpool-worker"),
+                    absl::StrCat("--coordinator=127.0.0.1:", UnusedLoopbackPort()),
+                    "--listen=127.0.0.1:0", "--port_file=" + port_file, "--log_level=error"}));
+  absl::StatusOr<std::string> port = WaitForFileLine(port_file, absl::Seconds(20), lonely);
+  ASSERT_TRUE(port.ok()) << port.status();
+  CliRun unregistered = RunCli({"health", "127.0.0.1:" + *port});
+  EXPECT_EQ(unregistered.exit_code, 3);
+  EXPECT_EQ(unregistered.out, "NOT_SERVING\n");
+  absl::StatusOr<int> exit_code = StopProcess(lonely, absl::Seconds(10));
+  ASSERT_OK(exit_code);
+  EXPECT_EQ(*exit_code, 0);  // SIGTERM is a clean shutdown
+}
+
 // ---- The client library -----------------------------------------------------------------
 
 TEST_F(ClusterTest, ClientLibrary_BlockingMapReturnsValuesInOrder) {
