@@ -1,5 +1,6 @@
 #include "client/client.h"
 
+#include <algorithm>
 #include <chrono>
 #include <optional>
 #include <utility>
@@ -142,25 +143,28 @@ absl::StatusOr<MapSummary> Client::MapStreaming(
   return RunJob(spec, want_values, assembler, on_start, on_chunk);
 }
 
-absl::StatusOr<MapSummary> Client::RunJob(
-    const MapSpec& spec, bool want_values, JobAssembler& assembler,
-    const std::function<void(const JobStart&)>& on_start,
-    const std::function<void(const ChunkResult&)>& on_chunk) {
-  if (absl::Status status = ValidateMapSpec(spec); !status.ok()) return status;
-  v1::MapRequest request;
-  request.set_function(spec.function);
-  ToProto(spec.input, request.mutable_input());
-  request.set_chunk_size(spec.chunk_size);
-  request.set_max_workers(spec.max_workers);
-  request.set_result_mode(want_values ? v1::RESULT_MODE_VALUES : v1::RESULT_MODE_SUM);
+namespace {
 
+// How one Map call ended.
+struct StreamOutcome {
+  absl::Status status;
+  // The coordinator said the job itself failed (trailing "gpool-final").
+  bool final = false;
+  std::optional<JobStats> stats;  // set when the job finished
+};
+
+// Reads one Map stream into `assembler`. A JobStarted after the first (a resubmitted job)
+// must repeat the plan.
+StreamOutcome StreamOnce(v1::Coordinator::Stub& stub, const v1::MapRequest& request,
+                         absl::Time deadline, JobAssembler& assembler,
+                         const std::function<void(const JobStart&)>& on_start,
+                         const std::function<void(const ChunkResult&)>& on_chunk) {
   grpc::ClientContext context;
-  context.set_deadline(DeadlineIn(options_.map_timeout));
-  std::unique_ptr<grpc::ClientReader<v1::MapResponse>> reader =
-      stub_->coordinator->Map(&context, request);
+  context.set_deadline(absl::ToChronoTime(deadline));
+  std::unique_ptr<grpc::ClientReader<v1::MapResponse>> reader = stub.Map(&context, request);
 
+  StreamOutcome outcome;
   absl::Status failure = absl::OkStatus();
-  std::optional<JobStats> finished_stats;
   v1::MapResponse response;
   ChunkResult chunk;
   while (failure.ok() && reader->Read(&response)) {
@@ -174,8 +178,9 @@ absl::StatusOr<MapSummary> Client::RunJob(
         start.num_chunks = static_cast<uint64_t>(started.num_chunks());
         start.cluster_slots = started.cluster_slots();
         start.job_slots = started.job_slots();
-        failure = assembler.OnStart(start);
-        if (failure.ok() && on_start) on_start(start);
+        const bool first_start = !assembler.started();
+        failure = first_start ? assembler.OnStart(start) : assembler.OnRestart(start);
+        if (failure.ok() && first_start && on_start) on_start(start);
         break;
       }
       case v1::MapResponse::kChunk: {
@@ -196,7 +201,7 @@ absl::StatusOr<MapSummary> Client::RunJob(
         break;
       }
       case v1::MapResponse::kFinished:
-        finished_stats = FromProto(response.finished().stats());
+        outcome.stats = FromProto(response.finished().stats());
         break;
       case v1::MapResponse::EVENT_NOT_SET:
         break;
@@ -206,14 +211,96 @@ absl::StatusOr<MapSummary> Client::RunJob(
     // Stop the job on the cluster: nobody will read its results.
     context.TryCancel();
     reader->Finish();
-    return failure;
+    outcome.status = failure;
+    outcome.final = true;
+    return outcome;
   }
-  grpc::Status status = reader->Finish();
-  if (!status.ok()) return Explain(FromGrpcStatus(status), address_);
-  if (!finished_stats.has_value()) {
-    return absl::DataLossError("the coordinator ended the job without a final report");
+  outcome.status = FromGrpcStatus(reader->Finish());
+  outcome.final = context.GetServerTrailingMetadata().count("gpool-final") > 0;
+  if (outcome.status.ok() && !outcome.stats.has_value()) {
+    outcome.status = absl::DataLossError("the coordinator ended the job without a final report");
+    outcome.final = true;
   }
-  return assembler.Finish(*finished_stats);
+  return outcome;
+}
+
+// A failure that says the coordinator (or the way to it) went away, not that the job failed.
+bool IsCoordinatorLoss(const StreamOutcome& outcome) {
+  if (outcome.final) return false;
+  switch (outcome.status.code()) {
+    case absl::StatusCode::kUnavailable:
+    case absl::StatusCode::kInternal:
+    case absl::StatusCode::kUnknown:
+      return true;
+    default:
+      return false;
+  }
+}
+
+void AddCompletedChunks(const IndexSet& received, v1::MapRequest* request) {
+  request->clear_completed_chunks();
+  for (const auto& [first, last] : received.Intervals()) {
+    v1::ChunkRange* range = request->add_completed_chunks();
+    range->set_first(static_cast<int64_t>(first));
+    range->set_last(static_cast<int64_t>(last));
+  }
+}
+
+}  // namespace
+
+void Client::Notice(const std::string& notice) const {
+  if (options_.on_notice) options_.on_notice(notice);
+}
+
+absl::StatusOr<MapSummary> Client::RunJob(
+    const MapSpec& spec, bool want_values, JobAssembler& assembler,
+    const std::function<void(const JobStart&)>& on_start,
+    const std::function<void(const ChunkResult&)>& on_chunk) {
+  if (absl::Status status = ValidateMapSpec(spec); !status.ok()) return status;
+  v1::MapRequest request;
+  request.set_function(spec.function);
+  ToProto(spec.input, request.mutable_input());
+  request.set_chunk_size(spec.chunk_size);
+  request.set_max_workers(spec.max_workers);
+  request.set_result_mode(want_values ? v1::RESULT_MODE_VALUES : v1::RESULT_MODE_SUM);
+  const absl::Time job_deadline = absl::Now() + options_.map_timeout;
+
+  while (true) {
+    StreamOutcome outcome =
+        StreamOnce(*stub_->coordinator, request, job_deadline, assembler, on_start, on_chunk);
+    if (outcome.status.ok()) return assembler.Finish(*outcome.stats);
+    if (!IsCoordinatorLoss(outcome) || options_.reconnect_timeout <= absl::ZeroDuration()) {
+      return Explain(outcome.status, address_);
+    }
+    const absl::Time reconnect_deadline =
+        std::min(job_deadline, absl::Now() + options_.reconnect_timeout);
+    const std::string progress =
+        assembler.started()
+            ? absl::StrCat(assembler.received().size(), " of ", assembler.start().num_chunks,
+                           " chunks received")
+            : "the job had not started";
+    Notice(absl::StrCat("lost the coordinator at ", address_, " (", outcome.status.ToString(),
+                        "); ", progress, "; waiting up to ",
+                        absl::FormatDuration(absl::Ceil(reconnect_deadline - absl::Now(),
+                                                         absl::Seconds(1))),
+                        " for it to come back"));
+    if (!stub_->channel->WaitForConnected(absl::ToChronoTime(reconnect_deadline))) {
+      return absl::UnavailableError(absl::StrCat(
+          "lost the coordinator at ", address_, " and it did not come back in time (",
+          progress, "); last error: ", outcome.status.message()));
+    }
+    if (assembler.started()) {
+      // Same plan, so the chunk indices already held keep their meaning.
+      request.set_chunk_size(static_cast<int64_t>(assembler.start().chunk_size));
+      AddCompletedChunks(assembler.received(), &request);
+    }
+    Notice(absl::StrCat("reconnected to the coordinator at ", address_, "; resubmitting ",
+                        assembler.started() ? absl::StrCat("the ",
+                                                           assembler.start().num_chunks -
+                                                               assembler.received().size(),
+                                                           " missing chunks")
+                                            : "the job"));
+  }
 }
 
 }  // namespace gpool

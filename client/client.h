@@ -36,6 +36,12 @@ struct ClientOptions {
   absl::Duration map_timeout = absl::Hours(24);
   // Deadline of GetClusterInfo (not counting its optional wait for workers).
   absl::Duration info_timeout = absl::Seconds(10);
+  // When the coordinator goes away mid-job (crash, restart, network), wait up to this long
+  // for it to come back, then resubmit only the chunks not received yet. Zero disables it.
+  absl::Duration reconnect_timeout = absl::Seconds(60);
+  // Told about reconnections ("lost the coordinator ...", "reconnected ..."); the CLI
+  // prints these on stderr.
+  std::function<void(const std::string& notice)> on_notice;
   TransportOptions transport;
 };
 
@@ -151,6 +157,7 @@ class Client {
                                     JobAssembler& assembler,
                                     const std::function<void(const JobStart&)>& on_start,
                                     const std::function<void(const ChunkResult&)>& on_chunk);
+  void Notice(const std::string& notice) const;
 
   struct Stub;
   const std::string address_;

@@ -16,6 +16,18 @@ absl::Status JobAssembler::OnStart(const JobStart& start) {
   return absl::OkStatus();
 }
 
+absl::Status JobAssembler::OnRestart(const JobStart& start) {
+  if (!started_) return OnStart(start);
+  if (start.total_elements != start_.total_elements || start.chunk_size != start_.chunk_size ||
+      start.num_chunks != start_.num_chunks) {
+    return absl::DataLossError(absl::StrCat(
+        "the resubmitted job was planned differently (", start.num_chunks, " chunks of ",
+        start.chunk_size, ", expected ", start_.num_chunks, " of ", start_.chunk_size, ")"));
+  }
+  start_.job_id = start.job_id;
+  return absl::OkStatus();
+}
+
 absl::StatusOr<bool> JobAssembler::OnChunk(const ChunkResult& chunk) {
   if (!started_) return absl::DataLossError("a chunk arrived before the job started");
   if (chunk.chunk_index >= start_.num_chunks) {

@@ -24,6 +24,13 @@ class JobAssembler {
   // FAILED_PRECONDITION if called twice.
   absl::Status OnStart(const JobStart& start);
 
+  // The job was resubmitted (after the coordinator was lost) and started again. DATA_LOSS
+  // unless the plan is the same, so that chunk indices keep their meaning.
+  absl::Status OnRestart(const JobStart& start);
+
+  bool started() const { return started_; }
+  const JobStart& start() const { return start_; }
+
   // Accepts a chunk. Returns false for a duplicate index (dropped, counted), true when
   // accepted. DATA_LOSS when the chunk does not match the plan (wrong bounds or value count)
   // or arrives before OnStart.

@@ -136,6 +136,17 @@ absl::Status LocalCluster::SignalWorker(pid_t pid, int signal) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<int> LocalCluster::WaitForWorkerExit(pid_t pid, absl::Duration timeout) {
+  auto it = std::find(worker_pids_.begin(), worker_pids_.end(), pid);
+  if (it == worker_pids_.end()) {
+    return absl::NotFoundError(absl::StrCat("process ", pid, " is not a worker of this cluster"));
+  }
+  absl::StatusOr<int> exit_code = WaitForExit(pid, timeout);
+  // Once reaped, the PID may be reused: never signal it again.
+  if (exit_code.ok()) worker_pids_.erase(it);
+  return exit_code;
+}
+
 absl::Status LocalCluster::StopCoordinator(bool abruptly) {
   if (coordinator_pid_ == 0) return absl::OkStatus();
   const pid_t pid = coordinator_pid_;

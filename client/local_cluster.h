@@ -56,6 +56,9 @@ class LocalCluster {
   absl::StatusOr<pid_t> AddWorker();
   // Sends `signal` to a worker this cluster started and, for SIGKILL/SIGTERM, reaps it.
   absl::Status SignalWorker(pid_t pid, int signal);
+  // Waits for a worker of this cluster to exit by itself, reaps it and forgets it. Returns
+  // its exit code; DEADLINE_EXCEEDED if it is still running.
+  absl::StatusOr<int> WaitForWorkerExit(pid_t pid, absl::Duration timeout);
   // Stops the coordinator (SIGKILL when `abruptly`) and reaps it.
   absl::Status StopCoordinator(bool abruptly);
   // Starts the coordinator again on the same port (after StopCoordinator).

@@ -54,6 +54,9 @@ ABSL_FLAG(absl::Duration, timeout, absl::Hours(24),
           "map: deadline of the whole job; passing it cancels the job.");
 ABSL_FLAG(absl::Duration, connect_timeout, absl::Seconds(5),
           "How long to wait for the coordinator to answer.");
+ABSL_FLAG(absl::Duration, reconnect_timeout, absl::Seconds(60),
+          "map: if the coordinator goes away mid-job, how long to wait for it to come back "
+          "before failing; then only the missing chunks are resubmitted. 0 disables it.");
 
 namespace gpool {
 namespace {
@@ -167,6 +170,10 @@ absl::StatusOr<Connection> ConnectToCluster(int local_workers) {
   ClientOptions options;
   options.connect_timeout = absl::GetFlag(FLAGS_connect_timeout);
   options.map_timeout = absl::GetFlag(FLAGS_timeout);
+  options.reconnect_timeout = absl::GetFlag(FLAGS_reconnect_timeout);
+  options.on_notice = [](const std::string& notice) {
+    std::cerr << "gpool: " << notice << std::endl;
+  };
   std::string address = absl::GetFlag(FLAGS_coordinator);
   if (address.empty()) {
     if (const char* env = std::getenv("GPOOL_COORDINATOR"); env != nullptr) address = env;

@@ -1,5 +1,7 @@
 #include "common/index_set.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <iterator>
 
 namespace gpool {
@@ -9,6 +11,34 @@ bool IndexSet::Contains(uint64_t index) const {
   if (it == intervals_.begin()) return false;
   --it;
   return index <= it->second;
+}
+
+uint64_t IndexSet::InsertRange(uint64_t first, uint64_t last) {
+  uint64_t merged_first = first;
+  uint64_t merged_last = last;
+  uint64_t covered = 0;  // indices of [first, last] already present
+  // Every interval that overlaps or touches [first, last] is merged into one.
+  auto it = intervals_.upper_bound(first);
+  if (it != intervals_.begin() && std::prev(it)->second + 1 >= first) --it;
+  while (it != intervals_.end() && (last == UINT64_MAX || it->first <= last + 1)) {
+    const uint64_t overlap_first = std::max(it->first, first);
+    const uint64_t overlap_last = std::min(it->second, last);
+    if (overlap_first <= overlap_last) covered += overlap_last - overlap_first + 1;
+    merged_first = std::min(merged_first, it->first);
+    merged_last = std::max(merged_last, it->second);
+    it = intervals_.erase(it);
+  }
+  intervals_.emplace(merged_first, merged_last);
+  const uint64_t added = (last - first + 1) - covered;
+  size_ += added;
+  return added;
+}
+
+uint64_t IndexSet::NextAbsent(uint64_t from) const {
+  auto it = intervals_.upper_bound(from);
+  if (it == intervals_.begin()) return from;
+  --it;
+  return from <= it->second ? it->second + 1 : from;
 }
 
 bool IndexSet::Insert(uint64_t index) {

@@ -17,7 +17,15 @@ class IndexSet {
  public:
   // Adds `index`; returns false (and changes nothing) if it was already present.
   bool Insert(uint64_t index);
+  // Adds every index in [first, last] (first <= last); returns how many were new.
+  uint64_t InsertRange(uint64_t first, uint64_t last);
   bool Contains(uint64_t index) const;
+  // The smallest index >= `from` that is not in the set.
+  uint64_t NextAbsent(uint64_t from) const;
+  // The intervals [first, last], in order.
+  std::vector<std::pair<uint64_t, uint64_t>> Intervals() const {
+    return {intervals_.begin(), intervals_.end()};
+  }
   uint64_t size() const { return size_; }
   // True when it holds exactly 0 .. n-1.
   bool HoldsExactlyPrefix(uint64_t n) const;

@@ -57,21 +57,32 @@ grpc::Status CoordinatorService::Heartbeat(grpc::ServerContext* context,
 grpc::Status CoordinatorService::Map(grpc::ServerContext* context,
                                      const v1::MapRequest* request,
                                      grpc::ServerWriter<v1::MapResponse>* writer) {
+  // The job's own failure: resubmitting the same request cannot help.
+  auto final_failure = [context](const absl::Status& status) {
+    context->AddTrailingMetadata("gpool-final", "1");
+    return ToGrpcStatus(status);
+  };
   JobSpec spec;
   spec.function = request->function();
   if (!request->has_input()) {
-    return ToGrpcStatus(
+    return final_failure(
         absl::InvalidArgumentError("the request has no input: set a range or a list"));
   }
   absl::StatusOr<Input> input = FromProto(request->input());
-  if (!input.ok()) return ToGrpcStatus(input.status());
+  if (!input.ok()) return final_failure(input.status());
   spec.input = std::make_shared<const Input>(std::move(*input));
   spec.chunk_size = request->chunk_size();
   spec.max_workers = request->max_workers();
   spec.mode = FromProto(request->result_mode());
+  for (const v1::ChunkRange& range : request->completed_chunks()) {
+    if (range.first() < 0 || range.last() < 0) {
+      return final_failure(absl::InvalidArgumentError("completed chunk indices must be >= 0"));
+    }
+    spec.completed_chunks.emplace_back(range.first(), range.last());
+  }
 
   auto submitted = scheduler_->SubmitJob(std::move(spec));
-  if (!submitted.ok()) return ToGrpcStatus(submitted.status());
+  if (!submitted.ok()) return final_failure(submitted.status());
   const std::string job_id = submitted->first;
   std::shared_ptr<JobStream> stream = submitted->second;
 
@@ -111,7 +122,9 @@ grpc::Status CoordinatorService::Map(grpc::ServerContext* context,
         break;
       }
       case JobEvent::Kind::kFinished:
-        if (!event->status.ok()) return ToGrpcStatus(event->status);
+        if (!event->status.ok()) {
+          return event->final ? final_failure(event->status) : ToGrpcStatus(event->status);
+        }
         ToProto(event->stats, response.mutable_finished()->mutable_stats());
         writer->Write(response);
         return grpc::Status::OK;

@@ -1,12 +1,12 @@
 #include "server/grpc_worker_connection.h"
 
 #include <chrono>
-#include <set>
 #include <utility>
 
 #include <grpcpp/client_context.h>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "common/grpc_status.h"
 #include "common/proto_convert.h"
@@ -42,16 +42,16 @@ class GrpcWorkerConnection final : public WorkerConnection,
     {
       absl::MutexLock lock(&mu_);
       if (cancelled_) call->context.TryCancel();
-      in_flight_.insert(&call->context);
+      in_flight_.emplace(task.call_id, &call->context);
     }
     // The connection must outlive its calls even if the scheduler drops it meanwhile.
     auto self = shared_from_this();
     stub_->async()->RunChunk(
         &call->context, &call->request, &call->response,
-        [self, call, done = std::move(done)](grpc::Status status) {
+        [self, call, call_id = task.call_id, done = std::move(done)](grpc::Status status) {
           {
             absl::MutexLock lock(&self->mu_);
-            self->in_flight_.erase(&call->context);
+            self->in_flight_.erase(call_id);
           }
           if (status.ok()) {
             ChunkReply reply;
@@ -69,19 +69,26 @@ class GrpcWorkerConnection final : public WorkerConnection,
         });
   }
 
+  void Cancel(uint64_t call_id) override {
+    absl::MutexLock lock(&mu_);
+    auto it = in_flight_.find(call_id);
+    if (it != in_flight_.end()) it->second->TryCancel();
+  }
+
   void CancelAll() override {
     absl::MutexLock lock(&mu_);
     // A connection is cancelled when its worker is declared dead; calls started later
     // (none should be) are cancelled too.
     cancelled_ = true;
-    for (grpc::ClientContext* context : in_flight_) context->TryCancel();
+    for (auto& [call_id, context] : in_flight_) context->TryCancel();
   }
 
  private:
   std::unique_ptr<v1::Worker::Stub> stub_;
   const absl::Duration chunk_timeout_;
   absl::Mutex mu_;
-  std::set<grpc::ClientContext*> in_flight_ ABSL_GUARDED_BY(mu_);
+  // Call id -> its context, for Cancel; a context lives until its callback erases it.
+  absl::flat_hash_map<uint64_t, grpc::ClientContext*> in_flight_ ABSL_GUARDED_BY(mu_);
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
 };
 

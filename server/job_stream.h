@@ -46,6 +46,9 @@ struct JobEvent {
   JobPlanInfo plan;        // kStarted
   ChunkDelivery chunk;     // kChunk
   absl::Status status;     // kFinished: OK or why the job failed
+  // kFinished with an error: true when the job itself failed (resubmitting cannot help),
+  // false when the coordinator is going away (a client may resubmit elsewhere or later).
+  bool final = true;
   JobStats stats;          // kFinished
 };
 

@@ -39,7 +39,12 @@ ABSL_FLAG(absl::Duration, worker_wait, absl::Seconds(10),
 ABSL_FLAG(absl::Duration, chunk_timeout, absl::Minutes(10),
           "Deadline of one chunk on a worker; a chunk that takes longer is re-dispatched.");
 ABSL_FLAG(int, pipeline_depth, 1, "Chunks a worker may hold beyond its slots.");
-ABSL_FLAG(int, max_attempts, 4, "Dispatches of one lost chunk before its job is aborted.");
+ABSL_FLAG(int, max_attempts, 4, "Times one chunk may be lost with its worker before its job is aborted.");
+ABSL_FLAG(double, speculation_multiplier, 3.0,
+          "A chunk running longer than this many times the job's median chunk time (and at "
+          "least --speculation_min) gets a backup copy on an idle worker.");
+ABSL_FLAG(absl::Duration, speculation_min, absl::Seconds(1),
+          "Shortest run time after which a straggling chunk may get a backup copy.");
 ABSL_FLAG(int, result_window, 32,
           "Completed chunks per job that may wait for a slow client before dispatch pauses.");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error.");
@@ -63,6 +68,8 @@ int Run() {
   options.pipeline_depth = absl::GetFlag(FLAGS_pipeline_depth);
   options.max_attempts = absl::GetFlag(FLAGS_max_attempts);
   options.result_window = absl::GetFlag(FLAGS_result_window);
+  options.speculation_multiplier = absl::GetFlag(FLAGS_speculation_multiplier);
+  options.speculation_min = absl::GetFlag(FLAGS_speculation_min);
   if (options.heartbeat_interval <= absl::ZeroDuration() ||
       options.lease_timeout <= options.heartbeat_interval || options.pipeline_depth < 0 ||
       options.max_attempts < 1 || options.result_window < 1) {

@@ -31,6 +31,9 @@ bool MeansWorkerIsGone(absl::StatusCode code) {
   return code == absl::StatusCode::kUnavailable || code == absl::StatusCode::kDeadlineExceeded;
 }
 
+// How many recent chunk durations a job keeps for its straggler threshold.
+constexpr size_t kDurationSamples = 64;
+
 }  // namespace
 
 Scheduler::Scheduler(SchedulerOptions options, const Clock* clock, WorkerConnector* connector)
@@ -42,8 +45,12 @@ Scheduler::~Scheduler() {
     absl::MutexLock lock(&mu_);
     for (auto& [id, worker] : workers_) connections.push_back(worker.connection);
     for (auto& [sequence, job] : jobs_) {
-      job.stream->Push(JobEvent{JobEvent::Kind::kFinished, {}, {},
-                                absl::UnavailableError("the coordinator is shutting down"), {}});
+      JobEvent event;
+      event.kind = JobEvent::Kind::kFinished;
+      event.status = absl::UnavailableError("the coordinator is shutting down");
+      event.final = false;
+      event.stats = job.stats;
+      job.stream->Push(std::move(event));
     }
     jobs_.clear();
   }
@@ -128,6 +135,16 @@ absl::StatusOr<std::pair<std::string, std::shared_ptr<JobStream>>> Scheduler::Su
         absl::StrCat("max workers must be at least 1 (or 0 for no limit), got ",
                      spec.max_workers));
   }
+  if (!spec.completed_chunks.empty() && spec.chunk_size == 0) {
+    return absl::InvalidArgumentError(
+        "resuming a job (completed chunks given) needs the original chunk size");
+  }
+  for (const auto& [first, last] : spec.completed_chunks) {
+    if (first > last) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("completed chunk range ", first, "..", last, " is reversed"));
+    }
+  }
   Actions actions;
   std::pair<std::string, std::shared_ptr<JobStream>> result;
   {
@@ -154,11 +171,16 @@ absl::StatusOr<std::pair<std::string, std::shared_ptr<JobStream>>> Scheduler::Su
 }
 
 void Scheduler::CancelJob(const std::string& job_id, const absl::Status& reason) {
-  absl::MutexLock lock(&mu_);
-  Job* job = FindJobLocked(job_id);
-  if (job == nullptr) return;
-  LogInfo(absl::StrCat(job_id, " cancelled: ", reason.message()));
-  FinishJobLocked(*job, reason);
+  Actions actions;
+  {
+    absl::MutexLock lock(&mu_);
+    Job* job = FindJobLocked(job_id);
+    if (job == nullptr) return;
+    LogInfo(absl::StrCat(job_id, " cancelled: ", reason.message()));
+    FinishJobLocked(*job, reason);
+    PumpLocked(&actions);
+  }
+  Execute(std::move(actions));
 }
 
 void Scheduler::OnChunkDelivered(const std::string& job_id) {
@@ -206,6 +228,7 @@ void Scheduler::Tick() {
                    "; start workers with: gpool-worker --coordinator <this coordinator's "
                    "address>")));
     }
+    if (!timed_out.empty()) PumpLocked(&actions);
   }
   Execute(std::move(actions));
 }
@@ -257,6 +280,7 @@ bool Scheduler::AwaitWorkers(int min_workers, absl::Duration timeout) {
 
 void Scheduler::Execute(Actions actions) {
   for (auto& connection : actions.cancellations) connection->CancelAll();
+  for (auto& [connection, call_id] : actions.call_cancellations) connection->Cancel(call_id);
   for (auto& dispatch : actions.dispatches) {
     const std::string worker_id = dispatch.worker_id;
     const uint64_t job_sequence = dispatch.job_sequence;
@@ -297,7 +321,8 @@ void Scheduler::OnChunkDone(const std::string& worker_id, uint64_t job_sequence,
 
     if (job != nullptr && !worker_is_gone) {
       if (reply.ok()) {
-        AcceptResultLocked(*job, worker_id, worker, chunk_index, attempt, *std::move(reply));
+        AcceptResultLocked(*job, worker_id, worker, chunk_index, attempt, *std::move(reply),
+                           &actions);
       } else {
         ChunkFailedLocked(*job, worker_id, worker, chunk_index, attempt, reply.status());
       }
@@ -308,7 +333,8 @@ void Scheduler::OnChunkDone(const std::string& worker_id, uint64_t job_sequence,
 }
 
 void Scheduler::AcceptResultLocked(Job& job, const std::string& worker_id, Worker* worker,
-                                   uint64_t chunk_index, int attempt, ChunkReply reply) {
+                                   uint64_t chunk_index, int attempt, ChunkReply reply,
+                                   Actions* actions) {
   auto active_it = job.active.find(chunk_index);
   if (active_it == job.active.end()) {
     // First result wins; this is a late copy.
@@ -323,6 +349,18 @@ void Scheduler::AcceptResultLocked(Job& job, const std::string& worker_id, Worke
                              " results for chunk ", chunk_index, " of ", expected,
                              " elements; it does not follow the protocol")));
     return;
+  }
+  // The first result wins: the other copies of this chunk are cancelled, freeing their slots.
+  for (const ChunkRun& run : active_it->second.runs) {
+    if (run.worker_id == worker_id && run.attempt == attempt) {
+      job.recent_durations.push_back(clock_->Now() - run.started);
+      if (job.recent_durations.size() > kDurationSamples) job.recent_durations.pop_front();
+      continue;
+    }
+    auto other = workers_.find(run.worker_id);
+    if (other != workers_.end()) {
+      actions->call_cancellations.emplace_back(other->second.connection, run.call_id);
+    }
   }
   job.active.erase(active_it);
   ++job.chunks_done;
@@ -366,24 +404,43 @@ void Scheduler::ChunkFailedLocked(Job& job, const std::string& worker_id, Worker
 }
 
 void Scheduler::PumpLocked(Actions* actions) {
+  // Planning can finish a job (and erase it), so iterate over the sequence numbers, not the
+  // map itself.
+  std::vector<uint64_t> sequences;
+  sequences.reserve(jobs_.size());
+  for (const auto& [sequence, job] : jobs_) sequences.push_back(sequence);
+  auto for_each_job = [&](auto&& visit) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    bool any = false;
+    for (uint64_t sequence : sequences) {
+      auto it = jobs_.find(sequence);
+      if (it != jobs_.end()) any |= visit(it->second);
+    }
+    return any;
+  };
   // Round-robin over jobs in submission order, one chunk per job per round, so a long job
   // cannot starve a later one.
-  bool dispatched = true;
-  while (dispatched) {
-    dispatched = false;
-    for (auto& [sequence, job] : jobs_) {
-      if (DispatchOneLocked(job, actions)) dispatched = true;
-    }
+  while (for_each_job([&](Job& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return DispatchOneLocked(job, actions);
+  })) {
   }
+  for_each_job([&](Job& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    SpeculateLocked(job, actions);
+    return false;
+  });
   // Jobs with work left and no worker to run it start (or keep) waiting.
   const absl::Time now = clock_->Now();
-  for (auto& [sequence, job] : jobs_) {
+  for_each_job([&](Job& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (HasEligibleWorkerLocked(job.spec.function)) {
       job.waiting_for_workers_since.reset();
     } else if (!job.waiting_for_workers_since.has_value()) {
       job.waiting_for_workers_since = now;
     }
+    return false;
+  });
+  for (auto& cancellation : finished_job_calls_) {
+    actions->call_cancellations.push_back(std::move(cancellation));
   }
+  finished_job_calls_.clear();
 }
 
 bool Scheduler::TryPlanLocked(Job& job) {
@@ -414,6 +471,16 @@ bool Scheduler::TryPlanLocked(Job& job) {
     FinishJobLocked(job, plan.status());
     return false;
   }
+  for (const auto& [first, last] : job.spec.completed_chunks) {
+    if (last >= plan->num_chunks) {
+      FinishJobLocked(job, absl::InvalidArgumentError(absl::StrCat(
+                               "completed chunk range ", first, "..", last, " is beyond the ",
+                               plan->num_chunks, " chunks of the job")));
+      return false;
+    }
+    job.already_done.InsertRange(first, last);
+  }
+  job.chunks_done = job.already_done.size();
   job.plan = *plan;
   JobEvent event;
   event.kind = JobEvent::Kind::kStarted;
@@ -425,7 +492,14 @@ bool Scheduler::TryPlanLocked(Job& job) {
   event.plan.job_slots = job_slots;
   job.stream->Push(std::move(event));
   LogInfo(absl::StrCat(job.job_id, " planned: ", plan->num_chunks, " chunks of ",
-                       plan->chunk_size, " elements over ", job_slots, " slots"));
+                       plan->chunk_size, " elements over ", job_slots, " slots",
+                       job.chunks_done > 0 ? absl::StrCat(" (", job.chunks_done,
+                                                          " already held by the client)")
+                                           : ""));
+  if (job.chunks_done == plan->num_chunks) {
+    FinishJobLocked(job, absl::OkStatus());
+    return false;
+  }
   return true;
 }
 
@@ -436,6 +510,7 @@ bool Scheduler::DispatchOneLocked(Job& job, Actions* actions) {
   while (!job.retry_queue.empty() && job.active.count(job.retry_queue.front()) == 0) {
     job.retry_queue.pop_front();
   }
+  job.next_fresh_chunk = job.already_done.NextAbsent(job.next_fresh_chunk);
   const bool has_retry = !job.retry_queue.empty();
   if (!has_retry && job.next_fresh_chunk >= job.plan->num_chunks) return false;
   Worker* worker = PickWorkerLocked(job);
@@ -448,18 +523,26 @@ bool Scheduler::DispatchOneLocked(Job& job, Actions* actions) {
   } else {
     chunk_index = job.next_fresh_chunk++;
   }
+  DispatchLocked(job, chunk_index, *worker, actions);
+  return true;
+}
+
+void Scheduler::DispatchLocked(Job& job, uint64_t chunk_index, Worker& worker,
+                               Actions* actions) {
   ActiveChunk& active = job.active[chunk_index];
-  const int attempt = ++active.attempts;
-  active.runs.push_back(ChunkRun{worker->worker_id, attempt});
-  worker->in_flight.insert({job.sequence, chunk_index, attempt});
-  job.workers_used.insert(worker->worker_id);
+  const int attempt = ++active.dispatches;
+  const uint64_t call_id = next_call_id_++;
+  active.runs.push_back(ChunkRun{worker.worker_id, attempt, call_id, clock_->Now()});
+  worker.in_flight.insert({job.sequence, chunk_index, attempt});
+  job.workers_used.insert(worker.worker_id);
   ++outstanding_calls_;
 
   Actions::Dispatch dispatch;
-  dispatch.connection = worker->connection;
-  dispatch.worker_id = worker->worker_id;
+  dispatch.connection = worker.connection;
+  dispatch.worker_id = worker.worker_id;
   dispatch.job_sequence = job.sequence;
   ChunkTask& task = dispatch.task;
+  task.call_id = call_id;
   task.job_id = job.job_id;
   task.chunk_index = chunk_index;
   task.attempt = attempt;
@@ -469,7 +552,54 @@ bool Scheduler::DispatchOneLocked(Job& job, Actions* actions) {
   task.element_count = job.plan->ElementCount(chunk_index);
   task.mode = job.spec.mode;
   actions->dispatches.push_back(std::move(dispatch));
-  return true;
+}
+
+std::optional<absl::Duration> Scheduler::StragglerThresholdLocked(const Job& job) const {
+  if (job.recent_durations.empty()) return std::nullopt;
+  std::vector<absl::Duration> durations(job.recent_durations.begin(),
+                                        job.recent_durations.end());
+  auto middle = durations.begin() + durations.size() / 2;
+  std::nth_element(durations.begin(), middle, durations.end());
+  return std::max(*middle * options_.speculation_multiplier, options_.speculation_min);
+}
+
+void Scheduler::SpeculateLocked(Job& job, Actions* actions) {
+  // Backups only at the job's tail: while fresh or retried chunks wait, idle slots take those.
+  if (!job.plan.has_value() || !job.retry_queue.empty() ||
+      job.already_done.NextAbsent(job.next_fresh_chunk) < job.plan->num_chunks ||
+      job.undelivered >= options_.result_window) {
+    return;
+  }
+  const std::optional<absl::Duration> threshold = StragglerThresholdLocked(job);
+  if (!threshold.has_value()) return;
+  const absl::Time now = clock_->Now();
+  for (auto& [chunk_index, active] : job.active) {
+    if (active.runs.size() != 1 || now - active.runs.front().started <= *threshold) continue;
+    // An idle slot (not just pipeline room) on another worker that may run this job.
+    Worker* backup = nullptr;
+    for (auto& [id, worker] : workers_) {
+      const auto& functions = worker.registration.functions;
+      if (id == active.runs.front().worker_id ||
+          std::find(functions.begin(), functions.end(), job.spec.function) == functions.end() ||
+          static_cast<int>(worker.in_flight.size()) >= worker.registration.slots) {
+        continue;
+      }
+      if (job.spec.max_workers > 0 && job.workers_used.count(id) == 0 &&
+          job.workers_used.size() >= static_cast<size_t>(job.spec.max_workers)) {
+        continue;
+      }
+      backup = &worker;
+      break;
+    }
+    if (backup == nullptr) return;
+    LogInfo(absl::StrCat(job.job_id, ": chunk ", chunk_index, " has run for ",
+                         absl::FormatDuration(absl::Trunc(now - active.runs.front().started,
+                                                          absl::Milliseconds(1))),
+                         " on ", active.runs.front().worker_id, "; starting a backup on ",
+                         backup->worker_id));
+    ++job.stats.backups;
+    DispatchLocked(job, chunk_index, *backup, actions);
+  }
 }
 
 Scheduler::Worker* Scheduler::PickWorkerLocked(const Job& job) {
@@ -549,13 +679,13 @@ void Scheduler::ChunkLostLocked(Job& job, uint64_t chunk_index, const std::strin
   active.lost_on.push_back(worker_label);
   // Another copy still running (a backup) keeps the chunk alive.
   if (!active.runs.empty()) return;
-  if (active.attempts >= options_.max_attempts) {
+  if (static_cast<int>(active.lost_on.size()) >= options_.max_attempts) {
     const uint64_t first = job.plan->FirstElement(chunk_index);
     const uint64_t count = job.plan->ElementCount(chunk_index);
     FinishJobLocked(
         job, absl::AbortedError(absl::StrCat(
                  "chunk ", chunk_index, " (elements ", job.spec.input->At(first), "..",
-                 job.spec.input->At(first + count - 1), ") was lost ", active.attempts,
+                 job.spec.input->At(first + count - 1), ") was lost ", active.lost_on.size(),
                  " times, with workers ", absl::StrJoin(active.lost_on, ", "),
                  "; giving up after ", options_.max_attempts, " attempts")));
     return;
@@ -566,6 +696,15 @@ void Scheduler::ChunkLostLocked(Job& job, uint64_t chunk_index, const std::strin
 }
 
 void Scheduler::FinishJobLocked(Job& job, absl::Status status) {
+  // Whatever still runs for this job is wasted work now: cancel it so the slots free up.
+  for (const auto& [chunk_index, active] : job.active) {
+    for (const ChunkRun& run : active.runs) {
+      auto worker = workers_.find(run.worker_id);
+      if (worker != workers_.end()) {
+        finished_job_calls_.emplace_back(worker->second.connection, run.call_id);
+      }
+    }
+  }
   JobEvent event;
   event.kind = JobEvent::Kind::kFinished;
   event.status = status;

@@ -6,12 +6,15 @@
 // Chunk life cycle, per job (a chunk index is stable for the whole job):
 //
 //     fresh ──dispatch──► running ──result OK (first wins)──► done ──► delivered to client
-//                          │  ▲
-//      worker died / went  │  │ dispatch (attempt + 1)
-//      silent / RPC lost   ▼  │
-//                        retry queue ── attempts == max_attempts ──► job ABORTED
+//                          │  ▲ │
+//      worker died / went  │  │ └─ runs far longer than its peers ──► + backup copy on an
+//      silent / RPC lost   ▼  │ dispatch (attempt + 1)       idle worker (the loser is cancelled)
+//                        retry queue ── lost max_attempts times ──► job ABORTED
 //
 //     running ──deterministic error (OUT_OF_RANGE, NOT_FOUND, ...)──► job fails at once
+//
+// A resubmitted job (the client lost its coordinator) names the chunks it already holds;
+// they start out done.
 //
 // Worker life cycle: registered ──heartbeats──► registered ... ──lease expired, RPC
 // UNAVAILABLE, or re-registration from the same address──► dead (removed; its running chunks
@@ -42,6 +45,7 @@
 #include "common/chunking.h"
 #include "common/clock.h"
 #include "common/functions.h"
+#include "common/index_set.h"
 #include "common/input.h"
 #include "common/worker_registration.h"
 #include "server/job_stream.h"
@@ -58,8 +62,14 @@ struct SchedulerOptions {
   absl::Duration worker_wait = absl::Seconds(10);
   // Chunks a worker may hold beyond its slots, to hide the round trip between two chunks.
   int pipeline_depth = 1;
-  // Dispatches of one chunk before the job is aborted (Spark's 4 attempts).
+  // Times one chunk may be lost with its worker before the job is aborted (Spark's 4
+  // attempts).
   int max_attempts = 4;
+  // Speculative execution: a chunk running longer than max(speculation_multiplier × the
+  // job's median chunk time, speculation_min) gets a backup copy on an idle slot of another
+  // worker; the first result wins and the other call is cancelled.
+  double speculation_multiplier = 3.0;
+  absl::Duration speculation_min = absl::Seconds(1);
   // Completed chunks of one job that may wait for its client before dispatch of that job
   // pauses. Chunks already running still land, so at most result_window + (chunks in flight)
   // results of a job are buffered: the bound on the coordinator's memory per job.
@@ -72,6 +82,9 @@ struct JobSpec {
   int64_t chunk_size = 0;   // 0: Pool's default
   int max_workers = 0;      // 0: no limit
   ResultMode mode = ResultMode::kValues;
+  // Resuming: chunk index ranges [first, last] the client already holds; they are not run.
+  // Requires chunk_size > 0.
+  std::vector<std::pair<uint64_t, uint64_t>> completed_chunks;
 };
 
 struct WorkerSnapshot {
@@ -160,13 +173,16 @@ class Scheduler {
   struct ChunkRun {
     std::string worker_id;
     int attempt = 0;
+    uint64_t call_id = 0;
+    absl::Time started;
   };
 
   // A chunk that has been dispatched at least once and is not done.
   struct ActiveChunk {
-    int attempts = 0;
+    int dispatches = 0;  // the attempt number of the latest run
     std::vector<ChunkRun> runs;
-    // "w3 (host/pid)" of every worker that was lost while running this chunk.
+    // "w3 (host/pid)" of every worker that was lost while running this chunk; its size is
+    // what max_attempts limits.
     std::vector<std::string> lost_on;
   };
 
@@ -178,6 +194,10 @@ class Scheduler {
     absl::Time submitted;
     std::optional<ChunkPlan> plan;  // set once planned
     uint64_t next_fresh_chunk = 0;
+    // Chunks the client already held when it resubmitted the job.
+    IndexSet already_done;
+    // Durations of recently completed chunks, for the straggler threshold.
+    std::deque<absl::Duration> recent_durations;
     absl::flat_hash_map<uint64_t, ActiveChunk> active;
     std::deque<uint64_t> retry_queue;
     uint64_t chunks_done = 0;
@@ -198,6 +218,7 @@ class Scheduler {
     };
     std::vector<Dispatch> dispatches;
     std::vector<std::shared_ptr<WorkerConnection>> cancellations;
+    std::vector<std::pair<std::shared_ptr<WorkerConnection>, uint64_t>> call_cancellations;
   };
 
   void Execute(Actions actions) ABSL_LOCKS_EXCLUDED(mu_);
@@ -205,13 +226,20 @@ class Scheduler {
                    int attempt, absl::StatusOr<ChunkReply> reply) ABSL_LOCKS_EXCLUDED(mu_);
 
   void AcceptResultLocked(Job& job, const std::string& worker_id, Worker* worker,
-                          uint64_t chunk_index, int attempt, ChunkReply reply)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+                          uint64_t chunk_index, int attempt, ChunkReply reply,
+                          Actions* actions) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ChunkFailedLocked(Job& job, const std::string& worker_id, Worker* worker,
                          uint64_t chunk_index, int attempt, const absl::Status& status)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void PumpLocked(Actions* actions) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool DispatchOneLocked(Job& job, Actions* actions) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Sends one run of `chunk_index` to `worker`.
+  void DispatchLocked(Job& job, uint64_t chunk_index, Worker& worker, Actions* actions)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Starts backup copies of stragglers on idle slots.
+  void SpeculateLocked(Job& job, Actions* actions) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::optional<absl::Duration> StragglerThresholdLocked(const Job& job) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool TryPlanLocked(Job& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Worker* PickWorkerLocked(const Job& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool HasEligibleWorkerLocked(const std::string& function) const
@@ -236,6 +264,11 @@ class Scheduler {
   std::map<uint64_t, Job> jobs_ ABSL_GUARDED_BY(mu_);
   uint64_t next_worker_sequence_ ABSL_GUARDED_BY(mu_) = 1;
   uint64_t next_job_sequence_ ABSL_GUARDED_BY(mu_) = 1;
+  uint64_t next_call_id_ ABSL_GUARDED_BY(mu_) = 1;
+  // Calls of jobs that finished, to cancel once the lock is released (PumpLocked hands them
+  // to Actions).
+  std::vector<std::pair<std::shared_ptr<WorkerConnection>, uint64_t>> finished_job_calls_
+      ABSL_GUARDED_BY(mu_);
   // Chunk calls whose callback has not run yet; the destructor waits for 0.
   int64_t outstanding_calls_ ABSL_GUARDED_BY(mu_) = 0;
 };

@@ -19,6 +19,8 @@ namespace gpool {
 
 // One attempt at one chunk, as sent to a worker.
 struct ChunkTask {
+  // Unique per call (per coordinator process); names the call for Cancel.
+  uint64_t call_id = 0;
   std::string job_id;
   uint64_t chunk_index = 0;
   int attempt = 0;
@@ -47,6 +49,9 @@ class WorkerConnection {
   // Starts the chunk. `done` runs exactly once, usually on another thread; callers must not
   // hold locks that `done` takes.
   virtual void RunChunk(const ChunkTask& task, Done done) = 0;
+  // Cancels one call (a backup copy that lost the race); its `done` still runs. A call that
+  // already finished, or is unknown, is ignored.
+  virtual void Cancel(uint64_t call_id) = 0;
   // Cancels every call in flight; their `done` still runs (with CANCELLED or their result).
   virtual void CancelAll() = 0;
 };

@@ -1,5 +1,8 @@
 #include "worker/chunk_executor.h"
 
+#include <algorithm>
+
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 
 namespace gpool {
@@ -25,11 +28,21 @@ absl::StatusOr<ChunkOutput> ChunkExecutor::Execute(const std::string& function,
     }
     --free_slots_;
   }
-  absl::StatusOr<ChunkOutput> output = registry_.Run(function, input, mode, cancelled);
+  absl::StatusOr<ChunkOutput> output = WaitDelay(cancelled);
+  if (output.ok()) output = registry_.Run(function, input, mode, cancelled);
   absl::MutexLock lock(&mu_);
   ++free_slots_;
   if (output.ok()) ++chunks_completed_;
   return output;
+}
+
+absl::StatusOr<ChunkOutput> ChunkExecutor::WaitDelay(const std::function<bool()>& cancelled) {
+  const absl::Time end = absl::Now() + delay_;
+  for (absl::Time now = absl::Now(); now < end; now = absl::Now()) {
+    if (cancelled && cancelled()) return absl::CancelledError("cancelled during chunk delay");
+    absl::SleepFor(std::min(end - now, kCancelPollInterval));
+  }
+  return ChunkOutput{};
 }
 
 int64_t ChunkExecutor::chunks_completed() const {

@@ -8,6 +8,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "common/functions.h"
 #include "common/input.h"
 
@@ -17,8 +18,10 @@ namespace gpool {
 // wait for a slot (the coordinator's pipeline keeps one or two queued so no slot idles).
 class ChunkExecutor {
  public:
-  ChunkExecutor(FunctionRegistry registry, int slots)
-      : registry_(std::move(registry)), free_slots_(slots) {}
+  // `delay` is fault injection for tests: each chunk waits that long (in its slot, watching
+  // for cancellation) before it is computed.
+  ChunkExecutor(FunctionRegistry registry, int slots, absl::Duration delay = absl::ZeroDuration())
+      : registry_(std::move(registry)), delay_(delay), free_slots_(slots) {}
 
   // Errors: NOT_FOUND (unknown function), INVALID_ARGUMENT (bad input), OUT_OF_RANGE (a
   // result does not fit), CANCELLED (`cancelled` returned true while waiting or computing).
@@ -29,9 +32,11 @@ class ChunkExecutor {
   int64_t chunks_completed() const;
 
  private:
+  absl::StatusOr<ChunkOutput> WaitDelay(const std::function<bool()>& cancelled);
   bool HasFreeSlotLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return free_slots_ > 0; }
 
   const FunctionRegistry registry_;
+  const absl::Duration delay_;
   mutable absl::Mutex mu_;
   int free_slots_ ABSL_GUARDED_BY(mu_);
   int64_t chunks_completed_ ABSL_GUARDED_BY(mu_) = 0;

@@ -40,6 +40,11 @@ ABSL_FLAG(int, slots, 1, "Chunks computed at once (like Pool processes on this w
 ABSL_FLAG(std::string, port_file, "",
           "If set, write the port actually bound to this file (one line) once serving.");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error.");
+ABSL_FLAG(absl::Duration, chunk_delay, absl::ZeroDuration(),
+          "Fault injection for tests: wait this long before computing each chunk.");
+ABSL_FLAG(bool, enable_test_functions, false,
+          "Fault injection for tests: also offer test_abort_on_13 (identity that aborts the "
+          "worker process on input 13).");
 
 namespace gpool {
 namespace {
@@ -79,7 +84,14 @@ int Run() {
     return 1;
   }
 
-  ChunkExecutor executor(FunctionRegistry::WithBuiltins(), slots);
+  FunctionRegistry registry = FunctionRegistry::WithBuiltins();
+  if (absl::GetFlag(FLAGS_enable_test_functions)) {
+    (void)registry.Register("test_abort_on_13", [](int64_t x) -> absl::StatusOr<int64_t> {
+      if (x == 13) std::abort();
+      return x;
+    });
+  }
+  ChunkExecutor executor(std::move(registry), slots, absl::GetFlag(FLAGS_chunk_delay));
   WorkerService service(&executor, getpid());
   grpc::ServerBuilder builder;
   int bound_port = 0;

@@ -1,9 +1,7 @@
 // Integration tests: the real gpool-coordinator and gpool-worker binaries run as processes on
 // loopback ephemeral ports, and the real gpool CLI (or the generated stub, for wire-level
 // checks) talks to them.
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -19,10 +17,8 @@
 
 #include <grpcpp/client_context.h>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/str_split.h"
 #include "client/client.h"
 #include "client/local_cluster.h"
 #include "common/subprocess.h"
@@ -30,6 +26,7 @@
 #include "gmock/gmock.h"
 #include "gpool.grpc.pb.h"
 #include "gtest/gtest.h"
+#include "tests/support/integration_helpers.h"
 #include "tests/support/status_matchers.h"
 
 namespace gpool {
@@ -39,92 +36,14 @@ using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
+using ::gpool::testing::CliRun;
+using ::gpool::testing::IsAlive;
+using ::gpool::testing::ParseTrace;
+using ::gpool::testing::RunCli;
+using ::gpool::testing::TempDir;
+using ::gpool::testing::UnusedLoopbackPort;
+
 constexpr char kBinDir[] = GPOOL_BIN_DIR;
-constexpr absl::Duration kCliTimeout = absl::Seconds(60);
-
-struct CliRun {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream file(path);
-  std::stringstream buffer;
-  buffer << file.rdbuf();
-  return buffer.str();
-}
-
-class TempDir {
- public:
-  TempDir() {
-    char name[] = "/tmp/gpool-test-XXXXXX";
-    path_ = mkdtemp(name);
-  }
-  ~TempDir() { std::system(absl::StrCat("rm -rf '", path_, "'").c_str()); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
-// Runs the gpool CLI with `args`, waits for it (bounded), and returns what it printed.
-CliRun RunCli(const std::vector<std::string>& args, const std::string& stdin_path = "") {
-  TempDir dir;
-  std::vector<std::string> argv = {absl::StrCat(kBinDir, "/gpool")};
-  argv.insert(argv.end(), args.begin(), args.end());
-  SpawnOptions options;
-  options.stdout_path = dir.path() + "/out";
-  options.stderr_path = dir.path() + "/err";
-  options.stdin_path = stdin_path;
-  CliRun run;
-  absl::StatusOr<pid_t> pid = SpawnProcess(argv, options);
-  if (!pid.ok()) {
-    run.err = std::string(pid.status().message());
-    return run;
-  }
-  absl::StatusOr<int> exit_code = WaitForExit(*pid, kCliTimeout);
-  if (!exit_code.ok()) {
-    StopProcess(*pid, absl::Seconds(1)).IgnoreError();
-    run.err = "timed out: " + std::string(exit_code.status().message());
-    return run;
-  }
-  run.exit_code = *exit_code;
-  run.out = ReadFile(options.stdout_path);
-  run.err = ReadFile(options.stderr_path);
-  return run;
-}
-
-// Parses "Worker <PID>[@host] calculating <function> of <x>" lines: x -> pids seen.
-std::map<int64_t, std::vector<int64_t>> ParseTrace(const std::string& out) {
-  std::map<int64_t, std::vector<int64_t>> pids_by_value;
-  for (absl::string_view line : absl::StrSplit(out, '\n')) {
-    if (!absl::StartsWith(line, "Worker ")) continue;
-    std::vector<std::string> words = absl::StrSplit(line, ' ');
-    if (words.size() != 6) continue;
-    int64_t pid = 0, value = 0;
-    std::string pid_text = words[1].substr(0, words[1].find('@'));
-    if (absl::SimpleAtoi(pid_text, &pid) && absl::SimpleAtoi(words[5], &value)) {
-      pids_by_value[value].push_back(pid);
-    }
-  }
-  return pids_by_value;
-}
-
-int UnusedLoopbackPort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address = {};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
-  socklen_t length = sizeof(address);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  const int port = ntohs(address.sin_port);
-  close(fd);  // nothing listens there now
-  return port;
-}
-
-bool IsAlive(pid_t pid) { return kill(pid, 0) == 0; }
 
 class ClusterTest : public ::testing::Test {
  protected:

@@ -100,6 +100,27 @@ TEST(JobAssemblerTest, ChunkBeforeStart_IsDataLoss) {
               StatusIs(absl::StatusCode::kDataLoss, HasSubstr("before the job started")));
 }
 
+TEST(JobAssemblerTest, Restart_SamePlanKeepsReceivedChunks) {
+  JobAssembler assembler(/*keep_values=*/false);
+  ASSERT_OK(assembler.OnStart(Start(6, 2)));
+  ASSERT_OK(assembler.OnChunk(SquaresChunk(0, 2, 6, false)));
+  JobStart again = Start(6, 2);
+  again.job_id = "job-7";
+  ASSERT_OK(assembler.OnRestart(again));
+  ASSERT_OK(assembler.OnChunk(SquaresChunk(1, 2, 6, false)));
+  ASSERT_OK(assembler.OnChunk(SquaresChunk(2, 2, 6, false)));
+  ASSERT_OK_AND_ASSIGN(MapSummary summary, assembler.Finish(JobStats{}));
+  EXPECT_EQ(summary.sum, 91);
+  EXPECT_EQ(summary.job.job_id, "job-7");
+}
+
+TEST(JobAssemblerTest, Restart_DifferentPlan_IsDataLoss) {
+  JobAssembler assembler(/*keep_values=*/false);
+  ASSERT_OK(assembler.OnStart(Start(6, 2)));
+  EXPECT_THAT(assembler.OnRestart(Start(6, 3)),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("planned differently")));
+}
+
 TEST(CliOutputTest, SumLine_SeedWording) {
   EXPECT_EQ(SumLine("square", Input::Range(1, 5000), 41679167500),
             "The sum of the square of the first 5000 integers is 41679167500");

@@ -301,5 +301,29 @@ TEST(IndexSetTest, Missing_ListsGaps) {
   EXPECT_FALSE(set.Contains(5));
 }
 
+TEST(IndexSetTest, InsertRange_MergesAndCountsOnlyNewIndices) {
+  IndexSet set;
+  EXPECT_EQ(set.InsertRange(10, 19), 10u);
+  EXPECT_EQ(set.InsertRange(0, 4), 5u);
+  EXPECT_EQ(set.InsertRange(3, 12), 5u);  // 5..9 are new
+  EXPECT_EQ(set.size(), 20u);
+  EXPECT_TRUE(set.HoldsExactlyPrefix(20));
+  EXPECT_EQ(set.InsertRange(21, 21), 1u);
+  EXPECT_EQ(set.interval_count(), 2u);
+  EXPECT_EQ(set.InsertRange(20, 20), 1u);  // bridges the gap
+  EXPECT_EQ(set.interval_count(), 1u);
+}
+
+TEST(IndexSetTest, NextAbsent_SkipsWholeIntervals) {
+  IndexSet set;
+  set.InsertRange(0, 9);
+  set.InsertRange(11, 1'000'000);
+  EXPECT_EQ(set.NextAbsent(0), 10u);
+  EXPECT_EQ(set.NextAbsent(10), 10u);
+  EXPECT_EQ(set.NextAbsent(11), 1'000'001u);
+  EXPECT_THAT(set.Intervals(), ElementsAre(std::make_pair(uint64_t{0}, uint64_t{9}),
+                                           std::make_pair(uint64_t{11}, uint64_t{1'000'000})));
+}
+
 }  // namespace
 }  // namespace gpool

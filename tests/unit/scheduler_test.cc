@@ -41,9 +41,23 @@ class FakeConnector final : public WorkerConnector {
       absl::MutexLock lock(&owner_->mu_);
       owner_->pending_.push_back(PendingCall{address_, task, std::move(done)});
     }
-    void CancelAll() override {
+    void Cancel(uint64_t call_id) override {
       absl::MutexLock lock(&owner_->mu_);
-      owner_->cancelled_addresses_.push_back(address_);
+      owner_->cancelled_calls_.push_back(call_id);
+    }
+    void CancelAll() override {
+      bool complete;
+      {
+        absl::MutexLock lock(&owner_->mu_);
+        owner_->cancelled_addresses_.push_back(address_);
+        complete = owner_->complete_on_cancel_all_;
+      }
+      // Like real calls, end them with CANCELLED (outside the fake's lock: `done` re-enters
+      // the scheduler).
+      if (complete) {
+        while (owner_->CompleteOldest(address_, absl::CancelledError("cancelled"))) {
+        }
+      }
     }
 
    private:
@@ -103,6 +117,15 @@ class FakeConnector final : public WorkerConnector {
     absl::MutexLock lock(&mu_);
     return cancelled_addresses_;
   }
+  // By default cancelled calls stay pending, so a test can deliver late results.
+  void set_complete_on_cancel_all(bool complete) {
+    absl::MutexLock lock(&mu_);
+    complete_on_cancel_all_ = complete;
+  }
+  std::vector<uint64_t> cancelled_calls() {
+    absl::MutexLock lock(&mu_);
+    return cancelled_calls_;
+  }
 
   static absl::StatusOr<ChunkReply> Compute(const ChunkTask& task) {
     static const FunctionRegistry* registry = new FunctionRegistry(FunctionRegistry::WithBuiltins());
@@ -121,6 +144,8 @@ class FakeConnector final : public WorkerConnector {
   absl::Mutex mu_;
   std::deque<PendingCall> pending_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> cancelled_addresses_ ABSL_GUARDED_BY(mu_);
+  std::vector<uint64_t> cancelled_calls_ ABSL_GUARDED_BY(mu_);
+  bool complete_on_cancel_all_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 // Drains a job stream without waiting.
@@ -147,6 +172,7 @@ class SchedulerTest : public ::testing::Test {
 
   void Reset(SchedulerOptions options) {
     if (scheduler_) TearDown();
+    connector_.FailAll(absl::CancelledError("reset"));
     options_ = options;
     scheduler_ = std::make_unique<Scheduler>(options, &clock_, &connector_);
   }
@@ -513,7 +539,11 @@ TEST_F(SchedulerTest, DeterministicFailure_FailsJobAtOnceWithoutRetry) {
 TEST_F(SchedulerTest, CancelJob_StopsDispatchAndEndsStream) {
   AddWorker("a:1");
   auto job = Submit(1, 100, 1);
+  std::vector<uint64_t> running;
+  for (PendingCall* call : connector_.PendingFor("a:1")) running.push_back(call->task.call_id);
   scheduler_->CancelJob(job.first, absl::CancelledError("client went away"));
+  // The calls already running are cancelled too, so the worker goes idle.
+  EXPECT_THAT(connector_.cancelled_calls(), ::testing::UnorderedElementsAreArray(running));
   CompleteAll({"a:1"});
   EXPECT_EQ(connector_.pending_count(), 0u);
   Drained drained = Drain(job);
@@ -536,6 +566,144 @@ TEST_F(SchedulerTest, ReRegistrationFromSameAddress_ReplacesAndRequeues) {
   ASSERT_TRUE(drained.finished.has_value());
   EXPECT_OK(drained.finished->status);
   EXPECT_EQ(drained.sum, 385);
+}
+
+// ---- Speculative execution --------------------------------------------------------------
+
+TEST_F(SchedulerTest, Straggler_GetsBackupOnIdleWorker_FirstResultWinsLoserCancelled) {
+  AddWorker("slow:1");
+  AddWorker("fast:1");
+  auto job = Submit(1, 40, 10);  // 4 chunks: slow holds 0 and 2, fast holds 1 and 3
+  // The fast worker finishes its chunks quickly: the median chunk takes 10 ms.
+  clock_.Advance(absl::Milliseconds(10));
+  CompleteAll({"fast:1"});
+  Drained drained = Drain(job);
+  EXPECT_EQ(drained.chunks.size(), 2u);
+  // Below the threshold (max(3 × 10 ms, 1 s)) nothing is copied.
+  clock_.Advance(absl::Milliseconds(500));
+  scheduler_->Tick();
+  EXPECT_TRUE(connector_.PendingFor("fast:1").empty());
+  // Past it, the idle fast worker gets backups of the slow worker's chunks.
+  clock_.Advance(absl::Milliseconds(600));
+  scheduler_->Tick();
+  ASSERT_EQ(connector_.PendingFor("fast:1").size(), 1u);  // one idle slot
+  const uint64_t backed_up = connector_.PendingFor("fast:1")[0]->task.chunk_index;
+  const uint64_t losing_call = [&] {
+    for (PendingCall* call : connector_.PendingFor("slow:1")) {
+      if (call->task.chunk_index == backed_up) return call->task.call_id;
+    }
+    return uint64_t{0};
+  }();
+  CompleteAll({"fast:1"});
+  EXPECT_THAT(connector_.cancelled_calls(), ::testing::Contains(losing_call));
+  // The slow worker answers anyway: the late copy is dropped, the sum is exact.
+  CompleteAll({"slow:1", "fast:1"});
+  drained = Drain(job, std::move(drained));
+  ASSERT_TRUE(drained.finished.has_value());
+  EXPECT_OK(drained.finished->status);
+  EXPECT_EQ(drained.sum, 22140);
+  EXPECT_EQ(drained.chunks.size(), 4u);
+  EXPECT_GE(drained.finished->stats.backups, 1);
+}
+
+TEST_F(SchedulerTest, Straggler_NoBackupWhileFreshChunksWait) {
+  AddWorker("slow:1");
+  AddWorker("fast:1");
+  Submit(1, 1000, 10);  // 100 chunks: plenty of fresh work for the fast worker
+  clock_.Advance(absl::Milliseconds(10));
+  ASSERT_TRUE(connector_.CompleteOldest("fast:1"));
+  clock_.Advance(absl::Seconds(30));
+  scheduler_->Tick();
+  for (PendingCall* call : connector_.PendingFor("fast:1")) {
+    EXPECT_EQ(call->task.attempt, 1) << "chunk " << call->task.chunk_index;
+  }
+}
+
+TEST_F(SchedulerTest, Backup_DoesNotCountAsLoss) {
+  SchedulerOptions options;
+  options.max_attempts = 1;
+  Reset(options);
+  AddWorker("slow:1");
+  AddWorker("fast:1");
+  auto job = Submit(1, 20, 10);
+  clock_.Advance(absl::Milliseconds(10));
+  CompleteAll({"fast:1"});
+  clock_.Advance(absl::Seconds(2));
+  scheduler_->Tick();  // backup of chunk 0 on fast
+  // The backup fails like a crashed worker would; the original still runs, so the job
+  // lives on (one loss is not "lost max_attempts times" while a copy is running).
+  ASSERT_TRUE(connector_.CompleteOldest("fast:1", absl::InternalError("boom")));
+  CompleteAll({"slow:1"});
+  Drained drained = RunJob(job, {"slow:1", "fast:1"});
+  ASSERT_TRUE(drained.finished.has_value());
+  EXPECT_OK(drained.finished->status);
+  EXPECT_EQ(drained.sum, 2870);
+}
+
+// ---- Resubmission after a lost coordinator ----------------------------------------------
+
+TEST_F(SchedulerTest, Resume_RunsOnlyMissingChunks) {
+  AddWorker("a:1");
+  JobSpec spec;
+  spec.function = "square";
+  spec.input = std::make_shared<const Input>(Input::Range(1, 100));
+  spec.chunk_size = 10;
+  spec.mode = ResultMode::kSum;
+  spec.completed_chunks = {{0, 3}, {5, 5}, {9, 9}};
+  ASSERT_OK_AND_ASSIGN(auto job, scheduler_->SubmitJob(spec));
+  Drained drained = RunJob(job, {"a:1"});
+  ASSERT_TRUE(drained.finished.has_value());
+  EXPECT_OK(drained.finished->status);
+  std::set<uint64_t> indices;
+  for (const auto& chunk : drained.chunks) indices.insert(chunk.chunk_index);
+  EXPECT_EQ(indices, (std::set<uint64_t>{4, 6, 7, 8}));
+  EXPECT_EQ(drained.plan->num_chunks, 10u);
+}
+
+TEST_F(SchedulerTest, Resume_WithoutChunkSizeOrBeyondPlan_IsInvalidArgument) {
+  AddWorker("a:1");
+  JobSpec spec;
+  spec.function = "square";
+  spec.input = std::make_shared<const Input>(Input::Range(1, 100));
+  spec.completed_chunks = {{0, 1}};
+  EXPECT_THAT(scheduler_->SubmitJob(spec),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("original chunk size")));
+  spec.chunk_size = 10;
+  spec.completed_chunks = {{5, 12}};
+  ASSERT_OK_AND_ASSIGN(auto job, scheduler_->SubmitJob(spec));
+  Drained drained = Drain(job);
+  ASSERT_TRUE(drained.finished.has_value());
+  EXPECT_THAT(drained.finished->status,
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("beyond the 10 chunks")));
+}
+
+TEST_F(SchedulerTest, Resume_EverythingAlreadyHeld_FinishesAtOnce) {
+  AddWorker("a:1");
+  JobSpec spec;
+  spec.function = "square";
+  spec.input = std::make_shared<const Input>(Input::Range(1, 100));
+  spec.chunk_size = 50;
+  spec.completed_chunks = {{0, 1}};
+  ASSERT_OK_AND_ASSIGN(auto job, scheduler_->SubmitJob(spec));
+  Drained drained = Drain(job);
+  ASSERT_TRUE(drained.finished.has_value());
+  EXPECT_OK(drained.finished->status);
+  EXPECT_EQ(connector_.pending_count(), 0u);
+}
+
+TEST_F(SchedulerTest, Shutdown_EndsStreamsWithRetryableStatus) {
+  AddWorker("a:1");
+  auto job = Submit(1, 100, 10);
+  connector_.set_complete_on_cancel_all(true);
+  scheduler_.reset();  // cancels the calls in flight and waits for them
+  Drained drained;
+  while (auto event = job.second->Next(absl::ZeroDuration())) {
+    if (event->kind == JobEvent::Kind::kFinished) drained.finished = *event;
+  }
+  ASSERT_TRUE(drained.finished.has_value());
+  EXPECT_THAT(drained.finished->status, StatusIs(absl::StatusCode::kUnavailable, HasSubstr("shutting down")));
+  EXPECT_FALSE(drained.finished->final);
+  Reset(SchedulerOptions{});
 }
 
 TEST_F(SchedulerTest, WrongResultCount_FailsJobAsProtocolViolation) {

@@ -1,0 +1,280 @@
+// Chaos tests: the real binaries on loopback, with workers killed, frozen, churned, a
+// coordinator killed and restarted, a client killed, and a chunk that kills every worker it
+// touches. Each job's answer must stay exact, with every chunk index accepted exactly once.
+//
+// Workers run with --chunk_delay so a job lasts long enough to be hit mid-flight; the moment
+// to strike is chosen from the job's own progress (chunks received), never from a sleep.
+#include <signal.h>
+
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/numeric/int128.h"
+#include "absl/strings/str_cat.h"
+#include "client/client.h"
+#include "client/local_cluster.h"
+#include "common/int128.h"
+#include "common/subprocess.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/support/integration_helpers.h"
+#include "tests/support/status_matchers.h"
+
+namespace gpool {
+namespace {
+
+using ::gpool::testing::BinaryPath;
+using ::gpool::testing::ReadFile;
+using ::gpool::testing::TempDir;
+using ::gpool::testing::WaitUntil;
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+
+absl::int128 SumOfSquares(int64_t n) { return absl::int128(n) * (n + 1) * (2 * n + 1) / 6; }
+
+// Fast leases so silent workers are noticed within about a second.
+const std::vector<std::string> kFastLeases = {"--lease_timeout=1s", "--heartbeat_interval=200ms"};
+
+std::unique_ptr<LocalCluster> StartCluster(int workers, std::vector<std::string> worker_flags,
+                                           std::vector<std::string> coordinator_flags = kFastLeases) {
+  LocalClusterOptions options;
+  options.workers = workers;
+  options.binary_dir = std::string(BinaryPath("gpool")).substr(0, BinaryPath("gpool").rfind('/'));
+  options.worker_flags = std::move(worker_flags);
+  options.coordinator_flags = std::move(coordinator_flags);
+  absl::StatusOr<std::unique_ptr<LocalCluster>> cluster = LocalCluster::Start(options);
+  EXPECT_TRUE(cluster.ok()) << cluster.status();
+  return cluster.ok() ? *std::move(cluster) : nullptr;
+}
+
+// Runs `spec` through the streaming client, calling `on_progress(chunks received so far)`
+// after each chunk, and checks that every chunk index arrived exactly once.
+struct ChaosRun {
+  absl::StatusOr<MapSummary> summary;
+  std::map<uint64_t, int> deliveries;  // chunk index -> times delivered
+  std::set<int64_t> worker_pids;
+};
+
+ChaosRun RunMap(const std::string& address, const MapSpec& spec,
+                const std::function<void(size_t)>& on_progress) {
+  ChaosRun run;
+  absl::StatusOr<std::unique_ptr<Client>> client = Client::Connect(address);
+  if (!client.ok()) {
+    run.summary = client.status();
+    return run;
+  }
+  run.summary = (*client)->MapStreaming(spec, /*want_values=*/false, nullptr,
+                                        [&](const ChunkResult& chunk) {
+                                          ++run.deliveries[chunk.chunk_index];
+                                          run.worker_pids.insert(chunk.worker.pid);
+                                          on_progress(run.deliveries.size());
+                                        });
+  return run;
+}
+
+void ExpectExactlyOnce(const ChaosRun& run, uint64_t num_chunks) {
+  ASSERT_EQ(run.deliveries.size(), num_chunks);
+  for (const auto& [index, count] : run.deliveries) {
+    EXPECT_LT(index, num_chunks);
+    EXPECT_EQ(count, 1) << "chunk " << index;
+  }
+}
+
+MapSpec SquaresSpec(int64_t n, int64_t chunk_size) {
+  MapSpec spec;
+  spec.function = "square";
+  spec.input = Input::Range(1, n);
+  spec.chunk_size = chunk_size;
+  return spec;
+}
+
+// 1. A worker SIGKILLed mid-job: its chunks go elsewhere; the answer is exact.
+TEST(ChaosTest, WorkerKilledMidJob_ChunksRedispatchedSumExact) {
+  auto cluster = StartCluster(3, {"--chunk_delay=20ms"});
+  ASSERT_NE(cluster, nullptr);
+  const pid_t victim = cluster->worker_pids()[1];
+  const int64_t n = 10'000'000;
+  ChaosRun run = RunMap(cluster->address(), SquaresSpec(n, 100'000), [&](size_t received) {
+    if (received == 10) {
+      EXPECT_OK(cluster->SignalWorker(victim, SIGKILL));
+    }
+  });
+  ASSERT_OK(run.summary);
+  EXPECT_EQ(run.summary->sum, SumOfSquares(n));
+  EXPECT_EQ(FormatInt128(run.summary->sum), "333333383333335000000");
+  ExpectExactlyOnce(run, 100);
+  EXPECT_EQ(run.summary->stats.workers_lost, 1);
+  EXPECT_GE(run.summary->stats.retries, 1);
+}
+
+// 2. Churn: of 4 workers, 2 are killed at different times and 3 new ones join mid-job.
+TEST(ChaosTest, Churn_TwoKilledThreeJoin_SumExactAndNewcomersWork) {
+  auto cluster = StartCluster(4, {"--chunk_delay=20ms"});
+  ASSERT_NE(cluster, nullptr);
+  const std::vector<pid_t> original = cluster->worker_pids();
+  std::set<int64_t> newcomers;
+  const int64_t n = 15'000'000;
+  ChaosRun run = RunMap(cluster->address(), SquaresSpec(n, 100'000), [&](size_t received) {
+    if (received == 20) {
+      EXPECT_OK(cluster->SignalWorker(original[0], SIGKILL));
+    }
+    if (received == 30) {
+      for (int i = 0; i < 3; ++i) {
+        absl::StatusOr<pid_t> pid = cluster->AddWorker();
+        ASSERT_OK(pid);
+        newcomers.insert(*pid);
+      }
+    }
+    if (received == 60) {
+      EXPECT_OK(cluster->SignalWorker(original[2], SIGKILL));
+    }
+  });
+  ASSERT_OK(run.summary);
+  EXPECT_EQ(run.summary->sum, SumOfSquares(n));
+  ExpectExactlyOnce(run, 150);
+  EXPECT_EQ(run.summary->stats.workers_lost, 2);
+  std::vector<int64_t> newcomers_that_worked;
+  for (int64_t pid : newcomers) {
+    if (run.worker_pids.count(pid) > 0) newcomers_that_worked.push_back(pid);
+  }
+  EXPECT_FALSE(newcomers_that_worked.empty()) << "no worker that joined mid-job got a chunk";
+}
+
+// 3. A frozen worker (SIGSTOP) holding chunks: the job finishes through re-dispatch or a
+// backup copy; thawed, the worker registers again and is usable.
+TEST(ChaosTest, FrozenWorker_JobCompletesAndWorkerRejoinsAfterThaw) {
+  auto cluster = StartCluster(2, {"--chunk_delay=20ms"});
+  ASSERT_NE(cluster, nullptr);
+  const pid_t frozen = cluster->worker_pids()[0];
+  const int64_t n = 6'000'000;
+  ChaosRun run = RunMap(cluster->address(), SquaresSpec(n, 100'000), [&](size_t received) {
+    if (received == 5) {
+      EXPECT_OK(cluster->SignalWorker(frozen, SIGSTOP));
+    }
+  });
+  ASSERT_OK(run.summary);
+  EXPECT_EQ(run.summary->sum, SumOfSquares(n));
+  ExpectExactlyOnce(run, 60);
+  EXPECT_GE(run.summary->stats.retries + run.summary->stats.backups, 1);
+  EXPECT_EQ(run.summary->stats.workers_lost, 1);
+
+  ASSERT_OK(cluster->SignalWorker(frozen, SIGCONT));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Client> client, Client::Connect(cluster->address()));
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        absl::StatusOr<ClusterView> view = client->GetClusterInfo();
+        if (!view.ok()) return false;
+        for (const WorkerView& worker : view->workers) {
+          if (worker.ref.pid == frozen) return true;
+        }
+        return false;
+      },
+      absl::Seconds(20)))
+      << "the thawed worker did not register again";
+  // And it takes work again.
+  ChaosRun after = RunMap(cluster->address(), SquaresSpec(40, 1), [](size_t) {});
+  ASSERT_OK(after.summary);
+  EXPECT_EQ(after.summary->sum, SumOfSquares(40));
+  EXPECT_EQ(after.worker_pids.count(frozen), 1u);
+}
+
+// 5. The coordinator SIGKILLed mid-job and restarted on the same port: the running CLI job
+// reconnects, resubmits only its missing chunks, and prints the exact sum.
+TEST(ChaosTest, CoordinatorRestartMidJob_CliJobFinishesExact) {
+  auto cluster = StartCluster(2, {"--chunk_delay=20ms"});
+  ASSERT_NE(cluster, nullptr);
+  TempDir dir;
+  SpawnOptions spawn;
+  spawn.stdout_path = dir.path() + "/out";
+  spawn.stderr_path = dir.path() + "/err";
+  ASSERT_OK_AND_ASSIGN(
+      pid_t cli, SpawnProcess({BinaryPath("gpool"), "--coordinator=" + cluster->address(), "map",
+                               "square", "1..10000000", "--chunksize=100000"},
+                              spawn));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Client> observer, Client::Connect(cluster->address()));
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        absl::StatusOr<ClusterView> view = observer->GetClusterInfo();
+        return view.ok() && !view->jobs.empty() && view->jobs[0].chunks_done >= 10;
+      },
+      absl::Seconds(30)));
+  ASSERT_OK(cluster->StopCoordinator(/*abruptly=*/true));
+  ASSERT_OK(cluster->RestartCoordinator());
+  absl::StatusOr<int> exit_code = WaitForExit(cli, absl::Seconds(90));
+  if (!exit_code.ok()) (void)StopProcess(cli, absl::Seconds(1));
+  ASSERT_OK(exit_code);
+  const std::string out = ReadFile(spawn.stdout_path);
+  const std::string err = ReadFile(spawn.stderr_path);
+  EXPECT_EQ(*exit_code, 0) << err;
+  EXPECT_THAT(out, HasSubstr("The sum of the square of the first 10000000 integers is "
+                             "333333383333335000000\n"));
+  EXPECT_THAT(err, AllOf(HasSubstr("lost the coordinator"), HasSubstr("reconnected"),
+                         HasSubstr("missing chunks")));
+}
+
+// 6. A client killed mid-job: the coordinator drops its job within a bound and the workers
+// go idle.
+TEST(ChaosTest, ClientKilledMidJob_JobDroppedAndWorkersIdle) {
+  auto cluster = StartCluster(2, {"--chunk_delay=50ms"});
+  ASSERT_NE(cluster, nullptr);
+  ASSERT_OK_AND_ASSIGN(
+      pid_t cli, SpawnProcess({BinaryPath("gpool"), "--coordinator=" + cluster->address(), "map",
+                               "square", "1..100000000", "--chunksize=100000"},
+                              SpawnOptions{"", "/dev/null", "/dev/null"}));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Client> observer, Client::Connect(cluster->address()));
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        absl::StatusOr<ClusterView> view = observer->GetClusterInfo();
+        return view.ok() && !view->jobs.empty() && view->jobs[0].chunks_done >= 3;
+      },
+      absl::Seconds(30)));
+  kill(cli, SIGKILL);
+  ASSERT_OK(WaitForExit(cli, absl::Seconds(10)));
+  // The job had 1000 chunks; it must be gone, and nothing left running, well before that.
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        absl::StatusOr<ClusterView> view = observer->GetClusterInfo();
+        if (!view.ok() || !view->jobs.empty()) return false;
+        for (const WorkerView& worker : view->workers) {
+          if (worker.chunks_in_flight != 0) return false;
+        }
+        return true;
+      },
+      absl::Seconds(5)))
+      << "the coordinator kept the dead client's job or its workers stayed busy";
+  absl::StatusOr<ClusterView> view = observer->GetClusterInfo();
+  ASSERT_OK(view);
+  int64_t chunks_done = 0;
+  for (const WorkerView& worker : view->workers) chunks_done += worker.chunks_done;
+  EXPECT_LT(chunks_done, 500);
+}
+
+// 7. A chunk that kills every worker it runs on fails the job after 4 attempts, naming the
+// chunk and the workers, instead of looping. One chunk per worker at a time
+// (--pipeline_depth=0), so only the poisonous chunk is lost with each worker.
+TEST(ChaosTest, PoisonChunk_JobAbortedAfterFourAttempts) {
+  auto cluster = StartCluster(4, {"--enable_test_functions"},
+                              {"--lease_timeout=1s", "--heartbeat_interval=200ms",
+                               "--pipeline_depth=0", "--worker_wait=2s"});
+  ASSERT_NE(cluster, nullptr);
+  gpool::testing::CliRun run =
+      gpool::testing::RunCli({"--coordinator=" + cluster->address(), "map", "test_abort_on_13",
+                              "1..100", "--chunksize=10"});
+  EXPECT_EQ(run.exit_code, 1) << run.err;
+  EXPECT_THAT(run.err, AllOf(HasSubstr("chunk 1 (elements 11..20) was lost 4 times"),
+                             HasSubstr("giving up after 4 attempts"), HasSubstr("(ABORTED)")));
+  // Each attempt really killed a worker.
+  const std::vector<pid_t> workers = cluster->worker_pids();
+  int aborted = 0;
+  for (pid_t pid : workers) {
+    absl::StatusOr<int> exit_code = cluster->WaitForWorkerExit(pid, absl::Seconds(5));
+    aborted += exit_code.ok() && *exit_code == 128 + SIGABRT;
+  }
+  EXPECT_EQ(aborted, 4);
+}
+
+}  // namespace
+}  // namespace gpool
