@@ -190,6 +190,8 @@ StreamOutcome StreamOnce(v1::Coordinator::Stub& stub, const v1::MapRequest& requ
         chunk.element_count = static_cast<uint64_t>(proto->element_count());
         chunk.values.assign(proto->values().begin(), proto->values().end());
         chunk.partial_sum = gpool::FromProto(proto->partial_sum());
+        chunk.partial_min = proto->partial_min();
+        chunk.partial_max = proto->partial_max();
         chunk.worker = FromProto(proto->worker());
         chunk.attempt = proto->attempt();
         absl::StatusOr<bool> accepted = assembler.OnChunk(chunk);

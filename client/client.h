@@ -75,6 +75,8 @@ struct ChunkResult {
   uint64_t element_count = 0;
   std::vector<int64_t> values;  // empty unless values were asked for
   absl::int128 partial_sum = 0;
+  int64_t partial_min = 0;  // smallest / largest mapped value of the chunk
+  int64_t partial_max = 0;
   WorkerIdentity worker;
   int attempt = 1;
 };
@@ -83,6 +85,8 @@ struct MapSummary {
   JobStart job;
   absl::int128 sum = 0;
   uint64_t count = 0;
+  int64_t min = 0;  // smallest / largest mapped value (the job has at least one element)
+  int64_t max = 0;
   JobStats stats;
   // Every worker that computed at least one chunk, with how many.
   std::vector<std::pair<WorkerIdentity, int64_t>> chunks_by_worker;

@@ -1,5 +1,7 @@
 #include "client/job_assembler.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "common/int128.h"
 
@@ -62,6 +64,8 @@ absl::StatusOr<bool> JobAssembler::OnChunk(const ChunkResult& chunk) {
   }
   sum_ += chunk.partial_sum;
   count_ += expected_count;
+  min_ = std::min(min_, chunk.partial_min);
+  max_ = std::max(max_, chunk.partial_max);
   ++chunks_by_worker_[{chunk.worker.host, chunk.worker.pid, chunk.worker.worker_id}];
   return true;
 }
@@ -78,6 +82,8 @@ absl::StatusOr<MapSummary> JobAssembler::Finish(const JobStats& stats) {
   summary.job = start_;
   summary.sum = sum_;
   summary.count = count_;
+  summary.min = min_;
+  summary.max = max_;
   summary.stats = stats;
   summary.stats.duplicates_dropped += duplicates_;
   for (const auto& [key, chunks] : chunks_by_worker_) {

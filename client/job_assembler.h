@@ -52,6 +52,8 @@ class JobAssembler {
   IndexSet received_;
   absl::int128 sum_ = 0;
   uint64_t count_ = 0;
+  int64_t min_ = INT64_MAX;
+  int64_t max_ = INT64_MIN;
   int64_t duplicates_ = 0;
   std::vector<int64_t> values_;
   // (host, pid, worker id) -> chunks; ordered so reports are stable.

@@ -1,5 +1,6 @@
 #include "common/functions.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -74,6 +75,8 @@ absl::StatusOr<ChunkOutput> FunctionRegistry::Run(const std::string& name, const
     absl::StatusOr<int64_t> value = function(input.At(i));
     if (!value.ok()) return value.status();
     output.sum += *value;
+    output.min = std::min(output.min, *value);
+    output.max = std::max(output.max, *value);
     if (mode == ResultMode::kValues) output.values.push_back(*value);
   }
   return output;

@@ -28,6 +28,9 @@ struct ChunkOutput {
   std::vector<int64_t> values;  // Empty in ResultMode::kSum.
   absl::int128 sum = 0;
   uint64_t count = 0;
+  // Smallest and largest mapped value; meaningful when count > 0.
+  int64_t min = INT64_MAX;
+  int64_t max = INT64_MIN;
 };
 
 // Computes f(x) exactly, or returns OUT_OF_RANGE naming x.

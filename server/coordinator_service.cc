@@ -115,6 +115,8 @@ grpc::Status CoordinatorService::Map(grpc::ServerContext* context,
         chunk->set_element_count(static_cast<int64_t>(delivery.element_count));
         chunk->mutable_values()->Add(delivery.values.begin(), delivery.values.end());
         ToProto(delivery.sum, chunk->mutable_partial_sum());
+        chunk->set_partial_min(delivery.min);
+        chunk->set_partial_max(delivery.max);
         chunk->mutable_worker()->set_worker_id(delivery.worker_id);
         chunk->mutable_worker()->set_host(delivery.worker_host);
         chunk->mutable_worker()->set_pid(delivery.worker_pid);

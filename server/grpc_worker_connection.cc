@@ -59,6 +59,8 @@ class GrpcWorkerConnection final : public WorkerConnection,
             reply.values.assign(response.values().begin(), response.values().end());
             reply.sum = FromProto(response.partial_sum());
             reply.count = static_cast<uint64_t>(response.element_count());
+            reply.min = response.partial_min();
+            reply.max = response.partial_max();
             reply.pid = response.pid();
             delete call;
             done(std::move(reply));

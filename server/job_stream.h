@@ -34,6 +34,8 @@ struct ChunkDelivery {
   uint64_t element_count = 0;
   std::vector<int64_t> values;
   absl::int128 sum = 0;
+  int64_t min = 0;
+  int64_t max = 0;
   std::string worker_id;
   std::string worker_host;
   int64_t worker_pid = 0;

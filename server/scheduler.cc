@@ -373,6 +373,8 @@ void Scheduler::AcceptResultLocked(Job& job, const std::string& worker_id, Worke
   chunk.element_count = expected;
   chunk.values = std::move(reply.values);
   chunk.sum = reply.sum;
+  chunk.min = reply.min;
+  chunk.max = reply.max;
   chunk.worker_id = worker_id;
   chunk.worker_pid = reply.pid;
   chunk.attempt = attempt;

@@ -38,6 +38,8 @@ struct ChunkReply {
   std::vector<int64_t> values;  // Empty in ResultMode::kSum.
   absl::int128 sum = 0;
   uint64_t count = 0;
+  int64_t min = 0;
+  int64_t max = 0;
   int64_t pid = 0;
 };
 

@@ -17,6 +17,8 @@ grpc::Status WorkerService::RunChunk(grpc::ServerContext* context,
   response->mutable_values()->Add(output->values.begin(), output->values.end());
   ToProto(output->sum, response->mutable_partial_sum());
   response->set_element_count(static_cast<int64_t>(output->count));
+  response->set_partial_min(output->min);
+  response->set_partial_max(output->max);
   response->set_pid(pid_);
   return grpc::Status::OK;
 }

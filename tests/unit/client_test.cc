@@ -36,6 +36,9 @@ ChunkResult SquaresChunk(uint64_t index, uint64_t chunk_size, uint64_t total,
     if (with_values) chunk.values.push_back(x * x);
     chunk.partial_sum += x * x;
   }
+  chunk.partial_min = static_cast<int64_t>((chunk.first_element + 1) * (chunk.first_element + 1));
+  chunk.partial_max = static_cast<int64_t>((chunk.first_element + chunk.element_count) *
+                                           (chunk.first_element + chunk.element_count));
   chunk.worker = WorkerIdentity{"w1", "host", 100 + static_cast<int64_t>(index % 2)};
   return chunk;
 }
@@ -50,6 +53,8 @@ TEST(JobAssemblerTest, OutOfOrderChunks_AssembleValuesInInputOrder) {
   ASSERT_OK_AND_ASSIGN(MapSummary summary, assembler.Finish(JobStats{}));
   EXPECT_EQ(summary.sum, 385);
   EXPECT_EQ(summary.count, 10u);
+  EXPECT_EQ(summary.min, 1);
+  EXPECT_EQ(summary.max, 100);
   EXPECT_THAT(assembler.TakeValues(), ElementsAre(1, 4, 9, 16, 25, 36, 49, 64, 81, 100));
   EXPECT_EQ(summary.chunks_by_worker.size(), 2u);
 }

@@ -235,6 +235,8 @@ TEST(FunctionRegistryTest, SumBeyond64Bits_IsExact) {
                        registry.Run("square", Input::List({kMaxSquareInput, -kMaxSquareInput, 3}),
                                     ResultMode::kValues));
   EXPECT_EQ(FormatInt128(output.sum), "18446744061852498011");
+  EXPECT_EQ(output.min, 9);
+  EXPECT_EQ(output.max, 9223372030926249001);
   EXPECT_THAT(output.values, ElementsAre(9223372030926249001, 9223372030926249001, 9));
 }
 

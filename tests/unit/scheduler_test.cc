@@ -136,6 +136,8 @@ class FakeConnector final : public WorkerConnector {
     reply.values = std::move(output->values);
     reply.sum = output->sum;
     reply.count = output->count;
+    reply.min = output->min;
+    reply.max = output->max;
     reply.pid = 1000;
     return reply;
   }
