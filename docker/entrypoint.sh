@@ -1,0 +1,84 @@
+#!/bin/sh
+# gpool-entrypoint: the entrypoint of the gpool image; one image, three roles.
+#
+#   gpool-entrypoint coordinator [FLAG...]   runs gpool-coordinator
+#   gpool-entrypoint worker [FLAG...]        runs gpool-worker
+#   gpool-entrypoint healthcheck             gRPC health probe of this container's daemon
+#   gpool-entrypoint gpool|gpool-*|sh ARGS   runs that program as is
+#   gpool-entrypoint ARGS                    runs the CLI: gpool ARGS (map ..., info, health ...)
+#
+# Environment (an unset or empty variable leaves the daemon's own default):
+#   GPOOL_LISTEN              HOST:PORT the daemon listens on
+#                             (coordinator 0.0.0.0:50051, worker 0.0.0.0:50052; port 0 = any)
+#   GPOOL_COORDINATOR         HOST:PORT of the coordinator (worker and CLI; read by the binaries)
+#   GPOOL_ADVERTISE_HOST      worker: host name or IP the coordinator dials (default: the
+#                             container's host name when listening on 0.0.0.0)
+#   GPOOL_SLOTS               worker: chunks computed at once (default 1)
+#   GPOOL_HEARTBEAT_INTERVAL  coordinator: heartbeat period asked of workers (default 500ms)
+#   GPOOL_LEASE_TIMEOUT       coordinator: silence after which a worker is dead (default 3s)
+#   GPOOL_WORKER_WAIT         coordinator: how long a job waits for a first worker (default 10s)
+#   GPOOL_CHUNK_TIMEOUT       coordinator: deadline of one chunk RPC (default 10m)
+#   GPOOL_LOG_LEVEL           coordinator and worker: debug, info, warning or error
+#   GPOOL_CHUNK_DELAY         worker, fault injection for tests only: wait this long per chunk
+#   GPOOL_RUN_DIR             where the daemon writes its port file (default /tmp)
+# Extra flags after the role are passed through, e.g. `coordinator --max_attempts=6`.
+set -eu
+
+run_dir=${GPOOL_RUN_DIR:-/tmp}
+# The daemon writes the port it actually bound here (it may listen on port 0); the health
+# check reads it.
+port_file=$run_dir/gpool.port
+
+role=${1:-}
+case "$role" in
+  coordinator)
+    shift
+    rm -f "$port_file"
+    exec gpool-coordinator \
+      --listen="${GPOOL_LISTEN:-0.0.0.0:50051}" \
+      --port_file="$port_file" \
+      ${GPOOL_HEARTBEAT_INTERVAL:+"--heartbeat_interval=$GPOOL_HEARTBEAT_INTERVAL"} \
+      ${GPOOL_LEASE_TIMEOUT:+"--lease_timeout=$GPOOL_LEASE_TIMEOUT"} \
+      ${GPOOL_WORKER_WAIT:+"--worker_wait=$GPOOL_WORKER_WAIT"} \
+      ${GPOOL_CHUNK_TIMEOUT:+"--chunk_timeout=$GPOOL_CHUNK_TIMEOUT"} \
+      ${GPOOL_LOG_LEVEL:+"--log_level=$GPOOL_LOG_LEVEL"} \
+      "$@"
+    ;;
+  worker)
+    shift
+    if [ -z "${GPOOL_COORDINATOR:-}" ]; then
+      echo "gpool-entrypoint: worker needs GPOOL_COORDINATOR=HOST:PORT" >&2
+      exit 1
+    fi
+    rm -f "$port_file"
+    exec gpool-worker \
+      --listen="${GPOOL_LISTEN:-0.0.0.0:50052}" \
+      --port_file="$port_file" \
+      ${GPOOL_ADVERTISE_HOST:+"--advertise_host=$GPOOL_ADVERTISE_HOST"} \
+      ${GPOOL_SLOTS:+"--slots=$GPOOL_SLOTS"} \
+      ${GPOOL_CHUNK_DELAY:+"--chunk_delay=$GPOOL_CHUNK_DELAY"} \
+      ${GPOOL_LOG_LEVEL:+"--log_level=$GPOOL_LOG_LEVEL"} \
+      "$@"
+    ;;
+  healthcheck)
+    # SERVING only: the coordinator once it listens, a worker once it is registered.
+    if [ ! -s "$port_file" ]; then
+      echo "gpool-entrypoint: no port file $port_file yet" >&2
+      exit 1
+    fi
+    port=$(cat "$port_file")
+    host=${GPOOL_LISTEN:-0.0.0.0:0}
+    host=${host%:*}
+    case "$host" in
+      ""|0.0.0.0) host=127.0.0.1 ;;
+      "[::]"|"::") host="[::1]" ;;
+    esac
+    exec gpool health "$host:$port"
+    ;;
+  gpool|gpool-*|sh|bash)
+    exec "$@"
+    ;;
+  *)
+    exec gpool "$@"
+    ;;
+esac

@@ -1,0 +1,489 @@
+#!/usr/bin/env bash
+# docker/smoke-test.sh: builds the gpool image and proves the compose deployment works.
+#
+#   bash docker/smoke-test.sh          (as root; CI runs it with CI=true and no stdin)
+#
+# What it does, each step bounded by a timeout:
+#  1. Finds a Docker engine, or starts `dockerd` (installing Debian's docker.io if needed) and
+#     stops that dockerd, and only that one, at the end. If no engine can be started at all it
+#     prints one line with SKIPPED and the reason and exits 0.
+#  2. Builds the base image the Dockerfile names (debian:bookworm) with debootstrap from the
+#     Debian mirror configured in apt + `docker import`, only when that image is missing.
+#  3. Builds the gpool image with `docker build --network host`.
+#  4. Starts docker-compose.yml + docker-compose.hostnet.yml (every service on the host
+#     network, coordinator on a free loopback port, workers on 127.0.0.1:0) with 3 workers.
+#  5. Through the client container: the seed job's exact sum, `info` listing 3 distinct
+#     workers (the same PIDs as the 3 worker containers), the trace showing all 3 computing.
+#  6. Kills one worker container in the middle of a large map and checks the exact sum, that
+#     the job saw the loss (retries / workers lost) and that the dead worker leaves `info`.
+#  7. Tears everything down (compose down, leftover containers) whatever happened.
+# The images it builds (the base and gpool:smoke) are kept as a cache for the next run.
+#
+# Environment knobs (all optional):
+#   GPOOL_SMOKE_IMAGE          image tag to build and run            (gpool:smoke)
+#   GPOOL_SMOKE_PROJECT        compose project name                  (gpoolsmoke)
+#   GPOOL_SMOKE_PORT           coordinator port on 127.0.0.1         (a free port)
+#   GPOOL_SMOKE_BIG_N          the killed job maps square over 1..N  (1000000000)
+#   GPOOL_SMOKE_CHUNK_DELAY    fault injection: each chunk waits this long on the workers (200ms)
+#   GPOOL_SMOKE_BIG_CHUNKSIZE  its chunk size                        (10000000)
+#   GPOOL_SMOKE_BUILD_TIMEOUT  seconds allowed for `docker build`    (2700)
+#   GPOOL_SMOKE_COMPOSE_EXTRA  more compose override files, colon-separated (none)
+# Exit codes: 0 passed (or SKIPPED: no Docker engine can run here), 1 failed.
+
+set -euo pipefail
+
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_ROOT=$(cd "$SCRIPT_DIR/.." && pwd)
+DOCKERFILE=$SCRIPT_DIR/Dockerfile
+PROJECT=${GPOOL_SMOKE_PROJECT:-gpoolsmoke}
+IMAGE=${GPOOL_SMOKE_IMAGE:-gpool:smoke}
+BIG_N=${GPOOL_SMOKE_BIG_N:-1000000000}
+BIG_CHUNKSIZE=${GPOOL_SMOKE_BIG_CHUNKSIZE:-10000000}
+BUILD_TIMEOUT=${GPOOL_SMOKE_BUILD_TIMEOUT:-2700}
+WORKERS=3
+SEED_SUM=41679167500
+
+export DEBIAN_FRONTEND=noninteractive
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/gpool-smoke.XXXXXX")
+STARTED_DOCKERD_PID=
+STACK_STARTED=0
+APT_UPDATED=0
+T0=$SECONDS
+COMPOSE=()
+
+log() { printf '[smoke %4ds] %s\n' "$((SECONDS - T0))" "$*"; }
+die() {
+  log "FAILED: $*"
+  exit 1
+}
+skip() {
+  echo "SKIPPED: docker smoke test: $*"
+  exit 0
+}
+
+# --- cleanup -------------------------------------------------------------------------------
+
+compose() { "${COMPOSE[@]}" "$@"; }
+
+remove_project_leftovers() {
+  # Containers and networks of this project that compose did not remove (one-off `run`
+  # containers of an interrupted run, for instance).
+  local ids
+  ids=$(docker ps -aq --filter "label=com.docker.compose.project=$PROJECT" 2>/dev/null || true)
+  if [[ -n "$ids" ]]; then
+    # shellcheck disable=SC2086
+    timeout 60 docker rm -f $ids > /dev/null 2>&1 || true
+  fi
+  ids=$(docker network ls -q --filter "label=com.docker.compose.project=$PROJECT" 2>/dev/null ||
+    true)
+  if [[ -n "$ids" ]]; then
+    # shellcheck disable=SC2086
+    timeout 60 docker network rm $ids > /dev/null 2>&1 || true
+  fi
+}
+
+stop_started_dockerd() {
+  [[ -n "$STARTED_DOCKERD_PID" ]] || return 0
+  log "stopping the dockerd this script started (pid $STARTED_DOCKERD_PID)"
+  kill -TERM "$STARTED_DOCKERD_PID" 2> /dev/null || true
+  local deadline=$((SECONDS + 30))
+  while kill -0 "$STARTED_DOCKERD_PID" 2> /dev/null && ((SECONDS < deadline)); do
+    sleep 0.5
+  done
+  if kill -0 "$STARTED_DOCKERD_PID" 2> /dev/null; then
+    log "dockerd did not stop within 30s; sending SIGKILL"
+    kill -KILL "$STARTED_DOCKERD_PID" 2> /dev/null || true
+  fi
+  wait "$STARTED_DOCKERD_PID" 2> /dev/null || true
+  STARTED_DOCKERD_PID=
+}
+
+cleanup() {
+  local status=$?
+  trap - EXIT INT TERM
+  set +e
+  if ((STACK_STARTED)); then
+    if ((status != 0)); then
+      log "logs of the stack (last 40 lines per service):"
+      timeout 60 "${COMPOSE[@]}" logs --no-color --tail 40 2>&1 | sed 's/^/    /'
+    fi
+    log "tearing down compose project $PROJECT"
+    timeout 120 "${COMPOSE[@]}" down --remove-orphans --volumes --timeout 5 > "$WORK/down.log" 2>&1 ||
+      sed 's/^/    /' "$WORK/down.log"
+    remove_project_leftovers
+  fi
+  stop_started_dockerd
+  rm -rf "$WORK"
+  exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# --- helpers -------------------------------------------------------------------------------
+
+apt_install() {
+  # apt_install PACKAGE...: installs Debian packages (root only); returns non-zero on failure.
+  [[ $(id -u) -eq 0 ]] || return 1
+  command -v apt-get > /dev/null || return 1
+  if ((!APT_UPDATED)); then
+    log "apt-get update"
+    timeout 300 apt-get update -qq > "$WORK/apt-update.log" 2>&1 || return 1
+    APT_UPDATED=1
+  fi
+  log "apt-get install $*"
+  timeout 900 apt-get install -y -qq --no-install-recommends "$@" > "$WORK/apt-install.log" 2>&1
+}
+
+# wait_until DESCRIPTION SECONDS COMMAND...: polls COMMAND every half second until it succeeds;
+# fails the test when the deadline passes.
+wait_until() {
+  local what=$1 limit=$2
+  shift 2
+  local deadline=$((SECONDS + limit))
+  until "$@"; do
+    ((SECONDS < deadline)) || die "timed out after ${limit}s waiting for $what"
+    sleep 0.5
+  done
+}
+
+engine_answers() { timeout 15 docker info > /dev/null 2>&1; }
+
+sum_of_squares() {
+  # Exact sum of x^2 for x in 1..n: n(n+1)(2n+1)/6 (beyond 64 bits, hence python3 or bc).
+  local n=$1
+  if command -v python3 > /dev/null; then
+    python3 -c "n = $n; print(n * (n + 1) * (2 * n + 1) // 6)"
+  elif command -v bc > /dev/null; then
+    echo "$n * ($n + 1) * (2 * $n + 1) / 6" | BC_LINE_LENGTH=0 bc
+  else
+    die "need python3 or bc to compute the expected sum"
+  fi
+}
+
+free_loopback_port() {
+  python3 -c 'import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])
+s.close()'
+}
+
+# --- 1. a Docker engine --------------------------------------------------------------------
+
+start_dockerd() {
+  # start_dockerd LABEL [DOCKERD OPTION...]: starts dockerd in the background and waits until
+  # it answers; on failure stops it again and returns non-zero.
+  local label=$1
+  shift
+  local logfile="$WORK/dockerd-$label.log"
+  log "starting dockerd ($label${*:+: $*}); its log: $logfile"
+  dockerd "$@" > "$logfile" 2>&1 &
+  STARTED_DOCKERD_PID=$!
+  local deadline=$((SECONDS + 60))
+  while ((SECONDS < deadline)); do
+    if ! kill -0 "$STARTED_DOCKERD_PID" 2> /dev/null; then
+      wait "$STARTED_DOCKERD_PID" 2> /dev/null || true
+      STARTED_DOCKERD_PID=
+      log "dockerd ($label) exited: $(grep -E 'level=(error|fatal)|failed' "$logfile" |
+        tail -n 1 | cut -c1-300)"
+      return 1
+    fi
+    if engine_answers; then
+      log "dockerd ($label) is up (pid $STARTED_DOCKERD_PID)"
+      return 0
+    fi
+    sleep 1
+  done
+  log "dockerd ($label) did not answer within 60s"
+  stop_started_dockerd
+  return 1
+}
+
+ensure_engine() {
+  if command -v docker > /dev/null && engine_answers; then
+    log "using the running Docker engine ($(docker version --format '{{.Server.Version}}' 2> /dev/null))"
+    return
+  fi
+  if [[ -n "${DOCKER_HOST:-}" ]]; then
+    log "DOCKER_HOST=$DOCKER_HOST does not answer; using the local engine instead"
+    unset DOCKER_HOST
+    if command -v docker > /dev/null && engine_answers; then return; fi
+  fi
+  [[ $(id -u) -eq 0 ]] || skip "no Docker engine answers and starting dockerd needs root"
+  if ! command -v dockerd > /dev/null || ! command -v docker > /dev/null; then
+    apt_install docker.io || skip "no Docker engine and docker.io could not be installed ($(tail -n 1 "$WORK"/apt-*.log 2> /dev/null | cut -c1-200))"
+  fi
+  # Plain first; then without the iptables/bridge setup a sandbox may refuse (the test uses
+  # the host network only); then also with the vfs storage driver when overlay mounts fail.
+  start_dockerd default ||
+    start_dockerd no-bridge --iptables=false --bridge=none ||
+    start_dockerd vfs --iptables=false --bridge=none --storage-driver=vfs ||
+    skip "no Docker engine answers and dockerd would not start here (logs tried: default, no-bridge, vfs)"
+}
+
+ensure_compose() {
+  if docker compose version > /dev/null 2>&1; then
+    COMPOSE=(docker compose)
+  elif command -v docker-compose > /dev/null; then
+    COMPOSE=(docker-compose)
+  else
+    apt_install docker-compose || die "neither 'docker compose' nor docker-compose is available"
+    COMPOSE=(docker-compose)
+  fi
+  log "compose: ${COMPOSE[*]} ($("${COMPOSE[@]}" version --short 2> /dev/null || echo '?'))"
+  COMPOSE+=(-p "$PROJECT" -f "$SCRIPT_DIR/docker-compose.yml" -f "$SCRIPT_DIR/docker-compose.hostnet.yml")
+  local extra extras=${GPOOL_SMOKE_COMPOSE_EXTRA:-}
+  for extra in ${extras//:/ }; do COMPOSE+=(-f "$extra"); done
+}
+
+# --- 2. the base image ---------------------------------------------------------------------
+
+# Prints "URI SUITE" for every deb source apt is configured with (one-line and deb822 forms).
+apt_sources() {
+  local f
+  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+    [[ -f "$f" ]] || continue
+    awk '$1 == "deb" { i = 2; if ($2 ~ /^\[/) { while ($i !~ /\]$/) i++; i++ } print $i, $(i + 1) }' "$f"
+  done
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [[ -f "$f" ]] || continue
+    awk 'BEGIN { RS = ""; FS = "\n" }
+      { types = ""; uris = ""; suites = ""; enabled = "yes"
+        for (i = 1; i <= NF; i++) {
+          if ($i ~ /^Types:/) types = $i
+          if ($i ~ /^URIs:/) { uris = $i; sub(/^URIs:[ \t]*/, "", uris) }
+          if ($i ~ /^Suites:/) { suites = $i; sub(/^Suites:[ \t]*/, "", suites) }
+          if ($i ~ /^Enabled:[ \t]*no/) enabled = "no"
+        }
+        if (types !~ /[ \t]deb([ \t]|$)/ || enabled == "no") next
+        nu = split(uris, u, /[ \t]+/); ns = split(suites, s, /[ \t]+/)
+        for (a = 1; a <= nu; a++) for (b = 1; b <= ns; b++) if (u[a] != "") print u[a], s[b] }' "$f"
+  done
+}
+
+ensure_base_image() {
+  local base suite mirror rootfs
+  base=$(sed -n 's/^ARG DEBIAN_IMAGE=//p' "$DOCKERFILE" | head -n 1)
+  [[ -n "$base" ]] || die "cannot find 'ARG DEBIAN_IMAGE=' in $DOCKERFILE"
+  if docker image inspect "$base" > /dev/null 2>&1; then
+    log "base image $base: present"
+    return
+  fi
+  case "${base#*:}" in
+    12 | 12.* | bookworm*) suite=bookworm ;;
+    *) suite=${base#*:} ;;
+  esac
+  apt_sources > "$WORK/apt-sources.txt" || true
+  mirror=$(awk -v s="$suite" '$2 == s { print $1; exit }' "$WORK/apt-sources.txt")
+  mirror=${mirror:-http://deb.debian.org/debian}
+  log "base image $base: missing; building it with debootstrap $suite from $mirror"
+  [[ $(id -u) -eq 0 ]] || die "building the base image with debootstrap needs root"
+  command -v debootstrap > /dev/null || apt_install debootstrap || die "cannot install debootstrap"
+  rootfs=$WORK/rootfs
+  local started=$SECONDS
+  timeout 1200 debootstrap --variant=minbase "$suite" "$rootfs" "$mirror" \
+    > "$WORK/debootstrap.log" 2>&1 || {
+    tail -n 20 "$WORK/debootstrap.log"
+    die "debootstrap failed"
+  }
+  # The same suites apt uses on this machine (release, -updates, -security), like the
+  # official image's sources.
+  awk -v s="$suite" '$2 == s || index($2, s "-") == 1 { print "deb " $1 " " $2 " main" }' \
+    "$WORK/apt-sources.txt" | sort -u > "$rootfs/etc/apt/sources.list.new"
+  if [[ -s "$rootfs/etc/apt/sources.list.new" ]]; then
+    mv "$rootfs/etc/apt/sources.list.new" "$rootfs/etc/apt/sources.list"
+  else
+    rm -f "$rootfs/etc/apt/sources.list.new"
+  fi
+  rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/* \
+    "$rootfs"/debootstrap
+  # shellcheck disable=SC2016 # expanded by the inner bash
+  timeout 600 bash -c 'set -o pipefail; tar -C "$1" -c . | docker import --change "CMD [\"bash\"]" - "$2"' \
+    _ "$rootfs" "$base" > /dev/null || die "docker import of the base image failed"
+  rm -rf "$rootfs"
+  log "base image $base: built in $((SECONDS - started))s"
+}
+
+# --- 3. the gpool image --------------------------------------------------------------------
+
+build_image() {
+  local started=$SECONDS
+  log "docker build --network host -t $IMAGE (log: $WORK/build.log; up to ${BUILD_TIMEOUT}s)"
+  if ! timeout "$BUILD_TIMEOUT" docker build --network host -f "$DOCKERFILE" -t "$IMAGE" \
+    "$REPO_ROOT" > "$WORK/build.log" 2>&1; then
+    tail -n 60 "$WORK/build.log" | sed 's/^/    /'
+    die "docker build failed (or exceeded ${BUILD_TIMEOUT}s)"
+  fi
+  log "image $IMAGE built in $((SECONDS - started))s ($(docker image inspect -f '{{.Size}}' "$IMAGE" | awk '{ printf "%.0f MB", $1 / 1e6 }'))"
+  # Earlier builds leave untagged stages behind; drop those older than a day (recent ones
+  # are the layer cache of the next build).
+  timeout 120 docker image prune -f --filter label=gpool.image --filter until=24h > /dev/null 2>&1 ||
+    log "warning: pruning stale gpool build stages failed"
+}
+
+# --- 4.-6. the stack -------------------------------------------------------------------------
+
+worker_containers() { compose ps -q worker 2> /dev/null | sort; }
+coordinator_container() { compose ps -q coordinator 2> /dev/null | head -n 1; }
+
+all_workers_healthy() {
+  local ids id n=0
+  ids=$(worker_containers)
+  for id in $ids; do
+    [[ $(docker inspect -f '{{if .State.Health}}{{.State.Health.Status}}{{end}}' "$id" 2> /dev/null) == healthy ]] ||
+      return 1
+    n=$((n + 1))
+  done
+  ((n == WORKERS))
+}
+
+# info through the coordinator container (cheap enough to poll).
+coordinator_info() {
+  timeout 20 docker exec "$(coordinator_container)" gpool --coordinator "127.0.0.1:$GPOOL_PORT" info
+}
+
+# Prints the PIDs in the table of `gpool info` (column 3 under the WORKER header).
+info_pids() { awk 'seen && NF >= 6 { print $3 } $1 == "WORKER" { seen = 1 }' | sort -u; }
+
+registered_workers_are() {
+  # registered_workers_are N: `info` lists exactly N workers.
+  local out
+  out=$(coordinator_info 2> /dev/null) || return 1
+  [[ $(info_pids <<< "$out" | wc -l) -eq $1 ]]
+}
+
+pid_not_registered() {
+  local out
+  out=$(coordinator_info 2> /dev/null) || return 1
+  ! info_pids <<< "$out" | grep -qx "$1"
+}
+
+client_run() {
+  # client_run OUT ERR ARGS...: one-shot client container, as a user would run it.
+  local out=$1 err=$2
+  shift 2
+  timeout 300 "${COMPOSE[@]}" run --rm -T client "$@" > "$out" 2> "$err"
+}
+
+expect_line() {
+  # expect_line FILE LINE WHAT
+  grep -qxF "$2" "$1" || {
+    sed 's/^/    /' "$1" | tail -n 20
+    die "$3: expected the line '$2'"
+  }
+}
+
+main() {
+  log "gpool docker smoke test (repository $REPO_ROOT)"
+  ensure_engine
+  ensure_compose
+  ensure_base_image
+  build_image
+
+  GPOOL_PORT=${GPOOL_SMOKE_PORT:-$(free_loopback_port)}
+  export GPOOL_PORT GPOOL_IMAGE=$IMAGE
+  # A leftover of an interrupted earlier run would hold names and ports.
+  remove_project_leftovers
+  STACK_STARTED=1
+  local started=$SECONDS
+  log "compose up: coordinator on 127.0.0.1:$GPOOL_PORT, $WORKERS workers, host network"
+  timeout 300 "${COMPOSE[@]}" up -d --no-build --scale "worker=$WORKERS" > "$WORK/up.log" 2>&1 || {
+    sed 's/^/    /' "$WORK/up.log"
+    die "compose up failed"
+  }
+  wait_until "$WORKERS healthy worker containers" 120 all_workers_healthy
+  wait_until "$WORKERS workers registered with the coordinator" 60 registered_workers_are "$WORKERS"
+  log "stack up and healthy in $((SECONDS - started))s"
+
+  # Which host PIDs the worker containers have (`pid: host` in the override).
+  local container_pids
+  container_pids=$(for id in $(worker_containers); do docker inspect -f '{{.State.Pid}}' "$id"; done | sort -u)
+
+  # 5a. the seed job, exactly as a user runs it.
+  log "client: map square 1..5000"
+  client_run "$WORK/seed.out" "$WORK/seed.err" map square 1..5000 ||
+    { cat "$WORK/seed.err"; die "the seed job failed"; }
+  expect_line "$WORK/seed.out" "Number of cores available equals $WORKERS" "seed job"
+  expect_line "$WORK/seed.out" "The sum of the square of the first 5000 integers is $SEED_SUM" "seed job"
+  sed 's/^/    /' "$WORK/seed.out"
+
+  # 5b. info: three distinct workers, the three worker containers.
+  log "client: info"
+  client_run "$WORK/info.out" "$WORK/info.err" info || { cat "$WORK/info.err"; die "info failed"; }
+  sed 's/^/    /' "$WORK/info.out"
+  local info_pid_list
+  info_pid_list=$(info_pids < "$WORK/info.out")
+  [[ $(wc -l <<< "$info_pid_list") -eq $WORKERS ]] || die "info should list $WORKERS distinct worker PIDs"
+  [[ $(awk 'seen && NF >= 6 { print $NF } $1 == "WORKER" { seen = 1 }' "$WORK/info.out" | sort -u | wc -l) -eq $WORKERS ]] ||
+    die "info should list $WORKERS distinct worker addresses"
+  [[ "$info_pid_list" == "$container_pids" ]] ||
+    die "info's PIDs (${info_pid_list//$'\n'/ }) are not the worker containers' PIDs (${container_pids//$'\n'/ })"
+
+  # 5c. the trace: every element computed once, by all three workers.
+  log "client: map square 1..5000 --trace"
+  client_run "$WORK/trace.out" "$WORK/trace.err" map square 1..5000 --trace ||
+    { cat "$WORK/trace.err"; die "the traced job failed"; }
+  expect_line "$WORK/trace.out" "The sum of the square of the first 5000 integers is $SEED_SUM" "traced job"
+  local traced
+  traced=$(grep -c '^Worker .* calculating square of ' "$WORK/trace.out" || true)
+  [[ "$traced" -eq 5000 ]] || die "the trace should have 5000 lines, has $traced"
+  awk '/^Worker .* calculating square of / { split($2, w, "@"); n[w[1]]++ }
+    END { for (p in n) printf "    worker pid %s computed %d elements\n", p, n[p] }' "$WORK/trace.out"
+  local trace_pids
+  trace_pids=$(awk '/^Worker .* calculating square of / { split($2, w, "@"); print w[1] }' \
+    "$WORK/trace.out" | sort -u)
+  [[ "$trace_pids" == "$info_pid_list" ]] ||
+    die "all $WORKERS workers should have computed chunks; the trace shows PIDs ${trace_pids//$'\n'/ }"
+
+  # 6. kill a worker container in the middle of a large map.
+  local expected victim victim_pid coordinator before client_pid deadline running_since=
+  expected=$(sum_of_squares "$BIG_N")
+  victim=$(worker_containers | head -n 1)
+  victim_pid=$(docker inspect -f '{{.State.Pid}}' "$victim")
+  coordinator=$(coordinator_container)
+  before=$(docker logs "$coordinator" 2>&1 | grep -c ' planned: ' || true)
+  log "client: map square 1..$BIG_N --chunksize $BIG_CHUNKSIZE --stats (killing worker pid $victim_pid mid-job)"
+  started=$SECONDS
+  timeout 300 "${COMPOSE[@]}" run --rm -T client map square "1..$BIG_N" \
+    --chunksize "$BIG_CHUNKSIZE" --stats > "$WORK/big.out" 2> "$WORK/big.err" &
+  client_pid=$!
+  # The job is under way once the coordinator logs its plan, or at the latest 2s after the
+  # client container is running; whether the kill really hit the job is checked below from the
+  # job's own statistics, not assumed.
+  deadline=$((SECONDS + 120))
+  while :; do
+    kill -0 "$client_pid" 2> /dev/null || {
+      cat "$WORK/big.out" "$WORK/big.err"
+      die "the large job ended before a worker could be killed; raise GPOOL_SMOKE_BIG_N"
+    }
+    (($(docker logs "$coordinator" 2>&1 | grep -c ' planned: ' || true) > before)) && break
+    if [[ -n $(docker ps -q --filter "label=com.docker.compose.project=$PROJECT" \
+      --filter "label=com.docker.compose.oneoff=True" --filter status=running) ]]; then
+      running_since=${running_since:-$SECONDS}
+      ((SECONDS - running_since >= 2)) && break
+    fi
+    ((SECONDS < deadline)) || die "the large job did not start within 120s"
+    sleep 0.2
+  done
+  sleep 1 # let every worker hold chunks of the job
+  docker kill "$victim" > /dev/null || die "docker kill $victim failed"
+  log "killed worker container ${victim:0:12} (pid $victim_pid) $((SECONDS - started))s into the job"
+  local rc=0
+  wait "$client_pid" || rc=$?
+  sed 's/^/    /' "$WORK/big.out" "$WORK/big.err" | grep -v -e '^    Creating ' -e '^    Starting ' || true
+  ((rc == 0)) || die "the large job failed (exit $rc) after a worker was killed"
+  expect_line "$WORK/big.out" "The sum of the square of the first $BIG_N integers is $expected" "large job"
+  local retries lost
+  retries=$(grep -oE '[0-9]+ retries' "$WORK/big.err" | head -n 1 | cut -d' ' -f1)
+  lost=$(grep -oE '[0-9]+ workers? lost' "$WORK/big.err" | head -n 1 | cut -d' ' -f1)
+  ((${retries:-0} + ${lost:-0} > 0)) ||
+    die "the job's stats show no retry and no lost worker: the kill did not land mid-job (job took $((SECONDS - started))s)"
+  log "large job: exact sum after losing a worker ($retries retries, $lost workers lost) in $((SECONDS - started))s"
+  wait_until "the killed worker to leave the registry" 60 pid_not_registered "$victim_pid"
+  log "the killed worker (pid $victim_pid) left the registry"
+
+  log "PASSED: seed sum, $WORKERS distinct workers computing, exact sum after a worker was killed ($((SECONDS - T0))s)"
+}
+
+main "$@"
