@@ -54,6 +54,19 @@ grpc::Status CoordinatorService::Heartbeat(grpc::ServerContext* context,
   return ToGrpcStatus(scheduler_->Heartbeat(request->worker_id(), request->incarnation()));
 }
 
+grpc::Status CoordinatorService::DrainWorker(grpc::ServerContext* context,
+                                             const v1::WorkerLeaveRequest* request,
+                                             v1::WorkerLeaveResponse* response) {
+  return ToGrpcStatus(scheduler_->DrainWorker(request->worker_id(), request->incarnation()));
+}
+
+grpc::Status CoordinatorService::DeregisterWorker(grpc::ServerContext* context,
+                                                  const v1::WorkerLeaveRequest* request,
+                                                  v1::WorkerLeaveResponse* response) {
+  return ToGrpcStatus(
+      scheduler_->DeregisterWorker(request->worker_id(), request->incarnation()));
+}
+
 grpc::Status CoordinatorService::Map(grpc::ServerContext* context,
                                      const v1::MapRequest* request,
                                      grpc::ServerWriter<v1::MapResponse>* writer) {

@@ -18,6 +18,11 @@ class CoordinatorService final : public v1::Coordinator::Service {
                               v1::RegisterWorkerResponse* response) override;
   grpc::Status Heartbeat(grpc::ServerContext* context, const v1::HeartbeatRequest* request,
                          v1::HeartbeatResponse* response) override;
+  grpc::Status DrainWorker(grpc::ServerContext* context, const v1::WorkerLeaveRequest* request,
+                           v1::WorkerLeaveResponse* response) override;
+  grpc::Status DeregisterWorker(grpc::ServerContext* context,
+                                const v1::WorkerLeaveRequest* request,
+                                v1::WorkerLeaveResponse* response) override;
   grpc::Status Map(grpc::ServerContext* context, const v1::MapRequest* request,
                    grpc::ServerWriter<v1::MapResponse>* writer) override;
   grpc::Status GetClusterInfo(grpc::ServerContext* context,

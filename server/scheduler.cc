@@ -105,14 +105,50 @@ absl::StatusOr<RegistrationGrant> Scheduler::RegisterWorker(
   return grant;
 }
 
-absl::Status Scheduler::Heartbeat(const std::string& worker_id, uint64_t incarnation) {
-  absl::MutexLock lock(&mu_);
+Scheduler::Worker* Scheduler::FindWorkerLocked(const std::string& worker_id,
+                                               uint64_t incarnation) {
   auto it = workers_.find(worker_id);
   if (it == workers_.end() || it->second.registration.incarnation != incarnation) {
+    return nullptr;
+  }
+  return &it->second;
+}
+
+absl::Status Scheduler::Heartbeat(const std::string& worker_id, uint64_t incarnation) {
+  absl::MutexLock lock(&mu_);
+  Worker* worker = FindWorkerLocked(worker_id, incarnation);
+  if (worker == nullptr) {
     return absl::NotFoundError(
         absl::StrCat("worker ", worker_id, " is not registered here; register again"));
   }
-  it->second.last_heartbeat = clock_->Now();
+  worker->last_heartbeat = clock_->Now();
+  return absl::OkStatus();
+}
+
+absl::Status Scheduler::DrainWorker(const std::string& worker_id, uint64_t incarnation) {
+  absl::MutexLock lock(&mu_);
+  Worker* worker = FindWorkerLocked(worker_id, incarnation);
+  if (worker == nullptr) {
+    return absl::NotFoundError(absl::StrCat("worker ", worker_id, " is not registered here"));
+  }
+  worker->draining = true;
+  LogInfo(absl::StrCat("worker ", WorkerLabelLocked(*worker), " is draining; it holds ",
+                       worker->in_flight.size(), " chunk(s)"));
+  return absl::OkStatus();
+}
+
+absl::Status Scheduler::DeregisterWorker(const std::string& worker_id, uint64_t incarnation) {
+  Actions actions;
+  {
+    absl::MutexLock lock(&mu_);
+    if (FindWorkerLocked(worker_id, incarnation) == nullptr) {
+      return absl::NotFoundError(absl::StrCat("worker ", worker_id, " is not registered here"));
+    }
+    DeclareDeadLocked(worker_id, "it deregistered (graceful shutdown)", &actions,
+                      /*lost=*/false);
+    PumpLocked(&actions);
+  }
+  Execute(std::move(actions));
   return absl::OkStatus();
 }
 
@@ -581,7 +617,7 @@ void Scheduler::SpeculateLocked(Job& job, Actions* actions) {
     Worker* backup = nullptr;
     for (auto& [id, worker] : workers_) {
       const auto& functions = worker.registration.functions;
-      if (id == active.runs.front().worker_id ||
+      if (id == active.runs.front().worker_id || worker.draining ||
           std::find(functions.begin(), functions.end(), job.spec.function) == functions.end() ||
           static_cast<int>(worker.in_flight.size()) >= worker.registration.slots) {
         continue;
@@ -615,6 +651,7 @@ Scheduler::Worker* Scheduler::PickWorkerLocked(const Job& job) {
     if (std::find(functions.begin(), functions.end(), job.spec.function) == functions.end()) {
       continue;
     }
+    if (worker.draining) continue;
     if (at_worker_limit && job.workers_used.count(id) == 0) continue;
     const int capacity = worker.registration.slots + options_.pipeline_depth;
     const int held = static_cast<int>(worker.in_flight.size());
@@ -631,6 +668,7 @@ Scheduler::Worker* Scheduler::PickWorkerLocked(const Job& job) {
 
 bool Scheduler::HasEligibleWorkerLocked(const std::string& function) const {
   for (const auto& [id, worker] : workers_) {
+    if (worker.draining) continue;
     const auto& functions = worker.registration.functions;
     if (std::find(functions.begin(), functions.end(), function) != functions.end()) return true;
   }
@@ -646,19 +684,20 @@ std::vector<std::string> Scheduler::AvailableFunctionsLocked() const {
 }
 
 void Scheduler::DeclareDeadLocked(const std::string& worker_id, const std::string& reason,
-                                  Actions* actions) {
+                                  Actions* actions, bool lost) {
   auto it = workers_.find(worker_id);
   if (it == workers_.end()) return;
   Worker& worker = it->second;
   const std::string label = WorkerLabelLocked(worker);
-  LogWarning(absl::StrCat("worker ", label, " declared dead: ", reason, "; re-queueing its ",
-                          worker.in_flight.size(), " chunk(s)"));
+  (lost ? LogWarning : LogInfo)(absl::StrCat("worker ", label, lost ? " declared dead: " : " left: ",
+                                             reason, "; re-queueing its ",
+                                             worker.in_flight.size(), " chunk(s)"));
   for (const auto& [job_sequence, chunk_index, attempt] : worker.in_flight) {
     auto job_it = jobs_.find(job_sequence);
     if (job_it == jobs_.end()) continue;
     Job& job = job_it->second;
     job.workers_used.erase(worker_id);
-    if (job.workers_lost.insert(worker_id).second) ++job.stats.workers_lost;
+    if (lost && job.workers_lost.insert(worker_id).second) ++job.stats.workers_lost;
     auto active_it = job.active.find(chunk_index);
     if (active_it == job.active.end()) continue;
     auto& runs = active_it->second.runs;

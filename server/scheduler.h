@@ -133,6 +133,12 @@ class Scheduler {
   // coordinator restarted) or the incarnation differs: the worker must register again.
   absl::Status Heartbeat(const std::string& worker_id, uint64_t incarnation);
 
+  // Graceful leave, step 1: no new chunks for this worker. NOT_FOUND like Heartbeat.
+  absl::Status DrainWorker(const std::string& worker_id, uint64_t incarnation);
+  // Graceful leave, step 2: forget the worker; chunks it still holds are handed back
+  // (re-queued, not counted as a lost worker). NOT_FOUND like Heartbeat.
+  absl::Status DeregisterWorker(const std::string& worker_id, uint64_t incarnation);
+
   // Queues a job and returns its id and event stream. The stream gets kStarted once the job
   // is planned, one kChunk per chunk, then kFinished.
   // Errors now: INVALID_ARGUMENT (bad spec), NOT_FOUND (workers are registered but none
@@ -168,6 +174,8 @@ class Scheduler {
     // (job sequence, chunk index, attempt) of every call sent and not answered.
     std::set<std::tuple<uint64_t, uint64_t, int>> in_flight;
     int64_t chunks_done = 0;
+    // Leaving gracefully: gets no new chunks.
+    bool draining = false;
   };
 
   struct ChunkRun {
@@ -245,8 +253,12 @@ class Scheduler {
   bool HasEligibleWorkerLocked(const std::string& function) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::vector<std::string> AvailableFunctionsLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Removes the worker and re-queues its chunks. `lost` counts it in the jobs' workers_lost
+  // (false for a graceful leave).
   void DeclareDeadLocked(const std::string& worker_id, const std::string& reason,
-                         Actions* actions) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+                         Actions* actions, bool lost = true) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Worker* FindWorkerLocked(const std::string& worker_id, uint64_t incarnation)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The run of `chunk_index` on `worker_id` was lost: retry it or abort the job.
   void ChunkLostLocked(Job& job, uint64_t chunk_index, const std::string& worker_label)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -45,4 +45,25 @@ absl::Status GrpcCoordinatorLink::Heartbeat(const std::string& worker_id, uint64
   return FromGrpcStatus(stub_->Heartbeat(&context, request, &response));
 }
 
+absl::Status GrpcCoordinatorLink::Drain(const std::string& worker_id, uint64_t incarnation) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + kHeartbeatDeadline);
+  v1::WorkerLeaveRequest request;
+  request.set_worker_id(worker_id);
+  request.set_incarnation(incarnation);
+  v1::WorkerLeaveResponse response;
+  return FromGrpcStatus(stub_->DrainWorker(&context, request, &response));
+}
+
+absl::Status GrpcCoordinatorLink::Deregister(const std::string& worker_id,
+                                             uint64_t incarnation) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + kHeartbeatDeadline);
+  v1::WorkerLeaveRequest request;
+  request.set_worker_id(worker_id);
+  request.set_incarnation(incarnation);
+  v1::WorkerLeaveResponse response;
+  return FromGrpcStatus(stub_->DeregisterWorker(&context, request, &response));
+}
+
 }  // namespace gpool

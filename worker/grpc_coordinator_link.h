@@ -19,6 +19,8 @@ class GrpcCoordinatorLink final : public CoordinatorLink {
 
   absl::StatusOr<RegistrationGrant> Register(const WorkerRegistration& registration) override;
   absl::Status Heartbeat(const std::string& worker_id, uint64_t incarnation) override;
+  absl::Status Drain(const std::string& worker_id, uint64_t incarnation) override;
+  absl::Status Deregister(const std::string& worker_id, uint64_t incarnation) override;
 
  private:
   std::unique_ptr<v1::Coordinator::Stub> stub_;

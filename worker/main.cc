@@ -40,6 +40,9 @@ ABSL_FLAG(int, slots, 1, "Chunks computed at once (like Pool processes on this w
 ABSL_FLAG(std::string, port_file, "",
           "If set, write the port actually bound to this file (one line) once serving.");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error.");
+ABSL_FLAG(absl::Duration, drain_timeout, absl::Seconds(8),
+          "On SIGTERM, how long the chunks in hand may take to finish before they are handed "
+          "back to the coordinator.");
 ABSL_FLAG(absl::Duration, chunk_delay, absl::ZeroDuration(),
           "Fault injection for tests: wait this long before computing each chunk.");
 ABSL_FLAG(bool, enable_test_functions, false,
@@ -139,12 +142,15 @@ int Run() {
   registration_loop.Start();
 
   const int signal_number = WaitForTerminationSignal();
-  LogInfo(absl::StrCat("signal ", signal_number, " received; shutting down"));
-  registration_loop.Stop();
+  LogInfo(absl::StrCat("signal ", signal_number, " received; draining"));
+  // Drain: not ready for new work, no new chunks from the coordinator, the chunks in hand
+  // finish (or are handed back after --drain_timeout), then deregister and exit 0.
   SetServing(*server, false);
-  // Chunks already running get a few seconds to finish; the coordinator re-dispatches any
-  // that do not.
-  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  absl::Status left = registration_loop.Leave(
+      absl::GetFlag(FLAGS_drain_timeout),
+      [&service](absl::Duration timeout) { return service.AwaitIdle(timeout); });
+  if (!left.ok()) LogWarning(absl::StrCat("leaving the coordinator: ", left.ToString()));
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
   LogInfo(absl::StrCat("stopped after ", executor.chunks_completed(), " chunks"));
   return 0;
 }

@@ -35,6 +35,30 @@ void RegistrationLoop::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+absl::Status RegistrationLoop::Leave(absl::Duration timeout,
+                                     const std::function<bool(absl::Duration)>& await_idle) {
+  const absl::Time deadline = absl::Now() + timeout;
+  const std::string id = worker_id();
+  absl::Status status = absl::OkStatus();
+  if (!id.empty()) {
+    status = link_->Drain(id, registration_.incarnation);
+    if (status.ok()) {
+      LogInfo(absl::StrCat("draining: waiting up to ", absl::FormatDuration(timeout),
+                           " for the chunks in hand"));
+      if (!await_idle(deadline - absl::Now())) {
+        LogWarning("drain timed out; handing the remaining chunks back");
+      }
+    }
+  }
+  Stop();
+  if (!id.empty()) {
+    absl::Status deregistered = link_->Deregister(id, registration_.incarnation);
+    if (status.ok()) status = deregistered;
+    if (deregistered.ok()) LogInfo(absl::StrCat("deregistered ", id));
+  }
+  return status;
+}
+
 std::string RegistrationLoop::worker_id() const {
   absl::MutexLock lock(&mu_);
   return worker_id_;

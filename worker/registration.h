@@ -28,6 +28,9 @@ class CoordinatorLink {
   virtual absl::StatusOr<RegistrationGrant> Register(const WorkerRegistration& registration) = 0;
   // NOT_FOUND means "register again".
   virtual absl::Status Heartbeat(const std::string& worker_id, uint64_t incarnation) = 0;
+  // Graceful leave: no new chunks, then forget this worker (see proto/gpool.proto).
+  virtual absl::Status Drain(const std::string& worker_id, uint64_t incarnation) = 0;
+  virtual absl::Status Deregister(const std::string& worker_id, uint64_t incarnation) = 0;
 };
 
 struct BackoffPolicy {
@@ -57,6 +60,13 @@ class RegistrationLoop {
   void Start();
   // Stops heartbeating; returns once the loop thread has exited.
   void Stop();
+
+  // Graceful shutdown: asks the coordinator for no new chunks, waits (heartbeating on) until
+  // `await_idle(remaining time)` says the chunks in hand are done or `timeout` passes, then
+  // deregisters, handing back whatever is left, and stops. Without a registration it only
+  // stops. Returns the first error from the coordinator (the worker exits anyway).
+  absl::Status Leave(absl::Duration timeout,
+                     const std::function<bool(absl::Duration)>& await_idle);
 
   // The current worker id; empty while unregistered.
   std::string worker_id() const;

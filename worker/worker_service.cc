@@ -5,9 +5,25 @@
 
 namespace gpool {
 
+bool WorkerService::AwaitIdle(absl::Duration timeout) {
+  absl::MutexLock lock(&mu_);
+  return mu_.AwaitWithTimeout(absl::Condition(this, &WorkerService::IdleLocked), timeout);
+}
+
 grpc::Status WorkerService::RunChunk(grpc::ServerContext* context,
                                      const v1::RunChunkRequest* request,
                                      v1::RunChunkResponse* response) {
+  {
+    absl::MutexLock lock(&mu_);
+    ++calls_in_progress_;
+  }
+  struct Done {
+    WorkerService* service;
+    ~Done() {
+      absl::MutexLock lock(&service->mu_);
+      --service->calls_in_progress_;
+    }
+  } done{this};
   absl::StatusOr<Input> input = FromProto(request->input());
   if (!input.ok()) return ToGrpcStatus(input.status());
   const ResultMode mode = FromProto(request->result_mode());

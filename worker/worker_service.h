@@ -4,6 +4,9 @@
 
 #include <cstdint>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "gpool.grpc.pb.h"
 #include "worker/chunk_executor.h"
 
@@ -18,9 +21,16 @@ class WorkerService final : public v1::Worker::Service {
   grpc::Status RunChunk(grpc::ServerContext* context, const v1::RunChunkRequest* request,
                         v1::RunChunkResponse* response) override;
 
+  // Waits until no RunChunk call is in progress; false on timeout. Used to drain.
+  bool AwaitIdle(absl::Duration timeout);
+
  private:
+  bool IdleLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return calls_in_progress_ == 0; }
+
   ChunkExecutor* const executor_;
   const int64_t pid_;
+  absl::Mutex mu_;
+  int calls_in_progress_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace gpool

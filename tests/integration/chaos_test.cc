@@ -15,6 +15,7 @@
 #include "absl/numeric/int128.h"
 #include "absl/strings/str_cat.h"
 #include "client/client.h"
+#include "client/health.h"
 #include "client/local_cluster.h"
 #include "common/int128.h"
 #include "common/subprocess.h"
@@ -250,6 +251,48 @@ TEST(ChaosTest, ClientKilledMidJob_JobDroppedAndWorkersIdle) {
   int64_t chunks_done = 0;
   for (const WorkerView& worker : view->workers) chunks_done += worker.chunks_done;
   EXPECT_LT(chunks_done, 500);
+}
+
+// Graceful shutdown: SIGTERM makes a worker drain (NOT_SERVING, no new chunks, the ones in
+// hand finish), deregister and exit 0. The job loses nothing and counts no lost worker.
+TEST(ChaosTest, SigtermDrain_WorkerFinishesChunksInHandAndExitsCleanly) {
+  auto cluster = StartCluster(2, {"--chunk_delay=300ms"});
+  ASSERT_NE(cluster, nullptr);
+  const pid_t leaving = cluster->worker_pids()[0];
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Client> observer, Client::Connect(cluster->address()));
+  ASSERT_OK_AND_ASSIGN(ClusterView view, observer->GetClusterInfo());
+  std::string leaving_address;
+  for (const WorkerView& worker : view.workers) {
+    if (worker.ref.pid == leaving) leaving_address = worker.address;
+  }
+  ASSERT_FALSE(leaving_address.empty());
+  ASSERT_OK_AND_ASSIGN(std::string before, CheckHealth(leaving_address, absl::Seconds(5)));
+  EXPECT_EQ(before, "SERVING");
+
+  std::string during;
+  const int64_t n = 2'000'000;
+  ChaosRun run = RunMap(cluster->address(), SquaresSpec(n, 100'000), [&](size_t received) {
+    if (received != 4) return;
+    kill(leaving, SIGTERM);
+    // While it finishes the chunks in hand it must not look ready.
+    EXPECT_TRUE(WaitUntil(
+        [&] {
+          absl::StatusOr<std::string> health = CheckHealth(leaving_address, absl::Seconds(1));
+          if (health.ok()) during = *health;
+          return during == "NOT_SERVING";
+        },
+        absl::Seconds(5)));
+  });
+  ASSERT_OK(run.summary);
+  EXPECT_EQ(run.summary->sum, SumOfSquares(n));
+  ExpectExactlyOnce(run, 20);
+  EXPECT_EQ(run.summary->stats.workers_lost, 0);
+  EXPECT_EQ(during, "NOT_SERVING");
+  absl::StatusOr<int> exit_code = cluster->WaitForWorkerExit(leaving, absl::Seconds(15));
+  ASSERT_OK(exit_code);
+  EXPECT_EQ(*exit_code, 0);
+  ASSERT_OK_AND_ASSIGN(ClusterView after, observer->GetClusterInfo());
+  EXPECT_EQ(after.workers.size(), 1u);  // it deregistered instead of waiting out a lease
 }
 
 // 7. A chunk that kills every worker it runs on fails the job after 4 attempts, naming the

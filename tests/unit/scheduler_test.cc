@@ -570,6 +570,39 @@ TEST_F(SchedulerTest, ReRegistrationFromSameAddress_ReplacesAndRequeues) {
   EXPECT_EQ(drained.sum, 385);
 }
 
+// ---- Graceful leave ---------------------------------------------------------------------
+
+TEST_F(SchedulerTest, DrainWorker_GetsNoNewChunksButItsResultsCount) {
+  const std::string leaving = AddWorker("leaving:1");
+  auto job = Submit(1, 100, 10);
+  ASSERT_EQ(connector_.PendingFor("leaving:1").size(), 2u);
+  ASSERT_OK(scheduler_->DrainWorker(leaving, 7));
+  AddWorker("staying:1");
+  Drained drained = RunJob(job, {"leaving:1", "staying:1"});
+  ASSERT_TRUE(drained.finished.has_value());
+  EXPECT_OK(drained.finished->status);
+  EXPECT_EQ(drained.sum, 338350);
+  int by_leaving = 0;
+  for (const auto& chunk : drained.chunks) by_leaving += chunk.worker_id == leaving;
+  EXPECT_EQ(by_leaving, 2);  // only the two it held when it started draining
+  ASSERT_OK(scheduler_->DeregisterWorker(leaving, 7));
+  EXPECT_EQ(scheduler_->Snapshot().workers.size(), 1u);
+  EXPECT_THAT(scheduler_->DrainWorker(leaving, 7), StatusIs(absl::StatusCode::kNotFound, HasSubstr(leaving)));
+}
+
+TEST_F(SchedulerTest, DeregisterWithChunksInHand_HandsThemBackWithoutCountingALoss) {
+  const std::string leaving = AddWorker("leaving:1");
+  auto job = Submit(1, 20, 10);
+  ASSERT_OK(scheduler_->DeregisterWorker(leaving, 7));
+  AddWorker("staying:1");
+  Drained drained = RunJob(job, {"staying:1"});
+  ASSERT_TRUE(drained.finished.has_value());
+  EXPECT_OK(drained.finished->status);
+  EXPECT_EQ(drained.sum, 2870);
+  EXPECT_EQ(drained.finished->stats.workers_lost, 0);
+  EXPECT_EQ(drained.finished->stats.retries, 2);
+}
+
 // ---- Speculative execution --------------------------------------------------------------
 
 TEST_F(SchedulerTest, Straggler_GetsBackupOnIdleWorker_FirstResultWinsLoserCancelled) {

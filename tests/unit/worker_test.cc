@@ -140,6 +140,21 @@ class FakeLink final : public CoordinatorLink {
     return absl::OkStatus();
   }
 
+  absl::Status Drain(const std::string& worker_id, uint64_t incarnation) override {
+    absl::MutexLock lock(&mu_);
+    calls_.push_back("drain " + worker_id);
+    return absl::OkStatus();
+  }
+  absl::Status Deregister(const std::string& worker_id, uint64_t incarnation) override {
+    absl::MutexLock lock(&mu_);
+    calls_.push_back("deregister " + worker_id);
+    return absl::OkStatus();
+  }
+  std::vector<std::string> leave_calls() {
+    absl::MutexLock lock(&mu_);
+    return calls_;
+  }
+
   void Forget() {
     absl::MutexLock lock(&mu_);
     forget_ = true;
@@ -165,6 +180,7 @@ class FakeLink final : public CoordinatorLink {
   int heartbeats_ ABSL_GUARDED_BY(mu_) = 0;
   bool forget_ ABSL_GUARDED_BY(mu_) = false;
   WorkerRegistration last_registration_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> calls_ ABSL_GUARDED_BY(mu_);
 };
 
 WorkerRegistration TestRegistration() {
@@ -211,6 +227,31 @@ TEST(RegistrationLoopTest, HeartbeatNotFound_RegistersAgain) {
   link.Forget();
   ASSERT_TRUE(loop.AwaitRegistrations(2, absl::Seconds(10)));
   EXPECT_EQ(loop.worker_id(), "w2");
+}
+
+TEST(RegistrationLoopTest, Leave_DrainsWaitsForIdleThenDeregisters) {
+  FakeLink link(0);
+  RegistrationLoop loop(&link, TestRegistration(), FastBackoff());
+  loop.Start();
+  ASSERT_TRUE(loop.AwaitRegistrations(1, absl::Seconds(10)));
+  std::vector<std::string> seen_while_waiting;
+  ASSERT_OK(loop.Leave(absl::Seconds(5), [&](absl::Duration remaining) {
+    seen_while_waiting = link.leave_calls();
+    EXPECT_GT(remaining, absl::Seconds(4));
+    return true;
+  }));
+  EXPECT_THAT(seen_while_waiting, ElementsAre("drain w1"));
+  EXPECT_THAT(link.leave_calls(), ElementsAre("drain w1", "deregister w1"));
+}
+
+TEST(RegistrationLoopTest, Leave_Unregistered_OnlyStops) {
+  FakeLink link(1'000'000);
+  RegistrationLoop loop(&link, TestRegistration(), FastBackoff());
+  loop.Start();
+  bool waited = false;
+  ASSERT_OK(loop.Leave(absl::Seconds(1), [&](absl::Duration) { return waited = true; }));
+  EXPECT_FALSE(waited);
+  EXPECT_TRUE(link.leave_calls().empty());
 }
 
 TEST(RegistrationLoopTest, Stop_EndsTheLoopPromptly) {
