@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <vector>
 
+#include "absl/numeric/int128.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "client/json.h"
 #include "common/int128.h"
 
 namespace gpool {
@@ -37,17 +39,71 @@ std::string CoresLine(int slots) {
   return absl::StrCat("Number of cores available equals ", slots);
 }
 
-std::string SumLine(const std::string& function, const Input& input, absl::int128 sum) {
-  std::string what;
+namespace {
+
+// "the first 5000 integers", "the integers from -5 to 5", "the 3 given integers".
+std::string InputPhrase(const Input& input) {
   if (input.is_range() && input.range_start() == 1) {
-    what = absl::StrCat("the first ", input.range_end(),
+    return absl::StrCat("the first ", input.range_end(),
                         input.range_end() == 1 ? " integer" : " integers");
-  } else if (input.is_range()) {
-    what = absl::StrCat("the integers from ", input.range_start(), " to ", input.range_end());
-  } else {
-    what = absl::StrCat("the ", input.size(), input.size() == 1 ? " given integer" : " given integers");
   }
-  return absl::StrCat("The sum of the ", function, " of ", what, " is ", FormatInt128(sum));
+  if (input.is_range()) {
+    return absl::StrCat("the integers from ", input.range_start(), " to ", input.range_end());
+  }
+  return absl::StrCat("the ", input.size(),
+                      input.size() == 1 ? " given integer" : " given integers");
+}
+
+std::string ResultSentence(const std::string& word, const std::string& function,
+                           const Input& input, const std::string& value) {
+  return absl::StrCat("The ", word, " of the ", function, " of ", InputPhrase(input), " is ",
+                      value);
+}
+
+// Rows of cells as left-aligned columns two spaces apart; the last column is not padded.
+std::string FormatTable(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> widths(rows.front().size(), 0);
+  for (const auto& row : rows) {
+    for (size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
+  }
+  std::string table;
+  for (const auto& row : rows) {
+    std::string line;
+    for (size_t i = 0; i < row.size(); ++i) {
+      if (i + 1 < row.size()) {
+        absl::StrAppend(&line, absl::StrFormat("%-*s  ", static_cast<int>(widths[i]), row[i]));
+      } else {
+        absl::StrAppend(&line, row[i]);
+      }
+    }
+    absl::StrAppend(&table, line, "\n");
+  }
+  return table;
+}
+
+std::string JsonStats(const JobStats& stats) {
+  return JsonObject()
+      .Int("retries", stats.retries)
+      .Int("workers_lost", stats.workers_lost)
+      .Int("backups", stats.backups)
+      .Int("duplicates_dropped", stats.duplicates_dropped)
+      .Build();
+}
+
+}  // namespace
+
+std::string SumLine(const std::string& function, const Input& input, absl::int128 sum) {
+  return ResultSentence("sum", function, input, FormatInt128(sum));
+}
+
+std::string ReductionLine(Reduction reduction, const std::string& function, const Input& input,
+                          const MapSummary& summary) {
+  std::string value = ReductionValue(reduction, summary);
+  if (reduction == Reduction::kMean) {
+    const ExactMean mean = ComputeMean(summary.sum, summary.count);
+    if (!mean.decimal_is_exact) value = absl::StrCat(mean.fraction, " (about ", mean.decimal, ")");
+  }
+  return ResultSentence(ReductionWord(reduction), function, input, value);
 }
 
 std::string TraceLine(const WorkerIdentity& worker, bool show_host, const std::string& function,
@@ -77,22 +133,148 @@ std::string ClusterReport(const ClusterView& view) {
                     absl::StrCat(worker.slots), absl::StrJoin(worker.functions, ","),
                     worker.address});
   }
-  std::vector<size_t> widths(rows.front().size(), 0);
-  for (const auto& row : rows) {
-    for (size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
+  absl::StrAppend(&report, FormatTable(rows));
+  return report;
+}
+
+std::string CompactDuration(absl::Duration duration) {
+  if (duration < absl::ZeroDuration()) duration = absl::ZeroDuration();
+  if (duration < absl::Seconds(10)) {
+    // Tenths, rounded down, so 9.99s does not print as "10.0s".
+    return absl::StrFormat("%d.%ds", absl::ToInt64Seconds(duration),
+                           absl::ToInt64Milliseconds(duration) % 1000 / 100);
   }
-  for (const auto& row : rows) {
-    std::string line;
-    for (size_t i = 0; i < row.size(); ++i) {
-      if (i + 1 < row.size()) {
-        absl::StrAppend(&line, absl::StrFormat("%-*s  ", static_cast<int>(widths[i]), row[i]));
-      } else {
-        absl::StrAppend(&line, row[i]);
-      }
+  const int64_t seconds = absl::ToInt64Seconds(duration);
+  if (seconds < 60) return absl::StrCat(seconds, "s");
+  if (seconds < 3600) return absl::StrFormat("%dm%02ds", seconds / 60, seconds % 60);
+  return absl::StrFormat("%dh%02dm", seconds / 3600, seconds % 3600 / 60);
+}
+
+std::string PercentText(uint64_t done, uint64_t total) {
+  if (total == 0) return "0.0%";
+  const uint64_t permille = static_cast<uint64_t>(
+      absl::uint128(std::min(done, total)) * 1000 / absl::uint128(total));
+  return absl::StrFormat("%d.%d%%", permille / 10, permille % 10);
+}
+
+std::string StatusReport(const std::string& coordinator, const ClusterView& view) {
+  std::string report = absl::StrCat(
+      "Coordinator ", coordinator, ": ", view.workers.size(),
+      view.workers.size() == 1 ? " worker, " : " workers, ", view.total_slots,
+      view.total_slots == 1 ? " slot, " : " slots, ", view.jobs.size(),
+      view.jobs.size() == 1 ? " running job" : " running jobs", "\n\n");
+  if (view.workers.empty()) {
+    absl::StrAppend(&report, "No workers are registered.\n");
+  } else {
+    std::vector<std::vector<std::string>> rows = {{"WORKER", "HOST", "PID", "SLOTS", "FUNCTIONS",
+                                                   "IN-FLIGHT", "DONE", "HEARTBEAT"}};
+    for (const WorkerView& worker : view.workers) {
+      rows.push_back({worker.ref.worker_id, worker.ref.host, absl::StrCat(worker.ref.pid),
+                      absl::StrCat(worker.slots), absl::StrJoin(worker.functions, ","),
+                      absl::StrCat(worker.chunks_in_flight), absl::StrCat(worker.chunks_done),
+                      absl::StrCat(CompactDuration(worker.heartbeat_age), " ago")});
     }
-    absl::StrAppend(&report, line, "\n");
+    absl::StrAppend(&report, FormatTable(rows));
+  }
+  absl::StrAppend(&report, "\n");
+  if (view.jobs.empty()) {
+    absl::StrAppend(&report, "No jobs are running.\n");
+  } else {
+    std::vector<std::vector<std::string>> rows = {
+        {"JOB", "FUNCTION", "ELEMENTS", "PROGRESS", "ELAPSED", "RETRIES"}};
+    for (const JobView& job : view.jobs) {
+      rows.push_back({job.job_id, job.function, absl::StrCat(job.total_elements),
+                      absl::StrCat(job.chunks_done, "/", job.num_chunks, " chunks ",
+                                   PercentText(job.chunks_done, job.num_chunks)),
+                      CompactDuration(job.elapsed), absl::StrCat(job.stats.retries)});
+    }
+    absl::StrAppend(&report, FormatTable(rows));
   }
   return report;
+}
+
+std::string StatusJson(const std::string& coordinator, const ClusterView& view) {
+  std::vector<std::string> workers;
+  for (const WorkerView& worker : view.workers) {
+    std::vector<std::string> functions;
+    for (const std::string& function : worker.functions) functions.push_back(JsonString(function));
+    workers.push_back(JsonObject()
+                          .String("id", worker.ref.worker_id)
+                          .String("host", worker.ref.host)
+                          .Int("pid", worker.ref.pid)
+                          .String("address", worker.address)
+                          .Int("slots", worker.slots)
+                          .Raw("functions", JsonArray(functions))
+                          .Int("chunks_in_flight", worker.chunks_in_flight)
+                          .Int("chunks_done", worker.chunks_done)
+                          .Int("heartbeat_age_ms", absl::ToInt64Milliseconds(worker.heartbeat_age))
+                          .Build());
+  }
+  std::vector<std::string> jobs;
+  for (const JobView& job : view.jobs) {
+    jobs.push_back(JsonObject()
+                       .String("id", job.job_id)
+                       .String("function", job.function)
+                       .Uint("total_elements", job.total_elements)
+                       .Uint("num_chunks", job.num_chunks)
+                       .Uint("chunks_done", job.chunks_done)
+                       .Int("elapsed_ms", absl::ToInt64Milliseconds(job.elapsed))
+                       .Raw("stats", JsonStats(job.stats))
+                       .Build());
+  }
+  return JsonObject()
+      .String("coordinator", coordinator)
+      .Int("total_slots", view.total_slots)
+      .Raw("workers", JsonArray(workers))
+      .Raw("jobs", JsonArray(jobs))
+      .Build();
+}
+
+std::string MapJson(const MapSpec& spec, Reduction reduction, const MapSummary& summary,
+                    absl::Duration elapsed, const std::vector<int64_t>* values) {
+  JsonObject input;
+  if (spec.input.is_range()) {
+    input.Raw("range", JsonArray({JsonString(absl::StrCat(spec.input.range_start())),
+                                  JsonString(absl::StrCat(spec.input.range_end()))}));
+  } else {
+    input.Uint("count", spec.input.size());
+  }
+  JsonObject json;
+  json.String("function", spec.function)
+      .Raw("input", input.Build())
+      .String("reduce", ReductionName(reduction))
+      .String("result", ReductionValue(reduction, summary));
+  if (reduction == Reduction::kMean) {
+    const ExactMean mean = ComputeMean(summary.sum, summary.count);
+    json.String("fraction", mean.fraction)
+        .String("decimal", mean.decimal)
+        .Bool("decimal_is_exact", mean.decimal_is_exact);
+  }
+  std::vector<std::string> workers;
+  for (const auto& [worker, chunks] : summary.chunks_by_worker) {
+    workers.push_back(JsonObject()
+                          .String("id", worker.worker_id)
+                          .String("host", worker.host)
+                          .Int("pid", worker.pid)
+                          .Int("chunks", chunks)
+                          .Build());
+  }
+  json.Uint("count", summary.count)
+      .String("job_id", summary.job.job_id)
+      .Uint("chunks", summary.job.num_chunks)
+      .Uint("chunk_size", summary.job.chunk_size)
+      .Int("cluster_slots", summary.job.cluster_slots)
+      .Int("job_slots", summary.job.job_slots)
+      .Int("elapsed_ms", absl::ToInt64Milliseconds(elapsed))
+      .Raw("workers", JsonArray(workers))
+      .Raw("stats", JsonStats(summary.stats));
+  if (values != nullptr) {
+    std::vector<std::string> encoded;
+    encoded.reserve(values->size());
+    for (int64_t value : *values) encoded.push_back(JsonString(absl::StrCat(value)));
+    json.Raw("values", JsonArray(encoded));
+  }
+  return json.Build();
 }
 
 }  // namespace gpool

@@ -2,11 +2,15 @@
 #ifndef GPOOL_CLIENT_CLI_OUTPUT_H_
 #define GPOOL_CLIENT_CLI_OUTPUT_H_
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/numeric/int128.h"
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 #include "client/client.h"
+#include "client/reduction.h"
 #include "common/input.h"
 
 namespace gpool {
@@ -29,6 +33,13 @@ std::string CoresLine(int slots);
 // from -5 to 5 ...", or "... of the 3 given integers ...".
 std::string SumLine(const std::string& function, const Input& input, absl::int128 sum);
 
+// The line of `gpool map --reduce R`, worded like SumLine: "The maximum of the square of the
+// first 10 integers is 100", "The mean of ... is 38.5". A mean whose decimal does not
+// terminate prints as its reduced fraction and a rounded decimal: "... is 8/3 (about
+// 2.666667)". For kSum it is exactly SumLine.
+std::string ReductionLine(Reduction reduction, const std::string& function, const Input& input,
+                          const MapSummary& summary);
+
 // "Worker 6190 calculating square of 1"; with show_host, "Worker 6190@host calculating ...".
 std::string TraceLine(const WorkerIdentity& worker, bool show_host, const std::string& function,
                       int64_t value);
@@ -38,6 +49,29 @@ std::string StatsLine(const MapSummary& summary);
 
 // The `gpool info` report: the cores line, then one line per worker.
 std::string ClusterReport(const ClusterView& view);
+
+// A short duration for tables and the progress bar: "0.4s", "42s", "3m07s", "2h05m".
+std::string CompactDuration(absl::Duration duration);
+
+// "42.5%": done / total in per mille, rounded down (so 100.0% means all done); "0.0%" for an
+// empty total.
+std::string PercentText(uint64_t done, uint64_t total);
+
+// The `gpool status` report: a summary line, a table of workers (id, host, PID, slots,
+// functions, chunks in flight, chunks done, heartbeat age) and a table of running jobs (id,
+// function, elements, chunk progress, elapsed, retries).
+std::string StatusReport(const std::string& coordinator, const ClusterView& view);
+
+// `gpool status --json`: one JSON object on one line (no trailing newline) with
+// "coordinator", "total_slots", "workers" and "jobs". Durations are in milliseconds.
+std::string StatusJson(const std::string& coordinator, const ClusterView& view);
+
+// `gpool map --json`: the job's result and statistics as one JSON object on one line (no
+// trailing newline). Integers that can exceed 2^53 (input values, mapped values, every
+// reduction) are decimal strings, so that no JSON parser rounds them; counts, PIDs and
+// durations are numbers. `values` (input order) is included when not null.
+std::string MapJson(const MapSpec& spec, Reduction reduction, const MapSummary& summary,
+                    absl::Duration elapsed, const std::vector<int64_t>* values);
 
 }  // namespace gpool
 

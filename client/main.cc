@@ -1,9 +1,10 @@
 // gpool: the command-line client.
 //
 //   gpool [--coordinator HOST:PORT] map FUNCTION A..B [--processes N] [--chunksize N]
-//         [--trace] [--print]
+//         [--trace] [--print] [--reduce sum|min|max|count|mean] [--json] [--quiet]
 //   gpool [--coordinator HOST:PORT] map FUNCTION --values 3,-7,12 | --input FILE|-
 //   gpool [--coordinator HOST:PORT] info
+//   gpool [--coordinator HOST:PORT] status [--json] [--watch] [--watch_count N]
 //   gpool health HOST:PORT
 //
 // Without --coordinator (and without $GPOOL_COORDINATOR) the command runs on a private local
@@ -12,11 +13,16 @@
 // Exit codes: 0 success; 1 the job failed on the cluster; 2 bad usage, input or function;
 // 3 coordinator unreachable, no workers, or deadline passed.
 
+#include <signal.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -29,11 +35,14 @@
 #include "absl/flags/reflection.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/strings/match.h"
 #include "client/cli_output.h"
 #include "client/client.h"
 #include "client/health.h"
 #include "client/local_cluster.h"
+#include "client/progress.h"
+#include "client/reduction.h"
 #include "common/input.h"
 
 ABSL_FLAG(std::string, coordinator, "",
@@ -57,6 +66,21 @@ ABSL_FLAG(absl::Duration, connect_timeout, absl::Seconds(5),
 ABSL_FLAG(absl::Duration, reconnect_timeout, absl::Seconds(60),
           "map: if the coordinator goes away mid-job, how long to wait for it to come back "
           "before failing; then only the missing chunks are resubmitted. 0 disables it.");
+ABSL_FLAG(std::string, reduce, "sum",
+          "map: how to reduce the mapped values: sum, min, max, count or mean (exact; a mean "
+          "that is not a terminating decimal prints as a fraction and a rounded decimal).");
+ABSL_FLAG(bool, json, false,
+          "map: print the result and the job's statistics as one JSON object on stdout, and "
+          "nothing else there. status: print the cluster as one JSON object.");
+ABSL_FLAG(std::string, progress, "auto",
+          "map: the live progress bar on stderr: auto (when stderr is a terminal), always or "
+          "never.");
+ABSL_FLAG(bool, quiet, false, "map: no progress bar.");
+ABSL_FLAG(bool, watch, false, "status: refresh every --watch_interval until interrupted.");
+ABSL_FLAG(absl::Duration, watch_interval, absl::Seconds(1),
+          "status --watch: time between refreshes.");
+ABSL_FLAG(int, watch_count, 0,
+          "status: stop after this many refreshes (implies --watch); 0 means until Ctrl-C.");
 
 namespace gpool {
 namespace {
@@ -68,13 +92,21 @@ constexpr char kUsage[] =
     "  map FUNCTION A..B        map FUNCTION over the inclusive range A..B and print the sum\n"
     "  map FUNCTION --values 3,-7,12 | --input FILE|-\n"
     "                           map over explicit values\n"
+    "      --reduce sum|min|max|count|mean   the reduction to print (default sum)\n"
+    "      --json               one JSON object with the result and the job's stats\n"
+    "      --quiet              no progress bar (shown on stderr when it is a terminal)\n"
     "  info                     print the cluster's total slots and its workers\n"
+    "  status                   tables of the workers and the running jobs\n"
+    "      --json               one JSON object instead (one per line with --watch)\n"
+    "      --watch              refresh every second until Ctrl-C (--watch_count N: N times)\n"
     "  health HOST:PORT         exit 0 if the daemon there reports SERVING (grpc.health.v1)\n"
     "\n"
     "Examples:\n"
     "  gpool map square 1..5000\n"
     "  gpool --coordinator 127.0.0.1:50051 map square 1..10 --processes 2 --chunksize 2 "
     "--trace\n"
+    "  gpool map square --values 3,-7,12 --reduce mean\n"
+    "  gpool --coordinator 127.0.0.1:50051 status --watch\n"
     "\n"
     "Exit codes: 0 ok, 1 job failed, 2 bad usage or input, 3 cluster unavailable.";
 
@@ -166,14 +198,16 @@ struct Connection {
   std::unique_ptr<Client> client;
 };
 
-absl::StatusOr<Connection> ConnectToCluster(int local_workers) {
+void PrintNotice(const std::string& notice) { std::cerr << "gpool: " << notice << std::endl; }
+
+absl::StatusOr<Connection> ConnectToCluster(
+    int local_workers,
+    std::function<void(const std::string& notice)> on_notice = PrintNotice) {
   ClientOptions options;
   options.connect_timeout = absl::GetFlag(FLAGS_connect_timeout);
   options.map_timeout = absl::GetFlag(FLAGS_timeout);
   options.reconnect_timeout = absl::GetFlag(FLAGS_reconnect_timeout);
-  options.on_notice = [](const std::string& notice) {
-    std::cerr << "gpool: " << notice << std::endl;
-  };
+  options.on_notice = std::move(on_notice);
   std::string address = absl::GetFlag(FLAGS_coordinator);
   if (address.empty()) {
     if (const char* env = std::getenv("GPOOL_COORDINATOR"); env != nullptr) address = env;
@@ -194,6 +228,25 @@ absl::StatusOr<Connection> ConnectToCluster(int local_workers) {
   if (!client.ok()) return client.status();
   connection.client = *std::move(client);
   return connection;
+}
+
+// Columns of the terminal on `fd`; 80 when it is not a terminal or does not say.
+int TerminalWidth(int fd) {
+  winsize size = {};
+  if (ioctl(fd, TIOCGWINSZ, &size) == 0 && size.ws_col > 0) return size.ws_col;
+  return 80;
+}
+
+// --progress auto shows the bar only on a terminal: a bar of carriage returns would litter a
+// log file or a pipe.
+absl::StatusOr<bool> ShowProgressBar() {
+  if (absl::GetFlag(FLAGS_quiet)) return false;
+  const std::string mode = absl::GetFlag(FLAGS_progress);
+  if (mode == "always") return true;
+  if (mode == "never") return false;
+  if (mode == "auto") return isatty(STDERR_FILENO) == 1;
+  return absl::InvalidArgumentError(
+      absl::StrCat("--progress must be auto, always or never, got '", mode, "'"));
 }
 
 int RunMap(const std::vector<std::string>& positional) {
@@ -220,38 +273,74 @@ int RunMap(const std::vector<std::string>& positional) {
   spec.chunk_size = chunksize == -1 ? 0 : chunksize;
   if (absl::Status valid = ValidateMapSpec(spec); !valid.ok()) return Fail(valid);
 
-  absl::StatusOr<Connection> connection = ConnectToCluster(spec.max_workers);
-  if (!connection.ok()) return Fail(connection.status());
-
+  absl::StatusOr<Reduction> reduction = ParseReduction(absl::GetFlag(FLAGS_reduce));
+  if (!reduction.ok()) return Fail(reduction.status());
   const bool trace = absl::GetFlag(FLAGS_trace);
   const bool print = absl::GetFlag(FLAGS_print);
-  const std::string local_host = LocalHostName();
-  auto on_start = [](const JobStart& start) {
-    std::cout << CoresLine(start.cluster_slots) << '\n';
-  };
-  auto on_chunk = [&](const ChunkResult& chunk) {
-    if (!trace) return;
-    const bool show_host = chunk.worker.host != local_host;
-    for (uint64_t i = 0; i < chunk.element_count; ++i) {
-      std::cout << TraceLine(chunk.worker, show_host, spec.function,
-                             spec.input.At(chunk.first_element + i))
-                << '\n';
-    }
+  const bool json = absl::GetFlag(FLAGS_json);
+  if (json && trace) {
+    // --json promises one JSON object and nothing else on stdout.
+    return Fail(absl::InvalidArgumentError("--trace cannot be combined with --json"));
+  }
+  absl::StatusOr<bool> show_progress = ShowProgressBar();
+  if (!show_progress.ok()) return Fail(show_progress.status());
+  std::optional<ProgressBar> progress;
+  if (*show_progress) progress.emplace(std::cerr, TerminalWidth(STDERR_FILENO));
+  // Anything else printed while the bar is up must start on a clean line.
+  auto clear_progress = [&progress] {
+    if (progress.has_value()) progress->Clear();
   };
 
+  absl::StatusOr<Connection> connection =
+      ConnectToCluster(spec.max_workers, [&](const std::string& notice) {
+        clear_progress();
+        PrintNotice(notice);
+      });
+  if (!connection.ok()) return Fail(connection.status());
+
+  const std::string local_host = LocalHostName();
+  auto on_start = [&](const JobStart& start) {
+    if (!json) std::cout << CoresLine(start.cluster_slots) << '\n';
+    if (progress.has_value()) progress->Start(start.total_elements, absl::Now());
+  };
+  auto on_chunk = [&](const ChunkResult& chunk) {
+    if (trace) {
+      clear_progress();
+      const bool show_host = chunk.worker.host != local_host;
+      for (uint64_t i = 0; i < chunk.element_count; ++i) {
+        std::cout << TraceLine(chunk.worker, show_host, spec.function,
+                               spec.input.At(chunk.first_element + i))
+                  << '\n';
+      }
+    }
+    if (progress.has_value()) progress->AddChunk(chunk, absl::Now());
+  };
+
+  const absl::Time began = absl::Now();
   MapSummary summary;
+  std::vector<int64_t> values;
   if (print) {
     absl::StatusOr<MapResult> result = connection->client->Map(spec, on_start, on_chunk);
+    clear_progress();
     if (!result.ok()) return Fail(result.status());
-    for (int64_t value : result->values) std::cout << value << '\n';
+    values = std::move(result->values);
     summary = std::move(result->summary);
   } else {
     absl::StatusOr<MapSummary> result =
         connection->client->MapStreaming(spec, /*want_values=*/false, on_start, on_chunk);
+    clear_progress();
     if (!result.ok()) return Fail(result.status());
     summary = *std::move(result);
   }
-  std::cout << SumLine(spec.function, spec.input, summary.sum) << std::endl;
+  const absl::Duration elapsed = absl::Now() - began;
+
+  if (json) {
+    std::cout << MapJson(spec, *reduction, summary, elapsed, print ? &values : nullptr)
+              << std::endl;
+    return kExitOk;
+  }
+  for (int64_t value : values) std::cout << value << '\n';
+  std::cout << ReductionLine(*reduction, spec.function, spec.input, summary) << std::endl;
   const JobStats& stats = summary.stats;
   if (absl::GetFlag(FLAGS_stats) || stats.retries > 0 || stats.workers_lost > 0 ||
       stats.backups > 0) {
@@ -271,6 +360,69 @@ int RunInfo(const std::vector<std::string>& positional) {
   if (!view.ok()) return Fail(view.status());
   std::cout << ClusterReport(*view) << std::flush;
   return kExitOk;
+}
+
+// Set by SIGINT while `status --watch` runs, so that Ctrl-C ends the watch cleanly (exit 0).
+volatile std::sig_atomic_t interrupted = 0;
+
+void OnInterrupt(int) { interrupted = 1; }
+
+// Sleeps for `duration`, waking early on SIGINT. False if interrupted.
+bool SleepUnlessInterrupted(absl::Duration duration) {
+  const absl::Time deadline = absl::Now() + duration;
+  while (interrupted == 0) {
+    const absl::Duration left = deadline - absl::Now();
+    if (left <= absl::ZeroDuration()) return true;
+    absl::SleepFor(std::min(left, absl::Milliseconds(50)));
+  }
+  return false;
+}
+
+int RunStatus(const std::vector<std::string>& positional) {
+  if (positional.size() > 2) {
+    return UsageError(absl::StrCat("status takes no arguments, got '", positional[2], "'"));
+  }
+  const int watch_count = absl::GetFlag(FLAGS_watch_count);
+  if (watch_count < 0) {
+    return Fail(absl::InvalidArgumentError(
+        absl::StrCat("--watch_count must be at least 0, got ", watch_count)));
+  }
+  const absl::Duration interval = absl::GetFlag(FLAGS_watch_interval);
+  if (interval <= absl::ZeroDuration()) {
+    return Fail(absl::InvalidArgumentError("--watch_interval must be positive"));
+  }
+  const bool watch = absl::GetFlag(FLAGS_watch) || watch_count > 0;
+  const bool json = absl::GetFlag(FLAGS_json);
+  // Redraw in place only on a terminal; a file or a pipe gets the frames one after another.
+  const bool clear_screen = watch && !json && isatty(STDOUT_FILENO) == 1;
+
+  const int processes = absl::GetFlag(FLAGS_processes);
+  absl::StatusOr<Connection> connection = ConnectToCluster(processes == -1 ? 0 : processes);
+  if (!connection.ok()) return Fail(connection.status());
+  const std::string& address = connection->client->address();
+  if (watch) {
+    struct sigaction action = {};
+    action.sa_handler = OnInterrupt;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, nullptr);
+  }
+  for (int frame = 1;; ++frame) {
+    absl::StatusOr<ClusterView> view = connection->client->GetClusterInfo();
+    if (!view.ok()) return Fail(view.status());
+    if (json) {
+      std::cout << StatusJson(address, *view) << '\n';
+    } else {
+      if (clear_screen) {
+        std::cout << "\033[H\033[2J";  // cursor home, erase the screen
+      } else if (frame > 1) {
+        std::cout << '\n';
+      }
+      std::cout << StatusReport(address, *view);
+    }
+    std::cout << std::flush;
+    if (!watch || (watch_count > 0 && frame >= watch_count)) return kExitOk;
+    if (!SleepUnlessInterrupted(interval)) return kExitOk;
+  }
 }
 
 // Exit 0 only for SERVING: compose and orchestrators use it as a readiness probe.
@@ -306,15 +458,24 @@ int Main(int argc, char** argv) {
   std::vector<std::string> positional(parsed.begin(), parsed.end());
   positional.insert(positional.end(), ranges.begin(), ranges.end());
 
-  if (positional.size() < 2) return UsageError("no command given (map, info or health)");
+  if (positional.size() < 2) {
+    return UsageError("no command given (map, info, status or health)");
+  }
   const std::string& command = positional[1];
   if (command == "map") return RunMap(positional);
   if (command == "info") return RunInfo(positional);
+  if (command == "status") return RunStatus(positional);
   if (command == "health") return RunHealth(positional);
-  return UsageError(absl::StrCat("unknown command '", command, "' (use map, info or health)"));
+  return UsageError(
+      absl::StrCat("unknown command '", command, "' (use map, info, status or health)"));
 }
 
 }  // namespace
 }  // namespace gpool
 
-int main(int argc, char** argv) { return gpool::Main(argc, argv); }
+int main(int argc, char** argv) {
+  // Debian builds Abseil without NDEBUG, which turns on lock-order cycle detection on every
+  // lock; the unit tests keep it, the CLI does not need it.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  return gpool::Main(argc, argv);
+}

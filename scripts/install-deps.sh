@@ -4,10 +4,11 @@
 #   scripts/install-deps.sh test     # also GoogleTest, Google Benchmark, Python gRPC
 set -euo pipefail
 
+# nlohmann-json3-dev (header-only): the tests parse the CLI's --json output with it.
 build_packages=(cmake ninja-build g++ pkg-config libgrpc++-dev protobuf-compiler-grpc
                 libprotobuf-dev protobuf-compiler libabsl-dev)
 test_packages=(libgtest-dev libgmock-dev libbenchmark-dev python3-grpcio python3-protobuf
-               iproute2)
+               iproute2 nlohmann-json3-dev)
 
 packages=("${build_packages[@]}")
 if [[ "${1:-build}" == "test" ]]; then packages+=("${test_packages[@]}"); fi
