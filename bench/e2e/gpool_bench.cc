@@ -1,0 +1,132 @@
+// End-to-end workloads against a running gpool cluster, through the real client library:
+//   W1  the seed job, square over 1..5000, map + sum (warm: the cluster is already up)
+//   W2  square over 1..10^7 with every value returned to the caller
+//   W3  10^4 one-element chunks
+//   W4  reduce-only (sum) square over N elements, workers return partial sums per chunk.
+//       square is exact only for |x| <= 3037000499, so N beyond that runs as consecutive
+//       jobs over 1..3e9 (the last one shorter), each checked against the closed form.
+// Each repetition checks the exact result against the closed form. Prints one JSON line per
+// workload: median / min / max seconds over the timed repetitions and the median rate.
+//
+//   gpool_bench --coordinator=127.0.0.1:50051 --workloads=w1,w2,w3,w4 --reps=5 --w4_n=1e10
+#include <algorithm>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "client/client.h"
+#include "common/int128.h"
+
+ABSL_FLAG(std::string, coordinator, "127.0.0.1:50051", "The cluster to measure.");
+ABSL_FLAG(std::string, workloads, "w1,w2,w3,w4", "Which workloads to run.");
+ABSL_FLAG(int, reps, 5, "Timed repetitions per workload (after one untimed warm-up).");
+ABSL_FLAG(double, w2_n, 1e7, "W2: elements whose squares are returned.");
+ABSL_FLAG(double, w3_n, 1e4, "W3: number of one-element chunks.");
+ABSL_FLAG(double, w4_n, 1e9, "W4: elements of the reduce-only map.");
+ABSL_FLAG(double, w4_chunk, 0, "W4: chunk size (0: Pool's default).");
+
+namespace gpool {
+namespace {
+
+absl::int128 SumOfSquares(int64_t n) { return absl::int128(n) * (n + 1) * (2 * n + 1) / 6; }
+
+struct Workload {
+  std::string name;
+  int64_t elements;
+  std::function<absl::Status(Client&)> run;
+};
+
+int Main() {
+  absl::StatusOr<std::unique_ptr<Client>> client = Client::Connect(absl::GetFlag(FLAGS_coordinator));
+  if (!client.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(client.status().message()).c_str());
+    return 1;
+  }
+  auto check = [](absl::int128 got, absl::int128 want) {
+    return got == want ? absl::OkStatus()
+                       : absl::InternalError("wrong sum " + FormatInt128(got) + ", expected " +
+                                             FormatInt128(want));
+  };
+  const int64_t w2_n = static_cast<int64_t>(absl::GetFlag(FLAGS_w2_n));
+  const int64_t w3_n = static_cast<int64_t>(absl::GetFlag(FLAGS_w3_n));
+  const int64_t w4_n = static_cast<int64_t>(absl::GetFlag(FLAGS_w4_n));
+  const int64_t w4_chunk = static_cast<int64_t>(absl::GetFlag(FLAGS_w4_chunk));
+  std::vector<Workload> all = {
+      {"w1", 5000,
+       [&](Client& c) -> absl::Status {
+         MapSpec spec{"square", Input::Range(1, 5000)};
+         auto result = c.MapStreaming(spec, false, nullptr, nullptr);
+         if (!result.ok()) return result.status();
+         return check(result->sum, 41679167500);
+       }},
+      {"w2", w2_n,
+       [&](Client& c) -> absl::Status {
+         MapSpec spec{"square", Input::Range(1, w2_n)};
+         auto result = c.Map(spec);
+         if (!result.ok()) return result.status();
+         if (result->values.size() != static_cast<size_t>(w2_n)) {
+           return absl::InternalError("wrong number of values");
+         }
+         return check(result->summary.sum, SumOfSquares(w2_n));
+       }},
+      {"w3", w3_n,
+       [&](Client& c) -> absl::Status {
+         MapSpec spec{"square", Input::Range(1, w3_n), /*chunk_size=*/1};
+         auto result = c.MapStreaming(spec, false, nullptr, nullptr);
+         if (!result.ok()) return result.status();
+         return check(result->sum, SumOfSquares(w3_n));
+       }},
+      {"w4", w4_n,
+       [&](Client& c) -> absl::Status {
+         constexpr int64_t kLargestJob = 3'000'000'000;
+         for (int64_t left = w4_n; left > 0; left -= kLargestJob) {
+           const int64_t n = std::min(left, kLargestJob);
+           MapSpec spec{"square", Input::Range(1, n), w4_chunk};
+           auto result = c.MapStreaming(spec, false, nullptr, nullptr);
+           if (!result.ok()) return result.status();
+           if (absl::Status status = check(result->sum, SumOfSquares(n)); !status.ok()) {
+             return status;
+           }
+         }
+         return absl::OkStatus();
+       }},
+  };
+  const std::vector<std::string> wanted = absl::StrSplit(absl::GetFlag(FLAGS_workloads), ',');
+  for (const Workload& workload : all) {
+    if (std::find(wanted.begin(), wanted.end(), workload.name) == wanted.end()) continue;
+    std::vector<double> seconds;
+    for (int rep = -1; rep < absl::GetFlag(FLAGS_reps); ++rep) {
+      const absl::Time start = absl::Now();
+      absl::Status status = workload.run(**client);
+      const double elapsed = absl::ToDoubleSeconds(absl::Now() - start);
+      if (!status.ok()) {
+        std::fprintf(stderr, "%s failed: %s\n", workload.name.c_str(), status.ToString().c_str());
+        return 1;
+      }
+      if (rep >= 0) seconds.push_back(elapsed);  // rep -1 is the warm-up
+      std::fprintf(stderr, "%s rep %d: %.4f s\n", workload.name.c_str(), rep, elapsed);
+    }
+    std::sort(seconds.begin(), seconds.end());
+    const double median = seconds[seconds.size() / 2];
+    std::printf(
+        "{\"system\": \"gpool\", \"workload\": \"%s\", \"elements\": %lld, \"median_s\": %.6f, "
+        "\"min_s\": %.6f, \"max_s\": %.6f, \"rate_per_s\": %.1f}\n",
+        workload.name.c_str(), static_cast<long long>(workload.elements), median, seconds.front(),
+        seconds.back(), workload.elements / median);
+    std::fflush(stdout);
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace gpool
+
+int main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  return gpool::Main();
+}

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# CI's guard against rotting benchmarks: runs each benchmark once on tiny sizes against a
+# real 2-worker cluster on loopback. It checks that they run and compute right; it times
+# nothing.   bench/smoke.sh BIN_DIR
+set -euo pipefail
+BIN=$1
+WORK=$(mktemp -d /tmp/gpool-bench-smoke.XXXXXX)
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2> /dev/null || true; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2> /dev/null || true; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+"$BIN/gpool-coordinator" --listen=127.0.0.1:0 --port_file="$WORK/port" --log_level=warning &
+PIDS+=($!)
+for _ in $(seq 400); do [[ -s $WORK/port ]] && break; sleep 0.025; done
+[[ -s $WORK/port ]] || { echo "the coordinator did not start" >&2; exit 1; }
+ADDR=127.0.0.1:$(cat "$WORK/port")
+for _ in 1 2; do
+  "$BIN/gpool-worker" --coordinator="$ADDR" --listen=127.0.0.1:0 --log_level=warning &
+  PIDS+=($!)
+done
+"$BIN/gpool_bench" --coordinator="$ADDR" --workloads=w1,w2,w3,w4 --reps=1 \
+  --w2_n=1e4 --w3_n=100 --w4_n=1e6
+for micro in "$BIN"/bench_*; do
+  [[ -x $micro ]] || continue
+  "$micro" --benchmark_min_time=0.001 --benchmark_filter=. > /dev/null
+  echo "ran $(basename "$micro")"
+done
