@@ -46,24 +46,23 @@ absl::Status GrpcCoordinatorLink::Heartbeat(const std::string& worker_id, uint64
 }
 
 absl::Status GrpcCoordinatorLink::Drain(const std::string& worker_id, uint64_t incarnation) {
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + kHeartbeatDeadline);
-  v1::WorkerLeaveRequest request;
-  request.set_worker_id(worker_id);
-  request.set_incarnation(incarnation);
-  v1::WorkerLeaveResponse response;
-  return FromGrpcStatus(stub_->DrainWorker(&context, request, &response));
+  return Leave(&v1::Coordinator::Stub::DrainWorker, worker_id, incarnation);
 }
 
 absl::Status GrpcCoordinatorLink::Deregister(const std::string& worker_id,
                                              uint64_t incarnation) {
+  return Leave(&v1::Coordinator::Stub::DeregisterWorker, worker_id, incarnation);
+}
+
+absl::Status GrpcCoordinatorLink::Leave(LeaveMethod method, const std::string& worker_id,
+                                        uint64_t incarnation) {
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + kHeartbeatDeadline);
   v1::WorkerLeaveRequest request;
   request.set_worker_id(worker_id);
   request.set_incarnation(incarnation);
   v1::WorkerLeaveResponse response;
-  return FromGrpcStatus(stub_->DeregisterWorker(&context, request, &response));
+  return FromGrpcStatus((stub_.get()->*method)(&context, request, &response));
 }
 
 }  // namespace gpool

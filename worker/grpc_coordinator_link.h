@@ -23,6 +23,12 @@ class GrpcCoordinatorLink final : public CoordinatorLink {
   absl::Status Deregister(const std::string& worker_id, uint64_t incarnation) override;
 
  private:
+  // DrainWorker and DeregisterWorker share their request and response types.
+  using LeaveMethod = grpc::Status (v1::Coordinator::Stub::*)(grpc::ClientContext*,
+                                                              const v1::WorkerLeaveRequest&,
+                                                              v1::WorkerLeaveResponse*);
+  absl::Status Leave(LeaveMethod method, const std::string& worker_id, uint64_t incarnation);
+
   std::unique_ptr<v1::Coordinator::Stub> stub_;
 };
 
