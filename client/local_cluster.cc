@@ -166,11 +166,12 @@ absl::Status LocalCluster::RestartCoordinator() {
 }
 
 void LocalCluster::Stop() {
-  // Send every SIGTERM first, so the workers shut down in parallel.
-  for (pid_t pid : worker_pids_) kill(pid, SIGTERM);
+  // Signal every worker first, so they shut down in parallel.
+  const int signal = options_.kill_on_stop ? SIGKILL : SIGTERM;
+  for (pid_t pid : worker_pids_) kill(pid, signal);
   for (pid_t pid : worker_pids_) (void)StopProcess(pid, kStopGrace);
   worker_pids_.clear();
-  (void)StopCoordinator(/*abruptly=*/false);
+  (void)StopCoordinator(/*abruptly=*/options_.kill_on_stop);
   if (!log_dir_.empty() && !options_.keep_logs) {
     std::error_code ignored;
     std::filesystem::remove_all(log_dir_, ignored);

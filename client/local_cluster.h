@@ -30,6 +30,9 @@ struct LocalClusterOptions {
   absl::Duration start_timeout = absl::Seconds(20);
   // Keep the directory with the daemons' logs after Stop (it is named in errors).
   bool keep_logs = false;
+  // Stop with SIGKILL instead of a graceful SIGTERM drain. For a private cluster whose job is
+  // over there is nothing left to drain, and the CLI should not wait for it.
+  bool kill_on_stop = false;
 };
 
 // Not thread-safe. Children get SIGTERM if the thread that started them exits, so a crash

@@ -215,6 +215,7 @@ absl::StatusOr<Connection> ConnectToCluster(
   Connection connection;
   if (address.empty()) {
     LocalClusterOptions local;
+    local.kill_on_stop = true;
     // Pool() starts one process per core.
     local.workers = local_workers > 0
                         ? local_workers
