@@ -21,6 +21,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "tests/support/cluster_fixture.h"
 #include "tests/support/integration_helpers.h"
 #include "tests/support/status_matchers.h"
 
@@ -70,28 +71,11 @@ class ProcessGuard {
   pid_t pid_;
 };
 
-class CliUxTest : public ::testing::Test {
+class CliUxTest : public gpool::testing::LocalClusterTest {
  protected:
-  void StartCluster(int workers, std::vector<std::string> worker_flags = {}) {
-    LocalClusterOptions options;
-    options.workers = workers;
-    options.binary_dir = BinaryPath("gpool").substr(0, BinaryPath("gpool").rfind('/'));
-    options.worker_flags = std::move(worker_flags);
-    absl::StatusOr<std::unique_ptr<LocalCluster>> cluster = LocalCluster::Start(options);
-    ASSERT_TRUE(cluster.ok()) << cluster.status();
-    cluster_ = *std::move(cluster);
-  }
-
-  std::vector<std::string> WithCoordinator(std::vector<std::string> args) {
-    args.insert(args.begin(), "--coordinator=" + cluster_->address());
-    return args;
-  }
-
   std::set<int64_t> WorkerPids() const {
     return std::set<int64_t>(cluster_->worker_pids().begin(), cluster_->worker_pids().end());
   }
-
-  std::unique_ptr<LocalCluster> cluster_;
 };
 
 // ---- gpool status -----------------------------------------------------------------------

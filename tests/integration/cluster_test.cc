@@ -26,6 +26,7 @@
 #include "gmock/gmock.h"
 #include "gpool.grpc.pb.h"
 #include "gtest/gtest.h"
+#include "tests/support/cluster_fixture.h"
 #include "tests/support/integration_helpers.h"
 #include "tests/support/status_matchers.h"
 
@@ -45,25 +46,7 @@ using ::gpool::testing::UnusedLoopbackPort;
 
 constexpr char kBinDir[] = GPOOL_BIN_DIR;
 
-class ClusterTest : public ::testing::Test {
- protected:
-  void StartCluster(int workers, std::vector<std::string> coordinator_flags = {}) {
-    LocalClusterOptions options;
-    options.workers = workers;
-    options.binary_dir = kBinDir;
-    options.coordinator_flags = std::move(coordinator_flags);
-    absl::StatusOr<std::unique_ptr<LocalCluster>> cluster = LocalCluster::Start(options);
-    ASSERT_TRUE(cluster.ok()) << cluster.status();
-    cluster_ = *std::move(cluster);
-  }
-
-  std::vector<std::string> WithCoordinator(std::vector<std::string> args) {
-    args.insert(args.begin(), "--coordinator=" + cluster_->address());
-    return args;
-  }
-
-  std::unique_ptr<LocalCluster> cluster_;
-};
+using ClusterTest = gpool::testing::LocalClusterTest;
 
 // ---- The seed job and its variants ------------------------------------------------------
 
