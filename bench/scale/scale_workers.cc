@@ -1,0 +1,339 @@
+// scale_workers: one process that registers N simulated workers with a gpool coordinator and
+// keeps them alive at the heartbeat rate the coordinator grants (issue 6, scale target).
+//
+// Every simulated worker is a real worker as far as the coordinator can tell:
+//   * its own listening port 127.0.0.1:PORT serving gpool.v1.Worker/RunChunk (one gRPC server
+//     with N listening ports; RunChunk computes the exact answer with gpool's FunctionRegistry);
+//   * its own registration (address, incarnation, host "scale-<i>", pid = this process, 1 slot,
+//     functions ["square"]) and, unless --shared_connection, its own TCP connection to the
+//     coordinator (a local subchannel pool per channel, like N separate processes would have);
+//   * heartbeats at the granted interval, re-registering on NOT_FOUND.
+// A few heartbeat threads serve all N workers (sync calls, each with a deadline).
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <grpcpp/client_context.h>
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+#include <grpcpp/server.h>
+#include <grpcpp/server_builder.h>
+#include <grpcpp/support/channel_arguments.h>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "common/functions.h"
+#include "common/proto_convert.h"
+#include "common/transport.h"
+#include "gpool.grpc.pb.h"
+
+ABSL_FLAG(std::string, coordinator, "127.0.0.1:50051", "Coordinator address HOST:PORT.");
+ABSL_FLAG(int, workers, 1000, "Number of simulated workers.");
+ABSL_FLAG(absl::Duration, duration, absl::Minutes(5),
+          "Run this long after all workers are registered, then deregister and exit 0.");
+ABSL_FLAG(int, heartbeat_threads, 4, "Threads sending heartbeats (workers are split among them).");
+ABSL_FLAG(std::string, ready_file, "",
+          "If set, write the number of registered workers here once all are registered.");
+ABSL_FLAG(bool, shared_connection, false,
+          "Share one TCP connection to the coordinator among all workers (default: one each, "
+          "as separate worker processes would have).");
+
+namespace {
+
+namespace v1 = gpool::v1;
+using Clock = std::chrono::steady_clock;
+
+constexpr auto kRegisterDeadline = std::chrono::seconds(5);
+constexpr auto kHeartbeatDeadline = std::chrono::seconds(2);
+
+std::chrono::system_clock::time_point DeadlineIn(std::chrono::milliseconds d) {
+  return std::chrono::system_clock::now() + d;
+}
+
+class ScaleWorkerService final : public v1::Worker::CallbackService {
+ public:
+  explicit ScaleWorkerService(int64_t pid)
+      : pid_(pid), registry_(gpool::FunctionRegistry::WithBuiltins()) {}
+
+  grpc::ServerUnaryReactor* RunChunk(grpc::CallbackServerContext* context,
+                                     const v1::RunChunkRequest* request,
+                                     v1::RunChunkResponse* response) override {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    reactor->Finish(Compute(context, *request, response));
+    calls_.fetch_add(1, std::memory_order_relaxed);
+    return reactor;
+  }
+
+  uint64_t calls() const { return calls_.load(); }
+
+ private:
+  grpc::Status Compute(grpc::CallbackServerContext* context, const v1::RunChunkRequest& request,
+                       v1::RunChunkResponse* response) {
+    if (!registry_.Has(request.function())) {
+      return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                          absl::StrCat("function '", request.function(), "' is not available"));
+    }
+    absl::StatusOr<gpool::Input> input = gpool::FromProto(request.input());
+    if (!input.ok()) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, std::string(input.status().message()));
+    }
+    absl::StatusOr<gpool::ChunkOutput> output =
+        registry_.Run(request.function(), *input, gpool::FromProto(request.result_mode()),
+                      [context] { return context->IsCancelled(); });
+    if (!output.ok()) {
+      return grpc::Status(static_cast<grpc::StatusCode>(output.status().code()),
+                          std::string(output.status().message()));
+    }
+    response->mutable_values()->Add(output->values.begin(), output->values.end());
+    gpool::ToProto(output->sum, response->mutable_partial_sum());
+    response->set_element_count(static_cast<int64_t>(output->count));
+    response->set_partial_min(output->min);
+    response->set_partial_max(output->max);
+    response->set_pid(pid_);
+    return grpc::Status::OK;
+  }
+
+  const int64_t pid_;
+  const gpool::FunctionRegistry registry_;
+  std::atomic<uint64_t> calls_{0};
+};
+
+struct SimWorker {
+  int index = 0;
+  std::string address;
+  uint64_t incarnation = 0;
+  std::shared_ptr<grpc::Channel> channel;
+  std::unique_ptr<v1::Coordinator::Stub> stub;
+  std::string worker_id;  // Empty while unregistered.
+  Clock::time_point next_due;
+};
+
+std::shared_ptr<grpc::Channel> CoordinatorChannel(const std::string& address, bool shared) {
+  if (shared) return gpool::CreateChannel(address);
+  // gpool::CreateChannel's arguments, plus a private subchannel pool so that each simulated
+  // worker gets its own TCP connection (gRPC would otherwise share one among equal channels).
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 10'000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 5'000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2'000);
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+  args.SetMaxReceiveMessageSize(gpool::kMaxMessageBytes);
+  args.SetMaxSendMessageSize(gpool::kMaxMessageBytes);
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+}
+
+std::atomic<int64_t> g_heartbeat_interval_ms{500};
+std::atomic<uint64_t> g_heartbeats{0};
+std::atomic<uint64_t> g_heartbeat_errors{0};
+std::atomic<uint64_t> g_registrations{0};
+
+bool Register(SimWorker& w, int64_t pid) {
+  grpc::ClientContext context;
+  context.set_deadline(DeadlineIn(kRegisterDeadline));
+  v1::RegisterWorkerRequest request;
+  request.set_address(w.address);
+  request.set_pid(pid);
+  request.set_host(absl::StrCat("scale-", w.index));
+  request.set_slots(1);
+  request.add_functions("square");
+  request.set_incarnation(w.incarnation);
+  v1::RegisterWorkerResponse response;
+  grpc::Status status = w.stub->RegisterWorker(&context, request, &response);
+  if (!status.ok()) {
+    w.worker_id.clear();
+    return false;
+  }
+  w.worker_id = response.worker_id();
+  if (response.heartbeat_interval_ms() > 0) {
+    g_heartbeat_interval_ms.store(response.heartbeat_interval_ms());
+  }
+  g_registrations.fetch_add(1);
+  return true;
+}
+
+void Heartbeat(SimWorker& w, int64_t pid) {
+  grpc::ClientContext context;
+  context.set_deadline(DeadlineIn(kHeartbeatDeadline));
+  v1::HeartbeatRequest request;
+  request.set_worker_id(w.worker_id);
+  request.set_incarnation(w.incarnation);
+  v1::HeartbeatResponse response;
+  grpc::Status status = w.stub->Heartbeat(&context, request, &response);
+  g_heartbeats.fetch_add(1, std::memory_order_relaxed);
+  if (status.error_code() == grpc::StatusCode::NOT_FOUND) {
+    Register(w, pid);
+  } else if (!status.ok()) {
+    g_heartbeat_errors.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+void Leave(SimWorker& w) {
+  if (w.worker_id.empty()) return;
+  grpc::ClientContext context;
+  context.set_deadline(DeadlineIn(kHeartbeatDeadline));
+  v1::WorkerLeaveRequest request;
+  request.set_worker_id(w.worker_id);
+  request.set_incarnation(w.incarnation);
+  v1::WorkerLeaveResponse response;
+  w.stub->DeregisterWorker(&context, request, &response);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  const std::string coordinator = absl::GetFlag(FLAGS_coordinator);
+  const int n = absl::GetFlag(FLAGS_workers);
+  const int threads = std::max(1, std::min(absl::GetFlag(FLAGS_heartbeat_threads), n));
+  const bool shared = absl::GetFlag(FLAGS_shared_connection);
+  const int64_t pid = getpid();
+  if (n < 1) {
+    std::fprintf(stderr, "scale_workers: --workers must be >= 1\n");
+    return 2;
+  }
+
+  // One server, N listening ports: each port is one simulated worker's address.
+  ScaleWorkerService service(pid);
+  grpc::ServerBuilder builder;
+  gpool::ConfigureServerBuilder(builder);
+  auto credentials = gpool::CreateServerCredentials();
+  std::vector<int> ports(n, 0);
+  for (int i = 0; i < n; ++i) builder.AddListeningPort("127.0.0.1:0", credentials, &ports[i]);
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr) {
+    std::fprintf(stderr, "scale_workers: cannot start the server (file descriptors? ulimit -n)\n");
+    return 1;
+  }
+  for (int i = 0; i < n; ++i) {
+    if (ports[i] == 0) {
+      std::fprintf(stderr, "scale_workers: port %d was not bound\n", i);
+      return 1;
+    }
+  }
+
+  std::mt19937_64 random(std::random_device{}() ^ static_cast<uint64_t>(pid));
+  std::vector<SimWorker> workers(n);
+  std::shared_ptr<grpc::Channel> shared_channel;
+  for (int i = 0; i < n; ++i) {
+    SimWorker& w = workers[i];
+    w.index = i;
+    w.address = absl::StrCat("127.0.0.1:", ports[i]);
+    w.incarnation = random();
+    if (shared) {
+      if (shared_channel == nullptr) shared_channel = CoordinatorChannel(coordinator, true);
+      w.channel = shared_channel;
+    } else {
+      w.channel = CoordinatorChannel(coordinator, false);
+    }
+    w.stub = v1::Coordinator::NewStub(w.channel);
+  }
+
+  // Register everyone (in parallel across the heartbeat threads), then heartbeat.
+  const absl::Time start = absl::Now();
+  std::atomic<int> registered{0};
+  std::atomic<bool> stop{false};
+  std::atomic<bool> all_registered{false};
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t) {
+    pool.emplace_back([&, t] {
+      for (int i = t; i < n; i += threads) {
+        SimWorker& w = workers[i];
+        const absl::Time give_up = absl::Now() + absl::Seconds(60);
+        while (!Register(w, pid) && absl::Now() < give_up && !stop.load()) {
+          absl::SleepFor(absl::Milliseconds(200));
+        }
+        if (!w.worker_id.empty()) registered.fetch_add(1);
+        // Spread the first heartbeats over one interval.
+        w.next_due = Clock::now() + std::chrono::milliseconds(
+                                        g_heartbeat_interval_ms.load() * i / n);
+      }
+      while (!stop.load()) {
+        Clock::time_point earliest = Clock::now() + std::chrono::milliseconds(100);
+        for (int i = t; i < n && !stop.load(); i += threads) {
+          SimWorker& w = workers[i];
+          if (Clock::now() >= w.next_due) {
+            if (w.worker_id.empty()) {
+              Register(w, pid);
+            } else {
+              Heartbeat(w, pid);
+            }
+            // Keep the cadence; if we fell behind by a whole interval, restart from now.
+            const auto interval = std::chrono::milliseconds(g_heartbeat_interval_ms.load());
+            w.next_due += interval;
+            if (w.next_due < Clock::now()) w.next_due = Clock::now() + interval;
+          }
+          earliest = std::min(earliest, w.next_due);
+        }
+        std::this_thread::sleep_until(earliest);
+      }
+    });
+  }
+
+  const absl::Time registration_deadline = absl::Now() + absl::Seconds(120);
+  while (registered.load() < n && absl::Now() < registration_deadline) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  if (registered.load() < n) {
+    std::fprintf(stderr, "scale_workers: only %d of %d workers registered\n", registered.load(), n);
+  } else {
+    all_registered = true;
+  }
+  std::printf("ready %d workers registered in %.0f ms (heartbeat every %lld ms, %d threads, %s)\n",
+              registered.load(), absl::ToDoubleMilliseconds(absl::Now() - start),
+              static_cast<long long>(g_heartbeat_interval_ms.load()), threads,
+              shared ? "one shared connection" : "one connection per worker");
+  std::fflush(stdout);
+  const std::string ready_file = absl::GetFlag(FLAGS_ready_file);
+  if (!ready_file.empty()) {
+    std::ofstream(ready_file) << registered.load() << "\n";
+  }
+
+  // Report once per ~10 s until the duration is over.
+  const absl::Time end = absl::Now() + absl::GetFlag(FLAGS_duration);
+  uint64_t last_heartbeats = g_heartbeats.load();
+  absl::Time last = absl::Now();
+  while (absl::Now() < end) {
+    absl::SleepFor(std::min(absl::Seconds(10), end - absl::Now()));
+    const absl::Time now = absl::Now();
+    const uint64_t hb = g_heartbeats.load();
+    std::printf("heartbeats %.0f/s, errors %llu, registrations %llu, RunChunk calls %llu\n",
+                static_cast<double>(hb - last_heartbeats) / absl::ToDoubleSeconds(now - last),
+                static_cast<unsigned long long>(g_heartbeat_errors.load()),
+                static_cast<unsigned long long>(g_registrations.load()),
+                static_cast<unsigned long long>(service.calls()));
+    std::fflush(stdout);
+    last_heartbeats = hb;
+    last = now;
+  }
+
+  stop = true;
+  for (std::thread& thread : pool) thread.join();
+  pool.clear();
+  // Deregister (best effort, in parallel) so the coordinator does not wait out the leases.
+  for (int t = 0; t < threads; ++t) {
+    pool.emplace_back([&, t] {
+      for (int i = t; i < n; i += threads) Leave(workers[i]);
+    });
+  }
+  for (std::thread& thread : pool) thread.join();
+  server->Shutdown(DeadlineIn(std::chrono::seconds(2)));
+  return all_registered ? 0 : 1;
+}
