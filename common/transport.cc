@@ -8,6 +8,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/subprocess.h"
 
 namespace gpool {
 namespace {
@@ -57,6 +58,30 @@ void ConfigureServerBuilder(grpc::ServerBuilder& builder) {
                              kKeepaliveTimeMs / 2);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, kKeepaliveTimeMs);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, kKeepaliveTimeoutMs);
+}
+
+absl::StatusOr<StartedServer> StartServer(const std::string& listen,
+                                          const std::vector<grpc::Service*>& services,
+                                          bool serving, const std::string& port_file) {
+  grpc::ServerBuilder builder;
+  StartedServer started;
+  builder.AddListeningPort(listen, CreateServerCredentials(), &started.port);
+  ConfigureServerBuilder(builder);
+  for (grpc::Service* service : services) builder.RegisterService(service);
+  started.server = builder.BuildAndStart();
+  if (started.server == nullptr || started.port == 0) {
+    return absl::UnavailableError(absl::StrCat(
+        "cannot listen on ", listen, ": is the port in use or the address not local?"));
+  }
+  SetServing(*started.server, serving);
+  if (!port_file.empty()) {
+    absl::Status written = WriteFileAtomically(port_file, absl::StrCat(started.port, "\n"));
+    if (!written.ok()) {
+      started.server->Shutdown();
+      return written;
+    }
+  }
+  return started;
 }
 
 void SetServing(grpc::Server& server, bool serving) {

@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <grpcpp/channel.h>
 #include <grpcpp/security/server_credentials.h>
@@ -36,6 +37,20 @@ std::shared_ptr<grpc::ServerCredentials> CreateServerCredentials(
 // Applies gpool's keepalive and message-size settings to a server being built, and turns on
 // the standard services every gpool daemon serves: grpc.health.v1 and server reflection.
 void ConfigureServerBuilder(grpc::ServerBuilder& builder);
+
+// A server built and started by StartServer.
+struct StartedServer {
+  std::unique_ptr<grpc::Server> server;
+  int port = 0;  // the port actually bound (useful with port 0)
+};
+
+// Builds and starts a gpool daemon's server on `listen` ("HOST:PORT") with `services`, sets
+// its health status to `serving`, and only then writes the bound port (one line) to
+// `port_file` if it is not empty, so whoever waits for the file never sees a stale status.
+// UNAVAILABLE when the address cannot be bound or the file cannot be written.
+absl::StatusOr<StartedServer> StartServer(const std::string& listen,
+                                          const std::vector<grpc::Service*>& services,
+                                          bool serving, const std::string& port_file);
 
 // Sets the grpc.health.v1 status of the server as a whole (service "") and of the named
 // services. Requires a server built with ConfigureServerBuilder.

@@ -11,7 +11,6 @@
 #include <thread>
 
 #include <grpcpp/server.h>
-#include <grpcpp/server_builder.h>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -21,7 +20,6 @@
 #include "absl/synchronization/notification.h"
 #include "common/daemon.h"
 #include "common/log.h"
-#include "common/subprocess.h"
 #include "common/transport.h"
 #include "server/coordinator_service.h"
 #include "server/grpc_worker_connection.h"
@@ -92,28 +90,16 @@ int Run() {
   auto scheduler = std::make_unique<Scheduler>(options, &clock, &connector);
   CoordinatorService service(scheduler.get());
 
-  grpc::ServerBuilder builder;
-  int bound_port = 0;
-  builder.AddListeningPort(listen, CreateServerCredentials(), &bound_port);
-  ConfigureServerBuilder(builder);
-  builder.RegisterService(&service);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (server == nullptr || bound_port == 0) {
-    LogError(absl::StrCat("cannot listen on ", listen,
-                          ": is the port in use or the address not local?"));
+  absl::StatusOr<StartedServer> started =
+      StartServer(listen, {&service}, /*serving=*/true, absl::GetFlag(FLAGS_port_file));
+  if (!started.ok()) {
+    LogError(std::string(started.status().message()));
     return 1;
   }
-  LogInfo(absl::StrCat("listening on ", host_port->host, ":", bound_port, " (lease ",
+  std::unique_ptr<grpc::Server> server = std::move(started->server);
+  LogInfo(absl::StrCat("listening on ", host_port->host, ":", started->port, " (lease ",
                        absl::FormatDuration(options.lease_timeout), ", heartbeat ",
                        absl::FormatDuration(options.heartbeat_interval), ")"));
-  if (const std::string port_file = absl::GetFlag(FLAGS_port_file); !port_file.empty()) {
-    if (absl::Status status = WriteFileAtomically(port_file, absl::StrCat(bound_port, "\n"));
-        !status.ok()) {
-      LogError(std::string(status.message()));
-      server->Shutdown();
-      return 1;
-    }
-  }
 
   absl::Notification stopping;
   std::thread ticker([&] {

@@ -10,6 +10,11 @@
 namespace gpool {
 namespace {
 
+bool Offers(const WorkerRegistration& registration, const std::string& function) {
+  const auto& functions = registration.functions;
+  return std::find(functions.begin(), functions.end(), function) != functions.end();
+}
+
 // A failure that will repeat wherever the chunk runs: the job fails at once.
 bool IsDeterministicFailure(absl::StatusCode code) {
   switch (code) {
@@ -488,8 +493,7 @@ bool Scheduler::TryPlanLocked(Job& job) {
   std::vector<int> eligible_slots;
   for (const auto& [id, worker] : workers_) {
     cluster_slots += worker.registration.slots;
-    const auto& functions = worker.registration.functions;
-    if (std::find(functions.begin(), functions.end(), job.spec.function) != functions.end()) {
+    if (!worker.draining && Offers(worker.registration, job.spec.function)) {
       eligible_slots.push_back(worker.registration.slots);
     }
   }
@@ -616,18 +620,11 @@ void Scheduler::SpeculateLocked(Job& job, Actions* actions) {
     // An idle slot (not just pipeline room) on another worker that may run this job.
     Worker* backup = nullptr;
     for (auto& [id, worker] : workers_) {
-      const auto& functions = worker.registration.functions;
-      if (id == active.runs.front().worker_id || worker.draining ||
-          std::find(functions.begin(), functions.end(), job.spec.function) == functions.end() ||
-          static_cast<int>(worker.in_flight.size()) >= worker.registration.slots) {
-        continue;
+      if (id != active.runs.front().worker_id && MayRunLocked(worker, job) &&
+          static_cast<int>(worker.in_flight.size()) < worker.registration.slots) {
+        backup = &worker;
+        break;
       }
-      if (job.spec.max_workers > 0 && job.workers_used.count(id) == 0 &&
-          job.workers_used.size() >= static_cast<size_t>(job.spec.max_workers)) {
-        continue;
-      }
-      backup = &worker;
-      break;
     }
     if (backup == nullptr) return;
     LogInfo(absl::StrCat(job.job_id, ": chunk ", chunk_index, " has run for ",
@@ -640,19 +637,19 @@ void Scheduler::SpeculateLocked(Job& job, Actions* actions) {
   }
 }
 
-Scheduler::Worker* Scheduler::PickWorkerLocked(const Job& job) {
+bool Scheduler::MayRunLocked(const Worker& worker, const Job& job) const {
+  if (worker.draining || !Offers(worker.registration, job.spec.function)) return false;
   const bool at_worker_limit =
       job.spec.max_workers > 0 &&
       job.workers_used.size() >= static_cast<size_t>(job.spec.max_workers);
+  return !at_worker_limit || job.workers_used.count(worker.worker_id) > 0;
+}
+
+Scheduler::Worker* Scheduler::PickWorkerLocked(const Job& job) {
   Worker* best = nullptr;
   double best_load = 0;
   for (auto& [id, worker] : workers_) {
-    const auto& functions = worker.registration.functions;
-    if (std::find(functions.begin(), functions.end(), job.spec.function) == functions.end()) {
-      continue;
-    }
-    if (worker.draining) continue;
-    if (at_worker_limit && job.workers_used.count(id) == 0) continue;
+    if (!MayRunLocked(worker, job)) continue;
     const int capacity = worker.registration.slots + options_.pipeline_depth;
     const int held = static_cast<int>(worker.in_flight.size());
     if (held >= capacity) continue;
@@ -668,9 +665,7 @@ Scheduler::Worker* Scheduler::PickWorkerLocked(const Job& job) {
 
 bool Scheduler::HasEligibleWorkerLocked(const std::string& function) const {
   for (const auto& [id, worker] : workers_) {
-    if (worker.draining) continue;
-    const auto& functions = worker.registration.functions;
-    if (std::find(functions.begin(), functions.end(), function) != functions.end()) return true;
+    if (!worker.draining && Offers(worker.registration, function)) return true;
   }
   return false;
 }

@@ -252,6 +252,10 @@ class Scheduler {
   Worker* PickWorkerLocked(const Job& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool HasEligibleWorkerLocked(const std::string& function) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Whether `worker` may take chunks of `job`: it offers the function, is not draining, and
+  // the job's worker limit (--processes) leaves room for it.
+  bool MayRunLocked(const Worker& worker, const Job& job) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::vector<std::string> AvailableFunctionsLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Removes the worker and re-queues its chunks. `lost` counts it in the jobs' workers_lost
   // (false for a graceful leave).

@@ -17,7 +17,6 @@
 #include <utility>
 
 #include <grpcpp/server.h>
-#include <grpcpp/server_builder.h>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -31,7 +30,6 @@
 #include "common/daemon.h"
 #include "common/functions.h"
 #include "common/log.h"
-#include "common/subprocess.h"
 #include "common/transport.h"
 #include "worker/chunk_executor.h"
 #include "worker/grpc_coordinator_link.h"
@@ -104,16 +102,15 @@ int Run(FunctionRegistry registry) {
   }
   ChunkExecutor executor(std::move(registry), slots, absl::GetFlag(FLAGS_chunk_delay));
   WorkerService service(&executor, getpid());
-  grpc::ServerBuilder builder;
-  int bound_port = 0;
-  builder.AddListeningPort(listen, CreateServerCredentials(), &bound_port);
-  ConfigureServerBuilder(builder);
-  builder.RegisterService(&service);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (server == nullptr || bound_port == 0) {
-    LogError(absl::StrCat("cannot listen on ", listen));
+  // Not ready to take chunks (health NOT_SERVING) until the coordinator knows us.
+  absl::StatusOr<StartedServer> started =
+      StartServer(listen, {&service}, /*serving=*/false, absl::GetFlag(FLAGS_port_file));
+  if (!started.ok()) {
+    LogError(std::string(started.status().message()));
     return 1;
   }
+  std::unique_ptr<grpc::Server> server = std::move(started->server);
+  const int bound_port = started->port;
 
   const std::string host_name = HostName();
   std::string advertise_host = absl::GetFlag(FLAGS_advertise_host);
@@ -134,16 +131,6 @@ int Run(FunctionRegistry registry) {
   LogInfo(absl::StrCat("serving on ", registration.address, " with ", slots,
                        " slot(s), functions ", absl::StrJoin(registration.functions, ","),
                        "; coordinator ", coordinator));
-  if (const std::string port_file = absl::GetFlag(FLAGS_port_file); !port_file.empty()) {
-    if (absl::Status status = WriteFileAtomically(port_file, absl::StrCat(bound_port, "\n"));
-        !status.ok()) {
-      LogError(std::string(status.message()));
-      return 1;
-    }
-  }
-
-  // Not ready to take chunks until the coordinator knows us.
-  SetServing(*server, false);
   GrpcCoordinatorLink link(coordinator, TransportOptions{});
   RegistrationLoop registration_loop(&link, registration, BackoffPolicy{},
                                      [&server](bool registered) { SetServing(*server, registered); });
