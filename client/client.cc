@@ -167,6 +167,21 @@ StreamOutcome StreamOnce(v1::Coordinator::Stub& stub, const v1::MapRequest& requ
   absl::Status failure = absl::OkStatus();
   v1::MapResponse response;
   ChunkResult chunk;
+  auto take_chunk = [&](const v1::ChunkResult& proto) {
+    chunk.chunk_index = static_cast<uint64_t>(proto.chunk_index());
+    chunk.first_element = static_cast<uint64_t>(proto.first_element());
+    chunk.element_count = static_cast<uint64_t>(proto.element_count());
+    chunk.values.assign(proto.values().begin(), proto.values().end());
+    chunk.partial_sum = gpool::FromProto(proto.partial_sum());
+    chunk.partial_min = proto.partial_min();
+    chunk.partial_max = proto.partial_max();
+    chunk.worker = FromProto(proto.worker());
+    chunk.attempt = proto.attempt();
+    absl::StatusOr<bool> accepted = assembler.OnChunk(chunk);
+    if (!accepted.ok()) return accepted.status();
+    if (*accepted && on_chunk) on_chunk(chunk);
+    return absl::OkStatus();
+  };
   while (failure.ok() && reader->Read(&response)) {
     switch (response.event_case()) {
       case v1::MapResponse::kStarted: {
@@ -183,25 +198,15 @@ StreamOutcome StreamOnce(v1::Coordinator::Stub& stub, const v1::MapRequest& requ
         if (failure.ok() && first_start && on_start) on_start(start);
         break;
       }
-      case v1::MapResponse::kChunk: {
-        v1::ChunkResult* proto = response.mutable_chunk();
-        chunk.chunk_index = static_cast<uint64_t>(proto->chunk_index());
-        chunk.first_element = static_cast<uint64_t>(proto->first_element());
-        chunk.element_count = static_cast<uint64_t>(proto->element_count());
-        chunk.values.assign(proto->values().begin(), proto->values().end());
-        chunk.partial_sum = gpool::FromProto(proto->partial_sum());
-        chunk.partial_min = proto->partial_min();
-        chunk.partial_max = proto->partial_max();
-        chunk.worker = FromProto(proto->worker());
-        chunk.attempt = proto->attempt();
-        absl::StatusOr<bool> accepted = assembler.OnChunk(chunk);
-        if (!accepted.ok()) {
-          failure = accepted.status();
-        } else if (*accepted && on_chunk) {
-          on_chunk(chunk);
+      case v1::MapResponse::kChunk:
+        failure = take_chunk(*response.mutable_chunk());
+        break;
+      case v1::MapResponse::kChunks:
+        for (v1::ChunkResult& result : *response.mutable_chunks()->mutable_results()) {
+          failure = take_chunk(result);
+          if (!failure.ok()) break;
         }
         break;
-      }
       case v1::MapResponse::kFinished:
         outcome.stats = FromProto(response.finished().stats());
         break;
@@ -265,6 +270,7 @@ absl::StatusOr<MapSummary> Client::RunJob(
   request.set_chunk_size(spec.chunk_size);
   request.set_max_workers(spec.max_workers);
   request.set_result_mode(want_values ? v1::RESULT_MODE_VALUES : v1::RESULT_MODE_SUM);
+  request.set_batch_results(true);
   const absl::Time job_deadline = absl::Now() + options_.map_timeout;
 
   while (true) {

@@ -18,6 +18,8 @@ struct WorkerRegistration {
   int slots = 1;
   std::vector<std::string> functions;
   uint64_t incarnation = 0;  // random per process start
+  // Chunks the worker accepts in one RunChunks call; 1 for RunChunk only.
+  int max_chunks_per_call = 1;
 };
 
 struct RegistrationGrant {

@@ -1,9 +1,11 @@
 #include "server/coordinator_service.h"
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
@@ -14,6 +16,10 @@ namespace {
 
 // How often a Map stream checks whether its client went away while no event arrives.
 constexpr absl::Duration kCancelPollInterval = absl::Milliseconds(100);
+// Bounds on one batched MapResponse: well under the 64 MiB message limit, and small enough
+// that the client starts placing values while the next message is on the wire.
+constexpr int64_t kMaxValuesPerMessage = int64_t{1} << 20;
+constexpr int64_t kMaxChunksPerMessage = 4096;
 // GetClusterInfo never waits for workers longer than this, whatever the deadline.
 constexpr absl::Duration kMaxWorkerWait = absl::Minutes(5);
 
@@ -22,6 +28,20 @@ void ToProto(const JobStats& stats, v1::JobStats* proto) {
   proto->set_workers_lost(stats.workers_lost);
   proto->set_backups(stats.backups);
   proto->set_duplicates_dropped(stats.duplicates_dropped);
+}
+
+void ToProto(const ChunkDelivery& delivery, v1::ChunkResult* chunk) {
+  chunk->set_chunk_index(static_cast<int64_t>(delivery.chunk_index));
+  chunk->set_first_element(static_cast<int64_t>(delivery.first_element));
+  chunk->set_element_count(static_cast<int64_t>(delivery.element_count));
+  chunk->mutable_values()->Add(delivery.values.begin(), delivery.values.end());
+  gpool::ToProto(delivery.sum, chunk->mutable_partial_sum());
+  chunk->set_partial_min(delivery.min);
+  chunk->set_partial_max(delivery.max);
+  chunk->mutable_worker()->set_worker_id(delivery.worker_id);
+  chunk->mutable_worker()->set_host(delivery.worker_host);
+  chunk->mutable_worker()->set_pid(delivery.worker_pid);
+  chunk->set_attempt(delivery.attempt);
 }
 
 absl::Duration TimeUntil(std::chrono::system_clock::time_point deadline) {
@@ -40,6 +60,7 @@ grpc::Status CoordinatorService::RegisterWorker(grpc::ServerContext* context,
   registration.slots = request->slots();
   registration.functions.assign(request->functions().begin(), request->functions().end());
   registration.incarnation = request->incarnation();
+  registration.max_chunks_per_call = std::max(1, request->max_chunks_per_call());
   absl::StatusOr<RegistrationGrant> grant = scheduler_->RegisterWorker(registration);
   if (!grant.ok()) return ToGrpcStatus(grant.status());
   response->set_worker_id(grant->worker_id);
@@ -99,6 +120,7 @@ grpc::Status CoordinatorService::Map(grpc::ServerContext* context,
   const std::string job_id = submitted->first;
   std::shared_ptr<JobStream> stream = submitted->second;
 
+  const bool batch_results = request->batch_results();
   while (true) {
     if (context->IsCancelled()) {
       const absl::Status reason =
@@ -106,52 +128,74 @@ grpc::Status CoordinatorService::Map(grpc::ServerContext* context,
       scheduler_->CancelJob(job_id, reason);
       return ToGrpcStatus(reason);
     }
-    std::optional<JobEvent> event = stream->Next(kCancelPollInterval);
-    if (!event.has_value()) continue;
-    v1::MapResponse response;
-    switch (event->kind) {
-      case JobEvent::Kind::kStarted: {
-        v1::JobStarted* started = response.mutable_started();
-        started->set_job_id(event->plan.job_id);
-        started->set_total_elements(static_cast<int64_t>(event->plan.total_elements));
-        started->set_chunk_size(static_cast<int64_t>(event->plan.chunk_size));
-        started->set_num_chunks(static_cast<int64_t>(event->plan.num_chunks));
-        started->set_cluster_slots(event->plan.cluster_slots);
-        started->set_job_slots(event->plan.job_slots);
-        break;
-      }
-      case JobEvent::Kind::kChunk: {
-        const ChunkDelivery& delivery = event->chunk;
-        v1::ChunkResult* chunk = response.mutable_chunk();
-        chunk->set_chunk_index(static_cast<int64_t>(delivery.chunk_index));
-        chunk->set_first_element(static_cast<int64_t>(delivery.first_element));
-        chunk->set_element_count(static_cast<int64_t>(delivery.element_count));
-        chunk->mutable_values()->Add(delivery.values.begin(), delivery.values.end());
-        ToProto(delivery.sum, chunk->mutable_partial_sum());
-        chunk->set_partial_min(delivery.min);
-        chunk->set_partial_max(delivery.max);
-        chunk->mutable_worker()->set_worker_id(delivery.worker_id);
-        chunk->mutable_worker()->set_host(delivery.worker_host);
-        chunk->mutable_worker()->set_pid(delivery.worker_pid);
-        chunk->set_attempt(delivery.attempt);
-        break;
-      }
-      case JobEvent::Kind::kFinished:
-        if (!event->status.ok()) {
-          return event->final ? final_failure(event->status) : ToGrpcStatus(event->status);
-        }
-        ToProto(event->stats, response.mutable_finished()->mutable_stats());
-        writer->Write(response);
-        return grpc::Status::OK;
-    }
+    std::vector<JobEvent> events = stream->TakeAll(kCancelPollInterval);
+    // Chunk results ready together travel together (when the client understands batches),
+    // up to a bounded message size.
+    v1::MapResponse batch;
+    int64_t batch_chunks = 0;
+    int64_t batch_values = 0;
     // Write blocks while the client's flow-control window is full: that back-pressure
     // reaches the scheduler through its result window.
-    if (!writer->Write(response)) {
-      const absl::Status reason = absl::CancelledError("the client went away");
-      scheduler_->CancelJob(job_id, reason);
-      return ToGrpcStatus(reason);
+    auto write = [&](const v1::MapResponse& response) {
+      if (writer->Write(response)) return true;
+      scheduler_->CancelJob(job_id, absl::CancelledError("the client went away"));
+      return false;
+    };
+    auto flush = [&] {
+      if (batch_chunks == 0) return true;
+      if (!write(batch)) return false;
+      scheduler_->OnChunksDelivered(job_id, batch_chunks, batch_values);
+      batch.Clear();
+      batch_chunks = batch_values = 0;
+      return true;
+    };
+    for (JobEvent& event : events) {
+      switch (event.kind) {
+        case JobEvent::Kind::kStarted: {
+          v1::MapResponse response;
+          v1::JobStarted* started = response.mutable_started();
+          started->set_job_id(event.plan.job_id);
+          started->set_total_elements(static_cast<int64_t>(event.plan.total_elements));
+          started->set_chunk_size(static_cast<int64_t>(event.plan.chunk_size));
+          started->set_num_chunks(static_cast<int64_t>(event.plan.num_chunks));
+          started->set_cluster_slots(event.plan.cluster_slots);
+          started->set_job_slots(event.plan.job_slots);
+          if (!write(response)) return ToGrpcStatus(absl::CancelledError("the client went away"));
+          break;
+        }
+        case JobEvent::Kind::kChunk: {
+          const int64_t values = static_cast<int64_t>(event.chunk.values.size());
+          if (!batch_results) {
+            v1::MapResponse response;
+            ToProto(event.chunk, response.mutable_chunk());
+            if (!write(response)) {
+              return ToGrpcStatus(absl::CancelledError("the client went away"));
+            }
+            scheduler_->OnChunksDelivered(job_id, 1, values);
+            break;
+          }
+          if (batch_chunks > 0 && (batch_values + values > kMaxValuesPerMessage ||
+                                   batch_chunks >= kMaxChunksPerMessage)) {
+            if (!flush()) return ToGrpcStatus(absl::CancelledError("the client went away"));
+          }
+          ToProto(event.chunk, batch.mutable_chunks()->add_results());
+          ++batch_chunks;
+          batch_values += values;
+          break;
+        }
+        case JobEvent::Kind::kFinished: {
+          if (!flush()) return ToGrpcStatus(absl::CancelledError("the client went away"));
+          if (!event.status.ok()) {
+            return event.final ? final_failure(event.status) : ToGrpcStatus(event.status);
+          }
+          v1::MapResponse response;
+          ToProto(event.stats, response.mutable_finished()->mutable_stats());
+          writer->Write(response);
+          return grpc::Status::OK;
+        }
+      }
     }
-    if (event->kind == JobEvent::Kind::kChunk) scheduler_->OnChunkDelivered(job_id);
+    if (!flush()) return ToGrpcStatus(absl::CancelledError("the client went away"));
   }
 }
 

@@ -1,7 +1,9 @@
 #include "server/grpc_worker_connection.h"
 
 #include <chrono>
+#include <functional>
 #include <utility>
+#include <vector>
 
 #include <grpcpp/client_context.h>
 
@@ -22,15 +24,7 @@ class GrpcWorkerConnection final : public WorkerConnection,
       : stub_(v1::Worker::NewStub(channel)), chunk_timeout_(chunk_timeout) {}
 
   void RunChunk(const ChunkTask& task, Done done) override {
-    // Owned by the callback; freed when the call completes.
-    struct Call {
-      grpc::ClientContext context;
-      v1::RunChunkRequest request;
-      v1::RunChunkResponse response;
-    };
-    auto* call = new Call;
-    call->context.set_deadline(std::chrono::system_clock::now() +
-                               std::chrono::milliseconds(absl::ToInt64Milliseconds(chunk_timeout_)));
+    auto* call = new Call<v1::RunChunkRequest, v1::RunChunkResponse>;
     v1::RunChunkRequest& request = call->request;
     request.set_job_id(task.job_id);
     request.set_chunk_index(static_cast<int64_t>(task.chunk_index));
@@ -39,36 +33,45 @@ class GrpcWorkerConnection final : public WorkerConnection,
     SliceToProto(*task.job_input, task.first_element, task.element_count,
                  request.mutable_input());
     request.set_result_mode(ToProto(task.mode));
-    {
-      absl::MutexLock lock(&mu_);
-      if (cancelled_) call->context.TryCancel();
-      in_flight_.emplace(task.call_id, &call->context);
+    Start(task.call_id, call, [this, call] {
+      stub_->async()->RunChunk(&call->context, &call->request, &call->response,
+                               Completion(call));
+    }, [call, done = std::move(done)](const grpc::Status& status) {
+      if (status.ok()) {
+        done(FromReply(call->response));
+      } else {
+        done(FromGrpcStatus(status));
+      }
+    });
+  }
+
+  void RunChunks(std::vector<ChunkTask> tasks, BatchDone done) override {
+    auto* call = new Call<v1::RunChunksRequest, v1::RunChunksResponse>;
+    v1::RunChunksRequest& request = call->request;
+    const ChunkTask& first = tasks.front();
+    request.set_job_id(first.job_id);
+    request.set_function(first.function);
+    request.set_result_mode(ToProto(first.mode));
+    request.mutable_chunks()->Reserve(static_cast<int>(tasks.size()));
+    for (const ChunkTask& task : tasks) {
+      v1::ChunkTask* chunk = request.add_chunks();
+      chunk->set_chunk_index(static_cast<int64_t>(task.chunk_index));
+      chunk->set_attempt(task.attempt);
+      SliceToProto(*task.job_input, task.first_element, task.element_count,
+                   chunk->mutable_input());
     }
-    // The connection must outlive its calls even if the scheduler drops it meanwhile.
-    auto self = shared_from_this();
-    stub_->async()->RunChunk(
-        &call->context, &call->request, &call->response,
-        [self, call, call_id = task.call_id, done = std::move(done)](grpc::Status status) {
-          {
-            absl::MutexLock lock(&self->mu_);
-            self->in_flight_.erase(call_id);
-          }
-          if (status.ok()) {
-            ChunkReply reply;
-            const v1::RunChunkResponse& response = call->response;
-            reply.values.assign(response.values().begin(), response.values().end());
-            reply.sum = FromProto(response.partial_sum());
-            reply.count = static_cast<uint64_t>(response.element_count());
-            reply.min = response.partial_min();
-            reply.max = response.partial_max();
-            reply.pid = response.pid();
-            delete call;
-            done(std::move(reply));
-          } else {
-            delete call;
-            done(FromGrpcStatus(status));
-          }
-        });
+    Start(first.call_id, call, [this, call] {
+      stub_->async()->RunChunks(&call->context, &call->request, &call->response,
+                                Completion(call));
+    }, [call, done = std::move(done)](const grpc::Status& status) {
+      if (!status.ok()) return done(FromGrpcStatus(status));
+      std::vector<ChunkReply> replies;
+      replies.reserve(call->response.results_size());
+      for (const v1::RunChunkResponse& result : call->response.results()) {
+        replies.push_back(FromReply(result));
+      }
+      done(std::move(replies));
+    });
   }
 
   void Cancel(uint64_t call_id) override {
@@ -86,6 +89,62 @@ class GrpcWorkerConnection final : public WorkerConnection,
   }
 
  private:
+  // One call in flight; owns itself and is freed when the call completes.
+  template <typename Request, typename Response>
+  struct Call {
+    grpc::ClientContext context;
+    Request request;
+    Response response;
+    std::function<void(const grpc::Status&)> on_status;
+  };
+
+  static ChunkReply FromReply(const v1::RunChunkResponse& response) {
+    ChunkReply reply;
+    reply.values.assign(response.values().begin(), response.values().end());
+    reply.sum = FromProto(response.partial_sum());
+    reply.count = static_cast<uint64_t>(response.element_count());
+    reply.min = response.partial_min();
+    reply.max = response.partial_max();
+    reply.pid = response.pid();
+    return reply;
+  }
+
+  // gRPC's completion callback for `call`. The handler frees `call`, so it is moved out
+  // before it runs.
+  template <typename CallT>
+  static std::function<void(grpc::Status)> Completion(CallT* call) {
+    return [call](grpc::Status status) {
+      auto on_status = std::move(call->on_status);
+      on_status(status);
+    };
+  }
+
+  // Registers the call for Cancel, starts it with `start`, and arranges for `finish` to run
+  // with its status once, after which the call is freed.
+  template <typename CallT>
+  void Start(uint64_t call_id, CallT* call, const std::function<void()>& start,
+             std::function<void(const grpc::Status&)> finish) {
+    call->context.set_deadline(
+        std::chrono::system_clock::now() +
+        std::chrono::milliseconds(absl::ToInt64Milliseconds(chunk_timeout_)));
+    {
+      absl::MutexLock lock(&mu_);
+      if (cancelled_) call->context.TryCancel();
+      in_flight_.emplace(call_id, &call->context);
+    }
+    // The connection must outlive its calls even if the scheduler drops it meanwhile.
+    call->on_status = [self = shared_from_this(), call, call_id,
+                       finish = std::move(finish)](const grpc::Status& status) {
+      {
+        absl::MutexLock lock(&self->mu_);
+        self->in_flight_.erase(call_id);
+      }
+      finish(status);
+      delete call;
+    };
+    start();
+  }
+
   std::unique_ptr<v1::Worker::Stub> stub_;
   const absl::Duration chunk_timeout_;
   absl::Mutex mu_;

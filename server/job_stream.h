@@ -63,14 +63,16 @@ class JobStream {
     events_.push_back(std::move(event));
   }
 
-  // The next event, waiting up to `max_wait`; nullopt if none arrived in time.
-  std::optional<JobEvent> Next(absl::Duration max_wait) {
+  // Every event waiting, after waiting up to `max_wait` for the first; empty if none came.
+  // Taking them all at once is what lets the consumer pack small chunk results together.
+  std::vector<JobEvent> TakeAll(absl::Duration max_wait) {
     absl::MutexLock lock(&mu_);
     mu_.AwaitWithTimeout(absl::Condition(this, &JobStream::HasEventsLocked), max_wait);
-    if (events_.empty()) return std::nullopt;
-    JobEvent event = std::move(events_.front());
-    events_.pop_front();
-    return event;
+    std::vector<JobEvent> events;
+    events.reserve(events_.size());
+    for (JobEvent& event : events_) events.push_back(std::move(event));
+    events_.clear();
+    return events;
   }
 
  private:

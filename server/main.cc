@@ -44,8 +44,13 @@ ABSL_FLAG(double, speculation_multiplier, 3.0,
           "least --speculation_min) gets a backup copy on an idle worker.");
 ABSL_FLAG(absl::Duration, speculation_min, absl::Seconds(1),
           "Shortest run time after which a straggling chunk may get a backup copy.");
-ABSL_FLAG(int, result_window, 32,
+ABSL_FLAG(int, result_window, gpool::SchedulerOptions{}.result_window,
           "Completed chunks per job that may wait for a slow client before dispatch pauses.");
+ABSL_FLAG(int64_t, result_window_values, gpool::SchedulerOptions{}.result_window_values,
+          "Values (8 bytes each) those waiting chunks may hold before dispatch pauses.");
+ABSL_FLAG(int64_t, max_elements_per_call, gpool::SchedulerOptions{}.max_elements_per_call,
+          "Small chunks travel several to a call up to this many elements (to workers that "
+          "accept batches).");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error.");
 
 namespace gpool {
@@ -67,14 +72,18 @@ int Run() {
   options.pipeline_depth = absl::GetFlag(FLAGS_pipeline_depth);
   options.max_attempts = absl::GetFlag(FLAGS_max_attempts);
   options.result_window = absl::GetFlag(FLAGS_result_window);
+  options.result_window_values = absl::GetFlag(FLAGS_result_window_values);
+  options.max_elements_per_call = absl::GetFlag(FLAGS_max_elements_per_call);
   options.speculation_multiplier = absl::GetFlag(FLAGS_speculation_multiplier);
   options.speculation_min = absl::GetFlag(FLAGS_speculation_min);
   if (options.heartbeat_interval <= absl::ZeroDuration() ||
       options.lease_timeout <= options.heartbeat_interval || options.pipeline_depth < 0 ||
-      options.max_attempts < 1 || options.result_window < 1) {
+      options.max_attempts < 1 || options.result_window < 1 ||
+      options.result_window_values < 1 || options.max_elements_per_call < 1) {
     LogError(
         "invalid flags: need heartbeat_interval > 0, lease_timeout > heartbeat_interval, "
-        "pipeline_depth >= 0, max_attempts >= 1, result_window >= 1");
+        "pipeline_depth >= 0, max_attempts >= 1, result_window >= 1, "
+        "result_window_values >= 1, max_elements_per_call >= 1");
     return 1;
   }
 

@@ -224,13 +224,14 @@ void Scheduler::CancelJob(const std::string& job_id, const absl::Status& reason)
   Execute(std::move(actions));
 }
 
-void Scheduler::OnChunkDelivered(const std::string& job_id) {
+void Scheduler::OnChunksDelivered(const std::string& job_id, int64_t chunks, int64_t values) {
   Actions actions;
   {
     absl::MutexLock lock(&mu_);
     Job* job = FindJobLocked(job_id);
     if (job == nullptr) return;
-    job->undelivered = std::max(0, job->undelivered - 1);
+    job->undelivered = std::max<int64_t>(0, job->undelivered - chunks);
+    job->undelivered_values = std::max<int64_t>(0, job->undelivered_values - values);
     PumpLocked(&actions);
   }
   Execute(std::move(actions));
@@ -323,21 +324,33 @@ void Scheduler::Execute(Actions actions) {
   for (auto& connection : actions.cancellations) connection->CancelAll();
   for (auto& [connection, call_id] : actions.call_cancellations) connection->Cancel(call_id);
   for (auto& dispatch : actions.dispatches) {
-    const std::string worker_id = dispatch.worker_id;
-    const uint64_t job_sequence = dispatch.job_sequence;
-    const uint64_t chunk_index = dispatch.task.chunk_index;
-    const int attempt = dispatch.task.attempt;
-    dispatch.connection->RunChunk(
-        dispatch.task, [this, worker_id, job_sequence, chunk_index,
-                        attempt](absl::StatusOr<ChunkReply> reply) {
-          OnChunkDone(worker_id, job_sequence, chunk_index, attempt, std::move(reply));
-        });
+    std::vector<std::pair<uint64_t, int>> chunks;
+    chunks.reserve(dispatch.tasks.size());
+    for (const ChunkTask& task : dispatch.tasks) chunks.emplace_back(task.chunk_index, task.attempt);
+    auto on_done = [this, worker_id = dispatch.worker_id, job_sequence = dispatch.job_sequence,
+                    call_id = dispatch.tasks.front().call_id, started = dispatch.started,
+                    chunks = std::move(chunks)](absl::StatusOr<std::vector<ChunkReply>> replies) {
+      OnCallDone(worker_id, job_sequence, call_id, started, chunks, std::move(replies));
+    };
+    if (dispatch.tasks.size() == 1) {
+      dispatch.connection->RunChunk(
+          dispatch.tasks.front(),
+          [on_done = std::move(on_done)](absl::StatusOr<ChunkReply> reply) {
+            if (!reply.ok()) return on_done(reply.status());
+            std::vector<ChunkReply> replies;
+            replies.push_back(*std::move(reply));
+            on_done(std::move(replies));
+          });
+    } else {
+      dispatch.connection->RunChunks(std::move(dispatch.tasks), std::move(on_done));
+    }
   }
 }
 
-void Scheduler::OnChunkDone(const std::string& worker_id, uint64_t job_sequence,
-                            uint64_t chunk_index, int attempt,
-                            absl::StatusOr<ChunkReply> reply) {
+void Scheduler::OnCallDone(const std::string& worker_id, uint64_t job_sequence,
+                           uint64_t call_id, absl::Time started,
+                           const std::vector<std::pair<uint64_t, int>>& chunks,
+                           absl::StatusOr<std::vector<ChunkReply>> replies) {
   Actions actions;
   {
     absl::MutexLock lock(&mu_);
@@ -346,26 +359,49 @@ void Scheduler::OnChunkDone(const std::string& worker_id, uint64_t job_sequence,
     Worker* worker = worker_it == workers_.end() ? nullptr : &worker_it->second;
     auto job_it = jobs_.find(job_sequence);
     Job* job = job_it == jobs_.end() ? nullptr : &job_it->second;
+    if (job != nullptr) job->open_chunks_by_call.erase(call_id);
 
-    // A worker that is gone loses every chunk it holds, this one included: DeclareDeadLocked
-    // re-queues them all, so this call must still be in its in-flight set.
-    const bool worker_is_gone = !reply.ok() && worker != nullptr &&
-                                MeansWorkerIsGone(reply.status().code());
+    // A worker that is gone loses every chunk it holds, these included: DeclareDeadLocked
+    // re-queues them all, so this call's chunks must still be in its in-flight set.
+    const bool worker_is_gone = !replies.ok() && worker != nullptr &&
+                                MeansWorkerIsGone(replies.status().code());
     if (worker_is_gone) {
       DeclareDeadLocked(worker_id,
-                        absl::StrCat("a chunk call failed: ", reply.status().ToString()),
+                        absl::StrCat("a chunk call failed: ", replies.status().ToString()),
                         &actions);
       worker = nullptr;
     } else if (worker != nullptr) {
-      worker->in_flight.erase({job_sequence, chunk_index, attempt});
+      --worker->calls_in_flight;
+      for (const auto& [chunk_index, attempt] : chunks) {
+        worker->in_flight.erase({job_sequence, chunk_index, attempt});
+      }
     }
 
-    if (job != nullptr && !worker_is_gone) {
-      if (reply.ok()) {
-        AcceptResultLocked(*job, worker_id, worker, chunk_index, attempt, *std::move(reply),
-                           &actions);
-      } else {
-        ChunkFailedLocked(*job, worker_id, worker, chunk_index, attempt, reply.status());
+    if (job == nullptr || worker_is_gone) {
+      // Nothing to record: the job ended, or the chunks were re-queued with the worker.
+    } else if (replies.ok() && replies->size() != chunks.size()) {
+      FinishJobLocked(*job, absl::InternalError(absl::StrCat(
+                                "worker ", worker_id, " answered ", replies->size(), " of the ",
+                                chunks.size(),
+                                " chunks of a call; it does not follow the protocol")));
+    } else {
+      if (replies.ok()) {
+        job->recent_time_per_chunk.push_back((clock_->Now() - started) /
+                                             static_cast<int64_t>(chunks.size()));
+        if (job->recent_time_per_chunk.size() > kDurationSamples) {
+          job->recent_time_per_chunk.pop_front();
+        }
+      }
+      for (size_t i = 0; i < chunks.size(); ++i) {
+        // A chunk can end the job (its last result, or a failure); the rest are moot then.
+        if (jobs_.count(job_sequence) == 0) break;
+        const auto& [chunk_index, attempt] = chunks[i];
+        if (replies.ok()) {
+          AcceptResultLocked(*job, worker_id, worker, chunk_index, attempt,
+                             std::move((*replies)[i]), &actions);
+        } else {
+          ChunkFailedLocked(*job, worker_id, worker, chunk_index, attempt, replies.status());
+        }
       }
     }
     PumpLocked(&actions);
@@ -391,13 +427,16 @@ void Scheduler::AcceptResultLocked(Job& job, const std::string& worker_id, Worke
                              " elements; it does not follow the protocol")));
     return;
   }
-  // The first result wins: the other copies of this chunk are cancelled, freeing their slots.
+  // The first result wins. The other copies of this chunk are cancelled, freeing their
+  // slots, unless their call still carries chunks nobody has finished.
   for (const ChunkRun& run : active_it->second.runs) {
     if (run.worker_id == worker_id && run.attempt == attempt) {
       job.recent_durations.push_back(clock_->Now() - run.started);
       if (job.recent_durations.size() > kDurationSamples) job.recent_durations.pop_front();
       continue;
     }
+    auto open = job.open_chunks_by_call.find(run.call_id);
+    if (open != job.open_chunks_by_call.end() && --open->second > 0) continue;
     auto other = workers_.find(run.worker_id);
     if (other != workers_.end()) {
       actions->call_cancellations.emplace_back(other->second.connection, run.call_id);
@@ -406,6 +445,7 @@ void Scheduler::AcceptResultLocked(Job& job, const std::string& worker_id, Worke
   job.active.erase(active_it);
   ++job.chunks_done;
   ++job.undelivered;
+  if (job.spec.mode == ResultMode::kValues) job.undelivered_values += static_cast<int64_t>(expected);
   JobEvent event;
   event.kind = JobEvent::Kind::kChunk;
   ChunkDelivery& chunk = event.chunk;
@@ -545,54 +585,124 @@ bool Scheduler::TryPlanLocked(Job& job) {
   return true;
 }
 
+bool Scheduler::WindowFullLocked(const Job& job) const {
+  return job.undelivered >= options_.result_window ||
+         job.undelivered_values >= options_.result_window_values;
+}
+
+uint64_t Scheduler::CallSizeLimitLocked(const Job& job, const Worker& worker) const {
+  const uint64_t worker_limit =
+      static_cast<uint64_t>(std::max(1, worker.registration.max_chunks_per_call));
+  if (worker_limit == 1) return 1;
+  // Fair share: the chunks not yet sent, spread over the idle slots that may run the job
+  // (this worker's included), so one worker does not take the whole job while another idles.
+  // With no idle slot (a pipeline call), over all of the job's slots.
+  int idle_slots = 0;
+  int job_slots = 0;
+  for (const auto& [id, other] : workers_) {
+    if (!MayRunLocked(other, job)) continue;
+    job_slots += other.registration.slots;
+    idle_slots += std::max(0, other.registration.slots - other.calls_in_flight);
+  }
+  const uint64_t spread = static_cast<uint64_t>(std::max(1, idle_slots > 0 ? idle_slots : job_slots));
+  const uint64_t unsent =
+      job.retry_queue.size() + (job.plan->num_chunks - std::min(job.plan->num_chunks,
+                                                                 job.next_fresh_chunk));
+  const uint64_t fair_share = (unsent + spread - 1) / spread;
+  // And no more than the result window has room for.
+  const uint64_t window_room =
+      static_cast<uint64_t>(std::max<int64_t>(1, options_.result_window - job.undelivered));
+  // And about target_call_duration of work, by the median time per chunk so far.
+  uint64_t by_time = static_cast<uint64_t>(std::max(1, options_.initial_chunks_per_call));
+  if (!job.recent_time_per_chunk.empty()) {
+    std::vector<absl::Duration> times(job.recent_time_per_chunk.begin(),
+                                      job.recent_time_per_chunk.end());
+    auto middle = times.begin() + times.size() / 2;
+    std::nth_element(times.begin(), middle, times.end());
+    absl::Duration remainder;
+    by_time = static_cast<uint64_t>(std::max<int64_t>(
+        1, absl::IDivDuration(options_.target_call_duration,
+                              std::max(*middle, absl::Microseconds(1)), &remainder)));
+  }
+  return std::max<uint64_t>(1, std::min({worker_limit, fair_share, window_room, by_time}));
+}
+
 bool Scheduler::DispatchOneLocked(Job& job, Actions* actions) {
   if (!TryPlanLocked(job)) return false;
-  if (job.undelivered >= options_.result_window) return false;
+  if (WindowFullLocked(job)) return false;
   // Drop retry entries whose chunk completed meanwhile (a late result won).
   while (!job.retry_queue.empty() && job.active.count(job.retry_queue.front()) == 0) {
     job.retry_queue.pop_front();
   }
   job.next_fresh_chunk = job.already_done.NextAbsent(job.next_fresh_chunk);
-  const bool has_retry = !job.retry_queue.empty();
-  if (!has_retry && job.next_fresh_chunk >= job.plan->num_chunks) return false;
+  if (job.retry_queue.empty() && job.next_fresh_chunk >= job.plan->num_chunks) return false;
   Worker* worker = PickWorkerLocked(job);
   if (worker == nullptr) return false;
 
-  uint64_t chunk_index;
-  if (has_retry) {
-    chunk_index = job.retry_queue.front();
+  // Retries first (the oldest work of the job), then fresh chunks, while the call stays
+  // small: a chunk bigger than the element budget always goes alone.
+  const uint64_t max_chunks = CallSizeLimitLocked(job, *worker);
+  std::vector<uint64_t> chunk_indices;
+  int64_t elements = 0;
+  auto fits = [&](uint64_t chunk_index) {
+    const int64_t size = static_cast<int64_t>(job.plan->ElementCount(chunk_index));
+    if (!chunk_indices.empty() && elements + size > options_.max_elements_per_call) {
+      return false;
+    }
+    elements += size;
+    return true;
+  };
+  while (chunk_indices.size() < max_chunks && !job.retry_queue.empty()) {
+    const uint64_t chunk_index = job.retry_queue.front();
+    if (job.active.count(chunk_index) == 0) {  // completed meanwhile
+      job.retry_queue.pop_front();
+      continue;
+    }
+    if (!fits(chunk_index)) break;
     job.retry_queue.pop_front();
-  } else {
-    chunk_index = job.next_fresh_chunk++;
+    chunk_indices.push_back(chunk_index);
   }
-  DispatchLocked(job, chunk_index, *worker, actions);
+  while (chunk_indices.size() < max_chunks) {
+    job.next_fresh_chunk = job.already_done.NextAbsent(job.next_fresh_chunk);
+    if (job.next_fresh_chunk >= job.plan->num_chunks || !fits(job.next_fresh_chunk)) break;
+    chunk_indices.push_back(job.next_fresh_chunk++);
+  }
+  if (chunk_indices.empty()) return false;
+  DispatchLocked(job, chunk_indices, *worker, actions);
   return true;
 }
 
-void Scheduler::DispatchLocked(Job& job, uint64_t chunk_index, Worker& worker,
-                               Actions* actions) {
-  ActiveChunk& active = job.active[chunk_index];
-  const int attempt = ++active.dispatches;
+void Scheduler::DispatchLocked(Job& job, const std::vector<uint64_t>& chunk_indices,
+                               Worker& worker, Actions* actions) {
   const uint64_t call_id = next_call_id_++;
-  active.runs.push_back(ChunkRun{worker.worker_id, attempt, call_id, clock_->Now()});
-  worker.in_flight.insert({job.sequence, chunk_index, attempt});
+  const absl::Time now = clock_->Now();
   job.workers_used.insert(worker.worker_id);
+  job.open_chunks_by_call[call_id] = static_cast<int>(chunk_indices.size());
+  ++worker.calls_in_flight;
   ++outstanding_calls_;
 
   Actions::Dispatch dispatch;
   dispatch.connection = worker.connection;
   dispatch.worker_id = worker.worker_id;
   dispatch.job_sequence = job.sequence;
-  ChunkTask& task = dispatch.task;
-  task.call_id = call_id;
-  task.job_id = job.job_id;
-  task.chunk_index = chunk_index;
-  task.attempt = attempt;
-  task.function = job.spec.function;
-  task.job_input = job.spec.input;
-  task.first_element = job.plan->FirstElement(chunk_index);
-  task.element_count = job.plan->ElementCount(chunk_index);
-  task.mode = job.spec.mode;
+  dispatch.started = now;
+  dispatch.tasks.reserve(chunk_indices.size());
+  for (uint64_t chunk_index : chunk_indices) {
+    ActiveChunk& active = job.active[chunk_index];
+    const int attempt = ++active.dispatches;
+    active.runs.push_back(ChunkRun{worker.worker_id, attempt, call_id, now});
+    worker.in_flight.insert({job.sequence, chunk_index, attempt});
+    ChunkTask& task = dispatch.tasks.emplace_back();
+    task.call_id = call_id;
+    task.job_id = job.job_id;
+    task.chunk_index = chunk_index;
+    task.attempt = attempt;
+    task.function = job.spec.function;
+    task.job_input = job.spec.input;
+    task.first_element = job.plan->FirstElement(chunk_index);
+    task.element_count = job.plan->ElementCount(chunk_index);
+    task.mode = job.spec.mode;
+  }
   actions->dispatches.push_back(std::move(dispatch));
 }
 
@@ -609,7 +719,7 @@ void Scheduler::SpeculateLocked(Job& job, Actions* actions) {
   // Backups only at the job's tail: while fresh or retried chunks wait, idle slots take those.
   if (!job.plan.has_value() || !job.retry_queue.empty() ||
       job.already_done.NextAbsent(job.next_fresh_chunk) < job.plan->num_chunks ||
-      job.undelivered >= options_.result_window) {
+      WindowFullLocked(job)) {
     return;
   }
   const std::optional<absl::Duration> threshold = StragglerThresholdLocked(job);
@@ -621,7 +731,7 @@ void Scheduler::SpeculateLocked(Job& job, Actions* actions) {
     Worker* backup = nullptr;
     for (auto& [id, worker] : workers_) {
       if (id != active.runs.front().worker_id && MayRunLocked(worker, job) &&
-          static_cast<int>(worker.in_flight.size()) < worker.registration.slots) {
+          worker.calls_in_flight < worker.registration.slots) {
         backup = &worker;
         break;
       }
@@ -633,7 +743,7 @@ void Scheduler::SpeculateLocked(Job& job, Actions* actions) {
                          " on ", active.runs.front().worker_id, "; starting a backup on ",
                          backup->worker_id));
     ++job.stats.backups;
-    DispatchLocked(job, chunk_index, *backup, actions);
+    DispatchLocked(job, {chunk_index}, *backup, actions);
   }
 }
 
@@ -651,7 +761,7 @@ Scheduler::Worker* Scheduler::PickWorkerLocked(const Job& job) {
   for (auto& [id, worker] : workers_) {
     if (!MayRunLocked(worker, job)) continue;
     const int capacity = worker.registration.slots + options_.pipeline_depth;
-    const int held = static_cast<int>(worker.in_flight.size());
+    const int held = worker.calls_in_flight;
     if (held >= capacity) continue;
     // The least loaded worker relative to its slots: idle slots fill before pipelines do.
     const double load = static_cast<double>(held) / worker.registration.slots;
@@ -733,10 +843,11 @@ void Scheduler::ChunkLostLocked(Job& job, uint64_t chunk_index, const std::strin
 
 void Scheduler::FinishJobLocked(Job& job, absl::Status status) {
   // Whatever still runs for this job is wasted work now: cancel it so the slots free up.
+  std::set<uint64_t> cancelled_calls;
   for (const auto& [chunk_index, active] : job.active) {
     for (const ChunkRun& run : active.runs) {
       auto worker = workers_.find(run.worker_id);
-      if (worker != workers_.end()) {
+      if (worker != workers_.end() && cancelled_calls.insert(run.call_id).second) {
         finished_job_calls_.emplace_back(worker->second.connection, run.call_id);
       }
     }

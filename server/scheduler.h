@@ -37,7 +37,10 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/btree_map.h"
+#include "absl/container/btree_set.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -71,9 +74,19 @@ struct SchedulerOptions {
   double speculation_multiplier = 3.0;
   absl::Duration speculation_min = absl::Seconds(1);
   // Completed chunks of one job that may wait for its client before dispatch of that job
-  // pauses. Chunks already running still land, so at most result_window + (chunks in flight)
-  // results of a job are buffered: the bound on the coordinator's memory per job.
-  int result_window = 32;
+  // pauses, and the values they may hold together. Chunks already running still land, so
+  // at most the window plus the chunks in flight are buffered: the bound on the
+  // coordinator's memory per job.
+  int result_window = 16 * 1024;
+  int64_t result_window_values = int64_t{4} << 20;  // 32 MiB of int64
+  // Small chunks travel several to a call (RunChunks) up to this many elements per call, so
+  // a one-element chunk does not pay a whole RPC. A chunk larger than this goes alone.
+  int64_t max_elements_per_call = 64 * 1024;
+  // A call should hold about this much work, by the job's measured time per chunk, so that
+  // batching never makes a lost call, the tail of a job or progress reports coarse.
+  absl::Duration target_call_duration = absl::Milliseconds(20);
+  // Chunks per call before any chunk of the job has been timed.
+  int initial_chunks_per_call = 16;
 };
 
 struct JobSpec {
@@ -151,9 +164,9 @@ class Scheduler {
   // unknown or finished job.
   void CancelJob(const std::string& job_id, const absl::Status& reason);
 
-  // The job's client has taken one chunk result from the stream: frees a place in the
-  // job's result window.
-  void OnChunkDelivered(const std::string& job_id);
+  // The job's client has taken `chunks` chunk results holding `values` values from the
+  // stream: frees their places in the job's result window.
+  void OnChunksDelivered(const std::string& job_id, int64_t chunks, int64_t values);
 
   // Expires leases and fails jobs that waited too long for workers. Call periodically
   // (the coordinator does so every 100 ms).
@@ -171,8 +184,10 @@ class Scheduler {
     uint64_t sequence = 0;  // registration order
     std::shared_ptr<WorkerConnection> connection;
     absl::Time last_heartbeat;
-    // (job sequence, chunk index, attempt) of every call sent and not answered.
-    std::set<std::tuple<uint64_t, uint64_t, int>> in_flight;
+    // (job sequence, chunk index, attempt) of every chunk sent and not answered.
+    absl::btree_set<std::tuple<uint64_t, uint64_t, int>> in_flight;
+    // Calls (RunChunk or RunChunks) sent and not answered: what capacity is counted in.
+    int calls_in_flight = 0;
     int64_t chunks_done = 0;
     // Leaving gracefully: gets no new chunks.
     bool draining = false;
@@ -188,7 +203,7 @@ class Scheduler {
   // A chunk that has been dispatched at least once and is not done.
   struct ActiveChunk {
     int dispatches = 0;  // the attempt number of the latest run
-    std::vector<ChunkRun> runs;
+    absl::InlinedVector<ChunkRun, 1> runs;
     // "w3 (host/pid)" of every worker that was lost while running this chunk; its size is
     // what max_attempts limits.
     std::vector<std::string> lost_on;
@@ -206,10 +221,20 @@ class Scheduler {
     IndexSet already_done;
     // Durations of recently completed chunks, for the straggler threshold.
     std::deque<absl::Duration> recent_durations;
-    absl::flat_hash_map<uint64_t, ActiveChunk> active;
+    // Ordered by chunk index: chunks go in and out in nearly that order, which a B-tree
+    // handles with good locality (a hash map here degraded with tombstones at 10^4 chunks).
+    absl::btree_map<uint64_t, ActiveChunk> active;
     std::deque<uint64_t> retry_queue;
     uint64_t chunks_done = 0;
-    int undelivered = 0;
+    // Results pushed to the stream and not yet taken by the client: the result window.
+    int64_t undelivered = 0;
+    int64_t undelivered_values = 0;
+    // Chunks of each call in flight that are not done yet. A copy that lost the race is
+    // cancelled only when none of its call's chunks is still needed.
+    absl::flat_hash_map<uint64_t, int> open_chunks_by_call;
+    // Wall time per chunk of recent successful calls (call time / chunks in it): what sizes
+    // the next calls.
+    std::deque<absl::Duration> recent_time_per_chunk;
     std::set<std::string> workers_used;
     std::set<std::string> workers_lost;
     std::optional<absl::Time> waiting_for_workers_since;
@@ -220,9 +245,11 @@ class Scheduler {
   struct Actions {
     struct Dispatch {
       std::shared_ptr<WorkerConnection> connection;
-      ChunkTask task;
+      // One task: RunChunk; several (same call id): RunChunks.
+      std::vector<ChunkTask> tasks;
       std::string worker_id;
       uint64_t job_sequence = 0;
+      absl::Time started;
     };
     std::vector<Dispatch> dispatches;
     std::vector<std::shared_ptr<WorkerConnection>> cancellations;
@@ -230,8 +257,11 @@ class Scheduler {
   };
 
   void Execute(Actions actions) ABSL_LOCKS_EXCLUDED(mu_);
-  void OnChunkDone(const std::string& worker_id, uint64_t job_sequence, uint64_t chunk_index,
-                   int attempt, absl::StatusOr<ChunkReply> reply) ABSL_LOCKS_EXCLUDED(mu_);
+  // A call ended. `chunks` are its (chunk index, attempt) pairs; `replies` has one entry per
+  // chunk when the call succeeded.
+  void OnCallDone(const std::string& worker_id, uint64_t job_sequence, uint64_t call_id,
+                  absl::Time started, const std::vector<std::pair<uint64_t, int>>& chunks,
+                  absl::StatusOr<std::vector<ChunkReply>> replies) ABSL_LOCKS_EXCLUDED(mu_);
 
   void AcceptResultLocked(Job& job, const std::string& worker_id, Worker* worker,
                           uint64_t chunk_index, int attempt, ChunkReply reply,
@@ -240,10 +270,16 @@ class Scheduler {
                          uint64_t chunk_index, int attempt, const absl::Status& status)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void PumpLocked(Actions* actions) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Sends one call of `job` to the least loaded worker that may take it: one chunk, or
+  // several small ones. False when there is nothing to send or nobody to send it to.
   bool DispatchOneLocked(Job& job, Actions* actions) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Sends one run of `chunk_index` to `worker`.
-  void DispatchLocked(Job& job, uint64_t chunk_index, Worker& worker, Actions* actions)
+  // How many chunks the next call of `job` to `worker` may carry.
+  uint64_t CallSizeLimitLocked(const Job& job, const Worker& worker) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Sends one run of each of `chunk_indices` to `worker`, as one call.
+  void DispatchLocked(Job& job, const std::vector<uint64_t>& chunk_indices, Worker& worker,
+                      Actions* actions) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool WindowFullLocked(const Job& job) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Starts backup copies of stragglers on idle slots.
   void SpeculateLocked(Job& job, Actions* actions) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::optional<absl::Duration> StragglerThresholdLocked(const Job& job) const

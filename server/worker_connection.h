@@ -19,7 +19,8 @@ namespace gpool {
 
 // One attempt at one chunk, as sent to a worker.
 struct ChunkTask {
-  // Unique per call (per coordinator process); names the call for Cancel.
+  // Unique per call (per coordinator process); names the call for Cancel. The chunks of one
+  // RunChunks call share it.
   uint64_t call_id = 0;
   std::string job_id;
   uint64_t chunk_index = 0;
@@ -47,10 +48,16 @@ struct ChunkReply {
 class WorkerConnection {
  public:
   using Done = std::function<void(absl::StatusOr<ChunkReply>)>;
+  // One reply per task, in the order of the tasks.
+  using BatchDone = std::function<void(absl::StatusOr<std::vector<ChunkReply>>)>;
   virtual ~WorkerConnection() = default;
   // Starts the chunk. `done` runs exactly once, usually on another thread; callers must not
   // hold locks that `done` takes.
   virtual void RunChunk(const ChunkTask& task, Done done) = 0;
+  // Starts several chunks of one job as one call (all tasks share call_id, job, function
+  // and mode). Only used for workers that registered max_chunks_per_call > 1. `done` as for
+  // RunChunk.
+  virtual void RunChunks(std::vector<ChunkTask> tasks, BatchDone done) = 0;
   // Cancels one call (a backup copy that lost the race); its `done` still runs. A call that
   // already finished, or is unknown, is ignored.
   virtual void Cancel(uint64_t call_id) = 0;

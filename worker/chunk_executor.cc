@@ -18,22 +18,53 @@ absl::StatusOr<ChunkOutput> ChunkExecutor::Execute(const std::string& function,
                                                    const std::function<bool()>& cancelled) {
   // Fail fast on an unknown function, without taking a slot.
   if (!registry_.Has(function)) return registry_.Run(function, input, mode);
-  {
-    absl::MutexLock lock(&mu_);
-    while (!mu_.AwaitWithTimeout(absl::Condition(this, &ChunkExecutor::HasFreeSlotLocked),
-                                 kCancelPollInterval)) {
-      if (cancelled && cancelled()) {
-        return absl::CancelledError("cancelled while waiting for a free slot");
-      }
-    }
-    --free_slots_;
-  }
+  if (absl::Status status = AcquireSlot(cancelled); !status.ok()) return status;
   absl::StatusOr<ChunkOutput> output = WaitDelay(cancelled);
   if (output.ok()) output = registry_.Run(function, input, mode, cancelled);
+  ReleaseSlot(output.ok() ? 1 : 0);
+  return output;
+}
+
+absl::Status ChunkExecutor::ExecuteBatch(
+    const std::string& function, const std::vector<Input>& inputs, ResultMode mode,
+    const std::function<bool()>& cancelled,
+    const std::function<void(size_t, ChunkOutput)>& on_output) {
+  if (!registry_.Has(function)) {
+    return registry_.Run(function, Input::Range(0, 0), mode).status();
+  }
+  if (absl::Status status = AcquireSlot(cancelled); !status.ok()) return status;
+  absl::Status status = absl::OkStatus();
+  int64_t completed = 0;
+  for (size_t i = 0; i < inputs.size() && status.ok(); ++i) {
+    absl::StatusOr<ChunkOutput> output = WaitDelay(cancelled);
+    if (output.ok()) output = registry_.Run(function, inputs[i], mode, cancelled);
+    if (!output.ok()) {
+      status = output.status();
+    } else {
+      ++completed;
+      on_output(i, *std::move(output));
+    }
+  }
+  ReleaseSlot(completed);
+  return status;
+}
+
+absl::Status ChunkExecutor::AcquireSlot(const std::function<bool()>& cancelled) {
+  absl::MutexLock lock(&mu_);
+  while (!mu_.AwaitWithTimeout(absl::Condition(this, &ChunkExecutor::HasFreeSlotLocked),
+                               kCancelPollInterval)) {
+    if (cancelled && cancelled()) {
+      return absl::CancelledError("cancelled while waiting for a free slot");
+    }
+  }
+  --free_slots_;
+  return absl::OkStatus();
+}
+
+void ChunkExecutor::ReleaseSlot(int64_t chunks_completed) {
   absl::MutexLock lock(&mu_);
   ++free_slots_;
-  if (output.ok()) ++chunks_completed_;
-  return output;
+  chunks_completed_ += chunks_completed;
 }
 
 absl::StatusOr<ChunkOutput> ChunkExecutor::WaitDelay(const std::function<bool()>& cancelled) {

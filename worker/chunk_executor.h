@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
@@ -28,11 +29,21 @@ class ChunkExecutor {
   absl::StatusOr<ChunkOutput> Execute(const std::string& function, const Input& input,
                                       ResultMode mode, const std::function<bool()>& cancelled);
 
+  // Runs several chunks of one function one after another in a single slot, calling
+  // `on_output(i, output)` for inputs[i] as each completes. Stops at the first error and
+  // returns it (errors as Execute).
+  absl::Status ExecuteBatch(const std::string& function, const std::vector<Input>& inputs,
+                            ResultMode mode, const std::function<bool()>& cancelled,
+                            const std::function<void(size_t, ChunkOutput)>& on_output);
+
   const FunctionRegistry& registry() const { return registry_; }
   int64_t chunks_completed() const;
 
  private:
   absl::StatusOr<ChunkOutput> WaitDelay(const std::function<bool()>& cancelled);
+  // Waits for a free slot and takes it; CANCELLED if `cancelled` turns true first.
+  absl::Status AcquireSlot(const std::function<bool()>& cancelled);
+  void ReleaseSlot(int64_t chunks_completed);
   bool HasFreeSlotLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return free_slots_ > 0; }
 
   const FunctionRegistry registry_;

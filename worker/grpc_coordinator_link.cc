@@ -25,6 +25,7 @@ absl::StatusOr<RegistrationGrant> GrpcCoordinatorLink::Register(
   request.set_slots(registration.slots);
   for (const std::string& function : registration.functions) request.add_functions(function);
   request.set_incarnation(registration.incarnation);
+  request.set_max_chunks_per_call(registration.max_chunks_per_call);
   v1::RegisterWorkerResponse response;
   grpc::Status status = stub_->RegisterWorker(&context, request, &response);
   if (!status.ok()) return FromGrpcStatus(status);

@@ -44,6 +44,9 @@ ABSL_FLAG(std::string, advertise_host, "",
           "Host name or IP the coordinator should dial; default: the --listen host, or this "
           "machine's host name when listening on all interfaces.");
 ABSL_FLAG(int, slots, 1, "Chunks computed at once (like Pool processes on this worker).");
+ABSL_FLAG(int, max_chunks_per_call, 1024,
+          "Most chunks the coordinator may send in one call (small chunks travel together); "
+          "1 turns batching off.");
 ABSL_FLAG(std::string, port_file, "",
           "If set, write the port actually bound to this file (one line) once serving.");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error.");
@@ -83,6 +86,11 @@ int Run(FunctionRegistry registry) {
     return 1;
   }
   const int slots = absl::GetFlag(FLAGS_slots);
+  const int max_chunks_per_call = absl::GetFlag(FLAGS_max_chunks_per_call);
+  if (max_chunks_per_call < 1) {
+    LogError(absl::StrCat("--max_chunks_per_call must be at least 1, got ", max_chunks_per_call));
+    return 2;
+  }
   if (slots < 1) {
     LogError(absl::StrCat("--slots must be at least 1, got ", slots));
     return 1;
@@ -124,6 +132,7 @@ int Run(FunctionRegistry registry) {
   registration.pid = getpid();
   registration.host = host_name;
   registration.slots = slots;
+  registration.max_chunks_per_call = max_chunks_per_call;
   registration.functions = executor.registry().Names();
   registration.incarnation = std::random_device{}() ^
                              (static_cast<uint64_t>(std::random_device{}()) << 32) ^

@@ -20,11 +20,17 @@ class WorkerService final : public v1::Worker::Service {
 
   grpc::Status RunChunk(grpc::ServerContext* context, const v1::RunChunkRequest* request,
                         v1::RunChunkResponse* response) override;
+  grpc::Status RunChunks(grpc::ServerContext* context, const v1::RunChunksRequest* request,
+                         v1::RunChunksResponse* response) override;
 
-  // Waits until no RunChunk call is in progress; false on timeout. Used to drain.
+  // Waits until no RunChunk(s) call is in progress; false on timeout. Used to drain.
   bool AwaitIdle(absl::Duration timeout);
 
  private:
+  // Counts a call in progress for as long as it lives.
+  class CallInProgress;
+  void ToResponse(ChunkOutput output, v1::RunChunkResponse* response) const;
+
   bool IdleLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return calls_in_progress_ == 0; }
 
   ChunkExecutor* const executor_;

@@ -78,6 +78,33 @@ TEST_F(ClusterTest, Trace_TwoWorkersChunkSizeTwo_EachElementOnceByTheTwoWorkerPi
                              HasSubstr("\nThe sum of the square of the first 10 integers is 385\n")));
 }
 
+// One-element chunks travel many to a call (RunChunks); every element must still be computed
+// exactly once, by both workers. With --max_chunks_per_call=1 the workers take one chunk per
+// call (RunChunk, what workers in other languages implement), and the answer is the same.
+class OneElementChunksTest : public ClusterTest,
+                             public ::testing::WithParamInterface<std::vector<std::string>> {};
+
+TEST_P(OneElementChunksTest, EachElementOnceAcrossBothWorkers) {
+  StartCluster(2, GetParam());
+  CliRun run = RunCli(WithCoordinator({"map", "square", "1..3000", "--chunksize", "1", "--trace"}));
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  const auto pids_by_value = ParseTrace(run.out);
+  ASSERT_EQ(pids_by_value.size(), 3000u);
+  std::set<int64_t> pids;
+  for (int64_t x = 1; x <= 3000; ++x) {
+    ASSERT_EQ(pids_by_value.count(x), 1u) << "element " << x << " missing";
+    ASSERT_EQ(pids_by_value.at(x).size(), 1u) << "element " << x << " traced twice";
+    pids.insert(pids_by_value.at(x)[0]);
+  }
+  const std::vector<pid_t>& workers = cluster_->worker_pids();
+  EXPECT_EQ(pids, std::set<int64_t>(workers.begin(), workers.end()));
+  EXPECT_THAT(run.out, HasSubstr("The sum of the square of the first 3000 integers is 9004500500\n"));
+}
+
+INSTANTIATE_TEST_SUITE_P(BatchedAndSingle, OneElementChunksTest,
+                         ::testing::Values(std::vector<std::string>{},
+                                           std::vector<std::string>{"--max_chunks_per_call=1"}));
+
 TEST_F(ClusterTest, ProcessesOne_UsesOneWorkerOnly) {
   StartCluster(2);
   CliRun run = RunCli(

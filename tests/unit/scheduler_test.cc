@@ -30,6 +30,12 @@ struct PendingCall {
   WorkerConnection::Done done;
 };
 
+struct PendingBatch {
+  std::string address;
+  std::vector<ChunkTask> tasks;
+  WorkerConnection::BatchDone done;
+};
+
 // Records calls; the test completes them. Thread-safe.
 class FakeConnector final : public WorkerConnector {
  public:
@@ -40,6 +46,11 @@ class FakeConnector final : public WorkerConnector {
     void RunChunk(const ChunkTask& task, Done done) override {
       absl::MutexLock lock(&owner_->mu_);
       owner_->pending_.push_back(PendingCall{address_, task, std::move(done)});
+    }
+    void RunChunks(std::vector<ChunkTask> tasks, BatchDone done) override {
+      absl::MutexLock lock(&owner_->mu_);
+      owner_->pending_batches_.push_back(
+          PendingBatch{address_, std::move(tasks), std::move(done)});
     }
     void Cancel(uint64_t call_id) override {
       absl::MutexLock lock(&owner_->mu_);
@@ -106,11 +117,55 @@ class FakeConnector final : public WorkerConnector {
   // Completes every pending call with `status` (used before destroying the scheduler).
   void FailAll(absl::Status status) {
     std::deque<PendingCall> calls;
+    std::deque<PendingBatch> batches;
     {
       absl::MutexLock lock(&mu_);
       calls.swap(pending_);
+      batches.swap(pending_batches_);
     }
     for (auto& call : calls) call.done(status);
+    for (auto& batch : batches) batch.done(status);
+  }
+
+  // Removes the oldest pending RunChunks call to `address`; the test completes it.
+  std::optional<PendingBatch> TakeOldestBatch(const std::string& address) {
+    absl::MutexLock lock(&mu_);
+    auto it = std::find_if(pending_batches_.begin(), pending_batches_.end(),
+                           [&](const PendingBatch& b) { return b.address == address; });
+    if (it == pending_batches_.end()) return std::nullopt;
+    PendingBatch batch = std::move(*it);
+    pending_batches_.erase(it);
+    return batch;
+  }
+
+  // Completes the oldest pending RunChunks call to `address` honestly (or with `status`).
+  bool CompleteOldestBatch(const std::string& address, absl::Status status = absl::OkStatus()) {
+    std::optional<PendingBatch> batch = TakeOldestBatch(address);
+    if (!batch.has_value()) return false;
+    if (!status.ok()) {
+      batch->done(status);
+      return true;
+    }
+    std::vector<ChunkReply> replies;
+    for (const ChunkTask& task : batch->tasks) {
+      absl::StatusOr<ChunkReply> reply = Compute(task);
+      if (!reply.ok()) {
+        batch->done(reply.status());
+        return true;
+      }
+      replies.push_back(*std::move(reply));
+    }
+    batch->done(std::move(replies));
+    return true;
+  }
+
+  std::vector<PendingBatch*> PendingBatchesFor(const std::string& address) {
+    absl::MutexLock lock(&mu_);
+    std::vector<PendingBatch*> batches;
+    for (auto& batch : pending_batches_) {
+      if (batch.address == address) batches.push_back(&batch);
+    }
+    return batches;
   }
 
   std::vector<std::string> cancelled_addresses() {
@@ -145,6 +200,7 @@ class FakeConnector final : public WorkerConnector {
  private:
   absl::Mutex mu_;
   std::deque<PendingCall> pending_ ABSL_GUARDED_BY(mu_);
+  std::deque<PendingBatch> pending_batches_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> cancelled_addresses_ ABSL_GUARDED_BY(mu_);
   std::vector<uint64_t> cancelled_calls_ ABSL_GUARDED_BY(mu_);
   bool complete_on_cancel_all_ ABSL_GUARDED_BY(mu_) = false;
@@ -181,8 +237,9 @@ class SchedulerTest : public ::testing::Test {
 
   std::string AddWorker(const std::string& address, int slots = 1,
                         std::vector<std::string> functions = {"square", "cube", "identity"},
-                        uint64_t incarnation = 7) {
+                        uint64_t incarnation = 7, int max_chunks_per_call = 1) {
     WorkerRegistration registration;
+    registration.max_chunks_per_call = max_chunks_per_call;
     registration.address = address;
     registration.pid = 100;
     registration.host = "host-" + address;
@@ -213,18 +270,19 @@ class SchedulerTest : public ::testing::Test {
   Drained Drain(const std::pair<std::string, std::shared_ptr<JobStream>>& job,
                 Drained previous = {}) {
     Drained drained = std::move(previous);
-    while (auto event = job.second->Next(absl::ZeroDuration())) {
-      switch (event->kind) {
+    for (JobEvent& event : job.second->TakeAll(absl::ZeroDuration())) {
+      switch (event.kind) {
         case JobEvent::Kind::kStarted:
-          drained.plan = event->plan;
+          drained.plan = event.plan;
           break;
         case JobEvent::Kind::kChunk:
-          drained.sum += event->chunk.sum;
-          drained.chunks.push_back(event->chunk);
-          scheduler_->OnChunkDelivered(job.first);
+          drained.sum += event.chunk.sum;
+          drained.chunks.push_back(event.chunk);
+          scheduler_->OnChunksDelivered(job.first, 1,
+                                        static_cast<int64_t>(event.chunk.values.size()));
           break;
         case JobEvent::Kind::kFinished:
-          drained.finished = *event;
+          drained.finished = event;
           break;
       }
     }
@@ -494,7 +552,7 @@ TEST_F(SchedulerTest, LeaseExpiry_RequeuesChunksAndDropsLateDuplicate) {
   EXPECT_EQ(drained.sum, 2870);
   // The silent worker comes back and answers: the job is gone, nothing changes.
   CompleteAll({"silent:1"});
-  EXPECT_FALSE(job.second->Next(absl::ZeroDuration()).has_value());
+  EXPECT_TRUE(job.second->TakeAll(absl::ZeroDuration()).empty());
 }
 
 TEST_F(SchedulerTest, LateResultFromDeadWorker_WinsWhenChunkNotYetRedone) {
@@ -732,8 +790,8 @@ TEST_F(SchedulerTest, Shutdown_EndsStreamsWithRetryableStatus) {
   connector_.set_complete_on_cancel_all(true);
   scheduler_.reset();  // cancels the calls in flight and waits for them
   Drained drained;
-  while (auto event = job.second->Next(absl::ZeroDuration())) {
-    if (event->kind == JobEvent::Kind::kFinished) drained.finished = *event;
+  for (JobEvent& event : job.second->TakeAll(absl::ZeroDuration())) {
+    if (event.kind == JobEvent::Kind::kFinished) drained.finished = event;
   }
   ASSERT_TRUE(drained.finished.has_value());
   EXPECT_THAT(drained.finished->status, StatusIs(absl::StatusCode::kUnavailable, HasSubstr("shutting down")));
@@ -753,6 +811,197 @@ TEST_F(SchedulerTest, WrongResultCount_FailsJobAsProtocolViolation) {
   ASSERT_TRUE(drained.finished.has_value());
   EXPECT_THAT(drained.finished->status,
               StatusIs(absl::StatusCode::kInternal, HasSubstr("returned 3 results")));
+}
+
+// ---- Small chunks travel together (RunChunks) -------------------------------------------
+
+// Sum of squares 1..n.
+absl::int128 SquareSum(int64_t n) { return absl::int128(n) * (n + 1) * (2 * n + 1) / 6; }
+
+TEST_F(SchedulerTest, Batch_SmallChunksShareCallsSplitFairlyOverWorkers) {
+  SchedulerOptions options;
+  options.initial_chunks_per_call = 1000;
+  Reset(options);
+  AddWorker("a:1", 1, {"square"}, 7, /*max_chunks_per_call=*/64);
+  AddWorker("b:1", 1, {"square"}, 7, /*max_chunks_per_call=*/64);
+  auto job = Submit(1, 100, 1);  // 100 one-element chunks over 2 slots
+  // Each worker's first call carries its fair share (50 chunks, capped at 64), not 1 chunk
+  // and not the whole job; the pipeline call gets nothing because nothing is left.
+  ASSERT_EQ(connector_.PendingBatchesFor("a:1").size(), 1u);
+  ASSERT_EQ(connector_.PendingBatchesFor("b:1").size(), 1u);
+  EXPECT_EQ(connector_.PendingBatchesFor("a:1")[0]->tasks.size(), 50u);
+  EXPECT_EQ(connector_.PendingBatchesFor("b:1")[0]->tasks.size(), 50u);
+  EXPECT_EQ(connector_.pending_count(), 0u);  // no single-chunk RunChunk calls
+  const uint64_t call_id = connector_.PendingBatchesFor("a:1")[0]->tasks.front().call_id;
+  for (const ChunkTask& task : connector_.PendingBatchesFor("a:1")[0]->tasks) {
+    EXPECT_EQ(task.call_id, call_id);
+  }
+  EXPECT_TRUE(connector_.CompleteOldestBatch("a:1"));
+  EXPECT_TRUE(connector_.CompleteOldestBatch("b:1"));
+  Drained drained = Drain(job);
+  ASSERT_TRUE(drained.finished.has_value());
+  EXPECT_OK(drained.finished->status);
+  EXPECT_EQ(drained.sum, SquareSum(100));
+  std::set<uint64_t> indices;
+  for (const ChunkDelivery& chunk : drained.chunks) indices.insert(chunk.chunk_index);
+  EXPECT_EQ(drained.chunks.size(), 100u);
+  EXPECT_EQ(indices.size(), 100u);
+}
+
+TEST_F(SchedulerTest, Batch_SeedShape_OneCallPerWorker) {
+  // W1's shape: 8 chunks of 625 over 2 one-slot workers → one call of 4 chunks each.
+  AddWorker("a:1", 1, {"square"}, 7, 1024);
+  AddWorker("b:1", 1, {"square"}, 7, 1024);
+  auto job = Submit(1, 5000);
+  ASSERT_EQ(connector_.PendingBatchesFor("a:1").size(), 1u);
+  ASSERT_EQ(connector_.PendingBatchesFor("b:1").size(), 1u);
+  EXPECT_EQ(connector_.PendingBatchesFor("a:1")[0]->tasks.size(), 4u);
+  EXPECT_EQ(connector_.PendingBatchesFor("b:1")[0]->tasks.size(), 4u);
+  connector_.CompleteOldestBatch("a:1");
+  connector_.CompleteOldestBatch("b:1");
+  Drained drained = Drain(job);
+  ASSERT_TRUE(drained.finished.has_value());
+  EXPECT_EQ(drained.sum, SquareSum(5000));
+}
+
+TEST_F(SchedulerTest, Batch_ChunksAboveElementBudgetGoAlone) {
+  SchedulerOptions options;
+  options.max_elements_per_call = 90;
+  Reset(options);
+  AddWorker("a:1", 1, {"square"}, 7, 1024);
+  auto job = Submit(1, 1000, 60);  // 17 chunks of 60 (the last of 40)
+  // 60 + 60 > 90 and 60 + 40 > 90: every call carries one chunk, through RunChunk.
+  EXPECT_EQ(connector_.PendingBatchesFor("a:1").size(), 0u);
+  EXPECT_EQ(connector_.PendingFor("a:1").size(), 2u);  // slot + pipeline
+  Drained drained = RunJob(job, {"a:1"});
+  ASSERT_TRUE(drained.finished.has_value());
+  EXPECT_EQ(drained.sum, SquareSum(1000));
+}
+
+TEST_F(SchedulerTest, Batch_ResultWindowCapsCallSize) {
+  SchedulerOptions options;
+  options.result_window = 5;
+  Reset(options);
+  AddWorker("a:1", 1, {"square"}, 7, 1024);
+  auto job = Submit(1, 100, 1);
+  // The slot's call and the pipeline's each carry what the window has room for.
+  ASSERT_EQ(connector_.PendingBatchesFor("a:1").size(), 2u);
+  EXPECT_EQ(connector_.PendingBatchesFor("a:1")[0]->tasks.size(), 5u);
+  EXPECT_EQ(connector_.PendingBatchesFor("a:1")[1]->tasks.size(), 5u);
+}
+
+TEST_F(SchedulerTest, Batch_LostWithWorker_EveryChunkRedoneOnceElsewhere) {
+  SchedulerOptions options;
+  options.initial_chunks_per_call = 1000;
+  Reset(options);
+  AddWorker("dies:1", 1, {"square"}, 7, 64);
+  auto job = Submit(1, 40, 1);  // one worker: fair share is everything, capped at 64
+  ASSERT_EQ(connector_.PendingBatchesFor("dies:1").size(), 1u);
+  EXPECT_EQ(connector_.PendingBatchesFor("dies:1")[0]->tasks.size(), 40u);
+  AddWorker("lives:1", 1, {"square"}, 7, 64);
+  ASSERT_TRUE(connector_.CompleteOldestBatch("dies:1", absl::UnavailableError("gone")));
+  // All 40 chunks come back to the queue and go to the survivor.
+  ASSERT_EQ(connector_.PendingBatchesFor("lives:1").size(), 1u);
+  EXPECT_EQ(connector_.PendingBatchesFor("lives:1")[0]->tasks.size(), 40u);
+  for (const ChunkTask& task : connector_.PendingBatchesFor("lives:1")[0]->tasks) {
+    EXPECT_EQ(task.attempt, 2);
+  }
+  connector_.CompleteOldestBatch("lives:1");
+  Drained drained = Drain(job);
+  ASSERT_TRUE(drained.finished.has_value());
+  EXPECT_OK(drained.finished->status);
+  EXPECT_EQ(drained.sum, SquareSum(40));
+  EXPECT_EQ(drained.chunks.size(), 40u);
+  EXPECT_EQ(drained.finished->stats.retries, 40);
+  EXPECT_EQ(drained.finished->stats.workers_lost, 1);
+}
+
+TEST_F(SchedulerTest, Batch_DeterministicErrorFailsJobAtOnce) {
+  AddWorker("a:1", 1, {"square"}, 7, 64);
+  JobSpec spec;
+  spec.function = "square";
+  spec.input = std::make_shared<const Input>(Input::Range(3037000490, 3037000510));
+  spec.chunk_size = 1;
+  spec.mode = ResultMode::kSum;
+  auto job = scheduler_->SubmitJob(std::move(spec));
+  ASSERT_OK(job.status());
+  ASSERT_TRUE(connector_.CompleteOldestBatch("a:1"));
+  Drained drained = Drain(*job);
+  ASSERT_TRUE(drained.finished.has_value());
+  EXPECT_THAT(drained.finished->status,
+              StatusIs(absl::StatusCode::kOutOfRange, HasSubstr("3037000500")));
+  EXPECT_EQ(drained.finished->stats.retries, 0);
+}
+
+TEST_F(SchedulerTest, Batch_BackupWinsOneChunk_BatchKeepsRunningForTheOthers) {
+  AddWorker("slow:1", 1, {"square"}, 7, 64);
+  AddWorker("fast:1", 1, {"square"}, 7, 64);
+  auto job = Submit(1, 3, 1);  // 3 chunks over 2 slots: slow gets {0, 1}, fast gets {2}
+  ASSERT_EQ(connector_.PendingBatchesFor("slow:1").size(), 1u);
+  const uint64_t batch_call = connector_.PendingBatchesFor("slow:1")[0]->tasks.front().call_id;
+  ASSERT_EQ(connector_.PendingFor("fast:1").size(), 1u);
+  clock_.Advance(absl::Milliseconds(10));
+  CompleteAll({"fast:1"});
+  Drained drained = Drain(job);
+  // Past the threshold, the idle fast worker backs up one of the batch's chunks.
+  clock_.Advance(absl::Milliseconds(1100));
+  scheduler_->Tick();
+  ASSERT_EQ(connector_.PendingFor("fast:1").size(), 1u);
+  ASSERT_TRUE(connector_.CompleteOldest("fast:1"));
+  // One chunk of the batch is done elsewhere, the other is not: the batch is not cancelled.
+  EXPECT_THAT(connector_.cancelled_calls(), ::testing::Not(::testing::Contains(batch_call)));
+  // Meanwhile the other chunk got its own backup; the batch answers first and wins it, so
+  // that backup is cancelled.
+  ASSERT_EQ(connector_.PendingFor("fast:1").size(), 1u);
+  const uint64_t second_backup = connector_.PendingFor("fast:1")[0]->task.call_id;
+  ASSERT_TRUE(connector_.CompleteOldestBatch("slow:1"));
+  EXPECT_THAT(connector_.cancelled_calls(), ::testing::Contains(second_backup));
+  drained = Drain(job, std::move(drained));
+  ASSERT_TRUE(drained.finished.has_value());
+  EXPECT_OK(drained.finished->status);
+  EXPECT_EQ(drained.sum, SquareSum(3));
+  EXPECT_EQ(drained.chunks.size(), 3u);
+  EXPECT_EQ(drained.finished->stats.duplicates_dropped, 1);
+  EXPECT_EQ(drained.finished->stats.backups, 2);
+  EXPECT_EQ(drained.finished->stats.retries, 0);
+}
+
+TEST_F(SchedulerTest, Batch_CallsFollowMeasuredTimePerChunk) {
+  AddWorker("a:1", 1, {"square"}, 7, 1024);
+  auto job = Submit(1, 10000, 1);
+  // Untimed: the first calls carry initial_chunks_per_call.
+  ASSERT_EQ(connector_.PendingBatchesFor("a:1").size(), 2u);
+  EXPECT_EQ(connector_.PendingBatchesFor("a:1")[0]->tasks.size(), 16u);
+  // 16 chunks in 1.6 s: 100 ms per chunk, so a 20 ms call holds one chunk (RunChunk).
+  clock_.Advance(absl::Milliseconds(1600));
+  ASSERT_TRUE(connector_.CompleteOldestBatch("a:1"));
+  ASSERT_EQ(connector_.PendingFor("a:1").size(), 1u);
+  ASSERT_TRUE(connector_.CompleteOldestBatch("a:1"));  // the pipeline's 16, also slow
+  // Chunks now take 100-200 µs (the pipelined call waited one step longer): once that is the
+  // median, a call grows to 20 ms / (100..200 µs) = 100..200 chunks.
+  for (int i = 0; i < 20 && connector_.PendingBatchesFor("a:1").empty(); ++i) {
+    std::optional<PendingCall> call = connector_.TakeOldest("a:1");
+    ASSERT_TRUE(call.has_value());
+    clock_.Advance(absl::Microseconds(100));
+    call->done(FakeConnector::Compute(call->task));
+    Drain(job);
+  }
+  std::vector<PendingBatch*> batches = connector_.PendingBatchesFor("a:1");
+  ASSERT_FALSE(batches.empty());
+  EXPECT_GE(batches.back()->tasks.size(), 100u);
+  EXPECT_LE(batches.back()->tasks.size(), 200u);
+}
+
+TEST_F(SchedulerTest, Batch_WrongReplyCount_FailsJobAsProtocolViolation) {
+  AddWorker("a:1", 1, {"square"}, 7, 64);
+  auto job = Submit(1, 10, 1);
+  std::optional<PendingBatch> batch = connector_.TakeOldestBatch("a:1");
+  ASSERT_TRUE(batch.has_value());
+  batch->done(std::vector<ChunkReply>(3));
+  Drained drained = Drain(job);
+  ASSERT_TRUE(drained.finished.has_value());
+  EXPECT_THAT(drained.finished->status,
+              StatusIs(absl::StatusCode::kInternal, HasSubstr("answered 3 of the 10")));
 }
 
 }  // namespace

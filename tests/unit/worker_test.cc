@@ -90,6 +90,51 @@ TEST(ChunkExecutorTest, Execute_CancelledWhileWaitingForSlot_IsCancelled) {
   holder.join();
 }
 
+TEST(ChunkExecutorTest, ExecuteBatch_ComputesEachChunkInOrder) {
+  ChunkExecutor executor(FunctionRegistry::WithBuiltins(), 1);
+  std::vector<Input> inputs = {Input::Range(1, 3), Input::List({-4}), Input::Range(10, 10)};
+  std::vector<std::pair<size_t, ChunkOutput>> outputs;
+  ASSERT_OK(executor.ExecuteBatch("square", inputs, ResultMode::kValues, {},
+                                  [&](size_t i, ChunkOutput output) {
+                                    outputs.emplace_back(i, std::move(output));
+                                  }));
+  ASSERT_EQ(outputs.size(), 3u);
+  EXPECT_EQ(outputs[0].first, 0u);
+  EXPECT_THAT(outputs[0].second.values, ElementsAre(1, 4, 9));
+  EXPECT_EQ(outputs[1].first, 1u);
+  EXPECT_THAT(outputs[1].second.values, ElementsAre(16));
+  EXPECT_EQ(outputs[2].second.sum, 100);
+  EXPECT_EQ(executor.chunks_completed(), 3);
+}
+
+TEST(ChunkExecutorTest, ExecuteBatch_StopsAtFirstErrorNamingTheValue) {
+  ChunkExecutor executor(FunctionRegistry::WithBuiltins(), 1);
+  std::vector<Input> inputs = {Input::Range(1, 2), Input::List({3037000500}),
+                               Input::Range(3, 4)};
+  std::vector<size_t> done;
+  EXPECT_THAT(executor.ExecuteBatch("square", inputs, ResultMode::kSum, {},
+                                    [&](size_t i, ChunkOutput) { done.push_back(i); }),
+              StatusIs(absl::StatusCode::kOutOfRange, HasSubstr("3037000500")));
+  EXPECT_THAT(done, ElementsAre(0u));
+  // The slot was given back.
+  EXPECT_OK(executor.Execute("square", Input::Range(1, 1), ResultMode::kSum, {}));
+}
+
+TEST(ChunkExecutorTest, ExecuteBatch_UnknownFunction_IsNotFound) {
+  ChunkExecutor executor(FunctionRegistry::WithBuiltins(), 1);
+  EXPECT_THAT(executor.ExecuteBatch("nope", {Input::Range(1, 2)}, ResultMode::kSum, {},
+                                    [](size_t, ChunkOutput) {}),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("nope")));
+}
+
+TEST(ChunkExecutorTest, ExecuteBatch_Cancelled_IsCancelled) {
+  ChunkExecutor executor(FunctionRegistry::WithBuiltins(), 1, absl::Seconds(30));
+  EXPECT_THAT(executor.ExecuteBatch("square", {Input::Range(1, 2), Input::Range(3, 4)},
+                                    ResultMode::kSum, [] { return true; },
+                                    [](size_t, ChunkOutput) {}),
+              StatusIs(absl::StatusCode::kCancelled, HasSubstr("cancel")));
+}
+
 // ---- Backoff ----------------------------------------------------------------------------
 
 TEST(BackoffDelayTest, GrowsExponentiallyWithinJitterAndCaps) {
