@@ -652,15 +652,16 @@ bool Scheduler::DispatchOneLocked(Job& job, Actions* actions) {
     elements += size;
     return true;
   };
-  while (chunk_indices.size() < max_chunks && !job.retry_queue.empty()) {
+  // A chunk that was lost with its worker travels alone: if it is what kills workers, the
+  // chunks that shared its call are not charged its losses again.
+  while (chunk_indices.empty() && !job.retry_queue.empty()) {
     const uint64_t chunk_index = job.retry_queue.front();
-    if (job.active.count(chunk_index) == 0) {  // completed meanwhile
-      job.retry_queue.pop_front();
-      continue;
-    }
-    if (!fits(chunk_index)) break;
     job.retry_queue.pop_front();
-    chunk_indices.push_back(chunk_index);
+    if (job.active.count(chunk_index) > 0) chunk_indices.push_back(chunk_index);
+  }
+  if (!chunk_indices.empty()) {
+    DispatchLocked(job, chunk_indices, *worker, actions);
+    return true;
   }
   while (chunk_indices.size() < max_chunks) {
     job.next_fresh_chunk = job.already_done.NextAbsent(job.next_fresh_chunk);
