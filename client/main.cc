@@ -44,6 +44,7 @@
 #include "client/progress.h"
 #include "client/reduction.h"
 #include "common/input.h"
+#include "common/process_tuning.h"
 
 ABSL_FLAG(std::string, coordinator, "",
           "HOST:PORT of a running coordinator (default: $GPOOL_COORDINATOR; if neither is "
@@ -475,8 +476,6 @@ int Main(int argc, char** argv) {
 }  // namespace gpool
 
 int main(int argc, char** argv) {
-  // Debian builds Abseil without NDEBUG, which turns on lock-order cycle detection on every
-  // lock; the unit tests keep it, the CLI does not need it.
-  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  gpool::TuneProcess();
   return gpool::Main(argc, argv);
 }

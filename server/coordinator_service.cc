@@ -30,11 +30,12 @@ void ToProto(const JobStats& stats, v1::JobStats* proto) {
   proto->set_duplicates_dropped(stats.duplicates_dropped);
 }
 
-void ToProto(const ChunkDelivery& delivery, v1::ChunkResult* chunk) {
+// Moves the values (no copy) and copies the rest.
+void ToProto(ChunkDelivery& delivery, v1::ChunkResult* chunk) {
   chunk->set_chunk_index(static_cast<int64_t>(delivery.chunk_index));
   chunk->set_first_element(static_cast<int64_t>(delivery.first_element));
   chunk->set_element_count(static_cast<int64_t>(delivery.element_count));
-  chunk->mutable_values()->Add(delivery.values.begin(), delivery.values.end());
+  chunk->mutable_values()->Swap(&delivery.values);
   gpool::ToProto(delivery.sum, chunk->mutable_partial_sum());
   chunk->set_partial_min(delivery.min);
   chunk->set_partial_max(delivery.max);

@@ -67,7 +67,7 @@ class GrpcWorkerConnection final : public WorkerConnection,
       if (!status.ok()) return done(FromGrpcStatus(status));
       std::vector<ChunkReply> replies;
       replies.reserve(call->response.results_size());
-      for (const v1::RunChunkResponse& result : call->response.results()) {
+      for (v1::RunChunkResponse& result : *call->response.mutable_results()) {
         replies.push_back(FromReply(result));
       }
       done(std::move(replies));
@@ -98,9 +98,9 @@ class GrpcWorkerConnection final : public WorkerConnection,
     std::function<void(const grpc::Status&)> on_status;
   };
 
-  static ChunkReply FromReply(const v1::RunChunkResponse& response) {
+  static ChunkReply FromReply(v1::RunChunkResponse& response) {
     ChunkReply reply;
-    reply.values.assign(response.values().begin(), response.values().end());
+    reply.values.Swap(response.mutable_values());
     reply.sum = FromProto(response.partial_sum());
     reply.count = static_cast<uint64_t>(response.element_count());
     reply.min = response.partial_min();

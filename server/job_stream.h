@@ -16,6 +16,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/job_stats.h"
+#include "server/worker_connection.h"
 
 namespace gpool {
 
@@ -32,7 +33,7 @@ struct ChunkDelivery {
   uint64_t chunk_index = 0;
   uint64_t first_element = 0;
   uint64_t element_count = 0;
-  std::vector<int64_t> values;
+  Values values;
   absl::int128 sum = 0;
   int64_t min = 0;
   int64_t max = 0;

@@ -20,6 +20,7 @@
 #include "absl/synchronization/notification.h"
 #include "common/daemon.h"
 #include "common/log.h"
+#include "common/process_tuning.h"
 #include "common/transport.h"
 #include "server/coordinator_service.h"
 #include "server/grpc_worker_connection.h"
@@ -136,9 +137,7 @@ int Run() {
 
 int main(int argc, char** argv) {
   gpool::BlockTerminationSignals();
-  // Debian builds Abseil without NDEBUG, which turns on lock-order cycle detection: a graph
-  // update on every lock of the hot path. The unit tests keep it; the daemon does not.
-  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  gpool::TuneProcess();
   absl::SetProgramUsageMessage(
       "gpool-coordinator [--listen HOST:PORT] [flags]\n"
       "Accepts map jobs and dispatches their chunks to registered gpool-worker daemons.");

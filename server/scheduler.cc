@@ -420,7 +420,8 @@ void Scheduler::AcceptResultLocked(Job& job, const std::string& worker_id, Worke
   }
   const uint64_t expected = job.plan->ElementCount(chunk_index);
   if (reply.count != expected ||
-      (job.spec.mode == ResultMode::kValues && reply.values.size() != expected)) {
+      (job.spec.mode == ResultMode::kValues &&
+       static_cast<uint64_t>(reply.values.size()) != expected)) {
     FinishJobLocked(job, absl::InternalError(absl::StrCat(
                              "worker ", worker_id, " returned ", reply.count,
                              " results for chunk ", chunk_index, " of ", expected,

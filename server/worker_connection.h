@@ -12,10 +12,15 @@
 
 #include "absl/numeric/int128.h"
 #include "absl/status/statusor.h"
+#include "google/protobuf/repeated_field.h"
 #include "common/functions.h"
 #include "common/input.h"
 
 namespace gpool {
+
+// Mapped values. They live in protobuf's own container so that they move from a worker's
+// response to the client's stream by swapping buffers: the coordinator never copies them.
+using Values = google::protobuf::RepeatedField<int64_t>;
 
 // One attempt at one chunk, as sent to a worker.
 struct ChunkTask {
@@ -36,7 +41,7 @@ struct ChunkTask {
 
 // A worker's answer for one chunk.
 struct ChunkReply {
-  std::vector<int64_t> values;  // Empty in ResultMode::kSum.
+  Values values;  // Empty in ResultMode::kSum.
   absl::int128 sum = 0;
   uint64_t count = 0;
   int64_t min = 0;

@@ -30,6 +30,7 @@
 #include "common/daemon.h"
 #include "common/functions.h"
 #include "common/log.h"
+#include "common/process_tuning.h"
 #include "common/transport.h"
 #include "worker/chunk_executor.h"
 #include "worker/grpc_coordinator_link.h"
@@ -165,9 +166,7 @@ int RunWorkerMain(int argc, char** argv, FunctionRegistry registry) {
   // Before any thread exists, so that every thread inherits the mask and the signals are
   // only ever taken by WaitForTerminationSignal.
   BlockTerminationSignals();
-  // Debian builds Abseil without NDEBUG, which turns on lock-order cycle detection: a graph
-  // update on every lock of the hot path. The unit tests keep it; the daemon does not.
-  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  gpool::TuneProcess();
   const absl::string_view path = argc > 0 ? argv[0] : "gpool-worker";
   const size_t slash = path.rfind('/');
   const absl::string_view program =
