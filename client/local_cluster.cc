@@ -20,19 +20,51 @@ namespace {
 
 constexpr absl::Duration kStopGrace = absl::Seconds(5);
 
-}  // namespace
+// The default launcher: the daemons' executables, with the cluster's extra flags.
+class ExecDaemonLauncher final : public DaemonLauncher {
+ public:
+  ExecDaemonLauncher(std::string binary_dir, std::vector<std::string> coordinator_flags,
+                     std::vector<std::string> worker_flags)
+      : binary_dir_(std::move(binary_dir)),
+        coordinator_flags_(std::move(coordinator_flags)),
+        worker_flags_(std::move(worker_flags)) {}
 
-absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Start(LocalClusterOptions options) {
-  if (options.workers < 0 || options.slots_per_worker < 1) {
-    return absl::InvalidArgumentError("a local cluster needs workers >= 1 and slots >= 1");
+  absl::StatusOr<pid_t> StartCoordinator(const CoordinatorLaunch& launch) override {
+    std::vector<std::string> argv = {absl::StrCat(binary_dir_, "/gpool-coordinator"),
+                                     absl::StrCat("--listen=", launch.listen),
+                                     absl::StrCat("--port_file=", launch.port_file),
+                                     absl::StrCat("--log_level=", launch.log_level)};
+    argv.insert(argv.end(), coordinator_flags_.begin(), coordinator_flags_.end());
+    return SpawnProcess(argv, launch.spawn);
   }
-  if (options.binary_dir.empty()) {
+
+  absl::StatusOr<pid_t> StartWorker(const WorkerLaunch& launch) override {
+    std::vector<std::string> argv = {absl::StrCat(binary_dir_, "/gpool-worker"),
+                                     absl::StrCat("--coordinator=", launch.coordinator),
+                                     absl::StrCat("--listen=", launch.listen),
+                                     absl::StrCat("--slots=", launch.slots),
+                                     absl::StrCat("--log_level=", launch.log_level)};
+    argv.insert(argv.end(), worker_flags_.begin(), worker_flags_.end());
+    return SpawnProcess(argv, launch.spawn);
+  }
+
+ private:
+  const std::string binary_dir_;
+  const std::vector<std::string> coordinator_flags_;
+  const std::vector<std::string> worker_flags_;
+};
+
+// Finds the daemons' executables and makes the launcher that runs them.
+absl::StatusOr<std::shared_ptr<DaemonLauncher>> ExecLauncherFor(
+    const LocalClusterOptions& options) {
+  std::string binary_dir = options.binary_dir;
+  if (binary_dir.empty()) {
     absl::StatusOr<std::string> dir = ExecutableDirectory();
     if (!dir.ok()) return dir.status();
-    options.binary_dir = *dir;
+    binary_dir = *dir;
   }
   for (const char* binary : {"gpool-coordinator", "gpool-worker"}) {
-    const std::string path = absl::StrCat(options.binary_dir, "/", binary);
+    const std::string path = absl::StrCat(binary_dir, "/", binary);
     if (access(path.c_str(), X_OK) != 0) {
       return absl::FailedPreconditionError(
           absl::StrCat("cannot start a local cluster: ", path,
@@ -40,7 +72,29 @@ absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Start(LocalClusterOp
                        "--coordinator HOST:PORT"));
     }
   }
+  return std::make_shared<ExecDaemonLauncher>(std::move(binary_dir), options.coordinator_flags,
+                                              options.worker_flags);
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Start(LocalClusterOptions options) {
+  if (options.workers < 0 || options.slots_per_worker < 1) {
+    return absl::InvalidArgumentError("a local cluster needs workers >= 1 and slots >= 1");
+  }
+  std::shared_ptr<DaemonLauncher> launcher = options.launcher;
+  if (launcher == nullptr) {
+    absl::StatusOr<std::shared_ptr<DaemonLauncher>> exec = ExecLauncherFor(options);
+    if (!exec.ok()) return exec.status();
+    launcher = *std::move(exec);
+  } else if (!options.binary_dir.empty() || !options.coordinator_flags.empty() ||
+             !options.worker_flags.empty()) {
+    return absl::InvalidArgumentError(
+        "binary_dir, coordinator_flags and worker_flags are for the executables; a "
+        "cluster with a launcher of its own takes none of them");
+  }
   std::unique_ptr<LocalCluster> cluster(new LocalCluster(std::move(options)));
+  cluster->launcher_ = std::move(launcher);
   char dir_template[] = "/tmp/gpool-local-XXXXXX";
   if (mkdtemp(dir_template) == nullptr) {
     return absl::UnavailableError("cannot create a temporary directory under /tmp");
@@ -53,20 +107,26 @@ absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Start(LocalClusterOp
   for (int i = 0; i < cluster->options_.workers; ++i) {
     if (absl::StatusOr<pid_t> pid = cluster->AddWorker(); !pid.ok()) return pid.status();
   }
+  if (!cluster->options_.await_workers) return cluster;
   ClientOptions client_options;
   client_options.connect_timeout = cluster->options_.start_timeout;
   absl::StatusOr<std::unique_ptr<Client>> client =
       Client::Connect(cluster->address_, client_options);
   if (!client.ok()) return client.status();
+  if (absl::Status status = cluster->AwaitWorkers(**client); !status.ok()) return status;
+  return cluster;
+}
+
+absl::Status LocalCluster::AwaitWorkers(Client& client) {
   absl::StatusOr<ClusterView> view =
-      (*client)->GetClusterInfo(cluster->options_.workers, cluster->options_.start_timeout);
+      client.GetClusterInfo(options_.workers, options_.start_timeout);
   if (!view.ok()) {
-    cluster->options_.keep_logs = true;
+    options_.keep_logs = true;
     return absl::Status(view.status().code(),
                         absl::StrCat("the local workers did not all register: ",
-                                     view.status().message(), "; logs in ", cluster->log_dir_));
+                                     view.status().message(), "; logs in ", log_dir_));
   }
-  return cluster;
+  return absl::OkStatus();
 }
 
 LocalCluster::~LocalCluster() { Stop(); }
@@ -77,15 +137,13 @@ absl::Status LocalCluster::StartCoordinator(const std::string& listen) {
   const std::string log =
       absl::StrCat(log_dir_, "/coordinator", coordinator_starts_ == 0 ? "" : absl::StrCat(".", coordinator_starts_), ".log");
   ++coordinator_starts_;
-  std::vector<std::string> argv = {absl::StrCat(options_.binary_dir, "/gpool-coordinator"),
-                                   absl::StrCat("--listen=", listen),
-                                   absl::StrCat("--port_file=", port_file),
-                                   absl::StrCat("--log_level=", options_.log_level)};
-  argv.insert(argv.end(), options_.coordinator_flags.begin(), options_.coordinator_flags.end());
-  SpawnOptions spawn;
-  spawn.stderr_path = log;
-  spawn.stdout_path = log + ".out";
-  absl::StatusOr<pid_t> pid = SpawnProcess(argv, spawn);
+  CoordinatorLaunch launch;
+  launch.listen = listen;
+  launch.port_file = port_file;
+  launch.log_level = options_.log_level;
+  launch.spawn.stderr_path = log;
+  launch.spawn.stdout_path = log + ".out";
+  absl::StatusOr<pid_t> pid = launcher_->StartCoordinator(launch);
   if (!pid.ok()) return pid.status();
   coordinator_pid_ = *pid;
   absl::StatusOr<std::string> port =
@@ -105,16 +163,14 @@ absl::Status LocalCluster::StartCoordinator(const std::string& listen) {
 absl::StatusOr<pid_t> LocalCluster::AddWorker() {
   const int index = workers_started_++;
   const std::string log = absl::StrCat(log_dir_, "/worker-", index, ".log");
-  std::vector<std::string> argv = {absl::StrCat(options_.binary_dir, "/gpool-worker"),
-                                   absl::StrCat("--coordinator=", address_),
-                                   "--listen=127.0.0.1:0",
-                                   absl::StrCat("--slots=", options_.slots_per_worker),
-                                   absl::StrCat("--log_level=", options_.log_level)};
-  argv.insert(argv.end(), options_.worker_flags.begin(), options_.worker_flags.end());
-  SpawnOptions spawn;
-  spawn.stderr_path = log;
-  spawn.stdout_path = log + ".out";
-  absl::StatusOr<pid_t> pid = SpawnProcess(argv, spawn);
+  WorkerLaunch launch;
+  launch.coordinator = address_;
+  launch.listen = "127.0.0.1:0";
+  launch.slots = options_.slots_per_worker;
+  launch.log_level = options_.log_level;
+  launch.spawn.stderr_path = log;
+  launch.spawn.stdout_path = log + ".out";
+  absl::StatusOr<pid_t> pid = launcher_->StartWorker(launch);
   if (!pid.ok()) return pid.status();
   worker_pids_.push_back(*pid);
   return *pid;

@@ -1,7 +1,7 @@
-// A private cluster on loopback: one coordinator and N worker processes, started from the
-// binaries next to the running executable and stopped on destruction. The CLI uses it when
-// no coordinator is named (the multiprocessing.Pool() analog); the integration tests use it
-// to run the real daemons.
+// A private cluster on loopback: one coordinator and N worker processes, started as children
+// of this process and stopped on destruction. The CLI uses it when no coordinator is named
+// (the multiprocessing.Pool() analog), with its daemons forked from itself
+// (client/fork_launcher.h); the integration tests use it to run the real daemons' binaries.
 #ifndef GPOOL_CLIENT_LOCAL_CLUSTER_H_
 #define GPOOL_CLIENT_LOCAL_CLUSTER_H_
 
@@ -13,13 +13,47 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/subprocess.h"
 
 namespace gpool {
+
+class Client;
+
+// What a LocalCluster asks of the coordinator it starts.
+struct CoordinatorLaunch {
+  std::string listen;     // "127.0.0.1:0" the first time; after a stop, the same port again
+  std::string port_file;  // the coordinator writes its bound port here (one line) once serving
+  std::string log_level;  // debug, info, warning or error
+  SpawnOptions spawn;     // where its stdout and stderr go
+};
+
+// What a LocalCluster asks of each worker it starts.
+struct WorkerLaunch {
+  std::string coordinator;  // HOST:PORT
+  std::string listen;       // "127.0.0.1:0"
+  int slots = 1;
+  std::string log_level;
+  SpawnOptions spawn;
+};
+
+// Starts the daemons of a LocalCluster as child processes of this one and returns their
+// PIDs; the cluster waits for them, signals and reaps them. Without a launcher, a cluster
+// runs the gpool-coordinator and gpool-worker executables; the CLI forks itself instead
+// (ForkDaemonLauncher in client/fork_launcher.h).
+class DaemonLauncher {
+ public:
+  virtual ~DaemonLauncher() = default;
+  virtual absl::StatusOr<pid_t> StartCoordinator(const CoordinatorLaunch& launch) = 0;
+  virtual absl::StatusOr<pid_t> StartWorker(const WorkerLaunch& launch) = 0;
+};
 
 struct LocalClusterOptions {
   // Worker processes to start (0 is allowed: a coordinator alone).
   int workers = 1;
   int slots_per_worker = 1;
+  // How the daemons start; null: the executables below. A launcher of its own takes none of
+  // the three options below (INVALID_ARGUMENT).
+  std::shared_ptr<DaemonLauncher> launcher;
   // Where gpool-coordinator and gpool-worker are; empty: next to the running executable.
   std::string binary_dir;
   // Extra flags for the daemons (e.g. "--lease_timeout=1s").
@@ -28,6 +62,11 @@ struct LocalClusterOptions {
   std::string log_level = "warning";
   // How long to wait for the coordinator to listen and every worker to register.
   absl::Duration start_timeout = absl::Seconds(20);
+  // Start waits until every worker has registered, through a client of its own. False: Start
+  // returns once the coordinator listens, and the caller waits with AwaitWorkers through its
+  // own client, which saves a second gRPC channel (and gRPC's start-up, when the first
+  // client was the only gRPC user and shut gRPC down again).
+  bool await_workers = true;
   // Keep the directory with the daemons' logs after Stop (it is named in errors).
   bool keep_logs = false;
   // Stop with SIGKILL instead of a graceful SIGTERM drain. For a private cluster whose job is
@@ -39,9 +78,13 @@ struct LocalClusterOptions {
 // does not leak daemons; create it from a long-lived thread.
 class LocalCluster {
  public:
-  // Starts the coordinator, then the workers, and waits until all workers are registered.
-  // Errors name the log file to read.
+  // Starts the coordinator, then the workers, and waits until all workers are registered
+  // (unless options.await_workers is false). Errors name the log file to read.
   static absl::StatusOr<std::unique_ptr<LocalCluster>> Start(LocalClusterOptions options);
+
+  // Waits through `client` (connected to address()) until every worker started by Start has
+  // registered. When start_timeout passes first, the error names the logs, which are kept.
+  absl::Status AwaitWorkers(Client& client);
   ~LocalCluster();
 
   LocalCluster(const LocalCluster&) = delete;
@@ -76,6 +119,7 @@ class LocalCluster {
   std::string LogTail(const std::string& path) const;
 
   LocalClusterOptions options_;
+  std::shared_ptr<DaemonLauncher> launcher_;
   std::string log_dir_;
   std::string address_;
   int coordinator_port_ = 0;
