@@ -45,6 +45,8 @@ absl::StatusOr<pid_t> ForkDaemonLauncher::StartWorker(const WorkerLaunch& launch
   if (!level.ok()) return level.status();
   WorkerDaemonOptions options;
   options.coordinator = launch.coordinator;
+  options.coordinator_port_file = launch.coordinator_port_file;
+  options.coordinator_port_wait = launch.coordinator_wait;
   options.listen = launch.listen;
   options.slots = launch.slots;
   options.log_level = *level;

@@ -27,6 +27,8 @@ class ForkDaemonLauncher final : public DaemonLauncher {
  public:
   absl::StatusOr<pid_t> StartCoordinator(const CoordinatorLaunch& launch) override;
   absl::StatusOr<pid_t> StartWorker(const WorkerLaunch& launch) override;
+  // A forked worker waits for the coordinator's port file itself, after its own server is up.
+  bool StartsWorkersEarly() const override { return true; }
 };
 
 }  // namespace gpool

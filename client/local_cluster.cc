@@ -101,11 +101,18 @@ absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Start(LocalClusterOp
   }
   cluster->log_dir_ = dir_template;
 
-  if (absl::Status status = cluster->StartCoordinator("127.0.0.1:0"); !status.ok()) {
+  if (absl::Status status = cluster->SpawnCoordinator("127.0.0.1:0"); !status.ok()) {
     return status;
   }
-  for (int i = 0; i < cluster->options_.workers; ++i) {
-    if (absl::StatusOr<pid_t> pid = cluster->AddWorker(); !pid.ok()) return pid.status();
+  // Workers that can wait for the coordinator's port themselves start while the coordinator
+  // starts: both spend most of their start-up initialising gRPC, which overlaps.
+  const bool early = cluster->launcher_->StartsWorkersEarly();
+  for (int i = 0; early && i < cluster->options_.workers; ++i) {
+    if (absl::StatusOr<pid_t> pid = cluster->StartWorker(true); !pid.ok()) return pid.status();
+  }
+  if (absl::Status status = cluster->AwaitCoordinator(); !status.ok()) return status;
+  for (int i = 0; !early && i < cluster->options_.workers; ++i) {
+    if (absl::StatusOr<pid_t> pid = cluster->StartWorker(false); !pid.ok()) return pid.status();
   }
   if (!cluster->options_.await_workers) return cluster;
   ClientOptions client_options;
@@ -132,39 +139,56 @@ absl::Status LocalCluster::AwaitWorkers(Client& client) {
 LocalCluster::~LocalCluster() { Stop(); }
 
 absl::Status LocalCluster::StartCoordinator(const std::string& listen) {
-  const std::string port_file = absl::StrCat(log_dir_, "/coordinator.port");
-  std::remove(port_file.c_str());
-  const std::string log =
-      absl::StrCat(log_dir_, "/coordinator", coordinator_starts_ == 0 ? "" : absl::StrCat(".", coordinator_starts_), ".log");
+  if (absl::Status status = SpawnCoordinator(listen); !status.ok()) return status;
+  return AwaitCoordinator();
+}
+
+absl::Status LocalCluster::SpawnCoordinator(const std::string& listen) {
+  coordinator_port_file_ = absl::StrCat(log_dir_, "/coordinator.port");
+  std::remove(coordinator_port_file_.c_str());
+  const std::string restart =
+      coordinator_starts_ == 0 ? "" : absl::StrCat(".", coordinator_starts_);
+  coordinator_log_ = absl::StrCat(log_dir_, "/coordinator", restart, ".log");
   ++coordinator_starts_;
   CoordinatorLaunch launch;
   launch.listen = listen;
-  launch.port_file = port_file;
+  launch.port_file = coordinator_port_file_;
   launch.log_level = options_.log_level;
-  launch.spawn.stderr_path = log;
-  launch.spawn.stdout_path = log + ".out";
+  launch.spawn.stderr_path = coordinator_log_;
+  launch.spawn.stdout_path = coordinator_log_ + ".out";
   absl::StatusOr<pid_t> pid = launcher_->StartCoordinator(launch);
   if (!pid.ok()) return pid.status();
   coordinator_pid_ = *pid;
+  return absl::OkStatus();
+}
+
+absl::Status LocalCluster::AwaitCoordinator() {
   absl::StatusOr<std::string> port =
-      WaitForFileLine(port_file, options_.start_timeout, coordinator_pid_);
+      WaitForFileLine(coordinator_port_file_, options_.start_timeout, coordinator_pid_);
   if (!port.ok()) {
     if (absl::IsFailedPrecondition(port.status())) coordinator_pid_ = 0;  // reaped
     options_.keep_logs = true;
-    return absl::UnavailableError(absl::StrCat("the local coordinator did not start: ",
-                                               port.status().message(), "; its log ", log,
-                                               " ends with: ", LogTail(log)));
+    return absl::UnavailableError(absl::StrCat(
+        "the local coordinator did not start: ", port.status().message(), "; its log ",
+        coordinator_log_, " ends with: ", LogTail(coordinator_log_)));
   }
   coordinator_port_ = std::stoi(*port);
   address_ = absl::StrCat("127.0.0.1:", coordinator_port_);
   return absl::OkStatus();
 }
 
-absl::StatusOr<pid_t> LocalCluster::AddWorker() {
+absl::StatusOr<pid_t> LocalCluster::AddWorker() { return StartWorker(/*early=*/false); }
+
+absl::StatusOr<pid_t> LocalCluster::StartWorker(bool early) {
   const int index = workers_started_++;
   const std::string log = absl::StrCat(log_dir_, "/worker-", index, ".log");
   WorkerLaunch launch;
-  launch.coordinator = address_;
+  if (early) {
+    launch.coordinator_port_file = coordinator_port_file_;
+    launch.coordinator_wait = options_.start_timeout;
+  } else {
+    launch.coordinator = address_;
+  }
   launch.listen = "127.0.0.1:0";
   launch.slots = options_.slots_per_worker;
   launch.log_level = options_.log_level;

@@ -29,8 +29,13 @@ struct CoordinatorLaunch {
 
 // What a LocalCluster asks of each worker it starts.
 struct WorkerLaunch {
-  std::string coordinator;  // HOST:PORT
-  std::string listen;       // "127.0.0.1:0"
+  // HOST:PORT of the coordinator. Empty for a worker started while the coordinator is still
+  // starting (DaemonLauncher::StartsWorkersEarly): the worker then waits up to
+  // `coordinator_wait` for the coordinator's port file and dials 127.0.0.1:PORT.
+  std::string coordinator;
+  std::string coordinator_port_file;
+  absl::Duration coordinator_wait;
+  std::string listen;  // "127.0.0.1:0"
   int slots = 1;
   std::string log_level;
   SpawnOptions spawn;
@@ -45,6 +50,10 @@ class DaemonLauncher {
   virtual ~DaemonLauncher() = default;
   virtual absl::StatusOr<pid_t> StartCoordinator(const CoordinatorLaunch& launch) = 0;
   virtual absl::StatusOr<pid_t> StartWorker(const WorkerLaunch& launch) = 0;
+  // Whether StartWorker takes workers without the coordinator's address (see WorkerLaunch),
+  // so that a cluster starts its workers at the same time as its coordinator rather than
+  // once the coordinator listens.
+  virtual bool StartsWorkersEarly() const { return false; }
 };
 
 struct LocalClusterOptions {
@@ -78,8 +87,9 @@ struct LocalClusterOptions {
 // does not leak daemons; create it from a long-lived thread.
 class LocalCluster {
  public:
-  // Starts the coordinator, then the workers, and waits until all workers are registered
-  // (unless options.await_workers is false). Errors name the log file to read.
+  // Starts the coordinator and the workers (at the same time if the launcher
+  // StartsWorkersEarly, otherwise once the coordinator listens), and waits until all workers
+  // are registered (unless options.await_workers is false). Errors name the log file to read.
   static absl::StatusOr<std::unique_ptr<LocalCluster>> Start(LocalClusterOptions options);
 
   // Waits through `client` (connected to address()) until every worker started by Start has
@@ -115,7 +125,14 @@ class LocalCluster {
 
  private:
   explicit LocalCluster(LocalClusterOptions options) : options_(std::move(options)) {}
+  // Starts a coordinator process on `listen`, then AwaitCoordinator.
   absl::Status StartCoordinator(const std::string& listen);
+  // Starts a coordinator process on `listen` and returns at once.
+  absl::Status SpawnCoordinator(const std::string& listen);
+  // Waits until the coordinator started last listens, and learns its port.
+  absl::Status AwaitCoordinator();
+  // Starts a worker; `early`: before the coordinator's port is known.
+  absl::StatusOr<pid_t> StartWorker(bool early);
   std::string LogTail(const std::string& path) const;
 
   LocalClusterOptions options_;
@@ -124,6 +141,8 @@ class LocalCluster {
   std::string address_;
   int coordinator_port_ = 0;
   pid_t coordinator_pid_ = 0;
+  std::string coordinator_port_file_;
+  std::string coordinator_log_;
   int coordinator_starts_ = 0;
   std::vector<pid_t> worker_pids_;
   int workers_started_ = 0;

@@ -15,6 +15,7 @@
 #include "absl/strings/str_join.h"
 #include "common/daemon.h"
 #include "common/log.h"
+#include "common/subprocess.h"
 #include "common/transport.h"
 #include "worker/chunk_executor.h"
 #include "worker/grpc_coordinator_link.h"
@@ -36,7 +37,7 @@ int RunWorker(const WorkerDaemonOptions& options, FunctionRegistry registry) {
   SetLogLevel(options.log_level);
   SetLogComponent(absl::StrCat("worker ", getpid()));
 
-  if (options.coordinator.empty()) {
+  if (options.coordinator.empty() && options.coordinator_port_file.empty()) {
     LogError("no coordinator: pass --coordinator HOST:PORT or set GPOOL_COORDINATOR");
     return 1;
   }
@@ -68,6 +69,19 @@ int RunWorker(const WorkerDaemonOptions& options, FunctionRegistry registry) {
   std::unique_ptr<grpc::Server> server = std::move(started->server);
   const int bound_port = started->port;
 
+  // Started together with its coordinator: the server above came up meanwhile; now the
+  // coordinator's address is needed.
+  std::string coordinator = options.coordinator;
+  if (coordinator.empty()) {
+    absl::StatusOr<std::string> port =
+        WaitForFileLine(options.coordinator_port_file, options.coordinator_port_wait);
+    if (!port.ok()) {
+      LogError(absl::StrCat("no coordinator: ", port.status().message()));
+      return 1;
+    }
+    coordinator = absl::StrCat("127.0.0.1:", *port);
+  }
+
   const std::string host_name = HostName();
   std::string advertise_host = options.advertise_host;
   if (advertise_host.empty()) {
@@ -86,8 +100,8 @@ int RunWorker(const WorkerDaemonOptions& options, FunctionRegistry registry) {
                              static_cast<uint64_t>(getpid());
   LogInfo(absl::StrCat("serving on ", registration.address, " with ", options.slots,
                        " slot(s), functions ", absl::StrJoin(registration.functions, ","),
-                       "; coordinator ", options.coordinator));
-  GrpcCoordinatorLink link(options.coordinator, TransportOptions{});
+                       "; coordinator ", coordinator));
+  GrpcCoordinatorLink link(coordinator, TransportOptions{});
   RegistrationLoop registration_loop(&link, registration, BackoffPolicy{},
                                      [&server](bool registered) { SetServing(*server, registered); });
   registration_loop.Start();

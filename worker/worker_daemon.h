@@ -15,8 +15,15 @@
 namespace gpool {
 
 struct WorkerDaemonOptions {
-  // HOST:PORT of the coordinator to register with. Required.
+  // HOST:PORT of the coordinator to register with. Required, unless coordinator_port_file is
+  // set.
   std::string coordinator;
+  // Instead of `coordinator`, for a worker started at the same time as a coordinator on this
+  // host that listens on 127.0.0.1 (the CLI's private cluster): the coordinator's port file.
+  // Once its own server is up, the worker waits up to coordinator_port_wait for the file to
+  // be written and registers with 127.0.0.1:PORT.
+  std::string coordinator_port_file;
+  absl::Duration coordinator_port_wait = absl::Seconds(20);
   // HOST:PORT to serve chunks on; port 0 picks a free port.
   std::string listen = "0.0.0.0:0";
   // Host the coordinator dials back; empty: the listen host, or this machine's host name

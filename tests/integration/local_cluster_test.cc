@@ -21,12 +21,16 @@
 #include "common/input.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "common/subprocess.h"
+#include "tests/support/integration_helpers.h"
 #include "tests/support/status_matchers.h"
 
 namespace gpool {
 namespace {
 
+using ::gpool::testing::ReadFile;
 using ::gpool::testing::StatusIs;
+using ::gpool::testing::TempDir;
 using ::testing::HasSubstr;
 using ::testing::UnorderedElementsAreArray;
 
@@ -124,6 +128,52 @@ TEST(ForkedLocalClusterTest, ExecutableOptions_WithALauncher_InvalidArgument) {
   options.worker_flags = {"--slots=2"};
   EXPECT_THAT(LocalCluster::Start(options).status(),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("worker_flags")));
+}
+
+// ---- The launcher alone: a worker started before its coordinator -------------------------
+
+TEST(ForkDaemonLauncherTest, WorkerStartedFirst_RegistersOnceTheCoordinatorPortFileAppears) {
+  TempDir dir;
+  const std::string port_file = dir.path() + "/coordinator.port";
+  ForkDaemonLauncher launcher;
+  WorkerLaunch worker;
+  worker.coordinator_port_file = port_file;
+  worker.coordinator_wait = absl::Seconds(30);
+  worker.listen = "127.0.0.1:0";
+  worker.log_level = "warning";
+  worker.spawn.stderr_path = dir.path() + "/worker.log";
+  ASSERT_OK_AND_ASSIGN(pid_t worker_pid, launcher.StartWorker(worker));
+  CoordinatorLaunch coordinator;
+  coordinator.listen = "127.0.0.1:0";
+  coordinator.port_file = port_file;
+  coordinator.log_level = "warning";
+  coordinator.spawn.stderr_path = dir.path() + "/coordinator.log";
+  ASSERT_OK_AND_ASSIGN(pid_t coordinator_pid, launcher.StartCoordinator(coordinator));
+
+  ASSERT_OK_AND_ASSIGN(std::string port, WaitForFileLine(port_file, absl::Seconds(30)));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Client> client, Client::Connect("127.0.0.1:" + port));
+  ASSERT_OK_AND_ASSIGN(ClusterView view, client->GetClusterInfo(1, absl::Seconds(30)));
+  ASSERT_EQ(view.workers.size(), 1u) << ReadFile(worker.spawn.stderr_path);
+  EXPECT_EQ(view.workers[0].ref.pid, worker_pid);
+  for (pid_t pid : {worker_pid, coordinator_pid}) {
+    kill(pid, SIGKILL);
+    ASSERT_OK(WaitForExit(pid, absl::Seconds(30)).status());
+  }
+}
+
+TEST(ForkDaemonLauncherTest, WorkerStartedFirst_NoCoordinatorComes_ExitsOneNamingTheFile) {
+  TempDir dir;
+  WorkerLaunch worker;
+  worker.coordinator_port_file = dir.path() + "/never.port";
+  worker.coordinator_wait = absl::Milliseconds(200);
+  worker.listen = "127.0.0.1:0";
+  worker.log_level = "warning";
+  worker.spawn.stderr_path = dir.path() + "/worker.log";
+  ForkDaemonLauncher launcher;
+  ASSERT_OK_AND_ASSIGN(pid_t worker_pid, launcher.StartWorker(worker));
+  ASSERT_OK_AND_ASSIGN(int exit_code, WaitForExit(worker_pid, absl::Seconds(30)));
+  EXPECT_EQ(exit_code, 1);
+  EXPECT_THAT(ReadFile(worker.spawn.stderr_path), HasSubstr("never.port"));
 }
 
 }  // namespace
