@@ -246,12 +246,32 @@ absl::Status LocalCluster::RestartCoordinator() {
 }
 
 void LocalCluster::Stop() {
-  // Signal every worker first, so they shut down in parallel.
-  const int signal = options_.kill_on_stop ? SIGKILL : SIGTERM;
-  for (pid_t pid : worker_pids_) kill(pid, signal);
-  for (pid_t pid : worker_pids_) (void)StopProcess(pid, kStopGrace);
+  if (options_.kill_on_stop) {
+    // Nothing to drain: kill every daemon at once, the coordinator too, then reap them.
+    for (pid_t pid : worker_pids_) kill(pid, SIGKILL);
+    if (coordinator_pid_ != 0) kill(coordinator_pid_, SIGKILL);
+    for (pid_t pid : worker_pids_) (void)WaitForExit(pid, kStopGrace);
+    worker_pids_.clear();
+    (void)StopCoordinator(/*abruptly=*/true);
+  } else {
+    // Signal every worker first, so they drain in parallel.
+    for (pid_t pid : worker_pids_) kill(pid, SIGTERM);
+    for (pid_t pid : worker_pids_) (void)StopProcess(pid, kStopGrace);
+    worker_pids_.clear();
+    (void)StopCoordinator(/*abruptly=*/false);
+  }
+  RemoveLogs();
+}
+
+void LocalCluster::KillWithoutWaiting() {
+  for (pid_t pid : worker_pids_) kill(pid, SIGKILL);
+  if (coordinator_pid_ != 0) kill(coordinator_pid_, SIGKILL);
   worker_pids_.clear();
-  (void)StopCoordinator(/*abruptly=*/options_.kill_on_stop);
+  coordinator_pid_ = 0;
+  RemoveLogs();
+}
+
+void LocalCluster::RemoveLogs() {
   if (!log_dir_.empty() && !options_.keep_logs) {
     std::error_code ignored;
     std::filesystem::remove_all(log_dir_, ignored);

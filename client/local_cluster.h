@@ -120,8 +120,13 @@ class LocalCluster {
   // Starts the coordinator again on the same port (after StopCoordinator).
   absl::Status RestartCoordinator();
 
-  // Stops workers, then the coordinator. Idempotent.
+  // Stops workers, then the coordinator, and reaps them. Idempotent.
   void Stop();
+  // For a process about to exit: sends SIGKILL to every daemon and forgets them without
+  // waiting for them to die (once this process is gone, the system reaps them), then removes
+  // the logs unless they are kept. A long-lived process should Stop instead, or it keeps
+  // the daemons as zombies. Idempotent; Stop does nothing afterwards.
+  void KillWithoutWaiting();
 
  private:
   explicit LocalCluster(LocalClusterOptions options) : options_(std::move(options)) {}
@@ -134,6 +139,7 @@ class LocalCluster {
   // Starts a worker; `early`: before the coordinator's port is known.
   absl::StatusOr<pid_t> StartWorker(bool early);
   std::string LogTail(const std::string& path) const;
+  void RemoveLogs();
 
   LocalClusterOptions options_;
   std::shared_ptr<DaemonLauncher> launcher_;

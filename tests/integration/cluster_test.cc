@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <cstdlib>
 #include <fstream>
 #include <map>
@@ -184,11 +185,16 @@ TEST(LocalDefaultClusterTest, Trace_PrivateClusterOfTwo_EachElementOnceByTwoWork
   EXPECT_THAT(run.out, HasSubstr("\nThe sum of the square of the first 10 integers is 385\n"));
 }
 
-// The direct children of `pid`'s main thread (/proc/PID/task/PID/children).
+// The direct children of process `pid`, from /proc/PID/task/*/children (each thread lists
+// the children it forked, or that were re-parented to it).
 std::vector<pid_t> ChildrenOf(pid_t pid) {
-  std::ifstream file(absl::StrCat("/proc/", pid, "/task/", pid, "/children"));
   std::vector<pid_t> children;
-  for (pid_t child; file >> child;) children.push_back(child);
+  std::error_code error;
+  for (const auto& task :
+       std::filesystem::directory_iterator(absl::StrCat("/proc/", pid, "/task"), error)) {
+    std::ifstream file(task.path() / "children");
+    for (pid_t child; file >> child;) children.push_back(child);
+  }
   return children;
 }
 
@@ -219,6 +225,36 @@ TEST(LocalDefaultClusterTest, CliKilled_ItsDaemonsDieWithIt) {
   ASSERT_OK_AND_ASSIGN(int cli_exit, WaitForExit(cli, absl::Seconds(30)));
   EXPECT_EQ(cli_exit, 128 + SIGKILL);
   for (pid_t daemon : daemons) {
+    absl::StatusOr<int> exit_code = WaitForExit(daemon, absl::Seconds(30));
+    ASSERT_TRUE(exit_code.ok()) << "process " << daemon << " outlived the CLI: "
+                                << exit_code.status();
+    EXPECT_EQ(*exit_code, 128 + SIGKILL) << "process " << daemon;
+  }
+}
+
+// The CLI ends its private cluster with SIGKILL and exits without waiting for the daemons to
+// die: they must be gone all the same, not left running.
+TEST(LocalDefaultClusterTest, JobDone_CliExitsAndItsDaemonsDieWithSigkill) {
+  unsetenv("GPOOL_COORDINATOR");
+  // The CLI's children outlive it, if only for a moment: they are re-parented to this
+  // process, which can then reap them and see how they ended.
+  ASSERT_EQ(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+  ASSERT_TRUE(ChildrenOf(getpid()).empty());
+  TempDir dir;
+  SpawnOptions spawn;
+  spawn.stdout_path = dir.path() + "/map.out";
+  spawn.stderr_path = dir.path() + "/map.err";
+  ASSERT_OK_AND_ASSIGN(pid_t cli, SpawnProcess({BinaryPath("gpool"), "map", "square", "1..5000",
+                                                "--processes=2"},
+                                               spawn));
+  ASSERT_OK_AND_ASSIGN(int cli_exit, WaitForExit(cli, absl::Seconds(60)));
+  EXPECT_EQ(cli_exit, 0) << ReadFile(spawn.stderr_path);
+  EXPECT_THAT(ReadFile(spawn.stdout_path),
+              HasSubstr("The sum of the square of the first 5000 integers is 41679167500\n"));
+  // Whatever the CLI did not reap itself (today: all three daemons) is ours now.
+  const std::vector<pid_t> orphans = ChildrenOf(getpid());
+  EXPECT_LE(orphans.size(), 3u) << "a coordinator and two workers";
+  for (pid_t daemon : orphans) {
     absl::StatusOr<int> exit_code = WaitForExit(daemon, absl::Seconds(30));
     ASSERT_TRUE(exit_code.ok()) << "process " << daemon << " outlived the CLI: "
                                 << exit_code.status();

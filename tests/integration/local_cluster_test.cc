@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <set>
@@ -110,6 +111,23 @@ TEST(ForkedLocalClusterTest, Stop_KillOnStop_ReapsEveryDaemon) {
     // Reaped already: no child of ours by that PID is left, not even a zombie.
     EXPECT_EQ(waitpid(pid, nullptr, WNOHANG), -1) << "process " << pid;
     EXPECT_EQ(errno, ECHILD);
+  }
+}
+
+TEST(ForkedLocalClusterTest, KillWithoutWaiting_EveryDaemonDiesBySigkillAndLogsAreRemoved) {
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<LocalCluster> cluster,
+                       LocalCluster::Start(ForkedCluster(2)));
+  std::vector<pid_t> daemons = cluster->worker_pids();
+  daemons.push_back(cluster->coordinator_pid());
+  const std::string log_dir = cluster->log_dir();
+  cluster->KillWithoutWaiting();
+  EXPECT_TRUE(cluster->worker_pids().empty());
+  EXPECT_EQ(cluster->coordinator_pid(), 0);
+  EXPECT_FALSE(std::filesystem::exists(log_dir)) << log_dir;
+  // Not reaped yet: still children of this process, which reaps them here.
+  for (pid_t pid : daemons) {
+    ASSERT_OK_AND_ASSIGN(int exit_code, WaitForExit(pid, absl::Seconds(30)));
+    EXPECT_EQ(exit_code, 128 + SIGKILL) << "process " << pid;
   }
 }
 
