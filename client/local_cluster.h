@@ -83,8 +83,9 @@ struct LocalClusterOptions {
   bool kill_on_stop = false;
 };
 
-// Not thread-safe. Children get SIGTERM if the thread that started them exits, so a crash
-// does not leak daemons; create it from a long-lived thread.
+// Not thread-safe. Children get a signal if the thread that started them exits (SIGTERM, or
+// SIGKILL for forked daemons), so a crash does not leak daemons; create it from a long-lived
+// thread.
 class LocalCluster {
  public:
   // Starts the coordinator and the workers (at the same time if the launcher

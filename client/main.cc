@@ -201,7 +201,7 @@ struct Connection {
   // The process exits once the command is done, through _Exit (see main), so nothing here is
   // torn down properly: the private cluster's daemons get SIGKILL and are not waited for
   // (the system reaps them once we are gone), and the client is left as it is, because
-  // destroying the last gRPC object shuts gRPC down and joins its threads. Together ~6 ms of
+  // destroying the last gRPC object shuts gRPC down and joins its threads. Together ~8 ms of
   // the whole `gpool map square 1..5000`, for nothing the user could observe.
   ~Connection() {
     if (local_cluster != nullptr) local_cluster->KillWithoutWaiting();
