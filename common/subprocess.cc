@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -31,6 +32,47 @@ void RedirectOrDie(const char* path, int target_fd) {
   if (path == nullptr) return;
   int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0 || dup2(fd, target_fd) < 0) _exit(126);
+  // A forked child that does not exec keeps its descriptors: do not leak this one.
+  if (fd != target_fd) close(fd);
+}
+
+// What a child needs before it runs its program, prepared before fork: after fork only
+// async-signal-safe calls are allowed in a multi-threaded parent.
+struct ChildSetup {
+  explicit ChildSetup(const SpawnOptions& options)
+      : in(options.stdin_path.empty() ? nullptr : options.stdin_path.c_str()),
+        out(options.stdout_path.empty() ? nullptr : options.stdout_path.c_str()),
+        err(options.stderr_path.empty() ? nullptr : options.stderr_path.c_str()),
+        die_with_parent(options.die_with_parent),
+        death_signal(options.death_signal),
+        parent(getpid()) {}
+
+  const char* in;
+  const char* out;
+  const char* err;
+  bool die_with_parent;
+  int death_signal;
+  pid_t parent;
+};
+
+// Runs in the child right after fork. Async-signal-safe calls only.
+void SetUpChild(const ChildSetup& setup) {
+  if (setup.die_with_parent) {
+    prctl(PR_SET_PDEATHSIG, setup.death_signal);
+    // The parent may have died before prctl took effect.
+    if (getppid() != setup.parent) _exit(125);
+  }
+  // Signals the parent blocked (daemons block SIGTERM for sigwait) must not stay blocked.
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  if (setup.in != nullptr) {
+    int fd = open(setup.in, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || dup2(fd, STDIN_FILENO) < 0) _exit(126);
+    if (fd != STDIN_FILENO) close(fd);
+  }
+  RedirectOrDie(setup.out, STDOUT_FILENO);
+  RedirectOrDie(setup.err, STDERR_FILENO);
 }
 
 }  // namespace
@@ -38,41 +80,56 @@ void RedirectOrDie(const char* path, int target_fd) {
 absl::StatusOr<pid_t> SpawnProcess(const std::vector<std::string>& argv,
                                    const SpawnOptions& options) {
   if (argv.empty()) return absl::InvalidArgumentError("cannot spawn an empty command");
-  // Everything the child touches is prepared before fork: after fork only
-  // async-signal-safe calls are allowed in a multi-threaded parent.
+  // Everything the child touches is prepared before fork.
   std::vector<char*> args;
   args.reserve(argv.size() + 1);
   for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
   args.push_back(nullptr);
-  const char* in = options.stdin_path.empty() ? nullptr : options.stdin_path.c_str();
-  const char* out = options.stdout_path.empty() ? nullptr : options.stdout_path.c_str();
-  const char* err = options.stderr_path.empty() ? nullptr : options.stderr_path.c_str();
-  const pid_t parent = getpid();
+  const ChildSetup setup(options);
 
   const pid_t pid = fork();
   if (pid < 0) {
     return absl::InternalError(absl::StrCat("fork failed: ", std::strerror(errno)));
   }
   if (pid == 0) {
-    if (options.die_with_parent) {
-      prctl(PR_SET_PDEATHSIG, SIGTERM);
-      // The parent may have died before prctl took effect.
-      if (getppid() != parent) _exit(125);
-    }
-    // Signals the parent blocked (daemons block SIGTERM for sigwait) must not stay blocked.
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, nullptr);
-    if (in != nullptr) {
-      int fd = open(in, O_RDONLY | O_CLOEXEC);
-      if (fd < 0 || dup2(fd, STDIN_FILENO) < 0) _exit(126);
-    }
-    RedirectOrDie(out, STDOUT_FILENO);
-    RedirectOrDie(err, STDERR_FILENO);
+    SetUpChild(setup);
     execv(args[0], args.data());
     _exit(127);
   }
   return pid;
+}
+
+absl::StatusOr<pid_t> ForkProcess(std::function<int()> child_main,
+                                  const SpawnOptions& options) {
+  if (const int threads = CountThreads(); threads != 1) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "cannot fork without exec: this process has ", threads,
+        " threads (0: unknown), and the forked copy would keep only the calling one"));
+  }
+  const ChildSetup setup(options);
+  std::fflush(nullptr);
+
+  const pid_t pid = fork();
+  if (pid < 0) {
+    return absl::InternalError(absl::StrCat("fork failed: ", std::strerror(errno)));
+  }
+  if (pid == 0) {
+    SetUpChild(setup);
+    const int exit_code = child_main();
+    std::fflush(nullptr);
+    _exit(exit_code);
+  }
+  return pid;
+}
+
+int CountThreads() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    int threads = 0;
+    if (std::sscanf(line.c_str(), "Threads: %d", &threads) == 1) return threads;
+  }
+  return 0;
 }
 
 absl::StatusOr<int> WaitForExit(pid_t pid, absl::Duration timeout) {

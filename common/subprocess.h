@@ -3,8 +3,10 @@
 #ifndef GPOOL_COMMON_SUBPROCESS_H_
 #define GPOOL_COMMON_SUBPROCESS_H_
 
+#include <signal.h>
 #include <sys/types.h>
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -19,15 +21,35 @@ struct SpawnOptions {
   // Files that receive the child's stdout / stderr; empty means inherit ours.
   std::string stdout_path;
   std::string stderr_path;
-  // Deliver SIGTERM to the child when the spawning thread exits, so a crashed CLI or test
-  // does not leak daemons. Spawn from a long-lived thread (e.g. main) when this is set.
+  // Deliver `death_signal` to the child when the spawning thread exits, so a crashed CLI or
+  // test does not leak daemons. Spawn from a long-lived thread (e.g. main) when this is set.
   bool die_with_parent = true;
+  int death_signal = SIGTERM;
 };
 
 // Starts argv[0] (a path) with arguments argv[1..]. INVALID_ARGUMENT for an empty argv,
 // INTERNAL when fork fails. An exec failure shows up as exit code 127.
 absl::StatusOr<pid_t> SpawnProcess(const std::vector<std::string>& argv,
                                    const SpawnOptions& options = {});
+
+// Runs `child_main` in a forked copy of this process, without exec, and returns the copy's
+// PID. The copy exits with child_main's return value through _exit, so the parent's atexit
+// handlers and static destructors do not run in it. It shares the libraries already loaded
+// and everything initialised so far, so it starts in a fraction of a millisecond instead of
+// the ~20 ms a gpool executable needs to load and initialise. Like multiprocessing's fork
+// start method, the copy runs in another process but with no new code loaded.
+//
+// Only a single-threaded process may fork this way: the copy would hold only the calling
+// thread, and any lock another thread held at the fork (the allocator's, gRPC's) would stay
+// locked in it forever. In particular no gRPC channel, server or completion queue may have
+// been created yet, as they start threads. FAILED_PRECONDITION when this process has other
+// threads; INTERNAL when fork fails. stdout and stderr are flushed first, so that output
+// buffered in the parent is not written twice.
+absl::StatusOr<pid_t> ForkProcess(std::function<int()> child_main,
+                                  const SpawnOptions& options = {});
+
+// The number of threads of this process (from /proc/self/status); 0 when it cannot tell.
+int CountThreads();
 
 // Waits for the child to exit and reaps it. Returns its exit code, or 128 + signal number if
 // a signal ended it. DEADLINE_EXCEEDED when it is still running after `timeout`.

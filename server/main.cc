@@ -1,30 +1,22 @@
 // gpool-coordinator: accepts map jobs from clients, splits them into chunks and dispatches
-// them to registered workers.
+// them to registered workers. The flags live here; what they do is RunCoordinator's
+// (coordinator_daemon.h).
 //
 // Exit codes: 0 clean shutdown (SIGTERM/SIGINT), 1 could not start (bad flag value, port in
 // use, cannot write --port_file).
 
-#include <atomic>
 #include <cstdio>
-#include <memory>
 #include <string>
-#include <thread>
-
-#include <grpcpp/server.h>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
-#include "absl/strings/str_cat.h"
+#include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
-#include "absl/synchronization/notification.h"
 #include "common/daemon.h"
 #include "common/log.h"
 #include "common/process_tuning.h"
-#include "common/transport.h"
-#include "server/coordinator_service.h"
-#include "server/grpc_worker_connection.h"
-#include "server/scheduler.h"
+#include "server/coordinator_daemon.h"
 
 ABSL_FLAG(std::string, listen, "0.0.0.0:50051",
           "HOST:PORT to serve on; port 0 picks a free port (see --port_file).");
@@ -57,79 +49,27 @@ ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error.");
 namespace gpool {
 namespace {
 
-int Run() {
+// The flags as options; the checks of their values are RunCoordinator's.
+absl::StatusOr<CoordinatorDaemonOptions> OptionsFromFlags() {
+  CoordinatorDaemonOptions options;
   absl::StatusOr<LogLevel> level = ParseLogLevel(absl::GetFlag(FLAGS_log_level));
-  if (!level.ok()) {
-    std::fprintf(stderr, "gpool-coordinator: %s\n", std::string(level.status().message()).c_str());
-    return 1;
-  }
-  SetLogLevel(*level);
-  SetLogComponent("coordinator");
-
-  SchedulerOptions options;
-  options.heartbeat_interval = absl::GetFlag(FLAGS_heartbeat_interval);
-  options.lease_timeout = absl::GetFlag(FLAGS_lease_timeout);
-  options.worker_wait = absl::GetFlag(FLAGS_worker_wait);
-  options.pipeline_depth = absl::GetFlag(FLAGS_pipeline_depth);
-  options.max_attempts = absl::GetFlag(FLAGS_max_attempts);
-  options.result_window = absl::GetFlag(FLAGS_result_window);
-  options.result_window_values = absl::GetFlag(FLAGS_result_window_values);
-  options.max_elements_per_call = absl::GetFlag(FLAGS_max_elements_per_call);
-  options.speculation_multiplier = absl::GetFlag(FLAGS_speculation_multiplier);
-  options.speculation_min = absl::GetFlag(FLAGS_speculation_min);
-  if (options.heartbeat_interval <= absl::ZeroDuration() ||
-      options.lease_timeout <= options.heartbeat_interval || options.pipeline_depth < 0 ||
-      options.max_attempts < 1 || options.result_window < 1 ||
-      options.result_window_values < 1 || options.max_elements_per_call < 1) {
-    LogError(
-        "invalid flags: need heartbeat_interval > 0, lease_timeout > heartbeat_interval, "
-        "pipeline_depth >= 0, max_attempts >= 1, result_window >= 1, "
-        "result_window_values >= 1, max_elements_per_call >= 1");
-    return 1;
-  }
-
-  const std::string listen = absl::GetFlag(FLAGS_listen);
-  absl::StatusOr<HostPort> host_port = ParseHostPort(listen);
-  if (!host_port.ok()) {
-    LogError(absl::StrCat("--listen: ", host_port.status().message()));
-    return 1;
-  }
-
-  RealClock clock;
-  GrpcWorkerConnector connector(absl::GetFlag(FLAGS_chunk_timeout), TransportOptions{});
-  auto scheduler = std::make_unique<Scheduler>(options, &clock, &connector);
-  CoordinatorService service(scheduler.get());
-
-  absl::StatusOr<StartedServer> started =
-      StartServer(listen, {&service}, /*serving=*/true, absl::GetFlag(FLAGS_port_file));
-  if (!started.ok()) {
-    LogError(std::string(started.status().message()));
-    return 1;
-  }
-  std::unique_ptr<grpc::Server> server = std::move(started->server);
-  LogInfo(absl::StrCat("listening on ", host_port->host, ":", started->port, " (lease ",
-                       absl::FormatDuration(options.lease_timeout), ", heartbeat ",
-                       absl::FormatDuration(options.heartbeat_interval), ")"));
-
-  absl::Notification stopping;
-  std::thread ticker([&] {
-    while (!stopping.WaitForNotificationWithTimeout(absl::Milliseconds(100))) {
-      scheduler->Tick();
-    }
-  });
-
-  const int signal_number = WaitForTerminationSignal();
-  LogInfo(absl::StrCat("signal ", signal_number, " received; shutting down"));
-  SetServing(*server, false);
-  stopping.Notify();
-  ticker.join();
-  // Ending the scheduler first fails the running jobs, so their Map streams return and the
-  // server's shutdown does not wait for them.
-  std::thread stop_scheduler([&] { scheduler.reset(); });
-  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
-  stop_scheduler.join();
-  LogInfo("stopped");
-  return 0;
+  if (!level.ok()) return level.status();
+  options.log_level = *level;
+  options.listen = absl::GetFlag(FLAGS_listen);
+  options.port_file = absl::GetFlag(FLAGS_port_file);
+  options.chunk_timeout = absl::GetFlag(FLAGS_chunk_timeout);
+  SchedulerOptions& scheduler = options.scheduler;
+  scheduler.heartbeat_interval = absl::GetFlag(FLAGS_heartbeat_interval);
+  scheduler.lease_timeout = absl::GetFlag(FLAGS_lease_timeout);
+  scheduler.worker_wait = absl::GetFlag(FLAGS_worker_wait);
+  scheduler.pipeline_depth = absl::GetFlag(FLAGS_pipeline_depth);
+  scheduler.max_attempts = absl::GetFlag(FLAGS_max_attempts);
+  scheduler.result_window = absl::GetFlag(FLAGS_result_window);
+  scheduler.result_window_values = absl::GetFlag(FLAGS_result_window_values);
+  scheduler.max_elements_per_call = absl::GetFlag(FLAGS_max_elements_per_call);
+  scheduler.speculation_multiplier = absl::GetFlag(FLAGS_speculation_multiplier);
+  scheduler.speculation_min = absl::GetFlag(FLAGS_speculation_min);
+  return options;
 }
 
 }  // namespace
@@ -142,5 +82,11 @@ int main(int argc, char** argv) {
       "gpool-coordinator [--listen HOST:PORT] [flags]\n"
       "Accepts map jobs and dispatches their chunks to registered gpool-worker daemons.");
   absl::ParseCommandLine(argc, argv);
-  return gpool::Run();
+  absl::StatusOr<gpool::CoordinatorDaemonOptions> options = gpool::OptionsFromFlags();
+  if (!options.ok()) {
+    std::fprintf(stderr, "gpool-coordinator: %s\n",
+                 std::string(options.status().message()).c_str());
+    return 1;
+  }
+  return gpool::RunCoordinator(*options);
 }

@@ -2,9 +2,11 @@
 // loopback ephemeral ports, and the real gpool CLI (or the generated stub, for wire-level
 // checks) talks to them.
 #include <signal.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <cstdlib>
 #include <fstream>
 #include <map>
@@ -37,9 +39,11 @@ using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
+using ::gpool::testing::BinaryPath;
 using ::gpool::testing::CliRun;
 using ::gpool::testing::IsAlive;
 using ::gpool::testing::ParseTrace;
+using ::gpool::testing::ReadFile;
 using ::gpool::testing::RunCli;
 using ::gpool::testing::TempDir;
 using ::gpool::testing::UnusedLoopbackPort;
@@ -188,6 +192,101 @@ TEST(LocalDefaultClusterTest, ProcessesFlag_SetsLocalWorkerCount) {
   }
   EXPECT_GE(pids.size(), 2u);  // three workers, ten one-element chunks
   EXPECT_LE(pids.size(), 3u);
+}
+
+TEST(LocalDefaultClusterTest, Trace_PrivateClusterOfTwo_EachElementOnceByTwoWorkerPids) {
+  unsetenv("GPOOL_COORDINATOR");
+  CliRun run = RunCli({"map", "square", "1..10", "--processes", "2", "--chunksize", "2", "--trace"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  const auto pids_by_value = ParseTrace(run.out);
+  ASSERT_EQ(pids_by_value.size(), 10u) << run.out;
+  std::set<int64_t> pids;
+  for (int64_t x = 1; x <= 10; ++x) {
+    ASSERT_EQ(pids_by_value.count(x), 1u) << "element " << x << " missing\n" << run.out;
+    ASSERT_EQ(pids_by_value.at(x).size(), 1u) << "element " << x << " traced twice";
+    pids.insert(pids_by_value.at(x)[0]);
+  }
+  // Two worker processes, forked from the CLI but not the CLI itself (the test cannot know
+  // the CLI's PID here; ForkedLocalClusterTest checks the parentage).
+  EXPECT_EQ(pids.size(), 2u) << run.out;
+  EXPECT_THAT(run.out, HasSubstr("\nThe sum of the square of the first 10 integers is 385\n"));
+}
+
+// The direct children of process `pid`, from /proc/PID/task/*/children (each thread lists
+// the children it forked, or that were re-parented to it).
+std::vector<pid_t> ChildrenOf(pid_t pid) {
+  std::vector<pid_t> children;
+  std::error_code error;
+  for (const auto& task :
+       std::filesystem::directory_iterator(absl::StrCat("/proc/", pid, "/task"), error)) {
+    std::ifstream file(task.path() / "children");
+    for (pid_t child; file >> child;) children.push_back(child);
+  }
+  return children;
+}
+
+// The private cluster's daemons are processes of their own, forked from the CLI, and die with
+// it: a CLI killed outright (no destructor, no cleanup) leaves no daemon behind.
+TEST(LocalDefaultClusterTest, CliKilled_ItsDaemonsDieWithIt) {
+  unsetenv("GPOOL_COORDINATOR");
+  // The CLI's orphans are re-parented to this process, so it can reap them and see how they
+  // ended.
+  ASSERT_EQ(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+  TempDir dir;
+  const std::string out = dir.path() + "/status.out";
+  SpawnOptions spawn;
+  spawn.stdout_path = out;
+  spawn.stderr_path = dir.path() + "/status.err";
+  // status --watch runs on its private cluster until it is stopped.
+  ASSERT_OK_AND_ASSIGN(pid_t cli, SpawnProcess({BinaryPath("gpool"), "status", "--watch",
+                                                "--processes=2", "--watch_interval=100ms"},
+                                               spawn));
+  ASSERT_TRUE(gpool::testing::WaitUntil(
+      [&] { return ReadFile(out).find(": 2 workers") != std::string::npos; },
+      absl::Seconds(30)))
+      << ReadFile(out) << ReadFile(spawn.stderr_path);
+  const std::vector<pid_t> daemons = ChildrenOf(cli);
+  EXPECT_EQ(daemons.size(), 3u) << "a coordinator and two workers";
+
+  ASSERT_EQ(kill(cli, SIGKILL), 0);
+  ASSERT_OK_AND_ASSIGN(int cli_exit, WaitForExit(cli, absl::Seconds(30)));
+  EXPECT_EQ(cli_exit, 128 + SIGKILL);
+  for (pid_t daemon : daemons) {
+    absl::StatusOr<int> exit_code = WaitForExit(daemon, absl::Seconds(30));
+    ASSERT_TRUE(exit_code.ok()) << "process " << daemon << " outlived the CLI: "
+                                << exit_code.status();
+    EXPECT_EQ(*exit_code, 128 + SIGKILL) << "process " << daemon;
+  }
+}
+
+// The CLI ends its private cluster with SIGKILL and exits without waiting for the daemons to
+// die: they must be gone all the same, not left running.
+TEST(LocalDefaultClusterTest, JobDone_CliExitsAndItsDaemonsDieWithSigkill) {
+  unsetenv("GPOOL_COORDINATOR");
+  // The CLI's children outlive it, if only for a moment: they are re-parented to this
+  // process, which can then reap them and see how they ended.
+  ASSERT_EQ(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+  ASSERT_TRUE(ChildrenOf(getpid()).empty());
+  TempDir dir;
+  SpawnOptions spawn;
+  spawn.stdout_path = dir.path() + "/map.out";
+  spawn.stderr_path = dir.path() + "/map.err";
+  ASSERT_OK_AND_ASSIGN(pid_t cli, SpawnProcess({BinaryPath("gpool"), "map", "square", "1..5000",
+                                                "--processes=2"},
+                                               spawn));
+  ASSERT_OK_AND_ASSIGN(int cli_exit, WaitForExit(cli, absl::Seconds(60)));
+  EXPECT_EQ(cli_exit, 0) << ReadFile(spawn.stderr_path);
+  EXPECT_THAT(ReadFile(spawn.stdout_path),
+              HasSubstr("The sum of the square of the first 5000 integers is 41679167500\n"));
+  // Whatever the CLI did not reap itself (today: all three daemons) is ours now.
+  const std::vector<pid_t> orphans = ChildrenOf(getpid());
+  EXPECT_LE(orphans.size(), 3u) << "a coordinator and two workers";
+  for (pid_t daemon : orphans) {
+    absl::StatusOr<int> exit_code = WaitForExit(daemon, absl::Seconds(30));
+    ASSERT_TRUE(exit_code.ok()) << "process " << daemon << " outlived the CLI: "
+                                << exit_code.status();
+    EXPECT_EQ(*exit_code, 128 + SIGKILL) << "process " << daemon;
+  }
 }
 
 // ---- Bad input: clear errors, specific exit codes, daemons keep serving -----------------

@@ -1,18 +1,26 @@
 // Unit tests of the transport-free vocabulary: inputs, chunking, exact arithmetic, index sets.
+#include <unistd.h>
+
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
 #include <limits>
 #include <random>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
 #include "absl/numeric/int128.h"
+#include "absl/synchronization/notification.h"
 #include "common/chunking.h"
 #include "common/functions.h"
 #include "common/index_set.h"
 #include "common/input.h"
 #include "common/int128.h"
+#include "common/subprocess.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/support/status_matchers.h"
@@ -595,6 +603,54 @@ TEST(IndexSetTest, NextAbsent_SkipsWholeIntervals) {
   EXPECT_EQ(set.NextAbsent(11), 1'000'001u);
   EXPECT_THAT(set.Intervals(), ElementsAre(std::make_pair(uint64_t{0}, uint64_t{9}),
                                            std::make_pair(uint64_t{11}, uint64_t{1'000'000})));
+}
+
+// ---- Forking without exec ---------------------------------------------------------------
+
+TEST(ForkProcessTest, SingleThreaded_RunsFunctionInAChildThatExitsWithItsValue) {
+  char path[] = "/tmp/gpool-fork-test-XXXXXX";
+  const int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  close(fd);
+  SpawnOptions options;
+  options.stdout_path = path;
+  ASSERT_OK_AND_ASSIGN(pid_t child, ForkProcess(
+                                        [] {
+                                          std::printf("%d %d\n", static_cast<int>(getpid()),
+                                                      static_cast<int>(getppid()));
+                                          return 7;
+                                        },
+                                        options));
+  ASSERT_OK_AND_ASSIGN(int exit_code, WaitForExit(child, absl::Seconds(30)));
+  EXPECT_EQ(exit_code, 7);
+  std::ifstream file(path);
+  int printed_pid = 0;
+  int printed_parent = 0;
+  file >> printed_pid >> printed_parent;
+  std::remove(path);
+  EXPECT_EQ(printed_pid, child);
+  EXPECT_NE(printed_pid, getpid());
+  EXPECT_EQ(printed_parent, getpid());
+}
+
+TEST(ForkProcessTest, AnotherThreadRunning_FailsPreconditionWithoutForking) {
+  absl::Notification done;
+  std::thread other([&done] { done.WaitForNotification(); });
+  absl::StatusOr<pid_t> child = ForkProcess([] { return 0; });
+  done.Notify();
+  other.join();
+  EXPECT_THAT(child.status(),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("2 threads")));
+}
+
+TEST(CountThreadsTest, AnotherThreadStarted_CountsOneMore) {
+  const int before = CountThreads();
+  ASSERT_GE(before, 1);
+  absl::Notification done;
+  std::thread other([&done] { done.WaitForNotification(); });
+  EXPECT_EQ(CountThreads(), before + 1);
+  done.Notify();
+  other.join();
 }
 
 }  // namespace

@@ -1,0 +1,81 @@
+#include "server/coordinator_daemon.h"
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include <grpcpp/server.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "common/clock.h"
+#include "common/daemon.h"
+#include "common/log.h"
+#include "common/transport.h"
+#include "server/coordinator_service.h"
+#include "server/grpc_worker_connection.h"
+
+namespace gpool {
+
+int RunCoordinator(const CoordinatorDaemonOptions& daemon_options) {
+  SetLogLevel(daemon_options.log_level);
+  SetLogComponent("coordinator");
+
+  const SchedulerOptions& options = daemon_options.scheduler;
+  if (options.heartbeat_interval <= absl::ZeroDuration() ||
+      options.lease_timeout <= options.heartbeat_interval || options.pipeline_depth < 0 ||
+      options.max_attempts < 1 || options.result_window < 1 ||
+      options.result_window_values < 1 || options.max_elements_per_call < 1) {
+    LogError(
+        "invalid flags: need heartbeat_interval > 0, lease_timeout > heartbeat_interval, "
+        "pipeline_depth >= 0, max_attempts >= 1, result_window >= 1, "
+        "result_window_values >= 1, max_elements_per_call >= 1");
+    return 1;
+  }
+
+  const std::string& listen = daemon_options.listen;
+  absl::StatusOr<HostPort> host_port = ParseHostPort(listen);
+  if (!host_port.ok()) {
+    LogError(absl::StrCat("--listen: ", host_port.status().message()));
+    return 1;
+  }
+
+  RealClock clock;
+  GrpcWorkerConnector connector(daemon_options.chunk_timeout, TransportOptions{});
+  auto scheduler = std::make_unique<Scheduler>(options, &clock, &connector);
+  CoordinatorService service(scheduler.get());
+
+  absl::StatusOr<StartedServer> started =
+      StartServer(listen, {&service}, /*serving=*/true, daemon_options.port_file);
+  if (!started.ok()) {
+    LogError(std::string(started.status().message()));
+    return 1;
+  }
+  std::unique_ptr<grpc::Server> server = std::move(started->server);
+  LogInfo(absl::StrCat("listening on ", host_port->host, ":", started->port, " (lease ",
+                       absl::FormatDuration(options.lease_timeout), ", heartbeat ",
+                       absl::FormatDuration(options.heartbeat_interval), ")"));
+
+  absl::Notification stopping;
+  std::thread ticker([&] {
+    while (!stopping.WaitForNotificationWithTimeout(absl::Milliseconds(100))) {
+      scheduler->Tick();
+    }
+  });
+
+  const int signal_number = WaitForTerminationSignal();
+  LogInfo(absl::StrCat("signal ", signal_number, " received; shutting down"));
+  SetServing(*server, false);
+  stopping.Notify();
+  ticker.join();
+  // Ending the scheduler first fails the running jobs, so their Map streams return and the
+  // server's shutdown does not wait for them.
+  std::thread stop_scheduler([&] { scheduler.reset(); });
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  stop_scheduler.join();
+  LogInfo("stopped");
+  return 0;
+}
+
+}  // namespace gpool

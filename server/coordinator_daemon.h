@@ -1,0 +1,35 @@
+// The gpool coordinator daemon as a plain function of typed options: it serves until SIGTERM
+// or SIGINT, then shuts down. It reads no flags, so that a process with flags of its own can
+// run it too: gpool-coordinator (main.cc) parses its flags into these options, and the CLI's
+// private cluster runs it in a forked child (client/fork_launcher.h).
+#ifndef GPOOL_SERVER_COORDINATOR_DAEMON_H_
+#define GPOOL_SERVER_COORDINATOR_DAEMON_H_
+
+#include <string>
+
+#include "absl/time/time.h"
+#include "common/log.h"
+#include "server/scheduler.h"
+
+namespace gpool {
+
+struct CoordinatorDaemonOptions {
+  // HOST:PORT to serve on; port 0 picks a free port.
+  std::string listen = "0.0.0.0:50051";
+  // If not empty, the bound port is written here (one line) once serving.
+  std::string port_file;
+  SchedulerOptions scheduler;
+  // Deadline of one chunk on a worker; a chunk that takes longer is re-dispatched.
+  absl::Duration chunk_timeout = absl::Minutes(10);
+  LogLevel log_level = LogLevel::kInfo;
+};
+
+// Serves until SIGTERM or SIGINT and returns the process exit code: 0 after a clean
+// shutdown, 1 when the coordinator could not start (invalid options, address in use, port
+// file not writable; the reason is logged). The caller must have blocked SIGTERM and SIGINT
+// (BlockTerminationSignals) before any thread of the process started.
+int RunCoordinator(const CoordinatorDaemonOptions& options);
+
+}  // namespace gpool
+
+#endif  // GPOOL_SERVER_COORDINATOR_DAEMON_H_

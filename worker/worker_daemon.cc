@@ -1,0 +1,129 @@
+#include "worker/worker_daemon.h"
+
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <memory>
+#include <random>
+#include <string>
+#include <utility>
+
+#include <grpcpp/server.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/daemon.h"
+#include "common/log.h"
+#include "common/subprocess.h"
+#include "common/transport.h"
+#include "worker/chunk_executor.h"
+#include "worker/grpc_coordinator_link.h"
+#include "worker/registration.h"
+#include "worker/worker_service.h"
+
+namespace gpool {
+namespace {
+
+std::string HostName() {
+  char name[256] = {};
+  if (gethostname(name, sizeof(name) - 1) != 0) return "localhost";
+  return name;
+}
+
+}  // namespace
+
+int RunWorker(const WorkerDaemonOptions& options, FunctionRegistry registry) {
+  SetLogLevel(options.log_level);
+  SetLogComponent(absl::StrCat("worker ", getpid()));
+
+  if (options.coordinator.empty() && options.coordinator_port_file.empty()) {
+    LogError("no coordinator: pass --coordinator HOST:PORT or set GPOOL_COORDINATOR");
+    return 1;
+  }
+  if (options.max_chunks_per_call < 1) {
+    LogError(absl::StrCat("--max_chunks_per_call must be at least 1, got ",
+                          options.max_chunks_per_call));
+    return 1;
+  }
+  if (options.slots < 1) {
+    LogError(absl::StrCat("--slots must be at least 1, got ", options.slots));
+    return 1;
+  }
+  absl::StatusOr<HostPort> host_port = ParseHostPort(options.listen);
+  if (!host_port.ok()) {
+    LogError(absl::StrCat("--listen: ", host_port.status().message()));
+    return 1;
+  }
+
+  if (options.enable_test_functions) {
+    (void)registry.Register("test_abort_on_13", [](int64_t x) -> absl::StatusOr<int64_t> {
+      if (x == 13) std::abort();
+      return x;
+    });
+  }
+  ChunkExecutor executor(std::move(registry), options.slots, options.chunk_delay);
+  WorkerService service(&executor, getpid());
+  // Not ready to take chunks (health NOT_SERVING) until the coordinator knows us.
+  absl::StatusOr<StartedServer> started =
+      StartServer(options.listen, {&service}, /*serving=*/false, options.port_file);
+  if (!started.ok()) {
+    LogError(std::string(started.status().message()));
+    return 1;
+  }
+  std::unique_ptr<grpc::Server> server = std::move(started->server);
+  const int bound_port = started->port;
+
+  // Started together with its coordinator: the server above came up meanwhile; now the
+  // coordinator's address is needed.
+  std::string coordinator = options.coordinator;
+  if (coordinator.empty()) {
+    absl::StatusOr<std::string> port =
+        WaitForFileLine(options.coordinator_port_file, options.coordinator_port_wait);
+    if (!port.ok()) {
+      LogError(absl::StrCat("no coordinator: ", port.status().message()));
+      return 1;
+    }
+    coordinator = absl::StrCat("127.0.0.1:", *port);
+  }
+
+  const std::string host_name = HostName();
+  std::string advertise_host = options.advertise_host;
+  if (advertise_host.empty()) {
+    const bool wildcard = host_port->host == "0.0.0.0" || host_port->host == "[::]" ||
+                          host_port->host == "::";
+    advertise_host = wildcard ? host_name : host_port->host;
+  }
+  WorkerRegistration registration;
+  registration.address = absl::StrCat(advertise_host, ":", bound_port);
+  registration.pid = getpid();
+  registration.host = host_name;
+  registration.slots = options.slots;
+  registration.max_chunks_per_call = options.max_chunks_per_call;
+  registration.functions = executor.registry().Names();
+  registration.incarnation = std::random_device{}() ^
+                             (static_cast<uint64_t>(std::random_device{}()) << 32) ^
+                             static_cast<uint64_t>(getpid());
+  LogInfo(absl::StrCat("serving on ", registration.address, " with ", options.slots,
+                       " slot(s), functions ", absl::StrJoin(registration.functions, ","),
+                       "; coordinator ", coordinator));
+  GrpcCoordinatorLink link(coordinator, TransportOptions{});
+  RegistrationLoop registration_loop(&link, registration, BackoffPolicy{},
+                                     [&server](bool registered) { SetServing(*server, registered); });
+  registration_loop.Start();
+
+  const int signal_number = WaitForTerminationSignal();
+  LogInfo(absl::StrCat("signal ", signal_number, " received; draining"));
+  // Drain: not ready for new work, no new chunks from the coordinator, the chunks in hand
+  // finish (or are handed back after the drain timeout), then deregister and exit 0.
+  SetServing(*server, false);
+  absl::Status left = registration_loop.Leave(
+      options.drain_timeout,
+      [&service](absl::Duration timeout) { return service.AwaitIdle(timeout); });
+  if (!left.ok()) LogWarning(absl::StrCat("leaving the coordinator: ", left.ToString()));
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+  LogInfo(absl::StrCat("stopped after ", executor.chunks_completed(), " chunks"));
+  return 0;
+}
+
+}  // namespace gpool

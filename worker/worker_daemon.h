@@ -1,0 +1,56 @@
+// The gpool worker daemon as a plain function of typed options: serving, registration with
+// the coordinator, heartbeats and the SIGTERM drain. It reads no flags, so that a process
+// with flags of its own can run it too: RunWorkerMain (worker_main.h) parses the worker's
+// flags into these options, and the CLI's private cluster runs it in forked children
+// (client/fork_launcher.h).
+#ifndef GPOOL_WORKER_WORKER_DAEMON_H_
+#define GPOOL_WORKER_WORKER_DAEMON_H_
+
+#include <string>
+
+#include "absl/time/time.h"
+#include "common/functions.h"
+#include "common/log.h"
+
+namespace gpool {
+
+struct WorkerDaemonOptions {
+  // HOST:PORT of the coordinator to register with. Required, unless coordinator_port_file is
+  // set.
+  std::string coordinator;
+  // Instead of `coordinator`, for a worker started at the same time as a coordinator on this
+  // host that listens on 127.0.0.1 (the CLI's private cluster): the coordinator's port file.
+  // Once its own server is up, the worker waits up to coordinator_port_wait for the file to
+  // be written and registers with 127.0.0.1:PORT.
+  std::string coordinator_port_file;
+  absl::Duration coordinator_port_wait = absl::Seconds(20);
+  // HOST:PORT to serve chunks on; port 0 picks a free port.
+  std::string listen = "0.0.0.0:0";
+  // Host the coordinator dials back; empty: the listen host, or this machine's host name
+  // when listening on all interfaces.
+  std::string advertise_host;
+  // Chunks computed at once.
+  int slots = 1;
+  // Most chunks the coordinator may send in one RunChunks call; 1: one chunk per call.
+  int max_chunks_per_call = 1024;
+  // If not empty, the bound port is written here (one line) once serving.
+  std::string port_file;
+  LogLevel log_level = LogLevel::kInfo;
+  // On SIGTERM, how long the chunks in hand may take before they are handed back.
+  absl::Duration drain_timeout = absl::Seconds(8);
+  // Fault injection for tests: wait this long before computing each chunk.
+  absl::Duration chunk_delay = absl::ZeroDuration();
+  // Fault injection for tests: also offer test_abort_on_13 (identity that aborts the worker
+  // process on input 13).
+  bool enable_test_functions = false;
+};
+
+// Serves `registry` until SIGTERM or SIGINT, then drains and returns the process exit code:
+// 0 after a clean shutdown, 1 when the worker could not start (the reason is logged).
+// The caller must have blocked SIGTERM and SIGINT (BlockTerminationSignals) before any
+// thread of the process started, so that only this function receives them.
+int RunWorker(const WorkerDaemonOptions& options, FunctionRegistry registry);
+
+}  // namespace gpool
+
+#endif  // GPOOL_WORKER_WORKER_DAEMON_H_
