@@ -135,6 +135,27 @@ TEST(ChunkingTest, DefaultChunkSize_FollowsPoolRule) {
   EXPECT_EQ(DefaultChunkSize(1, 8), 1u);
 }
 
+TEST(ChunkingTest, DefaultChunkSizeForValues_CapsPoolRuleAt2MiBOfValues) {
+  // W2: 10^7 values on 2 slots; Pool's rule gives 1,250,000.
+  EXPECT_EQ(DefaultChunkSize(10'000'000, 2, ResultMode::kValues), kMaxDefaultValuesChunkSize);
+  EXPECT_EQ(kMaxDefaultValuesChunkSize * 8, uint64_t{2} << 20);  // 2 MiB of sfixed64
+  // Reduce-only jobs keep Pool's rule, and so do jobs whose Pool chunks are already small.
+  EXPECT_EQ(DefaultChunkSize(10'000'000, 2, ResultMode::kSum), 1'250'000u);
+  EXPECT_EQ(DefaultChunkSize(5000, 2, ResultMode::kValues), 625u);
+}
+
+TEST(ChunkingTest, PlanChunksForValues_CapsOnlyTheDefault) {
+  ASSERT_OK_AND_ASSIGN(ChunkPlan capped, PlanChunks(10'000'000, 0, 2, ResultMode::kValues));
+  EXPECT_EQ(capped.chunk_size, kMaxDefaultValuesChunkSize);
+  EXPECT_EQ(capped.num_chunks, 39u);  // 10^7 / 2^18 = 38.1
+  // A chunk size the caller asked for is kept, however large.
+  ASSERT_OK_AND_ASSIGN(ChunkPlan asked, PlanChunks(10'000'000, 5'000'000, 2, ResultMode::kValues));
+  EXPECT_EQ(asked.chunk_size, 5'000'000u);
+  // Without a mode, Pool's rule as before.
+  ASSERT_OK_AND_ASSIGN(ChunkPlan pool, PlanChunks(10'000'000, 0, 2));
+  EXPECT_EQ(pool.chunk_size, 1'250'000u);
+}
+
 TEST(ChunkingTest, LenNotDivisible_LastChunkIsShorter) {
   ASSERT_OK_AND_ASSIGN(ChunkPlan plan, PlanChunks(10, 3, 1));
   EXPECT_EQ(plan.num_chunks, 4u);
