@@ -10,6 +10,7 @@
 // BM_SquareSum_Elementwise the generic one-call-per-element loop, the baseline.
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "benchmark/benchmark.h"
 #include "common/functions.h"
@@ -98,6 +99,32 @@ BENCHMARK(BM_SquareSum_Kernel)
     ->Arg(static_cast<int>(internal::SquareSumKernel::kAvx2))
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
+
+// The values kernels alone, into a buffer that stays allocated (no page faults): what the
+// kValues pass costs per element for each SIMD level.
+void BM_SquareValues_Kernel(benchmark::State& state) {
+  const auto kernel = static_cast<internal::SquareSumKernel>(state.range(0));
+  bool available = false;
+  for (internal::SquareSumKernel k : internal::AvailableSquareSumKernels()) {
+    available = available || k == kernel;
+  }
+  if (!available) {
+    state.SkipWithError("this CPU cannot run the kernel");
+    return;
+  }
+  state.SetLabel(internal::SquareSumKernelName(kernel));
+  std::vector<int64_t> values(kValueElements);
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(internal::SquareValues(1, kValueElements, kernel, values.data()));
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(state.iterations() * kValueElements);
+}
+BENCHMARK(BM_SquareValues_Kernel)
+    ->Arg(static_cast<int>(internal::SquareSumKernel::kScalar))
+    ->Arg(static_cast<int>(internal::SquareSumKernel::kSse2))
+    ->Arg(static_cast<int>(internal::SquareSumKernel::kAvx2))
+    ->UseRealTime();
 
 void BM_SquareValues_FastPath(benchmark::State& state) {
   RunMap(state, Builtins(), ResultMode::kValues);

@@ -20,8 +20,18 @@ uint64_t DefaultChunkSize(uint64_t total_elements, int parallelism) {
   return std::max<uint64_t>(size, 1);
 }
 
+uint64_t DefaultChunkSize(uint64_t total_elements, int parallelism, ResultMode mode) {
+  const uint64_t pool = DefaultChunkSize(total_elements, parallelism);
+  return mode == ResultMode::kValues ? std::min(pool, kMaxDefaultValuesChunkSize) : pool;
+}
+
 absl::StatusOr<ChunkPlan> PlanChunks(uint64_t total_elements, int64_t requested_chunk_size,
                                      int parallelism) {
+  return PlanChunks(total_elements, requested_chunk_size, parallelism, ResultMode::kSum);
+}
+
+absl::StatusOr<ChunkPlan> PlanChunks(uint64_t total_elements, int64_t requested_chunk_size,
+                                     int parallelism, ResultMode mode) {
   if (total_elements == 0) {
     return absl::InvalidArgumentError("a job needs at least one element");
   }
@@ -36,7 +46,7 @@ absl::StatusOr<ChunkPlan> PlanChunks(uint64_t total_elements, int64_t requested_
   ChunkPlan plan;
   plan.total_elements = total_elements;
   plan.chunk_size = requested_chunk_size == 0
-                        ? DefaultChunkSize(total_elements, parallelism)
+                        ? DefaultChunkSize(total_elements, parallelism, mode)
                         : std::min<uint64_t>(requested_chunk_size, total_elements);
   plan.num_chunks = total_elements / plan.chunk_size +
                     (total_elements % plan.chunk_size != 0 ? 1 : 0);

@@ -25,6 +25,10 @@ constexpr uint64_t kCancelPollInterval = 1 << 16;
 constexpr uint64_t kSumSliceElements = uint64_t{1} << 22;
 static_assert(kSumSliceElements < (uint64_t{1} << 32), "FoldSplitSum needs blocks < 2^32");
 
+// Elements the values kernels write between two polls: about a millisecond of work, and
+// below 2^32 elements as FoldSplitSum needs.
+constexpr uint64_t kValuesSliceElements = uint64_t{1} << 20;
+
 // The builtin square's input limit, as an unsigned bound for the kernels.
 constexpr uint64_t kMaxSquareInputU = static_cast<uint64_t>(kMaxSquareInput);
 static_assert(kMaxSquareInputU < (uint64_t{1} << 32),
@@ -141,6 +145,165 @@ __attribute__((target("avx2"))) absl::uint128 SumSquaresBlockAvx2(uint64_t begin
 
 #endif  // GPOOL_HAVE_X86_KERNELS
 
+// ---- The square-values kernels ------------------------------------------------------------
+//
+// For ResultMode::kValues: each writes out[i] = (u + i * step)^2 for i in [0, n), where step
+// is +1 or -1 (as uint64: 1 or 2^64 - 1; the negative part of a range is walked from its
+// most negative element, as the squares of the absolute values, falling), every u + i * step
+// is in [0, kMaxSquareInput] and n < 2^32. In the same pass they sum the squares into the
+// split sums of the kernels above, so a values chunk reads its range once and needs no
+// second pass for its sum. The squares are 32x32->64-bit multiplies again; the output stays
+// in cache for the copy into the response that follows, so the stores are ordinary ones.
+
+inline void SquareValuesScalar(uint64_t u, uint64_t step, uint64_t n, int64_t* out,
+                               uint64_t& wrapped, uint64_t& high) {
+  for (uint64_t i = 0; i < n; ++i, u += step) {
+    const uint64_t square = u * u;
+    out[i] = static_cast<int64_t>(square);
+    wrapped += square;
+    high += square >> 32;
+  }
+}
+
+absl::uint128 SquareValuesBlockScalar(uint64_t u, uint64_t step, uint64_t n, int64_t* out) {
+  uint64_t wrapped = 0, high = 0;
+  SquareValuesScalar(u, step, n, out, wrapped, high);
+  return FoldSplitSum(wrapped, high);
+}
+
+#if GPOOL_HAVE_X86_KERNELS
+
+absl::uint128 SquareValuesBlockSse2(uint64_t u, uint64_t step, uint64_t n, int64_t* out) {
+  uint64_t i = 0;
+  uint64_t wrapped = 0, high = 0;
+  if (n >= 8) {
+    const __m128i inc = _mm_set1_epi64x(static_cast<long long>(8 * step));
+    __m128i x0 = _mm_set_epi64x(static_cast<long long>(u + step), static_cast<long long>(u));
+    __m128i x1 = _mm_add_epi64(x0, _mm_set1_epi64x(static_cast<long long>(2 * step)));
+    __m128i x2 = _mm_add_epi64(x0, _mm_set1_epi64x(static_cast<long long>(4 * step)));
+    __m128i x3 = _mm_add_epi64(x0, _mm_set1_epi64x(static_cast<long long>(6 * step)));
+    __m128i w = _mm_setzero_si128(), h = w;
+    for (; n - i >= 8; i += 8) {
+      const __m128i q0 = _mm_mul_epu32(x0, x0), q1 = _mm_mul_epu32(x1, x1);
+      const __m128i q2 = _mm_mul_epu32(x2, x2), q3 = _mm_mul_epu32(x3, x3);
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i), q0);
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i + 2), q1);
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i + 4), q2);
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i + 6), q3);
+      w = _mm_add_epi64(w, _mm_add_epi64(_mm_add_epi64(q0, q1), _mm_add_epi64(q2, q3)));
+      h = _mm_add_epi64(
+          h, _mm_add_epi64(_mm_add_epi64(_mm_srli_epi64(q0, 32), _mm_srli_epi64(q1, 32)),
+                           _mm_add_epi64(_mm_srli_epi64(q2, 32), _mm_srli_epi64(q3, 32))));
+      x0 = _mm_add_epi64(x0, inc), x1 = _mm_add_epi64(x1, inc);
+      x2 = _mm_add_epi64(x2, inc), x3 = _mm_add_epi64(x3, inc);
+    }
+    alignas(16) uint64_t w_lanes[2], h_lanes[2];
+    _mm_store_si128(reinterpret_cast<__m128i*>(w_lanes), w);
+    _mm_store_si128(reinterpret_cast<__m128i*>(h_lanes), h);
+    wrapped = w_lanes[0] + w_lanes[1];
+    high = h_lanes[0] + h_lanes[1];
+  }
+  SquareValuesScalar(u + i * step, step, n - i, out + i, wrapped, high);
+  return FoldSplitSum(wrapped, high);
+}
+
+__attribute__((target("avx2"))) absl::uint128 SquareValuesBlockAvx2(uint64_t u, uint64_t step,
+                                                                    uint64_t n, int64_t* out) {
+  uint64_t i = 0;
+  uint64_t wrapped = 0, high = 0;
+  if (n >= 16) {
+    const __m256i inc = _mm256_set1_epi64x(static_cast<long long>(16 * step));
+    __m256i x0 = _mm256_setr_epi64x(
+        static_cast<long long>(u), static_cast<long long>(u + step),
+        static_cast<long long>(u + 2 * step), static_cast<long long>(u + 3 * step));
+    __m256i x1 = _mm256_add_epi64(x0, _mm256_set1_epi64x(static_cast<long long>(4 * step)));
+    __m256i x2 = _mm256_add_epi64(x0, _mm256_set1_epi64x(static_cast<long long>(8 * step)));
+    __m256i x3 = _mm256_add_epi64(x0, _mm256_set1_epi64x(static_cast<long long>(12 * step)));
+    __m256i w = _mm256_setzero_si256(), h = w;
+    for (; n - i >= 16; i += 16) {
+      const __m256i q0 = _mm256_mul_epu32(x0, x0), q1 = _mm256_mul_epu32(x1, x1);
+      const __m256i q2 = _mm256_mul_epu32(x2, x2), q3 = _mm256_mul_epu32(x3, x3);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i), q0);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i + 4), q1);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i + 8), q2);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i + 12), q3);
+      w = _mm256_add_epi64(w, _mm256_add_epi64(_mm256_add_epi64(q0, q1), _mm256_add_epi64(q2, q3)));
+      h = _mm256_add_epi64(
+          h,
+          _mm256_add_epi64(_mm256_add_epi64(_mm256_srli_epi64(q0, 32), _mm256_srli_epi64(q1, 32)),
+                           _mm256_add_epi64(_mm256_srli_epi64(q2, 32), _mm256_srli_epi64(q3, 32))));
+      x0 = _mm256_add_epi64(x0, inc), x1 = _mm256_add_epi64(x1, inc);
+      x2 = _mm256_add_epi64(x2, inc), x3 = _mm256_add_epi64(x3, inc);
+    }
+    alignas(32) uint64_t w_lanes[4], h_lanes[4];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(w_lanes), w);
+    _mm256_store_si256(reinterpret_cast<__m256i*>(h_lanes), h);
+    wrapped = w_lanes[0] + w_lanes[1] + w_lanes[2] + w_lanes[3];
+    high = h_lanes[0] + h_lanes[1] + h_lanes[2] + h_lanes[3];
+  }
+  SquareValuesScalar(u + i * step, step, n - i, out + i, wrapped, high);
+  return FoldSplitSum(wrapped, high);
+}
+
+#endif  // GPOOL_HAVE_X86_KERNELS
+
+absl::uint128 SquareValuesBlock(uint64_t u, uint64_t step, uint64_t n, int64_t* out,
+                                internal::SquareSumKernel kernel) {
+  switch (kernel) {
+#if GPOOL_HAVE_X86_KERNELS
+    case internal::SquareSumKernel::kAvx2:
+      return SquareValuesBlockAvx2(u, step, n, out);
+    case internal::SquareSumKernel::kSse2:
+      return SquareValuesBlockSse2(u, step, n, out);
+#endif
+    default:
+      return SquareValuesBlockScalar(u, step, n, out);
+  }
+}
+
+// Writes the n squares from u on (step +1 or -1, see above) to out a slice at a time, polling
+// `cancelled` before each slice, and adds their sum to `total`.
+absl::Status SquareValuesRun(uint64_t u, uint64_t step, uint64_t n, int64_t* out,
+                             internal::SquareSumKernel kernel, const CancelledFn& cancelled,
+                             absl::uint128& total) {
+  for (uint64_t done = 0; done < n;) {
+    if (cancelled && cancelled()) return Cancelled();
+    const uint64_t slice = std::min(n - done, kValuesSliceElements);
+    total += SquareValuesBlock(u + done * step, step, slice, out + done, kernel);
+    done += slice;
+  }
+  return absl::OkStatus();
+}
+
+// Writes x*x for x in [start, end] (both ends within ±kMaxSquareInput) to out, in input
+// order, and returns their exact sum.
+absl::StatusOr<absl::int128> SquareValuesOfRange(int64_t start, int64_t end, int64_t* out,
+                                                 internal::SquareSumKernel kernel,
+                                                 const CancelledFn& cancelled) {
+  absl::uint128 total = 0;
+  if (start < 0) {
+    // -start down to -min(end, -1): the negative elements' absolute values, falling.
+    const uint64_t count = static_cast<uint64_t>(std::min<int64_t>(end, -1) - start) + 1;
+    if (absl::Status status = SquareValuesRun(static_cast<uint64_t>(-start), ~uint64_t{0},
+                                              count, out, kernel, cancelled, total);
+        !status.ok()) {
+      return status;
+    }
+    out += count;
+  }
+  if (end >= 0) {
+    const int64_t first = std::max<int64_t>(start, 0);
+    if (absl::Status status =
+            SquareValuesRun(static_cast<uint64_t>(first), 1,
+                            static_cast<uint64_t>(end - first) + 1, out, kernel, cancelled, total);
+        !status.ok()) {
+      return status;
+    }
+  }
+  // As in SumSquaresOfRange: far below 2^127.
+  return static_cast<absl::int128>(total);
+}
+
 absl::uint128 SumSquaresBlock(uint64_t begin, uint64_t end, internal::SquareSumKernel kernel) {
   switch (kernel) {
 #if GPOOL_HAVE_X86_KERNELS
@@ -219,21 +382,14 @@ absl::StatusOr<ChunkOutput> SquareRange(int64_t start, int64_t end, ResultMode m
     output.min = 0, output.max = std::max(start_square, end_square);
   }
 
+  absl::StatusOr<absl::int128> sum;
   if (mode == ResultMode::kValues) {
+    // One pass writes the values and sums them.
     output.values.resize(output.count);
-    int64_t* out = output.values.data();
-    for (uint64_t done = 0; done < output.count;) {
-      if (cancelled && cancelled()) return Cancelled();
-      const uint64_t slice_end = std::min(output.count, done + kCancelPollInterval * 16);
-      for (uint64_t i = done; i < slice_end; ++i) {
-        const int64_t x = start + static_cast<int64_t>(i);
-        out[i] = x * x;
-      }
-      done = slice_end;
-    }
+    sum = SquareValuesOfRange(start, end, output.values.data(), BestSquareSumKernel(), cancelled);
+  } else {
+    sum = SumSquaresOfRange(start, end, BestSquareSumKernel(), cancelled);
   }
-  absl::StatusOr<absl::int128> sum =
-      SumSquaresOfRange(start, end, BestSquareSumKernel(), cancelled);
   if (!sum.ok()) return sum.status();
   output.sum = *sum;
   return output;
@@ -397,6 +553,11 @@ const char* SquareSumKernelName(SquareSumKernel kernel) {
 absl::int128 SumOfSquares(int64_t start, int64_t end, SquareSumKernel kernel) {
   // Without a cancellation callback the sum cannot fail.
   return *SumSquaresOfRange(start, end, kernel, CancelledFn());
+}
+
+absl::int128 SquareValues(int64_t start, int64_t end, SquareSumKernel kernel, int64_t* out) {
+  // Without a cancellation callback the kernels cannot fail.
+  return *SquareValuesOfRange(start, end, out, kernel, CancelledFn());
 }
 
 }  // namespace internal

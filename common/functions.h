@@ -130,7 +130,8 @@ absl::StatusOr<int64_t> Cube(int64_t x);
 
 // The builtin `square` as a chunk-wise function. Over a range it checks the bounds once
 // (|x| <= kMaxSquareInput at both ends), derives min and max in closed form, and sums x*x in
-// SIMD lanes (AVX2 when the CPU has it, else SSE2); lists and kValues use a plain loop.
+// SIMD lanes (AVX2 when the CPU has it, else SSE2); in kValues the same lanes also store each
+// x*x, so values and sum come from one pass. Lists use a plain loop.
 absl::StatusOr<ChunkOutput> SquareChunk(const Input& input, ResultMode mode,
                                         const CancelledFn& cancelled);
 
@@ -147,6 +148,11 @@ const char* SquareSumKernelName(SquareSumKernel kernel);
 // Exact sum of x*x for x in [start, end]. Requires start <= end and |start|, |end| <=
 // kMaxSquareInput, and `kernel` among AvailableSquareSumKernels(). Not cancellable.
 absl::int128 SumOfSquares(int64_t start, int64_t end, SquareSumKernel kernel);
+
+// Writes x*x for x in [start, end] to out[0 .. end - start] in input order and returns their
+// exact sum: the kValues pass of SquareChunk. Same requirements as SumOfSquares; `out` holds
+// end - start + 1 elements. Not cancellable.
+absl::int128 SquareValues(int64_t start, int64_t end, SquareSumKernel kernel, int64_t* out);
 
 }  // namespace internal
 }  // namespace gpool

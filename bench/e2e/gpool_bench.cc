@@ -27,7 +27,7 @@ ABSL_FLAG(std::string, coordinator, "127.0.0.1:50051", "The cluster to measure."
 ABSL_FLAG(std::string, workloads, "w1,w2,w3,w4", "Which workloads to run.");
 ABSL_FLAG(int, reps, 5, "Timed repetitions per workload (after one untimed warm-up).");
 ABSL_FLAG(double, w2_n, 1e7, "W2: elements whose squares are returned.");
-ABSL_FLAG(int64_t, w2_chunk, 0, "W2: chunk size (0: the default).");
+ABSL_FLAG(double, w2_chunk, 0, "W2: chunk size (0: the coordinator's default).");
 ABSL_FLAG(double, w3_n, 1e4, "W3: number of one-element chunks.");
 ABSL_FLAG(double, w4_n, 1e9, "W4: elements of the reduce-only map.");
 ABSL_FLAG(double, w4_chunk, 0, "W4: chunk size (0: Pool's default).");
@@ -55,7 +55,7 @@ int Main() {
                                              FormatInt128(want));
   };
   const int64_t w2_n = static_cast<int64_t>(absl::GetFlag(FLAGS_w2_n));
-  const int64_t w2_chunk = absl::GetFlag(FLAGS_w2_chunk);
+  const int64_t w2_chunk = static_cast<int64_t>(absl::GetFlag(FLAGS_w2_chunk));
   const int64_t w3_n = static_cast<int64_t>(absl::GetFlag(FLAGS_w3_n));
   const int64_t w4_n = static_cast<int64_t>(absl::GetFlag(FLAGS_w4_n));
   const int64_t w4_chunk = static_cast<int64_t>(absl::GetFlag(FLAGS_w4_chunk));

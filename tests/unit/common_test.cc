@@ -143,6 +143,27 @@ TEST(ChunkingTest, DefaultChunkSize_FollowsPoolRule) {
   EXPECT_EQ(DefaultChunkSize(1, 8), 1u);
 }
 
+TEST(ChunkingTest, DefaultChunkSizeForValues_CapsPoolRuleAt2MiBOfValues) {
+  // W2: 10^7 values on 2 slots; Pool's rule gives 1,250,000.
+  EXPECT_EQ(DefaultChunkSize(10'000'000, 2, ResultMode::kValues), kMaxDefaultValuesChunkSize);
+  EXPECT_EQ(kMaxDefaultValuesChunkSize * 8, uint64_t{2} << 20);  // 2 MiB of sfixed64
+  // Reduce-only jobs keep Pool's rule, and so do jobs whose Pool chunks are already small.
+  EXPECT_EQ(DefaultChunkSize(10'000'000, 2, ResultMode::kSum), 1'250'000u);
+  EXPECT_EQ(DefaultChunkSize(5000, 2, ResultMode::kValues), 625u);
+}
+
+TEST(ChunkingTest, PlanChunksForValues_CapsOnlyTheDefault) {
+  ASSERT_OK_AND_ASSIGN(ChunkPlan capped, PlanChunks(10'000'000, 0, 2, ResultMode::kValues));
+  EXPECT_EQ(capped.chunk_size, kMaxDefaultValuesChunkSize);
+  EXPECT_EQ(capped.num_chunks, 39u);  // 10^7 / 2^18 = 38.1
+  // A chunk size the caller asked for is kept, however large.
+  ASSERT_OK_AND_ASSIGN(ChunkPlan asked, PlanChunks(10'000'000, 5'000'000, 2, ResultMode::kValues));
+  EXPECT_EQ(asked.chunk_size, 5'000'000u);
+  // Without a mode, Pool's rule as before.
+  ASSERT_OK_AND_ASSIGN(ChunkPlan pool, PlanChunks(10'000'000, 0, 2));
+  EXPECT_EQ(pool.chunk_size, 1'250'000u);
+}
+
 TEST(ChunkingTest, LenNotDivisible_LastChunkIsShorter) {
   ASSERT_OK_AND_ASSIGN(ChunkPlan plan, PlanChunks(10, 3, 1));
   EXPECT_EQ(plan.num_chunks, 4u);
@@ -353,6 +374,53 @@ TEST(SquareChunkTest, WholeExactDomain_MatchesClosedForm) {
   EXPECT_EQ(internal::SumOfSquares(-kMaxSquareInput, kMaxSquareInput,
                                    internal::AvailableSquareSumKernels().back()),
             expected);
+}
+
+// Checks one values kernel against x*x element by element and the closed-form sum.
+void ExpectSquareValues(internal::SquareSumKernel kernel, int64_t start, int64_t end) {
+  std::vector<int64_t> values(static_cast<size_t>(end - start) + 1, -1);
+  const absl::int128 sum = internal::SquareValues(start, end, kernel, values.data());
+  ASSERT_EQ(sum, ClosedFormSumOfSquares(start, end))
+      << internal::SquareSumKernelName(kernel) << " on " << start << ".." << end;
+  for (size_t i = 0; i < values.size(); ++i) {
+    const int64_t x = start + static_cast<int64_t>(i);
+    ASSERT_EQ(values[i], x * x) << internal::SquareSumKernelName(kernel) << " on " << start
+                                << ".." << end << " at x = " << x;
+  }
+}
+
+TEST(SquareChunkTest, EveryValuesKernelOnEdgeRanges_WritesEverySquareInOrder) {
+  for (internal::SquareSumKernel kernel : internal::AvailableSquareSumKernels()) {
+    for (const auto& [start, end] : EdgeRanges()) ExpectSquareValues(kernel, start, end);
+  }
+}
+
+TEST(SquareChunkTest, EveryValuesKernelOnRandomRanges_WritesEverySquareInOrder) {
+  std::mt19937_64 random(20261125);
+  std::uniform_int_distribution<int64_t> position(-kMaxSquareInput, kMaxSquareInput);
+  std::uniform_int_distribution<int64_t> small_position(-3000, 3000);
+  std::uniform_int_distribution<int64_t> length(1, 20'000);
+  for (int i = 0; i < 100; ++i) {
+    // Half the ranges near zero, so many of them cross it.
+    const int64_t start = i % 2 == 0 ? position(random) : small_position(random);
+    const int64_t end = std::min(kMaxSquareInput, start + length(random) - 1);
+    for (internal::SquareSumKernel kernel : internal::AvailableSquareSumKernels()) {
+      ExpectSquareValues(kernel, start, end);
+    }
+  }
+}
+
+TEST(SquareChunkTest, ValuesRangeOfSeveralSlicesAcrossZero_EqualsElementwiseLoop) {
+  // Both signs longer than one values slice (2^20 elements), each with a partial last slice.
+  const Input input = Input::Range(-1'500'003, 2'300'001);
+  ASSERT_OK_AND_ASSIGN(ChunkOutput got,
+                       FunctionRegistry::WithBuiltins().Run("square", input, ResultMode::kValues));
+  ASSERT_OK_AND_ASSIGN(ChunkOutput want,
+                       ElementwiseSquareRegistry().Run("square", input, ResultMode::kValues));
+  EXPECT_TRUE(got.values == want.values);
+  EXPECT_EQ(got.sum, want.sum);
+  EXPECT_EQ(got.min, want.min);
+  EXPECT_EQ(got.max, want.max);
 }
 
 TEST(SquareChunkTest, FastPathOnRandomRanges_EqualsElementwiseLoop) {

@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Interleaved before/after runs of one gpool_bench workload on a shared, noisy machine.
+#
+#   bench/e2e/ab.sh [--rounds R] [--reps N] [--workload w2] CONFIG...
+#   CONFIG = "BIN_DIR|CLUSTER_ENV|CLIENT_ENV|GPOOL_BENCH_FLAGS" (fields may be empty)
+#
+#   bench/e2e/ab.sh --rounds 6 "old/bin|||" "build-release/bin|||" \
+#       "build-release/bin|||--w2_chunk=262144" \
+#       "build-release/bin|LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4||"
+#
+# Each round starts, for every config in turn, a fresh coordinator and 2 one-slot workers
+# (CLUSTER_ENV in their environment) and runs the workload REPS times through gpool_bench
+# (CLIENT_ENV in its environment). Rounds interleave the configs, so load from other users
+# falls on all of them alike. Besides the wall time (median of each round's median), it
+# prints the CPU time each process spent per job (utime + stime over the warm-up and the
+# timed repetitions): CPU is far less sensitive to other load than wall time, and it says
+# which process a change helped.
+set -uo pipefail
+
+ROUNDS=4
+REPS=5
+WORKLOAD=w2
+while [[ $# -gt 0 && $1 == --* ]]; do
+  case "$1" in
+    --rounds) ROUNDS=$2; shift 2 ;;
+    --reps) REPS=$2; shift 2 ;;
+    --workload) WORKLOAD=$2; shift 2 ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+  esac
+done
+[[ $# -gt 0 ]] || { sed -n '2,6p' "$0" >&2; exit 2; }
+
+RESULTS=$(mktemp /tmp/gpool-ab.XXXXXX)
+HZ=$(getconf CLK_TCK)
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+# One config, one round: prints "median_ms min_ms coord_ms worker1_ms worker2_ms client_ms".
+run_once() {
+  local bin=$1 cluster_env=$2 client_env=$3 flags=$4
+  local work pids=() before=() addr
+  work=$(mktemp -d /tmp/gpool-ab.XXXXXX)
+  env $cluster_env "$bin/gpool-coordinator" --listen=127.0.0.1:0 --port_file="$work/port" \
+    --log_level=error &
+  pids+=($!)
+  for _ in $(seq 200); do [[ -s $work/port ]] && break; sleep 0.05; done
+  addr=127.0.0.1:$(cat "$work/port")
+  for _ in 1 2; do
+    env $cluster_env "$bin/gpool-worker" --coordinator="$addr" --listen=127.0.0.1:0 \
+      --log_level=error &
+    pids+=($!)
+  done
+  for _ in $(seq 100); do
+    [[ $("$bin/gpool" --coordinator="$addr" info 2> /dev/null | grep -c square) -ge 2 ]] && break
+    sleep 0.05
+  done
+  for pid in "${pids[@]}"; do before+=("$(cpu_ticks "$pid")"); done
+  local json
+  json=$(env $client_env /usr/bin/time -f "%U %S" -o "$work/time" "$bin/gpool_bench" \
+    --coordinator="$addr" --workloads="$WORKLOAD" --reps="$REPS" $flags 2> /dev/null)
+  local line i=0 jobs=$((REPS + 1))
+  line=$(echo "$json" | python3 -c 'import json, sys
+d = json.loads(sys.stdin.read()); print("%.1f %.1f" % (d["median_s"] * 1e3, d["min_s"] * 1e3))')
+  for pid in "${pids[@]}"; do
+    line+=" $((($(cpu_ticks "$pid") - before[i]) * 1000 / HZ / jobs))"
+    i=$((i + 1))
+  done
+  line+=" $(awk -v n=$jobs '{printf "%d", ($1 + $2) * 1000 / n}' "$work/time")"
+  for pid in "${pids[@]}"; do kill "$pid" 2> /dev/null; done
+  for pid in "${pids[@]}"; do wait "$pid" 2> /dev/null; done
+  rm -rf "$work"
+  echo "$line"
+}
+
+for round in $(seq "$ROUNDS"); do
+  for config in "$@"; do
+    IFS='|' read -r bin cluster_env client_env flags <<< "$config"
+    result=$(run_once "$bin" "$cluster_env" "$client_env" "$flags")
+    echo "round $round [$config] $result" | tee -a "$RESULTS" >&2
+  done
+done
+
+python3 - "$RESULTS" "$@" <<'EOF'
+import statistics, sys
+rows = {}
+for line in open(sys.argv[1]):
+    config = line[line.index("[") + 1:line.rindex("]")]
+    rows.setdefault(config, []).append([float(x) for x in line[line.rindex("]") + 1:].split()])
+print("| config | wall median of medians (ms) | best min (ms) | CPU ms/job: coordinator | workers | client | total |")
+print("|---|---|---|---|---|---|---|")
+for config in sys.argv[2:]:
+    r = rows[config]
+    med = lambda k: statistics.median(x[k] for x in r)
+    workers = statistics.median(x[3] + x[4] for x in r)
+    total = statistics.median(x[2] + x[3] + x[4] + x[5] for x in r)
+    shown = config.replace("|", "\\|")
+    print(f"| `{shown}` | {med(0):.1f} | {min(x[1] for x in r):.1f} | {med(2):.0f} | {workers:.0f} "
+          f"| {med(5):.0f} | {total:.0f} |")
+EOF
+rm -f "$RESULTS"
