@@ -44,6 +44,10 @@ struct Workload {
 };
 
 int Main() {
+  if (absl::GetFlag(FLAGS_reps) < 1) {
+    std::fprintf(stderr, "--reps must be at least 1 (one untimed warm-up runs before them)\n");
+    return 2;
+  }
   absl::StatusOr<std::unique_ptr<Client>> client = Client::Connect(absl::GetFlag(FLAGS_coordinator));
   if (!client.ok()) {
     std::fprintf(stderr, "%s\n", std::string(client.status().message()).c_str());
