@@ -48,10 +48,13 @@ grpc::Status CoordinatorService::RegisterWorker(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-grpc::Status CoordinatorService::Heartbeat(grpc::ServerContext* context,
-                                           const v1::HeartbeatRequest* request,
-                                           v1::HeartbeatResponse* response) {
-  return ToGrpcStatus(scheduler_->Heartbeat(request->worker_id(), request->incarnation()));
+grpc::ServerUnaryReactor* CoordinatorService::Heartbeat(grpc::CallbackServerContext* context,
+                                                        const v1::HeartbeatRequest* request,
+                                                        v1::HeartbeatResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(
+      ToGrpcStatus(scheduler_->Heartbeat(request->worker_id(), request->incarnation())));
+  return reactor;
 }
 
 grpc::Status CoordinatorService::DrainWorker(grpc::ServerContext* context,
