@@ -69,6 +69,10 @@ int RunCoordinator(const CoordinatorDaemonOptions& daemon_options) {
   SetServing(*server, false);
   stopping.Notify();
   ticker.join();
+  // Workers' heartbeat streams never end on their own: end them (and refuse worker calls)
+  // before the scheduler goes away, so the shutdown neither waits for them nor lets a late
+  // beat reach a destroyed scheduler.
+  service.StopWorkerCalls();
   // Ending the scheduler first fails the running jobs, so their Map streams return and the
   // server's shutdown does not wait for them.
   std::thread stop_scheduler([&] { scheduler.reset(); });

@@ -51,9 +51,88 @@ absl::Duration TimeUntil(std::chrono::system_clock::time_point deadline) {
 
 }  // namespace
 
+// One StreamHeartbeats call: applies every beat it reads as a Heartbeat, and ends the call at
+// the first beat the scheduler rejects (NOT_FOUND: the worker must register again), when the
+// worker half-closes, when the call is cancelled, or at End(). gRPC runs at most one reaction
+// of a call at a time, but End() comes from another thread, hence mu_. Deletes itself once
+// gRPC is done with the call.
+//
+// Lock order: CoordinatorService::mu_ before HeartbeatStream::mu_.
+class CoordinatorService::HeartbeatStream final
+    : public grpc::ServerReadReactor<v1::HeartbeatRequest> {
+ public:
+  explicit HeartbeatStream(CoordinatorService* service) : service_(service) {
+    // gRPC defers the operations started here until the constructor has returned, so they
+    // cannot run a reaction under the lock.
+    absl::MutexLock service_lock(&service_->mu_);
+    if (service_->stopped_) {
+      finished_ = true;
+      Finish(Stopped());
+      return;
+    }
+    service_->streams_.insert(this);
+    StartRead(&beat_);
+  }
+
+  // Ends the call with `status` unless it has ended already. Once End returns, this call no
+  // longer uses the scheduler.
+  void End(const grpc::Status& status) {
+    absl::MutexLock lock(&mu_);
+    FinishLocked(status);
+  }
+
+  void OnReadDone(bool ok) override {
+    absl::MutexLock lock(&mu_);
+    if (finished_) return;
+    // !ok: the worker half-closed (its call ends normally) or the call was cancelled (then
+    // no status reaches the worker anyway).
+    if (!ok) return FinishLocked(grpc::Status::OK);
+    absl::Status status =
+        service_->scheduler_->Heartbeat(beat_.worker_id(), beat_.incarnation());
+    if (!status.ok()) return FinishLocked(ToGrpcStatus(status));
+    StartRead(&beat_);
+  }
+
+  void OnDone() override {
+    {
+      absl::MutexLock service_lock(&service_->mu_);
+      service_->streams_.erase(this);
+    }
+    delete this;
+  }
+
+ private:
+  void FinishLocked(const grpc::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finished_) return;
+    finished_ = true;
+    // A pending read then completes with ok = false; OnDone follows on a gRPC thread, never
+    // inline here (End holds the service's lock, which OnDone takes).
+    Finish(status);
+  }
+
+  CoordinatorService* const service_;
+  v1::HeartbeatRequest beat_;  // Written by gRPC while a read is pending.
+  absl::Mutex mu_;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+void CoordinatorService::StopWorkerCalls() {
+  absl::MutexLock lock(&mu_);
+  stopped_ = true;
+  // Holding mu_ as a writer also waits for the unary methods that are using the scheduler.
+  for (HeartbeatStream* stream : streams_) stream->End(Stopped());
+}
+
+grpc::Status CoordinatorService::Stopped() {
+  return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                      "the coordinator is shutting down; register again when it is back");
+}
+
 grpc::Status CoordinatorService::RegisterWorker(grpc::ServerContext* context,
                                                 const v1::RegisterWorkerRequest* request,
                                                 v1::RegisterWorkerResponse* response) {
+  absl::ReaderMutexLock lock(&mu_);
+  if (stopped_) return Stopped();
   WorkerRegistration registration;
   registration.address = request->address();
   registration.pid = request->pid();
@@ -70,21 +149,35 @@ grpc::Status CoordinatorService::RegisterWorker(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-grpc::Status CoordinatorService::Heartbeat(grpc::ServerContext* context,
-                                           const v1::HeartbeatRequest* request,
-                                           v1::HeartbeatResponse* response) {
-  return ToGrpcStatus(scheduler_->Heartbeat(request->worker_id(), request->incarnation()));
+grpc::ServerUnaryReactor* CoordinatorService::Heartbeat(grpc::CallbackServerContext* context,
+                                                        const v1::HeartbeatRequest* request,
+                                                        v1::HeartbeatResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  absl::ReaderMutexLock lock(&mu_);
+  reactor->Finish(stopped_ ? Stopped()
+                           : ToGrpcStatus(scheduler_->Heartbeat(request->worker_id(),
+                                                                request->incarnation())));
+  return reactor;
+}
+
+grpc::ServerReadReactor<v1::HeartbeatRequest>* CoordinatorService::StreamHeartbeats(
+    grpc::CallbackServerContext* context, v1::HeartbeatResponse* response) {
+  return new HeartbeatStream(this);
 }
 
 grpc::Status CoordinatorService::DrainWorker(grpc::ServerContext* context,
                                              const v1::WorkerLeaveRequest* request,
                                              v1::WorkerLeaveResponse* response) {
+  absl::ReaderMutexLock lock(&mu_);
+  if (stopped_) return Stopped();
   return ToGrpcStatus(scheduler_->DrainWorker(request->worker_id(), request->incarnation()));
 }
 
 grpc::Status CoordinatorService::DeregisterWorker(grpc::ServerContext* context,
                                                   const v1::WorkerLeaveRequest* request,
                                                   v1::WorkerLeaveResponse* response) {
+  absl::ReaderMutexLock lock(&mu_);
+  if (stopped_) return Stopped();
   return ToGrpcStatus(
       scheduler_->DeregisterWorker(request->worker_id(), request->incarnation()));
 }

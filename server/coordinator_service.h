@@ -2,22 +2,44 @@
 #ifndef GPOOL_SERVER_COORDINATOR_SERVICE_H_
 #define GPOOL_SERVER_COORDINATOR_SERVICE_H_
 
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/synchronization/mutex.h"
 #include "gpool.grpc.pb.h"
 #include "server/scheduler.h"
 
 namespace gpool {
 
 // Thread-safe. Map streams use one server thread each for their lifetime.
-class CoordinatorService final : public v1::Coordinator::Service {
+//
+// The heartbeat methods use the callback API: with 1,000 workers they are nearly all the calls
+// the coordinator serves. The sync server hands every call to a pool thread, and starts and
+// ends threads to keep its poller count, which cost most of the coordinator's idle CPU. Their
+// handlers only update a timestamp under the scheduler's lock, so they run inline on gRPC's
+// threads without blocking them. StreamHeartbeats keeps one call open per worker, so a beat
+// costs one small inbound message instead of a call. The other methods stay synchronous.
+class CoordinatorService final
+    : public v1::Coordinator::WithCallbackMethod_Heartbeat<
+          v1::Coordinator::WithCallbackMethod_StreamHeartbeats<v1::Coordinator::Service>> {
  public:
-  // `scheduler` must outlive the service.
+  // `scheduler` must outlive the service, and the service the server it is registered with.
   explicit CoordinatorService(Scheduler* scheduler) : scheduler_(scheduler) {}
+
+  // For shutdown, before the scheduler goes away: from now on the worker-facing methods
+  // (registration, heartbeats, drain, deregistration) answer UNAVAILABLE without touching the
+  // scheduler, and every open StreamHeartbeats call ends with UNAVAILABLE, so the server's
+  // Shutdown does not wait for these long-lived calls. Returns once none of those methods
+  // uses the scheduler any more. Idempotent.
+  void StopWorkerCalls();
 
   grpc::Status RegisterWorker(grpc::ServerContext* context,
                               const v1::RegisterWorkerRequest* request,
                               v1::RegisterWorkerResponse* response) override;
-  grpc::Status Heartbeat(grpc::ServerContext* context, const v1::HeartbeatRequest* request,
-                         v1::HeartbeatResponse* response) override;
+  grpc::ServerUnaryReactor* Heartbeat(grpc::CallbackServerContext* context,
+                                      const v1::HeartbeatRequest* request,
+                                      v1::HeartbeatResponse* response) override;
+  grpc::ServerReadReactor<v1::HeartbeatRequest>* StreamHeartbeats(
+      grpc::CallbackServerContext* context, v1::HeartbeatResponse* response) override;
   grpc::Status DrainWorker(grpc::ServerContext* context, const v1::WorkerLeaveRequest* request,
                            v1::WorkerLeaveResponse* response) override;
   grpc::Status DeregisterWorker(grpc::ServerContext* context,
@@ -30,7 +52,19 @@ class CoordinatorService final : public v1::Coordinator::Service {
                               v1::ClusterInfo* response) override;
 
  private:
+  class HeartbeatStream;
+
+  // The answer of the worker-facing methods after StopWorkerCalls.
+  static grpc::Status Stopped();
+
   Scheduler* const scheduler_;
+
+  // Readers: the worker-facing methods, while they use the scheduler. Writer: StopWorkerCalls
+  // and the (rare) opening and closing of heartbeat streams.
+  absl::Mutex mu_;
+  bool stopped_ ABSL_GUARDED_BY(mu_) = false;
+  // Open StreamHeartbeats calls; each removes itself when gRPC is done with it.
+  absl::flat_hash_set<HeartbeatStream*> streams_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace gpool

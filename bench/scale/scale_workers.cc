@@ -8,7 +8,10 @@
 //     functions ["square"]) and, unless --shared_connection, its own TCP connection to the
 //     coordinator (a local subchannel pool per channel, like N separate processes would have);
 //   * heartbeats at the granted interval, re-registering on NOT_FOUND.
-// A few heartbeat threads serve all N workers (sync calls, each with a deadline).
+// The coordinator-facing calls go through gpool-worker's own GrpcCoordinatorLink (one per
+// simulated worker), so heartbeats travel as a real worker sends them: one StreamHeartbeats
+// call per worker, or with --noheartbeat_stream one unary Heartbeat per beat (what the Python
+// example worker does). A few heartbeat threads serve all N workers.
 #include <unistd.h>
 
 #include <algorithm>
@@ -38,7 +41,9 @@
 #include "common/functions.h"
 #include "common/proto_convert.h"
 #include "common/transport.h"
+#include "common/worker_registration.h"
 #include "gpool.grpc.pb.h"
+#include "worker/grpc_coordinator_link.h"
 
 ABSL_FLAG(std::string, coordinator, "127.0.0.1:50051", "Coordinator address HOST:PORT.");
 ABSL_FLAG(int, workers, 1000, "Number of simulated workers.");
@@ -47,6 +52,9 @@ ABSL_FLAG(absl::Duration, duration, absl::Minutes(5),
 ABSL_FLAG(int, heartbeat_threads, 4, "Threads sending heartbeats (workers are split among them).");
 ABSL_FLAG(std::string, ready_file, "",
           "If set, write the number of registered workers here once all are registered.");
+ABSL_FLAG(bool, heartbeat_stream, true,
+          "Heartbeat over one StreamHeartbeats call per worker, as gpool-worker does; false: "
+          "one unary Heartbeat call per beat.");
 ABSL_FLAG(bool, shared_connection, false,
           "Share one TCP connection to the coordinator among all workers (default: one each, "
           "as separate worker processes would have).");
@@ -55,9 +63,6 @@ namespace {
 
 namespace v1 = gpool::v1;
 using Clock = std::chrono::steady_clock;
-
-constexpr auto kRegisterDeadline = std::chrono::seconds(5);
-constexpr auto kHeartbeatDeadline = std::chrono::seconds(2);
 
 std::chrono::system_clock::time_point DeadlineIn(std::chrono::milliseconds d) {
   return std::chrono::system_clock::now() + d;
@@ -115,8 +120,7 @@ struct SimWorker {
   int index = 0;
   std::string address;
   uint64_t incarnation = 0;
-  std::shared_ptr<grpc::Channel> channel;
-  std::unique_ptr<v1::Coordinator::Stub> stub;
+  std::unique_ptr<gpool::GrpcCoordinatorLink> link;
   std::string worker_id;  // Empty while unregistered.
   Clock::time_point next_due;
 };
@@ -145,39 +149,30 @@ std::atomic<uint64_t> g_heartbeat_errors{0};
 std::atomic<uint64_t> g_registrations{0};
 
 bool Register(SimWorker& w, int64_t pid) {
-  grpc::ClientContext context;
-  context.set_deadline(DeadlineIn(kRegisterDeadline));
-  v1::RegisterWorkerRequest request;
-  request.set_address(w.address);
-  request.set_pid(pid);
-  request.set_host(absl::StrCat("scale-", w.index));
-  request.set_slots(1);
-  request.add_functions("square");
-  request.set_incarnation(w.incarnation);
-  v1::RegisterWorkerResponse response;
-  grpc::Status status = w.stub->RegisterWorker(&context, request, &response);
-  if (!status.ok()) {
+  gpool::WorkerRegistration registration;
+  registration.address = w.address;
+  registration.pid = pid;
+  registration.host = absl::StrCat("scale-", w.index);
+  registration.slots = 1;
+  registration.functions = {"square"};
+  registration.incarnation = w.incarnation;
+  absl::StatusOr<gpool::RegistrationGrant> grant = w.link->Register(registration);
+  if (!grant.ok()) {
     w.worker_id.clear();
     return false;
   }
-  w.worker_id = response.worker_id();
-  if (response.heartbeat_interval_ms() > 0) {
-    g_heartbeat_interval_ms.store(response.heartbeat_interval_ms());
+  w.worker_id = grant->worker_id;
+  if (grant->heartbeat_interval > absl::ZeroDuration()) {
+    g_heartbeat_interval_ms.store(absl::ToInt64Milliseconds(grant->heartbeat_interval));
   }
   g_registrations.fetch_add(1);
   return true;
 }
 
 void Heartbeat(SimWorker& w, int64_t pid) {
-  grpc::ClientContext context;
-  context.set_deadline(DeadlineIn(kHeartbeatDeadline));
-  v1::HeartbeatRequest request;
-  request.set_worker_id(w.worker_id);
-  request.set_incarnation(w.incarnation);
-  v1::HeartbeatResponse response;
-  grpc::Status status = w.stub->Heartbeat(&context, request, &response);
+  absl::Status status = w.link->Heartbeat(w.worker_id, w.incarnation);
   g_heartbeats.fetch_add(1, std::memory_order_relaxed);
-  if (status.error_code() == grpc::StatusCode::NOT_FOUND) {
+  if (absl::IsNotFound(status)) {
     Register(w, pid);
   } else if (!status.ok()) {
     g_heartbeat_errors.fetch_add(1, std::memory_order_relaxed);
@@ -185,14 +180,7 @@ void Heartbeat(SimWorker& w, int64_t pid) {
 }
 
 void Leave(SimWorker& w) {
-  if (w.worker_id.empty()) return;
-  grpc::ClientContext context;
-  context.set_deadline(DeadlineIn(kHeartbeatDeadline));
-  v1::WorkerLeaveRequest request;
-  request.set_worker_id(w.worker_id);
-  request.set_incarnation(w.incarnation);
-  v1::WorkerLeaveResponse response;
-  w.stub->DeregisterWorker(&context, request, &response);
+  if (!w.worker_id.empty()) (void)w.link->Deregister(w.worker_id, w.incarnation);
 }
 
 }  // namespace
@@ -203,6 +191,7 @@ int main(int argc, char** argv) {
   const int n = absl::GetFlag(FLAGS_workers);
   const int threads = std::max(1, std::min(absl::GetFlag(FLAGS_heartbeat_threads), n));
   const bool shared = absl::GetFlag(FLAGS_shared_connection);
+  const bool stream = absl::GetFlag(FLAGS_heartbeat_stream);
   const int64_t pid = getpid();
   if (n < 1) {
     std::fprintf(stderr, "scale_workers: --workers must be >= 1\n");
@@ -237,13 +226,16 @@ int main(int argc, char** argv) {
     w.index = i;
     w.address = absl::StrCat("127.0.0.1:", ports[i]);
     w.incarnation = random();
+    std::shared_ptr<grpc::Channel> channel;
     if (shared) {
       if (shared_channel == nullptr) shared_channel = CoordinatorChannel(coordinator, true);
-      w.channel = shared_channel;
+      channel = shared_channel;
     } else {
-      w.channel = CoordinatorChannel(coordinator, false);
+      channel = CoordinatorChannel(coordinator, false);
     }
-    w.stub = v1::Coordinator::NewStub(w.channel);
+    gpool::GrpcCoordinatorLinkOptions link_options;
+    link_options.stream_heartbeats = stream;
+    w.link = std::make_unique<gpool::GrpcCoordinatorLink>(std::move(channel), link_options);
   }
 
   // Register everyone (in parallel across the heartbeat threads), then heartbeat.
@@ -296,10 +288,12 @@ int main(int argc, char** argv) {
   } else {
     all_registered = true;
   }
-  std::printf("ready %d workers registered in %.0f ms (heartbeat every %lld ms, %d threads, %s)\n",
-              registered.load(), absl::ToDoubleMilliseconds(absl::Now() - start),
-              static_cast<long long>(g_heartbeat_interval_ms.load()), threads,
-              shared ? "one shared connection" : "one connection per worker");
+  std::printf(
+      "ready %d workers registered in %.0f ms (heartbeat every %lld ms, %s, %d threads, %s)\n",
+      registered.load(), absl::ToDoubleMilliseconds(absl::Now() - start),
+      static_cast<long long>(g_heartbeat_interval_ms.load()),
+      stream ? "streamed" : "one call per beat", threads,
+      shared ? "one shared connection" : "one connection per worker");
   std::fflush(stdout);
   const std::string ready_file = absl::GetFlag(FLAGS_ready_file);
   if (!ready_file.empty()) {
@@ -330,7 +324,10 @@ int main(int argc, char** argv) {
   // Deregister (best effort, in parallel) so the coordinator does not wait out the leases.
   for (int t = 0; t < threads; ++t) {
     pool.emplace_back([&, t] {
-      for (int i = t; i < n; i += threads) Leave(workers[i]);
+      for (int i = t; i < n; i += threads) {
+        Leave(workers[i]);
+        workers[i].link.reset();  // Half-closes its heartbeat call.
+      }
     });
   }
   for (std::thread& thread : pool) thread.join();
