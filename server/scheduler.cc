@@ -36,6 +36,10 @@ bool MeansWorkerIsGone(absl::StatusCode code) {
   return code == absl::StatusCode::kUnavailable || code == absl::StatusCode::kDeadlineExceeded;
 }
 
+// A chunk's values travel in one message, and gRPC messages are limited to 64 MiB
+// (kMaxMessageBytes in common/transport.h): 8 bytes per value plus a little framing.
+constexpr int64_t kMaxValuesPerChunk = 8'000'000;
+
 // How many recent chunk durations a job keeps for its straggler threshold.
 constexpr size_t kDurationSamples = 64;
 
@@ -170,6 +174,12 @@ absl::StatusOr<std::pair<std::string, std::shared_ptr<JobStream>>> Scheduler::Su
     return absl::InvalidArgumentError(
         absl::StrCat("chunk size must be at least 1 (or 0 for the default), got ",
                      spec.chunk_size));
+  }
+  if (spec.mode == ResultMode::kValues && spec.chunk_size > kMaxValuesPerChunk) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "chunk size ", spec.chunk_size, " would return ", spec.chunk_size,
+        " values in one message, over the 64 MiB message limit; use a chunk size of at most ",
+        kMaxValuesPerChunk, " (or 0 for the default), or ask for the sum only"));
   }
   if (spec.max_workers < 0) {
     return absl::InvalidArgumentError(
@@ -548,7 +558,7 @@ bool Scheduler::TryPlanLocked(Job& job) {
   int job_slots = 0;
   for (int slots : eligible_slots) job_slots += slots;
   absl::StatusOr<ChunkPlan> plan =
-      PlanChunks(job.spec.input->size(), job.spec.chunk_size, job_slots);
+      PlanChunks(job.spec.input->size(), job.spec.chunk_size, job_slots, job.spec.mode);
   if (!plan.ok()) {
     // The spec was validated at submission, so this cannot happen; fail loudly if it does.
     FinishJobLocked(job, plan.status());
