@@ -9,6 +9,7 @@
 // vectorised two-thread loop. BM_SquareSum_Kernel runs each SIMD level this CPU has, and
 // BM_SquareSum_Elementwise the generic one-call-per-element loop, the baseline.
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -77,19 +78,25 @@ BENCHMARK(BM_SquareSum_Elementwise)
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 
-void BM_SquareSum_Kernel(benchmark::State& state) {
+// The kernel a benchmark's argument names, labelled; nullopt (the benchmark reports why) when
+// this CPU cannot run it.
+std::optional<internal::SquareSumKernel> KernelOf(benchmark::State& state) {
   const auto kernel = static_cast<internal::SquareSumKernel>(state.range(0));
-  bool available = false;
-  for (internal::SquareSumKernel k : internal::AvailableSquareSumKernels()) {
-    available = available || k == kernel;
+  for (internal::SquareSumKernel available : internal::AvailableSquareSumKernels()) {
+    if (available == kernel) {
+      state.SetLabel(internal::SquareSumKernelName(kernel));
+      return kernel;
+    }
   }
-  if (!available) {
-    state.SkipWithError("this CPU cannot run the kernel");
-    return;
-  }
-  state.SetLabel(internal::SquareSumKernelName(kernel));
+  state.SkipWithError("this CPU cannot run the kernel");
+  return std::nullopt;
+}
+
+void BM_SquareSum_Kernel(benchmark::State& state) {
+  const std::optional<internal::SquareSumKernel> kernel = KernelOf(state);
+  if (!kernel.has_value()) return;
   for (auto _ : state) {
-    benchmark::DoNotOptimize(internal::SumOfSquares(1, kSumElements, kernel));
+    benchmark::DoNotOptimize(internal::SumOfSquares(1, kSumElements, *kernel));
   }
   state.SetItemsProcessed(state.iterations() * kSumElements);
 }
@@ -103,19 +110,11 @@ BENCHMARK(BM_SquareSum_Kernel)
 // The values kernels alone, into a buffer that stays allocated (no page faults): what the
 // kValues pass costs per element for each SIMD level.
 void BM_SquareValues_Kernel(benchmark::State& state) {
-  const auto kernel = static_cast<internal::SquareSumKernel>(state.range(0));
-  bool available = false;
-  for (internal::SquareSumKernel k : internal::AvailableSquareSumKernels()) {
-    available = available || k == kernel;
-  }
-  if (!available) {
-    state.SkipWithError("this CPU cannot run the kernel");
-    return;
-  }
-  state.SetLabel(internal::SquareSumKernelName(kernel));
+  const std::optional<internal::SquareSumKernel> kernel = KernelOf(state);
+  if (!kernel.has_value()) return;
   std::vector<int64_t> values(kValueElements);
   for (auto _ : state) {
-    benchmark::DoNotOptimize(internal::SquareValues(1, kValueElements, kernel, values.data()));
+    benchmark::DoNotOptimize(internal::SquareValues(1, kValueElements, *kernel, values.data()));
     benchmark::ClobberMemory();
   }
   state.SetItemsProcessed(state.iterations() * kValueElements);

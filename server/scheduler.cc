@@ -40,6 +40,15 @@ bool MeansWorkerIsGone(absl::StatusCode code) {
 // (kMaxMessageBytes in common/transport.h): 8 bytes per value plus a little framing.
 constexpr int64_t kMaxValuesPerChunk = 8'000'000;
 
+// The median of a job's recent samples (its upper median for an even count). `samples` must
+// not be empty.
+absl::Duration Median(const std::deque<absl::Duration>& samples) {
+  std::vector<absl::Duration> sorted(samples.begin(), samples.end());
+  auto middle = sorted.begin() + sorted.size() / 2;
+  std::nth_element(sorted.begin(), middle, sorted.end());
+  return *middle;
+}
+
 // How many recent chunk durations a job keeps for its straggler threshold.
 constexpr size_t kDurationSamples = 64;
 
@@ -626,14 +635,11 @@ uint64_t Scheduler::CallSizeLimitLocked(const Job& job, const Worker& worker) co
   // And about target_call_duration of work, by the median time per chunk so far.
   uint64_t by_time = static_cast<uint64_t>(std::max(1, options_.initial_chunks_per_call));
   if (!job.recent_time_per_chunk.empty()) {
-    std::vector<absl::Duration> times(job.recent_time_per_chunk.begin(),
-                                      job.recent_time_per_chunk.end());
-    auto middle = times.begin() + times.size() / 2;
-    std::nth_element(times.begin(), middle, times.end());
     absl::Duration remainder;
     by_time = static_cast<uint64_t>(std::max<int64_t>(
         1, absl::IDivDuration(options_.target_call_duration,
-                              std::max(*middle, absl::Microseconds(1)), &remainder)));
+                              std::max(Median(job.recent_time_per_chunk), absl::Microseconds(1)),
+                              &remainder)));
   }
   return std::max<uint64_t>(1, std::min({worker_limit, fair_share, window_room, by_time}));
 }
@@ -650,36 +656,28 @@ bool Scheduler::DispatchOneLocked(Job& job, Actions* actions) {
   Worker* worker = PickWorkerLocked(job);
   if (worker == nullptr) return false;
 
-  // Retries first (the oldest work of the job), then fresh chunks, while the call stays
-  // small: a chunk bigger than the element budget always goes alone.
+  // Retries first: they are the oldest work of the job. A chunk that was lost with its
+  // worker travels alone: if it is what kills workers, the chunks that would have shared its
+  // call are not charged its losses again.
+  if (!job.retry_queue.empty()) {
+    const uint64_t chunk_index = job.retry_queue.front();
+    job.retry_queue.pop_front();
+    DispatchLocked(job, {chunk_index}, *worker, actions);
+    return true;
+  }
+  // Fresh chunks, several to a call while the call stays small: a chunk bigger than the
+  // element budget goes alone.
   const uint64_t max_chunks = CallSizeLimitLocked(job, *worker);
   std::vector<uint64_t> chunk_indices;
   int64_t elements = 0;
-  auto fits = [&](uint64_t chunk_index) {
-    const int64_t size = static_cast<int64_t>(job.plan->ElementCount(chunk_index));
-    if (!chunk_indices.empty() && elements + size > options_.max_elements_per_call) {
-      return false;
-    }
-    elements += size;
-    return true;
-  };
-  // A chunk that was lost with its worker travels alone: if it is what kills workers, the
-  // chunks that shared its call are not charged its losses again.
-  while (chunk_indices.empty() && !job.retry_queue.empty()) {
-    const uint64_t chunk_index = job.retry_queue.front();
-    job.retry_queue.pop_front();
-    if (job.active.count(chunk_index) > 0) chunk_indices.push_back(chunk_index);
-  }
-  if (!chunk_indices.empty()) {
-    DispatchLocked(job, chunk_indices, *worker, actions);
-    return true;
-  }
   while (chunk_indices.size() < max_chunks) {
     job.next_fresh_chunk = job.already_done.NextAbsent(job.next_fresh_chunk);
-    if (job.next_fresh_chunk >= job.plan->num_chunks || !fits(job.next_fresh_chunk)) break;
+    if (job.next_fresh_chunk >= job.plan->num_chunks) break;
+    const int64_t size = static_cast<int64_t>(job.plan->ElementCount(job.next_fresh_chunk));
+    if (!chunk_indices.empty() && elements + size > options_.max_elements_per_call) break;
+    elements += size;
     chunk_indices.push_back(job.next_fresh_chunk++);
   }
-  if (chunk_indices.empty()) return false;
   DispatchLocked(job, chunk_indices, *worker, actions);
   return true;
 }
@@ -720,11 +718,8 @@ void Scheduler::DispatchLocked(Job& job, const std::vector<uint64_t>& chunk_indi
 
 std::optional<absl::Duration> Scheduler::StragglerThresholdLocked(const Job& job) const {
   if (job.recent_durations.empty()) return std::nullopt;
-  std::vector<absl::Duration> durations(job.recent_durations.begin(),
-                                        job.recent_durations.end());
-  auto middle = durations.begin() + durations.size() / 2;
-  std::nth_element(durations.begin(), middle, durations.end());
-  return std::max(*middle * options_.speculation_multiplier, options_.speculation_min);
+  return std::max(Median(job.recent_durations) * options_.speculation_multiplier,
+                  options_.speculation_min);
 }
 
 void Scheduler::SpeculateLocked(Job& job, Actions* actions) {

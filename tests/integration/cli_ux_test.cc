@@ -197,7 +197,7 @@ TEST_F(CliUxTest, Status_WatchCount_PrintsThatManyFramesWithoutScreenCodesToAFil
 
 TEST_F(CliUxTest, Status_WatchOnPseudoTerminal_ClearsTheScreenForEachFrame) {
   const std::string script = "/usr/bin/script";
-  if (access(script.c_str(), X_OK) != 0) GTEST_SKIP() << "no " << script << " (bsdutils)";
+  if (access(script.c_str(), X_OK) != 0) GTEST_SKIP() << "no " << script << "; install it with: apt-get install bsdutils";
   StartCluster(1);
   const std::string command =
       absl::StrCat(BinaryPath("gpool"), " --coordinator=", cluster_->address(),
@@ -434,7 +434,7 @@ TEST_F(CliUxTest, Progress_QuietOrNever_NoBarEvenWhenForced) {
 // --quiet removes it: this is the isatty decision itself.
 TEST_F(CliUxTest, Progress_PseudoTerminal_BarByDefaultNoneWithQuiet) {
   const std::string script = "/usr/bin/script";
-  if (access(script.c_str(), X_OK) != 0) GTEST_SKIP() << "no " << script << " (bsdutils)";
+  if (access(script.c_str(), X_OK) != 0) GTEST_SKIP() << "no " << script << "; install it with: apt-get install bsdutils";
   StartCluster(2, kSlowChunks);
   const std::string command =
       absl::StrCat(BinaryPath("gpool"), " --coordinator=", cluster_->address(),

@@ -303,19 +303,29 @@ TEST(CoordinatorHeartbeatTest, StopWorkerCalls_OpenStreamEndsUnavailableAndWorke
 
 // ---- The worker's GrpcCoordinatorLink against the real coordinator -----------------------
 
+// Ten fake seconds (more than three leases), one beat through `link` and one lease check per
+// second; the worker must stay registered throughout. A streamed beat is not acknowledged,
+// so with `await_each_beat` each second first waits until the coordinator has applied it.
+void BeatForTenSeconds(TestCoordinator& coordinator, GrpcCoordinatorLink& link,
+                       const std::string& worker_id, bool await_each_beat) {
+  for (int second = 1; second <= 10; ++second) {
+    coordinator.Advance(absl::Seconds(1));
+    ASSERT_OK(link.Heartbeat(worker_id, 7));
+    if (await_each_beat) {
+      ASSERT_TRUE(coordinator.AwaitFreshBeat(worker_id)) << "beat " << second;
+    }
+    coordinator.Tick();
+    ASSERT_TRUE(coordinator.Registered(worker_id)) << "declared dead at second " << second;
+  }
+}
+
 TEST(GrpcCoordinatorLinkTest, Heartbeat_Streamed_WorkerOutlivesManyLeases) {
   TestCoordinator coordinator;
   GrpcCoordinatorLink link(CreateChannel(coordinator.address()));
   ASSERT_OK_AND_ASSIGN(RegistrationGrant grant, link.Register(TestRegistration()));
   EXPECT_EQ(grant.heartbeat_interval, absl::Milliseconds(500));
   EXPECT_EQ(grant.lease_timeout, kLease);
-  for (int second = 1; second <= 10; ++second) {
-    coordinator.Advance(absl::Seconds(1));
-    ASSERT_OK(link.Heartbeat(grant.worker_id, 7));
-    ASSERT_TRUE(coordinator.AwaitFreshBeat(grant.worker_id)) << "beat " << second;
-    coordinator.Tick();
-    ASSERT_TRUE(coordinator.Registered(grant.worker_id)) << "declared dead at second " << second;
-  }
+  BeatForTenSeconds(coordinator, link, grant.worker_id, /*await_each_beat=*/true);
 }
 
 TEST(GrpcCoordinatorLinkTest, Heartbeat_AfterLeaseExpired_ReturnsNotFound) {
@@ -345,13 +355,7 @@ TEST(GrpcCoordinatorLinkTest, Heartbeat_StreamLifetimeOver_NewCallsKeepTheLease)
   options.stream_lifetime = absl::ZeroDuration();  // A new call for every beat.
   GrpcCoordinatorLink link(CreateChannel(coordinator.address()), options);
   ASSERT_OK_AND_ASSIGN(RegistrationGrant grant, link.Register(TestRegistration()));
-  for (int second = 1; second <= 10; ++second) {
-    coordinator.Advance(absl::Seconds(1));
-    ASSERT_OK(link.Heartbeat(grant.worker_id, 7));
-    ASSERT_TRUE(coordinator.AwaitFreshBeat(grant.worker_id)) << "beat " << second;
-    coordinator.Tick();
-    ASSERT_TRUE(coordinator.Registered(grant.worker_id)) << "declared dead at second " << second;
-  }
+  BeatForTenSeconds(coordinator, link, grant.worker_id, /*await_each_beat=*/true);
 }
 
 TEST(GrpcCoordinatorLinkTest, Heartbeat_Unary_WorkerOutlivesManyLeases) {
@@ -360,12 +364,8 @@ TEST(GrpcCoordinatorLinkTest, Heartbeat_Unary_WorkerOutlivesManyLeases) {
   options.stream_heartbeats = false;
   GrpcCoordinatorLink link(CreateChannel(coordinator.address()), options);
   ASSERT_OK_AND_ASSIGN(RegistrationGrant grant, link.Register(TestRegistration()));
-  for (int second = 1; second <= 10; ++second) {
-    coordinator.Advance(absl::Seconds(1));
-    ASSERT_OK(link.Heartbeat(grant.worker_id, 7));
-    coordinator.Tick();
-    ASSERT_TRUE(coordinator.Registered(grant.worker_id)) << "declared dead at second " << second;
-  }
+  // A unary beat is applied before its call returns.
+  BeatForTenSeconds(coordinator, link, grant.worker_id, /*await_each_beat=*/false);
 }
 
 // A coordinator that counts how heartbeats arrive. Every beat is accepted.
