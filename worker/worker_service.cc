@@ -6,8 +6,20 @@
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
 #include "common/proto_convert.h"
+#include "worker/cancellation_check.h"
 
 namespace gpool {
+namespace {
+
+// How late a worker may notice that the coordinator cancelled a call (see CancellationCheck).
+constexpr absl::Duration kCancellationCheckPeriod = absl::Milliseconds(1);
+
+const Clock* SystemClock() {
+  static const RealClock* const clock = new RealClock();
+  return clock;
+}
+
+}  // namespace
 
 bool WorkerService::AwaitIdle(absl::Duration timeout) {
   absl::MutexLock lock(&mu_);
@@ -47,8 +59,10 @@ grpc::Status WorkerService::RunChunk(grpc::ServerContext* context,
   absl::StatusOr<Input> input = FromProto(request->input());
   if (!input.ok()) return ToGrpcStatus(input.status());
   const ResultMode mode = FromProto(request->result_mode());
-  absl::StatusOr<ChunkOutput> output = executor_->Execute(
-      request->function(), *input, mode, [context] { return context->IsCancelled(); });
+  CancellationCheck cancelled([context] { return context->IsCancelled(); },
+                              kCancellationCheckPeriod, SystemClock());
+  absl::StatusOr<ChunkOutput> output =
+      executor_->Execute(request->function(), *input, mode, cancelled.AsFunction());
   if (!output.ok()) return ToGrpcStatus(output.status());
   ToResponse(*std::move(output), response);
   return grpc::Status::OK;
@@ -71,9 +85,10 @@ grpc::Status WorkerService::RunChunks(grpc::ServerContext* context,
   }
   response->mutable_results()->Reserve(request->chunks_size());
   for (int i = 0; i < request->chunks_size(); ++i) response->add_results();
+  CancellationCheck cancelled([context] { return context->IsCancelled(); },
+                              kCancellationCheckPeriod, SystemClock());
   absl::Status status = executor_->ExecuteBatch(
-      request->function(), inputs, FromProto(request->result_mode()),
-      [context] { return context->IsCancelled(); },
+      request->function(), inputs, FromProto(request->result_mode()), cancelled.AsFunction(),
       [this, response](size_t i, ChunkOutput output) {
         ToResponse(std::move(output), response->mutable_results(static_cast<int>(i)));
       });

@@ -9,6 +9,8 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/support/status_matchers.h"
+#include "common/clock.h"
+#include "worker/cancellation_check.h"
 #include "worker/chunk_executor.h"
 #include "worker/registration.h"
 
@@ -136,6 +138,47 @@ TEST(ChunkExecutorTest, ExecuteBatch_Cancelled_IsCancelled) {
 }
 
 // ---- Backoff ----------------------------------------------------------------------------
+
+TEST(CancellationCheckTest, AsksAtMostOncePerPeriod) {
+  FakeClock clock;
+  int asked = 0;
+  CancellationCheck cancelled([&] { return ++asked, false; }, absl::Milliseconds(1), &clock);
+  for (int i = 0; i < 1000; ++i) EXPECT_FALSE(cancelled());
+  EXPECT_EQ(asked, 1);
+  clock.Advance(absl::Microseconds(999));
+  EXPECT_FALSE(cancelled());
+  EXPECT_EQ(asked, 1);
+  clock.Advance(absl::Microseconds(1));
+  EXPECT_FALSE(cancelled());
+  EXPECT_EQ(asked, 2);
+}
+
+TEST(CancellationCheckTest, SeesCancellationWithinOnePeriodAndKeepsIt) {
+  FakeClock clock;
+  bool call_cancelled = false;
+  int asked = 0;
+  CancellationCheck cancelled([&] { return ++asked, call_cancelled; }, absl::Milliseconds(1),
+                              &clock);
+  EXPECT_FALSE(cancelled());
+  call_cancelled = true;
+  EXPECT_FALSE(cancelled());  // not asked again within the period
+  clock.Advance(absl::Milliseconds(1));
+  EXPECT_TRUE(cancelled());
+  call_cancelled = false;  // an answer of "cancelled" is final
+  clock.Advance(absl::Milliseconds(5));
+  EXPECT_TRUE(cancelled());
+  EXPECT_EQ(asked, 2);
+}
+
+TEST(CancellationCheckTest, AsFunction_SharesTheThrottle) {
+  FakeClock clock;
+  int asked = 0;
+  CancellationCheck cancelled([&] { return ++asked, false; }, absl::Milliseconds(1), &clock);
+  const std::function<bool()> as_function = cancelled.AsFunction();
+  EXPECT_FALSE(as_function());
+  EXPECT_FALSE(cancelled());
+  EXPECT_EQ(asked, 1);
+}
 
 TEST(BackoffDelayTest, GrowsExponentiallyWithinJitterAndCaps) {
   BackoffPolicy policy;
