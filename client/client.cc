@@ -171,13 +171,15 @@ StreamOutcome StreamOnce(v1::Coordinator::Stub& stub, const v1::MapRequest& requ
     chunk.chunk_index = static_cast<uint64_t>(proto.chunk_index());
     chunk.first_element = static_cast<uint64_t>(proto.first_element());
     chunk.element_count = static_cast<uint64_t>(proto.element_count());
-    chunk.values.assign(proto.values().begin(), proto.values().end());
+    // The values are copied out of the message only for a caller that sees each chunk.
+    if (on_chunk) chunk.values.assign(proto.values().begin(), proto.values().end());
     chunk.partial_sum = gpool::FromProto(proto.partial_sum());
     chunk.partial_min = proto.partial_min();
     chunk.partial_max = proto.partial_max();
     chunk.worker = FromProto(proto.worker());
     chunk.attempt = proto.attempt();
-    absl::StatusOr<bool> accepted = assembler.OnChunk(chunk);
+    absl::StatusOr<bool> accepted =
+        assembler.OnChunk(chunk, absl::MakeConstSpan(proto.values().data(), proto.values_size()));
     if (!accepted.ok()) return accepted.status();
     if (*accepted && on_chunk) on_chunk(chunk);
     return absl::OkStatus();

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/int128.h"
+#include "common/process_tuning.h"
 
 namespace gpool {
 
@@ -14,7 +15,12 @@ absl::Status JobAssembler::OnStart(const JobStart& start) {
   }
   started_ = true;
   start_ = start;
-  if (keep_values_) values_.assign(start.total_elements, 0);
+  if (keep_values_) {
+    values_.clear();
+    values_.reserve(start.total_elements);
+    AdviseHugePages(values_.data(), start.total_elements * sizeof(int64_t));
+    values_.resize(start.total_elements);
+  }
   return absl::OkStatus();
 }
 
@@ -30,7 +36,8 @@ absl::Status JobAssembler::OnRestart(const JobStart& start) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<bool> JobAssembler::OnChunk(const ChunkResult& chunk) {
+absl::StatusOr<bool> JobAssembler::OnChunk(const ChunkResult& chunk,
+                                           absl::Span<const int64_t> values) {
   if (!started_) return absl::DataLossError("a chunk arrived before the job started");
   if (chunk.chunk_index >= start_.num_chunks) {
     return absl::DataLossError(absl::StrCat("chunk ", chunk.chunk_index, " is outside the job's ",
@@ -39,10 +46,10 @@ absl::StatusOr<bool> JobAssembler::OnChunk(const ChunkResult& chunk) {
   const uint64_t first = chunk.chunk_index * start_.chunk_size;
   const uint64_t expected_count = std::min(start_.chunk_size, start_.total_elements - first);
   if (chunk.first_element != first || chunk.element_count != expected_count ||
-      (keep_values_ && chunk.values.size() != expected_count)) {
+      (keep_values_ && values.size() != expected_count)) {
     return absl::DataLossError(absl::StrCat(
         "chunk ", chunk.chunk_index, " does not match the plan: elements ", chunk.first_element,
-        "+", chunk.element_count, " with ", chunk.values.size(), " values, expected ", first,
+        "+", chunk.element_count, " with ", values.size(), " values, expected ", first,
         "+", expected_count));
   }
   if (!received_.Insert(chunk.chunk_index)) {
@@ -50,11 +57,9 @@ absl::StatusOr<bool> JobAssembler::OnChunk(const ChunkResult& chunk) {
     return false;
   }
   if (keep_values_) {
+    std::copy(values.begin(), values.end(), values_.begin() + static_cast<ptrdiff_t>(first));
     absl::int128 sum = 0;
-    for (uint64_t i = 0; i < expected_count; ++i) {
-      values_[first + i] = chunk.values[i];
-      sum += chunk.values[i];
-    }
+    for (const int64_t value : values) sum += value;
     // The client reduces the values it holds; the worker's partial sum must agree.
     if (sum != chunk.partial_sum) {
       return absl::DataLossError(absl::StrCat("chunk ", chunk.chunk_index, ": values sum to ",

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "client/client.h"
 #include "common/index_set.h"
 
@@ -34,7 +35,10 @@ class JobAssembler {
   // Accepts a chunk. Returns false for a duplicate index (dropped, counted), true when
   // accepted. DATA_LOSS when the chunk does not match the plan (wrong bounds or value count)
   // or arrives before OnStart.
-  absl::StatusOr<bool> OnChunk(const ChunkResult& chunk);
+  absl::StatusOr<bool> OnChunk(const ChunkResult& chunk) { return OnChunk(chunk, chunk.values); }
+  // The same, with the chunk's values passed apart from `chunk` (whose own are ignored), so
+  // they can be placed straight from the received message without a copy in between.
+  absl::StatusOr<bool> OnChunk(const ChunkResult& chunk, absl::Span<const int64_t> values);
 
   // DATA_LOSS unless every chunk 0 .. num_chunks-1 arrived.
   absl::StatusOr<MapSummary> Finish(const JobStats& stats);

@@ -2,6 +2,8 @@
 #ifndef GPOOL_COMMON_PROCESS_TUNING_H_
 #define GPOOL_COMMON_PROCESS_TUNING_H_
 
+#include <cstddef>
+
 namespace gpool {
 
 // - Keeps freed memory of large messages for reuse. glibc serves big blocks (a chunk's
@@ -11,6 +13,12 @@ namespace gpool {
 // - Turns off Abseil's mutex lock-cycle detection. Debian builds Abseil without NDEBUG, so
 //   it runs on every lock in production binaries; the tests keep it on.
 void TuneProcess();
+
+// Asks the kernel to back [data, data + bytes) with transparent huge pages where it can (the
+// 2 MiB-aligned part of it), before the memory is first touched. For big result buffers: a
+// 10^7-value result is 20,000 page faults with 4 KiB pages and 40 with 2 MiB ones. Advice
+// only: without THP (or with THP off) nothing changes.
+void AdviseHugePages(void* data, size_t bytes);
 
 }  // namespace gpool
 

@@ -59,6 +59,26 @@ TEST(JobAssemblerTest, OutOfOrderChunks_AssembleValuesInInputOrder) {
   EXPECT_EQ(summary.chunks_by_worker.size(), 2u);
 }
 
+TEST(JobAssemblerTest, ValuesPassedApart_ArePlacedAndChecked) {
+  JobAssembler assembler(/*keep_values=*/true);
+  ASSERT_OK(assembler.OnStart(Start(4, 2)));
+  const std::vector<int64_t> first = {1, 4};
+  const std::vector<int64_t> second = {9, 16};
+  ASSERT_OK(assembler.OnChunk(SquaresChunk(1, 2, 4, /*with_values=*/false), second));
+  ASSERT_OK(assembler.OnChunk(SquaresChunk(0, 2, 4, /*with_values=*/false), first));
+  ASSERT_OK_AND_ASSIGN(MapSummary summary, assembler.Finish(JobStats{}));
+  EXPECT_EQ(summary.sum, 30);
+  EXPECT_THAT(assembler.TakeValues(), ElementsAre(1, 4, 9, 16));
+}
+
+TEST(JobAssemblerTest, ValuesPassedApart_DisagreeingWithPartialSum_IsDataLoss) {
+  JobAssembler assembler(/*keep_values=*/true);
+  ASSERT_OK(assembler.OnStart(Start(2, 2)));
+  const std::vector<int64_t> wrong = {1, 5};
+  EXPECT_THAT(assembler.OnChunk(SquaresChunk(0, 2, 2, /*with_values=*/false), wrong),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("values sum to 6")));
+}
+
 TEST(JobAssemblerTest, DuplicateChunk_IsDroppedAndCounted) {
   JobAssembler assembler(/*keep_values=*/false);
   ASSERT_OK(assembler.OnStart(Start(4, 2)));

@@ -20,6 +20,7 @@
 #include "common/index_set.h"
 #include "common/input.h"
 #include "common/int128.h"
+#include "common/process_tuning.h"
 #include "common/subprocess.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -719,6 +720,52 @@ TEST(CountThreadsTest, AnotherThreadStarted_CountsOneMore) {
   EXPECT_EQ(CountThreads(), before + 1);
   done.Notify();
   other.join();
+}
+
+}  // namespace
+}  // namespace gpool
+
+namespace gpool {
+namespace {
+
+// Kilobytes of transparent huge pages backing the mapping that holds `address`, from
+// /proc/self/smaps; -1 when the mapping is not found.
+int64_t AnonHugePagesKbAt(const void* address) {
+  std::ifstream smaps("/proc/self/smaps");
+  const uintptr_t target = reinterpret_cast<uintptr_t>(address);
+  std::string line;
+  bool in_mapping = false;
+  while (std::getline(smaps, line)) {
+    uintptr_t begin = 0, end = 0;
+    if (std::sscanf(line.c_str(), "%lx-%lx ", &begin, &end) == 2 && line.find(':') > 8) {
+      in_mapping = begin <= target && target < end;
+      continue;
+    }
+    long kb = 0;
+    if (in_mapping && std::sscanf(line.c_str(), "AnonHugePages: %ld kB", &kb) == 1) return kb;
+  }
+  return -1;
+}
+
+TEST(AdviseHugePagesTest, BigBuffer_IsBackedByHugePagesWhenTheKernelOffersThem) {
+  std::ifstream thp("/sys/kernel/mm/transparent_hugepage/enabled");
+  std::string modes;
+  std::getline(thp, modes);
+  if (modes.empty() || modes.find("[never]") != std::string::npos) {
+    GTEST_SKIP() << "transparent huge pages are off on this machine (" << modes << ")";
+  }
+  std::vector<int64_t> values;
+  values.reserve(64 << 17);  // 64 MiB
+  AdviseHugePages(values.data(), values.capacity() * sizeof(int64_t));
+  values.resize(values.capacity(), 7);
+  EXPECT_GT(AnonHugePagesKbAt(values.data() + values.size() / 2), 0) << "THP modes: " << modes;
+  EXPECT_EQ(values[values.size() - 1], 7);
+}
+
+TEST(AdviseHugePagesTest, RangeWithoutAWholeHugePage_IsLeftAlone) {
+  std::vector<int64_t> values(1000, 3);
+  AdviseHugePages(values.data(), values.size() * sizeof(int64_t));
+  EXPECT_EQ(values[999], 3);
 }
 
 }  // namespace
