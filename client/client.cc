@@ -6,11 +6,14 @@
 #include <utility>
 
 #include <grpcpp/client_context.h>
+#include <grpcpp/impl/rpc_method.h>
+#include <grpcpp/support/sync_stream.h>
 
 #include "absl/strings/str_cat.h"
 #include "client/job_assembler.h"
 #include "common/grpc_status.h"
 #include "common/proto_convert.h"
+#include "common/raw_messages.h"
 #include "gpool.grpc.pb.h"
 
 namespace gpool {
@@ -155,36 +158,55 @@ struct StreamOutcome {
 
 // Reads one Map stream into `assembler`. A JobStarted after the first (a resubmitted job)
 // must repeat the plan.
-StreamOutcome StreamOnce(v1::Coordinator::Stub& stub, const v1::MapRequest& request,
+//
+// The stream is read as bytes (RawMessage) and decoded here, so that values go from the
+// received buffers to their place in the result in one copy.
+StreamOutcome StreamOnce(grpc::Channel& channel, const v1::MapRequest& request,
                          absl::Time deadline, JobAssembler& assembler,
                          const std::function<void(const JobStart&)>& on_start,
                          const std::function<void(const ChunkResult&)>& on_chunk) {
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(deadline));
-  std::unique_ptr<grpc::ClientReader<v1::MapResponse>> reader = stub.Map(&context, request);
+  // What the generated stub's Map does, with RawMessage as the response type.
+  static const grpc::internal::RpcMethod* const kMapMethod = new grpc::internal::RpcMethod(
+      "/gpool.v1.Coordinator/Map", grpc::internal::RpcMethod::SERVER_STREAMING);
+  std::unique_ptr<grpc::ClientReader<RawMessage>> reader(
+      grpc::internal::ClientReaderFactory<RawMessage>::Create(&channel, *kMapMethod, &context,
+                                                              request));
 
   StreamOutcome outcome;
   absl::Status failure = absl::OkStatus();
-  v1::MapResponse response;
+  RawMessage message;
   ChunkResult chunk;
-  auto take_chunk = [&](const v1::ChunkResult& proto) {
+  auto take_chunk = [&](const RawChunkResult& raw) {
+    const v1::ChunkResult& proto = raw.fields;
     chunk.chunk_index = static_cast<uint64_t>(proto.chunk_index());
     chunk.first_element = static_cast<uint64_t>(proto.first_element());
     chunk.element_count = static_cast<uint64_t>(proto.element_count());
     // The values are copied out of the message only for a caller that sees each chunk.
-    if (on_chunk) chunk.values.assign(proto.values().begin(), proto.values().end());
+    if (on_chunk) chunk.values = raw.values.ToVector();
     chunk.partial_sum = gpool::FromProto(proto.partial_sum());
     chunk.partial_min = proto.partial_min();
     chunk.partial_max = proto.partial_max();
     chunk.worker = FromProto(proto.worker());
     chunk.attempt = proto.attempt();
-    absl::StatusOr<bool> accepted =
-        assembler.OnChunk(chunk, absl::MakeConstSpan(proto.values().data(), proto.values_size()));
+    absl::StatusOr<bool> accepted = assembler.OnChunk(chunk, raw.values);
     if (!accepted.ok()) return accepted.status();
     if (*accepted && on_chunk) on_chunk(chunk);
     return absl::OkStatus();
   };
-  while (failure.ok() && reader->Read(&response)) {
+  while (failure.ok() && reader->Read(&message)) {
+    absl::StatusOr<RawMapResponse> decoded = DecodeMapResponse(message.bytes);
+    if (!decoded.ok()) {
+      failure = absl::DataLossError(absl::StrCat("the coordinator sent a malformed message: ",
+                                                 decoded.status().message()));
+      break;
+    }
+    for (const RawChunkResult& raw : decoded->chunks) {
+      failure = take_chunk(raw);
+      if (!failure.ok()) break;
+    }
+    const v1::MapResponse& response = decoded->event;
     switch (response.event_case()) {
       case v1::MapResponse::kStarted: {
         const v1::JobStarted& started = response.started();
@@ -200,19 +222,10 @@ StreamOutcome StreamOnce(v1::Coordinator::Stub& stub, const v1::MapRequest& requ
         if (failure.ok() && first_start && on_start) on_start(start);
         break;
       }
-      case v1::MapResponse::kChunk:
-        failure = take_chunk(*response.mutable_chunk());
-        break;
-      case v1::MapResponse::kChunks:
-        for (v1::ChunkResult& result : *response.mutable_chunks()->mutable_results()) {
-          failure = take_chunk(result);
-          if (!failure.ok()) break;
-        }
-        break;
       case v1::MapResponse::kFinished:
         outcome.stats = FromProto(response.finished().stats());
         break;
-      case v1::MapResponse::EVENT_NOT_SET:
+      default:  // chunk results, taken above
         break;
     }
   }
@@ -277,7 +290,7 @@ absl::StatusOr<MapSummary> Client::RunJob(
 
   while (true) {
     StreamOutcome outcome =
-        StreamOnce(*stub_->coordinator, request, job_deadline, assembler, on_start, on_chunk);
+        StreamOnce(*stub_->channel, request, job_deadline, assembler, on_start, on_chunk);
     if (outcome.status.ok()) return assembler.Finish(*outcome.stats);
     if (!IsCoordinatorLoss(outcome) || options_.reconnect_timeout <= absl::ZeroDuration()) {
       return Explain(outcome.status, address_);

@@ -1,6 +1,7 @@
 #include "client/job_assembler.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "common/int128.h"
@@ -36,8 +37,25 @@ absl::Status JobAssembler::OnRestart(const JobStart& start) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<bool> JobAssembler::OnChunk(const ChunkResult& chunk) {
+  return Accept(chunk, chunk.values.size(), [&chunk](int64_t* out) {
+    std::copy(chunk.values.begin(), chunk.values.end(), out);
+  });
+}
+
 absl::StatusOr<bool> JobAssembler::OnChunk(const ChunkResult& chunk,
-                                           absl::Span<const int64_t> values) {
+                                           const EncodedValues& values) {
+  return Accept(chunk, values.size(), [&values](int64_t* out) {
+    char* bytes = reinterpret_cast<char*>(out);
+    for (const EncodedValues::Piece& piece : values.pieces()) {
+      std::memcpy(bytes, piece.data, piece.size);
+      bytes += piece.size;
+    }
+  });
+}
+
+absl::StatusOr<bool> JobAssembler::Accept(const ChunkResult& chunk, uint64_t value_count,
+                                          const std::function<void(int64_t*)>& copy_values) {
   if (!started_) return absl::DataLossError("a chunk arrived before the job started");
   if (chunk.chunk_index >= start_.num_chunks) {
     return absl::DataLossError(absl::StrCat("chunk ", chunk.chunk_index, " is outside the job's ",
@@ -46,10 +64,10 @@ absl::StatusOr<bool> JobAssembler::OnChunk(const ChunkResult& chunk,
   const uint64_t first = chunk.chunk_index * start_.chunk_size;
   const uint64_t expected_count = std::min(start_.chunk_size, start_.total_elements - first);
   if (chunk.first_element != first || chunk.element_count != expected_count ||
-      (keep_values_ && values.size() != expected_count)) {
+      (keep_values_ && value_count != expected_count)) {
     return absl::DataLossError(absl::StrCat(
         "chunk ", chunk.chunk_index, " does not match the plan: elements ", chunk.first_element,
-        "+", chunk.element_count, " with ", values.size(), " values, expected ", first,
+        "+", chunk.element_count, " with ", value_count, " values, expected ", first,
         "+", expected_count));
   }
   if (!received_.Insert(chunk.chunk_index)) {
@@ -57,9 +75,10 @@ absl::StatusOr<bool> JobAssembler::OnChunk(const ChunkResult& chunk,
     return false;
   }
   if (keep_values_) {
-    std::copy(values.begin(), values.end(), values_.begin() + static_cast<ptrdiff_t>(first));
+    int64_t* const placed = values_.data() + first;
+    copy_values(placed);
     absl::int128 sum = 0;
-    for (const int64_t value : values) sum += value;
+    for (uint64_t i = 0; i < expected_count; ++i) sum += placed[i];
     // The client reduces the values it holds; the worker's partial sum must agree.
     if (sum != chunk.partial_sum) {
       return absl::DataLossError(absl::StrCat("chunk ", chunk.chunk_index, ": values sum to ",

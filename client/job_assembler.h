@@ -4,14 +4,15 @@
 #ifndef GPOOL_CLIENT_JOB_ASSEMBLER_H_
 #define GPOOL_CLIENT_JOB_ASSEMBLER_H_
 
+#include <functional>
 #include <map>
 #include <string>
 #include <tuple>
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "absl/types/span.h"
 #include "client/client.h"
+#include "common/encoded_values.h"
 #include "common/index_set.h"
 
 namespace gpool {
@@ -35,10 +36,10 @@ class JobAssembler {
   // Accepts a chunk. Returns false for a duplicate index (dropped, counted), true when
   // accepted. DATA_LOSS when the chunk does not match the plan (wrong bounds or value count)
   // or arrives before OnStart.
-  absl::StatusOr<bool> OnChunk(const ChunkResult& chunk) { return OnChunk(chunk, chunk.values); }
-  // The same, with the chunk's values passed apart from `chunk` (whose own are ignored), so
-  // they can be placed straight from the received message without a copy in between.
-  absl::StatusOr<bool> OnChunk(const ChunkResult& chunk, absl::Span<const int64_t> values);
+  absl::StatusOr<bool> OnChunk(const ChunkResult& chunk);
+  // The same, with the chunk's values passed apart from `chunk` (whose own are ignored) as
+  // they arrived, so they are placed straight from the received buffers.
+  absl::StatusOr<bool> OnChunk(const ChunkResult& chunk, const EncodedValues& values);
 
   // DATA_LOSS unless every chunk 0 .. num_chunks-1 arrived.
   absl::StatusOr<MapSummary> Finish(const JobStats& stats);
@@ -50,6 +51,10 @@ class JobAssembler {
   int64_t duplicates() const { return duplicates_; }
 
  private:
+  // OnChunk's work, with the values' count and a function that copies them to a place.
+  absl::StatusOr<bool> Accept(const ChunkResult& chunk, uint64_t value_count,
+                              const std::function<void(int64_t*)>& copy_values);
+
   const bool keep_values_;
   bool started_ = false;
   JobStart start_;

@@ -7,6 +7,8 @@
 #include <utility>
 #include <vector>
 
+#include <grpcpp/support/method_handler.h>
+
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
 #include "common/proto_convert.h"
@@ -31,18 +33,21 @@ void ToProto(const JobStats& stats, v1::JobStats* proto) {
 }
 
 // Moves the values (no copy) and copies the rest.
-void ToProto(ChunkDelivery& delivery, v1::ChunkResult* chunk) {
-  chunk->set_chunk_index(static_cast<int64_t>(delivery.chunk_index));
-  chunk->set_first_element(static_cast<int64_t>(delivery.first_element));
-  chunk->set_element_count(static_cast<int64_t>(delivery.element_count));
-  chunk->mutable_values()->Swap(&delivery.values);
-  gpool::ToProto(delivery.sum, chunk->mutable_partial_sum());
-  chunk->set_partial_min(delivery.min);
-  chunk->set_partial_max(delivery.max);
-  chunk->mutable_worker()->set_worker_id(delivery.worker_id);
-  chunk->mutable_worker()->set_host(delivery.worker_host);
-  chunk->mutable_worker()->set_pid(delivery.worker_pid);
-  chunk->set_attempt(delivery.attempt);
+RawChunkResult ToOutgoing(ChunkDelivery& delivery) {
+  RawChunkResult outgoing;
+  v1::ChunkResult& chunk = outgoing.fields;
+  chunk.set_chunk_index(static_cast<int64_t>(delivery.chunk_index));
+  chunk.set_first_element(static_cast<int64_t>(delivery.first_element));
+  chunk.set_element_count(static_cast<int64_t>(delivery.element_count));
+  gpool::ToProto(delivery.sum, chunk.mutable_partial_sum());
+  chunk.set_partial_min(delivery.min);
+  chunk.set_partial_max(delivery.max);
+  chunk.mutable_worker()->set_worker_id(delivery.worker_id);
+  chunk.mutable_worker()->set_host(delivery.worker_host);
+  chunk.mutable_worker()->set_pid(delivery.worker_pid);
+  chunk.set_attempt(delivery.attempt);
+  outgoing.values = std::move(delivery.values);
+  return outgoing;
 }
 
 absl::Duration TimeUntil(std::chrono::system_clock::time_point deadline) {
@@ -182,9 +187,30 @@ grpc::Status CoordinatorService::DeregisterWorker(grpc::ServerContext* context,
       scheduler_->DeregisterWorker(request->worker_id(), request->incarnation()));
 }
 
-grpc::Status CoordinatorService::Map(grpc::ServerContext* context,
-                                     const v1::MapRequest* request,
-                                     grpc::ServerWriter<v1::MapResponse>* writer) {
+CoordinatorService::CoordinatorService(Scheduler* scheduler) : scheduler_(scheduler) {
+  // Map is served by a handler whose responses are RawMessage. gRPC's "split streaming"
+  // handler is the one way its sync API lets a service replace the handler (and message
+  // types) of a generated method; on the wire the call is the same server-streaming Map.
+  const int map_index = v1::MapRequest::descriptor()
+                            ->file()
+                            ->FindServiceByName("Coordinator")
+                            ->FindMethodByName("Map")
+                            ->index();
+  MarkMethodStreamed(
+      map_index, new grpc::internal::SplitServerStreamingHandler<v1::MapRequest, RawMessage>(
+                     [this](grpc::ServerContext* context,
+                            grpc::ServerSplitStreamer<v1::MapRequest, RawMessage>* stream) {
+                       return ServeMap(context, stream);
+                     }));
+}
+
+grpc::Status CoordinatorService::ServeMap(
+    grpc::ServerContext* context, grpc::ServerSplitStreamer<v1::MapRequest, RawMessage>* writer) {
+  v1::MapRequest map_request;
+  if (!writer->Read(&map_request)) {
+    return ToGrpcStatus(absl::InvalidArgumentError("the Map call carried no request"));
+  }
+  const v1::MapRequest* request = &map_request;
   // The job's own failure: resubmitting the same request cannot help.
   auto final_failure = [context](const absl::Status& status) {
     context->AddTrailingMetadata("gpool-final", "1");
@@ -225,22 +251,21 @@ grpc::Status CoordinatorService::Map(grpc::ServerContext* context,
     std::vector<JobEvent> events = stream->TakeAll(kCancelPollInterval);
     // Chunk results ready together travel together (when the client understands batches),
     // up to a bounded message size.
-    v1::MapResponse batch;
-    int64_t batch_chunks = 0;
+    std::vector<RawChunkResult> batch;
     int64_t batch_values = 0;
     // Write blocks while the client's flow-control window is full: that back-pressure
     // reaches the scheduler through its result window.
-    auto write = [&](const v1::MapResponse& response) {
-      if (writer->Write(response)) return true;
+    auto write = [&](const RawMessage& message) {
+      if (writer->Write(message)) return true;
       scheduler_->CancelJob(job_id, absl::CancelledError("the client went away"));
       return false;
     };
     auto flush = [&] {
-      if (batch_chunks == 0) return true;
-      if (!write(batch)) return false;
-      scheduler_->OnChunksDelivered(job_id, batch_chunks, batch_values);
-      batch.Clear();
-      batch_chunks = batch_values = 0;
+      if (batch.empty()) return true;
+      if (!write(EncodeMapResponse(batch, /*batched=*/true))) return false;
+      scheduler_->OnChunksDelivered(job_id, static_cast<int64_t>(batch.size()), batch_values);
+      batch.clear();
+      batch_values = 0;
       return true;
     };
     for (JobEvent& event : events) {
@@ -254,26 +279,25 @@ grpc::Status CoordinatorService::Map(grpc::ServerContext* context,
           started->set_num_chunks(static_cast<int64_t>(event.plan.num_chunks));
           started->set_cluster_slots(event.plan.cluster_slots);
           started->set_job_slots(event.plan.job_slots);
-          if (!write(response)) return ToGrpcStatus(absl::CancelledError("the client went away"));
+          if (!write(EncodeMapResponse(response))) {
+            return ToGrpcStatus(absl::CancelledError("the client went away"));
+          }
           break;
         }
         case JobEvent::Kind::kChunk: {
           const int64_t values = static_cast<int64_t>(event.chunk.values.size());
           if (!batch_results) {
-            v1::MapResponse response;
-            ToProto(event.chunk, response.mutable_chunk());
-            if (!write(response)) {
+            if (!write(EncodeMapResponse({ToOutgoing(event.chunk)}, /*batched=*/false))) {
               return ToGrpcStatus(absl::CancelledError("the client went away"));
             }
             scheduler_->OnChunksDelivered(job_id, 1, values);
             break;
           }
-          if (batch_chunks > 0 && (batch_values + values > kMaxValuesPerMessage ||
-                                   batch_chunks >= kMaxChunksPerMessage)) {
+          if (!batch.empty() && (batch_values + values > kMaxValuesPerMessage ||
+                                 static_cast<int64_t>(batch.size()) >= kMaxChunksPerMessage)) {
             if (!flush()) return ToGrpcStatus(absl::CancelledError("the client went away"));
           }
-          ToProto(event.chunk, batch.mutable_chunks()->add_results());
-          ++batch_chunks;
+          batch.push_back(ToOutgoing(event.chunk));
           batch_values += values;
           break;
         }
@@ -284,7 +308,7 @@ grpc::Status CoordinatorService::Map(grpc::ServerContext* context,
           }
           v1::MapResponse response;
           ToProto(event.stats, response.mutable_finished()->mutable_stats());
-          writer->Write(response);
+          writer->Write(EncodeMapResponse(response));
           return grpc::Status::OK;
         }
       }

@@ -6,6 +6,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
 #include "gpool.grpc.pb.h"
+#include "common/raw_messages.h"
 #include "server/scheduler.h"
 
 namespace gpool {
@@ -18,12 +19,15 @@ namespace gpool {
 // handlers only update a timestamp under the scheduler's lock, so they run inline on gRPC's
 // threads without blocking them. StreamHeartbeats keeps one call open per worker, so a beat
 // costs one small inbound message instead of a call. The other methods stay synchronous.
+//
+// Map is served with RawMessage responses (ServeMap): the values a job streams are relayed as
+// the bytes the workers sent, never parsed or re-encoded (see EncodedValues).
 class CoordinatorService final
     : public v1::Coordinator::WithCallbackMethod_Heartbeat<
           v1::Coordinator::WithCallbackMethod_StreamHeartbeats<v1::Coordinator::Service>> {
  public:
   // `scheduler` must outlive the service, and the service the server it is registered with.
-  explicit CoordinatorService(Scheduler* scheduler) : scheduler_(scheduler) {}
+  explicit CoordinatorService(Scheduler* scheduler);
 
   // For shutdown, before the scheduler goes away: from now on the worker-facing methods
   // (registration, heartbeats, drain, deregistration) answer UNAVAILABLE without touching the
@@ -45,8 +49,9 @@ class CoordinatorService final
   grpc::Status DeregisterWorker(grpc::ServerContext* context,
                                 const v1::WorkerLeaveRequest* request,
                                 v1::WorkerLeaveResponse* response) override;
-  grpc::Status Map(grpc::ServerContext* context, const v1::MapRequest* request,
-                   grpc::ServerWriter<v1::MapResponse>* writer) override;
+  // The Map RPC: one request read from `writer`, then the job's events written to it.
+  grpc::Status ServeMap(grpc::ServerContext* context,
+                        grpc::ServerSplitStreamer<v1::MapRequest, RawMessage>* writer);
   grpc::Status GetClusterInfo(grpc::ServerContext* context,
                               const v1::GetClusterInfoRequest* request,
                               v1::ClusterInfo* response) override;

@@ -6,6 +6,8 @@
 #include <vector>
 
 #include <grpcpp/client_context.h>
+#include <grpcpp/impl/rpc_method.h>
+#include <grpcpp/support/client_callback.h>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
@@ -13,6 +15,7 @@
 #include "common/grpc_status.h"
 #include "common/proto_convert.h"
 #include "gpool.grpc.pb.h"
+#include "common/raw_messages.h"
 
 namespace gpool {
 namespace {
@@ -21,10 +24,16 @@ class GrpcWorkerConnection final : public WorkerConnection,
                                    public std::enable_shared_from_this<GrpcWorkerConnection> {
  public:
   GrpcWorkerConnection(std::shared_ptr<grpc::Channel> channel, absl::Duration chunk_timeout)
-      : stub_(v1::Worker::NewStub(channel)), chunk_timeout_(chunk_timeout) {}
+      : channel_(channel),
+        run_chunk_method_("/gpool.v1.Worker/RunChunk", grpc::internal::RpcMethod::NORMAL_RPC,
+                          channel),
+        run_chunks_method_("/gpool.v1.Worker/RunChunks", grpc::internal::RpcMethod::NORMAL_RPC,
+                           channel),
+        chunk_timeout_(chunk_timeout) {}
 
   void RunChunk(const ChunkTask& task, Done done) override {
-    auto* call = new Call<v1::RunChunkRequest, v1::RunChunkResponse>;
+    // The response is read as bytes: the values stay in the buffers they arrived in.
+    auto* call = new Call<v1::RunChunkRequest, RawMessage>;
     v1::RunChunkRequest& request = call->request;
     request.set_job_id(task.job_id);
     request.set_chunk_index(static_cast<int64_t>(task.chunk_index));
@@ -34,19 +43,22 @@ class GrpcWorkerConnection final : public WorkerConnection,
                  request.mutable_input());
     request.set_result_mode(ToProto(task.mode));
     Start(task.call_id, call, [this, call] {
-      stub_->async()->RunChunk(&call->context, &call->request, &call->response,
-                               Completion(call));
+      // What the generated stub's async()->RunChunk does, with RawMessage as the response type.
+      grpc::internal::CallbackUnaryCall<v1::RunChunkRequest, RawMessage,
+                                        grpc::protobuf::MessageLite, RawMessage>(
+          channel_.get(), run_chunk_method_, &call->context, &call->request, &call->response,
+          Completion(call));
     }, [call, done = std::move(done)](const grpc::Status& status) {
-      if (status.ok()) {
-        done(FromReply(call->response));
-      } else {
-        done(FromGrpcStatus(status));
-      }
+      if (!status.ok()) return done(FromGrpcStatus(status));
+      absl::StatusOr<RawChunkResponse> result = DecodeRunChunkResponse(call->response.bytes);
+      if (!result.ok()) return done(result.status());
+      done(FromRaw(*std::move(result)));
     });
   }
 
   void RunChunks(std::vector<ChunkTask> tasks, BatchDone done) override {
-    auto* call = new Call<v1::RunChunksRequest, v1::RunChunksResponse>;
+    // The response is read as bytes: the values stay in the buffers they arrived in.
+    auto* call = new Call<v1::RunChunksRequest, RawMessage>;
     v1::RunChunksRequest& request = call->request;
     const ChunkTask& first = tasks.front();
     request.set_job_id(first.job_id);
@@ -61,15 +73,19 @@ class GrpcWorkerConnection final : public WorkerConnection,
                    chunk->mutable_input());
     }
     Start(first.call_id, call, [this, call] {
-      stub_->async()->RunChunks(&call->context, &call->request, &call->response,
-                                Completion(call));
+      // What the generated stub's async()->RunChunks does, with RawMessage as the response type.
+      grpc::internal::CallbackUnaryCall<v1::RunChunksRequest, RawMessage,
+                                        grpc::protobuf::MessageLite, RawMessage>(
+          channel_.get(), run_chunks_method_, &call->context, &call->request, &call->response,
+          Completion(call));
     }, [call, done = std::move(done)](const grpc::Status& status) {
       if (!status.ok()) return done(FromGrpcStatus(status));
+      absl::StatusOr<std::vector<RawChunkResponse>> results =
+          DecodeRunChunksResponse(call->response.bytes);
+      if (!results.ok()) return done(results.status());
       std::vector<ChunkReply> replies;
-      replies.reserve(call->response.results_size());
-      for (v1::RunChunkResponse& result : *call->response.mutable_results()) {
-        replies.push_back(FromReply(result));
-      }
+      replies.reserve(results->size());
+      for (RawChunkResponse& result : *results) replies.push_back(FromRaw(std::move(result)));
       done(std::move(replies));
     });
   }
@@ -98,14 +114,15 @@ class GrpcWorkerConnection final : public WorkerConnection,
     std::function<void(const grpc::Status&)> on_status;
   };
 
-  static ChunkReply FromReply(v1::RunChunkResponse& response) {
+  static ChunkReply FromRaw(RawChunkResponse result) {
+    const v1::RunChunkResponse& fields = result.fields;
     ChunkReply reply;
-    reply.values.Swap(response.mutable_values());
-    reply.sum = FromProto(response.partial_sum());
-    reply.count = static_cast<uint64_t>(response.element_count());
-    reply.min = response.partial_min();
-    reply.max = response.partial_max();
-    reply.pid = response.pid();
+    reply.values = std::move(result.values);
+    reply.sum = FromProto(fields.partial_sum());
+    reply.count = static_cast<uint64_t>(fields.element_count());
+    reply.min = fields.partial_min();
+    reply.max = fields.partial_max();
+    reply.pid = fields.pid();
     return reply;
   }
 
@@ -145,7 +162,10 @@ class GrpcWorkerConnection final : public WorkerConnection,
     start();
   }
 
-  std::unique_ptr<v1::Worker::Stub> stub_;
+  const std::shared_ptr<grpc::Channel> channel_;
+  // The Worker methods, called with RawMessage responses (the generated stub cannot).
+  const grpc::internal::RpcMethod run_chunk_method_;
+  const grpc::internal::RpcMethod run_chunks_method_;
   const absl::Duration chunk_timeout_;
   absl::Mutex mu_;
   // Call id -> its context, for Cancel; a context lives until its callback erases it.

@@ -12,15 +12,15 @@
 
 #include "absl/numeric/int128.h"
 #include "absl/status/statusor.h"
-#include "google/protobuf/repeated_field.h"
 #include "common/functions.h"
 #include "common/input.h"
+#include "common/encoded_values.h"
 
 namespace gpool {
 
-// Mapped values. They live in protobuf's own container so that they move from a worker's
-// response to the client's stream by swapping buffers: the coordinator never copies them.
-using Values = google::protobuf::RepeatedField<int64_t>;
+// Mapped values, kept in the encoding and the buffers they arrived in: the coordinator
+// relays them from a worker's response to the client's stream without reading them.
+using Values = EncodedValues;
 
 // One attempt at one chunk, as sent to a worker.
 struct ChunkTask {

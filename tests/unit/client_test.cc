@@ -59,13 +59,25 @@ TEST(JobAssemblerTest, OutOfOrderChunks_AssembleValuesInInputOrder) {
   EXPECT_EQ(summary.chunks_by_worker.size(), 2u);
 }
 
+// Values as they arrive: pieces of received buffers that need not split at value boundaries.
+EncodedValues InPieces(std::vector<int64_t> values, size_t piece_bytes) {
+  auto buffer = std::make_shared<std::vector<int64_t>>(std::move(values));
+  const char* data = reinterpret_cast<const char*>(buffer->data());
+  const size_t bytes = buffer->size() * sizeof(int64_t);
+  EncodedValues encoded;
+  for (size_t offset = 0; offset < bytes; offset += piece_bytes) {
+    encoded.Append(data + offset, std::min(piece_bytes, bytes - offset), buffer);
+  }
+  return encoded;
+}
+
 TEST(JobAssemblerTest, ValuesPassedApart_ArePlacedAndChecked) {
   JobAssembler assembler(/*keep_values=*/true);
   ASSERT_OK(assembler.OnStart(Start(4, 2)));
-  const std::vector<int64_t> first = {1, 4};
-  const std::vector<int64_t> second = {9, 16};
-  ASSERT_OK(assembler.OnChunk(SquaresChunk(1, 2, 4, /*with_values=*/false), second));
-  ASSERT_OK(assembler.OnChunk(SquaresChunk(0, 2, 4, /*with_values=*/false), first));
+  ASSERT_OK(assembler.OnChunk(SquaresChunk(1, 2, 4, /*with_values=*/false),
+                              InPieces({9, 16}, /*piece_bytes=*/3)));
+  ASSERT_OK(assembler.OnChunk(SquaresChunk(0, 2, 4, /*with_values=*/false),
+                              InPieces({1, 4}, /*piece_bytes=*/16)));
   ASSERT_OK_AND_ASSIGN(MapSummary summary, assembler.Finish(JobStats{}));
   EXPECT_EQ(summary.sum, 30);
   EXPECT_THAT(assembler.TakeValues(), ElementsAre(1, 4, 9, 16));
@@ -74,9 +86,16 @@ TEST(JobAssemblerTest, ValuesPassedApart_ArePlacedAndChecked) {
 TEST(JobAssemblerTest, ValuesPassedApart_DisagreeingWithPartialSum_IsDataLoss) {
   JobAssembler assembler(/*keep_values=*/true);
   ASSERT_OK(assembler.OnStart(Start(2, 2)));
-  const std::vector<int64_t> wrong = {1, 5};
-  EXPECT_THAT(assembler.OnChunk(SquaresChunk(0, 2, 2, /*with_values=*/false), wrong),
+  EXPECT_THAT(assembler.OnChunk(SquaresChunk(0, 2, 2, /*with_values=*/false),
+                                InPieces({1, 5}, 8)),
               StatusIs(absl::StatusCode::kDataLoss, HasSubstr("values sum to 6")));
+}
+
+TEST(JobAssemblerTest, ValuesPassedApart_WrongCount_IsDataLoss) {
+  JobAssembler assembler(/*keep_values=*/true);
+  ASSERT_OK(assembler.OnStart(Start(2, 2)));
+  EXPECT_THAT(assembler.OnChunk(SquaresChunk(0, 2, 2, /*with_values=*/false), InPieces({1}, 8)),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("with 1 values")));
 }
 
 TEST(JobAssemblerTest, DuplicateChunk_IsDroppedAndCounted) {

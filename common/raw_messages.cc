@@ -1,0 +1,362 @@
+#include "common/raw_messages.h"
+
+#include <cstring>
+#include <memory>
+#include <utility>
+
+#include <grpcpp/support/slice.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+
+namespace gpool {
+namespace {
+
+// Protobuf wire format (https://protobuf.dev/programming-guides/encoding/).
+enum WireType : uint32_t { kVarint = 0, kFixed64 = 1, kLengthDelimited = 2, kFixed32 = 5 };
+// Field numbers of the messages handled here, as in gpool.proto.
+constexpr uint32_t kRunChunksResponseResults = 1;
+constexpr uint32_t kRunChunkResponseValues = 1;
+constexpr uint32_t kChunkResultValues = 4;
+constexpr uint32_t kChunkResultsResults = 1;
+constexpr uint32_t kMapResponseChunk = 2;
+constexpr uint32_t kMapResponseChunks = 4;
+
+void AppendVarint(uint64_t value, std::string& out) {
+  while (value >= 0x80) {
+    out.push_back(static_cast<char>(value | 0x80));
+    value >>= 7;
+  }
+  out.push_back(static_cast<char>(value));
+}
+
+size_t VarintSize(uint64_t value) {
+  size_t size = 1;
+  while (value >= 0x80) {
+    value >>= 7;
+    ++size;
+  }
+  return size;
+}
+
+void AppendTag(uint32_t field, WireType type, std::string& out) {
+  AppendVarint((uint64_t{field} << 3) | type, out);
+}
+
+// Reads a message spread over a buffer's slices, which need not break at field boundaries.
+class SliceReader {
+ public:
+  explicit SliceReader(std::shared_ptr<const std::vector<grpc::Slice>> slices)
+      : slices_(std::move(slices)) {
+    for (const grpc::Slice& slice : *slices_) size_ += slice.size();
+  }
+
+  size_t position() const { return position_; }
+  size_t size() const { return size_; }
+
+  bool ReadByte(uint8_t& byte) {
+    if (!SkipEmptySlices()) return false;
+    byte = (*slices_)[slice_].begin()[offset_];
+    Advance(1);
+    return true;
+  }
+
+  bool ReadVarint(uint64_t& value) {
+    value = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      uint8_t byte = 0;
+      if (!ReadByte(byte)) return false;
+      value |= uint64_t{byte & 0x7fu} << shift;
+      if ((byte & 0x80) == 0) return true;
+    }
+    return false;
+  }
+
+  // Hands the next `size` bytes, as pieces of the slices, to `piece(data, size)`.
+  template <typename PieceFn>
+  bool Take(size_t size, PieceFn piece) {
+    if (size > size_ - position_) return false;
+    while (size > 0) {
+      SkipEmptySlices();
+      const grpc::Slice& slice = (*slices_)[slice_];
+      const size_t n = std::min(size, slice.size() - offset_);
+      piece(reinterpret_cast<const char*>(slice.begin()) + offset_, n);
+      Advance(n);
+      size -= n;
+    }
+    return true;
+  }
+
+  bool CopyTo(size_t size, std::string& out) {
+    return Take(size, [&out](const char* data, size_t n) { out.append(data, n); });
+  }
+
+ private:
+  bool SkipEmptySlices() {
+    while (slice_ < slices_->size() && offset_ == (*slices_)[slice_].size()) {
+      ++slice_;
+      offset_ = 0;
+    }
+    return slice_ < slices_->size();
+  }
+  void Advance(size_t n) {
+    offset_ += n;
+    position_ += n;
+  }
+
+  const std::shared_ptr<const std::vector<grpc::Slice>> slices_;
+  size_t size_ = 0;
+  size_t slice_ = 0;
+  size_t offset_ = 0;
+  size_t position_ = 0;
+};
+
+absl::Status Malformed(absl::string_view what) {
+  return absl::InternalError(absl::StrCat("malformed message: ", what));
+}
+
+// Copies one field whose tag was just read, re-encoding the tag, into `out`.
+absl::Status CopyField(SliceReader& reader, uint32_t field, uint32_t type, std::string& out) {
+  AppendTag(field, static_cast<WireType>(type), out);
+  switch (type) {
+    case kVarint: {
+      uint64_t value = 0;
+      if (!reader.ReadVarint(value)) return Malformed("truncated varint");
+      AppendVarint(value, out);
+      return absl::OkStatus();
+    }
+    case kFixed64:
+      return reader.CopyTo(8, out) ? absl::OkStatus() : Malformed("truncated fixed64");
+    case kFixed32:
+      return reader.CopyTo(4, out) ? absl::OkStatus() : Malformed("truncated fixed32");
+    case kLengthDelimited: {
+      uint64_t length = 0;
+      if (!reader.ReadVarint(length)) return Malformed("truncated length");
+      AppendVarint(length, out);
+      return reader.CopyTo(length, out) ? absl::OkStatus() : Malformed("truncated field");
+    }
+    default:
+      return Malformed(absl::StrCat("unsupported wire type ", type));
+  }
+}
+
+// Reads one message of type Fields that ends at `end`, handing the bytes of its packed int64
+// field `values_field` to `values` and parsing the other fields into `fields`.
+template <typename Fields>
+absl::Status DecodeWithValues(SliceReader& reader, size_t end, uint32_t values_field,
+                              const std::shared_ptr<const void>& owner, Fields& fields,
+                              EncodedValues& values) {
+  std::string other_fields;  // re-encoded for protobuf to parse
+  auto append_values = [&](const char* data, size_t size) { values.Append(data, size, owner); };
+  while (reader.position() < end) {
+    uint64_t tag = 0;
+    if (!reader.ReadVarint(tag)) return Malformed("truncated tag");
+    const uint32_t field = static_cast<uint32_t>(tag >> 3);
+    const uint32_t type = static_cast<uint32_t>(tag & 7);
+    if (field == values_field && type == kLengthDelimited) {  // packed
+      uint64_t length = 0;
+      if (!reader.ReadVarint(length) || length % sizeof(int64_t) != 0 ||
+          reader.position() + length > end || !reader.Take(length, append_values)) {
+        return Malformed("bad packed values");
+      }
+    } else if (field == values_field && type == kFixed64) {  // one value, unpacked
+      if (!reader.Take(sizeof(int64_t), append_values)) return Malformed("truncated value");
+    } else if (absl::Status status = CopyField(reader, field, type, other_fields);
+               !status.ok()) {
+      return status;
+    }
+  }
+  if (reader.position() != end) return Malformed("a message overruns its length");
+  if (!fields.ParseFromString(other_fields)) return Malformed("unparsable fields");
+  return absl::OkStatus();
+}
+
+// Reads a length-delimited field's length and checks it fits; returns where it ends.
+absl::StatusOr<size_t> ReadLength(SliceReader& reader) {
+  uint64_t length = 0;
+  if (!reader.ReadVarint(length) || length > reader.size() - reader.position()) {
+    return Malformed("bad length");
+  }
+  return reader.position() + length;
+}
+
+absl::StatusOr<std::shared_ptr<std::vector<grpc::Slice>>> SlicesOf(const grpc::ByteBuffer& bytes) {
+  auto slices = std::make_shared<std::vector<grpc::Slice>>();
+  if (!bytes.Dump(slices.get()).ok()) return Malformed("unreadable buffer");
+  return slices;
+}
+
+// Builds a message out of byte strings (copied into slices) and value pieces (referenced).
+class SliceWriter {
+ public:
+  std::string& text() { return pending_; }
+
+  void AppendValues(const EncodedValues& values) {
+    if (values.empty()) return;
+    Flush();
+    auto* keep_alive = new std::shared_ptr<const void>(values.KeepAlive());
+    for (size_t i = 0; i < values.pieces().size(); ++i) {
+      const EncodedValues::Piece& piece = values.pieces()[i];
+      // Each slice holds its own reference; the last one released frees the buffers.
+      auto* reference = i == 0 ? keep_alive : new std::shared_ptr<const void>(*keep_alive);
+      slices_.emplace_back(const_cast<char*>(piece.data), piece.size, &Release, reference);
+    }
+  }
+
+  RawMessage Finish() {
+    Flush();
+    RawMessage message;
+    message.bytes = grpc::ByteBuffer(slices_.data(), slices_.size());
+    return message;
+  }
+
+ private:
+  static void Release(void* reference) {
+    delete static_cast<std::shared_ptr<const void>*>(reference);
+  }
+  void Flush() {
+    if (pending_.empty()) return;
+    slices_.emplace_back(pending_);
+    pending_.clear();
+  }
+
+  std::string pending_;
+  std::vector<grpc::Slice> slices_;
+};
+
+}  // namespace
+
+absl::StatusOr<RawChunkResponse> DecodeRunChunkResponse(const grpc::ByteBuffer& bytes) {
+  absl::StatusOr<std::shared_ptr<std::vector<grpc::Slice>>> slices = SlicesOf(bytes);
+  if (!slices.ok()) return slices.status();
+  SliceReader reader(*slices);
+  RawChunkResponse chunk;
+  if (absl::Status status = DecodeWithValues(reader, reader.size(), kRunChunkResponseValues,
+                                             *slices, chunk.fields, chunk.values);
+      !status.ok()) {
+    return status;
+  }
+  return chunk;
+}
+
+absl::StatusOr<std::vector<RawChunkResponse>> DecodeRunChunksResponse(
+    const grpc::ByteBuffer& bytes) {
+  absl::StatusOr<std::shared_ptr<std::vector<grpc::Slice>>> slices = SlicesOf(bytes);
+  if (!slices.ok()) return slices.status();
+  SliceReader reader(*slices);
+  std::vector<RawChunkResponse> chunks;
+  while (reader.position() < reader.size()) {
+    uint64_t tag = 0;
+    if (!reader.ReadVarint(tag)) return Malformed("truncated tag");
+    const uint32_t field = static_cast<uint32_t>(tag >> 3);
+    const uint32_t type = static_cast<uint32_t>(tag & 7);
+    if (field == kRunChunksResponseResults && type == kLengthDelimited) {
+      absl::StatusOr<size_t> end = ReadLength(reader);
+      if (!end.ok()) return end.status();
+      RawChunkResponse& chunk = chunks.emplace_back();
+      if (absl::Status status = DecodeWithValues(reader, *end, kRunChunkResponseValues, *slices,
+                                                 chunk.fields, chunk.values);
+          !status.ok()) {
+        return status;
+      }
+    } else {
+      std::string unknown;  // a field this version does not know: skipped
+      if (absl::Status status = CopyField(reader, field, type, unknown); !status.ok()) {
+        return status;
+      }
+    }
+  }
+  return chunks;
+}
+
+absl::StatusOr<RawMapResponse> DecodeMapResponse(const grpc::ByteBuffer& bytes) {
+  absl::StatusOr<std::shared_ptr<std::vector<grpc::Slice>>> slices = SlicesOf(bytes);
+  if (!slices.ok()) return slices.status();
+  SliceReader reader(*slices);
+  RawMapResponse response;
+  std::string other_fields;  // events without values, parsed by protobuf
+  auto decode_chunk = [&](size_t end) {
+    RawChunkResult& chunk = response.chunks.emplace_back();
+    return DecodeWithValues(reader, end, kChunkResultValues, *slices, chunk.fields,
+                            chunk.values);
+  };
+  while (reader.position() < reader.size()) {
+    uint64_t tag = 0;
+    if (!reader.ReadVarint(tag)) return Malformed("truncated tag");
+    const uint32_t field = static_cast<uint32_t>(tag >> 3);
+    const uint32_t type = static_cast<uint32_t>(tag & 7);
+    if (field == kMapResponseChunk && type == kLengthDelimited) {
+      absl::StatusOr<size_t> end = ReadLength(reader);
+      if (!end.ok()) return end.status();
+      if (absl::Status status = decode_chunk(*end); !status.ok()) return status;
+    } else if (field == kMapResponseChunks && type == kLengthDelimited) {
+      absl::StatusOr<size_t> chunks_end = ReadLength(reader);
+      if (!chunks_end.ok()) return chunks_end.status();
+      while (reader.position() < *chunks_end) {
+        uint64_t chunks_tag = 0;
+        if (!reader.ReadVarint(chunks_tag)) return Malformed("truncated tag");
+        const uint32_t chunks_field = static_cast<uint32_t>(chunks_tag >> 3);
+        const uint32_t chunks_type = static_cast<uint32_t>(chunks_tag & 7);
+        if (chunks_field == kChunkResultsResults && chunks_type == kLengthDelimited) {
+          absl::StatusOr<size_t> end = ReadLength(reader);
+          if (!end.ok()) return end.status();
+          if (absl::Status status = decode_chunk(*end); !status.ok()) return status;
+        } else {
+          std::string unknown;
+          if (absl::Status status = CopyField(reader, chunks_field, chunks_type, unknown);
+              !status.ok()) {
+            return status;
+          }
+        }
+      }
+      if (reader.position() != *chunks_end) return Malformed("chunk results overrun their length");
+    } else if (absl::Status status = CopyField(reader, field, type, other_fields);
+               !status.ok()) {
+      return status;
+    }
+  }
+  if (!response.event.ParseFromString(other_fields)) return Malformed("unparsable event");
+  return response;
+}
+
+RawMessage EncodeMapResponse(const std::vector<RawChunkResult>& chunks, bool batched) {
+  // Each ChunkResult is its fields as protobuf serialises them, then the values field; a
+  // parser accepts fields in any order.
+  std::vector<std::string> fields;
+  std::vector<size_t> chunk_sizes;
+  fields.reserve(chunks.size());
+  size_t results_size = 0;
+  for (const RawChunkResult& chunk : chunks) {
+    fields.push_back(chunk.fields.SerializeAsString());
+    size_t size = fields.back().size();
+    const size_t value_bytes = chunk.values.bytes();
+    if (value_bytes > 0) size += 1 + VarintSize(value_bytes) + value_bytes;
+    chunk_sizes.push_back(size);
+    results_size += 1 + VarintSize(size) + size;
+  }
+  SliceWriter writer;
+  if (batched) {
+    AppendTag(kMapResponseChunks, kLengthDelimited, writer.text());
+    AppendVarint(results_size, writer.text());
+  }
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    AppendTag(batched ? kChunkResultsResults : kMapResponseChunk, kLengthDelimited,
+              writer.text());
+    AppendVarint(chunk_sizes[i], writer.text());
+    writer.text() += fields[i];
+    if (!chunks[i].values.empty()) {
+      AppendTag(kChunkResultValues, kLengthDelimited, writer.text());
+      AppendVarint(chunks[i].values.bytes(), writer.text());
+      writer.AppendValues(chunks[i].values);
+    }
+  }
+  return writer.Finish();
+}
+
+RawMessage EncodeMapResponse(const v1::MapResponse& response) {
+  SliceWriter writer;
+  writer.text() = response.SerializeAsString();
+  return writer.Finish();
+}
+
+}  // namespace gpool

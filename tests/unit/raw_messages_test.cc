@@ -1,0 +1,204 @@
+// The byte-level handling of the messages that carry values: what it decodes must be what
+// protobuf would parse, and what it encodes must parse as the message protobuf would build.
+#include "common/raw_messages.h"
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include <grpcpp/support/slice.h>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/support/status_matchers.h"
+
+namespace gpool {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::ElementsAreArray;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::gpool::testing::StatusIs;
+
+// A buffer holding `bytes` in slices of `slice_bytes`, as gRPC may hand a message over:
+// slice boundaries fall anywhere, inside tags, lengths and values.
+grpc::ByteBuffer InSlices(const std::string& bytes, size_t slice_bytes) {
+  std::vector<grpc::Slice> slices;
+  for (size_t offset = 0; offset < bytes.size(); offset += slice_bytes) {
+    slices.emplace_back(bytes.substr(offset, slice_bytes));
+  }
+  return grpc::ByteBuffer(slices.data(), slices.size());
+}
+
+std::string Flatten(const grpc::ByteBuffer& buffer) {
+  std::vector<grpc::Slice> slices;
+  EXPECT_TRUE(buffer.Dump(&slices).ok());
+  std::string bytes;
+  for (const grpc::Slice& slice : slices) {
+    bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+  }
+  return bytes;
+}
+
+v1::RunChunkResponse ChunkResponse(std::vector<int64_t> values, int64_t pid) {
+  v1::RunChunkResponse response;
+  for (int64_t value : values) response.add_values(value);
+  response.set_element_count(static_cast<int64_t>(values.size()));
+  response.mutable_partial_sum()->set_low(12345);
+  response.mutable_partial_sum()->set_high(1);
+  response.set_partial_min(-7);
+  response.set_partial_max(1LL << 62);
+  response.set_pid(pid);
+  return response;
+}
+
+// The response without its values, as the decoder must parse the other fields.
+v1::RunChunkResponse WithoutValues(v1::RunChunkResponse response) {
+  response.clear_values();
+  return response;
+}
+
+class SliceSizesTest : public ::testing::TestWithParam<size_t> {};
+
+TEST_P(SliceSizesTest, RunChunksResponse_DecodesFieldsAndValuesAsProtobufWould) {
+  v1::RunChunksResponse response;
+  *response.add_results() = ChunkResponse({1, -4, 9, INT64_MAX, INT64_MIN}, 41);
+  *response.add_results() = ChunkResponse({}, 42);  // a RESULT_MODE_SUM result
+  *response.add_results() = ChunkResponse({16}, 43);
+  const grpc::ByteBuffer buffer = InSlices(response.SerializeAsString(), GetParam());
+
+  ASSERT_OK_AND_ASSIGN(std::vector<RawChunkResponse> decoded, DecodeRunChunksResponse(buffer));
+  ASSERT_EQ(decoded.size(), 3u);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(decoded[i].fields.SerializeAsString(),
+              WithoutValues(response.results(i)).SerializeAsString())
+        << "result " << i;
+  }
+  EXPECT_THAT(decoded[0].values.ToVector(), ElementsAre(1, -4, 9, INT64_MAX, INT64_MIN));
+  EXPECT_TRUE(decoded[1].values.empty());
+  EXPECT_THAT(decoded[2].values.ToVector(), ElementsAre(16));
+}
+
+TEST_P(SliceSizesTest, MapResponse_EncodedThenDecoded_RoundTrips) {
+  std::vector<RawChunkResult> chunks(2);
+  chunks[0].fields.set_chunk_index(3);
+  chunks[0].fields.set_first_element(30);
+  chunks[0].fields.set_element_count(2);
+  chunks[0].fields.mutable_worker()->set_host("h");
+  chunks[0].values = EncodedValues::Copy(std::vector<int64_t>{900, 961});
+  chunks[1].fields.set_chunk_index(4);
+  chunks[1].fields.set_element_count(1);
+  // Values arriving in pieces that split a value, as they do from a worker's response.
+  const grpc::ByteBuffer worker_bytes =
+      InSlices(ChunkResponse({1024}, 1).SerializeAsString(), GetParam());
+  ASSERT_OK_AND_ASSIGN(RawChunkResponse from_worker, DecodeRunChunkResponse(worker_bytes));
+  chunks[1].values = from_worker.values;
+
+  const grpc::ByteBuffer encoded = EncodeMapResponse(chunks, /*batched=*/true).bytes;
+  const grpc::ByteBuffer received = InSlices(Flatten(encoded), GetParam());
+  ASSERT_OK_AND_ASSIGN(RawMapResponse decoded, DecodeMapResponse(received));
+  EXPECT_EQ(decoded.event.event_case(), v1::MapResponse::EVENT_NOT_SET);
+  ASSERT_EQ(decoded.chunks.size(), 2u);
+  EXPECT_EQ(decoded.chunks[0].fields.SerializeAsString(), chunks[0].fields.SerializeAsString());
+  EXPECT_THAT(decoded.chunks[0].values.ToVector(), ElementsAre(900, 961));
+  EXPECT_EQ(decoded.chunks[1].fields.chunk_index(), 4);
+  EXPECT_THAT(decoded.chunks[1].values.ToVector(), ElementsAre(1024));
+}
+
+INSTANTIATE_TEST_SUITE_P(RawMessagesTest, SliceSizesTest, ::testing::Values(1, 3, 7, 8, 4096));
+
+TEST(RawMessagesTest, EncodedMapResponse_IsWhatProtobufParses) {
+  std::vector<RawChunkResult> chunks(2);
+  v1::MapResponse expected;
+  for (int i = 0; i < 2; ++i) {
+    RawChunkResult& chunk = chunks[i];
+    chunk.fields.set_chunk_index(i);
+    chunk.fields.set_first_element(2 * i);
+    chunk.fields.set_element_count(2);
+    chunk.fields.mutable_partial_sum()->set_low(5 + i);
+    chunk.fields.set_partial_min(1);
+    chunk.fields.set_partial_max(4);
+    chunk.fields.mutable_worker()->set_worker_id("w" + std::to_string(i));
+    chunk.fields.set_attempt(1);
+    const std::vector<int64_t> values = {i * 10 + 1, -(i * 10 + 2)};
+    chunk.values = EncodedValues::Copy(values);
+    v1::ChunkResult* typed = expected.mutable_chunks()->add_results();
+    *typed = chunk.fields;
+    for (int64_t value : values) typed->add_values(value);
+  }
+  v1::MapResponse parsed;
+  ASSERT_TRUE(parsed.ParseFromString(Flatten(EncodeMapResponse(chunks, /*batched=*/true).bytes)));
+  EXPECT_EQ(parsed.SerializeAsString(), expected.SerializeAsString());
+
+  v1::MapResponse single;
+  ASSERT_TRUE(single.ParseFromString(Flatten(EncodeMapResponse({chunks[1]}, /*batched=*/false).bytes)));
+  EXPECT_EQ(single.chunk().SerializeAsString(), expected.chunks().results(1).SerializeAsString());
+}
+
+TEST(RawMessagesTest, OtherEvents_DecodeAsTheTypedMessage) {
+  v1::MapResponse started;
+  started.mutable_started()->set_job_id("job-1");
+  started.mutable_started()->set_num_chunks(7);
+  ASSERT_OK_AND_ASSIGN(RawMapResponse decoded,
+                       DecodeMapResponse(InSlices(started.SerializeAsString(), 5)));
+  EXPECT_THAT(decoded.chunks, IsEmpty());
+  EXPECT_EQ(decoded.event.SerializeAsString(), started.SerializeAsString());
+  EXPECT_EQ(Flatten(EncodeMapResponse(started).bytes), started.SerializeAsString());
+}
+
+TEST(RawMessagesTest, UnpackedValues_AreAccepted) {
+  // A sender may encode a repeated sfixed64 unpacked: one tag (field 1, wire type 1) per value.
+  std::string bytes;
+  for (int64_t value : {5, 6}) {
+    bytes.push_back(static_cast<char>((1 << 3) | 1));
+    bytes.append(reinterpret_cast<const char*>(&value), sizeof(value));
+  }
+  bytes += WithoutValues(ChunkResponse({}, 9)).SerializeAsString();
+  ASSERT_OK_AND_ASSIGN(RawChunkResponse decoded, DecodeRunChunkResponse(InSlices(bytes, 3)));
+  EXPECT_THAT(decoded.values.ToVector(), ElementsAre(5, 6));
+  EXPECT_EQ(decoded.fields.pid(), 9);
+}
+
+TEST(RawMessagesTest, DecodedValues_OutliveTheReceivedBuffer) {
+  EncodedValues values;
+  {
+    const grpc::ByteBuffer buffer = InSlices(ChunkResponse({7, 8, 9}, 1).SerializeAsString(), 5);
+    ASSERT_OK_AND_ASSIGN(RawChunkResponse decoded, DecodeRunChunkResponse(buffer));
+    values = decoded.values;
+  }
+  EXPECT_THAT(values.ToVector(), ElementsAre(7, 8, 9));
+}
+
+TEST(RawMessagesTest, Truncated_IsInternal) {
+  v1::RunChunksResponse response;
+  *response.add_results() = ChunkResponse({1, 2, 3}, 1);
+  std::string bytes = response.SerializeAsString();
+  bytes.resize(bytes.size() - 3);
+  EXPECT_THAT(DecodeRunChunksResponse(InSlices(bytes, 4)),
+              StatusIs(absl::StatusCode::kInternal, HasSubstr("malformed")));
+}
+
+TEST(RawMessagesTest, ValuesNotWholeInt64s_AreInternal) {
+  std::string bytes;
+  bytes.push_back(static_cast<char>((1 << 3) | 2));  // values, packed
+  bytes.push_back(5);                                // 5 bytes: not a whole value
+  bytes.append(5, '\0');
+  EXPECT_THAT(DecodeRunChunkResponse(InSlices(bytes, 8)),
+              StatusIs(absl::StatusCode::kInternal, HasSubstr("values")));
+}
+
+TEST(RawMessagesTest, UnknownFieldsOfTheResponse_AreSkipped) {
+  v1::RunChunksResponse response;
+  *response.add_results() = ChunkResponse({3}, 1);
+  std::string bytes = response.SerializeAsString();
+  bytes.push_back(static_cast<char>((15 << 3) | 0));  // field 15, varint, from a newer worker
+  bytes.push_back(1);
+  ASSERT_OK_AND_ASSIGN(std::vector<RawChunkResponse> decoded,
+                       DecodeRunChunksResponse(InSlices(bytes, 2)));
+  ASSERT_EQ(decoded.size(), 1u);
+  EXPECT_THAT(decoded[0].values.ToVector(), ElementsAreArray({3}));
+}
+
+}  // namespace
+}  // namespace gpool
