@@ -224,6 +224,44 @@ class SliceWriter {
   std::vector<grpc::Slice> slices_;
 };
 
+// Writes messages each made of `fields` (serialised by protobuf) and a packed values field
+// (referenced), each as a length-delimited field `message_field` of an enclosing message;
+// that message itself is written as field `outer_field` of the top-level one, unless
+// outer_field is 0 (then the messages are top-level fields).
+template <typename Fields>
+RawMessage EncodeWithValues(const std::vector<std::pair<const Fields*, const EncodedValues*>>& messages,
+                            uint32_t values_field, uint32_t message_field, uint32_t outer_field) {
+  std::vector<std::string> fields;
+  std::vector<size_t> message_sizes;
+  fields.reserve(messages.size());
+  size_t outer_size = 0;
+  for (const auto& [message_fields, values] : messages) {
+    fields.push_back(message_fields->SerializeAsString());
+    size_t size = fields.back().size();
+    if (!values->empty()) size += 1 + VarintSize(values->bytes()) + values->bytes();
+    message_sizes.push_back(size);
+    outer_size += 1 + VarintSize(size) + size;
+  }
+  SliceWriter writer;
+  if (outer_field != 0) {
+    AppendTag(outer_field, kLengthDelimited, writer.text());
+    AppendVarint(outer_size, writer.text());
+  }
+  for (size_t i = 0; i < messages.size(); ++i) {
+    AppendTag(message_field, kLengthDelimited, writer.text());
+    AppendVarint(message_sizes[i], writer.text());
+    // A parser accepts fields in any order: the values go last.
+    writer.text() += fields[i];
+    const EncodedValues& values = *messages[i].second;
+    if (!values.empty()) {
+      AppendTag(values_field, kLengthDelimited, writer.text());
+      AppendVarint(values.bytes(), writer.text());
+      writer.AppendValues(values);
+    }
+  }
+  return writer.Finish();
+}
+
 }  // namespace
 
 absl::StatusOr<RawChunkResponse> DecodeRunChunkResponse(const grpc::ByteBuffer& bytes) {
@@ -320,37 +358,31 @@ absl::StatusOr<RawMapResponse> DecodeMapResponse(const grpc::ByteBuffer& bytes) 
 }
 
 RawMessage EncodeMapResponse(const std::vector<RawChunkResult>& chunks, bool batched) {
-  // Each ChunkResult is its fields as protobuf serialises them, then the values field; a
-  // parser accepts fields in any order.
-  std::vector<std::string> fields;
-  std::vector<size_t> chunk_sizes;
-  fields.reserve(chunks.size());
-  size_t results_size = 0;
-  for (const RawChunkResult& chunk : chunks) {
-    fields.push_back(chunk.fields.SerializeAsString());
-    size_t size = fields.back().size();
-    const size_t value_bytes = chunk.values.bytes();
-    if (value_bytes > 0) size += 1 + VarintSize(value_bytes) + value_bytes;
-    chunk_sizes.push_back(size);
-    results_size += 1 + VarintSize(size) + size;
-  }
+  std::vector<std::pair<const v1::ChunkResult*, const EncodedValues*>> messages;
+  for (const RawChunkResult& chunk : chunks) messages.emplace_back(&chunk.fields, &chunk.values);
+  return batched ? EncodeWithValues(messages, kChunkResultValues, kChunkResultsResults,
+                                    kMapResponseChunks)
+                 : EncodeWithValues(messages, kChunkResultValues, kMapResponseChunk, 0);
+}
+
+RawMessage EncodeRunChunkResponse(const RawChunkResponse& response) {
+  // A top-level message is its fields, unwrapped.
   SliceWriter writer;
-  if (batched) {
-    AppendTag(kMapResponseChunks, kLengthDelimited, writer.text());
-    AppendVarint(results_size, writer.text());
-  }
-  for (size_t i = 0; i < chunks.size(); ++i) {
-    AppendTag(batched ? kChunkResultsResults : kMapResponseChunk, kLengthDelimited,
-              writer.text());
-    AppendVarint(chunk_sizes[i], writer.text());
-    writer.text() += fields[i];
-    if (!chunks[i].values.empty()) {
-      AppendTag(kChunkResultValues, kLengthDelimited, writer.text());
-      AppendVarint(chunks[i].values.bytes(), writer.text());
-      writer.AppendValues(chunks[i].values);
-    }
+  writer.text() = response.fields.SerializeAsString();
+  if (!response.values.empty()) {
+    AppendTag(kRunChunkResponseValues, kLengthDelimited, writer.text());
+    AppendVarint(response.values.bytes(), writer.text());
+    writer.AppendValues(response.values);
   }
   return writer.Finish();
+}
+
+RawMessage EncodeRunChunksResponse(const std::vector<RawChunkResponse>& responses) {
+  std::vector<std::pair<const v1::RunChunkResponse*, const EncodedValues*>> messages;
+  for (const RawChunkResponse& response : responses) {
+    messages.emplace_back(&response.fields, &response.values);
+  }
+  return EncodeWithValues(messages, kRunChunkResponseValues, kRunChunksResponseResults, 0);
 }
 
 RawMessage EncodeMapResponse(const v1::MapResponse& response) {

@@ -40,6 +40,11 @@ absl::StatusOr<std::vector<RawChunkResponse>> DecodeRunChunksResponse(
 // The same for a serialized RunChunkResponse (the answer of RunChunk).
 absl::StatusOr<RawChunkResponse> DecodeRunChunkResponse(const grpc::ByteBuffer& bytes);
 
+// A RunChunkResponse with `values` as its values field (referenced, not copied), and a
+// RunChunksResponse of such results: what a worker sends.
+RawMessage EncodeRunChunkResponse(const RawChunkResponse& response);
+RawMessage EncodeRunChunksResponse(const std::vector<RawChunkResponse>& responses);
+
 // One ChunkResult of a Map stream: every field but values parsed, the values apart.
 struct RawChunkResult {
   v1::ChunkResult fields;  // values empty

@@ -3,6 +3,8 @@
 #include <utility>
 #include <vector>
 
+#include <grpcpp/support/method_handler.h>
+
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
 #include "common/proto_convert.h"
@@ -43,38 +45,76 @@ class WorkerService::CallInProgress {
   WorkerService* const service_;
 };
 
-void WorkerService::ToResponse(ChunkOutput output, v1::RunChunkResponse* response) const {
-  response->mutable_values()->Add(output.values.begin(), output.values.end());
-  ToProto(output.sum, response->mutable_partial_sum());
-  response->set_element_count(static_cast<int64_t>(output.count));
-  response->set_partial_min(output.min);
-  response->set_partial_max(output.max);
-  response->set_pid(pid_);
+WorkerService::WorkerService(ChunkExecutor* executor, int64_t pid)
+    : executor_(executor), pid_(pid) {
+  // gRPC's "streamed unary" handlers are the one way its sync API lets a service replace
+  // the handler (and message types) of a generated method; on the wire the calls are the same
+  // unary RunChunk and RunChunks.
+  const google::protobuf::ServiceDescriptor* service =
+      v1::RunChunkRequest::descriptor()->file()->FindServiceByName("Worker");
+  MarkMethodStreamed(service->FindMethodByName("RunChunk")->index(),
+                     new grpc::internal::StreamedUnaryHandler<v1::RunChunkRequest, RawMessage>(
+                         [this](grpc::ServerContext* context,
+                                grpc::ServerUnaryStreamer<v1::RunChunkRequest, RawMessage>* stream) {
+                           return ServeRunChunk(context, stream);
+                         }));
+  MarkMethodStreamed(
+      service->FindMethodByName("RunChunks")->index(),
+      new grpc::internal::StreamedUnaryHandler<v1::RunChunksRequest, RawMessage>(
+          [this](grpc::ServerContext* context,
+                 grpc::ServerUnaryStreamer<v1::RunChunksRequest, RawMessage>* stream) {
+            return ServeRunChunks(context, stream);
+          }));
 }
 
-grpc::Status WorkerService::RunChunk(grpc::ServerContext* context,
-                                     const v1::RunChunkRequest* request,
-                                     v1::RunChunkResponse* response) {
+RawChunkResponse WorkerService::ToResponse(ChunkOutput output) const {
+  RawChunkResponse response;
+  if (!output.values.empty()) {
+    // The values stay in the function's own buffer until gRPC has sent them.
+    auto values = std::make_shared<std::vector<int64_t>>(std::move(output.values));
+    const char* data = reinterpret_cast<const char*>(values->data());
+    const size_t bytes = values->size() * sizeof(int64_t);
+    response.values.Append(data, bytes, std::move(values));
+  }
+  ToProto(output.sum, response.fields.mutable_partial_sum());
+  response.fields.set_element_count(static_cast<int64_t>(output.count));
+  response.fields.set_partial_min(output.min);
+  response.fields.set_partial_max(output.max);
+  response.fields.set_pid(pid_);
+  return response;
+}
+
+grpc::Status WorkerService::ServeRunChunk(
+    grpc::ServerContext* context,
+    grpc::ServerUnaryStreamer<v1::RunChunkRequest, RawMessage>* stream) {
   CallInProgress in_progress(this);
-  absl::StatusOr<Input> input = FromProto(request->input());
+  v1::RunChunkRequest request;
+  if (!stream->Read(&request)) {
+    return ToGrpcStatus(absl::InvalidArgumentError("the RunChunk call carried no request"));
+  }
+  absl::StatusOr<Input> input = FromProto(request.input());
   if (!input.ok()) return ToGrpcStatus(input.status());
-  const ResultMode mode = FromProto(request->result_mode());
+  const ResultMode mode = FromProto(request.result_mode());
   CancellationCheck cancelled([context] { return context->IsCancelled(); },
                               kCancellationCheckPeriod, SystemClock());
   absl::StatusOr<ChunkOutput> output =
-      executor_->Execute(request->function(), *input, mode, cancelled.AsFunction());
+      executor_->Execute(request.function(), *input, mode, cancelled.AsFunction());
   if (!output.ok()) return ToGrpcStatus(output.status());
-  ToResponse(*std::move(output), response);
+  stream->Write(EncodeRunChunkResponse(ToResponse(*std::move(output))));
   return grpc::Status::OK;
 }
 
-grpc::Status WorkerService::RunChunks(grpc::ServerContext* context,
-                                      const v1::RunChunksRequest* request,
-                                      v1::RunChunksResponse* response) {
+grpc::Status WorkerService::ServeRunChunks(
+    grpc::ServerContext* context,
+    grpc::ServerUnaryStreamer<v1::RunChunksRequest, RawMessage>* stream) {
   CallInProgress in_progress(this);
+  v1::RunChunksRequest request;
+  if (!stream->Read(&request)) {
+    return ToGrpcStatus(absl::InvalidArgumentError("the RunChunks call carried no request"));
+  }
   std::vector<Input> inputs;
-  inputs.reserve(request->chunks_size());
-  for (const v1::ChunkTask& chunk : request->chunks()) {
+  inputs.reserve(request.chunks_size());
+  for (const v1::ChunkTask& chunk : request.chunks()) {
     absl::StatusOr<Input> input = FromProto(chunk.input());
     if (!input.ok()) {
       return ToGrpcStatus(absl::Status(
@@ -83,16 +123,17 @@ grpc::Status WorkerService::RunChunks(grpc::ServerContext* context,
     }
     inputs.push_back(*std::move(input));
   }
-  response->mutable_results()->Reserve(request->chunks_size());
-  for (int i = 0; i < request->chunks_size(); ++i) response->add_results();
+  std::vector<RawChunkResponse> responses(inputs.size());
   CancellationCheck cancelled([context] { return context->IsCancelled(); },
                               kCancellationCheckPeriod, SystemClock());
   absl::Status status = executor_->ExecuteBatch(
-      request->function(), inputs, FromProto(request->result_mode()), cancelled.AsFunction(),
-      [this, response](size_t i, ChunkOutput output) {
-        ToResponse(std::move(output), response->mutable_results(static_cast<int>(i)));
+      request.function(), inputs, FromProto(request.result_mode()), cancelled.AsFunction(),
+      [this, &responses](size_t i, ChunkOutput output) {
+        responses[i] = ToResponse(std::move(output));
       });
-  return ToGrpcStatus(status);
+  if (!status.ok()) return ToGrpcStatus(status);
+  stream->Write(EncodeRunChunksResponse(responses));
+  return grpc::Status::OK;
 }
 
 }  // namespace gpool

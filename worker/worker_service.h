@@ -7,21 +7,27 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/raw_messages.h"
 #include "gpool.grpc.pb.h"
 #include "worker/chunk_executor.h"
 
 namespace gpool {
 
 // Thread-safe; each call runs on a server thread and waits for a slot in the executor.
+//
+// Responses are written as RawMessage: the values of a chunk go from the function's output
+// to the socket without being copied into a protobuf message and serialised from it.
 class WorkerService final : public v1::Worker::Service {
  public:
   // `executor` must outlive the service.
-  WorkerService(ChunkExecutor* executor, int64_t pid) : executor_(executor), pid_(pid) {}
+  WorkerService(ChunkExecutor* executor, int64_t pid);
 
-  grpc::Status RunChunk(grpc::ServerContext* context, const v1::RunChunkRequest* request,
-                        v1::RunChunkResponse* response) override;
-  grpc::Status RunChunks(grpc::ServerContext* context, const v1::RunChunksRequest* request,
-                         v1::RunChunksResponse* response) override;
+  // The RunChunk and RunChunks RPCs: one request read from `stream`, one response written.
+  grpc::Status ServeRunChunk(grpc::ServerContext* context,
+                             grpc::ServerUnaryStreamer<v1::RunChunkRequest, RawMessage>* stream);
+  grpc::Status ServeRunChunks(
+      grpc::ServerContext* context,
+      grpc::ServerUnaryStreamer<v1::RunChunksRequest, RawMessage>* stream);
 
   // Waits until no RunChunk(s) call is in progress; false on timeout. Used to drain.
   bool AwaitIdle(absl::Duration timeout);
@@ -29,7 +35,7 @@ class WorkerService final : public v1::Worker::Service {
  private:
   // Counts a call in progress for as long as it lives.
   class CallInProgress;
-  void ToResponse(ChunkOutput output, v1::RunChunkResponse* response) const;
+  RawChunkResponse ToResponse(ChunkOutput output) const;
 
   bool IdleLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return calls_in_progress_ == 0; }
 

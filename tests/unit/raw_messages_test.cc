@@ -136,6 +136,25 @@ TEST(RawMessagesTest, EncodedMapResponse_IsWhatProtobufParses) {
   EXPECT_EQ(single.chunk().SerializeAsString(), expected.chunks().results(1).SerializeAsString());
 }
 
+TEST(RawMessagesTest, EncodedRunChunksResponse_IsWhatProtobufParses) {
+  v1::RunChunksResponse expected;
+  std::vector<RawChunkResponse> responses(2);
+  for (int i = 0; i < 2; ++i) {
+    const std::vector<int64_t> values = i == 0 ? std::vector<int64_t>{4, -9, INT64_MIN}
+                                               : std::vector<int64_t>{};
+    *expected.add_results() = ChunkResponse(values, 50 + i);
+    responses[i].fields = WithoutValues(expected.results(i));
+    responses[i].values = EncodedValues::Copy(values);
+  }
+  v1::RunChunksResponse parsed;
+  ASSERT_TRUE(parsed.ParseFromString(Flatten(EncodeRunChunksResponse(responses).bytes)));
+  EXPECT_EQ(parsed.SerializeAsString(), expected.SerializeAsString());
+
+  v1::RunChunkResponse single;
+  ASSERT_TRUE(single.ParseFromString(Flatten(EncodeRunChunkResponse(responses[0]).bytes)));
+  EXPECT_EQ(single.SerializeAsString(), expected.results(0).SerializeAsString());
+}
+
 TEST(RawMessagesTest, OtherEvents_DecodeAsTheTypedMessage) {
   v1::MapResponse started;
   started.mutable_started()->set_job_id("job-1");
