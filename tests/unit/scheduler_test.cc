@@ -16,6 +16,7 @@
 #include "common/int128.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/heartbeat_policy.h"
 #include "tests/support/status_matchers.h"
 
 namespace gpool {
@@ -362,6 +363,85 @@ TEST_F(SchedulerTest, Heartbeat_RenewsLease) {
     scheduler_->Tick();
   }
   EXPECT_EQ(scheduler_->Snapshot().workers.size(), 1u);
+}
+
+// ---- Heartbeat intervals that grow with the cluster ---------------------------------------
+
+// The coordinator's defaults: 500 ms minimum with a 3 s lease, 400 beats/s, 10 s maximum.
+HeartbeatPolicy DefaultPolicy() {
+  return HeartbeatPolicy(absl::Milliseconds(500), absl::Seconds(3), 400, absl::Seconds(10));
+}
+
+TEST(HeartbeatPolicyTest, NextInterval_BudgetOff_AlwaysTheMinimum) {
+  const HeartbeatPolicy policy(absl::Milliseconds(500), absl::Seconds(3), 0, absl::Seconds(10));
+  EXPECT_EQ(policy.NextInterval(absl::Milliseconds(500), 100'000), absl::Milliseconds(500));
+}
+
+TEST(HeartbeatPolicyTest, NextInterval_WithinBudget_KeepsTheMinimum) {
+  const HeartbeatPolicy policy = DefaultPolicy();
+  EXPECT_EQ(policy.NextInterval(absl::Milliseconds(500), 1), absl::Milliseconds(500));
+  // 200 workers every 500 ms are exactly 400 beats/s.
+  EXPECT_EQ(policy.NextInterval(absl::Milliseconds(500), 200), absl::Milliseconds(500));
+}
+
+TEST(HeartbeatPolicyTest, NextInterval_OverBudget_GrowsByAtLeastAStep) {
+  const HeartbeatPolicy policy = DefaultPolicy();
+  // One worker over: a whole step (625 ms), not 502.5 ms, so the next 49 joins change nothing.
+  EXPECT_EQ(policy.NextInterval(absl::Milliseconds(500), 201), absl::Milliseconds(625));
+  EXPECT_EQ(policy.NextInterval(absl::Milliseconds(625), 250), absl::Milliseconds(625));
+  // A jump beyond a step goes straight to what the budget needs: 1,000 / 400 per second.
+  EXPECT_EQ(policy.NextInterval(absl::Milliseconds(500), 1000), absl::Milliseconds(2500));
+}
+
+TEST(HeartbeatPolicyTest, NextInterval_RampToThousandWorkers_FewGrantsAndWithinBudget) {
+  const HeartbeatPolicy policy = DefaultPolicy();
+  absl::Duration interval = policy.min_interval();
+  int changes = 0;
+  for (int workers = 1; workers <= 1000; ++workers) {
+    const absl::Duration next = policy.NextInterval(interval, workers);
+    if (next != interval) ++changes;
+    interval = next;
+    ASSERT_LE(workers / absl::ToDoubleSeconds(interval), 400.0) << workers << " workers";
+  }
+  EXPECT_LE(changes, 8);
+  // Never more than a step above what the budget needs (2.5 s).
+  EXPECT_GE(interval, absl::Milliseconds(2500));
+  EXPECT_LE(interval, absl::Milliseconds(2500) * HeartbeatPolicy::kStep);
+}
+
+TEST(HeartbeatPolicyTest, NextInterval_ClusterShrinks_ShortensOnlyPastTheHysteresis) {
+  const HeartbeatPolicy policy = DefaultPolicy();
+  // Granted 625 ms at 201 workers; back at 200, and down to 160, it stays.
+  EXPECT_EQ(policy.NextInterval(absl::Milliseconds(625), 200), absl::Milliseconds(625));
+  EXPECT_EQ(policy.NextInterval(absl::Milliseconds(625), 160), absl::Milliseconds(625));
+  // 159 workers need 397.5 ms, and 1.25² × that is below 625 ms: down (to the minimum).
+  EXPECT_EQ(policy.NextInterval(absl::Milliseconds(625), 159), absl::Milliseconds(500));
+  // From 1,000 workers' 2.5 s to 500: 1.25 × 1.25 s.
+  EXPECT_EQ(policy.NextInterval(absl::Milliseconds(2500), 500), absl::Milliseconds(1563));
+  // A cluster gone back to one worker is back at the minimum.
+  EXPECT_EQ(policy.NextInterval(absl::Milliseconds(2500), 1), absl::Milliseconds(500));
+}
+
+TEST(HeartbeatPolicyTest, NextInterval_HugeCluster_CappedAtTheMaximum) {
+  EXPECT_EQ(DefaultPolicy().NextInterval(absl::Seconds(8), 100'000), absl::Seconds(10));
+}
+
+TEST(HeartbeatPolicyTest, LeaseFor_SameMultipleOfTheIntervalClamped) {
+  const HeartbeatPolicy policy = DefaultPolicy();
+  EXPECT_EQ(policy.LeaseFor(absl::Milliseconds(500)), absl::Seconds(3));
+  EXPECT_EQ(policy.LeaseFor(absl::Milliseconds(2500)), absl::Seconds(15));
+  // Faster than the minimum earns no shorter lease; slower than the maximum no longer one.
+  EXPECT_EQ(policy.LeaseFor(absl::Milliseconds(100)), absl::Seconds(3));
+  EXPECT_EQ(policy.LeaseFor(absl::Minutes(5)), absl::Seconds(60));
+}
+
+TEST(HeartbeatPolicyTest, Intervals_AreWholeMilliseconds) {
+  const HeartbeatPolicy policy(absl::Microseconds(1500), absl::Seconds(1), 1000, absl::Seconds(1));
+  EXPECT_EQ(policy.min_interval(), absl::Milliseconds(2));
+  // 3 workers at 1000/s need 3 ms, at least a step up from 2 ms: 3 ms; 7 need 7 ms.
+  EXPECT_EQ(policy.NextInterval(absl::Milliseconds(2), 3), absl::Milliseconds(3));
+  EXPECT_EQ(policy.NextInterval(absl::Milliseconds(3), 7), absl::Milliseconds(7));
+  EXPECT_EQ(policy.NextInterval(absl::Milliseconds(7), 8), absl::Milliseconds(9));  // 8.75
 }
 
 TEST_F(SchedulerTest, Snapshot_ReportsTotalSlotsAndWorkers) {
