@@ -394,7 +394,7 @@ void BeatForTenSeconds(TestCoordinator& coordinator, GrpcCoordinatorLink& link,
                        const std::string& worker_id, bool await_each_beat) {
   for (int second = 1; second <= 10; ++second) {
     coordinator.Advance(absl::Seconds(1));
-    ASSERT_OK(link.Heartbeat(worker_id, 7));
+    ASSERT_OK(link.Heartbeat(worker_id, 7, kInterval));
     if (await_each_beat) {
       ASSERT_TRUE(coordinator.AwaitFreshBeat(worker_id)) << "beat " << second;
     }
@@ -417,7 +417,7 @@ TEST(GrpcCoordinatorLinkTest, Heartbeat_AfterLeaseExpired_ReturnsNotFound) {
   GrpcCoordinatorLink link(CreateChannel(coordinator.address()));
   ASSERT_OK_AND_ASSIGN(RegistrationGrant grant, link.Register(TestRegistration()));
   coordinator.Advance(absl::Seconds(1));
-  ASSERT_OK(link.Heartbeat(grant.worker_id, 7));
+  ASSERT_OK(link.Heartbeat(grant.worker_id, 7, kInterval));
   ASSERT_TRUE(coordinator.AwaitFreshBeat(grant.worker_id));
   coordinator.AdvanceAndTick(kLease + absl::Milliseconds(1));
   ASSERT_FALSE(coordinator.Registered(grant.worker_id));
@@ -425,7 +425,7 @@ TEST(GrpcCoordinatorLinkTest, Heartbeat_AfterLeaseExpired_ReturnsNotFound) {
   absl::Status status;
   ASSERT_TRUE(WaitUntil(
       [&] {
-        status = link.Heartbeat(grant.worker_id, 7);
+        status = link.Heartbeat(grant.worker_id, 7, kInterval).status();
         return absl::IsNotFound(status);
       },
       kWait, kPoll))
@@ -450,6 +450,52 @@ TEST(GrpcCoordinatorLinkTest, Heartbeat_Unary_WorkerOutlivesManyLeases) {
   ASSERT_OK_AND_ASSIGN(RegistrationGrant grant, link.Register(TestRegistration()));
   // A unary beat is applied before its call returns.
   BeatForTenSeconds(coordinator, link, grant.worker_id, /*await_each_beat=*/false);
+}
+
+TEST(GrpcCoordinatorLinkTest, Heartbeat_CallEndedWithAGrant_ReturnsItAndReportsItOnANewCall) {
+  TestCoordinator coordinator(kInterval, kTinyBudget);
+  GrpcCoordinatorLink link(CreateChannel(coordinator.address()));
+  ASSERT_OK_AND_ASSIGN(RegistrationGrant grant, link.Register(TestRegistration(1)));
+  EXPECT_EQ(grant.heartbeat_interval, kInterval);
+  ASSERT_OK(RawWorker(coordinator.address()).Register("127.0.0.1:2"));  // The grant is 1 s now.
+  // The coordinator takes this beat and ends the call with the grant; a following beat
+  // learns of it.
+  std::optional<HeartbeatGrant> granted;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        absl::StatusOr<std::optional<HeartbeatGrant>> reply =
+            link.Heartbeat(grant.worker_id, 7, kInterval);
+        if (reply.ok() && reply->has_value()) granted = **reply;
+        return granted.has_value();
+      },
+      kWait, kPoll));
+  EXPECT_EQ(granted->interval, absl::Seconds(1));
+  EXPECT_EQ(granted->lease_timeout, absl::Seconds(6));
+  // That beat already went out on a new call, reporting the granted interval.
+  EXPECT_TRUE(coordinator.AwaitReportedInterval(grant.worker_id, absl::Seconds(1)));
+  EXPECT_EQ(coordinator.Worker(grant.worker_id)->lease_timeout, absl::Seconds(6));
+  // From then on the beats are taken without an answer.
+  for (int beat = 1; beat <= 3; ++beat) {
+    coordinator.Advance(absl::Seconds(1));
+    ASSERT_OK_AND_ASSIGN(std::optional<HeartbeatGrant> reply,
+                         link.Heartbeat(grant.worker_id, 7, absl::Seconds(1)));
+    EXPECT_FALSE(reply.has_value()) << "beat " << beat;
+    ASSERT_TRUE(coordinator.AwaitFreshBeat(grant.worker_id)) << "beat " << beat;
+  }
+}
+
+TEST(GrpcCoordinatorLinkTest, Heartbeat_Unary_ReturnsTheGrant) {
+  TestCoordinator coordinator(kInterval, kTinyBudget);
+  GrpcCoordinatorLinkOptions options;
+  options.stream_heartbeats = false;
+  GrpcCoordinatorLink link(CreateChannel(coordinator.address()), options);
+  ASSERT_OK_AND_ASSIGN(RegistrationGrant grant, link.Register(TestRegistration(1)));
+  ASSERT_OK(RawWorker(coordinator.address()).Register("127.0.0.1:2"));
+  ASSERT_OK_AND_ASSIGN(std::optional<HeartbeatGrant> reply,
+                       link.Heartbeat(grant.worker_id, 7, kInterval));
+  ASSERT_TRUE(reply.has_value());
+  EXPECT_EQ(reply->interval, absl::Seconds(1));
+  EXPECT_EQ(reply->lease_timeout, absl::Seconds(6));
 }
 
 // A coordinator that counts how heartbeats arrive. Every beat is accepted.
@@ -558,7 +604,7 @@ TEST(GrpcCoordinatorLinkTest, Heartbeat_ManyBeats_SentOnOneCall) {
   {
     GrpcCoordinatorLink link(CreateChannel(address));
     for (int beat = 1; beat <= 20; ++beat) {
-      ASSERT_OK(link.Heartbeat("w1", 7));
+      ASSERT_OK(link.Heartbeat("w1", 7, kInterval));
       // The next beat may leave once this one has; a worker beats an interval apart.
       ASSERT_TRUE(coordinator.AwaitStreamedBeats(beat)) << "beat " << beat;
     }
@@ -580,7 +626,7 @@ TEST(GrpcCoordinatorLinkTest, Heartbeat_StreamLifetimeOver_OldCallHalfClosedNewO
   {
     GrpcCoordinatorLink link(CreateChannel(address), options);
     for (int beat = 1; beat <= 5; ++beat) {
-      ASSERT_OK(link.Heartbeat("w1", 7));
+      ASSERT_OK(link.Heartbeat("w1", 7, kInterval));
       ASSERT_TRUE(coordinator.AwaitStreamedBeats(beat)) << "beat " << beat;
     }
     EXPECT_EQ(coordinator.calls_opened(), 5);
@@ -601,12 +647,12 @@ TEST(GrpcCoordinatorLinkTest, Heartbeat_CoordinatorWithoutStreamHeartbeats_Falls
   absl::Status status;
   ASSERT_TRUE(WaitUntil(
       [&] {
-        status = link.Heartbeat("w1", 7);
+        status = link.Heartbeat("w1", 7, kInterval).status();
         return coordinator.unary_beats() >= 1;
       },
       kWait, kPoll));
   for (int beat = 2; beat <= 5; ++beat) {
-    ASSERT_OK(link.Heartbeat("w1", 7));
+    ASSERT_OK(link.Heartbeat("w1", 7, kInterval));
     EXPECT_EQ(coordinator.unary_beats(), beat);
   }
   server->Shutdown(DeadlineIn(absl::Seconds(5)));
@@ -648,6 +694,32 @@ TEST(RegistrationLoopOverGrpcTest, CoordinatorForgetsWorker_RegistersAgainAndHea
   EXPECT_NE(second_id, first_id);
   coordinator.Advance(absl::Seconds(1));
   EXPECT_TRUE(coordinator.AwaitFreshBeat(second_id));
+  loop.Stop();
+}
+
+TEST(RegistrationLoopOverGrpcTest, ClusterGrows_WorkerAdoptsTheLongerIntervalAndItsLease) {
+  // Real-time beats every 10 ms while alone; 100 beats/s make it 20 ms for two workers, with
+  // a lease of 2 × 3 s.
+  TestCoordinator coordinator(/*heartbeat_interval=*/absl::Milliseconds(10),
+                              /*heartbeat_budget=*/100);
+  GrpcCoordinatorLink link(CreateChannel(coordinator.address()));
+  RegistrationLoop loop(&link, TestRegistration(1), FastBackoff());
+  loop.Start();
+  ASSERT_TRUE(loop.AwaitRegistrations(1, kWait));
+  const std::string id = loop.worker_id();
+  EXPECT_EQ(loop.heartbeat_interval(), absl::Milliseconds(10));
+  ASSERT_OK(RawWorker(coordinator.address()).Register("127.0.0.1:2"));
+
+  EXPECT_TRUE(WaitUntil([&] { return loop.heartbeat_interval() == absl::Milliseconds(20); },
+                        kWait, kPoll));
+  EXPECT_TRUE(coordinator.AwaitReportedInterval(id, absl::Milliseconds(20)));
+  EXPECT_EQ(coordinator.Worker(id)->lease_timeout, 2 * kLease);
+  // And it keeps beating: the lease holds over fake seconds.
+  for (int second = 1; second <= 5; ++second) {
+    coordinator.Advance(absl::Seconds(1));
+    ASSERT_TRUE(coordinator.AwaitFreshBeat(id)) << "beat " << second;
+  }
+  EXPECT_EQ(loop.registrations(), 1);
   loop.Stop();
 }
 
