@@ -208,6 +208,9 @@ std::string StatusJson(const std::string& coordinator, const ClusterView& view) 
                           .Int("chunks_in_flight", worker.chunks_in_flight)
                           .Int("chunks_done", worker.chunks_done)
                           .Int("heartbeat_age_ms", absl::ToInt64Milliseconds(worker.heartbeat_age))
+                          .Int("heartbeat_interval_ms",
+                               absl::ToInt64Milliseconds(worker.heartbeat_interval))
+                          .Int("lease_timeout_ms", absl::ToInt64Milliseconds(worker.lease_timeout))
                           .Build());
   }
   std::vector<std::string> jobs;

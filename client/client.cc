@@ -95,6 +95,8 @@ absl::StatusOr<ClusterView> Client::GetClusterInfo(int min_workers, absl::Durati
     w.chunks_in_flight = worker.chunks_in_flight();
     w.chunks_done = worker.chunks_done();
     w.heartbeat_age = absl::Milliseconds(worker.last_heartbeat_age_ms());
+    w.heartbeat_interval = absl::Milliseconds(worker.heartbeat_interval_ms());
+    w.lease_timeout = absl::Milliseconds(worker.lease_timeout_ms());
     view.workers.push_back(std::move(w));
   }
   for (const v1::JobStatus& job : response.jobs()) {

@@ -25,6 +25,15 @@ struct WorkerRegistration {
 struct RegistrationGrant {
   std::string worker_id;
   absl::Duration heartbeat_interval;
+  // Silence longer than this and the worker is declared dead; it follows the interval.
+  absl::Duration lease_timeout;
+};
+
+// What the coordinator asks of one worker's heartbeats once it is registered. The coordinator
+// lengthens the interval as the cluster grows, so that the beats of all workers together stay
+// within its budget, and the lease follows the interval a worker reports beating at.
+struct HeartbeatGrant {
+  absl::Duration interval;
   absl::Duration lease_timeout;
 };
 

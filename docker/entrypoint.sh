@@ -16,6 +16,8 @@
 #   GPOOL_SLOTS               worker: chunks computed at once (default 1)
 #   GPOOL_HEARTBEAT_INTERVAL  coordinator: heartbeat period asked of workers (default 500ms)
 #   GPOOL_LEASE_TIMEOUT       coordinator: silence after which a worker is dead (default 3s)
+#   GPOOL_HEARTBEAT_BUDGET    coordinator: heartbeats/s of all workers together; beyond it
+#                             the period grows with the cluster (default 400; 0 = fixed)
 #   GPOOL_WORKER_WAIT         coordinator: how long a job waits for a first worker (default 10s)
 #   GPOOL_CHUNK_TIMEOUT       coordinator: deadline of one chunk RPC (default 10m)
 #   GPOOL_LOG_LEVEL           coordinator and worker: debug, info, warning or error
@@ -39,6 +41,7 @@ case "$role" in
       --port_file="$port_file" \
       ${GPOOL_HEARTBEAT_INTERVAL:+"--heartbeat_interval=$GPOOL_HEARTBEAT_INTERVAL"} \
       ${GPOOL_LEASE_TIMEOUT:+"--lease_timeout=$GPOOL_LEASE_TIMEOUT"} \
+      ${GPOOL_HEARTBEAT_BUDGET:+"--heartbeat_budget=$GPOOL_HEARTBEAT_BUDGET"} \
       ${GPOOL_WORKER_WAIT:+"--worker_wait=$GPOOL_WORKER_WAIT"} \
       ${GPOOL_CHUNK_TIMEOUT:+"--chunk_timeout=$GPOOL_CHUNK_TIMEOUT"} \
       ${GPOOL_LOG_LEVEL:+"--log_level=$GPOOL_LOG_LEVEL"} \

@@ -24,11 +24,14 @@ int RunCoordinator(const CoordinatorDaemonOptions& daemon_options) {
 
   const SchedulerOptions& options = daemon_options.scheduler;
   if (options.heartbeat_interval <= absl::ZeroDuration() ||
-      options.lease_timeout <= options.heartbeat_interval || options.pipeline_depth < 0 ||
-      options.max_attempts < 1 || options.result_window < 1 ||
+      options.lease_timeout <= options.heartbeat_interval ||
+      !(options.heartbeat_budget >= 0) ||
+      options.max_heartbeat_interval < options.heartbeat_interval ||
+      options.pipeline_depth < 0 || options.max_attempts < 1 || options.result_window < 1 ||
       options.result_window_values < 1 || options.max_elements_per_call < 1) {
     LogError(
         "invalid flags: need heartbeat_interval > 0, lease_timeout > heartbeat_interval, "
+        "heartbeat_budget >= 0, max_heartbeat_interval >= heartbeat_interval, "
         "pipeline_depth >= 0, max_attempts >= 1, result_window >= 1, "
         "result_window_values >= 1, max_elements_per_call >= 1");
     return 1;
@@ -53,9 +56,18 @@ int RunCoordinator(const CoordinatorDaemonOptions& daemon_options) {
     return 1;
   }
   std::unique_ptr<grpc::Server> server = std::move(started->server);
-  LogInfo(absl::StrCat("listening on ", host_port->host, ":", started->port, " (lease ",
-                       absl::FormatDuration(options.lease_timeout), ", heartbeat ",
-                       absl::FormatDuration(options.heartbeat_interval), ")"));
+  LogInfo(absl::StrCat(
+      "listening on ", host_port->host, ":", started->port, " (lease ",
+      absl::FormatDuration(options.lease_timeout), ", heartbeat ",
+      absl::FormatDuration(options.heartbeat_interval),
+      options.heartbeat_budget > 0
+          ? absl::StrCat(", growing with the cluster beyond ",
+                         static_cast<int64_t>(options.heartbeat_budget *
+                                              absl::ToDoubleSeconds(options.heartbeat_interval)),
+                         " workers up to ",
+                         absl::FormatDuration(options.max_heartbeat_interval))
+          : std::string(", fixed"),
+      ")"));
 
   absl::Notification stopping;
   std::thread ticker([&] {

@@ -54,19 +54,31 @@ absl::Duration TimeUntil(std::chrono::system_clock::time_point deadline) {
   return absl::FromChrono(deadline - std::chrono::system_clock::now());
 }
 
+absl::StatusOr<HeartbeatReply> ApplyBeat(Scheduler& scheduler, const v1::HeartbeatRequest& beat) {
+  return scheduler.Heartbeat(beat.worker_id(), beat.incarnation(),
+                             absl::Milliseconds(beat.heartbeat_interval_ms()));
+}
+
+void ToProto(const HeartbeatGrant& grant, v1::HeartbeatResponse* response) {
+  response->set_heartbeat_interval_ms(absl::ToInt64Milliseconds(grant.interval));
+  response->set_lease_timeout_ms(absl::ToInt64Milliseconds(grant.lease_timeout));
+}
+
 }  // namespace
 
 // One StreamHeartbeats call: applies every beat it reads as a Heartbeat, and ends the call at
-// the first beat the scheduler rejects (NOT_FOUND: the worker must register again), when the
-// worker half-closes, when the call is cancelled, or at End(). gRPC runs at most one reaction
-// of a call at a time, but End() comes from another thread, hence mu_. Deletes itself once
-// gRPC is done with the call.
+// the first beat the scheduler rejects (NOT_FOUND: the worker must register again), with OK
+// and the new grant at the first beat whose interval differs from the grant (the only way to
+// answer on a client-streaming call), when the worker half-closes, when the call is
+// cancelled, or at End(). gRPC runs at most one reaction of a call at a time, but End() comes
+// from another thread, hence mu_. Deletes itself once gRPC is done with the call.
 //
 // Lock order: CoordinatorService::mu_ before HeartbeatStream::mu_.
 class CoordinatorService::HeartbeatStream final
     : public grpc::ServerReadReactor<v1::HeartbeatRequest> {
  public:
-  explicit HeartbeatStream(CoordinatorService* service) : service_(service) {
+  HeartbeatStream(CoordinatorService* service, v1::HeartbeatResponse* response)
+      : service_(service), response_(response) {
     // gRPC defers the operations started here until the constructor has returned, so they
     // cannot run a reaction under the lock.
     absl::MutexLock service_lock(&service_->mu_);
@@ -92,9 +104,14 @@ class CoordinatorService::HeartbeatStream final
     // !ok: the worker half-closed (its call ends normally) or the call was cancelled (then
     // no status reaches the worker anyway).
     if (!ok) return FinishLocked(grpc::Status::OK);
-    absl::Status status =
-        service_->scheduler_->Heartbeat(beat_.worker_id(), beat_.incarnation());
-    if (!status.ok()) return FinishLocked(ToGrpcStatus(status));
+    absl::StatusOr<HeartbeatReply> reply = ApplyBeat(*service_->scheduler_, beat_);
+    if (!reply.ok()) return FinishLocked(ToGrpcStatus(reply.status()));
+    if (reply->regrant) {
+      // The beat counted; the worker opens a new call at the granted interval. Ending the
+      // call is a rare event (the cluster changed size by a step), not a per-beat cost.
+      ToProto(reply->grant, response_);
+      return FinishLocked(grpc::Status::OK);
+    }
     StartRead(&beat_);
   }
 
@@ -116,6 +133,7 @@ class CoordinatorService::HeartbeatStream final
   }
 
   CoordinatorService* const service_;
+  v1::HeartbeatResponse* const response_;  // Sent when the call ends with OK.
   v1::HeartbeatRequest beat_;  // Written by gRPC while a read is pending.
   absl::Mutex mu_;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
@@ -159,15 +177,19 @@ grpc::ServerUnaryReactor* CoordinatorService::Heartbeat(grpc::CallbackServerCont
                                                         v1::HeartbeatResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   absl::ReaderMutexLock lock(&mu_);
-  reactor->Finish(stopped_ ? Stopped()
-                           : ToGrpcStatus(scheduler_->Heartbeat(request->worker_id(),
-                                                                request->incarnation())));
+  if (stopped_) {
+    reactor->Finish(Stopped());
+    return reactor;
+  }
+  absl::StatusOr<HeartbeatReply> reply = ApplyBeat(*scheduler_, *request);
+  if (reply.ok()) ToProto(reply->grant, response);
+  reactor->Finish(ToGrpcStatus(reply.status()));
   return reactor;
 }
 
 grpc::ServerReadReactor<v1::HeartbeatRequest>* CoordinatorService::StreamHeartbeats(
     grpc::CallbackServerContext* context, v1::HeartbeatResponse* response) {
-  return new HeartbeatStream(this);
+  return new HeartbeatStream(this, response);
 }
 
 grpc::Status CoordinatorService::DrainWorker(grpc::ServerContext* context,
@@ -341,6 +363,8 @@ grpc::Status CoordinatorService::GetClusterInfo(grpc::ServerContext* context,
     status->set_chunks_in_flight(worker.chunks_in_flight);
     status->set_chunks_done(worker.chunks_done);
     status->set_last_heartbeat_age_ms(absl::ToInt64Milliseconds(worker.heartbeat_age));
+    status->set_heartbeat_interval_ms(absl::ToInt64Milliseconds(worker.heartbeat_interval));
+    status->set_lease_timeout_ms(absl::ToInt64Milliseconds(worker.lease_timeout));
   }
   for (const JobSnapshot& job : snapshot.jobs) {
     v1::JobStatus* status = response->add_jobs();

@@ -23,9 +23,19 @@ ABSL_FLAG(std::string, listen, "0.0.0.0:50051",
 ABSL_FLAG(std::string, port_file, "",
           "If set, write the port actually bound to this file (one line) once serving.");
 ABSL_FLAG(absl::Duration, heartbeat_interval, absl::Milliseconds(500),
-          "How often workers are asked to heartbeat.");
+          "How often workers are asked to heartbeat while the cluster is within "
+          "--heartbeat_budget: the shortest interval granted.");
 ABSL_FLAG(absl::Duration, lease_timeout, absl::Seconds(3),
-          "A worker silent for longer is declared dead and its chunks re-dispatched.");
+          "A worker silent for longer is declared dead and its chunks re-dispatched. This is "
+          "the lease at --heartbeat_interval; a worker granted a longer interval gets a lease "
+          "longer in proportion.");
+ABSL_FLAG(double, heartbeat_budget, gpool::SchedulerOptions{}.heartbeat_budget,
+          "Heartbeats per second accepted from all workers together: beyond budget x "
+          "--heartbeat_interval workers, the interval granted grows with the cluster so the "
+          "total stays within it (and leases with it). 0: a fixed --heartbeat_interval.");
+ABSL_FLAG(absl::Duration, max_heartbeat_interval,
+          gpool::SchedulerOptions{}.max_heartbeat_interval,
+          "The longest heartbeat interval granted, whatever the cluster's size.");
 ABSL_FLAG(absl::Duration, worker_wait, absl::Seconds(10),
           "How long a job waits for a worker offering its function before failing.");
 ABSL_FLAG(absl::Duration, chunk_timeout, absl::Minutes(10),
@@ -61,6 +71,8 @@ absl::StatusOr<CoordinatorDaemonOptions> OptionsFromFlags() {
   SchedulerOptions& scheduler = options.scheduler;
   scheduler.heartbeat_interval = absl::GetFlag(FLAGS_heartbeat_interval);
   scheduler.lease_timeout = absl::GetFlag(FLAGS_lease_timeout);
+  scheduler.heartbeat_budget = absl::GetFlag(FLAGS_heartbeat_budget);
+  scheduler.max_heartbeat_interval = absl::GetFlag(FLAGS_max_heartbeat_interval);
   scheduler.worker_wait = absl::GetFlag(FLAGS_worker_wait);
   scheduler.pipeline_depth = absl::GetFlag(FLAGS_pipeline_depth);
   scheduler.max_attempts = absl::GetFlag(FLAGS_max_attempts);

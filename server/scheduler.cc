@@ -55,7 +55,12 @@ constexpr size_t kDurationSamples = 64;
 }  // namespace
 
 Scheduler::Scheduler(SchedulerOptions options, const Clock* clock, WorkerConnector* connector)
-    : options_(std::move(options)), clock_(clock), connector_(connector) {}
+    : options_(std::move(options)),
+      heartbeat_policy_(options_.heartbeat_interval, options_.lease_timeout,
+                        options_.heartbeat_budget, options_.max_heartbeat_interval),
+      clock_(clock),
+      connector_(connector),
+      granted_interval_(heartbeat_policy_.min_interval()) {}
 
 Scheduler::~Scheduler() {
   std::vector<std::shared_ptr<WorkerConnection>> connections;
@@ -109,14 +114,18 @@ absl::StatusOr<RegistrationGrant> Scheduler::RegisterWorker(
     worker.registration = registration;
     worker.connection = std::move(connection);
     worker.last_heartbeat = clock_->Now();
-    grant.worker_id = worker.worker_id;
-    grant.heartbeat_interval = options_.heartbeat_interval;
-    grant.lease_timeout = options_.lease_timeout;
     LogInfo(absl::StrCat("worker ", worker.worker_id, " registered: ", registration.address,
                          " host=", registration.host, " pid=", registration.pid,
                          " slots=", registration.slots, " functions=",
                          absl::StrJoin(registration.functions, ",")));
-    workers_.emplace(worker.worker_id, std::move(worker));
+    auto [it, inserted] = workers_.emplace(worker.worker_id, std::move(worker));
+    // The newcomer counts in its own grant.
+    RegrantLocked();
+    it->second.heartbeat_interval = granted_interval_;
+    it->second.lease_timeout = heartbeat_policy_.LeaseFor(granted_interval_);
+    grant.worker_id = it->first;
+    grant.heartbeat_interval = it->second.heartbeat_interval;
+    grant.lease_timeout = it->second.lease_timeout;
     PumpLocked(&actions);
   }
   Execute(std::move(actions));
@@ -132,7 +141,9 @@ Scheduler::Worker* Scheduler::FindWorkerLocked(const std::string& worker_id,
   return &it->second;
 }
 
-absl::Status Scheduler::Heartbeat(const std::string& worker_id, uint64_t incarnation) {
+absl::StatusOr<HeartbeatReply> Scheduler::Heartbeat(const std::string& worker_id,
+                                                    uint64_t incarnation,
+                                                    absl::Duration reported_interval) {
   absl::MutexLock lock(&mu_);
   Worker* worker = FindWorkerLocked(worker_id, incarnation);
   if (worker == nullptr) {
@@ -140,7 +151,31 @@ absl::Status Scheduler::Heartbeat(const std::string& worker_id, uint64_t incarna
         absl::StrCat("worker ", worker_id, " is not registered here; register again"));
   }
   worker->last_heartbeat = clock_->Now();
-  return absl::OkStatus();
+  HeartbeatReply reply;
+  if (reported_interval <= absl::ZeroDuration()) {
+    // An older worker beats at the interval it registered with, for good: hold it to that.
+    reply.grant = {worker->heartbeat_interval, worker->lease_timeout};
+    return reply;
+  }
+  // The lease follows what the worker says it does, not what it was asked to do: a new,
+  // shorter grant shortens the lease only once the worker reports beating faster, and a
+  // longer one lengthens it from the beat that announces it, before the worker slows down.
+  worker->heartbeat_interval = heartbeat_policy_.Clamp(reported_interval);
+  worker->lease_timeout = heartbeat_policy_.LeaseFor(worker->heartbeat_interval);
+  reply.grant = {granted_interval_, heartbeat_policy_.LeaseFor(granted_interval_)};
+  reply.regrant = reported_interval != granted_interval_;
+  return reply;
+}
+
+void Scheduler::RegrantLocked() {
+  const absl::Duration next =
+      heartbeat_policy_.NextInterval(granted_interval_, static_cast<int>(workers_.size()));
+  if (next == granted_interval_) return;
+  LogInfo(absl::StrCat("heartbeat interval now ", absl::FormatDuration(next), " (was ",
+                       absl::FormatDuration(granted_interval_), ") for ", workers_.size(),
+                       " worker(s) within ", heartbeat_policy_.budget(), " beats/s; lease ",
+                       absl::FormatDuration(heartbeat_policy_.LeaseFor(next))));
+  granted_interval_ = next;
 }
 
 absl::Status Scheduler::DrainWorker(const std::string& worker_id, uint64_t incarnation) {
@@ -263,13 +298,15 @@ void Scheduler::Tick() {
     const absl::Time now = clock_->Now();
     std::vector<std::string> expired;
     for (const auto& [id, worker] : workers_) {
-      if (now - worker.last_heartbeat > options_.lease_timeout) expired.push_back(id);
+      if (now - worker.last_heartbeat > worker.lease_timeout) expired.push_back(id);
     }
     for (const std::string& id : expired) {
+      const Worker& worker = workers_.at(id);
       DeclareDeadLocked(
           id,
-          absl::StrCat("no heartbeat for more than ",
-                       absl::FormatDuration(options_.lease_timeout), " (lease expired)"),
+          absl::StrCat("no heartbeat for more than ", absl::FormatDuration(worker.lease_timeout),
+                       " (lease expired; it beats every ",
+                       absl::FormatDuration(worker.heartbeat_interval), ")"),
           &actions);
     }
     PumpLocked(&actions);
@@ -309,6 +346,8 @@ ClusterSnapshot Scheduler::Snapshot() const {
     w.chunks_in_flight = static_cast<int>(worker.in_flight.size());
     w.chunks_done = worker.chunks_done;
     w.heartbeat_age = now - worker.last_heartbeat;
+    w.heartbeat_interval = worker.heartbeat_interval;
+    w.lease_timeout = worker.lease_timeout;
     snapshot.total_slots += w.slots;
     snapshot.workers.push_back(std::move(w));
   }
@@ -822,6 +861,7 @@ void Scheduler::DeclareDeadLocked(const std::string& worker_id, const std::strin
   }
   actions->cancellations.push_back(worker.connection);
   workers_.erase(it);
+  RegrantLocked();
 }
 
 void Scheduler::ChunkLostLocked(Job& job, uint64_t chunk_index, const std::string& worker_label) {

@@ -19,6 +19,8 @@
 // Worker life cycle: registered ──heartbeats──► registered ... ──lease expired, RPC
 // UNAVAILABLE, or re-registration from the same address──► dead (removed; its running chunks
 // go to the retry queue). A dead worker that comes back registers anew with a new worker id.
+// Each worker has its own lease, a multiple of the interval it beats at; the interval granted
+// grows with the number of workers (HeartbeatPolicy).
 //
 // Thread-safety: all public methods are thread-safe. No callback into a WorkerConnection runs
 // while the scheduler's lock is held.
@@ -51,16 +53,27 @@
 #include "common/index_set.h"
 #include "common/input.h"
 #include "common/worker_registration.h"
+#include "server/heartbeat_policy.h"
 #include "server/job_stream.h"
 #include "server/worker_connection.h"
 
 namespace gpool {
 
 struct SchedulerOptions {
-  // How often workers are asked to heartbeat.
+  // How often workers are asked to heartbeat while the cluster is within the budget below:
+  // the shortest interval granted.
   absl::Duration heartbeat_interval = absl::Milliseconds(500);
-  // A worker silent for longer is declared dead and its chunks are re-dispatched.
+  // A worker silent for longer is declared dead and its chunks are re-dispatched. This is the
+  // lease at heartbeat_interval; a worker beating at a longer interval gets a lease longer in
+  // proportion (heartbeat_policy.h).
   absl::Duration lease_timeout = absl::Seconds(3);
+  // Beats per second the coordinator accepts from all workers together: as the cluster grows
+  // past heartbeat_budget × heartbeat_interval workers (200 by default), the interval granted
+  // grows so that the total stays within it (heartbeat_policy.h). 0: every worker beats at
+  // heartbeat_interval, whatever the cluster's size.
+  double heartbeat_budget = 400;
+  // The longest interval granted (and with it the longest lease: 60 s by default).
+  absl::Duration max_heartbeat_interval = absl::Seconds(10);
   // How long a job waits for a worker that offers its function before failing UNAVAILABLE.
   absl::Duration worker_wait = absl::Seconds(10);
   // Chunks a worker may hold beyond its slots, to hide the round trip between two chunks.
@@ -110,6 +123,20 @@ struct WorkerSnapshot {
   int chunks_in_flight = 0;
   int64_t chunks_done = 0;
   absl::Duration heartbeat_age;
+  // The interval the worker beats at, as far as the coordinator knows (what it last reported,
+  // or was granted at registration), and the lease that follows from it.
+  absl::Duration heartbeat_interval;
+  absl::Duration lease_timeout;
+};
+
+// The coordinator's answer to an accepted heartbeat.
+struct HeartbeatReply {
+  // The interval the worker should beat at, and its lease once it does.
+  HeartbeatGrant grant;
+  // The worker reported beating at another interval than grant.interval, so it must be told
+  // (a heartbeat stream then ends, carrying the grant). Never set for a worker that reports
+  // no interval: it predates adaptive intervals and keeps the one it registered with.
+  bool regrant = false;
 };
 
 struct JobSnapshot {
@@ -142,9 +169,15 @@ class Scheduler {
   // INVALID_ARGUMENT for an empty address, slots < 1 or no functions.
   absl::StatusOr<RegistrationGrant> RegisterWorker(const WorkerRegistration& registration);
 
-  // Renews the lease. NOT_FOUND when the worker is unknown (declared dead, or the
-  // coordinator restarted) or the incarnation differs: the worker must register again.
-  absl::Status Heartbeat(const std::string& worker_id, uint64_t incarnation);
+  // Renews the lease. `reported_interval` is the interval the worker says it beats at from
+  // now on; its lease follows it (clamped to the intervals allowed), so a shorter lease never
+  // applies before the worker has sped up, and a longer one applies from the beat announcing
+  // the longer interval. Zero: a worker that reports none (it predates adaptive intervals),
+  // held to the interval it registered with. NOT_FOUND when the worker is unknown (declared
+  // dead, or the coordinator restarted) or the incarnation differs: it must register again.
+  absl::StatusOr<HeartbeatReply> Heartbeat(
+      const std::string& worker_id, uint64_t incarnation,
+      absl::Duration reported_interval = absl::ZeroDuration());
 
   // Graceful leave, step 1: no new chunks for this worker. NOT_FOUND like Heartbeat.
   absl::Status DrainWorker(const std::string& worker_id, uint64_t incarnation);
@@ -184,6 +217,10 @@ class Scheduler {
     uint64_t sequence = 0;  // registration order
     std::shared_ptr<WorkerConnection> connection;
     absl::Time last_heartbeat;
+    // The interval the worker beats at: granted at registration, then as its beats report
+    // it (clamped to what the policy allows). Its lease follows from it.
+    absl::Duration heartbeat_interval;
+    absl::Duration lease_timeout;
     // (job sequence, chunk index, attempt) of every chunk sent and not answered.
     absl::btree_set<std::tuple<uint64_t, uint64_t, int>> in_flight;
     // Calls (RunChunk or RunChunks) sent and not answered: what capacity is counted in.
@@ -299,6 +336,9 @@ class Scheduler {
                          Actions* actions, bool lost = true) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Worker* FindWorkerLocked(const std::string& worker_id, uint64_t incarnation)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The number of workers changed: updates the interval granted to every worker. Workers
+  // learn of it at their next beat.
+  void RegrantLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The run of `chunk_index` on `worker_id` was lost: retry it or abort the job.
   void ChunkLostLocked(Job& job, uint64_t chunk_index, const std::string& worker_label)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -307,11 +347,14 @@ class Scheduler {
   std::string WorkerLabelLocked(const Worker& worker) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const SchedulerOptions options_;
+  const HeartbeatPolicy heartbeat_policy_;
   const Clock* const clock_;
   WorkerConnector* const connector_;
 
   mutable absl::Mutex mu_;
   std::map<std::string, Worker> workers_ ABSL_GUARDED_BY(mu_);
+  // The heartbeat interval every worker is asked to beat at now.
+  absl::Duration granted_interval_ ABSL_GUARDED_BY(mu_);
   // Keyed by sequence number, so iteration is submission order (fair round-robin).
   std::map<uint64_t, Job> jobs_ ABSL_GUARDED_BY(mu_);
   uint64_t next_worker_sequence_ ABSL_GUARDED_BY(mu_) = 1;

@@ -26,10 +26,11 @@ constexpr absl::Duration kStuckBeat = absl::Seconds(2);
 //
 // The call carries a hold (AddHold) for as long as the link may still start operations on
 // it: without one, gRPC could end the call and free its state between the link's check and
-// its StartWrite. The coordinator sends nothing on this call until it ends it, so
-// OnReadInitialMetadataDone means "the call has ended": the hold is released there (or at a
-// failed write, or when the link half-closes), and OnDone then reports the status. The
-// object keeps itself alive (self_) until OnDone, so the link may drop it at any time.
+// its StartWrite. The coordinator sends nothing on this call until it ends it (not even
+// headers: proto/gpool.proto), so OnReadInitialMetadataDone means "the call is ending": the
+// hold is released there (or at a failed write, or when the link half-closes), and OnDone
+// then reports the status and, for a new grant, the response. The object keeps itself alive
+// (self_) until OnDone, so the link may drop it at any time.
 class GrpcCoordinatorLink::HeartbeatStream final
     : public grpc::ClientWriteReactor<v1::HeartbeatRequest> {
  public:
@@ -76,6 +77,17 @@ class GrpcCoordinatorLink::HeartbeatStream final
     return status_;
   }
 
+  // The grant the coordinator ended the call with, if it did (status OK); call once status()
+  // has a value.
+  std::optional<HeartbeatGrant> grant() {
+    absl::MutexLock lock(&mu_);
+    if (!status_.has_value() || !status_->ok() || response_.heartbeat_interval_ms() <= 0) {
+      return std::nullopt;
+    }
+    return HeartbeatGrant{absl::Milliseconds(response_.heartbeat_interval_ms()),
+                          absl::Milliseconds(response_.lease_timeout_ms())};
+  }
+
   // Tells the coordinator that no more beats come on this call; the coordinator then ends
   // it with OK. Returns at once.
   void HalfClose() {
@@ -105,10 +117,10 @@ class GrpcCoordinatorLink::HeartbeatStream final
   }
 
   void OnReadInitialMetadataDone(bool ok) override {
-    // !ok: the coordinator ended the call without sending anything first (all it ever does)
-    // or the call failed. ok would be headers sent early; then a failed write says when the
-    // call is over.
-    if (!ok) Release();
+    // Either way the call is ending: ok, the coordinator is answering (with a new grant: its
+    // headers come only with its answer); !ok, it ended the call without an answer (NOT_FOUND,
+    // shutting down) or the call failed. Beats must go on a new call from now on.
+    Release();
   }
 
   void OnWriteDone(bool ok) override {
@@ -154,6 +166,7 @@ class GrpcCoordinatorLink::HeartbeatStream final
 
   const absl::Time opened_ = absl::Now();
   grpc::ClientContext context_;
+  // Written by gRPC as the call ends; read once status_ is set (under mu_, after OnDone).
   v1::HeartbeatResponse response_;
 
   absl::Mutex mu_;
@@ -207,14 +220,18 @@ absl::StatusOr<RegistrationGrant> GrpcCoordinatorLink::Register(
   return grant;
 }
 
-absl::Status GrpcCoordinatorLink::Heartbeat(const std::string& worker_id, uint64_t incarnation) {
+absl::StatusOr<std::optional<HeartbeatGrant>> GrpcCoordinatorLink::Heartbeat(
+    const std::string& worker_id, uint64_t incarnation, absl::Duration interval) {
   v1::HeartbeatRequest beat;
   beat.set_worker_id(worker_id);
   beat.set_incarnation(incarnation);
+  beat.set_heartbeat_interval_ms(absl::ToInt64Milliseconds(interval));
   absl::MutexLock lock(&mu_);
   if (!stream_heartbeats_) return UnaryHeartbeat(beat);
+  std::optional<HeartbeatGrant> grant;
   if (stream_ != nullptr) {
     if (std::optional<grpc::Status> ended = stream_->status(); ended.has_value()) {
+      grant = stream_->grant();
       stream_.reset();
       if (ended->error_code() == grpc::StatusCode::NOT_FOUND) return FromGrpcStatus(*ended);
       if (ended->error_code() == grpc::StatusCode::UNIMPLEMENTED) {
@@ -223,9 +240,16 @@ absl::Status GrpcCoordinatorLink::Heartbeat(const std::string& worker_id, uint64
         stream_heartbeats_ = false;
         return UnaryHeartbeat(beat);
       }
-      // The call was lost (connection, deadline, coordinator stopping): this beat opens a
-      // new one.
-      LogDebug(absl::StrCat("heartbeat call ended: ", FromGrpcStatus(*ended).ToString()));
+      if (grant.has_value()) {
+        // The coordinator ended the call to grant another interval. The caller adopts it as
+        // this returns, so this beat already reports it: reporting the old one would only
+        // make the coordinator end the new call too.
+        beat.set_heartbeat_interval_ms(absl::ToInt64Milliseconds(grant->interval));
+      } else {
+        // The call was lost (connection, deadline, coordinator stopping): this beat opens a
+        // new one.
+        LogDebug(absl::StrCat("heartbeat call ended: ", FromGrpcStatus(*ended).ToString()));
+      }
     } else if (absl::Now() - stream_->opened() >= stream_lifetime_) {
       // Replace the call before its deadline. The old one ends once the coordinator has
       // seen the half-close; nothing here waits for it.
@@ -246,14 +270,20 @@ absl::Status GrpcCoordinatorLink::Heartbeat(const std::string& worker_id, uint64
                      absl::FormatDuration(absl::Trunc(waiting, absl::Seconds(1))),
                      ": no connection to the coordinator?"));
   }
-  return absl::OkStatus();
+  return grant;
 }
 
-absl::Status GrpcCoordinatorLink::UnaryHeartbeat(const v1::HeartbeatRequest& beat) {
+absl::StatusOr<std::optional<HeartbeatGrant>> GrpcCoordinatorLink::UnaryHeartbeat(
+    const v1::HeartbeatRequest& beat) {
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + kHeartbeatDeadline);
   v1::HeartbeatResponse response;
-  return FromGrpcStatus(stub_->Heartbeat(&context, beat, &response));
+  grpc::Status status = stub_->Heartbeat(&context, beat, &response);
+  if (!status.ok()) return FromGrpcStatus(status);
+  // Zero from a coordinator that predates adaptive intervals: keep the interval.
+  if (response.heartbeat_interval_ms() <= 0) return std::nullopt;
+  return HeartbeatGrant{absl::Milliseconds(response.heartbeat_interval_ms()),
+                        absl::Milliseconds(response.lease_timeout_ms())};
 }
 
 absl::Status GrpcCoordinatorLink::Drain(const std::string& worker_id, uint64_t incarnation) {

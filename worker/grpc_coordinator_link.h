@@ -35,7 +35,9 @@ struct GrpcCoordinatorLinkOptions {
 // A streamed beat is sent, not acknowledged: Heartbeat returns OK once the beat is handed to
 // an open call. When the coordinator rejects a beat it ends the call with NOT_FOUND, and the
 // next Heartbeat returns that NOT_FOUND: one heartbeat interval later than the unary call
-// would. The lease itself is unaffected.
+// would. The lease itself is unaffected. Likewise when the coordinator grants another
+// interval: it ends the call with OK and the grant, and the next Heartbeat returns the grant,
+// sending its own beat on a new call already reporting the granted interval.
 class GrpcCoordinatorLink final : public CoordinatorLink {
  public:
   GrpcCoordinatorLink(const std::string& coordinator_address, const TransportOptions& transport)
@@ -47,9 +49,13 @@ class GrpcCoordinatorLink final : public CoordinatorLink {
   ~GrpcCoordinatorLink() override;
 
   absl::StatusOr<RegistrationGrant> Register(const WorkerRegistration& registration) override;
+  // A grant: every unary answer carries one; a streamed beat returns one when the coordinator
+  // ended the previous call with it.
   // NOT_FOUND: the coordinator rejected an earlier beat (register again).
   // UNAVAILABLE: beats have not left for a while (no connection), or the unary call failed.
-  absl::Status Heartbeat(const std::string& worker_id, uint64_t incarnation) override;
+  absl::StatusOr<std::optional<HeartbeatGrant>> Heartbeat(const std::string& worker_id,
+                                                          uint64_t incarnation,
+                                                          absl::Duration interval) override;
   absl::Status Drain(const std::string& worker_id, uint64_t incarnation) override;
   absl::Status Deregister(const std::string& worker_id, uint64_t incarnation) override;
 
@@ -61,7 +67,7 @@ class GrpcCoordinatorLink final : public CoordinatorLink {
                                                               const v1::WorkerLeaveRequest&,
                                                               v1::WorkerLeaveResponse*);
   absl::Status Leave(LeaveMethod method, const std::string& worker_id, uint64_t incarnation);
-  absl::Status UnaryHeartbeat(const v1::HeartbeatRequest& beat);
+  absl::StatusOr<std::optional<HeartbeatGrant>> UnaryHeartbeat(const v1::HeartbeatRequest& beat);
   // Ends the current heartbeat call, if any, and forgets it.
   void CloseStreamLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 

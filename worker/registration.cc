@@ -77,11 +77,18 @@ int RegistrationLoop::registrations() const {
   return registrations_;
 }
 
+absl::Duration RegistrationLoop::heartbeat_interval() const {
+  absl::MutexLock lock(&mu_);
+  return heartbeat_interval_;
+}
+
 void RegistrationLoop::Loop() {
   std::mt19937_64 random(registration_.incarnation);
   int failures = 0;
   std::string worker_id;
   absl::Duration heartbeat_interval = absl::Seconds(1);
+  // Until the next beat: the interval, except right after a new grant.
+  absl::Duration wait = heartbeat_interval;
   while (!stop_.HasBeenNotified()) {
     if (worker_id.empty()) {
       absl::StatusOr<RegistrationGrant> grant = link_->Register(registration_);
@@ -96,32 +103,54 @@ void RegistrationLoop::Loop() {
       }
       failures = 0;
       worker_id = grant->worker_id;
-      heartbeat_interval = grant->heartbeat_interval;
+      if (grant->heartbeat_interval > absl::ZeroDuration()) {
+        heartbeat_interval = grant->heartbeat_interval;
+      }
+      wait = heartbeat_interval;
       LogInfo(absl::StrCat("registered as ", worker_id, " (heartbeat every ",
-                           absl::FormatDuration(heartbeat_interval), ")"));
+                           absl::FormatDuration(heartbeat_interval), ", lease ",
+                           absl::FormatDuration(grant->lease_timeout), ")"));
       {
         absl::MutexLock lock(&mu_);
         worker_id_ = worker_id;
+        heartbeat_interval_ = heartbeat_interval;
         ++registrations_;
       }
       if (on_state_change_) on_state_change_(true);
       continue;
     }
-    if (stop_.WaitForNotificationWithTimeout(heartbeat_interval)) break;
-    absl::Status status = link_->Heartbeat(worker_id, registration_.incarnation);
-    if (absl::IsNotFound(status)) {
+    if (stop_.WaitForNotificationWithTimeout(wait)) break;
+    wait = heartbeat_interval;
+    absl::StatusOr<std::optional<HeartbeatGrant>> reply =
+        link_->Heartbeat(worker_id, registration_.incarnation, heartbeat_interval);
+    if (absl::IsNotFound(reply.status())) {
       LogWarning(absl::StrCat("the coordinator no longer knows ", worker_id,
                               "; registering again"));
       worker_id.clear();
       {
         absl::MutexLock lock(&mu_);
         worker_id_.clear();
+        heartbeat_interval_ = absl::ZeroDuration();
       }
       if (on_state_change_) on_state_change_(false);
-    } else if (!status.ok()) {
+    } else if (!reply.ok()) {
       // Keep heartbeating: if the silence outlasts the lease, the coordinator answers
       // NOT_FOUND once it is reachable again, and we register anew.
-      LogDebug(absl::StrCat("heartbeat failed: ", status.ToString()));
+      LogDebug(absl::StrCat("heartbeat failed: ", reply.status().ToString()));
+    } else if (const std::optional<HeartbeatGrant>& grant = *reply;
+               grant.has_value() && grant->interval > absl::ZeroDuration() &&
+               grant->interval != heartbeat_interval) {
+      LogInfo(absl::StrCat("the coordinator asks for a heartbeat every ",
+                           absl::FormatDuration(grant->interval), " (was ",
+                           absl::FormatDuration(heartbeat_interval), "; lease ",
+                           absl::FormatDuration(grant->lease_timeout), ")"));
+      // The coordinator keeps the lease of the old interval until a beat reports the new
+      // one. That beat comes no later than the old interval would have brought it, so a
+      // longer interval never outruns the old lease, and no later than the new one.
+      wait = std::min(heartbeat_interval, grant->interval);
+      heartbeat_interval = grant->interval;
+      absl::MutexLock lock(&mu_);
+      heartbeat_interval_ = heartbeat_interval;
     }
   }
 }

@@ -1,13 +1,15 @@
 // Keeps a worker registered with its coordinator: registers, heartbeats at the interval the
-// coordinator asks for, and registers again (with exponential backoff and jitter) whenever
-// the coordinator no longer knows it, e.g. after a coordinator restart or a lease expiry.
-// Transport-free: the RPCs go through a CoordinatorLink.
+// coordinator asks for (adopting each new grant: the interval grows with the cluster), and
+// registers again (with exponential backoff and jitter) whenever the coordinator no longer
+// knows it, e.g. after a coordinator restart or a lease expiry. Transport-free: the RPCs go
+// through a CoordinatorLink.
 #ifndef GPOOL_WORKER_REGISTRATION_H_
 #define GPOOL_WORKER_REGISTRATION_H_
 
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -26,8 +28,14 @@ class CoordinatorLink {
  public:
   virtual ~CoordinatorLink() = default;
   virtual absl::StatusOr<RegistrationGrant> Register(const WorkerRegistration& registration) = 0;
-  // NOT_FOUND means "register again".
-  virtual absl::Status Heartbeat(const std::string& worker_id, uint64_t incarnation) = 0;
+  // One beat, telling the coordinator the worker beats every `interval` from now on. Returns
+  // the coordinator's grant when it sent one. When its interval differs from `interval`, the
+  // caller must adopt it at once: its next beat comes no later than min(interval, granted
+  // interval) and reports the granted one (proto/gpool.proto, Heartbeat). NOT_FOUND means
+  // "register again".
+  virtual absl::StatusOr<std::optional<HeartbeatGrant>> Heartbeat(const std::string& worker_id,
+                                                                  uint64_t incarnation,
+                                                                  absl::Duration interval) = 0;
   // Graceful leave: no new chunks, then forget this worker (see proto/gpool.proto).
   virtual absl::Status Drain(const std::string& worker_id, uint64_t incarnation) = 0;
   virtual absl::Status Deregister(const std::string& worker_id, uint64_t incarnation) = 0;
@@ -75,6 +83,8 @@ class RegistrationLoop {
   bool AwaitRegistrations(int count, absl::Duration timeout) const;
   // How many times the worker registered (1 after the first success).
   int registrations() const;
+  // The interval the worker beats at now (the last one granted); zero while unregistered.
+  absl::Duration heartbeat_interval() const;
 
  private:
   void Loop();
@@ -88,6 +98,7 @@ class RegistrationLoop {
   mutable absl::Mutex mu_;
   std::string worker_id_ ABSL_GUARDED_BY(mu_);
   int registrations_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Duration heartbeat_interval_ ABSL_GUARDED_BY(mu_);
 
   std::thread thread_;  // Last: started after every other member is ready.
 };

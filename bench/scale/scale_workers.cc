@@ -7,7 +7,9 @@
 //   * its own registration (address, incarnation, host "scale-<i>", pid = this process, 1 slot,
 //     functions ["square"]) and, unless --shared_connection, its own TCP connection to the
 //     coordinator (a local subchannel pool per channel, like N separate processes would have);
-//   * heartbeats at the granted interval, re-registering on NOT_FOUND.
+//   * heartbeats at the interval granted to it, adopting every new grant as gpool-worker's
+//     RegistrationLoop does (the coordinator lengthens the interval as the cluster grows), and
+//     re-registering on NOT_FOUND.
 // The coordinator-facing calls go through gpool-worker's own GrpcCoordinatorLink (one per
 // simulated worker), so heartbeats travel as a real worker sends them: one StreamHeartbeats
 // call per worker, or with --noheartbeat_stream one unary Heartbeat per beat (what the Python
@@ -20,7 +22,9 @@
 #include <cstdint>
 #include <cstdio>
 #include <fstream>
+#include <climits>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -122,6 +126,8 @@ struct SimWorker {
   uint64_t incarnation = 0;
   std::unique_ptr<gpool::GrpcCoordinatorLink> link;
   std::string worker_id;  // Empty while unregistered.
+  // The interval granted to this worker; read by the reporting thread.
+  std::atomic<int64_t> interval_ms{500};
   Clock::time_point next_due;
 };
 
@@ -143,8 +149,8 @@ std::shared_ptr<grpc::Channel> CoordinatorChannel(const std::string& address, bo
   return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
 }
 
-std::atomic<int64_t> g_heartbeat_interval_ms{500};
 std::atomic<uint64_t> g_heartbeats{0};
+std::atomic<uint64_t> g_grants{0};  // New intervals adopted after registration.
 std::atomic<uint64_t> g_heartbeat_errors{0};
 std::atomic<uint64_t> g_registrations{0};
 
@@ -163,20 +169,42 @@ bool Register(SimWorker& w, int64_t pid) {
   }
   w.worker_id = grant->worker_id;
   if (grant->heartbeat_interval > absl::ZeroDuration()) {
-    g_heartbeat_interval_ms.store(absl::ToInt64Milliseconds(grant->heartbeat_interval));
+    w.interval_ms.store(absl::ToInt64Milliseconds(grant->heartbeat_interval));
   }
   g_registrations.fetch_add(1);
   return true;
 }
 
-void Heartbeat(SimWorker& w, int64_t pid) {
-  absl::Status status = w.link->Heartbeat(w.worker_id, w.incarnation);
+// One beat; returns the time until the next one.
+std::chrono::milliseconds Heartbeat(SimWorker& w, int64_t pid) {
+  const int64_t interval_ms = w.interval_ms.load();
+  absl::StatusOr<std::optional<gpool::HeartbeatGrant>> reply =
+      w.link->Heartbeat(w.worker_id, w.incarnation, absl::Milliseconds(interval_ms));
   g_heartbeats.fetch_add(1, std::memory_order_relaxed);
-  if (absl::IsNotFound(status)) {
+  if (absl::IsNotFound(reply.status())) {
     Register(w, pid);
-  } else if (!status.ok()) {
+  } else if (!reply.ok()) {
     g_heartbeat_errors.fetch_add(1, std::memory_order_relaxed);
+  } else if (reply->has_value()) {
+    const int64_t granted_ms = absl::ToInt64Milliseconds((*reply)->interval);
+    if (granted_ms > 0 && granted_ms != interval_ms) {
+      // As RegistrationLoop: the beat reporting the new interval comes no later than either.
+      w.interval_ms.store(granted_ms);
+      g_grants.fetch_add(1, std::memory_order_relaxed);
+      return std::chrono::milliseconds(std::min(interval_ms, granted_ms));
+    }
   }
+  return std::chrono::milliseconds(w.interval_ms.load());
+}
+
+// "500 ms" when every worker has the same interval, else "min..max ms".
+std::string Intervals(const std::vector<SimWorker>& workers) {
+  int64_t lo = INT64_MAX, hi = 0;
+  for (const SimWorker& w : workers) {
+    lo = std::min(lo, w.interval_ms.load());
+    hi = std::max(hi, w.interval_ms.load());
+  }
+  return lo == hi ? absl::StrCat(lo, " ms") : absl::StrCat(lo, "..", hi, " ms");
 }
 
 void Leave(SimWorker& w) {
@@ -254,23 +282,23 @@ int main(int argc, char** argv) {
         }
         if (!w.worker_id.empty()) registered.fetch_add(1);
         // Spread the first heartbeats over one interval.
-        w.next_due = Clock::now() + std::chrono::milliseconds(
-                                        g_heartbeat_interval_ms.load() * i / n);
+        w.next_due = Clock::now() + std::chrono::milliseconds(w.interval_ms.load() * i / n);
       }
       while (!stop.load()) {
         Clock::time_point earliest = Clock::now() + std::chrono::milliseconds(100);
         for (int i = t; i < n && !stop.load(); i += threads) {
           SimWorker& w = workers[i];
           if (Clock::now() >= w.next_due) {
+            std::chrono::milliseconds delay(w.interval_ms.load());
             if (w.worker_id.empty()) {
               Register(w, pid);
+              delay = std::chrono::milliseconds(w.interval_ms.load());
             } else {
-              Heartbeat(w, pid);
+              delay = Heartbeat(w, pid);
             }
             // Keep the cadence; if we fell behind by a whole interval, restart from now.
-            const auto interval = std::chrono::milliseconds(g_heartbeat_interval_ms.load());
-            w.next_due += interval;
-            if (w.next_due < Clock::now()) w.next_due = Clock::now() + interval;
+            w.next_due += delay;
+            if (w.next_due < Clock::now()) w.next_due = Clock::now() + delay;
           }
           earliest = std::min(earliest, w.next_due);
         }
@@ -289,10 +317,9 @@ int main(int argc, char** argv) {
     all_registered = true;
   }
   std::printf(
-      "ready %d workers registered in %.0f ms (heartbeat every %lld ms, %s, %d threads, %s)\n",
+      "ready %d workers registered in %.0f ms (heartbeat every %s, %s, %d threads, %s)\n",
       registered.load(), absl::ToDoubleMilliseconds(absl::Now() - start),
-      static_cast<long long>(g_heartbeat_interval_ms.load()),
-      stream ? "streamed" : "one call per beat", threads,
+      Intervals(workers).c_str(), stream ? "streamed" : "one call per beat", threads,
       shared ? "one shared connection" : "one connection per worker");
   std::fflush(stdout);
   const std::string ready_file = absl::GetFlag(FLAGS_ready_file);
@@ -308,11 +335,14 @@ int main(int argc, char** argv) {
     absl::SleepFor(std::min(absl::Seconds(10), end - absl::Now()));
     const absl::Time now = absl::Now();
     const uint64_t hb = g_heartbeats.load();
-    std::printf("heartbeats %.0f/s, errors %llu, registrations %llu, RunChunk calls %llu\n",
-                static_cast<double>(hb - last_heartbeats) / absl::ToDoubleSeconds(now - last),
-                static_cast<unsigned long long>(g_heartbeat_errors.load()),
-                static_cast<unsigned long long>(g_registrations.load()),
-                static_cast<unsigned long long>(service.calls()));
+    std::printf(
+        "heartbeats %.0f/s, every %s, grants adopted %llu, errors %llu, registrations %llu, "
+        "RunChunk calls %llu\n",
+        static_cast<double>(hb - last_heartbeats) / absl::ToDoubleSeconds(now - last),
+        Intervals(workers).c_str(), static_cast<unsigned long long>(g_grants.load()),
+        static_cast<unsigned long long>(g_heartbeat_errors.load()),
+        static_cast<unsigned long long>(g_registrations.load()),
+        static_cast<unsigned long long>(service.calls()));
     std::fflush(stdout);
     last_heartbeats = hb;
     last = now;

@@ -319,5 +319,127 @@ TEST(ChaosTest, PoisonChunk_JobAbortedAfterFourAttempts) {
   EXPECT_EQ(aborted, 4);
 }
 
+// 8. Heartbeat intervals that grow with the cluster. A budget of 3 beats/s with a 100 ms
+// minimum (1 s lease) makes three workers beat every second, with 10 s leases.
+const std::vector<std::string> kTinyHeartbeatBudget = {
+    "--heartbeat_interval=100ms", "--lease_timeout=1s", "--heartbeat_budget=3"};
+constexpr absl::Duration kGrantedInterval = absl::Seconds(1);
+constexpr absl::Duration kGrantedLease = absl::Seconds(10);
+
+// Worker id by PID; a worker declared dead comes back under a new id.
+std::map<int64_t, std::string> WorkerIds(const ClusterView& view) {
+  std::map<int64_t, std::string> ids;
+  for (const WorkerView& worker : view.workers) ids[worker.ref.pid] = worker.ref.worker_id;
+  return ids;
+}
+
+// Waits until every registered worker (and `count` of them) reports beating at `interval`.
+absl::StatusOr<ClusterView> AwaitIntervals(Client& client, size_t count,
+                                           absl::Duration interval) {
+  absl::StatusOr<ClusterView> view;
+  WaitUntil(
+      [&] {
+        view = client.GetClusterInfo();
+        if (!view.ok() || view->workers.size() != count) return false;
+        for (const WorkerView& worker : view->workers) {
+          if (worker.heartbeat_interval != interval) return false;
+        }
+        return true;
+      },
+      absl::Seconds(20));
+  return view;
+}
+
+// The workers adopt the longer interval (those that registered at a shorter one too), get
+// the longer lease, and a crash mid-job is still noticed at once through the failed calls,
+// not after the 10 s lease. Nobody healthy is declared dead meanwhile.
+TEST(ChaosTest, AdaptiveHeartbeat_OverBudget_WorkersAdoptLongerIntervalCrashSeenAtOnce) {
+  auto cluster = StartCluster(3, {"--chunk_delay=20ms"}, kTinyHeartbeatBudget);
+  ASSERT_NE(cluster, nullptr);
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Client> observer, Client::Connect(cluster->address()));
+  ASSERT_OK_AND_ASSIGN(ClusterView before, AwaitIntervals(*observer, 3, kGrantedInterval));
+  for (const WorkerView& worker : before.workers) {
+    EXPECT_EQ(worker.heartbeat_interval, kGrantedInterval) << worker.ref.worker_id;
+    EXPECT_EQ(worker.lease_timeout, kGrantedLease) << worker.ref.worker_id;
+  }
+
+  const pid_t victim = cluster->worker_pids()[1];
+  absl::Time killed;
+  const int64_t n = 4'000'000;
+  ChaosRun run = RunMap(cluster->address(), SquaresSpec(n, 100'000), [&](size_t received) {
+    if (received == 5) {
+      EXPECT_OK(cluster->SignalWorker(victim, SIGKILL));
+      killed = absl::Now();
+    }
+  });
+  const absl::Duration kill_to_done = absl::Now() - killed;
+  ASSERT_OK(run.summary);
+  EXPECT_EQ(run.summary->sum, SumOfSquares(n));
+  ExpectExactlyOnce(run, 40);
+  EXPECT_EQ(run.summary->stats.workers_lost, 1);
+  // Waiting out the lease would have held the lost chunks for 10 s.
+  EXPECT_LT(kill_to_done, kGrantedLease / 2);
+
+  // The two left keep their registrations and interval (two workers need 667 ms: within a
+  // step of the grant, so it stays).
+  ASSERT_OK_AND_ASSIGN(ClusterView after, AwaitIntervals(*observer, 2, kGrantedInterval));
+  std::map<int64_t, std::string> ids_before = WorkerIds(before);
+  ids_before.erase(victim);
+  EXPECT_EQ(WorkerIds(after), ids_before);
+}
+
+// An idle worker killed and another frozen: neither has a call in flight to fail, so both
+// are declared dead by their leases, now 10 s: not before about 9 s (the last beat was at
+// most a second before), and not much after 10 s. The one worker left then needs less than
+// a step of the grant: it is granted a shorter interval (417 ms) and adopts it.
+TEST(ChaosTest, AdaptiveHeartbeat_IdleWorkersKilledAndFrozen_DeclaredDeadWithinTheLongerLease) {
+  auto cluster = StartCluster(3, {}, kTinyHeartbeatBudget);
+  ASSERT_NE(cluster, nullptr);
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Client> observer, Client::Connect(cluster->address()));
+  ASSERT_OK_AND_ASSIGN(ClusterView before, AwaitIntervals(*observer, 3, kGrantedInterval));
+
+  const pid_t killed = cluster->worker_pids()[0];
+  const pid_t frozen = cluster->worker_pids()[1];
+  ASSERT_OK(cluster->SignalWorker(killed, SIGKILL));
+  ASSERT_OK(cluster->SignalWorker(frozen, SIGSTOP));
+  const absl::Time silent_since = absl::Now();
+  std::map<int64_t, absl::Duration> declared_dead_after;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        absl::StatusOr<ClusterView> view = observer->GetClusterInfo();
+        if (!view.ok()) return false;
+        const std::map<int64_t, std::string> ids = WorkerIds(*view);
+        for (pid_t pid : {killed, frozen}) {
+          if (ids.count(pid) == 0 && declared_dead_after.count(pid) == 0) {
+            declared_dead_after[pid] = absl::Now() - silent_since;
+          }
+        }
+        return declared_dead_after.size() == 2;
+      },
+      kGrantedLease + absl::Seconds(10)))
+      << "declared dead: " << declared_dead_after.size() << " of 2";
+  for (const auto& [pid, after] : declared_dead_after) {
+    EXPECT_GE(after, kGrantedLease - kGrantedInterval - absl::Milliseconds(500)) << pid;
+    EXPECT_LE(after, kGrantedLease + absl::Seconds(3)) << pid;
+  }
+
+  // The survivor was never declared dead, and now beats faster.
+  const int64_t survivor = cluster->worker_pids()[2];
+  ASSERT_OK_AND_ASSIGN(ClusterView alone,
+                       AwaitIntervals(*observer, 1, absl::Milliseconds(417)));
+  EXPECT_EQ(WorkerIds(alone).at(survivor), WorkerIds(before).at(survivor));
+  EXPECT_EQ(alone.workers[0].lease_timeout, absl::Milliseconds(4170));
+
+  // Thawed, the frozen one learns it was forgotten and registers again.
+  ASSERT_OK(cluster->SignalWorker(frozen, SIGCONT));
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        absl::StatusOr<ClusterView> view = observer->GetClusterInfo();
+        return view.ok() && WorkerIds(*view).count(frozen) == 1;
+      },
+      absl::Seconds(20)))
+      << "the thawed worker did not register again";
+}
+
 }  // namespace
 }  // namespace gpool

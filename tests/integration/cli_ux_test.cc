@@ -154,6 +154,9 @@ TEST_F(CliUxTest, Status_TwoWorkersAndRunningJob_TableAndJsonShowPidsAndProgress
     EXPECT_EQ(worker.at("slots"), 1);
     EXPECT_THAT(worker.at("functions").get<std::vector<std::string>>(), Contains("square"));
     EXPECT_GE(worker.at("heartbeat_age_ms").get<int64_t>(), 0);
+    // Two workers are far below the heartbeat budget: the default interval and lease.
+    EXPECT_EQ(worker.at("heartbeat_interval_ms"), 500);
+    EXPECT_EQ(worker.at("lease_timeout_ms"), 3000);
     in_flight += worker.at("chunks_in_flight").get<int64_t>();
   }
   EXPECT_EQ(pids_in_json, WorkerPids());

@@ -3,6 +3,7 @@
 // scheduler's clock is fake and nothing ticks on its own, so a lease expires exactly when a
 // test advances the clock and calls Tick; every wait is on a condition with a deadline.
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,8 @@ using ::gpool::testing::WaitUntil;
 using ::testing::HasSubstr;
 
 constexpr absl::Duration kLease = absl::Seconds(3);
+// The interval the test coordinator grants (its minimum), which the links report.
+constexpr absl::Duration kInterval = absl::Milliseconds(500);
 constexpr absl::Duration kWait = absl::Seconds(10);
 constexpr absl::Duration kPoll = absl::Milliseconds(1);
 
@@ -65,10 +68,12 @@ class UnusedConnector final : public WorkerConnector {
 // A coordinator (Scheduler + CoordinatorService) serving on 127.0.0.1 with a fake clock.
 class TestCoordinator {
  public:
-  explicit TestCoordinator(absl::Duration heartbeat_interval = absl::Milliseconds(500)) {
+  explicit TestCoordinator(absl::Duration heartbeat_interval = kInterval,
+                           double heartbeat_budget = SchedulerOptions{}.heartbeat_budget) {
     SchedulerOptions options;
     options.heartbeat_interval = heartbeat_interval;
     options.lease_timeout = kLease;
+    options.heartbeat_budget = heartbeat_budget;
     scheduler_ = std::make_unique<Scheduler>(options, &clock_, &connector_);
     service_ = std::make_unique<CoordinatorService>(scheduler_.get());
     absl::StatusOr<StartedServer> started =
@@ -97,11 +102,23 @@ class TestCoordinator {
   void Advance(absl::Duration d) { clock_.Advance(d); }
   void Tick() { scheduler_->Tick(); }
 
-  bool Registered(const std::string& worker_id) const {
+  bool Registered(const std::string& worker_id) const { return Worker(worker_id).has_value(); }
+
+  std::optional<WorkerSnapshot> Worker(const std::string& worker_id) const {
     for (const WorkerSnapshot& worker : scheduler_->Snapshot().workers) {
-      if (worker.worker_id == worker_id) return true;
+      if (worker.worker_id == worker_id) return worker;
     }
-    return false;
+    return std::nullopt;
+  }
+
+  // Waits until the coordinator holds `worker_id` to `interval` (the worker reported it).
+  bool AwaitReportedInterval(const std::string& worker_id, absl::Duration interval) const {
+    return WaitUntil(
+        [&] {
+          std::optional<WorkerSnapshot> worker = Worker(worker_id);
+          return worker.has_value() && worker->heartbeat_interval == interval;
+        },
+        kWait, kPoll);
   }
 
   // Waits until the scheduler has applied a heartbeat (or registration) of `worker_id` at
@@ -145,10 +162,14 @@ BackoffPolicy FastBackoff() {
   return policy;
 }
 
-v1::HeartbeatRequest Beat(const std::string& worker_id, uint64_t incarnation = 7) {
+// A beat reporting `interval`; none (zero) by default, as a worker that predates adaptive
+// intervals sends it.
+v1::HeartbeatRequest Beat(const std::string& worker_id, uint64_t incarnation = 7,
+                          absl::Duration interval = absl::ZeroDuration()) {
   v1::HeartbeatRequest beat;
   beat.set_worker_id(worker_id);
   beat.set_incarnation(incarnation);
+  beat.set_heartbeat_interval_ms(absl::ToInt64Milliseconds(interval));
   return beat;
 }
 
@@ -158,11 +179,11 @@ class RawWorker {
   explicit RawWorker(const std::string& address)
       : stub_(v1::Coordinator::NewStub(CreateChannel(address))) {}
 
-  absl::StatusOr<std::string> Register() {
+  absl::StatusOr<std::string> Register(const std::string& address = "127.0.0.1:1") {
     grpc::ClientContext context;
     context.set_deadline(DeadlineIn(kWait));
     v1::RegisterWorkerRequest request;
-    request.set_address("127.0.0.1:1");
+    request.set_address(address);
     request.set_pid(42);
     request.set_host("test-host");
     request.set_slots(1);
@@ -175,10 +196,15 @@ class RawWorker {
   }
 
   absl::Status UnaryHeartbeat(const std::string& worker_id) {
+    return UnaryHeartbeat(Beat(worker_id)).status();
+  }
+  absl::StatusOr<v1::HeartbeatResponse> UnaryHeartbeat(const v1::HeartbeatRequest& beat) {
     grpc::ClientContext context;
     context.set_deadline(DeadlineIn(kWait));
     v1::HeartbeatResponse response;
-    return FromGrpcStatus(stub_->Heartbeat(&context, Beat(worker_id), &response));
+    grpc::Status status = stub_->Heartbeat(&context, beat, &response);
+    if (!status.ok()) return FromGrpcStatus(status);
+    return response;
   }
 
   absl::Status Deregister(const std::string& worker_id) {
@@ -282,6 +308,64 @@ TEST(CoordinatorHeartbeatTest, Heartbeat_Unary_KeepsLeaseAndUnknownIsNotFound) {
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("w999")));
 }
 
+// With a budget of 2 beats/s, one worker keeps the 500 ms minimum and two get 1 s (6 s lease).
+constexpr double kTinyBudget = 2;
+
+TEST(CoordinatorHeartbeatTest, StreamHeartbeats_BeatBehindTheGrant_CallEndsOkWithTheGrant) {
+  TestCoordinator coordinator(kInterval, kTinyBudget);
+  RawWorker worker(coordinator.address());
+  ASSERT_OK_AND_ASSIGN(std::string id, worker.Register("127.0.0.1:1"));  // at 500 ms
+  ASSERT_OK(worker.Register("127.0.0.1:2"));                            // now 1 s
+  std::unique_ptr<RawWorker::Stream> stream = worker.OpenStream();
+  coordinator.Advance(absl::Seconds(1));
+  ASSERT_TRUE(stream->writer->Write(Beat(id, 7, kInterval)));
+  EXPECT_OK(stream->Finish());
+  EXPECT_EQ(stream->response.heartbeat_interval_ms(), 1000);
+  EXPECT_EQ(stream->response.lease_timeout_ms(), 6000);
+  // The beat counted, at the interval it reported.
+  ASSERT_TRUE(coordinator.AwaitFreshBeat(id));
+  EXPECT_EQ(coordinator.Worker(id)->lease_timeout, kLease);
+
+  // On a new call at the granted interval the beats are taken without an answer.
+  std::unique_ptr<RawWorker::Stream> again = worker.OpenStream();
+  coordinator.Advance(absl::Seconds(1));
+  ASSERT_TRUE(again->writer->Write(Beat(id, 7, absl::Seconds(1))));
+  ASSERT_TRUE(coordinator.AwaitFreshBeat(id));
+  EXPECT_EQ(coordinator.Worker(id)->lease_timeout, absl::Seconds(6));
+  ASSERT_TRUE(again->writer->WritesDone());
+  EXPECT_OK(again->Finish());
+  EXPECT_EQ(again->response.heartbeat_interval_ms(), 0);
+}
+
+TEST(CoordinatorHeartbeatTest, StreamHeartbeats_BeatWithoutInterval_NeverEndedForAGrant) {
+  TestCoordinator coordinator(kInterval, kTinyBudget);
+  RawWorker worker(coordinator.address());
+  ASSERT_OK_AND_ASSIGN(std::string id, worker.Register("127.0.0.1:1"));
+  ASSERT_OK(worker.Register("127.0.0.1:2"));
+  std::unique_ptr<RawWorker::Stream> stream = worker.OpenStream();
+  for (int beat = 1; beat <= 3; ++beat) {
+    coordinator.Advance(absl::Milliseconds(500));
+    ASSERT_TRUE(stream->writer->Write(Beat(id))) << "beat " << beat;
+    ASSERT_TRUE(coordinator.AwaitFreshBeat(id)) << "beat " << beat;
+  }
+  ASSERT_TRUE(stream->writer->WritesDone());
+  EXPECT_OK(stream->Finish());
+  EXPECT_EQ(stream->response.heartbeat_interval_ms(), 0);
+}
+
+TEST(CoordinatorHeartbeatTest, Heartbeat_Unary_AnswerCarriesTheGrant) {
+  TestCoordinator coordinator(kInterval, kTinyBudget);
+  RawWorker worker(coordinator.address());
+  ASSERT_OK_AND_ASSIGN(std::string id, worker.Register("127.0.0.1:1"));
+  ASSERT_OK_AND_ASSIGN(v1::HeartbeatResponse alone, worker.UnaryHeartbeat(Beat(id, 7, kInterval)));
+  EXPECT_EQ(alone.heartbeat_interval_ms(), 500);
+  EXPECT_EQ(alone.lease_timeout_ms(), 3000);
+  ASSERT_OK(worker.Register("127.0.0.1:2"));
+  ASSERT_OK_AND_ASSIGN(v1::HeartbeatResponse two, worker.UnaryHeartbeat(Beat(id, 7, kInterval)));
+  EXPECT_EQ(two.heartbeat_interval_ms(), 1000);
+  EXPECT_EQ(two.lease_timeout_ms(), 6000);
+}
+
 TEST(CoordinatorHeartbeatTest, StopWorkerCalls_OpenStreamEndsUnavailableAndWorkerCallsRefused) {
   TestCoordinator coordinator;
   RawWorker worker(coordinator.address());
@@ -310,7 +394,7 @@ void BeatForTenSeconds(TestCoordinator& coordinator, GrpcCoordinatorLink& link,
                        const std::string& worker_id, bool await_each_beat) {
   for (int second = 1; second <= 10; ++second) {
     coordinator.Advance(absl::Seconds(1));
-    ASSERT_OK(link.Heartbeat(worker_id, 7));
+    ASSERT_OK(link.Heartbeat(worker_id, 7, kInterval));
     if (await_each_beat) {
       ASSERT_TRUE(coordinator.AwaitFreshBeat(worker_id)) << "beat " << second;
     }
@@ -333,7 +417,7 @@ TEST(GrpcCoordinatorLinkTest, Heartbeat_AfterLeaseExpired_ReturnsNotFound) {
   GrpcCoordinatorLink link(CreateChannel(coordinator.address()));
   ASSERT_OK_AND_ASSIGN(RegistrationGrant grant, link.Register(TestRegistration()));
   coordinator.Advance(absl::Seconds(1));
-  ASSERT_OK(link.Heartbeat(grant.worker_id, 7));
+  ASSERT_OK(link.Heartbeat(grant.worker_id, 7, kInterval));
   ASSERT_TRUE(coordinator.AwaitFreshBeat(grant.worker_id));
   coordinator.AdvanceAndTick(kLease + absl::Milliseconds(1));
   ASSERT_FALSE(coordinator.Registered(grant.worker_id));
@@ -341,7 +425,7 @@ TEST(GrpcCoordinatorLinkTest, Heartbeat_AfterLeaseExpired_ReturnsNotFound) {
   absl::Status status;
   ASSERT_TRUE(WaitUntil(
       [&] {
-        status = link.Heartbeat(grant.worker_id, 7);
+        status = link.Heartbeat(grant.worker_id, 7, kInterval).status();
         return absl::IsNotFound(status);
       },
       kWait, kPoll))
@@ -366,6 +450,52 @@ TEST(GrpcCoordinatorLinkTest, Heartbeat_Unary_WorkerOutlivesManyLeases) {
   ASSERT_OK_AND_ASSIGN(RegistrationGrant grant, link.Register(TestRegistration()));
   // A unary beat is applied before its call returns.
   BeatForTenSeconds(coordinator, link, grant.worker_id, /*await_each_beat=*/false);
+}
+
+TEST(GrpcCoordinatorLinkTest, Heartbeat_CallEndedWithAGrant_ReturnsItAndReportsItOnANewCall) {
+  TestCoordinator coordinator(kInterval, kTinyBudget);
+  GrpcCoordinatorLink link(CreateChannel(coordinator.address()));
+  ASSERT_OK_AND_ASSIGN(RegistrationGrant grant, link.Register(TestRegistration(1)));
+  EXPECT_EQ(grant.heartbeat_interval, kInterval);
+  ASSERT_OK(RawWorker(coordinator.address()).Register("127.0.0.1:2"));  // The grant is 1 s now.
+  // The coordinator takes this beat and ends the call with the grant; a following beat
+  // learns of it.
+  std::optional<HeartbeatGrant> granted;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        absl::StatusOr<std::optional<HeartbeatGrant>> reply =
+            link.Heartbeat(grant.worker_id, 7, kInterval);
+        if (reply.ok() && reply->has_value()) granted = **reply;
+        return granted.has_value();
+      },
+      kWait, kPoll));
+  EXPECT_EQ(granted->interval, absl::Seconds(1));
+  EXPECT_EQ(granted->lease_timeout, absl::Seconds(6));
+  // That beat already went out on a new call, reporting the granted interval.
+  EXPECT_TRUE(coordinator.AwaitReportedInterval(grant.worker_id, absl::Seconds(1)));
+  EXPECT_EQ(coordinator.Worker(grant.worker_id)->lease_timeout, absl::Seconds(6));
+  // From then on the beats are taken without an answer.
+  for (int beat = 1; beat <= 3; ++beat) {
+    coordinator.Advance(absl::Seconds(1));
+    ASSERT_OK_AND_ASSIGN(std::optional<HeartbeatGrant> reply,
+                         link.Heartbeat(grant.worker_id, 7, absl::Seconds(1)));
+    EXPECT_FALSE(reply.has_value()) << "beat " << beat;
+    ASSERT_TRUE(coordinator.AwaitFreshBeat(grant.worker_id)) << "beat " << beat;
+  }
+}
+
+TEST(GrpcCoordinatorLinkTest, Heartbeat_Unary_ReturnsTheGrant) {
+  TestCoordinator coordinator(kInterval, kTinyBudget);
+  GrpcCoordinatorLinkOptions options;
+  options.stream_heartbeats = false;
+  GrpcCoordinatorLink link(CreateChannel(coordinator.address()), options);
+  ASSERT_OK_AND_ASSIGN(RegistrationGrant grant, link.Register(TestRegistration(1)));
+  ASSERT_OK(RawWorker(coordinator.address()).Register("127.0.0.1:2"));
+  ASSERT_OK_AND_ASSIGN(std::optional<HeartbeatGrant> reply,
+                       link.Heartbeat(grant.worker_id, 7, kInterval));
+  ASSERT_TRUE(reply.has_value());
+  EXPECT_EQ(reply->interval, absl::Seconds(1));
+  EXPECT_EQ(reply->lease_timeout, absl::Seconds(6));
 }
 
 // A coordinator that counts how heartbeats arrive. Every beat is accepted.
@@ -474,7 +604,7 @@ TEST(GrpcCoordinatorLinkTest, Heartbeat_ManyBeats_SentOnOneCall) {
   {
     GrpcCoordinatorLink link(CreateChannel(address));
     for (int beat = 1; beat <= 20; ++beat) {
-      ASSERT_OK(link.Heartbeat("w1", 7));
+      ASSERT_OK(link.Heartbeat("w1", 7, kInterval));
       // The next beat may leave once this one has; a worker beats an interval apart.
       ASSERT_TRUE(coordinator.AwaitStreamedBeats(beat)) << "beat " << beat;
     }
@@ -496,7 +626,7 @@ TEST(GrpcCoordinatorLinkTest, Heartbeat_StreamLifetimeOver_OldCallHalfClosedNewO
   {
     GrpcCoordinatorLink link(CreateChannel(address), options);
     for (int beat = 1; beat <= 5; ++beat) {
-      ASSERT_OK(link.Heartbeat("w1", 7));
+      ASSERT_OK(link.Heartbeat("w1", 7, kInterval));
       ASSERT_TRUE(coordinator.AwaitStreamedBeats(beat)) << "beat " << beat;
     }
     EXPECT_EQ(coordinator.calls_opened(), 5);
@@ -517,12 +647,12 @@ TEST(GrpcCoordinatorLinkTest, Heartbeat_CoordinatorWithoutStreamHeartbeats_Falls
   absl::Status status;
   ASSERT_TRUE(WaitUntil(
       [&] {
-        status = link.Heartbeat("w1", 7);
+        status = link.Heartbeat("w1", 7, kInterval).status();
         return coordinator.unary_beats() >= 1;
       },
       kWait, kPoll));
   for (int beat = 2; beat <= 5; ++beat) {
-    ASSERT_OK(link.Heartbeat("w1", 7));
+    ASSERT_OK(link.Heartbeat("w1", 7, kInterval));
     EXPECT_EQ(coordinator.unary_beats(), beat);
   }
   server->Shutdown(DeadlineIn(absl::Seconds(5)));
@@ -564,6 +694,32 @@ TEST(RegistrationLoopOverGrpcTest, CoordinatorForgetsWorker_RegistersAgainAndHea
   EXPECT_NE(second_id, first_id);
   coordinator.Advance(absl::Seconds(1));
   EXPECT_TRUE(coordinator.AwaitFreshBeat(second_id));
+  loop.Stop();
+}
+
+TEST(RegistrationLoopOverGrpcTest, ClusterGrows_WorkerAdoptsTheLongerIntervalAndItsLease) {
+  // Real-time beats every 10 ms while alone; 100 beats/s make it 20 ms for two workers, with
+  // a lease of 2 × 3 s.
+  TestCoordinator coordinator(/*heartbeat_interval=*/absl::Milliseconds(10),
+                              /*heartbeat_budget=*/100);
+  GrpcCoordinatorLink link(CreateChannel(coordinator.address()));
+  RegistrationLoop loop(&link, TestRegistration(1), FastBackoff());
+  loop.Start();
+  ASSERT_TRUE(loop.AwaitRegistrations(1, kWait));
+  const std::string id = loop.worker_id();
+  EXPECT_EQ(loop.heartbeat_interval(), absl::Milliseconds(10));
+  ASSERT_OK(RawWorker(coordinator.address()).Register("127.0.0.1:2"));
+
+  EXPECT_TRUE(WaitUntil([&] { return loop.heartbeat_interval() == absl::Milliseconds(20); },
+                        kWait, kPoll));
+  EXPECT_TRUE(coordinator.AwaitReportedInterval(id, absl::Milliseconds(20)));
+  EXPECT_EQ(coordinator.Worker(id)->lease_timeout, 2 * kLease);
+  // And it keeps beating: the lease holds over fake seconds.
+  for (int second = 1; second <= 5; ++second) {
+    coordinator.Advance(absl::Seconds(1));
+    ASSERT_TRUE(coordinator.AwaitFreshBeat(id)) << "beat " << second;
+  }
+  EXPECT_EQ(loop.registrations(), 1);
   loop.Stop();
 }
 

@@ -284,6 +284,8 @@ ClusterView BusyCluster() {
   a.chunks_in_flight = 2;
   a.chunks_done = 17;
   a.heartbeat_age = absl::Milliseconds(300);
+  a.heartbeat_interval = absl::Milliseconds(2500);
+  a.lease_timeout = absl::Seconds(15);
   WorkerView b;
   b.ref = WorkerIdentity{"w2", "node-b", 7};
   b.address = "10.0.0.2:5000";
@@ -342,7 +344,9 @@ TEST(CliOutputTest, StatusJson_ParsesWithEveryField) {
                                          {"functions", {"cube", "square"}},
                                          {"chunks_in_flight", 2},
                                          {"chunks_done", 17},
-                                         {"heartbeat_age_ms", 300}}));
+                                         {"heartbeat_age_ms", 300},
+                                         {"heartbeat_interval_ms", 2500},
+                                         {"lease_timeout_ms", 15000}}));
   ASSERT_EQ(json.at("jobs").size(), 1u);
   const Json& job = json.at("jobs")[0];
   EXPECT_EQ(job.at("id"), "job-9");

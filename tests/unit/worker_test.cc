@@ -1,6 +1,8 @@
 // Unit tests of the worker's transport-free parts: the chunk executor and the registration
 // loop (driven through a fake CoordinatorLink).
+#include <algorithm>
 #include <atomic>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -200,7 +202,8 @@ TEST(BackoffDelayTest, Jitter_SpreadsWorkersApart) {
 // ---- RegistrationLoop -------------------------------------------------------------------
 
 // Fails the first `register_failures` registrations, then grants; heartbeats answer
-// NOT_FOUND while `forget` is set (as a restarted coordinator would).
+// NOT_FOUND while `forget` is set (as a restarted coordinator would). After Grant(interval),
+// a beat reporting another interval gets that grant back, as from the coordinator.
 class FakeLink final : public CoordinatorLink {
  public:
   explicit FakeLink(int register_failures) : register_failures_(register_failures) {}
@@ -221,11 +224,17 @@ class FakeLink final : public CoordinatorLink {
     return grant;
   }
 
-  absl::Status Heartbeat(const std::string& worker_id, uint64_t incarnation) override {
+  absl::StatusOr<std::optional<HeartbeatGrant>> Heartbeat(const std::string& worker_id,
+                                                          uint64_t incarnation,
+                                                          absl::Duration interval) override {
     absl::MutexLock lock(&mu_);
     ++heartbeats_;
+    reported_.push_back(interval);
     if (forget_) return absl::NotFoundError("unknown worker");
-    return absl::OkStatus();
+    if (granted_.has_value() && interval != *granted_) {
+      return HeartbeatGrant{*granted_, *granted_ * 6};
+    }
+    return std::nullopt;
   }
 
   absl::Status Drain(const std::string& worker_id, uint64_t incarnation) override {
@@ -247,6 +256,23 @@ class FakeLink final : public CoordinatorLink {
     absl::MutexLock lock(&mu_);
     forget_ = true;
   }
+  void Grant(absl::Duration interval) {
+    absl::MutexLock lock(&mu_);
+    granted_ = interval;
+  }
+  // The interval each beat reported, in order.
+  std::vector<absl::Duration> reported() {
+    absl::MutexLock lock(&mu_);
+    return reported_;
+  }
+  // Waits until a beat has reported `interval`.
+  bool AwaitReported(absl::Duration interval) {
+    absl::MutexLock lock(&mu_);
+    auto seen = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return std::find(reported_.begin(), reported_.end(), interval) != reported_.end();
+    };
+    return mu_.AwaitWithTimeout(absl::Condition(&seen), absl::Seconds(10));
+  }
   int register_calls() {
     absl::MutexLock lock(&mu_);
     return register_calls_;
@@ -267,6 +293,8 @@ class FakeLink final : public CoordinatorLink {
   int register_calls_ ABSL_GUARDED_BY(mu_) = 0;
   int heartbeats_ ABSL_GUARDED_BY(mu_) = 0;
   bool forget_ ABSL_GUARDED_BY(mu_) = false;
+  std::optional<absl::Duration> granted_ ABSL_GUARDED_BY(mu_);
+  std::vector<absl::Duration> reported_ ABSL_GUARDED_BY(mu_);
   WorkerRegistration last_registration_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> calls_ ABSL_GUARDED_BY(mu_);
 };
@@ -304,6 +332,33 @@ TEST(RegistrationLoopTest, Registered_Heartbeats) {
   RegistrationLoop loop(&link, TestRegistration(), FastBackoff());
   loop.Start();
   EXPECT_TRUE(link.AwaitHeartbeats(5));
+  EXPECT_EQ(loop.registrations(), 1);
+}
+
+TEST(RegistrationLoopTest, Registered_BeatsReportTheRegistrationInterval) {
+  FakeLink link(0);
+  RegistrationLoop loop(&link, TestRegistration(), FastBackoff());
+  loop.Start();
+  ASSERT_TRUE(link.AwaitHeartbeats(3));
+  EXPECT_EQ(loop.heartbeat_interval(), absl::Milliseconds(1));
+  for (absl::Duration reported : link.reported()) EXPECT_EQ(reported, absl::Milliseconds(1));
+}
+
+TEST(RegistrationLoopTest, HeartbeatGrant_AdoptsTheIntervalAndReportsItFromThenOn) {
+  FakeLink link(0);
+  RegistrationLoop loop(&link, TestRegistration(), FastBackoff());
+  loop.Start();
+  ASSERT_TRUE(link.AwaitHeartbeats(2));
+  link.Grant(absl::Milliseconds(3));
+  ASSERT_TRUE(link.AwaitReported(absl::Milliseconds(3)));
+  const int before = static_cast<int>(link.reported().size());
+  ASSERT_TRUE(link.AwaitHeartbeats(before + 3));
+  loop.Stop();
+  EXPECT_EQ(loop.heartbeat_interval(), absl::Milliseconds(3));
+  // Once the worker reported the grant, it never went back to the old interval.
+  const std::vector<absl::Duration> reported = link.reported();
+  auto first_new = std::find(reported.begin(), reported.end(), absl::Milliseconds(3));
+  for (auto it = first_new; it != reported.end(); ++it) EXPECT_EQ(*it, absl::Milliseconds(3));
   EXPECT_EQ(loop.registrations(), 1);
 }
 
