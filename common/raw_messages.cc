@@ -1,8 +1,11 @@
 #include "common/raw_messages.h"
 
-#include <cstring>
+#include <algorithm>
+#include <cstdint>
 #include <memory>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include <grpcpp/support/slice.h>
 
@@ -161,8 +164,7 @@ absl::Status DecodeWithValues(SliceReader& reader, size_t end, uint32_t values_f
       }
     } else if (field == values_field && type == kFixed64) {  // one value, unpacked
       if (!reader.Take(sizeof(int64_t), append_values)) return Malformed("truncated value");
-    } else if (absl::Status status = CopyField(reader, field, type, other_fields);
-               !status.ok()) {
+    } else if (absl::Status status = CopyField(reader, field, type, other_fields); !status.ok()) {
       return status;
     }
   }
@@ -229,8 +231,9 @@ class SliceWriter {
 // that message itself is written as field `outer_field` of the top-level one, unless
 // outer_field is 0 (then the messages are top-level fields).
 template <typename Fields>
-RawMessage EncodeWithValues(const std::vector<std::pair<const Fields*, const EncodedValues*>>& messages,
-                            uint32_t values_field, uint32_t message_field, uint32_t outer_field) {
+RawMessage EncodeWithValues(
+    const std::vector<std::pair<const Fields*, const EncodedValues*>>& messages,
+    uint32_t values_field, uint32_t message_field, uint32_t outer_field) {
   std::vector<std::string> fields;
   std::vector<size_t> message_sizes;
   fields.reserve(messages.size());
@@ -315,8 +318,7 @@ absl::StatusOr<RawMapResponse> DecodeMapResponse(const grpc::ByteBuffer& bytes) 
   std::string other_fields;  // events without values, parsed by protobuf
   auto decode_chunk = [&](size_t end) {
     RawChunkResult& chunk = response.chunks.emplace_back();
-    return DecodeWithValues(reader, end, kChunkResultValues, *slices, chunk.fields,
-                            chunk.values);
+    return DecodeWithValues(reader, end, kChunkResultValues, *slices, chunk.fields, chunk.values);
   };
   while (reader.position() < reader.size()) {
     uint64_t tag = 0;
@@ -348,8 +350,7 @@ absl::StatusOr<RawMapResponse> DecodeMapResponse(const grpc::ByteBuffer& bytes) 
         }
       }
       if (reader.position() != *chunks_end) return Malformed("chunk results overrun their length");
-    } else if (absl::Status status = CopyField(reader, field, type, other_fields);
-               !status.ok()) {
+    } else if (absl::Status status = CopyField(reader, field, type, other_fields); !status.ok()) {
       return status;
     }
   }

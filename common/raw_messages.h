@@ -9,13 +9,13 @@
 #include <string>
 #include <vector>
 
-#include <grpcpp/support/byte_buffer.h>
 #include <grpcpp/impl/serialization_traits.h>
+#include <grpcpp/support/byte_buffer.h>
 #include <grpcpp/support/status.h>
 
 #include "absl/status/statusor.h"
-#include "gpool.pb.h"
 #include "common/encoded_values.h"
+#include "gpool.pb.h"
 
 namespace gpool {
 
@@ -76,8 +76,7 @@ namespace grpc {
 template <>
 class SerializationTraits<gpool::RawMessage, void> {
  public:
-  static Status Serialize(const gpool::RawMessage& message, ByteBuffer* buffer,
-                          bool* own_buffer) {
+  static Status Serialize(const gpool::RawMessage& message, ByteBuffer* buffer, bool* own_buffer) {
     *buffer = message.bytes;  // references the slices, no copy
     *own_buffer = true;
     return Status::OK;

@@ -52,12 +52,13 @@ WorkerService::WorkerService(ChunkExecutor* executor, int64_t pid)
   // unary RunChunk and RunChunks.
   const google::protobuf::ServiceDescriptor* service =
       v1::RunChunkRequest::descriptor()->file()->FindServiceByName("Worker");
-  MarkMethodStreamed(service->FindMethodByName("RunChunk")->index(),
-                     new grpc::internal::StreamedUnaryHandler<v1::RunChunkRequest, RawMessage>(
-                         [this](grpc::ServerContext* context,
-                                grpc::ServerUnaryStreamer<v1::RunChunkRequest, RawMessage>* stream) {
-                           return ServeRunChunk(context, stream);
-                         }));
+  MarkMethodStreamed(
+      service->FindMethodByName("RunChunk")->index(),
+      new grpc::internal::StreamedUnaryHandler<v1::RunChunkRequest, RawMessage>(
+          [this](grpc::ServerContext* context,
+                 grpc::ServerUnaryStreamer<v1::RunChunkRequest, RawMessage>* stream) {
+            return ServeRunChunk(context, stream);
+          }));
   MarkMethodStreamed(
       service->FindMethodByName("RunChunks")->index(),
       new grpc::internal::StreamedUnaryHandler<v1::RunChunksRequest, RawMessage>(

@@ -25,9 +25,8 @@ class WorkerService final : public v1::Worker::Service {
   // The RunChunk and RunChunks RPCs: one request read from `stream`, one response written.
   grpc::Status ServeRunChunk(grpc::ServerContext* context,
                              grpc::ServerUnaryStreamer<v1::RunChunkRequest, RawMessage>* stream);
-  grpc::Status ServeRunChunks(
-      grpc::ServerContext* context,
-      grpc::ServerUnaryStreamer<v1::RunChunksRequest, RawMessage>* stream);
+  grpc::Status ServeRunChunks(grpc::ServerContext* context,
+                              grpc::ServerUnaryStreamer<v1::RunChunksRequest, RawMessage>* stream);
 
   // Waits until no RunChunk(s) call is in progress; false on timeout. Used to drain.
   bool AwaitIdle(absl::Duration timeout);

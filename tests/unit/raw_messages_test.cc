@@ -15,11 +15,11 @@
 namespace gpool {
 namespace {
 
+using ::gpool::testing::StatusIs;
 using ::testing::ElementsAre;
 using ::testing::ElementsAreArray;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
-using ::gpool::testing::StatusIs;
 
 // A buffer holding `bytes` in slices of `slice_bytes`, as gRPC may hand a message over:
 // slice boundaries fall anywhere, inside tags, lengths and values.
@@ -132,7 +132,8 @@ TEST(RawMessagesTest, EncodedMapResponse_IsWhatProtobufParses) {
   EXPECT_EQ(parsed.SerializeAsString(), expected.SerializeAsString());
 
   v1::MapResponse single;
-  ASSERT_TRUE(single.ParseFromString(Flatten(EncodeMapResponse({chunks[1]}, /*batched=*/false).bytes)));
+  ASSERT_TRUE(
+      single.ParseFromString(Flatten(EncodeMapResponse({chunks[1]}, /*batched=*/false).bytes)));
   EXPECT_EQ(single.chunk().SerializeAsString(), expected.chunks().results(1).SerializeAsString());
 }
 
@@ -140,8 +141,8 @@ TEST(RawMessagesTest, EncodedRunChunksResponse_IsWhatProtobufParses) {
   v1::RunChunksResponse expected;
   std::vector<RawChunkResponse> responses(2);
   for (int i = 0; i < 2; ++i) {
-    const std::vector<int64_t> values = i == 0 ? std::vector<int64_t>{4, -9, INT64_MIN}
-                                               : std::vector<int64_t>{};
+    const std::vector<int64_t> values =
+        i == 0 ? std::vector<int64_t>{4, -9, INT64_MIN} : std::vector<int64_t>{};
     *expected.add_results() = ChunkResponse(values, 50 + i);
     responses[i].fields = WithoutValues(expected.results(i));
     responses[i].values = EncodedValues::Copy(values);
