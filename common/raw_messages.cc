@@ -143,6 +143,28 @@ absl::Status CopyField(SliceReader& reader, uint32_t field, uint32_t type, std::
   }
 }
 
+// Skips one field whose tag was just read (a field this version does not know).
+absl::Status SkipField(SliceReader& reader, uint32_t field, uint32_t type) {
+  std::string ignored;
+  return CopyField(reader, field, type, ignored);
+}
+
+// Reads the fields from the reader's position up to `end`, handing each tag to
+// `on_field(field, type)`, which must consume the field's value.
+template <typename OnField>
+absl::Status ForEachField(SliceReader& reader, size_t end, OnField on_field) {
+  while (reader.position() < end) {
+    uint64_t tag = 0;
+    if (!reader.ReadVarint(tag)) return Malformed("truncated tag");
+    if (absl::Status status =
+            on_field(static_cast<uint32_t>(tag >> 3), static_cast<uint32_t>(tag & 7));
+        !status.ok()) {
+      return status;
+    }
+  }
+  return reader.position() == end ? absl::OkStatus() : Malformed("a message overruns its length");
+}
+
 // Reads one message of type Fields that ends at `end`, handing the bytes of its packed int64
 // field `values_field` to `values` and parsing the other fields into `fields`.
 template <typename Fields>
@@ -151,24 +173,22 @@ absl::Status DecodeWithValues(SliceReader& reader, size_t end, uint32_t values_f
                               EncodedValues& values) {
   std::string other_fields;  // re-encoded for protobuf to parse
   auto append_values = [&](const char* data, size_t size) { values.Append(data, size, owner); };
-  while (reader.position() < end) {
-    uint64_t tag = 0;
-    if (!reader.ReadVarint(tag)) return Malformed("truncated tag");
-    const uint32_t field = static_cast<uint32_t>(tag >> 3);
-    const uint32_t type = static_cast<uint32_t>(tag & 7);
+  absl::Status status = ForEachField(reader, end, [&](uint32_t field, uint32_t type) {
     if (field == values_field && type == kLengthDelimited) {  // packed
       uint64_t length = 0;
       if (!reader.ReadVarint(length) || length % sizeof(int64_t) != 0 ||
           reader.position() + length > end || !reader.Take(length, append_values)) {
         return Malformed("bad packed values");
       }
-    } else if (field == values_field && type == kFixed64) {  // one value, unpacked
-      if (!reader.Take(sizeof(int64_t), append_values)) return Malformed("truncated value");
-    } else if (absl::Status status = CopyField(reader, field, type, other_fields); !status.ok()) {
-      return status;
+      return absl::OkStatus();
     }
-  }
-  if (reader.position() != end) return Malformed("a message overruns its length");
+    if (field == values_field && type == kFixed64) {  // one value, unpacked
+      return reader.Take(sizeof(int64_t), append_values) ? absl::OkStatus()
+                                                         : Malformed("truncated value");
+    }
+    return CopyField(reader, field, type, other_fields);
+  });
+  if (!status.ok()) return status;
   if (!fields.ParseFromString(other_fields)) return Malformed("unparsable fields");
   return absl::OkStatus();
 }
@@ -286,27 +306,17 @@ absl::StatusOr<std::vector<RawChunkResponse>> DecodeRunChunksResponse(
   if (!slices.ok()) return slices.status();
   SliceReader reader(*slices);
   std::vector<RawChunkResponse> chunks;
-  while (reader.position() < reader.size()) {
-    uint64_t tag = 0;
-    if (!reader.ReadVarint(tag)) return Malformed("truncated tag");
-    const uint32_t field = static_cast<uint32_t>(tag >> 3);
-    const uint32_t type = static_cast<uint32_t>(tag & 7);
-    if (field == kRunChunksResponseResults && type == kLengthDelimited) {
-      absl::StatusOr<size_t> end = ReadLength(reader);
-      if (!end.ok()) return end.status();
-      RawChunkResponse& chunk = chunks.emplace_back();
-      if (absl::Status status = DecodeWithValues(reader, *end, kRunChunkResponseValues, *slices,
-                                                 chunk.fields, chunk.values);
-          !status.ok()) {
-        return status;
-      }
-    } else {
-      std::string unknown;  // a field this version does not know: skipped
-      if (absl::Status status = CopyField(reader, field, type, unknown); !status.ok()) {
-        return status;
-      }
+  absl::Status status = ForEachField(reader, reader.size(), [&](uint32_t field, uint32_t type) {
+    if (field != kRunChunksResponseResults || type != kLengthDelimited) {
+      return SkipField(reader, field, type);
     }
-  }
+    absl::StatusOr<size_t> end = ReadLength(reader);
+    if (!end.ok()) return end.status();
+    RawChunkResponse& chunk = chunks.emplace_back();
+    return DecodeWithValues(reader, *end, kRunChunkResponseValues, *slices, chunk.fields,
+                            chunk.values);
+  });
+  if (!status.ok()) return status;
   return chunks;
 }
 
@@ -316,44 +326,28 @@ absl::StatusOr<RawMapResponse> DecodeMapResponse(const grpc::ByteBuffer& bytes) 
   SliceReader reader(*slices);
   RawMapResponse response;
   std::string other_fields;  // events without values, parsed by protobuf
-  auto decode_chunk = [&](size_t end) {
+  // A ChunkResult: the length-delimited field whose tag was just read.
+  auto decode_chunk = [&]() -> absl::Status {
+    absl::StatusOr<size_t> end = ReadLength(reader);
+    if (!end.ok()) return end.status();
     RawChunkResult& chunk = response.chunks.emplace_back();
-    return DecodeWithValues(reader, end, kChunkResultValues, *slices, chunk.fields, chunk.values);
+    return DecodeWithValues(reader, *end, kChunkResultValues, *slices, chunk.fields, chunk.values);
   };
-  while (reader.position() < reader.size()) {
-    uint64_t tag = 0;
-    if (!reader.ReadVarint(tag)) return Malformed("truncated tag");
-    const uint32_t field = static_cast<uint32_t>(tag >> 3);
-    const uint32_t type = static_cast<uint32_t>(tag & 7);
-    if (field == kMapResponseChunk && type == kLengthDelimited) {
-      absl::StatusOr<size_t> end = ReadLength(reader);
-      if (!end.ok()) return end.status();
-      if (absl::Status status = decode_chunk(*end); !status.ok()) return status;
-    } else if (field == kMapResponseChunks && type == kLengthDelimited) {
+  absl::Status status = ForEachField(reader, reader.size(), [&](uint32_t field, uint32_t type) {
+    if (field == kMapResponseChunk && type == kLengthDelimited) return decode_chunk();
+    if (field == kMapResponseChunks && type == kLengthDelimited) {
       absl::StatusOr<size_t> chunks_end = ReadLength(reader);
       if (!chunks_end.ok()) return chunks_end.status();
-      while (reader.position() < *chunks_end) {
-        uint64_t chunks_tag = 0;
-        if (!reader.ReadVarint(chunks_tag)) return Malformed("truncated tag");
-        const uint32_t chunks_field = static_cast<uint32_t>(chunks_tag >> 3);
-        const uint32_t chunks_type = static_cast<uint32_t>(chunks_tag & 7);
+      return ForEachField(reader, *chunks_end, [&](uint32_t chunks_field, uint32_t chunks_type) {
         if (chunks_field == kChunkResultsResults && chunks_type == kLengthDelimited) {
-          absl::StatusOr<size_t> end = ReadLength(reader);
-          if (!end.ok()) return end.status();
-          if (absl::Status status = decode_chunk(*end); !status.ok()) return status;
-        } else {
-          std::string unknown;
-          if (absl::Status status = CopyField(reader, chunks_field, chunks_type, unknown);
-              !status.ok()) {
-            return status;
-          }
+          return decode_chunk();
         }
-      }
-      if (reader.position() != *chunks_end) return Malformed("chunk results overrun their length");
-    } else if (absl::Status status = CopyField(reader, field, type, other_fields); !status.ok()) {
-      return status;
+        return SkipField(reader, chunks_field, chunks_type);
+      });
     }
-  }
+    return CopyField(reader, field, type, other_fields);
+  });
+  if (!status.ok()) return status;
   if (!response.event.ParseFromString(other_fields)) return Malformed("unparsable event");
   return response;
 }
