@@ -10,13 +10,13 @@ namespace gpool {
 #error "gpool's coordinator relays packed int64 values as raw bytes: little-endian hosts only"
 #endif
 
-EncodedValues EncodedValues::Copy(absl::Span<const int64_t> values) {
+EncodedValues EncodedValues::Own(std::vector<int64_t> values) {
   EncodedValues encoded;
   if (values.empty()) return encoded;
-  auto copy = std::make_shared<std::vector<int64_t>>(values.begin(), values.end());
-  const char* data = reinterpret_cast<const char*>(copy->data());
-  const size_t bytes = copy->size() * sizeof(int64_t);
-  encoded.Append(data, bytes, std::move(copy));
+  auto owner = std::make_shared<std::vector<int64_t>>(std::move(values));
+  const char* data = reinterpret_cast<const char*>(owner->data());
+  const size_t bytes = owner->size() * sizeof(int64_t);
+  encoded.Append(data, bytes, std::move(owner));
   return encoded;
 }
 

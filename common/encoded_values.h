@@ -9,7 +9,6 @@
 #include <vector>
 
 #include "absl/base/config.h"
-#include "absl/types/span.h"
 
 namespace gpool {
 
@@ -28,8 +27,8 @@ class EncodedValues {
 
   EncodedValues() = default;
 
-  // Values that own a copy of `values` (for tests and for values that arrived parsed).
-  static EncodedValues Copy(absl::Span<const int64_t> values);
+  // Values held in `values` itself, which they keep (moved, not copied).
+  static EncodedValues Own(std::vector<int64_t> values);
 
   // Appends `size` bytes at `data`, which `owner` keeps alive. The bytes of all pieces
   // together must be whole int64 values, in order.

@@ -14,8 +14,9 @@
 #include "absl/synchronization/mutex.h"
 #include "common/grpc_status.h"
 #include "common/proto_convert.h"
-#include "gpool.grpc.pb.h"
 #include "common/raw_messages.h"
+// For gRPC's serialization of the protobuf requests (the stubs themselves are not used).
+#include "gpool.grpc.pb.h"
 
 namespace gpool {
 namespace {

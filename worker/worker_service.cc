@@ -16,9 +16,11 @@ namespace {
 // How late a worker may notice that the coordinator cancelled a call (see CancellationCheck).
 constexpr absl::Duration kCancellationCheckPeriod = absl::Milliseconds(1);
 
-const Clock* SystemClock() {
+// The call's "was I cancelled?", asked of gRPC at most once per kCancellationCheckPeriod.
+CancellationCheck CallCancellation(grpc::ServerContext* context) {
   static const RealClock* const clock = new RealClock();
-  return clock;
+  return CancellationCheck([context] { return context->IsCancelled(); },
+                           kCancellationCheckPeriod, clock);
 }
 
 }  // namespace
@@ -70,13 +72,8 @@ WorkerService::WorkerService(ChunkExecutor* executor, int64_t pid)
 
 RawChunkResponse WorkerService::ToResponse(ChunkOutput output) const {
   RawChunkResponse response;
-  if (!output.values.empty()) {
-    // The values stay in the function's own buffer until gRPC has sent them.
-    auto values = std::make_shared<std::vector<int64_t>>(std::move(output.values));
-    const char* data = reinterpret_cast<const char*>(values->data());
-    const size_t bytes = values->size() * sizeof(int64_t);
-    response.values.Append(data, bytes, std::move(values));
-  }
+  // The values stay in the function's own buffer until gRPC has sent them.
+  response.values = EncodedValues::Own(std::move(output.values));
   ToProto(output.sum, response.fields.mutable_partial_sum());
   response.fields.set_element_count(static_cast<int64_t>(output.count));
   response.fields.set_partial_min(output.min);
@@ -96,8 +93,7 @@ grpc::Status WorkerService::ServeRunChunk(
   absl::StatusOr<Input> input = FromProto(request.input());
   if (!input.ok()) return ToGrpcStatus(input.status());
   const ResultMode mode = FromProto(request.result_mode());
-  CancellationCheck cancelled([context] { return context->IsCancelled(); },
-                              kCancellationCheckPeriod, SystemClock());
+  CancellationCheck cancelled = CallCancellation(context);
   absl::StatusOr<ChunkOutput> output =
       executor_->Execute(request.function(), *input, mode, cancelled.AsFunction());
   if (!output.ok()) return ToGrpcStatus(output.status());
@@ -125,8 +121,7 @@ grpc::Status WorkerService::ServeRunChunks(
     inputs.push_back(*std::move(input));
   }
   std::vector<RawChunkResponse> responses(inputs.size());
-  CancellationCheck cancelled([context] { return context->IsCancelled(); },
-                              kCancellationCheckPeriod, SystemClock());
+  CancellationCheck cancelled = CallCancellation(context);
   absl::Status status = executor_->ExecuteBatch(
       request.function(), inputs, FromProto(request.result_mode()), cancelled.AsFunction(),
       [this, &responses](size_t i, ChunkOutput output) {

@@ -86,7 +86,7 @@ TEST_P(SliceSizesTest, MapResponse_EncodedThenDecoded_RoundTrips) {
   chunks[0].fields.set_first_element(30);
   chunks[0].fields.set_element_count(2);
   chunks[0].fields.mutable_worker()->set_host("h");
-  chunks[0].values = EncodedValues::Copy(std::vector<int64_t>{900, 961});
+  chunks[0].values = EncodedValues::Own(std::vector<int64_t>{900, 961});
   chunks[1].fields.set_chunk_index(4);
   chunks[1].fields.set_element_count(1);
   // Values arriving in pieces that split a value, as they do from a worker's response.
@@ -122,7 +122,7 @@ TEST(RawMessagesTest, EncodedMapResponse_IsWhatProtobufParses) {
     chunk.fields.mutable_worker()->set_worker_id("w" + std::to_string(i));
     chunk.fields.set_attempt(1);
     const std::vector<int64_t> values = {i * 10 + 1, -(i * 10 + 2)};
-    chunk.values = EncodedValues::Copy(values);
+    chunk.values = EncodedValues::Own(values);
     v1::ChunkResult* typed = expected.mutable_chunks()->add_results();
     *typed = chunk.fields;
     for (int64_t value : values) typed->add_values(value);
@@ -145,7 +145,7 @@ TEST(RawMessagesTest, EncodedRunChunksResponse_IsWhatProtobufParses) {
         i == 0 ? std::vector<int64_t>{4, -9, INT64_MIN} : std::vector<int64_t>{};
     *expected.add_results() = ChunkResponse(values, 50 + i);
     responses[i].fields = WithoutValues(expected.results(i));
-    responses[i].values = EncodedValues::Copy(values);
+    responses[i].values = EncodedValues::Own(values);
   }
   v1::RunChunksResponse parsed;
   ASSERT_TRUE(parsed.ParseFromString(Flatten(EncodeRunChunksResponse(responses).bytes)));

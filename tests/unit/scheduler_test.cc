@@ -189,7 +189,7 @@ class FakeConnector final : public WorkerConnector {
         task.function, task.job_input->Slice(task.first_element, task.element_count), task.mode);
     if (!output.ok()) return output.status();
     ChunkReply reply;
-    reply.values = EncodedValues::Copy(output->values);
+    reply.values = EncodedValues::Own(std::move(output->values));
     reply.sum = output->sum;
     reply.count = output->count;
     reply.min = output->min;
