@@ -52,4 +52,20 @@ v1::ResultMode ToProto(ResultMode mode) {
   return mode == ResultMode::kSum ? v1::RESULT_MODE_SUM : v1::RESULT_MODE_VALUES;
 }
 
+void ToProto(const SharedValuesRef& ref, v1::SharedValues* proto) {
+  proto->set_pid(ref.pid);
+  proto->set_fd(ref.fd);
+  proto->set_token_high(ref.token_high);
+  proto->set_token_low(ref.token_low);
+}
+
+SharedValuesRef FromProto(const v1::SharedValues& proto) {
+  SharedValuesRef ref;
+  ref.pid = proto.pid();
+  ref.fd = proto.fd();
+  ref.token_high = proto.token_high();
+  ref.token_low = proto.token_low();
+  return ref;
+}
+
 }  // namespace gpool

@@ -6,6 +6,7 @@
 #include "absl/status/statusor.h"
 #include "common/functions.h"
 #include "common/input.h"
+#include "common/shared_values.h"
 #include "gpool.pb.h"
 
 namespace gpool {
@@ -21,6 +22,9 @@ absl::StatusOr<Input> FromProto(const v1::Input& proto);
 
 ResultMode FromProto(v1::ResultMode mode);
 v1::ResultMode ToProto(ResultMode mode);
+
+void ToProto(const SharedValuesRef& ref, v1::SharedValues* proto);
+SharedValuesRef FromProto(const v1::SharedValues& proto);
 
 }  // namespace gpool
 
