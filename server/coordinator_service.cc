@@ -46,6 +46,7 @@ RawChunkResult ToOutgoing(ChunkDelivery& delivery) {
   chunk.mutable_worker()->set_host(delivery.worker_host);
   chunk.mutable_worker()->set_pid(delivery.worker_pid);
   chunk.set_attempt(delivery.attempt);
+  chunk.set_values_shared(delivery.values_shared);
   outgoing.values = std::move(delivery.values);
   return outgoing;
 }
@@ -250,6 +251,7 @@ grpc::Status CoordinatorService::ServeMap(
   spec.chunk_size = request->chunk_size();
   spec.max_workers = request->max_workers();
   spec.mode = FromProto(request->result_mode());
+  if (request->has_shared_values()) spec.shared_values = FromProto(request->shared_values());
   for (const v1::ChunkRange& range : request->completed_chunks()) {
     if (range.first() < 0 || range.last() < 0) {
       return final_failure(absl::InvalidArgumentError("completed chunk indices must be >= 0"));
@@ -274,7 +276,8 @@ grpc::Status CoordinatorService::ServeMap(
     // Chunk results ready together travel together (when the client understands batches),
     // up to a bounded message size.
     std::vector<RawChunkResult> batch;
-    int64_t batch_values = 0;
+    int64_t batch_values = 0;         // in the message: what bounds its size
+    int64_t batch_window_values = 0;  // also those in the client's shared buffer
     // Write blocks while the client's flow-control window is full: that back-pressure
     // reaches the scheduler through its result window.
     auto write = [&](const RawMessage& message, grpc::WriteOptions options = {}) {
@@ -289,9 +292,11 @@ grpc::Status CoordinatorService::ServeMap(
       grpc::WriteOptions options;
       if (last) options.set_buffer_hint();
       if (!write(EncodeMapResponse(batch, /*batched=*/true), options)) return false;
-      scheduler_->OnChunksDelivered(job_id, static_cast<int64_t>(batch.size()), batch_values);
+      scheduler_->OnChunksDelivered(job_id, static_cast<int64_t>(batch.size()),
+                                    batch_window_values);
       batch.clear();
       batch_values = 0;
+      batch_window_values = 0;
       return true;
     };
     for (JobEvent& event : events) {
@@ -312,11 +317,15 @@ grpc::Status CoordinatorService::ServeMap(
         }
         case JobEvent::Kind::kChunk: {
           const int64_t values = static_cast<int64_t>(event.chunk.values.size());
+          // Values written to the client's shared buffer count in the result window until
+          // the client has them, as those relayed here do: they hold memory on its host.
+          const int64_t window_values =
+              event.chunk.values_shared ? static_cast<int64_t>(event.chunk.element_count) : values;
           if (!batch_results) {
             if (!write(EncodeMapResponse({ToOutgoing(event.chunk)}, /*batched=*/false))) {
               return ToGrpcStatus(absl::CancelledError("the client went away"));
             }
-            scheduler_->OnChunksDelivered(job_id, 1, values);
+            scheduler_->OnChunksDelivered(job_id, 1, window_values);
             break;
           }
           if (!batch.empty() && (batch_values + values > kMaxValuesPerMessage ||
@@ -325,6 +334,7 @@ grpc::Status CoordinatorService::ServeMap(
           }
           batch.push_back(ToOutgoing(event.chunk));
           batch_values += values;
+          batch_window_values += window_values;
           break;
         }
         case JobEvent::Kind::kFinished: {

@@ -43,6 +43,10 @@ class GrpcWorkerConnection final : public WorkerConnection,
     SliceToProto(*task.job_input, task.first_element, task.element_count,
                  request.mutable_input());
     request.set_result_mode(ToProto(task.mode));
+    if (task.shared_values.has_value()) {
+      ToProto(*task.shared_values, request.mutable_shared_values());
+      request.set_first_element(static_cast<int64_t>(task.first_element));
+    }
     Start(task.call_id, call, [this, call] {
       // What the generated stub's async()->RunChunk does, with RawMessage as the response type.
       grpc::internal::CallbackUnaryCall<v1::RunChunkRequest, RawMessage,
@@ -65,11 +69,17 @@ class GrpcWorkerConnection final : public WorkerConnection,
     request.set_job_id(first.job_id);
     request.set_function(first.function);
     request.set_result_mode(ToProto(first.mode));
+    if (first.shared_values.has_value()) {
+      ToProto(*first.shared_values, request.mutable_shared_values());
+    }
     request.mutable_chunks()->Reserve(static_cast<int>(tasks.size()));
     for (const ChunkTask& task : tasks) {
       v1::ChunkTask* chunk = request.add_chunks();
       chunk->set_chunk_index(static_cast<int64_t>(task.chunk_index));
       chunk->set_attempt(task.attempt);
+      if (first.shared_values.has_value()) {
+        chunk->set_first_element(static_cast<int64_t>(task.first_element));
+      }
       SliceToProto(*task.job_input, task.first_element, task.element_count,
                    chunk->mutable_input());
     }
@@ -119,6 +129,7 @@ class GrpcWorkerConnection final : public WorkerConnection,
     const v1::RunChunkResponse& fields = result.fields;
     ChunkReply reply;
     reply.values = std::move(result.values);
+    reply.values_shared = fields.values_shared();
     reply.sum = FromProto(fields.partial_sum());
     reply.count = static_cast<uint64_t>(fields.element_count());
     reply.min = fields.partial_min();

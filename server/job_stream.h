@@ -34,6 +34,7 @@ struct ChunkDelivery {
   uint64_t first_element = 0;
   uint64_t element_count = 0;
   Values values;
+  bool values_shared = false;  // the values are in the client's shared-memory buffer
   absl::int128 sum = 0;
   int64_t min = 0;
   int64_t max = 0;

@@ -230,6 +230,15 @@ absl::StatusOr<std::pair<std::string, std::shared_ptr<JobStream>>> Scheduler::Su
         absl::StrCat("max workers must be at least 1 (or 0 for no limit), got ",
                      spec.max_workers));
   }
+  if (spec.shared_values.has_value()) {
+    if (spec.mode != ResultMode::kValues) {
+      return absl::InvalidArgumentError(
+          "shared_values is for jobs that return values; a job that returns sums has none");
+    }
+    if (absl::Status status = ValidateSharedValuesRef(*spec.shared_values); !status.ok()) {
+      return status;
+    }
+  }
   if (!spec.completed_chunks.empty() && spec.chunk_size == 0) {
     return absl::InvalidArgumentError(
         "resuming a job (completed chunks given) needs the original chunk size");
@@ -477,12 +486,15 @@ void Scheduler::AcceptResultLocked(Job& job, const std::string& worker_id, Worke
     return;
   }
   const uint64_t expected = job.plan->ElementCount(chunk_index);
-  if (reply.count != expected ||
-      (job.spec.mode == ResultMode::kValues &&
-       static_cast<uint64_t>(reply.values.size()) != expected)) {
+  // Values come in the reply, or, only where the client offered a buffer, in that buffer.
+  const uint64_t expected_in_reply =
+      job.spec.mode == ResultMode::kValues && !reply.values_shared ? expected : 0;
+  if (reply.count != expected || static_cast<uint64_t>(reply.values.size()) != expected_in_reply ||
+      (reply.values_shared && !job.spec.shared_values.has_value())) {
     FinishJobLocked(job, absl::InternalError(absl::StrCat(
-                             "worker ", worker_id, " returned ", reply.count,
-                             " results for chunk ", chunk_index, " of ", expected,
+                             "worker ", worker_id, " returned ", reply.count, " results and ",
+                             reply.values.size(), reply.values_shared ? " (+ shared)" : "",
+                             " values for chunk ", chunk_index, " of ", expected,
                              " elements; it does not follow the protocol")));
     return;
   }
@@ -512,6 +524,7 @@ void Scheduler::AcceptResultLocked(Job& job, const std::string& worker_id, Worke
   chunk.first_element = job.plan->FirstElement(chunk_index);
   chunk.element_count = expected;
   chunk.values = std::move(reply.values);
+  chunk.values_shared = reply.values_shared;
   chunk.sum = reply.sum;
   chunk.min = reply.min;
   chunk.max = reply.max;
@@ -751,6 +764,7 @@ void Scheduler::DispatchLocked(Job& job, const std::vector<uint64_t>& chunk_indi
     task.first_element = job.plan->FirstElement(chunk_index);
     task.element_count = job.plan->ElementCount(chunk_index);
     task.mode = job.spec.mode;
+    task.shared_values = job.spec.shared_values;
   }
   actions->dispatches.push_back(std::move(dispatch));
 }

@@ -111,6 +111,9 @@ struct JobSpec {
   // Resuming: chunk index ranges [first, last] the client already holds; they are not run.
   // Requires chunk_size > 0.
   std::vector<std::pair<uint64_t, uint64_t>> completed_chunks;
+  // kValues only: the client's shared-memory buffer, which workers on its host write values
+  // to instead of sending them (common/shared_values.h).
+  std::optional<SharedValuesRef> shared_values;
 };
 
 struct WorkerSnapshot {
@@ -187,7 +190,8 @@ class Scheduler {
 
   // Queues a job and returns its id and event stream. The stream gets kStarted once the job
   // is planned, one kChunk per chunk, then kFinished.
-  // Errors now: INVALID_ARGUMENT (bad spec), NOT_FOUND (workers are registered but none
+  // Errors now: INVALID_ARGUMENT (bad spec, shared_values without kValues or malformed),
+  // NOT_FOUND (workers are registered but none
   // offers the function). Errors later, as a kFinished event: UNAVAILABLE (no worker within
   // worker_wait), OUT_OF_RANGE / NOT_FOUND / INVALID_ARGUMENT from a worker, ABORTED
   // (attempts exhausted), CANCELLED (CancelJob).

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,7 @@
 #include "common/functions.h"
 #include "common/input.h"
 #include "common/encoded_values.h"
+#include "common/shared_values.h"
 
 namespace gpool {
 
@@ -37,11 +39,15 @@ struct ChunkTask {
   uint64_t first_element = 0;
   uint64_t element_count = 0;
   ResultMode mode = ResultMode::kValues;
+  // The client's shared-memory buffer for the job's values, if it offered one (kValues only).
+  std::optional<SharedValuesRef> shared_values;
 };
 
 // A worker's answer for one chunk.
 struct ChunkReply {
-  Values values;  // Empty in ResultMode::kSum.
+  Values values;  // Empty in ResultMode::kSum, and when values_shared.
+  // The worker wrote the values to the job's shared-memory buffer instead.
+  bool values_shared = false;
   absl::int128 sum = 0;
   uint64_t count = 0;
   int64_t min = 0;

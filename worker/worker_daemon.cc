@@ -63,7 +63,7 @@ int RunWorker(const WorkerDaemonOptions& options, FunctionRegistry registry) {
     });
   }
   ChunkExecutor executor(std::move(registry), options.slots, options.chunk_delay);
-  WorkerService service(&executor, getpid());
+  WorkerService service(&executor, getpid(), options.shared_values);
   // Not ready to take chunks (health NOT_SERVING) until the coordinator knows us.
   absl::StatusOr<StartedServer> started =
       StartServer(options.listen, {&service}, /*serving=*/false, options.port_file);

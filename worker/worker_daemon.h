@@ -33,6 +33,9 @@ struct WorkerDaemonOptions {
   int slots = 1;
   // Most chunks the coordinator may send in one RunChunks call; 1: one chunk per call.
   int max_chunks_per_call = 1024;
+  // Write values to a client's shared-memory buffer when the client offers one this process
+  // can open (same host and user); false: always send them in responses.
+  bool shared_values = true;
   // If not empty, the bound port is written here (one line) once serving.
   std::string port_file;
   LogLevel log_level = LogLevel::kInfo;

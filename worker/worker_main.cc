@@ -38,6 +38,9 @@ ABSL_FLAG(int, slots, 1, "Chunks computed at once (like Pool processes on this w
 ABSL_FLAG(int, max_chunks_per_call, gpool::WorkerDaemonOptions{}.max_chunks_per_call,
           "Most chunks the coordinator may send in one call (small chunks travel together); "
           "1 turns batching off.");
+ABSL_FLAG(bool, shared_values, gpool::WorkerDaemonOptions{}.shared_values,
+          "Write values to a client's shared-memory buffer when it offers one this process can "
+          "open (same host, same user); false: always send them over gRPC.");
 ABSL_FLAG(std::string, port_file, "",
           "If set, write the port actually bound to this file (one line) once serving.");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error.");
@@ -69,6 +72,7 @@ absl::StatusOr<WorkerDaemonOptions> OptionsFromFlags() {
   options.advertise_host = absl::GetFlag(FLAGS_advertise_host);
   options.slots = absl::GetFlag(FLAGS_slots);
   options.max_chunks_per_call = absl::GetFlag(FLAGS_max_chunks_per_call);
+  options.shared_values = absl::GetFlag(FLAGS_shared_values);
   options.port_file = absl::GetFlag(FLAGS_port_file);
   options.drain_timeout = absl::GetFlag(FLAGS_drain_timeout);
   options.chunk_delay = absl::GetFlag(FLAGS_chunk_delay);

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
+#include "common/log.h"
 #include "common/proto_convert.h"
 #include "worker/cancellation_check.h"
 
@@ -47,8 +48,8 @@ class WorkerService::CallInProgress {
   WorkerService* const service_;
 };
 
-WorkerService::WorkerService(ChunkExecutor* executor, int64_t pid)
-    : executor_(executor), pid_(pid) {
+WorkerService::WorkerService(ChunkExecutor* executor, int64_t pid, bool use_shared_values)
+    : executor_(executor), pid_(pid), use_shared_values_(use_shared_values) {
   // gRPC's "streamed unary" handlers are the one way its sync API lets a service replace
   // the handler (and message types) of a generated method; on the wire the calls are the same
   // unary RunChunk and RunChunks.
@@ -70,8 +71,45 @@ WorkerService::WorkerService(ChunkExecutor* executor, int64_t pid)
           }));
 }
 
-RawChunkResponse WorkerService::ToResponse(ChunkOutput output) const {
+std::optional<SharedValuesWriter> WorkerService::OpenSharedValues(
+    ResultMode mode, const v1::SharedValues* shared_values) const {
+  if (!use_shared_values_ || mode != ResultMode::kValues || shared_values == nullptr) {
+    return std::nullopt;
+  }
+  absl::StatusOr<SharedValuesWriter> writer = SharedValuesWriter::Open(FromProto(*shared_values));
+  if (!writer.ok()) {
+    // The usual case for a client on another host or in another container.
+    LogDebug(absl::StrCat("values travel in the response: ", writer.status().ToString()));
+    return std::nullopt;
+  }
+  return *std::move(writer);
+}
+
+bool WorkerService::WriteShared(std::optional<SharedValuesWriter>& shared,
+                                const std::vector<ChunkOutput>& outputs,
+                                const std::vector<uint64_t>& first_elements) const {
+  if (!shared.has_value()) return false;
+  std::vector<SharedValuesWriter::Span> spans;
+  spans.reserve(outputs.size());
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    spans.push_back({first_elements[i], outputs[i].values.data(), outputs[i].values.size()});
+  }
+  absl::Status written = shared->Write(spans);
+  if (!written.ok()) {
+    // FAILED_PRECONDITION: the job is over and the client has reused its buffer; the
+    // coordinator drops this late result anyway.
+    LogDebug(absl::StrCat("values travel in the response: ", written.ToString()));
+    return false;
+  }
+  return true;
+}
+
+RawChunkResponse WorkerService::ToResponse(ChunkOutput output, bool values_shared) const {
   RawChunkResponse response;
+  if (values_shared) {
+    response.fields.set_values_shared(true);
+    output.values.clear();
+  }
   // The values stay in the function's own buffer until gRPC has sent them.
   response.values = EncodedValues::Own(std::move(output.values));
   ToProto(output.sum, response.fields.mutable_partial_sum());
@@ -97,7 +135,13 @@ grpc::Status WorkerService::ServeRunChunk(
   absl::StatusOr<ChunkOutput> output =
       executor_->Execute(request.function(), *input, mode, cancelled.AsFunction());
   if (!output.ok()) return ToGrpcStatus(output.status());
-  stream->Write(EncodeRunChunkResponse(ToResponse(*std::move(output))));
+  std::optional<SharedValuesWriter> shared = OpenSharedValues(
+      mode, request.has_shared_values() ? &request.shared_values() : nullptr);
+  std::vector<ChunkOutput> outputs;
+  outputs.push_back(*std::move(output));
+  const bool values_shared =
+      WriteShared(shared, outputs, {static_cast<uint64_t>(request.first_element())});
+  stream->Write(EncodeRunChunkResponse(ToResponse(std::move(outputs.front()), values_shared)));
   return grpc::Status::OK;
 }
 
@@ -120,14 +164,27 @@ grpc::Status WorkerService::ServeRunChunks(
     }
     inputs.push_back(*std::move(input));
   }
-  std::vector<RawChunkResponse> responses(inputs.size());
+  std::vector<ChunkOutput> outputs(inputs.size());
   CancellationCheck cancelled = CallCancellation(context);
+  const ResultMode mode = FromProto(request.result_mode());
   absl::Status status = executor_->ExecuteBatch(
-      request.function(), inputs, FromProto(request.result_mode()), cancelled.AsFunction(),
-      [this, &responses](size_t i, ChunkOutput output) {
-        responses[i] = ToResponse(std::move(output));
-      });
+      request.function(), inputs, mode, cancelled.AsFunction(),
+      [&outputs](size_t i, ChunkOutput output) { outputs[i] = std::move(output); });
   if (!status.ok()) return ToGrpcStatus(status);
+  std::optional<SharedValuesWriter> shared = OpenSharedValues(
+      mode, request.has_shared_values() ? &request.shared_values() : nullptr);
+  std::vector<uint64_t> first_elements;
+  first_elements.reserve(outputs.size());
+  for (const v1::ChunkTask& chunk : request.chunks()) {
+    first_elements.push_back(static_cast<uint64_t>(chunk.first_element()));
+  }
+  // All the call's values at once: one token check, and one write per run of adjacent chunks.
+  const bool values_shared = WriteShared(shared, outputs, first_elements);
+  std::vector<RawChunkResponse> responses;
+  responses.reserve(outputs.size());
+  for (ChunkOutput& output : outputs) {
+    responses.push_back(ToResponse(std::move(output), values_shared));
+  }
   stream->Write(EncodeRunChunksResponse(responses));
   return grpc::Status::OK;
 }

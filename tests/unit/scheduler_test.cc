@@ -1268,5 +1268,94 @@ TEST_F(SchedulerTest, Batch_WrongReplyCount_FailsJobAsProtocolViolation) {
               StatusIs(absl::StatusCode::kInternal, HasSubstr("answered 3 of the 10")));
 }
 
+// ---- Values in the client's shared-memory buffer ----------------------------------------
+
+JobSpec SharedValuesJob(int64_t start, int64_t end, int64_t chunk_size) {
+  JobSpec spec;
+  spec.function = "square";
+  spec.input = std::make_shared<const Input>(Input::Range(start, end));
+  spec.chunk_size = chunk_size;
+  spec.mode = ResultMode::kValues;
+  spec.shared_values = SharedValuesRef{/*pid=*/4242, /*fd=*/7, /*token_high=*/1, /*token_low=*/2};
+  return spec;
+}
+
+// What a worker that wrote the chunk's values to the buffer answers.
+ChunkReply SharedReply(const ChunkTask& task) {
+  ChunkReply reply = *FakeConnector::Compute(task);
+  reply.values = Values();
+  reply.values_shared = true;
+  return reply;
+}
+
+TEST_F(SchedulerTest, SubmitJob_SharedValuesOnSumJobOrMalformed_IsInvalidArgument) {
+  AddWorker("a:1");
+  JobSpec spec = SharedValuesJob(1, 10, 5);
+  spec.mode = ResultMode::kSum;
+  EXPECT_THAT(scheduler_->SubmitJob(spec),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("return values")));
+  spec = SharedValuesJob(1, 10, 5);
+  spec.shared_values->pid = 0;
+  EXPECT_THAT(scheduler_->SubmitJob(spec),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("pid")));
+}
+
+TEST_F(SchedulerTest, SharedValues_TasksNameTheBufferAndSharedRepliesAreDelivered) {
+  AddWorker("a:1");
+  auto submitted = scheduler_->SubmitJob(SharedValuesJob(1, 10, 5));
+  ASSERT_OK(submitted.status());
+  for (int call = 0; call < 2; ++call) {
+    std::optional<PendingCall> pending = connector_.TakeOldest("a:1");
+    ASSERT_TRUE(pending.has_value());
+    const ChunkTask& task = pending->task;
+    ASSERT_TRUE(task.shared_values.has_value());
+    EXPECT_EQ(task.shared_values->pid, 4242);
+    EXPECT_EQ(task.shared_values->fd, 7);
+    EXPECT_EQ(task.shared_values->token_high, 1u);
+    EXPECT_EQ(task.shared_values->token_low, 2u);
+    EXPECT_EQ(task.first_element, task.chunk_index * 5);
+    pending->done(SharedReply(task));
+  }
+  Drained drained = Drain(*submitted);
+  ASSERT_TRUE(drained.finished.has_value());
+  EXPECT_OK(drained.finished->status);
+  ASSERT_EQ(drained.chunks.size(), 2u);
+  for (const ChunkDelivery& chunk : drained.chunks) {
+    EXPECT_TRUE(chunk.values_shared);
+    EXPECT_TRUE(chunk.values.empty());
+  }
+  EXPECT_EQ(drained.sum, 385);
+}
+
+TEST_F(SchedulerTest, SharedValues_ReplyWithValuesToo_IsAcceptedOverTheWire) {
+  // A worker that could not reach the buffer sends the values as usual.
+  AddWorker("a:1");
+  auto submitted = scheduler_->SubmitJob(SharedValuesJob(1, 10, 10));
+  ASSERT_OK(submitted.status());
+  ASSERT_TRUE(connector_.CompleteOldest("a:1"));
+  Drained drained = Drain(*submitted);
+  ASSERT_TRUE(drained.finished.has_value());
+  EXPECT_OK(drained.finished->status);
+  ASSERT_EQ(drained.chunks.size(), 1u);
+  EXPECT_FALSE(drained.chunks[0].values_shared);
+  EXPECT_EQ(drained.chunks[0].values.size(), 10u);
+}
+
+TEST_F(SchedulerTest, SharedValues_SharedReplyToJobWithoutBuffer_FailsJobAsProtocolViolation) {
+  AddWorker("a:1");
+  JobSpec spec = SharedValuesJob(1, 10, 10);
+  spec.shared_values.reset();
+  auto submitted = scheduler_->SubmitJob(spec);
+  ASSERT_OK(submitted.status());
+  std::optional<PendingCall> pending = connector_.TakeOldest("a:1");
+  ASSERT_TRUE(pending.has_value());
+  EXPECT_FALSE(pending->task.shared_values.has_value());
+  pending->done(SharedReply(pending->task));
+  Drained drained = Drain(*submitted);
+  ASSERT_TRUE(drained.finished.has_value());
+  EXPECT_THAT(drained.finished->status,
+              StatusIs(absl::StatusCode::kInternal, HasSubstr("does not follow the protocol")));
+}
+
 }  // namespace
 }  // namespace gpool
