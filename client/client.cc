@@ -9,7 +9,9 @@
 #include <grpcpp/impl/rpc_method.h>
 #include <grpcpp/support/sync_stream.h>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "client/job_assembler.h"
 #include "common/grpc_status.h"
 #include "common/proto_convert.h"
@@ -51,6 +53,9 @@ absl::Status Explain(const absl::Status& status, const std::string& address) {
 struct Client::Stub {
   std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<v1::Coordinator::Stub> coordinator;
+  absl::Mutex mu;
+  // The last job's shared-values buffer, kept for the next job (ClientOptions).
+  std::unique_ptr<SharedValuesBuffer> idle_shared_values ABSL_GUARDED_BY(mu);
 };
 
 Client::Client(std::string address, ClientOptions options)
@@ -162,9 +167,11 @@ struct StreamOutcome {
 // must repeat the plan.
 //
 // The stream is read as bytes (RawMessage) and decoded here, so that values go from the
-// received buffers to their place in the result in one copy.
+// received buffers to their place in the result in one copy. Chunks marked values_shared
+// have theirs in `shared` (null when the request offered no buffer).
 StreamOutcome StreamOnce(grpc::Channel& channel, const v1::MapRequest& request,
                          absl::Time deadline, JobAssembler& assembler,
+                         SharedValuesBuffer* shared,
                          const std::function<void(const JobStart&)>& on_start,
                          const std::function<void(const ChunkResult&)>& on_chunk) {
   grpc::ClientContext context;
@@ -185,14 +192,31 @@ StreamOutcome StreamOnce(grpc::Channel& channel, const v1::MapRequest& request,
     chunk.chunk_index = static_cast<uint64_t>(proto.chunk_index());
     chunk.first_element = static_cast<uint64_t>(proto.first_element());
     chunk.element_count = static_cast<uint64_t>(proto.element_count());
+    chunk.values_shared = proto.values_shared();
+    if (chunk.values_shared && shared == nullptr) {
+      return absl::DataLossError(absl::StrCat("chunk ", chunk.chunk_index,
+                                              " came with its values in a shared buffer, but "
+                                              "this job offered none"));
+    }
     // The values are copied out of the message only for a caller that sees each chunk.
-    if (on_chunk) chunk.values = raw.values.ToVector();
+    if (on_chunk && chunk.values_shared) {
+      chunk.values.resize(chunk.element_count);
+      if (absl::Status taken =
+              shared->Take(chunk.first_element, chunk.element_count, chunk.values.data());
+          !taken.ok()) {
+        return taken;
+      }
+    } else if (on_chunk) {
+      chunk.values = raw.values.ToVector();
+    }
     chunk.partial_sum = gpool::FromProto(proto.partial_sum());
     chunk.partial_min = proto.partial_min();
     chunk.partial_max = proto.partial_max();
     chunk.worker = FromProto(proto.worker());
     chunk.attempt = proto.attempt();
-    absl::StatusOr<bool> accepted = assembler.OnChunk(chunk, raw.values);
+    absl::StatusOr<bool> accepted = !chunk.values_shared ? assembler.OnChunk(chunk, raw.values)
+                                    : on_chunk          ? assembler.OnChunk(chunk)
+                                                        : assembler.OnChunk(chunk, *shared);
     if (!accepted.ok()) return accepted.status();
     if (*accepted && on_chunk) on_chunk(chunk);
     return absl::OkStatus();
@@ -272,6 +296,37 @@ void AddCompletedChunks(const IndexSet& received, v1::MapRequest* request) {
 
 }  // namespace
 
+std::unique_ptr<SharedValuesBuffer> Client::AcquireSharedValues(uint64_t capacity) {
+  const bool keep = capacity <= options_.shared_values_keep_bytes / sizeof(int64_t);
+  std::unique_ptr<SharedValuesBuffer> buffer;
+  if (keep) {
+    absl::MutexLock lock(&stub_->mu);
+    buffer = std::move(stub_->idle_shared_values);
+  }
+  if (buffer != nullptr && !buffer->Renew(capacity).ok()) buffer.reset();
+  if (buffer == nullptr) {
+    absl::StatusOr<std::unique_ptr<SharedValuesBuffer>> created =
+        SharedValuesBuffer::Create(capacity);
+    // Without one, values travel over gRPC: slower, never wrong.
+    if (!created.ok()) return nullptr;
+    buffer = *std::move(created);
+  }
+  buffer->set_release_taken(!keep);
+  return buffer;
+}
+
+void Client::ReleaseSharedValues(std::unique_ptr<SharedValuesBuffer> buffer) {
+  if (buffer == nullptr || buffer->capacity() > options_.shared_values_keep_bytes / sizeof(int64_t)) {
+    return;
+  }
+  absl::MutexLock lock(&stub_->mu);
+  // One is kept: the one with room for more.
+  if (stub_->idle_shared_values == nullptr ||
+      stub_->idle_shared_values->capacity() < buffer->capacity()) {
+    stub_->idle_shared_values = std::move(buffer);
+  }
+}
+
 void Client::Notice(const std::string& notice) const {
   if (options_.on_notice) options_.on_notice(notice);
 }
@@ -288,11 +343,19 @@ absl::StatusOr<MapSummary> Client::RunJob(
   request.set_max_workers(spec.max_workers);
   request.set_result_mode(want_values ? v1::RESULT_MODE_VALUES : v1::RESULT_MODE_SUM);
   request.set_batch_results(true);
+  std::unique_ptr<SharedValuesBuffer> shared;
+  if (want_values && options_.shared_values &&
+      spec.input.size() >= options_.shared_values_min_elements) {
+    shared = AcquireSharedValues(spec.input.size());
+    if (shared != nullptr) ToProto(shared->ref(), request.mutable_shared_values());
+  }
+  // Whatever the outcome, the buffer may serve the next job.
+  absl::Cleanup return_shared = [this, &shared] { ReleaseSharedValues(std::move(shared)); };
   const absl::Time job_deadline = absl::Now() + options_.map_timeout;
 
   while (true) {
-    StreamOutcome outcome =
-        StreamOnce(*stub_->channel, request, job_deadline, assembler, on_start, on_chunk);
+    StreamOutcome outcome = StreamOnce(*stub_->channel, request, job_deadline, assembler,
+                                       shared.get(), on_start, on_chunk);
     if (outcome.status.ok()) return assembler.Finish(*outcome.stats);
     if (!IsCoordinatorLoss(outcome) || options_.reconnect_timeout <= absl::ZeroDuration()) {
       return Explain(outcome.status, address_);

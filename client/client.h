@@ -28,6 +28,7 @@
 namespace gpool {
 
 class JobAssembler;
+class SharedValuesBuffer;
 
 struct ClientOptions {
   // How long Connect waits for the coordinator to answer.
@@ -42,6 +43,17 @@ struct ClientOptions {
   // Told about reconnections ("lost the coordinator ...", "reconnected ..."); the CLI
   // prints these on stderr.
   std::function<void(const std::string& notice)> on_notice;
+  // Jobs that return values offer the workers a shared-memory buffer (common/shared_values.h):
+  // those on this host (same user, same PID namespace) write values there instead of sending
+  // them through the coordinator; the others send them as usual. Only for jobs of at least
+  // shared_values_min_elements elements: below that, the buffer's system calls cost more
+  // than they save.
+  bool shared_values = true;
+  uint64_t shared_values_min_elements = uint64_t{1} << 16;
+  // A job's buffer of at most this many bytes is kept for the next job, with its memory:
+  // workers then write into pages that exist, instead of the kernel allocating and zeroing
+  // one per 4 KiB. A bigger job's buffer frees each chunk's memory as its values are taken.
+  uint64_t shared_values_keep_bytes = uint64_t{256} << 20;
   TransportOptions transport;
 };
 
@@ -79,6 +91,9 @@ struct ChunkResult {
   int64_t partial_max = 0;
   WorkerIdentity worker;
   int attempt = 1;
+  // The worker wrote the values to this client's shared-memory buffer (they are in `values`
+  // all the same).
+  bool values_shared = false;
 };
 
 struct MapSummary {
@@ -88,6 +103,8 @@ struct MapSummary {
   int64_t min = 0;  // smallest / largest mapped value (the job has at least one element)
   int64_t max = 0;
   JobStats stats;
+  // Values that came through the shared-memory buffer rather than over gRPC.
+  uint64_t values_shared = 0;
   // Every worker that computed at least one chunk, with how many.
   std::vector<std::pair<WorkerIdentity, int64_t>> chunks_by_worker;
 };
@@ -166,6 +183,11 @@ class Client {
                                     const std::function<void(const JobStart&)>& on_start,
                                     const std::function<void(const ChunkResult&)>& on_chunk);
   void Notice(const std::string& notice) const;
+  // A shared-values buffer for a job of `capacity` values (the one kept from an earlier job
+  // when it may be reused), or null when none can be made: values then travel over gRPC.
+  std::unique_ptr<SharedValuesBuffer> AcquireSharedValues(uint64_t capacity);
+  // The job is over: keeps `buffer` for the next job if it is small enough.
+  void ReleaseSharedValues(std::unique_ptr<SharedValuesBuffer> buffer);
 
   struct Stub;
   const std::string address_;

@@ -40,6 +40,13 @@ absl::Status JobAssembler::OnRestart(const JobStart& start) {
 absl::StatusOr<bool> JobAssembler::OnChunk(const ChunkResult& chunk) {
   return Accept(chunk, chunk.values.size(), [&chunk](int64_t* out) {
     std::copy(chunk.values.begin(), chunk.values.end(), out);
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<bool> JobAssembler::OnChunk(const ChunkResult& chunk, SharedValuesBuffer& shared) {
+  return Accept(chunk, chunk.element_count, [&chunk, &shared](int64_t* out) {
+    return shared.Take(chunk.first_element, chunk.element_count, out);
   });
 }
 
@@ -51,11 +58,12 @@ absl::StatusOr<bool> JobAssembler::OnChunk(const ChunkResult& chunk,
       std::memcpy(bytes, piece.data, piece.size);
       bytes += piece.size;
     }
+    return absl::OkStatus();
   });
 }
 
 absl::StatusOr<bool> JobAssembler::Accept(const ChunkResult& chunk, uint64_t value_count,
-                                          const std::function<void(int64_t*)>& copy_values) {
+                                          const std::function<absl::Status(int64_t*)>& copy_values) {
   if (!started_) return absl::DataLossError("a chunk arrived before the job started");
   if (chunk.chunk_index >= start_.num_chunks) {
     return absl::DataLossError(absl::StrCat("chunk ", chunk.chunk_index, " is outside the job's ",
@@ -76,7 +84,7 @@ absl::StatusOr<bool> JobAssembler::Accept(const ChunkResult& chunk, uint64_t val
   }
   if (keep_values_) {
     int64_t* const placed = values_.data() + first;
-    copy_values(placed);
+    if (absl::Status copied = copy_values(placed); !copied.ok()) return copied;
     absl::int128 sum = 0;
     for (uint64_t i = 0; i < expected_count; ++i) sum += placed[i];
     // The client reduces the values it holds; the worker's partial sum must agree.
@@ -90,6 +98,7 @@ absl::StatusOr<bool> JobAssembler::Accept(const ChunkResult& chunk, uint64_t val
   count_ += expected_count;
   min_ = std::min(min_, chunk.partial_min);
   max_ = std::max(max_, chunk.partial_max);
+  if (chunk.values_shared) values_shared_ += expected_count;
   ++chunks_by_worker_[{chunk.worker.host, chunk.worker.pid, chunk.worker.worker_id}];
   return true;
 }
@@ -110,6 +119,7 @@ absl::StatusOr<MapSummary> JobAssembler::Finish(const JobStats& stats) {
   summary.max = max_;
   summary.stats = stats;
   summary.stats.duplicates_dropped += duplicates_;
+  summary.values_shared = values_shared_;
   for (const auto& [key, chunks] : chunks_by_worker_) {
     const auto& [host, pid, worker_id] = key;
     summary.chunks_by_worker.push_back({WorkerIdentity{worker_id, host, pid}, chunks});

@@ -14,6 +14,7 @@
 #include "client/client.h"
 #include "common/encoded_values.h"
 #include "common/index_set.h"
+#include "common/shared_values.h"
 
 namespace gpool {
 
@@ -40,6 +41,9 @@ class JobAssembler {
   // The same, with the chunk's values passed apart from `chunk` (whose own are ignored) as
   // they arrived, so they are placed straight from the received buffers.
   absl::StatusOr<bool> OnChunk(const ChunkResult& chunk, const EncodedValues& values);
+  // The same for a chunk whose values a worker wrote to `shared` (chunk.values_shared): they
+  // are taken from there. DATA_LOSS (or OUT_OF_RANGE) when they cannot be read.
+  absl::StatusOr<bool> OnChunk(const ChunkResult& chunk, SharedValuesBuffer& shared);
 
   // DATA_LOSS unless every chunk 0 .. num_chunks-1 arrived.
   absl::StatusOr<MapSummary> Finish(const JobStats& stats);
@@ -53,7 +57,7 @@ class JobAssembler {
  private:
   // OnChunk's work, with the values' count and a function that copies them to a place.
   absl::StatusOr<bool> Accept(const ChunkResult& chunk, uint64_t value_count,
-                              const std::function<void(int64_t*)>& copy_values);
+                              const std::function<absl::Status(int64_t*)>& copy_values);
 
   const bool keep_values_;
   bool started_ = false;
@@ -64,6 +68,7 @@ class JobAssembler {
   int64_t min_ = INT64_MAX;
   int64_t max_ = INT64_MIN;
   int64_t duplicates_ = 0;
+  uint64_t values_shared_ = 0;
   std::vector<int64_t> values_;
   // (host, pid, worker id) -> chunks; ordered so reports are stable.
   std::map<std::tuple<std::string, int64_t, std::string>, int64_t> chunks_by_worker_;

@@ -25,6 +25,9 @@
 
 ABSL_FLAG(std::string, coordinator, "127.0.0.1:50051", "The cluster to measure.");
 ABSL_FLAG(std::string, workloads, "w1,w2,w3,w4", "Which workloads to run.");
+ABSL_FLAG(bool, shared_values, true,
+          "Offer workers a shared-memory buffer for values (ClientOptions::shared_values); "
+          "false: values come over gRPC through the coordinator.");
 ABSL_FLAG(int, reps, 5, "Timed repetitions per workload (after one untimed warm-up).");
 ABSL_FLAG(double, w2_n, 1e7, "W2: elements whose squares are returned.");
 ABSL_FLAG(double, w2_chunk, 0, "W2: chunk size (0: the coordinator's default).");
@@ -48,7 +51,10 @@ int Main() {
     std::fprintf(stderr, "--reps must be at least 1 (one untimed warm-up runs before them)\n");
     return 2;
   }
-  absl::StatusOr<std::unique_ptr<Client>> client = Client::Connect(absl::GetFlag(FLAGS_coordinator));
+  ClientOptions options;
+  options.shared_values = absl::GetFlag(FLAGS_shared_values);
+  absl::StatusOr<std::unique_ptr<Client>> client =
+      Client::Connect(absl::GetFlag(FLAGS_coordinator), options);
   if (!client.ok()) {
     std::fprintf(stderr, "%s\n", std::string(client.status().message()).c_str());
     return 1;

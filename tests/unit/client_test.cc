@@ -3,6 +3,7 @@
 #include "absl/numeric/int128.h"
 #include "client/cli_output.h"
 #include "client/job_assembler.h"
+#include "common/shared_values.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/support/status_matchers.h"
@@ -96,6 +97,46 @@ TEST(JobAssemblerTest, ValuesPassedApart_WrongCount_IsDataLoss) {
   ASSERT_OK(assembler.OnStart(Start(2, 2)));
   EXPECT_THAT(assembler.OnChunk(SquaresChunk(0, 2, 2, /*with_values=*/false), InPieces({1}, 8)),
               StatusIs(absl::StatusCode::kDataLoss, HasSubstr("with 1 values")));
+}
+
+// A chunk whose values a worker wrote to the client's shared-memory buffer.
+ChunkResult SharedSquaresChunk(SharedValuesBuffer& buffer, uint64_t index, uint64_t chunk_size,
+                               uint64_t total) {
+  ChunkResult chunk = SquaresChunk(index, chunk_size, total);
+  absl::StatusOr<SharedValuesWriter> writer = SharedValuesWriter::Open(buffer.ref());
+  EXPECT_TRUE(writer.ok()) << writer.status();
+  if (writer.ok()) {
+    EXPECT_OK(writer->Write({{chunk.first_element, chunk.values.data(), chunk.values.size()}}));
+  }
+  chunk.values.clear();
+  chunk.values_shared = true;
+  return chunk;
+}
+
+TEST(JobAssemblerTest, SharedValues_ArePlacedCheckedAndCounted) {
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<SharedValuesBuffer> buffer, SharedValuesBuffer::Create(5));
+  JobAssembler assembler(/*keep_values=*/true);
+  ASSERT_OK(assembler.OnStart(Start(5, 2)));
+  ASSERT_OK(assembler.OnChunk(SquaresChunk(1, 2, 5)));  // this one came over gRPC
+  for (uint64_t index : {2u, 0u}) {
+    ASSERT_OK(assembler.OnChunk(SharedSquaresChunk(*buffer, index, 2, 5), *buffer));
+  }
+  ASSERT_OK_AND_ASSIGN(MapSummary summary, assembler.Finish(JobStats{}));
+  EXPECT_EQ(summary.sum, 55);
+  EXPECT_EQ(summary.values_shared, 3u);
+  EXPECT_THAT(assembler.TakeValues(), ElementsAre(1, 4, 9, 16, 25));
+}
+
+TEST(JobAssemblerTest, SharedValues_DisagreeingWithPartialSum_IsDataLoss) {
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<SharedValuesBuffer> buffer, SharedValuesBuffer::Create(2));
+  JobAssembler assembler(/*keep_values=*/true);
+  ASSERT_OK(assembler.OnStart(Start(2, 2)));
+  // Marked shared, but nothing was written there: the buffer holds zeros.
+  ChunkResult chunk = SquaresChunk(0, 2, 2);
+  chunk.values.clear();
+  chunk.values_shared = true;
+  EXPECT_THAT(assembler.OnChunk(chunk, *buffer),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("values sum to 0")));
 }
 
 TEST(JobAssemblerTest, DuplicateChunk_IsDroppedAndCounted) {
