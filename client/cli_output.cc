@@ -117,7 +117,11 @@ std::string StatsLine(const MapSummary& summary) {
                       summary.chunks_by_worker.size(), " workers; ", summary.stats.retries,
                       " retries, ", summary.stats.workers_lost, " workers lost, ",
                       summary.stats.backups, " backups, ", summary.stats.duplicates_dropped,
-                      " duplicates dropped");
+                      " duplicates dropped",
+                      summary.values_shared > 0
+                          ? absl::StrCat("; ", summary.values_shared,
+                                         " values through shared memory")
+                          : "");
 }
 
 std::string ClusterReport(const ClusterView& view) {
@@ -263,6 +267,7 @@ std::string MapJson(const MapSpec& spec, Reduction reduction, const MapSummary& 
                           .Build());
   }
   json.Uint("count", summary.count)
+      .Uint("values_shared", summary.values_shared)
       .String("job_id", summary.job.job_id)
       .Uint("chunks", summary.job.num_chunks)
       .Uint("chunk_size", summary.job.chunk_size)

@@ -61,6 +61,9 @@ ABSL_FLAG(bool, trace, false,
           "map: print 'Worker <PID> calculating <function> of <x>' for every element.");
 ABSL_FLAG(bool, print, false, "map: print the mapped values in input order, one per line.");
 ABSL_FLAG(bool, stats, false, "map: always print the job's statistics on stderr.");
+ABSL_FLAG(bool, shared_values, true,
+          "map: workers on this host may write the values (--print, --trace) into shared "
+          "memory instead of sending them over gRPC, for jobs of 65536 elements or more.");
 ABSL_FLAG(absl::Duration, timeout, absl::Hours(24),
           "map: deadline of the whole job; passing it cancels the job.");
 ABSL_FLAG(absl::Duration, connect_timeout, absl::Seconds(5),
@@ -222,6 +225,7 @@ absl::StatusOr<Connection> ConnectToCluster(
   options.connect_timeout = absl::GetFlag(FLAGS_connect_timeout);
   options.map_timeout = absl::GetFlag(FLAGS_timeout);
   options.reconnect_timeout = absl::GetFlag(FLAGS_reconnect_timeout);
+  options.shared_values = absl::GetFlag(FLAGS_shared_values);
   options.on_notice = std::move(on_notice);
   std::string address = absl::GetFlag(FLAGS_coordinator);
   if (address.empty()) {

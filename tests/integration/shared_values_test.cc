@@ -10,8 +10,11 @@
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/numeric/int128.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "client/client.h"
+#include "common/int128.h"
 #include "common/subprocess.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -23,6 +26,8 @@ namespace gpool {
 namespace {
 
 using ::gpool::testing::BinaryPath;
+using ::testing::HasSubstr;
+using ::testing::Not;
 
 using SharedValuesTest = gpool::testing::LocalClusterTest;
 
@@ -169,6 +174,35 @@ TEST_F(SharedValuesTest, JobBiggerThanResultWindow_Completes) {
   ASSERT_OK_AND_ASSIGN(MapResult result, client->Map(spec));
   ExpectSquares(result, 1, kElements);
   EXPECT_EQ(result.summary.values_shared, static_cast<uint64_t>(kElements));
+}
+
+// The CLI, as a user runs it: --print through shared memory, --stats saying so, and the flag
+// that turns it off.
+TEST_F(SharedValuesTest, Cli_PrintStatsAndFlagOff) {
+  StartCluster(2);
+  constexpr int64_t kCliElements = 70'000;
+  const std::string range = absl::StrCat("1..", kCliElements);
+  for (const bool shared : {true, false}) {
+    SCOPED_TRACE(shared ? "shared values on" : "shared values off");
+    gpool::testing::CliRun run = gpool::testing::RunCli(
+        WithCoordinator({"map", "square", range, "--print", "--stats", "--quiet",
+                         absl::StrCat("--shared_values=", shared ? "true" : "false")}));
+    ASSERT_EQ(run.exit_code, 0) << run.err;
+    const std::vector<std::string> lines = absl::StrSplit(run.out, '\n', absl::SkipEmpty());
+    // The cores line, one value per element in input order, then the sum.
+    ASSERT_EQ(lines.size(), static_cast<size_t>(kCliElements + 2));
+    for (int64_t x = 1; x <= kCliElements; ++x) {
+      ASSERT_EQ(lines[x], absl::StrCat(x * x)) << "line of " << x;
+    }
+    EXPECT_EQ(lines.back(), absl::StrCat("The sum of the square of the first ", kCliElements,
+                                         " integers is ",
+                                         FormatInt128(SumOfSquares(1, kCliElements))));
+    if (shared) {
+      EXPECT_THAT(run.err, HasSubstr(absl::StrCat(kCliElements, " values through shared memory")));
+    } else {
+      EXPECT_THAT(run.err, Not(HasSubstr("shared memory")));
+    }
+  }
 }
 
 }  // namespace

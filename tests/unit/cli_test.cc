@@ -207,6 +207,14 @@ TEST(JsonTest, JsonObject_Build_KeepsOrderAndNests) {
   EXPECT_FALSE(Parse(text).is_discarded());
 }
 
+TEST(CliOutputTest, StatsLine_SaysHowManyValuesCameThroughSharedMemory) {
+  MapSummary summary = SquaresOneToTen();
+  EXPECT_THAT(StatsLine(summary), Not(HasSubstr("shared memory")));
+  summary.values_shared = 6;
+  EXPECT_THAT(StatsLine(summary),
+              HasSubstr("duplicates dropped; 6 values through shared memory"));
+}
+
 TEST(CliOutputTest, MapJson_Sum_OneObjectWithResultStatsAndWorkers) {
   const std::string text = MapJson(MapSpec{"square", Input::Range(1, 10)}, Reduction::kSum,
                                    SquaresOneToTen(), absl::Milliseconds(42), nullptr);
@@ -218,6 +226,7 @@ TEST(CliOutputTest, MapJson_Sum_OneObjectWithResultStatsAndWorkers) {
   EXPECT_EQ(json.at("reduce"), "sum");
   EXPECT_EQ(json.at("result"), "385");
   EXPECT_EQ(json.at("count"), 10);
+  EXPECT_EQ(json.at("values_shared"), 0);
   EXPECT_EQ(json.at("job_id"), "job-4");
   EXPECT_EQ(json.at("chunks"), 2);
   EXPECT_EQ(json.at("chunk_size"), 5);
