@@ -201,11 +201,9 @@ StreamOutcome StreamOnce(grpc::Channel& channel, const v1::MapRequest& request,
     // The values are copied out of the message only for a caller that sees each chunk.
     if (on_chunk && chunk.values_shared) {
       chunk.values.resize(chunk.element_count);
-      if (absl::Status taken =
-              shared->Take(chunk.first_element, chunk.element_count, chunk.values.data());
-          !taken.ok()) {
-        return taken;
-      }
+      absl::StatusOr<absl::int128> taken =
+          shared->Take(chunk.first_element, chunk.element_count, chunk.values.data());
+      if (!taken.ok()) return taken.status();
     } else if (on_chunk) {
       chunk.values = raw.values.ToVector();
     }

@@ -38,9 +38,8 @@ absl::Status JobAssembler::OnRestart(const JobStart& start) {
 }
 
 absl::StatusOr<bool> JobAssembler::OnChunk(const ChunkResult& chunk) {
-  return Accept(chunk, chunk.values.size(), [&chunk](int64_t* out) {
-    std::copy(chunk.values.begin(), chunk.values.end(), out);
-    return absl::OkStatus();
+  return Accept(chunk, chunk.values.size(), [&chunk](int64_t* out) -> absl::StatusOr<absl::int128> {
+    return CopyAndSumExact(chunk.values.data(), chunk.values.size(), out);
   });
 }
 
@@ -52,18 +51,20 @@ absl::StatusOr<bool> JobAssembler::OnChunk(const ChunkResult& chunk, SharedValue
 
 absl::StatusOr<bool> JobAssembler::OnChunk(const ChunkResult& chunk,
                                            const EncodedValues& values) {
-  return Accept(chunk, values.size(), [&values](int64_t* out) {
+  return Accept(chunk, values.size(), [&values](int64_t* out) -> absl::StatusOr<absl::int128> {
+    // Pieces need not end at a value's boundary: copied as bytes, then summed.
     char* bytes = reinterpret_cast<char*>(out);
     for (const EncodedValues::Piece& piece : values.pieces()) {
       std::memcpy(bytes, piece.data, piece.size);
       bytes += piece.size;
     }
-    return absl::OkStatus();
+    return SumExact(out, values.size());
   });
 }
 
-absl::StatusOr<bool> JobAssembler::Accept(const ChunkResult& chunk, uint64_t value_count,
-                                          const std::function<absl::Status(int64_t*)>& copy_values) {
+absl::StatusOr<bool> JobAssembler::Accept(
+    const ChunkResult& chunk, uint64_t value_count,
+    const std::function<absl::StatusOr<absl::int128>(int64_t*)>& copy_values) {
   if (!started_) return absl::DataLossError("a chunk arrived before the job started");
   if (chunk.chunk_index >= start_.num_chunks) {
     return absl::DataLossError(absl::StrCat("chunk ", chunk.chunk_index, " is outside the job's ",
@@ -83,10 +84,9 @@ absl::StatusOr<bool> JobAssembler::Accept(const ChunkResult& chunk, uint64_t val
     return false;
   }
   if (keep_values_) {
-    int64_t* const placed = values_.data() + first;
-    if (absl::Status copied = copy_values(placed); !copied.ok()) return copied;
-    absl::int128 sum = 0;
-    for (uint64_t i = 0; i < expected_count; ++i) sum += placed[i];
+    absl::StatusOr<absl::int128> copied = copy_values(values_.data() + first);
+    if (!copied.ok()) return copied.status();
+    const absl::int128 sum = *copied;
     // The client reduces the values it holds; the worker's partial sum must agree.
     if (sum != chunk.partial_sum) {
       return absl::DataLossError(absl::StrCat("chunk ", chunk.chunk_index, ": values sum to ",

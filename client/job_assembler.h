@@ -55,9 +55,11 @@ class JobAssembler {
   int64_t duplicates() const { return duplicates_; }
 
  private:
-  // OnChunk's work, with the values' count and a function that copies them to a place.
-  absl::StatusOr<bool> Accept(const ChunkResult& chunk, uint64_t value_count,
-                              const std::function<absl::Status(int64_t*)>& copy_values);
+  // OnChunk's work, with the values' count and a function that copies them to a place and
+  // returns their exact sum.
+  absl::StatusOr<bool> Accept(
+      const ChunkResult& chunk, uint64_t value_count,
+      const std::function<absl::StatusOr<absl::int128>(int64_t*)>& copy_values);
 
   const bool keep_values_;
   bool started_ = false;

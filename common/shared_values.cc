@@ -5,7 +5,6 @@
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -16,6 +15,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/int128.h"
 
 namespace gpool {
 namespace {
@@ -144,13 +144,15 @@ absl::Status SharedValuesBuffer::WriteHeader(uint64_t capacity) {
 
 absl::Status SharedValuesBuffer::Renew(uint64_t capacity) { return WriteHeader(capacity); }
 
-absl::Status SharedValuesBuffer::Take(uint64_t first, uint64_t count, int64_t* out) {
+absl::StatusOr<absl::int128> SharedValuesBuffer::Take(uint64_t first, uint64_t count,
+                                                      int64_t* out) {
   if (!CheckedEnd(first, count, capacity_)) {
     return absl::OutOfRangeError(absl::StrCat("values ", first, "+", count,
                                               " are beyond the shared buffer's ", capacity_));
   }
   const size_t bytes = count * sizeof(int64_t);
-  std::memcpy(out, mapping_ + OffsetOf(first), bytes);
+  const absl::int128 sum = CopyAndSumExact(
+      reinterpret_cast<const int64_t*>(mapping_ + OffsetOf(first)), count, out);
   if (release_taken_) {
     // What is taken is never read again (a late copy of the chunk may write it again; that
     // memory lasts until the buffer is closed). Only whole pages are freed; the bytes of a
@@ -158,7 +160,7 @@ absl::Status SharedValuesBuffer::Take(uint64_t first, uint64_t count, int64_t* o
     fallocate(fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, OffsetOf(first),
               static_cast<off_t>(bytes));
   }
-  return absl::OkStatus();
+  return sum;
 }
 
 absl::StatusOr<SharedValuesWriter> SharedValuesWriter::Open(const SharedValuesRef& ref) {
@@ -227,50 +229,39 @@ absl::Status SharedValuesWriter::Write(const std::vector<Span>& spans) {
   // passed to the client's next job since Open.
   flock(fd_, LOCK_SH);
   absl::Status status = CheckHeader().status();
-  std::vector<iovec> run;
   for (size_t i = 0; status.ok() && i < spans.size();) {
-    // One pwritev per run of spans that follow each other in the file.
-    run.clear();
-    const uint64_t run_first = spans[i].first;
-    uint64_t run_end = run_first;
-    size_t run_bytes = 0;
-    for (; i < spans.size() && spans[i].first == run_end && run.size() < IOV_MAX; ++i) {
-      if (spans[i].count == 0) continue;
-      run.push_back(iovec{const_cast<int64_t*>(spans[i].values), spans[i].count * sizeof(int64_t)});
-      run_end += spans[i].count;
-      run_bytes += spans[i].count * sizeof(int64_t);
-    }
-    if (!WriteRun(run, run_bytes, OffsetOf(run_first))) {
-      status = absl::UnavailableError(absl::StrCat("writing values to shared memory: ",
-                                                   ErrnoText(errno)));
-    }
+    // One mapping per run of spans that follow each other in the file.
+    const size_t run_begin = i;
+    uint64_t run_end = spans[i].first;
+    for (; i < spans.size() && spans[i].first == run_end; ++i) run_end += spans[i].count;
+    status = WriteRun(&spans[run_begin], i - run_begin);
   }
   flock(fd_, LOCK_UN);
   return status;
 }
 
-bool SharedValuesWriter::WriteRun(std::vector<iovec>& run, size_t bytes, off_t offset) const {
-  iovec* next = run.data();
-  int left = static_cast<int>(run.size());
-  while (bytes > 0) {
-    const ssize_t written = pwritev(fd_, next, left, offset);
-    if (written < 0 && errno == EINTR) continue;
-    if (written <= 0) return false;
-    bytes -= static_cast<size_t>(written);
-    offset += written;
-    // pwritev may stop short: skip what it wrote, resume inside the iovec it stopped in.
-    for (size_t done = static_cast<size_t>(written); done > 0;) {
-      const size_t step = std::min(done, next->iov_len);
-      next->iov_base = static_cast<char*>(next->iov_base) + step;
-      next->iov_len -= step;
-      done -= step;
-      if (next->iov_len == 0) {
-        ++next;
-        --left;
-      }
-    }
+absl::Status SharedValuesWriter::WriteRun(const Span* spans, size_t count) const {
+  // Through a mapping rather than pwrite: tmpfs writes take the file's inode lock, so the
+  // workers of one host would copy their values one at a time; page faults do not. The
+  // mapping is populated at once, rather than by a fault per page as the copy touches it.
+  const off_t page = static_cast<off_t>(sysconf(_SC_PAGESIZE));
+  const off_t begin = OffsetOf(spans[0].first);
+  const off_t end = OffsetOf(spans[count - 1].first + spans[count - 1].count);
+  if (end == begin) return absl::OkStatus();
+  const off_t map_begin = begin / page * page;
+  const size_t map_bytes = static_cast<size_t>(end - map_begin);
+  void* mapping = mmap(nullptr, map_bytes, PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd_, map_begin);
+  if (mapping == MAP_FAILED) {
+    return absl::UnavailableError(absl::StrCat("mapping the shared values buffer: ",
+                                               ErrnoText(errno)));
   }
-  return true;
+  char* out = static_cast<char*>(mapping) + (begin - map_begin);
+  for (size_t i = 0; i < count; ++i) {
+    std::memcpy(out, spans[i].values, spans[i].count * sizeof(int64_t));
+    out += spans[i].count * sizeof(int64_t);
+  }
+  munmap(mapping, map_bytes);
+  return absl::OkStatus();
 }
 
 }  // namespace gpool

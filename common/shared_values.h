@@ -14,14 +14,12 @@
 #ifndef GPOOL_COMMON_SHARED_VALUES_H_
 #define GPOOL_COMMON_SHARED_VALUES_H_
 
-#include <sys/types.h>
-#include <sys/uio.h>
-
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <vector>
 
+#include "absl/numeric/int128.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
@@ -68,8 +66,9 @@ class SharedValuesBuffer {
   // for the next job). For jobs too big to keep.
   void set_release_taken(bool release) { release_taken_ = release; }
 
-  // Copies values [first, first + count) to `out`. OUT_OF_RANGE beyond the capacity.
-  absl::Status Take(uint64_t first, uint64_t count, int64_t* out);
+  // Copies values [first, first + count) to `out` and returns their exact sum (so that the
+  // caller can check them without reading them again). OUT_OF_RANGE beyond the capacity.
+  absl::StatusOr<absl::int128> Take(uint64_t first, uint64_t count, int64_t* out);
 
  private:
   explicit SharedValuesBuffer(int fd) : fd_(fd) {}
@@ -106,7 +105,7 @@ class SharedValuesWriter {
     uint64_t count = 0;
   };
 
-  // Writes every span, checking the token once, and in one system call for spans that follow
+  // Writes every span, checking the token once, through one mapping for spans that follow
   // each other (the chunks of one call usually do). OUT_OF_RANGE beyond the buffer's capacity
   // (nothing is written then); FAILED_PRECONDITION when the client has since renewed the
   // buffer for another job (nothing is written then); UNAVAILABLE when a write fails.
@@ -116,8 +115,8 @@ class SharedValuesWriter {
   SharedValuesWriter(int fd, const SharedValuesRef& ref) : fd_(fd), ref_(ref) {}
   // The capacity in the file's header; FAILED_PRECONDITION unless it holds ref_'s token.
   absl::StatusOr<uint64_t> CheckHeader() const;
-  // Writes `bytes` from `run` (which it consumes) at `offset`; false on a failed write.
-  bool WriteRun(std::vector<iovec>& run, size_t bytes, off_t offset) const;
+  // Writes `count` spans that follow each other in the file.
+  absl::Status WriteRun(const Span* spans, size_t count) const;
 
   int fd_ = -1;
   SharedValuesRef ref_;

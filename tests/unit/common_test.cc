@@ -223,6 +223,22 @@ TEST(ChunkingTest, BadArguments_AreInvalidArgument) {
 
 // ---- Exact arithmetic -------------------------------------------------------------------
 
+TEST(SumExactTest, MatchesA128BitLoopAcrossSignsAndExtremes) {
+  std::vector<int64_t> values = {0, 1, -1, INT64_MAX, INT64_MIN, INT64_MAX, INT64_MAX,
+                                 INT64_MIN, -42, 1LL << 32, -(1LL << 32), (1LL << 32) - 1};
+  std::mt19937_64 random(7);
+  for (int i = 0; i < 10'000; ++i) values.push_back(static_cast<int64_t>(random()));
+  for (size_t n : {size_t{0}, size_t{1}, size_t{5}, size_t{12}, values.size()}) {
+    absl::int128 expected = 0;
+    for (size_t i = 0; i < n; ++i) expected += values[i];
+    EXPECT_EQ(SumExact(values.data(), n), expected) << "first " << n << " values";
+  }
+  const std::vector<int64_t> all_min(1000, INT64_MIN);
+  EXPECT_EQ(SumExact(all_min.data(), all_min.size()), absl::int128(INT64_MIN) * 1000);
+  const std::vector<int64_t> all_max(1000, INT64_MAX);
+  EXPECT_EQ(SumExact(all_max.data(), all_max.size()), absl::int128(INT64_MAX) * 1000);
+}
+
 TEST(FormatInt128Test, PrintsExactDecimal) {
   EXPECT_EQ(FormatInt128(0), "0");
   EXPECT_EQ(FormatInt128(-42), "-42");

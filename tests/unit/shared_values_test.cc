@@ -66,10 +66,16 @@ TEST(SharedValuesTest, Write_ThenTake_ValuesAtTheirPositions) {
   ASSERT_OK(writer.Write({{10, low.data(), low.size()}, {98, high.data(), high.size()}}));
   EXPECT_THAT(Take(*buffer, 10, 3), ElementsAre(1, -2, 3));
   EXPECT_THAT(Take(*buffer, 98, 2), ElementsAre(INT64_MAX, INT64_MIN));
+  // Take also sums what it copies, exactly.
+  std::vector<int64_t> out(3);
+  ASSERT_OK_AND_ASSIGN(absl::int128 low_sum, buffer->Take(10, 3, out.data()));
+  EXPECT_EQ(low_sum, 2);
+  ASSERT_OK_AND_ASSIGN(absl::int128 high_sum, buffer->Take(98, 2, out.data()));
+  EXPECT_EQ(high_sum, -1);
 }
 
 TEST(SharedValuesTest, Write_ManyAdjacentSpans_AllLand) {
-  // More spans than one pwritev takes (IOV_MAX): the run is split, nothing is lost.
+  // Many small adjacent spans: one run, each value in its place.
   constexpr uint64_t kSpans = 2500;
   std::unique_ptr<SharedValuesBuffer> buffer = NewBuffer(kSpans * 2);
   ASSERT_NE(buffer, nullptr);
