@@ -241,7 +241,8 @@ grpc::Status CoordinatorService::DeregisterWorker(grpc::ServerContext* context,
 // the thread shutting down; mu_ serialises them, and nothing here blocks. The scheduler is
 // never called with mu_ held: its calls notify the listeners of other Map calls.
 //
-// Lock order: CoordinatorService::map_mu_, then MapCall::mu_, then the JobStream's.
+// Lock order: CoordinatorService::map_mu_, then map_calls_mu_, then MapCall::mu_, then the
+// JobStream's.
 class CoordinatorService::MapCall final : public grpc::ServerWriteReactor<RawMessage>,
                                           public JobEventListener,
                                           public std::enable_shared_from_this<MapCall> {
@@ -258,8 +259,8 @@ class CoordinatorService::MapCall final : public grpc::ServerWriteReactor<RawMes
   MapCall(CoordinatorService* service, grpc::CallbackServerContext* context, bool batch_results)
       : service_(service), context_(context), batch_results_(batch_results) {}
 
-  // For StopMapCalls (which holds map_mu_): the call ends with UNAVAILABLE after the events
-  // already queued, and takes no more from the job's stream.
+  // For StopMapCalls (which holds map_mu_ and map_calls_mu_): the call ends with UNAVAILABLE
+  // after the events already queued, and takes no more from the job's stream.
   void End() {
     absl::MutexLock lock(&mu_);
     if (finished_ || stopping_) return;
@@ -323,7 +324,7 @@ class CoordinatorService::MapCall final : public grpc::ServerWriteReactor<RawMes
 
   void OnDone() override {
     {
-      absl::MutexLock lock(&service_->map_mu_);
+      absl::MutexLock lock(&service_->map_calls_mu_);
       service_->map_calls_.erase(this);
     }
     // Deletes this call unless a notification holds it; then that notification does, and
@@ -341,17 +342,15 @@ class CoordinatorService::MapCall final : public grpc::ServerWriteReactor<RawMes
       absl::MutexLock lock(&mu_);
       return FinishLocked(invalid, /*final=*/true);
     }
+    absl::ReaderMutexLock service_lock(&service_->map_mu_);
+    if (service_->map_calls_stopped_) {
+      absl::MutexLock lock(&mu_);
+      return FinishLocked(ShuttingDown(), /*final=*/false);
+    }
     {
-      absl::MutexLock service_lock(&service_->map_mu_);
-      if (service_->map_calls_stopped_) {
-        absl::MutexLock lock(&mu_);
-        return FinishLocked(ShuttingDown(), /*final=*/false);
-      }
+      absl::MutexLock calls_lock(&service_->map_calls_mu_);
       service_->map_calls_.insert(this);
     }
-    absl::ReaderMutexLock service_lock(&service_->map_mu_);
-    // Stopped meanwhile: End has finished the call.
-    if (service_->map_calls_stopped_) return;
     auto submitted = service_->scheduler_->SubmitJob(std::move(spec));
     absl::MutexLock lock(&mu_);
     if (!submitted.ok()) return FinishLocked(submitted.status(), /*final=*/true);
@@ -522,6 +521,8 @@ void CoordinatorService::StopMapCalls() {
   absl::MutexLock lock(&map_mu_);
   // Holding map_mu_ as a writer also waits for the Map calls that are using the scheduler.
   map_calls_stopped_ = true;
+  // A call in the set is alive: OnDone removes it before dropping gRPC's reference.
+  absl::MutexLock calls_lock(&map_calls_mu_);
   for (MapCall* call : map_calls_) call->End();
 }
 

@@ -81,12 +81,15 @@ class CoordinatorService final
   // Open StreamHeartbeats calls; each removes itself when gRPC is done with it.
   absl::flat_hash_set<HeartbeatStream*> streams_ ABSL_GUARDED_BY(mu_);
 
-  // Readers: Map calls, while they use the scheduler. Writer: StopMapCalls, and the opening
-  // and closing of Map calls. Apart from mu_ so that jobs and heartbeats do not contend.
-  absl::Mutex map_mu_;
+  // Readers: Map calls, while they use the scheduler, and while one registers itself. Writer:
+  // StopMapCalls. Apart from mu_ so that jobs and heartbeats do not contend.
+  absl::Mutex map_mu_ ABSL_ACQUIRED_BEFORE(map_calls_mu_);
   bool map_calls_stopped_ ABSL_GUARDED_BY(map_mu_) = false;
+  // Apart from map_mu_ so that a call ending (OnDone) never waits for others using the
+  // scheduler.
+  absl::Mutex map_calls_mu_;
   // Open Map calls; each removes itself when gRPC is done with it.
-  absl::flat_hash_set<MapCall*> map_calls_ ABSL_GUARDED_BY(map_mu_);
+  absl::flat_hash_set<MapCall*> map_calls_ ABSL_GUARDED_BY(map_calls_mu_);
 };
 
 }  // namespace gpool
