@@ -318,6 +318,30 @@ TEST(MapStreamTest, Map_SlowClient_DispatchPausesAndAllResultsArrive) {
   EXPECT_EQ(coordinator.calls().chunks_dispatched(), kChunks);
 }
 
+// The coordinator's write waits for the client's window when the client cancels: the call
+// still ends, and the job with it.
+TEST(MapStreamTest, Map_SlowClientCancels_PendingWriteEndsAndJobCancelled) {
+  constexpr int64_t kChunkSize = 1 << 16;
+  constexpr int64_t kChunks = 256;
+  TestCoordinator coordinator(/*result_window=*/4);
+  grpc::ClientContext context;
+  auto reader = coordinator.stub().Map(&context, SquareRequest(kChunks * kChunkSize, kChunkSize));
+  v1::MapResponse started;
+  ASSERT_TRUE(reader->Read(&started));
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        while (coordinator.calls().AnswerOne()) {
+        }
+        return coordinator.calls().pending() == 0;
+      },
+      kWait, kPoll));
+  ASSERT_EQ(coordinator.jobs(), 1u);
+  context.TryCancel();
+  ASSERT_TRUE(WaitUntil([&] { return coordinator.jobs() == 0; }, kWait, kPoll));
+  EXPECT_THAT(ReadToEnd(context, *reader).status,
+              StatusIs(absl::StatusCode::kCancelled, ::testing::_));
+}
+
 TEST(MapStreamTest, Map_ClientCancels_JobCancelledAndItsCallsToo) {
   TestCoordinator coordinator;
   grpc::ClientContext context;
