@@ -85,8 +85,11 @@ int RunCoordinator(const CoordinatorDaemonOptions& daemon_options) {
   // before the scheduler goes away, so the shutdown neither waits for them nor lets a late
   // beat reach a destroyed scheduler.
   service.StopWorkerCalls();
-  // Ending the scheduler first fails the running jobs, so their Map streams return and the
-  // server's shutdown does not wait for them.
+  // Open Map calls end with UNAVAILABLE once what is queued for them is written (their
+  // clients may resubmit elsewhere or later), and stop using the scheduler, so the shutdown
+  // neither waits for them nor lets them reach a destroyed scheduler.
+  service.StopMapCalls();
+  // Ending the scheduler cancels the chunk calls in flight.
   std::thread stop_scheduler([&] { scheduler.reset(); });
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   stop_scheduler.join();

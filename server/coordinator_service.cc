@@ -2,12 +2,13 @@
 
 #include <algorithm>
 #include <chrono>
+#include <deque>
 #include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
-#include <grpcpp/support/method_handler.h>
+#include <grpcpp/impl/codegen/server_callback_handlers.h>
 
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
@@ -16,8 +17,6 @@
 namespace gpool {
 namespace {
 
-// How often a Map stream checks whether its client went away while no event arrives.
-constexpr absl::Duration kCancelPollInterval = absl::Milliseconds(100);
 // Bounds on one batched MapResponse: well under the 64 MiB message limit, and small enough
 // that the client starts placing values while the next message is on the wire.
 constexpr int64_t kMaxValuesPerMessage = int64_t{1} << 20;
@@ -49,6 +48,28 @@ RawChunkResult ToOutgoing(ChunkDelivery& delivery) {
   chunk.set_values_shared(delivery.values_shared);
   outgoing.values = std::move(delivery.values);
   return outgoing;
+}
+
+// The values a delivered chunk held in its job's result window: those relayed here, or those
+// in the client's shared buffer, which hold memory on its host until the client has them.
+int64_t WindowValues(const ChunkDelivery& chunk) {
+  return static_cast<int64_t>(chunk.values_shared ? chunk.element_count : chunk.values.size());
+}
+
+v1::MapResponse StartedResponse(const JobPlanInfo& plan) {
+  v1::MapResponse response;
+  v1::JobStarted* started = response.mutable_started();
+  started->set_job_id(plan.job_id);
+  started->set_total_elements(static_cast<int64_t>(plan.total_elements));
+  started->set_chunk_size(static_cast<int64_t>(plan.chunk_size));
+  started->set_num_chunks(static_cast<int64_t>(plan.num_chunks));
+  started->set_cluster_slots(plan.cluster_slots);
+  started->set_job_slots(plan.job_slots);
+  return response;
+}
+
+absl::Status ShuttingDown() {
+  return absl::UnavailableError("the coordinator is shutting down");
 }
 
 absl::Duration TimeUntil(std::chrono::system_clock::time_point deadline) {
@@ -210,149 +231,310 @@ grpc::Status CoordinatorService::DeregisterWorker(grpc::ServerContext* context,
       scheduler_->DeregisterWorker(request->worker_id(), request->incarnation()));
 }
 
-CoordinatorService::CoordinatorService(Scheduler* scheduler) : scheduler_(scheduler) {
-  // Map is served by a handler whose responses are RawMessage. gRPC's "split streaming"
-  // handler is the one way its sync API lets a service replace the handler (and message
-  // types) of a generated method; on the wire the call is the same server-streaming Map.
-  const int map_index = v1::MapRequest::descriptor()
-                            ->file()
-                            ->FindServiceByName("Coordinator")
-                            ->FindMethodByName("Map")
-                            ->index();
-  MarkMethodStreamed(
-      map_index, new grpc::internal::SplitServerStreamingHandler<v1::MapRequest, RawMessage>(
-                     [this](grpc::ServerContext* context,
-                            grpc::ServerSplitStreamer<v1::MapRequest, RawMessage>* stream) {
-                       return ServeMap(context, stream);
-                     }));
-}
+// One Map call: submits the job, then writes its events to the client as they come, one
+// write at a time. Events are taken from the job's stream whenever no write is in flight, so
+// chunk results that arrive while one is on its way leave together in the next (for a client
+// that set batch_results). A write completes once the client's flow-control window took it,
+// and only then is the scheduler told the results were delivered: a slow client pauses the
+// job's dispatch through its result window instead of growing the coordinator's memory.
+//
+// The job is cancelled on the scheduler when the client cancels the call, its deadline passes
+// (OnCancel) or a write fails. The last results leave in the write before JobFinished, which
+// leaves with the call's status.
+//
+// Owned by gRPC (self_, dropped at OnDone) and, while a notification runs, by the job
+// stream's listener, which holds it weakly: a notification never reaches a deleted call.
+// Notifications come from the scheduler's callers' threads, reactions from gRPC's, End from
+// the thread shutting down; mu_ serialises them, and nothing here blocks. The scheduler is
+// never called with mu_ held: its calls notify the listeners of other Map calls.
+//
+// Lock order: CoordinatorService::map_mu_, then map_calls_mu_, then MapCall::mu_, then the
+// JobStream's.
+class CoordinatorService::MapCall final : public grpc::ServerWriteReactor<RawMessage>,
+                                          public JobEventListener,
+                                          public std::enable_shared_from_this<MapCall> {
+ public:
+  // The reactor for ServeMap to return, with the job submitted (or the call finished).
+  static MapCall* Start(CoordinatorService* service, grpc::CallbackServerContext* context,
+                        const v1::MapRequest& request) {
+    auto call = std::make_shared<MapCall>(service, context, request.batch_results());
+    call->self_ = call;
+    call->Submit(request);
+    return call.get();
+  }
 
-grpc::Status CoordinatorService::ServeMap(
-    grpc::ServerContext* context, grpc::ServerSplitStreamer<v1::MapRequest, RawMessage>* writer) {
-  v1::MapRequest map_request;
-  if (!writer->Read(&map_request)) {
-    return ToGrpcStatus(absl::InvalidArgumentError("the Map call carried no request"));
+  MapCall(CoordinatorService* service, grpc::CallbackServerContext* context, bool batch_results)
+      : service_(service), context_(context), batch_results_(batch_results) {}
+
+  // For StopMapCalls (which holds map_mu_ and map_calls_mu_): the call ends with UNAVAILABLE
+  // after the events already queued, and takes no more from the job's stream.
+  void End() {
+    absl::MutexLock lock(&mu_);
+    if (finished_ || stopping_) return;
+    TakeReadyLocked();
+    stopping_ = true;
+    JobEvent end;
+    end.kind = JobEvent::Kind::kFinished;
+    end.status = ShuttingDown();
+    end.final = false;
+    events_.push_back(std::move(end));
+    WriteNextLocked();
   }
-  const v1::MapRequest* request = &map_request;
-  // The job's own failure: resubmitting the same request cannot help.
-  auto final_failure = [context](const absl::Status& status) {
-    context->AddTrailingMetadata("gpool-final", "1");
-    return ToGrpcStatus(status);
-  };
-  JobSpec spec;
-  spec.function = request->function();
-  if (!request->has_input()) {
-    return final_failure(
-        absl::InvalidArgumentError("the request has no input: set a range or a list"));
+
+  void OnJobEvents() override {
+    absl::MutexLock lock(&mu_);
+    WriteNextLocked();
   }
-  absl::StatusOr<Input> input = FromProto(request->input());
-  if (!input.ok()) return final_failure(input.status());
-  spec.input = std::make_shared<const Input>(std::move(*input));
-  spec.chunk_size = request->chunk_size();
-  spec.max_workers = request->max_workers();
-  spec.mode = FromProto(request->result_mode());
-  if (request->has_shared_values()) spec.shared_values = FromProto(request->shared_values());
-  for (const v1::ChunkRange& range : request->completed_chunks()) {
-    if (range.first() < 0 || range.last() < 0) {
-      return final_failure(absl::InvalidArgumentError("completed chunk indices must be >= 0"));
+
+  void OnWriteDone(bool ok) override {
+    int64_t chunks = 0;
+    int64_t values = 0;
+    std::string job_id;
+    {
+      absl::MutexLock lock(&mu_);
+      write_in_flight_ = false;
+      std::swap(chunks, writing_chunks_);
+      std::swap(values, writing_values_);
+      job_id = job_id_;
+      // The next write starts before the scheduler hears of this one: it is what the
+      // client waits for.
+      if (ok) {
+        WriteNextLocked();
+      } else {
+        FinishLocked(absl::CancelledError("the client went away"), /*final=*/false);
+      }
     }
-    spec.completed_chunks.emplace_back(range.first(), range.last());
+    if (!ok) {
+      WithScheduler([&](Scheduler& scheduler) {
+        scheduler.CancelJob(job_id, absl::CancelledError("the client went away"));
+      });
+    } else if (chunks > 0) {
+      WithScheduler([&](Scheduler& scheduler) {
+        scheduler.OnChunksDelivered(job_id, chunks, values);
+      });
+    }
   }
 
-  auto submitted = scheduler_->SubmitJob(std::move(spec));
-  if (!submitted.ok()) return final_failure(submitted.status());
-  const std::string job_id = submitted->first;
-  std::shared_ptr<JobStream> stream = submitted->second;
-
-  const bool batch_results = request->batch_results();
-  while (true) {
-    if (context->IsCancelled()) {
-      const absl::Status reason =
-          absl::CancelledError("the client cancelled the call or its deadline passed");
-      scheduler_->CancelJob(job_id, reason);
-      return ToGrpcStatus(reason);
+  // The client cancelled the call or its deadline passed.
+  void OnCancel() override {
+    const absl::Status reason =
+        absl::CancelledError("the client cancelled the call or its deadline passed");
+    std::string job_id;
+    {
+      absl::MutexLock lock(&mu_);
+      FinishLocked(reason, /*final=*/false);
+      job_id = job_id_;
     }
-    std::vector<JobEvent> events = stream->TakeAll(kCancelPollInterval);
+    if (job_id.empty()) return;
+    WithScheduler([&](Scheduler& scheduler) { scheduler.CancelJob(job_id, reason); });
+  }
+
+  void OnDone() override {
+    {
+      absl::MutexLock lock(&service_->map_calls_mu_);
+      service_->map_calls_.erase(this);
+    }
+    // Deletes this call unless a notification holds it; then that notification does, and
+    // finds it finished.
+    std::shared_ptr<MapCall> self = std::move(self_);
+  }
+
+ private:
+  // Validates the request and submits the job, or finishes the call. Runs before gRPC has
+  // the reactor, so no reaction runs meanwhile (notifications and End may).
+  void Submit(const v1::MapRequest& request) {
+    JobSpec spec;
+    absl::Status invalid = ToJobSpec(request, &spec);
+    if (!invalid.ok()) {
+      absl::MutexLock lock(&mu_);
+      return FinishLocked(invalid, /*final=*/true);
+    }
+    absl::ReaderMutexLock service_lock(&service_->map_mu_);
+    if (service_->map_calls_stopped_) {
+      absl::MutexLock lock(&mu_);
+      return FinishLocked(ShuttingDown(), /*final=*/false);
+    }
+    {
+      absl::MutexLock calls_lock(&service_->map_calls_mu_);
+      service_->map_calls_.insert(this);
+    }
+    auto submitted = service_->scheduler_->SubmitJob(std::move(spec));
+    absl::MutexLock lock(&mu_);
+    if (!submitted.ok()) return FinishLocked(submitted.status(), /*final=*/true);
+    job_id_ = submitted->first;
+    stream_ = std::move(submitted->second);
+    stream_->SetListener(weak_from_this());
+    // The events pushed before the listener was set (JobStarted, at least) were announced
+    // to nobody.
+    WriteNextLocked();
+  }
+
+  // INVALID_ARGUMENT for a request that cannot become a job.
+  static absl::Status ToJobSpec(const v1::MapRequest& request, JobSpec* spec) {
+    spec->function = request.function();
+    if (!request.has_input()) {
+      return absl::InvalidArgumentError("the request has no input: set a range or a list");
+    }
+    absl::StatusOr<Input> input = FromProto(request.input());
+    if (!input.ok()) return input.status();
+    spec->input = std::make_shared<const Input>(std::move(*input));
+    spec->chunk_size = request.chunk_size();
+    spec->max_workers = request.max_workers();
+    spec->mode = FromProto(request.result_mode());
+    if (request.has_shared_values()) spec->shared_values = FromProto(request.shared_values());
+    for (const v1::ChunkRange& range : request.completed_chunks()) {
+      if (range.first() < 0 || range.last() < 0) {
+        return absl::InvalidArgumentError("completed chunk indices must be >= 0");
+      }
+      spec->completed_chunks.emplace_back(range.first(), range.last());
+    }
+    return absl::OkStatus();
+  }
+
+  void TakeReadyLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (stream_ == nullptr || stopping_) return;
+    for (JobEvent& event : stream_->TakeReady()) events_.push_back(std::move(event));
+  }
+
+  // Starts the next write, unless one is in flight, the call is finished, or nothing waits.
+  void WriteNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finished_ || write_in_flight_) return;
+    TakeReadyLocked();
     // Chunk results ready together travel together (when the client understands batches),
     // up to a bounded message size.
     std::vector<RawChunkResult> batch;
     int64_t batch_values = 0;         // in the message: what bounds its size
     int64_t batch_window_values = 0;  // also those in the client's shared buffer
-    // Write blocks while the client's flow-control window is full: that back-pressure
-    // reaches the scheduler through its result window.
-    auto write = [&](const RawMessage& message, grpc::WriteOptions options = {}) {
-      if (writer->Write(message, options)) return true;
-      scheduler_->CancelJob(job_id, absl::CancelledError("the client went away"));
-      return false;
-    };
-    // `last` when the job's end follows at once: the results then leave in the same write as
-    // JobFinished and the call's status, a wakeup less for the client.
-    auto flush = [&](bool last = false) {
-      if (batch.empty()) return true;
-      grpc::WriteOptions options;
-      if (last) options.set_buffer_hint();
-      if (!write(EncodeMapResponse(batch, /*batched=*/true), options)) return false;
-      scheduler_->OnChunksDelivered(job_id, static_cast<int64_t>(batch.size()),
-                                    batch_window_values);
-      batch.clear();
-      batch_values = 0;
-      batch_window_values = 0;
-      return true;
-    };
-    for (JobEvent& event : events) {
-      switch (event.kind) {
-        case JobEvent::Kind::kStarted: {
-          v1::MapResponse response;
-          v1::JobStarted* started = response.mutable_started();
-          started->set_job_id(event.plan.job_id);
-          started->set_total_elements(static_cast<int64_t>(event.plan.total_elements));
-          started->set_chunk_size(static_cast<int64_t>(event.plan.chunk_size));
-          started->set_num_chunks(static_cast<int64_t>(event.plan.num_chunks));
-          started->set_cluster_slots(event.plan.cluster_slots);
-          started->set_job_slots(event.plan.job_slots);
-          if (!write(EncodeMapResponse(response))) {
-            return ToGrpcStatus(absl::CancelledError("the client went away"));
-          }
+    while (!events_.empty()) {
+      JobEvent& event = events_.front();
+      if (event.kind == JobEvent::Kind::kChunk && batch_results_) {
+        const int64_t values = static_cast<int64_t>(event.chunk.values.size());
+        if (!batch.empty() && (batch_values + values > kMaxValuesPerMessage ||
+                               static_cast<int64_t>(batch.size()) >= kMaxChunksPerMessage)) {
           break;
         }
+        batch_window_values += WindowValues(event.chunk);
+        batch.push_back(ToOutgoing(event.chunk));
+        batch_values += values;
+        events_.pop_front();
+        continue;
+      }
+      if (!batch.empty()) break;
+      switch (event.kind) {
+        case JobEvent::Kind::kStarted:
+          message_ = EncodeMapResponse(StartedResponse(event.plan));
+          events_.pop_front();
+          return StartWriteLocked(/*chunks=*/0, /*values=*/0, grpc::WriteOptions());
         case JobEvent::Kind::kChunk: {
-          const int64_t values = static_cast<int64_t>(event.chunk.values.size());
-          // Values written to the client's shared buffer count in the result window until
-          // the client has them, as those relayed here do: they hold memory on its host.
-          const int64_t window_values =
-              event.chunk.values_shared ? static_cast<int64_t>(event.chunk.element_count) : values;
-          if (!batch_results) {
-            if (!write(EncodeMapResponse({ToOutgoing(event.chunk)}, /*batched=*/false))) {
-              return ToGrpcStatus(absl::CancelledError("the client went away"));
-            }
-            scheduler_->OnChunksDelivered(job_id, 1, window_values);
-            break;
-          }
-          if (!batch.empty() && (batch_values + values > kMaxValuesPerMessage ||
-                                 static_cast<int64_t>(batch.size()) >= kMaxChunksPerMessage)) {
-            if (!flush()) return ToGrpcStatus(absl::CancelledError("the client went away"));
-          }
-          batch.push_back(ToOutgoing(event.chunk));
-          batch_values += values;
-          batch_window_values += window_values;
-          break;
+          const int64_t window_values = WindowValues(event.chunk);
+          message_ = EncodeMapResponse({ToOutgoing(event.chunk)}, /*batched=*/false);
+          events_.pop_front();
+          return StartWriteLocked(/*chunks=*/1, window_values, grpc::WriteOptions());
         }
         case JobEvent::Kind::kFinished: {
-          if (!flush(/*last=*/true)) {
-            return ToGrpcStatus(absl::CancelledError("the client went away"));
-          }
-          if (!event.status.ok()) {
-            return event.final ? final_failure(event.status) : ToGrpcStatus(event.status);
-          }
+          const JobEvent finished = std::move(event);
+          events_.clear();
+          if (!finished.status.ok()) return FinishLocked(finished.status, finished.final);
           v1::MapResponse response;
-          ToProto(event.stats, response.mutable_finished()->mutable_stats());
-          writer->WriteLast(EncodeMapResponse(response), grpc::WriteOptions());
-          return grpc::Status::OK;
+          ToProto(finished.stats, response.mutable_finished()->mutable_stats());
+          message_ = EncodeMapResponse(response);
+          finished_ = true;
+          // JobFinished leaves with the call's status, in one write.
+          return StartWriteAndFinish(&message_, grpc::WriteOptions(), grpc::Status::OK);
         }
       }
     }
-    if (!flush()) return ToGrpcStatus(absl::CancelledError("the client went away"));
+    if (batch.empty()) return;
+    message_ = EncodeMapResponse(batch, /*batched=*/true);
+    grpc::WriteOptions options;
+    // The job's end follows at once: hold these results for the write that carries it, a
+    // wakeup less for the client.
+    if (!events_.empty() && events_.front().kind == JobEvent::Kind::kFinished) {
+      options.set_buffer_hint();
+    }
+    StartWriteLocked(static_cast<int64_t>(batch.size()), batch_window_values, options);
   }
+
+  // `chunks` results holding `values` values in the job's result window (WindowValues).
+  void StartWriteLocked(int64_t chunks, int64_t values, grpc::WriteOptions options)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    write_in_flight_ = true;
+    writing_chunks_ = chunks;
+    writing_values_ = values;
+    StartWrite(&message_, options);
+  }
+
+  // Ends the call with `status` unless it has ended already. `final`: the job itself failed,
+  // so resubmitting the same request cannot help; the client is told so.
+  void FinishLocked(const absl::Status& status, bool final) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finished_) return;
+    finished_ = true;
+    events_.clear();
+    if (final) context_->AddTrailingMetadata("gpool-final", "1");
+    // A write still in flight completes (with ok = false if the call is broken); OnDone
+    // follows both, on a gRPC thread.
+    Finish(ToGrpcStatus(status));
+  }
+
+  // Runs `use` on the scheduler, unless Map calls were stopped (the scheduler may be gone).
+  template <typename Use>
+  void WithScheduler(Use use) ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::ReaderMutexLock lock(&service_->map_mu_);
+    if (!service_->map_calls_stopped_) use(*service_->scheduler_);
+  }
+
+  CoordinatorService* const service_;
+  grpc::CallbackServerContext* const context_;
+  const bool batch_results_;
+  // gRPC's reference: set by Start, dropped at OnDone.
+  std::shared_ptr<MapCall> self_;
+
+  absl::Mutex mu_;
+  std::string job_id_ ABSL_GUARDED_BY(mu_);  // Empty until the job is submitted.
+  std::shared_ptr<JobStream> stream_ ABSL_GUARDED_BY(mu_);
+  // Taken from the stream and not written yet.
+  std::deque<JobEvent> events_ ABSL_GUARDED_BY(mu_);
+  // The message gRPC is sending: it must live until the write completes.
+  RawMessage message_ ABSL_GUARDED_BY(mu_);
+  bool write_in_flight_ ABSL_GUARDED_BY(mu_) = false;
+  // The chunk results and values in the write in flight, delivered once it completes.
+  int64_t writing_chunks_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t writing_values_ ABSL_GUARDED_BY(mu_) = 0;
+  // Finish (or StartWriteAndFinish) was called: no operation may start any more.
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  // End was called: the call ends once events_ is written.
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+CoordinatorService::CoordinatorService(Scheduler* scheduler) : scheduler_(scheduler) {
+  // Map is served by a callback handler whose responses are RawMessage: the generated
+  // WithCallbackMethod_Map would fix them to MapResponse. On the wire the call is the same
+  // server-streaming Map.
+  const int map_index = v1::MapRequest::descriptor()
+                            ->file()
+                            ->FindServiceByName("Coordinator")
+                            ->FindMethodByName("Map")
+                            ->index();
+  MarkMethodCallback(
+      map_index,
+      new grpc::internal::CallbackServerStreamingHandler<v1::MapRequest, RawMessage>(
+          [this](grpc::CallbackServerContext* context, const v1::MapRequest* request) {
+            return ServeMap(context, request);
+          }));
+}
+
+grpc::ServerWriteReactor<RawMessage>* CoordinatorService::ServeMap(
+    grpc::CallbackServerContext* context, const v1::MapRequest* request) {
+  return MapCall::Start(this, context, *request);
+}
+
+void CoordinatorService::StopMapCalls() {
+  absl::MutexLock lock(&map_mu_);
+  // Holding map_mu_ as a writer also waits for the Map calls that are using the scheduler.
+  map_calls_stopped_ = true;
+  // A call in the set is alive: OnDone removes it before dropping gRPC's reference.
+  absl::MutexLock calls_lock(&map_calls_mu_);
+  for (MapCall* call : map_calls_) call->End();
 }
 
 grpc::Status CoordinatorService::GetClusterInfo(grpc::ServerContext* context,

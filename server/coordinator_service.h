@@ -11,7 +11,7 @@
 
 namespace gpool {
 
-// Thread-safe. Map streams use one server thread each for their lifetime.
+// Thread-safe.
 //
 // The heartbeat methods use the callback API: with 1,000 workers they are nearly all the calls
 // the coordinator serves. The sync server hands every call to a pool thread, and starts and
@@ -20,8 +20,11 @@ namespace gpool {
 // threads without blocking them. StreamHeartbeats keeps one call open per worker, so a beat
 // costs one small inbound message instead of a call. The other methods stay synchronous.
 //
-// Map is served with RawMessage responses (ServeMap): the values a job streams are relayed as
-// the bytes the workers sent, never parsed or re-encoded (see EncodedValues).
+// Map is served with RawMessage responses: the values a job streams are relayed as the bytes
+// the workers sent, never parsed or re-encoded (see EncodedValues). It uses the callback API
+// too (MapCall): the thread that hands the scheduler a worker's response starts the write to
+// the client, instead of waking a server thread that waits for the job's events. That
+// hand-off was on the critical path of every small job.
 class CoordinatorService final
     : public v1::Coordinator::WithCallbackMethod_Heartbeat<
           v1::Coordinator::WithCallbackMethod_StreamHeartbeats<v1::Coordinator::Service>> {
@@ -36,6 +39,12 @@ class CoordinatorService final
   // uses the scheduler any more. Idempotent.
   void StopWorkerCalls();
 
+  // For shutdown, before the scheduler goes away: every open Map call ends with UNAVAILABLE
+  // (not final: the client may resubmit) once the results already queued for it are
+  // written, new Map calls are refused the same way, and no Map call uses the scheduler
+  // after this returns. Idempotent.
+  void StopMapCalls();
+
   grpc::Status RegisterWorker(grpc::ServerContext* context,
                               const v1::RegisterWorkerRequest* request,
                               v1::RegisterWorkerResponse* response) override;
@@ -49,15 +58,16 @@ class CoordinatorService final
   grpc::Status DeregisterWorker(grpc::ServerContext* context,
                                 const v1::WorkerLeaveRequest* request,
                                 v1::WorkerLeaveResponse* response) override;
-  // The Map RPC: one request read from `writer`, then the job's events written to it.
-  grpc::Status ServeMap(grpc::ServerContext* context,
-                        grpc::ServerSplitStreamer<v1::MapRequest, RawMessage>* writer);
+  // The Map RPC: submits the job, then writes its events to the client.
+  grpc::ServerWriteReactor<RawMessage>* ServeMap(grpc::CallbackServerContext* context,
+                                                 const v1::MapRequest* request);
   grpc::Status GetClusterInfo(grpc::ServerContext* context,
                               const v1::GetClusterInfoRequest* request,
                               v1::ClusterInfo* response) override;
 
  private:
   class HeartbeatStream;
+  class MapCall;
 
   // The answer of the worker-facing methods after StopWorkerCalls.
   static grpc::Status Stopped();
@@ -70,6 +80,16 @@ class CoordinatorService final
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;
   // Open StreamHeartbeats calls; each removes itself when gRPC is done with it.
   absl::flat_hash_set<HeartbeatStream*> streams_ ABSL_GUARDED_BY(mu_);
+
+  // Readers: Map calls, while they use the scheduler, and while one registers itself. Writer:
+  // StopMapCalls. Apart from mu_ so that jobs and heartbeats do not contend.
+  absl::Mutex map_mu_ ABSL_ACQUIRED_BEFORE(map_calls_mu_);
+  bool map_calls_stopped_ ABSL_GUARDED_BY(map_mu_) = false;
+  // Apart from map_mu_ so that a call ending (OnDone) never waits for others using the
+  // scheduler.
+  absl::Mutex map_calls_mu_;
+  // Open Map calls; each removes itself when gRPC is done with it.
+  absl::flat_hash_set<MapCall*> map_calls_ ABSL_GUARDED_BY(map_calls_mu_);
 };
 
 }  // namespace gpool

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -56,13 +57,45 @@ struct JobEvent {
   JobStats stats;          // kFinished
 };
 
+// Told that events wait in a JobStream: how the RPC streaming a job learns of them without a
+// thread of its own waiting in TakeAll.
+class JobEventListener {
+ public:
+  virtual ~JobEventListener() = default;
+  // Events were pushed since the last call (or since the listener was set). Runs on the
+  // producer's thread, without the producer's locks held, possibly on several threads at
+  // once; it must not block, and must not call back into the producer.
+  virtual void OnJobEvents() = 0;
+};
+
 // Thread-safe single-producer / single-consumer queue of events. After a kFinished event
-// nothing more is pushed.
+// nothing more is pushed. The consumer either waits in TakeAll or sets a listener and takes
+// the events with TakeReady when told.
 class JobStream {
  public:
+  // Queues the event. Does not call the listener, so that the producer may push under its own
+  // lock: it calls NotifyListener once that lock is released.
   void Push(JobEvent event) {
     absl::MutexLock lock(&mu_);
     events_.push_back(std::move(event));
+  }
+
+  // Calls the listener, if one is set and still alive.
+  void NotifyListener() {
+    std::shared_ptr<JobEventListener> listener;
+    {
+      absl::MutexLock lock(&mu_);
+      listener = listener_.lock();
+    }
+    // Outside mu_: the listener takes the events (TakeReady), which locks mu_.
+    if (listener != nullptr) listener->OnJobEvents();
+  }
+
+  // From now on NotifyListener tells `listener`, until it is destroyed. Events pushed before
+  // are not announced: the consumer takes them with TakeReady after setting the listener.
+  void SetListener(std::weak_ptr<JobEventListener> listener) {
+    absl::MutexLock lock(&mu_);
+    listener_ = std::move(listener);
   }
 
   // Every event waiting, after waiting up to `max_wait` for the first; empty if none came.
@@ -70,6 +103,19 @@ class JobStream {
   std::vector<JobEvent> TakeAll(absl::Duration max_wait) {
     absl::MutexLock lock(&mu_);
     mu_.AwaitWithTimeout(absl::Condition(this, &JobStream::HasEventsLocked), max_wait);
+    return TakeLocked();
+  }
+
+  // Every event waiting, without waiting.
+  std::vector<JobEvent> TakeReady() {
+    absl::MutexLock lock(&mu_);
+    return TakeLocked();
+  }
+
+ private:
+  bool HasEventsLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !events_.empty(); }
+
+  std::vector<JobEvent> TakeLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     std::vector<JobEvent> events;
     events.reserve(events_.size());
     for (JobEvent& event : events_) events.push_back(std::move(event));
@@ -77,11 +123,9 @@ class JobStream {
     return events;
   }
 
- private:
-  bool HasEventsLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !events_.empty(); }
-
   absl::Mutex mu_;
   std::deque<JobEvent> events_ ABSL_GUARDED_BY(mu_);
+  std::weak_ptr<JobEventListener> listener_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace gpool

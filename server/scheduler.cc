@@ -64,6 +64,7 @@ Scheduler::Scheduler(SchedulerOptions options, const Clock* clock, WorkerConnect
 
 Scheduler::~Scheduler() {
   std::vector<std::shared_ptr<WorkerConnection>> connections;
+  std::vector<std::shared_ptr<JobStream>> streams;
   {
     absl::MutexLock lock(&mu_);
     for (auto& [id, worker] : workers_) connections.push_back(worker.connection);
@@ -73,10 +74,13 @@ Scheduler::~Scheduler() {
       event.status = absl::UnavailableError("the coordinator is shutting down");
       event.final = false;
       event.stats = job.stats;
-      job.stream->Push(std::move(event));
+      PushEventLocked(job, std::move(event));
     }
     jobs_.clear();
+    streams = std::move(streams_to_notify_);
+    streams_to_notify_.clear();
   }
+  for (auto& stream : streams) stream->NotifyListener();
   for (auto& connection : connections) connection->CancelAll();
   absl::MutexLock lock(&mu_);
   auto drained = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return outstanding_calls_ == 0; };
@@ -412,6 +416,9 @@ void Scheduler::Execute(Actions actions) {
       dispatch.connection->RunChunks(std::move(dispatch.tasks), std::move(on_done));
     }
   }
+  // Last: a stream's consumer may start writing to its client on this thread, and the
+  // workers should have their calls first.
+  for (auto& stream : actions.notifications) stream->NotifyListener();
 }
 
 void Scheduler::OnCallDone(const std::string& worker_id, uint64_t job_sequence,
@@ -535,7 +542,7 @@ void Scheduler::AcceptResultLocked(Job& job, const std::string& worker_id, Worke
     ++worker->chunks_done;
     chunk.worker_host = worker->registration.host;
   }
-  job.stream->Push(std::move(event));
+  PushEventLocked(job, std::move(event));
   if (job.chunks_done == job.plan->num_chunks) FinishJobLocked(job, absl::OkStatus());
 }
 
@@ -596,6 +603,16 @@ void Scheduler::PumpLocked(Actions* actions) {
     actions->call_cancellations.push_back(std::move(cancellation));
   }
   finished_job_calls_.clear();
+  for (auto& stream : streams_to_notify_) actions->notifications.push_back(std::move(stream));
+  streams_to_notify_.clear();
+}
+
+void Scheduler::PushEventLocked(Job& job, JobEvent event) {
+  job.stream->Push(std::move(event));
+  // A job's events come a few at a time, in a row: one notification covers them.
+  if (streams_to_notify_.empty() || streams_to_notify_.back() != job.stream) {
+    streams_to_notify_.push_back(job.stream);
+  }
 }
 
 bool Scheduler::TryPlanLocked(Job& job) {
@@ -644,7 +661,7 @@ bool Scheduler::TryPlanLocked(Job& job) {
   event.plan.num_chunks = plan->num_chunks;
   event.plan.cluster_slots = cluster_slots;
   event.plan.job_slots = job_slots;
-  job.stream->Push(std::move(event));
+  PushEventLocked(job, std::move(event));
   LogInfo(absl::StrCat(job.job_id, " planned: ", plan->num_chunks, " chunks of ",
                        plan->chunk_size, " elements over ", job_slots, " slots",
                        job.chunks_done > 0 ? absl::StrCat(" (", job.chunks_done,
@@ -917,7 +934,7 @@ void Scheduler::FinishJobLocked(Job& job, absl::Status status) {
   event.kind = JobEvent::Kind::kFinished;
   event.status = status;
   event.stats = job.stats;
-  job.stream->Push(std::move(event));
+  PushEventLocked(job, std::move(event));
   if (status.ok()) {
     LogInfo(absl::StrCat(job.job_id, " done: ", job.chunks_done, " chunks, ", job.stats.retries,
                          " retries, ", job.stats.workers_lost, " workers lost"));

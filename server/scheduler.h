@@ -22,8 +22,8 @@
 // Each worker has its own lease, a multiple of the interval it beats at; the interval granted
 // grows with the number of workers (HeartbeatPolicy).
 //
-// Thread-safety: all public methods are thread-safe. No callback into a WorkerConnection runs
-// while the scheduler's lock is held.
+// Thread-safety: all public methods are thread-safe. No callback into a WorkerConnection or a
+// JobEventListener runs while the scheduler's lock is held.
 #ifndef GPOOL_SERVER_SCHEDULER_H_
 #define GPOOL_SERVER_SCHEDULER_H_
 
@@ -295,6 +295,8 @@ class Scheduler {
     std::vector<Dispatch> dispatches;
     std::vector<std::shared_ptr<WorkerConnection>> cancellations;
     std::vector<std::pair<std::shared_ptr<WorkerConnection>, uint64_t>> call_cancellations;
+    // Streams that got events: their listeners are told once the lock is released.
+    std::vector<std::shared_ptr<JobStream>> notifications;
   };
 
   void Execute(Actions actions) ABSL_LOCKS_EXCLUDED(mu_);
@@ -347,6 +349,9 @@ class Scheduler {
   void ChunkLostLocked(Job& job, uint64_t chunk_index, const std::string& worker_label)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FinishJobLocked(Job& job, absl::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Queues `event` on the job's stream. Its listener is told once the lock is released (by
+  // Execute, through PumpLocked): it calls back into the scheduler.
+  void PushEventLocked(Job& job, JobEvent event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Job* FindJobLocked(const std::string& job_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::string WorkerLabelLocked(const Worker& worker) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
@@ -368,6 +373,9 @@ class Scheduler {
   // to Actions).
   std::vector<std::pair<std::shared_ptr<WorkerConnection>, uint64_t>> finished_job_calls_
       ABSL_GUARDED_BY(mu_);
+  // Streams that got events and whose listeners have not been told yet (PumpLocked hands
+  // them to Actions).
+  std::vector<std::shared_ptr<JobStream>> streams_to_notify_ ABSL_GUARDED_BY(mu_);
   // Chunk calls whose callback has not run yet; the destructor waits for 0.
   int64_t outstanding_calls_ ABSL_GUARDED_BY(mu_) = 0;
 };

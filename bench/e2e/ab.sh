@@ -59,12 +59,13 @@ run_once() {
     --coordinator="$addr" --workloads="$WORKLOAD" --reps="$REPS" $flags 2> /dev/null)
   local line i=0 jobs=$((REPS + 1))
   line=$(echo "$json" | python3 -c 'import json, sys
-d = json.loads(sys.stdin.read()); print("%.1f %.1f" % (d["median_s"] * 1e3, d["min_s"] * 1e3))')
+d = json.loads(sys.stdin.read()); print("%.3f %.3f" % (d["median_s"] * 1e3, d["min_s"] * 1e3))')
   for pid in "${pids[@]}"; do
-    line+=" $((($(cpu_ticks "$pid") - before[i]) * 1000 / HZ / jobs))"
+    line+=" $(awk -v t=$(($(cpu_ticks "$pid") - before[i])) -v hz=$HZ -v n=$jobs \
+      'BEGIN {printf "%.3f", t * 1000 / hz / n}')"
     i=$((i + 1))
   done
-  line+=" $(awk -v n=$jobs '{printf "%d", ($1 + $2) * 1000 / n}' "$work/time")"
+  line+=" $(awk -v n=$jobs '{printf "%.3f", ($1 + $2) * 1000 / n}' "$work/time")"
   for pid in "${pids[@]}"; do kill "$pid" 2> /dev/null; done
   for pid in "${pids[@]}"; do wait "$pid" 2> /dev/null; done
   rm -rf "$work"
@@ -93,7 +94,8 @@ for config in sys.argv[2:]:
     workers = statistics.median(x[3] + x[4] for x in r)
     total = statistics.median(x[2] + x[3] + x[4] + x[5] for x in r)
     shown = config.replace("|", "\\|")
-    print(f"| `{shown}` | {med(0):.1f} | {min(x[1] for x in r):.1f} | {med(2):.0f} | {workers:.0f} "
-          f"| {med(5):.0f} | {total:.0f} |")
+    # Three decimals: W1 jobs take well under a millisecond, of wall time and of CPU.
+    print(f"| `{shown}` | {med(0):.3f} | {min(x[1] for x in r):.3f} | {med(2):.3f} "
+          f"| {workers:.3f} | {med(5):.3f} | {total:.3f} |")
 EOF
 rm -f "$RESULTS"

@@ -396,6 +396,38 @@ TEST_F(ClusterTest, WireLevelBadRequests_GetSpecificStatusCodes) {
   EXPECT_THAT(unknown.error_message(), HasSubstr("available: cube, identity, square"));
 }
 
+// SIGTERM while a client streams a job: the client gets what was queued for it, then
+// UNAVAILABLE (not final: it may resubmit elsewhere), and the coordinator exits without
+// waiting for the open call.
+TEST_F(ClusterTest, CoordinatorSigterm_OpenMapCallEndsUnavailableAndCoordinatorExits) {
+  // A one-chunk result window: the job pauses as soon as the client stops reading.
+  StartCluster(1, {}, {"--result_window_values=262144"});
+  auto stub = v1::Coordinator::NewStub(CreateChannel(cluster_->address()));
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+  v1::MapRequest request;
+  request.set_function("square");
+  request.mutable_input()->mutable_range()->set_start(1);
+  request.mutable_input()->mutable_range()->set_end(2000000000);  // 16 GB of values
+  request.set_result_mode(v1::RESULT_MODE_VALUES);
+  request.set_batch_results(true);
+  auto reader = stub->Map(&context, request);
+  v1::MapResponse response;
+  ASSERT_TRUE(reader->Read(&response));
+  ASSERT_TRUE(response.has_started());
+
+  // The job cannot end by itself meanwhile: it is far too large, and paused.
+  ASSERT_EQ(kill(cluster_->coordinator_pid(), SIGTERM), 0);
+  bool finished = false;
+  while (reader->Read(&response)) finished |= response.has_finished();
+  grpc::Status status = reader->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
+  EXPECT_THAT(status.error_message(), HasSubstr("shutting down"));
+  EXPECT_EQ(context.GetServerTrailingMetadata().count("gpool-final"), 0u);
+  EXPECT_FALSE(finished);
+  EXPECT_OK(cluster_->StopCoordinator(/*abruptly=*/false));
+}
+
 // ---- Health -----------------------------------------------------------------------------
 
 TEST_F(ClusterTest, Health_CoordinatorAndRegisteredWorkerServe_UnregisteredWorkerDoesNot) {

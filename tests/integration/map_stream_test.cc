@@ -1,0 +1,423 @@
+// The Map stream over gRPC, in one process: the coordinator's service over a real Scheduler on
+// a loopback port, with chunk calls held by a fake worker connection until the test answers
+// them, and a raw client stub. Checks what the callback-served Map must keep: back-pressure
+// from a slow client, cancellation, a job's own failure marked final, and shutdown. Every
+// wait is on a condition with a deadline.
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include <grpcpp/client_context.h>
+#include <grpcpp/server.h>
+
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "common/clock.h"
+#include "common/grpc_status.h"
+#include "common/transport.h"
+#include "gmock/gmock.h"
+#include "gpool.grpc.pb.h"
+#include "gtest/gtest.h"
+#include "server/coordinator_service.h"
+#include "server/scheduler.h"
+#include "server/worker_connection.h"
+#include "tests/support/integration_helpers.h"
+#include "tests/support/status_matchers.h"
+
+namespace gpool {
+namespace {
+
+using ::gpool::testing::StatusIs;
+using ::gpool::testing::WaitUntil;
+using ::testing::HasSubstr;
+
+constexpr absl::Duration kWait = absl::Seconds(30);
+constexpr absl::Duration kPoll = absl::Milliseconds(1);
+
+// Chunk calls of every connection, held until the test answers them. Thread-safe. A call is
+// answered with the squares of its elements, or with an error; a cancelled call is answered
+// CANCELLED at once, as a real connection does.
+class HeldCalls {
+ public:
+  struct Call {
+    std::vector<ChunkTask> tasks;
+    WorkerConnection::BatchDone done;
+  };
+
+  void Add(Call call) {
+    absl::MutexLock lock(&mu_);
+    chunks_dispatched_ += static_cast<int64_t>(call.tasks.size());
+    pending_.push_back(std::move(call));
+  }
+
+  // Answers the oldest pending call with `status`, or with its results if OK. False when
+  // none is pending. The answer runs the scheduler (which may dispatch more) on this thread.
+  bool AnswerOne(const absl::Status& status = absl::OkStatus()) {
+    std::optional<Call> call = Take([](const Call&) { return true; });
+    if (!call.has_value()) return false;
+    if (!status.ok()) {
+      call->done(status);
+      return true;
+    }
+    std::vector<ChunkReply> replies;
+    for (const ChunkTask& task : call->tasks) {
+      ChunkReply reply;
+      std::vector<int64_t> values;
+      for (uint64_t i = 0; i < task.element_count; ++i) {
+        const int64_t x = task.job_input->At(task.first_element + i);
+        values.push_back(x * x);
+        reply.sum += absl::int128(x) * x;
+      }
+      reply.count = task.element_count;
+      reply.min = values.empty() ? 0 : values.front();
+      reply.max = values.empty() ? 0 : values.back();
+      reply.pid = 42;
+      if (task.mode == ResultMode::kValues) reply.values = EncodedValues::Own(std::move(values));
+      replies.push_back(std::move(reply));
+    }
+    call->done(std::move(replies));
+    return true;
+  }
+
+  void Cancel(uint64_t call_id) {
+    std::optional<Call> call =
+        Take([call_id](const Call& call) { return call.tasks.front().call_id == call_id; });
+    {
+      absl::MutexLock lock(&mu_);
+      cancelled_.push_back(call_id);
+    }
+    if (call.has_value()) call->done(absl::CancelledError("cancelled by the coordinator"));
+  }
+
+  void CancelAll() {
+    while (std::optional<Call> call = Take([](const Call&) { return true; })) {
+      call->done(absl::CancelledError("cancelled by the coordinator"));
+    }
+  }
+
+  int64_t pending() const {
+    absl::MutexLock lock(&mu_);
+    return static_cast<int64_t>(pending_.size());
+  }
+  int64_t chunks_dispatched() const {
+    absl::MutexLock lock(&mu_);
+    return chunks_dispatched_;
+  }
+  int64_t cancelled() const {
+    absl::MutexLock lock(&mu_);
+    return static_cast<int64_t>(cancelled_.size());
+  }
+
+ private:
+  // Removes and returns the first pending call that `matches`; the caller answers it without
+  // the lock (the answer runs the scheduler, which may call Add).
+  template <typename Matches>
+  std::optional<Call> Take(Matches matches) {
+    absl::MutexLock lock(&mu_);
+    for (auto it = pending_.begin(); it != pending_.end(); ++it) {
+      if (!matches(*it)) continue;
+      Call call = std::move(*it);
+      pending_.erase(it);
+      return call;
+    }
+    return std::nullopt;
+  }
+
+  mutable absl::Mutex mu_;
+  std::deque<Call> pending_ ABSL_GUARDED_BY(mu_);
+  int64_t chunks_dispatched_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<uint64_t> cancelled_ ABSL_GUARDED_BY(mu_);
+};
+
+class HeldConnector final : public WorkerConnector {
+ public:
+  explicit HeldConnector(HeldCalls* calls) : calls_(calls) {}
+  std::shared_ptr<WorkerConnection> Connect(const std::string& address) override {
+    return std::make_shared<Connection>(calls_);
+  }
+
+ private:
+  class Connection final : public WorkerConnection {
+   public:
+    explicit Connection(HeldCalls* calls) : calls_(calls) {}
+    void RunChunk(const ChunkTask& task, Done done) override {
+      calls_->Add({{task}, [done = std::move(done)](absl::StatusOr<std::vector<ChunkReply>> r) {
+                     if (!r.ok()) return done(r.status());
+                     done(std::move(r->front()));
+                   }});
+    }
+    void RunChunks(std::vector<ChunkTask> tasks, BatchDone done) override {
+      calls_->Add({std::move(tasks), std::move(done)});
+    }
+    void Cancel(uint64_t call_id) override { calls_->Cancel(call_id); }
+    void CancelAll() override { calls_->CancelAll(); }
+
+   private:
+    HeldCalls* const calls_;
+  };
+
+  HeldCalls* const calls_;
+};
+
+// A coordinator (Scheduler + CoordinatorService) on 127.0.0.1 with one registered worker of
+// one slot and no pipelining: one chunk call at a time, each answered when the test says.
+class TestCoordinator {
+ public:
+  explicit TestCoordinator(int result_window = SchedulerOptions{}.result_window)
+      : connector_(&calls_) {
+    SchedulerOptions options;
+    options.result_window = result_window;
+    options.pipeline_depth = 0;
+    scheduler_ = std::make_unique<Scheduler>(options, &clock_, &connector_);
+    service_ = std::make_unique<CoordinatorService>(scheduler_.get());
+    absl::StatusOr<StartedServer> started =
+        StartServer("127.0.0.1:0", {service_.get()}, /*serving=*/true, /*port_file=*/"");
+    EXPECT_OK(started);
+    if (started.ok()) {
+      server_ = std::move(started->server);
+      stub_ = v1::Coordinator::NewStub(
+          CreateChannel(absl::StrCat("127.0.0.1:", started->port)));
+    }
+    WorkerRegistration registration;
+    registration.address = "127.0.0.1:1";
+    registration.slots = 1;
+    registration.functions = {"square"};
+    registration.max_chunks_per_call = 1;
+    EXPECT_OK(scheduler_->RegisterWorker(registration).status());
+  }
+
+  ~TestCoordinator() {
+    // As gpool-coordinator does: end the Map calls, then shut the server down.
+    service_->StopMapCalls();
+    if (server_ != nullptr) {
+      server_->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+    }
+  }
+
+  v1::Coordinator::Stub& stub() { return *stub_; }
+  HeldCalls& calls() { return calls_; }
+  CoordinatorService& service() { return *service_; }
+  size_t jobs() const { return scheduler_->Snapshot().jobs.size(); }
+
+ private:
+  FakeClock clock_;
+  HeldCalls calls_;
+  HeldConnector connector_;
+  std::unique_ptr<Scheduler> scheduler_;
+  std::unique_ptr<CoordinatorService> service_;
+  std::unique_ptr<grpc::Server> server_;  // Destroyed first.
+  std::unique_ptr<v1::Coordinator::Stub> stub_;
+};
+
+v1::MapRequest SquareRequest(int64_t end, int64_t chunk_size) {
+  v1::MapRequest request;
+  request.set_function("square");
+  request.mutable_input()->mutable_range()->set_start(1);
+  request.mutable_input()->mutable_range()->set_end(end);
+  request.set_chunk_size(chunk_size);
+  request.set_result_mode(v1::RESULT_MODE_VALUES);
+  request.set_batch_results(true);
+  return request;
+}
+
+// Everything a client read from one Map call.
+struct MapOutcome {
+  int64_t chunks = 0;
+  int64_t values = 0;
+  bool finished = false;
+  absl::Status status;
+  bool final = false;
+};
+
+// Reads the rest of the call (JobStarted already read) and finishes it.
+MapOutcome ReadToEnd(grpc::ClientContext& context,
+                     grpc::ClientReaderInterface<v1::MapResponse>& reader) {
+  MapOutcome outcome;
+  v1::MapResponse response;
+  while (reader.Read(&response)) {
+    if (response.has_chunks()) {
+      for (const v1::ChunkResult& chunk : response.chunks().results()) {
+        ++outcome.chunks;
+        outcome.values += chunk.values_size();
+      }
+    }
+    if (response.has_finished()) outcome.finished = true;
+  }
+  outcome.status = FromGrpcStatus(reader.Finish());
+  outcome.final = context.GetServerTrailingMetadata().count("gpool-final") > 0;
+  return outcome;
+}
+
+TEST(MapStreamTest, Map_AllChunksAnswered_ResultsThenJobFinishedAndOk) {
+  TestCoordinator coordinator;
+  grpc::ClientContext context;
+  auto reader = coordinator.stub().Map(&context, SquareRequest(100, 10));
+  v1::MapResponse started;
+  ASSERT_TRUE(reader->Read(&started));
+  ASSERT_TRUE(started.has_started());
+  EXPECT_EQ(started.started().num_chunks(), 10);
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        while (coordinator.calls().AnswerOne()) {
+        }
+        return coordinator.jobs() == 0;
+      },
+      kWait, kPoll));
+  MapOutcome outcome = ReadToEnd(context, *reader);
+  EXPECT_OK(outcome.status);
+  EXPECT_EQ(outcome.chunks, 10);
+  EXPECT_EQ(outcome.values, 100);
+  EXPECT_TRUE(outcome.finished);
+}
+
+// A client that stops reading fills the flow-control windows; the coordinator's writes then
+// stay pending, the result window fills and dispatch pauses. Once it reads again, it gets
+// every result.
+TEST(MapStreamTest, Map_SlowClient_DispatchPausesAndAllResultsArrive) {
+  constexpr int64_t kChunkSize = 1 << 16;  // 512 KiB of values per chunk
+  constexpr int64_t kChunks = 256;         // 128 MiB in all: far beyond the windows
+  TestCoordinator coordinator(/*result_window=*/4);
+  grpc::ClientContext context;
+  auto reader = coordinator.stub().Map(&context, SquareRequest(kChunks * kChunkSize, kChunkSize));
+  v1::MapResponse started;
+  ASSERT_TRUE(reader->Read(&started));
+  ASSERT_TRUE(started.has_started());
+
+  // Answer calls while the client reads nothing, until none is pending: an answered call
+  // dispatches the next one before AnswerOne returns, unless the window is full.
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        while (coordinator.calls().AnswerOne()) {
+        }
+        return coordinator.calls().pending() == 0;
+      },
+      kWait, kPoll));
+  EXPECT_LT(coordinator.calls().chunks_dispatched(), kChunks);
+
+  MapOutcome outcome;
+  std::thread client([&] { outcome = ReadToEnd(context, *reader); });
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        while (coordinator.calls().AnswerOne()) {
+        }
+        return coordinator.jobs() == 0;
+      },
+      kWait, kPoll));
+  client.join();
+  EXPECT_OK(outcome.status);
+  EXPECT_EQ(outcome.chunks, kChunks);
+  EXPECT_EQ(outcome.values, kChunks * kChunkSize);
+  EXPECT_TRUE(outcome.finished);
+  EXPECT_EQ(coordinator.calls().chunks_dispatched(), kChunks);
+}
+
+// The coordinator's write waits for the client's window when the client cancels: the call
+// still ends, and the job with it.
+TEST(MapStreamTest, Map_SlowClientCancels_PendingWriteEndsAndJobCancelled) {
+  constexpr int64_t kChunkSize = 1 << 16;
+  constexpr int64_t kChunks = 256;
+  TestCoordinator coordinator(/*result_window=*/4);
+  grpc::ClientContext context;
+  auto reader = coordinator.stub().Map(&context, SquareRequest(kChunks * kChunkSize, kChunkSize));
+  v1::MapResponse started;
+  ASSERT_TRUE(reader->Read(&started));
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        while (coordinator.calls().AnswerOne()) {
+        }
+        return coordinator.calls().pending() == 0;
+      },
+      kWait, kPoll));
+  ASSERT_EQ(coordinator.jobs(), 1u);
+  context.TryCancel();
+  ASSERT_TRUE(WaitUntil([&] { return coordinator.jobs() == 0; }, kWait, kPoll));
+  EXPECT_THAT(ReadToEnd(context, *reader).status,
+              StatusIs(absl::StatusCode::kCancelled, ::testing::_));
+}
+
+TEST(MapStreamTest, Map_ClientCancels_JobCancelledAndItsCallsToo) {
+  TestCoordinator coordinator;
+  grpc::ClientContext context;
+  auto reader = coordinator.stub().Map(&context, SquareRequest(100, 10));
+  v1::MapResponse started;
+  ASSERT_TRUE(reader->Read(&started));
+  ASSERT_TRUE(coordinator.calls().AnswerOne());  // one result reaches the client
+  ASSERT_EQ(coordinator.calls().pending(), 1);
+  context.TryCancel();
+  ASSERT_TRUE(WaitUntil([&] { return coordinator.jobs() == 0; }, kWait, kPoll));
+  EXPECT_EQ(coordinator.calls().cancelled(), 1);
+  EXPECT_EQ(coordinator.calls().pending(), 0);
+  EXPECT_THAT(ReadToEnd(context, *reader).status,
+              StatusIs(absl::StatusCode::kCancelled, ::testing::_));
+}
+
+TEST(MapStreamTest, Map_DeadlinePasses_JobCancelled) {
+  TestCoordinator coordinator;
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Milliseconds(300)));
+  auto reader = coordinator.stub().Map(&context, SquareRequest(100, 10));
+  // No call is answered: the job can only end through the deadline.
+  MapOutcome outcome = ReadToEnd(context, *reader);
+  EXPECT_THAT(outcome.status, StatusIs(absl::StatusCode::kDeadlineExceeded, ::testing::_));
+  ASSERT_TRUE(WaitUntil([&] { return coordinator.jobs() == 0; }, kWait, kPoll));
+  EXPECT_EQ(coordinator.calls().cancelled(), 1);
+}
+
+TEST(MapStreamTest, Map_ChunkFailsDeterministically_FinalFailureAfterEarlierResults) {
+  TestCoordinator coordinator;
+  grpc::ClientContext context;
+  auto reader = coordinator.stub().Map(&context, SquareRequest(100, 10));
+  v1::MapResponse started;
+  ASSERT_TRUE(reader->Read(&started));
+  ASSERT_TRUE(coordinator.calls().AnswerOne());
+  ASSERT_TRUE(coordinator.calls().AnswerOne(absl::OutOfRangeError("x*x overflows")));
+  MapOutcome outcome = ReadToEnd(context, *reader);
+  EXPECT_THAT(outcome.status,
+              StatusIs(absl::StatusCode::kOutOfRange, HasSubstr("x*x overflows")));
+  EXPECT_TRUE(outcome.final);
+  EXPECT_EQ(outcome.chunks, 1);
+  EXPECT_FALSE(outcome.finished);
+}
+
+TEST(MapStreamTest, Map_BadRequest_FinalInvalidArgument) {
+  TestCoordinator coordinator;
+  grpc::ClientContext context;
+  v1::MapRequest request = SquareRequest(100, 10);
+  request.clear_input();
+  auto reader = coordinator.stub().Map(&context, request);
+  MapOutcome outcome = ReadToEnd(context, *reader);
+  EXPECT_THAT(outcome.status, StatusIs(absl::StatusCode::kInvalidArgument, ::testing::_));
+  EXPECT_TRUE(outcome.final);
+}
+
+TEST(MapStreamTest, StopMapCalls_OpenCallGetsQueuedResultsThenUnavailable) {
+  TestCoordinator coordinator;
+  grpc::ClientContext context;
+  auto reader = coordinator.stub().Map(&context, SquareRequest(100, 10));
+  v1::MapResponse started;
+  ASSERT_TRUE(reader->Read(&started));
+  ASSERT_TRUE(coordinator.calls().AnswerOne());
+  coordinator.service().StopMapCalls();
+  MapOutcome outcome = ReadToEnd(context, *reader);
+  EXPECT_THAT(outcome.status,
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("shutting down")));
+  // The client may resubmit elsewhere: not final.
+  EXPECT_FALSE(outcome.final);
+  EXPECT_EQ(outcome.chunks, 1);
+
+  grpc::ClientContext late_context;
+  auto late = coordinator.stub().Map(&late_context, SquareRequest(100, 10));
+  MapOutcome refused = ReadToEnd(late_context, *late);
+  EXPECT_THAT(refused.status, StatusIs(absl::StatusCode::kUnavailable, ::testing::_));
+  EXPECT_FALSE(refused.final);
+}
+
+}  // namespace
+}  // namespace gpool
