@@ -22,10 +22,11 @@ for arg in "$@"; do
     *) echo "usage: bench/compare.sh [--quick] [--with-dask]" >&2; exit 2 ;;
   esac
 done
-# W1 warm takes about a millisecond, where one scheduling hiccup of the shared machine
-# doubles a repetition: it gets more repetitions than the others, on both sides.
-if ((QUICK)); then W2_N=1e6; W3_N=1e3; W4_N=1e8; REPS=3; W1_REPS=10; LIMIT_N=100000000; STREAM_N=20000000
-else W2_N=1e7; W3_N=1e4; W4_N=1e10; REPS=5; W1_REPS=50; LIMIT_N=1000000000; STREAM_N=300000000; fi
+# W1 warm takes under a millisecond, where one scheduling hiccup of the shared machine
+# doubles a repetition: it gets more repetitions than the others, and more warm-ups (the
+# first jobs on a fresh cluster or pool run slower), the same on both sides.
+if ((QUICK)); then W2_N=1e6; W3_N=1e3; W4_N=1e8; REPS=3; W1_REPS=10; W1_WARMUP=2; LIMIT_N=100000000; STREAM_N=20000000
+else W2_N=1e7; W3_N=1e4; W4_N=1e10; REPS=5; W1_REPS=200; W1_WARMUP=20; LIMIT_N=1000000000; STREAM_N=300000000; fi
 
 PEERS=${GPOOL_PEERS:-$ROOT/../shared/bench/peers}
 PY=/usr/bin/python3   # Debian's Python sees Debian's python3-dask; a pyenv one may not
@@ -66,7 +67,8 @@ done
 "$BIN/gpool" --coordinator="$ADDR" info > /dev/null
 
 step "gpool warm: W1, W2 (values to the caller), W3 (one-element chunks), W4 (reduce-only)"
-"$BIN/gpool_bench" --coordinator="$ADDR" --workloads=w1 --reps=$W1_REPS | tee -a "$OUT"
+"$BIN/gpool_bench" --coordinator="$ADDR" --workloads=w1 --reps=$W1_REPS --warmup=$W1_WARMUP |
+  tee -a "$OUT"
 "$BIN/gpool_bench" --coordinator="$ADDR" --workloads=w2,w3,w4 --reps=$REPS \
   --w2_n=$W2_N --w3_n=$W3_N --w4_n=$W4_N | tee -a "$OUT"
 
@@ -82,7 +84,8 @@ for r in json.load(open(sys.argv[1]))["results"]:
 PYEOF
 
 step "multiprocessing.Pool warm"
-$PY "$PEERS/py_warm.py" pool w1 --reps $W1_REPS 2> /dev/null | tee -a "$OUT" || true
+$PY "$PEERS/py_warm.py" pool w1 --reps $W1_REPS --warmup $W1_WARMUP 2> /dev/null |
+  tee -a "$OUT" || true
 for workload in w2 w2_array100k w3 w4; do
   $PY "$PEERS/py_warm.py" pool $workload --reps $REPS 2> /dev/null | tee -a "$OUT" || true
 done

@@ -28,7 +28,8 @@ ABSL_FLAG(std::string, workloads, "w1,w2,w3,w4", "Which workloads to run.");
 ABSL_FLAG(bool, shared_values, true,
           "Offer workers a shared-memory buffer for values (ClientOptions::shared_values); "
           "false: values come over gRPC through the coordinator.");
-ABSL_FLAG(int, reps, 5, "Timed repetitions per workload (after one untimed warm-up).");
+ABSL_FLAG(int, reps, 5, "Timed repetitions per workload (after the untimed warm-ups).");
+ABSL_FLAG(int, warmup, 1, "Untimed repetitions per workload before the timed ones.");
 ABSL_FLAG(double, w2_n, 1e7, "W2: elements whose squares are returned.");
 ABSL_FLAG(double, w2_chunk, 0, "W2: chunk size (0: the coordinator's default).");
 ABSL_FLAG(double, w3_n, 1e4, "W3: number of one-element chunks.");
@@ -48,7 +49,11 @@ struct Workload {
 
 int Main() {
   if (absl::GetFlag(FLAGS_reps) < 1) {
-    std::fprintf(stderr, "--reps must be at least 1 (one untimed warm-up runs before them)\n");
+    std::fprintf(stderr, "--reps must be at least 1 (the untimed warm-ups run before them)\n");
+    return 2;
+  }
+  if (absl::GetFlag(FLAGS_warmup) < 0) {
+    std::fprintf(stderr, "--warmup must be at least 0\n");
     return 2;
   }
   ClientOptions options;
@@ -113,7 +118,7 @@ int Main() {
   for (const Workload& workload : all) {
     if (std::find(wanted.begin(), wanted.end(), workload.name) == wanted.end()) continue;
     std::vector<double> seconds;
-    for (int rep = -1; rep < absl::GetFlag(FLAGS_reps); ++rep) {
+    for (int rep = -absl::GetFlag(FLAGS_warmup); rep < absl::GetFlag(FLAGS_reps); ++rep) {
       const absl::Time start = absl::Now();
       absl::Status status = workload.run(**client);
       const double elapsed = absl::ToDoubleSeconds(absl::Now() - start);
@@ -121,8 +126,8 @@ int Main() {
         std::fprintf(stderr, "%s failed: %s\n", workload.name.c_str(), status.ToString().c_str());
         return 1;
       }
-      if (rep >= 0) seconds.push_back(elapsed);  // rep -1 is the warm-up
-      std::fprintf(stderr, "%s rep %d: %.4f s\n", workload.name.c_str(), rep, elapsed);
+      if (rep >= 0) seconds.push_back(elapsed);  // negative reps are warm-ups
+      std::fprintf(stderr, "%s rep %d: %.6f s\n", workload.name.c_str(), rep, elapsed);
     }
     std::sort(seconds.begin(), seconds.end());
     const double median = seconds[seconds.size() / 2];
