@@ -111,6 +111,30 @@ TEST(ChaosTest, WorkerKilledMidJob_ChunksRedispatchedSumExact) {
   EXPECT_GE(run.summary->stats.retries, 1);
 }
 
+// 1b. The same while the workers write values into the client's shared memory: the killed
+// worker's chunks are written again by others, and every value is exact.
+TEST(ChaosTest, WorkerKilledMidValuesJob_SharedValuesAllExact) {
+  auto cluster = StartCluster(3, {"--chunk_delay=20ms"});
+  ASSERT_NE(cluster, nullptr);
+  const pid_t victim = cluster->worker_pids()[1];
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Client> client, Client::Connect(cluster->address()));
+  const int64_t n = 2'000'000;
+  size_t received = 0;
+  absl::StatusOr<MapResult> result =
+      client->Map(SquaresSpec(n, 20'000), nullptr, [&](const ChunkResult&) {
+        if (++received == 10) {
+          EXPECT_OK(cluster->SignalWorker(victim, SIGKILL));
+        }
+      });
+  ASSERT_OK(result.status());
+  ASSERT_EQ(result->values.size(), static_cast<size_t>(n));
+  for (int64_t x = 1; x <= n; ++x) ASSERT_EQ(result->values[x - 1], x * x) << "value of " << x;
+  EXPECT_EQ(result->summary.sum, SumOfSquares(n));
+  EXPECT_EQ(result->summary.values_shared, static_cast<uint64_t>(n));
+  EXPECT_EQ(result->summary.stats.workers_lost, 1);
+  EXPECT_GE(result->summary.stats.retries, 1);
+}
+
 // 2. Churn: of 4 workers, 2 are killed at different times and 3 new ones join mid-job.
 TEST(ChaosTest, Churn_TwoKilledThreeJoin_SumExactAndNewcomersWork) {
   auto cluster = StartCluster(4, {"--chunk_delay=20ms"});
