@@ -71,24 +71,18 @@ WorkerService::WorkerService(ChunkExecutor* executor, int64_t pid, bool use_shar
           }));
 }
 
-std::optional<SharedValuesWriter> WorkerService::OpenSharedValues(
-    ResultMode mode, const v1::SharedValues* shared_values) const {
-  if (!use_shared_values_ || mode != ResultMode::kValues || shared_values == nullptr) {
-    return std::nullopt;
-  }
-  absl::StatusOr<SharedValuesWriter> writer = SharedValuesWriter::Open(FromProto(*shared_values));
-  if (!writer.ok()) {
-    // The usual case for a client on another host or in another container.
-    LogDebug(absl::StrCat("values travel in the response: ", writer.status().ToString()));
-    return std::nullopt;
-  }
-  return *std::move(writer);
-}
-
-bool WorkerService::WriteShared(std::optional<SharedValuesWriter>& shared,
+bool WorkerService::WriteShared(ResultMode mode, const v1::SharedValues* shared_values,
                                 const std::vector<ChunkOutput>& outputs,
                                 const std::vector<uint64_t>& first_elements) const {
-  if (!shared.has_value()) return false;
+  if (!use_shared_values_ || mode != ResultMode::kValues || shared_values == nullptr) {
+    return false;
+  }
+  absl::StatusOr<SharedValuesWriter> shared = SharedValuesWriter::Open(FromProto(*shared_values));
+  if (!shared.ok()) {
+    // The usual case for a client on another host or in another container.
+    LogDebug(absl::StrCat("values travel in the response: ", shared.status().ToString()));
+    return false;
+  }
   std::vector<SharedValuesWriter::Span> spans;
   spans.reserve(outputs.size());
   for (size_t i = 0; i < outputs.size(); ++i) {
@@ -135,12 +129,11 @@ grpc::Status WorkerService::ServeRunChunk(
   absl::StatusOr<ChunkOutput> output =
       executor_->Execute(request.function(), *input, mode, cancelled.AsFunction());
   if (!output.ok()) return ToGrpcStatus(output.status());
-  std::optional<SharedValuesWriter> shared = OpenSharedValues(
-      mode, request.has_shared_values() ? &request.shared_values() : nullptr);
   std::vector<ChunkOutput> outputs;
   outputs.push_back(*std::move(output));
   const bool values_shared =
-      WriteShared(shared, outputs, {static_cast<uint64_t>(request.first_element())});
+      WriteShared(mode, request.has_shared_values() ? &request.shared_values() : nullptr,
+                  outputs, {static_cast<uint64_t>(request.first_element())});
   stream->Write(EncodeRunChunkResponse(ToResponse(std::move(outputs.front()), values_shared)));
   return grpc::Status::OK;
 }
@@ -171,15 +164,15 @@ grpc::Status WorkerService::ServeRunChunks(
       request.function(), inputs, mode, cancelled.AsFunction(),
       [&outputs](size_t i, ChunkOutput output) { outputs[i] = std::move(output); });
   if (!status.ok()) return ToGrpcStatus(status);
-  std::optional<SharedValuesWriter> shared = OpenSharedValues(
-      mode, request.has_shared_values() ? &request.shared_values() : nullptr);
   std::vector<uint64_t> first_elements;
   first_elements.reserve(outputs.size());
   for (const v1::ChunkTask& chunk : request.chunks()) {
     first_elements.push_back(static_cast<uint64_t>(chunk.first_element()));
   }
   // All the call's values at once: one token check, and one write per run of adjacent chunks.
-  const bool values_shared = WriteShared(shared, outputs, first_elements);
+  const bool values_shared =
+      WriteShared(mode, request.has_shared_values() ? &request.shared_values() : nullptr,
+                  outputs, first_elements);
   std::vector<RawChunkResponse> responses;
   responses.reserve(outputs.size());
   for (ChunkOutput& output : outputs) {

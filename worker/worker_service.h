@@ -3,7 +3,6 @@
 #define GPOOL_WORKER_WORKER_SERVICE_H_
 
 #include <cstdint>
-#include <optional>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -40,13 +39,10 @@ class WorkerService final : public v1::Worker::Service {
  private:
   // Counts a call in progress for as long as it lives.
   class CallInProgress;
-  // The client's buffer for the call's values, when the request names one this worker can
-  // open; otherwise (the values then travel in the response) nullopt.
-  std::optional<SharedValuesWriter> OpenSharedValues(ResultMode mode,
-                                                     const v1::SharedValues* shared_values) const;
-  // Writes the values of `outputs[i]` to the client's buffer at `first_elements[i]`, when
-  // `shared` is open; true when they are there (and need not travel in the responses).
-  bool WriteShared(std::optional<SharedValuesWriter>& shared,
+  // Writes the values of `outputs[i]` at `first_elements[i]` into the client's buffer that
+  // `shared_values` names (in kValues, when the request names one and this worker can open
+  // it). True when they are there, and need not travel in the responses.
+  bool WriteShared(ResultMode mode, const v1::SharedValues* shared_values,
                    const std::vector<ChunkOutput>& outputs,
                    const std::vector<uint64_t>& first_elements) const;
   // The response for one chunk: its values, unless they went to the client's buffer.
