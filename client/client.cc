@@ -294,8 +294,12 @@ void AddCompletedChunks(const IndexSet& received, v1::MapRequest* request) {
 
 }  // namespace
 
+bool Client::KeepsSharedValues(uint64_t capacity) const {
+  return capacity <= options_.shared_values_keep_bytes / sizeof(int64_t);
+}
+
 std::unique_ptr<SharedValuesBuffer> Client::AcquireSharedValues(uint64_t capacity) {
-  const bool keep = capacity <= options_.shared_values_keep_bytes / sizeof(int64_t);
+  const bool keep = KeepsSharedValues(capacity);
   std::unique_ptr<SharedValuesBuffer> buffer;
   if (keep) {
     absl::MutexLock lock(&stub_->mu);
@@ -314,9 +318,7 @@ std::unique_ptr<SharedValuesBuffer> Client::AcquireSharedValues(uint64_t capacit
 }
 
 void Client::ReleaseSharedValues(std::unique_ptr<SharedValuesBuffer> buffer) {
-  if (buffer == nullptr || buffer->capacity() > options_.shared_values_keep_bytes / sizeof(int64_t)) {
-    return;
-  }
+  if (buffer == nullptr || !KeepsSharedValues(buffer->capacity())) return;
   absl::MutexLock lock(&stub_->mu);
   // One is kept: the one with room for more.
   if (stub_->idle_shared_values == nullptr ||

@@ -186,6 +186,8 @@ class Client {
   // A shared-values buffer for a job of `capacity` values (the one kept from an earlier job
   // when it may be reused), or null when none can be made: values then travel over gRPC.
   std::unique_ptr<SharedValuesBuffer> AcquireSharedValues(uint64_t capacity);
+  // Whether a buffer of `capacity` values is small enough to keep for the next job.
+  bool KeepsSharedValues(uint64_t capacity) const;
   // The job is over: keeps `buffer` for the next job if it is small enough.
   void ReleaseSharedValues(std::unique_ptr<SharedValuesBuffer> buffer);
 
