@@ -219,6 +219,19 @@ StreamOutcome StreamOnce(grpc::Channel& channel, const v1::MapRequest& request,
     if (*accepted && on_chunk) on_chunk(chunk);
     return absl::OkStatus();
   };
+  auto take_start = [&](const v1::JobStarted& started) {
+    JobStart start;
+    start.job_id = started.job_id();
+    start.total_elements = static_cast<uint64_t>(started.total_elements());
+    start.chunk_size = static_cast<uint64_t>(started.chunk_size());
+    start.num_chunks = static_cast<uint64_t>(started.num_chunks());
+    start.cluster_slots = started.cluster_slots();
+    start.job_slots = started.job_slots();
+    const bool first_start = !assembler.started();
+    absl::Status accepted = first_start ? assembler.OnStart(start) : assembler.OnRestart(start);
+    if (accepted.ok() && first_start && on_start) on_start(start);
+    return accepted;
+  };
   while (failure.ok() && reader->Read(&message)) {
     absl::StatusOr<RawMapResponse> decoded = DecodeMapResponse(message.bytes);
     if (!decoded.ok()) {
@@ -226,26 +239,21 @@ StreamOutcome StreamOnce(grpc::Channel& channel, const v1::MapRequest& request,
                                                  decoded.status().message()));
       break;
     }
+    // In the order a message holds them: start, chunk results, end.
+    if (decoded->batch_started.has_value()) failure = take_start(*decoded->batch_started);
     for (const RawChunkResult& raw : decoded->chunks) {
-      failure = take_chunk(raw);
       if (!failure.ok()) break;
+      failure = take_chunk(raw);
+    }
+    if (!failure.ok()) break;
+    if (decoded->batch_finished.has_value()) {
+      outcome.stats = FromProto(decoded->batch_finished->stats());
     }
     const v1::MapResponse& response = decoded->event;
     switch (response.event_case()) {
-      case v1::MapResponse::kStarted: {
-        const v1::JobStarted& started = response.started();
-        JobStart start;
-        start.job_id = started.job_id();
-        start.total_elements = static_cast<uint64_t>(started.total_elements());
-        start.chunk_size = static_cast<uint64_t>(started.chunk_size());
-        start.num_chunks = static_cast<uint64_t>(started.num_chunks());
-        start.cluster_slots = started.cluster_slots();
-        start.job_slots = started.job_slots();
-        const bool first_start = !assembler.started();
-        failure = first_start ? assembler.OnStart(start) : assembler.OnRestart(start);
-        if (failure.ok() && first_start && on_start) on_start(start);
+      case v1::MapResponse::kStarted:
+        failure = take_start(response.started());
         break;
-      }
       case v1::MapResponse::kFinished:
         outcome.stats = FromProto(response.finished().stats());
         break;
@@ -343,6 +351,7 @@ absl::StatusOr<MapSummary> Client::RunJob(
   request.set_max_workers(spec.max_workers);
   request.set_result_mode(want_values ? v1::RESULT_MODE_VALUES : v1::RESULT_MODE_SUM);
   request.set_batch_results(true);
+  request.set_events_in_batches(true);
   std::unique_ptr<SharedValuesBuffer> shared;
   if (want_values && options_.shared_values &&
       spec.input.size() >= options_.shared_values_min_elements) {

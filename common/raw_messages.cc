@@ -22,6 +22,8 @@ constexpr uint32_t kRunChunksResponseResults = 1;
 constexpr uint32_t kRunChunkResponseValues = 1;
 constexpr uint32_t kChunkResultValues = 4;
 constexpr uint32_t kChunkResultsResults = 1;
+constexpr uint32_t kChunkResultsStarted = 2;
+constexpr uint32_t kChunkResultsFinished = 3;
 constexpr uint32_t kMapResponseChunk = 2;
 constexpr uint32_t kMapResponseChunks = 4;
 
@@ -249,15 +251,17 @@ class SliceWriter {
 // Writes messages each made of `fields` (serialised by protobuf) and a packed values field
 // (referenced), each as a length-delimited field `message_field` of an enclosing message;
 // that message itself is written as field `outer_field` of the top-level one, unless
-// outer_field is 0 (then the messages are top-level fields).
+// outer_field is 0 (then the messages are top-level fields). `before` and `after` are other
+// fields of the enclosing message, already serialised, written before and after the messages.
 template <typename Fields>
 RawMessage EncodeWithValues(
     const std::vector<std::pair<const Fields*, const EncodedValues*>>& messages,
-    uint32_t values_field, uint32_t message_field, uint32_t outer_field) {
+    uint32_t values_field, uint32_t message_field, uint32_t outer_field,
+    const std::string& before = "", const std::string& after = "") {
   std::vector<std::string> fields;
   std::vector<size_t> message_sizes;
   fields.reserve(messages.size());
-  size_t outer_size = 0;
+  size_t outer_size = before.size() + after.size();
   for (const auto& [message_fields, values] : messages) {
     fields.push_back(message_fields->SerializeAsString());
     size_t size = fields.back().size();
@@ -270,6 +274,7 @@ RawMessage EncodeWithValues(
     AppendTag(outer_field, kLengthDelimited, writer.text());
     AppendVarint(outer_size, writer.text());
   }
+  writer.text() += before;
   for (size_t i = 0; i < messages.size(); ++i) {
     AppendTag(message_field, kLengthDelimited, writer.text());
     AppendVarint(message_sizes[i], writer.text());
@@ -282,6 +287,7 @@ RawMessage EncodeWithValues(
       writer.AppendValues(values);
     }
   }
+  writer.text() += after;
   return writer.Finish();
 }
 
@@ -326,6 +332,7 @@ absl::StatusOr<RawMapResponse> DecodeMapResponse(const grpc::ByteBuffer& bytes) 
   SliceReader reader(*slices);
   RawMapResponse response;
   std::string other_fields;  // events without values, parsed by protobuf
+  std::string batch_events;  // ChunkResults.started and .finished, parsed by protobuf
   // A ChunkResult: the length-delimited field whose tag was just read.
   auto decode_chunk = [&]() -> absl::Status {
     absl::StatusOr<size_t> end = ReadLength(reader);
@@ -342,6 +349,9 @@ absl::StatusOr<RawMapResponse> DecodeMapResponse(const grpc::ByteBuffer& bytes) 
         if (chunks_field == kChunkResultsResults && chunks_type == kLengthDelimited) {
           return decode_chunk();
         }
+        if (chunks_field == kChunkResultsStarted || chunks_field == kChunkResultsFinished) {
+          return CopyField(reader, chunks_field, chunks_type, batch_events);
+        }
         return SkipField(reader, chunks_field, chunks_type);
       });
     }
@@ -349,6 +359,12 @@ absl::StatusOr<RawMapResponse> DecodeMapResponse(const grpc::ByteBuffer& bytes) 
   });
   if (!status.ok()) return status;
   if (!response.event.ParseFromString(other_fields)) return Malformed("unparsable event");
+  if (!batch_events.empty()) {
+    v1::ChunkResults events;
+    if (!events.ParseFromString(batch_events)) return Malformed("unparsable batch event");
+    if (events.has_started()) response.batch_started = std::move(*events.mutable_started());
+    if (events.has_finished()) response.batch_finished = std::move(*events.mutable_finished());
+  }
   return response;
 }
 
@@ -358,6 +374,27 @@ RawMessage EncodeMapResponse(const std::vector<RawChunkResult>& chunks, bool bat
   return batched ? EncodeWithValues(messages, kChunkResultValues, kChunkResultsResults,
                                     kMapResponseChunks)
                  : EncodeWithValues(messages, kChunkResultValues, kMapResponseChunk, 0);
+}
+
+RawMessage EncodeMapResponseBatch(const v1::JobStarted* started,
+                                  const std::vector<RawChunkResult>& chunks,
+                                  const v1::JobFinished* finished) {
+  v1::ChunkResults events;
+  std::string before;
+  std::string after;
+  if (started != nullptr) {
+    *events.mutable_started() = *started;
+    before = events.SerializeAsString();
+    events.clear_started();
+  }
+  if (finished != nullptr) {
+    *events.mutable_finished() = *finished;
+    after = events.SerializeAsString();
+  }
+  std::vector<std::pair<const v1::ChunkResult*, const EncodedValues*>> messages;
+  for (const RawChunkResult& chunk : chunks) messages.emplace_back(&chunk.fields, &chunk.values);
+  return EncodeWithValues(messages, kChunkResultValues, kChunkResultsResults, kMapResponseChunks,
+                          before, after);
 }
 
 RawMessage EncodeRunChunkResponse(const RawChunkResponse& response) {

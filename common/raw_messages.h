@@ -7,6 +7,7 @@
 #define GPOOL_COMMON_RAW_MESSAGES_H_
 
 #include <string>
+#include <optional>
 #include <vector>
 
 #include <grpcpp/impl/serialization_traits.h>
@@ -56,6 +57,12 @@ struct RawChunkResult {
 // message keeps their buffers alive until gRPC has sent it.
 RawMessage EncodeMapResponse(const std::vector<RawChunkResult>& chunks, bool batched);
 
+// A MapResponse.chunks holding `chunks` and, for a client that set
+// MapRequest.events_in_batches, the job's start and end (either may be null).
+RawMessage EncodeMapResponseBatch(const v1::JobStarted* started,
+                                  const std::vector<RawChunkResult>& chunks,
+                                  const v1::JobFinished* finished);
+
 // Any other MapResponse (started, finished), serialised as usual.
 RawMessage EncodeMapResponse(const v1::MapResponse& response);
 
@@ -64,6 +71,10 @@ RawMessage EncodeMapResponse(const v1::MapResponse& response);
 struct RawMapResponse {
   v1::MapResponse event;  // EVENT_NOT_SET when the message held chunk results
   std::vector<RawChunkResult> chunks;
+  // ChunkResults.started and .finished (MapRequest.events_in_batches): the reader takes the
+  // start before the chunks, and the end after them.
+  std::optional<v1::JobStarted> batch_started;
+  std::optional<v1::JobFinished> batch_finished;
 };
 
 // INTERNAL when the bytes are not a MapResponse. The values share the buffer's memory.

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -257,14 +258,19 @@ class CoordinatorService::MapCall final : public grpc::ServerWriteReactor<RawMes
   // The reactor for ServeMap to return, with the job submitted (or the call finished).
   static MapCall* Start(CoordinatorService* service, grpc::CallbackServerContext* context,
                         const v1::MapRequest& request) {
-    auto call = std::make_shared<MapCall>(service, context, request.batch_results());
+    auto call = std::make_shared<MapCall>(service, context, request.batch_results(),
+                                          request.batch_results() && request.events_in_batches());
     call->self_ = call;
     call->Submit(request);
     return call.get();
   }
 
-  MapCall(CoordinatorService* service, grpc::CallbackServerContext* context, bool batch_results)
-      : service_(service), context_(context), batch_results_(batch_results) {}
+  MapCall(CoordinatorService* service, grpc::CallbackServerContext* context, bool batch_results,
+          bool events_in_batches)
+      : service_(service),
+        context_(context),
+        batch_results_(batch_results),
+        events_in_batches_(events_in_batches) {}
 
   // For StopMapCalls (which holds map_mu_ and map_calls_mu_): the call ends with UNAVAILABLE
   // after the events already queued, and takes no more from the job's stream.
@@ -283,6 +289,15 @@ class CoordinatorService::MapCall final : public grpc::ServerWriteReactor<RawMes
 
   void OnJobEvents() override {
     absl::MutexLock lock(&mu_);
+    WriteNextLocked();
+  }
+
+  // For ReleaseHeldStarts (which holds map_calls_mu_): a JobStarted held back for the job's
+  // first results leaves now, alone.
+  void ReleaseStart() {
+    absl::MutexLock lock(&mu_);
+    if (start_released_) return;
+    start_released_ = true;
     WriteNextLocked();
   }
 
@@ -400,6 +415,7 @@ class CoordinatorService::MapCall final : public grpc::ServerWriteReactor<RawMes
   void WriteNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (finished_ || write_in_flight_) return;
     TakeReadyLocked();
+    if (events_in_batches_) return WriteBatchLocked();
     // Chunk results ready together travel together (when the client understands batches),
     // up to a bounded message size.
     std::vector<RawChunkResult> batch;
@@ -455,6 +471,64 @@ class CoordinatorService::MapCall final : public grpc::ServerWriteReactor<RawMes
     StartWriteLocked(static_cast<int64_t>(batch.size()), batch_window_values, options);
   }
 
+  // For a client that set events_in_batches: everything ready leaves in one ChunkResults,
+  // the job's start and end included. A JobStarted with nothing behind it waits for the first
+  // results (or ReleaseStart), so that a short job's start, results and end take one message.
+  void WriteBatchLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (events_.empty()) return;
+    if (events_.size() == 1 && events_.front().kind == JobEvent::Kind::kStarted &&
+        !start_released_) {
+      return;
+    }
+    std::optional<v1::JobStarted> started;
+    std::vector<RawChunkResult> batch;
+    int64_t batch_values = 0;         // in the message: what bounds its size
+    int64_t batch_window_values = 0;  // also those in the client's shared buffer
+    while (!events_.empty()) {
+      JobEvent& event = events_.front();
+      if (event.kind == JobEvent::Kind::kStarted) {
+        // One start per message, before its results.
+        if (started.has_value() || !batch.empty()) break;
+        started = StartedResponse(event.plan).started();
+        events_.pop_front();
+        continue;
+      }
+      if (event.kind == JobEvent::Kind::kChunk) {
+        const int64_t values = static_cast<int64_t>(event.chunk.values.size());
+        if (!batch.empty() && (batch_values + values > kMaxValuesPerMessage ||
+                               static_cast<int64_t>(batch.size()) >= kMaxChunksPerMessage)) {
+          break;
+        }
+        batch_window_values += WindowValues(event.chunk);
+        batch.push_back(ToOutgoing(event.chunk));
+        batch_values += values;
+        events_.pop_front();
+        continue;
+      }
+      // kFinished. A failure ends the call with its status, after what was taken.
+      if (!event.status.ok()) {
+        if (started.has_value() || !batch.empty()) break;
+        const JobEvent failed = std::move(event);
+        events_.clear();
+        return FinishLocked(failed.status, failed.final);
+      }
+      v1::JobFinished finished;
+      ToProto(event.stats, finished.mutable_stats());
+      events_.clear();
+      message_ = EncodeMapResponseBatch(started.has_value() ? &*started : nullptr, batch,
+                                        &finished);
+      finished_ = true;
+      // The job is over: nothing waits for these results' delivery (and OnWriteDone does not
+      // run for this write).
+      return StartWriteAndFinish(&message_, grpc::WriteOptions(), grpc::Status::OK);
+    }
+    message_ = EncodeMapResponseBatch(started.has_value() ? &*started : nullptr, batch, nullptr);
+    // Never with a buffer hint: gRPC may hold a hinted first message, headers included, and
+    // not complete its write until something else flushes the connection (seconds later).
+    StartWriteLocked(static_cast<int64_t>(batch.size()), batch_window_values,
+                     grpc::WriteOptions());
+  }
+
   // `chunks` results holding `values` values in the job's result window (WindowValues).
   void StartWriteLocked(int64_t chunks, int64_t values, grpc::WriteOptions options)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -486,6 +560,8 @@ class CoordinatorService::MapCall final : public grpc::ServerWriteReactor<RawMes
   CoordinatorService* const service_;
   grpc::CallbackServerContext* const context_;
   const bool batch_results_;
+  // MapRequest.events_in_batches (with batch_results): see WriteBatchLocked.
+  const bool events_in_batches_;
   // gRPC's reference: set by Start, dropped at OnDone.
   std::shared_ptr<MapCall> self_;
 
@@ -504,6 +580,8 @@ class CoordinatorService::MapCall final : public grpc::ServerWriteReactor<RawMes
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   // End was called: the call ends once events_ is written.
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  // ReleaseStart was called: JobStarted no longer waits for results.
+  bool start_released_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 CoordinatorService::CoordinatorService(Scheduler* scheduler) : scheduler_(scheduler) {
@@ -526,6 +604,13 @@ CoordinatorService::CoordinatorService(Scheduler* scheduler) : scheduler_(schedu
 grpc::ServerWriteReactor<RawMessage>* CoordinatorService::ServeMap(
     grpc::CallbackServerContext* context, const v1::MapRequest* request) {
   return MapCall::Start(this, context, *request);
+}
+
+void CoordinatorService::ReleaseHeldStarts() {
+  absl::ReaderMutexLock lock(&map_mu_);
+  if (map_calls_stopped_) return;
+  absl::MutexLock calls_lock(&map_calls_mu_);
+  for (MapCall* call : map_calls_) call->ReleaseStart();
 }
 
 void CoordinatorService::StopMapCalls() {

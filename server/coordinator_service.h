@@ -45,6 +45,11 @@ class CoordinatorService final
   // after this returns. Idempotent.
   void StopMapCalls();
 
+  // Every open Map call of a client that set events_in_batches sends the JobStarted it holds
+  // for the job's first results now. gpool-coordinator calls it every 100 ms, which bounds how
+  // late a client hears of a job whose first chunk takes long.
+  void ReleaseHeldStarts();
+
   grpc::Status RegisterWorker(grpc::ServerContext* context,
                               const v1::RegisterWorkerRequest* request,
                               v1::RegisterWorkerResponse* response) override;

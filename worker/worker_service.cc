@@ -134,7 +134,8 @@ grpc::Status WorkerService::ServeRunChunk(
   const bool values_shared =
       WriteShared(mode, request.has_shared_values() ? &request.shared_values() : nullptr,
                   outputs, {static_cast<uint64_t>(request.first_element())});
-  stream->Write(EncodeRunChunkResponse(ToResponse(std::move(outputs.front()), values_shared)));
+  stream->WriteLast(EncodeRunChunkResponse(ToResponse(std::move(outputs.front()), values_shared)),
+                    grpc::WriteOptions());
   return grpc::Status::OK;
 }
 
@@ -178,7 +179,7 @@ grpc::Status WorkerService::ServeRunChunks(
   for (ChunkOutput& output : outputs) {
     responses.push_back(ToResponse(std::move(output), values_shared));
   }
-  stream->Write(EncodeRunChunksResponse(responses));
+  stream->WriteLast(EncodeRunChunksResponse(responses), grpc::WriteOptions());
   return grpc::Status::OK;
 }
 

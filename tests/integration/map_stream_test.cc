@@ -277,6 +277,93 @@ TEST(MapStreamTest, Map_AllChunksAnswered_ResultsThenJobFinishedAndOk) {
   EXPECT_TRUE(outcome.finished);
 }
 
+// A client that set events_in_batches: the job's start waits for its results, and the last
+// results leave with its end, so a job answered at once is one message.
+TEST(MapStreamTest, Map_EventsInBatches_StartResultsAndEndInOneMessage) {
+  TestCoordinator coordinator;
+  grpc::ClientContext context;
+  v1::MapRequest request = SquareRequest(10, 10);
+  request.set_events_in_batches(true);
+  auto reader = coordinator.stub().Map(&context, request);
+  ASSERT_TRUE(WaitUntil([&] { return coordinator.calls().AnswerOne(); }, kWait, kPoll));
+  v1::MapResponse response;
+  ASSERT_TRUE(reader->Read(&response));
+  ASSERT_TRUE(response.has_chunks());
+  ASSERT_TRUE(response.chunks().has_started());
+  EXPECT_EQ(response.chunks().started().num_chunks(), 1);
+  ASSERT_EQ(response.chunks().results_size(), 1);
+  EXPECT_EQ(response.chunks().results(0).values_size(), 10);
+  EXPECT_TRUE(response.chunks().has_finished());
+  EXPECT_FALSE(reader->Read(&response));
+  EXPECT_OK(FromGrpcStatus(reader->Finish()));
+}
+
+// A job whose first results are slow: its start leaves alone once ReleaseHeldStarts runs (the
+// coordinator's ticker), before any result; the results and the end follow.
+TEST(MapStreamTest, Map_EventsInBatches_HeldStartLeavesAtRelease) {
+  TestCoordinator coordinator;
+  grpc::ClientContext context;
+  v1::MapRequest request = SquareRequest(20, 10);
+  request.set_events_in_batches(true);
+  auto reader = coordinator.stub().Map(&context, request);
+  ASSERT_TRUE(WaitUntil([&] { return coordinator.calls().pending() == 1; }, kWait, kPoll));
+  coordinator.service().ReleaseHeldStarts();
+  v1::MapResponse response;
+  ASSERT_TRUE(reader->Read(&response));
+  ASSERT_TRUE(response.has_chunks());
+  ASSERT_TRUE(response.chunks().has_started());
+  EXPECT_EQ(response.chunks().started().num_chunks(), 2);
+  EXPECT_EQ(response.chunks().results_size(), 0);
+  EXPECT_FALSE(response.chunks().has_finished());
+  // Nothing else was sent meanwhile: the one chunk call is still unanswered.
+  EXPECT_EQ(coordinator.calls().pending(), 1);
+
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        while (coordinator.calls().AnswerOne()) {
+        }
+        return coordinator.jobs() == 0;
+      },
+      kWait, kPoll));
+  int64_t results = 0;
+  bool finished = false;
+  while (reader->Read(&response)) {
+    ASSERT_TRUE(response.has_chunks());
+    EXPECT_FALSE(response.chunks().has_started());
+    EXPECT_FALSE(finished) << "a message after the job's end";
+    results += response.chunks().results_size();
+    finished = response.chunks().has_finished();
+  }
+  EXPECT_OK(FromGrpcStatus(reader->Finish()));
+  EXPECT_EQ(results, 2);
+  EXPECT_TRUE(finished);
+}
+
+// A job that fails while its start is held: the start and the results before the failure
+// reach the client, then the final status, promptly (a write gRPC holds back would stall the
+// call until the connection's next keepalive, 10 s: the deadline catches that).
+TEST(MapStreamTest, Map_EventsInBatches_FailureAfterHeldStart_StartThenFinalStatus) {
+  TestCoordinator coordinator;
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+  v1::MapRequest request = SquareRequest(10, 10);
+  request.set_events_in_batches(true);
+  auto reader = coordinator.stub().Map(&context, request);
+  ASSERT_TRUE(WaitUntil(
+      [&] { return coordinator.calls().AnswerOne(absl::OutOfRangeError("x*x overflows")); },
+      kWait, kPoll));
+  v1::MapResponse response;
+  bool started = false;
+  while (reader->Read(&response)) {
+    ASSERT_TRUE(response.has_chunks());
+    started = started || response.chunks().has_started();
+    EXPECT_FALSE(response.chunks().has_finished());
+  }
+  EXPECT_TRUE(started);
+  EXPECT_THAT(FromGrpcStatus(reader->Finish()), StatusIs(absl::StatusCode::kOutOfRange, HasSubstr("x*x overflows")));
+  EXPECT_EQ(context.GetServerTrailingMetadata().count("gpool-final"), 1u);
+}
+
 // A client that stops reading fills the flow-control windows; the coordinator's writes then
 // stay pending, the result window fills and dispatch pauses. Once it reads again, it gets
 // every result.

@@ -106,6 +106,31 @@ TEST_P(SliceSizesTest, MapResponse_EncodedThenDecoded_RoundTrips) {
   EXPECT_THAT(decoded.chunks[1].values.ToVector(), ElementsAre(1024));
 }
 
+// A batch that also carries the job's start and end (MapRequest.events_in_batches).
+TEST_P(SliceSizesTest, MapResponseBatch_WithStartAndEnd_RoundTrips) {
+  v1::JobStarted started;
+  started.set_job_id("job-7");
+  started.set_num_chunks(2);
+  v1::JobFinished finished;
+  finished.mutable_stats()->set_retries(3);
+  std::vector<RawChunkResult> chunks(1);
+  chunks[0].fields.set_chunk_index(1);
+  chunks[0].fields.set_element_count(2);
+  chunks[0].values = EncodedValues::Own(std::vector<int64_t>{4, -9});
+
+  const grpc::ByteBuffer received = InSlices(
+      Flatten(EncodeMapResponseBatch(&started, chunks, &finished).bytes), GetParam());
+  ASSERT_OK_AND_ASSIGN(RawMapResponse decoded, DecodeMapResponse(received));
+  EXPECT_EQ(decoded.event.event_case(), v1::MapResponse::EVENT_NOT_SET);
+  ASSERT_TRUE(decoded.batch_started.has_value());
+  EXPECT_EQ(decoded.batch_started->SerializeAsString(), started.SerializeAsString());
+  ASSERT_EQ(decoded.chunks.size(), 1u);
+  EXPECT_EQ(decoded.chunks[0].fields.chunk_index(), 1);
+  EXPECT_THAT(decoded.chunks[0].values.ToVector(), ElementsAre(4, -9));
+  ASSERT_TRUE(decoded.batch_finished.has_value());
+  EXPECT_EQ(decoded.batch_finished->stats().retries(), 3);
+}
+
 INSTANTIATE_TEST_SUITE_P(RawMessagesTest, SliceSizesTest, ::testing::Values(1, 3, 7, 8, 4096));
 
 TEST(RawMessagesTest, EncodedMapResponse_IsWhatProtobufParses) {
@@ -135,6 +160,37 @@ TEST(RawMessagesTest, EncodedMapResponse_IsWhatProtobufParses) {
   ASSERT_TRUE(
       single.ParseFromString(Flatten(EncodeMapResponse({chunks[1]}, /*batched=*/false).bytes)));
   EXPECT_EQ(single.chunk().SerializeAsString(), expected.chunks().results(1).SerializeAsString());
+}
+
+TEST(RawMessagesTest, EncodedMapResponseBatch_IsWhatProtobufParses) {
+  v1::MapResponse expected;
+  v1::ChunkResults* batch = expected.mutable_chunks();
+  batch->mutable_started()->set_job_id("job-1");
+  batch->mutable_started()->set_total_elements(3);
+  batch->mutable_finished()->mutable_stats()->set_retries(1);
+  std::vector<RawChunkResult> chunks(1);
+  chunks[0].fields.set_chunk_index(0);
+  chunks[0].fields.set_element_count(3);
+  chunks[0].values = EncodedValues::Own(std::vector<int64_t>{1, 4, 9});
+  v1::ChunkResult* typed = batch->add_results();
+  *typed = chunks[0].fields;
+  for (int64_t value : {1, 4, 9}) typed->add_values(value);
+
+  v1::MapResponse parsed;
+  ASSERT_TRUE(parsed.ParseFromString(Flatten(
+      EncodeMapResponseBatch(&batch->started(), chunks, &batch->finished()).bytes)));
+  EXPECT_EQ(parsed.SerializeAsString(), expected.SerializeAsString());
+
+  // Without start and end it is the plain batch.
+  EXPECT_EQ(Flatten(EncodeMapResponseBatch(nullptr, chunks, nullptr).bytes),
+            Flatten(EncodeMapResponse(chunks, /*batched=*/true).bytes));
+  // A start alone is a batch without results.
+  v1::MapResponse start_only;
+  ASSERT_TRUE(start_only.ParseFromString(
+      Flatten(EncodeMapResponseBatch(&batch->started(), {}, nullptr).bytes)));
+  ASSERT_TRUE(start_only.has_chunks());
+  EXPECT_EQ(start_only.chunks().started().job_id(), "job-1");
+  EXPECT_EQ(start_only.chunks().results_size(), 0);
 }
 
 TEST(RawMessagesTest, EncodedRunChunksResponse_IsWhatProtobufParses) {
