@@ -73,7 +73,7 @@ int RunCoordinator(const CoordinatorDaemonOptions& daemon_options) {
   std::thread ticker([&] {
     while (!stopping.WaitForNotificationWithTimeout(absl::Milliseconds(100))) {
       scheduler->Tick();
-      service.ReleaseHeldStarts();
+      service.ReleaseHeldEvents();
     }
   });
 

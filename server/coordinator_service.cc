@@ -22,6 +22,9 @@ namespace {
 // that the client starts placing values while the next message is on the wire.
 constexpr int64_t kMaxValuesPerMessage = int64_t{1} << 20;
 constexpr int64_t kMaxChunksPerMessage = 4096;
+// Values of tail results a Map call may hold back for the job's end (MapCall::HoldingLocked):
+// enough for a short job's results, too few to matter to the result window.
+constexpr int64_t kMaxHeldValues = int64_t{1} << 16;
 // GetClusterInfo never waits for workers longer than this, whatever the deadline.
 constexpr absl::Duration kMaxWorkerWait = absl::Minutes(5);
 
@@ -292,12 +295,12 @@ class CoordinatorService::MapCall final : public grpc::ServerWriteReactor<RawMes
     WriteNextLocked();
   }
 
-  // For ReleaseHeldStarts (which holds map_calls_mu_): a JobStarted held back for the job's
-  // first results leaves now, alone.
-  void ReleaseStart() {
+  // For ReleaseHeldEvents (which holds map_calls_mu_): what WriteBatchLocked holds back
+  // leaves now, and nothing is held from now on.
+  void ReleaseHeld() {
     absl::MutexLock lock(&mu_);
-    if (start_released_) return;
-    start_released_ = true;
+    if (hold_released_) return;
+    hold_released_ = true;
     WriteNextLocked();
   }
 
@@ -472,14 +475,12 @@ class CoordinatorService::MapCall final : public grpc::ServerWriteReactor<RawMes
   }
 
   // For a client that set events_in_batches: everything ready leaves in one ChunkResults,
-  // the job's start and end included. A JobStarted with nothing behind it waits for the first
-  // results (or ReleaseStart), so that a short job's start, results and end take one message.
+  // the job's start and end included. Until ReleaseHeld, a JobStarted with nothing behind it
+  // waits for the first results, and results of the job's tail (ChunkDelivery::tail) wait
+  // for its end, up to kMaxHeldValues: a short job's start, results and end then take one
+  // message.
   void WriteBatchLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (events_.empty()) return;
-    if (events_.size() == 1 && events_.front().kind == JobEvent::Kind::kStarted &&
-        !start_released_) {
-      return;
-    }
+    if (events_.empty() || HoldingLocked()) return;
     std::optional<v1::JobStarted> started;
     std::vector<RawChunkResult> batch;
     int64_t batch_values = 0;         // in the message: what bounds its size
@@ -527,6 +528,18 @@ class CoordinatorService::MapCall final : public grpc::ServerWriteReactor<RawMes
     // not complete its write until something else flushes the connection (seconds later).
     StartWriteLocked(static_cast<int64_t>(batch.size()), batch_window_values,
                      grpc::WriteOptions());
+  }
+
+  bool HoldingLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (hold_released_) return false;
+    const JobEvent& last = events_.back();
+    if (last.kind == JobEvent::Kind::kStarted) return true;
+    if (last.kind != JobEvent::Kind::kChunk || !last.chunk.tail) return false;
+    int64_t held_values = 0;
+    for (const JobEvent& event : events_) {
+      if (event.kind == JobEvent::Kind::kChunk) held_values += WindowValues(event.chunk);
+    }
+    return held_values <= kMaxHeldValues;
   }
 
   // `chunks` results holding `values` values in the job's result window (WindowValues).
@@ -580,8 +593,8 @@ class CoordinatorService::MapCall final : public grpc::ServerWriteReactor<RawMes
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   // End was called: the call ends once events_ is written.
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  // ReleaseStart was called: JobStarted no longer waits for results.
-  bool start_released_ ABSL_GUARDED_BY(mu_) = false;
+  // ReleaseHeld was called: WriteBatchLocked holds nothing back any more.
+  bool hold_released_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 CoordinatorService::CoordinatorService(Scheduler* scheduler) : scheduler_(scheduler) {
@@ -606,11 +619,11 @@ grpc::ServerWriteReactor<RawMessage>* CoordinatorService::ServeMap(
   return MapCall::Start(this, context, *request);
 }
 
-void CoordinatorService::ReleaseHeldStarts() {
+void CoordinatorService::ReleaseHeldEvents() {
   absl::ReaderMutexLock lock(&map_mu_);
   if (map_calls_stopped_) return;
   absl::MutexLock calls_lock(&map_calls_mu_);
-  for (MapCall* call : map_calls_) call->ReleaseStart();
+  for (MapCall* call : map_calls_) call->ReleaseHeld();
 }
 
 void CoordinatorService::StopMapCalls() {

@@ -36,6 +36,9 @@ struct ChunkDelivery {
   uint64_t element_count = 0;
   Values values;
   bool values_shared = false;  // the values are in the client's shared-memory buffer
+  // When this result came, every chunk of the job not yet done was running (none waited for
+  // dispatch or retry): the job's end is near, and the stream may hold this result for it.
+  bool tail = false;
   absl::int128 sum = 0;
   int64_t min = 0;
   int64_t max = 0;

@@ -538,6 +538,8 @@ void Scheduler::AcceptResultLocked(Job& job, const std::string& worker_id, Worke
   chunk.worker_id = worker_id;
   chunk.worker_pid = reply.pid;
   chunk.attempt = attempt;
+  chunk.tail = job.retry_queue.empty() &&
+               job.already_done.NextAbsent(job.next_fresh_chunk) >= job.plan->num_chunks;
   if (worker != nullptr) {
     ++worker->chunks_done;
     chunk.worker_host = worker->registration.host;

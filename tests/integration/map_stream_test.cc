@@ -167,10 +167,11 @@ class HeldConnector final : public WorkerConnector {
 };
 
 // A coordinator (Scheduler + CoordinatorService) on 127.0.0.1 with one registered worker of
-// one slot and no pipelining: one chunk call at a time, each answered when the test says.
+// `slots` slots (one by default) and no pipelining: a chunk call per slot at a time, each
+// answered when the test says.
 class TestCoordinator {
  public:
-  explicit TestCoordinator(int result_window = SchedulerOptions{}.result_window)
+  explicit TestCoordinator(int result_window = SchedulerOptions{}.result_window, int slots = 1)
       : connector_(&calls_) {
     SchedulerOptions options;
     options.result_window = result_window;
@@ -187,7 +188,7 @@ class TestCoordinator {
     }
     WorkerRegistration registration;
     registration.address = "127.0.0.1:1";
-    registration.slots = 1;
+    registration.slots = slots;
     registration.functions = {"square"};
     registration.max_chunks_per_call = 1;
     EXPECT_OK(scheduler_->RegisterWorker(registration).status());
@@ -298,7 +299,7 @@ TEST(MapStreamTest, Map_EventsInBatches_StartResultsAndEndInOneMessage) {
   EXPECT_OK(FromGrpcStatus(reader->Finish()));
 }
 
-// A job whose first results are slow: its start leaves alone once ReleaseHeldStarts runs (the
+// A job whose first results are slow: its start leaves alone once ReleaseHeldEvents runs (the
 // coordinator's ticker), before any result; the results and the end follow.
 TEST(MapStreamTest, Map_EventsInBatches_HeldStartLeavesAtRelease) {
   TestCoordinator coordinator;
@@ -307,7 +308,7 @@ TEST(MapStreamTest, Map_EventsInBatches_HeldStartLeavesAtRelease) {
   request.set_events_in_batches(true);
   auto reader = coordinator.stub().Map(&context, request);
   ASSERT_TRUE(WaitUntil([&] { return coordinator.calls().pending() == 1; }, kWait, kPoll));
-  coordinator.service().ReleaseHeldStarts();
+  coordinator.service().ReleaseHeldEvents();
   v1::MapResponse response;
   ASSERT_TRUE(reader->Read(&response));
   ASSERT_TRUE(response.has_chunks());
@@ -337,6 +338,55 @@ TEST(MapStreamTest, Map_EventsInBatches_HeldStartLeavesAtRelease) {
   EXPECT_OK(FromGrpcStatus(reader->Finish()));
   EXPECT_EQ(results, 2);
   EXPECT_TRUE(finished);
+}
+
+// Results that come when every other chunk of the job is running wait for the job's end:
+// with two calls in flight, the job is one message, whichever call is answered first.
+TEST(MapStreamTest, Map_EventsInBatches_TailResultsWaitForTheEnd) {
+  TestCoordinator coordinator(SchedulerOptions{}.result_window, /*slots=*/2);
+  grpc::ClientContext context;
+  v1::MapRequest request = SquareRequest(20, 10);
+  request.set_events_in_batches(true);
+  auto reader = coordinator.stub().Map(&context, request);
+  ASSERT_TRUE(WaitUntil([&] { return coordinator.calls().pending() == 2; }, kWait, kPoll));
+  ASSERT_TRUE(coordinator.calls().AnswerOne());
+  ASSERT_TRUE(coordinator.calls().AnswerOne());
+  v1::MapResponse response;
+  ASSERT_TRUE(reader->Read(&response));
+  ASSERT_TRUE(response.has_chunks());
+  EXPECT_TRUE(response.chunks().has_started());
+  EXPECT_EQ(response.chunks().results_size(), 2);
+  EXPECT_TRUE(response.chunks().has_finished());
+  EXPECT_FALSE(reader->Read(&response));
+  EXPECT_OK(FromGrpcStatus(reader->Finish()));
+}
+
+// ReleaseHeldEvents sends held tail results at once; the rest of the job holds nothing back.
+TEST(MapStreamTest, Map_EventsInBatches_HeldTailResultsLeaveAtRelease) {
+  TestCoordinator coordinator(SchedulerOptions{}.result_window, /*slots=*/2);
+  grpc::ClientContext context;
+  v1::MapRequest request = SquareRequest(20, 10);
+  request.set_events_in_batches(true);
+  auto reader = coordinator.stub().Map(&context, request);
+  ASSERT_TRUE(WaitUntil([&] { return coordinator.calls().pending() == 2; }, kWait, kPoll));
+  ASSERT_TRUE(coordinator.calls().AnswerOne());
+  coordinator.service().ReleaseHeldEvents();
+  v1::MapResponse response;
+  ASSERT_TRUE(reader->Read(&response));
+  ASSERT_TRUE(response.has_chunks());
+  EXPECT_TRUE(response.chunks().has_started());
+  EXPECT_EQ(response.chunks().results_size(), 1);
+  EXPECT_FALSE(response.chunks().has_finished());
+  EXPECT_EQ(coordinator.calls().pending(), 1);
+
+  ASSERT_TRUE(coordinator.calls().AnswerOne());
+  ASSERT_TRUE(reader->Read(&response));
+  ASSERT_TRUE(response.has_chunks());
+  EXPECT_FALSE(response.chunks().has_started());
+  EXPECT_EQ(response.chunks().results_size(), 1);
+  EXPECT_TRUE(response.chunks().has_finished());
+  EXPECT_FALSE(reader->Read(&response));
+  EXPECT_OK(FromGrpcStatus(reader->Finish()));
 }
 
 // A job that fails while its start is held: the start and the results before the failure

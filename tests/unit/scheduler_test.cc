@@ -712,6 +712,24 @@ TEST_F(SchedulerTest, Run_SeedJob_StreamsPlanChunksAndExactSum) {
   EXPECT_EQ(indices.size(), 8u);
 }
 
+// A result is marked tail once no chunk of its job waits for dispatch: what lets the Map
+// stream hold the last results for the job's end.
+TEST_F(SchedulerTest, ChunkResult_TailOnceEveryRemainingChunkRuns) {
+  AddWorker("a:1");  // one slot plus the pipeline: fewer calls than the job's chunks
+  auto job = Submit(1, 100, 1);
+  Drained drained = RunJob(job, {"a:1"});
+  ASSERT_EQ(drained.chunks.size(), 100u);
+  const size_t in_flight_at_most = static_cast<size_t>(1 + options_.pipeline_depth);
+  for (size_t i = 0; i < drained.chunks.size(); ++i) {
+    const bool near_end = i + in_flight_at_most >= drained.chunks.size();
+    if (!near_end) {
+      EXPECT_FALSE(drained.chunks[i].tail) << "result " << i;
+    }
+  }
+  EXPECT_FALSE(drained.chunks.front().tail);
+  EXPECT_TRUE(drained.chunks.back().tail);
+}
+
 TEST_F(SchedulerTest, Dispatch_WorkerHoldsAtMostSlotsPlusPipelineDepth) {
   AddWorker("a:1", 2);
   Submit(1, 100, 1);
