@@ -24,9 +24,12 @@ for arg in "$@"; do
 done
 # W1 warm takes under a millisecond, where one scheduling hiccup of the shared machine
 # doubles a repetition: it gets more repetitions than the others, and more warm-ups (the
-# first jobs on a fresh cluster or pool run slower), the same on both sides.
-if ((QUICK)); then W2_N=1e6; W3_N=1e3; W4_N=1e8; REPS=3; W1_REPS=10; W1_WARMUP=2; LIMIT_N=100000000; STREAM_N=20000000
-else W2_N=1e7; W3_N=1e4; W4_N=1e10; REPS=5; W1_REPS=200; W1_WARMUP=20; LIMIT_N=1000000000; STREAM_N=300000000; fi
+# first jobs on a fresh cluster or pool run slower), the same on both sides. Its
+# repetitions run in W1_BLOCKS blocks, gpool's and Pool's alternating, so that a slow spell
+# of the machine (they last seconds here, longer than a whole side's 200 repetitions) falls
+# on both sides instead of on whichever happened to run then.
+if ((QUICK)); then W2_N=1e6; W3_N=1e3; W4_N=1e8; REPS=3; W1_REPS=10; W1_WARMUP=2; W1_BLOCKS=2; LIMIT_N=100000000; STREAM_N=20000000
+else W2_N=1e7; W3_N=1e4; W4_N=1e10; REPS=5; W1_REPS=200; W1_WARMUP=20; W1_BLOCKS=5; LIMIT_N=1000000000; STREAM_N=300000000; fi
 
 PEERS=${GPOOL_PEERS:-$ROOT/../shared/bench/peers}
 PY=/usr/bin/python3   # Debian's Python sees Debian's python3-dask; a pyenv one may not
@@ -66,9 +69,26 @@ for _ in 1 2; do
 done
 "$BIN/gpool" --coordinator="$ADDR" info > /dev/null
 
-step "gpool warm: W1, W2 (values to the caller), W3 (one-element chunks), W4 (reduce-only)"
-"$BIN/gpool_bench" --coordinator="$ADDR" --workloads=w1 --reps=$W1_REPS --warmup=$W1_WARMUP |
-  tee -a "$OUT"
+step "W1 warm: gpool and multiprocessing.Pool alternating, $W1_BLOCKS blocks of $((W1_REPS / W1_BLOCKS)) repetitions each"
+for _ in $(seq $W1_BLOCKS); do
+  # gpool_bench prints each repetition on stderr ("w1 rep N: S s", warm-ups negative).
+  "$BIN/gpool_bench" --coordinator="$ADDR" --workloads=w1 --reps=$((W1_REPS / W1_BLOCKS)) \
+    --warmup=$W1_WARMUP 2>> "$WORK/w1_gpool.txt" > /dev/null
+  $PY "$PEERS/py_warm.py" pool w1 --reps $((W1_REPS / W1_BLOCKS)) --warmup $W1_WARMUP \
+    2> /dev/null >> "$WORK/w1_pool.jsonl"
+done
+$PY - "$WORK/w1_gpool.txt" "$WORK/w1_pool.jsonl" <<'PYEOF' | tee -a "$OUT"
+import json, re, statistics, sys
+gpool = [float(m.group(2)) for m in re.finditer(r"^w1 rep (-?\d+): ([\d.]+) s$", open(sys.argv[1]).read(), re.M)
+         if int(m.group(1)) >= 0]
+pool = [t for line in open(sys.argv[2]) if line.strip() for t in json.loads(line)["times_s"]]
+for system, times in (("gpool", gpool), ("pool", pool)):
+    print(json.dumps({"system": system, "workload": "w1", "elements": 5000, "reps": len(times),
+                      "median_s": statistics.median(times), "min_s": min(times),
+                      "max_s": max(times)}))
+PYEOF
+
+step "gpool warm: W2 (values to the caller), W3 (one-element chunks), W4 (reduce-only)"
 "$BIN/gpool_bench" --coordinator="$ADDR" --workloads=w2,w3,w4 --reps=$REPS \
   --w2_n=$W2_N --w3_n=$W3_N --w4_n=$W4_N | tee -a "$OUT"
 
@@ -84,8 +104,6 @@ for r in json.load(open(sys.argv[1]))["results"]:
 PYEOF
 
 step "multiprocessing.Pool warm"
-$PY "$PEERS/py_warm.py" pool w1 --reps $W1_REPS --warmup $W1_WARMUP 2> /dev/null |
-  tee -a "$OUT" || true
 for workload in w2 w2_array100k w3 w4; do
   $PY "$PEERS/py_warm.py" pool $workload --reps $REPS 2> /dev/null | tee -a "$OUT" || true
 done
