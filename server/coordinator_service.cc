@@ -60,6 +60,26 @@ int64_t WindowValues(const ChunkDelivery& chunk) {
   return static_cast<int64_t>(chunk.values_shared ? chunk.element_count : chunk.values.size());
 }
 
+// Chunk results to send in one MapResponse, up to a bounded message size.
+struct OutgoingBatch {
+  std::vector<RawChunkResult> chunks;
+  int64_t values = 0;         // in the message: what bounds its size
+  int64_t window_values = 0;  // also those in the client's shared buffer
+
+  // Takes the chunk's result (moving its values) unless the message is full.
+  bool Add(ChunkDelivery& chunk) {
+    const int64_t chunk_values = static_cast<int64_t>(chunk.values.size());
+    if (!chunks.empty() && (values + chunk_values > kMaxValuesPerMessage ||
+                            static_cast<int64_t>(chunks.size()) >= kMaxChunksPerMessage)) {
+      return false;
+    }
+    window_values += WindowValues(chunk);
+    chunks.push_back(ToOutgoing(chunk));
+    values += chunk_values;
+    return true;
+  }
+};
+
 v1::MapResponse StartedResponse(const JobPlanInfo& plan) {
   v1::MapResponse response;
   v1::JobStarted* started = response.mutable_started();
@@ -421,24 +441,15 @@ class CoordinatorService::MapCall final : public grpc::ServerWriteReactor<RawMes
     if (events_in_batches_) return WriteBatchLocked();
     // Chunk results ready together travel together (when the client understands batches),
     // up to a bounded message size.
-    std::vector<RawChunkResult> batch;
-    int64_t batch_values = 0;         // in the message: what bounds its size
-    int64_t batch_window_values = 0;  // also those in the client's shared buffer
+    OutgoingBatch batch;
     while (!events_.empty()) {
       JobEvent& event = events_.front();
       if (event.kind == JobEvent::Kind::kChunk && batch_results_) {
-        const int64_t values = static_cast<int64_t>(event.chunk.values.size());
-        if (!batch.empty() && (batch_values + values > kMaxValuesPerMessage ||
-                               static_cast<int64_t>(batch.size()) >= kMaxChunksPerMessage)) {
-          break;
-        }
-        batch_window_values += WindowValues(event.chunk);
-        batch.push_back(ToOutgoing(event.chunk));
-        batch_values += values;
+        if (!batch.Add(event.chunk)) break;
         events_.pop_front();
         continue;
       }
-      if (!batch.empty()) break;
+      if (!batch.chunks.empty()) break;
       switch (event.kind) {
         case JobEvent::Kind::kStarted:
           message_ = EncodeMapResponse(StartedResponse(event.plan));
@@ -463,15 +474,15 @@ class CoordinatorService::MapCall final : public grpc::ServerWriteReactor<RawMes
         }
       }
     }
-    if (batch.empty()) return;
-    message_ = EncodeMapResponse(batch, /*batched=*/true);
+    if (batch.chunks.empty()) return;
+    message_ = EncodeMapResponse(batch.chunks, /*batched=*/true);
     grpc::WriteOptions options;
     // The job's end follows at once: hold these results for the write that carries it, a
     // wakeup less for the client.
     if (!events_.empty() && events_.front().kind == JobEvent::Kind::kFinished) {
       options.set_buffer_hint();
     }
-    StartWriteLocked(static_cast<int64_t>(batch.size()), batch_window_values, options);
+    StartWriteLocked(static_cast<int64_t>(batch.chunks.size()), batch.window_values, options);
   }
 
   // For a client that set events_in_batches: everything ready leaves in one ChunkResults,
@@ -482,33 +493,24 @@ class CoordinatorService::MapCall final : public grpc::ServerWriteReactor<RawMes
   void WriteBatchLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (events_.empty() || HoldingLocked()) return;
     std::optional<v1::JobStarted> started;
-    std::vector<RawChunkResult> batch;
-    int64_t batch_values = 0;         // in the message: what bounds its size
-    int64_t batch_window_values = 0;  // also those in the client's shared buffer
+    OutgoingBatch batch;
     while (!events_.empty()) {
       JobEvent& event = events_.front();
       if (event.kind == JobEvent::Kind::kStarted) {
         // One start per message, before its results.
-        if (started.has_value() || !batch.empty()) break;
+        if (started.has_value() || !batch.chunks.empty()) break;
         started = StartedResponse(event.plan).started();
         events_.pop_front();
         continue;
       }
       if (event.kind == JobEvent::Kind::kChunk) {
-        const int64_t values = static_cast<int64_t>(event.chunk.values.size());
-        if (!batch.empty() && (batch_values + values > kMaxValuesPerMessage ||
-                               static_cast<int64_t>(batch.size()) >= kMaxChunksPerMessage)) {
-          break;
-        }
-        batch_window_values += WindowValues(event.chunk);
-        batch.push_back(ToOutgoing(event.chunk));
-        batch_values += values;
+        if (!batch.Add(event.chunk)) break;
         events_.pop_front();
         continue;
       }
       // kFinished. A failure ends the call with its status, after what was taken.
       if (!event.status.ok()) {
-        if (started.has_value() || !batch.empty()) break;
+        if (started.has_value() || !batch.chunks.empty()) break;
         const JobEvent failed = std::move(event);
         events_.clear();
         return FinishLocked(failed.status, failed.final);
@@ -516,17 +518,18 @@ class CoordinatorService::MapCall final : public grpc::ServerWriteReactor<RawMes
       v1::JobFinished finished;
       ToProto(event.stats, finished.mutable_stats());
       events_.clear();
-      message_ = EncodeMapResponseBatch(started.has_value() ? &*started : nullptr, batch,
+      message_ = EncodeMapResponseBatch(started.has_value() ? &*started : nullptr, batch.chunks,
                                         &finished);
       finished_ = true;
       // The job is over: nothing waits for these results' delivery (and OnWriteDone does not
       // run for this write).
       return StartWriteAndFinish(&message_, grpc::WriteOptions(), grpc::Status::OK);
     }
-    message_ = EncodeMapResponseBatch(started.has_value() ? &*started : nullptr, batch, nullptr);
+    message_ =
+        EncodeMapResponseBatch(started.has_value() ? &*started : nullptr, batch.chunks, nullptr);
     // Never with a buffer hint: gRPC may hold a hinted first message, headers included, and
     // not complete its write until something else flushes the connection (seconds later).
-    StartWriteLocked(static_cast<int64_t>(batch.size()), batch_window_values,
+    StartWriteLocked(static_cast<int64_t>(batch.chunks.size()), batch.window_values,
                      grpc::WriteOptions());
   }
 

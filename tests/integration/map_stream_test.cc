@@ -278,14 +278,37 @@ TEST(MapStreamTest, Map_AllChunksAnswered_ResultsThenJobFinishedAndOk) {
   EXPECT_TRUE(outcome.finished);
 }
 
+// A request of a client that reads the job's start and end inside ChunkResults.
+v1::MapRequest EventsInBatchesRequest(int64_t end, int64_t chunk_size) {
+  v1::MapRequest request = SquareRequest(end, chunk_size);
+  request.set_events_in_batches(true);
+  return request;
+}
+
+// Reads the next message, which must be a ChunkResults, and checks what it carries.
+void ExpectNextBatch(grpc::ClientReaderInterface<v1::MapResponse>& reader, bool started,
+                     int results, bool finished) {
+  v1::MapResponse response;
+  ASSERT_TRUE(reader.Read(&response));
+  ASSERT_TRUE(response.has_chunks());
+  EXPECT_EQ(response.chunks().has_started(), started);
+  EXPECT_EQ(response.chunks().results_size(), results);
+  EXPECT_EQ(response.chunks().has_finished(), finished);
+}
+
+// The call has nothing more to read and ended OK.
+void ExpectEndsOk(grpc::ClientReaderInterface<v1::MapResponse>& reader) {
+  v1::MapResponse response;
+  EXPECT_FALSE(reader.Read(&response));
+  EXPECT_OK(FromGrpcStatus(reader.Finish()));
+}
+
 // A client that set events_in_batches: the job's start waits for its results, and the last
 // results leave with its end, so a job answered at once is one message.
 TEST(MapStreamTest, Map_EventsInBatches_StartResultsAndEndInOneMessage) {
   TestCoordinator coordinator;
   grpc::ClientContext context;
-  v1::MapRequest request = SquareRequest(10, 10);
-  request.set_events_in_batches(true);
-  auto reader = coordinator.stub().Map(&context, request);
+  auto reader = coordinator.stub().Map(&context, EventsInBatchesRequest(10, 10));
   ASSERT_TRUE(WaitUntil([&] { return coordinator.calls().AnswerOne(); }, kWait, kPoll));
   v1::MapResponse response;
   ASSERT_TRUE(reader->Read(&response));
@@ -295,8 +318,7 @@ TEST(MapStreamTest, Map_EventsInBatches_StartResultsAndEndInOneMessage) {
   ASSERT_EQ(response.chunks().results_size(), 1);
   EXPECT_EQ(response.chunks().results(0).values_size(), 10);
   EXPECT_TRUE(response.chunks().has_finished());
-  EXPECT_FALSE(reader->Read(&response));
-  EXPECT_OK(FromGrpcStatus(reader->Finish()));
+  ExpectEndsOk(*reader);
 }
 
 // A job whose first results are slow: its start leaves alone once ReleaseHeldEvents runs (the
@@ -304,18 +326,10 @@ TEST(MapStreamTest, Map_EventsInBatches_StartResultsAndEndInOneMessage) {
 TEST(MapStreamTest, Map_EventsInBatches_HeldStartLeavesAtRelease) {
   TestCoordinator coordinator;
   grpc::ClientContext context;
-  v1::MapRequest request = SquareRequest(20, 10);
-  request.set_events_in_batches(true);
-  auto reader = coordinator.stub().Map(&context, request);
+  auto reader = coordinator.stub().Map(&context, EventsInBatchesRequest(20, 10));
   ASSERT_TRUE(WaitUntil([&] { return coordinator.calls().pending() == 1; }, kWait, kPoll));
   coordinator.service().ReleaseHeldEvents();
-  v1::MapResponse response;
-  ASSERT_TRUE(reader->Read(&response));
-  ASSERT_TRUE(response.has_chunks());
-  ASSERT_TRUE(response.chunks().has_started());
-  EXPECT_EQ(response.chunks().started().num_chunks(), 2);
-  EXPECT_EQ(response.chunks().results_size(), 0);
-  EXPECT_FALSE(response.chunks().has_finished());
+  ExpectNextBatch(*reader, /*started=*/true, /*results=*/0, /*finished=*/false);
   // Nothing else was sent meanwhile: the one chunk call is still unanswered.
   EXPECT_EQ(coordinator.calls().pending(), 1);
 
@@ -328,6 +342,7 @@ TEST(MapStreamTest, Map_EventsInBatches_HeldStartLeavesAtRelease) {
       kWait, kPoll));
   int64_t results = 0;
   bool finished = false;
+  v1::MapResponse response;
   while (reader->Read(&response)) {
     ASSERT_TRUE(response.has_chunks());
     EXPECT_FALSE(response.chunks().has_started());
@@ -345,48 +360,28 @@ TEST(MapStreamTest, Map_EventsInBatches_HeldStartLeavesAtRelease) {
 TEST(MapStreamTest, Map_EventsInBatches_TailResultsWaitForTheEnd) {
   TestCoordinator coordinator(SchedulerOptions{}.result_window, /*slots=*/2);
   grpc::ClientContext context;
-  v1::MapRequest request = SquareRequest(20, 10);
-  request.set_events_in_batches(true);
-  auto reader = coordinator.stub().Map(&context, request);
+  auto reader = coordinator.stub().Map(&context, EventsInBatchesRequest(20, 10));
   ASSERT_TRUE(WaitUntil([&] { return coordinator.calls().pending() == 2; }, kWait, kPoll));
   ASSERT_TRUE(coordinator.calls().AnswerOne());
   ASSERT_TRUE(coordinator.calls().AnswerOne());
-  v1::MapResponse response;
-  ASSERT_TRUE(reader->Read(&response));
-  ASSERT_TRUE(response.has_chunks());
-  EXPECT_TRUE(response.chunks().has_started());
-  EXPECT_EQ(response.chunks().results_size(), 2);
-  EXPECT_TRUE(response.chunks().has_finished());
-  EXPECT_FALSE(reader->Read(&response));
-  EXPECT_OK(FromGrpcStatus(reader->Finish()));
+  ExpectNextBatch(*reader, /*started=*/true, /*results=*/2, /*finished=*/true);
+  ExpectEndsOk(*reader);
 }
 
 // ReleaseHeldEvents sends held tail results at once; the rest of the job holds nothing back.
 TEST(MapStreamTest, Map_EventsInBatches_HeldTailResultsLeaveAtRelease) {
   TestCoordinator coordinator(SchedulerOptions{}.result_window, /*slots=*/2);
   grpc::ClientContext context;
-  v1::MapRequest request = SquareRequest(20, 10);
-  request.set_events_in_batches(true);
-  auto reader = coordinator.stub().Map(&context, request);
+  auto reader = coordinator.stub().Map(&context, EventsInBatchesRequest(20, 10));
   ASSERT_TRUE(WaitUntil([&] { return coordinator.calls().pending() == 2; }, kWait, kPoll));
   ASSERT_TRUE(coordinator.calls().AnswerOne());
   coordinator.service().ReleaseHeldEvents();
-  v1::MapResponse response;
-  ASSERT_TRUE(reader->Read(&response));
-  ASSERT_TRUE(response.has_chunks());
-  EXPECT_TRUE(response.chunks().has_started());
-  EXPECT_EQ(response.chunks().results_size(), 1);
-  EXPECT_FALSE(response.chunks().has_finished());
+  ExpectNextBatch(*reader, /*started=*/true, /*results=*/1, /*finished=*/false);
   EXPECT_EQ(coordinator.calls().pending(), 1);
 
   ASSERT_TRUE(coordinator.calls().AnswerOne());
-  ASSERT_TRUE(reader->Read(&response));
-  ASSERT_TRUE(response.has_chunks());
-  EXPECT_FALSE(response.chunks().has_started());
-  EXPECT_EQ(response.chunks().results_size(), 1);
-  EXPECT_TRUE(response.chunks().has_finished());
-  EXPECT_FALSE(reader->Read(&response));
-  EXPECT_OK(FromGrpcStatus(reader->Finish()));
+  ExpectNextBatch(*reader, /*started=*/false, /*results=*/1, /*finished=*/true);
+  ExpectEndsOk(*reader);
 }
 
 // A job that fails while its start is held: the start and the results before the failure
@@ -396,9 +391,7 @@ TEST(MapStreamTest, Map_EventsInBatches_FailureAfterHeldStart_StartThenFinalStat
   TestCoordinator coordinator;
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
-  v1::MapRequest request = SquareRequest(10, 10);
-  request.set_events_in_batches(true);
-  auto reader = coordinator.stub().Map(&context, request);
+  auto reader = coordinator.stub().Map(&context, EventsInBatchesRequest(10, 10));
   ASSERT_TRUE(WaitUntil(
       [&] { return coordinator.calls().AnswerOne(absl::OutOfRangeError("x*x overflows")); },
       kWait, kPoll));
