@@ -204,6 +204,19 @@ class TestCoordinator {
 
   v1::Coordinator::Stub& stub() { return *stub_; }
   HeldCalls& calls() { return calls_; }
+
+  // Answers every pending call (answers dispatch more) until `done` holds; false if it does
+  // not within kWait.
+  template <typename Done>
+  bool AnswerUntil(Done done) {
+    return WaitUntil(
+        [&] {
+          while (calls_.AnswerOne()) {
+          }
+          return done();
+        },
+        kWait, kPoll);
+  }
   CoordinatorService& service() { return *service_; }
   size_t jobs() const { return scheduler_->Snapshot().jobs.size(); }
 
@@ -264,13 +277,7 @@ TEST(MapStreamTest, Map_AllChunksAnswered_ResultsThenJobFinishedAndOk) {
   ASSERT_TRUE(reader->Read(&started));
   ASSERT_TRUE(started.has_started());
   EXPECT_EQ(started.started().num_chunks(), 10);
-  ASSERT_TRUE(WaitUntil(
-      [&] {
-        while (coordinator.calls().AnswerOne()) {
-        }
-        return coordinator.jobs() == 0;
-      },
-      kWait, kPoll));
+  ASSERT_TRUE(coordinator.AnswerUntil([&] { return coordinator.jobs() == 0; }));
   MapOutcome outcome = ReadToEnd(context, *reader);
   EXPECT_OK(outcome.status);
   EXPECT_EQ(outcome.chunks, 10);
@@ -333,13 +340,7 @@ TEST(MapStreamTest, Map_EventsInBatches_HeldStartLeavesAtRelease) {
   // Nothing else was sent meanwhile: the one chunk call is still unanswered.
   EXPECT_EQ(coordinator.calls().pending(), 1);
 
-  ASSERT_TRUE(WaitUntil(
-      [&] {
-        while (coordinator.calls().AnswerOne()) {
-        }
-        return coordinator.jobs() == 0;
-      },
-      kWait, kPoll));
+  ASSERT_TRUE(coordinator.AnswerUntil([&] { return coordinator.jobs() == 0; }));
   int64_t results = 0;
   bool finished = false;
   v1::MapResponse response;
@@ -422,24 +423,12 @@ TEST(MapStreamTest, Map_SlowClient_DispatchPausesAndAllResultsArrive) {
 
   // Answer calls while the client reads nothing, until none is pending: an answered call
   // dispatches the next one before AnswerOne returns, unless the window is full.
-  ASSERT_TRUE(WaitUntil(
-      [&] {
-        while (coordinator.calls().AnswerOne()) {
-        }
-        return coordinator.calls().pending() == 0;
-      },
-      kWait, kPoll));
+  ASSERT_TRUE(coordinator.AnswerUntil([&] { return coordinator.calls().pending() == 0; }));
   EXPECT_LT(coordinator.calls().chunks_dispatched(), kChunks);
 
   MapOutcome outcome;
   std::thread client([&] { outcome = ReadToEnd(context, *reader); });
-  ASSERT_TRUE(WaitUntil(
-      [&] {
-        while (coordinator.calls().AnswerOne()) {
-        }
-        return coordinator.jobs() == 0;
-      },
-      kWait, kPoll));
+  ASSERT_TRUE(coordinator.AnswerUntil([&] { return coordinator.jobs() == 0; }));
   client.join();
   EXPECT_OK(outcome.status);
   EXPECT_EQ(outcome.chunks, kChunks);
@@ -458,13 +447,7 @@ TEST(MapStreamTest, Map_SlowClientCancels_PendingWriteEndsAndJobCancelled) {
   auto reader = coordinator.stub().Map(&context, SquareRequest(kChunks * kChunkSize, kChunkSize));
   v1::MapResponse started;
   ASSERT_TRUE(reader->Read(&started));
-  ASSERT_TRUE(WaitUntil(
-      [&] {
-        while (coordinator.calls().AnswerOne()) {
-        }
-        return coordinator.calls().pending() == 0;
-      },
-      kWait, kPoll));
+  ASSERT_TRUE(coordinator.AnswerUntil([&] { return coordinator.calls().pending() == 0; }));
   ASSERT_EQ(coordinator.jobs(), 1u);
   context.TryCancel();
   ASSERT_TRUE(WaitUntil([&] { return coordinator.jobs() == 0; }, kWait, kPoll));
