@@ -540,9 +540,11 @@ class CoordinatorService::MapCall final : public grpc::ServerWriteReactor<RawMes
     if (last.kind != JobEvent::Kind::kChunk || !last.chunk.tail) return false;
     int64_t held_values = 0;
     for (const JobEvent& event : events_) {
-      if (event.kind == JobEvent::Kind::kChunk) held_values += WindowValues(event.chunk);
+      if (event.kind != JobEvent::Kind::kChunk) continue;
+      held_values += WindowValues(event.chunk);
+      if (held_values > kMaxHeldValues) return false;
     }
-    return held_values <= kMaxHeldValues;
+    return true;
   }
 
   // `chunks` results holding `values` values in the job's result window (WindowValues).
