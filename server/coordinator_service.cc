@@ -80,16 +80,15 @@ struct OutgoingBatch {
   }
 };
 
-v1::MapResponse StartedResponse(const JobPlanInfo& plan) {
-  v1::MapResponse response;
-  v1::JobStarted* started = response.mutable_started();
-  started->set_job_id(plan.job_id);
-  started->set_total_elements(static_cast<int64_t>(plan.total_elements));
-  started->set_chunk_size(static_cast<int64_t>(plan.chunk_size));
-  started->set_num_chunks(static_cast<int64_t>(plan.num_chunks));
-  started->set_cluster_slots(plan.cluster_slots);
-  started->set_job_slots(plan.job_slots);
-  return response;
+v1::JobStarted StartedOf(const JobPlanInfo& plan) {
+  v1::JobStarted started;
+  started.set_job_id(plan.job_id);
+  started.set_total_elements(static_cast<int64_t>(plan.total_elements));
+  started.set_chunk_size(static_cast<int64_t>(plan.chunk_size));
+  started.set_num_chunks(static_cast<int64_t>(plan.num_chunks));
+  started.set_cluster_slots(plan.cluster_slots);
+  started.set_job_slots(plan.job_slots);
+  return started;
 }
 
 absl::Status ShuttingDown() {
@@ -451,10 +450,13 @@ class CoordinatorService::MapCall final : public grpc::ServerWriteReactor<RawMes
       }
       if (!batch.chunks.empty()) break;
       switch (event.kind) {
-        case JobEvent::Kind::kStarted:
-          message_ = EncodeMapResponse(StartedResponse(event.plan));
+        case JobEvent::Kind::kStarted: {
+          v1::MapResponse response;
+          *response.mutable_started() = StartedOf(event.plan);
+          message_ = EncodeMapResponse(response);
           events_.pop_front();
           return StartWriteLocked(/*chunks=*/0, /*values=*/0, grpc::WriteOptions());
+        }
         case JobEvent::Kind::kChunk: {
           const int64_t window_values = WindowValues(event.chunk);
           message_ = EncodeMapResponse({ToOutgoing(event.chunk)}, /*batched=*/false);
@@ -499,7 +501,7 @@ class CoordinatorService::MapCall final : public grpc::ServerWriteReactor<RawMes
       if (event.kind == JobEvent::Kind::kStarted) {
         // One start per message, before its results.
         if (started.has_value() || !batch.chunks.empty()) break;
-        started = StartedResponse(event.plan).started();
+        started = StartedOf(event.plan);
         events_.pop_front();
         continue;
       }
