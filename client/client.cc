@@ -26,15 +26,6 @@ std::chrono::system_clock::time_point DeadlineIn(absl::Duration timeout) {
          std::chrono::milliseconds(absl::ToInt64Milliseconds(timeout));
 }
 
-JobStats FromProto(const v1::JobStats& proto) {
-  JobStats stats;
-  stats.retries = proto.retries();
-  stats.workers_lost = proto.workers_lost();
-  stats.backups = proto.backups();
-  stats.duplicates_dropped = proto.duplicates_dropped();
-  return stats;
-}
-
 WorkerIdentity FromProto(const v1::WorkerRef& proto) {
   return WorkerIdentity{proto.worker_id(), proto.host(), proto.pid()};
 }
@@ -112,7 +103,7 @@ absl::StatusOr<ClusterView> Client::GetClusterInfo(int min_workers, absl::Durati
     j.num_chunks = static_cast<uint64_t>(job.num_chunks());
     j.chunks_done = static_cast<uint64_t>(job.chunks_done());
     j.elapsed = absl::Milliseconds(job.elapsed_ms());
-    j.stats = FromProto(job.stats());
+    j.stats = gpool::FromProto(job.stats());
     view.jobs.push_back(std::move(j));
   }
   return view;
@@ -247,7 +238,7 @@ StreamOutcome StreamOnce(grpc::Channel& channel, const v1::MapRequest& request,
     }
     if (!failure.ok()) break;
     if (decoded->batch_finished.has_value()) {
-      outcome.stats = FromProto(decoded->batch_finished->stats());
+      outcome.stats = gpool::FromProto(decoded->batch_finished->stats());
     }
     const v1::MapResponse& response = decoded->event;
     switch (response.event_case()) {
@@ -255,7 +246,7 @@ StreamOutcome StreamOnce(grpc::Channel& channel, const v1::MapRequest& request,
         failure = take_start(response.started());
         break;
       case v1::MapResponse::kFinished:
-        outcome.stats = FromProto(response.finished().stats());
+        outcome.stats = gpool::FromProto(response.finished().stats());
         break;
       default:  // chunk results, taken above
         break;

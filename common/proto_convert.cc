@@ -68,4 +68,20 @@ SharedValuesRef FromProto(const v1::SharedValues& proto) {
   return ref;
 }
 
+void ToProto(const JobStats& stats, v1::JobStats* proto) {
+  proto->set_retries(stats.retries);
+  proto->set_workers_lost(stats.workers_lost);
+  proto->set_backups(stats.backups);
+  proto->set_duplicates_dropped(stats.duplicates_dropped);
+}
+
+JobStats FromProto(const v1::JobStats& proto) {
+  JobStats stats;
+  stats.retries = proto.retries();
+  stats.workers_lost = proto.workers_lost();
+  stats.backups = proto.backups();
+  stats.duplicates_dropped = proto.duplicates_dropped();
+  return stats;
+}
+
 }  // namespace gpool

@@ -6,6 +6,7 @@
 #include "absl/status/statusor.h"
 #include "common/functions.h"
 #include "common/input.h"
+#include "common/job_stats.h"
 #include "common/shared_values.h"
 #include "gpool.pb.h"
 
@@ -25,6 +26,9 @@ v1::ResultMode ToProto(ResultMode mode);
 
 void ToProto(const SharedValuesRef& ref, v1::SharedValues* proto);
 SharedValuesRef FromProto(const v1::SharedValues& proto);
+
+void ToProto(const JobStats& stats, v1::JobStats* proto);
+JobStats FromProto(const v1::JobStats& proto);
 
 }  // namespace gpool
 

@@ -28,13 +28,6 @@ constexpr int64_t kMaxHeldValues = int64_t{1} << 16;
 // GetClusterInfo never waits for workers longer than this, whatever the deadline.
 constexpr absl::Duration kMaxWorkerWait = absl::Minutes(5);
 
-void ToProto(const JobStats& stats, v1::JobStats* proto) {
-  proto->set_retries(stats.retries);
-  proto->set_workers_lost(stats.workers_lost);
-  proto->set_backups(stats.backups);
-  proto->set_duplicates_dropped(stats.duplicates_dropped);
-}
-
 // Moves the values (no copy) and copies the rest.
 RawChunkResult ToOutgoing(ChunkDelivery& delivery) {
   RawChunkResult outgoing;
