@@ -465,6 +465,8 @@ TEST(MapStreamTest, Map_ClientCancels_JobCancelledAndItsCallsToo) {
   ASSERT_EQ(coordinator.calls().pending(), 1);
   context.TryCancel();
   ASSERT_TRUE(WaitUntil([&] { return coordinator.jobs() == 0; }, kWait, kPoll));
+  // The job's calls are cancelled after the scheduler releases its lock.
+  ASSERT_TRUE(WaitUntil([&] { return coordinator.calls().cancelled() >= 1; }, kWait, kPoll));
   EXPECT_EQ(coordinator.calls().cancelled(), 1);
   EXPECT_EQ(coordinator.calls().pending(), 0);
   EXPECT_THAT(ReadToEnd(context, *reader).status,
@@ -480,6 +482,9 @@ TEST(MapStreamTest, Map_DeadlinePasses_JobCancelled) {
   MapOutcome outcome = ReadToEnd(context, *reader);
   EXPECT_THAT(outcome.status, StatusIs(absl::StatusCode::kDeadlineExceeded, ::testing::_));
   ASSERT_TRUE(WaitUntil([&] { return coordinator.jobs() == 0; }, kWait, kPoll));
+  // The scheduler drops the job under its lock and cancels the job's calls after releasing
+  // it: wait for the cancellation rather than race it.
+  ASSERT_TRUE(WaitUntil([&] { return coordinator.calls().cancelled() >= 1; }, kWait, kPoll));
   EXPECT_EQ(coordinator.calls().cancelled(), 1);
 }
 
