@@ -2,11 +2,14 @@
 # Interleaved before/after runs of one gpool_bench workload on a shared, noisy machine.
 #
 #   bench/e2e/ab.sh [--rounds R] [--reps N] [--workload w2] CONFIG...
-#   CONFIG = "BIN_DIR|CLUSTER_ENV|CLIENT_ENV|GPOOL_BENCH_FLAGS" (fields may be empty)
+#   CONFIG = "BIN_DIR|CLUSTER_ENV|CLIENT_ENV|GPOOL_BENCH_FLAGS|CPUS" (fields may be empty)
+#   CPUS = "COORDINATOR/WORKER1/WORKER2/CLIENT", each a taskset CPU list or - for any CPU
 #
 #   bench/e2e/ab.sh --rounds 6 "old/bin|||" "build-release/bin|||" \
 #       "build-release/bin|||--w2_chunk=262144" \
 #       "build-release/bin|LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4||"
+#   bench/e2e/ab.sh --workload w1 --reps 2000 "build-release/bin||||" \
+#       "build-release/bin||||0/-/-/-"      # the coordinator's threads on one CPU
 #
 # Each round starts, for every config in turn, a fresh coordinator and 2 one-slot workers
 # (CLUSTER_ENV in their environment) and runs the workload REPS times through gpool_bench
@@ -14,7 +17,8 @@
 # falls on all of them alike. Besides the wall time (median of each round's median), it
 # prints the CPU time each process spent per job (utime + stime over the warm-up and the
 # timed repetitions): CPU is far less sensitive to other load than wall time, and it says
-# which process a change helped.
+# which process a change helped. CPUS pins processes (taskset): a diagnosis of where a job's
+# time goes, not a way to run gpool.
 set -uo pipefail
 
 ROUNDS=4
@@ -34,19 +38,28 @@ RESULTS=$(mktemp /tmp/gpool-ab.XXXXXX)
 HZ=$(getconf CLK_TCK)
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
+# Becomes the command, on the CPUs in $1 (a taskset list) or anywhere for -. It execs, so
+# call it only in a subshell (& or $(...)); then $! is the daemon's own PID.
+on_cpus() {
+  local cpus=$1
+  shift
+  if [[ $cpus == - ]]; then exec "$@"; else exec taskset -c "$cpus" "$@"; fi
+}
+
 # One config, one round: prints "median_ms min_ms coord_ms worker1_ms worker2_ms client_ms".
 run_once() {
-  local bin=$1 cluster_env=$2 client_env=$3 flags=$4
-  local work pids=() before=() addr
+  local bin=$1 cluster_env=$2 client_env=$3 flags=$4 cpus=$5
+  local work pids=() before=() addr place=()
+  IFS=/ read -r -a place <<< "${cpus:--/-/-/-}"
   work=$(mktemp -d /tmp/gpool-ab.XXXXXX)
-  env $cluster_env "$bin/gpool-coordinator" --listen=127.0.0.1:0 --port_file="$work/port" \
-    --log_level=error &
+  on_cpus "${place[0]:--}" env $cluster_env "$bin/gpool-coordinator" --listen=127.0.0.1:0 \
+    --port_file="$work/port" --log_level=error &
   pids+=($!)
   for _ in $(seq 200); do [[ -s $work/port ]] && break; sleep 0.05; done
   addr=127.0.0.1:$(cat "$work/port")
-  for _ in 1 2; do
-    env $cluster_env "$bin/gpool-worker" --coordinator="$addr" --listen=127.0.0.1:0 \
-      --log_level=error &
+  for w in 1 2; do
+    on_cpus "${place[w]:--}" env $cluster_env "$bin/gpool-worker" --coordinator="$addr" \
+      --listen=127.0.0.1:0 --log_level=error &
     pids+=($!)
   done
   for _ in $(seq 100); do
@@ -55,8 +68,9 @@ run_once() {
   done
   for pid in "${pids[@]}"; do before+=("$(cpu_ticks "$pid")"); done
   local json
-  json=$(env $client_env /usr/bin/time -f "%U %S" -o "$work/time" "$bin/gpool_bench" \
-    --coordinator="$addr" --workloads="$WORKLOAD" --reps="$REPS" $flags 2> /dev/null)
+  json=$(on_cpus "${place[3]:--}" env $client_env /usr/bin/time -f "%U %S" -o "$work/time" \
+    "$bin/gpool_bench" --coordinator="$addr" --workloads="$WORKLOAD" --reps="$REPS" $flags \
+    2> /dev/null)
   local line i=0 jobs=$((REPS + 1))
   line=$(echo "$json" | python3 -c 'import json, sys
 d = json.loads(sys.stdin.read()); print("%.3f %.3f" % (d["median_s"] * 1e3, d["min_s"] * 1e3))')
@@ -74,8 +88,8 @@ d = json.loads(sys.stdin.read()); print("%.3f %.3f" % (d["median_s"] * 1e3, d["m
 
 for round in $(seq "$ROUNDS"); do
   for config in "$@"; do
-    IFS='|' read -r bin cluster_env client_env flags <<< "$config"
-    result=$(run_once "$bin" "$cluster_env" "$client_env" "$flags")
+    IFS='|' read -r bin cluster_env client_env flags cpus <<< "$config"
+    result=$(run_once "$bin" "$cluster_env" "$client_env" "$flags" "$cpus")
     echo "round $round [$config] $result" | tee -a "$RESULTS" >&2
   done
 done
