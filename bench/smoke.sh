@@ -25,6 +25,13 @@ done
   --w2_n=1e4 --w3_n=100 --w4_n=1e6
 for micro in "$BIN"/bench_*; do
   [[ -x $micro ]] || continue
-  "$micro" --benchmark_min_time=0.001 --benchmark_filter=. > /dev/null
+  # A benchmark that finds a wrong result stops with SkipWithError, which does not change the
+  # exit status: its report line does.
+  report=$("$micro" --benchmark_min_time=0.001 --benchmark_filter=.)
+  if grep -q "ERROR OCCURRED" <<< "$report"; then
+    grep "ERROR OCCURRED" <<< "$report" >&2
+    echo "$(basename "$micro") reported an error" >&2
+    exit 1
+  fi
   echo "ran $(basename "$micro")"
 done
