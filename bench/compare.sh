@@ -7,8 +7,9 @@
 # ../shared/bench/peers (or $GPOOL_PEERS); they are copied to a scratch directory and built
 # there. Results (JSON lines and the table) go to bench/results/.
 #
-#   bench/compare.sh            # full sizes: W4 over 10^10 elements (a few minutes)
-#   bench/compare.sh --quick    # small sizes, to check the script itself (under a minute)
+#   bench/compare.sh              # full sizes: W4 over 10^10 elements (a few minutes)
+#   bench/compare.sh --quick      # small sizes, to check the script itself (under a minute)
+#   bench/compare.sh --with-dask  # also Dask (Debian's python3-distributed): ~3 more minutes
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -52,6 +53,9 @@ scripts/install-deps.sh test > /dev/null
 for tool in hyperfine; do
   command -v $tool > /dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $tool > /dev/null
 done
+if ((WITH_DASK)) && ! $PY -c 'import distributed' 2> /dev/null; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-distributed python3-dask > /dev/null
+fi
 
 step "building gpool in Release (build-release/)"
 cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release -DGPOOL_BUILD_TESTS=OFF > /dev/null
@@ -95,10 +99,17 @@ step "gpool warm: W2 (values to the caller), W3 (one-element chunks), W4 (reduce
 step "W1 cold: the whole process, gpool on its local default cluster vs the Pool program"
 hyperfine -N --warmup 2 --runs 10 --export-json "$WORK/cold.json" \
   "$BIN/gpool map square 1..5000" "$PY $PEERS/seed_pool.py" > /dev/null
-$PY - "$WORK/cold.json" >> "$OUT" <<'PYEOF'
+if ((WITH_DASK)); then
+  # A Dask LocalCluster takes seconds to start: fewer runs.
+  hyperfine -N --warmup 1 --runs 3 --export-json "$WORK/cold_dask.json" \
+    "$PY $PEERS/seed_dask.py" > /dev/null
+fi
+$PY - "$WORK"/cold*.json >> "$OUT" <<'PYEOF'
 import json, sys
-for r in json.load(open(sys.argv[1]))["results"]:
-    system = "gpool" if "gpool" in r["command"] else "pool"
+for r in (r for path in sys.argv[1:] for r in json.load(open(path))["results"]):
+    # By the peer's script: a checkout path may contain any of the names.
+    system = ("dask" if "seed_dask.py" in r["command"] else
+              "pool" if "seed_pool.py" in r["command"] else "gpool")
     print(json.dumps({"system": system, "workload": "w1_cold", "median_s": r["median"],
                       "min_s": r["min"], "max_s": r["max"]}))
 PYEOF
@@ -109,7 +120,7 @@ for workload in w2 w2_array100k w3 w4; do
 done
 if ((WITH_DASK)); then
   step "Dask warm (slow)"
-  for workload in w1 w2_array100k w4; do
+  for workload in w1 w2_array100k w3 w4; do
     $PY "$PEERS/py_warm.py" dask $workload --reps 3 2> /dev/null | tee -a "$OUT" || true
   done
 fi
