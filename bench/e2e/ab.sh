@@ -2,7 +2,8 @@
 # Interleaved before/after runs of one gpool_bench workload on a shared, noisy machine.
 #
 #   bench/e2e/ab.sh [--rounds R] [--reps N] [--workload w2] CONFIG...
-#   CONFIG = "BIN_DIR|CLUSTER_ENV|CLIENT_ENV|GPOOL_BENCH_FLAGS|CPUS" (fields may be empty)
+#   CONFIG = "BIN_DIR|CLUSTER_ENV|CLIENT_ENV|GPOOL_BENCH_FLAGS|CPUS|COORDINATOR_FLAGS"
+#            (fields may be empty, and the last ones left out)
 #   CPUS = "COORDINATOR/WORKER1/WORKER2/CLIENT", each a taskset CPU list or - for any CPU
 #
 #   bench/e2e/ab.sh --rounds 6 "old/bin|||" "build-release/bin|||" \
@@ -48,12 +49,12 @@ on_cpus() {
 
 # One config, one round: prints "median_ms min_ms coord_ms worker1_ms worker2_ms client_ms".
 run_once() {
-  local bin=$1 cluster_env=$2 client_env=$3 flags=$4 cpus=$5
+  local bin=$1 cluster_env=$2 client_env=$3 flags=$4 cpus=$5 coordinator_flags=$6
   local work pids=() before=() addr place=()
   IFS=/ read -r -a place <<< "${cpus:--/-/-/-}"
   work=$(mktemp -d /tmp/gpool-ab.XXXXXX)
   on_cpus "${place[0]:--}" env $cluster_env "$bin/gpool-coordinator" --listen=127.0.0.1:0 \
-    --port_file="$work/port" --log_level=error &
+    --port_file="$work/port" --log_level=error $coordinator_flags &
   pids+=($!)
   for _ in $(seq 200); do [[ -s $work/port ]] && break; sleep 0.05; done
   addr=127.0.0.1:$(cat "$work/port")
@@ -88,8 +89,8 @@ d = json.loads(sys.stdin.read()); print("%.3f %.3f" % (d["median_s"] * 1e3, d["m
 
 for round in $(seq "$ROUNDS"); do
   for config in "$@"; do
-    IFS='|' read -r bin cluster_env client_env flags cpus <<< "$config"
-    result=$(run_once "$bin" "$cluster_env" "$client_env" "$flags" "$cpus")
+    IFS='|' read -r bin cluster_env client_env flags cpus coordinator_flags <<< "$config"
+    result=$(run_once "$bin" "$cluster_env" "$client_env" "$flags" "$cpus" "$coordinator_flags")
     echo "round $round [$config] $result" | tee -a "$RESULTS" >&2
   done
 done
