@@ -2,11 +2,12 @@
 
 #include <grpcpp/create_channel.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
-#include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/security/credentials.h>
 #include <grpcpp/support/channel_arguments.h>
 
 #include "absl/strings/numbers.h"
+#include "common/completion_queue_loop.h"
+#include "common/health_service.h"
 #include "absl/strings/str_cat.h"
 #include "common/subprocess.h"
 
@@ -49,9 +50,8 @@ std::shared_ptr<grpc::ServerCredentials> CreateServerCredentials(
 }
 
 void ConfigureServerBuilder(grpc::ServerBuilder& builder) {
-  // Both are process-wide switches that must be set before the server is built; setting them
-  // again is harmless.
-  grpc::EnableDefaultHealthCheckService(true);
+  // A process-wide switch that must be set before the server is built; setting it again is
+  // harmless.
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
   builder.SetMaxSendMessageSize(kMaxMessageBytes);
@@ -70,20 +70,31 @@ void ConfigureServerBuilder(grpc::ServerBuilder& builder) {
   builder.AddChannelArgument(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, kServerStreamWindowBytes);
 }
 
+StartedServer::StartedServer() = default;
+StartedServer::~StartedServer() = default;
+StartedServer::StartedServer(StartedServer&&) = default;
+StartedServer& StartedServer::operator=(StartedServer&&) = default;
+
 absl::StatusOr<StartedServer> StartServer(const std::string& listen,
                                           const std::vector<grpc::Service*>& services,
-                                          bool serving, const std::string& port_file) {
+                                          bool serving, const std::string& port_file,
+                                          CompletionQueueLoop* loop) {
   grpc::ServerBuilder builder;
   StartedServer started;
+  started.health = std::make_unique<HealthService>(serving);
   builder.AddListeningPort(listen, CreateServerCredentials(), &started.port);
   ConfigureServerBuilder(builder);
+  builder.RegisterService(started.health.get());
   for (grpc::Service* service : services) builder.RegisterService(service);
+  if (loop != nullptr) loop->Attach(builder.AddCompletionQueue());
   started.server = builder.BuildAndStart();
   if (started.server == nullptr || started.port == 0) {
+    // The queue must be shut down and drained before it is destroyed; nothing is pending.
+    if (loop != nullptr) loop->Start();
     return absl::UnavailableError(absl::StrCat(
         "cannot listen on ", listen, ": is the port in use or the address not local?"));
   }
-  SetServing(*started.server, serving);
+  if (loop != nullptr) loop->Start();
   if (!port_file.empty()) {
     absl::Status written = WriteFileAtomically(port_file, absl::StrCat(started.port, "\n"));
     if (!written.ok()) {
@@ -92,11 +103,6 @@ absl::StatusOr<StartedServer> StartServer(const std::string& listen,
     }
   }
   return started;
-}
-
-void SetServing(grpc::Server& server, bool serving) {
-  grpc::HealthCheckServiceInterface* health = server.GetHealthCheckService();
-  if (health != nullptr) health->SetServingStatus(serving);
 }
 
 absl::Status WaitForConnection(grpc::Channel& channel, const std::string& address,

@@ -17,6 +17,9 @@
 
 namespace gpool {
 
+class CompletionQueueLoop;
+class HealthService;
+
 // Largest message accepted or sent: big enough for explicit lists of millions of values and
 // for chunk results of a few million values.
 inline constexpr int kMaxMessageBytes = 64 * 1024 * 1024;
@@ -35,26 +38,32 @@ std::shared_ptr<grpc::ServerCredentials> CreateServerCredentials(
     const TransportOptions& options = {});
 
 // Applies gpool's keepalive and message-size settings to a server being built, and turns on
-// the standard services every gpool daemon serves: grpc.health.v1 and server reflection.
+// server reflection. (grpc.health.v1 comes with StartServer.)
 void ConfigureServerBuilder(grpc::ServerBuilder& builder);
 
-// A server built and started by StartServer.
+// A server built and started by StartServer. Destroy it only after the server's Shutdown.
 struct StartedServer {
+  StartedServer();
+  ~StartedServer();
+  StartedServer(StartedServer&&);
+  StartedServer& operator=(StartedServer&&);
+
+  // Declared before the server, which must go first.
+  std::unique_ptr<HealthService> health;
   std::unique_ptr<grpc::Server> server;
   int port = 0;  // the port actually bound (useful with port 0)
 };
 
-// Builds and starts a gpool daemon's server on `listen` ("HOST:PORT") with `services`, sets
-// its health status to `serving`, and only then writes the bound port (one line) to
-// `port_file` if it is not empty, so whoever waits for the file never sees a stale status.
-// UNAVAILABLE when the address cannot be bound or the file cannot be written.
+// Builds and starts a gpool daemon's server on `listen` ("HOST:PORT") with `services` and
+// grpc.health.v1 (HealthService), sets its health status to `serving`, and only then writes
+// the bound port (one line) to `port_file` if it is not empty, so whoever waits for the file
+// never sees a stale status. With a `loop`, attaches a completion queue to it for the
+// services' completion-queue methods and starts it; the caller then has those services accept
+// their calls. UNAVAILABLE when the address cannot be bound or the file cannot be written.
 absl::StatusOr<StartedServer> StartServer(const std::string& listen,
                                           const std::vector<grpc::Service*>& services,
-                                          bool serving, const std::string& port_file);
-
-// Sets the grpc.health.v1 status of the server as a whole (service "") and of the named
-// services. Requires a server built with ConfigureServerBuilder.
-void SetServing(grpc::Server& server, bool serving);
+                                          bool serving, const std::string& port_file,
+                                          CompletionQueueLoop* loop = nullptr);
 
 // Waits until the channel is connected. UNAVAILABLE with a message naming `address` and what
 // to check when it does not connect within `timeout`.

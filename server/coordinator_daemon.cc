@@ -10,8 +10,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "common/clock.h"
+#include "common/completion_queue_loop.h"
 #include "common/daemon.h"
 #include "common/log.h"
+#include "common/health_service.h"
 #include "common/transport.h"
 #include "server/coordinator_service.h"
 #include "server/grpc_worker_connection.h"
@@ -45,17 +47,21 @@ int RunCoordinator(const CoordinatorDaemonOptions& daemon_options) {
   }
 
   RealClock clock;
-  GrpcWorkerConnector connector(daemon_options.chunk_timeout, TransportOptions{});
+  // Runs Map, the heartbeats and the calls to workers (see CoordinatorService).
+  CompletionQueueLoop loop;
+  GrpcWorkerConnector connector(daemon_options.chunk_timeout, TransportOptions{}, &loop);
   auto scheduler = std::make_unique<Scheduler>(options, &clock, &connector);
-  CoordinatorService service(scheduler.get());
+  CoordinatorService service(scheduler.get(), &loop);
 
   absl::StatusOr<StartedServer> started =
-      StartServer(listen, {&service}, /*serving=*/true, daemon_options.port_file);
+      StartServer(listen, {&service}, /*serving=*/true, daemon_options.port_file, &loop);
   if (!started.ok()) {
     LogError(std::string(started.status().message()));
     return 1;
   }
-  std::unique_ptr<grpc::Server> server = std::move(started->server);
+  service.AcceptCalls();
+  grpc::Server& server = *started->server;
+  HealthService& health = *started->health;
   LogInfo(absl::StrCat(
       "listening on ", host_port->host, ":", started->port, " (lease ",
       absl::FormatDuration(options.lease_timeout), ", heartbeat ",
@@ -79,7 +85,7 @@ int RunCoordinator(const CoordinatorDaemonOptions& daemon_options) {
 
   const int signal_number = WaitForTerminationSignal();
   LogInfo(absl::StrCat("signal ", signal_number, " received; shutting down"));
-  SetServing(*server, false);
+  health.SetServing(false);
   stopping.Notify();
   ticker.join();
   // Workers' heartbeat streams never end on their own: end them (and refuse worker calls)
@@ -90,10 +96,13 @@ int RunCoordinator(const CoordinatorDaemonOptions& daemon_options) {
   // clients may resubmit elsewhere or later), and stop using the scheduler, so the shutdown
   // neither waits for them nor lets them reach a destroyed scheduler.
   service.StopMapCalls();
+  health.Shutdown();
   // Ending the scheduler cancels the chunk calls in flight.
   std::thread stop_scheduler([&] { scheduler.reset(); });
-  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  server.Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   stop_scheduler.join();
+  // What is left on the loop is the calls' last completions.
+  loop.ShutdownWhenIdle();
   LogInfo("stopped");
   return 0;
 }

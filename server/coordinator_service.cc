@@ -9,10 +9,10 @@
 #include <utility>
 #include <vector>
 
-#include <grpcpp/impl/codegen/server_callback_handlers.h>
 
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
+#include "common/loop_call.h"
 #include "common/proto_convert.h"
 
 namespace gpool {
@@ -108,25 +108,18 @@ void ToProto(const HeartbeatGrant& grant, v1::HeartbeatResponse* response) {
 // the first beat the scheduler rejects (NOT_FOUND: the worker must register again), with OK
 // and the new grant at the first beat whose interval differs from the grant (the only way to
 // answer on a client-streaming call), when the worker half-closes, when the call is
-// cancelled, or at End(). gRPC runs at most one reaction of a call at a time, but End() comes
-// from another thread, hence mu_. Deletes itself once gRPC is done with the call.
+// cancelled, or at End(). Reactions run on the loop's thread, End on the thread shutting
+// down; mu_ serialises them. Deletes itself once gRPC is done with the call.
 //
 // Lock order: CoordinatorService::mu_ before HeartbeatStream::mu_.
 class CoordinatorService::HeartbeatStream final
-    : public grpc::ServerReadReactor<v1::HeartbeatRequest> {
+    : public LoopReadCall<v1::HeartbeatRequest, v1::HeartbeatResponse> {
  public:
-  HeartbeatStream(CoordinatorService* service, v1::HeartbeatResponse* response)
-      : service_(service), response_(response) {
-    // gRPC defers the operations started here until the constructor has returned, so they
-    // cannot run a reaction under the lock.
-    absl::MutexLock service_lock(&service_->mu_);
-    if (service_->stopped_) {
-      finished_ = true;
-      Finish(Stopped());
-      return;
-    }
-    service_->streams_.insert(this);
-    StartRead(&beat_);
+  // Requests a call; the stream frees itself.
+  static void Accept(CoordinatorService* service) {
+    auto* stream = new HeartbeatStream(service);
+    service->RequestStreamHeartbeats(stream->context(), stream->reader(), service->loop_->cq(),
+                                     service->loop_->cq(), stream->RequestTag());
   }
 
   // Ends the call with `status` unless it has ended already. Once End returns, this call no
@@ -134,6 +127,23 @@ class CoordinatorService::HeartbeatStream final
   void End(const grpc::Status& status) {
     absl::MutexLock lock(&mu_);
     FinishLocked(status);
+  }
+
+ private:
+  explicit HeartbeatStream(CoordinatorService* service)
+      : LoopReadCall(service->loop_), service_(service) {}
+
+  void OnRequest(bool ok) override {
+    if (!ok) {
+      delete this;
+      return;
+    }
+    service_->AcceptHeartbeatStream();
+    absl::MutexLock service_lock(&service_->mu_);
+    absl::MutexLock lock(&mu_);
+    if (service_->stopped_) return FinishLocked(Stopped());
+    service_->streams_.insert(this);
+    StartRead(&beat_);
   }
 
   void OnReadDone(bool ok) override {
@@ -147,7 +157,7 @@ class CoordinatorService::HeartbeatStream final
     if (reply->regrant) {
       // The beat counted; the worker opens a new call at the granted interval. Ending the
       // call is a rare event (the cluster changed size by a step), not a per-beat cost.
-      ToProto(reply->grant, response_);
+      ToProto(reply->grant, response());
       return FinishLocked(grpc::Status::OK);
     }
     StartRead(&beat_);
@@ -161,21 +171,65 @@ class CoordinatorService::HeartbeatStream final
     delete this;
   }
 
- private:
   void FinishLocked(const grpc::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (finished_) return;
     finished_ = true;
-    // A pending read then completes with ok = false; OnDone follows on a gRPC thread, never
-    // inline here (End holds the service's lock, which OnDone takes).
+    // A pending read then completes with ok = false; OnDone follows on the loop's thread.
     Finish(status);
   }
 
   CoordinatorService* const service_;
-  v1::HeartbeatResponse* const response_;  // Sent when the call ends with OK.
   v1::HeartbeatRequest beat_;  // Written by gRPC while a read is pending.
   absl::Mutex mu_;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
 };
+
+// One Heartbeat call (the unary form, for workers that do not stream their beats).
+class CoordinatorService::HeartbeatCall final {
+ public:
+  // Requests a call; the call frees itself.
+  static void Accept(CoordinatorService* service) {
+    auto* call = new HeartbeatCall(service);
+    CompletionQueueLoop* loop = service->loop_;
+    service->RequestHeartbeat(&call->context_, &call->request_, &call->responder_, loop->cq(),
+                              loop->cq(), loop->ArmOnce([call](bool ok) { call->Serve(ok); }));
+  }
+
+ private:
+  explicit HeartbeatCall(CoordinatorService* service)
+      : service_(service), responder_(&context_) {}
+
+  void Serve(bool ok) {
+    if (!ok) {
+      delete this;
+      return;
+    }
+    service_->AcceptHeartbeat();
+    grpc::Status status;
+    {
+      absl::ReaderMutexLock lock(&service_->mu_);
+      if (service_->stopped_) {
+        status = Stopped();
+      } else {
+        absl::StatusOr<HeartbeatReply> reply = ApplyBeat(*service_->scheduler_, request_);
+        if (reply.ok()) ToProto(reply->grant, &response_);
+        status = ToGrpcStatus(reply.status());
+      }
+    }
+    responder_.Finish(response_, status,
+                      service_->loop_->ArmOnce([this](bool) { delete this; }));
+  }
+
+  CoordinatorService* const service_;
+  grpc::ServerContext context_;
+  v1::HeartbeatRequest request_;
+  v1::HeartbeatResponse response_;
+  grpc::ServerAsyncResponseWriter<v1::HeartbeatResponse> responder_;
+};
+
+void CoordinatorService::AcceptHeartbeat() { HeartbeatCall::Accept(this); }
+
+void CoordinatorService::AcceptHeartbeatStream() { HeartbeatStream::Accept(this); }
 
 void CoordinatorService::StopWorkerCalls() {
   absl::MutexLock lock(&mu_);
@@ -210,26 +264,6 @@ grpc::Status CoordinatorService::RegisterWorker(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-grpc::ServerUnaryReactor* CoordinatorService::Heartbeat(grpc::CallbackServerContext* context,
-                                                        const v1::HeartbeatRequest* request,
-                                                        v1::HeartbeatResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  absl::ReaderMutexLock lock(&mu_);
-  if (stopped_) {
-    reactor->Finish(Stopped());
-    return reactor;
-  }
-  absl::StatusOr<HeartbeatReply> reply = ApplyBeat(*scheduler_, *request);
-  if (reply.ok()) ToProto(reply->grant, response);
-  reactor->Finish(ToGrpcStatus(reply.status()));
-  return reactor;
-}
-
-grpc::ServerReadReactor<v1::HeartbeatRequest>* CoordinatorService::StreamHeartbeats(
-    grpc::CallbackServerContext* context, v1::HeartbeatResponse* response) {
-  return new HeartbeatStream(this, response);
-}
-
 grpc::Status CoordinatorService::DrainWorker(grpc::ServerContext* context,
                                              const v1::WorkerLeaveRequest* request,
                                              v1::WorkerLeaveResponse* response) {
@@ -258,34 +292,30 @@ grpc::Status CoordinatorService::DeregisterWorker(grpc::ServerContext* context,
 // (OnCancel) or a write fails. The last results leave in the write before JobFinished, which
 // leaves with the call's status.
 //
-// Owned by gRPC (self_, dropped at OnDone) and, while a notification runs, by the job
-// stream's listener, which holds it weakly: a notification never reaches a deleted call.
-// Notifications come from the scheduler's callers' threads, reactions from gRPC's, End from
-// the thread shutting down; mu_ serialises them, and nothing here blocks. The scheduler is
-// never called with mu_ held: its calls notify the listeners of other Map calls.
+// Owned by itself while gRPC has the call (self_, dropped at OnDone) and, while a
+// notification runs, by the job stream's listener, which holds it weakly: a notification
+// never reaches a deleted call. Notifications come from the scheduler's callers' threads
+// (mostly the loop's), reactions from the loop's, End from the thread shutting down; mu_
+// serialises them, and nothing here blocks. The scheduler is never called with mu_ held: its
+// calls notify the listeners of other Map calls.
 //
 // Lock order: CoordinatorService::map_mu_, then map_calls_mu_, then MapCall::mu_, then the
 // JobStream's.
-class CoordinatorService::MapCall final : public grpc::ServerWriteReactor<RawMessage>,
+class CoordinatorService::MapCall final : public LoopWriteCall<RawMessage>,
                                           public JobEventListener,
                                           public std::enable_shared_from_this<MapCall> {
  public:
-  // The reactor for ServeMap to return, with the job submitted (or the call finished).
-  static MapCall* Start(CoordinatorService* service, grpc::CallbackServerContext* context,
-                        const v1::MapRequest& request) {
-    auto call = std::make_shared<MapCall>(service, context, request.batch_results(),
-                                          request.batch_results() && request.events_in_batches());
+  // Requests a call; the call owns itself from now on.
+  static void Accept(CoordinatorService* service) {
+    auto call = std::make_shared<MapCall>(service);
     call->self_ = call;
-    call->Submit(request);
-    return call.get();
+    service->RequestAsyncServerStreaming(service->map_method_, call->context(), &call->request_,
+                                         call->writer(), service->loop_->cq(),
+                                         service->loop_->cq(), call->RequestTag());
   }
 
-  MapCall(CoordinatorService* service, grpc::CallbackServerContext* context, bool batch_results,
-          bool events_in_batches)
-      : service_(service),
-        context_(context),
-        batch_results_(batch_results),
-        events_in_batches_(events_in_batches) {}
+  explicit MapCall(CoordinatorService* service)
+      : LoopWriteCall(service->loop_), service_(service) {}
 
   // For StopMapCalls (which holds map_mu_ and map_calls_mu_): the call ends with UNAVAILABLE
   // after the events already queued, and takes no more from the job's stream.
@@ -370,8 +400,20 @@ class CoordinatorService::MapCall final : public grpc::ServerWriteReactor<RawMes
   }
 
  private:
-  // Validates the request and submits the job, or finishes the call. Runs before gRPC has
-  // the reactor, so no reaction runs meanwhile (notifications and End may).
+  void OnRequest(bool ok) override {
+    if (!ok) {
+      std::shared_ptr<MapCall> self = std::move(self_);
+      return;
+    }
+    service_->AcceptMap();
+    // Before any notification or End can read them: both need the call registered (Submit).
+    batch_results_ = request_.batch_results();
+    events_in_batches_ = request_.batch_results() && request_.events_in_batches();
+    Submit(request_);
+  }
+
+  // Validates the request and submits the job, or finishes the call. Runs on the loop's
+  // thread, so no reaction runs meanwhile (notifications and End may).
   void Submit(const v1::MapRequest& request) {
     JobSpec spec;
     absl::Status invalid = ToJobSpec(request, &spec);
@@ -557,7 +599,7 @@ class CoordinatorService::MapCall final : public grpc::ServerWriteReactor<RawMes
     if (finished_) return;
     finished_ = true;
     events_.clear();
-    if (final) context_->AddTrailingMetadata("gpool-final", "1");
+    if (final) context()->AddTrailingMetadata("gpool-final", "1");
     // A write still in flight completes (with ok = false if the call is broken); OnDone
     // follows both, on a gRPC thread.
     Finish(ToGrpcStatus(status));
@@ -571,11 +613,12 @@ class CoordinatorService::MapCall final : public grpc::ServerWriteReactor<RawMes
   }
 
   CoordinatorService* const service_;
-  grpc::CallbackServerContext* const context_;
-  const bool batch_results_;
+  v1::MapRequest request_;  // Written by gRPC until the call arrives.
+  // Set as the call arrives, read-only after.
+  bool batch_results_ = false;
   // MapRequest.events_in_batches (with batch_results): see WriteBatchLocked.
-  const bool events_in_batches_;
-  // gRPC's reference: set by Start, dropped at OnDone.
+  bool events_in_batches_ = false;
+  // The call's own reference: set by Accept, dropped at OnDone (or when no call comes).
   std::shared_ptr<MapCall> self_;
 
   absl::Mutex mu_;
@@ -597,27 +640,32 @@ class CoordinatorService::MapCall final : public grpc::ServerWriteReactor<RawMes
   bool hold_released_ ABSL_GUARDED_BY(mu_) = false;
 };
 
-CoordinatorService::CoordinatorService(Scheduler* scheduler) : scheduler_(scheduler) {
-  // Map is served by a callback handler whose responses are RawMessage: the generated
-  // WithCallbackMethod_Map would fix them to MapResponse. On the wire the call is the same
-  // server-streaming Map.
-  const int map_index = v1::MapRequest::descriptor()
-                            ->file()
-                            ->FindServiceByName("Coordinator")
-                            ->FindMethodByName("Map")
-                            ->index();
-  MarkMethodCallback(
-      map_index,
-      new grpc::internal::CallbackServerStreamingHandler<v1::MapRequest, RawMessage>(
-          [this](grpc::CallbackServerContext* context, const v1::MapRequest* request) {
-            return ServeMap(context, request);
-          }));
+namespace {
+
+int MapMethodIndex() {
+  return v1::MapRequest::descriptor()
+      ->file()
+      ->FindServiceByName("Coordinator")
+      ->FindMethodByName("Map")
+      ->index();
 }
 
-grpc::ServerWriteReactor<RawMessage>* CoordinatorService::ServeMap(
-    grpc::CallbackServerContext* context, const v1::MapRequest* request) {
-  return MapCall::Start(this, context, *request);
+}  // namespace
+
+CoordinatorService::CoordinatorService(Scheduler* scheduler, CompletionQueueLoop* loop)
+    : scheduler_(scheduler), loop_(loop), map_method_(MapMethodIndex()) {
+  // Map is served with RawMessage responses, which the generated WithAsyncMethod_Map would
+  // fix to MapResponse. On the wire the call is the same server-streaming Map.
+  MarkMethodAsync(map_method_);
 }
+
+void CoordinatorService::AcceptCalls() {
+  AcceptHeartbeat();
+  AcceptHeartbeatStream();
+  AcceptMap();
+}
+
+void CoordinatorService::AcceptMap() { MapCall::Accept(this); }
 
 void CoordinatorService::ReleaseHeldEvents() {
   absl::ReaderMutexLock lock(&map_mu_);

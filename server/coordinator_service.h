@@ -6,6 +6,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
 #include "gpool.grpc.pb.h"
+#include "common/completion_queue_loop.h"
 #include "common/raw_messages.h"
 #include "server/scheduler.h"
 
@@ -13,24 +14,31 @@ namespace gpool {
 
 // Thread-safe.
 //
-// The heartbeat methods use the callback API: with 1,000 workers they are nearly all the calls
-// the coordinator serves. The sync server hands every call to a pool thread, and starts and
-// ends threads to keep its poller count, which cost most of the coordinator's idle CPU. Their
-// handlers only update a timestamp under the scheduler's lock, so they run inline on gRPC's
-// threads without blocking them. StreamHeartbeats keeps one call open per worker, so a beat
-// costs one small inbound message instead of a call. The other methods stay synchronous.
+// Map and the heartbeat methods run on a CompletionQueueLoop: one thread waits for their
+// events and handles them, and the scheduler's calls to workers complete on the same thread
+// (GrpcWorkerConnector). Map is on the critical path of every job; the heartbeats are nearly
+// all the calls a coordinator of 1,000 workers serves. Their handlers never block (they update
+// the scheduler under its lock and start writes). gRPC's callback API would do the same with
+// less code, but in gRPC 1.51 it adds two threads that pass the poller role back and forth
+// with the rest, which cost a fifth of a small job's time here (docs/performance.md, "W1
+// warm"). StreamHeartbeats keeps one call open per worker, so a beat costs one small inbound
+// message instead of a call. The other methods are rare (or wait, as GetClusterInfo may) and
+// stay synchronous.
 //
 // Map is served with RawMessage responses: the values a job streams are relayed as the bytes
-// the workers sent, never parsed or re-encoded (see EncodedValues). It uses the callback API
-// too (MapCall): the thread that hands the scheduler a worker's response starts the write to
-// the client, instead of waking a server thread that waits for the job's events. That
-// hand-off was on the critical path of every small job.
+// the workers sent, never parsed or re-encoded (see EncodedValues). MapCall starts the write
+// to the client from the thread that hands the scheduler a worker's response, instead of
+// waking a server thread that waits for the job's events.
 class CoordinatorService final
-    : public v1::Coordinator::WithCallbackMethod_Heartbeat<
-          v1::Coordinator::WithCallbackMethod_StreamHeartbeats<v1::Coordinator::Service>> {
+    : public v1::Coordinator::WithAsyncMethod_Heartbeat<
+          v1::Coordinator::WithAsyncMethod_StreamHeartbeats<v1::Coordinator::Service>> {
  public:
-  // `scheduler` must outlive the service, and the service the server it is registered with.
-  explicit CoordinatorService(Scheduler* scheduler);
+  // `scheduler` and `loop` must outlive the service, and the service the server it is
+  // registered with. The loop is the one the server was started with (StartServer).
+  CoordinatorService(Scheduler* scheduler, CompletionQueueLoop* loop);
+
+  // Starts accepting the loop's calls (Map, heartbeats). Call once, after the server started.
+  void AcceptCalls();
 
   // For shutdown, before the scheduler goes away: from now on the worker-facing methods
   // (registration, heartbeats, drain, deregistration) answer UNAVAILABLE without touching the
@@ -54,31 +62,33 @@ class CoordinatorService final
   grpc::Status RegisterWorker(grpc::ServerContext* context,
                               const v1::RegisterWorkerRequest* request,
                               v1::RegisterWorkerResponse* response) override;
-  grpc::ServerUnaryReactor* Heartbeat(grpc::CallbackServerContext* context,
-                                      const v1::HeartbeatRequest* request,
-                                      v1::HeartbeatResponse* response) override;
-  grpc::ServerReadReactor<v1::HeartbeatRequest>* StreamHeartbeats(
-      grpc::CallbackServerContext* context, v1::HeartbeatResponse* response) override;
   grpc::Status DrainWorker(grpc::ServerContext* context, const v1::WorkerLeaveRequest* request,
                            v1::WorkerLeaveResponse* response) override;
   grpc::Status DeregisterWorker(grpc::ServerContext* context,
                                 const v1::WorkerLeaveRequest* request,
                                 v1::WorkerLeaveResponse* response) override;
-  // The Map RPC: submits the job, then writes its events to the client.
-  grpc::ServerWriteReactor<RawMessage>* ServeMap(grpc::CallbackServerContext* context,
-                                                 const v1::MapRequest* request);
   grpc::Status GetClusterInfo(grpc::ServerContext* context,
                               const v1::GetClusterInfoRequest* request,
                               v1::ClusterInfo* response) override;
 
  private:
+  class HeartbeatCall;
   class HeartbeatStream;
   class MapCall;
+
+  // Each has one request for a new call pending at a time, and requests the next as a call
+  // arrives.
+  void AcceptHeartbeat();
+  void AcceptHeartbeatStream();
+  void AcceptMap();
 
   // The answer of the worker-facing methods after StopWorkerCalls.
   static grpc::Status Stopped();
 
   Scheduler* const scheduler_;
+  CompletionQueueLoop* const loop_;
+  // Map's method index (Map is registered by hand: its responses are RawMessage).
+  const int map_method_;
 
   // Readers: the worker-facing methods, while they use the scheduler. Writer: StopWorkerCalls
   // and the (rare) opening and closing of heartbeat streams.

@@ -7,7 +7,7 @@
 
 #include <grpcpp/client_context.h>
 #include <grpcpp/impl/rpc_method.h>
-#include <grpcpp/support/client_callback.h>
+#include <grpcpp/support/async_unary_call.h>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
@@ -24,8 +24,10 @@ namespace {
 class GrpcWorkerConnection final : public WorkerConnection,
                                    public std::enable_shared_from_this<GrpcWorkerConnection> {
  public:
-  GrpcWorkerConnection(std::shared_ptr<grpc::Channel> channel, absl::Duration chunk_timeout)
+  GrpcWorkerConnection(std::shared_ptr<grpc::Channel> channel, CompletionQueueLoop* loop,
+                       absl::Duration chunk_timeout)
       : channel_(channel),
+        loop_(loop),
         run_chunk_method_("/gpool.v1.Worker/RunChunk", grpc::internal::RpcMethod::NORMAL_RPC,
                           channel),
         run_chunks_method_("/gpool.v1.Worker/RunChunks", grpc::internal::RpcMethod::NORMAL_RPC,
@@ -47,13 +49,7 @@ class GrpcWorkerConnection final : public WorkerConnection,
       ToProto(*task.shared_values, request.mutable_shared_values());
       request.set_first_element(static_cast<int64_t>(task.first_element));
     }
-    Start(task.call_id, call, [this, call] {
-      // What the generated stub's async()->RunChunk does, with RawMessage as the response type.
-      grpc::internal::CallbackUnaryCall<v1::RunChunkRequest, RawMessage,
-                                        grpc::protobuf::MessageLite, RawMessage>(
-          channel_.get(), run_chunk_method_, &call->context, &call->request, &call->response,
-          Completion(call));
-    }, [call, done = std::move(done)](const grpc::Status& status) {
+    Start(task.call_id, call, run_chunk_method_, [call, done = std::move(done)](const grpc::Status& status) {
       if (!status.ok()) return done(FromGrpcStatus(status));
       absl::StatusOr<RawChunkResponse> result = DecodeRunChunkResponse(call->response.bytes);
       if (!result.ok()) return done(result.status());
@@ -83,13 +79,7 @@ class GrpcWorkerConnection final : public WorkerConnection,
       SliceToProto(*task.job_input, task.first_element, task.element_count,
                    chunk->mutable_input());
     }
-    Start(first.call_id, call, [this, call] {
-      // What the generated stub's async()->RunChunks does, with RawMessage as the response type.
-      grpc::internal::CallbackUnaryCall<v1::RunChunksRequest, RawMessage,
-                                        grpc::protobuf::MessageLite, RawMessage>(
-          channel_.get(), run_chunks_method_, &call->context, &call->request, &call->response,
-          Completion(call));
-    }, [call, done = std::move(done)](const grpc::Status& status) {
+    Start(first.call_id, call, run_chunks_method_, [call, done = std::move(done)](const grpc::Status& status) {
       if (!status.ok()) return done(FromGrpcStatus(status));
       absl::StatusOr<std::vector<RawChunkResponse>> results =
           DecodeRunChunksResponse(call->response.bytes);
@@ -116,13 +106,14 @@ class GrpcWorkerConnection final : public WorkerConnection,
   }
 
  private:
-  // One call in flight; owns itself and is freed when the call completes.
+  // One call in flight; freed when the call completes.
   template <typename Request, typename Response>
   struct Call {
     grpc::ClientContext context;
     Request request;
     Response response;
-    std::function<void(const grpc::Status&)> on_status;
+    grpc::Status status;
+    std::unique_ptr<grpc::ClientAsyncResponseReader<Response>> reader;
   };
 
   static ChunkReply FromRaw(RawChunkResponse result) {
@@ -138,20 +129,11 @@ class GrpcWorkerConnection final : public WorkerConnection,
     return reply;
   }
 
-  // gRPC's completion callback for `call`. The handler frees `call`, so it is moved out
-  // before it runs.
-  template <typename CallT>
-  static std::function<void(grpc::Status)> Completion(CallT* call) {
-    return [call](grpc::Status status) {
-      auto on_status = std::move(call->on_status);
-      on_status(status);
-    };
-  }
-
-  // Registers the call for Cancel, starts it with `start`, and arranges for `finish` to run
-  // with its status once, after which the call is freed.
-  template <typename CallT>
-  void Start(uint64_t call_id, CallT* call, const std::function<void()>& start,
+  // Registers the call for Cancel, starts it on the loop's queue, and arranges for `finish`
+  // to run with its status once, on the loop's thread, after which the call is freed.
+  template <typename Request, typename Response>
+  void Start(uint64_t call_id, Call<Request, Response>* call,
+             const grpc::internal::RpcMethod& method,
              std::function<void(const grpc::Status&)> finish) {
     call->context.set_deadline(
         std::chrono::system_clock::now() +
@@ -161,20 +143,28 @@ class GrpcWorkerConnection final : public WorkerConnection,
       if (cancelled_) call->context.TryCancel();
       in_flight_.emplace(call_id, &call->context);
     }
+    // What the generated stub's PrepareAsync does, with RawMessage as the response type.
+    call->reader.reset(
+        grpc::internal::ClientAsyncResponseReaderHelper::Create<Response, Request, Response,
+                                                                grpc::protobuf::MessageLite>(
+            channel_.get(), loop_->cq(), method, &call->context, call->request));
+    call->reader->StartCall();
     // The connection must outlive its calls even if the scheduler drops it meanwhile.
-    call->on_status = [self = shared_from_this(), call, call_id,
-                       finish = std::move(finish)](const grpc::Status& status) {
-      {
-        absl::MutexLock lock(&self->mu_);
-        self->in_flight_.erase(call_id);
-      }
-      finish(status);
-      delete call;
-    };
-    start();
+    call->reader->Finish(
+        &call->response, &call->status,
+        loop_->ArmOnce([self = shared_from_this(), call, call_id,
+                        finish = std::move(finish)](bool) {
+          std::unique_ptr<Call<Request, Response>> owned(call);
+          {
+            absl::MutexLock lock(&self->mu_);
+            self->in_flight_.erase(call_id);
+          }
+          finish(call->status);
+        }));
   }
 
   const std::shared_ptr<grpc::Channel> channel_;
+  CompletionQueueLoop* const loop_;
   // The Worker methods, called with RawMessage responses (the generated stub cannot).
   const grpc::internal::RpcMethod run_chunk_method_;
   const grpc::internal::RpcMethod run_chunks_method_;
@@ -188,7 +178,7 @@ class GrpcWorkerConnection final : public WorkerConnection,
 }  // namespace
 
 std::shared_ptr<WorkerConnection> GrpcWorkerConnector::Connect(const std::string& address) {
-  return std::make_shared<GrpcWorkerConnection>(CreateChannel(address, transport_),
+  return std::make_shared<GrpcWorkerConnection>(CreateChannel(address, transport_), loop_,
                                                 chunk_timeout_);
 }
 

@@ -1,5 +1,6 @@
-// WorkerConnection over gRPC: RunChunk calls through the callback API, so no coordinator
-// thread blocks while a worker computes.
+// WorkerConnection over gRPC: RunChunk(s) calls on the coordinator's CompletionQueueLoop, so
+// no coordinator thread blocks while a worker computes, and a worker's answer is handled by
+// the thread that read it.
 #ifndef GPOOL_SERVER_GRPC_WORKER_CONNECTION_H_
 #define GPOOL_SERVER_GRPC_WORKER_CONNECTION_H_
 
@@ -7,6 +8,7 @@
 #include <string>
 
 #include "absl/time/time.h"
+#include "common/completion_queue_loop.h"
 #include "common/transport.h"
 #include "server/worker_connection.h"
 
@@ -16,15 +18,18 @@ namespace gpool {
 class GrpcWorkerConnector final : public WorkerConnector {
  public:
   // `chunk_timeout` is the deadline of every RunChunk call: a chunk that takes longer is
-  // treated as lost with its worker.
-  GrpcWorkerConnector(absl::Duration chunk_timeout, TransportOptions transport)
-      : chunk_timeout_(chunk_timeout), transport_(std::move(transport)) {}
+  // treated as lost with its worker. Calls complete on `loop` (its queue must be attached
+  // before the first Connect), which must outlive the connections' calls.
+  GrpcWorkerConnector(absl::Duration chunk_timeout, TransportOptions transport,
+                      CompletionQueueLoop* loop)
+      : chunk_timeout_(chunk_timeout), transport_(std::move(transport)), loop_(loop) {}
 
   std::shared_ptr<WorkerConnection> Connect(const std::string& address) override;
 
  private:
   const absl::Duration chunk_timeout_;
   const TransportOptions transport_;
+  CompletionQueueLoop* const loop_;
 };
 
 }  // namespace gpool

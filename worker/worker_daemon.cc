@@ -16,6 +16,7 @@
 #include "common/daemon.h"
 #include "common/log.h"
 #include "common/subprocess.h"
+#include "common/health_service.h"
 #include "common/transport.h"
 #include "worker/chunk_executor.h"
 #include "worker/grpc_coordinator_link.h"
@@ -71,7 +72,8 @@ int RunWorker(const WorkerDaemonOptions& options, FunctionRegistry registry) {
     LogError(std::string(started.status().message()));
     return 1;
   }
-  std::unique_ptr<grpc::Server> server = std::move(started->server);
+  grpc::Server& server = *started->server;
+  HealthService& health = *started->health;
   const int bound_port = started->port;
 
   // Started together with its coordinator: the server above came up meanwhile; now the
@@ -109,19 +111,20 @@ int RunWorker(const WorkerDaemonOptions& options, FunctionRegistry registry) {
                        "; coordinator ", coordinator));
   GrpcCoordinatorLink link(coordinator, TransportOptions{});
   RegistrationLoop registration_loop(&link, registration, BackoffPolicy{},
-                                     [&server](bool registered) { SetServing(*server, registered); });
+                                     [&health](bool registered) { health.SetServing(registered); });
   registration_loop.Start();
 
   const int signal_number = WaitForTerminationSignal();
   LogInfo(absl::StrCat("signal ", signal_number, " received; draining"));
   // Drain: not ready for new work, no new chunks from the coordinator, the chunks in hand
   // finish (or are handed back after the drain timeout), then deregister and exit 0.
-  SetServing(*server, false);
+  health.SetServing(false);
   absl::Status left = registration_loop.Leave(
       options.drain_timeout,
       [&service](absl::Duration timeout) { return service.AwaitIdle(timeout); });
   if (!left.ok()) LogWarning(absl::StrCat("leaving the coordinator: ", left.ToString()));
-  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+  health.Shutdown();
+  server.Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
   LogInfo(absl::StrCat("stopped after ", executor.chunks_completed(), " chunks"));
   return 0;
 }

@@ -15,6 +15,7 @@
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "common/grpc_status.h"
+#include "common/completion_queue_loop.h"
 #include "common/transport.h"
 #include "gmock/gmock.h"
 #include "gpool.grpc.pb.h"
@@ -75,12 +76,13 @@ class TestCoordinator {
     options.lease_timeout = kLease;
     options.heartbeat_budget = heartbeat_budget;
     scheduler_ = std::make_unique<Scheduler>(options, &clock_, &connector_);
-    service_ = std::make_unique<CoordinatorService>(scheduler_.get());
-    absl::StatusOr<StartedServer> started =
-        StartServer("127.0.0.1:0", {service_.get()}, /*serving=*/true, /*port_file=*/"");
+    service_ = std::make_unique<CoordinatorService>(scheduler_.get(), &loop_);
+    absl::StatusOr<StartedServer> started = StartServer(
+        "127.0.0.1:0", {service_.get()}, /*serving=*/true, /*port_file=*/"", &loop_);
     EXPECT_OK(started);
     if (started.ok()) {
-      server_ = std::move(started->server);
+      service_->AcceptCalls();
+      server_ = std::move(*started);
       address_ = absl::StrCat("127.0.0.1:", started->port);
     }
   }
@@ -88,7 +90,8 @@ class TestCoordinator {
   ~TestCoordinator() {
     // As gpool-coordinator does: end the heartbeat streams, then shut the server down.
     service_->StopWorkerCalls();
-    if (server_ != nullptr) server_->Shutdown(DeadlineIn(absl::Seconds(5)));
+    if (server_.server != nullptr) server_.server->Shutdown(DeadlineIn(absl::Seconds(5)));
+    loop_.ShutdownWhenIdle();
   }
 
   const std::string& address() const { return address_; }
@@ -139,8 +142,9 @@ class TestCoordinator {
   FakeClock clock_;
   UnusedConnector connector_;
   std::unique_ptr<Scheduler> scheduler_;
+  CompletionQueueLoop loop_;
   std::unique_ptr<CoordinatorService> service_;
-  std::unique_ptr<grpc::Server> server_;  // Destroyed first.
+  StartedServer server_;  // Destroyed before the service and the loop.
   std::string address_;
 };
 
@@ -588,18 +592,20 @@ class LegacyCoordinator final : public v1::Coordinator::Service {
   int unary_beats_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
-std::unique_ptr<grpc::Server> Serve(grpc::Service* service, std::string* address) {
+// The server's health service lives as long as the returned StartedServer.
+StartedServer Serve(grpc::Service* service, std::string* address) {
   absl::StatusOr<StartedServer> started = StartServer("127.0.0.1:0", {service}, true, "");
   EXPECT_OK(started);
-  if (!started.ok()) return nullptr;
+  if (!started.ok()) return StartedServer();
   *address = absl::StrCat("127.0.0.1:", started->port);
-  return std::move(started->server);
+  return std::move(*started);
 }
 
 TEST(GrpcCoordinatorLinkTest, Heartbeat_ManyBeats_SentOnOneCall) {
   CountingCoordinator coordinator;
   std::string address;
-  std::unique_ptr<grpc::Server> server = Serve(&coordinator, &address);
+  StartedServer started = Serve(&coordinator, &address);
+  grpc::Server* server = started.server.get();
   ASSERT_NE(server, nullptr);
   {
     GrpcCoordinatorLink link(CreateChannel(address));
@@ -619,7 +625,8 @@ TEST(GrpcCoordinatorLinkTest, Heartbeat_ManyBeats_SentOnOneCall) {
 TEST(GrpcCoordinatorLinkTest, Heartbeat_StreamLifetimeOver_OldCallHalfClosedNewOneOpened) {
   CountingCoordinator coordinator;
   std::string address;
-  std::unique_ptr<grpc::Server> server = Serve(&coordinator, &address);
+  StartedServer started = Serve(&coordinator, &address);
+  grpc::Server* server = started.server.get();
   ASSERT_NE(server, nullptr);
   GrpcCoordinatorLinkOptions options;
   options.stream_lifetime = absl::ZeroDuration();
@@ -639,7 +646,8 @@ TEST(GrpcCoordinatorLinkTest, Heartbeat_StreamLifetimeOver_OldCallHalfClosedNewO
 TEST(GrpcCoordinatorLinkTest, Heartbeat_CoordinatorWithoutStreamHeartbeats_FallsBackToUnary) {
   LegacyCoordinator coordinator;
   std::string address;
-  std::unique_ptr<grpc::Server> server = Serve(&coordinator, &address);
+  StartedServer started = Serve(&coordinator, &address);
+  grpc::Server* server = started.server.get();
   ASSERT_NE(server, nullptr);
   GrpcCoordinatorLink link(CreateChannel(address));
   // The first beat goes out on a stream the coordinator refuses (UNIMPLEMENTED); from then

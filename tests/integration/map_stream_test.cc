@@ -21,6 +21,7 @@
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "common/grpc_status.h"
+#include "common/completion_queue_loop.h"
 #include "common/transport.h"
 #include "gmock/gmock.h"
 #include "gpool.grpc.pb.h"
@@ -177,12 +178,13 @@ class TestCoordinator {
     options.result_window = result_window;
     options.pipeline_depth = 0;
     scheduler_ = std::make_unique<Scheduler>(options, &clock_, &connector_);
-    service_ = std::make_unique<CoordinatorService>(scheduler_.get());
-    absl::StatusOr<StartedServer> started =
-        StartServer("127.0.0.1:0", {service_.get()}, /*serving=*/true, /*port_file=*/"");
+    service_ = std::make_unique<CoordinatorService>(scheduler_.get(), &loop_);
+    absl::StatusOr<StartedServer> started = StartServer(
+        "127.0.0.1:0", {service_.get()}, /*serving=*/true, /*port_file=*/"", &loop_);
     EXPECT_OK(started);
     if (started.ok()) {
-      server_ = std::move(started->server);
+      service_->AcceptCalls();
+      server_ = std::move(*started);
       stub_ = v1::Coordinator::NewStub(
           CreateChannel(absl::StrCat("127.0.0.1:", started->port)));
     }
@@ -197,9 +199,10 @@ class TestCoordinator {
   ~TestCoordinator() {
     // As gpool-coordinator does: end the Map calls, then shut the server down.
     service_->StopMapCalls();
-    if (server_ != nullptr) {
-      server_->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+    if (server_.server != nullptr) {
+      server_.server->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
     }
+    loop_.ShutdownWhenIdle();
   }
 
   v1::Coordinator::Stub& stub() { return *stub_; }
@@ -225,8 +228,9 @@ class TestCoordinator {
   HeldCalls calls_;
   HeldConnector connector_;
   std::unique_ptr<Scheduler> scheduler_;
+  CompletionQueueLoop loop_;
   std::unique_ptr<CoordinatorService> service_;
-  std::unique_ptr<grpc::Server> server_;  // Destroyed first.
+  StartedServer server_;  // Destroyed before the service and the loop.
   std::unique_ptr<v1::Coordinator::Stub> stub_;
 };
 

@@ -1,0 +1,84 @@
+#include "common/health_service.h"
+
+#include "absl/time/time.h"
+
+namespace gpool {
+namespace {
+
+using grpc::health::v1::HealthCheckRequest;
+using grpc::health::v1::HealthCheckResponse;
+
+// How soon a Watch notices that its client went away while nothing changes.
+constexpr absl::Duration kWatchCancellationCheck = absl::Seconds(1);
+
+HealthCheckResponse::ServingStatus StatusOf(bool serving) {
+  return serving ? HealthCheckResponse::SERVING : HealthCheckResponse::NOT_SERVING;
+}
+
+}  // namespace
+
+void HealthService::SetServing(bool serving) {
+  absl::MutexLock lock(&mu_);
+  if (shut_down_ || serving_ == serving) return;
+  serving_ = serving;
+  ++version_;
+}
+
+void HealthService::Shutdown() {
+  absl::MutexLock lock(&mu_);
+  if (shut_down_) return;
+  shut_down_ = true;
+  serving_ = false;
+  ++version_;
+}
+
+grpc::Status HealthService::Check(grpc::ServerContext* context,
+                                  const HealthCheckRequest* request,
+                                  HealthCheckResponse* response) {
+  if (!request->service().empty()) {
+    return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                        "unknown service: this daemon reports on the server as a whole (\"\")");
+  }
+  absl::MutexLock lock(&mu_);
+  response->set_status(StatusOf(serving_));
+  return grpc::Status::OK;
+}
+
+grpc::Status HealthService::Watch(grpc::ServerContext* context,
+                                  const HealthCheckRequest* request,
+                                  grpc::ServerWriter<HealthCheckResponse>* writer) {
+  HealthCheckResponse response;
+  if (!request->service().empty()) {
+    response.set_status(HealthCheckResponse::SERVICE_UNKNOWN);
+    writer->Write(response);
+  }
+  uint64_t sent_version = 0;
+  bool first = true;
+  while (true) {
+    bool ended = false;
+    {
+      absl::MutexLock lock(&mu_);
+      const auto changed = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return first || version_ != sent_version;
+      };
+      mu_.AwaitWithTimeout(absl::Condition(&changed), kWatchCancellationCheck);
+      if (request->service().empty() && changed()) {
+        response.set_status(StatusOf(serving_));
+        sent_version = version_;
+      } else {
+        response.clear_status();
+      }
+      first = false;
+      ended = shut_down_;
+    }
+    if (context->IsCancelled()) {
+      return grpc::Status(grpc::StatusCode::CANCELLED, "the client cancelled the watch");
+    }
+    if (response.status() != HealthCheckResponse::UNKNOWN && !writer->Write(response)) {
+      return grpc::Status(grpc::StatusCode::CANCELLED, "the client went away");
+    }
+    if (ended) return grpc::Status::OK;
+  }
+}
+
+}  // namespace gpool

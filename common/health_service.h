@@ -1,0 +1,47 @@
+// grpc.health.v1 for a gpool daemon, served through gRPC's sync API.
+//
+// gRPC's default health service is served through the callback API, and in gRPC 1.51 a single
+// callback method makes the whole process run two more threads that wait for gRPC events,
+// which the coordinator avoids (see common/completion_queue_loop.h). Health checks are rare
+// and cheap, so a sync service costs nothing that matters.
+#ifndef GPOOL_COMMON_HEALTH_SERVICE_H_
+#define GPOOL_COMMON_HEALTH_SERVICE_H_
+
+#include <cstdint>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+
+namespace gpool {
+
+// Thread-safe. Knows one service, the server as a whole (""): Check and Watch of any other
+// name answer NOT_FOUND and SERVICE_UNKNOWN, as gRPC's default service does.
+class HealthService final : public grpc::health::v1::Health::Service {
+ public:
+  explicit HealthService(bool serving) : serving_(serving) {}
+
+  void SetServing(bool serving);
+  // Ends the open Watch calls (with OK, after a last NOT_SERVING) and refuses new ones, so
+  // that the server's Shutdown does not wait for them. Idempotent.
+  void Shutdown();
+
+  grpc::Status Check(grpc::ServerContext* context,
+                     const grpc::health::v1::HealthCheckRequest* request,
+                     grpc::health::v1::HealthCheckResponse* response) override;
+  // Sends the status at once, then each change, until the client cancels or Shutdown.
+  grpc::Status Watch(grpc::ServerContext* context,
+                     const grpc::health::v1::HealthCheckRequest* request,
+                     grpc::ServerWriter<grpc::health::v1::HealthCheckResponse>* writer) override;
+
+ private:
+  absl::Mutex mu_;
+  bool serving_ ABSL_GUARDED_BY(mu_);
+  // Counts SetServing changes, so that a Watch knows whether it has sent the latest.
+  uint64_t version_ ABSL_GUARDED_BY(mu_) = 0;
+  bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace gpool
+
+#endif  // GPOOL_COMMON_HEALTH_SERVICE_H_

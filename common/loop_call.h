@@ -1,0 +1,151 @@
+// Server calls on a CompletionQueueLoop, with the shape of gRPC's callback reactors: start an
+// operation, get its reaction (OnWriteDone, OnReadDone) on the loop's thread, then OnCancel
+// if the call was cancelled, and OnDone once gRPC is done with the call and every operation
+// has completed. Code written against grpc::ServerWriteReactor or ServerReadReactor keeps its
+// logic; what changes is who waits for gRPC's events (see completion_queue_loop.h).
+#ifndef GPOOL_COMMON_LOOP_CALL_H_
+#define GPOOL_COMMON_LOOP_CALL_H_
+
+#include <functional>
+#include <utility>
+
+#include <grpcpp/server_context.h>
+#include <grpcpp/support/async_stream.h>
+#include <grpcpp/support/status.h>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "common/completion_queue_loop.h"
+
+namespace gpool {
+
+// Reactions and OnCancel/OnDone run on the loop's thread, one at a time. Operations may be
+// started from any thread, one of each kind at a time (as with the reactors).
+class LoopCall {
+ public:
+  virtual ~LoopCall() = default;
+  LoopCall(const LoopCall&) = delete;
+  LoopCall& operator=(const LoopCall&) = delete;
+
+  grpc::ServerContext* context() { return &context_; }
+
+ protected:
+  // One kind of operation of the call (a read, a write, the finish): its completion runs the
+  // reaction, then counts towards OnDone.
+  class Operation final : public CompletionQueueLoop::Tag {
+   public:
+    Operation(LoopCall* call, std::function<void(bool)> reaction)
+        : call_(call), reaction_(std::move(reaction)) {}
+    void Proceed(bool ok) override;
+
+   private:
+    LoopCall* const call_;
+    std::function<void(bool)> reaction_;  // may be empty
+  };
+
+  explicit LoopCall(CompletionQueueLoop* loop);
+
+  // The call arrived (ok), or never will (!ok: the server is shutting down; OnDone does not
+  // follow, and the owner frees the call).
+  virtual void OnRequest(bool ok) = 0;
+  // The client cancelled the call, its deadline passed, or the server is shutting down.
+  virtual void OnCancel() {}
+  // gRPC is done with the call and no operation is pending: the call may be freed.
+  virtual void OnDone() = 0;
+
+  // The tag to request the call with.
+  void* RequestTag() { return loop_->Arm(&request_tag_); }
+  // The tag to start `operation` with.
+  void* StartOperation(Operation* operation);
+  CompletionQueueLoop* loop() const { return loop_; }
+
+ private:
+  class DoneTag final : public CompletionQueueLoop::Tag {
+   public:
+    explicit DoneTag(LoopCall* call) : call_(call) {}
+    void Proceed(bool ok) override { call_->CallDone(); }
+
+   private:
+    LoopCall* const call_;
+  };
+  class ArrivalTag final : public CompletionQueueLoop::Tag {
+   public:
+    explicit ArrivalTag(LoopCall* call) : call_(call) {}
+    void Proceed(bool ok) override { call_->Arrived(ok); }
+
+   private:
+    LoopCall* const call_;
+  };
+
+  void Arrived(bool ok);
+  void OperationDone();
+  void CallDone();
+
+  CompletionQueueLoop* const loop_;
+  grpc::ServerContext context_;
+  ArrivalTag request_tag_{this};
+  DoneTag done_tag_{this};
+  absl::Mutex mu_;
+  int operations_in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+  bool call_done_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+// A server-streaming call, as grpc::ServerWriteReactor<Response>.
+template <typename Response>
+class LoopWriteCall : public LoopCall {
+ protected:
+  explicit LoopWriteCall(CompletionQueueLoop* loop) : LoopCall(loop), writer_(context()) {}
+
+  virtual void OnWriteDone(bool ok) {}
+
+  // `response` must live until OnWriteDone.
+  void StartWrite(const Response* response, grpc::WriteOptions options) {
+    writer_.Write(*response, options, StartOperation(&write_));
+  }
+  // No OnWriteDone follows; `response` must live until OnDone.
+  void StartWriteAndFinish(const Response* response, grpc::WriteOptions options,
+                           const grpc::Status& status) {
+    writer_.WriteAndFinish(*response, options, status, StartOperation(&finish_));
+  }
+  void Finish(const grpc::Status& status) { writer_.Finish(status, StartOperation(&finish_)); }
+
+  grpc::ServerAsyncWriter<Response>* writer() { return &writer_; }
+
+ private:
+  grpc::ServerAsyncWriter<Response> writer_;
+  Operation write_{this, [this](bool ok) { OnWriteDone(ok); }};
+  Operation finish_{this, nullptr};
+};
+
+// A client-streaming call, as grpc::ServerReadReactor<Request>; the call owns its response.
+template <typename Request, typename Response>
+class LoopReadCall : public LoopCall {
+ protected:
+  explicit LoopReadCall(CompletionQueueLoop* loop) : LoopCall(loop), reader_(context()) {}
+
+  virtual void OnReadDone(bool ok) {}
+
+  // `request` must live until OnReadDone.
+  void StartRead(Request* request) { reader_.Read(request, StartOperation(&read_)); }
+  // Sends response() with an OK status.
+  void Finish(const grpc::Status& status) {
+    if (status.ok()) {
+      reader_.Finish(response_, status, StartOperation(&finish_));
+    } else {
+      reader_.FinishWithError(status, StartOperation(&finish_));
+    }
+  }
+
+  Response* response() { return &response_; }
+  grpc::ServerAsyncReader<Response, Request>* reader() { return &reader_; }
+
+ private:
+  Response response_;
+  grpc::ServerAsyncReader<Response, Request> reader_;
+  Operation read_{this, [this](bool ok) { OnReadDone(ok); }};
+  Operation finish_{this, nullptr};
+};
+
+}  // namespace gpool
+
+#endif  // GPOOL_COMMON_LOOP_CALL_H_
