@@ -41,6 +41,7 @@ void* CompletionQueueLoop::ArmOnce(std::function<void(bool)> on_completion) {
 }
 
 void CompletionQueueLoop::Run() {
+  loop_thread_id_.store(std::this_thread::get_id());
   void* tag = nullptr;
   bool ok = false;
   while (cq_->Next(&tag, &ok)) {

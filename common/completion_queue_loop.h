@@ -74,7 +74,7 @@ class CompletionQueueLoop {
   // A tag that runs `on_completion` once and deletes itself.
   void* ArmOnce(std::function<void(bool)> on_completion);
 
-  bool InLoopThread() const { return std::this_thread::get_id() == thread_.get_id(); }
+  bool InLoopThread() const { return std::this_thread::get_id() == loop_thread_id_.load(); }
 
   // Shuts the queue down once no armed operation is pending, and waits for the thread to
   // end. Call after the server's Shutdown, once nothing will start new operations except
@@ -88,6 +88,7 @@ class CompletionQueueLoop {
 
   std::unique_ptr<grpc::ServerCompletionQueue> cq_;
   std::thread thread_;
+  std::atomic<std::thread::id> loop_thread_id_{};
   // Armed operations whose completion the loop has not handled yet.
   std::atomic<int64_t> pending_{0};
   std::atomic<bool> shutdown_requested_{false};

@@ -4,7 +4,7 @@ namespace gpool {
 
 LoopCall::LoopCall(CompletionQueueLoop* loop) : loop_(loop) {
   // Delivered once the call is done, if it ever starts (armed in Arrived).
-  context_.AsyncNotifyWhenDone(&done_tag_);
+  context_.AsyncNotifyWhenDone(static_cast<CompletionQueueLoop::Tag*>(&done_tag_));
 }
 
 void LoopCall::Operation::Proceed(bool ok) {
@@ -14,15 +14,16 @@ void LoopCall::Operation::Proceed(bool ok) {
   call->OperationDone();
 }
 
-void* LoopCall::StartOperation(Operation* operation) {
+void* LoopCall::StartOperation(Operation* operation, bool finishing) {
   absl::MutexLock lock(&mu_);
   ++operations_in_flight_;
+  if (finishing) finish_started_ = true;
   return loop_->Arm(operation);
 }
 
 void LoopCall::Arrived(bool ok) {
   // gRPC delivers the done tag only for a call that started.
-  if (ok) loop_->Arm(&done_tag_);
+  if (ok) loop_->Arm(static_cast<CompletionQueueLoop::Tag*>(&done_tag_));
   OnRequest(ok);
 }
 
@@ -30,7 +31,7 @@ void LoopCall::OperationDone() {
   {
     absl::MutexLock lock(&mu_);
     --operations_in_flight_;
-    if (!call_done_ || operations_in_flight_ > 0) return;
+    if (!DoneLocked()) return;
   }
   OnDone();
 }
@@ -41,7 +42,7 @@ void LoopCall::CallDone() {
   {
     absl::MutexLock lock(&mu_);
     call_done_ = true;
-    if (operations_in_flight_ > 0) return;
+    if (!DoneLocked()) return;
   }
   OnDone();
 }

@@ -20,7 +20,10 @@
 namespace gpool {
 
 // Reactions and OnCancel/OnDone run on the loop's thread, one at a time. Operations may be
-// started from any thread, one of each kind at a time (as with the reactors).
+// started from any thread, one of each kind at a time (as with the reactors). As with the
+// reactors, OnDone comes only once the call has been finished: a call that is cancelled must
+// still call Finish (in OnCancel, or in the reaction of its failed operation), and no
+// operation may start after Finish.
 class LoopCall {
  public:
   virtual ~LoopCall() = default;
@@ -55,8 +58,8 @@ class LoopCall {
 
   // The tag to request the call with.
   void* RequestTag() { return loop_->Arm(&request_tag_); }
-  // The tag to start `operation` with.
-  void* StartOperation(Operation* operation);
+  // The tag to start `operation` with; `finishing`: it is the call's Finish.
+  void* StartOperation(Operation* operation, bool finishing = false);
   CompletionQueueLoop* loop() const { return loop_; }
 
  private:
@@ -88,6 +91,11 @@ class LoopCall {
   absl::Mutex mu_;
   int operations_in_flight_ ABSL_GUARDED_BY(mu_) = 0;
   bool call_done_ ABSL_GUARDED_BY(mu_) = false;
+  bool finish_started_ ABSL_GUARDED_BY(mu_) = false;
+
+  bool DoneLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return call_done_ && finish_started_ && operations_in_flight_ == 0;
+  }
 };
 
 // A server-streaming call, as grpc::ServerWriteReactor<Response>.
@@ -105,9 +113,12 @@ class LoopWriteCall : public LoopCall {
   // No OnWriteDone follows; `response` must live until OnDone.
   void StartWriteAndFinish(const Response* response, grpc::WriteOptions options,
                            const grpc::Status& status) {
-    writer_.WriteAndFinish(*response, options, status, StartOperation(&finish_));
+    writer_.WriteAndFinish(*response, options, status,
+                           StartOperation(&finish_, /*finishing=*/true));
   }
-  void Finish(const grpc::Status& status) { writer_.Finish(status, StartOperation(&finish_)); }
+  void Finish(const grpc::Status& status) {
+    writer_.Finish(status, StartOperation(&finish_, /*finishing=*/true));
+  }
 
   grpc::ServerAsyncWriter<Response>* writer() { return &writer_; }
 
@@ -130,9 +141,9 @@ class LoopReadCall : public LoopCall {
   // Sends response() with an OK status.
   void Finish(const grpc::Status& status) {
     if (status.ok()) {
-      reader_.Finish(response_, status, StartOperation(&finish_));
+      reader_.Finish(response_, status, StartOperation(&finish_, /*finishing=*/true));
     } else {
-      reader_.FinishWithError(status, StartOperation(&finish_));
+      reader_.FinishWithError(status, StartOperation(&finish_, /*finishing=*/true));
     }
   }
 

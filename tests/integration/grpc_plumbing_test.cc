@@ -255,6 +255,8 @@ class WatchCall final : public LoopWriteCall<HealthCheckResponse> {
     int hold_after = -1;  // -1: never holds
     // OnCancel calls Finish, as a reactor must (so OnDone waits for the finish to complete).
     bool finish_on_cancel = false;
+    // A failed write calls Finish instead (OnDone waits for it).
+    bool finish_on_write_failure = false;
   };
   struct Hooks {
     std::function<Behaviour()> behaviour;  // read as the call arrives
@@ -303,8 +305,12 @@ class WatchCall final : public LoopWriteCall<HealthCheckResponse> {
   void OnWriteDone(bool ok) override {
     absl::MutexLock lock(&mu_);
     if (!ok) {
-      // The call is broken: OnCancel and OnDone follow.
+      // The call is broken: OnCancel follows or came, and OnDone once it is finished.
       log_.Add("write failed");
+      if (behaviour_.finish_on_write_failure && !finished_) {
+        finished_ = true;
+        Finish(grpc::Status(grpc::StatusCode::CANCELLED, "the client went away"));
+      }
       return;
     }
     log_.Add("write");
@@ -543,10 +549,11 @@ TEST_F(LoopCallTest, WriteCall_HeldWriteStartedFromAnotherThread_StreamCompletes
               ElementsAre("request", "write", "write", "write", "write", "done"));
 }
 
-TEST_F(LoopCallTest, WriteCall_ClientCancelsWhileWriteHeld_OnCancelThenOnDoneOnce) {
+TEST_F(LoopCallTest, WriteCall_CancelledWhileWriteHeld_OnDoneOnlyAfterFinish) {
   WatchCall::Behaviour behaviour;
   behaviour.messages = 5;
   behaviour.hold_after = 1;
+  behaviour.finish_on_write_failure = true;
   watch_service_.SetBehaviour(behaviour);
   std::unique_ptr<Health::Stub> stub = Health::NewStub(channel_);
   grpc::ClientContext context;
@@ -561,15 +568,20 @@ TEST_F(LoopCallTest, WriteCall_ClientCancelsWhileWriteHeld_OnCancelThenOnDoneOnc
     std::vector<WatchCall*> arrived = watch_service_.ArrivedCalls();
     return arrived.size() == 1 && arrived[0]->holding();
   }));
+  WatchCall* call = watch_service_.ArrivedCalls()[0];
   context.TryCancel();
   while (reader->Read(&response)) {
   }
   EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  ASSERT_TRUE(Eventually([&] { return call->log().Contains("cancel"); }));
+  // As with a reactor, the call is not done until it finishes: here, once the held write
+  // has failed.
+  call->Release();
 
-  WatchCall* call = OnlyCallOnceDone(watch_service_);
+  EXPECT_EQ(OnlyCallOnceDone(watch_service_), call);
   ShutDown();
-  ASSERT_NE(call, nullptr);
-  EXPECT_THAT(call->log().events(), ElementsAre("request", "write", "cancel", "done"));
+  EXPECT_THAT(call->log().events(),
+              ElementsAre("request", "write", "cancel", "write failed", "done"));
 }
 
 TEST_F(LoopCallTest, WriteCall_FinishInOnCancel_OnDoneOnceAfterIt) {
