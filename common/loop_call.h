@@ -11,6 +11,7 @@
 
 #include <grpcpp/server_context.h>
 #include <grpcpp/support/async_stream.h>
+#include <grpcpp/support/async_unary_call.h>
 #include <grpcpp/support/status.h>
 
 #include "absl/base/thread_annotations.h"
@@ -154,6 +155,30 @@ class LoopReadCall : public LoopCall {
   Response response_;
   grpc::ServerAsyncReader<Response, Request> reader_;
   Operation read_{this, [this](bool ok) { OnReadDone(ok); }};
+  Operation finish_{this, nullptr};
+};
+
+// A unary call: the call owns its request; Finish sends the response with an OK status.
+template <typename Request, typename Response>
+class LoopUnaryCall : public LoopCall {
+ protected:
+  explicit LoopUnaryCall(CompletionQueueLoop* loop) : LoopCall(loop), responder_(context()) {}
+
+  // The response is serialized before Finish returns.
+  void Finish(const Response& response, const grpc::Status& status) {
+    if (status.ok()) {
+      responder_.Finish(response, status, StartOperation(&finish_, /*finishing=*/true));
+    } else {
+      responder_.FinishWithError(status, StartOperation(&finish_, /*finishing=*/true));
+    }
+  }
+
+  Request* request() { return &request_; }
+  grpc::ServerAsyncResponseWriter<Response>* responder() { return &responder_; }
+
+ private:
+  Request request_;  // Written by gRPC until the call arrives.
+  grpc::ServerAsyncResponseWriter<Response> responder_;
   Operation finish_{this, nullptr};
 };
 

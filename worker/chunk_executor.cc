@@ -33,7 +33,26 @@ absl::Status ChunkExecutor::ExecuteBatch(
     return registry_.Run(function, Input::Range(0, 0), mode).status();
   }
   if (absl::Status status = AcquireSlot(cancelled); !status.ok()) return status;
+  return ExecuteBatchInSlot(function, inputs, mode, cancelled, on_output);
+}
+
+bool ChunkExecutor::TryAcquireSlot() {
+  absl::MutexLock lock(&mu_);
+  if (!HasFreeSlotLocked()) return false;
+  --free_slots_;
+  return true;
+}
+
+absl::Status ChunkExecutor::ExecuteBatchInSlot(
+    const std::string& function, const std::vector<Input>& inputs, ResultMode mode,
+    const std::function<bool()>& cancelled,
+    const std::function<void(size_t, ChunkOutput)>& on_output) {
   absl::Status status = absl::OkStatus();
+  if (!registry_.Has(function)) {
+    status = registry_.Run(function, Input::Range(0, 0), mode).status();
+    ReleaseSlot(0);
+    return status;
+  }
   int64_t completed = 0;
   for (size_t i = 0; i < inputs.size() && status.ok(); ++i) {
     absl::StatusOr<ChunkOutput> output = WaitDelay(cancelled);

@@ -22,7 +22,7 @@ class ChunkExecutor {
   // `delay` is fault injection for tests: each chunk waits that long (in its slot, watching
   // for cancellation) before it is computed.
   ChunkExecutor(FunctionRegistry registry, int slots, absl::Duration delay = absl::ZeroDuration())
-      : registry_(std::move(registry)), delay_(delay), free_slots_(slots) {}
+      : registry_(std::move(registry)), slots_(slots), delay_(delay), free_slots_(slots) {}
 
   // Errors: NOT_FOUND (unknown function), INVALID_ARGUMENT (bad input), OUT_OF_RANGE (a
   // result does not fit), CANCELLED (`cancelled` returned true while waiting or computing).
@@ -36,17 +36,30 @@ class ChunkExecutor {
                             ResultMode mode, const std::function<bool()>& cancelled,
                             const std::function<void(size_t, ChunkOutput)>& on_output);
 
+  // Takes a free slot without waiting; false when every slot is busy. The caller then runs
+  // ExecuteBatchInSlot, which gives it back.
+  bool TryAcquireSlot();
+  // Waits for a free slot and takes it; CANCELLED if `cancelled` turns true first. The
+  // caller then runs ExecuteBatchInSlot, which gives it back.
+  absl::Status AcquireSlot(const std::function<bool()>& cancelled);
+  // ExecuteBatch in a slot taken with TryAcquireSlot; releases it.
+  absl::Status ExecuteBatchInSlot(const std::string& function, const std::vector<Input>& inputs,
+                                  ResultMode mode, const std::function<bool()>& cancelled,
+                                  const std::function<void(size_t, ChunkOutput)>& on_output);
+
+  // Chunks wait before they are computed (fault injection): never worth computing inline.
+  bool delays_chunks() const { return delay_ > absl::ZeroDuration(); }
   const FunctionRegistry& registry() const { return registry_; }
+  int slots() const { return slots_; }
   int64_t chunks_completed() const;
 
  private:
   absl::StatusOr<ChunkOutput> WaitDelay(const std::function<bool()>& cancelled);
-  // Waits for a free slot and takes it; CANCELLED if `cancelled` turns true first.
-  absl::Status AcquireSlot(const std::function<bool()>& cancelled);
   void ReleaseSlot(int64_t chunks_completed);
   bool HasFreeSlotLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return free_slots_ > 0; }
 
   const FunctionRegistry registry_;
+  const int slots_;
   const absl::Duration delay_;
   mutable absl::Mutex mu_;
   int free_slots_ ABSL_GUARDED_BY(mu_);

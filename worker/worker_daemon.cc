@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/completion_queue_loop.h"
 #include "common/daemon.h"
 #include "common/log.h"
 #include "common/subprocess.h"
@@ -64,14 +65,17 @@ int RunWorker(const WorkerDaemonOptions& options, FunctionRegistry registry) {
     });
   }
   ChunkExecutor executor(std::move(registry), options.slots, options.chunk_delay);
-  WorkerService service(&executor, getpid(), options.shared_values);
+  // Runs the RunChunk(s) calls (see WorkerService).
+  CompletionQueueLoop loop;
+  WorkerService service(&executor, getpid(), &loop, options.shared_values);
   // Not ready to take chunks (health NOT_SERVING) until the coordinator knows us.
   absl::StatusOr<StartedServer> started =
-      StartServer(options.listen, {&service}, /*serving=*/false, options.port_file);
+      StartServer(options.listen, {&service}, /*serving=*/false, options.port_file, &loop);
   if (!started.ok()) {
     LogError(std::string(started.status().message()));
     return 1;
   }
+  service.AcceptCalls();
   grpc::Server& server = *started->server;
   HealthService& health = *started->health;
   const int bound_port = started->port;
@@ -125,6 +129,8 @@ int RunWorker(const WorkerDaemonOptions& options, FunctionRegistry registry) {
   if (!left.ok()) LogWarning(absl::StrCat("leaving the coordinator: ", left.ToString()));
   health.Shutdown();
   server.Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+  service.StopComputeThreads();
+  loop.ShutdownWhenIdle();
   LogInfo(absl::StrCat("stopped after ", executor.chunks_completed(), " chunks"));
   return 0;
 }

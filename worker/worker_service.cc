@@ -1,74 +1,238 @@
 #include "worker/worker_service.h"
 
+#include <atomic>
+#include <memory>
+#include <optional>
+#include <string>
 #include <utility>
 #include <vector>
 
-#include <grpcpp/support/method_handler.h>
-
+#include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "common/grpc_status.h"
 #include "common/log.h"
+#include "common/loop_call.h"
 #include "common/proto_convert.h"
-#include "worker/cancellation_check.h"
 
 namespace gpool {
+
+// What a RunChunk or RunChunks call asks for.
+struct WorkerService::ChunkWork {
+  std::string function;
+  ResultMode mode = ResultMode::kValues;
+  std::vector<Input> inputs;
+  std::vector<uint64_t> first_elements;
+  std::optional<v1::SharedValues> shared_values;
+  bool single = false;  // RunChunk: answered with one RunChunkResponse.
+  uint64_t elements = 0;
+};
+
+class WorkerService::ChunkCall {
+ public:
+  virtual ~ChunkCall() = default;
+  // The coordinator cancelled the call (a backup copy lost the race, or the job ended).
+  virtual bool cancelled() const = 0;
+  // Starts sending the answer; the call is freed once it is sent.
+  virtual void Answer(const RawMessage& response, const grpc::Status& status) = 0;
+};
+
+// One call of `Request` (RunChunkRequest or RunChunksRequest), from its arrival to its
+// answer; frees itself at OnDone. Arrives and is cancelled on the loop's thread; the compute
+// thread that may answer it sees the cancellation through cancelled_.
+template <typename Request>
+class WorkerService::RunCall final : public LoopUnaryCall<Request, RawMessage>,
+                                     public ChunkCall {
+ public:
+  // Requests the next call of the method.
+  static void Accept(WorkerService* service, int method) {
+    auto* call = new RunCall(service, method);
+    service->RequestAsyncUnary(method, call->context(), call->request(), call->responder(),
+                               service->loop_->cq(), service->loop_->cq(), call->RequestTag());
+  }
+
+  bool cancelled() const override { return cancelled_.load(std::memory_order_relaxed); }
+
+  void Answer(const RawMessage& response, const grpc::Status& status) override {
+    this->Finish(response, status);
+  }
+
+ private:
+  RunCall(WorkerService* service, int method)
+      : LoopUnaryCall<Request, RawMessage>(service->loop_), service_(service), method_(method) {}
+
+  void OnRequest(bool ok) override {
+    if (!ok) {
+      delete this;
+      return;
+    }
+    Accept(service_, method_);
+    service_->CallArrived();
+    absl::StatusOr<ChunkWork> work = WorkOf(*this->request());
+    if (!work.ok()) return Answer(RawMessage(), ToGrpcStatus(work.status()));
+    service_->Serve(this, std::make_shared<ChunkWork>(*std::move(work)));
+  }
+
+  void OnCancel() override { cancelled_.store(true, std::memory_order_relaxed); }
+
+  void OnDone() override {
+    service_->CallDone();
+    delete this;
+  }
+
+  static absl::StatusOr<ChunkWork> WorkOf(const v1::RunChunkRequest& request) {
+    ChunkWork work;
+    work.single = true;
+    work.function = request.function();
+    work.mode = FromProto(request.result_mode());
+    absl::StatusOr<Input> input = FromProto(request.input());
+    if (!input.ok()) return input.status();
+    work.elements = input->size();
+    work.inputs.push_back(*std::move(input));
+    work.first_elements.push_back(static_cast<uint64_t>(request.first_element()));
+    if (request.has_shared_values()) work.shared_values = request.shared_values();
+    return work;
+  }
+
+  static absl::StatusOr<ChunkWork> WorkOf(const v1::RunChunksRequest& request) {
+    ChunkWork work;
+    work.function = request.function();
+    work.mode = FromProto(request.result_mode());
+    work.inputs.reserve(request.chunks_size());
+    work.first_elements.reserve(request.chunks_size());
+    for (const v1::ChunkTask& chunk : request.chunks()) {
+      absl::StatusOr<Input> input = FromProto(chunk.input());
+      if (!input.ok()) {
+        return absl::Status(input.status().code(), absl::StrCat("chunk ", chunk.chunk_index(),
+                                                                ": ", input.status().message()));
+      }
+      work.elements += input->size();
+      work.inputs.push_back(*std::move(input));
+      work.first_elements.push_back(static_cast<uint64_t>(chunk.first_element()));
+    }
+    if (request.has_shared_values()) work.shared_values = request.shared_values();
+    return work;
+  }
+
+  WorkerService* const service_;
+  const int method_;
+  std::atomic<bool> cancelled_{false};
+};
+
 namespace {
 
-// How late a worker may notice that the coordinator cancelled a call (see CancellationCheck).
-constexpr absl::Duration kCancellationCheckPeriod = absl::Milliseconds(1);
-
-// The call's "was I cancelled?", asked of gRPC at most once per kCancellationCheckPeriod.
-CancellationCheck CallCancellation(grpc::ServerContext* context) {
-  static const RealClock* const clock = new RealClock();
-  return CancellationCheck([context] { return context->IsCancelled(); },
-                           kCancellationCheckPeriod, clock);
+int WorkerMethodIndex(const char* name) {
+  return v1::RunChunkRequest::descriptor()
+      ->file()
+      ->FindServiceByName("Worker")
+      ->FindMethodByName(name)
+      ->index();
 }
 
 }  // namespace
+
+WorkerService::WorkerService(ChunkExecutor* executor, int64_t pid, CompletionQueueLoop* loop,
+                             bool use_shared_values)
+    : executor_(executor),
+      pid_(pid),
+      loop_(loop),
+      use_shared_values_(use_shared_values),
+      run_chunk_method_(WorkerMethodIndex("RunChunk")),
+      run_chunks_method_(WorkerMethodIndex("RunChunks")) {
+  // Served with RawMessage responses, which the generated WithAsyncMethod_ classes would fix
+  // to RunChunk(s)Response. On the wire the calls are the same unary RunChunk and RunChunks.
+  MarkMethodAsync(run_chunk_method_);
+  MarkMethodAsync(run_chunks_method_);
+  for (int i = 0; i < executor_->slots(); ++i) {
+    compute_threads_.emplace_back([this] { ComputeThread(); });
+  }
+}
+
+void WorkerService::StopComputeThreads() {
+  {
+    absl::MutexLock lock(&compute_mu_);
+    stopping_ = true;
+  }
+  for (std::thread& thread : compute_threads_) {
+    if (thread.joinable()) thread.join();
+  }
+}
+
+void WorkerService::AcceptCalls() {
+  RunCall<v1::RunChunkRequest>::Accept(this, run_chunk_method_);
+  RunCall<v1::RunChunksRequest>::Accept(this, run_chunks_method_);
+}
 
 bool WorkerService::AwaitIdle(absl::Duration timeout) {
   absl::MutexLock lock(&mu_);
   return mu_.AwaitWithTimeout(absl::Condition(this, &WorkerService::IdleLocked), timeout);
 }
 
-class WorkerService::CallInProgress {
- public:
-  explicit CallInProgress(WorkerService* service) : service_(service) {
-    absl::MutexLock lock(&service_->mu_);
-    ++service_->calls_in_progress_;
-  }
-  ~CallInProgress() {
-    absl::MutexLock lock(&service_->mu_);
-    --service_->calls_in_progress_;
-  }
-  CallInProgress(const CallInProgress&) = delete;
-  CallInProgress& operator=(const CallInProgress&) = delete;
+void WorkerService::CallArrived() {
+  absl::MutexLock lock(&mu_);
+  ++calls_in_progress_;
+}
 
- private:
-  WorkerService* const service_;
-};
+void WorkerService::CallDone() {
+  absl::MutexLock lock(&mu_);
+  --calls_in_progress_;
+}
 
-WorkerService::WorkerService(ChunkExecutor* executor, int64_t pid, bool use_shared_values)
-    : executor_(executor), pid_(pid), use_shared_values_(use_shared_values) {
-  // gRPC's "streamed unary" handlers are the one way its sync API lets a service replace
-  // the handler (and message types) of a generated method; on the wire the calls are the same
-  // unary RunChunk and RunChunks.
-  const google::protobuf::ServiceDescriptor* service =
-      v1::RunChunkRequest::descriptor()->file()->FindServiceByName("Worker");
-  MarkMethodStreamed(
-      service->FindMethodByName("RunChunk")->index(),
-      new grpc::internal::StreamedUnaryHandler<v1::RunChunkRequest, RawMessage>(
-          [this](grpc::ServerContext* context,
-                 grpc::ServerUnaryStreamer<v1::RunChunkRequest, RawMessage>* stream) {
-            return ServeRunChunk(context, stream);
-          }));
-  MarkMethodStreamed(
-      service->FindMethodByName("RunChunks")->index(),
-      new grpc::internal::StreamedUnaryHandler<v1::RunChunksRequest, RawMessage>(
-          [this](grpc::ServerContext* context,
-                 grpc::ServerUnaryStreamer<v1::RunChunksRequest, RawMessage>* stream) {
-            return ServeRunChunks(context, stream);
-          }));
+void WorkerService::Serve(ChunkCall* call, std::shared_ptr<ChunkWork> work) {
+  if (!executor_->delays_chunks() &&
+      inline_policy_.ShouldInline(work->function, work->elements) &&
+      executor_->TryAcquireSlot()) {
+    return RunInSlot(call, *work);
+  }
+  absl::MutexLock lock(&compute_mu_);
+  compute_queue_.push_back([this, call, work = std::move(work)] {
+    absl::Status slot = executor_->AcquireSlot([call] { return call->cancelled(); });
+    if (!slot.ok()) return call->Answer(RawMessage(), ToGrpcStatus(slot));
+    RunInSlot(call, *work);
+  });
+}
+
+void WorkerService::ComputeThread() {
+  while (true) {
+    std::function<void()> work;
+    {
+      absl::MutexLock lock(&compute_mu_);
+      const auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(compute_mu_) {
+        return stopping_ || !compute_queue_.empty();
+      };
+      compute_mu_.Await(absl::Condition(&ready));
+      // Stopping, and every call handed over has been answered.
+      if (compute_queue_.empty()) return;
+      work = std::move(compute_queue_.front());
+      compute_queue_.pop_front();
+    }
+    work();
+  }
+}
+
+void WorkerService::RunInSlot(ChunkCall* call, const ChunkWork& work) {
+  std::vector<ChunkOutput> outputs(work.inputs.size());
+  const absl::Time started = absl::Now();
+  absl::Status status = executor_->ExecuteBatchInSlot(
+      work.function, work.inputs, work.mode, [call] { return call->cancelled(); },
+      [&outputs](size_t i, ChunkOutput output) { outputs[i] = std::move(output); });
+  if (!status.ok()) return call->Answer(RawMessage(), ToGrpcStatus(status));
+  inline_policy_.Record(work.function, work.elements, absl::Now() - started);
+  // All the call's values at once: one token check, and one write per run of adjacent chunks.
+  const bool values_shared =
+      WriteShared(work.mode, work.shared_values.has_value() ? &*work.shared_values : nullptr,
+                  outputs, work.first_elements);
+  if (work.single) {
+    return call->Answer(EncodeRunChunkResponse(ToResponse(std::move(outputs.front()),
+                                                          values_shared)),
+                        grpc::Status::OK);
+  }
+  std::vector<RawChunkResponse> responses;
+  responses.reserve(outputs.size());
+  for (ChunkOutput& output : outputs) {
+    responses.push_back(ToResponse(std::move(output), values_shared));
+  }
+  call->Answer(EncodeRunChunksResponse(responses), grpc::Status::OK);
 }
 
 bool WorkerService::WriteShared(ResultMode mode, const v1::SharedValues* shared_values,
@@ -112,75 +276,6 @@ RawChunkResponse WorkerService::ToResponse(ChunkOutput output, bool values_share
   response.fields.set_partial_max(output.max);
   response.fields.set_pid(pid_);
   return response;
-}
-
-grpc::Status WorkerService::ServeRunChunk(
-    grpc::ServerContext* context,
-    grpc::ServerUnaryStreamer<v1::RunChunkRequest, RawMessage>* stream) {
-  CallInProgress in_progress(this);
-  v1::RunChunkRequest request;
-  if (!stream->Read(&request)) {
-    return ToGrpcStatus(absl::InvalidArgumentError("the RunChunk call carried no request"));
-  }
-  absl::StatusOr<Input> input = FromProto(request.input());
-  if (!input.ok()) return ToGrpcStatus(input.status());
-  const ResultMode mode = FromProto(request.result_mode());
-  CancellationCheck cancelled = CallCancellation(context);
-  absl::StatusOr<ChunkOutput> output =
-      executor_->Execute(request.function(), *input, mode, cancelled.AsFunction());
-  if (!output.ok()) return ToGrpcStatus(output.status());
-  std::vector<ChunkOutput> outputs;
-  outputs.push_back(*std::move(output));
-  const bool values_shared =
-      WriteShared(mode, request.has_shared_values() ? &request.shared_values() : nullptr,
-                  outputs, {static_cast<uint64_t>(request.first_element())});
-  stream->WriteLast(EncodeRunChunkResponse(ToResponse(std::move(outputs.front()), values_shared)),
-                    grpc::WriteOptions());
-  return grpc::Status::OK;
-}
-
-grpc::Status WorkerService::ServeRunChunks(
-    grpc::ServerContext* context,
-    grpc::ServerUnaryStreamer<v1::RunChunksRequest, RawMessage>* stream) {
-  CallInProgress in_progress(this);
-  v1::RunChunksRequest request;
-  if (!stream->Read(&request)) {
-    return ToGrpcStatus(absl::InvalidArgumentError("the RunChunks call carried no request"));
-  }
-  std::vector<Input> inputs;
-  inputs.reserve(request.chunks_size());
-  for (const v1::ChunkTask& chunk : request.chunks()) {
-    absl::StatusOr<Input> input = FromProto(chunk.input());
-    if (!input.ok()) {
-      return ToGrpcStatus(absl::Status(
-          input.status().code(),
-          absl::StrCat("chunk ", chunk.chunk_index(), ": ", input.status().message())));
-    }
-    inputs.push_back(*std::move(input));
-  }
-  std::vector<ChunkOutput> outputs(inputs.size());
-  CancellationCheck cancelled = CallCancellation(context);
-  const ResultMode mode = FromProto(request.result_mode());
-  absl::Status status = executor_->ExecuteBatch(
-      request.function(), inputs, mode, cancelled.AsFunction(),
-      [&outputs](size_t i, ChunkOutput output) { outputs[i] = std::move(output); });
-  if (!status.ok()) return ToGrpcStatus(status);
-  std::vector<uint64_t> first_elements;
-  first_elements.reserve(outputs.size());
-  for (const v1::ChunkTask& chunk : request.chunks()) {
-    first_elements.push_back(static_cast<uint64_t>(chunk.first_element()));
-  }
-  // All the call's values at once: one token check, and one write per run of adjacent chunks.
-  const bool values_shared =
-      WriteShared(mode, request.has_shared_values() ? &request.shared_values() : nullptr,
-                  outputs, first_elements);
-  std::vector<RawChunkResponse> responses;
-  responses.reserve(outputs.size());
-  for (ChunkOutput& output : outputs) {
-    responses.push_back(ToResponse(std::move(output), values_shared));
-  }
-  stream->WriteLast(EncodeRunChunksResponse(responses), grpc::WriteOptions());
-  return grpc::Status::OK;
 }
 
 }  // namespace gpool

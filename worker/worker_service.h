@@ -1,21 +1,32 @@
-// The Worker gRPC service: a thin adapter from RunChunk to ChunkExecutor.
+// The Worker gRPC service: a thin adapter from RunChunk(s) to ChunkExecutor.
 #ifndef GPOOL_WORKER_WORKER_SERVICE_H_
 #define GPOOL_WORKER_WORKER_SERVICE_H_
 
 #include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/completion_queue_loop.h"
 #include "common/raw_messages.h"
 #include "common/shared_values.h"
 #include "gpool.grpc.pb.h"
 #include "worker/chunk_executor.h"
+#include "worker/inline_policy.h"
 
 namespace gpool {
 
-// Thread-safe; each call runs on a server thread and waits for a slot in the executor.
+// Thread-safe. RunChunk and RunChunks arrive on a CompletionQueueLoop (see
+// common/completion_queue_loop.h for why a daemon's hot calls run there). A call that the
+// InlinePolicy predicts to be short, and that finds a free slot, is computed and answered on
+// the loop's thread: for the seed job's small calls that saves a hand-off between threads
+// worth more than the work. Any other call goes to one of the compute threads (one per slot),
+// which waits for a slot, computes and answers, so long chunks never hold up the loop.
 //
 // Responses are written as RawMessage: the values of a chunk go from the function's output
 // to the socket without being copied into a protobuf message and serialised from it. When
@@ -23,22 +34,40 @@ namespace gpool {
 // are written there instead, and only the chunk's partial results are sent.
 class WorkerService final : public v1::Worker::Service {
  public:
-  // `executor` must outlive the service. `use_shared_values` false: always send values in
-  // responses, even to a client that offers a buffer this worker could reach.
-  WorkerService(ChunkExecutor* executor, int64_t pid, bool use_shared_values = true);
+  // `executor` and `loop` must outlive the service; `loop` is the one the server was
+  // started with (StartServer). `use_shared_values` false: always send values in responses,
+  // even to a client that offers a buffer this worker could reach.
+  WorkerService(ChunkExecutor* executor, int64_t pid, CompletionQueueLoop* loop,
+                bool use_shared_values = true);
+  ~WorkerService() override { StopComputeThreads(); }
 
-  // The RunChunk and RunChunks RPCs: one request read from `stream`, one response written.
-  grpc::Status ServeRunChunk(grpc::ServerContext* context,
-                             grpc::ServerUnaryStreamer<v1::RunChunkRequest, RawMessage>* stream);
-  grpc::Status ServeRunChunks(grpc::ServerContext* context,
-                              grpc::ServerUnaryStreamer<v1::RunChunksRequest, RawMessage>* stream);
+  // Starts accepting calls. Call once, after the server started.
+  void AcceptCalls();
 
   // Waits until no RunChunk(s) call is in progress; false on timeout. Used to drain.
   bool AwaitIdle(absl::Duration timeout);
 
+  // Answers the calls handed to compute threads, then stops the threads. After the server's
+  // Shutdown (which cancels the calls still waiting for a slot), before the loop's
+  // ShutdownWhenIdle. Idempotent.
+  void StopComputeThreads();
+
  private:
-  // Counts a call in progress for as long as it lives.
-  class CallInProgress;
+  // A call being served, whichever its method.
+  class ChunkCall;
+  template <typename Request>
+  class RunCall;
+  struct ChunkWork;
+
+  // Computes and answers `call`: on this thread when that is worth it, else on a compute
+  // thread.
+  void Serve(ChunkCall* call, std::shared_ptr<ChunkWork> work);
+  // Computes and answers `call` in a slot this thread holds.
+  void RunInSlot(ChunkCall* call, const ChunkWork& work);
+  void CallArrived();
+  void CallDone();
+  void ComputeThread();
+
   // Writes the values of `outputs[i]` at `first_elements[i]` into the client's buffer that
   // `shared_values` names (in kValues, when the request names one and this worker can open
   // it). True when they are there, and need not travel in the responses.
@@ -52,9 +81,20 @@ class WorkerService final : public v1::Worker::Service {
 
   ChunkExecutor* const executor_;
   const int64_t pid_;
+  CompletionQueueLoop* const loop_;
   const bool use_shared_values_;
+  const int run_chunk_method_;
+  const int run_chunks_method_;
+  InlinePolicy inline_policy_;
+
   absl::Mutex mu_;
   int calls_in_progress_ ABSL_GUARDED_BY(mu_) = 0;
+
+  absl::Mutex compute_mu_;
+  std::deque<std::function<void()>> compute_queue_ ABSL_GUARDED_BY(compute_mu_);
+  bool stopping_ ABSL_GUARDED_BY(compute_mu_) = false;
+  // Declared last: they use everything above.
+  std::vector<std::thread> compute_threads_;
 };
 
 }  // namespace gpool

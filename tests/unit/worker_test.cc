@@ -12,8 +12,8 @@
 #include "gtest/gtest.h"
 #include "tests/support/status_matchers.h"
 #include "common/clock.h"
-#include "worker/cancellation_check.h"
 #include "worker/chunk_executor.h"
+#include "worker/inline_policy.h"
 #include "worker/registration.h"
 
 namespace gpool {
@@ -139,48 +139,68 @@ TEST(ChunkExecutorTest, ExecuteBatch_Cancelled_IsCancelled) {
               StatusIs(absl::StatusCode::kCancelled, HasSubstr("cancel")));
 }
 
+TEST(ChunkExecutorTest, TryAcquireSlot_TakesOnlyFreeSlots) {
+  ChunkExecutor executor(FunctionRegistry::WithBuiltins(), 2);
+  EXPECT_TRUE(executor.TryAcquireSlot());
+  EXPECT_TRUE(executor.TryAcquireSlot());
+  EXPECT_FALSE(executor.TryAcquireSlot());
+  // ExecuteBatchInSlot gives its slot back, errors included.
+  std::vector<int64_t> values;
+  ASSERT_OK(executor.ExecuteBatchInSlot("square", {Input::Range(2, 3)}, ResultMode::kValues, {},
+                                        [&](size_t, ChunkOutput output) {
+                                          values = output.values;
+                                        }));
+  EXPECT_THAT(values, ElementsAre(4, 9));
+  EXPECT_THAT(executor.ExecuteBatchInSlot("nope", {Input::Range(1, 2)}, ResultMode::kSum, {},
+                                          [](size_t, ChunkOutput) {}),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("nope")));
+  EXPECT_TRUE(executor.TryAcquireSlot());
+  EXPECT_TRUE(executor.TryAcquireSlot());
+  EXPECT_FALSE(executor.TryAcquireSlot());
+  EXPECT_EQ(executor.chunks_completed(), 1);
+}
+
+TEST(ChunkExecutorTest, AcquireSlot_CancelledWhileAllBusy_IsCancelled) {
+  ChunkExecutor executor(FunctionRegistry::WithBuiltins(), 1);
+  ASSERT_TRUE(executor.TryAcquireSlot());
+  EXPECT_THAT(executor.AcquireSlot([] { return true; }),
+              StatusIs(absl::StatusCode::kCancelled, HasSubstr("slot")));
+}
+
+// ---- InlinePolicy -----------------------------------------------------------------------
+
+TEST(InlinePolicyTest, UnmeasuredFunction_NotInlined) {
+  InlinePolicy policy(absl::Microseconds(50));
+  EXPECT_FALSE(policy.ShouldInline("square", 1));
+  policy.Record("square", 1000, absl::Microseconds(1));
+  EXPECT_FALSE(policy.ShouldInline("cube", 1));
+}
+
+TEST(InlinePolicyTest, InlinesWhatIsPredictedWithinTheBudget) {
+  InlinePolicy policy(absl::Microseconds(50));
+  policy.Record("square", 1000, absl::Microseconds(1));  // 1 ns an element
+  EXPECT_TRUE(policy.ShouldInline("square", 50'000));
+  EXPECT_FALSE(policy.ShouldInline("square", 50'001));
+  // A call of no element costs what one does.
+  EXPECT_TRUE(policy.ShouldInline("square", 0));
+}
+
+TEST(InlinePolicyTest, SlowerCall_CountsAtOnce_FasterOnesWinBackGradually) {
+  InlinePolicy policy(absl::Microseconds(50));
+  policy.Record("f", 100, absl::Microseconds(1));  // 10 ns an element
+  EXPECT_TRUE(policy.ShouldInline("f", 5000));
+  // One call at 1 µs an element: 100 elements are now predicted at 100 µs.
+  policy.Record("f", 100, absl::Microseconds(100));
+  EXPECT_FALSE(policy.ShouldInline("f", 100));
+  EXPECT_TRUE(policy.ShouldInline("f", 50));
+  // Fast calls again halve the estimate each: 1000 → 505 → 257.5 → 133.8 → 71.9 → 40.9 ns.
+  for (int i = 0; i < 4; ++i) policy.Record("f", 100, absl::Microseconds(1));
+  EXPECT_FALSE(policy.ShouldInline("f", 1000));
+  policy.Record("f", 100, absl::Microseconds(1));
+  EXPECT_TRUE(policy.ShouldInline("f", 1000));
+}
+
 // ---- Backoff ----------------------------------------------------------------------------
-
-TEST(CancellationCheckTest, AsksAtMostOncePerPeriod) {
-  FakeClock clock;
-  int asked = 0;
-  CancellationCheck cancelled([&] { return ++asked, false; }, absl::Milliseconds(1), &clock);
-  for (int i = 0; i < 1000; ++i) EXPECT_FALSE(cancelled());
-  EXPECT_EQ(asked, 1);
-  clock.Advance(absl::Microseconds(999));
-  EXPECT_FALSE(cancelled());
-  EXPECT_EQ(asked, 1);
-  clock.Advance(absl::Microseconds(1));
-  EXPECT_FALSE(cancelled());
-  EXPECT_EQ(asked, 2);
-}
-
-TEST(CancellationCheckTest, SeesCancellationWithinOnePeriodAndKeepsIt) {
-  FakeClock clock;
-  bool call_cancelled = false;
-  int asked = 0;
-  CancellationCheck cancelled([&] { return ++asked, call_cancelled; }, absl::Milliseconds(1),
-                              &clock);
-  EXPECT_FALSE(cancelled());
-  call_cancelled = true;
-  EXPECT_FALSE(cancelled());  // not asked again within the period
-  clock.Advance(absl::Milliseconds(1));
-  EXPECT_TRUE(cancelled());
-  call_cancelled = false;  // an answer of "cancelled" is final
-  clock.Advance(absl::Milliseconds(5));
-  EXPECT_TRUE(cancelled());
-  EXPECT_EQ(asked, 2);
-}
-
-TEST(CancellationCheckTest, AsFunction_SharesTheThrottle) {
-  FakeClock clock;
-  int asked = 0;
-  CancellationCheck cancelled([&] { return ++asked, false; }, absl::Milliseconds(1), &clock);
-  const std::function<bool()> as_function = cancelled.AsFunction();
-  EXPECT_FALSE(as_function());
-  EXPECT_FALSE(cancelled());
-  EXPECT_EQ(asked, 1);
-}
 
 TEST(BackoffDelayTest, GrowsExponentiallyWithinJitterAndCaps) {
   BackoffPolicy policy;
