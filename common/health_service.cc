@@ -64,10 +64,12 @@ grpc::Status HealthService::Watch(grpc::ServerContext* context,
       mu_.AwaitWithTimeout(absl::Condition(&changed), kWatchCancellationCheck);
       if (request->service().empty() && changed()) {
         response.set_status(StatusOf(serving_));
-        sent_version = version_;
       } else {
         response.clear_status();
       }
+      // Whatever the service: a change seen is not a change any more (an unknown service's
+      // Watch would otherwise wake at once, forever, after the first change).
+      sent_version = version_;
       first = false;
       ended = shut_down_;
     }

@@ -27,6 +27,8 @@ constexpr int64_t kMaxChunksPerMessage = 4096;
 constexpr int64_t kMaxHeldValues = int64_t{1} << 16;
 // GetClusterInfo never waits for workers longer than this, whatever the deadline.
 constexpr absl::Duration kMaxWorkerWait = absl::Minutes(5);
+// ... and looks whether the coordinator is stopping, or the call cancelled, this often.
+constexpr absl::Duration kWorkerWaitSlice = absl::Milliseconds(100);
 
 // Moves the values (no copy) and copies the rest.
 RawChunkResult ToOutgoing(ChunkDelivery& delivery) {
@@ -688,12 +690,29 @@ grpc::Status CoordinatorService::GetClusterInfo(grpc::ServerContext* context,
                                                 v1::ClusterInfo* response) {
   if (request->min_workers() > 0) {
     const absl::Duration wait = std::min(TimeUntil(context->deadline()), kMaxWorkerWait);
-    if (!scheduler_->AwaitWorkers(request->min_workers(), wait)) {
-      return ToGrpcStatus(absl::DeadlineExceededError(
-          absl::StrCat("fewer than ", request->min_workers(), " workers registered within ",
-                       absl::FormatDuration(wait))));
+    const absl::Time give_up = absl::Now() + wait;
+    // In slices, each holding mu_ as a reader: StopWorkerCalls (the scheduler is about to go)
+    // then waits at most a slice, and a cancelled call stops waiting within one.
+    while (true) {
+      {
+        absl::ReaderMutexLock lock(&mu_);
+        if (stopped_) return Stopped();
+        const absl::Duration slice =
+            std::max(absl::ZeroDuration(), std::min(kWorkerWaitSlice, give_up - absl::Now()));
+        if (scheduler_->AwaitWorkers(request->min_workers(), slice)) break;
+      }
+      if (context->IsCancelled()) {
+        return grpc::Status(grpc::StatusCode::CANCELLED, "the client cancelled the call");
+      }
+      if (absl::Now() >= give_up) {
+        return ToGrpcStatus(absl::DeadlineExceededError(
+            absl::StrCat("fewer than ", request->min_workers(), " workers registered within ",
+                         absl::FormatDuration(wait))));
+      }
     }
   }
+  absl::ReaderMutexLock lock(&mu_);
+  if (stopped_) return Stopped();
   const ClusterSnapshot snapshot = scheduler_->Snapshot();
   response->set_total_slots(snapshot.total_slots);
   for (const WorkerSnapshot& worker : snapshot.workers) {

@@ -41,10 +41,11 @@ class CoordinatorService final
   void AcceptCalls();
 
   // For shutdown, before the scheduler goes away: from now on the worker-facing methods
-  // (registration, heartbeats, drain, deregistration) answer UNAVAILABLE without touching the
-  // scheduler, and every open StreamHeartbeats call ends with UNAVAILABLE, so the server's
-  // Shutdown does not wait for these long-lived calls. Returns once none of those methods
-  // uses the scheduler any more. Idempotent.
+  // (registration, heartbeats, drain, deregistration) and GetClusterInfo answer UNAVAILABLE
+  // without touching the scheduler, and every open StreamHeartbeats call ends with
+  // UNAVAILABLE, so the server's Shutdown does not wait for these long-lived calls. Returns
+  // once none of those methods uses the scheduler any more (a GetClusterInfo waiting for
+  // workers within 100 ms). Idempotent.
   void StopWorkerCalls();
 
   // For shutdown, before the scheduler goes away: every open Map call ends with UNAVAILABLE

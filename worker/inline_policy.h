@@ -15,21 +15,23 @@ namespace gpool {
 // A call computed on the thread that received it saves handing it to a compute thread: on
 // a small job that hand-off (a wakeup, often of an idle CPU) costs more than the work. But
 // while that thread computes, the worker's other calls wait for it, so only calls predicted
-// to be short are computed there: by the function's measured time per element, once it has
-// one. Thread-safe.
+// to be short are computed there: by the measured time per element of calls of the same
+// kind (the caller's key: calls of one function cost alike per element only in one result
+// mode and input form), once there is one, and never more than kMaxElements. Thread-safe.
 class InlinePolicy {
  public:
+  static constexpr absl::Duration kDefaultBudget = absl::Microseconds(50);
+  static constexpr uint64_t kMaxElements = uint64_t{1} << 16;
+
   // `budget`: the longest a call may be predicted to take and still be computed inline.
   explicit InlinePolicy(absl::Duration budget = kDefaultBudget) : budget_(budget) {}
 
-  static constexpr absl::Duration kDefaultBudget = absl::Microseconds(50);
+  // True when `elements` of calls of `kind` are predicted to take at most the budget. False
+  // for a kind not measured yet, and beyond kMaxElements.
+  bool ShouldInline(const std::string& kind, uint64_t elements) const;
 
-  // True when `elements` of `function` are predicted to take at most the budget. False for
-  // a function not measured yet.
-  bool ShouldInline(const std::string& function, uint64_t elements) const;
-
-  // A call computed `elements` of `function` in `took` (inline or not).
-  void Record(const std::string& function, uint64_t elements, absl::Duration took);
+  // A call of `kind` computed `elements` in `took` (inline or not).
+  void Record(const std::string& kind, uint64_t elements, absl::Duration took);
 
  private:
   const absl::Duration budget_;

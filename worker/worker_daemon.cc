@@ -11,6 +11,7 @@
 
 #include <grpcpp/server.h>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/completion_queue_loop.h"
@@ -79,6 +80,15 @@ int RunWorker(const WorkerDaemonOptions& options, FunctionRegistry registry) {
   grpc::Server& server = *started->server;
   HealthService& health = *started->health;
   const int bound_port = started->port;
+  // However this function returns from here: the server first (which cancels the calls
+  // still waiting for a slot), then the compute threads, then the loop, before any of them
+  // is destroyed.
+  absl::Cleanup stop_serving = [&] {
+    health.Shutdown();
+    server.Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+    service.StopComputeThreads();
+    loop.ShutdownWhenIdle();
+  };
 
   // Started together with its coordinator: the server above came up meanwhile; now the
   // coordinator's address is needed.
@@ -127,10 +137,7 @@ int RunWorker(const WorkerDaemonOptions& options, FunctionRegistry registry) {
       options.drain_timeout,
       [&service](absl::Duration timeout) { return service.AwaitIdle(timeout); });
   if (!left.ok()) LogWarning(absl::StrCat("leaving the coordinator: ", left.ToString()));
-  health.Shutdown();
-  server.Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
-  service.StopComputeThreads();
-  loop.ShutdownWhenIdle();
+  std::move(stop_serving).Invoke();
   LogInfo(absl::StrCat("stopped after ", executor.chunks_completed(), " chunks"));
   return 0;
 }

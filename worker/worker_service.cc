@@ -1,6 +1,7 @@
 #include "worker/worker_service.h"
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -26,6 +27,9 @@ struct WorkerService::ChunkWork {
   std::optional<v1::SharedValues> shared_values;
   bool single = false;  // RunChunk: answered with one RunChunkResponse.
   uint64_t elements = 0;
+  // The InlinePolicy's key: calls of one function cost alike per element only in one result
+  // mode and input form.
+  std::string kind;
 };
 
 class WorkerService::ChunkCall {
@@ -70,6 +74,10 @@ class WorkerService::RunCall final : public LoopUnaryCall<Request, RawMessage>,
     service_->CallArrived();
     absl::StatusOr<ChunkWork> work = WorkOf(*this->request());
     if (!work.ok()) return Answer(RawMessage(), ToGrpcStatus(work.status()));
+    work->kind = absl::StrCat(work->function, work->mode == ResultMode::kSum ? "/sum" : "/values",
+                              !work->inputs.empty() && work->inputs.front().is_range()
+                                  ? "/range"
+                                  : "/list");
     service_->Serve(this, std::make_shared<ChunkWork>(*std::move(work)));
   }
 
@@ -179,17 +187,38 @@ void WorkerService::CallDone() {
 }
 
 void WorkerService::Serve(ChunkCall* call, std::shared_ptr<ChunkWork> work) {
-  if (!executor_->delays_chunks() &&
-      inline_policy_.ShouldInline(work->function, work->elements) &&
-      executor_->TryAcquireSlot()) {
-    return RunInSlot(call, *work);
+  const FunctionRegistry& registry = executor_->registry();
+  if (!registry.Has(work->function)) {
+    // NOT_FOUND at once, without waiting for a slot.
+    return call->Answer(RawMessage(), ToGrpcStatus(registry.Run(work->function,
+                                                                Input::Range(0, 0), work->mode)
+                                                       .status()));
   }
-  absl::MutexLock lock(&compute_mu_);
-  compute_queue_.push_back([this, call, work = std::move(work)] {
-    absl::Status slot = executor_->AcquireSlot([call] { return call->cancelled(); });
-    if (!slot.ok()) return call->Answer(RawMessage(), ToGrpcStatus(slot));
-    RunInSlot(call, *work);
-  });
+  enum class Where { kHere, kComputeThread, kNowhere } where = Where::kComputeThread;
+  {
+    absl::MutexLock lock(&compute_mu_);
+    if (stopping_) {
+      // Arrived as the server shut down, after the compute threads stopped.
+      where = Where::kNowhere;
+    } else if (compute_queue_.empty() && !executor_->delays_chunks() &&
+               inline_policy_.ShouldInline(work->kind, work->elements) &&
+               executor_->TryAcquireSlot()) {
+      // Only when no call waits for a compute thread: the loop must not take the slot that
+      // call waits for, again and again.
+      where = Where::kHere;
+    } else {
+      compute_queue_.push_back([this, call, work] {
+        absl::Status slot = executor_->AcquireSlot([call] { return call->cancelled(); });
+        if (!slot.ok()) return call->Answer(RawMessage(), ToGrpcStatus(slot));
+        RunInSlot(call, *work);
+      });
+    }
+  }
+  if (where == Where::kNowhere) {
+    return call->Answer(RawMessage(), grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                                   "the worker is shutting down"));
+  }
+  if (where == Where::kHere) RunInSlot(call, *work);
 }
 
 void WorkerService::ComputeThread() {
@@ -212,12 +241,13 @@ void WorkerService::ComputeThread() {
 
 void WorkerService::RunInSlot(ChunkCall* call, const ChunkWork& work) {
   std::vector<ChunkOutput> outputs(work.inputs.size());
-  const absl::Time started = absl::Now();
+  const auto started = std::chrono::steady_clock::now();
   absl::Status status = executor_->ExecuteBatchInSlot(
       work.function, work.inputs, work.mode, [call] { return call->cancelled(); },
       [&outputs](size_t i, ChunkOutput output) { outputs[i] = std::move(output); });
   if (!status.ok()) return call->Answer(RawMessage(), ToGrpcStatus(status));
-  inline_policy_.Record(work.function, work.elements, absl::Now() - started);
+  inline_policy_.Record(work.kind, work.elements,
+                        absl::FromChrono(std::chrono::steady_clock::now() - started));
   // All the call's values at once: one token check, and one write per run of adjacent chunks.
   const bool values_shared =
       WriteShared(work.mode, work.shared_values.has_value() ? &*work.shared_values : nullptr,

@@ -3,6 +3,7 @@
 // scheduler's clock is fake and nothing ticks on its own, so a lease expires exactly when a
 // test advances the clock and calls Tick; every wait is on a condition with a deadline.
 #include <memory>
+#include <thread>
 #include <optional>
 #include <string>
 #include <vector>
@@ -387,6 +388,26 @@ TEST(CoordinatorHeartbeatTest, StopWorkerCalls_OpenStreamEndsUnavailableAndWorke
   EXPECT_THAT(worker.Register(), shutting_down);
   std::unique_ptr<RawWorker::Stream> late = worker.OpenStream();
   EXPECT_THAT(late->Finish(), shutting_down);
+}
+
+TEST(CoordinatorHeartbeatTest, StopWorkerCalls_GetClusterInfoWaitingForWorkers_EndsUnavailable) {
+  TestCoordinator coordinator;
+  std::unique_ptr<v1::Coordinator::Stub> stub =
+      v1::Coordinator::NewStub(CreateChannel(coordinator.address()));
+  grpc::Status status;
+  std::thread waiting([&] {
+    grpc::ClientContext context;
+    context.set_deadline(DeadlineIn(absl::Seconds(30)));
+    v1::GetClusterInfoRequest request;
+    request.set_min_workers(5);  // none will come
+    v1::ClusterInfo info;
+    status = stub->GetClusterInfo(&context, request, &info);
+  });
+  // Whether the call is waiting or not there yet, it must not outlive the scheduler's use:
+  // it ends UNAVAILABLE, long before its deadline.
+  coordinator.service().StopWorkerCalls();
+  waiting.join();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
 }
 
 // ---- The worker's GrpcCoordinatorLink against the real coordinator -----------------------

@@ -185,6 +185,21 @@ TEST(InlinePolicyTest, InlinesWhatIsPredictedWithinTheBudget) {
   EXPECT_TRUE(policy.ShouldInline("square", 0));
 }
 
+TEST(InlinePolicyTest, NeverBeyondMaxElements_HoweverCheap) {
+  InlinePolicy policy(absl::Seconds(1));
+  policy.Record("square/sum/range", 1'000'000, absl::Nanoseconds(1));
+  EXPECT_TRUE(policy.ShouldInline("square/sum/range", InlinePolicy::kMaxElements));
+  EXPECT_FALSE(policy.ShouldInline("square/sum/range", InlinePolicy::kMaxElements + 1));
+}
+
+TEST(InlinePolicyTest, KindsAreMeasuredApart) {
+  InlinePolicy policy(absl::Microseconds(50));
+  policy.Record("square/sum/range", 10'000, absl::Microseconds(1));
+  policy.Record("square/values/list", 10'000, absl::Milliseconds(1));
+  EXPECT_TRUE(policy.ShouldInline("square/sum/range", 10'000));
+  EXPECT_FALSE(policy.ShouldInline("square/values/list", 10'000));
+}
+
 TEST(InlinePolicyTest, SlowerCall_CountsAtOnce_FasterOnesWinBackGradually) {
   InlinePolicy policy(absl::Microseconds(50));
   policy.Record("f", 100, absl::Microseconds(1));  // 10 ns an element
