@@ -8,6 +8,7 @@
 #include <grpcpp/support/client_callback.h>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "common/grpc_status.h"
 #include "common/log.h"
 
@@ -30,7 +31,8 @@ constexpr absl::Duration kStuckBeat = absl::Seconds(2);
 // headers: proto/gpool.proto), so OnReadInitialMetadataDone means "the call is ending": the
 // hold is released there (or at a failed write, or when the link half-closes), and OnDone
 // then reports the status and, for a new grant, the response. The object keeps itself alive
-// (self_) until OnDone, so the link may drop it at any time.
+// (self_) until OnDone, so the link may drop it at any time; the link then still waits for
+// its destruction (destroyed()) before it goes, see ~GrpcCoordinatorLink.
 class GrpcCoordinatorLink::HeartbeatStream final
     : public grpc::ClientWriteReactor<v1::HeartbeatRequest> {
  public:
@@ -51,6 +53,9 @@ class GrpcCoordinatorLink::HeartbeatStream final
   }
 
   absl::Time opened() const { return opened_; }
+
+  // Notified once this object, its ClientContext included, is destroyed.
+  std::shared_ptr<absl::Notification> destroyed() const { return destroyed_.notification; }
 
   // Starts sending `beat`, or queues it behind the beat being sent (replacing any beat
   // queued before: only the latest matters). False when the call has ended or is ending.
@@ -164,6 +169,12 @@ class GrpcCoordinatorLink::HeartbeatStream final
     if (release) RemoveHold();
   }
 
+  // Notifies as it is destroyed. The first member, so destroyed last: once it has notified,
+  // the ClientContext and its reference to the channel are gone.
+  struct DestroyedSignal {
+    ~DestroyedSignal() { notification->Notify(); }
+    std::shared_ptr<absl::Notification> notification = std::make_shared<absl::Notification>();
+  } destroyed_;
   const absl::Time opened_ = absl::Now();
   grpc::ClientContext context_;
   // Written by gRPC as the call ends; read once status_ is set (under mu_, after OnDone).
@@ -188,6 +199,19 @@ GrpcCoordinatorLink::GrpcCoordinatorLink(std::shared_ptr<grpc::Channel> channel,
 GrpcCoordinatorLink::~GrpcCoordinatorLink() {
   absl::MutexLock lock(&mu_);
   CloseStreamLocked();
+  // A stream's last reference may go in gRPC's callback thread, as its OnDone returns, and
+  // with it the stream's ClientContext. Were that the channel's last reference, the channel
+  // would release gRPC's callback threads from one of them, which gRPC 1.51 cannot do (it
+  // joins the thread it runs on, then frees what that thread still uses). So the link, which
+  // holds the channel through stub_, outlives every stream it opened.
+  for (const std::weak_ptr<HeartbeatStream>& opened : opened_streams_) {
+    if (std::shared_ptr<HeartbeatStream> stream = opened.lock()) {
+      stream->Close(absl::FromChrono(kHeartbeatDeadline));
+    }
+  }
+  for (const std::shared_ptr<absl::Notification>& destroyed : streams_destroyed_) {
+    destroyed->WaitForNotification();
+  }
 }
 
 void GrpcCoordinatorLink::CloseStreamLocked() {
@@ -257,7 +281,20 @@ absl::StatusOr<std::optional<HeartbeatGrant>> GrpcCoordinatorLink::Heartbeat(
       stream_.reset();
     }
   }
-  if (stream_ == nullptr) stream_ = HeartbeatStream::Open(stub_.get(), stream_lifetime_);
+  if (stream_ == nullptr) {
+    stream_ = HeartbeatStream::Open(stub_.get(), stream_lifetime_);
+    // Those of the streams opened before that are gone need no waiting for any more.
+    for (size_t i = 0; i < streams_destroyed_.size();) {
+      if (streams_destroyed_[i]->HasBeenNotified()) {
+        streams_destroyed_.erase(streams_destroyed_.begin() + i);
+        opened_streams_.erase(opened_streams_.begin() + i);
+      } else {
+        ++i;
+      }
+    }
+    opened_streams_.push_back(stream_);
+    streams_destroyed_.push_back(stream_->destroyed());
+  }
   if (!stream_->Send(beat)) {
     // It ended since the check above; the next beat learns why and opens a new one.
     return absl::UnavailableError("the heartbeat call ended before this beat could be sent");

@@ -4,11 +4,13 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <grpcpp/channel.h>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "common/transport.h"
 #include "gpool.grpc.pb.h"
@@ -77,6 +79,10 @@ class GrpcCoordinatorLink final : public CoordinatorLink {
   absl::Mutex mu_;  // Serialises heartbeats: a call carries one message at a time.
   bool stream_heartbeats_ ABSL_GUARDED_BY(mu_);  // False once the coordinator lacks it.
   std::shared_ptr<HeartbeatStream> stream_ ABSL_GUARDED_BY(mu_);  // Null: none open.
+  // Every stream opened and maybe not destroyed yet, and its HeartbeatStream::destroyed():
+  // the link waits for them as it goes.
+  std::vector<std::weak_ptr<HeartbeatStream>> opened_streams_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::shared_ptr<absl::Notification>> streams_destroyed_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace gpool
