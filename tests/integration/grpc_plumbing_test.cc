@@ -180,6 +180,24 @@ class EventLog {
   std::vector<std::string> events_ ABSL_GUARDED_BY(mu_);
 };
 
+// What each test call records: its reactions in order (EventLog).
+class LoggedCall {
+ public:
+  explicit LoggedCall(CompletionQueueLoop* loop) : log_(loop) {}
+  bool arrived() const { return log_.Contains("request"); }
+  bool done() const { return log_.Contains("done"); }
+  const EventLog& log() const { return log_; }
+
+ protected:
+  // Logs OnRequest's news; `ok` again.
+  bool LogArrival(bool ok) {
+    log_.Add(ok ? "request" : "request failed");
+    return ok;
+  }
+
+  EventLog log_;
+};
+
 // Owns the calls it requests until it is destroyed (after the loop has stopped), instead of
 // letting them delete themselves in OnDone, so that a second OnDone would show in a call's log
 // rather than touch freed memory. `Call` is constructed from (loop, hooks) and has
@@ -248,7 +266,7 @@ std::vector<HealthCheckResponse::ServingStatus> FirstStatuses(int count) {
 
 // A server-streaming Watch call: writes `messages` responses, then finishes with OK. With
 // `hold_after`, it holds the write after that many until Release.
-class WatchCall final : public LoopWriteCall<HealthCheckResponse> {
+class WatchCall final : public LoopWriteCall<HealthCheckResponse>, public LoggedCall {
  public:
   struct Behaviour {
     int messages = 5;
@@ -264,7 +282,7 @@ class WatchCall final : public LoopWriteCall<HealthCheckResponse> {
   };
 
   WatchCall(CompletionQueueLoop* loop, Hooks hooks)
-      : LoopWriteCall(loop), hooks_(std::move(hooks)), log_(loop) {}
+      : LoopWriteCall(loop), LoggedCall(loop), hooks_(std::move(hooks)) {}
 
   void Request(Health::WithAsyncMethod_Watch<Health::Service>* service) {
     service->RequestWatch(context(), &request_, writer(), loop()->cq(), loop()->cq(),
@@ -285,17 +303,10 @@ class WatchCall final : public LoopWriteCall<HealthCheckResponse> {
     absl::MutexLock lock(&mu_);
     return holding_;
   }
-  bool arrived() const { return log_.Contains("request"); }
-  bool done() const { return log_.Contains("done"); }
-  const EventLog& log() const { return log_; }
 
  private:
   void OnRequest(bool ok) override {
-    if (!ok) {
-      log_.Add("request failed");
-      return;
-    }
-    log_.Add("request");
+    if (!LogArrival(ok)) return;
     hooks_.accept_next();
     absl::MutexLock lock(&mu_);
     behaviour_ = hooks_.behaviour();
@@ -345,7 +356,6 @@ class WatchCall final : public LoopWriteCall<HealthCheckResponse> {
 
   const Hooks hooks_;
   HealthCheckRequest request_;  // Written by gRPC until the call arrives.
-  EventLog log_;
   absl::Mutex mu_;
   Behaviour behaviour_ ABSL_GUARDED_BY(mu_);
   HealthCheckResponse response_ ABSL_GUARDED_BY(mu_);  // Read by gRPC while a write is pending.
@@ -359,7 +369,7 @@ class WatchCall final : public LoopWriteCall<HealthCheckResponse> {
 // finishes with OK and the number of beats read (in heartbeat_interval_ms). With
 // `fail_after_beats`, it finishes with FAILED_PRECONDITION after reading that many instead.
 class HeartbeatsCall final
-    : public LoopReadCall<v1::HeartbeatRequest, v1::HeartbeatResponse> {
+    : public LoopReadCall<v1::HeartbeatRequest, v1::HeartbeatResponse>, public LoggedCall {
  public:
   struct Behaviour {
     int fail_after_beats = -1;  // -1: never fails
@@ -370,7 +380,7 @@ class HeartbeatsCall final
   };
 
   HeartbeatsCall(CompletionQueueLoop* loop, Hooks hooks)
-      : LoopReadCall(loop), hooks_(std::move(hooks)), log_(loop) {}
+      : LoopReadCall(loop), LoggedCall(loop), hooks_(std::move(hooks)) {}
 
   void Request(v1::Coordinator::WithAsyncMethod_StreamHeartbeats<v1::Coordinator::Service>*
                    service) {
@@ -378,19 +388,12 @@ class HeartbeatsCall final
                                      RequestTag());
   }
 
-  bool arrived() const { return log_.Contains("request"); }
-  bool done() const { return log_.Contains("done"); }
-  const EventLog& log() const { return log_; }
 
  private:
   // Reactions run on the loop's thread one at a time, and nothing else touches behaviour_,
   // beat_ or beats_.
   void OnRequest(bool ok) override {
-    if (!ok) {
-      log_.Add("request failed");
-      return;
-    }
-    log_.Add("request");
+    if (!LogArrival(ok)) return;
     hooks_.accept_next();
     behaviour_ = hooks_.behaviour();
     StartRead(&beat_);
@@ -417,7 +420,6 @@ class HeartbeatsCall final
   void OnDone() override { log_.Add("done"); }
 
   const Hooks hooks_;
-  EventLog log_;
   Behaviour behaviour_;
   v1::HeartbeatRequest beat_;  // Written by gRPC while a read is pending.
   int beats_ = 0;
@@ -467,6 +469,32 @@ class LoopCallTest : public ::testing::Test {
     std::vector<Call*> arrived = service.ArrivedCalls();
     return arrived.size() == 1 ? arrived[0] : nullptr;
   }
+  // Opens a Watch whose server holds its write after the first message, and cancels it from
+  // the client while the write is held (no operation of the call pending: only gRPC's done
+  // notification can tell the call). Returns the server's call; the client saw CANCELLED.
+  WatchCall* CancelWatchWhileWriteHeld(WatchCall::Behaviour behaviour) {
+    behaviour.messages = 5;
+    behaviour.hold_after = 1;
+    watch_service_.SetBehaviour(behaviour);
+    std::unique_ptr<Health::Stub> stub = Health::NewStub(channel_);
+    grpc::ClientContext context;
+    context.set_deadline(DeadlineIn(kWait));
+    std::unique_ptr<grpc::ClientReader<HealthCheckResponse>> reader =
+        stub->Watch(&context, HealthCheckRequest());
+    HealthCheckResponse response;
+    EXPECT_TRUE(reader->Read(&response));
+    EXPECT_TRUE(Eventually([&] {
+      std::vector<WatchCall*> arrived = watch_service_.ArrivedCalls();
+      return arrived.size() == 1 && arrived[0]->holding();
+    }));
+    std::vector<WatchCall*> arrived = watch_service_.ArrivedCalls();
+    context.TryCancel();
+    while (reader->Read(&response)) {
+    }
+    EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
+    return arrived.size() == 1 ? arrived[0] : nullptr;
+  }
+
 
   // Destroyed in reverse: the channel, the server (after its Shutdown), the services and
   // their calls, and last the loop, which the calls point to.
@@ -551,28 +579,9 @@ TEST_F(LoopCallTest, WriteCall_HeldWriteStartedFromAnotherThread_StreamCompletes
 
 TEST_F(LoopCallTest, WriteCall_CancelledWhileWriteHeld_OnDoneOnlyAfterFinish) {
   WatchCall::Behaviour behaviour;
-  behaviour.messages = 5;
-  behaviour.hold_after = 1;
   behaviour.finish_on_write_failure = true;
-  watch_service_.SetBehaviour(behaviour);
-  std::unique_ptr<Health::Stub> stub = Health::NewStub(channel_);
-  grpc::ClientContext context;
-  context.set_deadline(DeadlineIn(kWait));
-  std::unique_ptr<grpc::ClientReader<HealthCheckResponse>> reader =
-      stub->Watch(&context, HealthCheckRequest());
-  HealthCheckResponse response;
-  ASSERT_TRUE(reader->Read(&response));
-  // No operation of the call is pending when the cancellation arrives: only gRPC's "done"
-  // notification can tell the call.
-  ASSERT_TRUE(Eventually([&] {
-    std::vector<WatchCall*> arrived = watch_service_.ArrivedCalls();
-    return arrived.size() == 1 && arrived[0]->holding();
-  }));
-  WatchCall* call = watch_service_.ArrivedCalls()[0];
-  context.TryCancel();
-  while (reader->Read(&response)) {
-  }
-  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  WatchCall* call = CancelWatchWhileWriteHeld(behaviour);
+  ASSERT_NE(call, nullptr);
   ASSERT_TRUE(Eventually([&] { return call->log().Contains("cancel"); }));
   // As with a reactor, the call is not done until it finishes: here, once the held write
   // has failed.
@@ -586,25 +595,8 @@ TEST_F(LoopCallTest, WriteCall_CancelledWhileWriteHeld_OnDoneOnlyAfterFinish) {
 
 TEST_F(LoopCallTest, WriteCall_FinishInOnCancel_OnDoneOnceAfterIt) {
   WatchCall::Behaviour behaviour;
-  behaviour.messages = 5;
-  behaviour.hold_after = 1;
   behaviour.finish_on_cancel = true;
-  watch_service_.SetBehaviour(behaviour);
-  std::unique_ptr<Health::Stub> stub = Health::NewStub(channel_);
-  grpc::ClientContext context;
-  context.set_deadline(DeadlineIn(kWait));
-  std::unique_ptr<grpc::ClientReader<HealthCheckResponse>> reader =
-      stub->Watch(&context, HealthCheckRequest());
-  HealthCheckResponse response;
-  ASSERT_TRUE(reader->Read(&response));
-  ASSERT_TRUE(Eventually([&] {
-    std::vector<WatchCall*> arrived = watch_service_.ArrivedCalls();
-    return arrived.size() == 1 && arrived[0]->holding();
-  }));
-  context.TryCancel();
-  while (reader->Read(&response)) {
-  }
-  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  ASSERT_NE(CancelWatchWhileWriteHeld(behaviour), nullptr);
 
   // The Finish started in OnCancel is pending when gRPC says it is done with the call: OnDone
   // comes once that completes, and only once.
