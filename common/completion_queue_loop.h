@@ -15,7 +15,6 @@
 #include <functional>
 #include <memory>
 #include <thread>
-#include <utility>
 
 #include <grpcpp/completion_queue.h>
 
@@ -34,21 +33,6 @@ class CompletionQueueLoop {
    public:
     virtual ~Tag() = default;
     virtual void Proceed(bool ok) = 0;
-  };
-
-  // A tag that runs a function at each completion.
-  class FunctionTag final : public Tag {
-   public:
-    FunctionTag() = default;
-    explicit FunctionTag(std::function<void(bool)> on_completion)
-        : on_completion_(std::move(on_completion)) {}
-    void set(std::function<void(bool)> on_completion) {
-      on_completion_ = std::move(on_completion);
-    }
-    void Proceed(bool ok) override { on_completion_(ok); }
-
-   private:
-    std::function<void(bool)> on_completion_;
   };
 
   CompletionQueueLoop() = default;

@@ -134,8 +134,17 @@ TEST_F(CompletionQueueLoopTest, ShutdownWhenIdle_CompletionArmsAnother_WaitsForT
   grpc::Alarm alarms[kLinks];
   std::atomic<int> completed{0};
   std::atomic<bool> all_ok{true};
-  CompletionQueueLoop::FunctionTag link;
-  link.set([&](bool ok) {
+  // A tag may be armed again once its operation has completed.
+  class Link final : public CompletionQueueLoop::Tag {
+   public:
+    explicit Link(std::function<void(bool)> on_completion)
+        : on_completion_(std::move(on_completion)) {}
+    void Proceed(bool ok) override { on_completion_(ok); }
+
+   private:
+    std::function<void(bool)> on_completion_;
+  };
+  Link link([&](bool ok) {
     if (!ok) all_ok = false;
     const int next = ++completed;
     if (next < kLinks) {
