@@ -74,13 +74,24 @@ class JobEventListener {
 // Thread-safe single-producer / single-consumer queue of events. After a kFinished event
 // nothing more is pushed. The consumer either waits in TakeAll or sets a listener and takes
 // the events with TakeReady when told.
+//
+// The producer pushes events, then publishes them: the consumer takes only published events,
+// so the events of one step of the producer (a job's last result and its end) are taken
+// together, whatever the consumer's timing.
 class JobStream {
  public:
-  // Queues the event. Does not call the listener, so that the producer may push under its own
-  // lock: it calls NotifyListener once that lock is released.
+  // Queues the event, unpublished. Does not call the listener, so that the producer may push
+  // under its own lock: it calls NotifyListener once that lock is released.
   void Push(JobEvent event) {
     absl::MutexLock lock(&mu_);
-    events_.push_back(std::move(event));
+    unpublished_.push_back(std::move(event));
+  }
+
+  // Makes the events pushed so far available to the consumer.
+  void Publish() {
+    absl::MutexLock lock(&mu_);
+    for (JobEvent& event : unpublished_) events_.push_back(std::move(event));
+    unpublished_.clear();
   }
 
   // Calls the listener, if one is set and still alive.
@@ -127,7 +138,8 @@ class JobStream {
   }
 
   absl::Mutex mu_;
-  std::deque<JobEvent> events_ ABSL_GUARDED_BY(mu_);
+  std::deque<JobEvent> unpublished_ ABSL_GUARDED_BY(mu_);
+  std::deque<JobEvent> events_ ABSL_GUARDED_BY(mu_);  // Published.
   std::weak_ptr<JobEventListener> listener_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -77,6 +77,7 @@ Scheduler::~Scheduler() {
       PushEventLocked(job, std::move(event));
     }
     jobs_.clear();
+    for (auto& stream : streams_to_notify_) stream->Publish();
     streams = std::move(streams_to_notify_);
     streams_to_notify_.clear();
   }
@@ -605,7 +606,11 @@ void Scheduler::PumpLocked(Actions* actions) {
     actions->call_cancellations.push_back(std::move(cancellation));
   }
   finished_job_calls_.clear();
-  for (auto& stream : streams_to_notify_) actions->notifications.push_back(std::move(stream));
+  // This step's events are all pushed: the consumers may take them now, together.
+  for (auto& stream : streams_to_notify_) {
+    stream->Publish();
+    actions->notifications.push_back(std::move(stream));
+  }
   streams_to_notify_.clear();
 }
 

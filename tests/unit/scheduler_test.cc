@@ -321,6 +321,27 @@ class SchedulerTest : public ::testing::Test {
 
 // ---- Registration and leases ------------------------------------------------------------
 
+// ---- JobStream --------------------------------------------------------------------------
+
+// The consumer's timing cannot split a step of the producer: a job's last result and its end
+// are taken together.
+TEST(JobStreamTest, PushedEventsAreTakenOnlyOncePublished_AllTogether) {
+  JobStream stream;
+  JobEvent result;
+  result.kind = JobEvent::Kind::kChunk;
+  stream.Push(result);
+  EXPECT_TRUE(stream.TakeReady().empty());
+  JobEvent end;
+  end.kind = JobEvent::Kind::kFinished;
+  stream.Push(end);
+  stream.Publish();
+  std::vector<JobEvent> taken = stream.TakeReady();
+  ASSERT_EQ(taken.size(), 2u);
+  EXPECT_EQ(taken[0].kind, JobEvent::Kind::kChunk);
+  EXPECT_EQ(taken[1].kind, JobEvent::Kind::kFinished);
+  EXPECT_TRUE(stream.TakeAll(absl::ZeroDuration()).empty());
+}
+
 TEST_F(SchedulerTest, RegisterWorker_InvalidRegistration_IsInvalidArgument) {
   WorkerRegistration registration;
   registration.slots = 1;
