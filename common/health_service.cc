@@ -1,5 +1,8 @@
 #include "common/health_service.h"
 
+#include <cstdint>
+#include <optional>
+
 #include "absl/time/time.h"
 
 namespace gpool {
@@ -52,14 +55,14 @@ grpc::Status HealthService::Watch(grpc::ServerContext* context,
     response.set_status(HealthCheckResponse::SERVICE_UNKNOWN);
     writer->Write(response);
   }
-  uint64_t sent_version = 0;
-  bool first = true;
+  // The version last seen; none before the first pass, which sends the status at once.
+  std::optional<uint64_t> seen_version;
   while (true) {
     bool ended = false;
     {
       absl::MutexLock lock(&mu_);
       const auto changed = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return first || version_ != sent_version;
+        return seen_version != version_;
       };
       mu_.AwaitWithTimeout(absl::Condition(&changed), kWatchCancellationCheck);
       if (request->service().empty() && changed()) {
@@ -69,8 +72,7 @@ grpc::Status HealthService::Watch(grpc::ServerContext* context,
       }
       // Whatever the service: a change seen is not a change any more (an unknown service's
       // Watch would otherwise wake at once, forever, after the first change).
-      sent_version = version_;
-      first = false;
+      seen_version = version_;
       ended = shut_down_;
     }
     if (context->IsCancelled()) {

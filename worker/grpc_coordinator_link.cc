@@ -1,5 +1,6 @@
 #include "worker/grpc_coordinator_link.h"
 
+#include <algorithm>
 #include <chrono>
 #include <optional>
 #include <utility>
@@ -204,14 +205,12 @@ GrpcCoordinatorLink::~GrpcCoordinatorLink() {
   // would release gRPC's callback threads from one of them, which gRPC 1.51 cannot do (it
   // joins the thread it runs on, then frees what that thread still uses). So the link, which
   // holds the channel through stub_, outlives every stream it opened.
-  for (const std::weak_ptr<HeartbeatStream>& opened : opened_streams_) {
-    if (std::shared_ptr<HeartbeatStream> stream = opened.lock()) {
+  for (const OpenedStream& opened : opened_streams_) {
+    if (std::shared_ptr<HeartbeatStream> stream = opened.stream.lock()) {
       stream->Close(absl::FromChrono(kHeartbeatDeadline));
     }
   }
-  for (const std::shared_ptr<absl::Notification>& destroyed : streams_destroyed_) {
-    destroyed->WaitForNotification();
-  }
+  for (const OpenedStream& opened : opened_streams_) opened.destroyed->WaitForNotification();
 }
 
 void GrpcCoordinatorLink::CloseStreamLocked() {
@@ -284,16 +283,13 @@ absl::StatusOr<std::optional<HeartbeatGrant>> GrpcCoordinatorLink::Heartbeat(
   if (stream_ == nullptr) {
     stream_ = HeartbeatStream::Open(stub_.get(), stream_lifetime_);
     // Those of the streams opened before that are gone need no waiting for any more.
-    for (size_t i = 0; i < streams_destroyed_.size();) {
-      if (streams_destroyed_[i]->HasBeenNotified()) {
-        streams_destroyed_.erase(streams_destroyed_.begin() + i);
-        opened_streams_.erase(opened_streams_.begin() + i);
-      } else {
-        ++i;
-      }
-    }
-    opened_streams_.push_back(stream_);
-    streams_destroyed_.push_back(stream_->destroyed());
+    opened_streams_.erase(
+        std::remove_if(opened_streams_.begin(), opened_streams_.end(),
+                       [](const OpenedStream& opened) {
+                         return opened.destroyed->HasBeenNotified();
+                       }),
+        opened_streams_.end());
+    opened_streams_.push_back({stream_, stream_->destroyed()});
   }
   if (!stream_->Send(beat)) {
     // It ended since the check above; the next beat learns why and opens a new one.

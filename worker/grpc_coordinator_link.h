@@ -79,10 +79,12 @@ class GrpcCoordinatorLink final : public CoordinatorLink {
   absl::Mutex mu_;  // Serialises heartbeats: a call carries one message at a time.
   bool stream_heartbeats_ ABSL_GUARDED_BY(mu_);  // False once the coordinator lacks it.
   std::shared_ptr<HeartbeatStream> stream_ ABSL_GUARDED_BY(mu_);  // Null: none open.
-  // Every stream opened and maybe not destroyed yet, and its HeartbeatStream::destroyed():
-  // the link waits for them as it goes.
-  std::vector<std::weak_ptr<HeartbeatStream>> opened_streams_ ABSL_GUARDED_BY(mu_);
-  std::vector<std::shared_ptr<absl::Notification>> streams_destroyed_ ABSL_GUARDED_BY(mu_);
+  // A stream opened and maybe not destroyed yet: the link waits for it as it goes.
+  struct OpenedStream {
+    std::weak_ptr<HeartbeatStream> stream;
+    std::shared_ptr<absl::Notification> destroyed;  // HeartbeatStream::destroyed()
+  };
+  std::vector<OpenedStream> opened_streams_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace gpool
