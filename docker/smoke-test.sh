@@ -43,23 +43,11 @@ BUILD_TIMEOUT=${GPOOL_SMOKE_BUILD_TIMEOUT:-2700}
 WORKERS=3
 SEED_SUM=41679167500
 
-export DEBIAN_FRONTEND=noninteractive
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/gpool-smoke.XXXXXX")
-STARTED_DOCKERD_PID=
+# shellcheck source=docker/lib.sh
+source "$SCRIPT_DIR/lib.sh"
+docker_lib_init smoke
 STACK_STARTED=0
-APT_UPDATED=0
-T0=$SECONDS
 COMPOSE=()
-
-log() { printf '[smoke %4ds] %s\n' "$((SECONDS - T0))" "$*"; }
-die() {
-  log "FAILED: $*"
-  exit 1
-}
-skip() {
-  echo "SKIPPED: docker smoke test: $*"
-  exit 0
-}
 
 # --- cleanup -------------------------------------------------------------------------------
 
@@ -82,22 +70,6 @@ remove_project_leftovers() {
   fi
 }
 
-stop_started_dockerd() {
-  [[ -n "$STARTED_DOCKERD_PID" ]] || return 0
-  log "stopping the dockerd this script started (pid $STARTED_DOCKERD_PID)"
-  kill -TERM "$STARTED_DOCKERD_PID" 2> /dev/null || true
-  local deadline=$((SECONDS + 30))
-  while kill -0 "$STARTED_DOCKERD_PID" 2> /dev/null && ((SECONDS < deadline)); do
-    sleep 0.5
-  done
-  if kill -0 "$STARTED_DOCKERD_PID" 2> /dev/null; then
-    log "dockerd did not stop within 30s; sending SIGKILL"
-    kill -KILL "$STARTED_DOCKERD_PID" 2> /dev/null || true
-  fi
-  wait "$STARTED_DOCKERD_PID" 2> /dev/null || true
-  STARTED_DOCKERD_PID=
-}
-
 cleanup() {
   local status=$?
   trap - EXIT INT TERM
@@ -112,8 +84,7 @@ cleanup() {
       sed 's/^/    /' "$WORK/down.log"
     remove_project_leftovers
   fi
-  stop_started_dockerd
-  rm -rf "$WORK"
+  docker_lib_cleanup
   exit "$status"
 }
 trap cleanup EXIT
@@ -121,33 +92,6 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # --- helpers -------------------------------------------------------------------------------
-
-apt_install() {
-  # apt_install PACKAGE...: installs Debian packages (root only); returns non-zero on failure.
-  [[ $(id -u) -eq 0 ]] || return 1
-  command -v apt-get > /dev/null || return 1
-  if ((!APT_UPDATED)); then
-    log "apt-get update"
-    timeout 300 apt-get update -qq > "$WORK/apt-update.log" 2>&1 || return 1
-    APT_UPDATED=1
-  fi
-  log "apt-get install $*"
-  timeout 900 apt-get install -y -qq --no-install-recommends "$@" > "$WORK/apt-install.log" 2>&1
-}
-
-# wait_until DESCRIPTION SECONDS COMMAND...: polls COMMAND every half second until it succeeds;
-# fails the test when the deadline passes.
-wait_until() {
-  local what=$1 limit=$2
-  shift 2
-  local deadline=$((SECONDS + limit))
-  until "$@"; do
-    ((SECONDS < deadline)) || die "timed out after ${limit}s waiting for $what"
-    sleep 0.5
-  done
-}
-
-engine_answers() { timeout 15 docker info > /dev/null 2>&1; }
 
 sum_of_squares() {
   # Exact sum of x^2 for x in 1..n: n(n+1)(2n+1)/6 (beyond 64 bits, hence python3 or bc).
@@ -169,58 +113,7 @@ print(s.getsockname()[1])
 s.close()'
 }
 
-# --- 1. a Docker engine --------------------------------------------------------------------
-
-start_dockerd() {
-  # start_dockerd LABEL [DOCKERD OPTION...]: starts dockerd in the background and waits until
-  # it answers; on failure stops it again and returns non-zero.
-  local label=$1
-  shift
-  local logfile="$WORK/dockerd-$label.log"
-  log "starting dockerd ($label${*:+: $*}); its log: $logfile"
-  dockerd "$@" > "$logfile" 2>&1 &
-  STARTED_DOCKERD_PID=$!
-  local deadline=$((SECONDS + 60))
-  while ((SECONDS < deadline)); do
-    if ! kill -0 "$STARTED_DOCKERD_PID" 2> /dev/null; then
-      wait "$STARTED_DOCKERD_PID" 2> /dev/null || true
-      STARTED_DOCKERD_PID=
-      log "dockerd ($label) exited: $(grep -E 'level=(error|fatal)|failed' "$logfile" |
-        tail -n 1 | cut -c1-300)"
-      return 1
-    fi
-    if engine_answers; then
-      log "dockerd ($label) is up (pid $STARTED_DOCKERD_PID)"
-      return 0
-    fi
-    sleep 1
-  done
-  log "dockerd ($label) did not answer within 60s"
-  stop_started_dockerd
-  return 1
-}
-
-ensure_engine() {
-  if command -v docker > /dev/null && engine_answers; then
-    log "using the running Docker engine ($(docker version --format '{{.Server.Version}}' 2> /dev/null))"
-    return
-  fi
-  if [[ -n "${DOCKER_HOST:-}" ]]; then
-    log "DOCKER_HOST=$DOCKER_HOST does not answer; using the local engine instead"
-    unset DOCKER_HOST
-    if command -v docker > /dev/null && engine_answers; then return; fi
-  fi
-  [[ $(id -u) -eq 0 ]] || skip "no Docker engine answers and starting dockerd needs root"
-  if ! command -v dockerd > /dev/null || ! command -v docker > /dev/null; then
-    apt_install docker.io || skip "no Docker engine and docker.io could not be installed ($(tail -n 1 "$WORK"/apt-*.log 2> /dev/null | cut -c1-200))"
-  fi
-  # Plain first; then without the iptables/bridge setup a sandbox may refuse (the test uses
-  # the host network only); then also with the vfs storage driver when overlay mounts fail.
-  start_dockerd default ||
-    start_dockerd no-bridge --iptables=false --bridge=none ||
-    start_dockerd vfs --iptables=false --bridge=none --storage-driver=vfs ||
-    skip "no Docker engine answers and dockerd would not start here (logs tried: default, no-bridge, vfs)"
-}
+# --- 1. a Docker engine, 2. the base image: docker/lib.sh ------------------------------------
 
 ensure_compose() {
   if docker compose version > /dev/null 2>&1; then
@@ -235,74 +128,6 @@ ensure_compose() {
   COMPOSE+=(-p "$PROJECT" -f "$SCRIPT_DIR/docker-compose.yml" -f "$SCRIPT_DIR/docker-compose.hostnet.yml")
   local extra extras=${GPOOL_SMOKE_COMPOSE_EXTRA:-}
   for extra in ${extras//:/ }; do COMPOSE+=(-f "$extra"); done
-}
-
-# --- 2. the base image ---------------------------------------------------------------------
-
-# Prints "URI SUITE" for every deb source apt is configured with (one-line and deb822 forms).
-apt_sources() {
-  local f
-  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-    [[ -f "$f" ]] || continue
-    awk '$1 == "deb" { i = 2; if ($2 ~ /^\[/) { while ($i !~ /\]$/) i++; i++ } print $i, $(i + 1) }' "$f"
-  done
-  for f in /etc/apt/sources.list.d/*.sources; do
-    [[ -f "$f" ]] || continue
-    awk 'BEGIN { RS = ""; FS = "\n" }
-      { types = ""; uris = ""; suites = ""; enabled = "yes"
-        for (i = 1; i <= NF; i++) {
-          if ($i ~ /^Types:/) types = $i
-          if ($i ~ /^URIs:/) { uris = $i; sub(/^URIs:[ \t]*/, "", uris) }
-          if ($i ~ /^Suites:/) { suites = $i; sub(/^Suites:[ \t]*/, "", suites) }
-          if ($i ~ /^Enabled:[ \t]*no/) enabled = "no"
-        }
-        if (types !~ /[ \t]deb([ \t]|$)/ || enabled == "no") next
-        nu = split(uris, u, /[ \t]+/); ns = split(suites, s, /[ \t]+/)
-        for (a = 1; a <= nu; a++) for (b = 1; b <= ns; b++) if (u[a] != "") print u[a], s[b] }' "$f"
-  done
-}
-
-ensure_base_image() {
-  local base suite mirror rootfs
-  base=$(sed -n 's/^ARG DEBIAN_IMAGE=//p' "$DOCKERFILE" | head -n 1)
-  [[ -n "$base" ]] || die "cannot find 'ARG DEBIAN_IMAGE=' in $DOCKERFILE"
-  if docker image inspect "$base" > /dev/null 2>&1; then
-    log "base image $base: present"
-    return
-  fi
-  case "${base#*:}" in
-    12 | 12.* | bookworm*) suite=bookworm ;;
-    *) suite=${base#*:} ;;
-  esac
-  apt_sources > "$WORK/apt-sources.txt" || true
-  mirror=$(awk -v s="$suite" '$2 == s { print $1; exit }' "$WORK/apt-sources.txt")
-  mirror=${mirror:-http://deb.debian.org/debian}
-  log "base image $base: missing; building it with debootstrap $suite from $mirror"
-  [[ $(id -u) -eq 0 ]] || die "building the base image with debootstrap needs root"
-  command -v debootstrap > /dev/null || apt_install debootstrap || die "cannot install debootstrap"
-  rootfs=$WORK/rootfs
-  local started=$SECONDS
-  timeout 1200 debootstrap --variant=minbase "$suite" "$rootfs" "$mirror" \
-    > "$WORK/debootstrap.log" 2>&1 || {
-    tail -n 20 "$WORK/debootstrap.log"
-    die "debootstrap failed"
-  }
-  # The same suites apt uses on this machine (release, -updates, -security), like the
-  # official image's sources.
-  awk -v s="$suite" '$2 == s || index($2, s "-") == 1 { print "deb " $1 " " $2 " main" }' \
-    "$WORK/apt-sources.txt" | sort -u > "$rootfs/etc/apt/sources.list.new"
-  if [[ -s "$rootfs/etc/apt/sources.list.new" ]]; then
-    mv "$rootfs/etc/apt/sources.list.new" "$rootfs/etc/apt/sources.list"
-  else
-    rm -f "$rootfs/etc/apt/sources.list.new"
-  fi
-  rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/* \
-    "$rootfs"/debootstrap
-  # shellcheck disable=SC2016 # expanded by the inner bash
-  timeout 600 bash -c 'set -o pipefail; tar -C "$1" -c . | docker import --change "CMD [\"bash\"]" - "$2"' \
-    _ "$rootfs" "$base" > /dev/null || die "docker import of the base image failed"
-  rm -rf "$rootfs"
-  log "base image $base: built in $((SECONDS - started))s"
 }
 
 # --- 3. the gpool image --------------------------------------------------------------------
@@ -378,7 +203,7 @@ main() {
   log "gpool docker smoke test (repository $REPO_ROOT)"
   ensure_engine
   ensure_compose
-  ensure_base_image
+  ensure_base_image "$(dockerfile_base_image)"
   build_image
 
   GPOOL_PORT=${GPOOL_SMOKE_PORT:-$(free_loopback_port)}

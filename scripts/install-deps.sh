@@ -1,17 +1,55 @@
 #!/usr/bin/env bash
-# Installs, with apt-get, the Debian 12 packages gpool needs that are missing.
-#   scripts/install-deps.sh build    # to build and run the binaries
-#   scripts/install-deps.sh test     # also GoogleTest, Google Benchmark, Python gRPC
+# Installs, with apt-get, the Debian 12 packages gpool needs that are missing, then checks that
+# what the chosen step runs is really there.
+#   scripts/install-deps.sh build    # build and run the three binaries (README command 1)
+#   scripts/install-deps.sh test     # everything the whole test suite runs (README command 2)
+# A bare debian:bookworm (minbase: apt and the essential packages, nothing else) is the
+# reference: nothing outside these lists may be assumed. docker/fresh-machine-test.sh proves it
+# in a container on every CI run.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
-# nlohmann-json3-dev (header-only): the tests parse the CLI's --json output with it.
+mode=${1:-build}
+case "$mode" in
+  build | test) ;;
+  *) echo "usage: scripts/install-deps.sh build|test" >&2; exit 2 ;;
+esac
+
+# The three binaries: compiler, CMake + Ninja, gRPC 1.51, protobuf 3.21 and Abseil (static
+# archives included in the -dev packages).
 build_packages=(cmake ninja-build g++ pkg-config libgrpc++-dev protobuf-compiler-grpc
                 libprotobuf-dev protobuf-compiler libabsl-dev)
-test_packages=(libgtest-dev libgmock-dev libbenchmark-dev python3-grpcio python3-protobuf
-               iproute2 nlohmann-json3-dev)
+# The tests, as README command 2 runs them:
+#   GoogleTest/GoogleMock and Google Benchmark (bench_smoke);
+#   nlohmann-json3-dev: the CLI's --json output is checked with an independent parser;
+#   python3 + python3-grpcio + python3-protobuf: the Python examples (Debian's /usr/bin/python3);
+#   iproute2: the network-partition tests (`ip netns`);
+#   docker.io, docker-compose, debootstrap, git: the compose smoke test and the fresh-machine
+#   test (a Docker engine, the debian:bookworm base image built with debootstrap, a clean
+#   clone of the commit).
+test_packages=(libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev
+               python3 python3-grpcio python3-protobuf iproute2
+               docker.io docker-compose debootstrap git)
+
+# What each step runs, as "program package": checked after the install, so that a package that
+# installs under another name, or a program a test calls that no listed package provides, fails
+# here with its name instead of deep inside a test.
+build_programs=("cmake cmake" "ninja ninja-build" "g++ g++" "protoc protobuf-compiler"
+                "grpc_cpp_plugin protobuf-compiler-grpc")
+test_programs=("ctest cmake" "grpc_python_plugin protobuf-compiler-grpc" "/usr/bin/python3 python3"
+               "ip iproute2" "dockerd docker.io" "docker docker.io" "docker-compose docker-compose"
+               "debootstrap debootstrap" "git git" "script bsdutils" "stdbuf coreutils"
+               "timeout coreutils" "tar tar" "awk mawk")
+# The Python modules the Python tests import that are not the standard library's, and their
+# packages. Every import of examples/python is compared with this list (check_python_modules).
+python_modules=("grpc python3-grpcio" "google.protobuf python3-protobuf")
 
 packages=("${build_packages[@]}")
-if [[ "${1:-build}" == "test" ]]; then packages+=("${test_packages[@]}"); fi
+programs=("${build_programs[@]}")
+if [[ "$mode" == test ]]; then
+  packages+=("${test_packages[@]}")
+  programs+=("${test_programs[@]}")
+fi
 
 missing=()
 for package in "${packages[@]}"; do
@@ -19,10 +57,70 @@ for package in "${packages[@]}"; do
     missing+=("$package")
   fi
 done
-if (( ${#missing[@]} == 0 )); then exit 0; fi
+if (( ${#missing[@]} > 0 )); then
+  echo "Installing missing packages: ${missing[*]}" >&2
+  sudo=""
+  if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" > /dev/null
+fi
 
-echo "Installing missing packages: ${missing[*]}" >&2
-sudo=""
-if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
-$sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+problems=()
+for entry in "${programs[@]}"; do
+  read -r program package <<< "$entry"
+  command -v "$program" > /dev/null || problems+=("program '$program' (Debian package $package)")
+done
+
+# Every module the Python tests import must be the standard library's, one of theirs, a stub
+# generated at test time (*_pb2, *_pb2_grpc), or listed above; and every listed one must import
+# under /usr/bin/python3 (a pyenv python3 earlier on PATH cannot see Debian's modules).
+check_python_modules() {
+  local listed
+  listed=$(printf '%s\n' "${python_modules[@]}")
+  /usr/bin/python3 - "$listed" examples/python <<'PY'
+import ast, importlib, pathlib, sys
+listed = dict(line.split() for line in sys.argv[1].splitlines())
+roots = [pathlib.Path(p) for p in sys.argv[2:]]
+files = [f for root in roots for f in root.rglob("*.py")]
+local = {f.stem for f in files}
+imported = set()
+for f in files:
+    for node in ast.walk(ast.parse(f.read_text(), str(f))):
+        if isinstance(node, ast.Import):
+            imported.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            imported.add(node.module)
+        elif (isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "import_module"
+              and node.args and isinstance(node.args[0], ast.Constant)):
+            imported.add(node.args[0].value)  # importlib.import_module("grpc")
+problems = []
+for name in sorted(imported):
+    top = name.split(".")[0]
+    if top in sys.stdlib_module_names or top in local or top.endswith(("_pb2", "_pb2_grpc")):
+        continue
+    if not any(name == m or name.startswith(m + ".") or m.startswith(name + ".") for m in listed):
+        problems.append(f"Python module '{name}' is imported by the tests but not listed in "
+                        "scripts/install-deps.sh (python_modules)")
+for module, package in listed.items():
+    try:
+        importlib.import_module(module)
+    except ImportError as error:
+        problems.append(f"Python module '{module}' (Debian package {package}): {error}")
+print("\n".join(problems))
+sys.exit(1 if problems else 0)
+PY
+}
+if [[ "$mode" == test ]]; then
+  if [[ ! -x /usr/bin/python3 ]]; then
+    problems+=("program '/usr/bin/python3' (Debian package python3)")
+  elif ! python_problems=$(check_python_modules); then
+    while IFS= read -r line; do [[ -n "$line" ]] && problems+=("$line"); done <<< "$python_problems"
+  fi
+fi
+
+if (( ${#problems[@]} > 0 )); then
+  echo "scripts/install-deps.sh $mode: missing after the install:" >&2
+  printf '  %s\n' "${problems[@]}" >&2
+  exit 1
+fi
