@@ -11,7 +11,8 @@
 namespace gpool {
 
 absl::StatusOr<std::string> CheckHealth(const std::string& address, absl::Duration timeout,
-                                        const TransportOptions& transport) {
+                                        const TransportOptions& transport,
+                                        const std::string& service) {
   std::shared_ptr<grpc::Channel> channel = CreateChannel(address, transport);
   if (absl::Status connected = WaitForConnection(*channel, address, timeout, "server");
       !connected.ok()) {
@@ -22,6 +23,7 @@ absl::StatusOr<std::string> CheckHealth(const std::string& address, absl::Durati
   context.set_deadline(std::chrono::system_clock::now() +
                        std::chrono::milliseconds(absl::ToInt64Milliseconds(timeout)));
   grpc::health::v1::HealthCheckRequest request;
+  request.set_service(service);
   grpc::health::v1::HealthCheckResponse response;
   grpc::Status status = stub->Check(&context, request, &response);
   if (!status.ok()) {

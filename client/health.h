@@ -10,10 +10,12 @@
 
 namespace gpool {
 
-// The serving status of `address` as a whole: "SERVING", "NOT_SERVING" or "UNKNOWN".
-// UNAVAILABLE (naming the address) when it does not answer within `timeout`.
+// The serving status of `service` ("" : the server as a whole) at `address`: "SERVING",
+// "NOT_SERVING" or "UNKNOWN". UNAVAILABLE (naming the address) when it does not answer within
+// `timeout`; NOT_FOUND when the server does not know `service`.
 absl::StatusOr<std::string> CheckHealth(const std::string& address, absl::Duration timeout,
-                                        const TransportOptions& transport = {});
+                                        const TransportOptions& transport = {},
+                                        const std::string& service = "");
 
 }  // namespace gpool
 

@@ -2,7 +2,9 @@
 
 #include <cstdint>
 #include <optional>
+#include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 
 namespace gpool {
@@ -19,6 +21,16 @@ HealthCheckResponse::ServingStatus StatusOf(bool serving) {
 }
 
 }  // namespace
+
+void HealthService::AddService(std::string service_name) {
+  absl::MutexLock lock(&mu_);
+  services_.insert(std::move(service_name));
+}
+
+bool HealthService::Knows(const std::string& service_name) {
+  absl::MutexLock lock(&mu_);
+  return services_.contains(service_name);
+}
 
 void HealthService::SetServing(bool serving) {
   absl::MutexLock lock(&mu_);
@@ -38,9 +50,11 @@ void HealthService::Shutdown() {
 grpc::Status HealthService::Check(grpc::ServerContext* context,
                                   const HealthCheckRequest* request,
                                   HealthCheckResponse* response) {
-  if (!request->service().empty()) {
+  if (!Knows(request->service())) {
     return grpc::Status(grpc::StatusCode::NOT_FOUND,
-                        "unknown service: this daemon reports on the server as a whole (\"\")");
+                        absl::StrCat("unknown service '", request->service(),
+                                     "': this daemon reports on the server as a whole (\"\") "
+                                     "and on the gpool.v1 service it serves"));
   }
   absl::MutexLock lock(&mu_);
   response->set_status(StatusOf(serving_));
@@ -51,7 +65,8 @@ grpc::Status HealthService::Watch(grpc::ServerContext* context,
                                   const HealthCheckRequest* request,
                                   grpc::ServerWriter<HealthCheckResponse>* writer) {
   HealthCheckResponse response;
-  if (!request->service().empty()) {
+  const bool known = Knows(request->service());
+  if (!known) {
     response.set_status(HealthCheckResponse::SERVICE_UNKNOWN);
     writer->Write(response);
   }
@@ -65,7 +80,7 @@ grpc::Status HealthService::Watch(grpc::ServerContext* context,
         return seen_version != version_;
       };
       mu_.AwaitWithTimeout(absl::Condition(&changed), kWatchCancellationCheck);
-      if (request->service().empty() && changed()) {
+      if (known && changed()) {
         response.set_status(StatusOf(serving_));
       } else {
         response.clear_status();

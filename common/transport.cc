@@ -78,10 +78,12 @@ StartedServer& StartedServer::operator=(StartedServer&&) = default;
 absl::StatusOr<StartedServer> StartServer(const std::string& listen,
                                           const std::vector<grpc::Service*>& services,
                                           bool serving, const std::string& port_file,
-                                          CompletionQueueLoop* loop) {
+                                          CompletionQueueLoop* loop,
+                                          const std::vector<std::string>& health_services) {
   grpc::ServerBuilder builder;
   StartedServer started;
   started.health = std::make_unique<HealthService>(serving);
+  for (const std::string& name : health_services) started.health->AddService(name);
   builder.AddListeningPort(listen, CreateServerCredentials(), &started.port);
   ConfigureServerBuilder(builder);
   builder.RegisterService(started.health.get());

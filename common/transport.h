@@ -55,7 +55,8 @@ struct StartedServer {
 };
 
 // Builds and starts a gpool daemon's server on `listen` ("HOST:PORT") with `services` and
-// grpc.health.v1 (HealthService), sets its health status to `serving`, and only then writes
+// grpc.health.v1 (HealthService, reporting on "" and each of `health_services`), sets its
+// health status to `serving`, and only then writes
 // the bound port (one line) to `port_file` if it is not empty, so whoever waits for the file
 // never sees a stale status. With a `loop`, attaches a completion queue to it for the
 // services' completion-queue methods and starts it; the caller then has those services accept
@@ -63,7 +64,8 @@ struct StartedServer {
 absl::StatusOr<StartedServer> StartServer(const std::string& listen,
                                           const std::vector<grpc::Service*>& services,
                                           bool serving, const std::string& port_file,
-                                          CompletionQueueLoop* loop = nullptr);
+                                          CompletionQueueLoop* loop = nullptr,
+                                          const std::vector<std::string>& health_services = {});
 
 // Waits until the channel is connected. UNAVAILABLE with a message naming `address` and what
 // to check when it does not connect within `timeout`.

@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "common/health_service.h"
 #include "common/transport.h"
+#include "gpool.grpc.pb.h"
 #include "server/coordinator_service.h"
 #include "server/grpc_worker_connection.h"
 
@@ -54,7 +55,8 @@ int RunCoordinator(const CoordinatorDaemonOptions& daemon_options) {
   CoordinatorService service(scheduler.get(), &loop);
 
   absl::StatusOr<StartedServer> started =
-      StartServer(listen, {&service}, /*serving=*/true, daemon_options.port_file, &loop);
+      StartServer(listen, {&service}, /*serving=*/true, daemon_options.port_file, &loop,
+                  {v1::Coordinator::service_full_name()});
   if (!started.ok()) {
     LogError(std::string(started.status().message()));
     return 1;

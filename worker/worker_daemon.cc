@@ -71,7 +71,8 @@ int RunWorker(const WorkerDaemonOptions& options, FunctionRegistry registry) {
   WorkerService service(&executor, getpid(), &loop, options.shared_values);
   // Not ready to take chunks (health NOT_SERVING) until the coordinator knows us.
   absl::StatusOr<StartedServer> started =
-      StartServer(options.listen, {&service}, /*serving=*/false, options.port_file, &loop);
+      StartServer(options.listen, {&service}, /*serving=*/false, options.port_file, &loop,
+                  {v1::Worker::service_full_name()});
   if (!started.ok()) {
     LogError(std::string(started.status().message()));
     return 1;

@@ -22,6 +22,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "client/client.h"
+#include "client/health.h"
 #include "client/local_cluster.h"
 #include "common/subprocess.h"
 #include "common/transport.h"
@@ -459,6 +460,37 @@ TEST_F(ClusterTest, Health_CoordinatorAndRegisteredWorkerServe_UnregisteredWorke
   absl::StatusOr<int> exit_code = StopProcess(lonely, absl::Seconds(10));
   ASSERT_OK(exit_code);
   EXPECT_EQ(*exit_code, 0);  // SIGTERM is a clean shutdown
+}
+
+TEST_F(ClusterTest, Health_ServiceNamesReportAsTheServer_UnknownNameIsNotFound) {
+  StartCluster(1);
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Client> client, Client::Connect(cluster_->address()));
+  ASSERT_OK_AND_ASSIGN(ClusterView view, client->GetClusterInfo());
+  ASSERT_EQ(view.workers.size(), 1u);
+  const std::string& worker = view.workers[0].address;
+
+  for (const std::string service : {"", "gpool.v1.Coordinator"}) {
+    absl::StatusOr<std::string> status = CheckHealth(cluster_->address(), absl::Seconds(5), {},
+                                                     service);
+    ASSERT_OK(status) << "service '" << service << "'";
+    EXPECT_EQ(*status, "SERVING") << "service '" << service << "'";
+  }
+  for (const std::string service : {"", "gpool.v1.Worker"}) {
+    absl::StatusOr<std::string> status = CheckHealth(worker, absl::Seconds(5), {}, service);
+    ASSERT_OK(status) << "service '" << service << "'";
+    EXPECT_EQ(*status, "SERVING") << "service '" << service << "'";
+  }
+  // Each daemon names only the service it serves.
+  EXPECT_EQ(CheckHealth(cluster_->address(), absl::Seconds(5), {}, "gpool.v1.Worker")
+                .status()
+                .code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(CheckHealth(worker, absl::Seconds(5), {}, "gpool.v1.Coordinator").status().code(),
+            absl::StatusCode::kNotFound);
+  absl::StatusOr<std::string> unknown =
+      CheckHealth(cluster_->address(), absl::Seconds(5), {}, "no.such.Service");
+  EXPECT_EQ(unknown.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(unknown.status().message(), HasSubstr("no.such.Service"));
 }
 
 // ---- The client library -----------------------------------------------------------------
