@@ -427,10 +427,10 @@ absl::StatusOr<int64_t> Square(int64_t x) {
 }
 
 absl::StatusOr<int64_t> Cube(int64_t x) {
-  if (x > kMaxCubeInput || x < -kMaxCubeInput) {
+  if (x > kMaxCubeInput || x < kMinCubeInput) {
     return absl::OutOfRangeError(absl::StrCat(
-        "cube(", x,
-        ") does not fit in a signed 64-bit integer; inputs must satisfy |x| <= ", kMaxCubeInput));
+        "cube(", x, ") does not fit in a signed 64-bit integer; inputs must satisfy ",
+        kMinCubeInput, " <= x <= ", kMaxCubeInput));
   }
   return x * x * x;
 }

@@ -64,8 +64,11 @@ namespace gpool {
 
 // The largest |x| whose square fits in int64: floor(sqrt(2^63 - 1)).
 inline constexpr int64_t kMaxSquareInput = 3037000499;
-// The largest |x| whose cube fits in int64: floor(cbrt(2^63 - 1)).
-inline constexpr int64_t kMaxCubeInput = 2097151;
+// cube's domain, kMinCubeInput <= x <= kMaxCubeInput: the x whose cube fits in int64. Not
+// symmetric, as int64 is not: (-2^21)^3 = -2^63 fits, 2^21 cubed does not.
+inline constexpr int64_t kMaxCubeInput = 2097151;    // floor(cbrt(2^63 - 1))
+inline constexpr int64_t kMinCubeInput = -2097152;   // -2^21
+
 
 // What the caller wants back from a chunk: every mapped value, or only the reductions.
 enum class ResultMode { kValues, kSum };

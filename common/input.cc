@@ -1,5 +1,6 @@
 #include "common/input.h"
 
+#include <algorithm>
 #include <charconv>
 #include <string>
 #include <utility>
@@ -50,6 +51,17 @@ Input Input::Slice(uint64_t first, uint64_t count) const {
 std::string Input::Describe() const {
   if (is_range_) return absl::StrCat(start_, "..", end_);
   return absl::StrCat(values_.size(), values_.size() == 1 ? " value" : " values");
+}
+
+std::string Input::DescribeSlice(uint64_t first, uint64_t count) const {
+  if (is_range_) return absl::StrCat("elements ", At(first), "..", At(first + count - 1));
+  constexpr uint64_t kValuesShown = 3;
+  std::string text = absl::StrCat("list positions ", first, "..", first + count - 1, ": ");
+  for (uint64_t i = 0; i < std::min(count, kValuesShown); ++i) {
+    absl::StrAppend(&text, i == 0 ? "" : ", ", values_[first + i]);
+  }
+  if (count > kValuesShown) absl::StrAppend(&text, ", ...");
+  return text;
 }
 
 absl::Status ValidateInput(const Input& input) {

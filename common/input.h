@@ -38,6 +38,10 @@ class Input {
 
   // "1..5000" or "3 values".
   std::string Describe() const;
+  // Elements [first, first + count) (count >= 1) for a message: for a range, the values they
+  // are ("elements 11..20"); for a list, their positions and the first few values ("list
+  // positions 10..19: 9, -4, 7, ..."), since a list's values need not be in order.
+  std::string DescribeSlice(uint64_t first, uint64_t count) const;
 
  private:
   Input() = default;

@@ -915,8 +915,8 @@ void Scheduler::ChunkLostLocked(Job& job, uint64_t chunk_index, const std::strin
     const uint64_t count = job.plan->ElementCount(chunk_index);
     FinishJobLocked(
         job, absl::AbortedError(absl::StrCat(
-                 "chunk ", chunk_index, " (elements ", job.spec.input->At(first), "..",
-                 job.spec.input->At(first + count - 1), ") was lost ", active.lost_on.size(),
+                 "chunk ", chunk_index, " (", job.spec.input->DescribeSlice(first, count),
+                 ") was lost ", active.lost_on.size(),
                  " times, with workers ", absl::StrJoin(active.lost_on, ", "),
                  "; giving up after ", options_.max_attempts, " attempts")));
     return;

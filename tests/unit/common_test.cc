@@ -136,6 +136,17 @@ TEST(ParseValueLinesTest, NoValues_IsInvalidArgument) {
 
 // ---- Chunking ---------------------------------------------------------------------------
 
+TEST(InputDescribeSliceTest, Range_NamesTheValues) {
+  EXPECT_EQ(Input::Range(1, 100).DescribeSlice(10, 10), "elements 11..20");
+  EXPECT_EQ(Input::Range(-5, 5).DescribeSlice(0, 1), "elements -5..-5");
+}
+
+TEST(InputDescribeSliceTest, List_NamesPositionsAndFirstValuesNeverAReversedRange) {
+  const Input list = Input::List({9, 4, 7, 3, 1, 8});
+  EXPECT_EQ(list.DescribeSlice(0, 2), "list positions 0..1: 9, 4");
+  EXPECT_EQ(list.DescribeSlice(1, 5), "list positions 1..5: 4, 7, 3, ...");
+}
+
 TEST(ChunkingTest, DefaultChunkSize_FollowsPoolRule) {
   // Pool: chunksize, extra = divmod(len, 4 * processes); if extra: chunksize += 1.
   EXPECT_EQ(DefaultChunkSize(5000, 4), 313u);  // 5000 / 16 = 312.5
@@ -261,9 +272,16 @@ TEST(SquareTest, Overflow_IsOutOfRangeNamingTheValue) {
               StatusIs(absl::StatusCode::kOutOfRange, HasSubstr("square(-9223372036854775808)")));
 }
 
-TEST(CubeTest, Overflow_IsOutOfRange) {
+TEST(CubeTest, Overflow_IsOutOfRange_MinusTwoToThe21IsInDomain) {
   EXPECT_OK(Cube(kMaxCubeInput));
   EXPECT_THAT(Cube(kMaxCubeInput + 1), StatusIs(absl::StatusCode::kOutOfRange, HasSubstr("cube(2097152)")));
+  // int64 is not symmetric: (-2^21)^3 = -2^63 is the one negative cube beyond -kMaxCubeInput.
+  ASSERT_OK_AND_ASSIGN(int64_t smallest, Cube(kMinCubeInput));
+  EXPECT_EQ(smallest, std::numeric_limits<int64_t>::min());
+  EXPECT_THAT(Cube(kMinCubeInput - 1),
+              StatusIs(absl::StatusCode::kOutOfRange,
+                       HasSubstr("cube(-2097153) does not fit in a signed 64-bit integer; inputs "
+                                 "must satisfy -2097152 <= x <= 2097151")));
 }
 
 TEST(FunctionRegistryTest, SumOfSquaresToMillion_MatchesClosedForm) {
