@@ -257,7 +257,7 @@ grpc::Status CoordinatorService::RegisterWorker(grpc::ServerContext* context,
   registration.slots = request->slots();
   registration.functions.assign(request->functions().begin(), request->functions().end());
   registration.incarnation = request->incarnation();
-  registration.max_chunks_per_call = std::max(1, request->max_chunks_per_call());
+  registration.max_chunks_per_call = request->max_chunks_per_call();
   absl::StatusOr<RegistrationGrant> grant = scheduler_->RegisterWorker(registration);
   if (!grant.ok()) return ToGrpcStatus(grant.status());
   response->set_worker_id(grant->worker_id);

@@ -169,7 +169,8 @@ class Scheduler {
   Scheduler& operator=(const Scheduler&) = delete;
 
   // Adds a worker; a previous registration from the same address is declared dead first.
-  // INVALID_ARGUMENT for an empty address, slots < 1 or no functions.
+  // INVALID_ARGUMENT for an empty address, slots < 1, no functions, or max_chunks_per_call
+  // outside 1..kMaxChunksPerCall.
   absl::StatusOr<RegistrationGrant> RegisterWorker(const WorkerRegistration& registration);
 
   // Renews the lease. `reported_interval` is the interval the worker says it beats at from
@@ -227,7 +228,7 @@ class Scheduler {
     absl::Duration lease_timeout;
     // (job sequence, chunk index, attempt) of every chunk sent and not answered.
     absl::btree_set<std::tuple<uint64_t, uint64_t, int>> in_flight;
-    // Calls (RunChunk or RunChunks) sent and not answered: what capacity is counted in.
+    // RunChunks calls sent and not answered: what capacity is counted in.
     int calls_in_flight = 0;
     int64_t chunks_done = 0;
     // Leaving gracefully: gets no new chunks.
@@ -286,7 +287,7 @@ class Scheduler {
   struct Actions {
     struct Dispatch {
       std::shared_ptr<WorkerConnection> connection;
-      // One task: RunChunk; several (same call id): RunChunks.
+      // The call's chunks (they share its call id): at most the worker's max_chunks_per_call.
       std::vector<ChunkTask> tasks;
       std::string worker_id;
       uint64_t job_sequence = 0;

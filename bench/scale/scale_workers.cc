@@ -2,10 +2,11 @@
 // keeps them alive at the heartbeat rate the coordinator grants (issue 6, scale target).
 //
 // Every simulated worker is a real worker as far as the coordinator can tell:
-//   * its own listening port 127.0.0.1:PORT serving gpool.v1.Worker/RunChunk (one gRPC server
-//     with N listening ports; RunChunk computes the exact answer with gpool's FunctionRegistry);
+//   * its own listening port 127.0.0.1:PORT serving gpool.v1.Worker/RunChunks (one gRPC server
+//     with N listening ports; RunChunks computes the exact answer with gpool's
+//     FunctionRegistry);
 //   * its own registration (address, incarnation, host "scale-<i>", pid = this process, 1 slot,
-//     functions ["square"]) and, unless --shared_connection, its own TCP connection to the
+//     functions ["square"], one chunk per call) and, unless --shared_connection, its own TCP connection to the
 //     coordinator (a local subchannel pool per channel, like N separate processes would have);
 //   * heartbeats at the interval granted to it, adopting every new grant as gpool-worker's
 //     RegistrationLoop does (the coordinator lengthens the interval as the cluster grows), and
@@ -77,9 +78,9 @@ class ScaleWorkerService final : public v1::Worker::CallbackService {
   explicit ScaleWorkerService(int64_t pid)
       : pid_(pid), registry_(gpool::FunctionRegistry::WithBuiltins()) {}
 
-  grpc::ServerUnaryReactor* RunChunk(grpc::CallbackServerContext* context,
-                                     const v1::RunChunkRequest* request,
-                                     v1::RunChunkResponse* response) override {
+  grpc::ServerUnaryReactor* RunChunks(grpc::CallbackServerContext* context,
+                                      const v1::RunChunksRequest* request,
+                                      v1::RunChunksResponse* response) override {
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
     reactor->Finish(Compute(context, *request, response));
     calls_.fetch_add(1, std::memory_order_relaxed);
@@ -89,29 +90,38 @@ class ScaleWorkerService final : public v1::Worker::CallbackService {
   uint64_t calls() const { return calls_.load(); }
 
  private:
-  grpc::Status Compute(grpc::CallbackServerContext* context, const v1::RunChunkRequest& request,
-                       v1::RunChunkResponse* response) {
+  grpc::Status Compute(grpc::CallbackServerContext* context, const v1::RunChunksRequest& request,
+                       v1::RunChunksResponse* response) {
     if (!registry_.Has(request.function())) {
       return grpc::Status(grpc::StatusCode::NOT_FOUND,
                           absl::StrCat("function '", request.function(), "' is not available"));
     }
-    absl::StatusOr<gpool::Input> input = gpool::FromProto(request.input());
-    if (!input.ok()) {
-      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, std::string(input.status().message()));
+    if (request.chunks_size() != 1) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          absl::StrCat("a call must carry 1 chunk (max_chunks_per_call), got ",
+                                       request.chunks_size()));
     }
-    absl::StatusOr<gpool::ChunkOutput> output =
-        registry_.Run(request.function(), *input, gpool::FromProto(request.result_mode()),
-                      [context] { return context->IsCancelled(); });
-    if (!output.ok()) {
-      return grpc::Status(static_cast<grpc::StatusCode>(output.status().code()),
-                          std::string(output.status().message()));
+    for (const v1::ChunkTask& chunk : request.chunks()) {
+      absl::StatusOr<gpool::Input> input = gpool::FromProto(chunk.input());
+      if (!input.ok()) {
+        return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                            std::string(input.status().message()));
+      }
+      absl::StatusOr<gpool::ChunkOutput> output =
+          registry_.Run(request.function(), *input, gpool::FromProto(request.result_mode()),
+                        [context] { return context->IsCancelled(); });
+      if (!output.ok()) {
+        return grpc::Status(static_cast<grpc::StatusCode>(output.status().code()),
+                            std::string(output.status().message()));
+      }
+      v1::ChunkOutcome* outcome = response->add_results();
+      outcome->mutable_values()->Add(output->values.begin(), output->values.end());
+      gpool::ToProto(output->sum, outcome->mutable_partial_sum());
+      outcome->set_element_count(static_cast<int64_t>(output->count));
+      outcome->set_partial_min(output->min);
+      outcome->set_partial_max(output->max);
+      outcome->set_pid(pid_);
     }
-    response->mutable_values()->Add(output->values.begin(), output->values.end());
-    gpool::ToProto(output->sum, response->mutable_partial_sum());
-    response->set_element_count(static_cast<int64_t>(output->count));
-    response->set_partial_min(output->min);
-    response->set_partial_max(output->max);
-    response->set_pid(pid_);
     return grpc::Status::OK;
   }
 
@@ -162,6 +172,8 @@ bool Register(SimWorker& w, int64_t pid) {
   registration.slots = 1;
   registration.functions = {"square"};
   registration.incarnation = w.incarnation;
+  // One chunk per call: the coordinator's cost per call is what this measures.
+  registration.max_chunks_per_call = 1;
   absl::StatusOr<gpool::RegistrationGrant> grant = w.link->Register(registration);
   if (!grant.ok()) {
     w.worker_id.clear();
@@ -337,7 +349,7 @@ int main(int argc, char** argv) {
     const uint64_t hb = g_heartbeats.load();
     std::printf(
         "heartbeats %.0f/s, every %s, grants adopted %llu, errors %llu, registrations %llu, "
-        "RunChunk calls %llu\n",
+        "RunChunks calls %llu\n",
         static_cast<double>(hb - last_heartbeats) / absl::ToDoubleSeconds(now - last),
         Intervals(workers).c_str(), static_cast<unsigned long long>(g_grants.load()),
         static_cast<unsigned long long>(g_heartbeat_errors.load()),

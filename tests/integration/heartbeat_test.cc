@@ -56,10 +56,7 @@ class UnusedConnector final : public WorkerConnector {
  private:
   class Connection final : public WorkerConnection {
    public:
-    void RunChunk(const ChunkTask& task, Done done) override {
-      done(absl::UnavailableError("no chunks in this test"));
-    }
-    void RunChunks(std::vector<ChunkTask> tasks, BatchDone done) override {
+    void RunChunks(std::vector<ChunkTask> tasks, Done done) override {
       done(absl::UnavailableError("no chunks in this test"));
     }
     void Cancel(uint64_t call_id) override {}
@@ -194,6 +191,7 @@ class RawWorker {
     request.set_slots(1);
     request.add_functions("square");
     request.set_incarnation(7);
+    request.set_max_chunks_per_call(1);
     v1::RegisterWorkerResponse response;
     grpc::Status status = stub_->RegisterWorker(&context, request, &response);
     if (!status.ok()) return FromGrpcStatus(status);

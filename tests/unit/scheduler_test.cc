@@ -1,9 +1,10 @@
 // Unit tests of the coordinator's Scheduler, driven without sockets: a fake connector queues
-// every RunChunk call so each test decides when and how it completes, and a FakeClock drives
+// every RunChunks call so each test decides when and how it completes, and a FakeClock drives
 // leases and waits.
 #include "server/scheduler.h"
 
 #include <deque>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -25,16 +26,18 @@ namespace {
 using ::gpool::testing::StatusIs;
 using ::testing::HasSubstr;
 
+// A RunChunks call of one chunk: most tests complete chunks one at a time.
 struct PendingCall {
   std::string address;
   ChunkTask task;
-  WorkerConnection::Done done;
+  std::function<void(absl::StatusOr<ChunkReply>)> done;
 };
 
+// A RunChunks call of several chunks.
 struct PendingBatch {
   std::string address;
   std::vector<ChunkTask> tasks;
-  WorkerConnection::BatchDone done;
+  WorkerConnection::Done done;
 };
 
 // Records calls; the test completes them. Thread-safe.
@@ -44,12 +47,20 @@ class FakeConnector final : public WorkerConnector {
    public:
     Connection(FakeConnector* owner, std::string address)
         : owner_(owner), address_(std::move(address)) {}
-    void RunChunk(const ChunkTask& task, Done done) override {
+    void RunChunks(std::vector<ChunkTask> tasks, Done done) override {
       absl::MutexLock lock(&owner_->mu_);
-      owner_->pending_.push_back(PendingCall{address_, task, std::move(done)});
-    }
-    void RunChunks(std::vector<ChunkTask> tasks, BatchDone done) override {
-      absl::MutexLock lock(&owner_->mu_);
+      owner_->call_sizes_[address_].push_back(tasks.size());
+      if (tasks.size() == 1) {
+        owner_->pending_.push_back(PendingCall{
+            address_, std::move(tasks.front()),
+            [done = std::move(done)](absl::StatusOr<ChunkReply> reply) {
+              if (!reply.ok()) return done(reply.status());
+              std::vector<ChunkReply> replies;
+              replies.push_back(*std::move(reply));
+              done(std::move(replies));
+            }});
+        return;
+      }
       owner_->pending_batches_.push_back(
           PendingBatch{address_, std::move(tasks), std::move(done)});
     }
@@ -81,7 +92,13 @@ class FakeConnector final : public WorkerConnector {
     return std::make_shared<Connection>(this, address);
   }
 
-  // Calls sent to `address` and not yet completed.
+  // The number of chunks of every call sent to `address`, in order.
+  std::vector<size_t> CallSizes(const std::string& address) {
+    absl::MutexLock lock(&mu_);
+    return call_sizes_[address];
+  }
+
+  // Calls of one chunk sent to `address` and not yet completed.
   std::vector<PendingCall*> PendingFor(const std::string& address) {
     absl::MutexLock lock(&mu_);
     std::vector<PendingCall*> calls;
@@ -202,6 +219,7 @@ class FakeConnector final : public WorkerConnector {
   absl::Mutex mu_;
   std::deque<PendingCall> pending_ ABSL_GUARDED_BY(mu_);
   std::deque<PendingBatch> pending_batches_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::vector<size_t>> call_sizes_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> cancelled_addresses_ ABSL_GUARDED_BY(mu_);
   std::vector<uint64_t> cancelled_calls_ ABSL_GUARDED_BY(mu_);
   bool complete_on_cancel_all_ ABSL_GUARDED_BY(mu_) = false;
@@ -307,7 +325,10 @@ class SchedulerTest : public ::testing::Test {
     bool progress = true;
     while (progress) {
       progress = false;
-      for (const auto& address : addresses) progress |= connector_.CompleteOldest(address);
+      for (const auto& address : addresses) {
+        progress |= connector_.CompleteOldest(address);
+        progress |= connector_.CompleteOldestBatch(address);
+      }
       drained = Drain(job, std::move(drained));
     }
     return drained;
@@ -356,6 +377,29 @@ TEST_F(SchedulerTest, RegisterWorker_InvalidRegistration_IsInvalidArgument) {
   registration.functions.clear();
   EXPECT_THAT(scheduler_->RegisterWorker(registration),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("function")));
+}
+
+TEST_F(SchedulerTest, RegisterWorker_MaxChunksPerCallZero_IsInvalidArgument) {
+  WorkerRegistration registration;
+  registration.address = "a:1";
+  registration.slots = 1;
+  registration.functions = {"square"};
+  registration.max_chunks_per_call = 0;
+  EXPECT_THAT(scheduler_->RegisterWorker(registration),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("max_chunks_per_call")));
+  EXPECT_TRUE(scheduler_->Snapshot().workers.empty());
+}
+
+TEST_F(SchedulerTest, RegisterWorker_MaxChunksPerCallAboveTheBound_IsInvalidArgument) {
+  WorkerRegistration registration;
+  registration.address = "a:1";
+  registration.slots = 1;
+  registration.functions = {"square"};
+  registration.max_chunks_per_call = kMaxChunksPerCall + 1;
+  EXPECT_THAT(scheduler_->RegisterWorker(registration),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("16384")));
+  registration.max_chunks_per_call = kMaxChunksPerCall;
+  EXPECT_OK(scheduler_->RegisterWorker(registration).status());
 }
 
 TEST_F(SchedulerTest, Heartbeat_UnknownWorkerOrIncarnation_IsNotFound) {
@@ -1136,7 +1180,7 @@ TEST_F(SchedulerTest, Batch_SmallChunksShareCallsSplitFairlyOverWorkers) {
   ASSERT_EQ(connector_.PendingBatchesFor("b:1").size(), 1u);
   EXPECT_EQ(connector_.PendingBatchesFor("a:1")[0]->tasks.size(), 50u);
   EXPECT_EQ(connector_.PendingBatchesFor("b:1")[0]->tasks.size(), 50u);
-  EXPECT_EQ(connector_.pending_count(), 0u);  // no single-chunk RunChunk calls
+  EXPECT_EQ(connector_.pending_count(), 0u);  // no call of a single chunk
   const uint64_t call_id = connector_.PendingBatchesFor("a:1")[0]->tasks.front().call_id;
   for (const ChunkTask& task : connector_.PendingBatchesFor("a:1")[0]->tasks) {
     EXPECT_EQ(task.call_id, call_id);
@@ -1151,6 +1195,30 @@ TEST_F(SchedulerTest, Batch_SmallChunksShareCallsSplitFairlyOverWorkers) {
   for (const ChunkDelivery& chunk : drained.chunks) indices.insert(chunk.chunk_index);
   EXPECT_EQ(drained.chunks.size(), 100u);
   EXPECT_EQ(indices.size(), 100u);
+}
+
+TEST_F(SchedulerTest, Batch_WholeJob_NoCallCarriesMoreThanTheWorkersMax) {
+  SchedulerOptions options;
+  options.initial_chunks_per_call = 1000;
+  Reset(options);
+  // Fair share and timing alone would put 100 chunks in a call; the workers take 1 and 3.
+  AddWorker("one:1", 1, {"square"}, 7, /*max_chunks_per_call=*/1);
+  AddWorker("three:1", 2, {"square"}, 7, /*max_chunks_per_call=*/3);
+  auto job = Submit(1, 300, 1);
+  Drained drained = RunJob(job, {"one:1", "three:1"});
+  ASSERT_TRUE(drained.finished.has_value());
+  EXPECT_OK(drained.finished->status);
+  EXPECT_EQ(drained.sum, SquareSum(300));
+  const std::vector<size_t> one = connector_.CallSizes("one:1");
+  const std::vector<size_t> three = connector_.CallSizes("three:1");
+  ASSERT_FALSE(one.empty());
+  ASSERT_FALSE(three.empty());
+  for (size_t size : one) EXPECT_EQ(size, 1u);
+  for (size_t size : three) {
+    EXPECT_GE(size, 1u);
+    EXPECT_LE(size, 3u);
+  }
+  EXPECT_NE(std::find(three.begin(), three.end(), 3u), three.end());  // the max is used
 }
 
 TEST_F(SchedulerTest, Batch_SeedShape_OneCallPerWorker) {
@@ -1175,7 +1243,7 @@ TEST_F(SchedulerTest, Batch_ChunksAboveElementBudgetGoAlone) {
   Reset(options);
   AddWorker("a:1", 1, {"square"}, 7, 1024);
   auto job = Submit(1, 1000, 60);  // 17 chunks of 60 (the last of 40)
-  // 60 + 60 > 90 and 60 + 40 > 90: every call carries one chunk, through RunChunk.
+  // 60 + 60 > 90 and 60 + 40 > 90: every call carries one chunk.
   EXPECT_EQ(connector_.PendingBatchesFor("a:1").size(), 0u);
   EXPECT_EQ(connector_.PendingFor("a:1").size(), 2u);  // slot + pipeline
   Drained drained = RunJob(job, {"a:1"});
@@ -1275,7 +1343,7 @@ TEST_F(SchedulerTest, Batch_CallsFollowMeasuredTimePerChunk) {
   // Untimed: the first calls carry initial_chunks_per_call.
   ASSERT_EQ(connector_.PendingBatchesFor("a:1").size(), 2u);
   EXPECT_EQ(connector_.PendingBatchesFor("a:1")[0]->tasks.size(), 16u);
-  // 16 chunks in 1.6 s: 100 ms per chunk, so a 20 ms call holds one chunk (RunChunk).
+  // 16 chunks in 1.6 s: 100 ms per chunk, so a 20 ms call holds one chunk.
   clock_.Advance(absl::Milliseconds(1600));
   ASSERT_TRUE(connector_.CompleteOldestBatch("a:1"));
   ASSERT_EQ(connector_.PendingFor("a:1").size(), 1u);
