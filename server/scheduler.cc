@@ -152,9 +152,15 @@ Scheduler::Worker* Scheduler::FindWorkerLocked(const std::string& worker_id,
   return &it->second;
 }
 
-absl::StatusOr<HeartbeatReply> Scheduler::Heartbeat(const std::string& worker_id,
+absl::StatusOr<HeartbeatGrant> Scheduler::Heartbeat(const std::string& worker_id,
                                                     uint64_t incarnation,
                                                     absl::Duration reported_interval) {
+  if (reported_interval < absl::Milliseconds(1)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "a heartbeat must report the interval the worker beats at (heartbeat_interval_ms >= "
+        "1, the last one granted), got ",
+        absl::FormatDuration(reported_interval)));
+  }
   absl::MutexLock lock(&mu_);
   Worker* worker = FindWorkerLocked(worker_id, incarnation);
   if (worker == nullptr) {
@@ -162,20 +168,12 @@ absl::StatusOr<HeartbeatReply> Scheduler::Heartbeat(const std::string& worker_id
         absl::StrCat("worker ", worker_id, " is not registered here; register again"));
   }
   worker->last_heartbeat = clock_->Now();
-  HeartbeatReply reply;
-  if (reported_interval <= absl::ZeroDuration()) {
-    // An older worker beats at the interval it registered with, for good: hold it to that.
-    reply.grant = {worker->heartbeat_interval, worker->lease_timeout};
-    return reply;
-  }
   // The lease follows what the worker says it does, not what it was asked to do: a new,
   // shorter grant shortens the lease only once the worker reports beating faster, and a
   // longer one lengthens it from the beat that announces it, before the worker slows down.
   worker->heartbeat_interval = heartbeat_policy_.Clamp(reported_interval);
   worker->lease_timeout = heartbeat_policy_.LeaseFor(worker->heartbeat_interval);
-  reply.grant = {granted_interval_, heartbeat_policy_.LeaseFor(granted_interval_)};
-  reply.regrant = reported_interval != granted_interval_;
-  return reply;
+  return HeartbeatGrant{granted_interval_, heartbeat_policy_.LeaseFor(granted_interval_)};
 }
 
 void Scheduler::RegrantLocked() {

@@ -12,9 +12,8 @@
 //     RegistrationLoop does (the coordinator lengthens the interval as the cluster grows), and
 //     re-registering on NOT_FOUND.
 // The coordinator-facing calls go through gpool-worker's own GrpcCoordinatorLink (one per
-// simulated worker), so heartbeats travel as a real worker sends them: one StreamHeartbeats
-// call per worker, or with --noheartbeat_stream one unary Heartbeat per beat (what the Python
-// example worker does). A few heartbeat threads serve all N workers.
+// simulated worker), so heartbeats travel as a real worker sends them: one unary Heartbeat
+// call per beat. A few heartbeat threads serve all N workers.
 #include <unistd.h>
 
 #include <algorithm>
@@ -25,7 +24,6 @@
 #include <fstream>
 #include <climits>
 #include <memory>
-#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -57,9 +55,6 @@ ABSL_FLAG(absl::Duration, duration, absl::Minutes(5),
 ABSL_FLAG(int, heartbeat_threads, 4, "Threads sending heartbeats (workers are split among them).");
 ABSL_FLAG(std::string, ready_file, "",
           "If set, write the number of registered workers here once all are registered.");
-ABSL_FLAG(bool, heartbeat_stream, true,
-          "Heartbeat over one StreamHeartbeats call per worker, as gpool-worker does; false: "
-          "one unary Heartbeat call per beat.");
 ABSL_FLAG(bool, shared_connection, false,
           "Share one TCP connection to the coordinator among all workers (default: one each, "
           "as separate worker processes would have).");
@@ -180,9 +175,7 @@ bool Register(SimWorker& w, int64_t pid) {
     return false;
   }
   w.worker_id = grant->worker_id;
-  if (grant->heartbeat_interval > absl::ZeroDuration()) {
-    w.interval_ms.store(absl::ToInt64Milliseconds(grant->heartbeat_interval));
-  }
+  w.interval_ms.store(absl::ToInt64Milliseconds(grant->heartbeat_interval));
   g_registrations.fetch_add(1);
   return true;
 }
@@ -190,21 +183,19 @@ bool Register(SimWorker& w, int64_t pid) {
 // One beat; returns the time until the next one.
 std::chrono::milliseconds Heartbeat(SimWorker& w, int64_t pid) {
   const int64_t interval_ms = w.interval_ms.load();
-  absl::StatusOr<std::optional<gpool::HeartbeatGrant>> reply =
+  absl::StatusOr<gpool::HeartbeatGrant> grant =
       w.link->Heartbeat(w.worker_id, w.incarnation, absl::Milliseconds(interval_ms));
   g_heartbeats.fetch_add(1, std::memory_order_relaxed);
-  if (absl::IsNotFound(reply.status())) {
+  if (absl::IsNotFound(grant.status())) {
     Register(w, pid);
-  } else if (!reply.ok()) {
+  } else if (!grant.ok()) {
     g_heartbeat_errors.fetch_add(1, std::memory_order_relaxed);
-  } else if (reply->has_value()) {
-    const int64_t granted_ms = absl::ToInt64Milliseconds((*reply)->interval);
-    if (granted_ms > 0 && granted_ms != interval_ms) {
-      // As RegistrationLoop: the beat reporting the new interval comes no later than either.
-      w.interval_ms.store(granted_ms);
-      g_grants.fetch_add(1, std::memory_order_relaxed);
-      return std::chrono::milliseconds(std::min(interval_ms, granted_ms));
-    }
+  } else if (const int64_t granted_ms = absl::ToInt64Milliseconds(grant->interval);
+             granted_ms != interval_ms) {
+    // As RegistrationLoop: the beat reporting the new interval comes no later than either.
+    w.interval_ms.store(granted_ms);
+    g_grants.fetch_add(1, std::memory_order_relaxed);
+    return std::chrono::milliseconds(std::min(interval_ms, granted_ms));
   }
   return std::chrono::milliseconds(w.interval_ms.load());
 }
@@ -231,7 +222,6 @@ int main(int argc, char** argv) {
   const int n = absl::GetFlag(FLAGS_workers);
   const int threads = std::max(1, std::min(absl::GetFlag(FLAGS_heartbeat_threads), n));
   const bool shared = absl::GetFlag(FLAGS_shared_connection);
-  const bool stream = absl::GetFlag(FLAGS_heartbeat_stream);
   const int64_t pid = getpid();
   if (n < 1) {
     std::fprintf(stderr, "scale_workers: --workers must be >= 1\n");
@@ -273,9 +263,7 @@ int main(int argc, char** argv) {
     } else {
       channel = CoordinatorChannel(coordinator, false);
     }
-    gpool::GrpcCoordinatorLinkOptions link_options;
-    link_options.stream_heartbeats = stream;
-    w.link = std::make_unique<gpool::GrpcCoordinatorLink>(std::move(channel), link_options);
+    w.link = std::make_unique<gpool::GrpcCoordinatorLink>(std::move(channel));
   }
 
   // Register everyone (in parallel across the heartbeat threads), then heartbeat.
@@ -329,9 +317,9 @@ int main(int argc, char** argv) {
     all_registered = true;
   }
   std::printf(
-      "ready %d workers registered in %.0f ms (heartbeat every %s, %s, %d threads, %s)\n",
+      "ready %d workers registered in %.0f ms (heartbeat every %s, %d threads, %s)\n",
       registered.load(), absl::ToDoubleMilliseconds(absl::Now() - start),
-      Intervals(workers).c_str(), stream ? "streamed" : "one call per beat", threads,
+      Intervals(workers).c_str(), threads,
       shared ? "one shared connection" : "one connection per worker");
   std::fflush(stdout);
   const std::string ready_file = absl::GetFlag(FLAGS_ready_file);
@@ -368,7 +356,7 @@ int main(int argc, char** argv) {
     pool.emplace_back([&, t] {
       for (int i = t; i < n; i += threads) {
         Leave(workers[i]);
-        workers[i].link.reset();  // Half-closes its heartbeat call.
+        workers[i].link.reset();
       }
     });
   }

@@ -6,7 +6,7 @@ computes the chunks it is sent, beside the C++ workers of the same pool:
 
     $ /usr/bin/python3 worker.py --coordinator 127.0.0.1:50051 --slots 2
     ... I python-worker 4242: serving on 127.0.0.1:40117 with 2 slot(s), functions identity,square
-    ... I python-worker 4242: registered as w-3 (heartbeat every 0.5s)
+    ... I python-worker 4242: registered as w3 (heartbeat every 0.5s, lease 3s)
 
 Functions: square (exact: fails with OUT_OF_RANGE naming the value when |x| > 3037000499, as
 the C++ worker does) and identity. SIGTERM or SIGINT stops it: running chunks get a few
@@ -210,7 +210,11 @@ class RegistrationLoop:
         grpc = self._grpc
         failures = 0
         worker_id = ""
-        heartbeat_interval_s = 1.0
+        # The interval granted last (at registration, then by heartbeats), which every beat
+        # reports, and the wait until the next beat: the interval, except right after a new
+        # grant.
+        interval_ms = 0
+        wait_s = 0.0
         while not self._stop.is_set():
             if not worker_id:
                 try:
@@ -227,20 +231,22 @@ class RegistrationLoop:
                     continue
                 failures = 0
                 worker_id = grant.worker_id
-                if grant.heartbeat_interval_ms > 0:
-                    heartbeat_interval_s = grant.heartbeat_interval_ms / 1000.0
-                log.info("registered as %s (heartbeat every %gs)", worker_id,
-                         heartbeat_interval_s)
+                interval_ms = grant.heartbeat_interval_ms
+                wait_s = interval_ms / 1000.0
+                log.info("registered as %s (heartbeat every %gs, lease %gs)", worker_id,
+                         interval_ms / 1000.0, grant.lease_timeout_ms / 1000.0)
                 continue
-            if self._stop.wait(heartbeat_interval_s):
+            if self._stop.wait(wait_s):
                 break
+            wait_s = interval_ms / 1000.0
             try:
                 # A heartbeat slower than its interval is as good as lost; the next one
                 # follows right away.
-                self._stub.Heartbeat(
+                grant = self._stub.Heartbeat(
                     self._pb2.HeartbeatRequest(worker_id=worker_id,
-                                               incarnation=self._registration.incarnation),
-                    timeout=max(heartbeat_interval_s, 0.5))
+                                               incarnation=self._registration.incarnation,
+                                               heartbeat_interval_ms=interval_ms),
+                    timeout=max(interval_ms / 1000.0, 0.5))
             except grpc.RpcError as error:
                 if error.code() == grpc.StatusCode.NOT_FOUND:
                     log.warning("the coordinator no longer knows %s (%s); registering again",
@@ -250,6 +256,15 @@ class RegistrationLoop:
                     # Keep heartbeating: if the silence outlasts the lease, the coordinator
                     # answers NOT_FOUND once reachable again, and we register anew.
                     log.debug("heartbeat failed (%s: %s)", error.code().name, error.details())
+                continue
+            if grant.heartbeat_interval_ms != interval_ms:
+                log.info("the coordinator asks for a heartbeat every %gs (was %gs; lease %gs)",
+                         grant.heartbeat_interval_ms / 1000.0, interval_ms / 1000.0,
+                         grant.lease_timeout_ms / 1000.0)
+                # The coordinator keeps the lease of the old interval until a beat reports the
+                # new one: that beat comes no later than either interval would bring it.
+                wait_s = min(interval_ms, grant.heartbeat_interval_ms) / 1000.0
+                interval_ms = grant.heartbeat_interval_ms
 
 
 def parse_args(argv):

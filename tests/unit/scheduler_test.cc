@@ -26,6 +26,9 @@ namespace {
 using ::gpool::testing::StatusIs;
 using ::testing::HasSubstr;
 
+// The interval the workers of these tests report beating at: the default grant.
+constexpr absl::Duration kBeat = absl::Milliseconds(500);
+
 // A RunChunks call of one chunk: most tests complete chunks one at a time.
 struct PendingCall {
   std::string address;
@@ -404,9 +407,9 @@ TEST_F(SchedulerTest, RegisterWorker_MaxChunksPerCallAboveTheBound_IsInvalidArgu
 
 TEST_F(SchedulerTest, Heartbeat_UnknownWorkerOrIncarnation_IsNotFound) {
   const std::string id = AddWorker("a:1");
-  EXPECT_OK(scheduler_->Heartbeat(id, 7));
-  EXPECT_THAT(scheduler_->Heartbeat(id, 8), StatusIs(absl::StatusCode::kNotFound, HasSubstr("register again")));
-  EXPECT_THAT(scheduler_->Heartbeat("w999", 7), StatusIs(absl::StatusCode::kNotFound, HasSubstr("w999")));
+  EXPECT_OK(scheduler_->Heartbeat(id, 7, kBeat));
+  EXPECT_THAT(scheduler_->Heartbeat(id, 8, kBeat), StatusIs(absl::StatusCode::kNotFound, HasSubstr("register again")));
+  EXPECT_THAT(scheduler_->Heartbeat("w999", 7, kBeat), StatusIs(absl::StatusCode::kNotFound, HasSubstr("w999")));
 }
 
 TEST_F(SchedulerTest, Tick_SilentPastLease_DeclaresWorkerDead) {
@@ -417,14 +420,14 @@ TEST_F(SchedulerTest, Tick_SilentPastLease_DeclaresWorkerDead) {
   clock_.Advance(absl::Milliseconds(2));
   scheduler_->Tick();
   EXPECT_TRUE(scheduler_->Snapshot().workers.empty());
-  EXPECT_THAT(scheduler_->Heartbeat(id, 7), StatusIs(absl::StatusCode::kNotFound, HasSubstr(id)));
+  EXPECT_THAT(scheduler_->Heartbeat(id, 7, kBeat), StatusIs(absl::StatusCode::kNotFound, HasSubstr(id)));
 }
 
 TEST_F(SchedulerTest, Heartbeat_RenewsLease) {
   const std::string id = AddWorker("a:1");
   for (int i = 0; i < 10; ++i) {
     clock_.Advance(options_.heartbeat_interval);
-    ASSERT_OK(scheduler_->Heartbeat(id, 7));
+    ASSERT_OK(scheduler_->Heartbeat(id, 7, kBeat));
     scheduler_->Tick();
   }
   EXPECT_EQ(scheduler_->Snapshot().workers.size(), 1u);
@@ -563,14 +566,14 @@ TEST_F(AdaptiveHeartbeatTest, RegisterWorker_GrantGrowsWithTheCluster) {
 TEST_F(AdaptiveHeartbeatTest, Heartbeat_WorkerBehindTheGrant_IsToldAndKeepsItsLease) {
   const std::string a = Register("a:1").worker_id;
   Register("b:1");  // The grant is 1 s now; a registered at 500 ms.
-  ASSERT_OK_AND_ASSIGN(HeartbeatReply reply, scheduler_->Heartbeat(a, 7, absl::Milliseconds(500)));
-  EXPECT_TRUE(reply.regrant);
-  EXPECT_EQ(reply.grant.interval, absl::Seconds(1));
-  EXPECT_EQ(reply.grant.lease_timeout, absl::Seconds(6));
+  ASSERT_OK_AND_ASSIGN(HeartbeatGrant grant,
+                       scheduler_->Heartbeat(a, 7, absl::Milliseconds(500)));
+  EXPECT_EQ(grant.interval, absl::Seconds(1));
+  EXPECT_EQ(grant.lease_timeout, absl::Seconds(6));
   // Until it reports the new interval, its lease is the old one.
   EXPECT_EQ(Find(a)->lease_timeout, absl::Seconds(3));
-  ASSERT_OK_AND_ASSIGN(reply, scheduler_->Heartbeat(a, 7, absl::Seconds(1)));
-  EXPECT_FALSE(reply.regrant);
+  ASSERT_OK_AND_ASSIGN(grant, scheduler_->Heartbeat(a, 7, absl::Seconds(1)));
+  EXPECT_EQ(grant.interval, absl::Seconds(1));
   EXPECT_EQ(Find(a)->heartbeat_interval, absl::Seconds(1));
   EXPECT_EQ(Find(a)->lease_timeout, absl::Seconds(6));
 }
@@ -591,26 +594,24 @@ TEST_F(AdaptiveHeartbeatTest, Tick_LeaseFollowsTheReportedInterval) {
   EXPECT_FALSE(Registered(slow));
 }
 
-TEST_F(AdaptiveHeartbeatTest, Heartbeat_OlderWorkerReportingNoInterval_KeepsItsRegistrationLease) {
-  const std::string a = Register("a:1").worker_id;  // 500 ms
-  const std::string b = Register("b:1").worker_id;  // 1 s
-  ASSERT_OK_AND_ASSIGN(HeartbeatReply reply_a, scheduler_->Heartbeat(a, 7));
-  ASSERT_OK_AND_ASSIGN(HeartbeatReply reply_b, scheduler_->Heartbeat(b, 7));
-  // It cannot adopt another interval, so it is never asked to.
-  EXPECT_FALSE(reply_a.regrant);
-  EXPECT_EQ(reply_a.grant.interval, absl::Milliseconds(500));
-  EXPECT_FALSE(reply_b.regrant);
-  EXPECT_EQ(reply_b.grant.interval, absl::Seconds(1));
-  clock_.Advance(absl::Milliseconds(3100));
+TEST_F(AdaptiveHeartbeatTest, Heartbeat_NoInterval_InvalidArgumentAndLeaseNotRenewed) {
+  const std::string a = Register("a:1").worker_id;  // 500 ms: a 3 s lease
+  clock_.Advance(absl::Seconds(2));
+  EXPECT_THAT(scheduler_->Heartbeat(a, 7, absl::ZeroDuration()),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("heartbeat_interval_ms")));
+  EXPECT_THAT(scheduler_->Heartbeat(a, 7, absl::Microseconds(999)),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("heartbeat_interval_ms")));
+  // Neither beat counted: the lease runs from the registration.
+  clock_.Advance(absl::Milliseconds(1001));
   scheduler_->Tick();
   EXPECT_FALSE(Registered(a));
-  EXPECT_TRUE(Registered(b));  // Its 1 s registration interval earned 6 s.
 }
 
 TEST_F(AdaptiveHeartbeatTest, Heartbeat_ReportsLongerThanTheMaximum_LeaseCapped) {
   const std::string a = Register("a:1").worker_id;
-  ASSERT_OK_AND_ASSIGN(HeartbeatReply reply, scheduler_->Heartbeat(a, 7, absl::Minutes(10)));
-  EXPECT_TRUE(reply.regrant);
+  ASSERT_OK_AND_ASSIGN(HeartbeatGrant grant, scheduler_->Heartbeat(a, 7, absl::Minutes(10)));
+  EXPECT_EQ(grant.interval, absl::Milliseconds(500));
+  EXPECT_EQ(Find(a)->heartbeat_interval, absl::Seconds(10));
   EXPECT_EQ(Find(a)->lease_timeout, absl::Seconds(60));
 }
 
@@ -623,16 +624,15 @@ TEST_F(AdaptiveHeartbeatTest, ClusterShrinks_ShorterGrantAndLeaseShortensOnceRep
   ASSERT_OK(scheduler_->DeregisterWorker(c, 7));
   // One worker needs 500 ms; the grant shrinks to a step above that, 625 ms, leaving room
   // for the cluster to grow by a step before it changes again.
-  ASSERT_OK_AND_ASSIGN(HeartbeatReply reply,
+  ASSERT_OK_AND_ASSIGN(HeartbeatGrant grant,
                        scheduler_->Heartbeat(a, 7, absl::Milliseconds(1500)));
-  EXPECT_TRUE(reply.regrant);
-  EXPECT_EQ(reply.grant.interval, absl::Milliseconds(625));
+  EXPECT_EQ(grant.interval, absl::Milliseconds(625));
   // The worker has not sped up yet: it keeps the 9 s lease of its 1.5 s.
   clock_.Advance(absl::Seconds(8));
   scheduler_->Tick();
   EXPECT_TRUE(Registered(a));
-  ASSERT_OK_AND_ASSIGN(reply, scheduler_->Heartbeat(a, 7, absl::Milliseconds(625)));
-  EXPECT_FALSE(reply.regrant);
+  ASSERT_OK_AND_ASSIGN(grant, scheduler_->Heartbeat(a, 7, absl::Milliseconds(625)));
+  EXPECT_EQ(grant.interval, absl::Milliseconds(625));
   clock_.Advance(absl::Milliseconds(3700));
   scheduler_->Tick();
   EXPECT_TRUE(Registered(a));  // 6 × 625 ms = 3.75 s
@@ -652,10 +652,9 @@ TEST_F(AdaptiveHeartbeatTest, Tick_DeadWorkersShrinkTheGrant) {
     scheduler_->Tick();
   }
   ASSERT_EQ(scheduler_->Snapshot().workers.size(), 1u);
-  ASSERT_OK_AND_ASSIGN(HeartbeatReply reply,
+  ASSERT_OK_AND_ASSIGN(HeartbeatGrant grant,
                        scheduler_->Heartbeat(a, 7, absl::Milliseconds(1500)));
-  EXPECT_TRUE(reply.regrant);
-  EXPECT_EQ(reply.grant.interval, absl::Milliseconds(625));
+  EXPECT_EQ(grant.interval, absl::Milliseconds(625));
 }
 
 TEST_F(AdaptiveHeartbeatTest, Snapshot_ReportsIntervalAndLeasePerWorker) {
@@ -892,7 +891,7 @@ TEST_F(SchedulerTest, LeaseExpiry_RequeuesChunksAndDropsLateDuplicate) {
   ASSERT_EQ(connector_.PendingFor("silent:1").size(), 2u);
   const std::string live = AddWorker("live:1");
   clock_.Advance(options_.lease_timeout + absl::Milliseconds(1));
-  ASSERT_OK(scheduler_->Heartbeat(live, 7));
+  ASSERT_OK(scheduler_->Heartbeat(live, 7, kBeat));
   scheduler_->Tick();
   // Re-dispatched to the live worker, which answers first.
   CompleteAll({"live:1"});
@@ -967,7 +966,7 @@ TEST_F(SchedulerTest, ReRegistrationFromSameAddress_ReplacesAndRequeues) {
   auto job = Submit(1, 10, 10);
   const std::string new_id = AddWorker("a:1", 1, {"square"}, /*incarnation=*/2);
   EXPECT_NE(old_id, new_id);
-  EXPECT_THAT(scheduler_->Heartbeat(old_id, 1), StatusIs(absl::StatusCode::kNotFound, HasSubstr(old_id)));
+  EXPECT_THAT(scheduler_->Heartbeat(old_id, 1, kBeat), StatusIs(absl::StatusCode::kNotFound, HasSubstr(old_id)));
   // The chunk went to the new registration too; the old call's CANCELLED answer is ignored.
   ASSERT_TRUE(connector_.CompleteOldest("a:1", absl::CancelledError("cancelled")));
   CompleteAll({"a:1"});
