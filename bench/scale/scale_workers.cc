@@ -6,8 +6,9 @@
 //     with N listening ports; RunChunks computes the exact answer with gpool's
 //     FunctionRegistry);
 //   * its own registration (address, incarnation, host "scale-<i>", pid = this process, 1 slot,
-//     functions ["square"], one chunk per call) and, unless --shared_connection, its own TCP connection to the
-//     coordinator (a local subchannel pool per channel, like N separate processes would have);
+//     functions ["square"], one chunk per call) and, unless --shared_connection, its own TCP
+//     connection to the coordinator (a local subchannel pool per channel, like N separate
+//     processes would have);
 //   * heartbeats at the interval granted to it, adopting every new grant as gpool-worker's
 //     RegistrationLoop does (the coordinator lengthens the interval as the cluster grows), and
 //     re-registering on NOT_FOUND.

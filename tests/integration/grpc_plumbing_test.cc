@@ -1,8 +1,8 @@
 // The gRPC plumbing the daemons are built on, in one process on a loopback port:
 // CompletionQueueLoop (driven with grpc::Alarm, no sockets needed), LoopWriteCall (a test-only
 // service on the real generated grpc.health.v1.Health Watch method, called from a real client
-// stub) and HealthService (through StartServer and a Health stub). Every wait is on a condition with a
-// deadline; every client call has a deadline.
+// stub) and HealthService (through StartServer and a Health stub). Every wait is on a
+// condition with a deadline; every client call has a deadline.
 #include <atomic>
 #include <chrono>
 #include <functional>

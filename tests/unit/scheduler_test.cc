@@ -408,8 +408,10 @@ TEST_F(SchedulerTest, RegisterWorker_MaxChunksPerCallAboveTheBound_IsInvalidArgu
 TEST_F(SchedulerTest, Heartbeat_UnknownWorkerOrIncarnation_IsNotFound) {
   const std::string id = AddWorker("a:1");
   EXPECT_OK(scheduler_->Heartbeat(id, 7, kBeat));
-  EXPECT_THAT(scheduler_->Heartbeat(id, 8, kBeat), StatusIs(absl::StatusCode::kNotFound, HasSubstr("register again")));
-  EXPECT_THAT(scheduler_->Heartbeat("w999", 7, kBeat), StatusIs(absl::StatusCode::kNotFound, HasSubstr("w999")));
+  EXPECT_THAT(scheduler_->Heartbeat(id, 8, kBeat),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("register again")));
+  EXPECT_THAT(scheduler_->Heartbeat("w999", 7, kBeat),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("w999")));
 }
 
 TEST_F(SchedulerTest, Tick_SilentPastLease_DeclaresWorkerDead) {
@@ -420,7 +422,8 @@ TEST_F(SchedulerTest, Tick_SilentPastLease_DeclaresWorkerDead) {
   clock_.Advance(absl::Milliseconds(2));
   scheduler_->Tick();
   EXPECT_TRUE(scheduler_->Snapshot().workers.empty());
-  EXPECT_THAT(scheduler_->Heartbeat(id, 7, kBeat), StatusIs(absl::StatusCode::kNotFound, HasSubstr(id)));
+  EXPECT_THAT(scheduler_->Heartbeat(id, 7, kBeat),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr(id)));
 }
 
 TEST_F(SchedulerTest, Heartbeat_RenewsLease) {
@@ -966,7 +969,8 @@ TEST_F(SchedulerTest, ReRegistrationFromSameAddress_ReplacesAndRequeues) {
   auto job = Submit(1, 10, 10);
   const std::string new_id = AddWorker("a:1", 1, {"square"}, /*incarnation=*/2);
   EXPECT_NE(old_id, new_id);
-  EXPECT_THAT(scheduler_->Heartbeat(old_id, 1, kBeat), StatusIs(absl::StatusCode::kNotFound, HasSubstr(old_id)));
+  EXPECT_THAT(scheduler_->Heartbeat(old_id, 1, kBeat),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr(old_id)));
   // The chunk went to the new registration too; the old call's CANCELLED answer is ignored.
   ASSERT_TRUE(connector_.CompleteOldest("a:1", absl::CancelledError("cancelled")));
   CompleteAll({"a:1"});
