@@ -245,7 +245,7 @@ TEST(RawMessagesTest, OtherEvents_DecodeAsTheTypedMessage) {
 }
 
 TEST(RawMessagesTest, UnpackedValues_AreAccepted) {
-  // A sender may encode a repeated sfixed64 unpacked: one tag (field 1, wire type 1) per value.
+  // A sender may encode a repeated sfixed64 unpacked: one tag (values, wire type 1) per value.
   std::string bytes;
   for (int64_t value : {5, 6}) {
     bytes.push_back(static_cast<char>((v1::ChunkOutcome::kValuesFieldNumber << 3) | 1));
