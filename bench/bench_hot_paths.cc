@@ -77,21 +77,14 @@ class AnsweringConnector final : public WorkerConnector {
  private:
   struct Call {
     std::vector<ChunkTask> tasks;
-    WorkerConnection::BatchDone done;
+    WorkerConnection::Done done;
   };
 
   // Not thread-safe: the benchmark's one thread makes and answers every call.
   class Connection final : public WorkerConnection {
    public:
     explicit Connection(AnsweringConnector* owner) : owner_(owner) {}
-    void RunChunk(const ChunkTask& task, Done done) override {
-      owner_->calls_.push_back(
-          Call{{task}, [done = std::move(done)](absl::StatusOr<std::vector<ChunkReply>> r) {
-                 if (!r.ok()) return done(r.status());
-                 done(std::move(r->front()));
-               }});
-    }
-    void RunChunks(std::vector<ChunkTask> tasks, BatchDone done) override {
+    void RunChunks(std::vector<ChunkTask> tasks, Done done) override {
       owner_->calls_.push_back(Call{std::move(tasks), std::move(done)});
     }
     void Cancel(uint64_t call_id) override {}
@@ -183,12 +176,12 @@ BENCHMARK(BM_Scheduler_Job)->ArgNames({"elements", "chunk"})->Args({10'000, 1});
 // --- Encoding and decoding, one hop at a time ------------------------------------------------
 
 // `chunks` results of `values_per_chunk` values each (0: reduce-only), as a worker makes them.
-std::vector<RawChunkResponse> WorkerResults(int64_t chunks, int64_t values_per_chunk) {
-  std::vector<RawChunkResponse> results(chunks);
+std::vector<RawChunkOutcome> WorkerResults(int64_t chunks, int64_t values_per_chunk) {
+  std::vector<RawChunkOutcome> results(chunks);
   for (int64_t c = 0; c < chunks; ++c) {
     std::vector<int64_t> values(values_per_chunk);
     for (int64_t i = 0; i < values_per_chunk; ++i) values[i] = (c + i) * (c + i);
-    RawChunkResponse& result = results[c];
+    RawChunkOutcome& result = results[c];
     result.values = EncodedValues::Own(std::move(values));
     ToProto(absl::int128(c) * 1'000'000'007, result.fields.mutable_partial_sum());
     result.fields.set_element_count(values_per_chunk > 0 ? values_per_chunk : 625);
@@ -203,19 +196,19 @@ std::vector<RawChunkResponse> WorkerResults(int64_t chunks, int64_t values_per_c
 std::vector<RawChunkResult> MapResults(int64_t chunks, int64_t values_per_chunk) {
   std::vector<RawChunkResult> results;
   results.reserve(chunks);
-  for (RawChunkResponse& response : WorkerResults(chunks, values_per_chunk)) {
+  for (RawChunkOutcome& outcome : WorkerResults(chunks, values_per_chunk)) {
     RawChunkResult result;
     result.fields.set_chunk_index(static_cast<int64_t>(results.size()));
     result.fields.set_first_element(static_cast<int64_t>(results.size()) *
-                                    response.fields.element_count());
-    result.fields.set_element_count(response.fields.element_count());
-    *result.fields.mutable_partial_sum() = response.fields.partial_sum();
-    result.fields.set_partial_min(response.fields.partial_min());
-    result.fields.set_partial_max(response.fields.partial_max());
-    result.fields.mutable_worker()->set_pid(response.fields.pid());
+                                    outcome.fields.element_count());
+    result.fields.set_element_count(outcome.fields.element_count());
+    *result.fields.mutable_partial_sum() = outcome.fields.partial_sum();
+    result.fields.set_partial_min(outcome.fields.partial_min());
+    result.fields.set_partial_max(outcome.fields.partial_max());
+    result.fields.mutable_worker()->set_pid(outcome.fields.pid());
     result.fields.mutable_worker()->set_worker_id("w1");
     result.fields.set_attempt(1);
-    result.values = std::move(response.values);
+    result.values = std::move(outcome.values);
     results.push_back(std::move(result));
   }
   return results;
@@ -230,7 +223,7 @@ std::vector<RawChunkResult> MapResults(int64_t chunks, int64_t values_per_chunk)
 
 // Worker -> coordinator: a worker's RunChunksResponse.
 void BM_EncodeRunChunksResponse(benchmark::State& state) {
-  const std::vector<RawChunkResponse> results = WorkerResults(state.range(0), state.range(1));
+  const std::vector<RawChunkOutcome> results = WorkerResults(state.range(0), state.range(1));
   for (auto _ : state) {
     RawMessage message = EncodeRunChunksResponse(results);
     benchmark::DoNotOptimize(message.bytes.Length());
@@ -242,7 +235,7 @@ GPOOL_MESSAGE_SHAPES(BM_EncodeRunChunksResponse);
 void BM_DecodeRunChunksResponse(benchmark::State& state) {
   const RawMessage message = EncodeRunChunksResponse(WorkerResults(state.range(0), state.range(1)));
   for (auto _ : state) {
-    absl::StatusOr<std::vector<RawChunkResponse>> decoded =
+    absl::StatusOr<std::vector<RawChunkOutcome>> decoded =
         DecodeRunChunksResponse(message.bytes);
     if (!decoded.ok() || decoded->size() != static_cast<size_t>(state.range(0)) ||
         decoded->back().values.size() != static_cast<size_t>(state.range(1))) {

@@ -122,8 +122,8 @@ struct WorkerView {
   int chunks_in_flight = 0;
   int64_t chunks_done = 0;
   absl::Duration heartbeat_age;
-  // The interval the worker beats at (it grows with the cluster) and its lease; zero from a
-  // coordinator that predates adaptive intervals.
+  // The interval the worker beats at, as it last reported it (it grows with the cluster), and
+  // its lease.
   absl::Duration heartbeat_interval;
   absl::Duration lease_timeout;
 };

@@ -1,7 +1,7 @@
 // Server calls on a CompletionQueueLoop, with the shape of gRPC's callback reactors: start an
-// operation, get its reaction (OnWriteDone, OnReadDone) on the loop's thread, then OnCancel
-// if the call was cancelled, and OnDone once gRPC is done with the call and every operation
-// has completed. Code written against grpc::ServerWriteReactor or ServerReadReactor keeps its
+// operation, get its reaction (OnWriteDone) on the loop's thread, then OnCancel if the call
+// was cancelled, and OnDone once gRPC is done with the call and every operation has
+// completed. Code written against grpc::ServerWriteReactor or ServerUnaryReactor keeps its
 // logic; what changes is who waits for gRPC's events (see completion_queue_loop.h).
 #ifndef GPOOL_COMMON_LOOP_CALL_H_
 #define GPOOL_COMMON_LOOP_CALL_H_
@@ -34,7 +34,7 @@ class LoopCall {
   grpc::ServerContext* context() { return &context_; }
 
  protected:
-  // One kind of operation of the call (a read, a write, the finish): its completion runs the
+  // One kind of operation of the call (a write, the finish): its completion runs the
   // reaction, then counts towards OnDone.
   class Operation final : public CompletionQueueLoop::Tag {
    public:
@@ -126,35 +126,6 @@ class LoopWriteCall : public LoopCall {
  private:
   grpc::ServerAsyncWriter<Response> writer_;
   Operation write_{this, [this](bool ok) { OnWriteDone(ok); }};
-  Operation finish_{this, nullptr};
-};
-
-// A client-streaming call, as grpc::ServerReadReactor<Request>; the call owns its response.
-template <typename Request, typename Response>
-class LoopReadCall : public LoopCall {
- protected:
-  explicit LoopReadCall(CompletionQueueLoop* loop) : LoopCall(loop), reader_(context()) {}
-
-  virtual void OnReadDone(bool ok) {}
-
-  // `request` must live until OnReadDone.
-  void StartRead(Request* request) { reader_.Read(request, StartOperation(&read_)); }
-  // Sends response() with an OK status.
-  void Finish(const grpc::Status& status) {
-    if (status.ok()) {
-      reader_.Finish(response_, status, StartOperation(&finish_, /*finishing=*/true));
-    } else {
-      reader_.FinishWithError(status, StartOperation(&finish_, /*finishing=*/true));
-    }
-  }
-
-  Response* response() { return &response_; }
-  grpc::ServerAsyncReader<Response, Request>* reader() { return &reader_; }
-
- private:
-  Response response_;
-  grpc::ServerAsyncReader<Response, Request> reader_;
-  Operation read_{this, [this](bool ok) { OnReadDone(ok); }};
   Operation finish_{this, nullptr};
 };
 

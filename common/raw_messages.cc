@@ -18,8 +18,8 @@ namespace {
 // Protobuf wire format (https://protobuf.dev/programming-guides/encoding/).
 enum WireType : uint32_t { kVarint = 0, kFixed64 = 1, kLengthDelimited = 2, kFixed32 = 5 };
 // Field numbers of the messages handled here, as in gpool.proto.
-constexpr uint32_t kRunChunksResponseResults = 1;
-constexpr uint32_t kRunChunkResponseValues = 1;
+constexpr uint32_t kRunChunksResponseResults = v1::RunChunksResponse::kResultsFieldNumber;
+constexpr uint32_t kChunkOutcomeValues = v1::ChunkOutcome::kValuesFieldNumber;
 constexpr uint32_t kChunkResultValues = 4;
 constexpr uint32_t kChunkResultsResults = 1;
 constexpr uint32_t kChunkResultsStarted = 2;
@@ -293,37 +293,24 @@ RawMessage EncodeWithValues(
 
 }  // namespace
 
-absl::StatusOr<RawChunkResponse> DecodeRunChunkResponse(const grpc::ByteBuffer& bytes) {
-  absl::StatusOr<std::shared_ptr<std::vector<grpc::Slice>>> slices = SlicesOf(bytes);
-  if (!slices.ok()) return slices.status();
-  SliceReader reader(*slices);
-  RawChunkResponse chunk;
-  if (absl::Status status = DecodeWithValues(reader, reader.size(), kRunChunkResponseValues,
-                                             *slices, chunk.fields, chunk.values);
-      !status.ok()) {
-    return status;
-  }
-  return chunk;
-}
-
-absl::StatusOr<std::vector<RawChunkResponse>> DecodeRunChunksResponse(
+absl::StatusOr<std::vector<RawChunkOutcome>> DecodeRunChunksResponse(
     const grpc::ByteBuffer& bytes) {
   absl::StatusOr<std::shared_ptr<std::vector<grpc::Slice>>> slices = SlicesOf(bytes);
   if (!slices.ok()) return slices.status();
   SliceReader reader(*slices);
-  std::vector<RawChunkResponse> chunks;
+  std::vector<RawChunkOutcome> outcomes;
   absl::Status status = ForEachField(reader, reader.size(), [&](uint32_t field, uint32_t type) {
     if (field != kRunChunksResponseResults || type != kLengthDelimited) {
       return SkipField(reader, field, type);
     }
     absl::StatusOr<size_t> end = ReadLength(reader);
     if (!end.ok()) return end.status();
-    RawChunkResponse& chunk = chunks.emplace_back();
-    return DecodeWithValues(reader, *end, kRunChunkResponseValues, *slices, chunk.fields,
-                            chunk.values);
+    RawChunkOutcome& outcome = outcomes.emplace_back();
+    return DecodeWithValues(reader, *end, kChunkOutcomeValues, *slices, outcome.fields,
+                            outcome.values);
   });
   if (!status.ok()) return status;
-  return chunks;
+  return outcomes;
 }
 
 absl::StatusOr<RawMapResponse> DecodeMapResponse(const grpc::ByteBuffer& bytes) {
@@ -397,24 +384,12 @@ RawMessage EncodeMapResponseBatch(const v1::JobStarted* started,
                           before, after);
 }
 
-RawMessage EncodeRunChunkResponse(const RawChunkResponse& response) {
-  // A top-level message is its fields, unwrapped.
-  SliceWriter writer;
-  writer.text() = response.fields.SerializeAsString();
-  if (!response.values.empty()) {
-    AppendTag(kRunChunkResponseValues, kLengthDelimited, writer.text());
-    AppendVarint(response.values.bytes(), writer.text());
-    writer.AppendValues(response.values);
+RawMessage EncodeRunChunksResponse(const std::vector<RawChunkOutcome>& outcomes) {
+  std::vector<std::pair<const v1::ChunkOutcome*, const EncodedValues*>> messages;
+  for (const RawChunkOutcome& outcome : outcomes) {
+    messages.emplace_back(&outcome.fields, &outcome.values);
   }
-  return writer.Finish();
-}
-
-RawMessage EncodeRunChunksResponse(const std::vector<RawChunkResponse>& responses) {
-  std::vector<std::pair<const v1::RunChunkResponse*, const EncodedValues*>> messages;
-  for (const RawChunkResponse& response : responses) {
-    messages.emplace_back(&response.fields, &response.values);
-  }
-  return EncodeWithValues(messages, kRunChunkResponseValues, kRunChunksResponseResults, 0);
+  return EncodeWithValues(messages, kChunkOutcomeValues, kRunChunksResponseResults, 0);
 }
 
 RawMessage EncodeMapResponse(const v1::MapResponse& response) {

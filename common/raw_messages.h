@@ -1,5 +1,5 @@
 // Messages handled as bytes instead of through protobuf, where they carry many values:
-// the coordinator relays the values of RunChunk(s) responses into Map stream messages without
+// the coordinator relays the values of RunChunks responses into Map stream messages without
 // reading them (see EncodedValues for why), and the client places the values of Map stream
 // messages straight where they belong. Protobuf's own parser would copy each value once, or
 // more: a large packed field grows its RepeatedField step by step as it is parsed.
@@ -26,25 +26,21 @@ struct RawMessage {
   grpc::ByteBuffer bytes;
 };
 
-// One result of a RunChunksResponse: everything but the values parsed, the values left as
-// the received bytes.
-struct RawChunkResponse {
-  v1::RunChunkResponse fields;  // values empty
+// One ChunkOutcome of a RunChunksResponse: everything but the values parsed, the values left
+// as the received bytes.
+struct RawChunkOutcome {
+  v1::ChunkOutcome fields;  // values empty
   EncodedValues values;
 };
 
 // Decodes a serialized RunChunksResponse without reading its values. The values share the
 // buffer's memory. INTERNAL when the bytes are not a RunChunksResponse.
-absl::StatusOr<std::vector<RawChunkResponse>> DecodeRunChunksResponse(
+absl::StatusOr<std::vector<RawChunkOutcome>> DecodeRunChunksResponse(
     const grpc::ByteBuffer& bytes);
 
-// The same for a serialized RunChunkResponse (the answer of RunChunk).
-absl::StatusOr<RawChunkResponse> DecodeRunChunkResponse(const grpc::ByteBuffer& bytes);
-
-// A RunChunkResponse with `values` as its values field (referenced, not copied), and a
-// RunChunksResponse of such results: what a worker sends.
-RawMessage EncodeRunChunkResponse(const RawChunkResponse& response);
-RawMessage EncodeRunChunksResponse(const std::vector<RawChunkResponse>& responses);
+// A RunChunksResponse of `outcomes`, each with its `values` as its values field (referenced,
+// not copied): what a worker sends.
+RawMessage EncodeRunChunksResponse(const std::vector<RawChunkOutcome>& outcomes);
 
 // One ChunkResult of a Map stream: every field but values parsed, the values apart.
 struct RawChunkResult {

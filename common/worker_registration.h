@@ -11,6 +11,10 @@
 
 namespace gpool {
 
+// The most chunks a worker may accept in one RunChunks call (proto/gpool.proto,
+// RegisterWorkerRequest.max_chunks_per_call).
+inline constexpr int kMaxChunksPerCall = 16384;
+
 struct WorkerRegistration {
   std::string address;  // host:port the coordinator dials
   int64_t pid = 0;
@@ -18,7 +22,7 @@ struct WorkerRegistration {
   int slots = 1;
   std::vector<std::string> functions;
   uint64_t incarnation = 0;  // random per process start
-  // Chunks the worker accepts in one RunChunks call; 1 for RunChunk only.
+  // The most chunks the worker accepts in one RunChunks call: 1 to kMaxChunksPerCall.
   int max_chunks_per_call = 1;
 };
 

@@ -90,9 +90,8 @@ int RunCoordinator(const CoordinatorDaemonOptions& daemon_options) {
   health.SetServing(false);
   stopping.Notify();
   ticker.join();
-  // Workers' heartbeat streams never end on their own: end them (and refuse worker calls)
-  // before the scheduler goes away, so the shutdown neither waits for them nor lets a late
-  // beat reach a destroyed scheduler.
+  // Refuse worker calls before the scheduler goes away, so that a late beat or registration
+  // cannot reach a destroyed scheduler.
   service.StopWorkerCalls();
   // Open Map calls end with UNAVAILABLE once what is queued for them is written (their
   // clients may resubmit elsewhere or later), and stop using the scheduler, so the shutdown

@@ -94,99 +94,10 @@ absl::Duration TimeUntil(std::chrono::system_clock::time_point deadline) {
   return absl::FromChrono(deadline - std::chrono::system_clock::now());
 }
 
-absl::StatusOr<HeartbeatReply> ApplyBeat(Scheduler& scheduler, const v1::HeartbeatRequest& beat) {
-  return scheduler.Heartbeat(beat.worker_id(), beat.incarnation(),
-                             absl::Milliseconds(beat.heartbeat_interval_ms()));
-}
-
-void ToProto(const HeartbeatGrant& grant, v1::HeartbeatResponse* response) {
-  response->set_heartbeat_interval_ms(absl::ToInt64Milliseconds(grant.interval));
-  response->set_lease_timeout_ms(absl::ToInt64Milliseconds(grant.lease_timeout));
-}
 
 }  // namespace
 
-// One StreamHeartbeats call: applies every beat it reads as a Heartbeat, and ends the call at
-// the first beat the scheduler rejects (NOT_FOUND: the worker must register again), with OK
-// and the new grant at the first beat whose interval differs from the grant (the only way to
-// answer on a client-streaming call), when the worker half-closes, when the call is
-// cancelled, or at End(). Reactions run on the loop's thread, End on the thread shutting
-// down; mu_ serialises them. Deletes itself once gRPC is done with the call.
-//
-// Lock order: CoordinatorService::mu_ before HeartbeatStream::mu_.
-class CoordinatorService::HeartbeatStream final
-    : public LoopReadCall<v1::HeartbeatRequest, v1::HeartbeatResponse> {
- public:
-  // Requests a call; the stream frees itself.
-  static void Accept(CoordinatorService* service) {
-    auto* stream = new HeartbeatStream(service);
-    service->RequestStreamHeartbeats(stream->context(), stream->reader(), service->loop_->cq(),
-                                     service->loop_->cq(), stream->RequestTag());
-  }
-
-  // Ends the call with `status` unless it has ended already. Once End returns, this call no
-  // longer uses the scheduler.
-  void End(const grpc::Status& status) {
-    absl::MutexLock lock(&mu_);
-    FinishLocked(status);
-  }
-
- private:
-  explicit HeartbeatStream(CoordinatorService* service)
-      : LoopReadCall(service->loop_), service_(service) {}
-
-  void OnRequest(bool ok) override {
-    if (!ok) {
-      delete this;
-      return;
-    }
-    service_->AcceptHeartbeatStream();
-    absl::MutexLock service_lock(&service_->mu_);
-    absl::MutexLock lock(&mu_);
-    if (service_->stopped_) return FinishLocked(Stopped());
-    service_->streams_.insert(this);
-    StartRead(&beat_);
-  }
-
-  void OnReadDone(bool ok) override {
-    absl::MutexLock lock(&mu_);
-    if (finished_) return;
-    // !ok: the worker half-closed (its call ends normally) or the call was cancelled (then
-    // no status reaches the worker anyway).
-    if (!ok) return FinishLocked(grpc::Status::OK);
-    absl::StatusOr<HeartbeatReply> reply = ApplyBeat(*service_->scheduler_, beat_);
-    if (!reply.ok()) return FinishLocked(ToGrpcStatus(reply.status()));
-    if (reply->regrant) {
-      // The beat counted; the worker opens a new call at the granted interval. Ending the
-      // call is a rare event (the cluster changed size by a step), not a per-beat cost.
-      ToProto(reply->grant, response());
-      return FinishLocked(grpc::Status::OK);
-    }
-    StartRead(&beat_);
-  }
-
-  void OnDone() override {
-    {
-      absl::MutexLock service_lock(&service_->mu_);
-      service_->streams_.erase(this);
-    }
-    delete this;
-  }
-
-  void FinishLocked(const grpc::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (finished_) return;
-    finished_ = true;
-    // A pending read then completes with ok = false; OnDone follows on the loop's thread.
-    Finish(status);
-  }
-
-  CoordinatorService* const service_;
-  v1::HeartbeatRequest beat_;  // Written by gRPC while a read is pending.
-  absl::Mutex mu_;
-  bool finished_ ABSL_GUARDED_BY(mu_) = false;
-};
-
-// One Heartbeat call (the unary form, for workers that do not stream their beats).
+// One Heartbeat call: applies the beat and answers with the current grant.
 class CoordinatorService::HeartbeatCall final {
  public:
   // Requests a call; the call frees itself.
@@ -213,9 +124,14 @@ class CoordinatorService::HeartbeatCall final {
       if (service_->stopped_) {
         status = Stopped();
       } else {
-        absl::StatusOr<HeartbeatReply> reply = ApplyBeat(*service_->scheduler_, request_);
-        if (reply.ok()) ToProto(reply->grant, &response_);
-        status = ToGrpcStatus(reply.status());
+        absl::StatusOr<HeartbeatGrant> grant = service_->scheduler_->Heartbeat(
+            request_.worker_id(), request_.incarnation(),
+            absl::Milliseconds(request_.heartbeat_interval_ms()));
+        if (grant.ok()) {
+          response_.set_heartbeat_interval_ms(absl::ToInt64Milliseconds(grant->interval));
+          response_.set_lease_timeout_ms(absl::ToInt64Milliseconds(grant->lease_timeout));
+        }
+        status = ToGrpcStatus(grant.status());
       }
     }
     responder_.Finish(response_, status,
@@ -231,13 +147,10 @@ class CoordinatorService::HeartbeatCall final {
 
 void CoordinatorService::AcceptHeartbeat() { HeartbeatCall::Accept(this); }
 
-void CoordinatorService::AcceptHeartbeatStream() { HeartbeatStream::Accept(this); }
-
 void CoordinatorService::StopWorkerCalls() {
   absl::MutexLock lock(&mu_);
+  // Holding mu_ as a writer also waits for the methods that are using the scheduler.
   stopped_ = true;
-  // Holding mu_ as a writer also waits for the unary methods that are using the scheduler.
-  for (HeartbeatStream* stream : streams_) stream->End(Stopped());
 }
 
 grpc::Status CoordinatorService::Stopped() {
@@ -257,7 +170,7 @@ grpc::Status CoordinatorService::RegisterWorker(grpc::ServerContext* context,
   registration.slots = request->slots();
   registration.functions.assign(request->functions().begin(), request->functions().end());
   registration.incarnation = request->incarnation();
-  registration.max_chunks_per_call = std::max(1, request->max_chunks_per_call());
+  registration.max_chunks_per_call = request->max_chunks_per_call();
   absl::StatusOr<RegistrationGrant> grant = scheduler_->RegisterWorker(registration);
   if (!grant.ok()) return ToGrpcStatus(grant.status());
   response->set_worker_id(grant->worker_id);
@@ -663,7 +576,6 @@ CoordinatorService::CoordinatorService(Scheduler* scheduler, CompletionQueueLoop
 
 void CoordinatorService::AcceptCalls() {
   AcceptHeartbeat();
-  AcceptHeartbeatStream();
   AcceptMap();
 }
 

@@ -14,38 +14,33 @@ namespace gpool {
 
 // Thread-safe.
 //
-// Map and the heartbeat methods run on a CompletionQueueLoop: one thread waits for their
-// events and handles them, and the scheduler's calls to workers complete on the same thread
+// Map and Heartbeat run on a CompletionQueueLoop: one thread waits for their events and
+// handles them, and the scheduler's calls to workers complete on the same thread
 // (GrpcWorkerConnector). Map is on the critical path of every job; the heartbeats are nearly
 // all the calls a coordinator of 1,000 workers serves. Their handlers never block (they update
 // the scheduler under its lock and start writes). gRPC's callback API would do the same with
 // less code, but in gRPC 1.51 it adds two threads that pass the poller role back and forth
 // with the rest, which cost a fifth of a small job's time here (docs/performance.md, "W1
-// warm"). StreamHeartbeats keeps one call open per worker, so a beat costs one small inbound
-// message instead of a call. The other methods are rare (or wait, as GetClusterInfo may) and
-// stay synchronous.
+// warm"). The other methods are rare (or wait, as GetClusterInfo may) and stay synchronous.
 //
 // Map is served with RawMessage responses: the values a job streams are relayed as the bytes
 // the workers sent, never parsed or re-encoded (see EncodedValues). MapCall starts the write
 // to the client from the thread that hands the scheduler a worker's response, instead of
 // waking a server thread that waits for the job's events.
 class CoordinatorService final
-    : public v1::Coordinator::WithAsyncMethod_Heartbeat<
-          v1::Coordinator::WithAsyncMethod_StreamHeartbeats<v1::Coordinator::Service>> {
+    : public v1::Coordinator::WithAsyncMethod_Heartbeat<v1::Coordinator::Service> {
  public:
   // `scheduler` and `loop` must outlive the service, and the service the server it is
   // registered with. The loop is the one the server was started with (StartServer).
   CoordinatorService(Scheduler* scheduler, CompletionQueueLoop* loop);
 
-  // Starts accepting the loop's calls (Map, heartbeats). Call once, after the server started.
+  // Starts accepting the loop's calls (Map, Heartbeat). Call once, after the server started.
   void AcceptCalls();
 
   // For shutdown, before the scheduler goes away: from now on the worker-facing methods
   // (registration, heartbeats, drain, deregistration) and GetClusterInfo answer UNAVAILABLE
-  // without touching the scheduler, and every open StreamHeartbeats call ends with
-  // UNAVAILABLE, so the server's Shutdown does not wait for these long-lived calls. Returns
-  // once none of those methods uses the scheduler any more (a GetClusterInfo waiting for
-  // workers within 100 ms). Idempotent.
+  // without touching the scheduler. Returns once none of those methods uses the scheduler any
+  // more (a GetClusterInfo waiting for workers within 100 ms). Idempotent.
   void StopWorkerCalls();
 
   // For shutdown, before the scheduler goes away: every open Map call ends with UNAVAILABLE
@@ -74,13 +69,11 @@ class CoordinatorService final
 
  private:
   class HeartbeatCall;
-  class HeartbeatStream;
   class MapCall;
 
   // Each has one request for a new call pending at a time, and requests the next as a call
   // arrives.
   void AcceptHeartbeat();
-  void AcceptHeartbeatStream();
   void AcceptMap();
 
   // The answer of the worker-facing methods after StopWorkerCalls.
@@ -91,12 +84,9 @@ class CoordinatorService final
   // Map's method index (Map is registered by hand: its responses are RawMessage).
   const int map_method_;
 
-  // Readers: the worker-facing methods, while they use the scheduler. Writer: StopWorkerCalls
-  // and the (rare) opening and closing of heartbeat streams.
+  // Readers: the worker-facing methods, while they use the scheduler. Writer: StopWorkerCalls.
   absl::Mutex mu_;
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;
-  // Open StreamHeartbeats calls; each removes itself when gRPC is done with it.
-  absl::flat_hash_set<HeartbeatStream*> streams_ ABSL_GUARDED_BY(mu_);
 
   // Readers: Map calls, while they use the scheduler, and while one registers itself. Writer:
   // StopMapCalls. Apart from mu_ so that jobs and heartbeats do not contend.

@@ -28,36 +28,11 @@ class GrpcWorkerConnection final : public WorkerConnection,
                        absl::Duration chunk_timeout)
       : channel_(channel),
         loop_(loop),
-        run_chunk_method_("/gpool.v1.Worker/RunChunk", grpc::internal::RpcMethod::NORMAL_RPC,
-                          channel),
         run_chunks_method_("/gpool.v1.Worker/RunChunks", grpc::internal::RpcMethod::NORMAL_RPC,
                            channel),
         chunk_timeout_(chunk_timeout) {}
 
-  void RunChunk(const ChunkTask& task, Done done) override {
-    // The response is read as bytes: the values stay in the buffers they arrived in.
-    auto* call = new Call<v1::RunChunkRequest, RawMessage>;
-    v1::RunChunkRequest& request = call->request;
-    request.set_job_id(task.job_id);
-    request.set_chunk_index(static_cast<int64_t>(task.chunk_index));
-    request.set_attempt(task.attempt);
-    request.set_function(task.function);
-    SliceToProto(*task.job_input, task.first_element, task.element_count,
-                 request.mutable_input());
-    request.set_result_mode(ToProto(task.mode));
-    if (task.shared_values.has_value()) {
-      ToProto(*task.shared_values, request.mutable_shared_values());
-      request.set_first_element(static_cast<int64_t>(task.first_element));
-    }
-    Start(task.call_id, call, run_chunk_method_, [call, done = std::move(done)](const grpc::Status& status) {
-      if (!status.ok()) return done(FromGrpcStatus(status));
-      absl::StatusOr<RawChunkResponse> result = DecodeRunChunkResponse(call->response.bytes);
-      if (!result.ok()) return done(result.status());
-      done(FromRaw(*std::move(result)));
-    });
-  }
-
-  void RunChunks(std::vector<ChunkTask> tasks, BatchDone done) override {
+  void RunChunks(std::vector<ChunkTask> tasks, Done done) override {
     // The response is read as bytes: the values stay in the buffers they arrived in.
     auto* call = new Call<v1::RunChunksRequest, RawMessage>;
     v1::RunChunksRequest& request = call->request;
@@ -79,16 +54,17 @@ class GrpcWorkerConnection final : public WorkerConnection,
       SliceToProto(*task.job_input, task.first_element, task.element_count,
                    chunk->mutable_input());
     }
-    Start(first.call_id, call, run_chunks_method_, [call, done = std::move(done)](const grpc::Status& status) {
+    auto finish = [call, done = std::move(done)](const grpc::Status& status) {
       if (!status.ok()) return done(FromGrpcStatus(status));
-      absl::StatusOr<std::vector<RawChunkResponse>> results =
+      absl::StatusOr<std::vector<RawChunkOutcome>> outcomes =
           DecodeRunChunksResponse(call->response.bytes);
-      if (!results.ok()) return done(results.status());
+      if (!outcomes.ok()) return done(outcomes.status());
       std::vector<ChunkReply> replies;
-      replies.reserve(results->size());
-      for (RawChunkResponse& result : *results) replies.push_back(FromRaw(std::move(result)));
+      replies.reserve(outcomes->size());
+      for (RawChunkOutcome& outcome : *outcomes) replies.push_back(FromRaw(std::move(outcome)));
       done(std::move(replies));
-    });
+    };
+    Start(first.call_id, call, run_chunks_method_, std::move(finish));
   }
 
   void Cancel(uint64_t call_id) override {
@@ -116,10 +92,10 @@ class GrpcWorkerConnection final : public WorkerConnection,
     std::unique_ptr<grpc::ClientAsyncResponseReader<Response>> reader;
   };
 
-  static ChunkReply FromRaw(RawChunkResponse result) {
-    const v1::RunChunkResponse& fields = result.fields;
+  static ChunkReply FromRaw(RawChunkOutcome outcome) {
+    const v1::ChunkOutcome& fields = outcome.fields;
     ChunkReply reply;
-    reply.values = std::move(result.values);
+    reply.values = std::move(outcome.values);
     reply.values_shared = fields.values_shared();
     reply.sum = FromProto(fields.partial_sum());
     reply.count = static_cast<uint64_t>(fields.element_count());
@@ -165,8 +141,7 @@ class GrpcWorkerConnection final : public WorkerConnection,
 
   const std::shared_ptr<grpc::Channel> channel_;
   CompletionQueueLoop* const loop_;
-  // The Worker methods, called with RawMessage responses (the generated stub cannot).
-  const grpc::internal::RpcMethod run_chunk_method_;
+  // Worker.RunChunks, called with RawMessage responses (the generated stub cannot).
   const grpc::internal::RpcMethod run_chunks_method_;
   const absl::Duration chunk_timeout_;
   absl::Mutex mu_;

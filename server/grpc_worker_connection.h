@@ -1,4 +1,4 @@
-// WorkerConnection over gRPC: RunChunk(s) calls on the coordinator's CompletionQueueLoop, so
+// WorkerConnection over gRPC: RunChunks calls on the coordinator's CompletionQueueLoop, so
 // no coordinator thread blocks while a worker computes, and a worker's answer is handled by
 // the thread that read it.
 #ifndef GPOOL_SERVER_GRPC_WORKER_CONNECTION_H_
@@ -17,7 +17,7 @@ namespace gpool {
 // Creates GrpcWorkerConnections. Thread-safe.
 class GrpcWorkerConnector final : public WorkerConnector {
  public:
-  // `chunk_timeout` is the deadline of every RunChunk call: a chunk that takes longer is
+  // `chunk_timeout` is the deadline of every RunChunks call: a call that takes longer is
   // treated as lost with its worker. Calls complete on `loop` (its queue must be attached
   // before the first Connect), which must outlive the connections' calls.
   GrpcWorkerConnector(absl::Duration chunk_timeout, TransportOptions transport,

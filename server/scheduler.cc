@@ -100,6 +100,12 @@ absl::StatusOr<RegistrationGrant> Scheduler::RegisterWorker(
   if (registration.functions.empty()) {
     return absl::InvalidArgumentError("a worker must offer at least one function");
   }
+  if (registration.max_chunks_per_call < 1 ||
+      registration.max_chunks_per_call > kMaxChunksPerCall) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_chunks_per_call must be 1 to ", kMaxChunksPerCall, ", got ",
+                     registration.max_chunks_per_call));
+  }
   // Connecting creates a channel object only; no I/O happens under the lock.
   std::shared_ptr<WorkerConnection> connection = connector_->Connect(registration.address);
   Actions actions;
@@ -146,9 +152,15 @@ Scheduler::Worker* Scheduler::FindWorkerLocked(const std::string& worker_id,
   return &it->second;
 }
 
-absl::StatusOr<HeartbeatReply> Scheduler::Heartbeat(const std::string& worker_id,
+absl::StatusOr<HeartbeatGrant> Scheduler::Heartbeat(const std::string& worker_id,
                                                     uint64_t incarnation,
                                                     absl::Duration reported_interval) {
+  if (reported_interval < absl::Milliseconds(1)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "a heartbeat must report the interval the worker beats at (heartbeat_interval_ms >= "
+        "1, the last one granted), got ",
+        absl::FormatDuration(reported_interval)));
+  }
   absl::MutexLock lock(&mu_);
   Worker* worker = FindWorkerLocked(worker_id, incarnation);
   if (worker == nullptr) {
@@ -156,20 +168,12 @@ absl::StatusOr<HeartbeatReply> Scheduler::Heartbeat(const std::string& worker_id
         absl::StrCat("worker ", worker_id, " is not registered here; register again"));
   }
   worker->last_heartbeat = clock_->Now();
-  HeartbeatReply reply;
-  if (reported_interval <= absl::ZeroDuration()) {
-    // An older worker beats at the interval it registered with, for good: hold it to that.
-    reply.grant = {worker->heartbeat_interval, worker->lease_timeout};
-    return reply;
-  }
   // The lease follows what the worker says it does, not what it was asked to do: a new,
   // shorter grant shortens the lease only once the worker reports beating faster, and a
   // longer one lengthens it from the beat that announces it, before the worker slows down.
   worker->heartbeat_interval = heartbeat_policy_.Clamp(reported_interval);
   worker->lease_timeout = heartbeat_policy_.LeaseFor(worker->heartbeat_interval);
-  reply.grant = {granted_interval_, heartbeat_policy_.LeaseFor(granted_interval_)};
-  reply.regrant = reported_interval != granted_interval_;
-  return reply;
+  return HeartbeatGrant{granted_interval_, heartbeat_policy_.LeaseFor(granted_interval_)};
 }
 
 void Scheduler::RegrantLocked() {
@@ -404,18 +408,7 @@ void Scheduler::Execute(Actions actions) {
                     chunks = std::move(chunks)](absl::StatusOr<std::vector<ChunkReply>> replies) {
       OnCallDone(worker_id, job_sequence, call_id, started, chunks, std::move(replies));
     };
-    if (dispatch.tasks.size() == 1) {
-      dispatch.connection->RunChunk(
-          dispatch.tasks.front(),
-          [on_done = std::move(on_done)](absl::StatusOr<ChunkReply> reply) {
-            if (!reply.ok()) return on_done(reply.status());
-            std::vector<ChunkReply> replies;
-            replies.push_back(*std::move(reply));
-            on_done(std::move(replies));
-          });
-    } else {
-      dispatch.connection->RunChunks(std::move(dispatch.tasks), std::move(on_done));
-    }
+    dispatch.connection->RunChunks(std::move(dispatch.tasks), std::move(on_done));
   }
   // Last: a stream's consumer may start writing to its client on this thread, and the
   // workers should have their calls first.
@@ -687,8 +680,8 @@ bool Scheduler::WindowFullLocked(const Job& job) const {
 }
 
 uint64_t Scheduler::CallSizeLimitLocked(const Job& job, const Worker& worker) const {
-  const uint64_t worker_limit =
-      static_cast<uint64_t>(std::max(1, worker.registration.max_chunks_per_call));
+  // Validated at registration: at least 1.
+  const uint64_t worker_limit = static_cast<uint64_t>(worker.registration.max_chunks_per_call);
   if (worker_limit == 1) return 1;
   // Fair share: the chunks not yet sent, spread over the idle slots that may run the job
   // (this worker's included), so one worker does not take the whole job while another idles.

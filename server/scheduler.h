@@ -132,16 +132,6 @@ struct WorkerSnapshot {
   absl::Duration lease_timeout;
 };
 
-// The coordinator's answer to an accepted heartbeat.
-struct HeartbeatReply {
-  // The interval the worker should beat at, and its lease once it does.
-  HeartbeatGrant grant;
-  // The worker reported beating at another interval than grant.interval, so it must be told
-  // (a heartbeat stream then ends, carrying the grant). Never set for a worker that reports
-  // no interval: it predates adaptive intervals and keeps the one it registered with.
-  bool regrant = false;
-};
-
 struct JobSnapshot {
   std::string job_id;
   std::string function;
@@ -169,18 +159,20 @@ class Scheduler {
   Scheduler& operator=(const Scheduler&) = delete;
 
   // Adds a worker; a previous registration from the same address is declared dead first.
-  // INVALID_ARGUMENT for an empty address, slots < 1 or no functions.
+  // INVALID_ARGUMENT for an empty address, slots < 1, no functions, or max_chunks_per_call
+  // outside 1..kMaxChunksPerCall.
   absl::StatusOr<RegistrationGrant> RegisterWorker(const WorkerRegistration& registration);
 
-  // Renews the lease. `reported_interval` is the interval the worker says it beats at from
-  // now on; its lease follows it (clamped to the intervals allowed), so a shorter lease never
-  // applies before the worker has sped up, and a longer one applies from the beat announcing
-  // the longer interval. Zero: a worker that reports none (it predates adaptive intervals),
-  // held to the interval it registered with. NOT_FOUND when the worker is unknown (declared
-  // dead, or the coordinator restarted) or the incarnation differs: it must register again.
-  absl::StatusOr<HeartbeatReply> Heartbeat(
-      const std::string& worker_id, uint64_t incarnation,
-      absl::Duration reported_interval = absl::ZeroDuration());
+  // Renews the lease and returns the current grant: the interval every worker should beat
+  // at now, and the lease that goes with it. `reported_interval` is the interval the worker
+  // says it beats at from now on; its lease follows it (clamped to the intervals allowed), so
+  // a shorter lease never applies before the worker has sped up, and a longer one applies
+  // from the beat announcing the longer interval.
+  // INVALID_ARGUMENT when `reported_interval` is under 1 ms (the beat does not count).
+  // NOT_FOUND when the worker is unknown (declared dead, or the coordinator restarted) or the
+  // incarnation differs: it must register again.
+  absl::StatusOr<HeartbeatGrant> Heartbeat(const std::string& worker_id, uint64_t incarnation,
+                                           absl::Duration reported_interval);
 
   // Graceful leave, step 1: no new chunks for this worker. NOT_FOUND like Heartbeat.
   absl::Status DrainWorker(const std::string& worker_id, uint64_t incarnation);
@@ -227,7 +219,7 @@ class Scheduler {
     absl::Duration lease_timeout;
     // (job sequence, chunk index, attempt) of every chunk sent and not answered.
     absl::btree_set<std::tuple<uint64_t, uint64_t, int>> in_flight;
-    // Calls (RunChunk or RunChunks) sent and not answered: what capacity is counted in.
+    // RunChunks calls sent and not answered: what capacity is counted in.
     int calls_in_flight = 0;
     int64_t chunks_done = 0;
     // Leaving gracefully: gets no new chunks.
@@ -286,7 +278,7 @@ class Scheduler {
   struct Actions {
     struct Dispatch {
       std::shared_ptr<WorkerConnection> connection;
-      // One task: RunChunk; several (same call id): RunChunks.
+      // The call's chunks (they share its call id): at most the worker's max_chunks_per_call.
       std::vector<ChunkTask> tasks;
       std::string worker_id;
       uint64_t job_sequence = 0;

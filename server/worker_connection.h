@@ -58,17 +58,13 @@ struct ChunkReply {
 // Thread-safe.
 class WorkerConnection {
  public:
-  using Done = std::function<void(absl::StatusOr<ChunkReply>)>;
-  // One reply per task, in the order of the tasks.
-  using BatchDone = std::function<void(absl::StatusOr<std::vector<ChunkReply>>)>;
+  // One reply per task, in the order of the tasks, or the call's error.
+  using Done = std::function<void(absl::StatusOr<std::vector<ChunkReply>>)>;
   virtual ~WorkerConnection() = default;
-  // Starts the chunk. `done` runs exactly once, usually on another thread; callers must not
-  // hold locks that `done` takes.
-  virtual void RunChunk(const ChunkTask& task, Done done) = 0;
-  // Starts several chunks of one job as one call (all tasks share call_id, job, function
-  // and mode). Only used for workers that registered max_chunks_per_call > 1. `done` as for
-  // RunChunk.
-  virtual void RunChunks(std::vector<ChunkTask> tasks, BatchDone done) = 0;
+  // Starts one RunChunks call of 1 to max_chunks_per_call chunks of one job (all tasks share
+  // call_id, job, function and mode). `done` runs exactly once, usually on another thread;
+  // callers must not hold locks that `done` takes.
+  virtual void RunChunks(std::vector<ChunkTask> tasks, Done done) = 0;
   // Cancels one call (a backup copy that lost the race); its `done` still runs. A call that
   // already finished, or is unknown, is ignored.
   virtual void Cancel(uint64_t call_id) = 0;

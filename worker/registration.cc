@@ -86,9 +86,10 @@ void RegistrationLoop::Loop() {
   std::mt19937_64 random(registration_.incarnation);
   int failures = 0;
   std::string worker_id;
-  absl::Duration heartbeat_interval = absl::Seconds(1);
+  // The interval granted last (at registration, then by heartbeats).
+  absl::Duration heartbeat_interval;
   // Until the next beat: the interval, except right after a new grant.
-  absl::Duration wait = heartbeat_interval;
+  absl::Duration wait;
   while (!stop_.HasBeenNotified()) {
     if (worker_id.empty()) {
       absl::StatusOr<RegistrationGrant> grant = link_->Register(registration_);
@@ -103,9 +104,7 @@ void RegistrationLoop::Loop() {
       }
       failures = 0;
       worker_id = grant->worker_id;
-      if (grant->heartbeat_interval > absl::ZeroDuration()) {
-        heartbeat_interval = grant->heartbeat_interval;
-      }
+      heartbeat_interval = grant->heartbeat_interval;
       wait = heartbeat_interval;
       LogInfo(absl::StrCat("registered as ", worker_id, " (heartbeat every ",
                            absl::FormatDuration(heartbeat_interval), ", lease ",
@@ -121,9 +120,9 @@ void RegistrationLoop::Loop() {
     }
     if (stop_.WaitForNotificationWithTimeout(wait)) break;
     wait = heartbeat_interval;
-    absl::StatusOr<std::optional<HeartbeatGrant>> reply =
+    absl::StatusOr<HeartbeatGrant> grant =
         link_->Heartbeat(worker_id, registration_.incarnation, heartbeat_interval);
-    if (absl::IsNotFound(reply.status())) {
+    if (absl::IsNotFound(grant.status())) {
       LogWarning(absl::StrCat("the coordinator no longer knows ", worker_id,
                               "; registering again"));
       worker_id.clear();
@@ -133,13 +132,11 @@ void RegistrationLoop::Loop() {
         heartbeat_interval_ = absl::ZeroDuration();
       }
       if (on_state_change_) on_state_change_(false);
-    } else if (!reply.ok()) {
+    } else if (!grant.ok()) {
       // Keep heartbeating: if the silence outlasts the lease, the coordinator answers
       // NOT_FOUND once it is reachable again, and we register anew.
-      LogDebug(absl::StrCat("heartbeat failed: ", reply.status().ToString()));
-    } else if (const std::optional<HeartbeatGrant>& grant = *reply;
-               grant.has_value() && grant->interval > absl::ZeroDuration() &&
-               grant->interval != heartbeat_interval) {
+      LogDebug(absl::StrCat("heartbeat failed: ", grant.status().ToString()));
+    } else if (grant->interval != heartbeat_interval) {
       LogInfo(absl::StrCat("the coordinator asks for a heartbeat every ",
                            absl::FormatDuration(grant->interval), " (was ",
                            absl::FormatDuration(heartbeat_interval), "; lease ",

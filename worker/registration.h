@@ -9,7 +9,6 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -29,13 +28,13 @@ class CoordinatorLink {
   virtual ~CoordinatorLink() = default;
   virtual absl::StatusOr<RegistrationGrant> Register(const WorkerRegistration& registration) = 0;
   // One beat, telling the coordinator the worker beats every `interval` from now on. Returns
-  // the coordinator's grant when it sent one. When its interval differs from `interval`, the
-  // caller must adopt it at once: its next beat comes no later than min(interval, granted
-  // interval) and reports the granted one (proto/gpool.proto, Heartbeat). NOT_FOUND means
-  // "register again".
-  virtual absl::StatusOr<std::optional<HeartbeatGrant>> Heartbeat(const std::string& worker_id,
-                                                                  uint64_t incarnation,
-                                                                  absl::Duration interval) = 0;
+  // the coordinator's current grant. When its interval differs from `interval`, the caller
+  // must adopt it at once: its next beat comes no later than min(interval, granted interval)
+  // and reports the granted one (proto/gpool.proto, Heartbeat). NOT_FOUND means "register
+  // again"; any other error, that the beat did not count.
+  virtual absl::StatusOr<HeartbeatGrant> Heartbeat(const std::string& worker_id,
+                                                   uint64_t incarnation,
+                                                   absl::Duration interval) = 0;
   // Graceful leave: no new chunks, then forget this worker (see proto/gpool.proto).
   virtual absl::Status Drain(const std::string& worker_id, uint64_t incarnation) = 0;
   virtual absl::Status Deregister(const std::string& worker_id, uint64_t incarnation) = 0;

@@ -20,6 +20,7 @@
 #include "common/subprocess.h"
 #include "common/health_service.h"
 #include "common/transport.h"
+#include "common/worker_registration.h"
 #include "worker/chunk_executor.h"
 #include "worker/grpc_coordinator_link.h"
 #include "worker/registration.h"
@@ -44,8 +45,8 @@ int RunWorker(const WorkerDaemonOptions& options, FunctionRegistry registry) {
     LogError("no coordinator: pass --coordinator HOST:PORT or set GPOOL_COORDINATOR");
     return 1;
   }
-  if (options.max_chunks_per_call < 1) {
-    LogError(absl::StrCat("--max_chunks_per_call must be at least 1, got ",
+  if (options.max_chunks_per_call < 1 || options.max_chunks_per_call > kMaxChunksPerCall) {
+    LogError(absl::StrCat("--max_chunks_per_call must be 1 to ", kMaxChunksPerCall, ", got ",
                           options.max_chunks_per_call));
     return 1;
   }
@@ -66,9 +67,10 @@ int RunWorker(const WorkerDaemonOptions& options, FunctionRegistry registry) {
     });
   }
   ChunkExecutor executor(std::move(registry), options.slots, options.chunk_delay);
-  // Runs the RunChunk(s) calls (see WorkerService).
+  // Runs the RunChunks calls (see WorkerService).
   CompletionQueueLoop loop;
-  WorkerService service(&executor, getpid(), &loop, options.shared_values);
+  WorkerService service(&executor, getpid(), &loop, options.max_chunks_per_call,
+                        options.shared_values);
   // Not ready to take chunks (health NOT_SERVING) until the coordinator knows us.
   absl::StatusOr<StartedServer> started =
       StartServer(options.listen, {&service}, /*serving=*/false, options.port_file, &loop,

@@ -31,7 +31,8 @@ struct WorkerDaemonOptions {
   std::string advertise_host;
   // Chunks computed at once.
   int slots = 1;
-  // Most chunks the coordinator may send in one RunChunks call; 1: one chunk per call.
+  // Most chunks the coordinator may send in one RunChunks call, 1 to kMaxChunksPerCall; 1: one
+  // chunk per call.
   int max_chunks_per_call = 1024;
   // Write values to a client's shared-memory buffer when the client offers one this process
   // can open (same host and user); false: always send them in responses.

@@ -36,8 +36,8 @@ ABSL_FLAG(std::string, advertise_host, "",
           "machine's host name when listening on all interfaces.");
 ABSL_FLAG(int, slots, 1, "Chunks computed at once (like Pool processes on this worker).");
 ABSL_FLAG(int, max_chunks_per_call, gpool::WorkerDaemonOptions{}.max_chunks_per_call,
-          "Most chunks the coordinator may send in one call (small chunks travel together); "
-          "1 turns batching off.");
+          "Most chunks the coordinator may send in one call (small chunks travel together), "
+          "1 to 16384; 1: one chunk per call.");
 ABSL_FLAG(bool, shared_values, gpool::WorkerDaemonOptions{}.shared_values,
           "Write values to a client's shared-memory buffer when it offers one this process can "
           "open (same host, same user); false: always send them over gRPC.");

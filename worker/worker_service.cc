@@ -18,66 +18,55 @@
 
 namespace gpool {
 
-// What a RunChunk or RunChunks call asks for.
+// What a RunChunks call asks for.
 struct WorkerService::ChunkWork {
   std::string function;
   ResultMode mode = ResultMode::kValues;
   std::vector<Input> inputs;
   std::vector<uint64_t> first_elements;
   std::optional<v1::SharedValues> shared_values;
-  bool single = false;  // RunChunk: answered with one RunChunkResponse.
   uint64_t elements = 0;
   // The InlinePolicy's key: calls of one function cost alike per element only in one result
   // mode and input form.
   std::string kind;
 };
 
-class WorkerService::ChunkCall {
+// One RunChunks call, from its arrival to its answer; frees itself at OnDone. Arrives and is
+// cancelled on the loop's thread; the compute thread that may answer it sees the
+// cancellation through cancelled_.
+class WorkerService::RunCall final : public LoopUnaryCall<v1::RunChunksRequest, RawMessage> {
  public:
-  virtual ~ChunkCall() = default;
-  // The coordinator cancelled the call (a backup copy lost the race, or the job ended).
-  virtual bool cancelled() const = 0;
-  // Starts sending the answer; the call is freed once it is sent.
-  virtual void Answer(const RawMessage& response, const grpc::Status& status) = 0;
-};
-
-// One call of `Request` (RunChunkRequest or RunChunksRequest), from its arrival to its
-// answer; frees itself at OnDone. Arrives and is cancelled on the loop's thread; the compute
-// thread that may answer it sees the cancellation through cancelled_.
-template <typename Request>
-class WorkerService::RunCall final : public LoopUnaryCall<Request, RawMessage>,
-                                     public ChunkCall {
- public:
-  // Requests the next call of the method.
-  static void Accept(WorkerService* service, int method) {
-    auto* call = new RunCall(service, method);
-    service->RequestAsyncUnary(method, call->context(), call->request(), call->responder(),
-                               service->loop_->cq(), service->loop_->cq(), call->RequestTag());
+  // Requests the next call.
+  static void Accept(WorkerService* service) {
+    auto* call = new RunCall(service);
+    service->RequestAsyncUnary(service->run_chunks_method_, call->context(), call->request(),
+                               call->responder(), service->loop_->cq(), service->loop_->cq(),
+                               call->RequestTag());
   }
 
-  bool cancelled() const override { return cancelled_.load(std::memory_order_relaxed); }
+  // The coordinator cancelled the call (a backup copy lost the race, or the job ended).
+  bool cancelled() const { return cancelled_.load(std::memory_order_relaxed); }
 
-  void Answer(const RawMessage& response, const grpc::Status& status) override {
-    this->Finish(response, status);
+  // Starts sending the answer; the call is freed once it is sent.
+  void Answer(const RawMessage& response, const grpc::Status& status) {
+    Finish(response, status);
   }
 
  private:
-  RunCall(WorkerService* service, int method)
-      : LoopUnaryCall<Request, RawMessage>(service->loop_), service_(service), method_(method) {}
+  explicit RunCall(WorkerService* service)
+      : LoopUnaryCall<v1::RunChunksRequest, RawMessage>(service->loop_), service_(service) {}
 
   void OnRequest(bool ok) override {
     if (!ok) {
       delete this;
       return;
     }
-    Accept(service_, method_);
+    Accept(service_);
     service_->CallArrived();
-    absl::StatusOr<ChunkWork> work = WorkOf(*this->request());
+    absl::StatusOr<ChunkWork> work = WorkOf(*request(), service_->max_chunks_per_call_);
     if (!work.ok()) return Answer(RawMessage(), ToGrpcStatus(work.status()));
     work->kind = absl::StrCat(work->function, work->mode == ResultMode::kSum ? "/sum" : "/values",
-                              !work->inputs.empty() && work->inputs.front().is_range()
-                                  ? "/range"
-                                  : "/list");
+                              work->inputs.front().is_range() ? "/range" : "/list");
     service_->Serve(this, std::make_shared<ChunkWork>(*std::move(work)));
   }
 
@@ -88,21 +77,15 @@ class WorkerService::RunCall final : public LoopUnaryCall<Request, RawMessage>,
     delete this;
   }
 
-  static absl::StatusOr<ChunkWork> WorkOf(const v1::RunChunkRequest& request) {
-    ChunkWork work;
-    work.single = true;
-    work.function = request.function();
-    work.mode = FromProto(request.result_mode());
-    absl::StatusOr<Input> input = FromProto(request.input());
-    if (!input.ok()) return input.status();
-    work.elements = input->size();
-    work.inputs.push_back(*std::move(input));
-    work.first_elements.push_back(static_cast<uint64_t>(request.first_element()));
-    if (request.has_shared_values()) work.shared_values = request.shared_values();
-    return work;
-  }
-
-  static absl::StatusOr<ChunkWork> WorkOf(const v1::RunChunksRequest& request) {
+  // INVALID_ARGUMENT for a call without chunks, with more than `max_chunks`, or with a
+  // malformed chunk.
+  static absl::StatusOr<ChunkWork> WorkOf(const v1::RunChunksRequest& request, int max_chunks) {
+    if (request.chunks_size() < 1 || request.chunks_size() > max_chunks) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("a RunChunks call must carry 1 to ", max_chunks,
+                       " chunks (this worker's max_chunks_per_call), got ",
+                       request.chunks_size()));
+    }
     ChunkWork work;
     work.function = request.function();
     work.mode = FromProto(request.result_mode());
@@ -123,33 +106,31 @@ class WorkerService::RunCall final : public LoopUnaryCall<Request, RawMessage>,
   }
 
   WorkerService* const service_;
-  const int method_;
   std::atomic<bool> cancelled_{false};
 };
 
 namespace {
 
-int WorkerMethodIndex(const char* name) {
-  return v1::RunChunkRequest::descriptor()
+int RunChunksMethodIndex() {
+  return v1::RunChunksRequest::descriptor()
       ->file()
       ->FindServiceByName("Worker")
-      ->FindMethodByName(name)
+      ->FindMethodByName("RunChunks")
       ->index();
 }
 
 }  // namespace
 
 WorkerService::WorkerService(ChunkExecutor* executor, int64_t pid, CompletionQueueLoop* loop,
-                             bool use_shared_values)
+                             int max_chunks_per_call, bool use_shared_values)
     : executor_(executor),
       pid_(pid),
       loop_(loop),
+      max_chunks_per_call_(max_chunks_per_call),
       use_shared_values_(use_shared_values),
-      run_chunk_method_(WorkerMethodIndex("RunChunk")),
-      run_chunks_method_(WorkerMethodIndex("RunChunks")) {
-  // Served with RawMessage responses, which the generated WithAsyncMethod_ classes would fix
-  // to RunChunk(s)Response. On the wire the calls are the same unary RunChunk and RunChunks.
-  MarkMethodAsync(run_chunk_method_);
+      run_chunks_method_(RunChunksMethodIndex()) {
+  // Served with RawMessage responses, which the generated WithAsyncMethod_RunChunks would fix
+  // to RunChunksResponse. On the wire the call is the same unary RunChunks.
   MarkMethodAsync(run_chunks_method_);
   for (int i = 0; i < executor_->slots(); ++i) {
     compute_threads_.emplace_back([this] { ComputeThread(); });
@@ -167,8 +148,7 @@ void WorkerService::StopComputeThreads() {
 }
 
 void WorkerService::AcceptCalls() {
-  RunCall<v1::RunChunkRequest>::Accept(this, run_chunk_method_);
-  RunCall<v1::RunChunksRequest>::Accept(this, run_chunks_method_);
+  RunCall::Accept(this);
 }
 
 bool WorkerService::AwaitIdle(absl::Duration timeout) {
@@ -186,7 +166,7 @@ void WorkerService::CallDone() {
   --calls_in_progress_;
 }
 
-void WorkerService::Serve(ChunkCall* call, std::shared_ptr<ChunkWork> work) {
+void WorkerService::Serve(RunCall* call, std::shared_ptr<ChunkWork> work) {
   const FunctionRegistry& registry = executor_->registry();
   if (!registry.Has(work->function)) {
     // NOT_FOUND at once, without waiting for a slot.
@@ -239,7 +219,7 @@ void WorkerService::ComputeThread() {
   }
 }
 
-void WorkerService::RunInSlot(ChunkCall* call, const ChunkWork& work) {
+void WorkerService::RunInSlot(RunCall* call, const ChunkWork& work) {
   std::vector<ChunkOutput> outputs(work.inputs.size());
   const auto started = std::chrono::steady_clock::now();
   absl::Status status = executor_->ExecuteBatchInSlot(
@@ -252,17 +232,12 @@ void WorkerService::RunInSlot(ChunkCall* call, const ChunkWork& work) {
   const bool values_shared =
       WriteShared(work.mode, work.shared_values.has_value() ? &*work.shared_values : nullptr,
                   outputs, work.first_elements);
-  if (work.single) {
-    return call->Answer(EncodeRunChunkResponse(ToResponse(std::move(outputs.front()),
-                                                          values_shared)),
-                        grpc::Status::OK);
-  }
-  std::vector<RawChunkResponse> responses;
-  responses.reserve(outputs.size());
+  std::vector<RawChunkOutcome> outcomes;
+  outcomes.reserve(outputs.size());
   for (ChunkOutput& output : outputs) {
-    responses.push_back(ToResponse(std::move(output), values_shared));
+    outcomes.push_back(ToOutcome(std::move(output), values_shared));
   }
-  call->Answer(EncodeRunChunksResponse(responses), grpc::Status::OK);
+  call->Answer(EncodeRunChunksResponse(outcomes), grpc::Status::OK);
 }
 
 bool WorkerService::WriteShared(ResultMode mode, const v1::SharedValues* shared_values,
@@ -292,20 +267,20 @@ bool WorkerService::WriteShared(ResultMode mode, const v1::SharedValues* shared_
   return true;
 }
 
-RawChunkResponse WorkerService::ToResponse(ChunkOutput output, bool values_shared) const {
-  RawChunkResponse response;
+RawChunkOutcome WorkerService::ToOutcome(ChunkOutput output, bool values_shared) const {
+  RawChunkOutcome outcome;
   if (values_shared) {
-    response.fields.set_values_shared(true);
+    outcome.fields.set_values_shared(true);
     output.values.clear();
   }
   // The values stay in the function's own buffer until gRPC has sent them.
-  response.values = EncodedValues::Own(std::move(output.values));
-  ToProto(output.sum, response.fields.mutable_partial_sum());
-  response.fields.set_element_count(static_cast<int64_t>(output.count));
-  response.fields.set_partial_min(output.min);
-  response.fields.set_partial_max(output.max);
-  response.fields.set_pid(pid_);
-  return response;
+  outcome.values = EncodedValues::Own(std::move(output.values));
+  ToProto(output.sum, outcome.fields.mutable_partial_sum());
+  outcome.fields.set_element_count(static_cast<int64_t>(output.count));
+  outcome.fields.set_partial_min(output.min);
+  outcome.fields.set_partial_max(output.max);
+  outcome.fields.set_pid(pid_);
+  return outcome;
 }
 
 }  // namespace gpool

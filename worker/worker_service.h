@@ -1,4 +1,4 @@
-// The Worker gRPC service: a thin adapter from RunChunk(s) to ChunkExecutor.
+// The Worker gRPC service: a thin adapter from RunChunks to ChunkExecutor.
 #ifndef GPOOL_WORKER_WORKER_SERVICE_H_
 #define GPOOL_WORKER_WORKER_SERVICE_H_
 
@@ -21,7 +21,7 @@
 
 namespace gpool {
 
-// Thread-safe. RunChunk and RunChunks arrive on a CompletionQueueLoop (see
+// Thread-safe. RunChunks calls arrive on a CompletionQueueLoop (see
 // common/completion_queue_loop.h for why a daemon's hot calls run there). A call that the
 // InlinePolicy predicts to be short, and that finds a free slot, is computed and answered on
 // the loop's thread: for the seed job's small calls that saves a hand-off between threads
@@ -35,16 +35,17 @@ namespace gpool {
 class WorkerService final : public v1::Worker::Service {
  public:
   // `executor` and `loop` must outlive the service; `loop` is the one the server was
-  // started with (StartServer). `use_shared_values` false: always send values in responses,
-  // even to a client that offers a buffer this worker could reach.
+  // started with (StartServer). `max_chunks_per_call`: what the worker registered with; a
+  // call with more chunks (or none) is INVALID_ARGUMENT. `use_shared_values` false: always
+  // send values in responses, even to a client that offers a buffer this worker could reach.
   WorkerService(ChunkExecutor* executor, int64_t pid, CompletionQueueLoop* loop,
-                bool use_shared_values = true);
+                int max_chunks_per_call, bool use_shared_values = true);
   ~WorkerService() override { StopComputeThreads(); }
 
   // Starts accepting calls. Call once, after the server started.
   void AcceptCalls();
 
-  // Waits until no RunChunk(s) call is in progress; false on timeout. Used to drain.
+  // Waits until no RunChunks call is in progress; false on timeout. Used to drain.
   bool AwaitIdle(absl::Duration timeout);
 
   // Answers the calls handed to compute threads, then stops the threads. After the server's
@@ -53,17 +54,14 @@ class WorkerService final : public v1::Worker::Service {
   void StopComputeThreads();
 
  private:
-  // A call being served, whichever its method.
-  class ChunkCall;
-  template <typename Request>
   class RunCall;
   struct ChunkWork;
 
   // Computes and answers `call`: on this thread when that is worth it, else on a compute
   // thread.
-  void Serve(ChunkCall* call, std::shared_ptr<ChunkWork> work);
+  void Serve(RunCall* call, std::shared_ptr<ChunkWork> work);
   // Computes and answers `call` in a slot this thread holds.
-  void RunInSlot(ChunkCall* call, const ChunkWork& work);
+  void RunInSlot(RunCall* call, const ChunkWork& work);
   void CallArrived();
   void CallDone();
   void ComputeThread();
@@ -74,16 +72,16 @@ class WorkerService final : public v1::Worker::Service {
   bool WriteShared(ResultMode mode, const v1::SharedValues* shared_values,
                    const std::vector<ChunkOutput>& outputs,
                    const std::vector<uint64_t>& first_elements) const;
-  // The response for one chunk: its values, unless they went to the client's buffer.
-  RawChunkResponse ToResponse(ChunkOutput output, bool values_shared) const;
+  // The outcome of one chunk: its values, unless they went to the client's buffer.
+  RawChunkOutcome ToOutcome(ChunkOutput output, bool values_shared) const;
 
   bool IdleLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return calls_in_progress_ == 0; }
 
   ChunkExecutor* const executor_;
   const int64_t pid_;
   CompletionQueueLoop* const loop_;
+  const int max_chunks_per_call_;
   const bool use_shared_values_;
-  const int run_chunk_method_;
   const int run_chunks_method_;
   InlinePolicy inline_policy_;
 

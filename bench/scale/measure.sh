@@ -8,9 +8,9 @@
 #
 # Usage: bench/scale/measure.sh [BUILD_DIR]
 #   env: WORKERS=1000 IDLE_SECONDS=10 IDLE_REPEATS=3 PERF=1 (perf profiles)
-#        SCALE_ARGS="--noheartbeat_stream" (one unary Heartbeat per beat, as the Python example
-#        worker does) or "--shared_connection"; COORD_ARGS="--heartbeat_budget=0" (a fixed
-#        500 ms interval, as before adaptive intervals) or "--heartbeat_interval=1s ..."
+#        SCALE_ARGS="--shared_connection" (one connection for all workers);
+#        COORD_ARGS="--heartbeat_budget=0" (a fixed 500 ms interval) or
+#        "--heartbeat_interval=1s ..."
 # The idle CPU is measured IDLE_REPEATS times over IDLE_SECONDS; the target uses the median,
 # because the machine is shared and single windows are noisy.
 set -euo pipefail

@@ -2,18 +2,19 @@
 // keeps them alive at the heartbeat rate the coordinator grants (issue 6, scale target).
 //
 // Every simulated worker is a real worker as far as the coordinator can tell:
-//   * its own listening port 127.0.0.1:PORT serving gpool.v1.Worker/RunChunk (one gRPC server
-//     with N listening ports; RunChunk computes the exact answer with gpool's FunctionRegistry);
+//   * its own listening port 127.0.0.1:PORT serving gpool.v1.Worker/RunChunks (one gRPC server
+//     with N listening ports; RunChunks computes the exact answer with gpool's
+//     FunctionRegistry);
 //   * its own registration (address, incarnation, host "scale-<i>", pid = this process, 1 slot,
-//     functions ["square"]) and, unless --shared_connection, its own TCP connection to the
-//     coordinator (a local subchannel pool per channel, like N separate processes would have);
+//     functions ["square"], one chunk per call) and, unless --shared_connection, its own TCP
+//     connection to the coordinator (a local subchannel pool per channel, like N separate
+//     processes would have);
 //   * heartbeats at the interval granted to it, adopting every new grant as gpool-worker's
 //     RegistrationLoop does (the coordinator lengthens the interval as the cluster grows), and
 //     re-registering on NOT_FOUND.
 // The coordinator-facing calls go through gpool-worker's own GrpcCoordinatorLink (one per
-// simulated worker), so heartbeats travel as a real worker sends them: one StreamHeartbeats
-// call per worker, or with --noheartbeat_stream one unary Heartbeat per beat (what the Python
-// example worker does). A few heartbeat threads serve all N workers.
+// simulated worker), so heartbeats travel as a real worker sends them: one unary Heartbeat
+// call per beat. A few heartbeat threads serve all N workers.
 #include <unistd.h>
 
 #include <algorithm>
@@ -24,7 +25,6 @@
 #include <fstream>
 #include <climits>
 #include <memory>
-#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -56,9 +56,6 @@ ABSL_FLAG(absl::Duration, duration, absl::Minutes(5),
 ABSL_FLAG(int, heartbeat_threads, 4, "Threads sending heartbeats (workers are split among them).");
 ABSL_FLAG(std::string, ready_file, "",
           "If set, write the number of registered workers here once all are registered.");
-ABSL_FLAG(bool, heartbeat_stream, true,
-          "Heartbeat over one StreamHeartbeats call per worker, as gpool-worker does; false: "
-          "one unary Heartbeat call per beat.");
 ABSL_FLAG(bool, shared_connection, false,
           "Share one TCP connection to the coordinator among all workers (default: one each, "
           "as separate worker processes would have).");
@@ -77,9 +74,9 @@ class ScaleWorkerService final : public v1::Worker::CallbackService {
   explicit ScaleWorkerService(int64_t pid)
       : pid_(pid), registry_(gpool::FunctionRegistry::WithBuiltins()) {}
 
-  grpc::ServerUnaryReactor* RunChunk(grpc::CallbackServerContext* context,
-                                     const v1::RunChunkRequest* request,
-                                     v1::RunChunkResponse* response) override {
+  grpc::ServerUnaryReactor* RunChunks(grpc::CallbackServerContext* context,
+                                      const v1::RunChunksRequest* request,
+                                      v1::RunChunksResponse* response) override {
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
     reactor->Finish(Compute(context, *request, response));
     calls_.fetch_add(1, std::memory_order_relaxed);
@@ -89,29 +86,38 @@ class ScaleWorkerService final : public v1::Worker::CallbackService {
   uint64_t calls() const { return calls_.load(); }
 
  private:
-  grpc::Status Compute(grpc::CallbackServerContext* context, const v1::RunChunkRequest& request,
-                       v1::RunChunkResponse* response) {
+  grpc::Status Compute(grpc::CallbackServerContext* context, const v1::RunChunksRequest& request,
+                       v1::RunChunksResponse* response) {
     if (!registry_.Has(request.function())) {
       return grpc::Status(grpc::StatusCode::NOT_FOUND,
                           absl::StrCat("function '", request.function(), "' is not available"));
     }
-    absl::StatusOr<gpool::Input> input = gpool::FromProto(request.input());
-    if (!input.ok()) {
-      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, std::string(input.status().message()));
+    if (request.chunks_size() != 1) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          absl::StrCat("a call must carry 1 chunk (max_chunks_per_call), got ",
+                                       request.chunks_size()));
     }
-    absl::StatusOr<gpool::ChunkOutput> output =
-        registry_.Run(request.function(), *input, gpool::FromProto(request.result_mode()),
-                      [context] { return context->IsCancelled(); });
-    if (!output.ok()) {
-      return grpc::Status(static_cast<grpc::StatusCode>(output.status().code()),
-                          std::string(output.status().message()));
+    for (const v1::ChunkTask& chunk : request.chunks()) {
+      absl::StatusOr<gpool::Input> input = gpool::FromProto(chunk.input());
+      if (!input.ok()) {
+        return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                            std::string(input.status().message()));
+      }
+      absl::StatusOr<gpool::ChunkOutput> output =
+          registry_.Run(request.function(), *input, gpool::FromProto(request.result_mode()),
+                        [context] { return context->IsCancelled(); });
+      if (!output.ok()) {
+        return grpc::Status(static_cast<grpc::StatusCode>(output.status().code()),
+                            std::string(output.status().message()));
+      }
+      v1::ChunkOutcome* outcome = response->add_results();
+      outcome->mutable_values()->Add(output->values.begin(), output->values.end());
+      gpool::ToProto(output->sum, outcome->mutable_partial_sum());
+      outcome->set_element_count(static_cast<int64_t>(output->count));
+      outcome->set_partial_min(output->min);
+      outcome->set_partial_max(output->max);
+      outcome->set_pid(pid_);
     }
-    response->mutable_values()->Add(output->values.begin(), output->values.end());
-    gpool::ToProto(output->sum, response->mutable_partial_sum());
-    response->set_element_count(static_cast<int64_t>(output->count));
-    response->set_partial_min(output->min);
-    response->set_partial_max(output->max);
-    response->set_pid(pid_);
     return grpc::Status::OK;
   }
 
@@ -162,15 +168,15 @@ bool Register(SimWorker& w, int64_t pid) {
   registration.slots = 1;
   registration.functions = {"square"};
   registration.incarnation = w.incarnation;
+  // One chunk per call: the coordinator's cost per call is what this measures.
+  registration.max_chunks_per_call = 1;
   absl::StatusOr<gpool::RegistrationGrant> grant = w.link->Register(registration);
   if (!grant.ok()) {
     w.worker_id.clear();
     return false;
   }
   w.worker_id = grant->worker_id;
-  if (grant->heartbeat_interval > absl::ZeroDuration()) {
-    w.interval_ms.store(absl::ToInt64Milliseconds(grant->heartbeat_interval));
-  }
+  w.interval_ms.store(absl::ToInt64Milliseconds(grant->heartbeat_interval));
   g_registrations.fetch_add(1);
   return true;
 }
@@ -178,21 +184,19 @@ bool Register(SimWorker& w, int64_t pid) {
 // One beat; returns the time until the next one.
 std::chrono::milliseconds Heartbeat(SimWorker& w, int64_t pid) {
   const int64_t interval_ms = w.interval_ms.load();
-  absl::StatusOr<std::optional<gpool::HeartbeatGrant>> reply =
+  absl::StatusOr<gpool::HeartbeatGrant> grant =
       w.link->Heartbeat(w.worker_id, w.incarnation, absl::Milliseconds(interval_ms));
   g_heartbeats.fetch_add(1, std::memory_order_relaxed);
-  if (absl::IsNotFound(reply.status())) {
+  if (absl::IsNotFound(grant.status())) {
     Register(w, pid);
-  } else if (!reply.ok()) {
+  } else if (!grant.ok()) {
     g_heartbeat_errors.fetch_add(1, std::memory_order_relaxed);
-  } else if (reply->has_value()) {
-    const int64_t granted_ms = absl::ToInt64Milliseconds((*reply)->interval);
-    if (granted_ms > 0 && granted_ms != interval_ms) {
-      // As RegistrationLoop: the beat reporting the new interval comes no later than either.
-      w.interval_ms.store(granted_ms);
-      g_grants.fetch_add(1, std::memory_order_relaxed);
-      return std::chrono::milliseconds(std::min(interval_ms, granted_ms));
-    }
+  } else if (const int64_t granted_ms = absl::ToInt64Milliseconds(grant->interval);
+             granted_ms != interval_ms) {
+    // As RegistrationLoop: the beat reporting the new interval comes no later than either.
+    w.interval_ms.store(granted_ms);
+    g_grants.fetch_add(1, std::memory_order_relaxed);
+    return std::chrono::milliseconds(std::min(interval_ms, granted_ms));
   }
   return std::chrono::milliseconds(w.interval_ms.load());
 }
@@ -219,7 +223,6 @@ int main(int argc, char** argv) {
   const int n = absl::GetFlag(FLAGS_workers);
   const int threads = std::max(1, std::min(absl::GetFlag(FLAGS_heartbeat_threads), n));
   const bool shared = absl::GetFlag(FLAGS_shared_connection);
-  const bool stream = absl::GetFlag(FLAGS_heartbeat_stream);
   const int64_t pid = getpid();
   if (n < 1) {
     std::fprintf(stderr, "scale_workers: --workers must be >= 1\n");
@@ -261,9 +264,7 @@ int main(int argc, char** argv) {
     } else {
       channel = CoordinatorChannel(coordinator, false);
     }
-    gpool::GrpcCoordinatorLinkOptions link_options;
-    link_options.stream_heartbeats = stream;
-    w.link = std::make_unique<gpool::GrpcCoordinatorLink>(std::move(channel), link_options);
+    w.link = std::make_unique<gpool::GrpcCoordinatorLink>(std::move(channel));
   }
 
   // Register everyone (in parallel across the heartbeat threads), then heartbeat.
@@ -317,9 +318,9 @@ int main(int argc, char** argv) {
     all_registered = true;
   }
   std::printf(
-      "ready %d workers registered in %.0f ms (heartbeat every %s, %s, %d threads, %s)\n",
+      "ready %d workers registered in %.0f ms (heartbeat every %s, %d threads, %s)\n",
       registered.load(), absl::ToDoubleMilliseconds(absl::Now() - start),
-      Intervals(workers).c_str(), stream ? "streamed" : "one call per beat", threads,
+      Intervals(workers).c_str(), threads,
       shared ? "one shared connection" : "one connection per worker");
   std::fflush(stdout);
   const std::string ready_file = absl::GetFlag(FLAGS_ready_file);
@@ -337,7 +338,7 @@ int main(int argc, char** argv) {
     const uint64_t hb = g_heartbeats.load();
     std::printf(
         "heartbeats %.0f/s, every %s, grants adopted %llu, errors %llu, registrations %llu, "
-        "RunChunk calls %llu\n",
+        "RunChunks calls %llu\n",
         static_cast<double>(hb - last_heartbeats) / absl::ToDoubleSeconds(now - last),
         Intervals(workers).c_str(), static_cast<unsigned long long>(g_grants.load()),
         static_cast<unsigned long long>(g_heartbeat_errors.load()),
@@ -356,7 +357,7 @@ int main(int argc, char** argv) {
     pool.emplace_back([&, t] {
       for (int i = t; i < n; i += threads) {
         Leave(workers[i]);
-        workers[i].link.reset();  // Half-closes its heartbeat call.
+        workers[i].link.reset();
       }
     });
   }

@@ -6,7 +6,7 @@ computes the chunks it is sent, beside the C++ workers of the same pool:
 
     $ /usr/bin/python3 worker.py --coordinator 127.0.0.1:50051 --slots 2
     ... I python-worker 4242: serving on 127.0.0.1:40117 with 2 slot(s), functions identity,square
-    ... I python-worker 4242: registered as w-3 (heartbeat every 0.5s)
+    ... I python-worker 4242: registered as w3 (heartbeat every 0.5s, lease 3s)
 
 Functions: square (exact: fails with OUT_OF_RANGE naming the value when |x| > 3037000499, as
 the C++ worker does) and identity. SIGTERM or SIGINT stops it: running chunks get a few
@@ -42,6 +42,8 @@ BACKOFF_JITTER = 0.2
 SHUTDOWN_GRACE_S = 5.0
 # How many elements run between two checks that the coordinator still wants the chunk.
 CANCEL_POLL_INTERVAL = 1 << 16
+# The protocol's bound on RegisterWorkerRequest.max_chunks_per_call.
+MAX_CHUNKS_PER_CALL = 16384
 # gRPC threads beyond the slots: calls waiting for a slot (the coordinator pipelines a chunk
 # or so per worker) must not block the server from accepting the next one.
 EXTRA_SERVER_THREADS = 8
@@ -77,52 +79,72 @@ def make_servicer_class(grpc, pb2, pb2_grpc):
     """Builds the Worker servicer against the loaded stubs (they are imported at run time)."""
 
     class WorkerServicer(pb2_grpc.WorkerServicer):
-        """Runs chunks; at most `slots` at once, later calls wait for a free slot.
+        """Runs chunks; at most `slots` calls at once, later calls wait for a free slot.
 
-        Thread-safe: gRPC calls RunChunk from its thread pool.
+        Thread-safe: gRPC calls RunChunks from its thread pool.
         """
 
-        def __init__(self, slots):
+        def __init__(self, slots, max_chunks_per_call):
             self._slots = threading.BoundedSemaphore(slots)
+            self._max_chunks_per_call = max_chunks_per_call
             self._lock = threading.Lock()
             self.chunks_completed = 0
 
-        def RunChunk(self, request, context):
+        def RunChunks(self, request, context):
             function = FUNCTIONS.get(request.function)
             if function is None:
                 context.abort(grpc.StatusCode.NOT_FOUND,
                               f"unknown function '{request.function}'; available: "
                               f"{', '.join(sorted(FUNCTIONS))}")
-            kind = request.input.WhichOneof("kind")
-            if kind is None:
-                context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the chunk has no input")
-            if kind == "range":
-                start, end = request.input.range.start, request.input.range.end
-                if start > end:
-                    context.abort(grpc.StatusCode.INVALID_ARGUMENT,
-                                  f"range {start}..{end} is empty: start must be <= end")
-                elements = range(start, end + 1)
-            else:
-                elements = request.input.list.values
+            if not 1 <= len(request.chunks) <= self._max_chunks_per_call:
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                              f"a RunChunks call must carry 1 to {self._max_chunks_per_call} "
+                              f"chunks (this worker's max_chunks_per_call), got "
+                              f"{len(request.chunks)}")
+            inputs = [self._elements(chunk, context) for chunk in request.chunks]
             want_values = request.result_mode != pb2.RESULT_MODE_SUM
 
+            # The chunks of a call run one after another in one slot, as the C++ worker runs
+            # them; the first that fails fails the call.
             self._acquire_slot(context)
             try:
-                values, total = self._compute(function, elements, want_values, context)
+                results = [self._compute(function, elements, want_values, context)
+                           for elements in inputs]
             finally:
                 self._slots.release()
 
-            response = pb2.RunChunkResponse(element_count=len(elements), pid=os.getpid())
-            response.values.extend(values)
-            try:
-                gpool_common.int_to_int128(total, response.partial_sum)
-            except OverflowError as error:
-                context.abort(grpc.StatusCode.OUT_OF_RANGE, f"the chunk's sum: {error}")
+            response = pb2.RunChunksResponse()
+            for elements, (values, total, smallest, largest) in zip(inputs, results):
+                outcome = response.results.add(element_count=len(elements), pid=os.getpid())
+                outcome.values.extend(values)
+                if elements:
+                    outcome.partial_min = smallest
+                    outcome.partial_max = largest
+                try:
+                    gpool_common.int_to_int128(total, outcome.partial_sum)
+                except OverflowError as error:
+                    context.abort(grpc.StatusCode.OUT_OF_RANGE, f"the chunk's sum: {error}")
             with self._lock:
-                self.chunks_completed += 1
-            log.debug("chunk %d of %s (attempt %d, %d elements) done", request.chunk_index,
-                      request.job_id, request.attempt, len(elements))
+                self.chunks_completed += len(inputs)
+            log.debug("%d chunk(s) of %s (first %d, attempt %d) done", len(inputs),
+                      request.job_id, request.chunks[0].chunk_index, request.chunks[0].attempt)
             return response
+
+        @staticmethod
+        def _elements(chunk, context):
+            """The chunk's input as a sequence; INVALID_ARGUMENT when it is malformed."""
+            kind = chunk.input.WhichOneof("kind")
+            if kind is None:
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                              f"chunk {chunk.chunk_index}: the chunk has no input")
+            if kind == "list":
+                return chunk.input.list.values
+            start, end = chunk.input.range.start, chunk.input.range.end
+            if start > end:
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                              f"chunk {chunk.chunk_index}: range {start}..{end} is empty: "
+                              f"start must be <= end")
+            return range(start, end + 1)
 
         def _acquire_slot(self, context):
             # Wait in short steps so a call the coordinator cancelled gives up its place
@@ -134,8 +156,10 @@ def make_servicer_class(grpc, pb2, pb2_grpc):
 
         @staticmethod
         def _compute(function, elements, want_values, context):
+            """The chunk's values (if wanted), exact sum, smallest and largest value."""
             values = []
             total = 0  # A Python int: exact, whatever the chunk's size.
+            smallest = largest = None
             try:
                 for position, x in enumerate(elements):
                     if (position % CANCEL_POLL_INTERVAL == CANCEL_POLL_INTERVAL - 1
@@ -144,11 +168,15 @@ def make_servicer_class(grpc, pb2, pb2_grpc):
                                       "chunk cancelled by the coordinator")
                     value = function(x)
                     total += value
+                    if smallest is None or value < smallest:
+                        smallest = value
+                    if largest is None or value > largest:
+                        largest = value
                     if want_values:
                         values.append(value)
             except ExactnessError as error:
                 context.abort(grpc.StatusCode.OUT_OF_RANGE, str(error))
-            return values, total
+            return values, total, smallest, largest
 
     return WorkerServicer
 
@@ -182,7 +210,11 @@ class RegistrationLoop:
         grpc = self._grpc
         failures = 0
         worker_id = ""
-        heartbeat_interval_s = 1.0
+        # The interval granted last (at registration, then by heartbeats), which every beat
+        # reports, and the wait until the next beat: the interval, except right after a new
+        # grant.
+        interval_ms = 0
+        wait_s = 0.0
         while not self._stop.is_set():
             if not worker_id:
                 try:
@@ -199,20 +231,22 @@ class RegistrationLoop:
                     continue
                 failures = 0
                 worker_id = grant.worker_id
-                if grant.heartbeat_interval_ms > 0:
-                    heartbeat_interval_s = grant.heartbeat_interval_ms / 1000.0
-                log.info("registered as %s (heartbeat every %gs)", worker_id,
-                         heartbeat_interval_s)
+                interval_ms = grant.heartbeat_interval_ms
+                wait_s = interval_ms / 1000.0
+                log.info("registered as %s (heartbeat every %gs, lease %gs)", worker_id,
+                         interval_ms / 1000.0, grant.lease_timeout_ms / 1000.0)
                 continue
-            if self._stop.wait(heartbeat_interval_s):
+            if self._stop.wait(wait_s):
                 break
+            wait_s = interval_ms / 1000.0
             try:
                 # A heartbeat slower than its interval is as good as lost; the next one
                 # follows right away.
-                self._stub.Heartbeat(
+                grant = self._stub.Heartbeat(
                     self._pb2.HeartbeatRequest(worker_id=worker_id,
-                                               incarnation=self._registration.incarnation),
-                    timeout=max(heartbeat_interval_s, 0.5))
+                                               incarnation=self._registration.incarnation,
+                                               heartbeat_interval_ms=interval_ms),
+                    timeout=max(interval_ms / 1000.0, 0.5))
             except grpc.RpcError as error:
                 if error.code() == grpc.StatusCode.NOT_FOUND:
                     log.warning("the coordinator no longer knows %s (%s); registering again",
@@ -222,6 +256,15 @@ class RegistrationLoop:
                     # Keep heartbeating: if the silence outlasts the lease, the coordinator
                     # answers NOT_FOUND once reachable again, and we register anew.
                     log.debug("heartbeat failed (%s: %s)", error.code().name, error.details())
+                continue
+            if grant.heartbeat_interval_ms != interval_ms:
+                log.info("the coordinator asks for a heartbeat every %gs (was %gs; lease %gs)",
+                         grant.heartbeat_interval_ms / 1000.0, interval_ms / 1000.0,
+                         grant.lease_timeout_ms / 1000.0)
+                # The coordinator keeps the lease of the old interval until a beat reports the
+                # new one: that beat comes no later than either interval would bring it.
+                wait_s = min(interval_ms, grant.heartbeat_interval_ms) / 1000.0
+                interval_ms = grant.heartbeat_interval_ms
 
 
 def parse_args(argv):
@@ -235,6 +278,9 @@ def parse_args(argv):
                         help="host the coordinator should dial (default: the --listen host, "
                              "or this machine's name when listening on all interfaces)")
     parser.add_argument("--slots", type=int, default=1, help="chunks computed at once")
+    parser.add_argument("--max_chunks_per_call", type=int, default=1024,
+                        help="most chunks the coordinator may send in one call, 1 to "
+                             f"{MAX_CHUNKS_PER_CALL}; 1: one chunk per call")
     parser.add_argument("--port_file", default="",
                         help="if set, write the bound port to this file (one line) once serving")
     parser.add_argument("--log_level", default="info",
@@ -248,6 +294,9 @@ def parse_args(argv):
                                    "GPOOL_COORDINATOR", 1)
     if args.slots < 1:
         gpool_common.fail(PROGRAM, f"--slots must be at least 1, got {args.slots}", 1)
+    if not 1 <= args.max_chunks_per_call <= MAX_CHUNKS_PER_CALL:
+        gpool_common.fail(PROGRAM, f"--max_chunks_per_call must be 1 to {MAX_CHUNKS_PER_CALL}, "
+                                   f"got {args.max_chunks_per_call}", 1)
     host, separator, port = args.listen.rpartition(":")
     if not separator or not host or not port.isdigit():
         gpool_common.fail(PROGRAM, f"--listen '{args.listen}' is not HOST:PORT "
@@ -283,7 +332,7 @@ def run(args):
     termination_signals = {signal.SIGTERM, signal.SIGINT}
     signal.pthread_sigmask(signal.SIG_BLOCK, termination_signals)
 
-    servicer = make_servicer_class(grpc, pb2, pb2_grpc)(args.slots)
+    servicer = make_servicer_class(grpc, pb2, pb2_grpc)(args.slots, args.max_chunks_per_call)
     server = grpc.server(
         concurrent.futures.ThreadPoolExecutor(max_workers=args.slots + EXTRA_SERVER_THREADS,
                                               thread_name_prefix="chunk"),
@@ -306,6 +355,7 @@ def run(args):
     registration = pb2.RegisterWorkerRequest(
         address=f"{advertise_host}:{bound_port}", pid=os.getpid(), host=host_name,
         slots=args.slots, functions=sorted(FUNCTIONS),
+        max_chunks_per_call=args.max_chunks_per_call,
         incarnation=random.SystemRandom().getrandbits(64))
     log.info("serving on %s with %d slot(s), functions %s; coordinator %s",
              registration.address, args.slots, ",".join(registration.functions),

@@ -85,7 +85,9 @@ TEST_F(ClusterTest, Trace_TwoWorkersChunkSizeTwo_EachElementOnceByTheTwoWorkerPi
 
 // One-element chunks travel many to a call (RunChunks); every element must still be computed
 // exactly once, by both workers. With --max_chunks_per_call=1 the workers take one chunk per
-// call (RunChunk, what workers in other languages implement), and the answer is the same.
+// call, and with 3 at most three, and the answer is the same. A worker refuses a call with
+// more chunks than its max (INVALID_ARGUMENT, which would fail the job), so these also check
+// that the coordinator never sends more.
 class OneElementChunksTest : public ClusterTest,
                              public ::testing::WithParamInterface<std::vector<std::string>> {};
 
@@ -108,7 +110,8 @@ TEST_P(OneElementChunksTest, EachElementOnceAcrossBothWorkers) {
 
 INSTANTIATE_TEST_SUITE_P(BatchedAndSingle, OneElementChunksTest,
                          ::testing::Values(std::vector<std::string>{},
-                                           std::vector<std::string>{"--max_chunks_per_call=1"}));
+                                           std::vector<std::string>{"--max_chunks_per_call=1"},
+                                           std::vector<std::string>{"--max_chunks_per_call=3"}));
 
 TEST_F(ClusterTest, ProcessesOne_UsesOneWorkerOnly) {
   StartCluster(2);
@@ -395,6 +398,64 @@ TEST_F(ClusterTest, WireLevelBadRequests_GetSpecificStatusCodes) {
   grpc::Status unknown = call(request);
   EXPECT_EQ(unknown.error_code(), grpc::StatusCode::NOT_FOUND);
   EXPECT_THAT(unknown.error_message(), HasSubstr("available: cube, identity, square"));
+}
+
+// The worker-facing wire contract, for workers in other languages: a registration must name
+// how many chunks a call may carry (1 to 16384), and a worker takes calls of 1 to that many.
+TEST_F(ClusterTest, WireLevelWorkerCalls_ChunkCountOutsideTheRange_InvalidArgument) {
+  StartCluster(1, {"--max_chunks_per_call=2"});
+  auto coordinator = v1::Coordinator::NewStub(CreateChannel(cluster_->address()));
+  auto deadline = [] { return std::chrono::system_clock::now() + std::chrono::seconds(30); };
+  auto register_with = [&](int max_chunks_per_call) {
+    grpc::ClientContext context;
+    context.set_deadline(deadline());
+    v1::RegisterWorkerRequest request;
+    request.set_address("127.0.0.1:1");
+    request.set_slots(1);
+    request.add_functions("square");
+    request.set_max_chunks_per_call(max_chunks_per_call);
+    v1::RegisterWorkerResponse response;
+    return coordinator->RegisterWorker(&context, request, &response);
+  };
+  grpc::Status unset = register_with(0);
+  EXPECT_EQ(unset.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(unset.error_message(), HasSubstr("max_chunks_per_call"));
+  EXPECT_EQ(register_with(16385).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+
+  v1::ClusterInfo info;
+  {
+    grpc::ClientContext context;
+    context.set_deadline(deadline());
+    ASSERT_TRUE(coordinator->GetClusterInfo(&context, v1::GetClusterInfoRequest(), &info).ok());
+  }
+  ASSERT_EQ(info.workers_size(), 1);  // the refused registrations added nobody
+  auto worker = v1::Worker::NewStub(CreateChannel(info.workers(0).address()));
+  auto run_chunks = [&](int chunks, v1::RunChunksResponse* response) {
+    grpc::ClientContext context;
+    context.set_deadline(deadline());
+    v1::RunChunksRequest request;
+    request.set_job_id("job-test");
+    request.set_function("square");
+    request.set_result_mode(v1::RESULT_MODE_SUM);
+    for (int i = 0; i < chunks; ++i) {
+      v1::ChunkTask* chunk = request.add_chunks();
+      chunk->set_chunk_index(i);
+      chunk->set_attempt(1);
+      chunk->mutable_input()->mutable_range()->set_start(i + 1);
+      chunk->mutable_input()->mutable_range()->set_end(i + 1);
+    }
+    return worker->RunChunks(&context, request, response);
+  };
+  v1::RunChunksResponse response;
+  grpc::Status none = run_chunks(0, &response);
+  EXPECT_EQ(none.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  grpc::Status too_many = run_chunks(3, &response);
+  EXPECT_EQ(too_many.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(too_many.error_message(), HasSubstr("1 to 2 chunks"));
+  ASSERT_TRUE(run_chunks(2, &response).ok());
+  ASSERT_EQ(response.results_size(), 2);
+  EXPECT_EQ(response.results(0).partial_sum().low(), 1u);
+  EXPECT_EQ(response.results(1).partial_sum().low(), 4u);
 }
 
 // SIGTERM while a client streams a job: the client gets what was queued for it, then

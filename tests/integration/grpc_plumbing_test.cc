@@ -1,9 +1,8 @@
 // The gRPC plumbing the daemons are built on, in one process on a loopback port:
-// CompletionQueueLoop (driven with grpc::Alarm, no sockets needed), LoopWriteCall and
-// LoopReadCall (test-only services on the real generated grpc.health.v1.Health Watch and
-// gpool.v1.Coordinator StreamHeartbeats methods, called from real client stubs) and
-// HealthService (through StartServer and a Health stub). Every wait is on a condition with a
-// deadline; every client call has a deadline.
+// CompletionQueueLoop (driven with grpc::Alarm, no sockets needed), LoopWriteCall (a test-only
+// service on the real generated grpc.health.v1.Health Watch method, called from a real client
+// stub) and HealthService (through StartServer and a Health stub). Every wait is on a
+// condition with a deadline; every client call has a deadline.
 #include <atomic>
 #include <chrono>
 #include <functional>
@@ -27,7 +26,6 @@
 #include "common/loop_call.h"
 #include "common/transport.h"
 #include "gmock/gmock.h"
-#include "gpool.grpc.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "tests/support/integration_helpers.h"
@@ -41,8 +39,6 @@ using ::grpc::health::v1::HealthCheckRequest;
 using ::grpc::health::v1::HealthCheckResponse;
 using ::testing::ElementsAre;
 using ::testing::ElementsAreArray;
-using ::testing::HasSubstr;
-using ::testing::UnorderedElementsAre;
 
 // Generous, so that a slow machine fails on an assertion rather than on a timeout; the
 // conditions waited for normally hold within milliseconds.
@@ -374,72 +370,9 @@ class WatchCall final : public LoopWriteCall<HealthCheckResponse>, public Logged
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
 };
 
-// A client-streaming StreamHeartbeats call: reads beats until the client half-closes, then
-// finishes with OK and the number of beats read (in heartbeat_interval_ms). With
-// `fail_after_beats`, it finishes with FAILED_PRECONDITION after reading that many instead.
-class HeartbeatsCall final
-    : public LoopReadCall<v1::HeartbeatRequest, v1::HeartbeatResponse>, public LoggedCall {
- public:
-  struct Behaviour {
-    int fail_after_beats = -1;  // -1: never fails
-  };
-  struct Hooks {
-    std::function<Behaviour()> behaviour;  // read as the call arrives
-    std::function<void()> accept_next;
-  };
-
-  HeartbeatsCall(CompletionQueueLoop* loop, Hooks hooks)
-      : LoopReadCall(loop), LoggedCall(loop), hooks_(std::move(hooks)) {}
-
-  void Request(v1::Coordinator::WithAsyncMethod_StreamHeartbeats<v1::Coordinator::Service>*
-                   service) {
-    service->RequestStreamHeartbeats(context(), reader(), loop()->cq(), loop()->cq(),
-                                     RequestTag());
-  }
-
-
- private:
-  // Reactions run on the loop's thread one at a time, and nothing else touches behaviour_,
-  // beat_ or beats_.
-  void OnRequest(bool ok) override {
-    if (!LogArrival(ok)) return;
-    hooks_.accept_next();
-    behaviour_ = hooks_.behaviour();
-    StartRead(&beat_);
-  }
-
-  void OnReadDone(bool ok) override {
-    if (!ok) {
-      // The client half-closed (or went away; then no status reaches it anyway).
-      log_.Add("read end");
-      response()->set_heartbeat_interval_ms(beats_);
-      Finish(grpc::Status::OK);
-      return;
-    }
-    log_.Add(absl::StrCat("read ", beat_.worker_id()));
-    ++beats_;
-    if (beats_ == behaviour_.fail_after_beats) {
-      Finish(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "enough beats"));
-      return;
-    }
-    StartRead(&beat_);
-  }
-
-  void OnCancel() override { log_.Add("cancel"); }
-  void OnDone() override { log_.Add("done"); }
-
-  const Hooks hooks_;
-  Behaviour behaviour_;
-  v1::HeartbeatRequest beat_;  // Written by gRPC while a read is pending.
-  int beats_ = 0;
-};
-
 using WatchService = TestService<WatchCall, Health::WithAsyncMethod_Watch<Health::Service>>;
-using HeartbeatsService = TestService<
-    HeartbeatsCall,
-    v1::Coordinator::WithAsyncMethod_StreamHeartbeats<v1::Coordinator::Service>>;
 
-// Both test services on one loop. The server is built here rather than by StartServer, whose
+// The test service on one loop. The server is built here rather than by StartServer, whose
 // HealthService would clash with the test's Watch (one service per name and host).
 class LoopCallTest : public ::testing::Test {
  protected:
@@ -447,7 +380,6 @@ class LoopCallTest : public ::testing::Test {
     grpc::ServerBuilder builder;
     builder.AddListeningPort("127.0.0.1:0", CreateServerCredentials(), &port_);
     builder.RegisterService(&watch_service_);
-    builder.RegisterService(&heartbeats_service_);
     loop_.Attach(builder.AddCompletionQueue());
     server_ = builder.BuildAndStart();
     // Even without a server: ShutdownWhenIdle then shuts the queue down and drains it.
@@ -455,7 +387,6 @@ class LoopCallTest : public ::testing::Test {
     ASSERT_NE(server_, nullptr);
     ASSERT_NE(port_, 0);
     watch_service_.Accept();
-    heartbeats_service_.Accept();
     channel_ = CreateChannel(absl::StrCat("127.0.0.1:", port_));
   }
 
@@ -509,7 +440,6 @@ class LoopCallTest : public ::testing::Test {
   // their calls, and last the loop, which the calls point to.
   CompletionQueueLoop loop_;
   WatchService watch_service_{&loop_};
-  HeartbeatsService heartbeats_service_{&loop_};
   int port_ = 0;
   std::unique_ptr<grpc::Server> server_;
   std::shared_ptr<grpc::Channel> channel_;
@@ -617,96 +547,11 @@ TEST_F(LoopCallTest, WriteCall_FinishInOnCancel_OnDoneOnceAfterIt) {
 
 TEST_F(LoopCallTest, PendingRequestAtServerShutdown_OnRequestNotOk_NoOnDone) {
   ShutDown();
-  // The calls requested in SetUp never arrived. Were their done notifications expected,
+  // The call requested in SetUp never arrived. Were its done notification expected,
   // ShutdownWhenIdle would not have returned.
   std::vector<WatchCall*> watch_calls = watch_service_.AllCalls();
   ASSERT_EQ(watch_calls.size(), 1u);
   EXPECT_THAT(watch_calls[0]->log().events(), ElementsAre("request failed"));
-  std::vector<HeartbeatsCall*> heartbeats_calls = heartbeats_service_.AllCalls();
-  ASSERT_EQ(heartbeats_calls.size(), 1u);
-  EXPECT_THAT(heartbeats_calls[0]->log().events(), ElementsAre("request failed"));
-}
-
-v1::HeartbeatRequest Beat(const std::string& worker_id) {
-  v1::HeartbeatRequest beat;
-  beat.set_worker_id(worker_id);
-  return beat;
-}
-
-TEST_F(LoopCallTest, ReadCall_ReadsEveryBeatAndFinishesOkOnHalfClose_ClientGetsResponse) {
-  std::unique_ptr<v1::Coordinator::Stub> stub = v1::Coordinator::NewStub(channel_);
-  grpc::ClientContext context;
-  context.set_deadline(DeadlineIn(kWait));
-  v1::HeartbeatResponse response;
-  std::unique_ptr<grpc::ClientWriter<v1::HeartbeatRequest>> writer =
-      stub->StreamHeartbeats(&context, &response);
-  for (const char* worker_id : {"w0", "w1", "w2"}) ASSERT_TRUE(writer->Write(Beat(worker_id)));
-  ASSERT_TRUE(writer->WritesDone());
-  const grpc::Status status = writer->Finish();
-
-  EXPECT_TRUE(status.ok()) << status.error_message();
-  // The call's response(), filled in after the last read.
-  EXPECT_EQ(response.heartbeat_interval_ms(), 3);
-  HeartbeatsCall* call = OnlyCallOnceDone(heartbeats_service_);
-  ShutDown();
-  ASSERT_NE(call, nullptr);
-  EXPECT_THAT(call->log().events(),
-              ElementsAre("request", "read w0", "read w1", "read w2", "read end", "done"));
-}
-
-TEST_F(LoopCallTest, ReadCall_FinishWithError_ClientGetsTheStatus) {
-  HeartbeatsCall::Behaviour behaviour;
-  behaviour.fail_after_beats = 2;
-  heartbeats_service_.SetBehaviour(behaviour);
-  std::unique_ptr<v1::Coordinator::Stub> stub = v1::Coordinator::NewStub(channel_);
-  grpc::ClientContext context;
-  context.set_deadline(DeadlineIn(kWait));
-  v1::HeartbeatResponse response;
-  std::unique_ptr<grpc::ClientWriter<v1::HeartbeatRequest>> writer =
-      stub->StreamHeartbeats(&context, &response);
-  // Sent before the server has read the second, so neither can find the call finished.
-  ASSERT_TRUE(writer->Write(Beat("w0")));
-  ASSERT_TRUE(writer->Write(Beat("w1")));
-  // Whether the half-close still reaches the server does not matter.
-  writer->WritesDone();
-  const grpc::Status status = writer->Finish();
-
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
-  EXPECT_THAT(status.error_message(), HasSubstr("enough beats"));
-  HeartbeatsCall* call = OnlyCallOnceDone(heartbeats_service_);
-  ShutDown();
-  ASSERT_NE(call, nullptr);
-  EXPECT_THAT(call->log().events(), ElementsAre("request", "read w0", "read w1", "done"));
-}
-
-TEST_F(LoopCallTest, ReadCall_ClientCancelsWithReadPending_OnDoneOnceAfterTheRead) {
-  std::unique_ptr<v1::Coordinator::Stub> stub = v1::Coordinator::NewStub(channel_);
-  grpc::ClientContext context;
-  context.set_deadline(DeadlineIn(kWait));
-  v1::HeartbeatResponse response;
-  std::unique_ptr<grpc::ClientWriter<v1::HeartbeatRequest>> writer =
-      stub->StreamHeartbeats(&context, &response);
-  ASSERT_TRUE(writer->Write(Beat("w0")));
-  // The call has read the beat and started the next read.
-  ASSERT_TRUE(Eventually([&] {
-    std::vector<HeartbeatsCall*> arrived = heartbeats_service_.ArrivedCalls();
-    return arrived.size() == 1 && arrived[0]->log().Contains("read w0");
-  }));
-  context.TryCancel();
-  EXPECT_EQ(writer->Finish().error_code(), grpc::StatusCode::CANCELLED);
-
-  HeartbeatsCall* call = OnlyCallOnceDone(heartbeats_service_);
-  ShutDown();
-  ASSERT_NE(call, nullptr);
-  // The pending read fails ("read end") and OnCancel runs, in either order; OnDone waits for
-  // both, and for the Finish the failed read started.
-  std::vector<std::string> events = call->log().events();
-  ASSERT_EQ(events.size(), 5u) << ::testing::PrintToString(events);
-  EXPECT_THAT(std::vector<std::string>(events.begin(), events.begin() + 2),
-              ElementsAre("request", "read w0"));
-  EXPECT_THAT(std::vector<std::string>(events.begin() + 2, events.begin() + 4),
-              UnorderedElementsAre("read end", "cancel"));
-  EXPECT_EQ(events[4], "done");
 }
 
 //

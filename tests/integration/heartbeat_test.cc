@@ -56,10 +56,7 @@ class UnusedConnector final : public WorkerConnector {
  private:
   class Connection final : public WorkerConnection {
    public:
-    void RunChunk(const ChunkTask& task, Done done) override {
-      done(absl::UnavailableError("no chunks in this test"));
-    }
-    void RunChunks(std::vector<ChunkTask> tasks, BatchDone done) override {
+    void RunChunks(std::vector<ChunkTask> tasks, Done done) override {
       done(absl::UnavailableError("no chunks in this test"));
     }
     void Cancel(uint64_t call_id) override {}
@@ -89,7 +86,7 @@ class TestCoordinator {
   }
 
   ~TestCoordinator() {
-    // As gpool-coordinator does: end the heartbeat streams, then shut the server down.
+    // As gpool-coordinator does: refuse worker calls, then shut the server down.
     service_->StopWorkerCalls();
     if (server_.server != nullptr) server_.server->Shutdown(DeadlineIn(absl::Seconds(5)));
     loop_.ShutdownWhenIdle();
@@ -167,10 +164,9 @@ BackoffPolicy FastBackoff() {
   return policy;
 }
 
-// A beat reporting `interval`; none (zero) by default, as a worker that predates adaptive
-// intervals sends it.
+// A beat reporting `interval`: by default the interval the test coordinator grants.
 v1::HeartbeatRequest Beat(const std::string& worker_id, uint64_t incarnation = 7,
-                          absl::Duration interval = absl::ZeroDuration()) {
+                          absl::Duration interval = kInterval) {
   v1::HeartbeatRequest beat;
   beat.set_worker_id(worker_id);
   beat.set_incarnation(incarnation);
@@ -194,22 +190,23 @@ class RawWorker {
     request.set_slots(1);
     request.add_functions("square");
     request.set_incarnation(7);
+    request.set_max_chunks_per_call(1);
     v1::RegisterWorkerResponse response;
     grpc::Status status = stub_->RegisterWorker(&context, request, &response);
     if (!status.ok()) return FromGrpcStatus(status);
     return response.worker_id();
   }
 
-  absl::Status UnaryHeartbeat(const std::string& worker_id) {
-    return UnaryHeartbeat(Beat(worker_id)).status();
-  }
-  absl::StatusOr<v1::HeartbeatResponse> UnaryHeartbeat(const v1::HeartbeatRequest& beat) {
+  absl::StatusOr<v1::HeartbeatResponse> Heartbeat(const v1::HeartbeatRequest& beat) {
     grpc::ClientContext context;
     context.set_deadline(DeadlineIn(kWait));
     v1::HeartbeatResponse response;
     grpc::Status status = stub_->Heartbeat(&context, beat, &response);
     if (!status.ok()) return FromGrpcStatus(status);
     return response;
+  }
+  absl::Status Heartbeat(const std::string& worker_id) {
+    return Heartbeat(Beat(worker_id)).status();
   }
 
   absl::Status Deregister(const std::string& worker_id) {
@@ -222,172 +219,112 @@ class RawWorker {
     return FromGrpcStatus(stub_->DeregisterWorker(&context, request, &response));
   }
 
-  // One StreamHeartbeats call.
-  struct Stream {
-    grpc::ClientContext context;
-    v1::HeartbeatResponse response;
-    std::unique_ptr<grpc::ClientWriter<v1::HeartbeatRequest>> writer;
-    absl::Status Finish() { return FromGrpcStatus(writer->Finish()); }
-  };
-  std::unique_ptr<Stream> OpenStream() {
-    auto stream = std::make_unique<Stream>();
-    stream->context.set_deadline(DeadlineIn(kWait * 3));
-    stream->writer = stub_->StreamHeartbeats(&stream->context, &stream->response);
-    return stream;
-  }
-
  private:
   std::unique_ptr<v1::Coordinator::Stub> stub_;
 };
 
-// ---- The coordinator's StreamHeartbeats and Heartbeat, through the raw protocol ----------
+// ---- The coordinator's Heartbeat, through the raw protocol ------------------------------
 
-TEST(CoordinatorHeartbeatTest, StreamHeartbeats_BeatEveryInterval_WorkerOutlivesManyLeases) {
+TEST(CoordinatorHeartbeatTest, Heartbeat_BeatEveryInterval_WorkerOutlivesManyLeases) {
   TestCoordinator coordinator;
   RawWorker worker(coordinator.address());
   ASSERT_OK_AND_ASSIGN(std::string id, worker.Register());
-  std::unique_ptr<RawWorker::Stream> stream = worker.OpenStream();
-  // 10 fake seconds, a beat each second: more than three leases of 3 s.
+  // 10 fake seconds, a beat each second: more than three leases of 3 s. A beat is applied
+  // before its call returns.
   for (int second = 1; second <= 10; ++second) {
     coordinator.Advance(absl::Seconds(1));
-    ASSERT_TRUE(stream->writer->Write(Beat(id))) << "at second " << second;
-    ASSERT_TRUE(coordinator.AwaitFreshBeat(id)) << "beat " << second << " never applied";
+    ASSERT_OK(worker.Heartbeat(id)) << "at second " << second;
     coordinator.Tick();
     ASSERT_TRUE(coordinator.Registered(id)) << "declared dead at second " << second;
   }
-  ASSERT_TRUE(stream->writer->WritesDone());
-  EXPECT_OK(stream->Finish());
 }
 
-TEST(CoordinatorHeartbeatTest, StreamHeartbeats_WorkerFallsSilent_DeclaredDeadAndCallEndsNotFound) {
+TEST(CoordinatorHeartbeatTest, Heartbeat_WorkerFallsSilent_DeclaredDeadThenNotFound) {
   TestCoordinator coordinator;
   RawWorker worker(coordinator.address());
   ASSERT_OK_AND_ASSIGN(std::string id, worker.Register());
-  std::unique_ptr<RawWorker::Stream> stream = worker.OpenStream();
   coordinator.Advance(absl::Seconds(1));
-  ASSERT_TRUE(stream->writer->Write(Beat(id)));
-  ASSERT_TRUE(coordinator.AwaitFreshBeat(id));
+  ASSERT_OK(worker.Heartbeat(id));
 
   coordinator.AdvanceAndTick(kLease + absl::Milliseconds(1));
   EXPECT_FALSE(coordinator.Registered(id));
-  // The worker comes back on the same call: its beat is refused and the call ends.
-  stream->writer->Write(Beat(id));
-  EXPECT_THAT(stream->Finish(), StatusIs(absl::StatusCode::kNotFound, HasSubstr(id)));
-  // Registering again works, and the new registration can stream again.
+  // The worker comes back: its beat is refused, and it registers anew.
+  EXPECT_THAT(worker.Heartbeat(id), StatusIs(absl::StatusCode::kNotFound, HasSubstr(id)));
   ASSERT_OK_AND_ASSIGN(std::string new_id, worker.Register());
   EXPECT_NE(new_id, id);
-  std::unique_ptr<RawWorker::Stream> again = worker.OpenStream();
   coordinator.Advance(absl::Seconds(1));
-  ASSERT_TRUE(again->writer->Write(Beat(new_id)));
+  EXPECT_OK(worker.Heartbeat(new_id));
   EXPECT_TRUE(coordinator.AwaitFreshBeat(new_id));
 }
 
-TEST(CoordinatorHeartbeatTest, StreamHeartbeats_UnknownWorker_CallEndsNotFound) {
+TEST(CoordinatorHeartbeatTest, Heartbeat_UnknownWorker_NotFound) {
   TestCoordinator coordinator;
   RawWorker worker(coordinator.address());
-  std::unique_ptr<RawWorker::Stream> stream = worker.OpenStream();
-  stream->writer->Write(Beat("w999"));
-  EXPECT_THAT(stream->Finish(), StatusIs(absl::StatusCode::kNotFound, HasSubstr("w999")));
+  EXPECT_THAT(worker.Heartbeat("w999"), StatusIs(absl::StatusCode::kNotFound, HasSubstr("w999")));
 }
 
-TEST(CoordinatorHeartbeatTest, StreamHeartbeats_OtherIncarnation_CallEndsNotFound) {
+TEST(CoordinatorHeartbeatTest, Heartbeat_OtherIncarnation_NotFound) {
   TestCoordinator coordinator;
   RawWorker worker(coordinator.address());
   ASSERT_OK_AND_ASSIGN(std::string id, worker.Register());
-  std::unique_ptr<RawWorker::Stream> stream = worker.OpenStream();
-  stream->writer->Write(Beat(id, /*incarnation=*/8));
-  EXPECT_THAT(stream->Finish(), StatusIs(absl::StatusCode::kNotFound, HasSubstr(id)));
+  EXPECT_THAT(worker.Heartbeat(Beat(id, /*incarnation=*/8)),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr(id)));
 }
 
-TEST(CoordinatorHeartbeatTest, Heartbeat_Unary_KeepsLeaseAndUnknownIsNotFound) {
+TEST(CoordinatorHeartbeatTest, Heartbeat_NoInterval_InvalidArgumentAndLeaseNotRenewed) {
   TestCoordinator coordinator;
   RawWorker worker(coordinator.address());
   ASSERT_OK_AND_ASSIGN(std::string id, worker.Register());
-  for (int second = 1; second <= 10; ++second) {
-    coordinator.Advance(absl::Seconds(1));
-    ASSERT_OK(worker.UnaryHeartbeat(id));
-    coordinator.Tick();
-    ASSERT_TRUE(coordinator.Registered(id)) << "declared dead at second " << second;
-  }
-  EXPECT_THAT(worker.UnaryHeartbeat("w999"),
-              StatusIs(absl::StatusCode::kNotFound, HasSubstr("w999")));
+  coordinator.Advance(absl::Seconds(2));
+  EXPECT_THAT(worker.Heartbeat(Beat(id, 7, absl::ZeroDuration())),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("heartbeat_interval_ms")));
+  // The refused beat did not count: the lease runs from the registration.
+  coordinator.AdvanceAndTick(kLease - absl::Seconds(2) + absl::Milliseconds(1));
+  EXPECT_FALSE(coordinator.Registered(id));
 }
 
 // With a budget of 2 beats/s, one worker keeps the 500 ms minimum and two get 1 s (6 s lease).
 constexpr double kTinyBudget = 2;
 
-TEST(CoordinatorHeartbeatTest, StreamHeartbeats_BeatBehindTheGrant_CallEndsOkWithTheGrant) {
-  TestCoordinator coordinator(kInterval, kTinyBudget);
-  RawWorker worker(coordinator.address());
-  ASSERT_OK_AND_ASSIGN(std::string id, worker.Register("127.0.0.1:1"));  // at 500 ms
-  ASSERT_OK(worker.Register("127.0.0.1:2"));                            // now 1 s
-  std::unique_ptr<RawWorker::Stream> stream = worker.OpenStream();
-  coordinator.Advance(absl::Seconds(1));
-  ASSERT_TRUE(stream->writer->Write(Beat(id, 7, kInterval)));
-  EXPECT_OK(stream->Finish());
-  EXPECT_EQ(stream->response.heartbeat_interval_ms(), 1000);
-  EXPECT_EQ(stream->response.lease_timeout_ms(), 6000);
-  // The beat counted, at the interval it reported.
-  ASSERT_TRUE(coordinator.AwaitFreshBeat(id));
-  EXPECT_EQ(coordinator.Worker(id)->lease_timeout, kLease);
-
-  // On a new call at the granted interval the beats are taken without an answer.
-  std::unique_ptr<RawWorker::Stream> again = worker.OpenStream();
-  coordinator.Advance(absl::Seconds(1));
-  ASSERT_TRUE(again->writer->Write(Beat(id, 7, absl::Seconds(1))));
-  ASSERT_TRUE(coordinator.AwaitFreshBeat(id));
-  EXPECT_EQ(coordinator.Worker(id)->lease_timeout, absl::Seconds(6));
-  ASSERT_TRUE(again->writer->WritesDone());
-  EXPECT_OK(again->Finish());
-  EXPECT_EQ(again->response.heartbeat_interval_ms(), 0);
-}
-
-TEST(CoordinatorHeartbeatTest, StreamHeartbeats_BeatWithoutInterval_NeverEndedForAGrant) {
+TEST(CoordinatorHeartbeatTest, Heartbeat_AnswerCarriesTheGrant) {
   TestCoordinator coordinator(kInterval, kTinyBudget);
   RawWorker worker(coordinator.address());
   ASSERT_OK_AND_ASSIGN(std::string id, worker.Register("127.0.0.1:1"));
-  ASSERT_OK(worker.Register("127.0.0.1:2"));
-  std::unique_ptr<RawWorker::Stream> stream = worker.OpenStream();
-  for (int beat = 1; beat <= 3; ++beat) {
-    coordinator.Advance(absl::Milliseconds(500));
-    ASSERT_TRUE(stream->writer->Write(Beat(id))) << "beat " << beat;
-    ASSERT_TRUE(coordinator.AwaitFreshBeat(id)) << "beat " << beat;
-  }
-  ASSERT_TRUE(stream->writer->WritesDone());
-  EXPECT_OK(stream->Finish());
-  EXPECT_EQ(stream->response.heartbeat_interval_ms(), 0);
-}
-
-TEST(CoordinatorHeartbeatTest, Heartbeat_Unary_AnswerCarriesTheGrant) {
-  TestCoordinator coordinator(kInterval, kTinyBudget);
-  RawWorker worker(coordinator.address());
-  ASSERT_OK_AND_ASSIGN(std::string id, worker.Register("127.0.0.1:1"));
-  ASSERT_OK_AND_ASSIGN(v1::HeartbeatResponse alone, worker.UnaryHeartbeat(Beat(id, 7, kInterval)));
+  ASSERT_OK_AND_ASSIGN(v1::HeartbeatResponse alone, worker.Heartbeat(Beat(id)));
   EXPECT_EQ(alone.heartbeat_interval_ms(), 500);
   EXPECT_EQ(alone.lease_timeout_ms(), 3000);
   ASSERT_OK(worker.Register("127.0.0.1:2"));
-  ASSERT_OK_AND_ASSIGN(v1::HeartbeatResponse two, worker.UnaryHeartbeat(Beat(id, 7, kInterval)));
+  ASSERT_OK_AND_ASSIGN(v1::HeartbeatResponse two, worker.Heartbeat(Beat(id)));
   EXPECT_EQ(two.heartbeat_interval_ms(), 1000);
   EXPECT_EQ(two.lease_timeout_ms(), 6000);
 }
 
-TEST(CoordinatorHeartbeatTest, StopWorkerCalls_OpenStreamEndsUnavailableAndWorkerCallsRefused) {
+TEST(CoordinatorHeartbeatTest, Heartbeat_BeatBehindTheGrant_LeaseFollowsTheReportedInterval) {
+  TestCoordinator coordinator(kInterval, kTinyBudget);
+  RawWorker worker(coordinator.address());
+  ASSERT_OK_AND_ASSIGN(std::string id, worker.Register("127.0.0.1:1"));  // at 500 ms
+  ASSERT_OK(worker.Register("127.0.0.1:2"));                            // now 1 s
+  // The worker still reports 500 ms: told the grant, it keeps the lease of 500 ms.
+  ASSERT_OK_AND_ASSIGN(v1::HeartbeatResponse behind, worker.Heartbeat(Beat(id, 7, kInterval)));
+  EXPECT_EQ(behind.heartbeat_interval_ms(), 1000);
+  EXPECT_EQ(coordinator.Worker(id)->lease_timeout, kLease);
+  // From the beat that reports the granted interval on, the longer lease.
+  ASSERT_OK(worker.Heartbeat(Beat(id, 7, absl::Seconds(1))).status());
+  EXPECT_EQ(coordinator.Worker(id)->heartbeat_interval, absl::Seconds(1));
+  EXPECT_EQ(coordinator.Worker(id)->lease_timeout, absl::Seconds(6));
+}
+
+TEST(CoordinatorHeartbeatTest, StopWorkerCalls_WorkerCallsRefusedUnavailable) {
   TestCoordinator coordinator;
   RawWorker worker(coordinator.address());
   ASSERT_OK_AND_ASSIGN(std::string id, worker.Register());
-  std::unique_ptr<RawWorker::Stream> stream = worker.OpenStream();
-  coordinator.Advance(absl::Seconds(1));
-  ASSERT_TRUE(stream->writer->Write(Beat(id)));
-  ASSERT_TRUE(coordinator.AwaitFreshBeat(id));
+  ASSERT_OK(worker.Heartbeat(id));
 
   coordinator.service().StopWorkerCalls();
-  // The open call ends at once, without another beat.
   const auto shutting_down = StatusIs(absl::StatusCode::kUnavailable, HasSubstr("shutting down"));
-  EXPECT_THAT(stream->Finish(), shutting_down);
-  EXPECT_THAT(worker.UnaryHeartbeat(id), shutting_down);
+  EXPECT_THAT(worker.Heartbeat(id), shutting_down);
   EXPECT_THAT(worker.Register(), shutting_down);
-  std::unique_ptr<RawWorker::Stream> late = worker.OpenStream();
-  EXPECT_THAT(late->Finish(), shutting_down);
+  EXPECT_THAT(worker.Deregister(id), shutting_down);
 }
 
 TEST(CoordinatorHeartbeatTest, StopWorkerCalls_GetClusterInfoWaitingForWorkers_EndsUnavailable) {
@@ -412,29 +349,20 @@ TEST(CoordinatorHeartbeatTest, StopWorkerCalls_GetClusterInfoWaitingForWorkers_E
 
 // ---- The worker's GrpcCoordinatorLink against the real coordinator -----------------------
 
-// Ten fake seconds (more than three leases), one beat through `link` and one lease check per
-// second; the worker must stay registered throughout. A streamed beat is not acknowledged,
-// so with `await_each_beat` each second first waits until the coordinator has applied it.
-void BeatForTenSeconds(TestCoordinator& coordinator, GrpcCoordinatorLink& link,
-                       const std::string& worker_id, bool await_each_beat) {
-  for (int second = 1; second <= 10; ++second) {
-    coordinator.Advance(absl::Seconds(1));
-    ASSERT_OK(link.Heartbeat(worker_id, 7, kInterval));
-    if (await_each_beat) {
-      ASSERT_TRUE(coordinator.AwaitFreshBeat(worker_id)) << "beat " << second;
-    }
-    coordinator.Tick();
-    ASSERT_TRUE(coordinator.Registered(worker_id)) << "declared dead at second " << second;
-  }
-}
-
-TEST(GrpcCoordinatorLinkTest, Heartbeat_Streamed_WorkerOutlivesManyLeases) {
+TEST(GrpcCoordinatorLinkTest, Heartbeat_EverySecond_WorkerOutlivesManyLeases) {
   TestCoordinator coordinator;
   GrpcCoordinatorLink link(CreateChannel(coordinator.address()));
   ASSERT_OK_AND_ASSIGN(RegistrationGrant grant, link.Register(TestRegistration()));
   EXPECT_EQ(grant.heartbeat_interval, absl::Milliseconds(500));
   EXPECT_EQ(grant.lease_timeout, kLease);
-  BeatForTenSeconds(coordinator, link, grant.worker_id, /*await_each_beat=*/true);
+  // Ten fake seconds (more than three leases), one beat and one lease check per second.
+  for (int second = 1; second <= 10; ++second) {
+    coordinator.Advance(absl::Seconds(1));
+    ASSERT_OK_AND_ASSIGN(HeartbeatGrant beat, link.Heartbeat(grant.worker_id, 7, kInterval));
+    EXPECT_EQ(beat.interval, kInterval);
+    coordinator.Tick();
+    ASSERT_TRUE(coordinator.Registered(grant.worker_id)) << "declared dead at second " << second;
+  }
 }
 
 TEST(GrpcCoordinatorLinkTest, Heartbeat_AfterLeaseExpired_ReturnsNotFound) {
@@ -442,249 +370,48 @@ TEST(GrpcCoordinatorLinkTest, Heartbeat_AfterLeaseExpired_ReturnsNotFound) {
   GrpcCoordinatorLink link(CreateChannel(coordinator.address()));
   ASSERT_OK_AND_ASSIGN(RegistrationGrant grant, link.Register(TestRegistration()));
   coordinator.Advance(absl::Seconds(1));
-  ASSERT_OK(link.Heartbeat(grant.worker_id, 7, kInterval));
-  ASSERT_TRUE(coordinator.AwaitFreshBeat(grant.worker_id));
+  ASSERT_OK(link.Heartbeat(grant.worker_id, 7, kInterval).status());
   coordinator.AdvanceAndTick(kLease + absl::Milliseconds(1));
   ASSERT_FALSE(coordinator.Registered(grant.worker_id));
-  // A streamed beat is not acknowledged: the refusal surfaces at a following beat.
-  absl::Status status;
-  ASSERT_TRUE(WaitUntil(
-      [&] {
-        status = link.Heartbeat(grant.worker_id, 7, kInterval).status();
-        return absl::IsNotFound(status);
-      },
-      kWait, kPoll))
-      << "last heartbeat: " << status;
-  EXPECT_THAT(status, StatusIs(absl::StatusCode::kNotFound, HasSubstr(grant.worker_id)));
+  EXPECT_THAT(link.Heartbeat(grant.worker_id, 7, kInterval),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr(grant.worker_id)));
 }
 
-TEST(GrpcCoordinatorLinkTest, Heartbeat_StreamLifetimeOver_NewCallsKeepTheLease) {
-  TestCoordinator coordinator;
-  GrpcCoordinatorLinkOptions options;
-  options.stream_lifetime = absl::ZeroDuration();  // A new call for every beat.
-  GrpcCoordinatorLink link(CreateChannel(coordinator.address()), options);
-  ASSERT_OK_AND_ASSIGN(RegistrationGrant grant, link.Register(TestRegistration()));
-  BeatForTenSeconds(coordinator, link, grant.worker_id, /*await_each_beat=*/true);
-}
-
-TEST(GrpcCoordinatorLinkTest, Heartbeat_Unary_WorkerOutlivesManyLeases) {
-  TestCoordinator coordinator;
-  GrpcCoordinatorLinkOptions options;
-  options.stream_heartbeats = false;
-  GrpcCoordinatorLink link(CreateChannel(coordinator.address()), options);
-  ASSERT_OK_AND_ASSIGN(RegistrationGrant grant, link.Register(TestRegistration()));
-  // A unary beat is applied before its call returns.
-  BeatForTenSeconds(coordinator, link, grant.worker_id, /*await_each_beat=*/false);
-}
-
-TEST(GrpcCoordinatorLinkTest, Heartbeat_CallEndedWithAGrant_ReturnsItAndReportsItOnANewCall) {
+TEST(GrpcCoordinatorLinkTest, Heartbeat_ClusterGrew_ReturnsTheNewGrant) {
   TestCoordinator coordinator(kInterval, kTinyBudget);
   GrpcCoordinatorLink link(CreateChannel(coordinator.address()));
   ASSERT_OK_AND_ASSIGN(RegistrationGrant grant, link.Register(TestRegistration(1)));
   EXPECT_EQ(grant.heartbeat_interval, kInterval);
-  ASSERT_OK(RawWorker(coordinator.address()).Register("127.0.0.1:2"));  // The grant is 1 s now.
-  // The coordinator takes this beat and ends the call with the grant; a following beat
-  // learns of it.
-  std::optional<HeartbeatGrant> granted;
-  ASSERT_TRUE(WaitUntil(
-      [&] {
-        absl::StatusOr<std::optional<HeartbeatGrant>> reply =
-            link.Heartbeat(grant.worker_id, 7, kInterval);
-        if (reply.ok() && reply->has_value()) granted = **reply;
-        return granted.has_value();
-      },
-      kWait, kPoll));
-  EXPECT_EQ(granted->interval, absl::Seconds(1));
-  EXPECT_EQ(granted->lease_timeout, absl::Seconds(6));
-  // That beat already went out on a new call, reporting the granted interval.
-  EXPECT_TRUE(coordinator.AwaitReportedInterval(grant.worker_id, absl::Seconds(1)));
-  EXPECT_EQ(coordinator.Worker(grant.worker_id)->lease_timeout, absl::Seconds(6));
-  // From then on the beats are taken without an answer.
-  for (int beat = 1; beat <= 3; ++beat) {
-    coordinator.Advance(absl::Seconds(1));
-    ASSERT_OK_AND_ASSIGN(std::optional<HeartbeatGrant> reply,
-                         link.Heartbeat(grant.worker_id, 7, absl::Seconds(1)));
-    EXPECT_FALSE(reply.has_value()) << "beat " << beat;
-    ASSERT_TRUE(coordinator.AwaitFreshBeat(grant.worker_id)) << "beat " << beat;
-  }
-}
-
-TEST(GrpcCoordinatorLinkTest, Heartbeat_Unary_ReturnsTheGrant) {
-  TestCoordinator coordinator(kInterval, kTinyBudget);
-  GrpcCoordinatorLinkOptions options;
-  options.stream_heartbeats = false;
-  GrpcCoordinatorLink link(CreateChannel(coordinator.address()), options);
-  ASSERT_OK_AND_ASSIGN(RegistrationGrant grant, link.Register(TestRegistration(1)));
   ASSERT_OK(RawWorker(coordinator.address()).Register("127.0.0.1:2"));
-  ASSERT_OK_AND_ASSIGN(std::optional<HeartbeatGrant> reply,
-                       link.Heartbeat(grant.worker_id, 7, kInterval));
-  ASSERT_TRUE(reply.has_value());
-  EXPECT_EQ(reply->interval, absl::Seconds(1));
-  EXPECT_EQ(reply->lease_timeout, absl::Seconds(6));
+  ASSERT_OK_AND_ASSIGN(HeartbeatGrant beat, link.Heartbeat(grant.worker_id, 7, kInterval));
+  EXPECT_EQ(beat.interval, absl::Seconds(1));
+  EXPECT_EQ(beat.lease_timeout, absl::Seconds(6));
 }
 
-// A coordinator that counts how heartbeats arrive. Every beat is accepted.
-class CountingCoordinator final : public v1::Coordinator::CallbackService {
+// A coordinator that answers every call OK and empty, against the protocol.
+class EmptyAnswersCoordinator final : public v1::Coordinator::Service {
  public:
-  grpc::ServerUnaryReactor* Heartbeat(grpc::CallbackServerContext* context,
-                                      const v1::HeartbeatRequest* request,
-                                      v1::HeartbeatResponse* response) override {
-    {
-      absl::MutexLock lock(&mu_);
-      ++unary_beats_;
-    }
-    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-    reactor->Finish(grpc::Status::OK);
-    return reactor;
-  }
-
-  grpc::ServerReadReactor<v1::HeartbeatRequest>* StreamHeartbeats(
-      grpc::CallbackServerContext* context, v1::HeartbeatResponse* response) override {
-    {
-      absl::MutexLock lock(&mu_);
-      ++calls_opened_;
-    }
-    return new Stream(this);
-  }
-
-  int calls_opened() {
-    absl::MutexLock lock(&mu_);
-    return calls_opened_;
-  }
-  int unary_beats() {
-    absl::MutexLock lock(&mu_);
-    return unary_beats_;
-  }
-  bool AwaitStreamedBeats(int count) {
-    absl::MutexLock lock(&mu_);
-    auto enough = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return streamed_beats_ >= count; };
-    return mu_.AwaitWithTimeout(absl::Condition(&enough), kWait);
-  }
-  bool AwaitCallsEndedOk(int count) {
-    absl::MutexLock lock(&mu_);
-    auto enough = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return calls_half_closed_ >= count; };
-    return mu_.AwaitWithTimeout(absl::Condition(&enough), kWait);
-  }
-
- private:
-  class Stream final : public grpc::ServerReadReactor<v1::HeartbeatRequest> {
-   public:
-    explicit Stream(CountingCoordinator* owner) : owner_(owner) { StartRead(&beat_); }
-    void OnReadDone(bool ok) override {
-      absl::MutexLock lock(&owner_->mu_);
-      if (!ok) {
-        ++owner_->calls_half_closed_;
-        Finish(grpc::Status::OK);
-        return;
-      }
-      ++owner_->streamed_beats_;
-      StartRead(&beat_);
-    }
-    void OnDone() override { delete this; }
-
-   private:
-    CountingCoordinator* const owner_;
-    v1::HeartbeatRequest beat_;
-  };
-
-  absl::Mutex mu_;
-  int calls_opened_ ABSL_GUARDED_BY(mu_) = 0;
-  int calls_half_closed_ ABSL_GUARDED_BY(mu_) = 0;
-  int streamed_beats_ ABSL_GUARDED_BY(mu_) = 0;
-  int unary_beats_ ABSL_GUARDED_BY(mu_) = 0;
-};
-
-// A coordinator from before StreamHeartbeats: only the unary Heartbeat.
-class LegacyCoordinator final : public v1::Coordinator::Service {
- public:
-  grpc::Status Heartbeat(grpc::ServerContext* context, const v1::HeartbeatRequest* request,
-                         v1::HeartbeatResponse* response) override {
-    absl::MutexLock lock(&mu_);
-    ++unary_beats_;
+  grpc::Status RegisterWorker(grpc::ServerContext* context,
+                              const v1::RegisterWorkerRequest* request,
+                              v1::RegisterWorkerResponse* response) override {
     return grpc::Status::OK;
   }
-  int unary_beats() {
-    absl::MutexLock lock(&mu_);
-    return unary_beats_;
+  grpc::Status Heartbeat(grpc::ServerContext* context, const v1::HeartbeatRequest* request,
+                         v1::HeartbeatResponse* response) override {
+    return grpc::Status::OK;
   }
-
- private:
-  absl::Mutex mu_;
-  int unary_beats_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
-// The server's health service lives as long as the returned StartedServer.
-StartedServer Serve(grpc::Service* service, std::string* address) {
-  absl::StatusOr<StartedServer> started = StartServer("127.0.0.1:0", {service}, true, "");
-  EXPECT_OK(started);
-  if (!started.ok()) return StartedServer();
-  *address = absl::StrCat("127.0.0.1:", started->port);
-  return std::move(*started);
-}
-
-TEST(GrpcCoordinatorLinkTest, Heartbeat_ManyBeats_SentOnOneCall) {
-  CountingCoordinator coordinator;
-  std::string address;
-  StartedServer started = Serve(&coordinator, &address);
-  grpc::Server* server = started.server.get();
-  ASSERT_NE(server, nullptr);
-  {
-    GrpcCoordinatorLink link(CreateChannel(address));
-    for (int beat = 1; beat <= 20; ++beat) {
-      ASSERT_OK(link.Heartbeat("w1", 7, kInterval));
-      // The next beat may leave once this one has; a worker beats an interval apart.
-      ASSERT_TRUE(coordinator.AwaitStreamedBeats(beat)) << "beat " << beat;
-    }
-    EXPECT_EQ(coordinator.calls_opened(), 1);
-    EXPECT_EQ(coordinator.unary_beats(), 0);
-  }
-  // Destroying the link half-closes its call, which then ends normally.
-  EXPECT_TRUE(coordinator.AwaitCallsEndedOk(1));
-  server->Shutdown(DeadlineIn(absl::Seconds(5)));
-}
-
-TEST(GrpcCoordinatorLinkTest, Heartbeat_StreamLifetimeOver_OldCallHalfClosedNewOneOpened) {
-  CountingCoordinator coordinator;
-  std::string address;
-  StartedServer started = Serve(&coordinator, &address);
-  grpc::Server* server = started.server.get();
-  ASSERT_NE(server, nullptr);
-  GrpcCoordinatorLinkOptions options;
-  options.stream_lifetime = absl::ZeroDuration();
-  {
-    GrpcCoordinatorLink link(CreateChannel(address), options);
-    for (int beat = 1; beat <= 5; ++beat) {
-      ASSERT_OK(link.Heartbeat("w1", 7, kInterval));
-      ASSERT_TRUE(coordinator.AwaitStreamedBeats(beat)) << "beat " << beat;
-    }
-    EXPECT_EQ(coordinator.calls_opened(), 5);
-    EXPECT_TRUE(coordinator.AwaitCallsEndedOk(4));  // All but the one in use.
-  }
-  EXPECT_TRUE(coordinator.AwaitCallsEndedOk(5));
-  server->Shutdown(DeadlineIn(absl::Seconds(5)));
-}
-
-TEST(GrpcCoordinatorLinkTest, Heartbeat_CoordinatorWithoutStreamHeartbeats_FallsBackToUnary) {
-  LegacyCoordinator coordinator;
-  std::string address;
-  StartedServer started = Serve(&coordinator, &address);
-  grpc::Server* server = started.server.get();
-  ASSERT_NE(server, nullptr);
-  GrpcCoordinatorLink link(CreateChannel(address));
-  // The first beat goes out on a stream the coordinator refuses (UNIMPLEMENTED); from then
-  // on every beat is a unary call, each one answered.
-  absl::Status status;
-  ASSERT_TRUE(WaitUntil(
-      [&] {
-        status = link.Heartbeat("w1", 7, kInterval).status();
-        return coordinator.unary_beats() >= 1;
-      },
-      kWait, kPoll));
-  for (int beat = 2; beat <= 5; ++beat) {
-    ASSERT_OK(link.Heartbeat("w1", 7, kInterval));
-    EXPECT_EQ(coordinator.unary_beats(), beat);
-  }
-  server->Shutdown(DeadlineIn(absl::Seconds(5)));
+TEST(GrpcCoordinatorLinkTest, AnswersWithoutAGrant_Internal) {
+  EmptyAnswersCoordinator coordinator;
+  absl::StatusOr<StartedServer> started = StartServer("127.0.0.1:0", {&coordinator}, true, "");
+  ASSERT_OK(started);
+  GrpcCoordinatorLink link(CreateChannel(absl::StrCat("127.0.0.1:", started->port)));
+  EXPECT_THAT(link.Register(TestRegistration()),
+              StatusIs(absl::StatusCode::kInternal, HasSubstr("without a grant")));
+  EXPECT_THAT(link.Heartbeat("w1", 7, kInterval),
+              StatusIs(absl::StatusCode::kInternal, HasSubstr("without a grant")));
+  started->server->Shutdown(DeadlineIn(absl::Seconds(5)));
 }
 
 // ---- RegistrationLoop over the link: the worker's whole heartbeat path -------------------
@@ -715,14 +442,45 @@ TEST(RegistrationLoopOverGrpcTest, CoordinatorForgetsWorker_RegistersAgainAndHea
   ASSERT_TRUE(loop.AwaitRegistrations(1, kWait));
   const std::string first_id = loop.worker_id();
 
-  // The coordinator forgets the worker, as after a lease expiry or a restart: the streamed
-  // beats are answered NOT_FOUND and the worker registers again.
+  // The coordinator forgets the worker, as after a restart: the next beat is answered
+  // NOT_FOUND and the worker registers again.
   ASSERT_OK(RawWorker(coordinator.address()).Deregister(first_id));
   ASSERT_TRUE(loop.AwaitRegistrations(2, kWait));
   const std::string second_id = loop.worker_id();
   EXPECT_NE(second_id, first_id);
   coordinator.Advance(absl::Seconds(1));
   EXPECT_TRUE(coordinator.AwaitFreshBeat(second_id));
+  loop.Stop();
+}
+
+TEST(RegistrationLoopOverGrpcTest, LeaseExpired_RegistersAgainAndKeepsTheNewLease) {
+  TestCoordinator coordinator(/*heartbeat_interval=*/absl::Milliseconds(10));
+  GrpcCoordinatorLink link(CreateChannel(coordinator.address()));
+  RegistrationLoop loop(&link, TestRegistration(), FastBackoff());
+  loop.Start();
+  ASSERT_TRUE(loop.AwaitRegistrations(1, kWait));
+  const std::string first_id = loop.worker_id();
+
+  // A silence past the lease, as when the worker was frozen or cut off: on the fake clock a
+  // lease passes between two real-time beats, and the coordinator declares the worker dead.
+  // (A beat landing between the advance and the check renews the lease; then again.)
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        coordinator.AdvanceAndTick(kLease + absl::Milliseconds(1));
+        return !coordinator.Registered(first_id);
+      },
+      kWait, kPoll));
+  // Its next beat is answered NOT_FOUND, and it registers anew.
+  ASSERT_TRUE(loop.AwaitRegistrations(2, kWait));
+  const std::string second_id = loop.worker_id();
+  EXPECT_NE(second_id, first_id);
+  // And its beats keep the new registration's lease.
+  for (int second = 1; second <= 5; ++second) {
+    coordinator.Advance(absl::Seconds(1));
+    ASSERT_TRUE(coordinator.AwaitFreshBeat(second_id)) << "beat " << second;
+    coordinator.Tick();
+    ASSERT_TRUE(coordinator.Registered(second_id)) << "declared dead at second " << second;
+  }
   loop.Stop();
 }
 
@@ -761,7 +519,7 @@ TEST(RegistrationLoopOverGrpcTest, WorkerStopsHeartbeating_DeclaredDead) {
   const std::string id = loop.worker_id();
   coordinator.Advance(absl::Seconds(1));
   ASSERT_TRUE(coordinator.AwaitFreshBeat(id));
-  loop.Stop();  // No more beats (the call stays open: the link still exists).
+  loop.Stop();  // No more beats.
 
   // A beat still in flight may land after one advance; none can after that.
   EXPECT_TRUE(WaitUntil(

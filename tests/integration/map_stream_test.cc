@@ -49,7 +49,7 @@ class HeldCalls {
  public:
   struct Call {
     std::vector<ChunkTask> tasks;
-    WorkerConnection::BatchDone done;
+    WorkerConnection::Done done;
   };
 
   void Add(Call call) {
@@ -148,13 +148,7 @@ class HeldConnector final : public WorkerConnector {
   class Connection final : public WorkerConnection {
    public:
     explicit Connection(HeldCalls* calls) : calls_(calls) {}
-    void RunChunk(const ChunkTask& task, Done done) override {
-      calls_->Add({{task}, [done = std::move(done)](absl::StatusOr<std::vector<ChunkReply>> r) {
-                     if (!r.ok()) return done(r.status());
-                     done(std::move(r->front()));
-                   }});
-    }
-    void RunChunks(std::vector<ChunkTask> tasks, BatchDone done) override {
+    void RunChunks(std::vector<ChunkTask> tasks, Done done) override {
       calls_->Add({std::move(tasks), std::move(done)});
     }
     void Cancel(uint64_t call_id) override { calls_->Cancel(call_id); }

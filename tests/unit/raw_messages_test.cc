@@ -41,34 +41,44 @@ std::string Flatten(const grpc::ByteBuffer& buffer) {
   return bytes;
 }
 
-v1::RunChunkResponse ChunkResponse(std::vector<int64_t> values, int64_t pid) {
-  v1::RunChunkResponse response;
-  for (int64_t value : values) response.add_values(value);
-  response.set_element_count(static_cast<int64_t>(values.size()));
-  response.mutable_partial_sum()->set_low(12345);
-  response.mutable_partial_sum()->set_high(1);
-  response.set_partial_min(-7);
-  response.set_partial_max(1LL << 62);
-  response.set_pid(pid);
-  return response;
+v1::ChunkOutcome Outcome(std::vector<int64_t> values, int64_t pid) {
+  v1::ChunkOutcome outcome;
+  for (int64_t value : values) outcome.add_values(value);
+  outcome.set_element_count(static_cast<int64_t>(values.size()));
+  outcome.mutable_partial_sum()->set_low(12345);
+  outcome.mutable_partial_sum()->set_high(1);
+  outcome.set_partial_min(-7);
+  outcome.set_partial_max(1LL << 62);
+  outcome.set_pid(pid);
+  return outcome;
 }
 
-// The response without its values, as the decoder must parse the other fields.
-v1::RunChunkResponse WithoutValues(v1::RunChunkResponse response) {
-  response.clear_values();
-  return response;
+// The outcome without its values, as the decoder must parse the other fields.
+v1::ChunkOutcome WithoutValues(v1::ChunkOutcome outcome) {
+  outcome.clear_values();
+  return outcome;
+}
+
+// A serialized RunChunksResponse holding one outcome given as its bytes (which protobuf
+// need not have written).
+std::string ResponseOf(const std::string& outcome_bytes) {
+  std::string bytes;
+  bytes.push_back(static_cast<char>((v1::RunChunksResponse::kResultsFieldNumber << 3) | 2));
+  EXPECT_LT(outcome_bytes.size(), 128u);  // a one-byte length
+  bytes.push_back(static_cast<char>(outcome_bytes.size()));
+  return bytes + outcome_bytes;
 }
 
 class SliceSizesTest : public ::testing::TestWithParam<size_t> {};
 
 TEST_P(SliceSizesTest, RunChunksResponse_DecodesFieldsAndValuesAsProtobufWould) {
   v1::RunChunksResponse response;
-  *response.add_results() = ChunkResponse({1, -4, 9, INT64_MAX, INT64_MIN}, 41);
-  *response.add_results() = ChunkResponse({}, 42);  // a RESULT_MODE_SUM result
-  *response.add_results() = ChunkResponse({16}, 43);
+  *response.add_results() = Outcome({1, -4, 9, INT64_MAX, INT64_MIN}, 41);
+  *response.add_results() = Outcome({}, 42);  // a RESULT_MODE_SUM outcome
+  *response.add_results() = Outcome({16}, 43);
   const grpc::ByteBuffer buffer = InSlices(response.SerializeAsString(), GetParam());
 
-  ASSERT_OK_AND_ASSIGN(std::vector<RawChunkResponse> decoded, DecodeRunChunksResponse(buffer));
+  ASSERT_OK_AND_ASSIGN(std::vector<RawChunkOutcome> decoded, DecodeRunChunksResponse(buffer));
   ASSERT_EQ(decoded.size(), 3u);
   for (int i = 0; i < 3; ++i) {
     EXPECT_EQ(decoded[i].fields.SerializeAsString(),
@@ -90,10 +100,14 @@ TEST_P(SliceSizesTest, MapResponse_EncodedThenDecoded_RoundTrips) {
   chunks[1].fields.set_chunk_index(4);
   chunks[1].fields.set_element_count(1);
   // Values arriving in pieces that split a value, as they do from a worker's response.
+  v1::RunChunksResponse worker_response;
+  *worker_response.add_results() = Outcome({1024}, 1);
   const grpc::ByteBuffer worker_bytes =
-      InSlices(ChunkResponse({1024}, 1).SerializeAsString(), GetParam());
-  ASSERT_OK_AND_ASSIGN(RawChunkResponse from_worker, DecodeRunChunkResponse(worker_bytes));
-  chunks[1].values = from_worker.values;
+      InSlices(worker_response.SerializeAsString(), GetParam());
+  ASSERT_OK_AND_ASSIGN(std::vector<RawChunkOutcome> from_worker,
+                       DecodeRunChunksResponse(worker_bytes));
+  ASSERT_EQ(from_worker.size(), 1u);
+  chunks[1].values = from_worker[0].values;
 
   const grpc::ByteBuffer encoded = EncodeMapResponse(chunks, /*batched=*/true).bytes;
   const grpc::ByteBuffer received = InSlices(Flatten(encoded), GetParam());
@@ -195,21 +209,28 @@ TEST(RawMessagesTest, EncodedMapResponseBatch_IsWhatProtobufParses) {
 
 TEST(RawMessagesTest, EncodedRunChunksResponse_IsWhatProtobufParses) {
   v1::RunChunksResponse expected;
-  std::vector<RawChunkResponse> responses(2);
+  std::vector<RawChunkOutcome> outcomes(2);
   for (int i = 0; i < 2; ++i) {
     const std::vector<int64_t> values =
         i == 0 ? std::vector<int64_t>{4, -9, INT64_MIN} : std::vector<int64_t>{};
-    *expected.add_results() = ChunkResponse(values, 50 + i);
-    responses[i].fields = WithoutValues(expected.results(i));
-    responses[i].values = EncodedValues::Own(values);
+    *expected.add_results() = Outcome(values, 50 + i);
+    outcomes[i].fields = WithoutValues(expected.results(i));
+    outcomes[i].values = EncodedValues::Own(values);
   }
   v1::RunChunksResponse parsed;
-  ASSERT_TRUE(parsed.ParseFromString(Flatten(EncodeRunChunksResponse(responses).bytes)));
+  ASSERT_TRUE(parsed.ParseFromString(Flatten(EncodeRunChunksResponse(outcomes).bytes)));
   EXPECT_EQ(parsed.SerializeAsString(), expected.SerializeAsString());
+}
 
-  v1::RunChunkResponse single;
-  ASSERT_TRUE(single.ParseFromString(Flatten(EncodeRunChunkResponse(responses[0]).bytes)));
-  EXPECT_EQ(single.SerializeAsString(), expected.results(0).SerializeAsString());
+TEST(RawMessagesTest, EncodedRunChunksResponse_OneChunk_IsWhatProtobufParses) {
+  v1::RunChunksResponse expected;
+  *expected.add_results() = Outcome({3, 5}, 7);
+  std::vector<RawChunkOutcome> outcomes(1);
+  outcomes[0].fields = WithoutValues(expected.results(0));
+  outcomes[0].values = EncodedValues::Own(std::vector<int64_t>{3, 5});
+  v1::RunChunksResponse parsed;
+  ASSERT_TRUE(parsed.ParseFromString(Flatten(EncodeRunChunksResponse(outcomes).bytes)));
+  EXPECT_EQ(parsed.SerializeAsString(), expected.SerializeAsString());
 }
 
 TEST(RawMessagesTest, OtherEvents_DecodeAsTheTypedMessage) {
@@ -224,31 +245,36 @@ TEST(RawMessagesTest, OtherEvents_DecodeAsTheTypedMessage) {
 }
 
 TEST(RawMessagesTest, UnpackedValues_AreAccepted) {
-  // A sender may encode a repeated sfixed64 unpacked: one tag (field 1, wire type 1) per value.
+  // A sender may encode a repeated sfixed64 unpacked: one tag (values, wire type 1) per value.
   std::string bytes;
   for (int64_t value : {5, 6}) {
-    bytes.push_back(static_cast<char>((1 << 3) | 1));
+    bytes.push_back(static_cast<char>((v1::ChunkOutcome::kValuesFieldNumber << 3) | 1));
     bytes.append(reinterpret_cast<const char*>(&value), sizeof(value));
   }
-  bytes += WithoutValues(ChunkResponse({}, 9)).SerializeAsString();
-  ASSERT_OK_AND_ASSIGN(RawChunkResponse decoded, DecodeRunChunkResponse(InSlices(bytes, 3)));
-  EXPECT_THAT(decoded.values.ToVector(), ElementsAre(5, 6));
-  EXPECT_EQ(decoded.fields.pid(), 9);
+  bytes += WithoutValues(Outcome({}, 9)).SerializeAsString();
+  ASSERT_OK_AND_ASSIGN(std::vector<RawChunkOutcome> decoded,
+                       DecodeRunChunksResponse(InSlices(ResponseOf(bytes), 3)));
+  ASSERT_EQ(decoded.size(), 1u);
+  EXPECT_THAT(decoded[0].values.ToVector(), ElementsAre(5, 6));
+  EXPECT_EQ(decoded[0].fields.pid(), 9);
 }
 
 TEST(RawMessagesTest, DecodedValues_OutliveTheReceivedBuffer) {
   EncodedValues values;
   {
-    const grpc::ByteBuffer buffer = InSlices(ChunkResponse({7, 8, 9}, 1).SerializeAsString(), 5);
-    ASSERT_OK_AND_ASSIGN(RawChunkResponse decoded, DecodeRunChunkResponse(buffer));
-    values = decoded.values;
+    v1::RunChunksResponse response;
+    *response.add_results() = Outcome({7, 8, 9}, 1);
+    const grpc::ByteBuffer buffer = InSlices(response.SerializeAsString(), 5);
+    ASSERT_OK_AND_ASSIGN(std::vector<RawChunkOutcome> decoded, DecodeRunChunksResponse(buffer));
+    ASSERT_EQ(decoded.size(), 1u);
+    values = decoded[0].values;
   }
   EXPECT_THAT(values.ToVector(), ElementsAre(7, 8, 9));
 }
 
 TEST(RawMessagesTest, Truncated_IsInternal) {
   v1::RunChunksResponse response;
-  *response.add_results() = ChunkResponse({1, 2, 3}, 1);
+  *response.add_results() = Outcome({1, 2, 3}, 1);
   std::string bytes = response.SerializeAsString();
   bytes.resize(bytes.size() - 3);
   EXPECT_THAT(DecodeRunChunksResponse(InSlices(bytes, 4)),
@@ -257,20 +283,20 @@ TEST(RawMessagesTest, Truncated_IsInternal) {
 
 TEST(RawMessagesTest, ValuesNotWholeInt64s_AreInternal) {
   std::string bytes;
-  bytes.push_back(static_cast<char>((1 << 3) | 2));  // values, packed
+  bytes.push_back(static_cast<char>((v1::ChunkOutcome::kValuesFieldNumber << 3) | 2));  // packed
   bytes.push_back(5);                                // 5 bytes: not a whole value
   bytes.append(5, '\0');
-  EXPECT_THAT(DecodeRunChunkResponse(InSlices(bytes, 8)),
+  EXPECT_THAT(DecodeRunChunksResponse(InSlices(ResponseOf(bytes), 8)),
               StatusIs(absl::StatusCode::kInternal, HasSubstr("values")));
 }
 
 TEST(RawMessagesTest, UnknownFieldsOfTheResponse_AreSkipped) {
   v1::RunChunksResponse response;
-  *response.add_results() = ChunkResponse({3}, 1);
+  *response.add_results() = Outcome({3}, 1);
   std::string bytes = response.SerializeAsString();
-  bytes.push_back(static_cast<char>((15 << 3) | 0));  // field 15, varint, from a newer worker
+  bytes.push_back(static_cast<char>((15 << 3) | 0));  // field 15, varint: one added later
   bytes.push_back(1);
-  ASSERT_OK_AND_ASSIGN(std::vector<RawChunkResponse> decoded,
+  ASSERT_OK_AND_ASSIGN(std::vector<RawChunkOutcome> decoded,
                        DecodeRunChunksResponse(InSlices(bytes, 2)));
   ASSERT_EQ(decoded.size(), 1u);
   EXPECT_THAT(decoded[0].values.ToVector(), ElementsAreArray({3}));

@@ -1,9 +1,10 @@
 // Unit tests of the coordinator's Scheduler, driven without sockets: a fake connector queues
-// every RunChunk call so each test decides when and how it completes, and a FakeClock drives
+// every RunChunks call so each test decides when and how it completes, and a FakeClock drives
 // leases and waits.
 #include "server/scheduler.h"
 
 #include <deque>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -25,16 +26,21 @@ namespace {
 using ::gpool::testing::StatusIs;
 using ::testing::HasSubstr;
 
+// The interval the workers of these tests report beating at: the default grant.
+constexpr absl::Duration kBeat = absl::Milliseconds(500);
+
+// A RunChunks call of one chunk: most tests complete chunks one at a time.
 struct PendingCall {
   std::string address;
   ChunkTask task;
-  WorkerConnection::Done done;
+  std::function<void(absl::StatusOr<ChunkReply>)> done;
 };
 
+// A RunChunks call of several chunks.
 struct PendingBatch {
   std::string address;
   std::vector<ChunkTask> tasks;
-  WorkerConnection::BatchDone done;
+  WorkerConnection::Done done;
 };
 
 // Records calls; the test completes them. Thread-safe.
@@ -44,12 +50,20 @@ class FakeConnector final : public WorkerConnector {
    public:
     Connection(FakeConnector* owner, std::string address)
         : owner_(owner), address_(std::move(address)) {}
-    void RunChunk(const ChunkTask& task, Done done) override {
+    void RunChunks(std::vector<ChunkTask> tasks, Done done) override {
       absl::MutexLock lock(&owner_->mu_);
-      owner_->pending_.push_back(PendingCall{address_, task, std::move(done)});
-    }
-    void RunChunks(std::vector<ChunkTask> tasks, BatchDone done) override {
-      absl::MutexLock lock(&owner_->mu_);
+      owner_->call_sizes_[address_].push_back(tasks.size());
+      if (tasks.size() == 1) {
+        owner_->pending_.push_back(PendingCall{
+            address_, std::move(tasks.front()),
+            [done = std::move(done)](absl::StatusOr<ChunkReply> reply) {
+              if (!reply.ok()) return done(reply.status());
+              std::vector<ChunkReply> replies;
+              replies.push_back(*std::move(reply));
+              done(std::move(replies));
+            }});
+        return;
+      }
       owner_->pending_batches_.push_back(
           PendingBatch{address_, std::move(tasks), std::move(done)});
     }
@@ -81,7 +95,13 @@ class FakeConnector final : public WorkerConnector {
     return std::make_shared<Connection>(this, address);
   }
 
-  // Calls sent to `address` and not yet completed.
+  // The number of chunks of every call sent to `address`, in order.
+  std::vector<size_t> CallSizes(const std::string& address) {
+    absl::MutexLock lock(&mu_);
+    return call_sizes_[address];
+  }
+
+  // Calls of one chunk sent to `address` and not yet completed.
   std::vector<PendingCall*> PendingFor(const std::string& address) {
     absl::MutexLock lock(&mu_);
     std::vector<PendingCall*> calls;
@@ -202,6 +222,7 @@ class FakeConnector final : public WorkerConnector {
   absl::Mutex mu_;
   std::deque<PendingCall> pending_ ABSL_GUARDED_BY(mu_);
   std::deque<PendingBatch> pending_batches_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::vector<size_t>> call_sizes_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> cancelled_addresses_ ABSL_GUARDED_BY(mu_);
   std::vector<uint64_t> cancelled_calls_ ABSL_GUARDED_BY(mu_);
   bool complete_on_cancel_all_ ABSL_GUARDED_BY(mu_) = false;
@@ -307,7 +328,10 @@ class SchedulerTest : public ::testing::Test {
     bool progress = true;
     while (progress) {
       progress = false;
-      for (const auto& address : addresses) progress |= connector_.CompleteOldest(address);
+      for (const auto& address : addresses) {
+        progress |= connector_.CompleteOldest(address);
+        progress |= connector_.CompleteOldestBatch(address);
+      }
       drained = Drain(job, std::move(drained));
     }
     return drained;
@@ -358,11 +382,36 @@ TEST_F(SchedulerTest, RegisterWorker_InvalidRegistration_IsInvalidArgument) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("function")));
 }
 
+TEST_F(SchedulerTest, RegisterWorker_MaxChunksPerCallZero_IsInvalidArgument) {
+  WorkerRegistration registration;
+  registration.address = "a:1";
+  registration.slots = 1;
+  registration.functions = {"square"};
+  registration.max_chunks_per_call = 0;
+  EXPECT_THAT(scheduler_->RegisterWorker(registration),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("max_chunks_per_call")));
+  EXPECT_TRUE(scheduler_->Snapshot().workers.empty());
+}
+
+TEST_F(SchedulerTest, RegisterWorker_MaxChunksPerCallAboveTheBound_IsInvalidArgument) {
+  WorkerRegistration registration;
+  registration.address = "a:1";
+  registration.slots = 1;
+  registration.functions = {"square"};
+  registration.max_chunks_per_call = kMaxChunksPerCall + 1;
+  EXPECT_THAT(scheduler_->RegisterWorker(registration),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("16384")));
+  registration.max_chunks_per_call = kMaxChunksPerCall;
+  EXPECT_OK(scheduler_->RegisterWorker(registration).status());
+}
+
 TEST_F(SchedulerTest, Heartbeat_UnknownWorkerOrIncarnation_IsNotFound) {
   const std::string id = AddWorker("a:1");
-  EXPECT_OK(scheduler_->Heartbeat(id, 7));
-  EXPECT_THAT(scheduler_->Heartbeat(id, 8), StatusIs(absl::StatusCode::kNotFound, HasSubstr("register again")));
-  EXPECT_THAT(scheduler_->Heartbeat("w999", 7), StatusIs(absl::StatusCode::kNotFound, HasSubstr("w999")));
+  EXPECT_OK(scheduler_->Heartbeat(id, 7, kBeat));
+  EXPECT_THAT(scheduler_->Heartbeat(id, 8, kBeat),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("register again")));
+  EXPECT_THAT(scheduler_->Heartbeat("w999", 7, kBeat),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("w999")));
 }
 
 TEST_F(SchedulerTest, Tick_SilentPastLease_DeclaresWorkerDead) {
@@ -373,14 +422,15 @@ TEST_F(SchedulerTest, Tick_SilentPastLease_DeclaresWorkerDead) {
   clock_.Advance(absl::Milliseconds(2));
   scheduler_->Tick();
   EXPECT_TRUE(scheduler_->Snapshot().workers.empty());
-  EXPECT_THAT(scheduler_->Heartbeat(id, 7), StatusIs(absl::StatusCode::kNotFound, HasSubstr(id)));
+  EXPECT_THAT(scheduler_->Heartbeat(id, 7, kBeat),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr(id)));
 }
 
 TEST_F(SchedulerTest, Heartbeat_RenewsLease) {
   const std::string id = AddWorker("a:1");
   for (int i = 0; i < 10; ++i) {
     clock_.Advance(options_.heartbeat_interval);
-    ASSERT_OK(scheduler_->Heartbeat(id, 7));
+    ASSERT_OK(scheduler_->Heartbeat(id, 7, kBeat));
     scheduler_->Tick();
   }
   EXPECT_EQ(scheduler_->Snapshot().workers.size(), 1u);
@@ -519,14 +569,14 @@ TEST_F(AdaptiveHeartbeatTest, RegisterWorker_GrantGrowsWithTheCluster) {
 TEST_F(AdaptiveHeartbeatTest, Heartbeat_WorkerBehindTheGrant_IsToldAndKeepsItsLease) {
   const std::string a = Register("a:1").worker_id;
   Register("b:1");  // The grant is 1 s now; a registered at 500 ms.
-  ASSERT_OK_AND_ASSIGN(HeartbeatReply reply, scheduler_->Heartbeat(a, 7, absl::Milliseconds(500)));
-  EXPECT_TRUE(reply.regrant);
-  EXPECT_EQ(reply.grant.interval, absl::Seconds(1));
-  EXPECT_EQ(reply.grant.lease_timeout, absl::Seconds(6));
+  ASSERT_OK_AND_ASSIGN(HeartbeatGrant grant,
+                       scheduler_->Heartbeat(a, 7, absl::Milliseconds(500)));
+  EXPECT_EQ(grant.interval, absl::Seconds(1));
+  EXPECT_EQ(grant.lease_timeout, absl::Seconds(6));
   // Until it reports the new interval, its lease is the old one.
   EXPECT_EQ(Find(a)->lease_timeout, absl::Seconds(3));
-  ASSERT_OK_AND_ASSIGN(reply, scheduler_->Heartbeat(a, 7, absl::Seconds(1)));
-  EXPECT_FALSE(reply.regrant);
+  ASSERT_OK_AND_ASSIGN(grant, scheduler_->Heartbeat(a, 7, absl::Seconds(1)));
+  EXPECT_EQ(grant.interval, absl::Seconds(1));
   EXPECT_EQ(Find(a)->heartbeat_interval, absl::Seconds(1));
   EXPECT_EQ(Find(a)->lease_timeout, absl::Seconds(6));
 }
@@ -547,26 +597,24 @@ TEST_F(AdaptiveHeartbeatTest, Tick_LeaseFollowsTheReportedInterval) {
   EXPECT_FALSE(Registered(slow));
 }
 
-TEST_F(AdaptiveHeartbeatTest, Heartbeat_OlderWorkerReportingNoInterval_KeepsItsRegistrationLease) {
-  const std::string a = Register("a:1").worker_id;  // 500 ms
-  const std::string b = Register("b:1").worker_id;  // 1 s
-  ASSERT_OK_AND_ASSIGN(HeartbeatReply reply_a, scheduler_->Heartbeat(a, 7));
-  ASSERT_OK_AND_ASSIGN(HeartbeatReply reply_b, scheduler_->Heartbeat(b, 7));
-  // It cannot adopt another interval, so it is never asked to.
-  EXPECT_FALSE(reply_a.regrant);
-  EXPECT_EQ(reply_a.grant.interval, absl::Milliseconds(500));
-  EXPECT_FALSE(reply_b.regrant);
-  EXPECT_EQ(reply_b.grant.interval, absl::Seconds(1));
-  clock_.Advance(absl::Milliseconds(3100));
+TEST_F(AdaptiveHeartbeatTest, Heartbeat_NoInterval_InvalidArgumentAndLeaseNotRenewed) {
+  const std::string a = Register("a:1").worker_id;  // 500 ms: a 3 s lease
+  clock_.Advance(absl::Seconds(2));
+  EXPECT_THAT(scheduler_->Heartbeat(a, 7, absl::ZeroDuration()),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("heartbeat_interval_ms")));
+  EXPECT_THAT(scheduler_->Heartbeat(a, 7, absl::Microseconds(999)),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("heartbeat_interval_ms")));
+  // Neither beat counted: the lease runs from the registration.
+  clock_.Advance(absl::Milliseconds(1001));
   scheduler_->Tick();
   EXPECT_FALSE(Registered(a));
-  EXPECT_TRUE(Registered(b));  // Its 1 s registration interval earned 6 s.
 }
 
 TEST_F(AdaptiveHeartbeatTest, Heartbeat_ReportsLongerThanTheMaximum_LeaseCapped) {
   const std::string a = Register("a:1").worker_id;
-  ASSERT_OK_AND_ASSIGN(HeartbeatReply reply, scheduler_->Heartbeat(a, 7, absl::Minutes(10)));
-  EXPECT_TRUE(reply.regrant);
+  ASSERT_OK_AND_ASSIGN(HeartbeatGrant grant, scheduler_->Heartbeat(a, 7, absl::Minutes(10)));
+  EXPECT_EQ(grant.interval, absl::Milliseconds(500));
+  EXPECT_EQ(Find(a)->heartbeat_interval, absl::Seconds(10));
   EXPECT_EQ(Find(a)->lease_timeout, absl::Seconds(60));
 }
 
@@ -579,16 +627,15 @@ TEST_F(AdaptiveHeartbeatTest, ClusterShrinks_ShorterGrantAndLeaseShortensOnceRep
   ASSERT_OK(scheduler_->DeregisterWorker(c, 7));
   // One worker needs 500 ms; the grant shrinks to a step above that, 625 ms, leaving room
   // for the cluster to grow by a step before it changes again.
-  ASSERT_OK_AND_ASSIGN(HeartbeatReply reply,
+  ASSERT_OK_AND_ASSIGN(HeartbeatGrant grant,
                        scheduler_->Heartbeat(a, 7, absl::Milliseconds(1500)));
-  EXPECT_TRUE(reply.regrant);
-  EXPECT_EQ(reply.grant.interval, absl::Milliseconds(625));
+  EXPECT_EQ(grant.interval, absl::Milliseconds(625));
   // The worker has not sped up yet: it keeps the 9 s lease of its 1.5 s.
   clock_.Advance(absl::Seconds(8));
   scheduler_->Tick();
   EXPECT_TRUE(Registered(a));
-  ASSERT_OK_AND_ASSIGN(reply, scheduler_->Heartbeat(a, 7, absl::Milliseconds(625)));
-  EXPECT_FALSE(reply.regrant);
+  ASSERT_OK_AND_ASSIGN(grant, scheduler_->Heartbeat(a, 7, absl::Milliseconds(625)));
+  EXPECT_EQ(grant.interval, absl::Milliseconds(625));
   clock_.Advance(absl::Milliseconds(3700));
   scheduler_->Tick();
   EXPECT_TRUE(Registered(a));  // 6 × 625 ms = 3.75 s
@@ -608,10 +655,9 @@ TEST_F(AdaptiveHeartbeatTest, Tick_DeadWorkersShrinkTheGrant) {
     scheduler_->Tick();
   }
   ASSERT_EQ(scheduler_->Snapshot().workers.size(), 1u);
-  ASSERT_OK_AND_ASSIGN(HeartbeatReply reply,
+  ASSERT_OK_AND_ASSIGN(HeartbeatGrant grant,
                        scheduler_->Heartbeat(a, 7, absl::Milliseconds(1500)));
-  EXPECT_TRUE(reply.regrant);
-  EXPECT_EQ(reply.grant.interval, absl::Milliseconds(625));
+  EXPECT_EQ(grant.interval, absl::Milliseconds(625));
 }
 
 TEST_F(AdaptiveHeartbeatTest, Snapshot_ReportsIntervalAndLeasePerWorker) {
@@ -848,7 +894,7 @@ TEST_F(SchedulerTest, LeaseExpiry_RequeuesChunksAndDropsLateDuplicate) {
   ASSERT_EQ(connector_.PendingFor("silent:1").size(), 2u);
   const std::string live = AddWorker("live:1");
   clock_.Advance(options_.lease_timeout + absl::Milliseconds(1));
-  ASSERT_OK(scheduler_->Heartbeat(live, 7));
+  ASSERT_OK(scheduler_->Heartbeat(live, 7, kBeat));
   scheduler_->Tick();
   // Re-dispatched to the live worker, which answers first.
   CompleteAll({"live:1"});
@@ -923,7 +969,8 @@ TEST_F(SchedulerTest, ReRegistrationFromSameAddress_ReplacesAndRequeues) {
   auto job = Submit(1, 10, 10);
   const std::string new_id = AddWorker("a:1", 1, {"square"}, /*incarnation=*/2);
   EXPECT_NE(old_id, new_id);
-  EXPECT_THAT(scheduler_->Heartbeat(old_id, 1), StatusIs(absl::StatusCode::kNotFound, HasSubstr(old_id)));
+  EXPECT_THAT(scheduler_->Heartbeat(old_id, 1, kBeat),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr(old_id)));
   // The chunk went to the new registration too; the old call's CANCELLED answer is ignored.
   ASSERT_TRUE(connector_.CompleteOldest("a:1", absl::CancelledError("cancelled")));
   CompleteAll({"a:1"});
@@ -1136,7 +1183,7 @@ TEST_F(SchedulerTest, Batch_SmallChunksShareCallsSplitFairlyOverWorkers) {
   ASSERT_EQ(connector_.PendingBatchesFor("b:1").size(), 1u);
   EXPECT_EQ(connector_.PendingBatchesFor("a:1")[0]->tasks.size(), 50u);
   EXPECT_EQ(connector_.PendingBatchesFor("b:1")[0]->tasks.size(), 50u);
-  EXPECT_EQ(connector_.pending_count(), 0u);  // no single-chunk RunChunk calls
+  EXPECT_EQ(connector_.pending_count(), 0u);  // no call of a single chunk
   const uint64_t call_id = connector_.PendingBatchesFor("a:1")[0]->tasks.front().call_id;
   for (const ChunkTask& task : connector_.PendingBatchesFor("a:1")[0]->tasks) {
     EXPECT_EQ(task.call_id, call_id);
@@ -1151,6 +1198,30 @@ TEST_F(SchedulerTest, Batch_SmallChunksShareCallsSplitFairlyOverWorkers) {
   for (const ChunkDelivery& chunk : drained.chunks) indices.insert(chunk.chunk_index);
   EXPECT_EQ(drained.chunks.size(), 100u);
   EXPECT_EQ(indices.size(), 100u);
+}
+
+TEST_F(SchedulerTest, Batch_WholeJob_NoCallCarriesMoreThanTheWorkersMax) {
+  SchedulerOptions options;
+  options.initial_chunks_per_call = 1000;
+  Reset(options);
+  // Fair share and timing alone would put 100 chunks in a call; the workers take 1 and 3.
+  AddWorker("one:1", 1, {"square"}, 7, /*max_chunks_per_call=*/1);
+  AddWorker("three:1", 2, {"square"}, 7, /*max_chunks_per_call=*/3);
+  auto job = Submit(1, 300, 1);
+  Drained drained = RunJob(job, {"one:1", "three:1"});
+  ASSERT_TRUE(drained.finished.has_value());
+  EXPECT_OK(drained.finished->status);
+  EXPECT_EQ(drained.sum, SquareSum(300));
+  const std::vector<size_t> one = connector_.CallSizes("one:1");
+  const std::vector<size_t> three = connector_.CallSizes("three:1");
+  ASSERT_FALSE(one.empty());
+  ASSERT_FALSE(three.empty());
+  for (size_t size : one) EXPECT_EQ(size, 1u);
+  for (size_t size : three) {
+    EXPECT_GE(size, 1u);
+    EXPECT_LE(size, 3u);
+  }
+  EXPECT_NE(std::find(three.begin(), three.end(), 3u), three.end());  // the max is used
 }
 
 TEST_F(SchedulerTest, Batch_SeedShape_OneCallPerWorker) {
@@ -1175,7 +1246,7 @@ TEST_F(SchedulerTest, Batch_ChunksAboveElementBudgetGoAlone) {
   Reset(options);
   AddWorker("a:1", 1, {"square"}, 7, 1024);
   auto job = Submit(1, 1000, 60);  // 17 chunks of 60 (the last of 40)
-  // 60 + 60 > 90 and 60 + 40 > 90: every call carries one chunk, through RunChunk.
+  // 60 + 60 > 90 and 60 + 40 > 90: every call carries one chunk.
   EXPECT_EQ(connector_.PendingBatchesFor("a:1").size(), 0u);
   EXPECT_EQ(connector_.PendingFor("a:1").size(), 2u);  // slot + pipeline
   Drained drained = RunJob(job, {"a:1"});
@@ -1275,7 +1346,7 @@ TEST_F(SchedulerTest, Batch_CallsFollowMeasuredTimePerChunk) {
   // Untimed: the first calls carry initial_chunks_per_call.
   ASSERT_EQ(connector_.PendingBatchesFor("a:1").size(), 2u);
   EXPECT_EQ(connector_.PendingBatchesFor("a:1")[0]->tasks.size(), 16u);
-  // 16 chunks in 1.6 s: 100 ms per chunk, so a 20 ms call holds one chunk (RunChunk).
+  // 16 chunks in 1.6 s: 100 ms per chunk, so a 20 ms call holds one chunk.
   clock_.Advance(absl::Milliseconds(1600));
   ASSERT_TRUE(connector_.CompleteOldestBatch("a:1"));
   ASSERT_EQ(connector_.PendingFor("a:1").size(), 1u);

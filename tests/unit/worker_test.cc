@@ -237,8 +237,8 @@ TEST(BackoffDelayTest, Jitter_SpreadsWorkersApart) {
 // ---- RegistrationLoop -------------------------------------------------------------------
 
 // Fails the first `register_failures` registrations, then grants; heartbeats answer
-// NOT_FOUND while `forget` is set (as a restarted coordinator would). After Grant(interval),
-// a beat reporting another interval gets that grant back, as from the coordinator.
+// NOT_FOUND while `forget` is set (as a restarted coordinator would). Every other beat gets the
+// current grant back, as from the coordinator: the registration's, or Grant's once called.
 class FakeLink final : public CoordinatorLink {
  public:
   explicit FakeLink(int register_failures) : register_failures_(register_failures) {}
@@ -259,17 +259,15 @@ class FakeLink final : public CoordinatorLink {
     return grant;
   }
 
-  absl::StatusOr<std::optional<HeartbeatGrant>> Heartbeat(const std::string& worker_id,
-                                                          uint64_t incarnation,
-                                                          absl::Duration interval) override {
+  absl::StatusOr<HeartbeatGrant> Heartbeat(const std::string& worker_id, uint64_t incarnation,
+                                           absl::Duration interval) override {
     absl::MutexLock lock(&mu_);
     ++heartbeats_;
     reported_.push_back(interval);
     if (forget_) return absl::NotFoundError("unknown worker");
-    if (granted_.has_value() && interval != *granted_) {
-      return HeartbeatGrant{*granted_, *granted_ * 6};
-    }
-    return std::nullopt;
+    // The current grant: the registration's 1 ms until Grant.
+    const absl::Duration current = granted_.value_or(absl::Milliseconds(1));
+    return HeartbeatGrant{current, current * 6};
   }
 
   absl::Status Drain(const std::string& worker_id, uint64_t incarnation) override {

@@ -176,12 +176,12 @@ class Cluster:
             os.path.join(self.bin_dir, "gpool-worker"), f"--coordinator={self.address}",
             "--listen=127.0.0.1:0", f"--slots={slots}"])
 
-    def start_python_worker(self, label, slots):
+    def start_python_worker(self, label, slots, *flags):
         port_file = os.path.join(self.scratch, f"{label}.port")
         process = self._start(label, [
             "/usr/bin/python3", os.path.join(self.examples_dir, "worker.py"),
             f"--coordinator={self.address}", "--listen=127.0.0.1:0", f"--slots={slots}",
-            f"--port_file={port_file}", f"--stubs={self.stubs_dir}"])
+            f"--port_file={port_file}", f"--stubs={self.stubs_dir}", *flags])
         port = self._await_port_file(label, process, port_file)
         log(f"{label} serving on 127.0.0.1:{port}")
         return process

@@ -2,8 +2,9 @@
 """The Python worker (examples/python/worker.py) alone behind a coordinator.
 
 Checks what the mixed-pool test cannot pin to it: both result modes, explicit (negative)
-value lists, the exact-arithmetic error naming the value, that a function it does not offer
-is not sent to it, re-registration after the coordinator declared it dead (a NOT_FOUND
+value lists, calls of several chunks (never more than its --max_chunks_per_call, which it
+enforces), the exact-arithmetic error naming the value, that a function it does not offer is
+not sent to it, re-registration after the coordinator declared it dead (a NOT_FOUND
 heartbeat), and a clean exit on SIGTERM.
 """
 
@@ -28,7 +29,9 @@ def test(bin_dir, source_dir):
         # A short lease so the re-registration check below takes about a second.
         cluster.start_coordinator(f"--lease_timeout={int(LEASE_TIMEOUT_S * 1000)}ms",
                                   "--heartbeat_interval=200ms")
-        worker = cluster.start_python_worker("python-worker", slots=3)
+        # At most 3 chunks per call: one-element chunks below then travel 3 to a call, and a
+        # call of more would fail the job (the worker answers INVALID_ARGUMENT).
+        worker = cluster.start_python_worker("python-worker", 3, "--max_chunks_per_call=3")
         first = cluster.wait_for_workers(1).workers[0]
         check(first.ref.pid == worker.pid and first.slots == 3,
               f"registered {first.ref.pid} with {first.slots} slots, expected pid "
@@ -48,6 +51,11 @@ def test(bin_dir, source_dir):
                                      "--result_mode=values"),
                       [cores, "The sum of the identity of the integers from -10 to 10 is 0"],
                       "identity over a negative range")
+        for mode in ("sum", "values"):
+            expect_output(cluster.client("--range=1..300", "--chunksize=1",
+                                         f"--result_mode={mode}"),
+                          [cores, "The sum of the square of the first 300 integers is 9045050"],
+                          f"one-element chunks, several per call, {mode} mode")
 
         too_big = cluster.client("--range=-3037000500..-3037000490")
         check(too_big.returncode == 2 and "square(-3037000500)" in too_big.stderr
