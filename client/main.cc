@@ -6,6 +6,7 @@
 //   gpool [--coordinator HOST:PORT] info
 //   gpool [--coordinator HOST:PORT] status [--json] [--watch] [--watch_count N]
 //   gpool health HOST:PORT
+//   gpool help [COMMAND]
 //
 // Without --coordinator (and without $GPOOL_COORDINATOR) the command runs on a private local
 // cluster: a coordinator and N workers on loopback, N = --processes or the number of cores.
