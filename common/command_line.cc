@@ -142,6 +142,7 @@ absl::StatusOr<CommandLine> ParseCommandLine(int argc, char** argv) {
     if (flag == nullptr && !has_value && absl::StartsWith(name, "no")) {
       absl::CommandLineFlag* negated = FindProgramFlag(name.substr(2));
       if (negated != nullptr && negated->IsOfType<bool>()) {
+        // "false" always parses as a bool.
         std::string ignored;
         negated->ParseFrom("false", &ignored);
         continue;
