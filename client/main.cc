@@ -6,11 +6,16 @@
 //   gpool [--coordinator HOST:PORT] info
 //   gpool [--coordinator HOST:PORT] status [--json] [--watch] [--watch_count N]
 //   gpool health HOST:PORT
+//   gpool help [COMMAND]
 //
 // Without --coordinator (and without $GPOOL_COORDINATOR) the command runs on a private local
 // cluster: a coordinator and N workers on loopback, N = --processes or the number of cores.
 //
-// Exit codes: 0 success; 1 the job failed on the cluster; 2 bad usage, input or function;
+// `gpool --help`, `gpool help` list every flag with its default and meaning;
+// `gpool COMMAND --help`, `gpool help COMMAND` the command's usage and flags.
+//
+// Exit codes: 0 success (and after --help); 1 the job failed on the cluster; 2 bad usage
+// (unknown flag or command, bad flag value: one line on stderr), input or function;
 // 3 coordinator unreachable, no workers, or deadline passed.
 
 #include <signal.h>
@@ -31,12 +36,9 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/reflection.h"
-#include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
-#include "absl/strings/match.h"
 #include "client/cli_output.h"
 #include "client/client.h"
 #include "client/fork_launcher.h"
@@ -44,6 +46,8 @@
 #include "client/local_cluster.h"
 #include "client/progress.h"
 #include "client/reduction.h"
+#include "common/address.h"
+#include "common/command_line.h"
 #include "common/input.h"
 #include "common/process_tuning.h"
 
@@ -67,7 +71,7 @@ ABSL_FLAG(bool, shared_values, true,
 ABSL_FLAG(absl::Duration, timeout, absl::Hours(24),
           "map: deadline of the whole job; passing it cancels the job.");
 ABSL_FLAG(absl::Duration, connect_timeout, absl::Seconds(5),
-          "How long to wait for the coordinator to answer.");
+          "How long to wait for the coordinator (health: the daemon named) to answer.");
 ABSL_FLAG(absl::Duration, reconnect_timeout, absl::Seconds(60),
           "map: if the coordinator goes away mid-job, how long to wait for it to come back "
           "before failing; then only the missing chunks are resubmitted. 0 disables it.");
@@ -91,20 +95,19 @@ namespace gpool {
 namespace {
 
 constexpr char kUsage[] =
-    "gpool [--coordinator HOST:PORT] <command> [arguments]\n"
+    "Usage: gpool [--coordinator HOST:PORT] <command> [arguments] [flags]\n"
     "\n"
     "Commands:\n"
     "  map FUNCTION A..B        map FUNCTION over the inclusive range A..B and print the sum\n"
     "  map FUNCTION --values 3,-7,12 | --input FILE|-\n"
     "                           map over explicit values\n"
-    "      --reduce sum|min|max|count|mean   the reduction to print (default sum)\n"
-    "      --json               one JSON object with the result and the job's stats\n"
-    "      --quiet              no progress bar (shown on stderr when it is a terminal)\n"
     "  info                     print the cluster's total slots and its workers\n"
     "  status                   tables of the workers and the running jobs\n"
-    "      --json               one JSON object instead (one per line with --watch)\n"
-    "      --watch              refresh every second until Ctrl-C (--watch_count N: N times)\n"
     "  health HOST:PORT         exit 0 if the daemon there reports SERVING (grpc.health.v1)\n"
+    "  help [COMMAND]           this help, or the command's usage and flags\n"
+    "\n"
+    "Without --coordinator (and without $GPOOL_COORDINATOR) a command runs on a private\n"
+    "local cluster: a coordinator and one worker per core (or --processes N) on loopback.\n"
     "\n"
     "Examples:\n"
     "  gpool map square 1..5000\n"
@@ -113,55 +116,21 @@ constexpr char kUsage[] =
     "  gpool map square --values 3,-7,12 --reduce mean\n"
     "  gpool --coordinator 127.0.0.1:50051 status --watch\n"
     "\n"
-    "Exit codes: 0 ok, 1 job failed, 2 bad usage or input, 3 cluster unavailable.";
+    "Exit codes: 0 ok, 1 job failed, 2 bad usage or input, 3 cluster unavailable.\n"
+    "Run 'gpool COMMAND --help' for the flags of one command.";
 
 int Fail(const absl::Status& status) {
   std::cerr << ErrorLine(status) << std::endl;
   return ExitCodeFor(status);
 }
 
-int UsageError(const std::string& message) {
-  std::cerr << "gpool: error: " << message << "\nRun 'gpool --help' for usage." << std::endl;
-  return kExitBadInput;
-}
-
-// absl::ParseCommandLine exits with code 1 on an unknown flag or a bad value; check both
-// first so every usage error exits with kExitBadInput and a clear message.
-std::optional<std::string> CheckFlags(const std::vector<char*>& args) {
-  for (size_t i = 1; i < args.size(); ++i) {
-    absl::string_view arg = args[i];
-    if (arg == "--") break;
-    if (!absl::StartsWith(arg, "-") || arg == "-") continue;
-    arg.remove_prefix(absl::StartsWith(arg, "--") ? 2 : 1);
-    const size_t equals = arg.find('=');
-    const std::string name(arg.substr(0, equals));
-    absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
-    if (flag == nullptr && absl::StartsWith(name, "no")) {
-      absl::CommandLineFlag* negated = absl::FindCommandLineFlag(name.substr(2));
-      if (negated != nullptr && negated->IsOfType<bool>()) continue;
-    }
-    if (flag == nullptr) return absl::StrCat("unknown flag --", name);
-    if (flag->IsOfType<bool>() && equals == absl::string_view::npos) continue;
-    std::string value;
-    if (equals != absl::string_view::npos) {
-      value = std::string(arg.substr(equals + 1));
-    } else if (i + 1 < args.size()) {
-      value = args[++i];
-    } else {
-      return absl::StrCat("flag --", name, " needs a value");
-    }
-    std::string error;
-    if (!flag->ParseFrom(value, &error)) {
-      return absl::StrCat("bad value '", value, "' for --", name, ": ", error);
-    }
-  }
-  return std::nullopt;
-}
-
-std::string LocalHostName() {
-  char name[256] = {};
-  if (gethostname(name, sizeof(name) - 1) != 0) return "";
-  return name;
+// One line that points to the help of `command` (empty: the general help); exit 2.
+int UsageError(const std::string& message, absl::string_view command = "") {
+  std::cerr << UsageErrorLine("gpool", message,
+                              command.empty() ? "gpool --help"
+                                              : absl::StrCat("gpool ", command, " --help"))
+            << std::endl;
+  return kExitUsage;
 }
 
 absl::StatusOr<Input> InputFromArguments(const std::vector<std::string>& positional) {
@@ -283,7 +252,7 @@ absl::StatusOr<bool> ShowProgressBar() {
 
 int RunMap(const std::vector<std::string>& positional) {
   if (positional.size() < 3) {
-    return UsageError("map needs a function and inputs, e.g. gpool map square 1..5000");
+    return UsageError("map needs a function and inputs, e.g. gpool map square 1..5000", "map");
   }
   MapSpec spec;
   spec.function = positional[2];
@@ -383,7 +352,8 @@ int RunMap(const std::vector<std::string>& positional) {
 
 int RunInfo(const std::vector<std::string>& positional) {
   if (positional.size() > 2) {
-    return UsageError(absl::StrCat("info takes no arguments, got '", positional[2], "'"));
+    return UsageError(absl::StrCat("info takes no arguments, got '", positional[2], "'"),
+                      "info");
   }
   const int processes = absl::GetFlag(FLAGS_processes);
   absl::StatusOr<Connection> connection = ConnectToCluster(processes == -1 ? 0 : processes);
@@ -412,7 +382,8 @@ bool SleepUnlessInterrupted(absl::Duration duration) {
 
 int RunStatus(const std::vector<std::string>& positional) {
   if (positional.size() > 2) {
-    return UsageError(absl::StrCat("status takes no arguments, got '", positional[2], "'"));
+    return UsageError(absl::StrCat("status takes no arguments, got '", positional[2], "'"),
+                      "status");
   }
   const int watch_count = absl::GetFlag(FLAGS_watch_count);
   if (watch_count < 0) {
@@ -460,7 +431,8 @@ int RunStatus(const std::vector<std::string>& positional) {
 // Exit 0 only for SERVING: compose and orchestrators use it as a readiness probe.
 int RunHealth(const std::vector<std::string>& positional) {
   if (positional.size() != 3) {
-    return UsageError("health needs exactly one address, e.g. gpool health 127.0.0.1:50051");
+    return UsageError("health needs exactly one address, e.g. gpool health 127.0.0.1:50051",
+                      "health");
   }
   absl::StatusOr<std::string> status =
       CheckHealth(positional[2], absl::GetFlag(FLAGS_connect_timeout));
@@ -469,37 +441,132 @@ int RunHealth(const std::vector<std::string>& positional) {
   return *status == "SERVING" ? kExitOk : kExitUnavailable;
 }
 
+// A command: its usage and description, the flags it reads, and what runs it.
+struct Command {
+  const char* name;
+  const char* usage;
+  std::vector<const absl::CommandLineFlag*> flags;
+  int (*run)(const std::vector<std::string>& positional);
+};
+
+const std::vector<Command>& Commands() {
+  // The flags of a command are listed by their handles, so a renamed flag cannot drop out.
+  static const auto* commands = new std::vector<Command>{
+      {"map",
+       "Usage: gpool [--coordinator HOST:PORT] map FUNCTION A..B [flags]\n"
+       "       gpool [--coordinator HOST:PORT] map FUNCTION --values 3,-7,12 [flags]\n"
+       "       gpool [--coordinator HOST:PORT] map FUNCTION --input FILE|- [flags]\n"
+       "\n"
+       "Maps FUNCTION (square, cube, identity, or one a worker offers) over the inclusive\n"
+       "range A..B (either bound may be negative), the --values or the lines of --input, and\n"
+       "prints the reduction (--reduce, the sum by default), exactly.\n"
+       "\n"
+       "Examples:\n"
+       "  gpool map square 1..5000\n"
+       "  gpool map cube -5..5 --reduce max\n"
+       "  gpool map square --values 3,-7,12 --print",
+       {&absl::GetFlagReflectionHandle(FLAGS_coordinator),
+        &absl::GetFlagReflectionHandle(FLAGS_values),
+        &absl::GetFlagReflectionHandle(FLAGS_input),
+        &absl::GetFlagReflectionHandle(FLAGS_processes),
+        &absl::GetFlagReflectionHandle(FLAGS_chunksize),
+        &absl::GetFlagReflectionHandle(FLAGS_reduce),
+        &absl::GetFlagReflectionHandle(FLAGS_print),
+        &absl::GetFlagReflectionHandle(FLAGS_trace),
+        &absl::GetFlagReflectionHandle(FLAGS_json),
+        &absl::GetFlagReflectionHandle(FLAGS_stats),
+        &absl::GetFlagReflectionHandle(FLAGS_progress),
+        &absl::GetFlagReflectionHandle(FLAGS_quiet),
+        &absl::GetFlagReflectionHandle(FLAGS_shared_values),
+        &absl::GetFlagReflectionHandle(FLAGS_timeout),
+        &absl::GetFlagReflectionHandle(FLAGS_connect_timeout),
+        &absl::GetFlagReflectionHandle(FLAGS_reconnect_timeout)},
+       RunMap},
+      {"info",
+       "Usage: gpool [--coordinator HOST:PORT] info [flags]\n"
+       "\n"
+       "Prints the cluster's total slots (the cores line) and its workers.",
+       {&absl::GetFlagReflectionHandle(FLAGS_coordinator),
+        &absl::GetFlagReflectionHandle(FLAGS_processes),
+        &absl::GetFlagReflectionHandle(FLAGS_connect_timeout)},
+       RunInfo},
+      {"status",
+       "Usage: gpool [--coordinator HOST:PORT] status [--json] [--watch] [--watch_count N]\n"
+       "\n"
+       "Prints tables of the workers (PID, slots, functions, chunks, last heartbeat) and the\n"
+       "running jobs (progress, retries), or one JSON object with --json.",
+       {&absl::GetFlagReflectionHandle(FLAGS_coordinator),
+        &absl::GetFlagReflectionHandle(FLAGS_json),
+        &absl::GetFlagReflectionHandle(FLAGS_watch),
+        &absl::GetFlagReflectionHandle(FLAGS_watch_interval),
+        &absl::GetFlagReflectionHandle(FLAGS_watch_count),
+        &absl::GetFlagReflectionHandle(FLAGS_processes),
+        &absl::GetFlagReflectionHandle(FLAGS_connect_timeout)},
+       RunStatus},
+      {"health",
+       "Usage: gpool health HOST:PORT [flags]\n"
+       "\n"
+       "Asks the daemon at HOST:PORT for its grpc.health.v1 status and prints it. Exit 0 for\n"
+       "SERVING, 3 otherwise (NOT_SERVING, or unreachable within --connect_timeout).",
+       {&absl::GetFlagReflectionHandle(FLAGS_connect_timeout)},
+       RunHealth},
+  };
+  return *commands;
+}
+
+const Command* FindCommand(absl::string_view name) {
+  for (const Command& command : Commands()) {
+    if (command.name == name) return &command;
+  }
+  return nullptr;
+}
+
+std::string CommandNames() {
+  std::vector<std::string> names;
+  for (const Command& command : Commands()) names.push_back(command.name);
+  return absl::StrJoin(names, ", ");
+}
+
+// The general help lists every flag; a command's help, the flags it reads.
+int PrintHelp(const Command* command) {
+  if (command == nullptr) {
+    std::cout << kUsage << "\n\nFlags:\n" << FlagsHelp(ProgramFlags());
+  } else {
+    std::cout << command->usage << "\n\nFlags:\n" << FlagsHelp(command->flags);
+  }
+  return kExitOk;
+}
+
+int UnknownCommand(absl::string_view name) {
+  return UsageError(absl::StrCat("unknown command '", name, "' (use ", CommandNames(), ")"));
+}
+
 int Main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(kUsage);
-  // A negative range such as -5..5 looks like a flag to the flag parser: take ranges out
-  // first and put them back as positional arguments.
-  std::vector<char*> args;
-  std::vector<std::string> ranges;
-  for (int i = 0; i < argc; ++i) {
-    if (i > 0 && argv[i][0] == '-' && LooksLikeRange(argv[i])) {
-      ranges.push_back(argv[i]);
-    } else {
-      args.push_back(argv[i]);
-    }
-  }
-  if (std::optional<std::string> error = CheckFlags(args); error.has_value()) {
-    return UsageError(*error);
-  }
-  int parsed_argc = static_cast<int>(args.size());
-  std::vector<char*> parsed = absl::ParseCommandLine(parsed_argc, args.data());
-  std::vector<std::string> positional(parsed.begin(), parsed.end());
-  positional.insert(positional.end(), ranges.begin(), ranges.end());
+  absl::StatusOr<CommandLine> command_line = ParseCommandLine(argc, argv);
+  if (!command_line.ok()) return UsageError(std::string(command_line.status().message()));
+  // As the commands expect them: argv[0], the command, its arguments.
+  std::vector<std::string> positional = std::move(command_line->positional);
+  positional.insert(positional.begin(), argc > 0 ? argv[0] : "gpool");
 
   if (positional.size() < 2) {
-    return UsageError("no command given (map, info, status or health)");
+    if (command_line->help) return PrintHelp(nullptr);
+    return UsageError(absl::StrCat("no command given (", CommandNames(), ")"));
   }
-  const std::string& command = positional[1];
-  if (command == "map") return RunMap(positional);
-  if (command == "info") return RunInfo(positional);
-  if (command == "status") return RunStatus(positional);
-  if (command == "health") return RunHealth(positional);
-  return UsageError(
-      absl::StrCat("unknown command '", command, "' (use map, info, status or health)"));
+  const std::string& name = positional[1];
+  if (name == "help") {
+    if (positional.size() > 3) {
+      return UsageError(absl::StrCat("help takes at most one command, got '", positional[3],
+                                     "'"));
+    }
+    if (positional.size() == 2) return PrintHelp(nullptr);
+    const Command* command = FindCommand(positional[2]);
+    if (command == nullptr) return UnknownCommand(positional[2]);
+    return PrintHelp(command);
+  }
+  const Command* command = FindCommand(name);
+  if (command == nullptr) return UnknownCommand(name);
+  if (command_line->help) return PrintHelp(command);
+  return command->run(positional);
 }
 
 }  // namespace

@@ -108,10 +108,6 @@ absl::StatusOr<int64_t> ParseInt64(absl::string_view text, absl::string_view wha
   return value;
 }
 
-bool LooksLikeRange(absl::string_view text) {
-  return text.find("..") != absl::string_view::npos;
-}
-
 absl::StatusOr<Input> ParseRange(absl::string_view text) {
   const size_t dots = text.find("..");
   if (dots == absl::string_view::npos) {

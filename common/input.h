@@ -62,10 +62,6 @@ absl::StatusOr<int64_t> ParseInt64(absl::string_view text, absl::string_view wha
 // Parses an inclusive range "A..B" (either bound may be negative) and validates it.
 absl::StatusOr<Input> ParseRange(absl::string_view text);
 
-// True when `text` looks like a range argument ("-5..5"), so a command line can tell it from
-// a flag.
-bool LooksLikeRange(absl::string_view text);
-
 // Parses "3,-7,12". Spaces around values are allowed; empty items are not.
 absl::StatusOr<std::vector<int64_t>> ParseValueList(absl::string_view text);
 

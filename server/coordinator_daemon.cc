@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
+#include "common/address.h"
 #include "common/clock.h"
 #include "common/completion_queue_loop.h"
 #include "common/daemon.h"
@@ -21,31 +22,81 @@
 
 namespace gpool {
 
+namespace {
+
+// What main reports as a usage error (exit 2) comes back here as invalid options.
+constexpr int kExitInvalidOptions = 2;
+
+}  // namespace
+
+absl::Status ValidateCoordinatorOptions(const CoordinatorDaemonOptions& daemon_options) {
+  if (absl::StatusOr<HostPort> listen = ParseHostPort(daemon_options.listen); !listen.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("--listen: ", listen.status().message()));
+  }
+  if (daemon_options.chunk_timeout <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--chunk_timeout must be positive, got ",
+                     absl::FormatDuration(daemon_options.chunk_timeout)));
+  }
+  const SchedulerOptions& options = daemon_options.scheduler;
+  if (options.heartbeat_interval <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--heartbeat_interval must be positive, got ",
+                     absl::FormatDuration(options.heartbeat_interval)));
+  }
+  if (options.lease_timeout <= options.heartbeat_interval) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--lease_timeout (", absl::FormatDuration(options.lease_timeout),
+        ") must be longer than --heartbeat_interval (",
+        absl::FormatDuration(options.heartbeat_interval), ")"));
+  }
+  if (options.max_heartbeat_interval < options.heartbeat_interval) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--max_heartbeat_interval (", absl::FormatDuration(options.max_heartbeat_interval),
+        ") must be at least --heartbeat_interval (",
+        absl::FormatDuration(options.heartbeat_interval), ")"));
+  }
+  // Written so that NaN fails too.
+  if (!(options.heartbeat_budget >= 0)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--heartbeat_budget must be at least 0, got ", options.heartbeat_budget));
+  }
+  if (options.worker_wait < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--worker_wait must not be negative, got ",
+                     absl::FormatDuration(options.worker_wait)));
+  }
+  const struct {
+    const char* flag;
+    int64_t value;
+    int64_t minimum;
+  } counts[] = {
+      {"--pipeline_depth", options.pipeline_depth, 0},
+      {"--max_attempts", options.max_attempts, 1},
+      {"--result_window", options.result_window, 1},
+      {"--result_window_values", options.result_window_values, 1},
+      {"--max_elements_per_call", options.max_elements_per_call, 1},
+  };
+  for (const auto& count : counts) {
+    if (count.value < count.minimum) {
+      return absl::InvalidArgumentError(absl::StrCat(count.flag, " must be at least ",
+                                                     count.minimum, ", got ", count.value));
+    }
+  }
+  return absl::OkStatus();
+}
+
 int RunCoordinator(const CoordinatorDaemonOptions& daemon_options) {
   SetLogLevel(daemon_options.log_level);
   SetLogComponent("coordinator");
 
+  if (absl::Status valid = ValidateCoordinatorOptions(daemon_options); !valid.ok()) {
+    LogError(std::string(valid.message()));
+    return kExitInvalidOptions;
+  }
   const SchedulerOptions& options = daemon_options.scheduler;
-  if (options.heartbeat_interval <= absl::ZeroDuration() ||
-      options.lease_timeout <= options.heartbeat_interval ||
-      !(options.heartbeat_budget >= 0) ||
-      options.max_heartbeat_interval < options.heartbeat_interval ||
-      options.pipeline_depth < 0 || options.max_attempts < 1 || options.result_window < 1 ||
-      options.result_window_values < 1 || options.max_elements_per_call < 1) {
-    LogError(
-        "invalid flags: need heartbeat_interval > 0, lease_timeout > heartbeat_interval, "
-        "heartbeat_budget >= 0, max_heartbeat_interval >= heartbeat_interval, "
-        "pipeline_depth >= 0, max_attempts >= 1, result_window >= 1, "
-        "result_window_values >= 1, max_elements_per_call >= 1");
-    return 1;
-  }
-
   const std::string& listen = daemon_options.listen;
-  absl::StatusOr<HostPort> host_port = ParseHostPort(listen);
-  if (!host_port.ok()) {
-    LogError(absl::StrCat("--listen: ", host_port.status().message()));
-    return 1;
-  }
+  const HostPort host_port = *ParseHostPort(listen);
 
   RealClock clock;
   // Runs Map, the heartbeats and the calls to workers (see CoordinatorService).
@@ -61,11 +112,14 @@ int RunCoordinator(const CoordinatorDaemonOptions& daemon_options) {
     LogError(std::string(started.status().message()));
     return 1;
   }
+  // For the hints the coordinator gives (start workers with: gpool-worker --coordinator ...).
+  const std::string dialable = DialableAddress(host_port.host, started->port, LocalHostName());
+  scheduler->SetCoordinatorAddress(dialable);
   service.AcceptCalls();
   grpc::Server& server = *started->server;
   HealthService& health = *started->health;
   LogInfo(absl::StrCat(
-      "listening on ", host_port->host, ":", started->port, " (lease ",
+      "listening on ", host_port.host, ":", started->port, " (lease ",
       absl::FormatDuration(options.lease_timeout), ", heartbeat ",
       absl::FormatDuration(options.heartbeat_interval),
       options.heartbeat_budget > 0
@@ -75,7 +129,7 @@ int RunCoordinator(const CoordinatorDaemonOptions& daemon_options) {
                          " workers up to ",
                          absl::FormatDuration(options.max_heartbeat_interval))
           : std::string(", fixed"),
-      ")"));
+      "); start workers with: gpool-worker --coordinator ", dialable));
 
   absl::Notification stopping;
   std::thread ticker([&] {

@@ -7,6 +7,7 @@
 
 #include <string>
 
+#include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "common/log.h"
 #include "server/scheduler.h"
@@ -24,9 +25,16 @@ struct CoordinatorDaemonOptions {
   LogLevel log_level = LogLevel::kInfo;
 };
 
+// The checks of the options RunCoordinator makes before it starts, for a main to report them
+// as usage errors first: INVALID_ARGUMENT naming the flag and its value (a listen address
+// that is not HOST:PORT, heartbeat and lease durations out of order, counts below their
+// minimum).
+absl::Status ValidateCoordinatorOptions(const CoordinatorDaemonOptions& options);
+
 // Serves until SIGTERM or SIGINT and returns the process exit code: 0 after a clean
-// shutdown, 1 when the coordinator could not start (invalid options, address in use, port
-// file not writable; the reason is logged). The caller must have blocked SIGTERM and SIGINT
+// shutdown, 1 when the coordinator could not start (address in use, port file not
+// writable), 2 when the options are invalid (ValidateCoordinatorOptions); the reason is
+// logged. The caller must have blocked SIGTERM and SIGINT
 // (BlockTerminationSignals) before any thread of the process started.
 int RunCoordinator(const CoordinatorDaemonOptions& options);
 

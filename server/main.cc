@@ -2,17 +2,20 @@
 // them to registered workers. The flags live here; what they do is RunCoordinator's
 // (coordinator_daemon.h).
 //
-// Exit codes: 0 clean shutdown (SIGTERM/SIGINT), 1 could not start (bad flag value, port in
-// use, cannot write --port_file).
+// Exit codes: 0 clean shutdown (SIGTERM/SIGINT), and after --help (which lists every flag
+// with its default and meaning); 1 could not start (port in use, cannot write --port_file);
+// 2 bad usage: an unknown flag or argument, a bad flag value (one line on stderr).
 
 #include <cstdio>
+#include <optional>
 #include <string>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "common/command_line.h"
 #include "common/daemon.h"
 #include "common/log.h"
 #include "common/process_tuning.h"
@@ -63,7 +66,9 @@ namespace {
 absl::StatusOr<CoordinatorDaemonOptions> OptionsFromFlags() {
   CoordinatorDaemonOptions options;
   absl::StatusOr<LogLevel> level = ParseLogLevel(absl::GetFlag(FLAGS_log_level));
-  if (!level.ok()) return level.status();
+  if (!level.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("--log_level: ", level.status().message()));
+  }
   options.log_level = *level;
   options.listen = absl::GetFlag(FLAGS_listen);
   options.port_file = absl::GetFlag(FLAGS_port_file);
@@ -90,15 +95,27 @@ absl::StatusOr<CoordinatorDaemonOptions> OptionsFromFlags() {
 int main(int argc, char** argv) {
   gpool::BlockTerminationSignals();
   gpool::TuneProcess();
-  absl::SetProgramUsageMessage(
-      "gpool-coordinator [--listen HOST:PORT] [flags]\n"
-      "Accepts map jobs and dispatches their chunks to registered gpool-worker daemons.");
-  absl::ParseCommandLine(argc, argv);
+  constexpr char kProgram[] = "gpool-coordinator";
+  if (std::optional<int> exit_code = gpool::ParseDaemonCommandLine(
+          kProgram,
+          "Usage: gpool-coordinator [--listen HOST:PORT] [flags]\n\n"
+          "Accepts map jobs and dispatches their chunks to registered gpool-worker daemons.\n"
+          "Once listening, it logs the gpool-worker command that joins a worker to it.",
+          argc, argv)) {
+    return *exit_code;
+  }
   absl::StatusOr<gpool::CoordinatorDaemonOptions> options = gpool::OptionsFromFlags();
+  if (options.ok()) {
+    if (absl::Status valid = gpool::ValidateCoordinatorOptions(*options); !valid.ok()) {
+      options = valid;
+    }
+  }
   if (!options.ok()) {
-    std::fprintf(stderr, "gpool-coordinator: %s\n",
-                 std::string(options.status().message()).c_str());
-    return 1;
+    std::fprintf(stderr, "%s\n",
+                 gpool::UsageErrorLine(kProgram, options.status().message(),
+                                       absl::StrCat(kProgram, " --help"))
+                     .c_str());
+    return gpool::kExitUsage;
   }
   return gpool::RunCoordinator(*options);
 }

@@ -341,12 +341,19 @@ void Scheduler::Tick() {
           job, absl::UnavailableError(absl::StrCat(
                    "no worker offering '", job.spec.function, "' was available for ",
                    absl::FormatDuration(options_.worker_wait),
-                   "; start workers with: gpool-worker --coordinator <this coordinator's "
-                   "address>")));
+                   "; start workers with: gpool-worker --coordinator ",
+                   coordinator_address_.empty()
+                       ? "HOST:PORT (this coordinator's --listen address)"
+                       : coordinator_address_)));
     }
     if (!timed_out.empty()) PumpLocked(&actions);
   }
   Execute(std::move(actions));
+}
+
+void Scheduler::SetCoordinatorAddress(std::string address) {
+  absl::MutexLock lock(&mu_);
+  coordinator_address_ = std::move(address);
 }
 
 ClusterSnapshot Scheduler::Snapshot() const {

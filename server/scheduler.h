@@ -203,6 +203,11 @@ class Scheduler {
 
   ClusterSnapshot Snapshot() const;
 
+  // HOST:PORT at which workers reach this coordinator, once its server has bound its port:
+  // the hint of a job that found no worker names it. Until set, the hint says where to find
+  // it instead.
+  void SetCoordinatorAddress(std::string address);
+
   // Waits until at least `min_workers` workers are registered; false on timeout.
   bool AwaitWorkers(int min_workers, absl::Duration timeout);
 
@@ -358,6 +363,7 @@ class Scheduler {
   absl::Duration granted_interval_ ABSL_GUARDED_BY(mu_);
   // Keyed by sequence number, so iteration is submission order (fair round-robin).
   std::map<uint64_t, Job> jobs_ ABSL_GUARDED_BY(mu_);
+  std::string coordinator_address_ ABSL_GUARDED_BY(mu_);
   uint64_t next_worker_sequence_ ABSL_GUARDED_BY(mu_) = 1;
   uint64_t next_job_sequence_ ABSL_GUARDED_BY(mu_) = 1;
   uint64_t next_call_id_ ABSL_GUARDED_BY(mu_) = 1;

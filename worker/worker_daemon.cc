@@ -14,6 +14,7 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/address.h"
 #include "common/completion_queue_loop.h"
 #include "common/daemon.h"
 #include "common/log.h"
@@ -29,36 +30,48 @@
 namespace gpool {
 namespace {
 
-std::string HostName() {
-  char name[256] = {};
-  if (gethostname(name, sizeof(name) - 1) != 0) return "localhost";
-  return name;
-}
+// What main reports as a usage error (exit 2) comes back here as invalid options.
+constexpr int kExitInvalidOptions = 2;
 
 }  // namespace
+
+absl::Status ValidateWorkerOptions(const WorkerDaemonOptions& options) {
+  if (options.coordinator.empty() && options.coordinator_port_file.empty()) {
+    return absl::InvalidArgumentError(
+        "no coordinator: pass --coordinator HOST:PORT or set GPOOL_COORDINATOR");
+  }
+  if (options.slots < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--slots must be at least 1, got ", options.slots));
+  }
+  if (options.max_chunks_per_call < 1 || options.max_chunks_per_call > kMaxChunksPerCall) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--max_chunks_per_call must be 1 to ", kMaxChunksPerCall, ", got ",
+        options.max_chunks_per_call));
+  }
+  if (absl::StatusOr<HostPort> listen = ParseHostPort(options.listen); !listen.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("--listen: ", listen.status().message()));
+  }
+  if (options.drain_timeout < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--drain_timeout must not be negative, got ", absl::FormatDuration(options.drain_timeout)));
+  }
+  if (options.chunk_delay < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--chunk_delay must not be negative, got ", absl::FormatDuration(options.chunk_delay)));
+  }
+  return absl::OkStatus();
+}
 
 int RunWorker(const WorkerDaemonOptions& options, FunctionRegistry registry) {
   SetLogLevel(options.log_level);
   SetLogComponent(absl::StrCat("worker ", getpid()));
 
-  if (options.coordinator.empty() && options.coordinator_port_file.empty()) {
-    LogError("no coordinator: pass --coordinator HOST:PORT or set GPOOL_COORDINATOR");
-    return 1;
+  if (absl::Status valid = ValidateWorkerOptions(options); !valid.ok()) {
+    LogError(std::string(valid.message()));
+    return kExitInvalidOptions;
   }
-  if (options.max_chunks_per_call < 1 || options.max_chunks_per_call > kMaxChunksPerCall) {
-    LogError(absl::StrCat("--max_chunks_per_call must be 1 to ", kMaxChunksPerCall, ", got ",
-                          options.max_chunks_per_call));
-    return 1;
-  }
-  if (options.slots < 1) {
-    LogError(absl::StrCat("--slots must be at least 1, got ", options.slots));
-    return 1;
-  }
-  absl::StatusOr<HostPort> host_port = ParseHostPort(options.listen);
-  if (!host_port.ok()) {
-    LogError(absl::StrCat("--listen: ", host_port.status().message()));
-    return 1;
-  }
+  const HostPort host_port = *ParseHostPort(options.listen);
 
   if (options.enable_test_functions) {
     (void)registry.Register("test_abort_on_13", [](int64_t x) -> absl::StatusOr<int64_t> {
@@ -106,15 +119,12 @@ int RunWorker(const WorkerDaemonOptions& options, FunctionRegistry registry) {
     coordinator = absl::StrCat("127.0.0.1:", *port);
   }
 
-  const std::string host_name = HostName();
-  std::string advertise_host = options.advertise_host;
-  if (advertise_host.empty()) {
-    const bool wildcard = host_port->host == "0.0.0.0" || host_port->host == "[::]" ||
-                          host_port->host == "::";
-    advertise_host = wildcard ? host_name : host_port->host;
-  }
+  const std::string host_name = LocalHostName();
   WorkerRegistration registration;
-  registration.address = absl::StrCat(advertise_host, ":", bound_port);
+  registration.address =
+      options.advertise_host.empty()
+          ? DialableAddress(host_port.host, bound_port, host_name)
+          : absl::StrCat(options.advertise_host, ":", bound_port);
   registration.pid = getpid();
   registration.host = host_name;
   registration.slots = options.slots;

@@ -8,6 +8,7 @@
 
 #include <string>
 
+#include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "common/functions.h"
 #include "common/log.h"
@@ -49,8 +50,15 @@ struct WorkerDaemonOptions {
   bool enable_test_functions = false;
 };
 
+// The checks of the options RunWorker makes before it starts, for a main to report them as
+// usage errors first: INVALID_ARGUMENT naming the flag and its value (no coordinator, slots
+// or max_chunks_per_call below 1, a listen address that is not HOST:PORT, a negative
+// drain_timeout or chunk_delay).
+absl::Status ValidateWorkerOptions(const WorkerDaemonOptions& options);
+
 // Serves `registry` until SIGTERM or SIGINT, then drains and returns the process exit code:
-// 0 after a clean shutdown, 1 when the worker could not start (the reason is logged).
+// 0 after a clean shutdown, 1 when the worker could not start (cannot listen, no coordinator
+// came), 2 when the options are invalid (ValidateWorkerOptions); the reason is logged.
 // The caller must have blocked SIGTERM and SIGINT (BlockTerminationSignals) before any
 // thread of the process started, so that only this function receives them.
 int RunWorker(const WorkerDaemonOptions& options, FunctionRegistry registry);

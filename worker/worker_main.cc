@@ -2,25 +2,26 @@
 // examples/custom_function/) is a three-line main around the same flags and behaviour as
 // gpool-worker. The flags live here; what they do is RunWorker's (worker_daemon.h).
 //
-// Exit codes: 0 clean shutdown (SIGTERM/SIGINT), 1 could not start (missing --coordinator,
-// bad flag value, cannot listen).
+// Exit codes: 0 clean shutdown (SIGTERM/SIGINT), and after --help (which lists every flag
+// with its default and meaning); 1 could not start (cannot listen, cannot write
+// --port_file); 2 bad usage: an unknown flag, a bad flag value, no --coordinator (one line
+// on stderr).
 
 #include "worker/worker_main.h"
 
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <utility>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
-#include "absl/flags/usage_config.h"
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/string_view.h"
+#include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
+#include "common/command_line.h"
 #include "common/daemon.h"
 #include "common/functions.h"
 #include "common/log.h"
@@ -60,7 +61,9 @@ namespace {
 absl::StatusOr<WorkerDaemonOptions> OptionsFromFlags() {
   WorkerDaemonOptions options;
   absl::StatusOr<LogLevel> level = ParseLogLevel(absl::GetFlag(FLAGS_log_level));
-  if (!level.ok()) return level.status();
+  if (!level.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("--log_level: ", level.status().message()));
+  }
   options.log_level = *level;
   options.coordinator = absl::GetFlag(FLAGS_coordinator);
   if (options.coordinator.empty()) {
@@ -87,26 +90,25 @@ int RunWorkerMain(int argc, char** argv, FunctionRegistry registry) {
   // only ever taken by WaitForTerminationSignal.
   BlockTerminationSignals();
   TuneProcess();
-  const absl::string_view path = argc > 0 ? argv[0] : "gpool-worker";
-  const size_t slash = path.rfind('/');
-  const absl::string_view program =
-      slash == absl::string_view::npos ? path : path.substr(slash + 1);
-  // --help lists the worker's flags, which live here and not in the program's main file
-  // (absl's default), whatever the program is called.
-  absl::FlagsUsageConfig usage_config;
-  usage_config.contains_help_flags = [](absl::string_view file) {
-    return absl::EndsWith(file, "worker/worker_main.cc");
-  };
-  absl::SetFlagsUsageConfig(std::move(usage_config));
-  absl::SetProgramUsageMessage(absl::StrCat(
-      program, " --coordinator HOST:PORT [--listen HOST:PORT] [--slots N]\n"
-      "Registers with a gpool coordinator and computes the chunks it sends."));
-  absl::ParseCommandLine(argc, argv);
+  // A custom worker's help and errors carry its own name.
+  const std::string program = ProgramName(argc, argv, "gpool-worker");
+  const std::string usage = absl::StrCat(
+      "Usage: ", program, " --coordinator HOST:PORT [--listen HOST:PORT] [--slots N] [flags]\n\n"
+      "Registers with a gpool coordinator and computes the chunks it sends, offering the\n"
+      "functions ", absl::StrJoin(registry.Names(), ", "), ".");
+  if (std::optional<int> exit_code = ParseDaemonCommandLine(program, usage, argc, argv)) {
+    return *exit_code;
+  }
   absl::StatusOr<WorkerDaemonOptions> options = OptionsFromFlags();
+  if (options.ok()) {
+    if (absl::Status valid = ValidateWorkerOptions(*options); !valid.ok()) options = valid;
+  }
   if (!options.ok()) {
-    std::fprintf(stderr, "%s: %s\n", std::string(program).c_str(),
-                 std::string(options.status().message()).c_str());
-    return 1;
+    std::fprintf(stderr, "%s\n",
+                 UsageErrorLine(program, options.status().message(),
+                                absl::StrCat(program, " --help"))
+                     .c_str());
+    return kExitUsage;
   }
   return RunWorker(*options, std::move(registry));
 }

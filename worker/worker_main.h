@@ -17,9 +17,11 @@
 
 namespace gpool {
 
-// Parses the worker flags (--coordinator, --listen, --slots, ...; --help lists them), serves
-// `registry` until SIGTERM or SIGINT, then drains and returns the process exit code: 0 after
-// a clean shutdown, 1 when the worker could not start. Call it once, from main, before
+// Parses the worker flags (--coordinator, --listen, --slots, ...; --help lists them all with
+// their defaults and meanings), serves `registry` until SIGTERM or SIGINT, then drains and
+// returns the process exit code: 0 after a clean shutdown or --help, 1 when the worker could
+// not start (cannot listen, cannot write --port_file), 2 after a usage error (unknown flag,
+// bad flag value, no coordinator; one line on stderr). Call it once, from main, before
 // starting any thread: it blocks the termination signals so that only it receives them.
 int RunWorkerMain(int argc, char** argv, FunctionRegistry registry);
 

@@ -88,12 +88,6 @@ TEST(ParseRangeTest, WholeInt64Span_IsRejectedAsTooLong) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("more than")));
 }
 
-TEST(LooksLikeRangeTest, DistinguishesRangesFromFlags) {
-  EXPECT_TRUE(LooksLikeRange("-5..5"));
-  EXPECT_FALSE(LooksLikeRange("--processes"));
-  EXPECT_FALSE(LooksLikeRange("-7"));
-}
-
 // ---- Value lists ------------------------------------------------------------------------
 
 TEST(ParseValueListTest, CommaSeparated_ParsesInOrder) {

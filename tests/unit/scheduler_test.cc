@@ -746,6 +746,18 @@ TEST_F(SchedulerTest, SubmitJob_NoWorkers_FailsUnavailableAfterWorkerWait) {
               StatusIs(absl::StatusCode::kUnavailable, HasSubstr("gpool-worker --coordinator")));
 }
 
+TEST_F(SchedulerTest, SubmitJob_NoWorkersAndAddressKnown_HintNamesTheAddress) {
+  scheduler_->SetCoordinatorAddress("vm:50051");
+  auto job = Submit(1, 10);
+  clock_.Advance(options_.worker_wait + absl::Milliseconds(1));
+  scheduler_->Tick();
+  Drained drained = Drain(job);
+  ASSERT_TRUE(drained.finished.has_value());
+  EXPECT_THAT(drained.finished->status,
+              StatusIs(absl::StatusCode::kUnavailable,
+                       HasSubstr("start workers with: gpool-worker --coordinator vm:50051")));
+}
+
 TEST_F(SchedulerTest, SubmitJob_WorkerRegistersWhileWaiting_JobRuns) {
   auto job = Submit(1, 10, 5);
   clock_.Advance(options_.worker_wait / 2);
