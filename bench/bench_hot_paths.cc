@@ -27,8 +27,8 @@
 #include "common/encoded_values.h"
 #include "common/input.h"
 #include "common/log.h"
-#include "common/proto_convert.h"
-#include "common/raw_messages.h"
+#include "rpc/proto_convert.h"
+#include "rpc/raw_messages.h"
 #include "server/scheduler.h"
 
 namespace gpool {

@@ -13,10 +13,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "client/job_assembler.h"
-#include "common/grpc_status.h"
-#include "common/proto_convert.h"
-#include "common/raw_messages.h"
 #include "gpool.grpc.pb.h"
+#include "rpc/grpc_status.h"
+#include "rpc/proto_convert.h"
+#include "rpc/raw_messages.h"
 
 namespace gpool {
 namespace {

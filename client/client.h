@@ -23,7 +23,7 @@
 #include "absl/time/time.h"
 #include "common/input.h"
 #include "common/job_stats.h"
-#include "common/transport.h"
+#include "rpc/transport.h"
 
 namespace gpool {
 

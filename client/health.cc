@@ -5,8 +5,8 @@
 #include <grpcpp/client_context.h>
 
 #include "absl/strings/str_cat.h"
-#include "common/grpc_status.h"
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "rpc/grpc_status.h"
 
 namespace gpool {
 

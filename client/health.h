@@ -6,7 +6,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "common/transport.h"
+#include "rpc/transport.h"
 
 namespace gpool {
 

@@ -11,9 +11,9 @@
 
 
 #include "absl/strings/str_cat.h"
-#include "common/grpc_status.h"
-#include "common/loop_call.h"
-#include "common/proto_convert.h"
+#include "rpc/grpc_status.h"
+#include "rpc/loop_call.h"
+#include "rpc/proto_convert.h"
 
 namespace gpool {
 namespace {

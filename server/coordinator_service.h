@@ -6,8 +6,8 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
 #include "gpool.grpc.pb.h"
-#include "common/completion_queue_loop.h"
-#include "common/raw_messages.h"
+#include "rpc/completion_queue_loop.h"
+#include "rpc/raw_messages.h"
 #include "server/scheduler.h"
 
 namespace gpool {

@@ -12,9 +12,9 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
-#include "common/grpc_status.h"
-#include "common/proto_convert.h"
-#include "common/raw_messages.h"
+#include "rpc/grpc_status.h"
+#include "rpc/proto_convert.h"
+#include "rpc/raw_messages.h"
 // For gRPC's serialization of the protobuf requests (the stubs themselves are not used).
 #include "gpool.grpc.pb.h"
 

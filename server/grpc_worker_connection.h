@@ -8,8 +8,8 @@
 #include <string>
 
 #include "absl/time/time.h"
-#include "common/completion_queue_loop.h"
-#include "common/transport.h"
+#include "rpc/completion_queue_loop.h"
+#include "rpc/transport.h"
 #include "server/worker_connection.h"
 
 namespace gpool {

@@ -37,7 +37,7 @@ bool MeansWorkerIsGone(absl::StatusCode code) {
 }
 
 // A chunk's values travel in one message, and gRPC messages are limited to 64 MiB
-// (kMaxMessageBytes in common/transport.h): 8 bytes per value plus a little framing.
+// (kMaxMessageBytes in rpc/transport.h): 8 bytes per value plus a little framing.
 constexpr int64_t kMaxValuesPerChunk = 8'000'000;
 
 // The median of a job's recent samples (its upper median for an even count). `samples` must

@@ -7,8 +7,8 @@
 
 #include <grpcpp/channel.h>
 
-#include "common/transport.h"
 #include "gpool.grpc.pb.h"
+#include "rpc/transport.h"
 #include "worker/registration.h"
 
 namespace gpool {

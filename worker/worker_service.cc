@@ -11,10 +11,10 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "common/grpc_status.h"
 #include "common/log.h"
-#include "common/loop_call.h"
-#include "common/proto_convert.h"
+#include "rpc/grpc_status.h"
+#include "rpc/loop_call.h"
+#include "rpc/proto_convert.h"
 
 namespace gpool {
 

@@ -12,17 +12,17 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "common/completion_queue_loop.h"
-#include "common/raw_messages.h"
 #include "common/shared_values.h"
 #include "gpool.grpc.pb.h"
+#include "rpc/completion_queue_loop.h"
+#include "rpc/raw_messages.h"
 #include "worker/chunk_executor.h"
 #include "worker/inline_policy.h"
 
 namespace gpool {
 
 // Thread-safe. RunChunks calls arrive on a CompletionQueueLoop (see
-// common/completion_queue_loop.h for why a daemon's hot calls run there). A call that the
+// rpc/completion_queue_loop.h for why a daemon's hot calls run there). A call that the
 // InlinePolicy predicts to be short, and that finds a free slot, is computed and answered on
 // the loop's thread: for the seed job's small calls that saves a hand-off between threads
 // worth more than the work. Any other call goes to one of the compute threads (one per slot),

@@ -43,10 +43,10 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/functions.h"
-#include "common/proto_convert.h"
-#include "common/transport.h"
 #include "common/worker_registration.h"
 #include "gpool.grpc.pb.h"
+#include "rpc/proto_convert.h"
+#include "rpc/transport.h"
 #include "worker/grpc_coordinator_link.h"
 
 ABSL_FLAG(std::string, coordinator, "127.0.0.1:50051", "Coordinator address HOST:PORT.");

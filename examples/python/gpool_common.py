@@ -11,7 +11,7 @@ import sys
 
 DEFAULT_STUBS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "generated")
 
-# Same limit as the C++ daemons (common/transport.h): the coordinator accepts requests of up
+# Same limit as the C++ daemons (rpc/transport.h): the coordinator accepts requests of up
 # to 64 MiB, and a RESULT_MODE_VALUES chunk of a few million values must fit in one message.
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 CHANNEL_OPTIONS = [

@@ -1,6 +1,6 @@
 // The byte-level handling of the messages that carry values: what it decodes must be what
 // protobuf would parse, and what it encodes must parse as the message protobuf would build.
-#include "common/raw_messages.h"
+#include "rpc/raw_messages.h"
 
 #include <algorithm>
 #include <string>

@@ -2,10 +2,10 @@
 //
 // gRPC's default health service is served through the callback API, and in gRPC 1.51 a single
 // callback method makes the whole process run two more threads that wait for gRPC events,
-// which the coordinator avoids (see common/completion_queue_loop.h). Health checks are rare
+// which the coordinator avoids (see rpc/completion_queue_loop.h). Health checks are rare
 // and cheap, so a sync service costs nothing that matters.
-#ifndef GPOOL_COMMON_HEALTH_SERVICE_H_
-#define GPOOL_COMMON_HEALTH_SERVICE_H_
+#ifndef GPOOL_RPC_HEALTH_SERVICE_H_
+#define GPOOL_RPC_HEALTH_SERVICE_H_
 
 #include <cstdint>
 #include <string>
@@ -53,4 +53,4 @@ class HealthService final : public grpc::health::v1::Health::Service {
 
 }  // namespace gpool
 
-#endif  // GPOOL_COMMON_HEALTH_SERVICE_H_
+#endif  // GPOOL_RPC_HEALTH_SERVICE_H_

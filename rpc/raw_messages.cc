@@ -1,4 +1,4 @@
-#include "common/raw_messages.h"
+#include "rpc/raw_messages.h"
 
 #include <algorithm>
 #include <cstdint>

@@ -7,8 +7,8 @@
 // a machine whose idle CPUs sleep at once each such hop costs tens of microseconds. Driving
 // every hot RPC from one thread that both waits and handles removes those hops (measured in
 // docs/performance.md, "W1 warm"). See docs/design.md, "Threads".
-#ifndef GPOOL_COMMON_COMPLETION_QUEUE_LOOP_H_
-#define GPOOL_COMMON_COMPLETION_QUEUE_LOOP_H_
+#ifndef GPOOL_RPC_COMPLETION_QUEUE_LOOP_H_
+#define GPOOL_RPC_COMPLETION_QUEUE_LOOP_H_
 
 #include <atomic>
 #include <cstdint>
@@ -82,4 +82,4 @@ class CompletionQueueLoop {
 
 }  // namespace gpool
 
-#endif  // GPOOL_COMMON_COMPLETION_QUEUE_LOOP_H_
+#endif  // GPOOL_RPC_COMPLETION_QUEUE_LOOP_H_

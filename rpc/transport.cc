@@ -1,4 +1,4 @@
-#include "common/transport.h"
+#include "rpc/transport.h"
 
 #include <grpcpp/create_channel.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
@@ -6,10 +6,10 @@
 #include <grpcpp/support/channel_arguments.h>
 
 #include "absl/strings/numbers.h"
-#include "common/completion_queue_loop.h"
-#include "common/health_service.h"
 #include "absl/strings/str_cat.h"
 #include "common/subprocess.h"
+#include "rpc/completion_queue_loop.h"
+#include "rpc/health_service.h"
 
 namespace gpool {
 namespace {

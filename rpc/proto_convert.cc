@@ -1,4 +1,4 @@
-#include "common/proto_convert.h"
+#include "rpc/proto_convert.h"
 
 #include <vector>
 

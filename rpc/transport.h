@@ -1,7 +1,7 @@
 // The one place where gpool creates gRPC channels and server credentials. Authentication and
 // TLS will be added here (TransportOptions), and every binary picks them up.
-#ifndef GPOOL_COMMON_TRANSPORT_H_
-#define GPOOL_COMMON_TRANSPORT_H_
+#ifndef GPOOL_RPC_TRANSPORT_H_
+#define GPOOL_RPC_TRANSPORT_H_
 
 #include <memory>
 #include <string>
@@ -81,4 +81,4 @@ absl::StatusOr<HostPort> ParseHostPort(const std::string& address);
 
 }  // namespace gpool
 
-#endif  // GPOOL_COMMON_TRANSPORT_H_
+#endif  // GPOOL_RPC_TRANSPORT_H_

@@ -1,6 +1,6 @@
 // Conversions between absl::Status and grpc::Status; the codes share numbering.
-#ifndef GPOOL_COMMON_GRPC_STATUS_H_
-#define GPOOL_COMMON_GRPC_STATUS_H_
+#ifndef GPOOL_RPC_GRPC_STATUS_H_
+#define GPOOL_RPC_GRPC_STATUS_H_
 
 #include <grpcpp/support/status.h>
 
@@ -13,4 +13,4 @@ absl::Status FromGrpcStatus(const grpc::Status& status);
 
 }  // namespace gpool
 
-#endif  // GPOOL_COMMON_GRPC_STATUS_H_
+#endif  // GPOOL_RPC_GRPC_STATUS_H_

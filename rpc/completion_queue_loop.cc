@@ -1,4 +1,4 @@
-#include "common/completion_queue_loop.h"
+#include "rpc/completion_queue_loop.h"
 
 #include <cassert>
 #include <utility>

@@ -3,8 +3,8 @@
 // was cancelled, and OnDone once gRPC is done with the call and every operation has
 // completed. Code written against grpc::ServerWriteReactor or ServerUnaryReactor keeps its
 // logic; what changes is who waits for gRPC's events (see completion_queue_loop.h).
-#ifndef GPOOL_COMMON_LOOP_CALL_H_
-#define GPOOL_COMMON_LOOP_CALL_H_
+#ifndef GPOOL_RPC_LOOP_CALL_H_
+#define GPOOL_RPC_LOOP_CALL_H_
 
 #include <functional>
 #include <utility>
@@ -16,7 +16,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
-#include "common/completion_queue_loop.h"
+#include "rpc/completion_queue_loop.h"
 
 namespace gpool {
 
@@ -155,4 +155,4 @@ class LoopUnaryCall : public LoopCall {
 
 }  // namespace gpool
 
-#endif  // GPOOL_COMMON_LOOP_CALL_H_
+#endif  // GPOOL_RPC_LOOP_CALL_H_

@@ -1,4 +1,4 @@
-#include "common/health_service.h"
+#include "rpc/health_service.h"
 
 #include <cstdint>
 #include <optional>

@@ -1,4 +1,4 @@
-#include "common/loop_call.h"
+#include "rpc/loop_call.h"
 
 namespace gpool {
 

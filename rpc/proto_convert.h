@@ -1,6 +1,6 @@
 // Conversions between gpool's plain types and the generated protocol messages.
-#ifndef GPOOL_COMMON_PROTO_CONVERT_H_
-#define GPOOL_COMMON_PROTO_CONVERT_H_
+#ifndef GPOOL_RPC_PROTO_CONVERT_H_
+#define GPOOL_RPC_PROTO_CONVERT_H_
 
 #include "absl/numeric/int128.h"
 #include "absl/status/statusor.h"
@@ -32,4 +32,4 @@ JobStats FromProto(const v1::JobStats& proto);
 
 }  // namespace gpool
 
-#endif  // GPOOL_COMMON_PROTO_CONVERT_H_
+#endif  // GPOOL_RPC_PROTO_CONVERT_H_

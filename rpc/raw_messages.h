@@ -3,8 +3,8 @@
 // reading them (see EncodedValues for why), and the client places the values of Map stream
 // messages straight where they belong. Protobuf's own parser would copy each value once, or
 // more: a large packed field grows its RepeatedField step by step as it is parsed.
-#ifndef GPOOL_COMMON_RAW_MESSAGES_H_
-#define GPOOL_COMMON_RAW_MESSAGES_H_
+#ifndef GPOOL_RPC_RAW_MESSAGES_H_
+#define GPOOL_RPC_RAW_MESSAGES_H_
 
 #include <string>
 #include <optional>
@@ -97,4 +97,4 @@ class SerializationTraits<gpool::RawMessage, void> {
 
 }  // namespace grpc
 
-#endif  // GPOOL_COMMON_RAW_MESSAGES_H_
+#endif  // GPOOL_RPC_RAW_MESSAGES_H_
