@@ -176,6 +176,7 @@ StreamOutcome StreamOnce(grpc::Channel& channel, const v1::MapRequest& request,
 
   StreamOutcome outcome;
   absl::Status failure = absl::OkStatus();
+  bool stream_started = false;
   RawMessage message;
   ChunkResult chunk;
   auto take_chunk = [&](const RawChunkResult& raw) {
@@ -230,26 +231,27 @@ StreamOutcome StreamOnce(grpc::Channel& channel, const v1::MapRequest& request,
                                                  decoded.status().message()));
       break;
     }
+    // The stream's rules: the first message starts the job and nothing follows its end.
+    const bool first_message = !stream_started;
+    if (decoded->started.has_value() != first_message || outcome.stats.has_value()) {
+      failure = absl::DataLossError(
+          outcome.stats.has_value()  ? "the coordinator sent a message after JobFinished"
+          : first_message ? "the coordinator's first message did not start the job"
+                          : "the coordinator started the job twice in one stream");
+      break;
+    }
     // In the order a message holds them: start, chunk results, end.
-    if (decoded->batch_started.has_value()) failure = take_start(*decoded->batch_started);
-    for (const RawChunkResult& raw : decoded->chunks) {
+    if (first_message) {
+      stream_started = true;
+      failure = take_start(*decoded->started);
+    }
+    for (const RawChunkResult& raw : decoded->results) {
       if (!failure.ok()) break;
       failure = take_chunk(raw);
     }
     if (!failure.ok()) break;
-    if (decoded->batch_finished.has_value()) {
-      outcome.stats = gpool::FromProto(decoded->batch_finished->stats());
-    }
-    const v1::MapResponse& response = decoded->event;
-    switch (response.event_case()) {
-      case v1::MapResponse::kStarted:
-        failure = take_start(response.started());
-        break;
-      case v1::MapResponse::kFinished:
-        outcome.stats = gpool::FromProto(response.finished().stats());
-        break;
-      default:  // chunk results, taken above
-        break;
+    if (decoded->finished.has_value()) {
+      outcome.stats = gpool::FromProto(decoded->finished->stats());
     }
   }
   if (!failure.ok()) {
@@ -341,8 +343,6 @@ absl::StatusOr<MapSummary> Client::RunJob(
   request.set_chunk_size(spec.chunk_size);
   request.set_max_workers(spec.max_workers);
   request.set_result_mode(want_values ? v1::RESULT_MODE_VALUES : v1::RESULT_MODE_SUM);
-  request.set_batch_results(true);
-  request.set_events_in_batches(true);
   std::unique_ptr<SharedValuesBuffer> shared;
   if (want_values && options_.shared_values &&
       spec.input.size() >= options_.shared_values_min_elements) {

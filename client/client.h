@@ -169,8 +169,8 @@ class Client {
   // Runs the job, calling `on_start` once and `on_chunk` per chunk as results arrive. With
   // want_values false, workers send only partial sums (nothing per element crosses the
   // network) and ChunkResult::values is empty. The coordinator sends a job's start with its
-  // first results, and the results of its tail with its end, each at most 0.1 s late
-  // (MapRequest.events_in_batches): a short job arrives in one message.
+  // first results, and the results of its tail with its end, each at most 0.1 s late (see
+  // Map in proto/gpool.proto): a short job arrives in one message.
   // Errors: those of the Map RPC (see proto/gpool.proto), plus DATA_LOSS if the stream broke
   // the exactly-once contract.
   absl::StatusOr<MapSummary> MapStreaming(

@@ -134,6 +134,8 @@ class Reducer:
     def on_started(self, started):
         if self.started is not None:
             raise ProtocolError("a second JobStarted arrived")
+        if self.finished is not None:
+            raise ProtocolError("JobStarted arrived after JobFinished")
         if started.total_elements != len(self.job_input):
             raise ProtocolError(f"JobStarted.total_elements is {started.total_elements}, "
                                 f"the input has {len(self.job_input)} elements")
@@ -146,6 +148,8 @@ class Reducer:
     def on_chunk(self, chunk):
         if self.started is None:
             raise ProtocolError("a ChunkResult arrived before JobStarted")
+        if self.finished is not None:
+            raise ProtocolError("a ChunkResult arrived after JobFinished")
         index = chunk.chunk_index
         if not 0 <= index < self.started.num_chunks:
             raise ProtocolError(f"chunk index {index} is outside 0..{self.started.num_chunks - 1}")
@@ -171,6 +175,8 @@ class Reducer:
     def on_finished(self, finished):
         if self.started is None:
             raise ProtocolError("JobFinished arrived before JobStarted")
+        if self.finished is not None:
+            raise ProtocolError("a second JobFinished arrived")
         missing = self.started.num_chunks - len(self.seen_chunks)
         if missing:
             raise ProtocolError(f"JobFinished arrived with {missing} chunk(s) missing")
@@ -208,21 +214,19 @@ def run(args):
     # The deadline covers the whole job; passing it cancels the job on the coordinator.
     responses = stub.Map(request, timeout=args.timeout)
     try:
+        # One message may carry the job's start, results and end (a short job is often a
+        # single message): they are taken in that order.
         for response in responses:
-            event = response.WhichOneof("event")
-            if event == "started":
+            if response.HasField("started"):
                 reducer.on_started(response.started)
                 print(f"Number of cores available equals {response.started.cluster_slots}",
                       flush=True)
-            elif event == "chunk":
-                reducer.on_chunk(response.chunk)
+            for chunk in response.results:
+                reducer.on_chunk(chunk)
                 if args.trace:
-                    print("\n".join(trace_lines(args.function, job_input, response.chunk,
-                                                local_host)))
-            elif event == "finished":
+                    print("\n".join(trace_lines(args.function, job_input, chunk, local_host)))
+            if response.HasField("finished"):
                 reducer.on_finished(response.finished)
-            else:
-                raise ProtocolError(f"a MapResponse without a known event ({event})")
     except grpc.RpcError as error:
         fail(PROGRAM, f"{error.details()} ({error.code().name})",
              gpool_common.status_exit_code(grpc, error.code()))

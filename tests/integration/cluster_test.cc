@@ -410,7 +410,6 @@ TEST_F(ClusterTest, CoordinatorSigterm_OpenMapCallEndsUnavailableAndCoordinatorE
   request.mutable_input()->mutable_range()->set_start(1);
   request.mutable_input()->mutable_range()->set_end(2000000000);  // 16 GB of values
   request.set_result_mode(v1::RESULT_MODE_VALUES);
-  request.set_batch_results(true);
   auto reader = stub->Map(&context, request);
   v1::MapResponse response;
   ASSERT_TRUE(reader->Read(&response));
