@@ -5,6 +5,7 @@
 #include <optional>
 #include <utility>
 
+#include <grpcpp/channel.h>
 #include <grpcpp/client_context.h>
 #include <grpcpp/impl/rpc_method.h>
 #include <grpcpp/support/sync_stream.h>
@@ -271,8 +272,10 @@ StreamOutcome StreamOnce(grpc::Channel& channel, const v1::MapRequest& request,
   return outcome;
 }
 
-// A failure that says the coordinator (or the way to it) went away, not that the job failed.
-bool IsCoordinatorLoss(const StreamOutcome& outcome) {
+// A failure a resubmission may get past: the coordinator did not mark it final, and it says
+// the coordinator, the way to it, or the workers went away (UNAVAILABLE; INTERNAL and UNKNOWN
+// only come from the transport unmarked).
+bool IsRetryable(const StreamOutcome& outcome) {
   if (outcome.final) return false;
   switch (outcome.status.code()) {
     case absl::StatusCode::kUnavailable:
@@ -354,35 +357,53 @@ absl::StatusOr<MapSummary> Client::RunJob(
   const absl::Time job_deadline = absl::Now() + options_.map_timeout;
 
   while (true) {
+    const uint64_t held_before = assembler.received().size();
+    const bool started_before = assembler.started();
     StreamOutcome outcome = StreamOnce(*stub_->channel, request, job_deadline, assembler,
                                        shared.get(), on_start, on_chunk);
     if (outcome.status.ok()) return assembler.Finish(*outcome.stats);
-    if (!IsCoordinatorLoss(outcome) || options_.reconnect_timeout <= absl::ZeroDuration()) {
+    if (!IsRetryable(outcome) || options_.reconnect_timeout <= absl::ZeroDuration()) {
       return Explain(outcome.status, address_);
     }
-    const absl::Time reconnect_deadline =
-        std::min(job_deadline, absl::Now() + options_.reconnect_timeout);
+    // Resubmitting must be able to get somewhere: after losing the coordinator (it may come
+    // back), or after an attempt that got results. A coordinator that stayed reachable and
+    // answered UNAVAILABLE with nothing to show (no worker for the job within its
+    // --worker_wait) would only make a resubmission wait as long again: that retry is the
+    // caller's to decide.
+    const bool progressed = assembler.received().size() > held_before ||
+                            (!started_before && assembler.started());
+    const bool coordinator_lost = stub_->channel->GetState(false) != GRPC_CHANNEL_READY;
+    if (!progressed && !coordinator_lost) return Explain(outcome.status, address_);
     const std::string progress =
         assembler.started()
             ? absl::StrCat(assembler.received().size(), " of ", assembler.start().num_chunks,
                            " chunks received")
             : "the job had not started";
-    Notice(absl::StrCat("lost the coordinator at ", address_, " (", outcome.status.ToString(),
-                        "); ", progress, "; waiting up to ",
-                        absl::FormatDuration(absl::Ceil(reconnect_deadline - absl::Now(),
-                                                         absl::Seconds(1))),
-                        " for it to come back"));
-    if (!stub_->channel->WaitForConnected(absl::ToChronoTime(reconnect_deadline))) {
-      return absl::UnavailableError(absl::StrCat(
-          "lost the coordinator at ", address_, " and it did not come back in time (",
-          progress, "); last error: ", outcome.status.message()));
+    if (coordinator_lost) {
+      const absl::Time reconnect_deadline =
+          std::min(job_deadline, absl::Now() + options_.reconnect_timeout);
+      Notice(absl::StrCat("lost the coordinator at ", address_, " (", outcome.status.ToString(),
+                          "); ", progress, "; waiting up to ",
+                          absl::FormatDuration(absl::Ceil(reconnect_deadline - absl::Now(),
+                                                           absl::Seconds(1))),
+                          " for it to come back"));
+      if (!stub_->channel->WaitForConnected(absl::ToChronoTime(reconnect_deadline))) {
+        return absl::UnavailableError(absl::StrCat(
+            "lost the coordinator at ", address_, " and it did not come back in time (",
+            progress, "); last error: ", outcome.status.message()));
+      }
+    } else {
+      Notice(absl::StrCat("the job was interrupted at ", address_, " (",
+                          outcome.status.ToString(), "); ", progress));
     }
     if (assembler.started()) {
       // Same plan, so the chunk indices already held keep their meaning.
       request.set_chunk_size(static_cast<int64_t>(assembler.start().chunk_size));
       AddCompletedChunks(assembler.received(), &request);
     }
-    Notice(absl::StrCat("reconnected to the coordinator at ", address_, "; resubmitting ",
+    Notice(absl::StrCat(coordinator_lost ? "reconnected to" : "resubmitting to",
+                        " the coordinator at ", address_,
+                        coordinator_lost ? "; resubmitting " : ": ",
                         assembler.started() ? absl::StrCat("the ",
                                                            assembler.start().num_chunks -
                                                                assembler.received().size(),

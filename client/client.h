@@ -38,7 +38,11 @@ struct ClientOptions {
   // Deadline of GetClusterInfo (not counting its optional wait for workers).
   absl::Duration info_timeout = absl::Seconds(10);
   // When the coordinator goes away mid-job (crash, restart, network), wait up to this long
-  // for it to come back, then resubmit only the chunks not received yet. Zero disables it.
+  // for it to come back, then resubmit only the chunks not received yet. A job that got
+  // results before failing UNAVAILABLE (its workers went away and none came back within the
+  // coordinator's --worker_wait) is resubmitted the same way, at once. An UNAVAILABLE with
+  // nothing received from a coordinator that stays reachable is returned: resubmitting at
+  // once would only wait as long again. Zero disables resubmission.
   absl::Duration reconnect_timeout = absl::Seconds(60);
   // Told about reconnections ("lost the coordinator ...", "reconnected ..."); the CLI
   // prints these on stderr.
@@ -172,7 +176,7 @@ class Client {
   // first results, and the results of its tail with its end, each at most 0.1 s late (see
   // Map in proto/gpool.proto): a short job arrives in one message.
   // Errors: those of the Map RPC (see proto/gpool.proto), plus DATA_LOSS if the stream broke
-  // the exactly-once contract.
+  // the exactly-once contract or MapResponse's rules.
   absl::StatusOr<MapSummary> MapStreaming(
       const MapSpec& spec, bool want_values,
       const std::function<void(const JobStart&)>& on_start,

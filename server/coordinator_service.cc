@@ -451,6 +451,14 @@ class CoordinatorService::MapCall final : public LoopWriteCall<RawMessage>,
     spec->input = std::make_shared<const Input>(std::move(*input));
     spec->chunk_size = request.chunk_size();
     spec->max_workers = request.max_workers();
+    // proto3 keeps an enum value this file does not name; guessing a mode for it would
+    // answer a question the client did not ask.
+    if (!v1::ResultMode_IsValid(request.result_mode())) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "MapRequest.result_mode is ", static_cast<int>(request.result_mode()),
+          ", which is not a ResultMode; use RESULT_MODE_VALUES (1) or RESULT_MODE_SUM (2), or "
+          "leave it unset for values"));
+    }
     spec->mode = FromProto(request.result_mode());
     if (request.has_shared_values()) spec->shared_values = FromProto(request.shared_values());
     for (const v1::ChunkRange& range : request.completed_chunks()) {

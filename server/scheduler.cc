@@ -15,20 +15,11 @@ bool Offers(const WorkerRegistration& registration, const std::string& function)
   return std::find(functions.begin(), functions.end(), function) != functions.end();
 }
 
-// A failure that will repeat wherever the chunk runs: the job fails at once.
+// An error the function itself raises for the chunk's input: it would repeat wherever the
+// chunk runs, so the job fails at once. Any other error is the worker's (or its link's): the
+// chunk may succeed elsewhere.
 bool IsDeterministicFailure(absl::StatusCode code) {
-  switch (code) {
-    case absl::StatusCode::kInvalidArgument:
-    case absl::StatusCode::kOutOfRange:
-    case absl::StatusCode::kNotFound:
-    case absl::StatusCode::kUnimplemented:
-    case absl::StatusCode::kFailedPrecondition:
-    case absl::StatusCode::kPermissionDenied:
-    case absl::StatusCode::kUnauthenticated:
-      return true;
-    default:
-      return false;
-  }
+  return code == absl::StatusCode::kInvalidArgument || code == absl::StatusCode::kOutOfRange;
 }
 
 // The worker itself is unreachable or hung, not just this call: everything it holds is lost.
@@ -258,11 +249,9 @@ absl::StatusOr<std::pair<std::string, std::shared_ptr<JobStream>>> Scheduler::Su
   std::pair<std::string, std::shared_ptr<JobStream>> result;
   {
     absl::MutexLock lock(&mu_);
-    if (!workers_.empty() && !HasEligibleWorkerLocked(spec.function)) {
-      return absl::NotFoundError(absl::StrCat("no worker offers function '", spec.function,
-                                              "'; available: ",
-                                              absl::StrJoin(AvailableFunctionsLocked(), ", ")));
-    }
+    // A job whose function no registered worker offers waits for one (PumpLocked), like a job
+    // submitted to an empty cluster: workers come and go, and which ones are registered at
+    // this instant says little about the next second.
     Job job;
     job.sequence = next_job_sequence_++;
     job.job_id = absl::StrCat("job-", job.sequence);
@@ -333,10 +322,14 @@ void Scheduler::Tick() {
     }
     for (uint64_t sequence : timed_out) {
       Job& job = jobs_.at(sequence);
+      const std::vector<std::string> offered = AvailableFunctionsLocked();
       FinishJobLocked(
           job, absl::UnavailableError(absl::StrCat(
                    "no worker offering '", job.spec.function, "' was available for ",
-                   absl::FormatDuration(options_.worker_wait),
+                   absl::FormatDuration(options_.worker_wait), "; ",
+                   offered.empty() ? "no worker is registered"
+                                   : absl::StrCat("the registered workers offer: ",
+                                                  absl::StrJoin(offered, ", ")),
                    "; start workers with: gpool-worker --coordinator <this coordinator's "
                    "address>")));
     }
@@ -565,7 +558,11 @@ void Scheduler::ChunkFailedLocked(Job& job, const std::string& worker_id, Worker
     FinishJobLocked(job, status);
     return;
   }
-  ChunkLostLocked(job, chunk_index, worker != nullptr ? WorkerLabelLocked(*worker) : worker_id);
+  // The chunk goes elsewhere; the reason goes into the job's error if the attempts run out.
+  ChunkLostLocked(job, chunk_index,
+                  absl::StrCat(worker != nullptr ? WorkerLabelLocked(*worker) : worker_id, " [",
+                               absl::StatusCodeToString(status.code()), ": ", status.message(),
+                               "]"));
 }
 
 void Scheduler::PumpLocked(Actions* actions) {
@@ -940,6 +937,9 @@ void Scheduler::FinishJobLocked(Job& job, absl::Status status) {
   JobEvent event;
   event.kind = JobEvent::Kind::kFinished;
   event.status = status;
+  // UNAVAILABLE (no worker for the job) may pass: a later resubmission can succeed. Every
+  // other failure is the job's own.
+  event.final = !absl::IsUnavailable(status);
   event.stats = job.stats;
   PushEventLocked(job, std::move(event));
   if (status.ok()) {

@@ -8,10 +8,10 @@
 //     fresh ──dispatch──► running ──result OK (first wins)──► done ──► delivered to client
 //                          │  ▲ │
 //      worker died / went  │  │ └─ runs far longer than its peers ──► + backup copy on an
-//      silent / RPC lost   ▼  │ dispatch (attempt + 1)       idle worker (the loser is cancelled)
-//                        retry queue ── lost max_attempts times ──► job ABORTED
+//      silent / RPC lost / ▼  │ dispatch (attempt + 1)       idle worker (the loser is cancelled)
+//      any other error   retry queue ── lost max_attempts times ──► job ABORTED
 //
-//     running ──deterministic error (OUT_OF_RANGE, NOT_FOUND, ...)──► job fails at once
+//     running ──the function's own error (OUT_OF_RANGE, INVALID_ARGUMENT)──► job fails at once
 //
 // A resubmitted job (the client lost its coordinator) names the chunks it already holds;
 // they start out done.
@@ -74,7 +74,8 @@ struct SchedulerOptions {
   double heartbeat_budget = 400;
   // The longest interval granted (and with it the longest lease: 60 s by default).
   absl::Duration max_heartbeat_interval = absl::Seconds(10);
-  // How long a job waits for a worker that offers its function before failing UNAVAILABLE.
+  // How long a job waits for a worker that offers its function before failing UNAVAILABLE,
+  // whether or not other workers are registered (at submission, or after losing its workers).
   absl::Duration worker_wait = absl::Seconds(10);
   // Chunks a worker may hold beyond its slots, to hide the round trip between two chunks.
   int pipeline_depth = 1;
@@ -190,11 +191,11 @@ class Scheduler {
 
   // Queues a job and returns its id and event stream. The stream gets kStarted once the job
   // is planned, one kChunk per chunk, then kFinished.
-  // Errors now: INVALID_ARGUMENT (bad spec, shared_values without kValues or malformed),
-  // NOT_FOUND (workers are registered but none
-  // offers the function). Errors later, as a kFinished event: UNAVAILABLE (no worker within
-  // worker_wait), OUT_OF_RANGE / NOT_FOUND / INVALID_ARGUMENT from a worker, ABORTED
-  // (attempts exhausted), CANCELLED (CancelJob).
+  // Errors now: INVALID_ARGUMENT (bad spec, shared_values without kValues or malformed).
+  // Errors later, as a kFinished event: UNAVAILABLE (no worker offering the function for
+  // worker_wait, whoever else is registered; not final), OUT_OF_RANGE / INVALID_ARGUMENT
+  // from a worker (the function's own), INVALID_ARGUMENT (completed chunks beyond the plan),
+  // ABORTED (attempts exhausted), CANCELLED (CancelJob).
   absl::StatusOr<std::pair<std::string, std::shared_ptr<JobStream>>> SubmitJob(JobSpec spec);
 
   // Stops dispatching the job's chunks and ends its stream with `reason`. No-op for an

@@ -10,7 +10,8 @@ and prints what the C++ CLI prints:
     The sum of the square of the first 5000 integers is 41679167500
 
 Exit codes (the CLI's): 0 ok, 1 the job failed on the cluster or the stream broke the
-protocol, 2 bad usage, input or function, 3 coordinator unreachable, no workers, or deadline.
+protocol, 2 bad usage or input, 3 coordinator unreachable, no worker offering the function, or
+deadline.
 """
 
 import argparse

@@ -512,6 +512,19 @@ TEST(MapStreamTest, Map_BadRequest_FinalInvalidArgument) {
   EXPECT_TRUE(outcome.final);
 }
 
+TEST(MapStreamTest, Map_UnknownResultMode_FinalInvalidArgumentNamingFieldAndValue) {
+  TestCoordinator coordinator;
+  grpc::ClientContext context;
+  v1::MapRequest request = SquareRequest(100, 10);
+  request.set_result_mode(static_cast<v1::ResultMode>(9));
+  auto reader = coordinator.stub().Map(&context, request);
+  MapOutcome outcome = ReadToEnd(context, *reader);
+  EXPECT_THAT(outcome.status, StatusIs(absl::StatusCode::kInvalidArgument,
+                                       HasSubstr("MapRequest.result_mode is 9")));
+  EXPECT_TRUE(outcome.final);
+  EXPECT_EQ(coordinator.calls().chunks_dispatched(), 0);
+}
+
 TEST(MapStreamTest, StopMapCalls_OpenCallGetsQueuedResultsThenUnavailable) {
   TestCoordinator coordinator;
   grpc::ClientContext context;

@@ -679,13 +679,27 @@ TEST_F(SchedulerTest, Plan_ValuesJobsGetChunksOfAtMost2To18ByDefault) {
   EXPECT_EQ(drained.plan->chunk_size, 2'500'000u);
 }
 
-TEST_F(SchedulerTest, SubmitJob_FunctionNobodyOffers_IsNotFoundListingAvailable) {
-  AddWorker("a:1", 1, {"square", "cube"});
+// Other workers registered change nothing: the job waits for one that offers its function,
+// then fails UNAVAILABLE (not final) naming it and listing what is offered.
+TEST_F(SchedulerTest, SubmitJob_FunctionNobodyOffers_WaitsThenUnavailableListingOffered) {
+  const std::string worker = AddWorker("a:1", 1, {"square", "cube"});
   JobSpec spec;
   spec.function = "sqare";
   spec.input = std::make_shared<const Input>(Input::Range(1, 5));
-  EXPECT_THAT(scheduler_->SubmitJob(spec),
-              StatusIs(absl::StatusCode::kNotFound, HasSubstr("available: cube, square")));
+  ASSERT_OK_AND_ASSIGN(auto job, scheduler_->SubmitJob(spec));
+  scheduler_->Tick();
+  EXPECT_FALSE(Drain(job).finished.has_value());
+  clock_.Advance(options_.worker_wait + absl::Milliseconds(1));
+  ASSERT_OK(scheduler_->Heartbeat(worker, 7).status());  // the worker stays registered
+  scheduler_->Tick();
+  Drained drained = Drain(job);
+  ASSERT_TRUE(drained.finished.has_value());
+  EXPECT_THAT(drained.finished->status,
+              StatusIs(absl::StatusCode::kUnavailable,
+                       ::testing::AllOf(HasSubstr("no worker offering 'sqare'"),
+                                        HasSubstr("the registered workers offer: cube, square"))));
+  EXPECT_FALSE(drained.finished->final);
+  EXPECT_TRUE(connector_.PendingFor("a:1").empty());
 }
 
 TEST_F(SchedulerTest, SubmitJob_NoWorkers_FailsUnavailableAfterWorkerWait) {
@@ -697,7 +711,24 @@ TEST_F(SchedulerTest, SubmitJob_NoWorkers_FailsUnavailableAfterWorkerWait) {
   Drained drained = Drain(job);
   ASSERT_TRUE(drained.finished.has_value());
   EXPECT_THAT(drained.finished->status,
-              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("gpool-worker --coordinator")));
+              StatusIs(absl::StatusCode::kUnavailable,
+                       ::testing::AllOf(HasSubstr("no worker is registered"),
+                                        HasSubstr("gpool-worker --coordinator"))));
+  EXPECT_FALSE(drained.finished->final);
+}
+
+TEST_F(SchedulerTest, SubmitJob_WorkerOfferingTheFunctionJoinsWhileOthersServe_JobRuns) {
+  const std::string plain = AddWorker("plain:1", 1, {"square"});
+  auto job = Submit(1, 10, 5, 0, "cube");
+  clock_.Advance(options_.worker_wait / 2);
+  ASSERT_OK(scheduler_->Heartbeat(plain, 7).status());
+  scheduler_->Tick();
+  AddWorker("cubes:1", 1, {"cube"});
+  CompleteAll({"cubes:1"});
+  Drained drained = Drain(job);
+  ASSERT_TRUE(drained.finished.has_value());
+  EXPECT_OK(drained.finished->status);
+  EXPECT_EQ(drained.sum, 3025);  // 1^3 + ... + 10^3
 }
 
 TEST_F(SchedulerTest, SubmitJob_WorkerRegistersWhileWaiting_JobRuns) {
@@ -886,6 +917,7 @@ TEST_F(SchedulerTest, ChunkLostFourTimes_AbortsNamingChunkAndWorkers) {
                        ::testing::AllOf(HasSubstr("chunk 0 (elements 1..10)"),
                                         HasSubstr("lost 4 times"), HasSubstr("w1 (host-w1:1/100)"),
                                         HasSubstr("w4"))));
+  EXPECT_TRUE(drained.finished->final);
 }
 
 TEST_F(SchedulerTest, DeterministicFailure_FailsJobAtOnceWithoutRetry) {
@@ -897,8 +929,23 @@ TEST_F(SchedulerTest, DeterministicFailure_FailsJobAtOnceWithoutRetry) {
   ASSERT_TRUE(drained.finished.has_value());
   EXPECT_THAT(drained.finished->status,
               StatusIs(absl::StatusCode::kOutOfRange, HasSubstr("square(3037000500)")));
+  EXPECT_TRUE(drained.finished->final);
   EXPECT_EQ(drained.finished->stats.retries, 0);
   EXPECT_EQ(scheduler_->Snapshot().workers.size(), 2u);  // nobody declared dead
+}
+
+// An error that is not the function's own (here a worker lacking a function it registered)
+// says nothing about the input: the chunk is retried, and the job finishes.
+TEST_F(SchedulerTest, WorkerErrorNotTheFunctions_ChunkRetriedJobSucceeds) {
+  AddWorker("a:1");
+  auto job = Submit(1, 10, 10);
+  ASSERT_TRUE(connector_.CompleteOldest("a:1", absl::NotFoundError("no function 'square'")));
+  ASSERT_TRUE(connector_.CompleteOldest("a:1"));
+  Drained drained = Drain(job);
+  ASSERT_TRUE(drained.finished.has_value());
+  EXPECT_OK(drained.finished->status);
+  EXPECT_EQ(drained.sum, 385);
+  EXPECT_EQ(drained.finished->stats.retries, 1);
 }
 
 TEST_F(SchedulerTest, CancelJob_StopsDispatchAndEndsStream) {
