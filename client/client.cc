@@ -91,6 +91,7 @@ absl::StatusOr<ClusterView> Client::GetClusterInfo(int min_workers, absl::Durati
     w.functions.assign(worker.functions().begin(), worker.functions().end());
     w.chunks_in_flight = worker.chunks_in_flight();
     w.chunks_done = worker.chunks_done();
+    w.faults = worker.faults();
     w.heartbeat_age = absl::Milliseconds(worker.last_heartbeat_age_ms());
     w.heartbeat_interval = absl::Milliseconds(worker.heartbeat_interval_ms());
     w.lease_timeout = absl::Milliseconds(worker.lease_timeout_ms());
@@ -141,7 +142,7 @@ absl::StatusOr<MapResult> Client::Map(const MapSpec& spec,
 absl::StatusOr<MapSummary> Client::MapStreaming(
     const MapSpec& spec, bool want_values, const std::function<void(const JobStart&)>& on_start,
     const std::function<void(const ChunkResult&)>& on_chunk) {
-  JobAssembler assembler(/*keep_values=*/false);
+  JobAssembler assembler(/*keep_values=*/false, /*values_expected=*/want_values);
   return RunJob(spec, want_values, assembler, on_start, on_chunk);
 }
 
@@ -194,7 +195,7 @@ StreamOutcome StreamOnce(grpc::Channel& channel, const v1::MapRequest& request,
     // The values are copied out of the message only for a caller that sees each chunk.
     if (on_chunk && chunk.values_shared) {
       chunk.values.resize(chunk.element_count);
-      absl::StatusOr<absl::int128> taken =
+      absl::StatusOr<ValueStats> taken =
           shared->Take(chunk.first_element, chunk.element_count, chunk.values.data());
       if (!taken.ok()) return taken.status();
     } else if (on_chunk) {

@@ -125,6 +125,8 @@ struct WorkerView {
   std::vector<std::string> functions;
   int chunks_in_flight = 0;
   int64_t chunks_done = 0;
+  // Chunks it failed without dying, each run again elsewhere (WorkerStatus.faults).
+  int64_t faults = 0;
   absl::Duration heartbeat_age;
   // The interval the worker beats at (it grows with the cluster) and its lease; zero from a
   // coordinator that predates adaptive intervals.

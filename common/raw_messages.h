@@ -1,6 +1,6 @@
 // Messages handled as bytes instead of through protobuf, where they carry many values:
 // the coordinator relays the values of RunChunk(s) responses into Map stream messages without
-// reading them (see EncodedValues for why), and the client places the values of Map stream
+// copying them (see EncodedValues for why), and the client places the values of Map stream
 // messages straight where they belong. Protobuf's own parser would copy each value once, or
 // more: a large packed field grows its RepeatedField step by step as it is parsed.
 #ifndef GPOOL_COMMON_RAW_MESSAGES_H_

@@ -674,6 +674,7 @@ grpc::Status CoordinatorService::GetClusterInfo(grpc::ServerContext* context,
     for (const std::string& function : worker.functions) status->add_functions(function);
     status->set_chunks_in_flight(worker.chunks_in_flight);
     status->set_chunks_done(worker.chunks_done);
+    status->set_faults(worker.faults);
     status->set_last_heartbeat_age_ms(absl::ToInt64Milliseconds(worker.heartbeat_age));
     status->set_heartbeat_interval_ms(absl::ToInt64Milliseconds(worker.heartbeat_interval));
     status->set_lease_timeout_ms(absl::ToInt64Milliseconds(worker.lease_timeout));

@@ -164,12 +164,19 @@ class Reducer:
                                 f"+{chunk.element_count}, expected {first}..+{expected_count}")
         partial_sum = gpool_common.int128_to_int(chunk.partial_sum)
         if self.want_values:
+            # The coordinator checked these; a client that checks again never prints a sum a
+            # garbled chunk made.
+            worker = f"worker {chunk.worker.worker_id} ({chunk.worker.host}/{chunk.worker.pid})"
             if len(chunk.values) != chunk.element_count:
-                raise ProtocolError(f"chunk {index} carries {len(chunk.values)} values for "
-                                    f"{chunk.element_count} elements")
+                raise ProtocolError(f"chunk {index} from {worker} carries {len(chunk.values)} "
+                                    f"values for {chunk.element_count} elements")
             if sum(chunk.values) != partial_sum:
-                raise ProtocolError(f"chunk {index}: its values sum to {sum(chunk.values)}, "
-                                    f"its partial_sum says {partial_sum}")
+                raise ProtocolError(f"chunk {index} from {worker}: its values sum to "
+                                    f"{sum(chunk.values)}, its partial_sum says {partial_sum}")
+            if (min(chunk.values), max(chunk.values)) != (chunk.partial_min, chunk.partial_max):
+                raise ProtocolError(f"chunk {index} from {worker}: its values range over "
+                                    f"{min(chunk.values)}..{max(chunk.values)}, its partial "
+                                    f"min and max say {chunk.partial_min}..{chunk.partial_max}")
         self.elements_done += chunk.element_count
         self.total += partial_sum
 

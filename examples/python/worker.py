@@ -108,11 +108,14 @@ def make_servicer_class(grpc, pb2, pb2_grpc):
 
             self._acquire_slot(context)
             try:
-                values, total = self._compute(function, elements, want_values, context)
+                values, total, smallest, largest = self._compute(function, elements,
+                                                                 want_values, context)
             finally:
                 self._slots.release()
 
-            response = pb2.RunChunkResponse(element_count=len(elements), pid=os.getpid())
+            # The coordinator and clients check values against count, sum, min and max.
+            response = pb2.RunChunkResponse(element_count=len(elements), pid=os.getpid(),
+                                            partial_min=smallest, partial_max=largest)
             response.values.extend(values)
             try:
                 gpool_common.int_to_int128(total, response.partial_sum)
@@ -136,6 +139,7 @@ def make_servicer_class(grpc, pb2, pb2_grpc):
         def _compute(function, elements, want_values, context):
             values = []
             total = 0  # A Python int: exact, whatever the chunk's size.
+            smallest = largest = 0  # of no values: 0, as the proto leaves them
             try:
                 for position, x in enumerate(elements):
                     if (position % CANCEL_POLL_INTERVAL == CANCEL_POLL_INTERVAL - 1
@@ -144,11 +148,13 @@ def make_servicer_class(grpc, pb2, pb2_grpc):
                                       "chunk cancelled by the coordinator")
                     value = function(x)
                     total += value
+                    smallest = value if position == 0 else min(smallest, value)
+                    largest = value if position == 0 else max(largest, value)
                     if want_values:
                         values.append(value)
             except ExactnessError as error:
                 context.abort(grpc.StatusCode.OUT_OF_RANGE, str(error))
-            return values, total
+            return values, total, smallest, largest
 
     return WorkerServicer
 

@@ -5,6 +5,7 @@
 // wait is on a condition with a deadline.
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <optional>
 #include <memory>
 #include <string>
@@ -58,9 +59,11 @@ class HeldCalls {
     pending_.push_back(std::move(call));
   }
 
-  // Answers the oldest pending call with `status`, or with its results if OK. False when
-  // none is pending. The answer runs the scheduler (which may dispatch more) on this thread.
-  bool AnswerOne(const absl::Status& status = absl::OkStatus()) {
+  // Answers the oldest pending call with `status`, or with its results if OK, passed through
+  // `garble` if given. False when none is pending. The answer runs the scheduler (which may
+  // dispatch more) on this thread.
+  bool AnswerOne(const absl::Status& status = absl::OkStatus(),
+                 const std::function<void(ChunkReply&)>& garble = nullptr) {
     std::optional<Call> call = Take([](const Call&) { return true; });
     if (!call.has_value()) return false;
     if (!status.ok()) {
@@ -81,6 +84,7 @@ class HeldCalls {
       reply.max = values.empty() ? 0 : values.back();
       reply.pid = 42;
       if (task.mode == ResultMode::kValues) reply.values = EncodedValues::Own(std::move(values));
+      if (garble) garble(reply);
       replies.push_back(std::move(reply));
     }
     call->done(std::move(replies));
@@ -523,6 +527,36 @@ TEST(MapStreamTest, Map_UnknownResultMode_FinalInvalidArgumentNamingFieldAndValu
                                        HasSubstr("MapRequest.result_mode is 9")));
   EXPECT_TRUE(outcome.final);
   EXPECT_EQ(coordinator.calls().chunks_dispatched(), 0);
+}
+
+// A worker's result whose values do not add up to its partial sum never reaches the client:
+// the chunk runs again, the client gets the honest result, and the fault shows in
+// GetClusterInfo.
+TEST(MapStreamTest, Map_GarbledResult_RefusedRedoneAndCountedInClusterInfo) {
+  TestCoordinator coordinator;
+  grpc::ClientContext context;
+  auto reader = coordinator.stub().Map(&context, SquareRequest(10, 10));
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        return coordinator.calls().AnswerOne(absl::OkStatus(),
+                                             [](ChunkReply& reply) { reply.sum += 1; });
+      },
+      kWait, kPoll));
+  ASSERT_TRUE(coordinator.AnswerUntil([&] { return coordinator.jobs() == 0; }));
+  MapOutcome outcome = ReadToEnd(context, *reader);
+  EXPECT_OK(outcome.status);
+  EXPECT_EQ(outcome.chunks, 1);
+  EXPECT_EQ(outcome.values, 10);
+  EXPECT_EQ(coordinator.calls().chunks_dispatched(), 2);
+
+  grpc::ClientContext info_context;
+  info_context.set_deadline(absl::ToChronoTime(absl::Now() + kWait));
+  v1::ClusterInfo info;
+  ASSERT_TRUE(coordinator.stub()
+                  .GetClusterInfo(&info_context, v1::GetClusterInfoRequest(), &info)
+                  .ok());
+  ASSERT_EQ(info.workers_size(), 1);
+  EXPECT_EQ(info.workers(0).faults(), 1);
 }
 
 TEST(MapStreamTest, StopMapCalls_OpenCallGetsQueuedResultsThenUnavailable) {
