@@ -248,36 +248,36 @@ void BM_DecodeRunChunksResponse(benchmark::State& state) {
 }
 GPOOL_MESSAGE_SHAPES(BM_DecodeRunChunksResponse);
 
-// Coordinator -> client: a Map stream message with the job's start and end in it, as the
-// C++ client asks for (events_in_batches).
-void BM_EncodeMapResponseBatch(benchmark::State& state) {
+// Coordinator -> client: a Map stream message with the job's start and end in it, as a short
+// job's whole answer travels.
+void BM_EncodeMapResponse(benchmark::State& state) {
   const std::vector<RawChunkResult> results = MapResults(state.range(0), state.range(1));
   v1::JobStarted started;
   started.set_job_id("job-1");
   started.set_num_chunks(state.range(0));
   v1::JobFinished finished;
   for (auto _ : state) {
-    RawMessage message = EncodeMapResponseBatch(&started, results, &finished);
+    RawMessage message = EncodeMapResponse(&started, results, &finished);
     benchmark::DoNotOptimize(message.bytes.Length());
   }
   state.SetItemsProcessed(state.iterations() * state.range(0));
 }
-GPOOL_MESSAGE_SHAPES(BM_EncodeMapResponseBatch);
+GPOOL_MESSAGE_SHAPES(BM_EncodeMapResponse);
 
 void BM_DecodeMapResponse(benchmark::State& state) {
   v1::JobStarted started;
   started.set_job_id("job-1");
   v1::JobFinished finished;
   const RawMessage message =
-      EncodeMapResponseBatch(&started, MapResults(state.range(0), state.range(1)), &finished);
+      EncodeMapResponse(&started, MapResults(state.range(0), state.range(1)), &finished);
   for (auto _ : state) {
     absl::StatusOr<RawMapResponse> decoded = DecodeMapResponse(message.bytes);
-    if (!decoded.ok() || decoded->chunks.size() != static_cast<size_t>(state.range(0)) ||
-        !decoded->batch_started.has_value() || !decoded->batch_finished.has_value()) {
+    if (!decoded.ok() || decoded->results.size() != static_cast<size_t>(state.range(0)) ||
+        !decoded->started.has_value() || !decoded->finished.has_value()) {
       state.SkipWithError("the message did not decode to what was encoded");
       return;
     }
-    benchmark::DoNotOptimize(decoded->chunks.data());
+    benchmark::DoNotOptimize(decoded->results.data());
   }
   state.SetItemsProcessed(state.iterations() * state.range(0));
 }

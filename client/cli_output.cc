@@ -21,6 +21,7 @@ int ExitCodeFor(const absl::Status& status) {
     case absl::StatusCode::kNotFound:
     case absl::StatusCode::kUnimplemented:
     case absl::StatusCode::kFailedPrecondition:
+    case absl::StatusCode::kResourceExhausted:  // a request over the size limit
       return kExitBadInput;
     case absl::StatusCode::kUnavailable:
     case absl::StatusCode::kDeadlineExceeded:
@@ -171,11 +172,12 @@ std::string StatusReport(const std::string& coordinator, const ClusterView& view
     absl::StrAppend(&report, "No workers are registered.\n");
   } else {
     std::vector<std::vector<std::string>> rows = {{"WORKER", "HOST", "PID", "SLOTS", "FUNCTIONS",
-                                                   "IN-FLIGHT", "DONE", "HEARTBEAT"}};
+                                                   "IN-FLIGHT", "DONE", "FAULTS", "HEARTBEAT"}};
     for (const WorkerView& worker : view.workers) {
       rows.push_back({worker.ref.worker_id, worker.ref.host, absl::StrCat(worker.ref.pid),
                       absl::StrCat(worker.slots), absl::StrJoin(worker.functions, ","),
                       absl::StrCat(worker.chunks_in_flight), absl::StrCat(worker.chunks_done),
+                      absl::StrCat(worker.faults),
                       absl::StrCat(CompactDuration(worker.heartbeat_age), " ago")});
     }
     absl::StrAppend(&report, FormatTable(rows));
@@ -211,6 +213,7 @@ std::string StatusJson(const std::string& coordinator, const ClusterView& view) 
                           .Raw("functions", JsonArray(functions))
                           .Int("chunks_in_flight", worker.chunks_in_flight)
                           .Int("chunks_done", worker.chunks_done)
+                          .Int("faults", worker.faults)
                           .Int("heartbeat_age_ms", absl::ToInt64Milliseconds(worker.heartbeat_age))
                           .Int("heartbeat_interval_ms",
                                absl::ToInt64Milliseconds(worker.heartbeat_interval))

@@ -5,6 +5,7 @@
 #include <optional>
 #include <utility>
 
+#include <grpcpp/channel.h>
 #include <grpcpp/client_context.h>
 #include <grpcpp/impl/rpc_method.h>
 #include <grpcpp/support/sync_stream.h>
@@ -90,6 +91,7 @@ absl::StatusOr<ClusterView> Client::GetClusterInfo(int min_workers, absl::Durati
     w.functions.assign(worker.functions().begin(), worker.functions().end());
     w.chunks_in_flight = worker.chunks_in_flight();
     w.chunks_done = worker.chunks_done();
+    w.faults = worker.faults();
     w.heartbeat_age = absl::Milliseconds(worker.last_heartbeat_age_ms());
     w.heartbeat_interval = absl::Milliseconds(worker.heartbeat_interval_ms());
     w.lease_timeout = absl::Milliseconds(worker.lease_timeout_ms());
@@ -140,7 +142,7 @@ absl::StatusOr<MapResult> Client::Map(const MapSpec& spec,
 absl::StatusOr<MapSummary> Client::MapStreaming(
     const MapSpec& spec, bool want_values, const std::function<void(const JobStart&)>& on_start,
     const std::function<void(const ChunkResult&)>& on_chunk) {
-  JobAssembler assembler(/*keep_values=*/false);
+  JobAssembler assembler(/*keep_values=*/false, /*values_expected=*/want_values);
   return RunJob(spec, want_values, assembler, on_start, on_chunk);
 }
 
@@ -176,6 +178,7 @@ StreamOutcome StreamOnce(grpc::Channel& channel, const v1::MapRequest& request,
 
   StreamOutcome outcome;
   absl::Status failure = absl::OkStatus();
+  bool stream_started = false;
   RawMessage message;
   ChunkResult chunk;
   auto take_chunk = [&](const RawChunkResult& raw) {
@@ -192,7 +195,7 @@ StreamOutcome StreamOnce(grpc::Channel& channel, const v1::MapRequest& request,
     // The values are copied out of the message only for a caller that sees each chunk.
     if (on_chunk && chunk.values_shared) {
       chunk.values.resize(chunk.element_count);
-      absl::StatusOr<absl::int128> taken =
+      absl::StatusOr<ValueStats> taken =
           shared->Take(chunk.first_element, chunk.element_count, chunk.values.data());
       if (!taken.ok()) return taken.status();
     } else if (on_chunk) {
@@ -230,26 +233,27 @@ StreamOutcome StreamOnce(grpc::Channel& channel, const v1::MapRequest& request,
                                                  decoded.status().message()));
       break;
     }
+    // The stream's rules: the first message starts the job and nothing follows its end.
+    const bool first_message = !stream_started;
+    if (decoded->started.has_value() != first_message || outcome.stats.has_value()) {
+      failure = absl::DataLossError(
+          outcome.stats.has_value()  ? "the coordinator sent a message after JobFinished"
+          : first_message ? "the coordinator's first message did not start the job"
+                          : "the coordinator started the job twice in one stream");
+      break;
+    }
     // In the order a message holds them: start, chunk results, end.
-    if (decoded->batch_started.has_value()) failure = take_start(*decoded->batch_started);
-    for (const RawChunkResult& raw : decoded->chunks) {
+    if (first_message) {
+      stream_started = true;
+      failure = take_start(*decoded->started);
+    }
+    for (const RawChunkResult& raw : decoded->results) {
       if (!failure.ok()) break;
       failure = take_chunk(raw);
     }
     if (!failure.ok()) break;
-    if (decoded->batch_finished.has_value()) {
-      outcome.stats = gpool::FromProto(decoded->batch_finished->stats());
-    }
-    const v1::MapResponse& response = decoded->event;
-    switch (response.event_case()) {
-      case v1::MapResponse::kStarted:
-        failure = take_start(response.started());
-        break;
-      case v1::MapResponse::kFinished:
-        outcome.stats = gpool::FromProto(response.finished().stats());
-        break;
-      default:  // chunk results, taken above
-        break;
+    if (decoded->finished.has_value()) {
+      outcome.stats = gpool::FromProto(decoded->finished->stats());
     }
   }
   if (!failure.ok()) {
@@ -269,8 +273,10 @@ StreamOutcome StreamOnce(grpc::Channel& channel, const v1::MapRequest& request,
   return outcome;
 }
 
-// A failure that says the coordinator (or the way to it) went away, not that the job failed.
-bool IsCoordinatorLoss(const StreamOutcome& outcome) {
+// A failure a resubmission may get past: the coordinator did not mark it final, and it says
+// the coordinator, the way to it, or the workers went away (UNAVAILABLE; INTERNAL and UNKNOWN
+// only come from the transport unmarked).
+bool IsRetryable(const StreamOutcome& outcome) {
   if (outcome.final) return false;
   switch (outcome.status.code()) {
     case absl::StatusCode::kUnavailable:
@@ -341,8 +347,6 @@ absl::StatusOr<MapSummary> Client::RunJob(
   request.set_chunk_size(spec.chunk_size);
   request.set_max_workers(spec.max_workers);
   request.set_result_mode(want_values ? v1::RESULT_MODE_VALUES : v1::RESULT_MODE_SUM);
-  request.set_batch_results(true);
-  request.set_events_in_batches(true);
   std::unique_ptr<SharedValuesBuffer> shared;
   if (want_values && options_.shared_values &&
       spec.input.size() >= options_.shared_values_min_elements) {
@@ -354,35 +358,53 @@ absl::StatusOr<MapSummary> Client::RunJob(
   const absl::Time job_deadline = absl::Now() + options_.map_timeout;
 
   while (true) {
+    const uint64_t held_before = assembler.received().size();
+    const bool started_before = assembler.started();
     StreamOutcome outcome = StreamOnce(*stub_->channel, request, job_deadline, assembler,
                                        shared.get(), on_start, on_chunk);
     if (outcome.status.ok()) return assembler.Finish(*outcome.stats);
-    if (!IsCoordinatorLoss(outcome) || options_.reconnect_timeout <= absl::ZeroDuration()) {
+    if (!IsRetryable(outcome) || options_.reconnect_timeout <= absl::ZeroDuration()) {
       return Explain(outcome.status, address_);
     }
-    const absl::Time reconnect_deadline =
-        std::min(job_deadline, absl::Now() + options_.reconnect_timeout);
+    // Resubmitting must be able to get somewhere: after losing the coordinator (it may come
+    // back), or after an attempt that got results. A coordinator that stayed reachable and
+    // answered UNAVAILABLE with nothing to show (no worker for the job within its
+    // --worker_wait) would only make a resubmission wait as long again: that retry is the
+    // caller's to decide.
+    const bool progressed = assembler.received().size() > held_before ||
+                            (!started_before && assembler.started());
+    const bool coordinator_lost = stub_->channel->GetState(false) != GRPC_CHANNEL_READY;
+    if (!progressed && !coordinator_lost) return Explain(outcome.status, address_);
     const std::string progress =
         assembler.started()
             ? absl::StrCat(assembler.received().size(), " of ", assembler.start().num_chunks,
                            " chunks received")
             : "the job had not started";
-    Notice(absl::StrCat("lost the coordinator at ", address_, " (", outcome.status.ToString(),
-                        "); ", progress, "; waiting up to ",
-                        absl::FormatDuration(absl::Ceil(reconnect_deadline - absl::Now(),
-                                                         absl::Seconds(1))),
-                        " for it to come back"));
-    if (!stub_->channel->WaitForConnected(absl::ToChronoTime(reconnect_deadline))) {
-      return absl::UnavailableError(absl::StrCat(
-          "lost the coordinator at ", address_, " and it did not come back in time (",
-          progress, "); last error: ", outcome.status.message()));
+    if (coordinator_lost) {
+      const absl::Time reconnect_deadline =
+          std::min(job_deadline, absl::Now() + options_.reconnect_timeout);
+      Notice(absl::StrCat("lost the coordinator at ", address_, " (", outcome.status.ToString(),
+                          "); ", progress, "; waiting up to ",
+                          absl::FormatDuration(absl::Ceil(reconnect_deadline - absl::Now(),
+                                                           absl::Seconds(1))),
+                          " for it to come back"));
+      if (!stub_->channel->WaitForConnected(absl::ToChronoTime(reconnect_deadline))) {
+        return absl::UnavailableError(absl::StrCat(
+            "lost the coordinator at ", address_, " and it did not come back in time (",
+            progress, "); last error: ", outcome.status.message()));
+      }
+    } else {
+      Notice(absl::StrCat("the job was interrupted at ", address_, " (",
+                          outcome.status.ToString(), "); ", progress));
     }
     if (assembler.started()) {
       // Same plan, so the chunk indices already held keep their meaning.
       request.set_chunk_size(static_cast<int64_t>(assembler.start().chunk_size));
       AddCompletedChunks(assembler.received(), &request);
     }
-    Notice(absl::StrCat("reconnected to the coordinator at ", address_, "; resubmitting ",
+    Notice(absl::StrCat(coordinator_lost ? "reconnected to" : "resubmitting to",
+                        " the coordinator at ", address_,
+                        coordinator_lost ? "; resubmitting " : ": ",
                         assembler.started() ? absl::StrCat("the ",
                                                            assembler.start().num_chunks -
                                                                assembler.received().size(),

@@ -38,7 +38,11 @@ struct ClientOptions {
   // Deadline of GetClusterInfo (not counting its optional wait for workers).
   absl::Duration info_timeout = absl::Seconds(10);
   // When the coordinator goes away mid-job (crash, restart, network), wait up to this long
-  // for it to come back, then resubmit only the chunks not received yet. Zero disables it.
+  // for it to come back, then resubmit only the chunks not received yet. A job that got
+  // results before failing UNAVAILABLE (its workers went away and none came back within the
+  // coordinator's --worker_wait) is resubmitted the same way, at once. An UNAVAILABLE with
+  // nothing received from a coordinator that stays reachable is returned: resubmitting at
+  // once would only wait as long again. Zero disables resubmission.
   absl::Duration reconnect_timeout = absl::Seconds(60);
   // Told about reconnections ("lost the coordinator ...", "reconnected ..."); the CLI
   // prints these on stderr.
@@ -121,6 +125,8 @@ struct WorkerView {
   std::vector<std::string> functions;
   int chunks_in_flight = 0;
   int64_t chunks_done = 0;
+  // Chunks it failed without dying, each run again elsewhere (WorkerStatus.faults).
+  int64_t faults = 0;
   absl::Duration heartbeat_age;
   // The interval the worker beats at, as it last reported it (it grows with the cluster), and
   // its lease.
@@ -169,10 +175,10 @@ class Client {
   // Runs the job, calling `on_start` once and `on_chunk` per chunk as results arrive. With
   // want_values false, workers send only partial sums (nothing per element crosses the
   // network) and ChunkResult::values is empty. The coordinator sends a job's start with its
-  // first results, and the results of its tail with its end, each at most 0.1 s late
-  // (MapRequest.events_in_batches): a short job arrives in one message.
+  // first results, and the results of its tail with its end, each at most 0.1 s late (see
+  // Map in proto/gpool.proto): a short job arrives in one message.
   // Errors: those of the Map RPC (see proto/gpool.proto), plus DATA_LOSS if the stream broke
-  // the exactly-once contract.
+  // the exactly-once contract or MapResponse's rules.
   absl::StatusOr<MapSummary> MapStreaming(
       const MapSpec& spec, bool want_values,
       const std::function<void(const JobStart&)>& on_start,

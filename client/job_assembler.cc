@@ -2,9 +2,9 @@
 
 #include <algorithm>
 #include <cstring>
+#include <string>
 
 #include "absl/strings/str_cat.h"
-#include "common/int128.h"
 #include "common/process_tuning.h"
 
 namespace gpool {
@@ -38,8 +38,9 @@ absl::Status JobAssembler::OnRestart(const JobStart& start) {
 }
 
 absl::StatusOr<bool> JobAssembler::OnChunk(const ChunkResult& chunk) {
-  return Accept(chunk, chunk.values.size(), [&chunk](int64_t* out) -> absl::StatusOr<absl::int128> {
-    return CopyAndSumExact(chunk.values.data(), chunk.values.size(), out);
+  return Accept(chunk, chunk.values.size(), [&chunk](int64_t* out) -> absl::StatusOr<ValueStats> {
+    return out != nullptr ? CopyAndSummarize(chunk.values.data(), chunk.values.size(), out)
+                          : Summarize(chunk.values.data(), chunk.values.size());
   });
 }
 
@@ -51,20 +52,21 @@ absl::StatusOr<bool> JobAssembler::OnChunk(const ChunkResult& chunk, SharedValue
 
 absl::StatusOr<bool> JobAssembler::OnChunk(const ChunkResult& chunk,
                                            const EncodedValues& values) {
-  return Accept(chunk, values.size(), [&values](int64_t* out) -> absl::StatusOr<absl::int128> {
-    // Pieces need not end at a value's boundary: copied as bytes, then summed.
+  return Accept(chunk, values.size(), [&values](int64_t* out) -> absl::StatusOr<ValueStats> {
+    if (out == nullptr) return Summarize(values);
+    // Pieces need not end at a value's boundary: copied as bytes, then read in place.
     char* bytes = reinterpret_cast<char*>(out);
     for (const EncodedValues::Piece& piece : values.pieces()) {
       std::memcpy(bytes, piece.data, piece.size);
       bytes += piece.size;
     }
-    return SumExact(out, values.size());
+    return Summarize(out, values.size());
   });
 }
 
 absl::StatusOr<bool> JobAssembler::Accept(
     const ChunkResult& chunk, uint64_t value_count,
-    const std::function<absl::StatusOr<absl::int128>(int64_t*)>& copy_values) {
+    const std::function<absl::StatusOr<ValueStats>(int64_t* out)>& take_values) {
   if (!started_) return absl::DataLossError("a chunk arrived before the job started");
   if (chunk.chunk_index >= start_.num_chunks) {
     return absl::DataLossError(absl::StrCat("chunk ", chunk.chunk_index, " is outside the job's ",
@@ -73,7 +75,7 @@ absl::StatusOr<bool> JobAssembler::Accept(
   const uint64_t first = chunk.chunk_index * start_.chunk_size;
   const uint64_t expected_count = std::min(start_.chunk_size, start_.total_elements - first);
   if (chunk.first_element != first || chunk.element_count != expected_count ||
-      (keep_values_ && value_count != expected_count)) {
+      (values_expected_ && value_count != expected_count)) {
     return absl::DataLossError(absl::StrCat(
         "chunk ", chunk.chunk_index, " does not match the plan: elements ", chunk.first_element,
         "+", chunk.element_count, " with ", value_count, " values, expected ", first,
@@ -83,15 +85,20 @@ absl::StatusOr<bool> JobAssembler::Accept(
     ++duplicates_;
     return false;
   }
-  if (keep_values_) {
-    absl::StatusOr<absl::int128> copied = copy_values(values_.data() + first);
-    if (!copied.ok()) return copied.status();
-    const absl::int128 sum = *copied;
-    // The client reduces the values it holds; the worker's partial sum must agree.
-    if (sum != chunk.partial_sum) {
-      return absl::DataLossError(absl::StrCat("chunk ", chunk.chunk_index, ": values sum to ",
-                                              FormatInt128(sum), " but the worker reported ",
-                                              FormatInt128(chunk.partial_sum)));
+  if (value_count > 0) {
+    // What the worker reported must be what its values say: the coordinator checked, and the
+    // client checks again, so that no garbled chunk becomes a wrong answer.
+    absl::StatusOr<ValueStats> values =
+        take_values(keep_values_ ? values_.data() + first : nullptr);
+    if (!values.ok()) return values.status();
+    const std::string disagreement = Disagreement(*values, chunk.element_count,
+                                                  chunk.partial_sum, chunk.partial_min,
+                                                  chunk.partial_max);
+    if (!disagreement.empty()) {
+      return absl::DataLossError(absl::StrCat(
+          "chunk ", chunk.chunk_index, " from worker ", chunk.worker.worker_id, " (",
+          chunk.worker.host, "/", chunk.worker.pid, ") contradicts itself: ", disagreement,
+          "; the job's result cannot be trusted"));
     }
   }
   sum_ += chunk.partial_sum;

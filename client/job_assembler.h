@@ -15,6 +15,7 @@
 #include "common/encoded_values.h"
 #include "common/index_set.h"
 #include "common/shared_values.h"
+#include "common/value_stats.h"
 
 namespace gpool {
 
@@ -22,7 +23,11 @@ namespace gpool {
 class JobAssembler {
  public:
   // With keep_values, values are gathered into input order (memory grows with the job).
-  explicit JobAssembler(bool keep_values) : keep_values_(keep_values) {}
+  // With values_expected, every chunk must carry its values (RESULT_MODE_VALUES).
+  JobAssembler(bool keep_values, bool values_expected)
+      : keep_values_(keep_values), values_expected_(values_expected) {}
+  // Values expected exactly when kept.
+  explicit JobAssembler(bool keep_values) : JobAssembler(keep_values, keep_values) {}
 
   // FAILED_PRECONDITION if called twice.
   absl::Status OnStart(const JobStart& start);
@@ -36,7 +41,9 @@ class JobAssembler {
 
   // Accepts a chunk. Returns false for a duplicate index (dropped, counted), true when
   // accepted. DATA_LOSS when the chunk does not match the plan (wrong bounds or value count)
-  // or arrives before OnStart.
+  // or arrives before OnStart, and when its values (whenever it carries them) disagree with
+  // the count, sum, min or max its worker reported: the message names the chunk and the
+  // worker.
   absl::StatusOr<bool> OnChunk(const ChunkResult& chunk);
   // The same, with the chunk's values passed apart from `chunk` (whose own are ignored) as
   // they arrived, so they are placed straight from the received buffers.
@@ -55,13 +62,14 @@ class JobAssembler {
   int64_t duplicates() const { return duplicates_; }
 
  private:
-  // OnChunk's work, with the values' count and a function that copies them to a place and
-  // returns their exact sum.
+  // OnChunk's work, with the values' count (0: the chunk carries none) and a function that
+  // copies them to `out` (unless it is null) and returns what they add up to.
   absl::StatusOr<bool> Accept(
       const ChunkResult& chunk, uint64_t value_count,
-      const std::function<absl::StatusOr<absl::int128>(int64_t*)>& copy_values);
+      const std::function<absl::StatusOr<ValueStats>(int64_t* out)>& take_values);
 
   const bool keep_values_;
+  const bool values_expected_;
   bool started_ = false;
   JobStart start_;
   IndexSet received_;

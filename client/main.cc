@@ -48,6 +48,7 @@
 #include "client/reduction.h"
 #include "common/address.h"
 #include "common/command_line.h"
+#include "common/functions.h"
 #include "common/input.h"
 #include "common/process_tuning.h"
 
@@ -187,6 +188,15 @@ struct Connection {
 
 void PrintNotice(const std::string& notice) { std::cerr << "gpool: " << notice << std::endl; }
 
+// --coordinator, or GPOOL_COORDINATOR; empty: the command runs on a private local cluster.
+std::string NamedCoordinator() {
+  std::string address = absl::GetFlag(FLAGS_coordinator);
+  if (address.empty()) {
+    if (const char* env = std::getenv("GPOOL_COORDINATOR"); env != nullptr) address = env;
+  }
+  return address;
+}
+
 absl::StatusOr<Connection> ConnectToCluster(
     int local_workers,
     std::function<void(const std::string& notice)> on_notice = PrintNotice) {
@@ -196,10 +206,7 @@ absl::StatusOr<Connection> ConnectToCluster(
   options.reconnect_timeout = absl::GetFlag(FLAGS_reconnect_timeout);
   options.shared_values = absl::GetFlag(FLAGS_shared_values);
   options.on_notice = std::move(on_notice);
-  std::string address = absl::GetFlag(FLAGS_coordinator);
-  if (address.empty()) {
-    if (const char* env = std::getenv("GPOOL_COORDINATOR"); env != nullptr) address = env;
-  }
+  std::string address = NamedCoordinator();
   Connection connection;
   if (address.empty()) {
     LocalClusterOptions local;
@@ -285,6 +292,18 @@ int RunMap(const std::vector<std::string>& positional) {
   }
   absl::StatusOr<bool> show_progress = ShowProgressBar();
   if (!show_progress.ok()) return Fail(show_progress.status());
+  if (NamedCoordinator().empty()) {
+    // A private cluster's workers offer the built-in functions and nothing else, so another
+    // name fails here, at once, instead of after the coordinator's --worker_wait (which is
+    // for workers that may still come).
+    const std::vector<std::string> builtins = FunctionRegistry::WithBuiltins().Names();
+    if (std::find(builtins.begin(), builtins.end(), spec.function) == builtins.end()) {
+      return Fail(absl::NotFoundError(
+          absl::StrCat("unknown function '", spec.function, "'; available: ",
+                       absl::StrJoin(builtins, ", "),
+                       " (a local cluster's; workers of your own offer more, via --coordinator)")));
+    }
+  }
   std::optional<ProgressBar> progress;
   if (*show_progress) progress.emplace(std::cerr, TerminalWidth(STDERR_FILENO));
   // Anything else printed while the bar is up must start on a clean line.

@@ -12,10 +12,11 @@
 
 namespace gpool {
 
-// The coordinator only relays values: it counts them but never reads them. Keeping them as
-// the received bytes, by reference, lets a worker's response become the client's stream
-// message without being parsed, copied or re-encoded: both user-space copies of every value
-// (protobuf parsing, then serialisation) were over a third of the coordinator's CPU in W2.
+// The coordinator only relays values: it reads them once, to check them against what their
+// worker reported (common/value_stats.h), but never copies them. Keeping them as the received
+// bytes, by reference, lets a worker's response become the client's stream message without
+// being parsed, copied or re-encoded: both user-space copies of every value (protobuf
+// parsing, then serialisation) were over a third of the coordinator's CPU in W2.
 //
 // Copyable and movable; copies share the pieces (they are immutable).
 class EncodedValues {

@@ -15,7 +15,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "common/int128.h"
+#include "common/value_stats.h"
 
 namespace gpool {
 namespace {
@@ -144,15 +144,16 @@ absl::Status SharedValuesBuffer::WriteHeader(uint64_t capacity) {
 
 absl::Status SharedValuesBuffer::Renew(uint64_t capacity) { return WriteHeader(capacity); }
 
-absl::StatusOr<absl::int128> SharedValuesBuffer::Take(uint64_t first, uint64_t count,
-                                                      int64_t* out) {
+absl::StatusOr<ValueStats> SharedValuesBuffer::Take(uint64_t first, uint64_t count,
+                                                    int64_t* out) {
   if (!CheckedEnd(first, count, capacity_)) {
     return absl::OutOfRangeError(absl::StrCat("values ", first, "+", count,
                                               " are beyond the shared buffer's ", capacity_));
   }
   const size_t bytes = count * sizeof(int64_t);
-  const absl::int128 sum = CopyAndSumExact(
-      reinterpret_cast<const int64_t*>(mapping_ + OffsetOf(first)), count, out);
+  const int64_t* values = reinterpret_cast<const int64_t*>(mapping_ + OffsetOf(first));
+  const ValueStats stats =
+      out != nullptr ? CopyAndSummarize(values, count, out) : Summarize(values, count);
   if (release_taken_) {
     // What is taken is never read again (a late copy of the chunk may write it again; that
     // memory lasts until the buffer is closed). Only whole pages are freed; the bytes of a
@@ -160,7 +161,7 @@ absl::StatusOr<absl::int128> SharedValuesBuffer::Take(uint64_t first, uint64_t c
     fallocate(fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, OffsetOf(first),
               static_cast<off_t>(bytes));
   }
-  return sum;
+  return stats;
 }
 
 absl::StatusOr<SharedValuesWriter> SharedValuesWriter::Open(const SharedValuesRef& ref) {

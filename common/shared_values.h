@@ -22,6 +22,7 @@
 #include "absl/numeric/int128.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/value_stats.h"
 
 namespace gpool {
 
@@ -66,9 +67,10 @@ class SharedValuesBuffer {
   // for the next job). For jobs too big to keep.
   void set_release_taken(bool release) { release_taken_ = release; }
 
-  // Copies values [first, first + count) to `out` and returns their exact sum (so that the
-  // caller can check them without reading them again). OUT_OF_RANGE beyond the capacity.
-  absl::StatusOr<absl::int128> Take(uint64_t first, uint64_t count, int64_t* out);
+  // Copies values [first, first + count) to `out` (unless it is null) and returns what they
+  // add up to (so that the caller can check them without reading them again). OUT_OF_RANGE
+  // beyond the capacity.
+  absl::StatusOr<ValueStats> Take(uint64_t first, uint64_t count, int64_t* out);
 
  private:
   explicit SharedValuesBuffer(int fd) : fd_(fd) {}

@@ -21,11 +21,7 @@ enum WireType : uint32_t { kVarint = 0, kFixed64 = 1, kLengthDelimited = 2, kFix
 constexpr uint32_t kRunChunksResponseResults = v1::RunChunksResponse::kResultsFieldNumber;
 constexpr uint32_t kChunkOutcomeValues = v1::ChunkOutcome::kValuesFieldNumber;
 constexpr uint32_t kChunkResultValues = 4;
-constexpr uint32_t kChunkResultsResults = 1;
-constexpr uint32_t kChunkResultsStarted = 2;
-constexpr uint32_t kChunkResultsFinished = 3;
-constexpr uint32_t kMapResponseChunk = 2;
-constexpr uint32_t kMapResponseChunks = 4;
+constexpr uint32_t kMapResponseResults = 2;
 
 void AppendVarint(uint64_t value, std::string& out) {
   while (value >= 0x80) {
@@ -318,55 +314,30 @@ absl::StatusOr<RawMapResponse> DecodeMapResponse(const grpc::ByteBuffer& bytes) 
   if (!slices.ok()) return slices.status();
   SliceReader reader(*slices);
   RawMapResponse response;
-  std::string other_fields;  // events without values, parsed by protobuf
-  std::string batch_events;  // ChunkResults.started and .finished, parsed by protobuf
-  // A ChunkResult: the length-delimited field whose tag was just read.
-  auto decode_chunk = [&]() -> absl::Status {
+  std::string events;  // started and finished (and unknown fields), parsed by protobuf
+  absl::Status status = ForEachField(reader, reader.size(), [&](uint32_t field, uint32_t type) {
+    if (field != kMapResponseResults || type != kLengthDelimited) {
+      return CopyField(reader, field, type, events);
+    }
     absl::StatusOr<size_t> end = ReadLength(reader);
     if (!end.ok()) return end.status();
-    RawChunkResult& chunk = response.chunks.emplace_back();
+    RawChunkResult& chunk = response.results.emplace_back();
     return DecodeWithValues(reader, *end, kChunkResultValues, *slices, chunk.fields, chunk.values);
-  };
-  absl::Status status = ForEachField(reader, reader.size(), [&](uint32_t field, uint32_t type) {
-    if (field == kMapResponseChunk && type == kLengthDelimited) return decode_chunk();
-    if (field == kMapResponseChunks && type == kLengthDelimited) {
-      absl::StatusOr<size_t> chunks_end = ReadLength(reader);
-      if (!chunks_end.ok()) return chunks_end.status();
-      return ForEachField(reader, *chunks_end, [&](uint32_t chunks_field, uint32_t chunks_type) {
-        if (chunks_field == kChunkResultsResults && chunks_type == kLengthDelimited) {
-          return decode_chunk();
-        }
-        if (chunks_field == kChunkResultsStarted || chunks_field == kChunkResultsFinished) {
-          return CopyField(reader, chunks_field, chunks_type, batch_events);
-        }
-        return SkipField(reader, chunks_field, chunks_type);
-      });
-    }
-    return CopyField(reader, field, type, other_fields);
   });
   if (!status.ok()) return status;
-  if (!response.event.ParseFromString(other_fields)) return Malformed("unparsable event");
-  if (!batch_events.empty()) {
-    v1::ChunkResults events;
-    if (!events.ParseFromString(batch_events)) return Malformed("unparsable batch event");
-    if (events.has_started()) response.batch_started = std::move(*events.mutable_started());
-    if (events.has_finished()) response.batch_finished = std::move(*events.mutable_finished());
-  }
+  v1::MapResponse parsed;
+  if (!parsed.ParseFromString(events)) return Malformed("unparsable JobStarted or JobFinished");
+  if (parsed.has_started()) response.started = std::move(*parsed.mutable_started());
+  if (parsed.has_finished()) response.finished = std::move(*parsed.mutable_finished());
   return response;
 }
 
-RawMessage EncodeMapResponse(const std::vector<RawChunkResult>& chunks, bool batched) {
-  std::vector<std::pair<const v1::ChunkResult*, const EncodedValues*>> messages;
-  for (const RawChunkResult& chunk : chunks) messages.emplace_back(&chunk.fields, &chunk.values);
-  return batched ? EncodeWithValues(messages, kChunkResultValues, kChunkResultsResults,
-                                    kMapResponseChunks)
-                 : EncodeWithValues(messages, kChunkResultValues, kMapResponseChunk, 0);
-}
-
-RawMessage EncodeMapResponseBatch(const v1::JobStarted* started,
-                                  const std::vector<RawChunkResult>& chunks,
-                                  const v1::JobFinished* finished) {
-  v1::ChunkResults events;
+RawMessage EncodeMapResponse(const v1::JobStarted* started,
+                             const std::vector<RawChunkResult>& results,
+                             const v1::JobFinished* finished) {
+  // The start before the results and the end after them, in field order, as protobuf
+  // would write them.
+  v1::MapResponse events;
   std::string before;
   std::string after;
   if (started != nullptr) {
@@ -379,8 +350,9 @@ RawMessage EncodeMapResponseBatch(const v1::JobStarted* started,
     after = events.SerializeAsString();
   }
   std::vector<std::pair<const v1::ChunkResult*, const EncodedValues*>> messages;
-  for (const RawChunkResult& chunk : chunks) messages.emplace_back(&chunk.fields, &chunk.values);
-  return EncodeWithValues(messages, kChunkResultValues, kChunkResultsResults, kMapResponseChunks,
+  messages.reserve(results.size());
+  for (const RawChunkResult& chunk : results) messages.emplace_back(&chunk.fields, &chunk.values);
+  return EncodeWithValues(messages, kChunkResultValues, kMapResponseResults, /*outer_field=*/0,
                           before, after);
 }
 
@@ -390,12 +362,6 @@ RawMessage EncodeRunChunksResponse(const std::vector<RawChunkOutcome>& outcomes)
     messages.emplace_back(&outcome.fields, &outcome.values);
   }
   return EncodeWithValues(messages, kChunkOutcomeValues, kRunChunksResponseResults, 0);
-}
-
-RawMessage EncodeMapResponse(const v1::MapResponse& response) {
-  SliceWriter writer;
-  writer.text() = response.SerializeAsString();
-  return writer.Finish();
 }
 
 }  // namespace gpool

@@ -1,6 +1,6 @@
 // Messages handled as bytes instead of through protobuf, where they carry many values:
 // the coordinator relays the values of RunChunks responses into Map stream messages without
-// reading them (see EncodedValues for why), and the client places the values of Map stream
+// copying them (see EncodedValues for why), and the client places the values of Map stream
 // messages straight where they belong. Protobuf's own parser would copy each value once, or
 // more: a large packed field grows its RepeatedField step by step as it is parsed.
 #ifndef GPOOL_RPC_RAW_MESSAGES_H_
@@ -48,29 +48,20 @@ struct RawChunkResult {
   EncodedValues values;
 };
 
-// A MapResponse holding `chunks`: in MapResponse.chunks when `batched`, else in
-// MapResponse.chunk (exactly one chunk then). The values are referenced, not copied: the
-// message keeps their buffers alive until gRPC has sent it.
-RawMessage EncodeMapResponse(const std::vector<RawChunkResult>& chunks, bool batched);
+// A MapResponse with `started` (may be null), `results` and `finished` (may be null). The
+// values are referenced, not copied: the message keeps their buffers alive until gRPC has
+// sent it.
+RawMessage EncodeMapResponse(const v1::JobStarted* started,
+                             const std::vector<RawChunkResult>& results,
+                             const v1::JobFinished* finished);
 
-// A MapResponse.chunks holding `chunks` and, for a client that set
-// MapRequest.events_in_batches, the job's start and end (either may be null).
-RawMessage EncodeMapResponseBatch(const v1::JobStarted* started,
-                                  const std::vector<RawChunkResult>& chunks,
-                                  const v1::JobFinished* finished);
-
-// Any other MapResponse (started, finished), serialised as usual.
-RawMessage EncodeMapResponse(const v1::MapResponse& response);
-
-// A MapResponse as read by DecodeMapResponse: chunk results (from MapResponse.chunk or
-// MapResponse.chunks) with their values as bytes, or any other event parsed as usual.
+// A MapResponse as read by DecodeMapResponse: the chunk results with their values as bytes,
+// the job's start and end parsed as usual. A reader takes them in this order: started,
+// results, finished.
 struct RawMapResponse {
-  v1::MapResponse event;  // EVENT_NOT_SET when the message held chunk results
-  std::vector<RawChunkResult> chunks;
-  // ChunkResults.started and .finished (MapRequest.events_in_batches): the reader takes the
-  // start before the chunks, and the end after them.
-  std::optional<v1::JobStarted> batch_started;
-  std::optional<v1::JobFinished> batch_finished;
+  std::optional<v1::JobStarted> started;
+  std::vector<RawChunkResult> results;
+  std::optional<v1::JobFinished> finished;
 };
 
 // INTERNAL when the bytes are not a MapResponse. The values share the buffer's memory.

@@ -18,7 +18,7 @@
 namespace gpool {
 namespace {
 
-// Bounds on one batched MapResponse: well under the 64 MiB message limit, and small enough
+// Bounds on one MapResponse: well under the 64 MiB message limit, and small enough
 // that the client starts placing values while the next message is on the wire.
 constexpr int64_t kMaxValuesPerMessage = int64_t{1} << 20;
 constexpr int64_t kMaxChunksPerMessage = 4096;
@@ -198,14 +198,14 @@ grpc::Status CoordinatorService::DeregisterWorker(grpc::ServerContext* context,
 
 // One Map call: submits the job, then writes its events to the client as they come, one
 // write at a time. Events are taken from the job's stream whenever no write is in flight, so
-// chunk results that arrive while one is on its way leave together in the next (for a client
-// that set batch_results). A write completes once the client's flow-control window took it,
-// and only then is the scheduler told the results were delivered: a slow client pauses the
-// job's dispatch through its result window instead of growing the coordinator's memory.
+// chunk results that arrive while one is on its way leave together in the next. A write
+// completes once the client's flow-control window took it, and only then is the scheduler
+// told the results were delivered: a slow client pauses the job's dispatch through its result
+// window instead of growing the coordinator's memory.
 //
 // The job is cancelled on the scheduler when the client cancels the call, its deadline passes
-// (OnCancel) or a write fails. The last results leave in the write before JobFinished, which
-// leaves with the call's status.
+// (OnCancel) or a write fails. JobFinished (with the results ready with it) leaves with the
+// call's status, in one write.
 //
 // Owned by itself while gRPC has the call (self_, dropped at OnDone) and, while a
 // notification runs, by the job stream's listener, which holds it weakly: a notification
@@ -252,7 +252,7 @@ class CoordinatorService::MapCall final : public LoopWriteCall<RawMessage>,
     WriteNextLocked();
   }
 
-  // For ReleaseHeldEvents (which holds map_calls_mu_): what WriteBatchLocked holds back
+  // For ReleaseHeldEvents (which holds map_calls_mu_): what WriteNextLocked holds back
   // leaves now, and nothing is held from now on.
   void ReleaseHeld() {
     absl::MutexLock lock(&mu_);
@@ -321,9 +321,6 @@ class CoordinatorService::MapCall final : public LoopWriteCall<RawMessage>,
       return;
     }
     service_->AcceptMap();
-    // Before any notification or End can read them: both need the call registered (Submit).
-    batch_results_ = request_.batch_results();
-    events_in_batches_ = request_.batch_results() && request_.events_in_batches();
     Submit(request_);
   }
 
@@ -367,6 +364,14 @@ class CoordinatorService::MapCall final : public LoopWriteCall<RawMessage>,
     spec->input = std::make_shared<const Input>(std::move(*input));
     spec->chunk_size = request.chunk_size();
     spec->max_workers = request.max_workers();
+    // proto3 keeps an enum value this file does not name; guessing a mode for it would
+    // answer a question the client did not ask.
+    if (!v1::ResultMode_IsValid(request.result_mode())) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "MapRequest.result_mode is ", static_cast<int>(request.result_mode()),
+          ", which is not a ResultMode; use RESULT_MODE_VALUES (1) or RESULT_MODE_SUM (2), or "
+          "leave it unset for values"));
+    }
     spec->mode = FromProto(request.result_mode());
     if (request.has_shared_values()) spec->shared_values = FromProto(request.shared_values());
     for (const v1::ChunkRange& range : request.completed_chunks()) {
@@ -384,65 +389,13 @@ class CoordinatorService::MapCall final : public LoopWriteCall<RawMessage>,
   }
 
   // Starts the next write, unless one is in flight, the call is finished, or nothing waits.
+  // Everything ready leaves in one MapResponse, the job's start and end included. Until
+  // ReleaseHeld, a JobStarted with nothing behind it waits for the first results, and results
+  // of the job's tail (ChunkDelivery::tail) wait for its end, up to kMaxHeldValues: a short
+  // job's start, results and end then take one message.
   void WriteNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (finished_ || write_in_flight_) return;
     TakeReadyLocked();
-    if (events_in_batches_) return WriteBatchLocked();
-    // Chunk results ready together travel together (when the client understands batches),
-    // up to a bounded message size.
-    OutgoingBatch batch;
-    while (!events_.empty()) {
-      JobEvent& event = events_.front();
-      if (event.kind == JobEvent::Kind::kChunk && batch_results_) {
-        if (!batch.Add(event.chunk)) break;
-        events_.pop_front();
-        continue;
-      }
-      if (!batch.chunks.empty()) break;
-      switch (event.kind) {
-        case JobEvent::Kind::kStarted: {
-          v1::MapResponse response;
-          *response.mutable_started() = StartedOf(event.plan);
-          message_ = EncodeMapResponse(response);
-          events_.pop_front();
-          return StartWriteLocked(/*chunks=*/0, /*values=*/0, grpc::WriteOptions());
-        }
-        case JobEvent::Kind::kChunk: {
-          const int64_t window_values = WindowValues(event.chunk);
-          message_ = EncodeMapResponse({ToOutgoing(event.chunk)}, /*batched=*/false);
-          events_.pop_front();
-          return StartWriteLocked(/*chunks=*/1, window_values, grpc::WriteOptions());
-        }
-        case JobEvent::Kind::kFinished: {
-          const JobEvent finished = std::move(event);
-          events_.clear();
-          if (!finished.status.ok()) return FinishLocked(finished.status, finished.final);
-          v1::MapResponse response;
-          ToProto(finished.stats, response.mutable_finished()->mutable_stats());
-          message_ = EncodeMapResponse(response);
-          finished_ = true;
-          // JobFinished leaves with the call's status, in one write.
-          return StartWriteAndFinish(&message_, grpc::WriteOptions(), grpc::Status::OK);
-        }
-      }
-    }
-    if (batch.chunks.empty()) return;
-    message_ = EncodeMapResponse(batch.chunks, /*batched=*/true);
-    grpc::WriteOptions options;
-    // The job's end follows at once: hold these results for the write that carries it, a
-    // wakeup less for the client.
-    if (!events_.empty() && events_.front().kind == JobEvent::Kind::kFinished) {
-      options.set_buffer_hint();
-    }
-    StartWriteLocked(static_cast<int64_t>(batch.chunks.size()), batch.window_values, options);
-  }
-
-  // For a client that set events_in_batches: everything ready leaves in one ChunkResults,
-  // the job's start and end included. Until ReleaseHeld, a JobStarted with nothing behind it
-  // waits for the first results, and results of the job's tail (ChunkDelivery::tail) wait
-  // for its end, up to kMaxHeldValues: a short job's start, results and end then take one
-  // message.
-  void WriteBatchLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (events_.empty() || HoldingLocked()) return;
     std::optional<v1::JobStarted> started;
     OutgoingBatch batch;
@@ -470,15 +423,15 @@ class CoordinatorService::MapCall final : public LoopWriteCall<RawMessage>,
       v1::JobFinished finished;
       ToProto(event.stats, finished.mutable_stats());
       events_.clear();
-      message_ = EncodeMapResponseBatch(started.has_value() ? &*started : nullptr, batch.chunks,
-                                        &finished);
+      message_ = EncodeMapResponse(started.has_value() ? &*started : nullptr, batch.chunks,
+                                   &finished);
       finished_ = true;
-      // The job is over: nothing waits for these results' delivery (and OnWriteDone does not
-      // run for this write).
+      // JobFinished leaves with the call's status, in one write. The job is over: nothing
+      // waits for these results' delivery (and OnWriteDone does not run for this write).
       return StartWriteAndFinish(&message_, grpc::WriteOptions(), grpc::Status::OK);
     }
     message_ =
-        EncodeMapResponseBatch(started.has_value() ? &*started : nullptr, batch.chunks, nullptr);
+        EncodeMapResponse(started.has_value() ? &*started : nullptr, batch.chunks, nullptr);
     // Never with a buffer hint: gRPC may hold a hinted first message, headers included, and
     // not complete its write until something else flushes the connection (seconds later).
     StartWriteLocked(static_cast<int64_t>(batch.chunks.size()), batch.window_values,
@@ -529,10 +482,6 @@ class CoordinatorService::MapCall final : public LoopWriteCall<RawMessage>,
 
   CoordinatorService* const service_;
   v1::MapRequest request_;  // Written by gRPC until the call arrives.
-  // Set as the call arrives, read-only after.
-  bool batch_results_ = false;
-  // MapRequest.events_in_batches (with batch_results): see WriteBatchLocked.
-  bool events_in_batches_ = false;
   // The call's own reference: set by Accept, dropped at OnDone (or when no call comes).
   std::shared_ptr<MapCall> self_;
 
@@ -551,7 +500,7 @@ class CoordinatorService::MapCall final : public LoopWriteCall<RawMessage>,
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   // End was called: the call ends once events_ is written.
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  // ReleaseHeld was called: WriteBatchLocked holds nothing back any more.
+  // ReleaseHeld was called: WriteNextLocked holds nothing back any more.
   bool hold_released_ ABSL_GUARDED_BY(mu_) = false;
 };
 
@@ -637,6 +586,7 @@ grpc::Status CoordinatorService::GetClusterInfo(grpc::ServerContext* context,
     for (const std::string& function : worker.functions) status->add_functions(function);
     status->set_chunks_in_flight(worker.chunks_in_flight);
     status->set_chunks_done(worker.chunks_done);
+    status->set_faults(worker.faults);
     status->set_last_heartbeat_age_ms(absl::ToInt64Milliseconds(worker.heartbeat_age));
     status->set_heartbeat_interval_ms(absl::ToInt64Milliseconds(worker.heartbeat_interval));
     status->set_lease_timeout_ms(absl::ToInt64Milliseconds(worker.lease_timeout));

@@ -49,10 +49,10 @@ class CoordinatorService final
   // after this returns. Idempotent.
   void StopMapCalls();
 
-  // Every open Map call of a client that set events_in_batches sends what it holds back (a
-  // JobStarted waiting for the first results, results waiting for the job's end) now, and
-  // holds nothing back for the rest of its job. gpool-coordinator calls it every 100 ms, which
-  // bounds how late a client hears of a job's start or results.
+  // Every open Map call sends what it holds back (a JobStarted waiting for the first
+  // results, results waiting for the job's end) now, and holds nothing back for the rest of
+  // its job. gpool-coordinator calls it every 100 ms, which bounds how late a client hears
+  // of a job's start or results.
   void ReleaseHeldEvents();
 
   grpc::Status RegisterWorker(grpc::ServerContext* context,

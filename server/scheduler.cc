@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/log.h"
+#include "common/value_stats.h"
 
 namespace gpool {
 namespace {
@@ -15,20 +16,11 @@ bool Offers(const WorkerRegistration& registration, const std::string& function)
   return std::find(functions.begin(), functions.end(), function) != functions.end();
 }
 
-// A failure that will repeat wherever the chunk runs: the job fails at once.
+// An error the function itself raises for the chunk's input: it would repeat wherever the
+// chunk runs, so the job fails at once. Any other error is the worker's (or its link's): the
+// chunk may succeed elsewhere.
 bool IsDeterministicFailure(absl::StatusCode code) {
-  switch (code) {
-    case absl::StatusCode::kInvalidArgument:
-    case absl::StatusCode::kOutOfRange:
-    case absl::StatusCode::kNotFound:
-    case absl::StatusCode::kUnimplemented:
-    case absl::StatusCode::kFailedPrecondition:
-    case absl::StatusCode::kPermissionDenied:
-    case absl::StatusCode::kUnauthenticated:
-      return true;
-    default:
-      return false;
-  }
+  return code == absl::StatusCode::kInvalidArgument || code == absl::StatusCode::kOutOfRange;
 }
 
 // The worker itself is unreachable or hung, not just this call: everything it holds is lost.
@@ -262,11 +254,9 @@ absl::StatusOr<std::pair<std::string, std::shared_ptr<JobStream>>> Scheduler::Su
   std::pair<std::string, std::shared_ptr<JobStream>> result;
   {
     absl::MutexLock lock(&mu_);
-    if (!workers_.empty() && !HasEligibleWorkerLocked(spec.function)) {
-      return absl::NotFoundError(absl::StrCat("no worker offers function '", spec.function,
-                                              "'; available: ",
-                                              absl::StrJoin(AvailableFunctionsLocked(), ", ")));
-    }
+    // A job whose function no registered worker offers waits for one (PumpLocked), like a job
+    // submitted to an empty cluster: workers come and go, and which ones are registered at
+    // this instant says little about the next second.
     Job job;
     job.sequence = next_job_sequence_++;
     job.job_id = absl::StrCat("job-", job.sequence);
@@ -337,10 +327,14 @@ void Scheduler::Tick() {
     }
     for (uint64_t sequence : timed_out) {
       Job& job = jobs_.at(sequence);
+      const std::vector<std::string> offered = AvailableFunctionsLocked();
       FinishJobLocked(
           job, absl::UnavailableError(absl::StrCat(
                    "no worker offering '", job.spec.function, "' was available for ",
-                   absl::FormatDuration(options_.worker_wait),
+                   absl::FormatDuration(options_.worker_wait), "; ",
+                   offered.empty() ? "no worker is registered"
+                                   : absl::StrCat("the registered workers offer: ",
+                                                  absl::StrJoin(offered, ", ")),
                    "; start workers with: gpool-worker --coordinator ",
                    coordinator_address_.empty()
                        ? "HOST:PORT (this coordinator's --listen address)"
@@ -370,6 +364,7 @@ ClusterSnapshot Scheduler::Snapshot() const {
     w.functions = worker.registration.functions;
     w.chunks_in_flight = static_cast<int>(worker.in_flight.size());
     w.chunks_done = worker.chunks_done;
+    w.faults = worker.faults;
     w.heartbeat_age = now - worker.last_heartbeat;
     w.heartbeat_interval = worker.heartbeat_interval;
     w.lease_timeout = worker.lease_timeout;
@@ -426,6 +421,19 @@ void Scheduler::OnCallDone(const std::string& worker_id, uint64_t job_sequence,
                            uint64_t call_id, absl::Time started,
                            const std::vector<std::pair<uint64_t, int>>& chunks,
                            absl::StatusOr<std::vector<ChunkReply>> replies) {
+  // Outside the lock: reading a reply's values is the only per-value work the coordinator
+  // does, and the results of other calls need not wait for it.
+  std::vector<std::string> contradictions;
+  if (replies.ok()) {
+    contradictions.reserve(replies->size());
+    for (const ChunkReply& reply : *replies) {
+      contradictions.push_back(
+          reply.values.empty()
+              ? std::string()
+              : Disagreement(Summarize(reply.values), reply.count, reply.sum, reply.min,
+                             reply.max));
+    }
+  }
   Actions actions;
   {
     absl::MutexLock lock(&mu_);
@@ -455,10 +463,14 @@ void Scheduler::OnCallDone(const std::string& worker_id, uint64_t job_sequence,
     if (job == nullptr || worker_is_gone) {
       // Nothing to record: the job ended, or the chunks were re-queued with the worker.
     } else if (replies.ok() && replies->size() != chunks.size()) {
-      FinishJobLocked(*job, absl::InternalError(absl::StrCat(
-                                "worker ", worker_id, " answered ", replies->size(), " of the ",
-                                chunks.size(),
-                                " chunks of a call; it does not follow the protocol")));
+      // Which reply is for which chunk is unknown: none counts, and every chunk goes elsewhere.
+      const absl::Status malformed = absl::DataLossError(
+          absl::StrCat("it answered ", replies->size(), " of the ", chunks.size(),
+                       " chunks of a call"));
+      for (const auto& [chunk_index, attempt] : chunks) {
+        if (jobs_.count(job_sequence) == 0) break;
+        ChunkFailedLocked(*job, worker_id, worker, chunk_index, attempt, malformed);
+      }
     } else {
       if (replies.ok()) {
         job->recent_time_per_chunk.push_back((clock_->Now() - started) /
@@ -473,7 +485,7 @@ void Scheduler::OnCallDone(const std::string& worker_id, uint64_t job_sequence,
         const auto& [chunk_index, attempt] = chunks[i];
         if (replies.ok()) {
           AcceptResultLocked(*job, worker_id, worker, chunk_index, attempt,
-                             std::move((*replies)[i]), &actions);
+                             std::move((*replies)[i]), contradictions[i], &actions);
         } else {
           ChunkFailedLocked(*job, worker_id, worker, chunk_index, attempt, replies.status());
         }
@@ -486,24 +498,40 @@ void Scheduler::OnCallDone(const std::string& worker_id, uint64_t job_sequence,
 
 void Scheduler::AcceptResultLocked(Job& job, const std::string& worker_id, Worker* worker,
                                    uint64_t chunk_index, int attempt, ChunkReply reply,
-                                   Actions* actions) {
-  auto active_it = job.active.find(chunk_index);
-  if (active_it == job.active.end()) {
-    // First result wins; this is a late copy.
-    ++job.stats.duplicates_dropped;
-    return;
-  }
+                                   const std::string& contradiction, Actions* actions) {
   const uint64_t expected = job.plan->ElementCount(chunk_index);
   // Values come in the reply, or, only where the client offered a buffer, in that buffer.
   const uint64_t expected_in_reply =
       job.spec.mode == ResultMode::kValues && !reply.values_shared ? expected : 0;
-  if (reply.count != expected || static_cast<uint64_t>(reply.values.size()) != expected_in_reply ||
-      (reply.values_shared && !job.spec.shared_values.has_value())) {
-    FinishJobLocked(job, absl::InternalError(absl::StrCat(
-                             "worker ", worker_id, " returned ", reply.count, " results and ",
-                             reply.values.size(), reply.values_shared ? " (+ shared)" : "",
-                             " values for chunk ", chunk_index, " of ", expected,
-                             " elements; it does not follow the protocol")));
+  std::string wrong;
+  if (reply.count != expected ||
+      static_cast<uint64_t>(reply.values.size()) != expected_in_reply) {
+    wrong = absl::StrCat("it answered ", reply.count, " elements and ", reply.values.size(),
+                         reply.values_shared ? " (+ shared)" : "", " values for a chunk of ",
+                         expected, " elements");
+  } else if (reply.values_shared && !job.spec.shared_values.has_value()) {
+    wrong = "it answered values_shared for a job that offered no shared buffer";
+  } else if (!contradiction.empty()) {
+    wrong = absl::StrCat("its result contradicts itself: ", contradiction);
+  }
+  if (!wrong.empty()) {
+    // Never a wrong answer with OK: the result is dropped and the chunk runs elsewhere.
+    const absl::Status refused =
+        absl::DataLossError(absl::StrCat("chunk ", chunk_index, ": ", wrong));
+    if (job.active.count(chunk_index) > 0) {
+      ChunkFailedLocked(job, worker_id, worker, chunk_index, attempt, refused);
+      return;
+    }
+    // A late copy: nothing to redo, but the worker is at fault all the same.
+    if (worker != nullptr) ++worker->faults;
+    LogWarning(absl::StrCat(job.job_id, ": worker ", worker_id, " sent a late copy of chunk ",
+                            chunk_index, " that was refused: ", refused.message()));
+    return;
+  }
+  auto active_it = job.active.find(chunk_index);
+  if (active_it == job.active.end()) {
+    // First result wins; this is a late copy.
+    ++job.stats.duplicates_dropped;
     return;
   }
   // The first result wins. The other copies of this chunk are cancelled, freeing their
@@ -565,7 +593,20 @@ void Scheduler::ChunkFailedLocked(Job& job, const std::string& worker_id, Worker
     FinishJobLocked(job, status);
     return;
   }
-  ChunkLostLocked(job, chunk_index, worker != nullptr ? WorkerLabelLocked(*worker) : worker_id);
+  // CANCELLED is the coordinator's own doing (or the worker's drain), not a fault.
+  if (status.code() != absl::StatusCode::kCancelled) {
+    active_it->second.faulted_on.push_back(worker_id);
+    if (worker != nullptr) ++worker->faults;
+    LogWarning(absl::StrCat(job.job_id, ": worker ",
+                            worker != nullptr ? WorkerLabelLocked(*worker) : worker_id,
+                            " failed chunk ", chunk_index, " (", status.ToString(),
+                            "); the chunk runs again"));
+  }
+  // The chunk goes elsewhere; the reason goes into the job's error if the attempts run out.
+  ChunkLostLocked(job, chunk_index,
+                  absl::StrCat(worker != nullptr ? WorkerLabelLocked(*worker) : worker_id, " [",
+                               absl::StatusCodeToString(status.code()), ": ", status.message(),
+                               "]"));
 }
 
 void Scheduler::PumpLocked(Actions* actions) {
@@ -737,9 +778,30 @@ bool Scheduler::DispatchOneLocked(Job& job, Actions* actions) {
   // call are not charged its losses again.
   if (!job.retry_queue.empty()) {
     const uint64_t chunk_index = job.retry_queue.front();
-    job.retry_queue.pop_front();
-    DispatchLocked(job, {chunk_index}, *worker, actions);
-    return true;
+    Worker* target = worker;
+    const std::vector<std::string>& faulted = job.active[chunk_index].faulted_on;
+    if (std::find(faulted.begin(), faulted.end(), worker->worker_id) != faulted.end()) {
+      // This worker failed the chunk before: another one takes it, as soon as one has room.
+      // Only when no other worker may run the job does it get the chunk again (bounded by
+      // max_attempts).
+      target = PickWorkerLocked(job, faulted);
+      if (target == nullptr) {
+        bool another_may_run = false;
+        for (const auto& [id, other] : workers_) {
+          another_may_run |= MayRunLocked(other, job) &&
+                             std::find(faulted.begin(), faulted.end(), id) == faulted.end();
+        }
+        if (!another_may_run) target = worker;
+      }
+    }
+    if (target != nullptr) {
+      job.retry_queue.pop_front();
+      DispatchLocked(job, {chunk_index}, *target, actions);
+      return true;
+    }
+    // The retry waits for another worker; this one may take fresh chunks meanwhile.
+    job.next_fresh_chunk = job.already_done.NextAbsent(job.next_fresh_chunk);
+    if (job.next_fresh_chunk >= job.plan->num_chunks) return false;
   }
   // Fresh chunks, several to a call while the call stays small: a chunk bigger than the
   // element budget goes alone.
@@ -839,11 +901,13 @@ bool Scheduler::MayRunLocked(const Worker& worker, const Job& job) const {
   return !at_worker_limit || job.workers_used.count(worker.worker_id) > 0;
 }
 
-Scheduler::Worker* Scheduler::PickWorkerLocked(const Job& job) {
+Scheduler::Worker* Scheduler::PickWorkerLocked(const Job& job,
+                                               const std::vector<std::string>& exclude) {
   Worker* best = nullptr;
   double best_load = 0;
   for (auto& [id, worker] : workers_) {
     if (!MayRunLocked(worker, job)) continue;
+    if (std::find(exclude.begin(), exclude.end(), id) != exclude.end()) continue;
     const int capacity = worker.registration.slots + options_.pipeline_depth;
     const int held = worker.calls_in_flight;
     if (held >= capacity) continue;
@@ -940,6 +1004,9 @@ void Scheduler::FinishJobLocked(Job& job, absl::Status status) {
   JobEvent event;
   event.kind = JobEvent::Kind::kFinished;
   event.status = status;
+  // UNAVAILABLE (no worker for the job) may pass: a later resubmission can succeed. Every
+  // other failure is the job's own.
+  event.final = !absl::IsUnavailable(status);
   event.stats = job.stats;
   PushEventLocked(job, std::move(event));
   if (status.ok()) {

@@ -8,10 +8,15 @@
 //     fresh ──dispatch──► running ──result OK (first wins)──► done ──► delivered to client
 //                          │  ▲ │
 //      worker died / went  │  │ └─ runs far longer than its peers ──► + backup copy on an
-//      silent / RPC lost   ▼  │ dispatch (attempt + 1)       idle worker (the loser is cancelled)
-//                        retry queue ── lost max_attempts times ──► job ABORTED
+//      silent / RPC lost / ▼  │ dispatch (attempt + 1)       idle worker (the loser is cancelled)
+//      any other error   retry queue ── lost max_attempts times ──► job ABORTED
 //
-//     running ──deterministic error (OUT_OF_RANGE, NOT_FOUND, ...)──► job fails at once
+//     running ──the function's own error (OUT_OF_RANGE, INVALID_ARGUMENT)──► job fails at once
+//
+// A result that contradicts itself or the plan (values that do not add up to the count, sum,
+// min and max reported; a wrong element count) is refused and goes the way of an error. Such
+// failures of a worker that did not die are its faults (WorkerSnapshot::faults), and the
+// chunk's retries avoid it while another worker may run the job.
 //
 // A resubmitted job (the client lost its coordinator) names the chunks it already holds;
 // they start out done.
@@ -74,7 +79,8 @@ struct SchedulerOptions {
   double heartbeat_budget = 400;
   // The longest interval granted (and with it the longest lease: 60 s by default).
   absl::Duration max_heartbeat_interval = absl::Seconds(10);
-  // How long a job waits for a worker that offers its function before failing UNAVAILABLE.
+  // How long a job waits for a worker that offers its function before failing UNAVAILABLE,
+  // whether or not other workers are registered (at submission, or after losing its workers).
   absl::Duration worker_wait = absl::Seconds(10);
   // Chunks a worker may hold beyond its slots, to hide the round trip between two chunks.
   int pipeline_depth = 1;
@@ -125,6 +131,10 @@ struct WorkerSnapshot {
   std::vector<std::string> functions;
   int chunks_in_flight = 0;
   int64_t chunks_done = 0;
+  // Chunks the worker failed without dying: an error that was not the function's own, or a
+  // result that contradicts itself or the plan (values that do not add up to the count, sum,
+  // min and max it reported, a wrong element count). Each such chunk ran again elsewhere.
+  int64_t faults = 0;
   absl::Duration heartbeat_age;
   // The interval the worker beats at, as far as the coordinator knows (what it last reported,
   // or was granted at registration), and the lease that follows from it.
@@ -182,11 +192,11 @@ class Scheduler {
 
   // Queues a job and returns its id and event stream. The stream gets kStarted once the job
   // is planned, one kChunk per chunk, then kFinished.
-  // Errors now: INVALID_ARGUMENT (bad spec, shared_values without kValues or malformed),
-  // NOT_FOUND (workers are registered but none
-  // offers the function). Errors later, as a kFinished event: UNAVAILABLE (no worker within
-  // worker_wait), OUT_OF_RANGE / NOT_FOUND / INVALID_ARGUMENT from a worker, ABORTED
-  // (attempts exhausted), CANCELLED (CancelJob).
+  // Errors now: INVALID_ARGUMENT (bad spec, shared_values without kValues or malformed).
+  // Errors later, as a kFinished event: UNAVAILABLE (no worker offering the function for
+  // worker_wait, whoever else is registered; not final), OUT_OF_RANGE / INVALID_ARGUMENT
+  // from a worker (the function's own), INVALID_ARGUMENT (completed chunks beyond the plan),
+  // ABORTED (attempts exhausted), CANCELLED (CancelJob).
   absl::StatusOr<std::pair<std::string, std::shared_ptr<JobStream>>> SubmitJob(JobSpec spec);
 
   // Stops dispatching the job's chunks and ends its stream with `reason`. No-op for an
@@ -227,6 +237,8 @@ class Scheduler {
     // RunChunks calls sent and not answered: what capacity is counted in.
     int calls_in_flight = 0;
     int64_t chunks_done = 0;
+    // Chunks it failed other than by dying: see WorkerSnapshot::faults.
+    int64_t faults = 0;
     // Leaving gracefully: gets no new chunks.
     bool draining = false;
   };
@@ -242,9 +254,12 @@ class Scheduler {
   struct ActiveChunk {
     int dispatches = 0;  // the attempt number of the latest run
     absl::InlinedVector<ChunkRun, 1> runs;
-    // "w3 (host/pid)" of every worker that was lost while running this chunk; its size is
-    // what max_attempts limits.
+    // "w3 (host/pid)" of every worker that was lost while running this chunk, with why when
+    // it did not die; its size is what max_attempts limits.
     std::vector<std::string> lost_on;
+    // Ids of the workers that failed this chunk without dying: its retries go elsewhere
+    // when another worker may run it.
+    std::vector<std::string> faulted_on;
   };
 
   struct Job {
@@ -303,9 +318,15 @@ class Scheduler {
                   absl::Time started, const std::vector<std::pair<uint64_t, int>>& chunks,
                   absl::StatusOr<std::vector<ChunkReply>> replies) ABSL_LOCKS_EXCLUDED(mu_);
 
+  // `contradiction`: how the reply's values disagree with what it reports about them
+  // (Disagreement), empty when they agree or it has none; a reply that does is refused.
   void AcceptResultLocked(Job& job, const std::string& worker_id, Worker* worker,
                           uint64_t chunk_index, int attempt, ChunkReply reply,
-                          Actions* actions) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+                          const std::string& contradiction, Actions* actions)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The run failed with `status`: the function's own error fails the job; anything else
+  // re-queues the chunk (ChunkLostLocked) and, unless the call was cancelled, counts as the
+  // worker's fault.
   void ChunkFailedLocked(Job& job, const std::string& worker_id, Worker* worker,
                          uint64_t chunk_index, int attempt, const absl::Status& status)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -325,7 +346,9 @@ class Scheduler {
   std::optional<absl::Duration> StragglerThresholdLocked(const Job& job) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool TryPlanLocked(Job& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  Worker* PickWorkerLocked(const Job& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The least loaded worker with room that may run the job, other than those in `exclude`.
+  Worker* PickWorkerLocked(const Job& job, const std::vector<std::string>& exclude = {})
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool HasEligibleWorkerLocked(const std::string& function) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Whether `worker` may take chunks of `job`: it offers the function, is not draining, and

@@ -21,7 +21,7 @@
 namespace gpool {
 
 // Mapped values, kept in the encoding and the buffers they arrived in: the coordinator
-// relays them from a worker's response to the client's stream without reading them.
+// relays them from a worker's response to the client's stream without copying them.
 using Values = EncodedValues;
 
 // One attempt at one chunk, as sent to a worker.

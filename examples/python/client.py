@@ -10,7 +10,8 @@ and prints what the C++ CLI prints:
     The sum of the square of the first 5000 integers is 41679167500
 
 Exit codes (the CLI's): 0 ok, 1 the job failed on the cluster or the stream broke the
-protocol, 2 bad usage, input or function, 3 coordinator unreachable, no workers, or deadline.
+protocol, 2 bad usage or input, 3 coordinator unreachable, no worker offering the function, or
+deadline.
 """
 
 import argparse
@@ -134,6 +135,8 @@ class Reducer:
     def on_started(self, started):
         if self.started is not None:
             raise ProtocolError("a second JobStarted arrived")
+        if self.finished is not None:
+            raise ProtocolError("JobStarted arrived after JobFinished")
         if started.total_elements != len(self.job_input):
             raise ProtocolError(f"JobStarted.total_elements is {started.total_elements}, "
                                 f"the input has {len(self.job_input)} elements")
@@ -146,6 +149,8 @@ class Reducer:
     def on_chunk(self, chunk):
         if self.started is None:
             raise ProtocolError("a ChunkResult arrived before JobStarted")
+        if self.finished is not None:
+            raise ProtocolError("a ChunkResult arrived after JobFinished")
         index = chunk.chunk_index
         if not 0 <= index < self.started.num_chunks:
             raise ProtocolError(f"chunk index {index} is outside 0..{self.started.num_chunks - 1}")
@@ -159,18 +164,27 @@ class Reducer:
                                 f"+{chunk.element_count}, expected {first}..+{expected_count}")
         partial_sum = gpool_common.int128_to_int(chunk.partial_sum)
         if self.want_values:
+            # The coordinator checked these; a client that checks again never prints a sum a
+            # garbled chunk made.
+            worker = f"worker {chunk.worker.worker_id} ({chunk.worker.host}/{chunk.worker.pid})"
             if len(chunk.values) != chunk.element_count:
-                raise ProtocolError(f"chunk {index} carries {len(chunk.values)} values for "
-                                    f"{chunk.element_count} elements")
+                raise ProtocolError(f"chunk {index} from {worker} carries {len(chunk.values)} "
+                                    f"values for {chunk.element_count} elements")
             if sum(chunk.values) != partial_sum:
-                raise ProtocolError(f"chunk {index}: its values sum to {sum(chunk.values)}, "
-                                    f"its partial_sum says {partial_sum}")
+                raise ProtocolError(f"chunk {index} from {worker}: its values sum to "
+                                    f"{sum(chunk.values)}, its partial_sum says {partial_sum}")
+            if (min(chunk.values), max(chunk.values)) != (chunk.partial_min, chunk.partial_max):
+                raise ProtocolError(f"chunk {index} from {worker}: its values range over "
+                                    f"{min(chunk.values)}..{max(chunk.values)}, its partial "
+                                    f"min and max say {chunk.partial_min}..{chunk.partial_max}")
         self.elements_done += chunk.element_count
         self.total += partial_sum
 
     def on_finished(self, finished):
         if self.started is None:
             raise ProtocolError("JobFinished arrived before JobStarted")
+        if self.finished is not None:
+            raise ProtocolError("a second JobFinished arrived")
         missing = self.started.num_chunks - len(self.seen_chunks)
         if missing:
             raise ProtocolError(f"JobFinished arrived with {missing} chunk(s) missing")
@@ -208,21 +222,19 @@ def run(args):
     # The deadline covers the whole job; passing it cancels the job on the coordinator.
     responses = stub.Map(request, timeout=args.timeout)
     try:
+        # One message may carry the job's start, results and end (a short job is often a
+        # single message): they are taken in that order.
         for response in responses:
-            event = response.WhichOneof("event")
-            if event == "started":
+            if response.HasField("started"):
                 reducer.on_started(response.started)
                 print(f"Number of cores available equals {response.started.cluster_slots}",
                       flush=True)
-            elif event == "chunk":
-                reducer.on_chunk(response.chunk)
+            for chunk in response.results:
+                reducer.on_chunk(chunk)
                 if args.trace:
-                    print("\n".join(trace_lines(args.function, job_input, response.chunk,
-                                                local_host)))
-            elif event == "finished":
+                    print("\n".join(trace_lines(args.function, job_input, chunk, local_host)))
+            if response.HasField("finished"):
                 reducer.on_finished(response.finished)
-            else:
-                raise ProtocolError(f"a MapResponse without a known event ({event})")
     except grpc.RpcError as error:
         fail(PROGRAM, f"{error.details()} ({error.code().name})",
              gpool_common.status_exit_code(grpc, error.code()))

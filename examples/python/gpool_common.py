@@ -105,7 +105,7 @@ def status_exit_code(grpc, code):
     """The CLI's exit code for a gRPC status code (see the EXIT_* constants)."""
     if code in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.OUT_OF_RANGE,
                 grpc.StatusCode.NOT_FOUND, grpc.StatusCode.UNIMPLEMENTED,
-                grpc.StatusCode.FAILED_PRECONDITION):
+                grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.RESOURCE_EXHAUSTED):
         return EXIT_BAD_INPUT
     if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
         return EXIT_UNAVAILABLE

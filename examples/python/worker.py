@@ -113,6 +113,7 @@ def make_servicer_class(grpc, pb2, pb2_grpc):
             finally:
                 self._slots.release()
 
+            # The coordinator and clients check values against count, sum, min and max.
             response = pb2.RunChunksResponse()
             for elements, (values, total, smallest, largest) in zip(inputs, results):
                 outcome = response.results.add(element_count=len(elements), pid=os.getpid())

@@ -10,10 +10,15 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/numeric/int128.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "client/client.h"
 #include "client/health.h"
 #include "client/local_cluster.h"
@@ -463,6 +468,58 @@ TEST(ChaosTest, AdaptiveHeartbeat_IdleWorkersKilledAndFrozen_DeclaredDeadWithinT
       },
       absl::Seconds(20)))
       << "the thawed worker did not register again";
+}
+
+// 9. The only worker killed mid-job and none back within --worker_wait: the coordinator fails
+// the job UNAVAILABLE, not final. The attempt had brought results, so the client resubmits
+// the missing chunks at once, and a worker that joins then finishes the job, exactly.
+TEST(ChaosTest, AllWorkersLostPastWorkerWait_ClientResubmitsMissingChunksAndFinishes) {
+  auto cluster = StartCluster(1, {"--chunk_delay=20ms"},
+                              {"--lease_timeout=1s", "--heartbeat_interval=200ms",
+                               "--worker_wait=3s"});
+  ASSERT_NE(cluster, nullptr);
+  const pid_t victim = cluster->worker_pids()[0];
+  absl::Mutex mu;
+  std::vector<std::string> notices;
+  absl::Notification interrupted;
+  ClientOptions options;
+  options.on_notice = [&](const std::string& notice) {
+    absl::MutexLock lock(&mu);
+    notices.push_back(notice);
+    if (absl::StrContains(notice, "interrupted") && !interrupted.HasBeenNotified()) {
+      interrupted.Notify();
+    }
+  };
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Client> client,
+                       Client::Connect(cluster->address(), options));
+  const int64_t n = 2'000'000;
+  std::map<uint64_t, int> deliveries;
+  absl::StatusOr<MapSummary> summary;
+  std::thread job([&] {
+    summary = client->MapStreaming(SquaresSpec(n, 100'000), /*want_values=*/false, nullptr,
+                                   [&](const ChunkResult& chunk) {
+                                     if (++deliveries[chunk.chunk_index] == 1 &&
+                                         deliveries.size() == 5) {
+                                       EXPECT_OK(cluster->SignalWorker(victim, SIGKILL));
+                                     }
+                                   });
+  });
+  // The resubmitted job waits --worker_wait for a worker: this one.
+  const bool notified = interrupted.WaitForNotificationWithTimeout(absl::Seconds(30));
+  EXPECT_TRUE(notified) << "the client never resubmitted";
+  if (notified) {
+    EXPECT_OK(cluster->AddWorker().status());
+  }
+  job.join();
+  ASSERT_OK(summary);
+  EXPECT_EQ(summary->sum, SumOfSquares(n));
+  ASSERT_EQ(deliveries.size(), 20u);
+  for (const auto& [index, count] : deliveries) EXPECT_EQ(count, 1) << "chunk " << index;
+  absl::MutexLock lock(&mu);
+  const std::string all = absl::StrJoin(notices, "\n");
+  EXPECT_THAT(all, AllOf(HasSubstr("no worker offering 'square'"), HasSubstr("UNAVAILABLE"),
+                         HasSubstr("resubmitting to the coordinator"),
+                         HasSubstr("missing chunks")));
 }
 
 }  // namespace

@@ -118,12 +118,14 @@ TEST_F(CliUxTest, Status_TwoWorkersAndRunningJob_TableAndJsonShowPidsAndProgress
   bool job_row_found = false;
   for (const std::string& line : Lines(table.out)) {
     const std::vector<std::string> words = Words(line);
-    if (words.size() == 9 && words[8] == "ago") {  // id host pid slots functions ... age ago
+    // id host pid slots functions in-flight done faults age ago
+    if (words.size() == 10 && words[9] == "ago") {
       int64_t pid = 0;
       ASSERT_TRUE(absl::SimpleAtoi(words[2], &pid)) << line;
       pids_in_table.insert(pid);
       EXPECT_EQ(words[3], "1") << line;
       EXPECT_THAT(words[4], HasSubstr("square")) << line;
+      EXPECT_EQ(words[7], "0") << line;  // honest workers: no faults
     }
     if (!words.empty() && words[0] == job.job_id) {
       job_row_found = true;
@@ -154,6 +156,7 @@ TEST_F(CliUxTest, Status_TwoWorkersAndRunningJob_TableAndJsonShowPidsAndProgress
     EXPECT_EQ(worker.at("slots"), 1);
     EXPECT_THAT(worker.at("functions").get<std::vector<std::string>>(), Contains("square"));
     EXPECT_GE(worker.at("heartbeat_age_ms").get<int64_t>(), 0);
+    EXPECT_EQ(worker.at("faults"), 0);
     // Two workers are far below the heartbeat budget: the default interval and lease.
     EXPECT_EQ(worker.at("heartbeat_interval_ms"), 500);
     EXPECT_EQ(worker.at("lease_timeout_ms"), 3000);

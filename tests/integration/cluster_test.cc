@@ -308,7 +308,6 @@ TEST_F(ClusterTest, BadInputs_ClearErrorsAndDaemonsKeepServing) {
       {{"map", "square", "5..1"}, 2, "INVALID_ARGUMENT", "5..1"},
       {{"map", "square", "a..b"}, 2, "INVALID_ARGUMENT", "'a' is not an integer"},
       {{"map", "square", ".."}, 2, "INVALID_ARGUMENT", "empty"},
-      {{"map", "sqare", "1..10"}, 2, "NOT_FOUND", "available: cube, identity, square"},
       {{"map", "square", "1..10", "--chunksize", "0"}, 2, "INVALID_ARGUMENT", "--chunksize"},
       {{"map", "square", "1..10", "--processes", "0"}, 2, "INVALID_ARGUMENT", "--processes"},
       {{"map", "square", "3037000490..3037000500"}, 2, "OUT_OF_RANGE", "square(3037000500)"},
@@ -329,6 +328,26 @@ TEST_F(ClusterTest, BadInputs_ClearErrorsAndDaemonsKeepServing) {
   CliRun seed = RunCli(WithCoordinator({"map", "square", "1..5000"}));
   EXPECT_EQ(seed.exit_code, 0) << seed.err;
   EXPECT_THAT(seed.out, HasSubstr("41679167500"));
+}
+
+// A function no worker offers: the job waits --worker_wait for one, then fails UNAVAILABLE
+// (exit 3), naming the function and what the workers do offer.
+TEST_F(ClusterTest, MapFunctionNobodyOffers_UnavailableAfterWorkerWaitListingOffered) {
+  StartCluster(1, {}, {"--worker_wait=1s"});
+  CliRun run = RunCli(WithCoordinator({"map", "sqare", "1..10"}));
+  EXPECT_EQ(run.exit_code, 3) << run.err;
+  EXPECT_THAT(run.err, AllOf(HasSubstr("no worker offering 'sqare' was available for 1s"),
+                             HasSubstr("the registered workers offer: cube, identity, square"),
+                             HasSubstr("(UNAVAILABLE)")));
+}
+
+// A private local cluster offers the built-in functions only: another name fails at once.
+TEST(LocalCliTest, MapUnknownFunction_NotFoundAtOnceListingBuiltins) {
+  CliRun run = RunCli({"map", "sqare", "1..10", "--processes=1"});
+  EXPECT_EQ(run.exit_code, 2) << run.err;
+  EXPECT_THAT(run.err, AllOf(HasSubstr("unknown function 'sqare'"),
+                             HasSubstr("available: cube, identity, square"),
+                             HasSubstr("(NOT_FOUND)")));
 }
 
 TEST(UnreachableCoordinatorTest, FailsFastNamingAddressWithExitCodeThree) {
@@ -356,8 +375,9 @@ TEST(NoWorkersTest, JobWaitsWorkerWaitThenFailsUnavailable) {
 // The wire contract, for clients in other languages: bad requests sent straight through the
 // generated stub get the most specific status.
 TEST_F(ClusterTest, WireLevelBadRequests_GetSpecificStatusCodes) {
-  StartCluster(1);
+  StartCluster(1, {}, {"--worker_wait=1s"});
   auto stub = v1::Coordinator::NewStub(CreateChannel(cluster_->address()));
+  bool final = false;  // of the last call
   auto call = [&](const v1::MapRequest& request) {
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
@@ -365,7 +385,9 @@ TEST_F(ClusterTest, WireLevelBadRequests_GetSpecificStatusCodes) {
     v1::MapResponse response;
     while (reader->Read(&response)) {
     }
-    return reader->Finish();
+    grpc::Status status = reader->Finish();
+    final = context.GetServerTrailingMetadata().count("gpool-final") > 0;
+    return status;
   };
   v1::MapRequest request;
   request.set_function("square");
@@ -394,10 +416,22 @@ TEST_F(ClusterTest, WireLevelBadRequests_GetSpecificStatusCodes) {
   EXPECT_EQ(overflow.error_code(), grpc::StatusCode::OUT_OF_RANGE);
   EXPECT_THAT(overflow.error_message(), HasSubstr("square(3037000500)"));
 
+  EXPECT_TRUE(final);
+
+  request.set_result_mode(static_cast<v1::ResultMode>(7));
+  grpc::Status bad_mode = call(request);
+  EXPECT_EQ(bad_mode.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(bad_mode.error_message(), HasSubstr("result_mode is 7"));
+  EXPECT_TRUE(final);
+  request.set_result_mode(v1::RESULT_MODE_UNSPECIFIED);
+
+  // No worker offers it: retryable, so not final.
   request.set_function("nope");
   grpc::Status unknown = call(request);
-  EXPECT_EQ(unknown.error_code(), grpc::StatusCode::NOT_FOUND);
-  EXPECT_THAT(unknown.error_message(), HasSubstr("available: cube, identity, square"));
+  EXPECT_EQ(unknown.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_THAT(unknown.error_message(),
+              HasSubstr("the registered workers offer: cube, identity, square"));
+  EXPECT_FALSE(final);
 }
 
 // The worker-facing wire contract, for workers in other languages: a registration must name
@@ -472,7 +506,6 @@ TEST_F(ClusterTest, CoordinatorSigterm_OpenMapCallEndsUnavailableAndCoordinatorE
   request.mutable_input()->mutable_range()->set_start(1);
   request.mutable_input()->mutable_range()->set_end(2000000000);  // 16 GB of values
   request.set_result_mode(v1::RESULT_MODE_VALUES);
-  request.set_batch_results(true);
   auto reader = stub->Map(&context, request);
   v1::MapResponse response;
   ASSERT_TRUE(reader->Read(&response));

@@ -39,6 +39,7 @@ class CustomFunctionTest : public ::testing::Test {
     LocalClusterOptions options;
     options.workers = plain_workers;
     options.binary_dir = kBinDir;
+    options.coordinator_flags = {"--worker_wait=1s"};
     ASSERT_OK_AND_ASSIGN(cluster_, LocalCluster::Start(options));
     ASSERT_OK_AND_ASSIGN(client_, Client::Connect(cluster_->address()));
     ASSERT_OK_AND_ASSIGN(custom_pid_,
@@ -131,13 +132,16 @@ TEST_F(CustomFunctionTest, MixedCluster_TripleOnlyOnCustomWorker_SquareOnBoth) {
   EXPECT_EQ(ChunkPids(squared.summary), std::set<int64_t>({custom_pid_, plain_pid}));
 }
 
-TEST_F(CustomFunctionTest, FunctionNobodyHasOrOverflow_FailsFastWithClearError) {
+TEST_F(CustomFunctionTest, FunctionNobodyHasOrOverflow_FailsWithClearError) {
   StartCluster(1);
+  // Nobody offers it: UNAVAILABLE once --worker_wait (1 s here) passed, listing what is.
   CliRun unknown = RunCli(WithCoordinator({"map", "quadruple", "1..10"}));
-  EXPECT_EQ(unknown.exit_code, 2) << unknown.err;
-  EXPECT_THAT(unknown.err, AllOf(HasSubstr("'quadruple'"),
-                                 HasSubstr("available: cube, identity, is_odd, square, triple"),
-                                 HasSubstr("(NOT_FOUND)")));
+  EXPECT_EQ(unknown.exit_code, 3) << unknown.err;
+  EXPECT_THAT(unknown.err,
+              AllOf(HasSubstr("'quadruple'"),
+                    HasSubstr("the registered workers offer: cube, identity, is_odd, square, "
+                              "triple"),
+                    HasSubstr("(UNAVAILABLE)")));
   // Only the last element overflows, so whichever chunk fails first, the error names it.
   CliRun overflow =
       RunCli(WithCoordinator({"map", "triple", "3074457345618258600..3074457345618258603"}));

@@ -5,6 +5,7 @@
 // wait is on a condition with a deadline.
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <optional>
 #include <memory>
 #include <string>
@@ -58,9 +59,11 @@ class HeldCalls {
     pending_.push_back(std::move(call));
   }
 
-  // Answers the oldest pending call with `status`, or with its results if OK. False when
-  // none is pending. The answer runs the scheduler (which may dispatch more) on this thread.
-  bool AnswerOne(const absl::Status& status = absl::OkStatus()) {
+  // Answers the oldest pending call with `status`, or with its results if OK, passed through
+  // `garble` if given. False when none is pending. The answer runs the scheduler (which may
+  // dispatch more) on this thread.
+  bool AnswerOne(const absl::Status& status = absl::OkStatus(),
+                 const std::function<void(ChunkReply&)>& garble = nullptr) {
     std::optional<Call> call = Take([](const Call&) { return true; });
     if (!call.has_value()) return false;
     if (!status.ok()) {
@@ -81,6 +84,7 @@ class HeldCalls {
       reply.max = values.empty() ? 0 : values.back();
       reply.pid = 42;
       if (task.mode == ResultMode::kValues) reply.values = EncodedValues::Own(std::move(values));
+      if (garble) garble(reply);
       replies.push_back(std::move(reply));
     }
     call->done(std::move(replies));
@@ -235,30 +239,37 @@ v1::MapRequest SquareRequest(int64_t end, int64_t chunk_size) {
   request.mutable_input()->mutable_range()->set_end(end);
   request.set_chunk_size(chunk_size);
   request.set_result_mode(v1::RESULT_MODE_VALUES);
-  request.set_batch_results(true);
   return request;
 }
 
 // Everything a client read from one Map call.
 struct MapOutcome {
+  int64_t messages = 0;
+  bool started = false;
   int64_t chunks = 0;
   int64_t values = 0;
   bool finished = false;
+  // The stream kept MapResponse's rules: the start in the first message only, nothing after
+  // the end.
+  bool in_order = true;
   absl::Status status;
   bool final = false;
 };
 
-// Reads the rest of the call (JobStarted already read) and finishes it.
+// Reads the rest of the call and finishes it. `started`: the job's start was read already.
 MapOutcome ReadToEnd(grpc::ClientContext& context,
-                     grpc::ClientReaderInterface<v1::MapResponse>& reader) {
+                     grpc::ClientReaderInterface<v1::MapResponse>& reader,
+                     bool started = false) {
   MapOutcome outcome;
+  outcome.started = started;
   v1::MapResponse response;
   while (reader.Read(&response)) {
-    if (response.has_chunks()) {
-      for (const v1::ChunkResult& chunk : response.chunks().results()) {
-        ++outcome.chunks;
-        outcome.values += chunk.values_size();
-      }
+    if (response.has_started() == outcome.started || outcome.finished) outcome.in_order = false;
+    outcome.started = true;
+    ++outcome.messages;
+    for (const v1::ChunkResult& chunk : response.results()) {
+      ++outcome.chunks;
+      outcome.values += chunk.values_size();
     }
     if (response.has_finished()) outcome.finished = true;
   }
@@ -267,38 +278,42 @@ MapOutcome ReadToEnd(grpc::ClientContext& context,
   return outcome;
 }
 
-TEST(MapStreamTest, Map_AllChunksAnswered_ResultsThenJobFinishedAndOk) {
+// Reads the job's start, alone. The test's coordinator has no ticker, so once the job exists
+// the call is told to release what it holds, as the ticker would within 0.1 s.
+void ReadStartAlone(TestCoordinator& coordinator,
+                    grpc::ClientReaderInterface<v1::MapResponse>& reader) {
+  ASSERT_TRUE(WaitUntil([&] { return coordinator.jobs() == 1; }, kWait, kPoll));
+  coordinator.service().ReleaseHeldEvents();
+  v1::MapResponse response;
+  ASSERT_TRUE(reader.Read(&response));
+  ASSERT_TRUE(response.has_started());
+  EXPECT_EQ(response.results_size(), 0);
+  EXPECT_FALSE(response.has_finished());
+}
+
+TEST(MapStreamTest, Map_AllChunksAnswered_StartResultsThenJobFinishedAndOk) {
   TestCoordinator coordinator;
   grpc::ClientContext context;
   auto reader = coordinator.stub().Map(&context, SquareRequest(100, 10));
-  v1::MapResponse started;
-  ASSERT_TRUE(reader->Read(&started));
-  ASSERT_TRUE(started.has_started());
-  EXPECT_EQ(started.started().num_chunks(), 10);
+  ASSERT_TRUE(WaitUntil([&] { return coordinator.jobs() == 1; }, kWait, kPoll));
   ASSERT_TRUE(coordinator.AnswerUntil([&] { return coordinator.jobs() == 0; }));
   MapOutcome outcome = ReadToEnd(context, *reader);
   EXPECT_OK(outcome.status);
+  EXPECT_TRUE(outcome.in_order);
+  EXPECT_TRUE(outcome.started);
   EXPECT_EQ(outcome.chunks, 10);
   EXPECT_EQ(outcome.values, 100);
   EXPECT_TRUE(outcome.finished);
 }
 
-// A request of a client that reads the job's start and end inside ChunkResults.
-v1::MapRequest EventsInBatchesRequest(int64_t end, int64_t chunk_size) {
-  v1::MapRequest request = SquareRequest(end, chunk_size);
-  request.set_events_in_batches(true);
-  return request;
-}
-
-// Reads the next message, which must be a ChunkResults, and checks what it carries.
-void ExpectNextBatch(grpc::ClientReaderInterface<v1::MapResponse>& reader, bool started,
-                     int results, bool finished) {
+// Reads the next message and checks what it carries.
+void ExpectNextMessage(grpc::ClientReaderInterface<v1::MapResponse>& reader, bool started,
+                       int results, bool finished) {
   v1::MapResponse response;
   ASSERT_TRUE(reader.Read(&response));
-  ASSERT_TRUE(response.has_chunks());
-  EXPECT_EQ(response.chunks().has_started(), started);
-  EXPECT_EQ(response.chunks().results_size(), results);
-  EXPECT_EQ(response.chunks().has_finished(), finished);
+  EXPECT_EQ(response.has_started(), started);
+  EXPECT_EQ(response.results_size(), results);
+  EXPECT_EQ(response.has_finished(), finished);
 }
 
 // The call has nothing more to read and ended OK.
@@ -308,102 +323,89 @@ void ExpectEndsOk(grpc::ClientReaderInterface<v1::MapResponse>& reader) {
   EXPECT_OK(FromGrpcStatus(reader.Finish()));
 }
 
-// A client that set events_in_batches: the job's start waits for its results, and the last
-// results leave with its end, so a job answered at once is one message.
-TEST(MapStreamTest, Map_EventsInBatches_StartResultsAndEndInOneMessage) {
+// The job's start waits for its results, and the last results leave with its end, so a job
+// answered at once is one message.
+TEST(MapStreamTest, Map_ShortJob_StartResultsAndEndInOneMessage) {
   TestCoordinator coordinator;
   grpc::ClientContext context;
-  auto reader = coordinator.stub().Map(&context, EventsInBatchesRequest(10, 10));
+  auto reader = coordinator.stub().Map(&context, SquareRequest(10, 10));
   ASSERT_TRUE(WaitUntil([&] { return coordinator.calls().AnswerOne(); }, kWait, kPoll));
   v1::MapResponse response;
   ASSERT_TRUE(reader->Read(&response));
-  ASSERT_TRUE(response.has_chunks());
-  ASSERT_TRUE(response.chunks().has_started());
-  EXPECT_EQ(response.chunks().started().num_chunks(), 1);
-  ASSERT_EQ(response.chunks().results_size(), 1);
-  EXPECT_EQ(response.chunks().results(0).values_size(), 10);
-  EXPECT_TRUE(response.chunks().has_finished());
+  ASSERT_TRUE(response.has_started());
+  EXPECT_EQ(response.started().num_chunks(), 1);
+  ASSERT_EQ(response.results_size(), 1);
+  EXPECT_EQ(response.results(0).values_size(), 10);
+  EXPECT_TRUE(response.has_finished());
   ExpectEndsOk(*reader);
 }
 
 // A job whose first results are slow: its start leaves alone once ReleaseHeldEvents runs (the
 // coordinator's ticker), before any result; the results and the end follow.
-TEST(MapStreamTest, Map_EventsInBatches_HeldStartLeavesAtRelease) {
+TEST(MapStreamTest, Map_SlowFirstResults_HeldStartLeavesAtRelease) {
   TestCoordinator coordinator;
   grpc::ClientContext context;
-  auto reader = coordinator.stub().Map(&context, EventsInBatchesRequest(20, 10));
+  auto reader = coordinator.stub().Map(&context, SquareRequest(20, 10));
   ASSERT_TRUE(WaitUntil([&] { return coordinator.calls().pending() == 1; }, kWait, kPoll));
   coordinator.service().ReleaseHeldEvents();
-  ExpectNextBatch(*reader, /*started=*/true, /*results=*/0, /*finished=*/false);
+  ExpectNextMessage(*reader, /*started=*/true, /*results=*/0, /*finished=*/false);
   // Nothing else was sent meanwhile: the one chunk call is still unanswered.
   EXPECT_EQ(coordinator.calls().pending(), 1);
 
   ASSERT_TRUE(coordinator.AnswerUntil([&] { return coordinator.jobs() == 0; }));
-  int64_t results = 0;
-  bool finished = false;
-  v1::MapResponse response;
-  while (reader->Read(&response)) {
-    ASSERT_TRUE(response.has_chunks());
-    EXPECT_FALSE(response.chunks().has_started());
-    EXPECT_FALSE(finished) << "a message after the job's end";
-    results += response.chunks().results_size();
-    finished = response.chunks().has_finished();
-  }
-  EXPECT_OK(FromGrpcStatus(reader->Finish()));
-  EXPECT_EQ(results, 2);
-  EXPECT_TRUE(finished);
+  MapOutcome rest = ReadToEnd(context, *reader, /*started=*/true);
+  EXPECT_OK(rest.status);
+  EXPECT_TRUE(rest.in_order);
+  EXPECT_EQ(rest.chunks, 2);
+  EXPECT_TRUE(rest.finished);
 }
 
 // Results that come when every other chunk of the job is running wait for the job's end:
 // with two calls in flight, the job is one message, whichever call is answered first.
-TEST(MapStreamTest, Map_EventsInBatches_TailResultsWaitForTheEnd) {
+TEST(MapStreamTest, Map_TailResults_WaitForTheEnd) {
   TestCoordinator coordinator(SchedulerOptions{}.result_window, /*slots=*/2);
   grpc::ClientContext context;
-  auto reader = coordinator.stub().Map(&context, EventsInBatchesRequest(20, 10));
+  auto reader = coordinator.stub().Map(&context, SquareRequest(20, 10));
   ASSERT_TRUE(WaitUntil([&] { return coordinator.calls().pending() == 2; }, kWait, kPoll));
   ASSERT_TRUE(coordinator.calls().AnswerOne());
   ASSERT_TRUE(coordinator.calls().AnswerOne());
-  ExpectNextBatch(*reader, /*started=*/true, /*results=*/2, /*finished=*/true);
+  ExpectNextMessage(*reader, /*started=*/true, /*results=*/2, /*finished=*/true);
   ExpectEndsOk(*reader);
 }
 
 // ReleaseHeldEvents sends held tail results at once; the rest of the job holds nothing back.
-TEST(MapStreamTest, Map_EventsInBatches_HeldTailResultsLeaveAtRelease) {
+TEST(MapStreamTest, Map_HeldTailResults_LeaveAtRelease) {
   TestCoordinator coordinator(SchedulerOptions{}.result_window, /*slots=*/2);
   grpc::ClientContext context;
-  auto reader = coordinator.stub().Map(&context, EventsInBatchesRequest(20, 10));
+  auto reader = coordinator.stub().Map(&context, SquareRequest(20, 10));
   ASSERT_TRUE(WaitUntil([&] { return coordinator.calls().pending() == 2; }, kWait, kPoll));
   ASSERT_TRUE(coordinator.calls().AnswerOne());
   coordinator.service().ReleaseHeldEvents();
-  ExpectNextBatch(*reader, /*started=*/true, /*results=*/1, /*finished=*/false);
+  ExpectNextMessage(*reader, /*started=*/true, /*results=*/1, /*finished=*/false);
   EXPECT_EQ(coordinator.calls().pending(), 1);
 
   ASSERT_TRUE(coordinator.calls().AnswerOne());
-  ExpectNextBatch(*reader, /*started=*/false, /*results=*/1, /*finished=*/true);
+  ExpectNextMessage(*reader, /*started=*/false, /*results=*/1, /*finished=*/true);
   ExpectEndsOk(*reader);
 }
 
 // A job that fails while its start is held: the start and the results before the failure
 // reach the client, then the final status, promptly (a write gRPC holds back would stall the
 // call until the connection's next keepalive, 10 s: the deadline catches that).
-TEST(MapStreamTest, Map_EventsInBatches_FailureAfterHeldStart_StartThenFinalStatus) {
+TEST(MapStreamTest, Map_FailureAfterHeldStart_StartThenFinalStatus) {
   TestCoordinator coordinator;
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
-  auto reader = coordinator.stub().Map(&context, EventsInBatchesRequest(10, 10));
+  auto reader = coordinator.stub().Map(&context, SquareRequest(10, 10));
   ASSERT_TRUE(WaitUntil(
       [&] { return coordinator.calls().AnswerOne(absl::OutOfRangeError("x*x overflows")); },
       kWait, kPoll));
-  v1::MapResponse response;
-  bool started = false;
-  while (reader->Read(&response)) {
-    ASSERT_TRUE(response.has_chunks());
-    started = started || response.chunks().has_started();
-    EXPECT_FALSE(response.chunks().has_finished());
-  }
-  EXPECT_TRUE(started);
-  EXPECT_THAT(FromGrpcStatus(reader->Finish()), StatusIs(absl::StatusCode::kOutOfRange, HasSubstr("x*x overflows")));
-  EXPECT_EQ(context.GetServerTrailingMetadata().count("gpool-final"), 1u);
+  MapOutcome outcome = ReadToEnd(context, *reader);
+  EXPECT_TRUE(outcome.started);
+  EXPECT_TRUE(outcome.in_order);
+  EXPECT_FALSE(outcome.finished);
+  EXPECT_THAT(outcome.status, StatusIs(absl::StatusCode::kOutOfRange, HasSubstr("x*x overflows")));
+  EXPECT_TRUE(outcome.final);
 }
 
 // A client that stops reading fills the flow-control windows; the coordinator's writes then
@@ -415,9 +417,7 @@ TEST(MapStreamTest, Map_SlowClient_DispatchPausesAndAllResultsArrive) {
   TestCoordinator coordinator(/*result_window=*/4);
   grpc::ClientContext context;
   auto reader = coordinator.stub().Map(&context, SquareRequest(kChunks * kChunkSize, kChunkSize));
-  v1::MapResponse started;
-  ASSERT_TRUE(reader->Read(&started));
-  ASSERT_TRUE(started.has_started());
+  ReadStartAlone(coordinator, *reader);
 
   // Answer calls while the client reads nothing, until none is pending: an answered call
   // dispatches the next one before AnswerOne returns, unless the window is full.
@@ -425,7 +425,7 @@ TEST(MapStreamTest, Map_SlowClient_DispatchPausesAndAllResultsArrive) {
   EXPECT_LT(coordinator.calls().chunks_dispatched(), kChunks);
 
   MapOutcome outcome;
-  std::thread client([&] { outcome = ReadToEnd(context, *reader); });
+  std::thread client([&] { outcome = ReadToEnd(context, *reader, /*started=*/true); });
   ASSERT_TRUE(coordinator.AnswerUntil([&] { return coordinator.jobs() == 0; }));
   client.join();
   EXPECT_OK(outcome.status);
@@ -443,13 +443,12 @@ TEST(MapStreamTest, Map_SlowClientCancels_PendingWriteEndsAndJobCancelled) {
   TestCoordinator coordinator(/*result_window=*/4);
   grpc::ClientContext context;
   auto reader = coordinator.stub().Map(&context, SquareRequest(kChunks * kChunkSize, kChunkSize));
-  v1::MapResponse started;
-  ASSERT_TRUE(reader->Read(&started));
+  ReadStartAlone(coordinator, *reader);
   ASSERT_TRUE(coordinator.AnswerUntil([&] { return coordinator.calls().pending() == 0; }));
   ASSERT_EQ(coordinator.jobs(), 1u);
   context.TryCancel();
   ASSERT_TRUE(WaitUntil([&] { return coordinator.jobs() == 0; }, kWait, kPoll));
-  EXPECT_THAT(ReadToEnd(context, *reader).status,
+  EXPECT_THAT(ReadToEnd(context, *reader, /*started=*/true).status,
               StatusIs(absl::StatusCode::kCancelled, ::testing::_));
 }
 
@@ -457,8 +456,7 @@ TEST(MapStreamTest, Map_ClientCancels_JobCancelledAndItsCallsToo) {
   TestCoordinator coordinator;
   grpc::ClientContext context;
   auto reader = coordinator.stub().Map(&context, SquareRequest(100, 10));
-  v1::MapResponse started;
-  ASSERT_TRUE(reader->Read(&started));
+  ReadStartAlone(coordinator, *reader);
   ASSERT_TRUE(coordinator.calls().AnswerOne());  // one result reaches the client
   ASSERT_EQ(coordinator.calls().pending(), 1);
   context.TryCancel();
@@ -467,7 +465,7 @@ TEST(MapStreamTest, Map_ClientCancels_JobCancelledAndItsCallsToo) {
   ASSERT_TRUE(WaitUntil([&] { return coordinator.calls().cancelled() >= 1; }, kWait, kPoll));
   EXPECT_EQ(coordinator.calls().cancelled(), 1);
   EXPECT_EQ(coordinator.calls().pending(), 0);
-  EXPECT_THAT(ReadToEnd(context, *reader).status,
+  EXPECT_THAT(ReadToEnd(context, *reader, /*started=*/true).status,
               StatusIs(absl::StatusCode::kCancelled, ::testing::_));
 }
 
@@ -490,11 +488,10 @@ TEST(MapStreamTest, Map_ChunkFailsDeterministically_FinalFailureAfterEarlierResu
   TestCoordinator coordinator;
   grpc::ClientContext context;
   auto reader = coordinator.stub().Map(&context, SquareRequest(100, 10));
-  v1::MapResponse started;
-  ASSERT_TRUE(reader->Read(&started));
+  ReadStartAlone(coordinator, *reader);
   ASSERT_TRUE(coordinator.calls().AnswerOne());
   ASSERT_TRUE(coordinator.calls().AnswerOne(absl::OutOfRangeError("x*x overflows")));
-  MapOutcome outcome = ReadToEnd(context, *reader);
+  MapOutcome outcome = ReadToEnd(context, *reader, /*started=*/true);
   EXPECT_THAT(outcome.status,
               StatusIs(absl::StatusCode::kOutOfRange, HasSubstr("x*x overflows")));
   EXPECT_TRUE(outcome.final);
@@ -513,15 +510,57 @@ TEST(MapStreamTest, Map_BadRequest_FinalInvalidArgument) {
   EXPECT_TRUE(outcome.final);
 }
 
+TEST(MapStreamTest, Map_UnknownResultMode_FinalInvalidArgumentNamingFieldAndValue) {
+  TestCoordinator coordinator;
+  grpc::ClientContext context;
+  v1::MapRequest request = SquareRequest(100, 10);
+  request.set_result_mode(static_cast<v1::ResultMode>(9));
+  auto reader = coordinator.stub().Map(&context, request);
+  MapOutcome outcome = ReadToEnd(context, *reader);
+  EXPECT_THAT(outcome.status, StatusIs(absl::StatusCode::kInvalidArgument,
+                                       HasSubstr("MapRequest.result_mode is 9")));
+  EXPECT_TRUE(outcome.final);
+  EXPECT_EQ(coordinator.calls().chunks_dispatched(), 0);
+}
+
+// A worker's result whose values do not add up to its partial sum never reaches the client:
+// the chunk runs again, the client gets the honest result, and the fault shows in
+// GetClusterInfo.
+TEST(MapStreamTest, Map_GarbledResult_RefusedRedoneAndCountedInClusterInfo) {
+  TestCoordinator coordinator;
+  grpc::ClientContext context;
+  auto reader = coordinator.stub().Map(&context, SquareRequest(10, 10));
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        return coordinator.calls().AnswerOne(absl::OkStatus(),
+                                             [](ChunkReply& reply) { reply.sum += 1; });
+      },
+      kWait, kPoll));
+  ASSERT_TRUE(coordinator.AnswerUntil([&] { return coordinator.jobs() == 0; }));
+  MapOutcome outcome = ReadToEnd(context, *reader);
+  EXPECT_OK(outcome.status);
+  EXPECT_EQ(outcome.chunks, 1);
+  EXPECT_EQ(outcome.values, 10);
+  EXPECT_EQ(coordinator.calls().chunks_dispatched(), 2);
+
+  grpc::ClientContext info_context;
+  info_context.set_deadline(absl::ToChronoTime(absl::Now() + kWait));
+  v1::ClusterInfo info;
+  ASSERT_TRUE(coordinator.stub()
+                  .GetClusterInfo(&info_context, v1::GetClusterInfoRequest(), &info)
+                  .ok());
+  ASSERT_EQ(info.workers_size(), 1);
+  EXPECT_EQ(info.workers(0).faults(), 1);
+}
+
 TEST(MapStreamTest, StopMapCalls_OpenCallGetsQueuedResultsThenUnavailable) {
   TestCoordinator coordinator;
   grpc::ClientContext context;
   auto reader = coordinator.stub().Map(&context, SquareRequest(100, 10));
-  v1::MapResponse started;
-  ASSERT_TRUE(reader->Read(&started));
+  ReadStartAlone(coordinator, *reader);
   ASSERT_TRUE(coordinator.calls().AnswerOne());
   coordinator.service().StopMapCalls();
-  MapOutcome outcome = ReadToEnd(context, *reader);
+  MapOutcome outcome = ReadToEnd(context, *reader, /*started=*/true);
   EXPECT_THAT(outcome.status,
               StatusIs(absl::StatusCode::kUnavailable, HasSubstr("shutting down")));
   // The client may resubmit elsewhere: not final.

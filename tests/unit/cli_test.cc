@@ -292,6 +292,7 @@ ClusterView BusyCluster() {
   a.functions = {"cube", "square"};
   a.chunks_in_flight = 2;
   a.chunks_done = 17;
+  a.faults = 1;
   a.heartbeat_age = absl::Milliseconds(300);
   a.heartbeat_interval = absl::Milliseconds(2500);
   a.lease_timeout = absl::Seconds(15);
@@ -320,9 +321,9 @@ TEST(CliOutputTest, StatusReport_WorkersAndJob_EveryColumn) {
   EXPECT_EQ(StatusReport("127.0.0.1:50051", BusyCluster()),
             "Coordinator 127.0.0.1:50051: 2 workers, 3 slots, 1 running job\n"
             "\n"
-            "WORKER  HOST    PID   SLOTS  FUNCTIONS    IN-FLIGHT  DONE  HEARTBEAT\n"
-            "w1      node-a  4242  2      cube,square  2          17    0.3s ago\n"
-            "w2      node-b  7     1      square       0          3     12s ago\n"
+            "WORKER  HOST    PID   SLOTS  FUNCTIONS    IN-FLIGHT  DONE  FAULTS  HEARTBEAT\n"
+            "w1      node-a  4242  2      cube,square  2          17    1       0.3s ago\n"
+            "w2      node-b  7     1      square       0          3     0       12s ago\n"
             "\n"
             "JOB    FUNCTION  ELEMENTS  PROGRESS            ELAPSED  RETRIES\n"
             "job-9  square    1000000   20/400 chunks 5.0%  1m15s    2\n");
@@ -353,6 +354,7 @@ TEST(CliOutputTest, StatusJson_ParsesWithEveryField) {
                                          {"functions", {"cube", "square"}},
                                          {"chunks_in_flight", 2},
                                          {"chunks_done", 17},
+                                         {"faults", 1},
                                          {"heartbeat_age_ms", 300},
                                          {"heartbeat_interval_ms", 2500},
                                          {"lease_timeout_ms", 15000}}));

@@ -179,6 +179,45 @@ TEST(JobAssemblerTest, PartialSumDisagreeingWithValues_IsDataLoss) {
   EXPECT_THAT(assembler.OnChunk(chunk), StatusIs(absl::StatusCode::kDataLoss, HasSubstr("sum to 14")));
 }
 
+// Values checked whenever they come, kept or not: a chunk whose values disagree with what its
+// worker reported fails the job, naming the chunk and the worker.
+TEST(JobAssemblerTest, StreamedValuesDisagreeingWithMax_IsDataLossNamingChunkAndWorker) {
+  JobAssembler assembler(/*keep_values=*/false, /*values_expected=*/true);
+  ASSERT_OK(assembler.OnStart(Start(4, 2)));
+  ChunkResult chunk = SquaresChunk(1, 2, 4, /*with_values=*/false);
+  chunk.partial_max = 17;
+  EXPECT_THAT(assembler.OnChunk(chunk, InPieces({9, 16}, 5)),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       ::testing::AllOf(HasSubstr("chunk 1 from worker w1 (host/101)"),
+                                        HasSubstr("range over 9..16, not 9..17"))));
+}
+
+TEST(JobAssemblerTest, KeptValuesDisagreeingWithMin_IsDataLoss) {
+  JobAssembler assembler(/*keep_values=*/true);
+  ASSERT_OK(assembler.OnStart(Start(3, 3)));
+  ChunkResult chunk = SquaresChunk(0, 3, 3);
+  chunk.partial_min = 0;
+  EXPECT_THAT(assembler.OnChunk(chunk),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("range over 1..9, not 0..9")));
+}
+
+TEST(JobAssemblerTest, StreamedValuesExpectedButMissing_IsDataLoss) {
+  JobAssembler assembler(/*keep_values=*/false, /*values_expected=*/true);
+  ASSERT_OK(assembler.OnStart(Start(2, 2)));
+  EXPECT_THAT(assembler.OnChunk(SquaresChunk(0, 2, 2, /*with_values=*/false), EncodedValues()),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("with 0 values")));
+}
+
+TEST(JobAssemblerTest, SharedValuesNotKept_StillChecked) {
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<SharedValuesBuffer> buffer, SharedValuesBuffer::Create(2));
+  JobAssembler assembler(/*keep_values=*/false, /*values_expected=*/true);
+  ASSERT_OK(assembler.OnStart(Start(2, 2)));
+  ChunkResult chunk = SharedSquaresChunk(*buffer, 0, 2, 2);
+  chunk.partial_sum = 6;
+  EXPECT_THAT(assembler.OnChunk(chunk, *buffer),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("values sum to 5, not 6")));
+}
+
 TEST(JobAssemblerTest, ChunkBeforeStart_IsDataLoss) {
   JobAssembler assembler(/*keep_values=*/false);
   EXPECT_THAT(assembler.OnChunk(SquaresChunk(0, 1, 1)),
@@ -242,6 +281,7 @@ TEST(CliOutputTest, ExitCodeFor_MapsStatusToDocumentedCodes) {
   EXPECT_EQ(ExitCodeFor(absl::InvalidArgumentError("x")), 2);
   EXPECT_EQ(ExitCodeFor(absl::OutOfRangeError("x")), 2);
   EXPECT_EQ(ExitCodeFor(absl::NotFoundError("x")), 2);
+  EXPECT_EQ(ExitCodeFor(absl::ResourceExhaustedError("x")), 2);
   EXPECT_EQ(ExitCodeFor(absl::UnavailableError("x")), 3);
   EXPECT_EQ(ExitCodeFor(absl::DeadlineExceededError("x")), 3);
   EXPECT_EQ(ExitCodeFor(absl::AbortedError("x")), 1);

@@ -1,11 +1,13 @@
 // Unit tests of the transport-free vocabulary: inputs, chunking, exact arithmetic, index sets.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <limits>
+#include <memory>
 #include <random>
 #include <sstream>
 #include <string>
@@ -14,6 +16,7 @@
 #include <vector>
 
 #include "absl/numeric/int128.h"
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "common/chunking.h"
 #include "common/functions.h"
@@ -22,6 +25,7 @@
 #include "common/int128.h"
 #include "common/process_tuning.h"
 #include "common/subprocess.h"
+#include "common/value_stats.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/support/status_matchers.h"
@@ -228,20 +232,77 @@ TEST(ChunkingTest, BadArguments_AreInvalidArgument) {
 
 // ---- Exact arithmetic -------------------------------------------------------------------
 
-TEST(SumExactTest, MatchesA128BitLoopAcrossSignsAndExtremes) {
+// What a plain loop with an int128 accumulator finds.
+ValueStats Naive(const std::vector<int64_t>& values, size_t n) {
+  ValueStats stats;
+  stats.count = n;
+  for (size_t i = 0; i < n; ++i) {
+    stats.sum += values[i];
+    stats.min = std::min(stats.min, values[i]);
+    stats.max = std::max(stats.max, values[i]);
+  }
+  return stats;
+}
+
+void ExpectSame(const ValueStats& got, const ValueStats& want, const std::string& what) {
+  EXPECT_EQ(got.count, want.count) << what;
+  EXPECT_EQ(got.sum, want.sum) << what;
+  EXPECT_EQ(got.min, want.min) << what;
+  EXPECT_EQ(got.max, want.max) << what;
+}
+
+std::vector<int64_t> ExtremeAndRandomValues() {
   std::vector<int64_t> values = {0, 1, -1, INT64_MAX, INT64_MIN, INT64_MAX, INT64_MAX,
                                  INT64_MIN, -42, 1LL << 32, -(1LL << 32), (1LL << 32) - 1};
   std::mt19937_64 random(7);
   for (int i = 0; i < 10'000; ++i) values.push_back(static_cast<int64_t>(random()));
+  return values;
+}
+
+TEST(ValueStatsTest, Summarize_MatchesA128BitLoopAcrossSignsAndExtremes) {
+  const std::vector<int64_t> values = ExtremeAndRandomValues();
   for (size_t n : {size_t{0}, size_t{1}, size_t{5}, size_t{12}, values.size()}) {
-    absl::int128 expected = 0;
-    for (size_t i = 0; i < n; ++i) expected += values[i];
-    EXPECT_EQ(SumExact(values.data(), n), expected) << "first " << n << " values";
+    ExpectSame(Summarize(values.data(), n), Naive(values, n), absl::StrCat("first ", n));
   }
   const std::vector<int64_t> all_min(1000, INT64_MIN);
-  EXPECT_EQ(SumExact(all_min.data(), all_min.size()), absl::int128(INT64_MIN) * 1000);
+  EXPECT_EQ(Summarize(all_min.data(), all_min.size()).sum, absl::int128(INT64_MIN) * 1000);
   const std::vector<int64_t> all_max(1000, INT64_MAX);
-  EXPECT_EQ(SumExact(all_max.data(), all_max.size()), absl::int128(INT64_MAX) * 1000);
+  EXPECT_EQ(Summarize(all_max.data(), all_max.size()).sum, absl::int128(INT64_MAX) * 1000);
+}
+
+TEST(ValueStatsTest, CopyAndSummarize_CopiesEveryValue) {
+  const std::vector<int64_t> values = ExtremeAndRandomValues();
+  std::vector<int64_t> out(values.size());
+  ExpectSame(CopyAndSummarize(values.data(), values.size(), out.data()),
+             Naive(values, values.size()), "copied");
+  EXPECT_EQ(out, values);
+}
+
+// Values as received: pieces of any size, splitting values anywhere, over several blocks.
+TEST(ValueStatsTest, SummarizeEncoded_AnyPiecesGiveTheSameAnswer) {
+  const std::vector<int64_t> values = ExtremeAndRandomValues();
+  auto owner = std::make_shared<std::vector<int64_t>>(values);
+  const char* data = reinterpret_cast<const char*>(owner->data());
+  const size_t bytes = owner->size() * sizeof(int64_t);
+  for (size_t piece : {size_t{1}, size_t{3}, size_t{8}, size_t{4099}, bytes}) {
+    EncodedValues encoded;
+    for (size_t offset = 0; offset < bytes; offset += piece) {
+      encoded.Append(data + offset, std::min(piece, bytes - offset), owner);
+    }
+    ExpectSame(Summarize(encoded), Naive(values, values.size()),
+               absl::StrCat("pieces of ", piece));
+  }
+  ExpectSame(Summarize(EncodedValues()), ValueStats{}, "no values");
+}
+
+TEST(ValueStatsTest, Disagreement_SaysWhatDiffers) {
+  const std::vector<int64_t> values = {1, 4, 9};
+  const ValueStats stats = Summarize(values.data(), values.size());
+  EXPECT_EQ(Disagreement(stats, 3, 14, 1, 9), "");
+  EXPECT_EQ(Disagreement(stats, 4, 14, 1, 9), "it sent 3 values for 4 elements");
+  EXPECT_EQ(Disagreement(stats, 3, 15, 1, 9), "its 3 values sum to 14, not 15");
+  EXPECT_EQ(Disagreement(stats, 3, 14, 0, 9), "its values range over 1..9, not 0..9");
+  EXPECT_EQ(Disagreement(stats, 3, 14, 1, 10), "its values range over 1..9, not 1..10");
 }
 
 TEST(FormatInt128Test, PrintsExactDecimal) {

@@ -19,7 +19,6 @@ using ::gpool::testing::StatusIs;
 using ::testing::ElementsAre;
 using ::testing::ElementsAreArray;
 using ::testing::HasSubstr;
-using ::testing::IsEmpty;
 
 // A buffer holding `bytes` in slices of `slice_bytes`, as gRPC may hand a message over:
 // slice boundaries fall anywhere, inside tags, lengths and values.
@@ -90,7 +89,7 @@ TEST_P(SliceSizesTest, RunChunksResponse_DecodesFieldsAndValuesAsProtobufWould) 
   EXPECT_THAT(decoded[2].values.ToVector(), ElementsAre(16));
 }
 
-TEST_P(SliceSizesTest, MapResponse_EncodedThenDecoded_RoundTrips) {
+TEST_P(SliceSizesTest, MapResponse_ResultsOnly_RoundTrips) {
   std::vector<RawChunkResult> chunks(2);
   chunks[0].fields.set_chunk_index(3);
   chunks[0].fields.set_first_element(30);
@@ -109,19 +108,20 @@ TEST_P(SliceSizesTest, MapResponse_EncodedThenDecoded_RoundTrips) {
   ASSERT_EQ(from_worker.size(), 1u);
   chunks[1].values = from_worker[0].values;
 
-  const grpc::ByteBuffer encoded = EncodeMapResponse(chunks, /*batched=*/true).bytes;
+  const grpc::ByteBuffer encoded = EncodeMapResponse(nullptr, chunks, nullptr).bytes;
   const grpc::ByteBuffer received = InSlices(Flatten(encoded), GetParam());
   ASSERT_OK_AND_ASSIGN(RawMapResponse decoded, DecodeMapResponse(received));
-  EXPECT_EQ(decoded.event.event_case(), v1::MapResponse::EVENT_NOT_SET);
-  ASSERT_EQ(decoded.chunks.size(), 2u);
-  EXPECT_EQ(decoded.chunks[0].fields.SerializeAsString(), chunks[0].fields.SerializeAsString());
-  EXPECT_THAT(decoded.chunks[0].values.ToVector(), ElementsAre(900, 961));
-  EXPECT_EQ(decoded.chunks[1].fields.chunk_index(), 4);
-  EXPECT_THAT(decoded.chunks[1].values.ToVector(), ElementsAre(1024));
+  EXPECT_FALSE(decoded.started.has_value());
+  EXPECT_FALSE(decoded.finished.has_value());
+  ASSERT_EQ(decoded.results.size(), 2u);
+  EXPECT_EQ(decoded.results[0].fields.SerializeAsString(), chunks[0].fields.SerializeAsString());
+  EXPECT_THAT(decoded.results[0].values.ToVector(), ElementsAre(900, 961));
+  EXPECT_EQ(decoded.results[1].fields.chunk_index(), 4);
+  EXPECT_THAT(decoded.results[1].values.ToVector(), ElementsAre(1024));
 }
 
-// A batch that also carries the job's start and end (MapRequest.events_in_batches).
-TEST_P(SliceSizesTest, MapResponseBatch_WithStartAndEnd_RoundTrips) {
+// A short job's whole answer: its start, its results and its end in one message.
+TEST_P(SliceSizesTest, MapResponse_StartResultsAndEnd_RoundTrips) {
   v1::JobStarted started;
   started.set_job_id("job-7");
   started.set_num_chunks(2);
@@ -132,24 +132,48 @@ TEST_P(SliceSizesTest, MapResponseBatch_WithStartAndEnd_RoundTrips) {
   chunks[0].fields.set_element_count(2);
   chunks[0].values = EncodedValues::Own(std::vector<int64_t>{4, -9});
 
-  const grpc::ByteBuffer received = InSlices(
-      Flatten(EncodeMapResponseBatch(&started, chunks, &finished).bytes), GetParam());
+  const grpc::ByteBuffer received =
+      InSlices(Flatten(EncodeMapResponse(&started, chunks, &finished).bytes), GetParam());
   ASSERT_OK_AND_ASSIGN(RawMapResponse decoded, DecodeMapResponse(received));
-  EXPECT_EQ(decoded.event.event_case(), v1::MapResponse::EVENT_NOT_SET);
-  ASSERT_TRUE(decoded.batch_started.has_value());
-  EXPECT_EQ(decoded.batch_started->SerializeAsString(), started.SerializeAsString());
-  ASSERT_EQ(decoded.chunks.size(), 1u);
-  EXPECT_EQ(decoded.chunks[0].fields.chunk_index(), 1);
-  EXPECT_THAT(decoded.chunks[0].values.ToVector(), ElementsAre(4, -9));
-  ASSERT_TRUE(decoded.batch_finished.has_value());
-  EXPECT_EQ(decoded.batch_finished->stats().retries(), 3);
+  ASSERT_TRUE(decoded.started.has_value());
+  EXPECT_EQ(decoded.started->SerializeAsString(), started.SerializeAsString());
+  ASSERT_EQ(decoded.results.size(), 1u);
+  EXPECT_EQ(decoded.results[0].fields.chunk_index(), 1);
+  EXPECT_THAT(decoded.results[0].values.ToVector(), ElementsAre(4, -9));
+  ASSERT_TRUE(decoded.finished.has_value());
+  EXPECT_EQ(decoded.finished->stats().retries(), 3);
+}
+
+// What protobuf writes for a MapResponse, in any slicing, decodes to the same fields.
+TEST_P(SliceSizesTest, MapResponse_SerializedByProtobuf_Decodes) {
+  v1::MapResponse response;
+  response.mutable_started()->set_job_id("job-2");
+  v1::ChunkResult* result = response.add_results();
+  result->set_chunk_index(5);
+  result->set_partial_max(81);
+  for (int64_t value : {49, 64, 81}) result->add_values(value);
+  response.mutable_finished();  // an end with empty stats is still an end
+
+  ASSERT_OK_AND_ASSIGN(RawMapResponse decoded,
+                       DecodeMapResponse(InSlices(response.SerializeAsString(), GetParam())));
+  ASSERT_TRUE(decoded.started.has_value());
+  EXPECT_EQ(decoded.started->job_id(), "job-2");
+  ASSERT_EQ(decoded.results.size(), 1u);
+  EXPECT_EQ(decoded.results[0].fields.chunk_index(), 5);
+  EXPECT_EQ(decoded.results[0].fields.partial_max(), 81);
+  EXPECT_EQ(decoded.results[0].fields.values_size(), 0);
+  EXPECT_THAT(decoded.results[0].values.ToVector(), ElementsAre(49, 64, 81));
+  EXPECT_TRUE(decoded.finished.has_value());
 }
 
 INSTANTIATE_TEST_SUITE_P(RawMessagesTest, SliceSizesTest, ::testing::Values(1, 3, 7, 8, 4096));
 
 TEST(RawMessagesTest, EncodedMapResponse_IsWhatProtobufParses) {
-  std::vector<RawChunkResult> chunks(2);
   v1::MapResponse expected;
+  expected.mutable_started()->set_job_id("job-1");
+  expected.mutable_started()->set_total_elements(4);
+  expected.mutable_finished()->mutable_stats()->set_retries(1);
+  std::vector<RawChunkResult> chunks(2);
   for (int i = 0; i < 2; ++i) {
     RawChunkResult& chunk = chunks[i];
     chunk.fields.set_chunk_index(i);
@@ -162,49 +186,30 @@ TEST(RawMessagesTest, EncodedMapResponse_IsWhatProtobufParses) {
     chunk.fields.set_attempt(1);
     const std::vector<int64_t> values = {i * 10 + 1, -(i * 10 + 2)};
     chunk.values = EncodedValues::Own(values);
-    v1::ChunkResult* typed = expected.mutable_chunks()->add_results();
+    v1::ChunkResult* typed = expected.add_results();
     *typed = chunk.fields;
     for (int64_t value : values) typed->add_values(value);
   }
+  const std::string encoded =
+      Flatten(EncodeMapResponse(&expected.started(), chunks, &expected.finished()).bytes);
   v1::MapResponse parsed;
-  ASSERT_TRUE(parsed.ParseFromString(Flatten(EncodeMapResponse(chunks, /*batched=*/true).bytes)));
+  ASSERT_TRUE(parsed.ParseFromString(encoded));
   EXPECT_EQ(parsed.SerializeAsString(), expected.SerializeAsString());
 
-  v1::MapResponse single;
-  ASSERT_TRUE(
-      single.ParseFromString(Flatten(EncodeMapResponse({chunks[1]}, /*batched=*/false).bytes)));
-  EXPECT_EQ(single.chunk().SerializeAsString(), expected.chunks().results(1).SerializeAsString());
-}
-
-TEST(RawMessagesTest, EncodedMapResponseBatch_IsWhatProtobufParses) {
-  v1::MapResponse expected;
-  v1::ChunkResults* batch = expected.mutable_chunks();
-  batch->mutable_started()->set_job_id("job-1");
-  batch->mutable_started()->set_total_elements(3);
-  batch->mutable_finished()->mutable_stats()->set_retries(1);
-  std::vector<RawChunkResult> chunks(1);
-  chunks[0].fields.set_chunk_index(0);
-  chunks[0].fields.set_element_count(3);
-  chunks[0].values = EncodedValues::Own(std::vector<int64_t>{1, 4, 9});
-  v1::ChunkResult* typed = batch->add_results();
-  *typed = chunks[0].fields;
-  for (int64_t value : {1, 4, 9}) typed->add_values(value);
-
-  v1::MapResponse parsed;
-  ASSERT_TRUE(parsed.ParseFromString(Flatten(
-      EncodeMapResponseBatch(&batch->started(), chunks, &batch->finished()).bytes)));
-  EXPECT_EQ(parsed.SerializeAsString(), expected.SerializeAsString());
-
-  // Without start and end it is the plain batch.
-  EXPECT_EQ(Flatten(EncodeMapResponseBatch(nullptr, chunks, nullptr).bytes),
-            Flatten(EncodeMapResponse(chunks, /*batched=*/true).bytes));
-  // A start alone is a batch without results.
+  // Any of the three may be left out.
+  v1::MapResponse results_only;
+  ASSERT_TRUE(results_only.ParseFromString(
+      Flatten(EncodeMapResponse(nullptr, {chunks[1]}, nullptr).bytes)));
+  EXPECT_FALSE(results_only.has_started());
+  EXPECT_FALSE(results_only.has_finished());
+  ASSERT_EQ(results_only.results_size(), 1);
+  EXPECT_EQ(results_only.results(0).SerializeAsString(), expected.results(1).SerializeAsString());
   v1::MapResponse start_only;
   ASSERT_TRUE(start_only.ParseFromString(
-      Flatten(EncodeMapResponseBatch(&batch->started(), {}, nullptr).bytes)));
-  ASSERT_TRUE(start_only.has_chunks());
-  EXPECT_EQ(start_only.chunks().started().job_id(), "job-1");
-  EXPECT_EQ(start_only.chunks().results_size(), 0);
+      Flatten(EncodeMapResponse(&expected.started(), {}, nullptr).bytes)));
+  EXPECT_EQ(start_only.started().job_id(), "job-1");
+  EXPECT_EQ(start_only.results_size(), 0);
+  EXPECT_FALSE(start_only.has_finished());
 }
 
 TEST(RawMessagesTest, EncodedRunChunksResponse_IsWhatProtobufParses) {
@@ -231,17 +236,6 @@ TEST(RawMessagesTest, EncodedRunChunksResponse_OneChunk_IsWhatProtobufParses) {
   v1::RunChunksResponse parsed;
   ASSERT_TRUE(parsed.ParseFromString(Flatten(EncodeRunChunksResponse(outcomes).bytes)));
   EXPECT_EQ(parsed.SerializeAsString(), expected.SerializeAsString());
-}
-
-TEST(RawMessagesTest, OtherEvents_DecodeAsTheTypedMessage) {
-  v1::MapResponse started;
-  started.mutable_started()->set_job_id("job-1");
-  started.mutable_started()->set_num_chunks(7);
-  ASSERT_OK_AND_ASSIGN(RawMapResponse decoded,
-                       DecodeMapResponse(InSlices(started.SerializeAsString(), 5)));
-  EXPECT_THAT(decoded.chunks, IsEmpty());
-  EXPECT_EQ(decoded.event.SerializeAsString(), started.SerializeAsString());
-  EXPECT_EQ(Flatten(EncodeMapResponse(started).bytes), started.SerializeAsString());
 }
 
 TEST(RawMessagesTest, UnpackedValues_AreAccepted) {

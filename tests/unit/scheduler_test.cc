@@ -725,13 +725,27 @@ TEST_F(SchedulerTest, Plan_ValuesJobsGetChunksOfAtMost2To18ByDefault) {
   EXPECT_EQ(drained.plan->chunk_size, 2'500'000u);
 }
 
-TEST_F(SchedulerTest, SubmitJob_FunctionNobodyOffers_IsNotFoundListingAvailable) {
-  AddWorker("a:1", 1, {"square", "cube"});
+// Other workers registered change nothing: the job waits for one that offers its function,
+// then fails UNAVAILABLE (not final) naming it and listing what is offered.
+TEST_F(SchedulerTest, SubmitJob_FunctionNobodyOffers_WaitsThenUnavailableListingOffered) {
+  const std::string worker = AddWorker("a:1", 1, {"square", "cube"});
   JobSpec spec;
   spec.function = "sqare";
   spec.input = std::make_shared<const Input>(Input::Range(1, 5));
-  EXPECT_THAT(scheduler_->SubmitJob(spec),
-              StatusIs(absl::StatusCode::kNotFound, HasSubstr("available: cube, square")));
+  ASSERT_OK_AND_ASSIGN(auto job, scheduler_->SubmitJob(spec));
+  scheduler_->Tick();
+  EXPECT_FALSE(Drain(job).finished.has_value());
+  clock_.Advance(options_.worker_wait + absl::Milliseconds(1));
+  ASSERT_OK(scheduler_->Heartbeat(worker, 7, kBeat).status());  // the worker stays registered
+  scheduler_->Tick();
+  Drained drained = Drain(job);
+  ASSERT_TRUE(drained.finished.has_value());
+  EXPECT_THAT(drained.finished->status,
+              StatusIs(absl::StatusCode::kUnavailable,
+                       ::testing::AllOf(HasSubstr("no worker offering 'sqare'"),
+                                        HasSubstr("the registered workers offer: cube, square"))));
+  EXPECT_FALSE(drained.finished->final);
+  EXPECT_TRUE(connector_.PendingFor("a:1").empty());
 }
 
 TEST_F(SchedulerTest, SubmitJob_NoWorkers_FailsUnavailableAfterWorkerWait) {
@@ -743,7 +757,24 @@ TEST_F(SchedulerTest, SubmitJob_NoWorkers_FailsUnavailableAfterWorkerWait) {
   Drained drained = Drain(job);
   ASSERT_TRUE(drained.finished.has_value());
   EXPECT_THAT(drained.finished->status,
-              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("gpool-worker --coordinator")));
+              StatusIs(absl::StatusCode::kUnavailable,
+                       ::testing::AllOf(HasSubstr("no worker is registered"),
+                                        HasSubstr("gpool-worker --coordinator"))));
+  EXPECT_FALSE(drained.finished->final);
+}
+
+TEST_F(SchedulerTest, SubmitJob_WorkerOfferingTheFunctionJoinsWhileOthersServe_JobRuns) {
+  const std::string plain = AddWorker("plain:1", 1, {"square"});
+  auto job = Submit(1, 10, 5, 0, "cube");
+  clock_.Advance(options_.worker_wait / 2);
+  ASSERT_OK(scheduler_->Heartbeat(plain, 7, kBeat).status());
+  scheduler_->Tick();
+  AddWorker("cubes:1", 1, {"cube"});
+  CompleteAll({"cubes:1"});
+  Drained drained = Drain(job);
+  ASSERT_TRUE(drained.finished.has_value());
+  EXPECT_OK(drained.finished->status);
+  EXPECT_EQ(drained.sum, 3025);  // 1^3 + ... + 10^3
 }
 
 TEST_F(SchedulerTest, SubmitJob_NoWorkersAndAddressKnown_HintNamesTheAddress) {
@@ -944,6 +975,7 @@ TEST_F(SchedulerTest, ChunkLostFourTimes_AbortsNamingChunkAndWorkers) {
                        ::testing::AllOf(HasSubstr("chunk 0 (elements 1..10)"),
                                         HasSubstr("lost 4 times"), HasSubstr("w1 (host-w1:1/100)"),
                                         HasSubstr("w4"))));
+  EXPECT_TRUE(drained.finished->final);
 }
 
 TEST_F(SchedulerTest, DeterministicFailure_FailsJobAtOnceWithoutRetry) {
@@ -955,8 +987,23 @@ TEST_F(SchedulerTest, DeterministicFailure_FailsJobAtOnceWithoutRetry) {
   ASSERT_TRUE(drained.finished.has_value());
   EXPECT_THAT(drained.finished->status,
               StatusIs(absl::StatusCode::kOutOfRange, HasSubstr("square(3037000500)")));
+  EXPECT_TRUE(drained.finished->final);
   EXPECT_EQ(drained.finished->stats.retries, 0);
   EXPECT_EQ(scheduler_->Snapshot().workers.size(), 2u);  // nobody declared dead
+}
+
+// An error that is not the function's own (here a worker lacking a function it registered)
+// says nothing about the input: the chunk is retried, and the job finishes.
+TEST_F(SchedulerTest, WorkerErrorNotTheFunctions_ChunkRetriedJobSucceeds) {
+  AddWorker("a:1");
+  auto job = Submit(1, 10, 10);
+  ASSERT_TRUE(connector_.CompleteOldest("a:1", absl::NotFoundError("no function 'square'")));
+  ASSERT_TRUE(connector_.CompleteOldest("a:1"));
+  Drained drained = Drain(job);
+  ASSERT_TRUE(drained.finished.has_value());
+  EXPECT_OK(drained.finished->status);
+  EXPECT_EQ(drained.sum, 385);
+  EXPECT_EQ(drained.finished->stats.retries, 1);
 }
 
 TEST_F(SchedulerTest, CancelJob_StopsDispatchAndEndsStream) {
@@ -1163,18 +1210,138 @@ TEST_F(SchedulerTest, Shutdown_EndsStreamsWithRetryableStatus) {
   Reset(SchedulerOptions{});
 }
 
-TEST_F(SchedulerTest, WrongResultCount_FailsJobAsProtocolViolation) {
-  AddWorker("a:1");
+// ---- Results no worker can garble unseen -------------------------------------------------
+
+// The squares of 1..10 in one chunk, in RESULT_MODE_VALUES.
+std::pair<std::string, std::shared_ptr<JobStream>> SubmitValues(Scheduler& scheduler) {
+  JobSpec spec;
+  spec.function = "square";
+  spec.input = std::make_shared<const Input>(Input::Range(1, 10));
+  spec.chunk_size = 10;
+  spec.mode = ResultMode::kValues;
+  absl::StatusOr<std::pair<std::string, std::shared_ptr<JobStream>>> submitted =
+      scheduler.SubmitJob(std::move(spec));
+  EXPECT_TRUE(submitted.ok()) << submitted.status();
+  return *submitted;
+}
+
+// An honest reply for the call's task, then `garble` applied to it.
+template <typename Garble>
+void AnswerGarbled(PendingCall& call, Garble garble) {
+  absl::StatusOr<ChunkReply> reply = FakeConnector::Compute(call.task);
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  garble(*reply);
+  call.done(*std::move(reply));
+}
+
+int64_t FaultsOf(const Scheduler& scheduler, const std::string& worker_id) {
+  for (const WorkerSnapshot& worker : scheduler.Snapshot().workers) {
+    if (worker.worker_id == worker_id) return worker.faults;
+  }
+  return -1;
+}
+
+// A worker whose values do not add up to the sum it reports: the result is refused, counted
+// against that worker, and the chunk runs on the other worker, although the faulty one is
+// idle and first in line; the job's answer is exact.
+TEST_F(SchedulerTest, ValuesDisagreeWithPartialSum_RefusedAndRedoneOnAnotherWorker) {
+  const std::string liar = AddWorker("a:1");
+  const std::string honest = AddWorker("b:1");
+  auto job = SubmitValues(*scheduler_);
+  std::optional<PendingCall> call = connector_.TakeOldest("a:1");
+  ASSERT_TRUE(call.has_value());
+  AnswerGarbled(*call, [](ChunkReply& reply) {
+    std::vector<int64_t> values = reply.values.ToVector();
+    values[3] += 1;  // the sum, min and max stay as computed from the true values
+    reply.values = EncodedValues::Own(std::move(values));
+  });
+  EXPECT_TRUE(connector_.PendingFor("a:1").empty());
+  ASSERT_TRUE(connector_.CompleteOldest("b:1"));
+  Drained drained = Drain(job);
+  ASSERT_TRUE(drained.finished.has_value());
+  EXPECT_OK(drained.finished->status);
+  EXPECT_EQ(drained.sum, 385);
+  ASSERT_EQ(drained.chunks.size(), 1u);
+  EXPECT_EQ(drained.chunks[0].worker_id, honest);
+  EXPECT_EQ(drained.finished->stats.retries, 1);
+  EXPECT_EQ(FaultsOf(*scheduler_, liar), 1);
+  EXPECT_EQ(FaultsOf(*scheduler_, honest), 0);
+}
+
+TEST_F(SchedulerTest, ValuesDisagreeWithMinOrMax_Refused) {
+  const std::string liar = AddWorker("a:1");
+  AddWorker("b:1");
+  auto job = SubmitValues(*scheduler_);
+  std::optional<PendingCall> call = connector_.TakeOldest("a:1");
+  ASSERT_TRUE(call.has_value());
+  AnswerGarbled(*call, [](ChunkReply& reply) { reply.max = 99; });
+  ASSERT_TRUE(connector_.CompleteOldest("b:1"));
+  Drained drained = Drain(job);
+  ASSERT_TRUE(drained.finished.has_value());
+  EXPECT_OK(drained.finished->status);
+  EXPECT_EQ(drained.chunks[0].max, 100);
+  EXPECT_EQ(FaultsOf(*scheduler_, liar), 1);
+}
+
+// An element count other than the chunk's (0 here) is the worker's fault, not the job's.
+TEST_F(SchedulerTest, ElementCountZero_WorkerFaultedAndChunkRedoneElsewhere) {
+  const std::string liar = AddWorker("a:1");
+  AddWorker("b:1");
   auto job = Submit(1, 10, 10);
   std::optional<PendingCall> call = connector_.TakeOldest("a:1");
   ASSERT_TRUE(call.has_value());
-  ChunkReply reply;
-  reply.count = 3;
-  call->done(reply);
+  AnswerGarbled(*call, [](ChunkReply& reply) { reply.count = 0; });
+  ASSERT_TRUE(connector_.CompleteOldest("b:1"));
+  Drained drained = Drain(job);
+  ASSERT_TRUE(drained.finished.has_value());
+  EXPECT_OK(drained.finished->status);
+  EXPECT_EQ(drained.sum, 385);
+  EXPECT_EQ(FaultsOf(*scheduler_, liar), 1);
+}
+
+// With nobody else to run it, the chunk goes back to the faulty worker, and when it keeps
+// garbling, the job is aborted after max_attempts, saying why: never a wrong answer with OK.
+TEST_F(SchedulerTest, OnlyWorkerKeepsGarbling_AbortedNamingTheContradiction) {
+  const std::string liar = AddWorker("a:1");
+  auto job = SubmitValues(*scheduler_);
+  for (int attempt = 1; attempt <= options_.max_attempts; ++attempt) {
+    std::optional<PendingCall> call = connector_.TakeOldest("a:1");
+    ASSERT_TRUE(call.has_value()) << "attempt " << attempt;
+    EXPECT_EQ(call->task.attempt, attempt);
+    AnswerGarbled(*call, [](ChunkReply& reply) { reply.sum += 1; });
+  }
   Drained drained = Drain(job);
   ASSERT_TRUE(drained.finished.has_value());
   EXPECT_THAT(drained.finished->status,
-              StatusIs(absl::StatusCode::kInternal, HasSubstr("returned 3 results")));
+              StatusIs(absl::StatusCode::kAborted,
+                       ::testing::AllOf(HasSubstr("chunk 0"), HasSubstr(liar),
+                                        HasSubstr("contradicts itself"),
+                                        HasSubstr("values sum to 385, not 386"))));
+  EXPECT_TRUE(drained.chunks.empty());
+  EXPECT_EQ(FaultsOf(*scheduler_, liar), options_.max_attempts);
+}
+
+// A faulty worker does not get the chunk back while another worker may run it: the retry
+// waits for that worker's free slot.
+TEST_F(SchedulerTest, RetryAfterFault_WaitsForAnotherWorkersSlot) {
+  SchedulerOptions options;
+  options.pipeline_depth = 0;
+  Reset(options);
+  AddWorker("a:1");
+  AddWorker("b:1");
+  auto job = Submit(1, 20, 10);  // two chunks: one on each worker
+  std::optional<PendingCall> call = connector_.TakeOldest("a:1");
+  ASSERT_TRUE(call.has_value());
+  ASSERT_EQ(connector_.PendingFor("b:1").size(), 1u);
+  AnswerGarbled(*call, [](ChunkReply& reply) { reply.count = 3; });
+  EXPECT_TRUE(connector_.PendingFor("a:1").empty());  // a is idle, and gets nothing
+  ASSERT_TRUE(connector_.CompleteOldest("b:1"));
+  ASSERT_EQ(connector_.PendingFor("b:1").size(), 1u);  // the retry
+  ASSERT_TRUE(connector_.CompleteOldest("b:1"));
+  Drained drained = Drain(job);
+  ASSERT_TRUE(drained.finished.has_value());
+  EXPECT_OK(drained.finished->status);
+  EXPECT_EQ(drained.sum, 2870);  // 1^2 + ... + 20^2
 }
 
 // ---- Small chunks travel together (RunChunks) -------------------------------------------
@@ -1378,16 +1545,24 @@ TEST_F(SchedulerTest, Batch_CallsFollowMeasuredTimePerChunk) {
   EXPECT_LE(batches.back()->tasks.size(), 200u);
 }
 
-TEST_F(SchedulerTest, Batch_WrongReplyCount_FailsJobAsProtocolViolation) {
-  AddWorker("a:1", 1, {"square"}, 7, 64);
+// Which reply is for which chunk is unknown: every chunk of the call runs again, and the
+// worker is faulted once per chunk.
+TEST_F(SchedulerTest, Batch_WrongReplyCount_EveryChunkRedoneAndWorkerFaulted) {
+  const std::string liar = AddWorker("a:1", 1, {"square"}, 7, 64);
   auto job = Submit(1, 10, 1);
   std::optional<PendingBatch> batch = connector_.TakeOldestBatch("a:1");
   ASSERT_TRUE(batch.has_value());
+  ASSERT_EQ(batch->tasks.size(), 10u);
   batch->done(std::vector<ChunkReply>(3));
-  Drained drained = Drain(job);
+  EXPECT_EQ(FaultsOf(*scheduler_, liar), 10);
+  // Nobody else may run the job: the retries come back to this worker, one per call.
+  Drained drained;
+  while (connector_.CompleteOldest("a:1")) drained = Drain(job, std::move(drained));
+  drained = Drain(job, std::move(drained));
   ASSERT_TRUE(drained.finished.has_value());
-  EXPECT_THAT(drained.finished->status,
-              StatusIs(absl::StatusCode::kInternal, HasSubstr("answered 3 of the 10")));
+  EXPECT_OK(drained.finished->status);
+  EXPECT_EQ(drained.sum, 385);
+  EXPECT_EQ(drained.finished->stats.retries, 10);
 }
 
 // ---- Values in the client's shared-memory buffer ----------------------------------------
@@ -1463,8 +1638,9 @@ TEST_F(SchedulerTest, SharedValues_ReplyWithValuesToo_IsAcceptedOverTheWire) {
   EXPECT_EQ(drained.chunks[0].values.size(), 10u);
 }
 
-TEST_F(SchedulerTest, SharedValues_SharedReplyToJobWithoutBuffer_FailsJobAsProtocolViolation) {
-  AddWorker("a:1");
+TEST_F(SchedulerTest, SharedValues_SharedReplyToJobWithoutBuffer_WorkerFaultedChunkRedone) {
+  const std::string liar = AddWorker("a:1");
+  AddWorker("b:1");
   JobSpec spec = SharedValuesJob(1, 10, 10);
   spec.shared_values.reset();
   auto submitted = scheduler_->SubmitJob(spec);
@@ -1473,10 +1649,13 @@ TEST_F(SchedulerTest, SharedValues_SharedReplyToJobWithoutBuffer_FailsJobAsProto
   ASSERT_TRUE(pending.has_value());
   EXPECT_FALSE(pending->task.shared_values.has_value());
   pending->done(SharedReply(pending->task));
+  ASSERT_TRUE(connector_.CompleteOldest("b:1"));
   Drained drained = Drain(*submitted);
   ASSERT_TRUE(drained.finished.has_value());
-  EXPECT_THAT(drained.finished->status,
-              StatusIs(absl::StatusCode::kInternal, HasSubstr("does not follow the protocol")));
+  EXPECT_OK(drained.finished->status);
+  ASSERT_EQ(drained.chunks.size(), 1u);
+  EXPECT_FALSE(drained.chunks[0].values_shared);
+  EXPECT_EQ(FaultsOf(*scheduler_, liar), 1);
 }
 
 }  // namespace

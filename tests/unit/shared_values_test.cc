@@ -66,12 +66,20 @@ TEST(SharedValuesTest, Write_ThenTake_ValuesAtTheirPositions) {
   ASSERT_OK(writer.Write({{10, low.data(), low.size()}, {98, high.data(), high.size()}}));
   EXPECT_THAT(Take(*buffer, 10, 3), ElementsAre(1, -2, 3));
   EXPECT_THAT(Take(*buffer, 98, 2), ElementsAre(INT64_MAX, INT64_MIN));
-  // Take also sums what it copies, exactly.
+  // Take also adds up what it copies, exactly: count, sum, smallest and largest.
   std::vector<int64_t> out(3);
-  ASSERT_OK_AND_ASSIGN(absl::int128 low_sum, buffer->Take(10, 3, out.data()));
-  EXPECT_EQ(low_sum, 2);
-  ASSERT_OK_AND_ASSIGN(absl::int128 high_sum, buffer->Take(98, 2, out.data()));
-  EXPECT_EQ(high_sum, -1);
+  ASSERT_OK_AND_ASSIGN(ValueStats low_stats, buffer->Take(10, 3, out.data()));
+  EXPECT_EQ(low_stats.count, 3u);
+  EXPECT_EQ(low_stats.sum, 2);
+  EXPECT_EQ(low_stats.min, -2);
+  EXPECT_EQ(low_stats.max, 3);
+  ASSERT_OK_AND_ASSIGN(ValueStats high_stats, buffer->Take(98, 2, out.data()));
+  EXPECT_EQ(high_stats.sum, -1);
+  EXPECT_EQ(high_stats.min, INT64_MIN);
+  EXPECT_EQ(high_stats.max, INT64_MAX);
+  // Without a place to copy them to, it only adds them up.
+  ASSERT_OK_AND_ASSIGN(ValueStats read_only, buffer->Take(10, 3, nullptr));
+  EXPECT_EQ(read_only.sum, 2);
 }
 
 TEST(SharedValuesTest, Write_ManyAdjacentSpans_AllLand) {

@@ -46,6 +46,39 @@ def test(bin_dir, source_dir):
               f"square(3037000500): exit {too_big.returncode}, stderr {too_big.stderr!r}")
         check("The sum" not in too_big.stdout, f"a failed job printed a sum: {too_big.stdout!r}")
 
+        check_garbled_chunks_refused(cluster.pb2)
+
+
+def check_garbled_chunks_refused(pb2):
+    """The client's own check of each chunk's values against what its worker reported."""
+    import client  # noqa: E402  (examples_dir is on the path once the harness ran)
+
+    started = pb2.JobStarted(job_id="job-1", total_elements=3, chunk_size=3, num_chunks=1)
+
+    def chunk(**changes):
+        fields = dict(chunk_index=0, first_element=0, element_count=3, values=[1, 4, 9],
+                      partial_sum=pb2.Int128(low=14), partial_min=1, partial_max=9,
+                      worker=pb2.WorkerRef(worker_id="w2", host="h", pid=7))
+        fields.update(changes)
+        return pb2.ChunkResult(**fields)
+
+    honest = client.Reducer(client.JobInput(range_bounds=(1, 3)), want_values=True)
+    honest.on_started(started)
+    honest.on_chunk(chunk())
+    check(honest.total == 14, f"an honest chunk summed to {honest.total}")
+    for label, garbled in [("sum", chunk(partial_sum=pb2.Int128(low=15))),
+                           ("max", chunk(partial_max=10)),
+                           ("count", chunk(values=[1, 4]))]:
+        reducer = client.Reducer(client.JobInput(range_bounds=(1, 3)), want_values=True)
+        reducer.on_started(started)
+        try:
+            reducer.on_chunk(garbled)
+        except client.ProtocolError as error:
+            check("chunk 0 from worker w2 (h/7)" in str(error),
+                  f"garbled {label}: the error does not name the chunk and worker: {error}")
+        else:
+            check(False, f"a chunk with a garbled {label} was accepted")
+
 
 if __name__ == "__main__":
     run_test(test)

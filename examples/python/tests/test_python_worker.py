@@ -26,9 +26,10 @@ def expect_output(result, lines, what):
 
 def test(bin_dir, source_dir):
     with Cluster(bin_dir, source_dir) as cluster:
-        # A short lease so the re-registration check below takes about a second.
+        # A short lease so the re-registration check below takes about a second, and a short
+        # wait for workers for the function nobody here offers.
         cluster.start_coordinator(f"--lease_timeout={int(LEASE_TIMEOUT_S * 1000)}ms",
-                                  "--heartbeat_interval=200ms")
+                                  "--heartbeat_interval=200ms", "--worker_wait=1s")
         # At most 3 chunks per call: one-element chunks below then travel 3 to a call, and a
         # call of more would fail the job (the worker answers INVALID_ARGUMENT).
         worker = cluster.start_python_worker("python-worker", 3, "--max_chunks_per_call=3")
@@ -62,9 +63,11 @@ def test(bin_dir, source_dir):
               and "OUT_OF_RANGE" in too_big.stderr,
               f"square(-3037000500): exit {too_big.returncode}, stderr {too_big.stderr!r}")
 
-        # cube is a C++ worker function: the coordinator must not send it here.
+        # cube is a C++ worker function: the coordinator must not send it here. The job
+        # waits --worker_wait for a worker that offers it, then fails UNAVAILABLE (exit 3).
         cube = cluster.client("--function=cube", "--range=1..10")
-        check(cube.returncode == 2 and "NOT_FOUND" in cube.stderr and "cube" in cube.stderr,
+        check(cube.returncode == 3 and "UNAVAILABLE" in cube.stderr
+              and "no worker offering 'cube'" in cube.stderr,
               f"cube on a Python-only pool: exit {cube.returncode}, stderr {cube.stderr!r}")
 
         # Freeze the worker past its lease: the coordinator declares it dead, the next

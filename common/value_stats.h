@@ -1,0 +1,43 @@
+// What a chunk's values add up to (count, exact sum, smallest, largest), computed from the
+// values themselves. A worker reports these for every chunk; the coordinator and the client
+// recompute them from the values they receive and refuse a chunk whose report does not match,
+// so that a worker that garbles its values cannot go unseen. Transport-free.
+#ifndef GPOOL_COMMON_VALUE_STATS_H_
+#define GPOOL_COMMON_VALUE_STATS_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "absl/numeric/int128.h"
+#include "common/encoded_values.h"
+
+namespace gpool {
+
+struct ValueStats {
+  uint64_t count = 0;
+  absl::int128 sum = 0;
+  // Of no values: INT64_MAX and INT64_MIN, so that merging finds the others'.
+  int64_t min = INT64_MAX;
+  int64_t max = INT64_MIN;
+
+  // Adds `other`'s values to these.
+  void Merge(const ValueStats& other);
+};
+
+// One pass over the values; vectorised (AVX2 where the CPU has it), so it costs little more
+// than reading them.
+ValueStats Summarize(const int64_t* values, size_t n);
+// The same, while copying the values to `out` (which must not overlap them).
+ValueStats CopyAndSummarize(const int64_t* values, size_t n, int64_t* out);
+// The same over values kept as received (pieces need not end at a value's boundary).
+ValueStats Summarize(const EncodedValues& values);
+
+// Empty when `values` (computed from a chunk's values) agree with what a worker reported for
+// them; otherwise what differs, in words, e.g. "its 10 values sum to 385, not 384".
+std::string Disagreement(const ValueStats& values, uint64_t count, absl::int128 sum,
+                         int64_t min, int64_t max);
+
+}  // namespace gpool
+
+#endif  // GPOOL_COMMON_VALUE_STATS_H_
