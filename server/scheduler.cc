@@ -11,11 +11,6 @@
 namespace gpool {
 namespace {
 
-bool Offers(const WorkerRegistration& registration, const std::string& function) {
-  const auto& functions = registration.functions;
-  return std::find(functions.begin(), functions.end(), function) != functions.end();
-}
-
 // An error the function itself raises for the chunk's input: it would repeat wherever the
 // chunk runs, so the job fails at once. Any other error is the worker's (or its link's): the
 // chunk may succeed elsewhere.
@@ -48,18 +43,17 @@ constexpr size_t kDurationSamples = 64;
 
 Scheduler::Scheduler(SchedulerOptions options, const Clock* clock, WorkerConnector* connector)
     : options_(std::move(options)),
-      heartbeat_policy_(options_.heartbeat_interval, options_.lease_timeout,
-                        options_.heartbeat_budget, options_.max_heartbeat_interval),
       clock_(clock),
       connector_(connector),
-      granted_interval_(heartbeat_policy_.min_interval()) {}
+      registry_(HeartbeatPolicy(options_.heartbeat_interval, options_.lease_timeout,
+                                options_.heartbeat_budget, options_.max_heartbeat_interval)) {}
 
 Scheduler::~Scheduler() {
   std::vector<std::shared_ptr<WorkerConnection>> connections;
   std::vector<std::shared_ptr<JobStream>> streams;
   {
     absl::MutexLock lock(&mu_);
-    for (auto& [id, worker] : workers_) connections.push_back(worker.connection);
+    for (auto& [id, worker] : registry_.workers()) connections.push_back(worker.connection);
     for (auto& [sequence, job] : jobs_) {
       JobEvent event;
       event.kind = JobEvent::Kind::kFinished;
@@ -82,120 +76,44 @@ Scheduler::~Scheduler() {
 
 absl::StatusOr<RegistrationGrant> Scheduler::RegisterWorker(
     const WorkerRegistration& registration) {
-  if (registration.address.empty()) {
-    return absl::InvalidArgumentError("a worker must give the address it serves on");
-  }
-  if (registration.slots < 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("slots must be at least 1, got ", registration.slots));
-  }
-  if (registration.functions.empty()) {
-    return absl::InvalidArgumentError("a worker must offer at least one function");
-  }
-  if (registration.max_chunks_per_call < 1 ||
-      registration.max_chunks_per_call > kMaxChunksPerCall) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("max_chunks_per_call must be 1 to ", kMaxChunksPerCall, ", got ",
-                     registration.max_chunks_per_call));
-  }
+  if (absl::Status status = WorkerRegistry::Validate(registration); !status.ok()) return status;
   // Connecting creates a channel object only; no I/O happens under the lock.
   std::shared_ptr<WorkerConnection> connection = connector_->Connect(registration.address);
   Actions actions;
   RegistrationGrant grant;
   {
     absl::MutexLock lock(&mu_);
-    std::vector<std::string> replaced;
-    for (const auto& [id, worker] : workers_) {
-      if (worker.registration.address == registration.address) replaced.push_back(id);
-    }
-    for (const std::string& id : replaced) {
+    for (const std::string& id : registry_.AtAddress(registration.address)) {
       DeclareDeadLocked(id, "it registered again (restarted or lost its lease)", &actions);
     }
-    Worker worker;
-    worker.sequence = next_worker_sequence_++;
-    worker.worker_id = absl::StrCat("w", worker.sequence);
-    worker.registration = registration;
-    worker.connection = std::move(connection);
-    worker.last_heartbeat = clock_->Now();
-    LogInfo(absl::StrCat("worker ", worker.worker_id, " registered: ", registration.address,
-                         " host=", registration.host, " pid=", registration.pid,
-                         " slots=", registration.slots, " functions=",
-                         absl::StrJoin(registration.functions, ",")));
-    auto [it, inserted] = workers_.emplace(worker.worker_id, std::move(worker));
-    // The newcomer counts in its own grant.
-    RegrantLocked();
-    it->second.heartbeat_interval = granted_interval_;
-    it->second.lease_timeout = heartbeat_policy_.LeaseFor(granted_interval_);
-    grant.worker_id = it->first;
-    grant.heartbeat_interval = it->second.heartbeat_interval;
-    grant.lease_timeout = it->second.lease_timeout;
+    const RegisteredWorker& worker =
+        registry_.Add(registration, std::move(connection), clock_->Now());
+    grant.worker_id = worker.worker_id;
+    grant.heartbeat_interval = worker.heartbeat_interval;
+    grant.lease_timeout = worker.lease_timeout;
     PumpLocked(&actions);
   }
   Execute(std::move(actions));
   return grant;
 }
 
-Scheduler::Worker* Scheduler::FindWorkerLocked(const std::string& worker_id,
-                                               uint64_t incarnation) {
-  auto it = workers_.find(worker_id);
-  if (it == workers_.end() || it->second.registration.incarnation != incarnation) {
-    return nullptr;
-  }
-  return &it->second;
-}
-
 absl::StatusOr<HeartbeatGrant> Scheduler::Heartbeat(const std::string& worker_id,
                                                     uint64_t incarnation,
                                                     absl::Duration reported_interval) {
-  if (reported_interval < absl::Milliseconds(1)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "a heartbeat must report the interval the worker beats at (heartbeat_interval_ms >= "
-        "1, the last one granted), got ",
-        absl::FormatDuration(reported_interval)));
-  }
   absl::MutexLock lock(&mu_);
-  Worker* worker = FindWorkerLocked(worker_id, incarnation);
-  if (worker == nullptr) {
-    return absl::NotFoundError(
-        absl::StrCat("worker ", worker_id, " is not registered here; register again"));
-  }
-  worker->last_heartbeat = clock_->Now();
-  // The lease follows what the worker says it does, not what it was asked to do: a new,
-  // shorter grant shortens the lease only once the worker reports beating faster, and a
-  // longer one lengthens it from the beat that announces it, before the worker slows down.
-  worker->heartbeat_interval = heartbeat_policy_.Clamp(reported_interval);
-  worker->lease_timeout = heartbeat_policy_.LeaseFor(worker->heartbeat_interval);
-  return HeartbeatGrant{granted_interval_, heartbeat_policy_.LeaseFor(granted_interval_)};
-}
-
-void Scheduler::RegrantLocked() {
-  const absl::Duration next =
-      heartbeat_policy_.NextInterval(granted_interval_, static_cast<int>(workers_.size()));
-  if (next == granted_interval_) return;
-  LogInfo(absl::StrCat("heartbeat interval now ", absl::FormatDuration(next), " (was ",
-                       absl::FormatDuration(granted_interval_), ") for ", workers_.size(),
-                       " worker(s) within ", heartbeat_policy_.budget(), " beats/s; lease ",
-                       absl::FormatDuration(heartbeat_policy_.LeaseFor(next))));
-  granted_interval_ = next;
+  return registry_.Heartbeat(worker_id, incarnation, reported_interval, clock_->Now());
 }
 
 absl::Status Scheduler::DrainWorker(const std::string& worker_id, uint64_t incarnation) {
   absl::MutexLock lock(&mu_);
-  Worker* worker = FindWorkerLocked(worker_id, incarnation);
-  if (worker == nullptr) {
-    return absl::NotFoundError(absl::StrCat("worker ", worker_id, " is not registered here"));
-  }
-  worker->draining = true;
-  LogInfo(absl::StrCat("worker ", WorkerLabelLocked(*worker), " is draining; it holds ",
-                       worker->in_flight.size(), " chunk(s)"));
-  return absl::OkStatus();
+  return registry_.Drain(worker_id, incarnation);
 }
 
 absl::Status Scheduler::DeregisterWorker(const std::string& worker_id, uint64_t incarnation) {
   Actions actions;
   {
     absl::MutexLock lock(&mu_);
-    if (FindWorkerLocked(worker_id, incarnation) == nullptr) {
+    if (registry_.Find(worker_id, incarnation) == nullptr) {
       return absl::NotFoundError(absl::StrCat("worker ", worker_id, " is not registered here"));
     }
     DeclareDeadLocked(worker_id, "it deregistered (graceful shutdown)", &actions,
@@ -304,12 +222,8 @@ void Scheduler::Tick() {
   {
     absl::MutexLock lock(&mu_);
     const absl::Time now = clock_->Now();
-    std::vector<std::string> expired;
-    for (const auto& [id, worker] : workers_) {
-      if (now - worker.last_heartbeat > worker.lease_timeout) expired.push_back(id);
-    }
-    for (const std::string& id : expired) {
-      const Worker& worker = workers_.at(id);
+    for (const std::string& id : registry_.Expired(now)) {
+      const RegisteredWorker& worker = *registry_.Find(id);
       DeclareDeadLocked(
           id,
           absl::StrCat("no heartbeat for more than ", absl::FormatDuration(worker.lease_timeout),
@@ -327,7 +241,7 @@ void Scheduler::Tick() {
     }
     for (uint64_t sequence : timed_out) {
       Job& job = jobs_.at(sequence);
-      const std::vector<std::string> offered = AvailableFunctionsLocked();
+      const std::vector<std::string> offered = registry_.AvailableFunctions();
       FinishJobLocked(
           job, absl::UnavailableError(absl::StrCat(
                    "no worker offering '", job.spec.function, "' was available for ",
@@ -354,28 +268,8 @@ ClusterSnapshot Scheduler::Snapshot() const {
   absl::MutexLock lock(&mu_);
   const absl::Time now = clock_->Now();
   ClusterSnapshot snapshot;
-  for (const auto& [id, worker] : workers_) {
-    WorkerSnapshot w;
-    w.worker_id = id;
-    w.address = worker.registration.address;
-    w.host = worker.registration.host;
-    w.pid = worker.registration.pid;
-    w.slots = worker.registration.slots;
-    w.functions = worker.registration.functions;
-    w.chunks_in_flight = static_cast<int>(worker.in_flight.size());
-    w.chunks_done = worker.chunks_done;
-    w.faults = worker.faults;
-    w.heartbeat_age = now - worker.last_heartbeat;
-    w.heartbeat_interval = worker.heartbeat_interval;
-    w.lease_timeout = worker.lease_timeout;
-    snapshot.total_slots += w.slots;
-    snapshot.workers.push_back(std::move(w));
-  }
-  std::sort(snapshot.workers.begin(), snapshot.workers.end(),
-            [this](const WorkerSnapshot& a, const WorkerSnapshot& b)
-                ABSL_NO_THREAD_SAFETY_ANALYSIS {
-                  return workers_.at(a.worker_id).sequence < workers_.at(b.worker_id).sequence;
-                });
+  snapshot.total_slots = registry_.TotalSlots();
+  snapshot.workers = registry_.Snapshot(now);
   for (const auto& [sequence, job] : jobs_) {
     JobSnapshot j;
     j.job_id = job.job_id;
@@ -393,7 +287,7 @@ ClusterSnapshot Scheduler::Snapshot() const {
 bool Scheduler::AwaitWorkers(int min_workers, absl::Duration timeout) {
   absl::MutexLock lock(&mu_);
   auto enough = [this, min_workers]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return static_cast<int>(workers_.size()) >= min_workers;
+    return static_cast<int>(registry_.size()) >= min_workers;
   };
   return mu_.AwaitWithTimeout(absl::Condition(&enough), timeout);
 }
@@ -438,8 +332,7 @@ void Scheduler::OnCallDone(const std::string& worker_id, uint64_t job_sequence,
   {
     absl::MutexLock lock(&mu_);
     --outstanding_calls_;
-    auto worker_it = workers_.find(worker_id);
-    Worker* worker = worker_it == workers_.end() ? nullptr : &worker_it->second;
+    RegisteredWorker* worker = registry_.Find(worker_id);
     auto job_it = jobs_.find(job_sequence);
     Job* job = job_it == jobs_.end() ? nullptr : &job_it->second;
     if (job != nullptr) job->open_chunks_by_call.erase(call_id);
@@ -496,7 +389,7 @@ void Scheduler::OnCallDone(const std::string& worker_id, uint64_t job_sequence,
   Execute(std::move(actions));
 }
 
-void Scheduler::AcceptResultLocked(Job& job, const std::string& worker_id, Worker* worker,
+void Scheduler::AcceptResultLocked(Job& job, const std::string& worker_id, RegisteredWorker* worker,
                                    uint64_t chunk_index, int attempt, ChunkReply reply,
                                    const std::string& contradiction, Actions* actions) {
   const uint64_t expected = job.plan->ElementCount(chunk_index);
@@ -544,9 +437,8 @@ void Scheduler::AcceptResultLocked(Job& job, const std::string& worker_id, Worke
     }
     auto open = job.open_chunks_by_call.find(run.call_id);
     if (open != job.open_chunks_by_call.end() && --open->second > 0) continue;
-    auto other = workers_.find(run.worker_id);
-    if (other != workers_.end()) {
-      actions->call_cancellations.emplace_back(other->second.connection, run.call_id);
+    if (const RegisteredWorker* other = registry_.Find(run.worker_id); other != nullptr) {
+      actions->call_cancellations.emplace_back(other->connection, run.call_id);
     }
   }
   job.active.erase(active_it);
@@ -577,7 +469,7 @@ void Scheduler::AcceptResultLocked(Job& job, const std::string& worker_id, Worke
   if (job.chunks_done == job.plan->num_chunks) FinishJobLocked(job, absl::OkStatus());
 }
 
-void Scheduler::ChunkFailedLocked(Job& job, const std::string& worker_id, Worker* worker,
+void Scheduler::ChunkFailedLocked(Job& job, const std::string& worker_id, RegisteredWorker* worker,
                                   uint64_t chunk_index, int attempt,
                                   const absl::Status& status) {
   auto active_it = job.active.find(chunk_index);
@@ -598,13 +490,13 @@ void Scheduler::ChunkFailedLocked(Job& job, const std::string& worker_id, Worker
     active_it->second.faulted_on.push_back(worker_id);
     if (worker != nullptr) ++worker->faults;
     LogWarning(absl::StrCat(job.job_id, ": worker ",
-                            worker != nullptr ? WorkerLabelLocked(*worker) : worker_id,
+                            worker != nullptr ? worker->Label() : worker_id,
                             " failed chunk ", chunk_index, " (", status.ToString(),
                             "); the chunk runs again"));
   }
   // The chunk goes elsewhere; the reason goes into the job's error if the attempts run out.
   ChunkLostLocked(job, chunk_index,
-                  absl::StrCat(worker != nullptr ? WorkerLabelLocked(*worker) : worker_id, " [",
+                  absl::StrCat(worker != nullptr ? worker->Label() : worker_id, " [",
                                absl::StatusCodeToString(status.code()), ": ", status.message(),
                                "]"));
 }
@@ -636,7 +528,7 @@ void Scheduler::PumpLocked(Actions* actions) {
   // Jobs with work left and no worker to run it start (or keep) waiting.
   const absl::Time now = clock_->Now();
   for_each_job([&](Job& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (HasEligibleWorkerLocked(job.spec.function)) {
+    if (registry_.AnyAccepts(job.spec.function)) {
       job.waiting_for_workers_since.reset();
     } else if (!job.waiting_for_workers_since.has_value()) {
       job.waiting_for_workers_since = now;
@@ -665,12 +557,12 @@ void Scheduler::PushEventLocked(Job& job, JobEvent event) {
 
 bool Scheduler::TryPlanLocked(Job& job) {
   if (job.plan.has_value()) return true;
-  if (!HasEligibleWorkerLocked(job.spec.function)) return false;
+  if (!registry_.AnyAccepts(job.spec.function)) return false;
   int cluster_slots = 0;
   std::vector<int> eligible_slots;
-  for (const auto& [id, worker] : workers_) {
+  for (const auto& [id, worker] : registry_.workers()) {
     cluster_slots += worker.registration.slots;
-    if (!worker.draining && Offers(worker.registration, job.spec.function)) {
+    if (worker.Accepts(job.spec.function)) {
       eligible_slots.push_back(worker.registration.slots);
     }
   }
@@ -727,7 +619,7 @@ bool Scheduler::WindowFullLocked(const Job& job) const {
          job.undelivered_values >= options_.result_window_values;
 }
 
-uint64_t Scheduler::CallSizeLimitLocked(const Job& job, const Worker& worker) const {
+uint64_t Scheduler::CallSizeLimitLocked(const Job& job, const RegisteredWorker& worker) const {
   // Validated at registration: at least 1.
   const uint64_t worker_limit = static_cast<uint64_t>(worker.registration.max_chunks_per_call);
   if (worker_limit == 1) return 1;
@@ -736,7 +628,7 @@ uint64_t Scheduler::CallSizeLimitLocked(const Job& job, const Worker& worker) co
   // With no idle slot (a pipeline call), over all of the job's slots.
   int idle_slots = 0;
   int job_slots = 0;
-  for (const auto& [id, other] : workers_) {
+  for (const auto& [id, other] : registry_.workers()) {
     if (!MayRunLocked(other, job)) continue;
     job_slots += other.registration.slots;
     idle_slots += std::max(0, other.registration.slots - other.calls_in_flight);
@@ -770,7 +662,7 @@ bool Scheduler::DispatchOneLocked(Job& job, Actions* actions) {
   }
   job.next_fresh_chunk = job.already_done.NextAbsent(job.next_fresh_chunk);
   if (job.retry_queue.empty() && job.next_fresh_chunk >= job.plan->num_chunks) return false;
-  Worker* worker = PickWorkerLocked(job);
+  RegisteredWorker* worker = PickWorkerLocked(job);
   if (worker == nullptr) return false;
 
   // Retries first: they are the oldest work of the job. A chunk that was lost with its
@@ -778,7 +670,7 @@ bool Scheduler::DispatchOneLocked(Job& job, Actions* actions) {
   // call are not charged its losses again.
   if (!job.retry_queue.empty()) {
     const uint64_t chunk_index = job.retry_queue.front();
-    Worker* target = worker;
+    RegisteredWorker* target = worker;
     const std::vector<std::string>& faulted = job.active[chunk_index].faulted_on;
     if (std::find(faulted.begin(), faulted.end(), worker->worker_id) != faulted.end()) {
       // This worker failed the chunk before: another one takes it, as soon as one has room.
@@ -787,7 +679,7 @@ bool Scheduler::DispatchOneLocked(Job& job, Actions* actions) {
       target = PickWorkerLocked(job, faulted);
       if (target == nullptr) {
         bool another_may_run = false;
-        for (const auto& [id, other] : workers_) {
+        for (const auto& [id, other] : registry_.workers()) {
           another_may_run |= MayRunLocked(other, job) &&
                              std::find(faulted.begin(), faulted.end(), id) == faulted.end();
         }
@@ -821,7 +713,7 @@ bool Scheduler::DispatchOneLocked(Job& job, Actions* actions) {
 }
 
 void Scheduler::DispatchLocked(Job& job, const std::vector<uint64_t>& chunk_indices,
-                               Worker& worker, Actions* actions) {
+                               RegisteredWorker& worker, Actions* actions) {
   const uint64_t call_id = next_call_id_++;
   const absl::Time now = clock_->Now();
   job.workers_used.insert(worker.worker_id);
@@ -874,8 +766,8 @@ void Scheduler::SpeculateLocked(Job& job, Actions* actions) {
   for (auto& [chunk_index, active] : job.active) {
     if (active.runs.size() != 1 || now - active.runs.front().started <= *threshold) continue;
     // An idle slot (not just pipeline room) on another worker that may run this job.
-    Worker* backup = nullptr;
-    for (auto& [id, worker] : workers_) {
+    RegisteredWorker* backup = nullptr;
+    for (auto& [id, worker] : registry_.workers()) {
       if (id != active.runs.front().worker_id && MayRunLocked(worker, job) &&
           worker.calls_in_flight < worker.registration.slots) {
         backup = &worker;
@@ -893,19 +785,19 @@ void Scheduler::SpeculateLocked(Job& job, Actions* actions) {
   }
 }
 
-bool Scheduler::MayRunLocked(const Worker& worker, const Job& job) const {
-  if (worker.draining || !Offers(worker.registration, job.spec.function)) return false;
+bool Scheduler::MayRunLocked(const RegisteredWorker& worker, const Job& job) const {
+  if (!worker.Accepts(job.spec.function)) return false;
   const bool at_worker_limit =
       job.spec.max_workers > 0 &&
       job.workers_used.size() >= static_cast<size_t>(job.spec.max_workers);
   return !at_worker_limit || job.workers_used.count(worker.worker_id) > 0;
 }
 
-Scheduler::Worker* Scheduler::PickWorkerLocked(const Job& job,
-                                               const std::vector<std::string>& exclude) {
-  Worker* best = nullptr;
+RegisteredWorker* Scheduler::PickWorkerLocked(const Job& job,
+                                              const std::vector<std::string>& exclude) {
+  RegisteredWorker* best = nullptr;
   double best_load = 0;
-  for (auto& [id, worker] : workers_) {
+  for (auto& [id, worker] : registry_.workers()) {
     if (!MayRunLocked(worker, job)) continue;
     if (std::find(exclude.begin(), exclude.end(), id) != exclude.end()) continue;
     const int capacity = worker.registration.slots + options_.pipeline_depth;
@@ -921,27 +813,12 @@ Scheduler::Worker* Scheduler::PickWorkerLocked(const Job& job,
   return best;
 }
 
-bool Scheduler::HasEligibleWorkerLocked(const std::string& function) const {
-  for (const auto& [id, worker] : workers_) {
-    if (!worker.draining && Offers(worker.registration, function)) return true;
-  }
-  return false;
-}
-
-std::vector<std::string> Scheduler::AvailableFunctionsLocked() const {
-  std::set<std::string> names;
-  for (const auto& [id, worker] : workers_) {
-    names.insert(worker.registration.functions.begin(), worker.registration.functions.end());
-  }
-  return std::vector<std::string>(names.begin(), names.end());
-}
-
 void Scheduler::DeclareDeadLocked(const std::string& worker_id, const std::string& reason,
                                   Actions* actions, bool lost) {
-  auto it = workers_.find(worker_id);
-  if (it == workers_.end()) return;
-  Worker& worker = it->second;
-  const std::string label = WorkerLabelLocked(worker);
+  RegisteredWorker* found = registry_.Find(worker_id);
+  if (found == nullptr) return;
+  RegisteredWorker& worker = *found;
+  const std::string label = worker.Label();
   (lost ? LogWarning : LogInfo)(absl::StrCat("worker ", label, lost ? " declared dead: " : " left: ",
                                              reason, "; re-queueing its ",
                                              worker.in_flight.size(), " chunk(s)"));
@@ -962,8 +839,7 @@ void Scheduler::DeclareDeadLocked(const std::string& worker_id, const std::strin
     ChunkLostLocked(job, chunk_index, label);
   }
   actions->cancellations.push_back(worker.connection);
-  workers_.erase(it);
-  RegrantLocked();
+  registry_.Remove(worker_id);
 }
 
 void Scheduler::ChunkLostLocked(Job& job, uint64_t chunk_index, const std::string& worker_label) {
@@ -995,9 +871,9 @@ void Scheduler::FinishJobLocked(Job& job, absl::Status status) {
   std::set<uint64_t> cancelled_calls;
   for (const auto& [chunk_index, active] : job.active) {
     for (const ChunkRun& run : active.runs) {
-      auto worker = workers_.find(run.worker_id);
-      if (worker != workers_.end() && cancelled_calls.insert(run.call_id).second) {
-        finished_job_calls_.emplace_back(worker->second.connection, run.call_id);
+      const RegisteredWorker* worker = registry_.Find(run.worker_id);
+      if (worker != nullptr && cancelled_calls.insert(run.call_id).second) {
+        finished_job_calls_.emplace_back(worker->connection, run.call_id);
       }
     }
   }
@@ -1023,11 +899,6 @@ Scheduler::Job* Scheduler::FindJobLocked(const std::string& job_id) {
     if (job.job_id == job_id) return &job;
   }
   return nullptr;
-}
-
-std::string Scheduler::WorkerLabelLocked(const Worker& worker) const {
-  return absl::StrCat(worker.worker_id, " (", worker.registration.host, "/",
-                      worker.registration.pid, ")");
 }
 
 }  // namespace gpool

@@ -1,5 +1,6 @@
-// The coordinator's brain, with no transport in it: the registry of workers (with leases),
-// the table of jobs, and the decisions of which chunk runs where. The gRPC service adapter
+// The coordinator's brain, with no transport in it: above the registry of workers and their
+// leases (WorkerRegistry, which knows no jobs) it keeps the table of jobs and decides which
+// chunk runs where. The gRPC service adapter
 // (coordinator_service.h) turns RPCs into calls on it; unit tests drive it with a FakeClock
 // and fake WorkerConnections.
 //
@@ -58,9 +59,9 @@
 #include "common/index_set.h"
 #include "common/input.h"
 #include "common/worker_registration.h"
-#include "server/heartbeat_policy.h"
 #include "server/job_stream.h"
 #include "server/worker_connection.h"
+#include "server/worker_registry.h"
 
 namespace gpool {
 
@@ -120,26 +121,6 @@ struct JobSpec {
   // kValues only: the client's shared-memory buffer, which workers on its host write values
   // to instead of sending them (common/shared_values.h).
   std::optional<SharedValuesRef> shared_values;
-};
-
-struct WorkerSnapshot {
-  std::string worker_id;
-  std::string address;
-  std::string host;
-  int64_t pid = 0;
-  int slots = 0;
-  std::vector<std::string> functions;
-  int chunks_in_flight = 0;
-  int64_t chunks_done = 0;
-  // Chunks the worker failed without dying: an error that was not the function's own, or a
-  // result that contradicts itself or the plan (values that do not add up to the count, sum,
-  // min and max it reported, a wrong element count). Each such chunk ran again elsewhere.
-  int64_t faults = 0;
-  absl::Duration heartbeat_age;
-  // The interval the worker beats at, as far as the coordinator knows (what it last reported,
-  // or was granted at registration), and the lease that follows from it.
-  absl::Duration heartbeat_interval;
-  absl::Duration lease_timeout;
 };
 
 struct JobSnapshot {
@@ -222,27 +203,6 @@ class Scheduler {
   bool AwaitWorkers(int min_workers, absl::Duration timeout);
 
  private:
-  struct Worker {
-    WorkerRegistration registration;
-    std::string worker_id;
-    uint64_t sequence = 0;  // registration order
-    std::shared_ptr<WorkerConnection> connection;
-    absl::Time last_heartbeat;
-    // The interval the worker beats at: granted at registration, then as its beats report
-    // it (clamped to what the policy allows). Its lease follows from it.
-    absl::Duration heartbeat_interval;
-    absl::Duration lease_timeout;
-    // (job sequence, chunk index, attempt) of every chunk sent and not answered.
-    absl::btree_set<std::tuple<uint64_t, uint64_t, int>> in_flight;
-    // RunChunks calls sent and not answered: what capacity is counted in.
-    int calls_in_flight = 0;
-    int64_t chunks_done = 0;
-    // Chunks it failed other than by dying: see WorkerSnapshot::faults.
-    int64_t faults = 0;
-    // Leaving gracefully: gets no new chunks.
-    bool draining = false;
-  };
-
   struct ChunkRun {
     std::string worker_id;
     int attempt = 0;
@@ -320,14 +280,14 @@ class Scheduler {
 
   // `contradiction`: how the reply's values disagree with what it reports about them
   // (Disagreement), empty when they agree or it has none; a reply that does is refused.
-  void AcceptResultLocked(Job& job, const std::string& worker_id, Worker* worker,
+  void AcceptResultLocked(Job& job, const std::string& worker_id, RegisteredWorker* worker,
                           uint64_t chunk_index, int attempt, ChunkReply reply,
                           const std::string& contradiction, Actions* actions)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The run failed with `status`: the function's own error fails the job; anything else
   // re-queues the chunk (ChunkLostLocked) and, unless the call was cancelled, counts as the
   // worker's fault.
-  void ChunkFailedLocked(Job& job, const std::string& worker_id, Worker* worker,
+  void ChunkFailedLocked(Job& job, const std::string& worker_id, RegisteredWorker* worker,
                          uint64_t chunk_index, int attempt, const absl::Status& status)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void PumpLocked(Actions* actions) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -335,10 +295,10 @@ class Scheduler {
   // several small ones. False when there is nothing to send or nobody to send it to.
   bool DispatchOneLocked(Job& job, Actions* actions) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // How many chunks the next call of `job` to `worker` may carry.
-  uint64_t CallSizeLimitLocked(const Job& job, const Worker& worker) const
+  uint64_t CallSizeLimitLocked(const Job& job, const RegisteredWorker& worker) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Sends one run of each of `chunk_indices` to `worker`, as one call.
-  void DispatchLocked(Job& job, const std::vector<uint64_t>& chunk_indices, Worker& worker,
+  void DispatchLocked(Job& job, const std::vector<uint64_t>& chunk_indices, RegisteredWorker& worker,
                       Actions* actions) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool WindowFullLocked(const Job& job) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Starts backup copies of stragglers on idle slots.
@@ -347,24 +307,16 @@ class Scheduler {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool TryPlanLocked(Job& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The least loaded worker with room that may run the job, other than those in `exclude`.
-  Worker* PickWorkerLocked(const Job& job, const std::vector<std::string>& exclude = {})
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  bool HasEligibleWorkerLocked(const std::string& function) const
+  RegisteredWorker* PickWorkerLocked(const Job& job, const std::vector<std::string>& exclude = {})
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Whether `worker` may take chunks of `job`: it offers the function, is not draining, and
   // the job's worker limit (--processes) leaves room for it.
-  bool MayRunLocked(const Worker& worker, const Job& job) const
+  bool MayRunLocked(const RegisteredWorker& worker, const Job& job) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  std::vector<std::string> AvailableFunctionsLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Removes the worker and re-queues its chunks. `lost` counts it in the jobs' workers_lost
   // (false for a graceful leave).
   void DeclareDeadLocked(const std::string& worker_id, const std::string& reason,
                          Actions* actions, bool lost = true) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  Worker* FindWorkerLocked(const std::string& worker_id, uint64_t incarnation)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // The number of workers changed: updates the interval granted to every worker. Workers
-  // learn of it at their next beat.
-  void RegrantLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The run of `chunk_index` on `worker_id` was lost: retry it or abort the job.
   void ChunkLostLocked(Job& job, uint64_t chunk_index, const std::string& worker_label)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -373,21 +325,16 @@ class Scheduler {
   // Execute, through PumpLocked): it calls back into the scheduler.
   void PushEventLocked(Job& job, JobEvent event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Job* FindJobLocked(const std::string& job_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  std::string WorkerLabelLocked(const Worker& worker) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const SchedulerOptions options_;
-  const HeartbeatPolicy heartbeat_policy_;
   const Clock* const clock_;
   WorkerConnector* const connector_;
 
   mutable absl::Mutex mu_;
-  std::map<std::string, Worker> workers_ ABSL_GUARDED_BY(mu_);
-  // The heartbeat interval every worker is asked to beat at now.
-  absl::Duration granted_interval_ ABSL_GUARDED_BY(mu_);
+  WorkerRegistry registry_ ABSL_GUARDED_BY(mu_);
   // Keyed by sequence number, so iteration is submission order (fair round-robin).
   std::map<uint64_t, Job> jobs_ ABSL_GUARDED_BY(mu_);
   std::string coordinator_address_ ABSL_GUARDED_BY(mu_);
-  uint64_t next_worker_sequence_ ABSL_GUARDED_BY(mu_) = 1;
   uint64_t next_job_sequence_ ABSL_GUARDED_BY(mu_) = 1;
   uint64_t next_call_id_ ABSL_GUARDED_BY(mu_) = 1;
   // Calls of jobs that finished, to cancel once the lock is released (PumpLocked hands them
