@@ -275,8 +275,8 @@ ClusterSnapshot Scheduler::Snapshot() const {
     j.job_id = job.job_id;
     j.function = job.spec.function;
     j.total_elements = job.spec.input->size();
-    j.num_chunks = job.plan.has_value() ? job.plan->num_chunks : 0;
-    j.chunks_done = job.chunks_done;
+    j.num_chunks = job.chunks.has_value() ? job.chunks->plan().num_chunks : 0;
+    j.chunks_done = job.chunks.has_value() ? job.chunks->chunks_done() : 0;
     j.elapsed = now - job.submitted;
     j.stats = job.stats;
     snapshot.jobs.push_back(std::move(j));
@@ -392,7 +392,8 @@ void Scheduler::OnCallDone(const std::string& worker_id, uint64_t job_sequence,
 void Scheduler::AcceptResultLocked(Job& job, const std::string& worker_id, RegisteredWorker* worker,
                                    uint64_t chunk_index, int attempt, ChunkReply reply,
                                    const std::string& contradiction, Actions* actions) {
-  const uint64_t expected = job.plan->ElementCount(chunk_index);
+  ChunkTable& table = *job.chunks;
+  const uint64_t expected = table.plan().ElementCount(chunk_index);
   // Values come in the reply, or, only where the client offered a buffer, in that buffer.
   const uint64_t expected_in_reply =
       job.spec.mode == ResultMode::kValues && !reply.values_shared ? expected : 0;
@@ -411,7 +412,7 @@ void Scheduler::AcceptResultLocked(Job& job, const std::string& worker_id, Regis
     // Never a wrong answer with OK: the result is dropped and the chunk runs elsewhere.
     const absl::Status refused =
         absl::DataLossError(absl::StrCat("chunk ", chunk_index, ": ", wrong));
-    if (job.active.count(chunk_index) > 0) {
+    if (table.Active(chunk_index) != nullptr) {
       ChunkFailedLocked(job, worker_id, worker, chunk_index, attempt, refused);
       return;
     }
@@ -421,15 +422,15 @@ void Scheduler::AcceptResultLocked(Job& job, const std::string& worker_id, Regis
                             chunk_index, " that was refused: ", refused.message()));
     return;
   }
-  auto active_it = job.active.find(chunk_index);
-  if (active_it == job.active.end()) {
+  std::optional<ActiveChunk> done = table.Complete(chunk_index);
+  if (!done.has_value()) {
     // First result wins; this is a late copy.
     ++job.stats.duplicates_dropped;
     return;
   }
   // The first result wins. The other copies of this chunk are cancelled, freeing their
   // slots, unless their call still carries chunks nobody has finished.
-  for (const ChunkRun& run : active_it->second.runs) {
+  for (const ChunkRun& run : done->runs) {
     if (run.worker_id == worker_id && run.attempt == attempt) {
       job.recent_durations.push_back(clock_->Now() - run.started);
       if (job.recent_durations.size() > kDurationSamples) job.recent_durations.pop_front();
@@ -441,15 +442,13 @@ void Scheduler::AcceptResultLocked(Job& job, const std::string& worker_id, Regis
       actions->call_cancellations.emplace_back(other->connection, run.call_id);
     }
   }
-  job.active.erase(active_it);
-  ++job.chunks_done;
   ++job.undelivered;
   if (job.spec.mode == ResultMode::kValues) job.undelivered_values += static_cast<int64_t>(expected);
   JobEvent event;
   event.kind = JobEvent::Kind::kChunk;
   ChunkDelivery& chunk = event.chunk;
   chunk.chunk_index = chunk_index;
-  chunk.first_element = job.plan->FirstElement(chunk_index);
+  chunk.first_element = table.plan().FirstElement(chunk_index);
   chunk.element_count = expected;
   chunk.values = std::move(reply.values);
   chunk.values_shared = reply.values_shared;
@@ -459,35 +458,28 @@ void Scheduler::AcceptResultLocked(Job& job, const std::string& worker_id, Regis
   chunk.worker_id = worker_id;
   chunk.worker_pid = reply.pid;
   chunk.attempt = attempt;
-  chunk.tail = job.retry_queue.empty() &&
-               job.already_done.NextAbsent(job.next_fresh_chunk) >= job.plan->num_chunks;
+  chunk.tail = !table.HasRetries() && !table.HasFresh();
   if (worker != nullptr) {
     ++worker->chunks_done;
     chunk.worker_host = worker->registration.host;
   }
   PushEventLocked(job, std::move(event));
-  if (job.chunks_done == job.plan->num_chunks) FinishJobLocked(job, absl::OkStatus());
+  if (table.AllDone()) FinishJobLocked(job, absl::OkStatus());
 }
 
 void Scheduler::ChunkFailedLocked(Job& job, const std::string& worker_id, RegisteredWorker* worker,
                                   uint64_t chunk_index, int attempt,
                                   const absl::Status& status) {
-  auto active_it = job.active.find(chunk_index);
-  if (active_it == job.active.end()) return;  // already done: the failure does not matter
-  auto& runs = active_it->second.runs;
-  auto run_it = std::find_if(runs.begin(), runs.end(), [&](const ChunkRun& run) {
-    return run.worker_id == worker_id && run.attempt == attempt;
-  });
-  // No run means the worker was already declared dead and the chunk re-queued.
-  if (run_it == runs.end()) return;
-  runs.erase(run_it);
+  // No run: the chunk is done already and the failure does not matter, or the worker was
+  // already declared dead and the chunk re-queued.
+  if (!job.chunks->EndRun(chunk_index, worker_id, attempt)) return;
   if (IsDeterministicFailure(status.code())) {
     FinishJobLocked(job, status);
     return;
   }
   // CANCELLED is the coordinator's own doing (or the worker's drain), not a fault.
   if (status.code() != absl::StatusCode::kCancelled) {
-    active_it->second.faulted_on.push_back(worker_id);
+    job.chunks->AddFault(chunk_index, worker_id);
     if (worker != nullptr) ++worker->faults;
     LogWarning(absl::StrCat(job.job_id, ": worker ",
                             worker != nullptr ? worker->Label() : worker_id,
@@ -556,7 +548,7 @@ void Scheduler::PushEventLocked(Job& job, JobEvent event) {
 }
 
 bool Scheduler::TryPlanLocked(Job& job) {
-  if (job.plan.has_value()) return true;
+  if (job.chunks.has_value()) return true;
   if (!registry_.AnyAccepts(job.spec.function)) return false;
   int cluster_slots = 0;
   std::vector<int> eligible_slots;
@@ -582,6 +574,7 @@ bool Scheduler::TryPlanLocked(Job& job) {
     FinishJobLocked(job, plan.status());
     return false;
   }
+  IndexSet already_done;
   for (const auto& [first, last] : job.spec.completed_chunks) {
     if (last >= plan->num_chunks) {
       FinishJobLocked(job, absl::InvalidArgumentError(absl::StrCat(
@@ -589,10 +582,9 @@ bool Scheduler::TryPlanLocked(Job& job) {
                                plan->num_chunks, " chunks of the job")));
       return false;
     }
-    job.already_done.InsertRange(first, last);
+    already_done.InsertRange(first, last);
   }
-  job.chunks_done = job.already_done.size();
-  job.plan = *plan;
+  job.chunks.emplace(*plan, std::move(already_done));
   JobEvent event;
   event.kind = JobEvent::Kind::kStarted;
   event.plan.job_id = job.job_id;
@@ -604,10 +596,11 @@ bool Scheduler::TryPlanLocked(Job& job) {
   PushEventLocked(job, std::move(event));
   LogInfo(absl::StrCat(job.job_id, " planned: ", plan->num_chunks, " chunks of ",
                        plan->chunk_size, " elements over ", job_slots, " slots",
-                       job.chunks_done > 0 ? absl::StrCat(" (", job.chunks_done,
-                                                          " already held by the client)")
-                                           : ""));
-  if (job.chunks_done == plan->num_chunks) {
+                       job.chunks->chunks_done() > 0
+                           ? absl::StrCat(" (", job.chunks->chunks_done(),
+                                          " already held by the client)")
+                           : ""));
+  if (job.chunks->AllDone()) {
     FinishJobLocked(job, absl::OkStatus());
     return false;
   }
@@ -634,9 +627,7 @@ uint64_t Scheduler::CallSizeLimitLocked(const Job& job, const RegisteredWorker& 
     idle_slots += std::max(0, other.registration.slots - other.calls_in_flight);
   }
   const uint64_t spread = static_cast<uint64_t>(std::max(1, idle_slots > 0 ? idle_slots : job_slots));
-  const uint64_t unsent =
-      job.retry_queue.size() + (job.plan->num_chunks - std::min(job.plan->num_chunks,
-                                                                 job.next_fresh_chunk));
+  const uint64_t unsent = job.chunks->UnsentCount();
   const uint64_t fair_share = (unsent + spread - 1) / spread;
   // And no more than the result window has room for.
   const uint64_t window_room =
@@ -656,22 +647,19 @@ uint64_t Scheduler::CallSizeLimitLocked(const Job& job, const RegisteredWorker& 
 bool Scheduler::DispatchOneLocked(Job& job, Actions* actions) {
   if (!TryPlanLocked(job)) return false;
   if (WindowFullLocked(job)) return false;
-  // Drop retry entries whose chunk completed meanwhile (a late result won).
-  while (!job.retry_queue.empty() && job.active.count(job.retry_queue.front()) == 0) {
-    job.retry_queue.pop_front();
-  }
-  job.next_fresh_chunk = job.already_done.NextAbsent(job.next_fresh_chunk);
-  if (job.retry_queue.empty() && job.next_fresh_chunk >= job.plan->num_chunks) return false;
+  ChunkTable& table = *job.chunks;
+  const std::optional<uint64_t> retry = table.NextRetry();
+  if (!retry.has_value() && !table.HasFresh()) return false;
   RegisteredWorker* worker = PickWorkerLocked(job);
   if (worker == nullptr) return false;
 
   // Retries first: they are the oldest work of the job. A chunk that was lost with its
   // worker travels alone: if it is what kills workers, the chunks that would have shared its
   // call are not charged its losses again.
-  if (!job.retry_queue.empty()) {
-    const uint64_t chunk_index = job.retry_queue.front();
+  if (retry.has_value()) {
+    const uint64_t chunk_index = *retry;
     RegisteredWorker* target = worker;
-    const std::vector<std::string>& faulted = job.active[chunk_index].faulted_on;
+    const std::vector<std::string>& faulted = table.Active(chunk_index)->faulted_on;
     if (std::find(faulted.begin(), faulted.end(), worker->worker_id) != faulted.end()) {
       // This worker failed the chunk before: another one takes it, as soon as one has room.
       // Only when no other worker may run the job does it get the chunk again (bounded by
@@ -687,28 +675,19 @@ bool Scheduler::DispatchOneLocked(Job& job, Actions* actions) {
       }
     }
     if (target != nullptr) {
-      job.retry_queue.pop_front();
+      table.PopRetry();
       DispatchLocked(job, {chunk_index}, *target, actions);
       return true;
     }
     // The retry waits for another worker; this one may take fresh chunks meanwhile.
-    job.next_fresh_chunk = job.already_done.NextAbsent(job.next_fresh_chunk);
-    if (job.next_fresh_chunk >= job.plan->num_chunks) return false;
+    if (!table.HasFresh()) return false;
   }
   // Fresh chunks, several to a call while the call stays small: a chunk bigger than the
   // element budget goes alone.
-  const uint64_t max_chunks = CallSizeLimitLocked(job, *worker);
-  std::vector<uint64_t> chunk_indices;
-  int64_t elements = 0;
-  while (chunk_indices.size() < max_chunks) {
-    job.next_fresh_chunk = job.already_done.NextAbsent(job.next_fresh_chunk);
-    if (job.next_fresh_chunk >= job.plan->num_chunks) break;
-    const int64_t size = static_cast<int64_t>(job.plan->ElementCount(job.next_fresh_chunk));
-    if (!chunk_indices.empty() && elements + size > options_.max_elements_per_call) break;
-    elements += size;
-    chunk_indices.push_back(job.next_fresh_chunk++);
-  }
-  DispatchLocked(job, chunk_indices, *worker, actions);
+  DispatchLocked(job,
+                 table.TakeFresh(CallSizeLimitLocked(job, *worker),
+                                 options_.max_elements_per_call),
+                 *worker, actions);
   return true;
 }
 
@@ -727,10 +706,9 @@ void Scheduler::DispatchLocked(Job& job, const std::vector<uint64_t>& chunk_indi
   dispatch.job_sequence = job.sequence;
   dispatch.started = now;
   dispatch.tasks.reserve(chunk_indices.size());
+  const ChunkPlan& plan = job.chunks->plan();
   for (uint64_t chunk_index : chunk_indices) {
-    ActiveChunk& active = job.active[chunk_index];
-    const int attempt = ++active.dispatches;
-    active.runs.push_back(ChunkRun{worker.worker_id, attempt, call_id, now});
+    const int attempt = job.chunks->StartRun(chunk_index, worker.worker_id, call_id, now);
     worker.in_flight.insert({job.sequence, chunk_index, attempt});
     ChunkTask& task = dispatch.tasks.emplace_back();
     task.call_id = call_id;
@@ -739,8 +717,8 @@ void Scheduler::DispatchLocked(Job& job, const std::vector<uint64_t>& chunk_indi
     task.attempt = attempt;
     task.function = job.spec.function;
     task.job_input = job.spec.input;
-    task.first_element = job.plan->FirstElement(chunk_index);
-    task.element_count = job.plan->ElementCount(chunk_index);
+    task.first_element = plan.FirstElement(chunk_index);
+    task.element_count = plan.ElementCount(chunk_index);
     task.mode = job.spec.mode;
     task.shared_values = job.spec.shared_values;
   }
@@ -755,15 +733,14 @@ std::optional<absl::Duration> Scheduler::StragglerThresholdLocked(const Job& job
 
 void Scheduler::SpeculateLocked(Job& job, Actions* actions) {
   // Backups only at the job's tail: while fresh or retried chunks wait, idle slots take those.
-  if (!job.plan.has_value() || !job.retry_queue.empty() ||
-      job.already_done.NextAbsent(job.next_fresh_chunk) < job.plan->num_chunks ||
+  if (!job.chunks.has_value() || job.chunks->HasRetries() || job.chunks->HasFresh() ||
       WindowFullLocked(job)) {
     return;
   }
   const std::optional<absl::Duration> threshold = StragglerThresholdLocked(job);
   if (!threshold.has_value()) return;
   const absl::Time now = clock_->Now();
-  for (auto& [chunk_index, active] : job.active) {
+  for (const auto& [chunk_index, active] : job.chunks->active()) {
     if (active.runs.size() != 1 || now - active.runs.front().started <= *threshold) continue;
     // An idle slot (not just pipeline room) on another worker that may run this job.
     RegisteredWorker* backup = nullptr;
@@ -828,14 +805,8 @@ void Scheduler::DeclareDeadLocked(const std::string& worker_id, const std::strin
     Job& job = job_it->second;
     job.workers_used.erase(worker_id);
     if (lost && job.workers_lost.insert(worker_id).second) ++job.stats.workers_lost;
-    auto active_it = job.active.find(chunk_index);
-    if (active_it == job.active.end()) continue;
-    auto& runs = active_it->second.runs;
-    runs.erase(std::remove_if(runs.begin(), runs.end(),
-                              [&](const ChunkRun& run) {
-                                return run.worker_id == worker_id && run.attempt == attempt;
-                              }),
-               runs.end());
+    if (!job.chunks.has_value()) continue;
+    job.chunks->EndRun(chunk_index, worker_id, attempt);
     ChunkLostLocked(job, chunk_index, label);
   }
   actions->cancellations.push_back(worker.connection);
@@ -843,37 +814,40 @@ void Scheduler::DeclareDeadLocked(const std::string& worker_id, const std::strin
 }
 
 void Scheduler::ChunkLostLocked(Job& job, uint64_t chunk_index, const std::string& worker_label) {
-  if (!job.plan.has_value()) return;
-  auto active_it = job.active.find(chunk_index);
-  if (active_it == job.active.end()) return;
-  ActiveChunk& active = active_it->second;
-  active.lost_on.push_back(worker_label);
-  // Another copy still running (a backup) keeps the chunk alive.
-  if (!active.runs.empty()) return;
-  if (static_cast<int>(active.lost_on.size()) >= options_.max_attempts) {
-    const uint64_t first = job.plan->FirstElement(chunk_index);
-    const uint64_t count = job.plan->ElementCount(chunk_index);
-    FinishJobLocked(
-        job, absl::AbortedError(absl::StrCat(
-                 "chunk ", chunk_index, " (", job.spec.input->DescribeSlice(first, count),
-                 ") was lost ", active.lost_on.size(),
-                 " times, with workers ", absl::StrJoin(active.lost_on, ", "),
-                 "; giving up after ", options_.max_attempts, " attempts")));
-    return;
+  if (!job.chunks.has_value()) return;
+  switch (job.chunks->Lost(chunk_index, worker_label, options_.max_attempts)) {
+    case ChunkTable::Loss::kNotActive:
+    case ChunkTable::Loss::kStillRunning:
+      return;
+    case ChunkTable::Loss::kRequeued:
+      ++job.stats.retries;
+      return;
+    case ChunkTable::Loss::kExhausted: {
+      const ChunkPlan& plan = job.chunks->plan();
+      const std::vector<std::string>& lost_on = job.chunks->Active(chunk_index)->lost_on;
+      FinishJobLocked(
+          job, absl::AbortedError(absl::StrCat(
+                   "chunk ", chunk_index, " (",
+                   job.spec.input->DescribeSlice(plan.FirstElement(chunk_index),
+                                                 plan.ElementCount(chunk_index)),
+                   ") was lost ", lost_on.size(), " times, with workers ",
+                   absl::StrJoin(lost_on, ", "), "; giving up after ", options_.max_attempts,
+                   " attempts")));
+      return;
+    }
   }
-  ++job.stats.retries;
-  // Retries go first: they are the oldest work of the job.
-  job.retry_queue.push_front(chunk_index);
 }
 
 void Scheduler::FinishJobLocked(Job& job, absl::Status status) {
   // Whatever still runs for this job is wasted work now: cancel it so the slots free up.
   std::set<uint64_t> cancelled_calls;
-  for (const auto& [chunk_index, active] : job.active) {
-    for (const ChunkRun& run : active.runs) {
-      const RegisteredWorker* worker = registry_.Find(run.worker_id);
-      if (worker != nullptr && cancelled_calls.insert(run.call_id).second) {
-        finished_job_calls_.emplace_back(worker->connection, run.call_id);
+  if (job.chunks.has_value()) {
+    for (const auto& [chunk_index, active] : job.chunks->active()) {
+      for (const ChunkRun& run : active.runs) {
+        const RegisteredWorker* worker = registry_.Find(run.worker_id);
+        if (worker != nullptr && cancelled_calls.insert(run.call_id).second) {
+          finished_job_calls_.emplace_back(worker->connection, run.call_id);
+        }
       }
     }
   }
@@ -886,7 +860,8 @@ void Scheduler::FinishJobLocked(Job& job, absl::Status status) {
   event.stats = job.stats;
   PushEventLocked(job, std::move(event));
   if (status.ok()) {
-    LogInfo(absl::StrCat(job.job_id, " done: ", job.chunks_done, " chunks, ", job.stats.retries,
+    LogInfo(absl::StrCat(job.job_id, " done: ",
+                         job.chunks.has_value() ? job.chunks->chunks_done() : 0, " chunks, ", job.stats.retries,
                          " retries, ", job.stats.workers_lost, " workers lost"));
   } else {
     LogWarning(absl::StrCat(job.job_id, " failed: ", status.ToString()));

@@ -1,6 +1,6 @@
 // The coordinator's brain, with no transport in it: above the registry of workers and their
-// leases (WorkerRegistry, which knows no jobs) it keeps the table of jobs and decides which
-// chunk runs where. The gRPC service adapter
+// leases (WorkerRegistry, which knows no jobs) and each job's chunk table (ChunkTable, which
+// knows no workers) it keeps the table of jobs and decides which chunk runs where. The gRPC service adapter
 // (coordinator_service.h) turns RPCs into calls on it; unit tests drive it with a FakeClock
 // and fake WorkerConnections.
 //
@@ -59,6 +59,7 @@
 #include "common/index_set.h"
 #include "common/input.h"
 #include "common/worker_registration.h"
+#include "server/chunk_table.h"
 #include "server/job_stream.h"
 #include "server/worker_connection.h"
 #include "server/worker_registry.h"
@@ -203,42 +204,16 @@ class Scheduler {
   bool AwaitWorkers(int min_workers, absl::Duration timeout);
 
  private:
-  struct ChunkRun {
-    std::string worker_id;
-    int attempt = 0;
-    uint64_t call_id = 0;
-    absl::Time started;
-  };
-
-  // A chunk that has been dispatched at least once and is not done.
-  struct ActiveChunk {
-    int dispatches = 0;  // the attempt number of the latest run
-    absl::InlinedVector<ChunkRun, 1> runs;
-    // "w3 (host/pid)" of every worker that was lost while running this chunk, with why when
-    // it did not die; its size is what max_attempts limits.
-    std::vector<std::string> lost_on;
-    // Ids of the workers that failed this chunk without dying: its retries go elsewhere
-    // when another worker may run it.
-    std::vector<std::string> faulted_on;
-  };
-
   struct Job {
     uint64_t sequence = 0;
     std::string job_id;
     JobSpec spec;
     std::shared_ptr<JobStream> stream;
     absl::Time submitted;
-    std::optional<ChunkPlan> plan;  // set once planned
-    uint64_t next_fresh_chunk = 0;
-    // Chunks the client already held when it resubmitted the job.
-    IndexSet already_done;
+    // The plan and every chunk's state; set once planned.
+    std::optional<ChunkTable> chunks;
     // Durations of recently completed chunks, for the straggler threshold.
     std::deque<absl::Duration> recent_durations;
-    // Ordered by chunk index: chunks go in and out in nearly that order, which a B-tree
-    // handles with good locality (a hash map here degraded with tombstones at 10^4 chunks).
-    absl::btree_map<uint64_t, ActiveChunk> active;
-    std::deque<uint64_t> retry_queue;
-    uint64_t chunks_done = 0;
     // Results pushed to the stream and not yet taken by the client: the result window.
     int64_t undelivered = 0;
     int64_t undelivered_values = 0;
