@@ -55,6 +55,7 @@ Scheduler::~Scheduler() {
     absl::MutexLock lock(&mu_);
     for (auto& [id, worker] : registry_.workers()) connections.push_back(worker.connection);
     for (auto& [sequence, job] : jobs_) {
+      if (job.finished) continue;  // its stream has ended already
       JobEvent event;
       event.kind = JobEvent::Kind::kFinished;
       event.status = absl::UnavailableError("the coordinator is shutting down");
@@ -234,7 +235,7 @@ void Scheduler::Tick() {
     PumpLocked(&actions);
     std::vector<uint64_t> timed_out;
     for (auto& [sequence, job] : jobs_) {
-      if (job.waiting_for_workers_since.has_value() &&
+      if (!job.finished && job.waiting_for_workers_since.has_value() &&
           now - *job.waiting_for_workers_since > options_.worker_wait) {
         timed_out.push_back(sequence);
       }
@@ -271,6 +272,7 @@ ClusterSnapshot Scheduler::Snapshot() const {
   snapshot.total_slots = registry_.TotalSlots();
   snapshot.workers = registry_.Snapshot(now);
   for (const auto& [sequence, job] : jobs_) {
+    if (job.finished) continue;
     JobSnapshot j;
     j.job_id = job.job_id;
     j.function = job.spec.function;
@@ -334,7 +336,7 @@ void Scheduler::OnCallDone(const std::string& worker_id, uint64_t job_sequence,
     --outstanding_calls_;
     RegisteredWorker* worker = registry_.Find(worker_id);
     auto job_it = jobs_.find(job_sequence);
-    Job* job = job_it == jobs_.end() ? nullptr : &job_it->second;
+    Job* job = job_it == jobs_.end() || job_it->second.finished ? nullptr : &job_it->second;
     if (job != nullptr) job->open_chunks_by_call.erase(call_id);
 
     // A worker that is gone loses every chunk it holds, these included: DeclareDeadLocked
@@ -361,7 +363,7 @@ void Scheduler::OnCallDone(const std::string& worker_id, uint64_t job_sequence,
           absl::StrCat("it answered ", replies->size(), " of the ", chunks.size(),
                        " chunks of a call"));
       for (const auto& [chunk_index, attempt] : chunks) {
-        if (jobs_.count(job_sequence) == 0) break;
+        if (job->finished) break;
         ChunkFailedLocked(*job, worker_id, worker, chunk_index, attempt, malformed);
       }
     } else {
@@ -374,7 +376,7 @@ void Scheduler::OnCallDone(const std::string& worker_id, uint64_t job_sequence,
       }
       for (size_t i = 0; i < chunks.size(); ++i) {
         // A chunk can end the job (its last result, or a failure); the rest are moot then.
-        if (jobs_.count(job_sequence) == 0) break;
+        if (job->finished) break;
         const auto& [chunk_index, attempt] = chunks[i];
         if (replies.ok()) {
           AcceptResultLocked(*job, worker_id, worker, chunk_index, attempt,
@@ -494,16 +496,11 @@ void Scheduler::ChunkFailedLocked(Job& job, const std::string& worker_id, Regist
 }
 
 void Scheduler::PumpLocked(Actions* actions) {
-  // Planning can finish a job (and erase it), so iterate over the sequence numbers, not the
-  // map itself.
-  std::vector<uint64_t> sequences;
-  sequences.reserve(jobs_.size());
-  for (const auto& [sequence, job] : jobs_) sequences.push_back(sequence);
+  // A job that finishes meanwhile stays in jobs_ until the end of this step: skip it.
   auto for_each_job = [&](auto&& visit) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     bool any = false;
-    for (uint64_t sequence : sequences) {
-      auto it = jobs_.find(sequence);
-      if (it != jobs_.end()) any |= visit(it->second);
+    for (auto& [sequence, job] : jobs_) {
+      if (!job.finished) any |= visit(job);
     }
     return any;
   };
@@ -527,6 +524,10 @@ void Scheduler::PumpLocked(Actions* actions) {
     }
     return false;
   });
+  // The step is over: no caller holds a Job& any more.
+  for (auto it = jobs_.begin(); it != jobs_.end();) {
+    it = it->second.finished ? jobs_.erase(it) : std::next(it);
+  }
   for (auto& cancellation : finished_job_calls_) {
     actions->call_cancellations.push_back(std::move(cancellation));
   }
@@ -801,7 +802,7 @@ void Scheduler::DeclareDeadLocked(const std::string& worker_id, const std::strin
                                              worker.in_flight.size(), " chunk(s)"));
   for (const auto& [job_sequence, chunk_index, attempt] : worker.in_flight) {
     auto job_it = jobs_.find(job_sequence);
-    if (job_it == jobs_.end()) continue;
+    if (job_it == jobs_.end() || job_it->second.finished) continue;
     Job& job = job_it->second;
     job.workers_used.erase(worker_id);
     if (lost && job.workers_lost.insert(worker_id).second) ++job.stats.workers_lost;
@@ -839,6 +840,8 @@ void Scheduler::ChunkLostLocked(Job& job, uint64_t chunk_index, const std::strin
 }
 
 void Scheduler::FinishJobLocked(Job& job, absl::Status status) {
+  if (job.finished) return;
+  job.finished = true;
   // Whatever still runs for this job is wasted work now: cancel it so the slots free up.
   std::set<uint64_t> cancelled_calls;
   if (job.chunks.has_value()) {
@@ -866,12 +869,11 @@ void Scheduler::FinishJobLocked(Job& job, absl::Status status) {
   } else {
     LogWarning(absl::StrCat(job.job_id, " failed: ", status.ToString()));
   }
-  jobs_.erase(job.sequence);
 }
 
 Scheduler::Job* Scheduler::FindJobLocked(const std::string& job_id) {
   for (auto& [sequence, job] : jobs_) {
-    if (job.job_id == job_id) return &job;
+    if (!job.finished && job.job_id == job_id) return &job;
   }
   return nullptr;
 }

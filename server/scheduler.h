@@ -227,6 +227,10 @@ class Scheduler {
     std::set<std::string> workers_lost;
     std::optional<absl::Time> waiting_for_workers_since;
     JobStats stats;
+    // Its kFinished event is pushed: it takes no more chunks, results or failures. It stays
+    // in jobs_ (so a Job& held by any caller stays valid) until the end of the scheduler's
+    // step, when PumpLocked erases it.
+    bool finished = false;
   };
 
   // What to do once the lock is released.
@@ -295,10 +299,13 @@ class Scheduler {
   // The run of `chunk_index` on `worker_id` was lost: retry it or abort the job.
   void ChunkLostLocked(Job& job, uint64_t chunk_index, const std::string& worker_label)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Ends the job's stream with `status` and marks it finished; a no-op when it is already.
+  // The job is not erased here: PumpLocked does that at the end of the step.
   void FinishJobLocked(Job& job, absl::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Queues `event` on the job's stream. Its listener is told once the lock is released (by
   // Execute, through PumpLocked): it calls back into the scheduler.
   void PushEventLocked(Job& job, JobEvent event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The unfinished job `job_id`, or nullptr.
   Job* FindJobLocked(const std::string& job_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const SchedulerOptions options_;
@@ -307,7 +314,9 @@ class Scheduler {
 
   mutable absl::Mutex mu_;
   WorkerRegistry registry_ ABSL_GUARDED_BY(mu_);
-  // Keyed by sequence number, so iteration is submission order (fair round-robin).
+  // Keyed by sequence number, so iteration is submission order (fair round-robin). Finished
+  // jobs linger until the end of the step (Job::finished); only PumpLocked and the destructor
+  // erase from it.
   std::map<uint64_t, Job> jobs_ ABSL_GUARDED_BY(mu_);
   std::string coordinator_address_ ABSL_GUARDED_BY(mu_);
   uint64_t next_job_sequence_ ABSL_GUARDED_BY(mu_) = 1;
