@@ -27,22 +27,13 @@ bool MeansWorkerIsGone(absl::StatusCode code) {
 // (kMaxMessageBytes in rpc/transport.h): 8 bytes per value plus a little framing.
 constexpr int64_t kMaxValuesPerChunk = 8'000'000;
 
-// The median of a job's recent samples (its upper median for an even count). `samples` must
-// not be empty.
-absl::Duration Median(const std::deque<absl::Duration>& samples) {
-  std::vector<absl::Duration> sorted(samples.begin(), samples.end());
-  auto middle = sorted.begin() + sorted.size() / 2;
-  std::nth_element(sorted.begin(), middle, sorted.end());
-  return *middle;
-}
-
-// How many recent chunk durations a job keeps for its straggler threshold.
-constexpr size_t kDurationSamples = 64;
-
 }  // namespace
 
 Scheduler::Scheduler(SchedulerOptions options, const Clock* clock, WorkerConnector* connector)
     : options_(std::move(options)),
+      policy_(DispatchOptions{options_.pipeline_depth, options_.speculation_multiplier,
+                              options_.speculation_min, options_.target_call_duration,
+                              options_.initial_chunks_per_call}),
       clock_(clock),
       connector_(connector),
       registry_(HeartbeatPolicy(options_.heartbeat_interval, options_.lease_timeout,
@@ -180,6 +171,8 @@ absl::StatusOr<std::pair<std::string, std::shared_ptr<JobStream>>> Scheduler::Su
     job.sequence = next_job_sequence_++;
     job.job_id = absl::StrCat("job-", job.sequence);
     job.spec = std::move(spec);
+    job.dispatch.function = job.spec.function;
+    job.dispatch.max_workers = job.spec.max_workers;
     job.stream = std::make_shared<JobStream>();
     job.submitted = clock_->Now();
     result = {job.job_id, job.stream};
@@ -368,11 +361,7 @@ void Scheduler::OnCallDone(const std::string& worker_id, uint64_t job_sequence,
       }
     } else {
       if (replies.ok()) {
-        job->recent_time_per_chunk.push_back((clock_->Now() - started) /
-                                             static_cast<int64_t>(chunks.size()));
-        if (job->recent_time_per_chunk.size() > kDurationSamples) {
-          job->recent_time_per_chunk.pop_front();
-        }
+        job->dispatch.RecordCall(clock_->Now() - started, static_cast<int64_t>(chunks.size()));
       }
       for (size_t i = 0; i < chunks.size(); ++i) {
         // A chunk can end the job (its last result, or a failure); the rest are moot then.
@@ -434,8 +423,7 @@ void Scheduler::AcceptResultLocked(Job& job, const std::string& worker_id, Regis
   // slots, unless their call still carries chunks nobody has finished.
   for (const ChunkRun& run : done->runs) {
     if (run.worker_id == worker_id && run.attempt == attempt) {
-      job.recent_durations.push_back(clock_->Now() - run.started);
-      if (job.recent_durations.size() > kDurationSamples) job.recent_durations.pop_front();
+      job.dispatch.RecordChunkDuration(clock_->Now() - run.started);
       continue;
     }
     auto open = job.open_chunks_by_call.find(run.call_id);
@@ -551,23 +539,7 @@ void Scheduler::PushEventLocked(Job& job, JobEvent event) {
 bool Scheduler::TryPlanLocked(Job& job) {
   if (job.chunks.has_value()) return true;
   if (!registry_.AnyAccepts(job.spec.function)) return false;
-  int cluster_slots = 0;
-  std::vector<int> eligible_slots;
-  for (const auto& [id, worker] : registry_.workers()) {
-    cluster_slots += worker.registration.slots;
-    if (worker.Accepts(job.spec.function)) {
-      eligible_slots.push_back(worker.registration.slots);
-    }
-  }
-  // With a worker limit, Pool's default chunk size follows the slots of the largest workers
-  // the job may use.
-  std::sort(eligible_slots.rbegin(), eligible_slots.rend());
-  if (job.spec.max_workers > 0 &&
-      eligible_slots.size() > static_cast<size_t>(job.spec.max_workers)) {
-    eligible_slots.resize(job.spec.max_workers);
-  }
-  int job_slots = 0;
-  for (int slots : eligible_slots) job_slots += slots;
+  const auto [cluster_slots, job_slots] = DispatchPolicy::SlotsFor(registry_, job.dispatch);
   absl::StatusOr<ChunkPlan> plan =
       PlanChunks(job.spec.input->size(), job.spec.chunk_size, job_slots, job.spec.mode);
   if (!plan.ok()) {
@@ -613,45 +585,13 @@ bool Scheduler::WindowFullLocked(const Job& job) const {
          job.undelivered_values >= options_.result_window_values;
 }
 
-uint64_t Scheduler::CallSizeLimitLocked(const Job& job, const RegisteredWorker& worker) const {
-  // Validated at registration: at least 1.
-  const uint64_t worker_limit = static_cast<uint64_t>(worker.registration.max_chunks_per_call);
-  if (worker_limit == 1) return 1;
-  // Fair share: the chunks not yet sent, spread over the idle slots that may run the job
-  // (this worker's included), so one worker does not take the whole job while another idles.
-  // With no idle slot (a pipeline call), over all of the job's slots.
-  int idle_slots = 0;
-  int job_slots = 0;
-  for (const auto& [id, other] : registry_.workers()) {
-    if (!MayRunLocked(other, job)) continue;
-    job_slots += other.registration.slots;
-    idle_slots += std::max(0, other.registration.slots - other.calls_in_flight);
-  }
-  const uint64_t spread = static_cast<uint64_t>(std::max(1, idle_slots > 0 ? idle_slots : job_slots));
-  const uint64_t unsent = job.chunks->UnsentCount();
-  const uint64_t fair_share = (unsent + spread - 1) / spread;
-  // And no more than the result window has room for.
-  const uint64_t window_room =
-      static_cast<uint64_t>(std::max<int64_t>(1, options_.result_window - job.undelivered));
-  // And about target_call_duration of work, by the median time per chunk so far.
-  uint64_t by_time = static_cast<uint64_t>(std::max(1, options_.initial_chunks_per_call));
-  if (!job.recent_time_per_chunk.empty()) {
-    absl::Duration remainder;
-    by_time = static_cast<uint64_t>(std::max<int64_t>(
-        1, absl::IDivDuration(options_.target_call_duration,
-                              std::max(Median(job.recent_time_per_chunk), absl::Microseconds(1)),
-                              &remainder)));
-  }
-  return std::max<uint64_t>(1, std::min({worker_limit, fair_share, window_room, by_time}));
-}
-
 bool Scheduler::DispatchOneLocked(Job& job, Actions* actions) {
   if (!TryPlanLocked(job)) return false;
   if (WindowFullLocked(job)) return false;
   ChunkTable& table = *job.chunks;
   const std::optional<uint64_t> retry = table.NextRetry();
   if (!retry.has_value() && !table.HasFresh()) return false;
-  RegisteredWorker* worker = PickWorkerLocked(job);
+  RegisteredWorker* worker = policy_.PickWorker(registry_, job.dispatch);
   if (worker == nullptr) return false;
 
   // Retries first: they are the oldest work of the job. A chunk that was lost with its
@@ -659,22 +599,8 @@ bool Scheduler::DispatchOneLocked(Job& job, Actions* actions) {
   // call are not charged its losses again.
   if (retry.has_value()) {
     const uint64_t chunk_index = *retry;
-    RegisteredWorker* target = worker;
-    const std::vector<std::string>& faulted = table.Active(chunk_index)->faulted_on;
-    if (std::find(faulted.begin(), faulted.end(), worker->worker_id) != faulted.end()) {
-      // This worker failed the chunk before: another one takes it, as soon as one has room.
-      // Only when no other worker may run the job does it get the chunk again (bounded by
-      // max_attempts).
-      target = PickWorkerLocked(job, faulted);
-      if (target == nullptr) {
-        bool another_may_run = false;
-        for (const auto& [id, other] : registry_.workers()) {
-          another_may_run |= MayRunLocked(other, job) &&
-                             std::find(faulted.begin(), faulted.end(), id) == faulted.end();
-        }
-        if (!another_may_run) target = worker;
-      }
-    }
+    RegisteredWorker* target =
+        policy_.PickForRetry(registry_, job.dispatch, table.Active(chunk_index)->faulted_on);
     if (target != nullptr) {
       table.PopRetry();
       DispatchLocked(job, {chunk_index}, *target, actions);
@@ -686,7 +612,9 @@ bool Scheduler::DispatchOneLocked(Job& job, Actions* actions) {
   // Fresh chunks, several to a call while the call stays small: a chunk bigger than the
   // element budget goes alone.
   DispatchLocked(job,
-                 table.TakeFresh(CallSizeLimitLocked(job, *worker),
+                 table.TakeFresh(policy_.CallSize(registry_, *worker, job.dispatch,
+                                                  table.UnsentCount(),
+                                                  options_.result_window - job.undelivered),
                                  options_.max_elements_per_call),
                  *worker, actions);
   return true;
@@ -696,7 +624,7 @@ void Scheduler::DispatchLocked(Job& job, const std::vector<uint64_t>& chunk_indi
                                RegisteredWorker& worker, Actions* actions) {
   const uint64_t call_id = next_call_id_++;
   const absl::Time now = clock_->Now();
-  job.workers_used.insert(worker.worker_id);
+  job.dispatch.workers_used.insert(worker.worker_id);
   job.open_chunks_by_call[call_id] = static_cast<int>(chunk_indices.size());
   ++worker.calls_in_flight;
   ++outstanding_calls_;
@@ -726,32 +654,20 @@ void Scheduler::DispatchLocked(Job& job, const std::vector<uint64_t>& chunk_indi
   actions->dispatches.push_back(std::move(dispatch));
 }
 
-std::optional<absl::Duration> Scheduler::StragglerThresholdLocked(const Job& job) const {
-  if (job.recent_durations.empty()) return std::nullopt;
-  return std::max(Median(job.recent_durations) * options_.speculation_multiplier,
-                  options_.speculation_min);
-}
-
 void Scheduler::SpeculateLocked(Job& job, Actions* actions) {
   // Backups only at the job's tail: while fresh or retried chunks wait, idle slots take those.
   if (!job.chunks.has_value() || job.chunks->HasRetries() || job.chunks->HasFresh() ||
       WindowFullLocked(job)) {
     return;
   }
-  const std::optional<absl::Duration> threshold = StragglerThresholdLocked(job);
+  const std::optional<absl::Duration> threshold = policy_.StragglerThreshold(job.dispatch);
   if (!threshold.has_value()) return;
   const absl::Time now = clock_->Now();
   for (const auto& [chunk_index, active] : job.chunks->active()) {
     if (active.runs.size() != 1 || now - active.runs.front().started <= *threshold) continue;
     // An idle slot (not just pipeline room) on another worker that may run this job.
-    RegisteredWorker* backup = nullptr;
-    for (auto& [id, worker] : registry_.workers()) {
-      if (id != active.runs.front().worker_id && MayRunLocked(worker, job) &&
-          worker.calls_in_flight < worker.registration.slots) {
-        backup = &worker;
-        break;
-      }
-    }
+    RegisteredWorker* backup =
+        policy_.PickBackup(registry_, job.dispatch, active.runs.front().worker_id);
     if (backup == nullptr) return;
     LogInfo(absl::StrCat(job.job_id, ": chunk ", chunk_index, " has run for ",
                          absl::FormatDuration(absl::Trunc(now - active.runs.front().started,
@@ -761,34 +677,6 @@ void Scheduler::SpeculateLocked(Job& job, Actions* actions) {
     ++job.stats.backups;
     DispatchLocked(job, {chunk_index}, *backup, actions);
   }
-}
-
-bool Scheduler::MayRunLocked(const RegisteredWorker& worker, const Job& job) const {
-  if (!worker.Accepts(job.spec.function)) return false;
-  const bool at_worker_limit =
-      job.spec.max_workers > 0 &&
-      job.workers_used.size() >= static_cast<size_t>(job.spec.max_workers);
-  return !at_worker_limit || job.workers_used.count(worker.worker_id) > 0;
-}
-
-RegisteredWorker* Scheduler::PickWorkerLocked(const Job& job,
-                                              const std::vector<std::string>& exclude) {
-  RegisteredWorker* best = nullptr;
-  double best_load = 0;
-  for (auto& [id, worker] : registry_.workers()) {
-    if (!MayRunLocked(worker, job)) continue;
-    if (std::find(exclude.begin(), exclude.end(), id) != exclude.end()) continue;
-    const int capacity = worker.registration.slots + options_.pipeline_depth;
-    const int held = worker.calls_in_flight;
-    if (held >= capacity) continue;
-    // The least loaded worker relative to its slots: idle slots fill before pipelines do.
-    const double load = static_cast<double>(held) / worker.registration.slots;
-    if (best == nullptr || load < best_load) {
-      best = &worker;
-      best_load = load;
-    }
-  }
-  return best;
 }
 
 void Scheduler::DeclareDeadLocked(const std::string& worker_id, const std::string& reason,
@@ -804,7 +692,7 @@ void Scheduler::DeclareDeadLocked(const std::string& worker_id, const std::strin
     auto job_it = jobs_.find(job_sequence);
     if (job_it == jobs_.end() || job_it->second.finished) continue;
     Job& job = job_it->second;
-    job.workers_used.erase(worker_id);
+    job.dispatch.workers_used.erase(worker_id);
     if (lost && job.workers_lost.insert(worker_id).second) ++job.stats.workers_lost;
     if (!job.chunks.has_value()) continue;
     job.chunks->EndRun(chunk_index, worker_id, attempt);

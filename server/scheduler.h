@@ -1,6 +1,7 @@
 // The coordinator's brain, with no transport in it: above the registry of workers and their
 // leases (WorkerRegistry, which knows no jobs) and each job's chunk table (ChunkTable, which
-// knows no workers) it keeps the table of jobs and decides which chunk runs where. The gRPC service adapter
+// knows no workers) it keeps the table of jobs, asks the DispatchPolicy (a function of both)
+// which chunk runs where, and records the answer in both. The gRPC service adapter
 // (coordinator_service.h) turns RPCs into calls on it; unit tests drive it with a FakeClock
 // and fake WorkerConnections.
 //
@@ -60,6 +61,7 @@
 #include "common/input.h"
 #include "common/worker_registration.h"
 #include "server/chunk_table.h"
+#include "server/dispatch_policy.h"
 #include "server/job_stream.h"
 #include "server/worker_connection.h"
 #include "server/worker_registry.h"
@@ -212,18 +214,14 @@ class Scheduler {
     absl::Time submitted;
     // The plan and every chunk's state; set once planned.
     std::optional<ChunkTable> chunks;
-    // Durations of recently completed chunks, for the straggler threshold.
-    std::deque<absl::Duration> recent_durations;
+    // Its function, worker limit, workers used and timings: what the dispatch policy sees.
+    JobDispatchState dispatch;
     // Results pushed to the stream and not yet taken by the client: the result window.
     int64_t undelivered = 0;
     int64_t undelivered_values = 0;
     // Chunks of each call in flight that are not done yet. A copy that lost the race is
     // cancelled only when none of its call's chunks is still needed.
     absl::flat_hash_map<uint64_t, int> open_chunks_by_call;
-    // Wall time per chunk of recent successful calls (call time / chunks in it): what sizes
-    // the next calls.
-    std::deque<absl::Duration> recent_time_per_chunk;
-    std::set<std::string> workers_used;
     std::set<std::string> workers_lost;
     std::optional<absl::Time> waiting_for_workers_since;
     JobStats stats;
@@ -273,25 +271,13 @@ class Scheduler {
   // Sends one call of `job` to the least loaded worker that may take it: one chunk, or
   // several small ones. False when there is nothing to send or nobody to send it to.
   bool DispatchOneLocked(Job& job, Actions* actions) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // How many chunks the next call of `job` to `worker` may carry.
-  uint64_t CallSizeLimitLocked(const Job& job, const RegisteredWorker& worker) const
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Sends one run of each of `chunk_indices` to `worker`, as one call.
   void DispatchLocked(Job& job, const std::vector<uint64_t>& chunk_indices, RegisteredWorker& worker,
                       Actions* actions) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool WindowFullLocked(const Job& job) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Starts backup copies of stragglers on idle slots.
   void SpeculateLocked(Job& job, Actions* actions) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  std::optional<absl::Duration> StragglerThresholdLocked(const Job& job) const
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool TryPlanLocked(Job& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // The least loaded worker with room that may run the job, other than those in `exclude`.
-  RegisteredWorker* PickWorkerLocked(const Job& job, const std::vector<std::string>& exclude = {})
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Whether `worker` may take chunks of `job`: it offers the function, is not draining, and
-  // the job's worker limit (--processes) leaves room for it.
-  bool MayRunLocked(const RegisteredWorker& worker, const Job& job) const
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Removes the worker and re-queues its chunks. `lost` counts it in the jobs' workers_lost
   // (false for a graceful leave).
   void DeclareDeadLocked(const std::string& worker_id, const std::string& reason,
@@ -309,6 +295,7 @@ class Scheduler {
   Job* FindJobLocked(const std::string& job_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const SchedulerOptions options_;
+  const DispatchPolicy policy_;
   const Clock* const clock_;
   WorkerConnector* const connector_;
 
