@@ -167,7 +167,7 @@ absl::StatusOr<std::pair<std::string, std::shared_ptr<JobStream>>> Scheduler::Su
     // A job whose function no registered worker offers waits for one (PumpLocked), like a job
     // submitted to an empty cluster: workers come and go, and which ones are registered at
     // this instant says little about the next second.
-    Job job;
+    Job job{ResultWindow(options_.result_window, options_.result_window_values)};
     job.sequence = next_job_sequence_++;
     job.job_id = absl::StrCat("job-", job.sequence);
     job.spec = std::move(spec);
@@ -204,8 +204,7 @@ void Scheduler::OnChunksDelivered(const std::string& job_id, int64_t chunks, int
     absl::MutexLock lock(&mu_);
     Job* job = FindJobLocked(job_id);
     if (job == nullptr) return;
-    job->undelivered = std::max<int64_t>(0, job->undelivered - chunks);
-    job->undelivered_values = std::max<int64_t>(0, job->undelivered_values - values);
+    job->window.Delivered(chunks, values);
     PumpLocked(&actions);
   }
   Execute(std::move(actions));
@@ -432,8 +431,7 @@ void Scheduler::AcceptResultLocked(Job& job, const std::string& worker_id, Regis
       actions->call_cancellations.emplace_back(other->connection, run.call_id);
     }
   }
-  ++job.undelivered;
-  if (job.spec.mode == ResultMode::kValues) job.undelivered_values += static_cast<int64_t>(expected);
+  job.window.Add(job.spec.mode == ResultMode::kValues ? static_cast<int64_t>(expected) : 0);
   JobEvent event;
   event.kind = JobEvent::Kind::kChunk;
   ChunkDelivery& chunk = event.chunk;
@@ -580,14 +578,9 @@ bool Scheduler::TryPlanLocked(Job& job) {
   return true;
 }
 
-bool Scheduler::WindowFullLocked(const Job& job) const {
-  return job.undelivered >= options_.result_window ||
-         job.undelivered_values >= options_.result_window_values;
-}
-
 bool Scheduler::DispatchOneLocked(Job& job, Actions* actions) {
   if (!TryPlanLocked(job)) return false;
-  if (WindowFullLocked(job)) return false;
+  if (job.window.Full()) return false;
   ChunkTable& table = *job.chunks;
   const std::optional<uint64_t> retry = table.NextRetry();
   if (!retry.has_value() && !table.HasFresh()) return false;
@@ -614,7 +607,7 @@ bool Scheduler::DispatchOneLocked(Job& job, Actions* actions) {
   DispatchLocked(job,
                  table.TakeFresh(policy_.CallSize(registry_, *worker, job.dispatch,
                                                   table.UnsentCount(),
-                                                  options_.result_window - job.undelivered),
+                                                  job.window.ChunkRoom()),
                                  options_.max_elements_per_call),
                  *worker, actions);
   return true;
@@ -657,7 +650,7 @@ void Scheduler::DispatchLocked(Job& job, const std::vector<uint64_t>& chunk_indi
 void Scheduler::SpeculateLocked(Job& job, Actions* actions) {
   // Backups only at the job's tail: while fresh or retried chunks wait, idle slots take those.
   if (!job.chunks.has_value() || job.chunks->HasRetries() || job.chunks->HasFresh() ||
-      WindowFullLocked(job)) {
+      job.window.Full()) {
     return;
   }
   const std::optional<absl::Duration> threshold = policy_.StragglerThreshold(job.dispatch);

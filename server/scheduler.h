@@ -62,6 +62,7 @@
 #include "common/worker_registration.h"
 #include "server/chunk_table.h"
 #include "server/dispatch_policy.h"
+#include "server/result_window.h"
 #include "server/job_stream.h"
 #include "server/worker_connection.h"
 #include "server/worker_registry.h"
@@ -207,6 +208,8 @@ class Scheduler {
 
  private:
   struct Job {
+    explicit Job(ResultWindow window) : window(window) {}
+
     uint64_t sequence = 0;
     std::string job_id;
     JobSpec spec;
@@ -217,8 +220,7 @@ class Scheduler {
     // Its function, worker limit, workers used and timings: what the dispatch policy sees.
     JobDispatchState dispatch;
     // Results pushed to the stream and not yet taken by the client: the result window.
-    int64_t undelivered = 0;
-    int64_t undelivered_values = 0;
+    ResultWindow window;
     // Chunks of each call in flight that are not done yet. A copy that lost the race is
     // cancelled only when none of its call's chunks is still needed.
     absl::flat_hash_map<uint64_t, int> open_chunks_by_call;
@@ -274,7 +276,6 @@ class Scheduler {
   // Sends one run of each of `chunk_indices` to `worker`, as one call.
   void DispatchLocked(Job& job, const std::vector<uint64_t>& chunk_indices, RegisteredWorker& worker,
                       Actions* actions) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  bool WindowFullLocked(const Job& job) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Starts backup copies of stragglers on idle slots.
   void SpeculateLocked(Job& job, Actions* actions) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool TryPlanLocked(Job& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
