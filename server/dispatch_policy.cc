@@ -1,13 +1,11 @@
 #include "server/dispatch_policy.h"
 
 #include <algorithm>
+#include <deque>
 #include <functional>
 
 namespace gpool {
 namespace {
-
-// How many recent samples a job keeps of each kind.
-constexpr size_t kSamples = 64;
 
 // The median of `samples` (the upper median for an even count). `samples` must not be empty.
 absl::Duration Median(const std::deque<absl::Duration>& samples) {
@@ -22,16 +20,6 @@ bool Contains(const std::vector<std::string>& ids, const std::string& id) {
 }
 
 }  // namespace
-
-void JobDispatchState::RecordChunkDuration(absl::Duration duration) {
-  chunk_durations.push_back(duration);
-  if (chunk_durations.size() > kSamples) chunk_durations.pop_front();
-}
-
-void JobDispatchState::RecordCall(absl::Duration duration, int64_t chunks) {
-  time_per_chunk.push_back(duration / std::max<int64_t>(1, chunks));
-  if (time_per_chunk.size() > kSamples) time_per_chunk.pop_front();
-}
 
 bool DispatchPolicy::MayRun(const RegisteredWorker& worker, const JobDispatchState& job) {
   if (!worker.Accepts(job.function)) return false;

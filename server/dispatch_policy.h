@@ -16,32 +16,15 @@
 #define GPOOL_SERVER_DISPATCH_POLICY_H_
 
 #include <cstdint>
-#include <deque>
 #include <optional>
-#include <set>
 #include <string>
 #include <vector>
 
 #include "absl/time/time.h"
+#include "server/job.h"
 #include "server/worker_registry.h"
 
 namespace gpool {
-
-// What the dispatch policy knows of one job: plain data, kept by the Scheduler per job.
-struct JobDispatchState {
-  std::string function;
-  int max_workers = 0;  // 0: no limit
-  // Workers given its chunks and not lost since: what its worker limit counts.
-  std::set<std::string> workers_used;
-  // Durations of recently completed chunks: the straggler threshold.
-  std::deque<absl::Duration> chunk_durations;
-  // Wall time per chunk of recent successful calls (call time / chunks in it): what sizes
-  // the next calls.
-  std::deque<absl::Duration> time_per_chunk;
-
-  void RecordChunkDuration(absl::Duration duration);
-  void RecordCall(absl::Duration duration, int64_t chunks);
-};
 
 struct DispatchOptions {
   // Calls a worker may hold beyond its slots.

@@ -1,6 +1,7 @@
 #include "server/scheduler.h"
 
 #include <algorithm>
+#include <set>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -47,12 +48,8 @@ Scheduler::~Scheduler() {
     for (auto& [id, worker] : registry_.workers()) connections.push_back(worker.connection);
     for (auto& [sequence, job] : jobs_) {
       if (job.finished) continue;  // its stream has ended already
-      JobEvent event;
-      event.kind = JobEvent::Kind::kFinished;
-      event.status = absl::UnavailableError("the coordinator is shutting down");
-      event.final = false;
-      event.stats = job.stats;
-      PushEventLocked(job, std::move(event));
+      PushEventLocked(job, job.FinishedEvent(
+                               absl::UnavailableError("the coordinator is shutting down")));
     }
     jobs_.clear();
     for (auto& stream : streams_to_notify_) stream->Publish();
@@ -167,18 +164,15 @@ absl::StatusOr<std::pair<std::string, std::shared_ptr<JobStream>>> Scheduler::Su
     // A job whose function no registered worker offers waits for one (PumpLocked), like a job
     // submitted to an empty cluster: workers come and go, and which ones are registered at
     // this instant says little about the next second.
-    Job job{ResultWindow(options_.result_window, options_.result_window_values)};
-    job.sequence = next_job_sequence_++;
-    job.job_id = absl::StrCat("job-", job.sequence);
-    job.spec = std::move(spec);
-    job.dispatch.function = job.spec.function;
-    job.dispatch.max_workers = job.spec.max_workers;
-    job.stream = std::make_shared<JobStream>();
-    job.submitted = clock_->Now();
+    const uint64_t sequence = next_job_sequence_++;
+    Job& job = jobs_.try_emplace(sequence, sequence, std::move(spec),
+                                 ResultWindow(options_.result_window,
+                                              options_.result_window_values),
+                                 clock_->Now())
+                   .first->second;
     result = {job.job_id, job.stream};
     LogInfo(absl::StrCat(job.job_id, " submitted: ", job.spec.function, " over ",
                          job.spec.input->Describe()));
-    jobs_.emplace(job.sequence, std::move(job));
     PumpLocked(&actions);
   }
   Execute(std::move(actions));
@@ -264,16 +258,7 @@ ClusterSnapshot Scheduler::Snapshot() const {
   snapshot.total_slots = registry_.TotalSlots();
   snapshot.workers = registry_.Snapshot(now);
   for (const auto& [sequence, job] : jobs_) {
-    if (job.finished) continue;
-    JobSnapshot j;
-    j.job_id = job.job_id;
-    j.function = job.spec.function;
-    j.total_elements = job.spec.input->size();
-    j.num_chunks = job.chunks.has_value() ? job.chunks->plan().num_chunks : 0;
-    j.chunks_done = job.chunks.has_value() ? job.chunks->chunks_done() : 0;
-    j.elapsed = now - job.submitted;
-    j.stats = job.stats;
-    snapshot.jobs.push_back(std::move(j));
+    if (!job.finished) snapshot.jobs.push_back(job.Snapshot(now));
   }
   return snapshot;
 }
@@ -383,21 +368,7 @@ void Scheduler::AcceptResultLocked(Job& job, const std::string& worker_id, Regis
                                    uint64_t chunk_index, int attempt, ChunkReply reply,
                                    const std::string& contradiction, Actions* actions) {
   ChunkTable& table = *job.chunks;
-  const uint64_t expected = table.plan().ElementCount(chunk_index);
-  // Values come in the reply, or, only where the client offered a buffer, in that buffer.
-  const uint64_t expected_in_reply =
-      job.spec.mode == ResultMode::kValues && !reply.values_shared ? expected : 0;
-  std::string wrong;
-  if (reply.count != expected ||
-      static_cast<uint64_t>(reply.values.size()) != expected_in_reply) {
-    wrong = absl::StrCat("it answered ", reply.count, " elements and ", reply.values.size(),
-                         reply.values_shared ? " (+ shared)" : "", " values for a chunk of ",
-                         expected, " elements");
-  } else if (reply.values_shared && !job.spec.shared_values.has_value()) {
-    wrong = "it answered values_shared for a job that offered no shared buffer";
-  } else if (!contradiction.empty()) {
-    wrong = absl::StrCat("its result contradicts itself: ", contradiction);
-  }
+  const std::string wrong = job.CheckReply(chunk_index, reply, contradiction);
   if (!wrong.empty()) {
     // Never a wrong answer with OK: the result is dropped and the chunk runs elsewhere.
     const absl::Status refused =
@@ -431,25 +402,13 @@ void Scheduler::AcceptResultLocked(Job& job, const std::string& worker_id, Regis
       actions->call_cancellations.emplace_back(other->connection, run.call_id);
     }
   }
-  job.window.Add(job.spec.mode == ResultMode::kValues ? static_cast<int64_t>(expected) : 0);
-  JobEvent event;
-  event.kind = JobEvent::Kind::kChunk;
-  ChunkDelivery& chunk = event.chunk;
-  chunk.chunk_index = chunk_index;
-  chunk.first_element = table.plan().FirstElement(chunk_index);
-  chunk.element_count = expected;
-  chunk.values = std::move(reply.values);
-  chunk.values_shared = reply.values_shared;
-  chunk.sum = reply.sum;
-  chunk.min = reply.min;
-  chunk.max = reply.max;
-  chunk.worker_id = worker_id;
-  chunk.worker_pid = reply.pid;
-  chunk.attempt = attempt;
-  chunk.tail = !table.HasRetries() && !table.HasFresh();
+  job.window.Add(job.spec.mode == ResultMode::kValues
+                     ? static_cast<int64_t>(table.plan().ElementCount(chunk_index))
+                     : 0);
+  JobEvent event = job.ChunkEvent(chunk_index, std::move(reply), worker_id, attempt);
   if (worker != nullptr) {
     ++worker->chunks_done;
-    chunk.worker_host = worker->registration.host;
+    event.chunk.worker_host = worker->registration.host;
   }
   PushEventLocked(job, std::move(event));
   if (table.AllDone()) FinishJobLocked(job, absl::OkStatus());
@@ -538,35 +497,15 @@ bool Scheduler::TryPlanLocked(Job& job) {
   if (job.chunks.has_value()) return true;
   if (!registry_.AnyAccepts(job.spec.function)) return false;
   const auto [cluster_slots, job_slots] = DispatchPolicy::SlotsFor(registry_, job.dispatch);
-  absl::StatusOr<ChunkPlan> plan =
-      PlanChunks(job.spec.input->size(), job.spec.chunk_size, job_slots, job.spec.mode);
-  if (!plan.ok()) {
-    // The spec was validated at submission, so this cannot happen; fail loudly if it does.
-    FinishJobLocked(job, plan.status());
+  absl::StatusOr<JobEvent> started = job.Plan(cluster_slots, job_slots);
+  if (!started.ok()) {
+    FinishJobLocked(job, started.status());
     return false;
   }
-  IndexSet already_done;
-  for (const auto& [first, last] : job.spec.completed_chunks) {
-    if (last >= plan->num_chunks) {
-      FinishJobLocked(job, absl::InvalidArgumentError(absl::StrCat(
-                               "completed chunk range ", first, "..", last, " is beyond the ",
-                               plan->num_chunks, " chunks of the job")));
-      return false;
-    }
-    already_done.InsertRange(first, last);
-  }
-  job.chunks.emplace(*plan, std::move(already_done));
-  JobEvent event;
-  event.kind = JobEvent::Kind::kStarted;
-  event.plan.job_id = job.job_id;
-  event.plan.total_elements = plan->total_elements;
-  event.plan.chunk_size = plan->chunk_size;
-  event.plan.num_chunks = plan->num_chunks;
-  event.plan.cluster_slots = cluster_slots;
-  event.plan.job_slots = job_slots;
-  PushEventLocked(job, std::move(event));
-  LogInfo(absl::StrCat(job.job_id, " planned: ", plan->num_chunks, " chunks of ",
-                       plan->chunk_size, " elements over ", job_slots, " slots",
+  PushEventLocked(job, *std::move(started));
+  const ChunkPlan& plan = job.chunks->plan();
+  LogInfo(absl::StrCat(job.job_id, " planned: ", plan.num_chunks, " chunks of ",
+                       plan.chunk_size, " elements over ", job_slots, " slots",
                        job.chunks->chunks_done() > 0
                            ? absl::StrCat(" (", job.chunks->chunks_done(),
                                           " already held by the client)")
@@ -735,14 +674,7 @@ void Scheduler::FinishJobLocked(Job& job, absl::Status status) {
       }
     }
   }
-  JobEvent event;
-  event.kind = JobEvent::Kind::kFinished;
-  event.status = status;
-  // UNAVAILABLE (no worker for the job) may pass: a later resubmission can succeed. Every
-  // other failure is the job's own.
-  event.final = !absl::IsUnavailable(status);
-  event.stats = job.stats;
-  PushEventLocked(job, std::move(event));
+  PushEventLocked(job, job.FinishedEvent(status));
   if (status.ok()) {
     LogInfo(absl::StrCat(job.job_id, " done: ",
                          job.chunks.has_value() ? job.chunks->chunks_done() : 0, " chunks, ", job.stats.retries,
@@ -752,7 +684,7 @@ void Scheduler::FinishJobLocked(Job& job, absl::Status status) {
   }
 }
 
-Scheduler::Job* Scheduler::FindJobLocked(const std::string& job_id) {
+Job* Scheduler::FindJobLocked(const std::string& job_id) {
   for (auto& [sequence, job] : jobs_) {
     if (!job.finished && job.job_id == job_id) return &job;
   }

@@ -35,21 +35,15 @@
 #define GPOOL_SERVER_SCHEDULER_H_
 
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
 #include <set>
 #include <string>
-#include <tuple>
 #include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/container/btree_map.h"
-#include "absl/container/btree_set.h"
-#include "absl/container/flat_hash_map.h"
-#include "absl/container/inlined_vector.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -57,11 +51,11 @@
 #include "common/chunking.h"
 #include "common/clock.h"
 #include "common/functions.h"
-#include "common/index_set.h"
 #include "common/input.h"
 #include "common/worker_registration.h"
 #include "server/chunk_table.h"
 #include "server/dispatch_policy.h"
+#include "server/job.h"
 #include "server/result_window.h"
 #include "server/job_stream.h"
 #include "server/worker_connection.h"
@@ -111,30 +105,6 @@ struct SchedulerOptions {
   absl::Duration target_call_duration = absl::Milliseconds(20);
   // Chunks per call before any chunk of the job has been timed.
   int initial_chunks_per_call = 16;
-};
-
-struct JobSpec {
-  std::string function;
-  std::shared_ptr<const Input> input;
-  int64_t chunk_size = 0;   // 0: Pool's default
-  int max_workers = 0;      // 0: no limit
-  ResultMode mode = ResultMode::kValues;
-  // Resuming: chunk index ranges [first, last] the client already holds; they are not run.
-  // Requires chunk_size > 0.
-  std::vector<std::pair<uint64_t, uint64_t>> completed_chunks;
-  // kValues only: the client's shared-memory buffer, which workers on its host write values
-  // to instead of sending them (common/shared_values.h).
-  std::optional<SharedValuesRef> shared_values;
-};
-
-struct JobSnapshot {
-  std::string job_id;
-  std::string function;
-  uint64_t total_elements = 0;
-  uint64_t num_chunks = 0;  // 0 while waiting for workers
-  uint64_t chunks_done = 0;
-  absl::Duration elapsed;
-  JobStats stats;
 };
 
 struct ClusterSnapshot {
@@ -207,32 +177,6 @@ class Scheduler {
   bool AwaitWorkers(int min_workers, absl::Duration timeout);
 
  private:
-  struct Job {
-    explicit Job(ResultWindow window) : window(window) {}
-
-    uint64_t sequence = 0;
-    std::string job_id;
-    JobSpec spec;
-    std::shared_ptr<JobStream> stream;
-    absl::Time submitted;
-    // The plan and every chunk's state; set once planned.
-    std::optional<ChunkTable> chunks;
-    // Its function, worker limit, workers used and timings: what the dispatch policy sees.
-    JobDispatchState dispatch;
-    // Results pushed to the stream and not yet taken by the client: the result window.
-    ResultWindow window;
-    // Chunks of each call in flight that are not done yet. A copy that lost the race is
-    // cancelled only when none of its call's chunks is still needed.
-    absl::flat_hash_map<uint64_t, int> open_chunks_by_call;
-    std::set<std::string> workers_lost;
-    std::optional<absl::Time> waiting_for_workers_since;
-    JobStats stats;
-    // Its kFinished event is pushed: it takes no more chunks, results or failures. It stays
-    // in jobs_ (so a Job& held by any caller stays valid) until the end of the scheduler's
-    // step, when PumpLocked erases it.
-    bool finished = false;
-  };
-
   // What to do once the lock is released.
   struct Actions {
     struct Dispatch {
