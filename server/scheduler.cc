@@ -364,9 +364,10 @@ void Scheduler::OnCallDone(const std::string& worker_id, uint64_t job_sequence,
   Execute(std::move(actions));
 }
 
-void Scheduler::AcceptResultLocked(Job& job, const std::string& worker_id, RegisteredWorker* worker,
-                                   uint64_t chunk_index, int attempt, ChunkReply reply,
-                                   const std::string& contradiction, Actions* actions) {
+void Scheduler::AcceptResultLocked(Job& job, const std::string& worker_id,
+                                   RegisteredWorker* worker, uint64_t chunk_index, int attempt,
+                                   ChunkReply reply, const std::string& contradiction,
+                                   Actions* actions) {
   ChunkTable& table = *job.chunks;
   const std::string wrong = job.CheckReply(chunk_index, reply, contradiction);
   if (!wrong.empty()) {
@@ -414,8 +415,8 @@ void Scheduler::AcceptResultLocked(Job& job, const std::string& worker_id, Regis
   if (table.AllDone()) FinishJobLocked(job, absl::OkStatus());
 }
 
-void Scheduler::ChunkFailedLocked(Job& job, const std::string& worker_id, RegisteredWorker* worker,
-                                  uint64_t chunk_index, int attempt,
+void Scheduler::ChunkFailedLocked(Job& job, const std::string& worker_id,
+                                  RegisteredWorker* worker, uint64_t chunk_index, int attempt,
                                   const absl::Status& status) {
   // No run: the chunk is done already and the failure does not matter, or the worker was
   // already declared dead and the chunk re-queued.
@@ -677,8 +678,9 @@ void Scheduler::FinishJobLocked(Job& job, absl::Status status) {
   PushEventLocked(job, job.FinishedEvent(status));
   if (status.ok()) {
     LogInfo(absl::StrCat(job.job_id, " done: ",
-                         job.chunks.has_value() ? job.chunks->chunks_done() : 0, " chunks, ", job.stats.retries,
-                         " retries, ", job.stats.workers_lost, " workers lost"));
+                         job.chunks.has_value() ? job.chunks->chunks_done() : 0, " chunks, ",
+                         job.stats.retries, " retries, ", job.stats.workers_lost,
+                         " workers lost"));
   } else {
     LogWarning(absl::StrCat(job.job_id, " failed: ", status.ToString()));
   }

@@ -203,9 +203,10 @@ class Scheduler {
 
   // `contradiction`: how the reply's values disagree with what it reports about them
   // (Disagreement), empty when they agree or it has none; a reply that does is refused.
-  void AcceptResultLocked(Job& job, const std::string& worker_id, RegisteredWorker* worker,
-                          uint64_t chunk_index, int attempt, ChunkReply reply,
-                          const std::string& contradiction, Actions* actions)
+  void AcceptResultLocked(Job& job, const std::string& worker_id,
+                          RegisteredWorker* worker, uint64_t chunk_index, int attempt,
+                          ChunkReply reply, const std::string& contradiction,
+                          Actions* actions)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The run failed with `status`: the function's own error fails the job; anything else
   // re-queues the chunk (ChunkLostLocked) and, unless the call was cancelled, counts as the
@@ -218,8 +219,9 @@ class Scheduler {
   // several small ones. False when there is nothing to send or nobody to send it to.
   bool DispatchOneLocked(Job& job, Actions* actions) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Sends one run of each of `chunk_indices` to `worker`, as one call.
-  void DispatchLocked(Job& job, const std::vector<uint64_t>& chunk_indices, RegisteredWorker& worker,
-                      Actions* actions) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void DispatchLocked(Job& job, const std::vector<uint64_t>& chunk_indices,
+                      RegisteredWorker& worker, Actions* actions)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Starts backup copies of stragglers on idle slots.
   void SpeculateLocked(Job& job, Actions* actions) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool TryPlanLocked(Job& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
