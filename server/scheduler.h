@@ -1,5 +1,7 @@
-// The coordinator's brain, with no transport in it: the registry of workers (with leases),
-// the table of jobs, and the decisions of which chunk runs where. The gRPC service adapter
+// The coordinator's brain, with no transport in it: above the registry of workers and their
+// leases (WorkerRegistry, which knows no jobs) and each job's chunk table (ChunkTable, which
+// knows no workers) it keeps the table of jobs, asks the DispatchPolicy (a function of both)
+// which chunk runs where, and records the answer in both. The gRPC service adapter
 // (coordinator_service.h) turns RPCs into calls on it; unit tests drive it with a FakeClock
 // and fake WorkerConnections.
 //
@@ -33,21 +35,15 @@
 #define GPOOL_SERVER_SCHEDULER_H_
 
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
 #include <set>
 #include <string>
-#include <tuple>
 #include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/container/btree_map.h"
-#include "absl/container/btree_set.h"
-#include "absl/container/flat_hash_map.h"
-#include "absl/container/inlined_vector.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -55,12 +51,15 @@
 #include "common/chunking.h"
 #include "common/clock.h"
 #include "common/functions.h"
-#include "common/index_set.h"
 #include "common/input.h"
 #include "common/worker_registration.h"
-#include "server/heartbeat_policy.h"
+#include "server/chunk_table.h"
+#include "server/dispatch_policy.h"
+#include "server/job.h"
+#include "server/result_window.h"
 #include "server/job_stream.h"
 #include "server/worker_connection.h"
+#include "server/worker_registry.h"
 
 namespace gpool {
 
@@ -106,50 +105,6 @@ struct SchedulerOptions {
   absl::Duration target_call_duration = absl::Milliseconds(20);
   // Chunks per call before any chunk of the job has been timed.
   int initial_chunks_per_call = 16;
-};
-
-struct JobSpec {
-  std::string function;
-  std::shared_ptr<const Input> input;
-  int64_t chunk_size = 0;   // 0: Pool's default
-  int max_workers = 0;      // 0: no limit
-  ResultMode mode = ResultMode::kValues;
-  // Resuming: chunk index ranges [first, last] the client already holds; they are not run.
-  // Requires chunk_size > 0.
-  std::vector<std::pair<uint64_t, uint64_t>> completed_chunks;
-  // kValues only: the client's shared-memory buffer, which workers on its host write values
-  // to instead of sending them (common/shared_values.h).
-  std::optional<SharedValuesRef> shared_values;
-};
-
-struct WorkerSnapshot {
-  std::string worker_id;
-  std::string address;
-  std::string host;
-  int64_t pid = 0;
-  int slots = 0;
-  std::vector<std::string> functions;
-  int chunks_in_flight = 0;
-  int64_t chunks_done = 0;
-  // Chunks the worker failed without dying: an error that was not the function's own, or a
-  // result that contradicts itself or the plan (values that do not add up to the count, sum,
-  // min and max it reported, a wrong element count). Each such chunk ran again elsewhere.
-  int64_t faults = 0;
-  absl::Duration heartbeat_age;
-  // The interval the worker beats at, as far as the coordinator knows (what it last reported,
-  // or was granted at registration), and the lease that follows from it.
-  absl::Duration heartbeat_interval;
-  absl::Duration lease_timeout;
-};
-
-struct JobSnapshot {
-  std::string job_id;
-  std::string function;
-  uint64_t total_elements = 0;
-  uint64_t num_chunks = 0;  // 0 while waiting for workers
-  uint64_t chunks_done = 0;
-  absl::Duration elapsed;
-  JobStats stats;
 };
 
 struct ClusterSnapshot {
@@ -222,78 +177,6 @@ class Scheduler {
   bool AwaitWorkers(int min_workers, absl::Duration timeout);
 
  private:
-  struct Worker {
-    WorkerRegistration registration;
-    std::string worker_id;
-    uint64_t sequence = 0;  // registration order
-    std::shared_ptr<WorkerConnection> connection;
-    absl::Time last_heartbeat;
-    // The interval the worker beats at: granted at registration, then as its beats report
-    // it (clamped to what the policy allows). Its lease follows from it.
-    absl::Duration heartbeat_interval;
-    absl::Duration lease_timeout;
-    // (job sequence, chunk index, attempt) of every chunk sent and not answered.
-    absl::btree_set<std::tuple<uint64_t, uint64_t, int>> in_flight;
-    // RunChunks calls sent and not answered: what capacity is counted in.
-    int calls_in_flight = 0;
-    int64_t chunks_done = 0;
-    // Chunks it failed other than by dying: see WorkerSnapshot::faults.
-    int64_t faults = 0;
-    // Leaving gracefully: gets no new chunks.
-    bool draining = false;
-  };
-
-  struct ChunkRun {
-    std::string worker_id;
-    int attempt = 0;
-    uint64_t call_id = 0;
-    absl::Time started;
-  };
-
-  // A chunk that has been dispatched at least once and is not done.
-  struct ActiveChunk {
-    int dispatches = 0;  // the attempt number of the latest run
-    absl::InlinedVector<ChunkRun, 1> runs;
-    // "w3 (host/pid)" of every worker that was lost while running this chunk, with why when
-    // it did not die; its size is what max_attempts limits.
-    std::vector<std::string> lost_on;
-    // Ids of the workers that failed this chunk without dying: its retries go elsewhere
-    // when another worker may run it.
-    std::vector<std::string> faulted_on;
-  };
-
-  struct Job {
-    uint64_t sequence = 0;
-    std::string job_id;
-    JobSpec spec;
-    std::shared_ptr<JobStream> stream;
-    absl::Time submitted;
-    std::optional<ChunkPlan> plan;  // set once planned
-    uint64_t next_fresh_chunk = 0;
-    // Chunks the client already held when it resubmitted the job.
-    IndexSet already_done;
-    // Durations of recently completed chunks, for the straggler threshold.
-    std::deque<absl::Duration> recent_durations;
-    // Ordered by chunk index: chunks go in and out in nearly that order, which a B-tree
-    // handles with good locality (a hash map here degraded with tombstones at 10^4 chunks).
-    absl::btree_map<uint64_t, ActiveChunk> active;
-    std::deque<uint64_t> retry_queue;
-    uint64_t chunks_done = 0;
-    // Results pushed to the stream and not yet taken by the client: the result window.
-    int64_t undelivered = 0;
-    int64_t undelivered_values = 0;
-    // Chunks of each call in flight that are not done yet. A copy that lost the race is
-    // cancelled only when none of its call's chunks is still needed.
-    absl::flat_hash_map<uint64_t, int> open_chunks_by_call;
-    // Wall time per chunk of recent successful calls (call time / chunks in it): what sizes
-    // the next calls.
-    std::deque<absl::Duration> recent_time_per_chunk;
-    std::set<std::string> workers_used;
-    std::set<std::string> workers_lost;
-    std::optional<absl::Time> waiting_for_workers_since;
-    JobStats stats;
-  };
-
   // What to do once the lock is released.
   struct Actions {
     struct Dispatch {
@@ -320,74 +203,56 @@ class Scheduler {
 
   // `contradiction`: how the reply's values disagree with what it reports about them
   // (Disagreement), empty when they agree or it has none; a reply that does is refused.
-  void AcceptResultLocked(Job& job, const std::string& worker_id, Worker* worker,
-                          uint64_t chunk_index, int attempt, ChunkReply reply,
-                          const std::string& contradiction, Actions* actions)
+  void AcceptResultLocked(Job& job, const std::string& worker_id,
+                          RegisteredWorker* worker, uint64_t chunk_index, int attempt,
+                          ChunkReply reply, const std::string& contradiction,
+                          Actions* actions)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The run failed with `status`: the function's own error fails the job; anything else
   // re-queues the chunk (ChunkLostLocked) and, unless the call was cancelled, counts as the
   // worker's fault.
-  void ChunkFailedLocked(Job& job, const std::string& worker_id, Worker* worker,
+  void ChunkFailedLocked(Job& job, const std::string& worker_id, RegisteredWorker* worker,
                          uint64_t chunk_index, int attempt, const absl::Status& status)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void PumpLocked(Actions* actions) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Sends one call of `job` to the least loaded worker that may take it: one chunk, or
   // several small ones. False when there is nothing to send or nobody to send it to.
   bool DispatchOneLocked(Job& job, Actions* actions) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // How many chunks the next call of `job` to `worker` may carry.
-  uint64_t CallSizeLimitLocked(const Job& job, const Worker& worker) const
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Sends one run of each of `chunk_indices` to `worker`, as one call.
-  void DispatchLocked(Job& job, const std::vector<uint64_t>& chunk_indices, Worker& worker,
-                      Actions* actions) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  bool WindowFullLocked(const Job& job) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void DispatchLocked(Job& job, const std::vector<uint64_t>& chunk_indices,
+                      RegisteredWorker& worker, Actions* actions)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Starts backup copies of stragglers on idle slots.
   void SpeculateLocked(Job& job, Actions* actions) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  std::optional<absl::Duration> StragglerThresholdLocked(const Job& job) const
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool TryPlanLocked(Job& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // The least loaded worker with room that may run the job, other than those in `exclude`.
-  Worker* PickWorkerLocked(const Job& job, const std::vector<std::string>& exclude = {})
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  bool HasEligibleWorkerLocked(const std::string& function) const
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Whether `worker` may take chunks of `job`: it offers the function, is not draining, and
-  // the job's worker limit (--processes) leaves room for it.
-  bool MayRunLocked(const Worker& worker, const Job& job) const
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  std::vector<std::string> AvailableFunctionsLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Removes the worker and re-queues its chunks. `lost` counts it in the jobs' workers_lost
   // (false for a graceful leave).
   void DeclareDeadLocked(const std::string& worker_id, const std::string& reason,
                          Actions* actions, bool lost = true) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  Worker* FindWorkerLocked(const std::string& worker_id, uint64_t incarnation)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // The number of workers changed: updates the interval granted to every worker. Workers
-  // learn of it at their next beat.
-  void RegrantLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The run of `chunk_index` on `worker_id` was lost: retry it or abort the job.
   void ChunkLostLocked(Job& job, uint64_t chunk_index, const std::string& worker_label)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Ends the job's stream with `status` and marks it finished; a no-op when it is already.
+  // The job is not erased here: PumpLocked does that at the end of the step.
   void FinishJobLocked(Job& job, absl::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Queues `event` on the job's stream. Its listener is told once the lock is released (by
   // Execute, through PumpLocked): it calls back into the scheduler.
   void PushEventLocked(Job& job, JobEvent event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The unfinished job `job_id`, or nullptr.
   Job* FindJobLocked(const std::string& job_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  std::string WorkerLabelLocked(const Worker& worker) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const SchedulerOptions options_;
-  const HeartbeatPolicy heartbeat_policy_;
+  const DispatchPolicy policy_;
   const Clock* const clock_;
   WorkerConnector* const connector_;
 
   mutable absl::Mutex mu_;
-  std::map<std::string, Worker> workers_ ABSL_GUARDED_BY(mu_);
-  // The heartbeat interval every worker is asked to beat at now.
-  absl::Duration granted_interval_ ABSL_GUARDED_BY(mu_);
-  // Keyed by sequence number, so iteration is submission order (fair round-robin).
+  WorkerRegistry registry_ ABSL_GUARDED_BY(mu_);
+  // Keyed by sequence number, so iteration is submission order (fair round-robin). Finished
+  // jobs linger until the end of the step (Job::finished); only PumpLocked and the destructor
+  // erase from it.
   std::map<uint64_t, Job> jobs_ ABSL_GUARDED_BY(mu_);
   std::string coordinator_address_ ABSL_GUARDED_BY(mu_);
-  uint64_t next_worker_sequence_ ABSL_GUARDED_BY(mu_) = 1;
   uint64_t next_job_sequence_ ABSL_GUARDED_BY(mu_) = 1;
   uint64_t next_call_id_ ABSL_GUARDED_BY(mu_) = 1;
   // Calls of jobs that finished, to cancel once the lock is released (PumpLocked hands them

@@ -3,6 +3,7 @@
 // leases and waits.
 #include "server/scheduler.h"
 
+#include <algorithm>
 #include <deque>
 #include <functional>
 #include <map>
@@ -1656,6 +1657,50 @@ TEST_F(SchedulerTest, SharedValues_SharedReplyToJobWithoutBuffer_WorkerFaultedCh
   ASSERT_EQ(drained.chunks.size(), 1u);
   EXPECT_FALSE(drained.chunks[0].values_shared);
   EXPECT_EQ(FaultsOf(*scheduler_, liar), 1);
+}
+
+// ---- A job that finishes in the middle of a step ----------------------------------------
+// Finishing a job does not destroy it under its callers: the rest of the step (the other
+// chunks of the same call, the other chunks of the same dead worker) sees a finished job and
+// leaves it alone, and the job ends exactly once.
+
+int FinishedEvents(const std::vector<JobEvent>& events) {
+  return static_cast<int>(std::count_if(events.begin(), events.end(), [](const JobEvent& e) {
+    return e.kind == JobEvent::Kind::kFinished;
+  }));
+}
+
+TEST_F(SchedulerTest, Batch_FirstChunkExhaustsAttempts_JobEndsOnceAndRestOfCallIgnored) {
+  SchedulerOptions options;
+  options.max_attempts = 1;
+  Reset(options);
+  AddWorker("a:1", 1, {"square"}, 7, 64);
+  auto job = Submit(1, 10, 1);
+  std::optional<PendingBatch> batch = connector_.TakeOldestBatch("a:1");
+  ASSERT_TRUE(batch.has_value());
+  ASSERT_EQ(batch->tasks.size(), 10u);
+  // The first chunk's loss aborts the job; nine chunks of the call are still to be handled.
+  batch->done(std::vector<ChunkReply>(3));
+  const std::vector<JobEvent> events = job.second->TakeAll(absl::ZeroDuration());
+  ASSERT_EQ(FinishedEvents(events), 1);
+  EXPECT_THAT(events.back().status, StatusIs(absl::StatusCode::kAborted, HasSubstr("chunk 0")));
+  EXPECT_TRUE(scheduler_->Snapshot().jobs.empty());
+}
+
+TEST_F(SchedulerTest, DeclareDead_WorkerHeldEveryChunkAtLastAttempt_JobEndsOnce) {
+  SchedulerOptions options;
+  options.max_attempts = 1;
+  Reset(options);
+  AddWorker("a:1", 4);
+  auto job = Submit(1, 40, 10);
+  ASSERT_EQ(connector_.PendingFor("a:1").size(), 4u);
+  clock_.Advance(options.lease_timeout + absl::Milliseconds(1));
+  // The lease expires: four chunks are lost with the worker, the first loss ends the job.
+  scheduler_->Tick();
+  const std::vector<JobEvent> events = job.second->TakeAll(absl::ZeroDuration());
+  ASSERT_EQ(FinishedEvents(events), 1);
+  EXPECT_THAT(events.back().status, StatusIs(absl::StatusCode::kAborted, HasSubstr("lost 1")));
+  EXPECT_TRUE(scheduler_->Snapshot().jobs.empty());
 }
 
 }  // namespace

@@ -1,0 +1,140 @@
+#include "server/dispatch_policy.h"
+
+#include <algorithm>
+#include <deque>
+#include <functional>
+
+namespace gpool {
+namespace {
+
+// The median of `samples` (the upper median for an even count). `samples` must not be empty.
+absl::Duration Median(const std::deque<absl::Duration>& samples) {
+  std::vector<absl::Duration> sorted(samples.begin(), samples.end());
+  auto middle = sorted.begin() + sorted.size() / 2;
+  std::nth_element(sorted.begin(), middle, sorted.end());
+  return *middle;
+}
+
+bool Contains(const std::vector<std::string>& ids, const std::string& id) {
+  return std::find(ids.begin(), ids.end(), id) != ids.end();
+}
+
+}  // namespace
+
+bool DispatchPolicy::MayRun(const RegisteredWorker& worker, const JobDispatchState& job) {
+  if (!worker.Accepts(job.function)) return false;
+  const bool at_worker_limit =
+      job.max_workers > 0 && job.workers_used.size() >= static_cast<size_t>(job.max_workers);
+  return !at_worker_limit || job.workers_used.count(worker.worker_id) > 0;
+}
+
+RegisteredWorker* DispatchPolicy::PickWorker(WorkerRegistry& workers,
+                                             const JobDispatchState& job,
+                                             const std::vector<std::string>& exclude) const {
+  RegisteredWorker* best = nullptr;
+  double best_load = 0;
+  for (auto& [id, worker] : workers.workers()) {
+    if (!MayRun(worker, job) || Contains(exclude, id)) continue;
+    const int capacity = worker.registration.slots + options_.pipeline_depth;
+    const int held = worker.calls_in_flight;
+    if (held >= capacity) continue;
+    // The least loaded worker relative to its slots: idle slots fill before pipelines do.
+    const double load = static_cast<double>(held) / worker.registration.slots;
+    if (best == nullptr || load < best_load) {
+      best = &worker;
+      best_load = load;
+    }
+  }
+  return best;
+}
+
+RegisteredWorker* DispatchPolicy::PickForRetry(WorkerRegistry& workers,
+                                               const JobDispatchState& job,
+                                               const std::vector<std::string>& faulted) const {
+  RegisteredWorker* first_choice = PickWorker(workers, job);
+  if (first_choice == nullptr || !Contains(faulted, first_choice->worker_id)) {
+    return first_choice;
+  }
+  // This worker failed the chunk before: another one takes it, as soon as one has room.
+  if (RegisteredWorker* other = PickWorker(workers, job, faulted); other != nullptr) {
+    return other;
+  }
+  // Only when no other worker may run the job does it get the chunk again (bounded by
+  // max_attempts).
+  for (const auto& [id, worker] : workers.workers()) {
+    if (MayRun(worker, job) && !Contains(faulted, id)) return nullptr;
+  }
+  return first_choice;
+}
+
+RegisteredWorker* DispatchPolicy::PickBackup(WorkerRegistry& workers,
+                                             const JobDispatchState& job,
+                                             const std::string& running_on) const {
+  for (auto& [id, worker] : workers.workers()) {
+    if (id != running_on && MayRun(worker, job) &&
+        worker.calls_in_flight < worker.registration.slots) {
+      return &worker;
+    }
+  }
+  return nullptr;
+}
+
+uint64_t DispatchPolicy::CallSize(const WorkerRegistry& workers,
+                                  const RegisteredWorker& worker, const JobDispatchState& job,
+                                  uint64_t unsent, int64_t window_room) const {
+  // Validated at registration: at least 1.
+  const uint64_t worker_limit = static_cast<uint64_t>(worker.registration.max_chunks_per_call);
+  if (worker_limit == 1) return 1;
+  // Fair share: the chunks not yet sent, spread over the idle slots that may run the job
+  // (this worker's included), so one worker does not take the whole job while another idles.
+  // With no idle slot (a pipeline call), over all of the job's slots.
+  int idle_slots = 0;
+  int job_slots = 0;
+  for (const auto& [id, other] : workers.workers()) {
+    if (!MayRun(other, job)) continue;
+    job_slots += other.registration.slots;
+    idle_slots += std::max(0, other.registration.slots - other.calls_in_flight);
+  }
+  const uint64_t spread =
+      static_cast<uint64_t>(std::max(1, idle_slots > 0 ? idle_slots : job_slots));
+  const uint64_t fair_share = (unsent + spread - 1) / spread;
+  // And no more than the result window has room for.
+  const uint64_t room = static_cast<uint64_t>(std::max<int64_t>(1, window_room));
+  // And about target_call_duration of work, by the median time per chunk so far.
+  uint64_t by_time = static_cast<uint64_t>(std::max(1, options_.initial_chunks_per_call));
+  if (!job.time_per_chunk.empty()) {
+    absl::Duration remainder;
+    by_time = static_cast<uint64_t>(std::max<int64_t>(
+        1, absl::IDivDuration(options_.target_call_duration,
+                              std::max(Median(job.time_per_chunk), absl::Microseconds(1)),
+                              &remainder)));
+  }
+  return std::max<uint64_t>(1, std::min({worker_limit, fair_share, room, by_time}));
+}
+
+std::optional<absl::Duration> DispatchPolicy::StragglerThreshold(
+    const JobDispatchState& job) const {
+  if (job.chunk_durations.empty()) return std::nullopt;
+  return std::max(Median(job.chunk_durations) * options_.speculation_multiplier,
+                  options_.speculation_min);
+}
+
+DispatchPolicy::Slots DispatchPolicy::SlotsFor(const WorkerRegistry& workers,
+                                               const JobDispatchState& job) {
+  Slots slots;
+  std::vector<int> eligible;
+  for (const auto& [id, worker] : workers.workers()) {
+    slots.cluster += worker.registration.slots;
+    if (worker.Accepts(job.function)) eligible.push_back(worker.registration.slots);
+  }
+  // With a worker limit, Pool's default chunk size follows the slots of the largest workers
+  // the job may use.
+  std::sort(eligible.begin(), eligible.end(), std::greater<int>());
+  if (job.max_workers > 0 && eligible.size() > static_cast<size_t>(job.max_workers)) {
+    eligible.resize(job.max_workers);
+  }
+  for (int s : eligible) slots.job += s;
+  return slots;
+}
+
+}  // namespace gpool

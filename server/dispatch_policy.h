@@ -1,0 +1,89 @@
+// Which worker gets which chunks: a function of the worker registry and of one job's
+// dispatch state, with no state of its own beyond its options. The Scheduler asks it, then
+// records the decision in the job's chunk table and the worker's in-flight set.
+//
+//   * a call goes to the least loaded worker relative to its slots that may run the job and
+//     has room (slots + pipeline_depth calls), so idle slots fill before pipelines do;
+//   * a retry avoids the workers that failed the chunk, unless no other worker may run it;
+//   * a call carries the job's fair share of its unsent chunks, no more than its result
+//     window has room for and about target_call_duration of work;
+//   * a straggler (a chunk running far longer than the job's median) gets a backup on an
+//     idle slot of another worker.
+//
+// Thread-compatible: immutable after construction; the registry it is given is guarded by
+// its caller.
+#ifndef GPOOL_SERVER_DISPATCH_POLICY_H_
+#define GPOOL_SERVER_DISPATCH_POLICY_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "server/job.h"
+#include "server/worker_registry.h"
+
+namespace gpool {
+
+struct DispatchOptions {
+  // Calls a worker may hold beyond its slots.
+  int pipeline_depth = 1;
+  // A chunk running longer than max(multiplier × the median chunk time, speculation_min) is
+  // a straggler.
+  double speculation_multiplier = 3.0;
+  absl::Duration speculation_min = absl::Seconds(1);
+  // A call should hold about this much work, by the job's time per chunk.
+  absl::Duration target_call_duration = absl::Milliseconds(20);
+  // Chunks per call before any chunk of the job has been timed.
+  int initial_chunks_per_call = 16;
+};
+
+class DispatchPolicy {
+ public:
+  explicit DispatchPolicy(DispatchOptions options) : options_(options) {}
+
+  // Whether `worker` may take chunks of `job`: it offers the function, is not draining, and
+  // the job's worker limit (--processes) leaves room for it.
+  static bool MayRun(const RegisteredWorker& worker, const JobDispatchState& job);
+
+  // The least loaded worker with room that may run the job, other than those in `exclude`;
+  // nullptr when none.
+  RegisteredWorker* PickWorker(WorkerRegistry& workers, const JobDispatchState& job,
+                               const std::vector<std::string>& exclude = {}) const;
+
+  // Where a retry of a chunk that the workers in `faulted` failed goes: the least loaded
+  // worker with room that did not fail it; else, only when no worker that did not fail it
+  // may run the job at all, the least loaded one with room. nullptr: the retry waits.
+  RegisteredWorker* PickForRetry(WorkerRegistry& workers, const JobDispatchState& job,
+                                 const std::vector<std::string>& faulted) const;
+
+  // An idle slot (not just pipeline room) on a worker other than `running_on` that may run
+  // the job; nullptr when none.
+  RegisteredWorker* PickBackup(WorkerRegistry& workers, const JobDispatchState& job,
+                               const std::string& running_on) const;
+
+  // How many chunks the next call of `job` to `worker` may carry, with `unsent` chunks not
+  // yet sent and room for `window_room` more results in its result window. At least 1.
+  uint64_t CallSize(const WorkerRegistry& workers, const RegisteredWorker& worker,
+                    const JobDispatchState& job, uint64_t unsent, int64_t window_room) const;
+
+  // How long a chunk of `job` may run before it is a straggler; nullopt before any chunk of
+  // it has completed.
+  std::optional<absl::Duration> StragglerThreshold(const JobDispatchState& job) const;
+
+  // The slots of the cluster, and those the job may use (the largest workers that accept it,
+  // as many as its worker limit allows): what Pool's default chunk size follows.
+  struct Slots {
+    int cluster = 0;
+    int job = 0;
+  };
+  static Slots SlotsFor(const WorkerRegistry& workers, const JobDispatchState& job);
+
+ private:
+  const DispatchOptions options_;
+};
+
+}  // namespace gpool
+
+#endif  // GPOOL_SERVER_DISPATCH_POLICY_H_

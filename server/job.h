@@ -1,0 +1,118 @@
+// One job on the coordinator: what the client asked for (JobSpec), its event stream, its
+// chunk table once planned, its result window, and the plain data the dispatch policy reads.
+// It knows no workers beyond their ids as strings: which worker runs what, and what a dead
+// worker means for the job, is the Scheduler's business. Its methods are the job's own
+// arithmetic: planning, judging a reply against the plan, and the events it sends.
+//
+// Thread-compatible: the Scheduler's mutex guards it.
+#ifndef GPOOL_SERVER_JOB_H_
+#define GPOOL_SERVER_JOB_H_
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "common/chunking.h"
+#include "common/input.h"
+#include "common/worker_registration.h"
+#include "server/chunk_table.h"
+#include "server/job_stream.h"
+#include "server/result_window.h"
+#include "server/worker_connection.h"
+
+namespace gpool {
+
+struct JobSpec {
+  std::string function;
+  std::shared_ptr<const Input> input;
+  int64_t chunk_size = 0;   // 0: Pool's default
+  int max_workers = 0;      // 0: no limit
+  ResultMode mode = ResultMode::kValues;
+  // Resuming: chunk index ranges [first, last] the client already holds; they are not run.
+  // Requires chunk_size > 0.
+  std::vector<std::pair<uint64_t, uint64_t>> completed_chunks;
+  // kValues only: the client's shared-memory buffer, which workers on its host write values
+  // to instead of sending them (common/shared_values.h).
+  std::optional<SharedValuesRef> shared_values;
+};
+
+struct JobSnapshot {
+  std::string job_id;
+  std::string function;
+  uint64_t total_elements = 0;
+  uint64_t num_chunks = 0;  // 0 while waiting for workers
+  uint64_t chunks_done = 0;
+  absl::Duration elapsed;
+  JobStats stats;
+};
+
+// What the dispatch policy knows of one job: plain data.
+struct JobDispatchState {
+  std::string function;
+  int max_workers = 0;  // 0: no limit
+  // Workers given its chunks and not lost since: what its worker limit counts.
+  std::set<std::string> workers_used;
+  // Durations of recently completed chunks: the straggler threshold.
+  std::deque<absl::Duration> chunk_durations;
+  // Wall time per chunk of recent successful calls (call time / chunks in it): what sizes
+  // the next calls.
+  std::deque<absl::Duration> time_per_chunk;
+
+  void RecordChunkDuration(absl::Duration duration);
+  void RecordCall(absl::Duration duration, int64_t chunks);
+};
+
+struct Job {
+  Job(uint64_t sequence, JobSpec spec, ResultWindow window, absl::Time submitted);
+
+  // Plans the job's chunks for `job_slots` slots (Pool's default chunk size follows them).
+  // INVALID_ARGUMENT when the completed chunks it was resubmitted with lie beyond the plan.
+  // Returns the kStarted event to push.
+  absl::StatusOr<JobEvent> Plan(int cluster_slots, int job_slots);
+
+  // Why `reply` for `chunk_index` cannot be right (the wrong number of elements or values,
+  // values in a buffer the job never offered, or `contradiction`, how its values disagree
+  // with what it reports about them); empty when it may be.
+  std::string CheckReply(uint64_t chunk_index, const ChunkReply& reply,
+                         const std::string& contradiction) const;
+
+  // The kChunk event of a chunk the table has just completed, with `reply`'s result.
+  JobEvent ChunkEvent(uint64_t chunk_index, ChunkReply reply, const std::string& worker_id,
+                      int attempt) const;
+  // The kFinished event: UNAVAILABLE (no worker for the job) may pass and is not final.
+  JobEvent FinishedEvent(const absl::Status& status) const;
+
+  JobSnapshot Snapshot(absl::Time now) const;
+
+  const uint64_t sequence;  // submission order
+  const std::string job_id;
+  const JobSpec spec;
+  const std::shared_ptr<JobStream> stream;
+  const absl::Time submitted;
+  // The plan and every chunk's state; set by Plan.
+  std::optional<ChunkTable> chunks;
+  JobDispatchState dispatch;
+  // Results pushed to the stream and not yet taken by the client.
+  ResultWindow window;
+  // Chunks of each call in flight that are not done yet. A copy that lost the race is
+  // cancelled only when none of its call's chunks is still needed.
+  absl::flat_hash_map<uint64_t, int> open_chunks_by_call;
+  std::set<std::string> workers_lost;
+  std::optional<absl::Time> waiting_for_workers_since;
+  JobStats stats;
+  // Its kFinished event is pushed: it takes no more chunks, results or failures. The
+  // Scheduler keeps it (so a Job& held by any caller stays valid) until the end of its step.
+  bool finished = false;
+};
+
+}  // namespace gpool
+
+#endif  // GPOOL_SERVER_JOB_H_

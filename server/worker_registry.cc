@@ -1,0 +1,199 @@
+#include "server/worker_registry.h"
+
+#include <algorithm>
+#include <set>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/log.h"
+
+namespace gpool {
+
+bool RegisteredWorker::Offers(const std::string& function) const {
+  const auto& functions = registration.functions;
+  return std::find(functions.begin(), functions.end(), function) != functions.end();
+}
+
+std::string RegisteredWorker::Label() const {
+  return absl::StrCat(worker_id, " (", registration.host, "/", registration.pid, ")");
+}
+
+WorkerRegistry::WorkerRegistry(HeartbeatPolicy policy)
+    : policy_(std::move(policy)), granted_interval_(policy_.min_interval()) {}
+
+absl::Status WorkerRegistry::Validate(const WorkerRegistration& registration) {
+  if (registration.address.empty()) {
+    return absl::InvalidArgumentError("a worker must give the address it serves on");
+  }
+  if (registration.slots < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("slots must be at least 1, got ", registration.slots));
+  }
+  if (registration.functions.empty()) {
+    return absl::InvalidArgumentError("a worker must offer at least one function");
+  }
+  if (registration.max_chunks_per_call < 1 ||
+      registration.max_chunks_per_call > kMaxChunksPerCall) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_chunks_per_call must be 1 to ", kMaxChunksPerCall, ", got ",
+                     registration.max_chunks_per_call));
+  }
+  return absl::OkStatus();
+}
+
+std::vector<std::string> WorkerRegistry::AtAddress(const std::string& address) const {
+  std::vector<std::string> ids;
+  for (const auto& [id, worker] : workers_) {
+    if (worker.registration.address == address) ids.push_back(id);
+  }
+  return ids;
+}
+
+RegisteredWorker& WorkerRegistry::Add(const WorkerRegistration& registration,
+                                      std::shared_ptr<WorkerConnection> connection,
+                                      absl::Time now) {
+  RegisteredWorker worker;
+  worker.sequence = next_sequence_++;
+  worker.worker_id = absl::StrCat("w", worker.sequence);
+  worker.registration = registration;
+  worker.connection = std::move(connection);
+  worker.last_heartbeat = now;
+  LogInfo(absl::StrCat("worker ", worker.worker_id, " registered: ", registration.address,
+                       " host=", registration.host, " pid=", registration.pid,
+                       " slots=", registration.slots, " functions=",
+                       absl::StrJoin(registration.functions, ",")));
+  auto [it, inserted] = workers_.emplace(worker.worker_id, std::move(worker));
+  Regrant();
+  it->second.heartbeat_interval = granted_interval_;
+  it->second.lease_timeout = policy_.LeaseFor(granted_interval_);
+  return it->second;
+}
+
+void WorkerRegistry::Remove(const std::string& worker_id) {
+  if (workers_.erase(worker_id) > 0) Regrant();
+}
+
+RegisteredWorker* WorkerRegistry::Find(const std::string& worker_id) {
+  auto it = workers_.find(worker_id);
+  return it == workers_.end() ? nullptr : &it->second;
+}
+
+const RegisteredWorker* WorkerRegistry::Find(const std::string& worker_id) const {
+  auto it = workers_.find(worker_id);
+  return it == workers_.end() ? nullptr : &it->second;
+}
+
+RegisteredWorker* WorkerRegistry::Find(const std::string& worker_id, uint64_t incarnation) {
+  RegisteredWorker* worker = Find(worker_id);
+  if (worker == nullptr || worker->registration.incarnation != incarnation) return nullptr;
+  return worker;
+}
+
+absl::StatusOr<HeartbeatGrant> WorkerRegistry::Heartbeat(const std::string& worker_id,
+                                                         uint64_t incarnation,
+                                                         absl::Duration reported_interval,
+                                                         absl::Time now) {
+  if (reported_interval < absl::Milliseconds(1)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "a heartbeat must report the interval the worker beats at (heartbeat_interval_ms >= "
+        "1, the last one granted), got ",
+        absl::FormatDuration(reported_interval)));
+  }
+  RegisteredWorker* worker = Find(worker_id, incarnation);
+  if (worker == nullptr) {
+    return absl::NotFoundError(
+        absl::StrCat("worker ", worker_id, " is not registered here; register again"));
+  }
+  worker->last_heartbeat = now;
+  // The lease follows what the worker says it does, not what it was asked to do: a new,
+  // shorter grant shortens the lease only once the worker reports beating faster, and a
+  // longer one lengthens it from the beat that announces it, before the worker slows down.
+  worker->heartbeat_interval = policy_.Clamp(reported_interval);
+  worker->lease_timeout = policy_.LeaseFor(worker->heartbeat_interval);
+  return CurrentGrant();
+}
+
+absl::Status WorkerRegistry::Drain(const std::string& worker_id, uint64_t incarnation) {
+  RegisteredWorker* worker = Find(worker_id, incarnation);
+  if (worker == nullptr) {
+    return absl::NotFoundError(absl::StrCat("worker ", worker_id, " is not registered here"));
+  }
+  worker->draining = true;
+  LogInfo(absl::StrCat("worker ", worker->Label(), " is draining; it holds ",
+                       worker->in_flight.size(), " chunk(s)"));
+  return absl::OkStatus();
+}
+
+std::vector<std::string> WorkerRegistry::Expired(absl::Time now) const {
+  std::vector<std::string> ids;
+  for (const auto& [id, worker] : workers_) {
+    if (now - worker.last_heartbeat > worker.lease_timeout) ids.push_back(id);
+  }
+  return ids;
+}
+
+bool WorkerRegistry::AnyAccepts(const std::string& function) const {
+  for (const auto& [id, worker] : workers_) {
+    if (worker.Accepts(function)) return true;
+  }
+  return false;
+}
+
+std::vector<std::string> WorkerRegistry::AvailableFunctions() const {
+  std::set<std::string> names;
+  for (const auto& [id, worker] : workers_) {
+    names.insert(worker.registration.functions.begin(), worker.registration.functions.end());
+  }
+  return std::vector<std::string>(names.begin(), names.end());
+}
+
+int WorkerRegistry::TotalSlots() const {
+  int slots = 0;
+  for (const auto& [id, worker] : workers_) slots += worker.registration.slots;
+  return slots;
+}
+
+HeartbeatGrant WorkerRegistry::CurrentGrant() const {
+  return HeartbeatGrant{granted_interval_, policy_.LeaseFor(granted_interval_)};
+}
+
+std::vector<WorkerSnapshot> WorkerRegistry::Snapshot(absl::Time now) const {
+  std::vector<const RegisteredWorker*> ordered;
+  for (const auto& [id, worker] : workers_) ordered.push_back(&worker);
+  std::sort(ordered.begin(), ordered.end(),
+            [](const RegisteredWorker* a, const RegisteredWorker* b) {
+              return a->sequence < b->sequence;
+            });
+  std::vector<WorkerSnapshot> snapshots;
+  snapshots.reserve(ordered.size());
+  for (const RegisteredWorker* worker : ordered) {
+    WorkerSnapshot& w = snapshots.emplace_back();
+    w.worker_id = worker->worker_id;
+    w.address = worker->registration.address;
+    w.host = worker->registration.host;
+    w.pid = worker->registration.pid;
+    w.slots = worker->registration.slots;
+    w.functions = worker->registration.functions;
+    w.chunks_in_flight = static_cast<int>(worker->in_flight.size());
+    w.chunks_done = worker->chunks_done;
+    w.faults = worker->faults;
+    w.heartbeat_age = now - worker->last_heartbeat;
+    w.heartbeat_interval = worker->heartbeat_interval;
+    w.lease_timeout = worker->lease_timeout;
+  }
+  return snapshots;
+}
+
+void WorkerRegistry::Regrant() {
+  const absl::Duration next =
+      policy_.NextInterval(granted_interval_, static_cast<int>(workers_.size()));
+  if (next == granted_interval_) return;
+  LogInfo(absl::StrCat("heartbeat interval now ", absl::FormatDuration(next), " (was ",
+                       absl::FormatDuration(granted_interval_), ") for ", workers_.size(),
+                       " worker(s) within ", policy_.budget(), " beats/s; lease ",
+                       absl::FormatDuration(policy_.LeaseFor(next))));
+  granted_interval_ = next;
+}
+
+}  // namespace gpool

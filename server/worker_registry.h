@@ -1,0 +1,147 @@
+// The coordinator's registry of workers: who is registered, under which incarnation, the
+// lease each holds (the interval it beats at and the silence after which it is dead), the
+// interval every worker is asked to beat at (it grows with the cluster, HeartbeatPolicy),
+// whether it is draining, and what it holds: its calls and chunks in flight, its chunks done
+// and its faults.
+//
+// It knows no jobs: a chunk in flight is a (job sequence, chunk index, attempt) triple to it,
+// and deciding what a dead worker's chunks mean is the Scheduler's business. Time is given,
+// never read: every method that needs "now" takes it, so tests need no clock at all.
+//
+// Thread-compatible: the Scheduler's mutex guards it.
+#ifndef GPOOL_SERVER_WORKER_REGISTRY_H_
+#define GPOOL_SERVER_WORKER_REGISTRY_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "absl/container/btree_set.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/worker_registration.h"
+#include "server/heartbeat_policy.h"
+#include "server/worker_connection.h"
+
+namespace gpool {
+
+struct WorkerSnapshot {
+  std::string worker_id;
+  std::string address;
+  std::string host;
+  int64_t pid = 0;
+  int slots = 0;
+  std::vector<std::string> functions;
+  int chunks_in_flight = 0;
+  int64_t chunks_done = 0;
+  // Chunks the worker failed without dying: an error that was not the function's own, or a
+  // result that contradicts itself or the plan (values that do not add up to the count, sum,
+  // min and max it reported, a wrong element count). Each such chunk ran again elsewhere.
+  int64_t faults = 0;
+  absl::Duration heartbeat_age;
+  // The interval the worker beats at, as far as the coordinator knows (what it last reported,
+  // or was granted at registration), and the lease that follows from it.
+  absl::Duration heartbeat_interval;
+  absl::Duration lease_timeout;
+};
+
+// One registered worker. The registry hands out references to it; they stay valid until the
+// worker is removed.
+struct RegisteredWorker {
+  WorkerRegistration registration;
+  std::string worker_id;
+  uint64_t sequence = 0;  // registration order
+  std::shared_ptr<WorkerConnection> connection;
+  absl::Time last_heartbeat;
+  // The interval the worker beats at: granted at registration, then as its beats report
+  // it (clamped to what the policy allows). Its lease follows from it.
+  absl::Duration heartbeat_interval;
+  absl::Duration lease_timeout;
+  // (job sequence, chunk index, attempt) of every chunk sent and not answered.
+  absl::btree_set<std::tuple<uint64_t, uint64_t, int>> in_flight;
+  // RunChunks calls sent and not answered: what capacity is counted in.
+  int calls_in_flight = 0;
+  int64_t chunks_done = 0;
+  // Chunks it failed other than by dying: see WorkerSnapshot::faults.
+  int64_t faults = 0;
+  // Leaving gracefully: gets no new chunks.
+  bool draining = false;
+
+  bool Offers(const std::string& function) const;
+  // May take new chunks of `function`: offers it and is not draining.
+  bool Accepts(const std::string& function) const { return !draining && Offers(function); }
+  // "w3 (host/pid)", for logs and error messages.
+  std::string Label() const;
+};
+
+class WorkerRegistry {
+ public:
+  explicit WorkerRegistry(HeartbeatPolicy policy);
+
+  // OK, or INVALID_ARGUMENT for an empty address, slots < 1, no functions, or
+  // max_chunks_per_call outside 1..kMaxChunksPerCall.
+  static absl::Status Validate(const WorkerRegistration& registration);
+
+  // Ids of the workers registered from `address`: a newcomer from there replaces them (the
+  // caller removes them first, after handing back their chunks).
+  std::vector<std::string> AtAddress(const std::string& address) const;
+
+  // Adds a validated registration under a new worker id ("w1", "w2", ...) and returns it with
+  // its grant. The newcomer counts in its own grant.
+  RegisteredWorker& Add(const WorkerRegistration& registration,
+                        std::shared_ptr<WorkerConnection> connection, absl::Time now);
+
+  // Forgets the worker (no-op when unknown) and regrants for the smaller cluster.
+  void Remove(const std::string& worker_id);
+
+  // nullptr when unknown; with an incarnation, also when it differs.
+  RegisteredWorker* Find(const std::string& worker_id);
+  const RegisteredWorker* Find(const std::string& worker_id) const;
+  RegisteredWorker* Find(const std::string& worker_id, uint64_t incarnation);
+
+  // Renews the worker's lease, which follows `reported_interval` (clamped), and returns the
+  // grant every worker should beat at now. INVALID_ARGUMENT when `reported_interval` is under
+  // 1 ms; NOT_FOUND for an unknown worker or another incarnation.
+  absl::StatusOr<HeartbeatGrant> Heartbeat(const std::string& worker_id, uint64_t incarnation,
+                                           absl::Duration reported_interval, absl::Time now);
+
+  // The worker gets no new chunks from now on. NOT_FOUND like Heartbeat.
+  absl::Status Drain(const std::string& worker_id, uint64_t incarnation);
+
+  // Ids of the workers silent for longer than their lease at `now`.
+  std::vector<std::string> Expired(absl::Time now) const;
+
+  // Whether some worker accepts chunks of `function`.
+  bool AnyAccepts(const std::string& function) const;
+  // Every function some registered worker offers, sorted, without repeats.
+  std::vector<std::string> AvailableFunctions() const;
+  int TotalSlots() const;
+
+  HeartbeatGrant CurrentGrant() const;
+  // By registration order.
+  std::vector<WorkerSnapshot> Snapshot(absl::Time now) const;
+
+  size_t size() const { return workers_.size(); }
+  // By worker id; for the dispatch policy's scans.
+  std::map<std::string, RegisteredWorker>& workers() { return workers_; }
+  const std::map<std::string, RegisteredWorker>& workers() const { return workers_; }
+
+ private:
+  // The number of workers changed: updates the interval granted to every worker. Workers
+  // learn of it at their next beat.
+  void Regrant();
+
+  const HeartbeatPolicy policy_;
+  std::map<std::string, RegisteredWorker> workers_;
+  // The heartbeat interval every worker is asked to beat at now.
+  absl::Duration granted_interval_;
+  uint64_t next_sequence_ = 1;
+};
+
+}  // namespace gpool
+
+#endif  // GPOOL_SERVER_WORKER_REGISTRY_H_

@@ -1,0 +1,161 @@
+// The dispatch policy alone, on plain data: a worker registry filled by hand and a job's
+// dispatch state. No Scheduler, no chunks, no clock.
+#include "server/dispatch_policy.h"
+
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace gpool {
+namespace {
+
+const absl::Time kStart = absl::UnixEpoch() + absl::Hours(24);
+
+class DispatchPolicyTest : public ::testing::Test {
+ protected:
+  // Adds a worker offering `functions`, holding `calls` calls; returns it.
+  RegisteredWorker& Add(int slots, int calls = 0, int max_chunks_per_call = 64,
+                        std::vector<std::string> functions = {"square"}) {
+    WorkerRegistration registration;
+    registration.address = "127.0.0.1:" + std::to_string(++port_);
+    registration.slots = slots;
+    registration.functions = std::move(functions);
+    registration.max_chunks_per_call = max_chunks_per_call;
+    RegisteredWorker& worker = registry_.Add(registration, nullptr, kStart);
+    worker.calls_in_flight = calls;
+    return worker;
+  }
+
+  static JobDispatchState Job(int max_workers = 0) {
+    JobDispatchState job;
+    job.function = "square";
+    job.max_workers = max_workers;
+    return job;
+  }
+
+  WorkerRegistry registry_{HeartbeatPolicy(absl::Milliseconds(500), absl::Seconds(3), 0,
+                                           absl::Seconds(10))};
+  DispatchPolicy policy_{DispatchOptions{}};  // pipeline_depth 1
+  int port_ = 0;
+};
+
+TEST_F(DispatchPolicyTest, MayRun_OtherFunction_False) {
+  RegisteredWorker& worker = Add(1, 0, 64, {"cube"});
+  EXPECT_FALSE(DispatchPolicy::MayRun(worker, Job()));
+}
+
+TEST_F(DispatchPolicyTest, MayRun_Draining_False) {
+  RegisteredWorker& worker = Add(1);
+  worker.draining = true;
+  EXPECT_FALSE(DispatchPolicy::MayRun(worker, Job()));
+}
+
+TEST_F(DispatchPolicyTest, MayRun_WorkerLimitReached_OnlyWorkersAlreadyUsed) {
+  RegisteredWorker& used = Add(1);
+  RegisteredWorker& other = Add(1);
+  JobDispatchState job = Job(/*max_workers=*/1);
+  job.workers_used.insert(used.worker_id);
+  EXPECT_TRUE(DispatchPolicy::MayRun(used, job));
+  EXPECT_FALSE(DispatchPolicy::MayRun(other, job));
+}
+
+TEST_F(DispatchPolicyTest, PickWorker_DifferentLoads_LeastLoadedRelativeToSlots) {
+  Add(/*slots=*/2, /*calls=*/1);               // half loaded
+  RegisteredWorker& big = Add(/*slots=*/8, /*calls=*/2);  // a quarter
+  Add(/*slots=*/1, /*calls=*/1);               // full, pipeline room left
+  EXPECT_EQ(policy_.PickWorker(registry_, Job()), &big);
+}
+
+TEST_F(DispatchPolicyTest, PickWorker_SlotsAndPipelineFull_Nullptr) {
+  Add(/*slots=*/2, /*calls=*/3);
+  EXPECT_EQ(policy_.PickWorker(registry_, Job()), nullptr);
+}
+
+TEST_F(DispatchPolicyTest, PickForRetry_FirstChoiceFailedTheChunk_AnotherWorker) {
+  RegisteredWorker& faulty = Add(4);
+  RegisteredWorker& other = Add(1, /*calls=*/1);
+  EXPECT_EQ(policy_.PickForRetry(registry_, Job(), {faulty.worker_id}), &other);
+}
+
+TEST_F(DispatchPolicyTest, PickForRetry_OtherWorkerWithoutRoom_Waits) {
+  RegisteredWorker& faulty = Add(4);
+  Add(1, /*calls=*/2);
+  EXPECT_EQ(policy_.PickForRetry(registry_, Job(), {faulty.worker_id}), nullptr);
+}
+
+TEST_F(DispatchPolicyTest, PickForRetry_NoOtherWorkerMayRunTheJob_TheFaultyOne) {
+  RegisteredWorker& faulty = Add(4);
+  Add(1, 0, 64, {"cube"});
+  EXPECT_EQ(policy_.PickForRetry(registry_, Job(), {faulty.worker_id}), &faulty);
+}
+
+TEST_F(DispatchPolicyTest, PickBackup_OnlyPipelineRoomElsewhere_Nullptr) {
+  RegisteredWorker& running = Add(1, /*calls=*/1);
+  Add(1, /*calls=*/1);
+  EXPECT_EQ(policy_.PickBackup(registry_, Job(), running.worker_id), nullptr);
+}
+
+TEST_F(DispatchPolicyTest, PickBackup_IdleSlotElsewhere_ThatWorker) {
+  RegisteredWorker& running = Add(2, /*calls=*/1);
+  RegisteredWorker& idle = Add(1);
+  EXPECT_EQ(policy_.PickBackup(registry_, Job(), running.worker_id), &idle);
+}
+
+TEST_F(DispatchPolicyTest, CallSize_IdleSlots_FairShareOfUnsentChunks) {
+  RegisteredWorker& worker = Add(2);
+  Add(2);
+  // 40 unsent chunks over 4 idle slots; timing and window leave more room.
+  EXPECT_EQ(policy_.CallSize(registry_, worker, Job(), 40, 1000), 10u);
+}
+
+TEST_F(DispatchPolicyTest, CallSize_NoChunkTimedYet_InitialChunksPerCall) {
+  RegisteredWorker& worker = Add(1);
+  EXPECT_EQ(policy_.CallSize(registry_, worker, Job(), 1000, 1000), 16u);
+}
+
+TEST_F(DispatchPolicyTest, CallSize_MeasuredTimePerChunk_AboutTargetDuration) {
+  RegisteredWorker& worker = Add(1);
+  JobDispatchState job = Job();
+  job.RecordCall(absl::Milliseconds(40), 10);  // 4 ms per chunk, 20 ms target
+  EXPECT_EQ(policy_.CallSize(registry_, worker, job, 1000, 1000), 5u);
+}
+
+TEST_F(DispatchPolicyTest, CallSize_WindowAlmostFull_WindowRoom) {
+  RegisteredWorker& worker = Add(1);
+  EXPECT_EQ(policy_.CallSize(registry_, worker, Job(), 1000, 3), 3u);
+  EXPECT_EQ(policy_.CallSize(registry_, worker, Job(), 1000, 0), 1u);
+}
+
+TEST_F(DispatchPolicyTest, CallSize_WorkerTakesOneChunkPerCall_One) {
+  RegisteredWorker& worker = Add(1, 0, /*max_chunks_per_call=*/1);
+  EXPECT_EQ(policy_.CallSize(registry_, worker, Job(), 1000, 1000), 1u);
+}
+
+TEST_F(DispatchPolicyTest, StragglerThreshold_NoChunkDone_Nullopt) {
+  EXPECT_EQ(policy_.StragglerThreshold(Job()), std::nullopt);
+}
+
+TEST_F(DispatchPolicyTest, StragglerThreshold_Samples_MultipleOfMedianAtLeastMinimum) {
+  JobDispatchState job = Job();
+  for (int ms : {100, 500, 900}) job.RecordChunkDuration(absl::Milliseconds(ms));
+  EXPECT_EQ(policy_.StragglerThreshold(job), absl::Milliseconds(1500));
+  JobDispatchState quick = Job();
+  quick.RecordChunkDuration(absl::Milliseconds(10));
+  EXPECT_EQ(policy_.StragglerThreshold(quick), absl::Seconds(1));
+}
+
+TEST_F(DispatchPolicyTest, SlotsFor_WorkerLimit_LargestWorkersThatAcceptTheJob) {
+  Add(2);
+  Add(8);
+  Add(4);
+  Add(16, 0, 64, {"cube"});
+  const DispatchPolicy::Slots slots = DispatchPolicy::SlotsFor(registry_, Job(/*max_workers=*/2));
+  EXPECT_EQ(slots.cluster, 30);
+  EXPECT_EQ(slots.job, 12);
+}
+
+}  // namespace
+}  // namespace gpool
