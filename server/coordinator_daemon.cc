@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "common/address.h"
+#include "common/chunking.h"
 #include "common/clock.h"
 #include "common/daemon.h"
 #include "common/log.h"
@@ -82,6 +83,15 @@ absl::Status ValidateCoordinatorOptions(const CoordinatorDaemonOptions& daemon_o
       return absl::InvalidArgumentError(absl::StrCat(count.flag, " must be at least ",
                                                      count.minimum, ", got ", count.value));
     }
+  }
+  // A worker answers a call in one message of at most 4 MiB: the call's values (8 bytes
+  // each) plus up to kMaxChunksPerCall outcomes of about 80 bytes (1.3 MiB) must fit it.
+  // 2^18 elements (2 MiB) do; a chunk alone is never more in RESULT_MODE_VALUES either.
+  if (options.max_elements_per_call > static_cast<int64_t>(kMaxValuesChunkSize)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--max_elements_per_call must be at most ", kMaxValuesChunkSize,
+        " (a call's values must fit a worker's 4 MiB answer), got ",
+        options.max_elements_per_call));
   }
   return absl::OkStatus();
 }

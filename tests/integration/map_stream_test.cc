@@ -3,6 +3,7 @@
 // them, and a raw client stub. Checks what the callback-served Map must keep: back-pressure
 // from a slow client, cancellation, a job's own failure marked final, and shutdown. Every
 // wait is on a condition with a deadline.
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -433,6 +434,38 @@ TEST(MapStreamTest, Map_SlowClient_DispatchPausesAndAllResultsArrive) {
   EXPECT_EQ(outcome.values, kChunks * kChunkSize);
   EXPECT_TRUE(outcome.finished);
   EXPECT_EQ(coordinator.calls().chunks_dispatched(), kChunks);
+}
+
+// Results ready together travel together only up to the 4 MiB message limit: full chunks of
+// 2^18 values (2 MiB) leave one to a message, and a larger chunk size asked for is lowered
+// to 2^18. The client's channel receives at most kMaxMessageBytes, as any gRPC client's by
+// default: a bigger message would fail the call with RESOURCE_EXHAUSTED.
+TEST(MapStreamTest, Map_ManyFullChunksReadyTogether_NoMessageOverTheLimit) {
+  constexpr int kChunks = 8;
+  constexpr int64_t kFullChunk = int64_t{1} << 18;
+  TestCoordinator coordinator(SchedulerOptions{}.result_window, /*slots=*/kChunks);
+  grpc::ClientContext context;
+  auto reader = coordinator.stub().Map(&context, SquareRequest(kChunks * kFullChunk, 1 << 20));
+  // Every chunk is answered before the client reads: all are ready together.
+  ASSERT_TRUE(WaitUntil([&] { return coordinator.calls().pending() == kChunks; }, kWait, kPoll));
+  ASSERT_TRUE(coordinator.AnswerUntil([&] { return coordinator.jobs() == 0; }));
+
+  int64_t messages = 0;
+  int64_t values = 0;
+  size_t largest = 0;
+  int64_t chunk_size = 0;
+  v1::MapResponse response;
+  while (reader->Read(&response)) {
+    ++messages;
+    largest = std::max(largest, response.ByteSizeLong());
+    if (response.has_started()) chunk_size = response.started().chunk_size();
+    for (const v1::ChunkResult& chunk : response.results()) values += chunk.values_size();
+  }
+  EXPECT_OK(FromGrpcStatus(reader->Finish()));
+  EXPECT_EQ(chunk_size, kFullChunk);
+  EXPECT_EQ(values, kChunks * kFullChunk);
+  EXPECT_LE(largest, static_cast<size_t>(kMaxMessageBytes));
+  EXPECT_GE(messages, kChunks);  // two full chunks are more than a message holds
 }
 
 // The coordinator's write waits for the client's window when the client cancels: the call

@@ -326,6 +326,11 @@ INSTANTIATE_TEST_SUITE_P(
         UsageErrorCase{"coordinator_value_out_of_range", "gpool-coordinator",
                        {"--listen=127.0.0.1:0", "--max_attempts=0"},
                        "--max_attempts must be at least 1, got 0", "gpool-coordinator --help"},
+        UsageErrorCase{"coordinator_call_over_message_limit", "gpool-coordinator",
+                       {"--listen=127.0.0.1:0", "--max_elements_per_call=300000"},
+                       "--max_elements_per_call must be at most 262144 (a call's values must "
+                       "fit a worker's 4 MiB answer), got 300000",
+                       "gpool-coordinator --help"},
         UsageErrorCase{"coordinator_lease_within_heartbeat", "gpool-coordinator",
                        {"--listen=127.0.0.1:0", "--lease_timeout=100ms"},
                        "--lease_timeout (100ms) must be longer than --heartbeat_interval (500ms)",
