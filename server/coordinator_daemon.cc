@@ -39,6 +39,11 @@ absl::Status ValidateCoordinatorOptions(const CoordinatorDaemonOptions& daemon_o
         absl::StrCat("--chunk_timeout must be positive, got ",
                      absl::FormatDuration(daemon_options.chunk_timeout)));
   }
+  if (daemon_options.client_stall_timeout <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--client_stall_timeout must be positive, got ",
+                     absl::FormatDuration(daemon_options.client_stall_timeout)));
+  }
   const SchedulerOptions& options = daemon_options.scheduler;
   if (options.heartbeat_interval <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError(
@@ -113,7 +118,7 @@ int RunCoordinator(const CoordinatorDaemonOptions& daemon_options) {
   CompletionQueueLoop loop;
   GrpcWorkerConnector connector(daemon_options.chunk_timeout, TransportOptions{}, &loop);
   auto scheduler = std::make_unique<Scheduler>(options, &clock, &connector);
-  CoordinatorService service(scheduler.get(), &loop);
+  CoordinatorService service(scheduler.get(), &loop, daemon_options.client_stall_timeout);
 
   absl::StatusOr<StartedServer> started =
       StartServer(listen, {&service}, /*serving=*/true, daemon_options.port_file, &loop,
@@ -146,6 +151,7 @@ int RunCoordinator(const CoordinatorDaemonOptions& daemon_options) {
     while (!stopping.WaitForNotificationWithTimeout(absl::Milliseconds(100))) {
       scheduler->Tick();
       service.ReleaseHeldEvents();
+      service.CancelStalledMapCalls(absl::Now());
     }
   });
 

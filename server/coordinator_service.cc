@@ -278,6 +278,23 @@ class CoordinatorService::MapCall final : public LoopWriteCall<RawMessage>,
     WriteNextLocked();
   }
 
+  // For CancelStalledMapCalls (which holds map_calls_mu_): cancels the call when its write
+  // has waited `timeout` for the client by `now`. OnCancel then ends the call and the job.
+  // True if it cancelled the call.
+  bool CancelIfStalled(absl::Time now, absl::Duration timeout) {
+    absl::MutexLock lock(&mu_);
+    if (!write_in_flight_ || finished_ || stalled_ || now - write_started_ < timeout) {
+      return false;
+    }
+    stalled_ = true;
+    LogWarning(absl::StrCat(job_id_.empty() ? "a job not yet started" : job_id_,
+                            ": its client has not read its results for ",
+                            absl::FormatDuration(timeout),
+                            " (--client_stall_timeout); cancelling the call and the job"));
+    context()->TryCancel();
+    return true;
+  }
+
   void OnWriteDone(bool ok) override {
     int64_t chunks = 0;
     int64_t values = 0;
@@ -309,11 +326,15 @@ class CoordinatorService::MapCall final : public LoopWriteCall<RawMessage>,
 
   // The client cancelled the call or its deadline passed.
   void OnCancel() override {
-    const absl::Status reason =
+    absl::Status reason =
         absl::CancelledError("the client cancelled the call or its deadline passed");
     std::string job_id;
     {
       absl::MutexLock lock(&mu_);
+      if (stalled_) {
+        reason = absl::CancelledError(
+            "the client stopped reading the results (--client_stall_timeout)");
+      }
       FinishLocked(reason, /*final=*/false);
       job_id = job_id_;
     }
@@ -480,6 +501,7 @@ class CoordinatorService::MapCall final : public LoopWriteCall<RawMessage>,
   void StartWriteLocked(int64_t chunks, int64_t values, grpc::WriteOptions options)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     write_in_flight_ = true;
+    write_started_ = absl::Now();
     writing_chunks_ = chunks;
     writing_values_ = values;
     StartWrite(&message_, options);
@@ -517,6 +539,10 @@ class CoordinatorService::MapCall final : public LoopWriteCall<RawMessage>,
   // The message gRPC is sending: it must live until the write completes.
   RawMessage message_ ABSL_GUARDED_BY(mu_);
   bool write_in_flight_ ABSL_GUARDED_BY(mu_) = false;
+  // When the write in flight started: how long it has waited for the client.
+  absl::Time write_started_ ABSL_GUARDED_BY(mu_);
+  // CancelIfStalled cancelled the call.
+  bool stalled_ ABSL_GUARDED_BY(mu_) = false;
   // The chunk results and values in the write in flight, delivered once it completes.
   int64_t writing_chunks_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t writing_values_ ABSL_GUARDED_BY(mu_) = 0;
@@ -540,8 +566,12 @@ int MapMethodIndex() {
 
 }  // namespace
 
-CoordinatorService::CoordinatorService(Scheduler* scheduler, CompletionQueueLoop* loop)
-    : scheduler_(scheduler), loop_(loop), map_method_(MapMethodIndex()) {
+CoordinatorService::CoordinatorService(Scheduler* scheduler, CompletionQueueLoop* loop,
+                                       absl::Duration client_stall_timeout)
+    : scheduler_(scheduler),
+      loop_(loop),
+      client_stall_timeout_(client_stall_timeout),
+      map_method_(MapMethodIndex()) {
   // Map is served with RawMessage responses, which the generated WithAsyncMethod_Map would
   // fix to MapResponse. On the wire the call is the same server-streaming Map.
   MarkMethodAsync(map_method_);
@@ -559,6 +589,15 @@ void CoordinatorService::ReleaseHeldEvents() {
   if (map_calls_stopped_) return;
   absl::MutexLock calls_lock(&map_calls_mu_);
   for (MapCall* call : map_calls_) call->ReleaseHeld();
+}
+
+int CoordinatorService::CancelStalledMapCalls(absl::Time now) {
+  absl::ReaderMutexLock lock(&map_mu_);
+  if (map_calls_stopped_) return 0;
+  absl::MutexLock calls_lock(&map_calls_mu_);
+  int cancelled = 0;
+  for (MapCall* call : map_calls_) cancelled += call->CancelIfStalled(now, client_stall_timeout_);
+  return cancelled;
 }
 
 void CoordinatorService::StopMapCalls() {

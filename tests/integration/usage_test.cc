@@ -326,6 +326,10 @@ INSTANTIATE_TEST_SUITE_P(
         UsageErrorCase{"coordinator_value_out_of_range", "gpool-coordinator",
                        {"--listen=127.0.0.1:0", "--max_attempts=0"},
                        "--max_attempts must be at least 1, got 0", "gpool-coordinator --help"},
+        UsageErrorCase{"coordinator_stall_timeout_zero", "gpool-coordinator",
+                       {"--listen=127.0.0.1:0", "--client_stall_timeout=0s"},
+                       "--client_stall_timeout must be positive, got 0",
+                       "gpool-coordinator --help"},
         UsageErrorCase{"coordinator_call_over_message_limit", "gpool-coordinator",
                        {"--listen=127.0.0.1:0", "--max_elements_per_call=300000"},
                        "--max_elements_per_call must be at most 262144 (a call's values must "
