@@ -16,6 +16,7 @@
 #include "client/job_assembler.h"
 #include "gpool.grpc.pb.h"
 #include "rpc/grpc_status.h"
+#include "rpc/message_limits.h"
 #include "rpc/proto_convert.h"
 #include "rpc/raw_messages.h"
 
@@ -347,6 +348,11 @@ absl::StatusOr<MapSummary> Client::RunJob(
   request.set_chunk_size(spec.chunk_size);
   request.set_max_workers(spec.max_workers);
   request.set_result_mode(want_values ? v1::RESULT_MODE_VALUES : v1::RESULT_MODE_SUM);
+  // Refused here with what to do, rather than by gRPC with a bare RESOURCE_EXHAUSTED.
+  if (absl::Status status = CheckMapRequestSize(request, absl::StatusCode::kInvalidArgument);
+      !status.ok()) {
+    return status;
+  }
   std::unique_ptr<SharedValuesBuffer> shared;
   if (want_values && options_.shared_values &&
       spec.input.size() >= options_.shared_values_min_elements) {

@@ -48,6 +48,7 @@ absl::StatusOr<ChunkPlan> PlanChunks(uint64_t total_elements, int64_t requested_
   plan.chunk_size = requested_chunk_size == 0
                         ? DefaultChunkSize(total_elements, parallelism, mode)
                         : std::min<uint64_t>(requested_chunk_size, total_elements);
+  if (mode == ResultMode::kValues) plan.chunk_size = std::min(plan.chunk_size, kMaxValuesChunkSize);
   plan.num_chunks = total_elements / plan.chunk_size +
                     (total_elements % plan.chunk_size != 0 ? 1 : 0);
   return plan;

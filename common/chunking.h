@@ -35,8 +35,15 @@ uint64_t DefaultChunkSize(uint64_t total_elements, int parallelism);
 // time 13-22 % lower at 2^18 in two interleaved runs.
 inline constexpr uint64_t kMaxDefaultValuesChunkSize = uint64_t{1} << 18;
 
+// The largest chunk of a job whose values travel back, default or asked for: a chunk's values
+// leave a worker in one message and reach the client in one, and messages are limited to
+// 4 MiB (kMaxMessageBytes in rpc/transport.h). 2^18 values are 2 MiB, which leaves room for
+// the results' other fields and for the small chunks a call or a message may add.
+// A larger chunk size asked for is lowered to this (JobStarted.chunk_size tells the client).
+inline constexpr uint64_t kMaxValuesChunkSize = kMaxDefaultValuesChunkSize;
+
 // The default for a job in `mode`: Pool's rule, capped at kMaxDefaultValuesChunkSize in
-// ResultMode::kValues. A chunk size the caller asks for is never changed.
+// ResultMode::kValues.
 uint64_t DefaultChunkSize(uint64_t total_elements, int parallelism, ResultMode mode);
 
 // requested_chunk_size 0 means the default (Pool's rule). INVALID_ARGUMENT for total 0, a
@@ -44,7 +51,8 @@ uint64_t DefaultChunkSize(uint64_t total_elements, int parallelism, ResultMode m
 absl::StatusOr<ChunkPlan> PlanChunks(uint64_t total_elements, int64_t requested_chunk_size,
                                      int parallelism);
 
-// As above, with the default for `mode` (DefaultChunkSize(total, parallelism, mode)).
+// As above, with the default for `mode` (DefaultChunkSize(total, parallelism, mode)), and in
+// ResultMode::kValues a requested chunk size above kMaxValuesChunkSize lowered to it.
 absl::StatusOr<ChunkPlan> PlanChunks(uint64_t total_elements, int64_t requested_chunk_size,
                                      int parallelism, ResultMode mode);
 

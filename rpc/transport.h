@@ -20,9 +20,12 @@ namespace gpool {
 class CompletionQueueLoop;
 class HealthService;
 
-// Largest message accepted or sent: big enough for explicit lists of millions of values and
-// for chunk results of a few million values.
-inline constexpr int kMaxMessageBytes = 64 * 1024 * 1024;
+// The contract's message limit (proto/gpool.proto, "Transport"): no gpool message is larger,
+// in either direction. 4 MiB is the default receive limit of every gRPC implementation, so a
+// client in any language needs no setting to read what the coordinator sends. Every gpool
+// channel and server uses it as both its send and its receive limit, so our own processes
+// keep the contract rather than merely tolerate breaking it.
+inline constexpr int kMaxMessageBytes = 4 * 1024 * 1024;
 
 struct TransportOptions {
   // Placeholder for TLS / auth settings; today every channel is insecure (plaintext).

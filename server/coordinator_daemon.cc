@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "common/address.h"
+#include "common/chunking.h"
 #include "common/clock.h"
 #include "common/daemon.h"
 #include "common/log.h"
@@ -37,6 +38,11 @@ absl::Status ValidateCoordinatorOptions(const CoordinatorDaemonOptions& daemon_o
     return absl::InvalidArgumentError(
         absl::StrCat("--chunk_timeout must be positive, got ",
                      absl::FormatDuration(daemon_options.chunk_timeout)));
+  }
+  if (daemon_options.client_stall_timeout <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--client_stall_timeout must be positive, got ",
+                     absl::FormatDuration(daemon_options.client_stall_timeout)));
   }
   const SchedulerOptions& options = daemon_options.scheduler;
   if (options.heartbeat_interval <= absl::ZeroDuration()) {
@@ -83,6 +89,15 @@ absl::Status ValidateCoordinatorOptions(const CoordinatorDaemonOptions& daemon_o
                                                      count.minimum, ", got ", count.value));
     }
   }
+  // A worker answers a call in one message of at most 4 MiB: the call's values (8 bytes
+  // each) plus up to kMaxChunksPerCall outcomes of about 80 bytes (1.3 MiB) must fit it.
+  // 2^18 elements (2 MiB) do; a chunk alone is never more in RESULT_MODE_VALUES either.
+  if (options.max_elements_per_call > static_cast<int64_t>(kMaxValuesChunkSize)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--max_elements_per_call must be at most ", kMaxValuesChunkSize,
+        " (a call's values must fit a worker's 4 MiB answer), got ",
+        options.max_elements_per_call));
+  }
   return absl::OkStatus();
 }
 
@@ -103,7 +118,7 @@ int RunCoordinator(const CoordinatorDaemonOptions& daemon_options) {
   CompletionQueueLoop loop;
   GrpcWorkerConnector connector(daemon_options.chunk_timeout, TransportOptions{}, &loop);
   auto scheduler = std::make_unique<Scheduler>(options, &clock, &connector);
-  CoordinatorService service(scheduler.get(), &loop);
+  CoordinatorService service(scheduler.get(), &loop, daemon_options.client_stall_timeout);
 
   absl::StatusOr<StartedServer> started =
       StartServer(listen, {&service}, /*serving=*/true, daemon_options.port_file, &loop,
@@ -136,6 +151,7 @@ int RunCoordinator(const CoordinatorDaemonOptions& daemon_options) {
     while (!stopping.WaitForNotificationWithTimeout(absl::Milliseconds(100))) {
       scheduler->Tick();
       service.ReleaseHeldEvents();
+      service.CancelStalledMapCalls(absl::Now());
     }
   });
 

@@ -22,6 +22,8 @@ struct CoordinatorDaemonOptions {
   SchedulerOptions scheduler;
   // Deadline of one chunk on a worker; a chunk that takes longer is re-dispatched.
   absl::Duration chunk_timeout = absl::Minutes(10);
+  // A Map call whose write waited this long for its client to read is cancelled, and its job.
+  absl::Duration client_stall_timeout = absl::Seconds(60);
   LogLevel log_level = LogLevel::kInfo;
 };
 

@@ -11,17 +11,26 @@
 
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/log.h"
 #include "rpc/grpc_status.h"
 #include "rpc/loop_call.h"
+#include "rpc/message_limits.h"
 #include "rpc/proto_convert.h"
+#include "rpc/transport.h"
 
 namespace gpool {
 namespace {
 
-// Bounds on one MapResponse: well under the 64 MiB message limit, and small enough
-// that the client starts placing values while the next message is on the wire.
-constexpr int64_t kMaxValuesPerMessage = int64_t{1} << 20;
+// Bounds on one MapResponse: its bytes within the 4 MiB message limit (kMaxMessageBytes),
+// less room for the job's start and end and for framing; and few enough results that the
+// client starts placing values while the next message is on the wire.
+constexpr int64_t kMaxResultBytesPerMessage = kMaxMessageBytes - 64 * 1024;
 constexpr int64_t kMaxChunksPerMessage = 4096;
+// What a ChunkResult takes besides its values and its worker's id and host: seven varints of
+// at most 10 bytes, an Int128 of two, the WorkerRef's pid, tags, lengths and the repeated
+// field's framing. Counted high: a bound, not an estimate.
+constexpr int64_t kResultOverheadBytes = 192;
 // Values of tail results a Map call may hold back for the job's end (MapCall::HoldingLocked):
 // enough for a short job's results, too few to matter to the result window.
 constexpr int64_t kMaxHeldValues = int64_t{1} << 16;
@@ -55,22 +64,30 @@ int64_t WindowValues(const ChunkDelivery& chunk) {
   return static_cast<int64_t>(chunk.values_shared ? chunk.element_count : chunk.values.size());
 }
 
+// At least the bytes `chunk`'s ChunkResult takes in a MapResponse (values as sfixed64).
+int64_t ResultBytesBound(const ChunkDelivery& chunk) {
+  return static_cast<int64_t>(chunk.values.size()) * 8 +
+         static_cast<int64_t>(chunk.worker_id.size() + chunk.worker_host.size()) +
+         kResultOverheadBytes;
+}
+
 // Chunk results to send in one MapResponse, up to a bounded message size.
 struct OutgoingBatch {
   std::vector<RawChunkResult> chunks;
-  int64_t values = 0;         // in the message: what bounds its size
+  int64_t bytes = 0;          // a bound on the results' share of the message
   int64_t window_values = 0;  // also those in the client's shared buffer
 
-  // Takes the chunk's result (moving its values) unless the message is full.
+  // Takes the chunk's result (moving its values) unless the message is full. A result alone
+  // always fits: its chunk holds at most kMaxValuesChunkSize values (2 MiB).
   bool Add(ChunkDelivery& chunk) {
-    const int64_t chunk_values = static_cast<int64_t>(chunk.values.size());
-    if (!chunks.empty() && (values + chunk_values > kMaxValuesPerMessage ||
+    const int64_t chunk_bytes = ResultBytesBound(chunk);
+    if (!chunks.empty() && (bytes + chunk_bytes > kMaxResultBytesPerMessage ||
                             static_cast<int64_t>(chunks.size()) >= kMaxChunksPerMessage)) {
       return false;
     }
     window_values += WindowValues(chunk);
     chunks.push_back(ToOutgoing(chunk));
-    values += chunk_values;
+    bytes += chunk_bytes;
     return true;
   }
 };
@@ -261,6 +278,23 @@ class CoordinatorService::MapCall final : public LoopWriteCall<RawMessage>,
     WriteNextLocked();
   }
 
+  // For CancelStalledMapCalls (which holds map_calls_mu_): cancels the call when its write
+  // has waited `timeout` for the client by `now`. OnCancel then ends the call and the job.
+  // True if it cancelled the call.
+  bool CancelIfStalled(absl::Time now, absl::Duration timeout) {
+    absl::MutexLock lock(&mu_);
+    if (!write_in_flight_ || finished_ || stalled_ || now - write_started_ < timeout) {
+      return false;
+    }
+    stalled_ = true;
+    LogWarning(absl::StrCat(job_id_.empty() ? "a job not yet started" : job_id_,
+                            ": its client has not read its results for ",
+                            absl::FormatDuration(timeout),
+                            " (--client_stall_timeout); cancelling the call and the job"));
+    context()->TryCancel();
+    return true;
+  }
+
   void OnWriteDone(bool ok) override {
     int64_t chunks = 0;
     int64_t values = 0;
@@ -292,11 +326,15 @@ class CoordinatorService::MapCall final : public LoopWriteCall<RawMessage>,
 
   // The client cancelled the call or its deadline passed.
   void OnCancel() override {
-    const absl::Status reason =
+    absl::Status reason =
         absl::CancelledError("the client cancelled the call or its deadline passed");
     std::string job_id;
     {
       absl::MutexLock lock(&mu_);
+      if (stalled_) {
+        reason = absl::CancelledError(
+            "the client stopped reading the results (--client_stall_timeout)");
+      }
       FinishLocked(reason, /*final=*/false);
       job_id = job_id_;
     }
@@ -327,6 +365,13 @@ class CoordinatorService::MapCall final : public LoopWriteCall<RawMessage>,
   // Validates the request and submits the job, or finishes the call. Runs on the loop's
   // thread, so no reaction runs meanwhile (notifications and End may).
   void Submit(const v1::MapRequest& request) {
+    // gRPC refuses requests over kMaxMessageBytes; this refuses those that fit it but not
+    // the room a chunk of their list needs on its way to a worker.
+    if (absl::Status too_big = CheckMapRequestSize(request, absl::StatusCode::kResourceExhausted);
+        !too_big.ok()) {
+      absl::MutexLock lock(&mu_);
+      return FinishLocked(too_big, /*final=*/true);
+    }
     JobSpec spec;
     absl::Status invalid = ToJobSpec(request, &spec);
     if (!invalid.ok()) {
@@ -456,6 +501,7 @@ class CoordinatorService::MapCall final : public LoopWriteCall<RawMessage>,
   void StartWriteLocked(int64_t chunks, int64_t values, grpc::WriteOptions options)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     write_in_flight_ = true;
+    write_started_ = absl::Now();
     writing_chunks_ = chunks;
     writing_values_ = values;
     StartWrite(&message_, options);
@@ -493,6 +539,10 @@ class CoordinatorService::MapCall final : public LoopWriteCall<RawMessage>,
   // The message gRPC is sending: it must live until the write completes.
   RawMessage message_ ABSL_GUARDED_BY(mu_);
   bool write_in_flight_ ABSL_GUARDED_BY(mu_) = false;
+  // When the write in flight started: how long it has waited for the client.
+  absl::Time write_started_ ABSL_GUARDED_BY(mu_);
+  // CancelIfStalled cancelled the call.
+  bool stalled_ ABSL_GUARDED_BY(mu_) = false;
   // The chunk results and values in the write in flight, delivered once it completes.
   int64_t writing_chunks_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t writing_values_ ABSL_GUARDED_BY(mu_) = 0;
@@ -516,8 +566,12 @@ int MapMethodIndex() {
 
 }  // namespace
 
-CoordinatorService::CoordinatorService(Scheduler* scheduler, CompletionQueueLoop* loop)
-    : scheduler_(scheduler), loop_(loop), map_method_(MapMethodIndex()) {
+CoordinatorService::CoordinatorService(Scheduler* scheduler, CompletionQueueLoop* loop,
+                                       absl::Duration client_stall_timeout)
+    : scheduler_(scheduler),
+      loop_(loop),
+      client_stall_timeout_(client_stall_timeout),
+      map_method_(MapMethodIndex()) {
   // Map is served with RawMessage responses, which the generated WithAsyncMethod_Map would
   // fix to MapResponse. On the wire the call is the same server-streaming Map.
   MarkMethodAsync(map_method_);
@@ -535,6 +589,15 @@ void CoordinatorService::ReleaseHeldEvents() {
   if (map_calls_stopped_) return;
   absl::MutexLock calls_lock(&map_calls_mu_);
   for (MapCall* call : map_calls_) call->ReleaseHeld();
+}
+
+int CoordinatorService::CancelStalledMapCalls(absl::Time now) {
+  absl::ReaderMutexLock lock(&map_mu_);
+  if (map_calls_stopped_) return 0;
+  absl::MutexLock calls_lock(&map_calls_mu_);
+  int cancelled = 0;
+  for (MapCall* call : map_calls_) cancelled += call->CancelIfStalled(now, client_stall_timeout_);
+  return cancelled;
 }
 
 void CoordinatorService::StopMapCalls() {

@@ -5,6 +5,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "gpool.grpc.pb.h"
 #include "rpc/completion_queue_loop.h"
 #include "rpc/raw_messages.h"
@@ -32,7 +33,10 @@ class CoordinatorService final
  public:
   // `scheduler` and `loop` must outlive the service, and the service the server it is
   // registered with. The loop is the one the server was started with (StartServer).
-  CoordinatorService(Scheduler* scheduler, CompletionQueueLoop* loop);
+  // A Map call whose write has waited `client_stall_timeout` for the client to read is
+  // cancelled, and its job with it (CancelStalledMapCalls).
+  CoordinatorService(Scheduler* scheduler, CompletionQueueLoop* loop,
+                     absl::Duration client_stall_timeout = absl::Seconds(60));
 
   // Starts accepting the loop's calls (Map, Heartbeat). Call once, after the server started.
   void AcceptCalls();
@@ -54,6 +58,13 @@ class CoordinatorService final
   // its job. gpool-coordinator calls it every 100 ms, which bounds how late a client hears
   // of a job's start or results.
   void ReleaseHeldEvents();
+
+  // Cancels every open Map call whose write has been pending for the client stall timeout
+  // or longer, as of `now`, and its job, logging the job and the time. A client that reads
+  // slowly only slows its job (the result window pauses dispatch); one that stopped reading
+  // would hold the job's window, and its share of the workers, forever. gpool-coordinator
+  // calls it every 100 ms. Returns how many calls it cancelled.
+  int CancelStalledMapCalls(absl::Time now);
 
   grpc::Status RegisterWorker(grpc::ServerContext* context,
                               const v1::RegisterWorkerRequest* request,
@@ -81,6 +92,7 @@ class CoordinatorService final
 
   Scheduler* const scheduler_;
   CompletionQueueLoop* const loop_;
+  const absl::Duration client_stall_timeout_;
   // Map's method index (Map is registered by hand: its responses are RawMessage).
   const int map_method_;
 

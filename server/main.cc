@@ -57,6 +57,9 @@ ABSL_FLAG(int64_t, result_window_values, gpool::SchedulerOptions{}.result_window
 ABSL_FLAG(int64_t, max_elements_per_call, gpool::SchedulerOptions{}.max_elements_per_call,
           "Small chunks travel several to a call up to this many elements (to workers that "
           "accept batches).");
+ABSL_FLAG(absl::Duration, client_stall_timeout, absl::Seconds(60),
+          "A Map call whose results have waited this long for its client to read them is "
+          "cancelled, and its job.");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error.");
 
 namespace gpool {
@@ -73,6 +76,7 @@ absl::StatusOr<CoordinatorDaemonOptions> OptionsFromFlags() {
   options.listen = absl::GetFlag(FLAGS_listen);
   options.port_file = absl::GetFlag(FLAGS_port_file);
   options.chunk_timeout = absl::GetFlag(FLAGS_chunk_timeout);
+  options.client_stall_timeout = absl::GetFlag(FLAGS_client_stall_timeout);
   SchedulerOptions& scheduler = options.scheduler;
   scheduler.heartbeat_interval = absl::GetFlag(FLAGS_heartbeat_interval);
   scheduler.lease_timeout = absl::GetFlag(FLAGS_lease_timeout);

@@ -24,10 +24,6 @@ bool MeansWorkerIsGone(absl::StatusCode code) {
   return code == absl::StatusCode::kUnavailable || code == absl::StatusCode::kDeadlineExceeded;
 }
 
-// A chunk's values travel in one message, and gRPC messages are limited to 64 MiB
-// (kMaxMessageBytes in rpc/transport.h): 8 bytes per value plus a little framing.
-constexpr int64_t kMaxValuesPerChunk = 8'000'000;
-
 }  // namespace
 
 Scheduler::Scheduler(SchedulerOptions options, const Clock* clock, WorkerConnector* connector)
@@ -126,12 +122,6 @@ absl::StatusOr<std::pair<std::string, std::shared_ptr<JobStream>>> Scheduler::Su
     return absl::InvalidArgumentError(
         absl::StrCat("chunk size must be at least 1 (or 0 for the default), got ",
                      spec.chunk_size));
-  }
-  if (spec.mode == ResultMode::kValues && spec.chunk_size > kMaxValuesPerChunk) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "chunk size ", spec.chunk_size, " would return ", spec.chunk_size,
-        " values in one message, over the 64 MiB message limit; use a chunk size of at most ",
-        kMaxValuesPerChunk, " (or 0 for the default), or ask for the sum only"));
   }
   if (spec.max_workers < 0) {
     return absl::InvalidArgumentError(

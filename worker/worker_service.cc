@@ -15,6 +15,7 @@
 #include "rpc/grpc_status.h"
 #include "rpc/loop_call.h"
 #include "rpc/proto_convert.h"
+#include "rpc/transport.h"
 
 namespace gpool {
 
@@ -47,8 +48,19 @@ class WorkerService::RunCall final : public LoopUnaryCall<v1::RunChunksRequest, 
   // The coordinator cancelled the call (a backup copy lost the race, or the job ended).
   bool cancelled() const { return cancelled_.load(std::memory_order_relaxed); }
 
-  // Starts sending the answer; the call is freed once it is sent.
+  // Starts sending the answer; the call is freed once it is sent. An answer over the
+  // message limit is refused here, with a log line saying why: gRPC would refuse to send it
+  // too, but gives the server no word of it (the caller alone sees RESOURCE_EXHAUSTED).
   void Answer(const RawMessage& response, const grpc::Status& status) {
+    const size_t bytes = response.bytes.Length();
+    if (status.ok() && bytes > static_cast<size_t>(kMaxMessageBytes)) {
+      const std::string why = absl::StrCat(
+          "the answer to a call of job ", request()->job_id(), " (", request()->chunks_size(),
+          " chunks) is ", bytes, " bytes, over the 4 MiB message limit (", kMaxMessageBytes,
+          " bytes); the coordinator must send smaller calls");
+      LogError(why);
+      return Finish(RawMessage(), grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, why));
+    }
     Finish(response, status);
   }
 

@@ -11,9 +11,9 @@ import sys
 
 DEFAULT_STUBS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "generated")
 
-# Same limit as the C++ daemons (rpc/transport.h): the coordinator accepts requests of up
-# to 64 MiB, and a RESULT_MODE_VALUES chunk of a few million values must fit in one message.
-MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+# Same limit as the C++ daemons (rpc/transport.h) and gRPC's default: no gpool message is
+# larger than 4 MiB in either direction (see "Transport" in gpool.proto).
+MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 CHANNEL_OPTIONS = [
     ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
     ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <memory>
+#include <fstream>
 #include <set>
 #include <string>
 #include <vector>
@@ -252,6 +253,27 @@ TEST_F(CliUxTest, Status_ExtraArgument_IsUsageError) {
   const CliRun run = RunCli(WithCoordinator({"status", "now"}));
   EXPECT_EQ(run.exit_code, 2);
   EXPECT_THAT(run.err, HasSubstr("status takes no arguments"));
+}
+
+// ---- Message limit ---------------------------------------------------------------------
+
+// A list too big for one 4 MiB request fails in the client before it is sent, on one line
+// that names the limit, the request's size and length, and what to do instead.
+TEST_F(CliUxTest, Map_ListOverTheMessageLimit_UsageErrorNamingSizeAndRange) {
+  StartCluster(1);
+  TempDir dir;
+  const std::string path = dir.path() + "/big.txt";
+  {
+    // 10^12 is 6 bytes as a zigzag varint: 6 MB of list.
+    std::ofstream file(path);
+    for (int i = 0; i < 1'000'000; ++i) file << "1000000000000\n";
+  }
+  const CliRun run = RunCli(WithCoordinator({"map", "identity", "--input=" + path}));
+  EXPECT_EQ(run.exit_code, 2) << run.err;
+  ASSERT_EQ(Lines(run.err).size(), 1u) << run.err;
+  EXPECT_THAT(run.err, AllOf(HasSubstr("INVALID_ARGUMENT"), HasSubstr("1000000 values"),
+                             HasSubstr("over the limit of 4128768 bytes"),
+                             HasSubstr("map a range")));
 }
 
 // ---- --reduce ---------------------------------------------------------------------------

@@ -492,6 +492,38 @@ TEST_F(ClusterTest, WireLevelWorkerCalls_ChunkCountOutsideTheRange_InvalidArgume
   EXPECT_EQ(response.results(1).partial_sum().low(), 4u);
 }
 
+// A worker answers in one message of at most 4 MiB. gpool's coordinator never asks for more
+// (a call holds at most 2^18 values), but a caller that does gets RESOURCE_EXHAUSTED naming
+// the limit, which the coordinator treats as a fault of that worker, not a lost connection.
+TEST_F(ClusterTest, WireLevelRunChunks_AnswerOverTheMessageLimit_ResourceExhaustedNamingIt) {
+  StartCluster(1);
+  auto coordinator = v1::Coordinator::NewStub(CreateChannel(cluster_->address()));
+  v1::ClusterInfo info;
+  {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    ASSERT_TRUE(coordinator->GetClusterInfo(&context, v1::GetClusterInfoRequest(), &info).ok());
+  }
+  ASSERT_EQ(info.workers_size(), 1);
+  auto worker = v1::Worker::NewStub(CreateChannel(info.workers(0).address()));
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  v1::RunChunksRequest request;
+  request.set_job_id("job-test");
+  request.set_function("square");
+  request.set_result_mode(v1::RESULT_MODE_VALUES);
+  v1::ChunkTask* chunk = request.add_chunks();
+  chunk->set_chunk_index(0);
+  chunk->set_attempt(1);
+  // 600,000 values are 4.8 MB of sfixed64.
+  chunk->mutable_input()->mutable_range()->set_start(1);
+  chunk->mutable_input()->mutable_range()->set_end(600'000);
+  v1::RunChunksResponse response;
+  const grpc::Status status = worker->RunChunks(&context, request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << status.error_message();
+  EXPECT_THAT(status.error_message(), HasSubstr("4 MiB message limit"));
+}
+
 // SIGTERM while a client streams a job: the client gets what was queued for it, then
 // UNAVAILABLE (not final: it may resubmit elsewhere), and the coordinator exits without
 // waiting for the open call.

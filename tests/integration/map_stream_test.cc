@@ -3,6 +3,7 @@
 // them, and a raw client stub. Checks what the callback-served Map must keep: back-pressure
 // from a slow client, cancellation, a job's own failure marked final, and shutdown. Every
 // wait is on a condition with a deadline.
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -170,13 +171,15 @@ class HeldConnector final : public WorkerConnector {
 // answered when the test says.
 class TestCoordinator {
  public:
-  explicit TestCoordinator(int result_window = SchedulerOptions{}.result_window, int slots = 1)
+  explicit TestCoordinator(int result_window = SchedulerOptions{}.result_window, int slots = 1,
+                           absl::Duration client_stall_timeout = absl::Seconds(60))
       : connector_(&calls_) {
     SchedulerOptions options;
     options.result_window = result_window;
     options.pipeline_depth = 0;
     scheduler_ = std::make_unique<Scheduler>(options, &clock_, &connector_);
-    service_ = std::make_unique<CoordinatorService>(scheduler_.get(), &loop_);
+    service_ =
+        std::make_unique<CoordinatorService>(scheduler_.get(), &loop_, client_stall_timeout);
     absl::StatusOr<StartedServer> started = StartServer(
         "127.0.0.1:0", {service_.get()}, /*serving=*/true, /*port_file=*/"", &loop_);
     EXPECT_OK(started);
@@ -435,6 +438,38 @@ TEST(MapStreamTest, Map_SlowClient_DispatchPausesAndAllResultsArrive) {
   EXPECT_EQ(coordinator.calls().chunks_dispatched(), kChunks);
 }
 
+// Results ready together travel together only up to the 4 MiB message limit: full chunks of
+// 2^18 values (2 MiB) leave one to a message, and a larger chunk size asked for is lowered
+// to 2^18. The client's channel receives at most kMaxMessageBytes, as any gRPC client's by
+// default: a bigger message would fail the call with RESOURCE_EXHAUSTED.
+TEST(MapStreamTest, Map_ManyFullChunksReadyTogether_NoMessageOverTheLimit) {
+  constexpr int kChunks = 8;
+  constexpr int64_t kFullChunk = int64_t{1} << 18;
+  TestCoordinator coordinator(SchedulerOptions{}.result_window, /*slots=*/kChunks);
+  grpc::ClientContext context;
+  auto reader = coordinator.stub().Map(&context, SquareRequest(kChunks * kFullChunk, 1 << 20));
+  // Every chunk is answered before the client reads: all are ready together.
+  ASSERT_TRUE(WaitUntil([&] { return coordinator.calls().pending() == kChunks; }, kWait, kPoll));
+  ASSERT_TRUE(coordinator.AnswerUntil([&] { return coordinator.jobs() == 0; }));
+
+  int64_t messages = 0;
+  int64_t values = 0;
+  size_t largest = 0;
+  int64_t chunk_size = 0;
+  v1::MapResponse response;
+  while (reader->Read(&response)) {
+    ++messages;
+    largest = std::max(largest, response.ByteSizeLong());
+    if (response.has_started()) chunk_size = response.started().chunk_size();
+    for (const v1::ChunkResult& chunk : response.results()) values += chunk.values_size();
+  }
+  EXPECT_OK(FromGrpcStatus(reader->Finish()));
+  EXPECT_EQ(chunk_size, kFullChunk);
+  EXPECT_EQ(values, kChunks * kFullChunk);
+  EXPECT_LE(largest, static_cast<size_t>(kMaxMessageBytes));
+  EXPECT_GE(messages, kChunks);  // two full chunks are more than a message holds
+}
+
 // The coordinator's write waits for the client's window when the client cancels: the call
 // still ends, and the job with it.
 TEST(MapStreamTest, Map_SlowClientCancels_PendingWriteEndsAndJobCancelled) {
@@ -448,6 +483,42 @@ TEST(MapStreamTest, Map_SlowClientCancels_PendingWriteEndsAndJobCancelled) {
   ASSERT_EQ(coordinator.jobs(), 1u);
   context.TryCancel();
   ASSERT_TRUE(WaitUntil([&] { return coordinator.jobs() == 0; }, kWait, kPoll));
+  EXPECT_THAT(ReadToEnd(context, *reader, /*started=*/true).status,
+              StatusIs(absl::StatusCode::kCancelled, ::testing::_));
+}
+
+// A client that stops reading holds its job only for the stall timeout: then the call is
+// cancelled (CANCELLED) and the job ends. Not before: a write that waited less is left alone.
+TEST(MapStreamTest, Map_ClientStopsReading_CancelledAfterStallTimeoutAndJobEnds) {
+  constexpr absl::Duration kStall = absl::Seconds(2);
+  constexpr int64_t kChunkSize = 1 << 16;  // 512 KiB of values per chunk
+  constexpr int64_t kChunks = 256;
+  TestCoordinator coordinator(/*result_window=*/4, /*slots=*/1, kStall);
+  // Every write of the call starts after this.
+  const absl::Time before_call = absl::Now();
+  grpc::ClientContext context;
+  auto reader = coordinator.stub().Map(&context, SquareRequest(kChunks * kChunkSize, kChunkSize));
+  ReadStartAlone(coordinator, *reader);
+  // The client reads nothing more: the windows fill and a write waits for the client.
+  ASSERT_TRUE(coordinator.AnswerUntil([&] { return coordinator.calls().pending() == 0; }));
+  ASSERT_EQ(coordinator.jobs(), 1u);
+
+  EXPECT_EQ(coordinator.service().CancelStalledMapCalls(before_call + kStall -
+                                                        absl::Milliseconds(1)),
+            0);
+  int cancelled = 0;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        // Writes that the client's buffers still took free the window: answer what that
+        // dispatches, until a write waits for the client.
+        while (coordinator.calls().AnswerOne()) {
+        }
+        cancelled += coordinator.service().CancelStalledMapCalls(absl::Now());
+        return coordinator.jobs() == 0;
+      },
+      kWait, kPoll));
+  EXPECT_EQ(cancelled, 1);
+  EXPECT_GE(absl::Now() - before_call, kStall);
   EXPECT_THAT(ReadToEnd(context, *reader, /*started=*/true).status,
               StatusIs(absl::StatusCode::kCancelled, ::testing::_));
 }

@@ -162,16 +162,27 @@ TEST(ChunkingTest, DefaultChunkSizeForValues_CapsPoolRuleAt2MiBOfValues) {
   EXPECT_EQ(DefaultChunkSize(5000, 2, ResultMode::kValues), 625u);
 }
 
-TEST(ChunkingTest, PlanChunksForValues_CapsOnlyTheDefault) {
+TEST(ChunkingTest, PlanChunksForValues_DefaultCappedAt2To18) {
   ASSERT_OK_AND_ASSIGN(ChunkPlan capped, PlanChunks(10'000'000, 0, 2, ResultMode::kValues));
   EXPECT_EQ(capped.chunk_size, kMaxDefaultValuesChunkSize);
   EXPECT_EQ(capped.num_chunks, 39u);  // 10^7 / 2^18 = 38.1
-  // A chunk size the caller asked for is kept, however large.
-  ASSERT_OK_AND_ASSIGN(ChunkPlan asked, PlanChunks(10'000'000, 5'000'000, 2, ResultMode::kValues));
-  EXPECT_EQ(asked.chunk_size, 5'000'000u);
   // Without a mode, Pool's rule as before.
   ASSERT_OK_AND_ASSIGN(ChunkPlan pool, PlanChunks(10'000'000, 0, 2));
   EXPECT_EQ(pool.chunk_size, 1'250'000u);
+}
+
+TEST(ChunkingTest, PlanChunksForValues_LargerAskedChunkLoweredToTheCap) {
+  // A chunk's values travel in one 4 MiB message: 2^18 values are 2 MiB.
+  EXPECT_EQ(kMaxValuesChunkSize * 8, uint64_t{2} << 20);
+  ASSERT_OK_AND_ASSIGN(ChunkPlan asked, PlanChunks(10'000'000, 5'000'000, 2, ResultMode::kValues));
+  EXPECT_EQ(asked.chunk_size, kMaxValuesChunkSize);
+  EXPECT_EQ(asked.num_chunks, 39u);
+  // At or under the cap, the size asked for is kept.
+  ASSERT_OK_AND_ASSIGN(ChunkPlan small, PlanChunks(10'000'000, 1000, 2, ResultMode::kValues));
+  EXPECT_EQ(small.chunk_size, 1000u);
+  // Sums carry no values: any size.
+  ASSERT_OK_AND_ASSIGN(ChunkPlan sum, PlanChunks(10'000'000, 5'000'000, 2, ResultMode::kSum));
+  EXPECT_EQ(sum.chunk_size, 5'000'000u);
 }
 
 TEST(ChunkingTest, LenNotDivisible_LastChunkIsShorter) {

@@ -3,13 +3,18 @@
 #include "rpc/raw_messages.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <string>
 #include <vector>
 
 #include <grpcpp/support/slice.h>
 
+#include "common/chunking.h"
+#include "common/worker_registration.h"
 #include "gmock/gmock.h"
+#include "gpool.pb.h"
 #include "gtest/gtest.h"
+#include "rpc/transport.h"
 #include "tests/support/status_matchers.h"
 
 namespace gpool {
@@ -294,6 +299,62 @@ TEST(RawMessagesTest, UnknownFieldsOfTheResponse_AreSkipped) {
                        DecodeRunChunksResponse(InSlices(bytes, 2)));
   ASSERT_EQ(decoded.size(), 1u);
   EXPECT_THAT(decoded[0].values.ToVector(), ElementsAreArray({3}));
+}
+
+// ---- The 4 MiB message limit: the largest RunChunks call the coordinator can send ---------
+// A call holds at most kMaxChunksPerCall chunks and --max_elements_per_call elements (at most
+// kMaxValuesChunkSize, which also bounds a chunk alone in RESULT_MODE_VALUES). Every field is
+// set to its widest encoding, and the values are spread over every chunk (a length prefix
+// each), so no real call is larger.
+
+TEST(MessageLimitTest, LargestRunChunksAnswer_FitsTheMessageLimit) {
+  constexpr int64_t kValuesPerChunk = kMaxValuesChunkSize / kMaxChunksPerCall;
+  v1::RunChunksResponse response;
+  for (int i = 0; i < kMaxChunksPerCall; ++i) {
+    v1::ChunkOutcome* outcome = response.add_results();
+    for (int64_t v = 0; v < kValuesPerChunk; ++v) outcome->add_values(INT64_MIN);
+    outcome->mutable_partial_sum()->set_high(UINT64_MAX);
+    outcome->mutable_partial_sum()->set_low(UINT64_MAX);
+    outcome->set_element_count(INT64_MAX);
+    outcome->set_partial_min(INT64_MIN);
+    outcome->set_partial_max(INT64_MAX);
+    outcome->set_pid(INT64_MAX);
+    outcome->set_values_shared(true);
+  }
+  EXPECT_LE(response.ByteSizeLong(), static_cast<size_t>(kMaxMessageBytes));
+  // And with the values in one chunk.
+  v1::RunChunksResponse one;
+  *one.add_results() = response.results(0);
+  for (int64_t v = kValuesPerChunk; v < static_cast<int64_t>(kMaxValuesChunkSize); ++v) {
+    one.mutable_results(0)->add_values(INT64_MIN);
+  }
+  for (int i = 1; i < kMaxChunksPerCall; ++i) {
+    *one.add_results() = response.results(i);
+    one.mutable_results(i)->clear_values();
+  }
+  EXPECT_LE(one.ByteSizeLong(), static_cast<size_t>(kMaxMessageBytes));
+}
+
+TEST(MessageLimitTest, LargestRunChunksRequest_FitsTheMessageLimit) {
+  constexpr int64_t kValuesPerChunk = kMaxValuesChunkSize / kMaxChunksPerCall;
+  v1::RunChunksRequest request;
+  request.set_job_id(std::string(64, 'j'));
+  request.set_function(std::string(128, 'f'));
+  request.set_result_mode(v1::RESULT_MODE_VALUES);
+  request.mutable_shared_values()->set_pid(INT64_MAX);
+  request.mutable_shared_values()->set_fd(INT32_MAX);
+  request.mutable_shared_values()->set_token_high(UINT64_MAX);
+  request.mutable_shared_values()->set_token_low(UINT64_MAX);
+  for (int i = 0; i < kMaxChunksPerCall; ++i) {
+    v1::ChunkTask* task = request.add_chunks();
+    task->set_chunk_index(INT64_MAX);
+    task->set_attempt(INT32_MAX);
+    task->set_first_element(INT64_MAX);
+    // sint64 INT64_MIN: the widest zigzag varint (10 bytes).
+    v1::ValueList* list = task->mutable_input()->mutable_list();
+    for (int64_t v = 0; v < kValuesPerChunk; ++v) list->add_values(INT64_MIN);
+  }
+  EXPECT_LE(request.ByteSizeLong(), static_cast<size_t>(kMaxMessageBytes));
 }
 
 }  // namespace

@@ -696,15 +696,28 @@ TEST_F(SchedulerTest, SubmitJob_BadSpec_IsInvalidArgument) {
   spec.max_workers = 0;
   spec.function = "";
   EXPECT_THAT(scheduler_->SubmitJob(spec), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("function")));
-  // A chunk whose values would not fit in one message; the sum alone is fine.
+}
+
+// A chunk's values travel in one 4 MiB message: a larger chunk size is lowered, not refused,
+// and the plan (JobStarted.chunk_size) says so.
+TEST_F(SchedulerTest, Plan_ValuesJobAsksForHugeChunks_LoweredTo2To18) {
+  AddWorker("a:1");
+  JobSpec spec;
   spec.function = "square";
   spec.input = std::make_shared<const Input>(Input::Range(1, 20'000'000));
   spec.chunk_size = 10'000'000;
   spec.mode = ResultMode::kValues;
-  EXPECT_THAT(scheduler_->SubmitJob(spec),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("64 MiB")));
+  auto values_job = scheduler_->SubmitJob(spec);
+  ASSERT_OK(values_job.status());
+  Drained drained = Drain(*values_job);
+  ASSERT_TRUE(drained.plan.has_value());
+  EXPECT_EQ(drained.plan->chunk_size, uint64_t{1} << 18);
   spec.mode = ResultMode::kSum;
-  EXPECT_OK(scheduler_->SubmitJob(spec).status());
+  auto sum_job = scheduler_->SubmitJob(spec);
+  ASSERT_OK(sum_job.status());
+  drained = Drain(*sum_job);
+  ASSERT_TRUE(drained.plan.has_value());
+  EXPECT_EQ(drained.plan->chunk_size, 10'000'000u);
 }
 
 TEST_F(SchedulerTest, Plan_ValuesJobsGetChunksOfAtMost2To18ByDefault) {
