@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/string_view.h"
 #include "client/json.h"
 #include "common/int128.h"
 
@@ -113,12 +114,23 @@ std::string TraceLine(const WorkerIdentity& worker, bool show_host, const std::s
                       " calculating ", function, " of ", value);
 }
 
+namespace {
+
+// "1 worker", "2 workers": the stats line is read by people (scripts match `workers?`).
+std::string Counted(uint64_t count, absl::string_view one, absl::string_view many) {
+  return absl::StrCat(count, " ", count == 1 ? one : many);
+}
+
+}  // namespace
+
 std::string StatsLine(const MapSummary& summary) {
-  return absl::StrCat(summary.job.job_id, ": ", summary.job.num_chunks, " chunks on ",
-                      summary.chunks_by_worker.size(), " workers; ", summary.stats.retries,
-                      " retries, ", summary.stats.workers_lost, " workers lost, ",
-                      summary.stats.backups, " backups, ", summary.stats.duplicates_dropped,
-                      " duplicates dropped",
+  return absl::StrCat(summary.job.job_id, ": ", Counted(summary.job.num_chunks, "chunk", "chunks"),
+                      " on ", Counted(summary.chunks_by_worker.size(), "worker", "workers"), "; ",
+                      Counted(summary.stats.retries, "retry", "retries"), ", ",
+                      Counted(summary.stats.workers_lost, "worker", "workers"), " lost, ",
+                      Counted(summary.stats.backups, "backup", "backups"), ", ",
+                      Counted(summary.stats.duplicates_dropped, "duplicate", "duplicates"),
+                      " dropped",
                       summary.values_shared > 0
                           ? absl::StrCat("; ", summary.values_shared,
                                          " values through shared memory")

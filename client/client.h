@@ -3,7 +3,7 @@
 //   auto client = gpool::Client::Connect("127.0.0.1:50051");
 //   gpool::MapSpec spec{"square", gpool::Input::Range(1, 5000)};
 //   absl::StatusOr<gpool::MapResult> result = (*client)->Map(spec);
-//   // result->sum == 41679167500, result->values holds the 5000 squares in input order.
+//   // result->summary.sum == 41679167500, result->values holds the 5000 squares in input order.
 //
 // Map blocks until the job is done. MapStreaming hands each chunk to a callback as it
 // arrives (completion order) and keeps no values, so its memory does not grow with the job.

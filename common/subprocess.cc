@@ -208,11 +208,17 @@ absl::StatusOr<std::string> WaitForFileLine(const std::string& path, absl::Durat
 absl::Status WriteFileAtomically(const std::string& path, const std::string& contents) {
   const std::string temporary = absl::StrCat(path, ".tmp.", getpid());
   {
+    errno = 0;
     std::ofstream file(temporary, std::ios::trunc);
     file << contents;
     file.flush();
     if (!file) {
-      return absl::UnavailableError(absl::StrCat("cannot write '", temporary, "'"));
+      // Names the file the caller asked for (the temporary's name means nothing to a user who
+      // passed --port_file), and why, so the hint points at something to fix.
+      const int error = errno;
+      return absl::UnavailableError(absl::StrCat(
+          "cannot write '", path, "'", error != 0 ? absl::StrCat(": ", std::strerror(error)) : "",
+          " (through the temporary '", temporary, "')"));
     }
   }
   if (rename(temporary.c_str(), path.c_str()) != 0) {

@@ -300,7 +300,7 @@ main() {
   ((rc == 0)) || die "the large job failed (exit $rc) after a worker was killed"
   expect_line "$WORK/big.out" "The sum of the square of the first $BIG_N integers is $expected" "large job"
   local retries lost
-  retries=$(grep -oE '[0-9]+ retries' "$WORK/big.err" | head -n 1 | cut -d' ' -f1)
+  retries=$(grep -oE '[0-9]+ retr(y|ies)' "$WORK/big.err" | head -n 1 | cut -d' ' -f1)
   lost=$(grep -oE '[0-9]+ workers? lost' "$WORK/big.err" | head -n 1 | cut -d' ' -f1)
   ((${retries:-0} + ${lost:-0} > 0)) ||
     die "the job's stats show no retry and no lost worker: the kill did not land mid-job (job took $((SECONDS - started))s)"

@@ -62,7 +62,10 @@ if (( ${#missing[@]} > 0 )); then
   sudo=""
   if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
   $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+  # Through env, so that sudo (which resets the environment) passes them on. On a minbase
+  # system debconf would warn that apt-utils is missing: noise, not a problem.
+  $sudo env DEBIAN_FRONTEND=noninteractive DEBCONF_NOWARNINGS=yes \
+    apt-get install -y -qq --no-install-recommends \
     "${missing[@]}" > /dev/null
 fi
 

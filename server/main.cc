@@ -44,7 +44,9 @@ ABSL_FLAG(absl::Duration, worker_wait, absl::Seconds(10),
 ABSL_FLAG(absl::Duration, chunk_timeout, absl::Minutes(10),
           "Deadline of one chunk on a worker; a chunk that takes longer is re-dispatched.");
 ABSL_FLAG(int, pipeline_depth, 1, "Chunks a worker may hold beyond its slots.");
-ABSL_FLAG(int, max_attempts, 4, "Times one chunk may be lost with its worker before its job is aborted.");
+ABSL_FLAG(int, max_attempts, 4,
+          "Times one chunk may fail (its worker lost, or the worker's error or result "
+          "refused) before its job is aborted.");
 ABSL_FLAG(double, speculation_multiplier, 3.0,
           "A chunk running longer than this many times the job's median chunk time (and at "
           "least --speculation_min) gets a backup copy on an idle worker.");

@@ -345,10 +345,10 @@ struct JobStatsLine {
   int64_t workers_lost = 0;
 };
 
-// "gpool: job-1: 80 chunks on 2 workers; 2 retries, 1 workers lost, ..." from the CLI's stderr.
+// "gpool: job-1: 80 chunks on 2 workers; 2 retries, 1 worker lost, ..." from the CLI's stderr.
 std::optional<JobStatsLine> ParseStatsLine(const std::string& err) {
   static const std::regex kStats(
-      R"(gpool: \S+: (\d+) chunks on \d+ workers; (\d+) retries, (\d+) workers lost)");
+      R"(gpool: \S+: (\d+) chunks? on \d+ workers?; (\d+) retr(?:y|ies), (\d+) workers? lost)");
   std::smatch match;
   if (!std::regex_search(err, match, kStats)) return std::nullopt;
   return JobStatsLine{std::stoll(match[1]), std::stoll(match[2]), std::stoll(match[3])};

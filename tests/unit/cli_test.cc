@@ -215,6 +215,25 @@ TEST(CliOutputTest, StatsLine_SaysHowManyValuesCameThroughSharedMemory) {
               HasSubstr("duplicates dropped; 6 values through shared memory"));
 }
 
+TEST(CliOutputTest, StatsLine_CountsOfOne_AreSingular) {
+  MapSummary summary = SquaresOneToTen();
+  summary.job.num_chunks = 1;
+  summary.chunks_by_worker.resize(1);
+  summary.stats.workers_lost = 1;
+  summary.stats.backups = 1;
+  summary.stats.duplicates_dropped = 1;
+  EXPECT_EQ(StatsLine(summary),
+            "job-4: 1 chunk on 1 worker; 1 retry, 1 worker lost, 1 backup, 1 duplicate dropped");
+}
+
+TEST(CliOutputTest, StatsLine_OtherCounts_ArePlural) {
+  MapSummary summary = SquaresOneToTen();
+  summary.stats.retries = 0;
+  summary.stats.workers_lost = 2;
+  EXPECT_EQ(StatsLine(summary), "job-4: 2 chunks on 2 workers; 0 retries, 2 workers lost, "
+                                "0 backups, 0 duplicates dropped");
+}
+
 TEST(CliOutputTest, MapJson_Sum_OneObjectWithResultStatsAndWorkers) {
   const std::string text = MapJson(MapSpec{"square", Input::Range(1, 10)}, Reduction::kSum,
                                    SquaresOneToTen(), absl::Milliseconds(42), nullptr);

@@ -862,6 +862,14 @@ TEST(AdviseHugePagesTest, BigBuffer_IsBackedByHugePagesWhenTheKernelOffersThem) 
   EXPECT_EQ(values[values.size() - 1], 7);
 }
 
+TEST(WriteFileAtomicallyTest, MissingDirectory_NamesTheRequestedPathAndTheReason) {
+  const std::string path = "/nonexistent-gpool-dir/port";
+  absl::Status status = WriteFileAtomically(path, "1\n");
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kUnavailable,
+                               ::testing::StartsWith("cannot write '" + path +
+                                                     "': No such file or directory")));
+}
+
 TEST(AdviseHugePagesTest, RangeWithoutAWholeHugePage_IsLeftAlone) {
   std::vector<int64_t> values(1000, 3);
   AdviseHugePages(values.data(), values.size() * sizeof(int64_t));
