@@ -619,6 +619,21 @@ TEST_F(ClusterTest, Health_ServiceNamesReportAsTheServer_UnknownNameIsNotFound) 
   EXPECT_THAT(unknown.status().message(), HasSubstr("no.such.Service"));
 }
 
+TEST_F(ClusterTest, SecondDaemonOnTakenPort_ExitsOneNamingTheAddress) {
+  StartCluster(1);
+  // Without SO_REUSEPORT off, both would listen and split the clients between them.
+  for (const char* binary : {"gpool-coordinator", "gpool-worker"}) {
+    std::vector<std::string> argv = {absl::StrCat(kBinDir, "/", binary),
+                                     "--listen=" + cluster_->address(), "--log_level=error"};
+    if (std::string(binary) == "gpool-worker") {
+      argv.push_back("--coordinator=" + cluster_->address());
+    }
+    CliRun second = testing::RunProgram(argv, "", absl::Seconds(20));
+    EXPECT_EQ(second.exit_code, 1) << binary << ": " << second.err;
+    EXPECT_THAT(second.err, HasSubstr("cannot listen on " + cluster_->address())) << binary;
+  }
+}
+
 // ---- The client library -----------------------------------------------------------------
 
 TEST_F(ClusterTest, ClientLibrary_BlockingMapReturnsValuesInOrder) {
