@@ -1,0 +1,348 @@
+// Scheduler unit tests: registration, heartbeats and leases (fixed and adaptive intervals),
+// the job stream, and the cluster snapshot.
+#include "tests/unit/scheduler_test_fixture.h"
+
+namespace gpool {
+namespace {
+
+using ::gpool::testing::StatusIs;
+using ::testing::HasSubstr;
+
+// ---- Registration and leases ------------------------------------------------------------
+
+// ---- JobStream --------------------------------------------------------------------------
+
+// The consumer's timing cannot split a step of the producer: a job's last result and its end
+// are taken together.
+TEST(JobStreamTest, PushedEventsAreTakenOnlyOncePublished_AllTogether) {
+  JobStream stream;
+  JobEvent result;
+  result.kind = JobEvent::Kind::kChunk;
+  stream.Push(result);
+  EXPECT_TRUE(stream.TakeReady().empty());
+  JobEvent end;
+  end.kind = JobEvent::Kind::kFinished;
+  stream.Push(end);
+  stream.Publish();
+  std::vector<JobEvent> taken = stream.TakeReady();
+  ASSERT_EQ(taken.size(), 2u);
+  EXPECT_EQ(taken[0].kind, JobEvent::Kind::kChunk);
+  EXPECT_EQ(taken[1].kind, JobEvent::Kind::kFinished);
+  EXPECT_TRUE(stream.TakeAll(absl::ZeroDuration()).empty());
+}
+
+TEST_F(SchedulerTest, RegisterWorker_InvalidRegistration_IsInvalidArgument) {
+  WorkerRegistration registration;
+  registration.slots = 1;
+  registration.functions = {"square"};
+  EXPECT_THAT(scheduler_->RegisterWorker(registration),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("address")));
+  registration.address = "a:1";
+  registration.slots = 0;
+  EXPECT_THAT(scheduler_->RegisterWorker(registration),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("slots")));
+  registration.slots = 1;
+  registration.functions.clear();
+  EXPECT_THAT(scheduler_->RegisterWorker(registration),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("function")));
+}
+
+TEST_F(SchedulerTest, RegisterWorker_MaxChunksPerCallZero_IsInvalidArgument) {
+  WorkerRegistration registration;
+  registration.address = "a:1";
+  registration.slots = 1;
+  registration.functions = {"square"};
+  registration.max_chunks_per_call = 0;
+  EXPECT_THAT(scheduler_->RegisterWorker(registration),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("max_chunks_per_call")));
+  EXPECT_TRUE(scheduler_->Snapshot().workers.empty());
+}
+
+TEST_F(SchedulerTest, RegisterWorker_MaxChunksPerCallAboveTheBound_IsInvalidArgument) {
+  WorkerRegistration registration;
+  registration.address = "a:1";
+  registration.slots = 1;
+  registration.functions = {"square"};
+  registration.max_chunks_per_call = kMaxChunksPerCall + 1;
+  EXPECT_THAT(scheduler_->RegisterWorker(registration),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("16384")));
+  registration.max_chunks_per_call = kMaxChunksPerCall;
+  EXPECT_OK(scheduler_->RegisterWorker(registration).status());
+}
+
+TEST_F(SchedulerTest, Heartbeat_UnknownWorkerOrIncarnation_IsNotFound) {
+  const std::string id = AddWorker("a:1");
+  EXPECT_OK(scheduler_->Heartbeat(id, 7, kBeat));
+  EXPECT_THAT(scheduler_->Heartbeat(id, 8, kBeat),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("register again")));
+  EXPECT_THAT(scheduler_->Heartbeat("w999", 7, kBeat),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("w999")));
+}
+
+TEST_F(SchedulerTest, Tick_SilentPastLease_DeclaresWorkerDead) {
+  const std::string id = AddWorker("a:1");
+  clock_.Advance(options_.lease_timeout - absl::Milliseconds(1));
+  scheduler_->Tick();
+  EXPECT_EQ(scheduler_->Snapshot().workers.size(), 1u);
+  clock_.Advance(absl::Milliseconds(2));
+  scheduler_->Tick();
+  EXPECT_TRUE(scheduler_->Snapshot().workers.empty());
+  EXPECT_THAT(scheduler_->Heartbeat(id, 7, kBeat),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr(id)));
+}
+
+TEST_F(SchedulerTest, Heartbeat_RenewsLease) {
+  const std::string id = AddWorker("a:1");
+  for (int i = 0; i < 10; ++i) {
+    clock_.Advance(options_.heartbeat_interval);
+    ASSERT_OK(scheduler_->Heartbeat(id, 7, kBeat));
+    scheduler_->Tick();
+  }
+  EXPECT_EQ(scheduler_->Snapshot().workers.size(), 1u);
+}
+
+// ---- Heartbeat intervals that grow with the cluster ---------------------------------------
+
+// The defaults: 500 ms minimum with a 3 s lease, 400 beats/s, 10 s maximum.
+HeartbeatPolicy DefaultPolicy() {
+  const SchedulerOptions defaults;
+  return HeartbeatPolicy(defaults.heartbeat_interval, defaults.lease_timeout,
+                         defaults.heartbeat_budget, defaults.max_heartbeat_interval);
+}
+
+TEST(HeartbeatPolicyTest, NextInterval_BudgetOff_AlwaysTheMinimum) {
+  const HeartbeatPolicy policy(absl::Milliseconds(500), absl::Seconds(3), 0, absl::Seconds(10));
+  EXPECT_EQ(policy.NextInterval(absl::Milliseconds(500), 100'000), absl::Milliseconds(500));
+}
+
+TEST(HeartbeatPolicyTest, NextInterval_WithinBudget_KeepsTheMinimum) {
+  const HeartbeatPolicy policy = DefaultPolicy();
+  EXPECT_EQ(policy.NextInterval(absl::Milliseconds(500), 1), absl::Milliseconds(500));
+  // 200 workers every 500 ms are exactly 400 beats/s.
+  EXPECT_EQ(policy.NextInterval(absl::Milliseconds(500), 200), absl::Milliseconds(500));
+}
+
+TEST(HeartbeatPolicyTest, NextInterval_OverBudget_GrowsByAtLeastAStep) {
+  const HeartbeatPolicy policy = DefaultPolicy();
+  // One worker over: a whole step (625 ms), not 502.5 ms, so the next 49 joins change nothing.
+  EXPECT_EQ(policy.NextInterval(absl::Milliseconds(500), 201), absl::Milliseconds(625));
+  EXPECT_EQ(policy.NextInterval(absl::Milliseconds(625), 250), absl::Milliseconds(625));
+  // A jump beyond a step goes straight to what the budget needs: 1,000 / 400 per second.
+  EXPECT_EQ(policy.NextInterval(absl::Milliseconds(500), 1000), absl::Milliseconds(2500));
+}
+
+TEST(HeartbeatPolicyTest, NextInterval_RampToThousandWorkers_FewGrantsAndWithinBudget) {
+  const HeartbeatPolicy policy = DefaultPolicy();
+  absl::Duration interval = policy.min_interval();
+  int changes = 0;
+  for (int workers = 1; workers <= 1000; ++workers) {
+    const absl::Duration next = policy.NextInterval(interval, workers);
+    if (next != interval) ++changes;
+    interval = next;
+    ASSERT_LE(workers / absl::ToDoubleSeconds(interval), 400.0) << workers << " workers";
+  }
+  EXPECT_LE(changes, 8);
+  // Never more than a step above what the budget needs (2.5 s).
+  EXPECT_GE(interval, absl::Milliseconds(2500));
+  EXPECT_LE(interval, absl::Milliseconds(2500) * HeartbeatPolicy::kStep);
+}
+
+TEST(HeartbeatPolicyTest, NextInterval_ClusterShrinks_ShortensOnlyPastTheHysteresis) {
+  const HeartbeatPolicy policy = DefaultPolicy();
+  // Granted 625 ms at 201 workers; back at 200, and down to 160, it stays.
+  EXPECT_EQ(policy.NextInterval(absl::Milliseconds(625), 200), absl::Milliseconds(625));
+  EXPECT_EQ(policy.NextInterval(absl::Milliseconds(625), 160), absl::Milliseconds(625));
+  // 159 workers need 397.5 ms, and 1.25² × that is below 625 ms: down (to the minimum).
+  EXPECT_EQ(policy.NextInterval(absl::Milliseconds(625), 159), absl::Milliseconds(500));
+  // From 1,000 workers' 2.5 s to 500: 1.25 × 1.25 s.
+  EXPECT_EQ(policy.NextInterval(absl::Milliseconds(2500), 500), absl::Milliseconds(1563));
+  // A cluster gone back to one worker is back at the minimum.
+  EXPECT_EQ(policy.NextInterval(absl::Milliseconds(2500), 1), absl::Milliseconds(500));
+}
+
+TEST(HeartbeatPolicyTest, NextInterval_HugeCluster_CappedAtTheMaximum) {
+  EXPECT_EQ(DefaultPolicy().NextInterval(absl::Seconds(8), 100'000), absl::Seconds(10));
+}
+
+TEST(HeartbeatPolicyTest, LeaseFor_SameMultipleOfTheIntervalClamped) {
+  const HeartbeatPolicy policy = DefaultPolicy();
+  EXPECT_EQ(policy.LeaseFor(absl::Milliseconds(500)), absl::Seconds(3));
+  EXPECT_EQ(policy.LeaseFor(absl::Milliseconds(2500)), absl::Seconds(15));
+  // Faster than the minimum earns no shorter lease; slower than the maximum no longer one.
+  EXPECT_EQ(policy.LeaseFor(absl::Milliseconds(100)), absl::Seconds(3));
+  EXPECT_EQ(policy.LeaseFor(absl::Minutes(5)), absl::Seconds(60));
+}
+
+TEST(HeartbeatPolicyTest, Intervals_AreWholeMilliseconds) {
+  const HeartbeatPolicy policy(absl::Microseconds(1500), absl::Seconds(1), 1000, absl::Seconds(1));
+  EXPECT_EQ(policy.min_interval(), absl::Milliseconds(2));
+  // 3 workers at 1000/s need 3 ms, at least a step up from 2 ms: 3 ms; 7 need 7 ms.
+  EXPECT_EQ(policy.NextInterval(absl::Milliseconds(2), 3), absl::Milliseconds(3));
+  EXPECT_EQ(policy.NextInterval(absl::Milliseconds(3), 7), absl::Milliseconds(7));
+  EXPECT_EQ(policy.NextInterval(absl::Milliseconds(7), 8), absl::Milliseconds(9));  // 8.75
+}
+
+// A scheduler whose budget is 2 beats/s: one worker keeps the 500 ms minimum, two get 1 s,
+// three 1.5 s (leases 3 s, 6 s, 9 s).
+class AdaptiveHeartbeatTest : public SchedulerTest {
+ protected:
+  void SetUp() override {
+    SchedulerOptions options;
+    options.heartbeat_budget = 2;
+    Reset(options);
+  }
+
+  RegistrationGrant Register(const std::string& address) {
+    WorkerRegistration registration;
+    registration.address = address;
+    registration.pid = 100;
+    registration.slots = 1;
+    registration.functions = {"square"};
+    registration.incarnation = 7;
+    absl::StatusOr<RegistrationGrant> grant = scheduler_->RegisterWorker(registration);
+    EXPECT_TRUE(grant.ok()) << grant.status();
+    return grant.ok() ? *grant : RegistrationGrant{};
+  }
+
+  bool Registered(const std::string& worker_id) {
+    for (const WorkerSnapshot& worker : scheduler_->Snapshot().workers) {
+      if (worker.worker_id == worker_id) return true;
+    }
+    return false;
+  }
+
+  std::optional<WorkerSnapshot> Find(const std::string& worker_id) {
+    for (const WorkerSnapshot& worker : scheduler_->Snapshot().workers) {
+      if (worker.worker_id == worker_id) return worker;
+    }
+    return std::nullopt;
+  }
+};
+
+TEST_F(AdaptiveHeartbeatTest, RegisterWorker_GrantGrowsWithTheCluster) {
+  const RegistrationGrant a = Register("a:1");
+  EXPECT_EQ(a.heartbeat_interval, absl::Milliseconds(500));
+  EXPECT_EQ(a.lease_timeout, absl::Seconds(3));
+  const RegistrationGrant b = Register("b:1");
+  EXPECT_EQ(b.heartbeat_interval, absl::Seconds(1));
+  EXPECT_EQ(b.lease_timeout, absl::Seconds(6));
+  const RegistrationGrant c = Register("c:1");
+  EXPECT_EQ(c.heartbeat_interval, absl::Milliseconds(1500));
+  EXPECT_EQ(c.lease_timeout, absl::Seconds(9));
+}
+
+TEST_F(AdaptiveHeartbeatTest, Heartbeat_WorkerBehindTheGrant_IsToldAndKeepsItsLease) {
+  const std::string a = Register("a:1").worker_id;
+  Register("b:1");  // The grant is 1 s now; a registered at 500 ms.
+  ASSERT_OK_AND_ASSIGN(HeartbeatGrant grant,
+                       scheduler_->Heartbeat(a, 7, absl::Milliseconds(500)));
+  EXPECT_EQ(grant.interval, absl::Seconds(1));
+  EXPECT_EQ(grant.lease_timeout, absl::Seconds(6));
+  // Until it reports the new interval, its lease is the old one.
+  EXPECT_EQ(Find(a)->lease_timeout, absl::Seconds(3));
+  ASSERT_OK_AND_ASSIGN(grant, scheduler_->Heartbeat(a, 7, absl::Seconds(1)));
+  EXPECT_EQ(grant.interval, absl::Seconds(1));
+  EXPECT_EQ(Find(a)->heartbeat_interval, absl::Seconds(1));
+  EXPECT_EQ(Find(a)->lease_timeout, absl::Seconds(6));
+}
+
+TEST_F(AdaptiveHeartbeatTest, Tick_LeaseFollowsTheReportedInterval) {
+  Reset(SchedulerOptions{});  // The default budget: both keep 500 ms.
+  const std::string slow = AddWorker("slow:1");
+  const std::string fast = AddWorker("fast:1");
+  ASSERT_OK(scheduler_->Heartbeat(slow, 7, absl::Milliseconds(2500)));
+  ASSERT_OK(scheduler_->Heartbeat(fast, 7, absl::Milliseconds(500)));
+  clock_.Advance(absl::Milliseconds(3100));
+  scheduler_->Tick();
+  // 2.5 s earns a 15 s lease; 500 ms the 3 s one.
+  EXPECT_TRUE(Registered(slow));
+  EXPECT_FALSE(Registered(fast));
+  clock_.Advance(absl::Seconds(12));
+  scheduler_->Tick();
+  EXPECT_FALSE(Registered(slow));
+}
+
+TEST_F(AdaptiveHeartbeatTest, Heartbeat_NoInterval_InvalidArgumentAndLeaseNotRenewed) {
+  const std::string a = Register("a:1").worker_id;  // 500 ms: a 3 s lease
+  clock_.Advance(absl::Seconds(2));
+  EXPECT_THAT(scheduler_->Heartbeat(a, 7, absl::ZeroDuration()),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("heartbeat_interval_ms")));
+  EXPECT_THAT(scheduler_->Heartbeat(a, 7, absl::Microseconds(999)),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("heartbeat_interval_ms")));
+  // Neither beat counted: the lease runs from the registration.
+  clock_.Advance(absl::Milliseconds(1001));
+  scheduler_->Tick();
+  EXPECT_FALSE(Registered(a));
+}
+
+TEST_F(AdaptiveHeartbeatTest, Heartbeat_ReportsLongerThanTheMaximum_LeaseCapped) {
+  const std::string a = Register("a:1").worker_id;
+  ASSERT_OK_AND_ASSIGN(HeartbeatGrant grant, scheduler_->Heartbeat(a, 7, absl::Minutes(10)));
+  EXPECT_EQ(grant.interval, absl::Milliseconds(500));
+  EXPECT_EQ(Find(a)->heartbeat_interval, absl::Seconds(10));
+  EXPECT_EQ(Find(a)->lease_timeout, absl::Seconds(60));
+}
+
+TEST_F(AdaptiveHeartbeatTest, ClusterShrinks_ShorterGrantAndLeaseShortensOnceReported) {
+  const std::string a = Register("a:1").worker_id;
+  const std::string b = Register("b:1").worker_id;
+  const std::string c = Register("c:1").worker_id;
+  ASSERT_OK(scheduler_->Heartbeat(a, 7, absl::Milliseconds(1500)));
+  ASSERT_OK(scheduler_->DeregisterWorker(b, 7));
+  ASSERT_OK(scheduler_->DeregisterWorker(c, 7));
+  // One worker needs 500 ms; the grant shrinks to a step above that, 625 ms, leaving room
+  // for the cluster to grow by a step before it changes again.
+  ASSERT_OK_AND_ASSIGN(HeartbeatGrant grant,
+                       scheduler_->Heartbeat(a, 7, absl::Milliseconds(1500)));
+  EXPECT_EQ(grant.interval, absl::Milliseconds(625));
+  // The worker has not sped up yet: it keeps the 9 s lease of its 1.5 s.
+  clock_.Advance(absl::Seconds(8));
+  scheduler_->Tick();
+  EXPECT_TRUE(Registered(a));
+  ASSERT_OK_AND_ASSIGN(grant, scheduler_->Heartbeat(a, 7, absl::Milliseconds(625)));
+  EXPECT_EQ(grant.interval, absl::Milliseconds(625));
+  clock_.Advance(absl::Milliseconds(3700));
+  scheduler_->Tick();
+  EXPECT_TRUE(Registered(a));  // 6 × 625 ms = 3.75 s
+  clock_.Advance(absl::Milliseconds(100));
+  scheduler_->Tick();
+  EXPECT_FALSE(Registered(a));
+}
+
+TEST_F(AdaptiveHeartbeatTest, Tick_DeadWorkersShrinkTheGrant) {
+  const std::string a = Register("a:1").worker_id;
+  Register("b:1");
+  Register("c:1");
+  // a keeps beating at the 1.5 s grant; b and c fall silent past their 9 s leases.
+  for (int i = 0; i < 7; ++i) {
+    clock_.Advance(absl::Milliseconds(1500));
+    ASSERT_OK(scheduler_->Heartbeat(a, 7, absl::Milliseconds(1500)));
+    scheduler_->Tick();
+  }
+  ASSERT_EQ(scheduler_->Snapshot().workers.size(), 1u);
+  ASSERT_OK_AND_ASSIGN(HeartbeatGrant grant,
+                       scheduler_->Heartbeat(a, 7, absl::Milliseconds(1500)));
+  EXPECT_EQ(grant.interval, absl::Milliseconds(625));
+}
+
+TEST_F(AdaptiveHeartbeatTest, Snapshot_ReportsIntervalAndLeasePerWorker) {
+  const std::string a = Register("a:1").worker_id;
+  const std::string b = Register("b:1").worker_id;
+  EXPECT_EQ(Find(a)->heartbeat_interval, absl::Milliseconds(500));
+  EXPECT_EQ(Find(a)->lease_timeout, absl::Seconds(3));
+  EXPECT_EQ(Find(b)->heartbeat_interval, absl::Seconds(1));
+  EXPECT_EQ(Find(b)->lease_timeout, absl::Seconds(6));
+}
+
+TEST_F(SchedulerTest, Snapshot_ReportsTotalSlotsAndWorkers) {
+  AddWorker("a:1", 2);
+  AddWorker("b:1", 3);
+  const ClusterSnapshot snapshot = scheduler_->Snapshot();
+  EXPECT_EQ(snapshot.total_slots, 5);
+  ASSERT_EQ(snapshot.workers.size(), 2u);
+  EXPECT_EQ(snapshot.workers[0].worker_id, "w1");
+  EXPECT_EQ(snapshot.workers[1].address, "b:1");
+}
+
+}  // namespace
+}  // namespace gpool
