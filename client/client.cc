@@ -3,12 +3,14 @@
 #include <algorithm>
 #include <chrono>
 #include <optional>
+#include <string>
 #include <utility>
 
 #include <grpcpp/channel.h>
 #include <grpcpp/client_context.h>
-#include <grpcpp/impl/rpc_method.h>
-#include <grpcpp/support/sync_stream.h>
+#include <grpcpp/completion_queue.h>
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/support/async_stream.h>
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
@@ -41,11 +43,17 @@ absl::Status Explain(const absl::Status& status, const std::string& address) {
   return status;
 }
 
+// Calls Coordinator.Map, read as bytes. The generic stub only makes bidirectional streams;
+// on the wire one request and its half-close are what a server-streaming call sends.
+using MapStub = grpc::TemplatedGenericStub<v1::MapRequest, RawMessage>;
+
 }  // namespace
 
 struct Client::Stub {
   std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<v1::Coordinator::Stub> coordinator;
+  // Coordinator.Map with RawMessage responses, which the generated stub cannot do.
+  std::unique_ptr<MapStub> map;
   absl::Mutex mu;
   // The last job's shared-values buffer, kept for the next job (ClientOptions).
   std::unique_ptr<SharedValuesBuffer> idle_shared_values ABSL_GUARDED_BY(mu);
@@ -71,6 +79,7 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Connect(const std::string& addre
         absl::StrCat(connected.message(), " (--coordinator or GPOOL_COORDINATOR)"));
   }
   client->stub_->coordinator = v1::Coordinator::NewStub(client->stub_->channel);
+  client->stub_->map = std::make_unique<MapStub>(client->stub_->channel);
   return client;
 }
 
@@ -163,19 +172,43 @@ struct StreamOutcome {
 // The stream is read as bytes (RawMessage) and decoded here, so that values go from the
 // received buffers to their place in the result in one copy. Chunks marked values_shared
 // have theirs in `shared` (null when the request offered no buffer).
-StreamOutcome StreamOnce(grpc::Channel& channel, const v1::MapRequest& request,
-                         absl::Time deadline, JobAssembler& assembler,
-                         SharedValuesBuffer* shared,
+StreamOutcome StreamOnce(MapStub& stub, const v1::MapRequest& request, absl::Time deadline,
+                         JobAssembler& assembler, SharedValuesBuffer* shared,
                          const std::function<void(const JobStart&)>& on_start,
                          const std::function<void(const ChunkResult&)>& on_chunk) {
+  // The call's own queue, declared first so that it outlives the call. One operation is
+  // pending at a time and this thread waits for it, as the synchronous API would.
+  grpc::CompletionQueue cq;
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(deadline));
-  // What the generated stub's Map does, with RawMessage as the response type.
-  static const grpc::internal::RpcMethod* const kMapMethod = new grpc::internal::RpcMethod(
-      "/gpool.v1.Coordinator/Map", grpc::internal::RpcMethod::SERVER_STREAMING);
-  std::unique_ptr<grpc::ClientReader<RawMessage>> reader(
-      grpc::internal::ClientReaderFactory<RawMessage>::Create(&channel, *kMapMethod, &context,
-                                                              request));
+  // The initial metadata waits for the request, so both leave in one batch with the
+  // half-close.
+  context.set_initial_metadata_corked(true);
+  static const std::string* const kMapMethod = new std::string("/gpool.v1.Coordinator/Map");
+  std::unique_ptr<grpc::ClientAsyncReaderWriter<v1::MapRequest, RawMessage>> stream =
+      stub.PrepareCall(&context, *kMapMethod, &cq);
+  // Waits for the pending operation; false when it failed (the stream is over).
+  auto await = [&cq] {
+    void* tag = nullptr;
+    bool ok = false;
+    return cq.Next(&tag, &ok) && ok;
+  };
+  // Ends the call: its status, then the queue drained as its destructor requires.
+  auto finish = [&] {
+    grpc::Status status;
+    stream->Finish(&status, &cq);
+    await();
+    cq.Shutdown();
+    void* tag = nullptr;
+    bool ok = false;
+    while (cq.Next(&tag, &ok)) {
+    }
+    return status;
+  };
+  stream->StartCall(&cq);  // corked: completes nothing
+  // A failed send shows in the reads and the status, as it would on a ClientReader.
+  stream->WriteLast(request, grpc::WriteOptions(), &cq);
+  await();
 
   StreamOutcome outcome;
   absl::Status failure = absl::OkStatus();
@@ -227,7 +260,11 @@ StreamOutcome StreamOnce(grpc::Channel& channel, const v1::MapRequest& request,
     if (accepted.ok() && first_start && on_start) on_start(start);
     return accepted;
   };
-  while (failure.ok() && reader->Read(&message)) {
+  auto read = [&] {
+    stream->Read(&message, &cq);
+    return await();
+  };
+  while (failure.ok() && read()) {
     absl::StatusOr<RawMapResponse> decoded = DecodeMapResponse(message.bytes);
     if (!decoded.ok()) {
       failure = absl::DataLossError(absl::StrCat("the coordinator sent a malformed message: ",
@@ -260,12 +297,12 @@ StreamOutcome StreamOnce(grpc::Channel& channel, const v1::MapRequest& request,
   if (!failure.ok()) {
     // Stop the job on the cluster: nobody will read its results.
     context.TryCancel();
-    reader->Finish();
+    finish();
     outcome.status = failure;
     outcome.final = true;
     return outcome;
   }
-  outcome.status = FromGrpcStatus(reader->Finish());
+  outcome.status = FromGrpcStatus(finish());
   outcome.final = context.GetServerTrailingMetadata().count("gpool-final") > 0;
   if (outcome.status.ok() && !outcome.stats.has_value()) {
     outcome.status = absl::DataLossError("the coordinator ended the job without a final report");
@@ -366,7 +403,7 @@ absl::StatusOr<MapSummary> Client::RunJob(
   while (true) {
     const uint64_t held_before = assembler.received().size();
     const bool started_before = assembler.started();
-    StreamOutcome outcome = StreamOnce(*stub_->channel, request, job_deadline, assembler,
+    StreamOutcome outcome = StreamOnce(*stub_->map, request, job_deadline, assembler,
                                        shared.get(), on_start, on_chunk);
     if (outcome.status.ok()) return assembler.Finish(*outcome.stats);
     if (!IsRetryable(outcome) || options_.reconnect_timeout <= absl::ZeroDuration()) {

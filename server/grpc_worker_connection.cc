@@ -2,11 +2,12 @@
 
 #include <chrono>
 #include <functional>
+#include <string>
 #include <utility>
 #include <vector>
 
 #include <grpcpp/client_context.h>
-#include <grpcpp/impl/rpc_method.h>
+#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/support/async_unary_call.h>
 
 #include "absl/base/thread_annotations.h"
@@ -26,11 +27,7 @@ class GrpcWorkerConnection final : public WorkerConnection,
  public:
   GrpcWorkerConnection(std::shared_ptr<grpc::Channel> channel, CompletionQueueLoop* loop,
                        absl::Duration chunk_timeout)
-      : channel_(channel),
-        loop_(loop),
-        run_chunks_method_("/gpool.v1.Worker/RunChunks", grpc::internal::RpcMethod::NORMAL_RPC,
-                           channel),
-        chunk_timeout_(chunk_timeout) {}
+      : run_chunks_stub_(std::move(channel)), loop_(loop), chunk_timeout_(chunk_timeout) {}
 
   void RunChunks(std::vector<ChunkTask> tasks, Done done) override {
     // The response is read as bytes: the values stay in the buffers they arrived in.
@@ -64,7 +61,8 @@ class GrpcWorkerConnection final : public WorkerConnection,
       for (RawChunkOutcome& outcome : *outcomes) replies.push_back(FromRaw(std::move(outcome)));
       done(std::move(replies));
     };
-    Start(first.call_id, call, run_chunks_method_, std::move(finish));
+    static const std::string* const kMethod = new std::string("/gpool.v1.Worker/RunChunks");
+    Start(first.call_id, call, run_chunks_stub_, *kMethod, std::move(finish));
   }
 
   void Cancel(uint64_t call_id) override {
@@ -109,7 +107,7 @@ class GrpcWorkerConnection final : public WorkerConnection,
   // to run with its status once, on the loop's thread, after which the call is freed.
   template <typename Request, typename Response>
   void Start(uint64_t call_id, Call<Request, Response>* call,
-             const grpc::internal::RpcMethod& method,
+             grpc::TemplatedGenericStub<Request, Response>& stub, const std::string& method,
              std::function<void(const grpc::Status&)> finish) {
     call->context.set_deadline(
         std::chrono::system_clock::now() +
@@ -119,11 +117,8 @@ class GrpcWorkerConnection final : public WorkerConnection,
       if (cancelled_) call->context.TryCancel();
       in_flight_.emplace(call_id, &call->context);
     }
-    // What the generated stub's PrepareAsync does, with RawMessage as the response type.
-    call->reader.reset(
-        grpc::internal::ClientAsyncResponseReaderHelper::Create<Response, Request, Response,
-                                                                grpc::protobuf::MessageLite>(
-            channel_.get(), loop_->cq(), method, &call->context, call->request));
+    call->reader = stub.PrepareUnaryCall(&call->context, method, call->request,
+                                         loop_->cq());
     call->reader->StartCall();
     // The connection must outlive its calls even if the scheduler drops it meanwhile.
     call->reader->Finish(
@@ -139,10 +134,9 @@ class GrpcWorkerConnection final : public WorkerConnection,
         }));
   }
 
-  const std::shared_ptr<grpc::Channel> channel_;
-  CompletionQueueLoop* const loop_;
   // Worker.RunChunks, called with RawMessage responses (the generated stub cannot).
-  const grpc::internal::RpcMethod run_chunks_method_;
+  grpc::TemplatedGenericStub<v1::RunChunksRequest, RawMessage> run_chunks_stub_;
+  CompletionQueueLoop* const loop_;
   const absl::Duration chunk_timeout_;
   absl::Mutex mu_;
   // Call id -> its context, for Cancel; a context lives until its callback erases it.
