@@ -14,6 +14,10 @@ namespace gpool {
 // The most chunks a worker may accept in one RunChunks call (proto/gpool.proto,
 // RegisterWorkerRequest.max_chunks_per_call).
 inline constexpr int kMaxChunksPerCall = 16384;
+// The most slots one worker may register (RegisterWorkerRequest.slots): more cores than any
+// machine has, and small enough that the cluster's slots add up in an int32 (ClusterInfo's
+// total_slots) for half a million such workers.
+inline constexpr int kMaxSlots = 4096;
 
 struct WorkerRegistration {
   std::string address;  // host:port the coordinator dials

@@ -2,7 +2,8 @@
 # docker/lib.sh: what the tests that need a Docker engine share (sourced, never run).
 #
 #   source docker/lib.sh
-#   docker_lib_init TAG       # log prefix, scratch dir $WORK, cleanup of what this starts
+#   docker_lib_init TAG       # log prefix and scratch dir $WORK (the caller's EXIT trap calls
+#                             # docker_lib_cleanup, which removes it and stops our dockerd)
 #   ensure_engine             # a running engine, or `dockerd` started (and stopped at exit)
 #   ensure_base_image IMAGE   # debian:bookworm built with debootstrap when no registry has it
 #
@@ -211,5 +212,5 @@ ensure_base_image() {
 # Stops the dockerd this script started and removes the scratch dir.
 docker_lib_cleanup() {
   stop_started_dockerd
-  [[ -n "$WORK" ]] && rm -rf "$WORK"
+  if [[ -n "$WORK" ]]; then rm -rf "$WORK"; fi
 }

@@ -13,10 +13,13 @@
 
 namespace gpool {
 
-// The largest MapRequest: the message limit less room for what the coordinator adds when it
-// forwards a chunk of the request's list to a worker (job id, chunk fields, framing), so that
-// a job whose list is one chunk still reaches its worker.
-inline constexpr int64_t kMaxMapRequestBytes = kMaxMessageBytes - 64 * 1024;
+// Room kept below kMaxMessageBytes for what wraps a payload of known size: what the
+// coordinator adds when it forwards a chunk of a request's list to a worker (job id, chunk
+// fields), a Map message's start and end, and framing.
+inline constexpr int64_t kMessageHeadroomBytes = 64 * 1024;
+
+// The largest MapRequest, so that a job whose list is one chunk still reaches its worker.
+inline constexpr int64_t kMaxMapRequestBytes = kMaxMessageBytes - kMessageHeadroomBytes;
 
 // OK when `request` fits kMaxMapRequestBytes; otherwise an error with `code` naming the limit,
 // the request's encoded size, its list's length, and what to do instead.

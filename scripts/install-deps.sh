@@ -119,6 +119,8 @@ if [[ "$mode" == test ]]; then
     problems+=("program '/usr/bin/python3' (Debian package python3)")
   elif ! python_problems=$(check_python_modules); then
     while IFS= read -r line; do [[ -n "$line" ]] && problems+=("$line"); done <<< "$python_problems"
+    # A checker that crashed (its traceback went to stderr) named nothing: still a failure.
+    [[ -n "$python_problems" ]] || problems+=("the check of the Python tests' imports failed to run")
   fi
 fi
 

@@ -94,4 +94,12 @@ ChunkTable::Loss ChunkTable::Lost(uint64_t chunk_index, const std::string& worke
   return Loss::kRequeued;
 }
 
+ChunkTable::Loss ChunkTable::HandBack(uint64_t chunk_index) {
+  auto it = active_.find(chunk_index);
+  if (it == active_.end()) return Loss::kNotActive;
+  if (!it->second.runs.empty()) return Loss::kStillRunning;
+  retry_queue_.push_front(chunk_index);
+  return Loss::kRequeued;
+}
+
 }  // namespace gpool

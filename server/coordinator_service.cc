@@ -25,7 +25,7 @@ namespace {
 // Bounds on one MapResponse: its bytes within the 4 MiB message limit (kMaxMessageBytes),
 // less room for the job's start and end and for framing; and few enough results that the
 // client starts placing values while the next message is on the wire.
-constexpr int64_t kMaxResultBytesPerMessage = kMaxMessageBytes - 64 * 1024;
+constexpr int64_t kMaxResultBytesPerMessage = kMaxMessageBytes - kMessageHeadroomBytes;
 constexpr int64_t kMaxChunksPerMessage = 4096;
 // What a ChunkResult takes besides its values and its worker's id and host: seven varints of
 // at most 10 bytes, an Int128 of two, the WorkerRef's pid, tags, lengths and the repeated

@@ -619,7 +619,12 @@ void Scheduler::DeclareDeadLocked(const std::string& worker_id, const std::strin
     if (lost && job.workers_lost.insert(worker_id).second) ++job.stats.workers_lost;
     if (!job.chunks.has_value()) continue;
     job.chunks->EndRun(chunk_index, worker_id, attempt);
-    ChunkLostLocked(job, chunk_index, label);
+    if (lost) {
+      ChunkLostLocked(job, chunk_index, label);
+    } else if (job.chunks->HandBack(chunk_index) == ChunkTable::Loss::kRequeued) {
+      // Dispatched again, but no attempt spent: a rolling restart must not abort jobs.
+      ++job.stats.retries;
+    }
   }
   actions->cancellations.push_back(worker.connection);
   registry_.Remove(worker_id);
@@ -642,7 +647,7 @@ void Scheduler::ChunkLostLocked(Job& job, uint64_t chunk_index, const std::strin
                    "chunk ", chunk_index, " (",
                    job.spec.input->DescribeSlice(plan.FirstElement(chunk_index),
                                                  plan.ElementCount(chunk_index)),
-                   ") was lost ", lost_on.size(), " times, with workers ",
+                   ") failed ", lost_on.size(), " times, on workers ",
                    absl::StrJoin(lost_on, ", "), "; giving up after ", options_.max_attempts,
                    " attempts")));
       return;

@@ -83,8 +83,8 @@ struct SchedulerOptions {
   absl::Duration worker_wait = absl::Seconds(10);
   // Chunks a worker may hold beyond its slots, to hide the round trip between two chunks.
   int pipeline_depth = 1;
-  // Times one chunk may be lost with its worker before the job is aborted (Spark's 4
-  // attempts).
+  // Failed runs of one chunk (lost with its worker, a worker's error that is not the
+  // function's own, a refused answer) before the job is aborted (Spark's 4 attempts).
   int max_attempts = 4;
   // Speculative execution: a chunk running longer than max(speculation_multiplier × the
   // job's median chunk time, speculation_min) gets a backup copy on an idle slot of another
@@ -124,7 +124,7 @@ class Scheduler {
   Scheduler& operator=(const Scheduler&) = delete;
 
   // Adds a worker; a previous registration from the same address is declared dead first.
-  // INVALID_ARGUMENT for an empty address, slots < 1, no functions, or max_chunks_per_call
+  // INVALID_ARGUMENT for an empty address, slots outside 1..kMaxSlots, no functions, or max_chunks_per_call
   // outside 1..kMaxChunksPerCall.
   absl::StatusOr<RegistrationGrant> RegisterWorker(const WorkerRegistration& registration);
 

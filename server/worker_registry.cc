@@ -26,9 +26,9 @@ absl::Status WorkerRegistry::Validate(const WorkerRegistration& registration) {
   if (registration.address.empty()) {
     return absl::InvalidArgumentError("a worker must give the address it serves on");
   }
-  if (registration.slots < 1) {
+  if (registration.slots < 1 || registration.slots > kMaxSlots) {
     return absl::InvalidArgumentError(
-        absl::StrCat("slots must be at least 1, got ", registration.slots));
+        absl::StrCat("slots must be 1 to ", kMaxSlots, ", got ", registration.slots));
   }
   if (registration.functions.empty()) {
     return absl::InvalidArgumentError("a worker must offer at least one function");

@@ -82,7 +82,7 @@ class WorkerRegistry {
  public:
   explicit WorkerRegistry(HeartbeatPolicy policy);
 
-  // OK, or INVALID_ARGUMENT for an empty address, slots < 1, no functions, or
+  // OK, or INVALID_ARGUMENT for an empty address, slots outside 1..kMaxSlots, no functions, or
   // max_chunks_per_call outside 1..kMaxChunksPerCall.
   static absl::Status Validate(const WorkerRegistration& registration);
 

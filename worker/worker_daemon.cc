@@ -40,9 +40,9 @@ absl::Status ValidateWorkerOptions(const WorkerDaemonOptions& options) {
     return absl::InvalidArgumentError(
         "no coordinator: pass --coordinator HOST:PORT or set GPOOL_COORDINATOR");
   }
-  if (options.slots < 1) {
+  if (options.slots < 1 || options.slots > kMaxSlots) {
     return absl::InvalidArgumentError(
-        absl::StrCat("--slots must be at least 1, got ", options.slots));
+        absl::StrCat("--slots must be 1 to ", kMaxSlots, ", got ", options.slots));
   }
   if (options.max_chunks_per_call < 1 || options.max_chunks_per_call > kMaxChunksPerCall) {
     return absl::InvalidArgumentError(absl::StrCat(

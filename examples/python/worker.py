@@ -293,8 +293,8 @@ def parse_args(argv):
     if not args.coordinator:
         gpool_common.fail(PROGRAM, "no coordinator: pass --coordinator HOST:PORT or set "
                                    "GPOOL_COORDINATOR", 1)
-    if args.slots < 1:
-        gpool_common.fail(PROGRAM, f"--slots must be at least 1, got {args.slots}", 1)
+    if not 1 <= args.slots <= 4096:
+        gpool_common.fail(PROGRAM, f"--slots must be 1 to 4096, got {args.slots}", 1)
     if not 1 <= args.max_chunks_per_call <= MAX_CHUNKS_PER_CALL:
         gpool_common.fail(PROGRAM, f"--max_chunks_per_call must be 1 to {MAX_CHUNKS_PER_CALL}, "
                                    f"got {args.max_chunks_per_call}", 1)

@@ -336,7 +336,7 @@ TEST(ChaosTest, PoisonChunk_JobAbortedAfterFourAttempts) {
       gpool::testing::RunCli({"--coordinator=" + cluster->address(), "map", "test_abort_on_13",
                               "1..100", "--chunksize=10"});
   EXPECT_EQ(run.exit_code, 1) << run.err;
-  EXPECT_THAT(run.err, AllOf(HasSubstr("chunk 1 (elements 11..20) was lost 4 times"),
+  EXPECT_THAT(run.err, AllOf(HasSubstr("chunk 1 (elements 11..20) failed 4 times"),
                              HasSubstr("giving up after 4 attempts"), HasSubstr("(ABORTED)")));
   // Each attempt really killed a worker.
   const std::vector<pid_t> workers = cluster->worker_pids();

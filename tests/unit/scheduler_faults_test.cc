@@ -69,7 +69,7 @@ TEST_F(SchedulerTest, ChunkLostFourTimes_AbortsNamingChunkAndWorkers) {
   EXPECT_THAT(drained.finished->status,
               StatusIs(absl::StatusCode::kAborted,
                        ::testing::AllOf(HasSubstr("chunk 0 (elements 1..10)"),
-                                        HasSubstr("lost 4 times"), HasSubstr("w1 (host-w1:1/100)"),
+                                        HasSubstr("failed 4 times"), HasSubstr("w1 (host-w1:1/100)"),
                                         HasSubstr("w4"))));
   EXPECT_TRUE(drained.finished->final);
 }
@@ -285,7 +285,7 @@ TEST_F(SchedulerTest, DeclareDead_WorkerHeldEveryChunkAtLastAttempt_JobEndsOnce)
   scheduler_->Tick();
   const std::vector<JobEvent> events = job.second->TakeAll(absl::ZeroDuration());
   ASSERT_EQ(FinishedEvents(events), 1);
-  EXPECT_THAT(events.back().status, StatusIs(absl::StatusCode::kAborted, HasSubstr("lost 1")));
+  EXPECT_THAT(events.back().status, StatusIs(absl::StatusCode::kAborted, HasSubstr("failed 1 times")));
   EXPECT_TRUE(scheduler_->Snapshot().jobs.empty());
 }
 

@@ -60,6 +60,23 @@ TEST_F(SchedulerTest, DeregisterWithChunksInHand_HandsThemBackWithoutCountingALo
   EXPECT_EQ(drained.finished->stats.retries, 2);
 }
 
+TEST_F(SchedulerTest, ChunkHandedBackMoreThanMaxAttempts_StillCompletes) {
+  // A rolling restart: every worker that takes the chunk leaves gracefully before answering.
+  auto job = Submit(1, 10, 10);
+  for (int i = 0; i <= options_.max_attempts; ++i) {
+    const std::string address = absl::StrCat("leaving", i, ":1");
+    const std::string leaving = AddWorker(address);
+    ASSERT_FALSE(connector_.PendingFor(address).empty()) << "worker " << i << " got no chunk";
+    ASSERT_OK(scheduler_->DeregisterWorker(leaving, 7));
+  }
+  AddWorker("staying:1");
+  Drained drained = RunJob(job, {"staying:1"});
+  ASSERT_TRUE(drained.finished.has_value());
+  EXPECT_OK(drained.finished->status);
+  EXPECT_EQ(drained.sum, 385);
+  EXPECT_EQ(drained.finished->stats.workers_lost, 0);
+}
+
 // ---- Speculative execution --------------------------------------------------------------
 
 TEST_F(SchedulerTest, Straggler_GetsBackupOnIdleWorker_FirstResultWinsLoserCancelled) {
