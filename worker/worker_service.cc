@@ -89,11 +89,12 @@ class WorkerService::RunCall final : public LoopUnaryCall<v1::RunChunksRequest, 
     delete this;
   }
 
-  // INVALID_ARGUMENT for a call without chunks, with more than `max_chunks`, or with a
-  // malformed chunk.
+  // FAILED_PRECONDITION for a call without chunks or with more than `max_chunks`: this
+  // worker cannot take the call as sent, which the coordinator counts as this worker's fault
+  // and moves the chunks (never the job's failure). INVALID_ARGUMENT for a malformed chunk.
   static absl::StatusOr<ChunkWork> WorkOf(const v1::RunChunksRequest& request, int max_chunks) {
     if (request.chunks_size() < 1 || request.chunks_size() > max_chunks) {
-      return absl::InvalidArgumentError(
+      return absl::FailedPreconditionError(
           absl::StrCat("a RunChunks call must carry 1 to ", max_chunks,
                        " chunks (this worker's max_chunks_per_call), got ",
                        request.chunks_size()));

@@ -97,7 +97,9 @@ def make_servicer_class(grpc, pb2, pb2_grpc):
                               f"unknown function '{request.function}'; available: "
                               f"{', '.join(sorted(FUNCTIONS))}")
             if not 1 <= len(request.chunks) <= self._max_chunks_per_call:
-                context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                # This worker cannot take the call as sent: the coordinator counts it as this
+                # worker's fault and moves the chunks; the job does not fail.
+                context.abort(grpc.StatusCode.FAILED_PRECONDITION,
                               f"a RunChunks call must carry 1 to {self._max_chunks_per_call} "
                               f"chunks (this worker's max_chunks_per_call), got "
                               f"{len(request.chunks)}")

@@ -86,8 +86,8 @@ TEST_F(ClusterTest, Trace_TwoWorkersChunkSizeTwo_EachElementOnceByTheTwoWorkerPi
 // One-element chunks travel many to a call (RunChunks); every element must still be computed
 // exactly once, by both workers. With --max_chunks_per_call=1 the workers take one chunk per
 // call, and with 3 at most three, and the answer is the same. A worker refuses a call with
-// more chunks than its max (INVALID_ARGUMENT, which would fail the job), so these also check
-// that the coordinator never sends more.
+// more chunks than its max (FAILED_PRECONDITION, counted as that worker's fault), so these
+// also check, through the workers' fault counts, that the coordinator never sends more.
 class OneElementChunksTest : public ClusterTest,
                              public ::testing::WithParamInterface<std::vector<std::string>> {};
 
@@ -106,6 +106,12 @@ TEST_P(OneElementChunksTest, EachElementOnceAcrossBothWorkers) {
   const std::vector<pid_t>& workers = cluster_->worker_pids();
   EXPECT_EQ(pids, std::set<int64_t>(workers.begin(), workers.end()));
   EXPECT_THAT(run.out, HasSubstr("The sum of the square of the first 3000 integers is 9004500500\n"));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Client> client, Client::Connect(cluster_->address()));
+  ASSERT_OK_AND_ASSIGN(ClusterView view, client->GetClusterInfo());
+  ASSERT_EQ(view.workers.size(), 2u);
+  for (const WorkerView& worker : view.workers) {
+    EXPECT_EQ(worker.faults, 0) << "worker " << worker.ref.pid << " refused a call";
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(BatchedAndSingle, OneElementChunksTest,
@@ -482,9 +488,9 @@ TEST_F(ClusterTest, WireLevelWorkerCalls_ChunkCountOutsideTheRange_InvalidArgume
   };
   v1::RunChunksResponse response;
   grpc::Status none = run_chunks(0, &response);
-  EXPECT_EQ(none.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(none.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   grpc::Status too_many = run_chunks(3, &response);
-  EXPECT_EQ(too_many.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(too_many.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_THAT(too_many.error_message(), HasSubstr("1 to 2 chunks"));
   ASSERT_TRUE(run_chunks(2, &response).ok());
   ASSERT_EQ(response.results_size(), 2);

@@ -31,7 +31,7 @@ def test(bin_dir, source_dir):
         cluster.start_coordinator(f"--lease_timeout={int(LEASE_TIMEOUT_S * 1000)}ms",
                                   "--heartbeat_interval=200ms", "--worker_wait=1s")
         # At most 3 chunks per call: one-element chunks below then travel 3 to a call, and a
-        # call of more would fail the job (the worker answers INVALID_ARGUMENT).
+        # call of more would be refused (FAILED_PRECONDITION, a fault of the worker).
         worker = cluster.start_python_worker("python-worker", 3, "--max_chunks_per_call=3")
         first = cluster.wait_for_workers(1).workers[0]
         check(first.ref.pid == worker.pid and first.slots == 3,
@@ -57,6 +57,9 @@ def test(bin_dir, source_dir):
                                          f"--result_mode={mode}"),
                           [cores, "The sum of the square of the first 300 integers is 9045050"],
                           f"one-element chunks, several per call, {mode} mode")
+        # No call carried more chunks than the worker's max: it refused none.
+        faults = cluster.wait_for_workers(1).workers[0].faults
+        check(faults == 0, f"the Python worker refused or failed {faults} call(s)")
 
         too_big = cluster.client("--range=-3037000500..-3037000490")
         check(too_big.returncode == 2 and "square(-3037000500)" in too_big.stderr
