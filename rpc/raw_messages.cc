@@ -244,32 +244,24 @@ class SliceWriter {
   std::vector<grpc::Slice> slices_;
 };
 
-// Writes messages each made of `fields` (serialised by protobuf) and a packed values field
-// (referenced), each as a length-delimited field `message_field` of an enclosing message;
-// that message itself is written as field `outer_field` of the top-level one, unless
-// outer_field is 0 (then the messages are top-level fields). `before` and `after` are other
-// fields of the enclosing message, already serialised, written before and after the messages.
+// Writes a top-level message whose repeated field `message_field` holds messages each made of
+// `fields` (serialised by protobuf) and a packed values field (referenced). `before` and
+// `after` are its other fields, already serialised, written before and after those messages.
 template <typename Fields>
 RawMessage EncodeWithValues(
     const std::vector<std::pair<const Fields*, const EncodedValues*>>& messages,
-    uint32_t values_field, uint32_t message_field, uint32_t outer_field,
-    const std::string& before = "", const std::string& after = "") {
+    uint32_t values_field, uint32_t message_field, const std::string& before = "",
+    const std::string& after = "") {
   std::vector<std::string> fields;
   std::vector<size_t> message_sizes;
   fields.reserve(messages.size());
-  size_t outer_size = before.size() + after.size();
   for (const auto& [message_fields, values] : messages) {
     fields.push_back(message_fields->SerializeAsString());
     size_t size = fields.back().size();
     if (!values->empty()) size += 1 + VarintSize(values->bytes()) + values->bytes();
     message_sizes.push_back(size);
-    outer_size += 1 + VarintSize(size) + size;
   }
   SliceWriter writer;
-  if (outer_field != 0) {
-    AppendTag(outer_field, kLengthDelimited, writer.text());
-    AppendVarint(outer_size, writer.text());
-  }
   writer.text() += before;
   for (size_t i = 0; i < messages.size(); ++i) {
     AppendTag(message_field, kLengthDelimited, writer.text());
@@ -352,8 +344,7 @@ RawMessage EncodeMapResponse(const v1::JobStarted* started,
   std::vector<std::pair<const v1::ChunkResult*, const EncodedValues*>> messages;
   messages.reserve(results.size());
   for (const RawChunkResult& chunk : results) messages.emplace_back(&chunk.fields, &chunk.values);
-  return EncodeWithValues(messages, kChunkResultValues, kMapResponseResults, /*outer_field=*/0,
-                          before, after);
+  return EncodeWithValues(messages, kChunkResultValues, kMapResponseResults, before, after);
 }
 
 RawMessage EncodeRunChunksResponse(const std::vector<RawChunkOutcome>& outcomes) {
@@ -361,7 +352,7 @@ RawMessage EncodeRunChunksResponse(const std::vector<RawChunkOutcome>& outcomes)
   for (const RawChunkOutcome& outcome : outcomes) {
     messages.emplace_back(&outcome.fields, &outcome.values);
   }
-  return EncodeWithValues(messages, kChunkOutcomeValues, kRunChunksResponseResults, 0);
+  return EncodeWithValues(messages, kChunkOutcomeValues, kRunChunksResponseResults);
 }
 
 }  // namespace gpool
