@@ -209,29 +209,28 @@ void Scheduler::Tick() {
           &actions);
     }
     PumpLocked(&actions);
-    std::vector<uint64_t> timed_out;
+    // FinishJobLocked only marks a job finished (it is erased at the end of the step), so
+    // jobs_ may be iterated while finishing those that waited too long.
+    std::optional<std::vector<std::string>> offered;  // the same for every job: once a tick
     for (auto& [sequence, job] : jobs_) {
-      if (!job.finished && job.waiting_for_workers_since.has_value() &&
-          now - *job.waiting_for_workers_since > options_.worker_wait) {
-        timed_out.push_back(sequence);
+      if (job.finished || !job.waiting_for_workers_since.has_value() ||
+          now - *job.waiting_for_workers_since <= options_.worker_wait) {
+        continue;
       }
-    }
-    for (uint64_t sequence : timed_out) {
-      Job& job = jobs_.at(sequence);
-      const std::vector<std::string> offered = registry_.AvailableFunctions();
+      if (!offered.has_value()) offered = registry_.AvailableFunctions();
       FinishJobLocked(
           job, absl::UnavailableError(absl::StrCat(
                    "no worker offering '", job.spec.function, "' was available for ",
                    absl::FormatDuration(options_.worker_wait), "; ",
-                   offered.empty() ? "no worker is registered"
-                                   : absl::StrCat("the registered workers offer: ",
-                                                  absl::StrJoin(offered, ", ")),
+                   offered->empty() ? "no worker is registered"
+                                    : absl::StrCat("the registered workers offer: ",
+                                                   absl::StrJoin(*offered, ", ")),
                    "; start workers with: gpool-worker --coordinator ",
                    coordinator_address_.empty()
                        ? "HOST:PORT (this coordinator's --listen address)"
                        : coordinator_address_)));
     }
-    if (!timed_out.empty()) PumpLocked(&actions);
+    if (offered.has_value()) PumpLocked(&actions);
   }
   Execute(std::move(actions));
 }
