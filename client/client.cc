@@ -326,15 +326,6 @@ bool IsRetryable(const StreamOutcome& outcome) {
   }
 }
 
-void AddCompletedChunks(const IndexSet& received, v1::MapRequest* request) {
-  request->clear_completed_chunks();
-  for (const auto& [first, last] : received.Intervals()) {
-    v1::ChunkRange* range = request->add_completed_chunks();
-    range->set_first(static_cast<int64_t>(first));
-    range->set_last(static_cast<int64_t>(last));
-  }
-}
-
 }  // namespace
 
 bool Client::KeepsSharedValues(uint64_t capacity) const {
@@ -443,7 +434,13 @@ absl::StatusOr<MapSummary> Client::RunJob(
     if (assembler.started()) {
       // Same plan, so the chunk indices already held keep their meaning.
       request.set_chunk_size(static_cast<int64_t>(assembler.start().chunk_size));
-      AddCompletedChunks(assembler.received(), &request);
+      const uint64_t claimed =
+          SetCompletedChunksWithinLimit(assembler.received().Intervals(), &request);
+      if (claimed < assembler.received().size()) {
+        Notice(absl::StrCat("the request has room to name ", claimed, " of the ",
+                            assembler.received().size(),
+                            " chunks received; the others are computed again"));
+      }
     }
     Notice(absl::StrCat(coordinator_lost ? "reconnected to" : "resubmitting to",
                         " the coordinator at ", address_,

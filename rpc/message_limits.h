@@ -6,6 +6,8 @@
 #define GPOOL_RPC_MESSAGE_LIMITS_H_
 
 #include <cstdint>
+#include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "gpool.pb.h"
@@ -24,6 +26,15 @@ inline constexpr int64_t kMaxMapRequestBytes = kMaxMessageBytes - kMessageHeadro
 // OK when `request` fits kMaxMapRequestBytes; otherwise an error with `code` naming the limit,
 // the request's encoded size, its list's length, and what to do instead.
 absl::Status CheckMapRequestSize(const v1::MapRequest& request, absl::StatusCode code);
+
+// Sets `request`'s completed_chunks to the chunks a resubmitting client already holds,
+// `received` as inclusive intervals of chunk indices, as far as kMaxMapRequestBytes allows:
+// when all of them do not fit, the longest intervals are kept. Claiming fewer chunks than
+// held is always safe (the coordinator computes the others again and the client drops the
+// duplicates); a resubmission that no longer fits the limit never is. Returns the number of
+// chunks claimed.
+uint64_t SetCompletedChunksWithinLimit(
+    const std::vector<std::pair<uint64_t, uint64_t>>& received, v1::MapRequest* request);
 
 }  // namespace gpool
 
