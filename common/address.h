@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 
 namespace gpool {
@@ -20,6 +21,22 @@ bool IsWildcardHost(absl::string_view host);
 // `listen_host` itself, or `host_name` when it is a wildcard.
 std::string DialableAddress(absl::string_view listen_host, int port,
                             absl::string_view host_name);
+
+// The longest host name DNS allows; gpool refuses longer ones wherever a host is given.
+inline constexpr size_t kMaxHostNameBytes = 253;
+
+// OK when `host` is a DNS name (labels of letters, digits, '-' and '_', 1 to 63 bytes each,
+// at most kMaxHostNameBytes in all), an IPv4 address, or an IPv6 address in brackets.
+// INVALID_ARGUMENT naming `field` and what was wrong otherwise (the host is quoted escaped).
+absl::Status ValidateHost(absl::string_view host, absl::string_view field);
+
+// OK when `address` is HOST:PORT that a peer can dial: ValidateHost, not a wildcard
+// (0.0.0.0, [::]), and a port of 1 to 65535. INVALID_ARGUMENT naming `field` otherwise, with
+// a hint for a URI ("dns:///", "http://"), which gpool does not take.
+absl::Status ValidateDialAddress(absl::string_view address, absl::string_view field);
+
+// True for a loopback host: localhost, 127.0.0.0/8, [::1].
+bool IsLoopbackHost(absl::string_view host);
 
 }  // namespace gpool
 

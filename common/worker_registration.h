@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
 namespace gpool {
@@ -19,6 +21,11 @@ inline constexpr int kMaxChunksPerCall = 16384;
 // total_slots) for half a million such workers.
 inline constexpr int kMaxSlots = 4096;
 
+// The most functions one worker may offer, and the longest function name: a registration is
+// kept for the worker's life and shown by `gpool info`.
+inline constexpr int kMaxFunctionsPerWorker = 1024;
+inline constexpr size_t kMaxFunctionNameBytes = 128;
+
 struct WorkerRegistration {
   std::string address;  // host:port the coordinator dials
   int64_t pid = 0;
@@ -29,6 +36,17 @@ struct WorkerRegistration {
   // The most chunks the worker accepts in one RunChunks call: 1 to kMaxChunksPerCall.
   int max_chunks_per_call = 1;
 };
+
+// OK when `name` can name a function: 1 to kMaxFunctionNameBytes bytes of printable ASCII
+// without spaces (so that a name never forges a log line or a row of `gpool info`).
+// INVALID_ARGUMENT naming `field`, the limit and the (escaped) name otherwise.
+absl::Status ValidateFunctionName(absl::string_view name, absl::string_view field);
+
+// Every limit of RegisterWorkerRequest (proto/gpool.proto): a dialable HOST:PORT address,
+// pid >= 1, a valid host, slots and max_chunks_per_call in range, 1 to
+// kMaxFunctionsPerWorker valid function names without repeats. INVALID_ARGUMENT naming the
+// field, its limit and the value given.
+absl::Status ValidateRegistration(const WorkerRegistration& registration);
 
 struct RegistrationGrant {
   std::string worker_id;

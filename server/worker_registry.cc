@@ -23,23 +23,7 @@ WorkerRegistry::WorkerRegistry(HeartbeatPolicy policy)
     : policy_(std::move(policy)), granted_interval_(policy_.min_interval()) {}
 
 absl::Status WorkerRegistry::Validate(const WorkerRegistration& registration) {
-  if (registration.address.empty()) {
-    return absl::InvalidArgumentError("a worker must give the address it serves on");
-  }
-  if (registration.slots < 1 || registration.slots > kMaxSlots) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("slots must be 1 to ", kMaxSlots, ", got ", registration.slots));
-  }
-  if (registration.functions.empty()) {
-    return absl::InvalidArgumentError("a worker must offer at least one function");
-  }
-  if (registration.max_chunks_per_call < 1 ||
-      registration.max_chunks_per_call > kMaxChunksPerCall) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("max_chunks_per_call must be 1 to ", kMaxChunksPerCall, ", got ",
-                     registration.max_chunks_per_call));
-  }
-  return absl::OkStatus();
+  return ValidateRegistration(registration);
 }
 
 std::vector<std::string> WorkerRegistry::AtAddress(const std::string& address) const {

@@ -451,6 +451,8 @@ TEST_F(ClusterTest, WireLevelWorkerCalls_ChunkCountOutsideTheRange_InvalidArgume
     context.set_deadline(deadline());
     v1::RegisterWorkerRequest request;
     request.set_address("127.0.0.1:1");
+    request.set_pid(42);
+    request.set_host("test-host");
     request.set_slots(1);
     request.add_functions("square");
     request.set_max_chunks_per_call(max_chunks_per_call);

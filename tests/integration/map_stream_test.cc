@@ -191,6 +191,8 @@ class TestCoordinator {
     }
     WorkerRegistration registration;
     registration.address = "127.0.0.1:1";
+    registration.pid = 42;
+    registration.host = "test-host";
     registration.slots = slots;
     registration.functions = {"square"};
     registration.max_chunks_per_call = 1;

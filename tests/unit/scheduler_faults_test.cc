@@ -69,7 +69,7 @@ TEST_F(SchedulerTest, ChunkLostFourTimes_AbortsNamingChunkAndWorkers) {
   EXPECT_THAT(drained.finished->status,
               StatusIs(absl::StatusCode::kAborted,
                        ::testing::AllOf(HasSubstr("chunk 0 (elements 1..10)"),
-                                        HasSubstr("failed 4 times"), HasSubstr("w1 (host-w1:1/100)"),
+                                        HasSubstr("failed 4 times"), HasSubstr("w1 (host-w1/100)"),
                                         HasSubstr("w4"))));
   EXPECT_TRUE(drained.finished->final);
 }

@@ -33,6 +33,8 @@ TEST(JobStreamTest, PushedEventsAreTakenOnlyOncePublished_AllTogether) {
 
 TEST_F(SchedulerTest, RegisterWorker_InvalidRegistration_IsInvalidArgument) {
   WorkerRegistration registration;
+  registration.pid = 100;
+  registration.host = "host-a";
   registration.slots = 1;
   registration.functions = {"square"};
   EXPECT_THAT(scheduler_->RegisterWorker(registration),
@@ -50,6 +52,8 @@ TEST_F(SchedulerTest, RegisterWorker_InvalidRegistration_IsInvalidArgument) {
 TEST_F(SchedulerTest, RegisterWorker_MaxChunksPerCallZero_IsInvalidArgument) {
   WorkerRegistration registration;
   registration.address = "a:1";
+  registration.pid = 100;
+  registration.host = "host-a";
   registration.slots = 1;
   registration.functions = {"square"};
   registration.max_chunks_per_call = 0;
@@ -61,6 +65,8 @@ TEST_F(SchedulerTest, RegisterWorker_MaxChunksPerCallZero_IsInvalidArgument) {
 TEST_F(SchedulerTest, RegisterWorker_MaxChunksPerCallAboveTheBound_IsInvalidArgument) {
   WorkerRegistration registration;
   registration.address = "a:1";
+  registration.pid = 100;
+  registration.host = "host-a";
   registration.slots = 1;
   registration.functions = {"square"};
   registration.max_chunks_per_call = kMaxChunksPerCall + 1;
@@ -196,6 +202,7 @@ class AdaptiveHeartbeatTest : public SchedulerTest {
     WorkerRegistration registration;
     registration.address = address;
     registration.pid = 100;
+    registration.host = "host";
     registration.slots = 1;
     registration.functions = {"square"};
     registration.incarnation = 7;

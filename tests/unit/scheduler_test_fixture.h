@@ -263,7 +263,7 @@ class SchedulerTest : public ::testing::Test {
     registration.max_chunks_per_call = max_chunks_per_call;
     registration.address = address;
     registration.pid = 100;
-    registration.host = "host-" + address;
+    registration.host = "host-" + address.substr(0, address.find(':'));
     registration.slots = slots;
     registration.functions = std::move(functions);
     registration.incarnation = incarnation;
