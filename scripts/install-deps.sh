@@ -26,10 +26,13 @@ build_packages=(cmake ninja-build g++ pkg-config libgrpc++-dev protobuf-compiler
 #   iproute2: the network-partition tests (`ip netns`);
 #   docker.io, docker-compose, debootstrap, git: the compose smoke test and the fresh-machine
 #   test (a Docker engine, the debian:bookworm base image built with debootstrap, a clean
-#   clone of the commit).
+#   clone of the commit);
+#   clang, libclang-rt-14-dev, libfuzzer-14-dev: the sanitizer build and the libFuzzer
+#   harnesses (scripts/run-sanitizers.sh).
 test_packages=(libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev
                python3 python3-grpcio python3-protobuf iproute2
-               docker.io docker-compose debootstrap git)
+               docker.io docker-compose debootstrap git
+               clang libclang-rt-14-dev libfuzzer-14-dev)
 
 # What each step runs, as "program package": checked after the install, so that a package that
 # installs under another name, or a program a test calls that no listed package provides, fails
@@ -39,7 +42,7 @@ build_programs=("cmake cmake" "ninja ninja-build" "g++ g++" "protoc protobuf-com
 test_programs=("ctest cmake" "grpc_python_plugin protobuf-compiler-grpc" "/usr/bin/python3 python3"
                "ip iproute2" "dockerd docker.io" "docker docker.io" "docker-compose docker-compose"
                "debootstrap debootstrap" "git git" "script bsdutils" "stdbuf coreutils"
-               "timeout coreutils" "tar tar" "awk mawk")
+               "timeout coreutils" "tar tar" "awk mawk" "clang++ clang")
 # The Python modules the Python tests import that are not the standard library's, and their
 # packages. Every import of examples/python is compared with this list (check_python_modules).
 python_modules=("grpc python3-grpcio" "google.protobuf python3-protobuf")
