@@ -2,13 +2,11 @@
 
 #include <algorithm>
 #include <chrono>
-#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
-
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -18,22 +16,12 @@
 #include "rpc/message_limits.h"
 #include "rpc/proto_convert.h"
 #include "rpc/transport.h"
+#include "server/map_request.h"
+#include "server/map_response_planner.h"
 
 namespace gpool {
 namespace {
 
-// Bounds on one MapResponse: its bytes within the 4 MiB message limit (kMaxMessageBytes),
-// less room for the job's start and end and for framing; and few enough results that the
-// client starts placing values while the next message is on the wire.
-constexpr int64_t kMaxResultBytesPerMessage = kMaxMessageBytes - kMessageHeadroomBytes;
-constexpr int64_t kMaxChunksPerMessage = 4096;
-// What a ChunkResult takes besides its values and its worker's id and host: seven varints of
-// at most 10 bytes, an Int128 of two, the WorkerRef's pid, tags, lengths and the repeated
-// field's framing. Counted high: a bound, not an estimate.
-constexpr int64_t kResultOverheadBytes = 192;
-// Values of tail results a Map call may hold back for the job's end (MapCall::HoldingLocked):
-// enough for a short job's results, too few to matter to the result window.
-constexpr int64_t kMaxHeldValues = int64_t{1} << 16;
 // GetClusterInfo never waits for workers longer than this, whatever the deadline.
 constexpr absl::Duration kMaxWorkerWait = absl::Minutes(5);
 // ... and looks whether the coordinator is stopping, or the call cancelled, this often.
@@ -58,40 +46,6 @@ RawChunkResult ToOutgoing(ChunkDelivery& delivery) {
   return outgoing;
 }
 
-// The values a delivered chunk held in its job's result window: those relayed here, or those
-// in the client's shared buffer, which hold memory on its host until the client has them.
-int64_t WindowValues(const ChunkDelivery& chunk) {
-  return static_cast<int64_t>(chunk.values_shared ? chunk.element_count : chunk.values.size());
-}
-
-// At least the bytes `chunk`'s ChunkResult takes in a MapResponse (values as sfixed64).
-int64_t ResultBytesBound(const ChunkDelivery& chunk) {
-  return static_cast<int64_t>(chunk.values.size()) * 8 +
-         static_cast<int64_t>(chunk.worker_id.size() + chunk.worker_host.size()) +
-         kResultOverheadBytes;
-}
-
-// Chunk results to send in one MapResponse, up to a bounded message size.
-struct OutgoingBatch {
-  std::vector<RawChunkResult> chunks;
-  int64_t bytes = 0;          // a bound on the results' share of the message
-  int64_t window_values = 0;  // also those in the client's shared buffer
-
-  // Takes the chunk's result (moving its values) unless the message is full. A result alone
-  // always fits: its chunk holds at most kMaxValuesChunkSize values (2 MiB).
-  bool Add(ChunkDelivery& chunk) {
-    const int64_t chunk_bytes = ResultBytesBound(chunk);
-    if (!chunks.empty() && (bytes + chunk_bytes > kMaxResultBytesPerMessage ||
-                            static_cast<int64_t>(chunks.size()) >= kMaxChunksPerMessage)) {
-      return false;
-    }
-    window_values += WindowValues(chunk);
-    chunks.push_back(ToOutgoing(chunk));
-    bytes += chunk_bytes;
-    return true;
-  }
-};
-
 v1::JobStarted StartedOf(const JobPlanInfo& plan) {
   v1::JobStarted started;
   started.set_job_id(plan.job_id);
@@ -103,6 +57,26 @@ v1::JobStarted StartedOf(const JobPlanInfo& plan) {
   return started;
 }
 
+// The MapResponse of a plan that has one (not a failure); moves the values (no copy).
+RawMessage EncodePlan(MapResponsePlan& plan) {
+  std::optional<v1::JobStarted> started;
+  if (plan.started.has_value()) started = StartedOf(*plan.started);
+  std::vector<RawChunkResult> results;
+  results.reserve(plan.chunks.size());
+  for (ChunkDelivery& chunk : plan.chunks) results.push_back(ToOutgoing(chunk));
+  std::optional<v1::JobFinished> finished;
+  if (plan.finished.has_value()) ToProto(*plan.finished, finished.emplace().mutable_stats());
+  return EncodeMapResponse(started.has_value() ? &*started : nullptr, results,
+                           finished.has_value() ? &*finished : nullptr);
+}
+
+// What a Map call's message may hold, within the transport's message limit.
+MapResponseLimits MapLimits() {
+  MapResponseLimits limits;
+  limits.max_result_bytes = kMaxMessageBytes - kMessageHeadroomBytes;
+  return limits;
+}
+
 absl::Status ShuttingDown() {
   return absl::UnavailableError("the coordinator is shutting down");
 }
@@ -111,6 +85,10 @@ absl::Duration TimeUntil(std::chrono::system_clock::time_point deadline) {
   return absl::FromChrono(deadline - std::chrono::system_clock::now());
 }
 
+const Clock* RealTime() {
+  static const RealClock* const clock = new RealClock;
+  return clock;
+}
 
 }  // namespace
 
@@ -214,11 +192,12 @@ grpc::Status CoordinatorService::DeregisterWorker(grpc::ServerContext* context,
 }
 
 // One Map call: submits the job, then writes its events to the client as they come, one
-// write at a time. Events are taken from the job's stream whenever no write is in flight, so
-// chunk results that arrive while one is on its way leave together in the next. A write
-// completes once the client's flow-control window took it, and only then is the scheduler
-// told the results were delivered: a slow client pauses the job's dispatch through its result
-// window instead of growing the coordinator's memory.
+// write at a time; what goes into each message, and when, is its MapResponsePlanner's to
+// decide. Events are taken from the job's stream whenever no write is in flight, so chunk
+// results that arrive while one is on its way leave together in the next. A write completes
+// once the client's flow-control window took it, and only then is the scheduler told the
+// results were delivered: a slow client pauses the job's dispatch through its result window
+// instead of growing the coordinator's memory.
 //
 // The job is cancelled on the scheduler when the client cancels the call, its deadline passes
 // (OnCancel) or a write fails. JobFinished (with the results ready with it) leaves with the
@@ -247,20 +226,17 @@ class CoordinatorService::MapCall final : public LoopWriteCall<RawMessage>,
   }
 
   explicit MapCall(CoordinatorService* service)
-      : LoopWriteCall(service->loop_), service_(service) {}
+      : LoopWriteCall(service->loop_),
+        service_(service),
+        planner_(service->clock_, MapLimits()) {}
 
   // For StopMapCalls (which holds map_mu_ and map_calls_mu_): the call ends with UNAVAILABLE
   // after the events already queued, and takes no more from the job's stream.
   void End() {
     absl::MutexLock lock(&mu_);
-    if (finished_ || stopping_) return;
+    if (!planner_.open()) return;
     TakeReadyLocked();
-    stopping_ = true;
-    JobEvent end;
-    end.kind = JobEvent::Kind::kFinished;
-    end.status = ShuttingDown();
-    end.final = false;
-    events_.push_back(std::move(end));
+    planner_.End(ShuttingDown());
     WriteNextLocked();
   }
 
@@ -269,13 +245,11 @@ class CoordinatorService::MapCall final : public LoopWriteCall<RawMessage>,
     WriteNextLocked();
   }
 
-  // For ReleaseHeldEvents (which holds map_calls_mu_): what WriteNextLocked holds back
-  // leaves now, and nothing is held from now on.
+  // For ReleaseHeldEvents (which holds map_calls_mu_): what the planner holds back leaves
+  // now, and nothing is held from now on.
   void ReleaseHeld() {
     absl::MutexLock lock(&mu_);
-    if (hold_released_) return;
-    hold_released_ = true;
-    WriteNextLocked();
+    if (planner_.ReleaseHeld()) WriteNextLocked();
   }
 
   // For CancelStalledMapCalls (which holds map_calls_mu_): cancels the call when its write
@@ -283,10 +257,7 @@ class CoordinatorService::MapCall final : public LoopWriteCall<RawMessage>,
   // True if it cancelled the call.
   bool CancelIfStalled(absl::Time now, absl::Duration timeout) {
     absl::MutexLock lock(&mu_);
-    if (!write_in_flight_ || finished_ || stalled_ || now - write_started_ < timeout) {
-      return false;
-    }
-    stalled_ = true;
+    if (!planner_.Stalled(now, timeout)) return false;
     LogWarning(absl::StrCat(job_id_.empty() ? "a job not yet started" : job_id_,
                             ": its client has not read its results for ",
                             absl::FormatDuration(timeout),
@@ -296,14 +267,11 @@ class CoordinatorService::MapCall final : public LoopWriteCall<RawMessage>,
   }
 
   void OnWriteDone(bool ok) override {
-    int64_t chunks = 0;
-    int64_t values = 0;
+    MapDelivery delivered;
     std::string job_id;
     {
       absl::MutexLock lock(&mu_);
-      write_in_flight_ = false;
-      std::swap(chunks, writing_chunks_);
-      std::swap(values, writing_values_);
+      delivered = planner_.WriteDone();
       job_id = job_id_;
       // The next write starts before the scheduler hears of this one: it is what the
       // client waits for.
@@ -317,9 +285,9 @@ class CoordinatorService::MapCall final : public LoopWriteCall<RawMessage>,
       WithScheduler([&](Scheduler& scheduler) {
         scheduler.CancelJob(job_id, absl::CancelledError("the client went away"));
       });
-    } else if (chunks > 0) {
+    } else if (delivered.chunks > 0) {
       WithScheduler([&](Scheduler& scheduler) {
-        scheduler.OnChunksDelivered(job_id, chunks, values);
+        scheduler.OnChunksDelivered(job_id, delivered.chunks, delivered.values);
       });
     }
   }
@@ -331,7 +299,7 @@ class CoordinatorService::MapCall final : public LoopWriteCall<RawMessage>,
     std::string job_id;
     {
       absl::MutexLock lock(&mu_);
-      if (stalled_) {
+      if (planner_.stalled()) {
         reason = absl::CancelledError(
             "the client stopped reading the results (--client_stall_timeout)");
       }
@@ -372,11 +340,10 @@ class CoordinatorService::MapCall final : public LoopWriteCall<RawMessage>,
       absl::MutexLock lock(&mu_);
       return FinishLocked(too_big, /*final=*/true);
     }
-    JobSpec spec;
-    absl::Status invalid = ToJobSpec(request, &spec);
-    if (!invalid.ok()) {
+    absl::StatusOr<JobSpec> spec = ToJobSpec(request);
+    if (!spec.ok()) {
       absl::MutexLock lock(&mu_);
-      return FinishLocked(invalid, /*final=*/true);
+      return FinishLocked(spec.status(), /*final=*/true);
     }
     absl::ReaderMutexLock service_lock(&service_->map_mu_);
     if (service_->map_calls_stopped_) {
@@ -387,7 +354,7 @@ class CoordinatorService::MapCall final : public LoopWriteCall<RawMessage>,
       absl::MutexLock calls_lock(&service_->map_calls_mu_);
       service_->map_calls_.insert(this);
     }
-    auto submitted = service_->scheduler_->SubmitJob(std::move(spec));
+    auto submitted = service_->scheduler_->SubmitJob(*std::move(spec));
     absl::MutexLock lock(&mu_);
     if (!submitted.ok()) return FinishLocked(submitted.status(), /*final=*/true);
     job_id_ = submitted->first;
@@ -398,121 +365,34 @@ class CoordinatorService::MapCall final : public LoopWriteCall<RawMessage>,
     WriteNextLocked();
   }
 
-  // INVALID_ARGUMENT for a request that cannot become a job.
-  static absl::Status ToJobSpec(const v1::MapRequest& request, JobSpec* spec) {
-    spec->function = request.function();
-    if (!request.has_input()) {
-      return absl::InvalidArgumentError("the request has no input: set a range or a list");
-    }
-    absl::StatusOr<Input> input = FromProto(request.input());
-    if (!input.ok()) return input.status();
-    spec->input = std::make_shared<const Input>(std::move(*input));
-    spec->chunk_size = request.chunk_size();
-    spec->max_workers = request.max_workers();
-    // proto3 keeps an enum value this file does not name; guessing a mode for it would
-    // answer a question the client did not ask.
-    if (!v1::ResultMode_IsValid(request.result_mode())) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "MapRequest.result_mode is ", static_cast<int>(request.result_mode()),
-          ", which is not a ResultMode; use RESULT_MODE_VALUES (1) or RESULT_MODE_SUM (2), or "
-          "leave it unset for values"));
-    }
-    spec->mode = FromProto(request.result_mode());
-    if (request.has_shared_values()) spec->shared_values = FromProto(request.shared_values());
-    for (const v1::ChunkRange& range : request.completed_chunks()) {
-      if (range.first() < 0 || range.last() < 0) {
-        return absl::InvalidArgumentError("completed chunk indices must be >= 0");
-      }
-      spec->completed_chunks.emplace_back(range.first(), range.last());
-    }
-    return absl::OkStatus();
-  }
-
   void TakeReadyLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (stream_ == nullptr || stopping_) return;
-    for (JobEvent& event : stream_->TakeReady()) events_.push_back(std::move(event));
+    if (stream_ != nullptr && planner_.open()) planner_.Take(stream_->TakeReady());
   }
 
-  // Starts the next write, unless one is in flight, the call is finished, or nothing waits.
-  // Everything ready leaves in one MapResponse, the job's start and end included. Until
-  // ReleaseHeld, a JobStarted with nothing behind it waits for the first results, and results
-  // of the job's tail (ChunkDelivery::tail) wait for its end, up to kMaxHeldValues: a short
-  // job's start, results and end then take one message.
+  // Starts the write of the planner's next message, or ends the call as it says.
   void WriteNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (finished_ || write_in_flight_) return;
     TakeReadyLocked();
-    if (events_.empty() || HoldingLocked()) return;
-    std::optional<v1::JobStarted> started;
-    OutgoingBatch batch;
-    while (!events_.empty()) {
-      JobEvent& event = events_.front();
-      if (event.kind == JobEvent::Kind::kStarted) {
-        // One start per message, before its results.
-        if (started.has_value() || !batch.chunks.empty()) break;
-        started = StartedOf(event.plan);
-        events_.pop_front();
-        continue;
-      }
-      if (event.kind == JobEvent::Kind::kChunk) {
-        if (!batch.Add(event.chunk)) break;
-        events_.pop_front();
-        continue;
-      }
-      // kFinished. A failure ends the call with its status, after what was taken.
-      if (!event.status.ok()) {
-        if (started.has_value() || !batch.chunks.empty()) break;
-        const JobEvent failed = std::move(event);
-        events_.clear();
-        return FinishLocked(failed.status, failed.final);
-      }
-      v1::JobFinished finished;
-      ToProto(event.stats, finished.mutable_stats());
-      events_.clear();
-      message_ = EncodeMapResponse(started.has_value() ? &*started : nullptr, batch.chunks,
-                                   &finished);
-      finished_ = true;
-      // JobFinished leaves with the call's status, in one write. The job is over: nothing
-      // waits for these results' delivery (and OnWriteDone does not run for this write).
+    std::optional<MapResponsePlan> plan = planner_.Next();
+    if (!plan.has_value()) return;
+    if (plan->failure.has_value()) return EndCallLocked(*plan->failure, plan->final);
+    message_ = EncodePlan(*plan);
+    if (plan->finished.has_value()) {
+      // OnWriteDone does not run for this write.
       return StartWriteAndFinish(&message_, grpc::WriteOptions(), grpc::Status::OK);
     }
-    message_ =
-        EncodeMapResponse(started.has_value() ? &*started : nullptr, batch.chunks, nullptr);
     // Never with a buffer hint: gRPC may hold a hinted first message, headers included, and
     // not complete its write until something else flushes the connection (seconds later).
-    StartWriteLocked(static_cast<int64_t>(batch.chunks.size()), batch.window_values,
-                     grpc::WriteOptions());
-  }
-
-  bool HoldingLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (hold_released_) return false;
-    const JobEvent& last = events_.back();
-    if (last.kind == JobEvent::Kind::kStarted) return true;
-    if (last.kind != JobEvent::Kind::kChunk || !last.chunk.tail) return false;
-    int64_t held_values = 0;
-    for (const JobEvent& event : events_) {
-      if (event.kind != JobEvent::Kind::kChunk) continue;
-      held_values += WindowValues(event.chunk);
-      if (held_values > kMaxHeldValues) return false;
-    }
-    return true;
-  }
-
-  // `chunks` results holding `values` values in the job's result window (WindowValues).
-  void StartWriteLocked(int64_t chunks, int64_t values, grpc::WriteOptions options)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    write_in_flight_ = true;
-    write_started_ = absl::Now();
-    writing_chunks_ = chunks;
-    writing_values_ = values;
-    StartWrite(&message_, options);
+    StartWrite(&message_, grpc::WriteOptions());
   }
 
   // Ends the call with `status` unless it has ended already. `final`: the job itself failed,
   // so resubmitting the same request cannot help; the client is told so.
   void FinishLocked(const absl::Status& status, bool final) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (finished_) return;
-    finished_ = true;
-    events_.clear();
+    if (planner_.Finish()) EndCallLocked(status, final);
+  }
+
+  // The call's Finish, once the planner has ended.
+  void EndCallLocked(const absl::Status& status, bool final) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (final) context()->AddTrailingMetadata("gpool-final", "1");
     // A write still in flight completes (with ok = false if the call is broken); OnDone
     // follows both, on a gRPC thread.
@@ -534,24 +414,9 @@ class CoordinatorService::MapCall final : public LoopWriteCall<RawMessage>,
   absl::Mutex mu_;
   std::string job_id_ ABSL_GUARDED_BY(mu_);  // Empty until the job is submitted.
   std::shared_ptr<JobStream> stream_ ABSL_GUARDED_BY(mu_);
-  // Taken from the stream and not written yet.
-  std::deque<JobEvent> events_ ABSL_GUARDED_BY(mu_);
+  MapResponsePlanner planner_ ABSL_GUARDED_BY(mu_);
   // The message gRPC is sending: it must live until the write completes.
   RawMessage message_ ABSL_GUARDED_BY(mu_);
-  bool write_in_flight_ ABSL_GUARDED_BY(mu_) = false;
-  // When the write in flight started: how long it has waited for the client.
-  absl::Time write_started_ ABSL_GUARDED_BY(mu_);
-  // CancelIfStalled cancelled the call.
-  bool stalled_ ABSL_GUARDED_BY(mu_) = false;
-  // The chunk results and values in the write in flight, delivered once it completes.
-  int64_t writing_chunks_ ABSL_GUARDED_BY(mu_) = 0;
-  int64_t writing_values_ ABSL_GUARDED_BY(mu_) = 0;
-  // Finish (or StartWriteAndFinish) was called: no operation may start any more.
-  bool finished_ ABSL_GUARDED_BY(mu_) = false;
-  // End was called: the call ends once events_ is written.
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  // ReleaseHeld was called: WriteNextLocked holds nothing back any more.
-  bool hold_released_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 namespace {
@@ -567,10 +432,12 @@ int MapMethodIndex() {
 }  // namespace
 
 CoordinatorService::CoordinatorService(Scheduler* scheduler, CompletionQueueLoop* loop,
-                                       absl::Duration client_stall_timeout)
+                                       absl::Duration client_stall_timeout,
+                                       const Clock* clock)
     : scheduler_(scheduler),
       loop_(loop),
       client_stall_timeout_(client_stall_timeout),
+      clock_(clock != nullptr ? clock : RealTime()),
       map_method_(MapMethodIndex()) {
   // Map is served with RawMessage responses, which the generated WithAsyncMethod_Map would
   // fix to MapResponse. On the wire the call is the same server-streaming Map.

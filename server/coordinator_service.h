@@ -6,6 +6,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/clock.h"
 #include "gpool.grpc.pb.h"
 #include "rpc/completion_queue_loop.h"
 #include "rpc/raw_messages.h"
@@ -34,9 +35,11 @@ class CoordinatorService final
   // `scheduler` and `loop` must outlive the service, and the service the server it is
   // registered with. The loop is the one the server was started with (StartServer).
   // A Map call whose write has waited `client_stall_timeout` for the client to read is
-  // cancelled, and its job with it (CancelStalledMapCalls).
+  // cancelled, and its job with it (CancelStalledMapCalls). `clock` times those writes
+  // (null: the real clock); it must outlive the service.
   CoordinatorService(Scheduler* scheduler, CompletionQueueLoop* loop,
-                     absl::Duration client_stall_timeout = absl::Seconds(60));
+                     absl::Duration client_stall_timeout = absl::Seconds(60),
+                     const Clock* clock = nullptr);
 
   // Starts accepting the loop's calls (Map, Heartbeat). Call once, after the server started.
   void AcceptCalls();
@@ -93,6 +96,7 @@ class CoordinatorService final
   Scheduler* const scheduler_;
   CompletionQueueLoop* const loop_;
   const absl::Duration client_stall_timeout_;
+  const Clock* const clock_;
   // Map's method index (Map is registered by hand: its responses are RawMessage).
   const int map_method_;
 
