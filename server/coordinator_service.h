@@ -26,9 +26,10 @@ namespace gpool {
 // warm"). The other methods are rare (or wait, as GetClusterInfo may) and stay synchronous.
 //
 // Map is served with RawMessage responses: the values a job streams are relayed as the bytes
-// the workers sent, never parsed or re-encoded (see EncodedValues). MapCall starts the write
-// to the client from the thread that hands the scheduler a worker's response, instead of
-// waking a server thread that waits for the job's events.
+// the workers sent, never parsed or re-encoded (see EncodedValues). MapCall (server/map_call.h)
+// starts the write to the client from the thread that hands the scheduler a worker's
+// response, instead of waking a server thread that waits for the job's events; what it writes,
+// and when, is decided by a transport-free MapResponsePlanner (server/map_response_planner.h).
 class CoordinatorService final
     : public v1::Coordinator::WithAsyncMethod_Heartbeat<v1::Coordinator::Service> {
  public:
@@ -83,7 +84,7 @@ class CoordinatorService final
 
  private:
   class HeartbeatCall;
-  class MapCall;
+  class MapCall;  // server/map_call.h
 
   // Each has one request for a new call pending at a time, and requests the next as a call
   // arrives.
