@@ -65,7 +65,8 @@ std::optional<MapResponsePlan> MapResponsePlanner::Next() {
       continue;
     }
     if (event.kind == JobEvent::Kind::kChunk) {
-      // A result alone always fits: its chunk holds at most kMaxValuesChunkSize values.
+      // A result alone always leaves: its chunk holds at most kMaxValuesChunkSize values, which
+      // max_result_bytes has room for.
       const int64_t chunk_bytes = ResultBytesBound(event.chunk);
       if (!plan.chunks.empty() &&
           (bytes + chunk_bytes > limits_.max_result_bytes ||

@@ -1,7 +1,7 @@
 // What a Map call writes to its client, and when: which of its job's events go into the next
 // MapResponse, which wait, when the call ends, whether the client stopped reading, and what
-// the scheduler is told once a write completes. Transport-free: the gRPC adapter (MapCall in
-// server/coordinator_service.cc) only encodes the plans and writes them.
+// the scheduler is told once a write completes. Transport-free: the gRPC adapter (MapCall,
+// server/map_call.h) only encodes the plans and writes them.
 #ifndef GPOOL_SERVER_MAP_RESPONSE_PLANNER_H_
 #define GPOOL_SERVER_MAP_RESPONSE_PLANNER_H_
 
@@ -19,9 +19,10 @@
 namespace gpool {
 
 struct MapResponseLimits {
-  // A bound on the bytes of one message's results (ResultBytesBound), within the message
-  // limit less room for the job's start and end and for framing. Set by the adapter, which
-  // knows the transport's limit.
+  // A bound on the bytes of one message's results (values, worker names and a generous
+  // overhead each), within the message limit less room for the job's start and end and for
+  // framing. Set by the adapter, which knows the transport's limit; a result alone always
+  // leaves, so it must hold the largest one.
   int64_t max_result_bytes = 0;
   // Few enough results that the client starts placing values while the next message is on
   // the wire.
