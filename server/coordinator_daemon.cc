@@ -118,7 +118,8 @@ int RunCoordinator(const CoordinatorDaemonOptions& daemon_options) {
   CompletionQueueLoop loop;
   GrpcWorkerConnector connector(daemon_options.chunk_timeout, TransportOptions{}, &loop);
   auto scheduler = std::make_unique<Scheduler>(options, &clock, &connector);
-  CoordinatorService service(scheduler.get(), &loop, daemon_options.client_stall_timeout);
+  CoordinatorService service(scheduler.get(), &loop, daemon_options.client_stall_timeout,
+                             &clock);
 
   absl::StatusOr<StartedServer> started =
       StartServer(listen, {&service}, /*serving=*/true, daemon_options.port_file, &loop,
@@ -151,7 +152,7 @@ int RunCoordinator(const CoordinatorDaemonOptions& daemon_options) {
     while (!stopping.WaitForNotificationWithTimeout(absl::Milliseconds(100))) {
       scheduler->Tick();
       service.ReleaseHeldEvents();
-      service.CancelStalledMapCalls(absl::Now());
+      service.CancelStalledMapCalls(clock.Now());
     }
   });
 

@@ -6,6 +6,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/clock.h"
 #include "gpool.grpc.pb.h"
 #include "rpc/completion_queue_loop.h"
 #include "rpc/raw_messages.h"
@@ -25,18 +26,21 @@ namespace gpool {
 // warm"). The other methods are rare (or wait, as GetClusterInfo may) and stay synchronous.
 //
 // Map is served with RawMessage responses: the values a job streams are relayed as the bytes
-// the workers sent, never parsed or re-encoded (see EncodedValues). MapCall starts the write
-// to the client from the thread that hands the scheduler a worker's response, instead of
-// waking a server thread that waits for the job's events.
+// the workers sent, never parsed or re-encoded (see EncodedValues). MapCall (server/map_call.h)
+// starts the write to the client from the thread that hands the scheduler a worker's
+// response, instead of waking a server thread that waits for the job's events; what it writes,
+// and when, is decided by a transport-free MapResponsePlanner (server/map_response_planner.h).
 class CoordinatorService final
     : public v1::Coordinator::WithAsyncMethod_Heartbeat<v1::Coordinator::Service> {
  public:
   // `scheduler` and `loop` must outlive the service, and the service the server it is
   // registered with. The loop is the one the server was started with (StartServer).
   // A Map call whose write has waited `client_stall_timeout` for the client to read is
-  // cancelled, and its job with it (CancelStalledMapCalls).
+  // cancelled, and its job with it (CancelStalledMapCalls). `clock` times those writes
+  // (null: the real clock); it must outlive the service.
   CoordinatorService(Scheduler* scheduler, CompletionQueueLoop* loop,
-                     absl::Duration client_stall_timeout = absl::Seconds(60));
+                     absl::Duration client_stall_timeout = absl::Seconds(60),
+                     const Clock* clock = nullptr);
 
   // Starts accepting the loop's calls (Map, Heartbeat). Call once, after the server started.
   void AcceptCalls();
@@ -80,7 +84,7 @@ class CoordinatorService final
 
  private:
   class HeartbeatCall;
-  class MapCall;
+  class MapCall;  // server/map_call.h
 
   // Each has one request for a new call pending at a time, and requests the next as a call
   // arrives.
@@ -93,6 +97,7 @@ class CoordinatorService final
   Scheduler* const scheduler_;
   CompletionQueueLoop* const loop_;
   const absl::Duration client_stall_timeout_;
+  const Clock* const clock_;
   // Map's method index (Map is registered by hand: its responses are RawMessage).
   const int map_method_;
 
