@@ -16,21 +16,9 @@
 #include "rpc/loop_call.h"
 #include "rpc/proto_convert.h"
 #include "rpc/transport.h"
+#include "worker/chunk_work.h"
 
 namespace gpool {
-
-// What a RunChunks call asks for.
-struct WorkerService::ChunkWork {
-  std::string function;
-  ResultMode mode = ResultMode::kValues;
-  std::vector<Input> inputs;
-  std::vector<uint64_t> first_elements;
-  std::optional<v1::SharedValues> shared_values;
-  uint64_t elements = 0;
-  // The InlinePolicy's key: calls of one function cost alike per element only in one result
-  // mode and input form.
-  std::string kind;
-};
 
 // One RunChunks call, from its arrival to its answer; frees itself at OnDone. Arrives and is
 // cancelled on the loop's thread; the compute thread that may answer it sees the
@@ -75,7 +63,7 @@ class WorkerService::RunCall final : public LoopUnaryCall<v1::RunChunksRequest, 
     }
     Accept(service_);
     service_->CallArrived();
-    absl::StatusOr<ChunkWork> work = WorkOf(*request(), service_->max_chunks_per_call_);
+    absl::StatusOr<ChunkWork> work = ChunkWorkOf(*request(), service_->max_chunks_per_call_);
     if (!work.ok()) return Answer(RawMessage(), ToGrpcStatus(work.status()));
     work->kind = absl::StrCat(work->function, work->mode == ResultMode::kSum ? "/sum" : "/values",
                               work->inputs.front().is_range() ? "/range" : "/list");
@@ -87,35 +75,6 @@ class WorkerService::RunCall final : public LoopUnaryCall<v1::RunChunksRequest, 
   void OnDone() override {
     service_->CallDone();
     delete this;
-  }
-
-  // FAILED_PRECONDITION for a call without chunks or with more than `max_chunks`: this
-  // worker cannot take the call as sent, which the coordinator counts as this worker's fault
-  // and moves the chunks (never the job's failure). INVALID_ARGUMENT for a malformed chunk.
-  static absl::StatusOr<ChunkWork> WorkOf(const v1::RunChunksRequest& request, int max_chunks) {
-    if (request.chunks_size() < 1 || request.chunks_size() > max_chunks) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("a RunChunks call must carry 1 to ", max_chunks,
-                       " chunks (this worker's max_chunks_per_call), got ",
-                       request.chunks_size()));
-    }
-    ChunkWork work;
-    work.function = request.function();
-    work.mode = FromProto(request.result_mode());
-    work.inputs.reserve(request.chunks_size());
-    work.first_elements.reserve(request.chunks_size());
-    for (const v1::ChunkTask& chunk : request.chunks()) {
-      absl::StatusOr<Input> input = FromProto(chunk.input());
-      if (!input.ok()) {
-        return absl::Status(input.status().code(), absl::StrCat("chunk ", chunk.chunk_index(),
-                                                                ": ", input.status().message()));
-      }
-      work.elements += input->size();
-      work.inputs.push_back(*std::move(input));
-      work.first_elements.push_back(static_cast<uint64_t>(chunk.first_element()));
-    }
-    if (request.has_shared_values()) work.shared_values = request.shared_values();
-    return work;
   }
 
   WorkerService* const service_;

@@ -16,6 +16,7 @@
 #include "gpool.grpc.pb.h"
 #include "rpc/completion_queue_loop.h"
 #include "rpc/raw_messages.h"
+#include "worker/chunk_work.h"
 #include "worker/chunk_executor.h"
 #include "worker/inline_policy.h"
 
@@ -55,7 +56,6 @@ class WorkerService final : public v1::Worker::Service {
 
  private:
   class RunCall;
-  struct ChunkWork;
 
   // Computes and answers `call`: on this thread when that is worth it, else on a compute
   // thread.
