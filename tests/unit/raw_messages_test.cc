@@ -289,6 +289,48 @@ TEST(RawMessagesTest, ValuesNotWholeInt64s_AreInternal) {
               StatusIs(absl::StatusCode::kInternal, HasSubstr("values")));
 }
 
+// The client reads the coordinator's stream with DecodeMapResponse: bytes that are no
+// MapResponse must be an error, never values read from the wrong place.
+TEST(RawMessagesTest, MapResponseTruncated_IsInternal) {
+  v1::MapResponse response;
+  v1::ChunkResult* result = response.add_results();
+  result->set_chunk_index(2);
+  for (int64_t value : {1, 4, 9}) result->add_values(value);
+  std::string bytes = response.SerializeAsString();
+  bytes.resize(bytes.size() - 5);  // inside the values
+  EXPECT_THAT(DecodeMapResponse(InSlices(bytes, 3)),
+              StatusIs(absl::StatusCode::kInternal, HasSubstr("malformed")));
+}
+
+TEST(RawMessagesTest, MapResponseResultOverrunningTheMessage_IsInternal) {
+  std::string bytes;
+  bytes.push_back(static_cast<char>((v1::MapResponse::kResultsFieldNumber << 3) | 2));
+  bytes.push_back(100);  // 100 bytes, of which 2 follow
+  bytes.push_back(static_cast<char>((v1::ChunkResult::kChunkIndexFieldNumber << 3) | 0));
+  bytes.push_back(1);
+  EXPECT_THAT(DecodeMapResponse(InSlices(bytes, 2)),
+              StatusIs(absl::StatusCode::kInternal, HasSubstr("malformed")));
+}
+
+TEST(RawMessagesTest, MapResponseUnsupportedWireType_IsInternal) {
+  std::string bytes;
+  bytes.push_back(static_cast<char>((v1::MapResponse::kStartedFieldNumber << 3) | 3));  // a group
+  EXPECT_THAT(DecodeMapResponse(InSlices(bytes, 1)),
+              StatusIs(absl::StatusCode::kInternal, HasSubstr("wire type")));
+}
+
+TEST(RawMessagesTest, MapResponseValuesNotWholeInt64s_AreInternal) {
+  std::string result;
+  result.push_back(static_cast<char>((v1::ChunkResult::kValuesFieldNumber << 3) | 2));  // packed
+  result.push_back(12);  // 12 bytes: one value and a half
+  result.append(12, '\0');
+  std::string bytes;
+  bytes.push_back(static_cast<char>((v1::MapResponse::kResultsFieldNumber << 3) | 2));
+  bytes.push_back(static_cast<char>(result.size()));
+  EXPECT_THAT(DecodeMapResponse(InSlices(bytes + result, 5)),
+              StatusIs(absl::StatusCode::kInternal, HasSubstr("values")));
+}
+
 TEST(RawMessagesTest, UnknownFieldsOfTheResponse_AreSkipped) {
   v1::RunChunksResponse response;
   *response.add_results() = Outcome({3}, 1);
