@@ -70,6 +70,20 @@ struct JobDispatchState {
   void RecordCall(absl::Duration duration, int64_t chunks);
 };
 
+// What the Scheduler does about workers once a job has judged how a run of one of its chunks
+// ended; the job's own records (chunk table, stats, result window) are up to date already.
+struct RunOutcome {
+  // The worker failed the chunk without dying: one more of its faults.
+  bool worker_fault = false;
+  // A result won: the kChunk event to push (the Scheduler adds the worker's host).
+  std::optional<JobEvent> chunk_event;
+  // Calls of copies that lost the race and carry no chunk still needed, to cancel:
+  // (worker id, call id).
+  std::vector<std::pair<std::string, uint64_t>> calls_to_cancel;
+  // The job is over: finish it with this status (OK: its last chunk is done).
+  std::optional<absl::Status> finish;
+};
+
 struct Job {
   Job(uint64_t sequence, JobSpec spec, ResultWindow window, absl::Time submitted);
 
@@ -92,6 +106,42 @@ struct Job {
 
   JobSnapshot Snapshot(absl::Time now) const;
 
+  // The tasks of call `call_id` to `worker_id`, one run of each of `chunk_indices` (planned
+  // chunks, taken from the table), which the job records as running from `now`.
+  std::vector<ChunkTask> StartCall(uint64_t call_id, const std::string& worker_id,
+                                   const std::vector<uint64_t>& chunk_indices, absl::Time now);
+
+  // Run `attempt` of `chunk_index` on `worker_id` (`worker_label` in messages) answered
+  // `reply` at `now`; `contradiction` as for CheckReply. The first good result wins: it is
+  // recorded, takes a place in the result window and yields the chunk's event; a later copy
+  // is dropped. A reply that cannot be right is the worker's fault and, while the chunk is
+  // still running, fails the run like an error (RunFailed with DATA_LOSS).
+  RunOutcome AcceptResult(uint64_t chunk_index, const std::string& worker_id,
+                          const std::string& worker_label, int attempt, ChunkReply reply,
+                          const std::string& contradiction, absl::Time now, int max_attempts);
+
+  // Run `attempt` of `chunk_index` on `worker_id` failed with `status`. The function's own
+  // error (INVALID_ARGUMENT, OUT_OF_RANGE) finishes the job with it; any other re-queues the
+  // chunk (ABORTED once it was lost `max_attempts` times) and, unless CANCELLED (the
+  // coordinator's own doing), is the worker's fault. Nothing when the run had already ended
+  // (the chunk is done, or its worker was declared dead).
+  RunOutcome RunFailed(uint64_t chunk_index, const std::string& worker_id,
+                       const std::string& worker_label, int attempt, const absl::Status& status,
+                       int max_attempts);
+
+  // The worker `worker_id` holding run `attempt` of `chunk_index` is gone: `lost` (it died;
+  // the job counts it once and the run counts against max_attempts) or it left gracefully
+  // (the chunk is handed back without spending an attempt). Returns the status to finish
+  // the job with when the chunk's attempts ran out.
+  std::optional<absl::Status> WorkerGone(const std::string& worker_id,
+                                         const std::string& worker_label,
+                                         uint64_t chunk_index, int attempt, bool lost,
+                                         int max_attempts);
+
+  // Marks the job finished and returns the calls that still run for it, one entry per call:
+  // (worker id, call id). Their work is wasted now.
+  std::vector<std::pair<std::string, uint64_t>> Finish();
+
   const uint64_t sequence;  // submission order
   const std::string job_id;
   const JobSpec spec;
@@ -111,6 +161,12 @@ struct Job {
   // Its kFinished event is pushed: it takes no more chunks, results or failures. The
   // Scheduler keeps it (so a Job& held by any caller stays valid) until the end of its step.
   bool finished = false;
+
+ private:
+  // A run of the chunk on `worker_label` ended without a result: re-queue the chunk, or the
+  // status that aborts the job once its attempts ran out.
+  std::optional<absl::Status> RunLost(uint64_t chunk_index, const std::string& worker_label,
+                                      int max_attempts);
 };
 
 }  // namespace gpool

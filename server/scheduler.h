@@ -201,18 +201,10 @@ class Scheduler {
                   absl::Time started, const std::vector<std::pair<uint64_t, int>>& chunks,
                   absl::StatusOr<std::vector<ChunkReply>> replies) ABSL_LOCKS_EXCLUDED(mu_);
 
-  // `contradiction`: how the reply's values disagree with what it reports about them
-  // (Disagreement), empty when they agree or it has none; a reply that does is refused.
-  void AcceptResultLocked(Job& job, const std::string& worker_id,
-                          RegisteredWorker* worker, uint64_t chunk_index, int attempt,
-                          ChunkReply reply, const std::string& contradiction,
-                          Actions* actions)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // The run failed with `status`: the function's own error fails the job; anything else
-  // re-queues the chunk (ChunkLostLocked) and, unless the call was cancelled, counts as the
-  // worker's fault.
-  void ChunkFailedLocked(Job& job, const std::string& worker_id, RegisteredWorker* worker,
-                         uint64_t chunk_index, int attempt, const absl::Status& status)
+  // Carries out what `job` decided about a run of `worker` (nullptr: no longer registered):
+  // its fault or its chunk done, the losing copies' calls cancelled, the chunk's event, the
+  // job's end.
+  void ApplyLocked(Job& job, RegisteredWorker* worker, RunOutcome outcome, Actions* actions)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void PumpLocked(Actions* actions) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Sends one call of `job` to the least loaded worker that may take it: one chunk, or
@@ -229,9 +221,6 @@ class Scheduler {
   // (false for a graceful leave).
   void DeclareDeadLocked(const std::string& worker_id, const std::string& reason,
                          Actions* actions, bool lost = true) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // The run of `chunk_index` on `worker_id` was lost: retry it or abort the job.
-  void ChunkLostLocked(Job& job, uint64_t chunk_index, const std::string& worker_label)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Ends the job's stream with `status` and marks it finished; a no-op when it is already.
   // The job is not erased here: PumpLocked does that at the end of the step.
   void FinishJobLocked(Job& job, absl::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
