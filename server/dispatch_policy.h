@@ -6,7 +6,8 @@
 //     has room (slots + pipeline_depth calls), so idle slots fill before pipelines do;
 //   * a retry avoids the workers that failed the chunk, unless no other worker may run it;
 //   * a call carries the job's fair share of its unsent chunks, no more than its result
-//     window has room for and about target_call_duration of work;
+//     window has room for, about target_call_duration of work and max_elements_per_call
+//     elements (a retry travels alone);
 //   * a straggler (a chunk running far longer than the job's median) gets a backup on an
 //     idle slot of another worker.
 //

@@ -1,12 +1,15 @@
 #include "server/job.h"
 
 #include <algorithm>
+#include <set>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/index_set.h"
+#include "common/input.h"
 #include "common/log.h"
+#include "common/shared_values.h"
 
 namespace gpool {
 namespace {
@@ -22,6 +25,46 @@ bool IsDeterministicFailure(absl::StatusCode code) {
 }
 
 }  // namespace
+
+absl::Status ValidateJobSpec(const JobSpec& spec) {
+  if (spec.function.empty()) {
+    return absl::InvalidArgumentError("no function given; name one, e.g. square");
+  }
+  if (spec.input == nullptr) {
+    return absl::InvalidArgumentError("the request has no input: set a range or a list");
+  }
+  if (absl::Status status = ValidateInput(*spec.input); !status.ok()) return status;
+  if (spec.chunk_size < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("chunk size must be at least 1 (or 0 for the default), got ",
+                     spec.chunk_size));
+  }
+  if (spec.max_workers < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max workers must be at least 1 (or 0 for no limit), got ",
+                     spec.max_workers));
+  }
+  if (spec.shared_values.has_value()) {
+    if (spec.mode != ResultMode::kValues) {
+      return absl::InvalidArgumentError(
+          "shared_values is for jobs that return values; a job that returns sums has none");
+    }
+    if (absl::Status status = ValidateSharedValuesRef(*spec.shared_values); !status.ok()) {
+      return status;
+    }
+  }
+  if (!spec.completed_chunks.empty() && spec.chunk_size == 0) {
+    return absl::InvalidArgumentError(
+        "resuming a job (completed chunks given) needs the original chunk size");
+  }
+  for (const auto& [first, last] : spec.completed_chunks) {
+    if (first > last) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("completed chunk range ", first, "..", last, " is reversed"));
+    }
+  }
+  return absl::OkStatus();
+}
 
 void JobDispatchState::RecordChunkDuration(absl::Duration duration) {
   chunk_durations.push_back(duration);

@@ -1,8 +1,11 @@
 // One job on the coordinator: what the client asked for (JobSpec), its event stream, its
 // chunk table once planned, its result window, and the plain data the dispatch policy reads.
-// It knows no workers beyond their ids as strings: which worker runs what, and what a dead
-// worker means for the job, is the Scheduler's business. Its methods are the job's own
-// arithmetic: planning, judging a reply against the plan, and the events it sends.
+// It knows no workers beyond their ids and labels as strings: which worker runs what is the
+// dispatch policy's choice, and the workers' own records (their faults, chunks done, calls to
+// cancel) the Scheduler's. Its methods are the job's own arithmetic: planning, the tasks of a
+// call, judging how a run ended (a result checked against the plan, first result wins; an
+// error that fails the job or moves the chunk, within max_attempts) and the events it sends.
+// Each returns what the Scheduler must do about workers (RunOutcome), never holding one.
 //
 // Thread-compatible: the Scheduler's mutex guards it.
 #ifndef GPOOL_SERVER_JOB_H_
@@ -43,6 +46,11 @@ struct JobSpec {
   // to instead of sending them (common/shared_values.h).
   std::optional<SharedValuesRef> shared_values;
 };
+
+// OK, or INVALID_ARGUMENT for no function, no or a bad input, a negative chunk size or
+// worker limit, shared_values on a job that returns sums (or malformed), completed chunks
+// without the chunk size they were planned with, or a reversed range of them.
+absl::Status ValidateJobSpec(const JobSpec& spec);
 
 struct JobSnapshot {
   std::string job_id;
