@@ -164,8 +164,8 @@ JobEvent Job::FinishedEvent(const absl::Status& status) const {
   return event;
 }
 
-JobSnapshot Job::Snapshot(absl::Time now) const {
-  JobSnapshot j;
+JobInfo Job::Snapshot(absl::Time now) const {
+  JobInfo j;
   j.job_id = job_id;
   j.function = spec.function;
   j.total_elements = spec.input->size();

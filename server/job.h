@@ -24,6 +24,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "common/chunking.h"
+#include "common/cluster_info.h"
 #include "common/input.h"
 #include "common/worker_registration.h"
 #include "server/chunk_table.h"
@@ -51,16 +52,6 @@ struct JobSpec {
 // worker limit, shared_values on a job that returns sums (or malformed), completed chunks
 // without the chunk size they were planned with, or a reversed range of them.
 absl::Status ValidateJobSpec(const JobSpec& spec);
-
-struct JobSnapshot {
-  std::string job_id;
-  std::string function;
-  uint64_t total_elements = 0;
-  uint64_t num_chunks = 0;  // 0 while waiting for workers
-  uint64_t chunks_done = 0;
-  absl::Duration elapsed;
-  JobStats stats;
-};
 
 // What the dispatch policy knows of one job: plain data.
 struct JobDispatchState {
@@ -112,7 +103,7 @@ struct Job {
   // The kFinished event: UNAVAILABLE (no worker for the job) may pass and is not final.
   JobEvent FinishedEvent(const absl::Status& status) const;
 
-  JobSnapshot Snapshot(absl::Time now) const;
+  JobInfo Snapshot(absl::Time now) const;
 
   // The tasks of call `call_id` to `worker_id`, one run of each of `chunk_indices` (planned
   // chunks, taken from the table), which the job records as running from `now`.

@@ -199,10 +199,10 @@ void Scheduler::SetCoordinatorAddress(std::string address) {
   coordinator_address_ = std::move(address);
 }
 
-ClusterSnapshot Scheduler::Snapshot() const {
+ClusterInfo Scheduler::Snapshot() const {
   absl::MutexLock lock(&mu_);
   const absl::Time now = clock_->Now();
-  ClusterSnapshot snapshot;
+  ClusterInfo snapshot;
   snapshot.total_slots = registry_.TotalSlots();
   snapshot.workers = registry_.Snapshot(now);
   for (const auto& [sequence, job] : jobs_) {

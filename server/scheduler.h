@@ -17,7 +17,7 @@
 //
 // A result that contradicts itself or the plan (values that do not add up to the count, sum,
 // min and max reported; a wrong element count) is refused and goes the way of an error. Such
-// failures of a worker that did not die are its faults (WorkerSnapshot::faults), and the
+// failures of a worker that did not die are its faults (WorkerInfo::faults), and the
 // chunk's retries avoid it while another worker may run the job.
 //
 // A resubmitted job (the client lost its coordinator) names the chunks it already holds;
@@ -49,6 +49,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/chunking.h"
+#include "common/cluster_info.h"
 #include "common/clock.h"
 #include "common/functions.h"
 #include "common/input.h"
@@ -107,12 +108,6 @@ struct SchedulerOptions {
   int initial_chunks_per_call = 16;
 };
 
-struct ClusterSnapshot {
-  int total_slots = 0;
-  std::vector<WorkerSnapshot> workers;  // by worker id order of registration
-  std::vector<JobSnapshot> jobs;        // by submission order
-};
-
 class Scheduler {
  public:
   // `clock` and `connector` must outlive the scheduler.
@@ -166,7 +161,7 @@ class Scheduler {
   // (the coordinator does so every 100 ms).
   void Tick();
 
-  ClusterSnapshot Snapshot() const;
+  ClusterInfo Snapshot() const;
 
   // HOST:PORT at which workers reach this coordinator, once its server has bound its port:
   // the hint of a job that found no worker names it. Until set, the hint says where to find

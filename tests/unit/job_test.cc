@@ -120,7 +120,7 @@ TEST(JobTest, FinishedEvent_Unavailable_NotFinal) {
 
 TEST(JobTest, Snapshot_BeforePlanning_NoChunks) {
   Job job = MakeJob(Spec());
-  const JobSnapshot snapshot = job.Snapshot(kStart + absl::Seconds(2));
+  const JobInfo snapshot = job.Snapshot(kStart + absl::Seconds(2));
   EXPECT_EQ(snapshot.job_id, "job-3");
   EXPECT_EQ(snapshot.total_elements, 95u);
   EXPECT_EQ(snapshot.num_chunks, 0u);
