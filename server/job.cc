@@ -10,6 +10,7 @@
 #include "common/input.h"
 #include "common/log.h"
 #include "common/shared_values.h"
+#include "common/value_stats.h"
 
 namespace gpool {
 namespace {
@@ -25,6 +26,11 @@ bool IsDeterministicFailure(absl::StatusCode code) {
 }
 
 }  // namespace
+
+std::string Contradiction(const ChunkReply& reply) {
+  if (reply.values.empty()) return "";
+  return Disagreement(Summarize(reply.values), reply.count, reply.sum, reply.min, reply.max);
+}
 
 absl::Status ValidateJobSpec(const JobSpec& spec) {
   if (spec.function.empty()) {
@@ -151,6 +157,19 @@ JobEvent Job::ChunkEvent(uint64_t chunk_index, ChunkReply reply, const std::stri
   chunk.attempt = attempt;
   chunk.tail = !chunks->HasRetries() && !chunks->HasFresh();
   return event;
+}
+
+absl::Status Job::NoWorkerError(absl::Duration waited, const std::vector<std::string>& offered,
+                                const std::string& coordinator_address) const {
+  return absl::UnavailableError(absl::StrCat(
+      "no worker offering '", spec.function, "' was available for ",
+      absl::FormatDuration(waited), "; ",
+      offered.empty()
+          ? "no worker is registered"
+          : absl::StrCat("the registered workers offer: ", absl::StrJoin(offered, ", ")),
+      "; start workers with: gpool-worker --coordinator ",
+      coordinator_address.empty() ? "HOST:PORT (this coordinator's --listen address)"
+                                  : coordinator_address));
 }
 
 JobEvent Job::FinishedEvent(const absl::Status& status) const {

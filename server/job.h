@@ -48,6 +48,11 @@ struct JobSpec {
   std::optional<SharedValuesRef> shared_values;
 };
 
+// How `reply`'s values disagree with the count, sum, min and max it reports (Disagreement);
+// empty when they agree or it carries no values. It reads every value: the Scheduler calls
+// it outside its lock.
+std::string Contradiction(const ChunkReply& reply);
+
 // OK, or INVALID_ARGUMENT for no function, no or a bad input, a negative chunk size or
 // worker limit, shared_values on a job that returns sums (or malformed), completed chunks
 // without the chunk size they were planned with, or a reversed range of them.
@@ -100,6 +105,11 @@ struct Job {
   // The kChunk event of a chunk the table has just completed, with `reply`'s result.
   JobEvent ChunkEvent(uint64_t chunk_index, ChunkReply reply, const std::string& worker_id,
                       int attempt) const;
+  // Why the job fails after waiting `waited` for a worker that offers its function, with
+  // what the registered workers `offered` and where workers reach the coordinator (empty:
+  // not known yet): UNAVAILABLE.
+  absl::Status NoWorkerError(absl::Duration waited, const std::vector<std::string>& offered,
+                             const std::string& coordinator_address) const;
   // The kFinished event: UNAVAILABLE (no worker for the job) may pass and is not final.
   JobEvent FinishedEvent(const absl::Status& status) const;
 

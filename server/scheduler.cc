@@ -5,9 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "common/log.h"
-#include "common/value_stats.h"
 
 namespace gpool {
 namespace {
@@ -177,17 +175,8 @@ void Scheduler::Tick() {
         continue;
       }
       if (!offered.has_value()) offered = registry_.AvailableFunctions();
-      FinishJobLocked(
-          job, absl::UnavailableError(absl::StrCat(
-                   "no worker offering '", job.spec.function, "' was available for ",
-                   absl::FormatDuration(options_.worker_wait), "; ",
-                   offered->empty() ? "no worker is registered"
-                                    : absl::StrCat("the registered workers offer: ",
-                                                   absl::StrJoin(*offered, ", ")),
-                   "; start workers with: gpool-worker --coordinator ",
-                   coordinator_address_.empty()
-                       ? "HOST:PORT (this coordinator's --listen address)"
-                       : coordinator_address_)));
+      FinishJobLocked(job, job.NoWorkerError(options_.worker_wait, *offered,
+                                             coordinator_address_));
     }
     if (offered.has_value()) PumpLocked(&actions);
   }
@@ -247,13 +236,7 @@ void Scheduler::OnCallDone(const std::string& worker_id, uint64_t job_sequence,
   std::vector<std::string> contradictions;
   if (replies.ok()) {
     contradictions.reserve(replies->size());
-    for (const ChunkReply& reply : *replies) {
-      contradictions.push_back(
-          reply.values.empty()
-              ? std::string()
-              : Disagreement(Summarize(reply.values), reply.count, reply.sum, reply.min,
-                             reply.max));
-    }
+    for (const ChunkReply& reply : *replies) contradictions.push_back(Contradiction(reply));
   }
   Actions actions;
   {
@@ -293,7 +276,9 @@ void Scheduler::OnCallDone(const std::string& worker_id, uint64_t job_sequence,
               ? absl::DataLossError(absl::StrCat("it answered ", replies->size(), " of the ",
                                                  chunks.size(), " chunks of a call"))
               : absl::OkStatus();
-      if (failure.ok()) job->dispatch.RecordCall(now - started, static_cast<int64_t>(chunks.size()));
+      if (failure.ok()) {
+        job->dispatch.RecordCall(now - started, static_cast<int64_t>(chunks.size()));
+      }
       for (size_t i = 0; i < chunks.size(); ++i) {
         // A chunk can end the job (its last result, or a failure); the rest are moot then.
         if (job->finished) break;

@@ -129,7 +129,9 @@ class TestCoordinator {
     return WaitUntil(
         [&] {
           for (const WorkerInfo& worker : scheduler_->Snapshot().workers) {
-            if (worker.ref.worker_id == worker_id) return worker.heartbeat_age == absl::ZeroDuration();
+            if (worker.ref.worker_id == worker_id) {
+              return worker.heartbeat_age == absl::ZeroDuration();
+            }
           }
           return false;
         },

@@ -15,8 +15,10 @@ namespace {
 
 using ::gpool::testing::StatusIs;
 using ::testing::HasSubstr;
+using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
+using ::testing::Not;
 using ::testing::Pair;
 
 const absl::Time kStart = absl::UnixEpoch() + absl::Hours(24);
@@ -313,6 +315,43 @@ TEST(JobTest, Finish_TwoChunksInOneCallAndABackup_OneEntryPerCall) {
   job.StartCall(2, "w2", {0}, kStart);
   EXPECT_THAT(job.Finish(), ElementsAre(Pair("w1", 1u), Pair("w2", 2u)));
   EXPECT_TRUE(job.finished);
+}
+
+TEST(JobTest, Contradiction_ValuesAgreeWithSummary_Empty) {
+  ChunkReply reply;
+  reply.values = EncodedValues::Own({1, 4, 9});
+  reply.count = 3;
+  reply.sum = 14;
+  reply.min = 1;
+  reply.max = 9;
+  EXPECT_THAT(Contradiction(reply), IsEmpty());
+}
+
+TEST(JobTest, Contradiction_SumDisagrees_SaysSo) {
+  ChunkReply reply;
+  reply.values = EncodedValues::Own({1, 4, 9});
+  reply.count = 3;
+  reply.sum = 15;
+  reply.min = 1;
+  reply.max = 9;
+  EXPECT_THAT(Contradiction(reply), Not(IsEmpty()));
+}
+
+TEST(JobTest, NoWorkerError_OtherFunctionsOffered_UnavailableNamingThemAndTheAddress) {
+  Job job = MakeJob(Spec());
+  EXPECT_THAT(job.NoWorkerError(absl::Seconds(10), {"cube", "sleep"}, "10.0.0.1:50051"),
+              StatusIs(absl::StatusCode::kUnavailable,
+                       AllOf(HasSubstr("no worker offering 'square' was available for 10s"),
+                             HasSubstr("offer: cube, sleep"),
+                             HasSubstr("--coordinator 10.0.0.1:50051"))));
+}
+
+TEST(JobTest, NoWorkerError_NoWorkerNoAddressYet_SaysWhereToLook) {
+  Job job = MakeJob(Spec());
+  EXPECT_THAT(job.NoWorkerError(absl::Seconds(1), {}, ""),
+              StatusIs(absl::StatusCode::kUnavailable,
+                       AllOf(HasSubstr("no worker is registered"),
+                             HasSubstr("HOST:PORT (this coordinator's --listen address)"))));
 }
 
 }  // namespace
