@@ -25,6 +25,30 @@ bool IsDeterministicFailure(absl::StatusCode code) {
   return code == absl::StatusCode::kInvalidArgument || code == absl::StatusCode::kOutOfRange;
 }
 
+// A run of the job's chunk on `worker_label` ended without a result: the chunk is re-queued,
+// or the status that aborts the job once its attempts ran out.
+std::optional<absl::Status> RunLost(Job& job, uint64_t chunk_index,
+                                    const std::string& worker_label, int max_attempts) {
+  switch (job.chunks->Lost(chunk_index, worker_label, max_attempts)) {
+    case ChunkTable::Loss::kNotActive:
+    case ChunkTable::Loss::kStillRunning:
+      return std::nullopt;
+    case ChunkTable::Loss::kRequeued:
+      ++job.stats.retries;
+      return std::nullopt;
+    case ChunkTable::Loss::kExhausted:
+      break;
+  }
+  const ChunkPlan& plan = job.chunks->plan();
+  const std::vector<std::string>& lost_on = job.chunks->Active(chunk_index)->lost_on;
+  return absl::AbortedError(absl::StrCat(
+      "chunk ", chunk_index, " (",
+      job.spec.input->DescribeSlice(plan.FirstElement(chunk_index),
+                                    plan.ElementCount(chunk_index)),
+      ") failed ", lost_on.size(), " times, on workers ", absl::StrJoin(lost_on, ", "),
+      "; giving up after ", max_attempts, " attempts"));
+}
+
 }  // namespace
 
 std::string Contradiction(const ChunkReply& reply) {
@@ -283,7 +307,7 @@ RunOutcome Job::RunFailed(uint64_t chunk_index, const std::string& worker_id,
                             " (", status.ToString(), "); the chunk runs again"));
   }
   // The chunk goes elsewhere; the reason goes into the job's error if the attempts run out.
-  outcome.finish = RunLost(chunk_index,
+  outcome.finish = RunLost(*this, chunk_index,
                            absl::StrCat(worker_label, " [",
                                         absl::StatusCodeToString(status.code()), ": ",
                                         status.message(), "]"),
@@ -299,33 +323,12 @@ std::optional<absl::Status> Job::WorkerGone(const std::string& worker_id,
   if (lost && workers_lost.insert(worker_id).second) ++stats.workers_lost;
   if (!chunks.has_value()) return std::nullopt;
   chunks->EndRun(chunk_index, worker_id, attempt);
-  if (lost) return RunLost(chunk_index, worker_label, max_attempts);
+  if (lost) return RunLost(*this, chunk_index, worker_label, max_attempts);
   if (chunks->HandBack(chunk_index) == ChunkTable::Loss::kRequeued) {
     // Dispatched again, but no attempt spent: a rolling restart must not abort jobs.
     ++stats.retries;
   }
   return std::nullopt;
-}
-
-std::optional<absl::Status> Job::RunLost(uint64_t chunk_index, const std::string& worker_label,
-                                         int max_attempts) {
-  switch (chunks->Lost(chunk_index, worker_label, max_attempts)) {
-    case ChunkTable::Loss::kNotActive:
-    case ChunkTable::Loss::kStillRunning:
-      return std::nullopt;
-    case ChunkTable::Loss::kRequeued:
-      ++stats.retries;
-      return std::nullopt;
-    case ChunkTable::Loss::kExhausted:
-      break;
-  }
-  const ChunkPlan& plan = chunks->plan();
-  const std::vector<std::string>& lost_on = chunks->Active(chunk_index)->lost_on;
-  return absl::AbortedError(absl::StrCat(
-      "chunk ", chunk_index, " (",
-      spec.input->DescribeSlice(plan.FirstElement(chunk_index), plan.ElementCount(chunk_index)),
-      ") failed ", lost_on.size(), " times, on workers ", absl::StrJoin(lost_on, ", "),
-      "; giving up after ", max_attempts, " attempts"));
 }
 
 std::vector<std::pair<std::string, uint64_t>> Job::Finish() {

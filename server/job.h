@@ -170,12 +170,6 @@ struct Job {
   // Its kFinished event is pushed: it takes no more chunks, results or failures. The
   // Scheduler keeps it (so a Job& held by any caller stays valid) until the end of its step.
   bool finished = false;
-
- private:
-  // A run of the chunk on `worker_label` ended without a result: re-queue the chunk, or the
-  // status that aborts the job once its attempts ran out.
-  std::optional<absl::Status> RunLost(uint64_t chunk_index, const std::string& worker_label,
-                                      int max_attempts);
 };
 
 }  // namespace gpool

@@ -1,7 +1,5 @@
 #include "server/scheduler.h"
 
-#include <algorithm>
-#include <set>
 #include <utility>
 
 #include "absl/strings/str_cat.h"

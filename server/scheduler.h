@@ -1,7 +1,8 @@
 // The coordinator's brain, with no transport in it: above the registry of workers and their
 // leases (WorkerRegistry, which knows no jobs) and each job's chunk table (ChunkTable, which
 // knows no workers) it keeps the table of jobs, asks the DispatchPolicy (a function of both)
-// which chunk runs where, and records the answer in both. The gRPC service adapter
+// which chunks run where, records the answer in both, and applies what a job decides about
+// the end of each run (Job::AcceptResult / RunFailed / WorkerGone) to the workers. The gRPC service adapter
 // (coordinator_service.h) turns RPCs into calls on it; unit tests drive it with a FakeClock
 // and fake WorkerConnections.
 //
