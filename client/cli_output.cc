@@ -137,7 +137,7 @@ std::string StatsLine(const MapSummary& summary) {
                           : "");
 }
 
-std::string ClusterReport(const ClusterView& view) {
+std::string ClusterReport(const ClusterInfo& view) {
   std::string report = absl::StrCat(CoresLine(view.total_slots), "\n");
   if (view.workers.empty()) {
     absl::StrAppend(&report, "No workers are registered.\n");
@@ -145,7 +145,7 @@ std::string ClusterReport(const ClusterView& view) {
   }
   std::vector<std::vector<std::string>> rows = {
       {"WORKER", "HOST", "PID", "SLOTS", "FUNCTIONS", "ADDRESS"}};
-  for (const WorkerView& worker : view.workers) {
+  for (const WorkerInfo& worker : view.workers) {
     rows.push_back({worker.ref.worker_id, worker.ref.host, absl::StrCat(worker.ref.pid),
                     absl::StrCat(worker.slots), absl::StrJoin(worker.functions, ","),
                     worker.address});
@@ -174,7 +174,7 @@ std::string PercentText(uint64_t done, uint64_t total) {
   return absl::StrFormat("%d.%d%%", permille / 10, permille % 10);
 }
 
-std::string StatusReport(const std::string& coordinator, const ClusterView& view) {
+std::string StatusReport(const std::string& coordinator, const ClusterInfo& view) {
   std::string report = absl::StrCat(
       "Coordinator ", coordinator, ": ", view.workers.size(),
       view.workers.size() == 1 ? " worker, " : " workers, ", view.total_slots,
@@ -185,7 +185,7 @@ std::string StatusReport(const std::string& coordinator, const ClusterView& view
   } else {
     std::vector<std::vector<std::string>> rows = {{"WORKER", "HOST", "PID", "SLOTS", "FUNCTIONS",
                                                    "IN-FLIGHT", "DONE", "FAULTS", "HEARTBEAT"}};
-    for (const WorkerView& worker : view.workers) {
+    for (const WorkerInfo& worker : view.workers) {
       rows.push_back({worker.ref.worker_id, worker.ref.host, absl::StrCat(worker.ref.pid),
                       absl::StrCat(worker.slots), absl::StrJoin(worker.functions, ","),
                       absl::StrCat(worker.chunks_in_flight), absl::StrCat(worker.chunks_done),
@@ -200,7 +200,7 @@ std::string StatusReport(const std::string& coordinator, const ClusterView& view
   } else {
     std::vector<std::vector<std::string>> rows = {
         {"JOB", "FUNCTION", "ELEMENTS", "PROGRESS", "ELAPSED", "RETRIES"}};
-    for (const JobView& job : view.jobs) {
+    for (const JobInfo& job : view.jobs) {
       rows.push_back({job.job_id, job.function, absl::StrCat(job.total_elements),
                       absl::StrCat(job.chunks_done, "/", job.num_chunks, " chunks ",
                                    PercentText(job.chunks_done, job.num_chunks)),
@@ -211,9 +211,9 @@ std::string StatusReport(const std::string& coordinator, const ClusterView& view
   return report;
 }
 
-std::string StatusJson(const std::string& coordinator, const ClusterView& view) {
+std::string StatusJson(const std::string& coordinator, const ClusterInfo& view) {
   std::vector<std::string> workers;
-  for (const WorkerView& worker : view.workers) {
+  for (const WorkerInfo& worker : view.workers) {
     std::vector<std::string> functions;
     for (const std::string& function : worker.functions) functions.push_back(JsonString(function));
     workers.push_back(JsonObject()
@@ -233,7 +233,7 @@ std::string StatusJson(const std::string& coordinator, const ClusterView& view) 
                           .Build());
   }
   std::vector<std::string> jobs;
-  for (const JobView& job : view.jobs) {
+  for (const JobInfo& job : view.jobs) {
     jobs.push_back(JsonObject()
                        .String("id", job.job_id)
                        .String("function", job.function)

@@ -48,7 +48,7 @@ std::string TraceLine(const WorkerIdentity& worker, bool show_host, const std::s
 std::string StatsLine(const MapSummary& summary);
 
 // The `gpool info` report: the cores line, then one line per worker.
-std::string ClusterReport(const ClusterView& view);
+std::string ClusterReport(const ClusterInfo& view);
 
 // A short duration for tables and the progress bar: "0.4s", "42s", "3m07s", "2h05m".
 std::string CompactDuration(absl::Duration duration);
@@ -60,11 +60,11 @@ std::string PercentText(uint64_t done, uint64_t total);
 // The `gpool status` report: a summary line, a table of workers (id, host, PID, slots,
 // functions, chunks in flight, chunks done, heartbeat age) and a table of running jobs (id,
 // function, elements, chunk progress, elapsed, retries).
-std::string StatusReport(const std::string& coordinator, const ClusterView& view);
+std::string StatusReport(const std::string& coordinator, const ClusterInfo& view);
 
 // `gpool status --json`: one JSON object on one line (no trailing newline) with
 // "coordinator", "total_slots", "workers" and "jobs". Durations are in milliseconds.
-std::string StatusJson(const std::string& coordinator, const ClusterView& view);
+std::string StatusJson(const std::string& coordinator, const ClusterInfo& view);
 
 // `gpool map --json`: the job's result and statistics as one JSON object on one line (no
 // trailing newline). Integers that can exceed 2^53 (input values, mapped values, every

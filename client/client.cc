@@ -30,10 +30,6 @@ std::chrono::system_clock::time_point DeadlineIn(absl::Duration timeout) {
          std::chrono::milliseconds(absl::ToInt64Milliseconds(timeout));
 }
 
-WorkerIdentity FromProto(const v1::WorkerRef& proto) {
-  return WorkerIdentity{proto.worker_id(), proto.host(), proto.pid()};
-}
-
 // Adds context to a failed call so the user knows which coordinator and what to do.
 absl::Status Explain(const absl::Status& status, const std::string& address) {
   if (absl::IsUnavailable(status) && status.message().find("failed to connect") != absl::string_view::npos) {
@@ -83,7 +79,7 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Connect(const std::string& addre
   return client;
 }
 
-absl::StatusOr<ClusterView> Client::GetClusterInfo(int min_workers, absl::Duration wait) {
+absl::StatusOr<ClusterInfo> Client::GetClusterInfo(int min_workers, absl::Duration wait) {
   grpc::ClientContext context;
   context.set_deadline(DeadlineIn(options_.info_timeout + wait));
   v1::GetClusterInfoRequest request;
@@ -91,34 +87,7 @@ absl::StatusOr<ClusterView> Client::GetClusterInfo(int min_workers, absl::Durati
   v1::ClusterInfo response;
   grpc::Status status = stub_->coordinator->GetClusterInfo(&context, request, &response);
   if (!status.ok()) return Explain(FromGrpcStatus(status), address_);
-  ClusterView view;
-  view.total_slots = response.total_slots();
-  for (const v1::WorkerStatus& worker : response.workers()) {
-    WorkerView w;
-    w.ref = FromProto(worker.ref());
-    w.address = worker.address();
-    w.slots = worker.slots();
-    w.functions.assign(worker.functions().begin(), worker.functions().end());
-    w.chunks_in_flight = worker.chunks_in_flight();
-    w.chunks_done = worker.chunks_done();
-    w.faults = worker.faults();
-    w.heartbeat_age = absl::Milliseconds(worker.last_heartbeat_age_ms());
-    w.heartbeat_interval = absl::Milliseconds(worker.heartbeat_interval_ms());
-    w.lease_timeout = absl::Milliseconds(worker.lease_timeout_ms());
-    view.workers.push_back(std::move(w));
-  }
-  for (const v1::JobStatus& job : response.jobs()) {
-    JobView j;
-    j.job_id = job.job_id();
-    j.function = job.function();
-    j.total_elements = static_cast<uint64_t>(job.total_elements());
-    j.num_chunks = static_cast<uint64_t>(job.num_chunks());
-    j.chunks_done = static_cast<uint64_t>(job.chunks_done());
-    j.elapsed = absl::Milliseconds(job.elapsed_ms());
-    j.stats = gpool::FromProto(job.stats());
-    view.jobs.push_back(std::move(j));
-  }
-  return view;
+  return gpool::FromProto(response);
 }
 
 absl::Status ValidateMapSpec(const MapSpec& spec) {
@@ -238,7 +207,7 @@ StreamOutcome StreamOnce(MapStub& stub, const v1::MapRequest& request, absl::Tim
     chunk.partial_sum = gpool::FromProto(proto.partial_sum());
     chunk.partial_min = proto.partial_min();
     chunk.partial_max = proto.partial_max();
-    chunk.worker = FromProto(proto.worker());
+    chunk.worker = gpool::FromProto(proto.worker());
     chunk.attempt = proto.attempt();
     absl::StatusOr<bool> accepted = !chunk.values_shared ? assembler.OnChunk(chunk, raw.values)
                                     : on_chunk          ? assembler.OnChunk(chunk)

@@ -21,6 +21,7 @@
 #include "absl/numeric/int128.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/cluster_info.h"
 #include "common/input.h"
 #include "common/job_stats.h"
 #include "rpc/transport.h"
@@ -70,12 +71,6 @@ struct MapSpec {
   int max_workers = 0;
 };
 
-struct WorkerIdentity {
-  std::string worker_id;
-  std::string host;
-  int64_t pid = 0;
-};
-
 struct JobStart {
   std::string job_id;
   uint64_t total_elements = 0;
@@ -118,38 +113,6 @@ struct MapResult {
   std::vector<int64_t> values;  // all mapped values, in input order
 };
 
-struct WorkerView {
-  WorkerIdentity ref;
-  std::string address;
-  int slots = 0;
-  std::vector<std::string> functions;
-  int chunks_in_flight = 0;
-  int64_t chunks_done = 0;
-  // Chunks it failed without dying, each run again elsewhere (WorkerStatus.faults).
-  int64_t faults = 0;
-  absl::Duration heartbeat_age;
-  // The interval the worker beats at, as it last reported it (it grows with the cluster), and
-  // its lease.
-  absl::Duration heartbeat_interval;
-  absl::Duration lease_timeout;
-};
-
-struct JobView {
-  std::string job_id;
-  std::string function;
-  uint64_t total_elements = 0;
-  uint64_t num_chunks = 0;
-  uint64_t chunks_done = 0;
-  absl::Duration elapsed;
-  JobStats stats;
-};
-
-struct ClusterView {
-  int total_slots = 0;
-  std::vector<WorkerView> workers;
-  std::vector<JobView> jobs;
-};
-
 // Thread-safe: one Client may run several maps at once from different threads.
 class Client {
  public:
@@ -163,7 +126,7 @@ class Client {
 
   // The registered workers and running jobs. With min_workers > 0, first waits up to `wait`
   // for that many workers (DEADLINE_EXCEEDED if they do not come).
-  absl::StatusOr<ClusterView> GetClusterInfo(int min_workers = 0,
+  absl::StatusOr<ClusterInfo> GetClusterInfo(int min_workers = 0,
                                              absl::Duration wait = absl::ZeroDuration());
 
   // Runs the job and returns every value in input order plus the reduction. The optional

@@ -125,7 +125,7 @@ absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Start(LocalClusterOp
 }
 
 absl::Status LocalCluster::AwaitWorkers(Client& client) {
-  absl::StatusOr<ClusterView> view =
+  absl::StatusOr<ClusterInfo> view =
       client.GetClusterInfo(options_.workers, options_.start_timeout);
   if (!view.ok()) {
     options_.keep_logs = true;

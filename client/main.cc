@@ -377,7 +377,7 @@ int RunInfo(const std::vector<std::string>& positional) {
   const int processes = absl::GetFlag(FLAGS_processes);
   absl::StatusOr<Connection> connection = ConnectToCluster(processes == -1 ? 0 : processes);
   if (!connection.ok()) return Fail(connection.status());
-  absl::StatusOr<ClusterView> view = connection->client->GetClusterInfo();
+  absl::StatusOr<ClusterInfo> view = connection->client->GetClusterInfo();
   if (!view.ok()) return Fail(view.status());
   std::cout << ClusterReport(*view) << std::flush;
   return kExitOk;
@@ -429,7 +429,7 @@ int RunStatus(const std::vector<std::string>& positional) {
     sigaction(SIGINT, &action, nullptr);
   }
   for (int frame = 1;; ++frame) {
-    absl::StatusOr<ClusterView> view = connection->client->GetClusterInfo();
+    absl::StatusOr<ClusterInfo> view = connection->client->GetClusterInfo();
     if (!view.ok()) return Fail(view.status());
     if (json) {
       std::cout << StatusJson(address, *view) << '\n';

@@ -1,8 +1,10 @@
 #include "rpc/proto_convert.h"
 
+#include <string>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 
 namespace gpool {
 
@@ -82,6 +84,72 @@ JobStats FromProto(const v1::JobStats& proto) {
   stats.backups = proto.backups();
   stats.duplicates_dropped = proto.duplicates_dropped();
   return stats;
+}
+
+void ToProto(const WorkerIdentity& worker, v1::WorkerRef* proto) {
+  proto->set_worker_id(worker.worker_id);
+  proto->set_host(worker.host);
+  proto->set_pid(worker.pid);
+}
+
+WorkerIdentity FromProto(const v1::WorkerRef& proto) {
+  return WorkerIdentity{proto.worker_id(), proto.host(), proto.pid()};
+}
+
+void ToProto(const ClusterInfo& info, v1::ClusterInfo* proto) {
+  proto->set_total_slots(info.total_slots);
+  for (const WorkerInfo& worker : info.workers) {
+    v1::WorkerStatus* status = proto->add_workers();
+    ToProto(worker.ref, status->mutable_ref());
+    status->set_address(worker.address);
+    status->set_slots(worker.slots);
+    for (const std::string& function : worker.functions) status->add_functions(function);
+    status->set_chunks_in_flight(worker.chunks_in_flight);
+    status->set_chunks_done(worker.chunks_done);
+    status->set_faults(worker.faults);
+    status->set_last_heartbeat_age_ms(absl::ToInt64Milliseconds(worker.heartbeat_age));
+    status->set_heartbeat_interval_ms(absl::ToInt64Milliseconds(worker.heartbeat_interval));
+    status->set_lease_timeout_ms(absl::ToInt64Milliseconds(worker.lease_timeout));
+  }
+  for (const JobInfo& job : info.jobs) {
+    v1::JobStatus* status = proto->add_jobs();
+    status->set_job_id(job.job_id);
+    status->set_function(job.function);
+    status->set_total_elements(static_cast<int64_t>(job.total_elements));
+    status->set_num_chunks(static_cast<int64_t>(job.num_chunks));
+    status->set_chunks_done(static_cast<int64_t>(job.chunks_done));
+    status->set_elapsed_ms(absl::ToInt64Milliseconds(job.elapsed));
+    ToProto(job.stats, status->mutable_stats());
+  }
+}
+
+ClusterInfo FromProto(const v1::ClusterInfo& proto) {
+  ClusterInfo info;
+  info.total_slots = proto.total_slots();
+  for (const v1::WorkerStatus& status : proto.workers()) {
+    WorkerInfo& worker = info.workers.emplace_back();
+    worker.ref = FromProto(status.ref());
+    worker.address = status.address();
+    worker.slots = status.slots();
+    worker.functions.assign(status.functions().begin(), status.functions().end());
+    worker.chunks_in_flight = status.chunks_in_flight();
+    worker.chunks_done = status.chunks_done();
+    worker.faults = status.faults();
+    worker.heartbeat_age = absl::Milliseconds(status.last_heartbeat_age_ms());
+    worker.heartbeat_interval = absl::Milliseconds(status.heartbeat_interval_ms());
+    worker.lease_timeout = absl::Milliseconds(status.lease_timeout_ms());
+  }
+  for (const v1::JobStatus& status : proto.jobs()) {
+    JobInfo& job = info.jobs.emplace_back();
+    job.job_id = status.job_id();
+    job.function = status.function();
+    job.total_elements = static_cast<uint64_t>(status.total_elements());
+    job.num_chunks = static_cast<uint64_t>(status.num_chunks());
+    job.chunks_done = static_cast<uint64_t>(status.chunks_done());
+    job.elapsed = absl::Milliseconds(status.elapsed_ms());
+    job.stats = FromProto(status.stats());
+  }
+  return info;
 }
 
 }  // namespace gpool

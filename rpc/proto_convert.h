@@ -4,6 +4,7 @@
 
 #include "absl/numeric/int128.h"
 #include "absl/status/statusor.h"
+#include "common/cluster_info.h"
 #include "common/functions.h"
 #include "common/input.h"
 #include "common/job_stats.h"
@@ -29,6 +30,13 @@ SharedValuesRef FromProto(const v1::SharedValues& proto);
 
 void ToProto(const JobStats& stats, v1::JobStats* proto);
 JobStats FromProto(const v1::JobStats& proto);
+
+void ToProto(const WorkerIdentity& worker, v1::WorkerRef* proto);
+WorkerIdentity FromProto(const v1::WorkerRef& proto);
+
+// Durations travel in whole milliseconds.
+void ToProto(const ClusterInfo& info, v1::ClusterInfo* proto);
+ClusterInfo FromProto(const v1::ClusterInfo& proto);
 
 }  // namespace gpool
 

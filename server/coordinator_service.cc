@@ -213,33 +213,7 @@ grpc::Status CoordinatorService::GetClusterInfo(grpc::ServerContext* context,
   }
   absl::ReaderMutexLock lock(&mu_);
   if (stopped_) return Stopped();
-  const ClusterSnapshot snapshot = scheduler_->Snapshot();
-  response->set_total_slots(snapshot.total_slots);
-  for (const WorkerSnapshot& worker : snapshot.workers) {
-    v1::WorkerStatus* status = response->add_workers();
-    status->mutable_ref()->set_worker_id(worker.worker_id);
-    status->mutable_ref()->set_host(worker.host);
-    status->mutable_ref()->set_pid(worker.pid);
-    status->set_address(worker.address);
-    status->set_slots(worker.slots);
-    for (const std::string& function : worker.functions) status->add_functions(function);
-    status->set_chunks_in_flight(worker.chunks_in_flight);
-    status->set_chunks_done(worker.chunks_done);
-    status->set_faults(worker.faults);
-    status->set_last_heartbeat_age_ms(absl::ToInt64Milliseconds(worker.heartbeat_age));
-    status->set_heartbeat_interval_ms(absl::ToInt64Milliseconds(worker.heartbeat_interval));
-    status->set_lease_timeout_ms(absl::ToInt64Milliseconds(worker.lease_timeout));
-  }
-  for (const JobSnapshot& job : snapshot.jobs) {
-    v1::JobStatus* status = response->add_jobs();
-    status->set_job_id(job.job_id);
-    status->set_function(job.function);
-    status->set_total_elements(static_cast<int64_t>(job.total_elements));
-    status->set_num_chunks(static_cast<int64_t>(job.num_chunks));
-    status->set_chunks_done(static_cast<int64_t>(job.chunks_done));
-    status->set_elapsed_ms(absl::ToInt64Milliseconds(job.elapsed));
-    ToProto(job.stats, status->mutable_stats());
-  }
+  ToProto(scheduler_->Snapshot(), response);
   return grpc::Status::OK;
 }
 

@@ -119,6 +119,52 @@ std::optional<absl::Duration> DispatchPolicy::StragglerThreshold(
                   options_.speculation_min);
 }
 
+std::optional<DispatchPolicy::Call> DispatchPolicy::NextCall(WorkerRegistry& workers,
+                                                             Job& job) const {
+  if (job.window.Full()) return std::nullopt;
+  ChunkTable& table = *job.chunks;
+  const std::optional<uint64_t> retry = table.NextRetry();
+  if (!retry.has_value() && !table.HasFresh()) return std::nullopt;
+  RegisteredWorker* worker = PickWorker(workers, job.dispatch);
+  if (worker == nullptr) return std::nullopt;
+
+  // Retries first: they are the oldest work of the job. A chunk that was lost with its
+  // worker travels alone: if it is what kills workers, the chunks that would have shared its
+  // call are not charged its losses again.
+  if (retry.has_value()) {
+    RegisteredWorker* target =
+        PickForRetry(workers, job.dispatch, table.Active(*retry)->faulted_on);
+    if (target != nullptr) {
+      table.PopRetry();
+      return Call{target, {*retry}};
+    }
+    // The retry waits for another worker; this one may take fresh chunks meanwhile.
+    if (!table.HasFresh()) return std::nullopt;
+  }
+  // Fresh chunks, several to a call while the call stays small: a chunk bigger than the
+  // element budget goes alone.
+  const uint64_t size =
+      CallSize(workers, *worker, job.dispatch, table.UnsentCount(), job.window.ChunkRoom());
+  return Call{worker, table.TakeFresh(size, options_.max_elements_per_call)};
+}
+
+std::vector<uint64_t> DispatchPolicy::Stragglers(const Job& job, absl::Time now) const {
+  std::vector<uint64_t> stragglers;
+  // Backups only at the job's tail: while fresh or retried chunks wait, idle slots take those.
+  if (!job.chunks.has_value() || job.chunks->HasRetries() || job.chunks->HasFresh() ||
+      job.window.Full()) {
+    return stragglers;
+  }
+  const std::optional<absl::Duration> threshold = StragglerThreshold(job.dispatch);
+  if (!threshold.has_value()) return stragglers;
+  for (const auto& [chunk_index, active] : job.chunks->active()) {
+    if (active.runs.size() == 1 && now - active.runs.front().started > *threshold) {
+      stragglers.push_back(chunk_index);
+    }
+  }
+  return stragglers;
+}
+
 DispatchPolicy::Slots DispatchPolicy::SlotsFor(const WorkerRegistry& workers,
                                                const JobDispatchState& job) {
   Slots slots;

@@ -6,7 +6,8 @@
 //     has room (slots + pipeline_depth calls), so idle slots fill before pipelines do;
 //   * a retry avoids the workers that failed the chunk, unless no other worker may run it;
 //   * a call carries the job's fair share of its unsent chunks, no more than its result
-//     window has room for and about target_call_duration of work;
+//     window has room for, about target_call_duration of work and max_elements_per_call
+//     elements (a retry travels alone);
 //   * a straggler (a chunk running far longer than the job's median) gets a backup on an
 //     idle slot of another worker.
 //
@@ -37,6 +38,8 @@ struct DispatchOptions {
   absl::Duration target_call_duration = absl::Milliseconds(20);
   // Chunks per call before any chunk of the job has been timed.
   int initial_chunks_per_call = 16;
+  // Elements a call of several chunks may hold; a chunk larger than this goes alone.
+  int64_t max_elements_per_call = 64 * 1024;
 };
 
 class DispatchPolicy {
@@ -71,6 +74,22 @@ class DispatchPolicy {
   // How long a chunk of `job` may run before it is a straggler; nullopt before any chunk of
   // it has completed.
   std::optional<absl::Duration> StragglerThreshold(const JobDispatchState& job) const;
+
+  // The next call of a planned `job`: its worker and chunks, which are taken off the job's
+  // chunk table (Job::StartCall records them as running). A retry comes first and travels
+  // alone, to a worker that did not fail it when possible (PickForRetry); else as many fresh
+  // chunks as CallSize allows and max_elements_per_call holds. nullopt when the result window
+  // is full, nothing waits, or no worker may take it.
+  struct Call {
+    RegisteredWorker* worker = nullptr;
+    std::vector<uint64_t> chunk_indices;
+  };
+  std::optional<Call> NextCall(WorkerRegistry& workers, Job& job) const;
+
+  // The chunks of a planned `job` that deserve a backup copy at `now`: only at the job's tail
+  // (nothing fresh or retried waits and its result window has room), those running alone for
+  // longer than StragglerThreshold, by chunk index. Where the copies go is PickBackup's.
+  std::vector<uint64_t> Stragglers(const Job& job, absl::Time now) const;
 
   // The slots of the cluster, and those the job may use (the largest workers that accept it,
   // as many as its worker limit allows): what Pool's default chunk size follows.

@@ -1,10 +1,16 @@
 #include "server/job.h"
 
 #include <algorithm>
+#include <set>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/index_set.h"
+#include "common/input.h"
+#include "common/log.h"
+#include "common/shared_values.h"
+#include "common/value_stats.h"
 
 namespace gpool {
 namespace {
@@ -12,7 +18,83 @@ namespace {
 // How many recent samples a job keeps of each kind.
 constexpr size_t kSamples = 64;
 
+// An error the function itself raises for the chunk's input: it would repeat wherever the
+// chunk runs, so the job fails at once. Any other error is the worker's (or its link's): the
+// chunk may succeed elsewhere.
+bool IsDeterministicFailure(absl::StatusCode code) {
+  return code == absl::StatusCode::kInvalidArgument || code == absl::StatusCode::kOutOfRange;
+}
+
+// A run of the job's chunk on `worker_label` ended without a result: the chunk is re-queued,
+// or the status that aborts the job once its attempts ran out.
+std::optional<absl::Status> RunLost(Job& job, uint64_t chunk_index,
+                                    const std::string& worker_label, int max_attempts) {
+  switch (job.chunks->Lost(chunk_index, worker_label, max_attempts)) {
+    case ChunkTable::Loss::kNotActive:
+    case ChunkTable::Loss::kStillRunning:
+      return std::nullopt;
+    case ChunkTable::Loss::kRequeued:
+      ++job.stats.retries;
+      return std::nullopt;
+    case ChunkTable::Loss::kExhausted:
+      break;
+  }
+  const ChunkPlan& plan = job.chunks->plan();
+  const std::vector<std::string>& lost_on = job.chunks->Active(chunk_index)->lost_on;
+  return absl::AbortedError(absl::StrCat(
+      "chunk ", chunk_index, " (",
+      job.spec.input->DescribeSlice(plan.FirstElement(chunk_index),
+                                    plan.ElementCount(chunk_index)),
+      ") failed ", lost_on.size(), " times, on workers ", absl::StrJoin(lost_on, ", "),
+      "; giving up after ", max_attempts, " attempts"));
+}
+
 }  // namespace
+
+std::string Contradiction(const ChunkReply& reply) {
+  if (reply.values.empty()) return "";
+  return Disagreement(Summarize(reply.values), reply.count, reply.sum, reply.min, reply.max);
+}
+
+absl::Status ValidateJobSpec(const JobSpec& spec) {
+  if (spec.function.empty()) {
+    return absl::InvalidArgumentError("no function given; name one, e.g. square");
+  }
+  if (spec.input == nullptr) {
+    return absl::InvalidArgumentError("the request has no input: set a range or a list");
+  }
+  if (absl::Status status = ValidateInput(*spec.input); !status.ok()) return status;
+  if (spec.chunk_size < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("chunk size must be at least 1 (or 0 for the default), got ",
+                     spec.chunk_size));
+  }
+  if (spec.max_workers < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max workers must be at least 1 (or 0 for no limit), got ",
+                     spec.max_workers));
+  }
+  if (spec.shared_values.has_value()) {
+    if (spec.mode != ResultMode::kValues) {
+      return absl::InvalidArgumentError(
+          "shared_values is for jobs that return values; a job that returns sums has none");
+    }
+    if (absl::Status status = ValidateSharedValuesRef(*spec.shared_values); !status.ok()) {
+      return status;
+    }
+  }
+  if (!spec.completed_chunks.empty() && spec.chunk_size == 0) {
+    return absl::InvalidArgumentError(
+        "resuming a job (completed chunks given) needs the original chunk size");
+  }
+  for (const auto& [first, last] : spec.completed_chunks) {
+    if (first > last) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("completed chunk range ", first, "..", last, " is reversed"));
+    }
+  }
+  return absl::OkStatus();
+}
 
 void JobDispatchState::RecordChunkDuration(absl::Duration duration) {
   chunk_durations.push_back(duration);
@@ -101,6 +183,19 @@ JobEvent Job::ChunkEvent(uint64_t chunk_index, ChunkReply reply, const std::stri
   return event;
 }
 
+absl::Status Job::NoWorkerError(absl::Duration waited, const std::vector<std::string>& offered,
+                                const std::string& coordinator_address) const {
+  return absl::UnavailableError(absl::StrCat(
+      "no worker offering '", spec.function, "' was available for ",
+      absl::FormatDuration(waited), "; ",
+      offered.empty()
+          ? "no worker is registered"
+          : absl::StrCat("the registered workers offer: ", absl::StrJoin(offered, ", ")),
+      "; start workers with: gpool-worker --coordinator ",
+      coordinator_address.empty() ? "HOST:PORT (this coordinator's --listen address)"
+                                  : coordinator_address));
+}
+
 JobEvent Job::FinishedEvent(const absl::Status& status) const {
   JobEvent event;
   event.kind = JobEvent::Kind::kFinished;
@@ -112,8 +207,8 @@ JobEvent Job::FinishedEvent(const absl::Status& status) const {
   return event;
 }
 
-JobSnapshot Job::Snapshot(absl::Time now) const {
-  JobSnapshot j;
+JobInfo Job::Snapshot(absl::Time now) const {
+  JobInfo j;
   j.job_id = job_id;
   j.function = spec.function;
   j.total_elements = spec.input->size();
@@ -122,6 +217,131 @@ JobSnapshot Job::Snapshot(absl::Time now) const {
   j.elapsed = now - submitted;
   j.stats = stats;
   return j;
+}
+
+std::vector<ChunkTask> Job::StartCall(uint64_t call_id, const std::string& worker_id,
+                                      const std::vector<uint64_t>& chunk_indices,
+                                      absl::Time now) {
+  dispatch.workers_used.insert(worker_id);
+  open_chunks_by_call[call_id] = static_cast<int>(chunk_indices.size());
+  std::vector<ChunkTask> tasks;
+  tasks.reserve(chunk_indices.size());
+  const ChunkPlan& plan = chunks->plan();
+  for (uint64_t chunk_index : chunk_indices) {
+    ChunkTask& task = tasks.emplace_back();
+    task.call_id = call_id;
+    task.job_id = job_id;
+    task.chunk_index = chunk_index;
+    task.attempt = chunks->StartRun(chunk_index, worker_id, call_id, now);
+    task.function = spec.function;
+    task.job_input = spec.input;
+    task.first_element = plan.FirstElement(chunk_index);
+    task.element_count = plan.ElementCount(chunk_index);
+    task.mode = spec.mode;
+    task.shared_values = spec.shared_values;
+  }
+  return tasks;
+}
+
+RunOutcome Job::AcceptResult(uint64_t chunk_index, const std::string& worker_id,
+                             const std::string& worker_label, int attempt, ChunkReply reply,
+                             const std::string& contradiction, absl::Time now,
+                             int max_attempts) {
+  const std::string wrong = CheckReply(chunk_index, reply, contradiction);
+  if (!wrong.empty()) {
+    // Never a wrong answer with OK: the result is dropped and the chunk runs elsewhere.
+    const absl::Status refused =
+        absl::DataLossError(absl::StrCat("chunk ", chunk_index, ": ", wrong));
+    if (chunks->Active(chunk_index) != nullptr) {
+      return RunFailed(chunk_index, worker_id, worker_label, attempt, refused, max_attempts);
+    }
+    // A late copy: nothing to redo, but the worker is at fault all the same.
+    LogWarning(absl::StrCat(job_id, ": worker ", worker_id, " sent a late copy of chunk ",
+                            chunk_index, " that was refused: ", refused.message()));
+    RunOutcome outcome;
+    outcome.worker_fault = true;
+    return outcome;
+  }
+  RunOutcome outcome;
+  std::optional<ActiveChunk> done = chunks->Complete(chunk_index);
+  if (!done.has_value()) {
+    // First result wins; this is a late copy.
+    ++stats.duplicates_dropped;
+    return outcome;
+  }
+  // The other copies of this chunk are cancelled, freeing their slots, unless their call
+  // still carries chunks nobody has finished.
+  for (const ChunkRun& run : done->runs) {
+    if (run.worker_id == worker_id && run.attempt == attempt) {
+      dispatch.RecordChunkDuration(now - run.started);
+      continue;
+    }
+    auto open = open_chunks_by_call.find(run.call_id);
+    if (open != open_chunks_by_call.end() && --open->second > 0) continue;
+    outcome.calls_to_cancel.emplace_back(run.worker_id, run.call_id);
+  }
+  window.Add(spec.mode == ResultMode::kValues
+                 ? static_cast<int64_t>(chunks->plan().ElementCount(chunk_index))
+                 : 0);
+  outcome.chunk_event = ChunkEvent(chunk_index, std::move(reply), worker_id, attempt);
+  if (chunks->AllDone()) outcome.finish = absl::OkStatus();
+  return outcome;
+}
+
+RunOutcome Job::RunFailed(uint64_t chunk_index, const std::string& worker_id,
+                          const std::string& worker_label, int attempt,
+                          const absl::Status& status, int max_attempts) {
+  RunOutcome outcome;
+  // No run: the chunk is done already and the failure does not matter, or the worker was
+  // already declared dead and the chunk re-queued.
+  if (!chunks->EndRun(chunk_index, worker_id, attempt)) return outcome;
+  if (IsDeterministicFailure(status.code())) {
+    outcome.finish = status;
+    return outcome;
+  }
+  // CANCELLED is the coordinator's own doing (or the worker's drain), not a fault.
+  if (status.code() != absl::StatusCode::kCancelled) {
+    chunks->AddFault(chunk_index, worker_id);
+    outcome.worker_fault = true;
+    LogWarning(absl::StrCat(job_id, ": worker ", worker_label, " failed chunk ", chunk_index,
+                            " (", status.ToString(), "); the chunk runs again"));
+  }
+  // The chunk goes elsewhere; the reason goes into the job's error if the attempts run out.
+  outcome.finish = RunLost(*this, chunk_index,
+                           absl::StrCat(worker_label, " [",
+                                        absl::StatusCodeToString(status.code()), ": ",
+                                        status.message(), "]"),
+                           max_attempts);
+  return outcome;
+}
+
+std::optional<absl::Status> Job::WorkerGone(const std::string& worker_id,
+                                            const std::string& worker_label,
+                                            uint64_t chunk_index, int attempt, bool lost,
+                                            int max_attempts) {
+  dispatch.workers_used.erase(worker_id);
+  if (lost && workers_lost.insert(worker_id).second) ++stats.workers_lost;
+  if (!chunks.has_value()) return std::nullopt;
+  chunks->EndRun(chunk_index, worker_id, attempt);
+  if (lost) return RunLost(*this, chunk_index, worker_label, max_attempts);
+  if (chunks->HandBack(chunk_index) == ChunkTable::Loss::kRequeued) {
+    // Dispatched again, but no attempt spent: a rolling restart must not abort jobs.
+    ++stats.retries;
+  }
+  return std::nullopt;
+}
+
+std::vector<std::pair<std::string, uint64_t>> Job::Finish() {
+  finished = true;
+  std::vector<std::pair<std::string, uint64_t>> calls;
+  if (!chunks.has_value()) return calls;
+  std::set<uint64_t> seen;
+  for (const auto& [chunk_index, active] : chunks->active()) {
+    for (const ChunkRun& run : active.runs) {
+      if (seen.insert(run.call_id).second) calls.emplace_back(run.worker_id, run.call_id);
+    }
+  }
+  return calls;
 }
 
 }  // namespace gpool

@@ -1,8 +1,11 @@
 // One job on the coordinator: what the client asked for (JobSpec), its event stream, its
 // chunk table once planned, its result window, and the plain data the dispatch policy reads.
-// It knows no workers beyond their ids as strings: which worker runs what, and what a dead
-// worker means for the job, is the Scheduler's business. Its methods are the job's own
-// arithmetic: planning, judging a reply against the plan, and the events it sends.
+// It knows no workers beyond their ids and labels as strings: which worker runs what is the
+// dispatch policy's choice, and the workers' own records (their faults, chunks done, calls to
+// cancel) the Scheduler's. Its methods are the job's own arithmetic: planning, the tasks of a
+// call, judging how a run ended (a result checked against the plan, first result wins; an
+// error that fails the job or moves the chunk, within max_attempts) and the events it sends.
+// Each returns what the Scheduler must do about workers (RunOutcome), never holding one.
 //
 // Thread-compatible: the Scheduler's mutex guards it.
 #ifndef GPOOL_SERVER_JOB_H_
@@ -21,6 +24,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "common/chunking.h"
+#include "common/cluster_info.h"
 #include "common/input.h"
 #include "common/worker_registration.h"
 #include "server/chunk_table.h"
@@ -44,15 +48,15 @@ struct JobSpec {
   std::optional<SharedValuesRef> shared_values;
 };
 
-struct JobSnapshot {
-  std::string job_id;
-  std::string function;
-  uint64_t total_elements = 0;
-  uint64_t num_chunks = 0;  // 0 while waiting for workers
-  uint64_t chunks_done = 0;
-  absl::Duration elapsed;
-  JobStats stats;
-};
+// How `reply`'s values disagree with the count, sum, min and max it reports (Disagreement);
+// empty when they agree or it carries no values. It reads every value: the Scheduler calls
+// it outside its lock.
+std::string Contradiction(const ChunkReply& reply);
+
+// OK, or INVALID_ARGUMENT for no function, no or a bad input, a negative chunk size or
+// worker limit, shared_values on a job that returns sums (or malformed), completed chunks
+// without the chunk size they were planned with, or a reversed range of them.
+absl::Status ValidateJobSpec(const JobSpec& spec);
 
 // What the dispatch policy knows of one job: plain data.
 struct JobDispatchState {
@@ -68,6 +72,20 @@ struct JobDispatchState {
 
   void RecordChunkDuration(absl::Duration duration);
   void RecordCall(absl::Duration duration, int64_t chunks);
+};
+
+// What the Scheduler does about workers once a job has judged how a run of one of its chunks
+// ended; the job's own records (chunk table, stats, result window) are up to date already.
+struct RunOutcome {
+  // The worker failed the chunk without dying: one more of its faults.
+  bool worker_fault = false;
+  // A result won: the kChunk event to push (the Scheduler adds the worker's host).
+  std::optional<JobEvent> chunk_event;
+  // Calls of copies that lost the race and carry no chunk still needed, to cancel:
+  // (worker id, call id).
+  std::vector<std::pair<std::string, uint64_t>> calls_to_cancel;
+  // The job is over: finish it with this status (OK: its last chunk is done).
+  std::optional<absl::Status> finish;
 };
 
 struct Job {
@@ -87,10 +105,51 @@ struct Job {
   // The kChunk event of a chunk the table has just completed, with `reply`'s result.
   JobEvent ChunkEvent(uint64_t chunk_index, ChunkReply reply, const std::string& worker_id,
                       int attempt) const;
+  // Why the job fails after waiting `waited` for a worker that offers its function, with
+  // what the registered workers `offered` and where workers reach the coordinator (empty:
+  // not known yet): UNAVAILABLE.
+  absl::Status NoWorkerError(absl::Duration waited, const std::vector<std::string>& offered,
+                             const std::string& coordinator_address) const;
   // The kFinished event: UNAVAILABLE (no worker for the job) may pass and is not final.
   JobEvent FinishedEvent(const absl::Status& status) const;
 
-  JobSnapshot Snapshot(absl::Time now) const;
+  JobInfo Snapshot(absl::Time now) const;
+
+  // The tasks of call `call_id` to `worker_id`, one run of each of `chunk_indices` (planned
+  // chunks, taken from the table), which the job records as running from `now`.
+  std::vector<ChunkTask> StartCall(uint64_t call_id, const std::string& worker_id,
+                                   const std::vector<uint64_t>& chunk_indices, absl::Time now);
+
+  // Run `attempt` of `chunk_index` on `worker_id` (`worker_label` in messages) answered
+  // `reply` at `now`; `contradiction` as for CheckReply. The first good result wins: it is
+  // recorded, takes a place in the result window and yields the chunk's event; a later copy
+  // is dropped. A reply that cannot be right is the worker's fault and, while the chunk is
+  // still running, fails the run like an error (RunFailed with DATA_LOSS).
+  RunOutcome AcceptResult(uint64_t chunk_index, const std::string& worker_id,
+                          const std::string& worker_label, int attempt, ChunkReply reply,
+                          const std::string& contradiction, absl::Time now, int max_attempts);
+
+  // Run `attempt` of `chunk_index` on `worker_id` failed with `status`. The function's own
+  // error (INVALID_ARGUMENT, OUT_OF_RANGE) finishes the job with it; any other re-queues the
+  // chunk (ABORTED once it was lost `max_attempts` times) and, unless CANCELLED (the
+  // coordinator's own doing), is the worker's fault. Nothing when the run had already ended
+  // (the chunk is done, or its worker was declared dead).
+  RunOutcome RunFailed(uint64_t chunk_index, const std::string& worker_id,
+                       const std::string& worker_label, int attempt, const absl::Status& status,
+                       int max_attempts);
+
+  // The worker `worker_id` holding run `attempt` of `chunk_index` is gone: `lost` (it died;
+  // the job counts it once and the run counts against max_attempts) or it left gracefully
+  // (the chunk is handed back without spending an attempt). Returns the status to finish
+  // the job with when the chunk's attempts ran out.
+  std::optional<absl::Status> WorkerGone(const std::string& worker_id,
+                                         const std::string& worker_label,
+                                         uint64_t chunk_index, int attempt, bool lost,
+                                         int max_attempts);
+
+  // Marks the job finished and returns the calls that still run for it, one entry per call:
+  // (worker id, call id). Their work is wasted now.
+  std::vector<std::pair<std::string, uint64_t>> Finish();
 
   const uint64_t sequence;  // submission order
   const std::string job_id;

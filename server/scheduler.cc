@@ -1,23 +1,12 @@
 #include "server/scheduler.h"
 
-#include <algorithm>
-#include <set>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "common/log.h"
-#include "common/value_stats.h"
 
 namespace gpool {
 namespace {
-
-// An error the function itself raises for the chunk's input: it would repeat wherever the
-// chunk runs, so the job fails at once. Any other error is the worker's (or its link's): the
-// chunk may succeed elsewhere.
-bool IsDeterministicFailure(absl::StatusCode code) {
-  return code == absl::StatusCode::kInvalidArgument || code == absl::StatusCode::kOutOfRange;
-}
 
 // The worker itself is unreachable or hung, not just this call: everything it holds is lost.
 bool MeansWorkerIsGone(absl::StatusCode code) {
@@ -30,7 +19,8 @@ Scheduler::Scheduler(SchedulerOptions options, const Clock* clock, WorkerConnect
     : options_(std::move(options)),
       policy_(DispatchOptions{options_.pipeline_depth, options_.speculation_multiplier,
                               options_.speculation_min, options_.target_call_duration,
-                              options_.initial_chunks_per_call}),
+                              options_.initial_chunks_per_call,
+                              options_.max_elements_per_call}),
       clock_(clock),
       connector_(connector),
       registry_(HeartbeatPolicy(options_.heartbeat_interval, options_.lease_timeout,
@@ -111,42 +101,7 @@ absl::Status Scheduler::DeregisterWorker(const std::string& worker_id, uint64_t 
 
 absl::StatusOr<std::pair<std::string, std::shared_ptr<JobStream>>> Scheduler::SubmitJob(
     JobSpec spec) {
-  if (spec.function.empty()) {
-    return absl::InvalidArgumentError("no function given; name one, e.g. square");
-  }
-  if (spec.input == nullptr) {
-    return absl::InvalidArgumentError("the request has no input: set a range or a list");
-  }
-  if (absl::Status status = ValidateInput(*spec.input); !status.ok()) return status;
-  if (spec.chunk_size < 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("chunk size must be at least 1 (or 0 for the default), got ",
-                     spec.chunk_size));
-  }
-  if (spec.max_workers < 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("max workers must be at least 1 (or 0 for no limit), got ",
-                     spec.max_workers));
-  }
-  if (spec.shared_values.has_value()) {
-    if (spec.mode != ResultMode::kValues) {
-      return absl::InvalidArgumentError(
-          "shared_values is for jobs that return values; a job that returns sums has none");
-    }
-    if (absl::Status status = ValidateSharedValuesRef(*spec.shared_values); !status.ok()) {
-      return status;
-    }
-  }
-  if (!spec.completed_chunks.empty() && spec.chunk_size == 0) {
-    return absl::InvalidArgumentError(
-        "resuming a job (completed chunks given) needs the original chunk size");
-  }
-  for (const auto& [first, last] : spec.completed_chunks) {
-    if (first > last) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("completed chunk range ", first, "..", last, " is reversed"));
-    }
-  }
+  if (absl::Status status = ValidateJobSpec(spec); !status.ok()) return status;
   Actions actions;
   std::pair<std::string, std::shared_ptr<JobStream>> result;
   {
@@ -218,17 +173,8 @@ void Scheduler::Tick() {
         continue;
       }
       if (!offered.has_value()) offered = registry_.AvailableFunctions();
-      FinishJobLocked(
-          job, absl::UnavailableError(absl::StrCat(
-                   "no worker offering '", job.spec.function, "' was available for ",
-                   absl::FormatDuration(options_.worker_wait), "; ",
-                   offered->empty() ? "no worker is registered"
-                                    : absl::StrCat("the registered workers offer: ",
-                                                   absl::StrJoin(*offered, ", ")),
-                   "; start workers with: gpool-worker --coordinator ",
-                   coordinator_address_.empty()
-                       ? "HOST:PORT (this coordinator's --listen address)"
-                       : coordinator_address_)));
+      FinishJobLocked(job, job.NoWorkerError(options_.worker_wait, *offered,
+                                             coordinator_address_));
     }
     if (offered.has_value()) PumpLocked(&actions);
   }
@@ -240,10 +186,10 @@ void Scheduler::SetCoordinatorAddress(std::string address) {
   coordinator_address_ = std::move(address);
 }
 
-ClusterSnapshot Scheduler::Snapshot() const {
+ClusterInfo Scheduler::Snapshot() const {
   absl::MutexLock lock(&mu_);
   const absl::Time now = clock_->Now();
-  ClusterSnapshot snapshot;
+  ClusterInfo snapshot;
   snapshot.total_slots = registry_.TotalSlots();
   snapshot.workers = registry_.Snapshot(now);
   for (const auto& [sequence, job] : jobs_) {
@@ -288,13 +234,7 @@ void Scheduler::OnCallDone(const std::string& worker_id, uint64_t job_sequence,
   std::vector<std::string> contradictions;
   if (replies.ok()) {
     contradictions.reserve(replies->size());
-    for (const ChunkReply& reply : *replies) {
-      contradictions.push_back(
-          reply.values.empty()
-              ? std::string()
-              : Disagreement(Summarize(reply.values), reply.count, reply.sum, reply.min,
-                             reply.max));
-    }
+    for (const ChunkReply& reply : *replies) contradictions.push_back(Contradiction(reply));
   }
   Actions actions;
   {
@@ -323,29 +263,32 @@ void Scheduler::OnCallDone(const std::string& worker_id, uint64_t job_sequence,
 
     if (job == nullptr || worker_is_gone) {
       // Nothing to record: the job ended, or the chunks were re-queued with the worker.
-    } else if (replies.ok() && replies->size() != chunks.size()) {
-      // Which reply is for which chunk is unknown: none counts, and every chunk goes elsewhere.
-      const absl::Status malformed = absl::DataLossError(
-          absl::StrCat("it answered ", replies->size(), " of the ", chunks.size(),
-                       " chunks of a call"));
-      for (const auto& [chunk_index, attempt] : chunks) {
-        if (job->finished) break;
-        ChunkFailedLocked(*job, worker_id, worker, chunk_index, attempt, malformed);
-      }
     } else {
-      if (replies.ok()) {
-        job->dispatch.RecordCall(clock_->Now() - started, static_cast<int64_t>(chunks.size()));
+      const std::string label = worker != nullptr ? worker->Label() : worker_id;
+      const absl::Time now = clock_->Now();
+      // Which reply is for which chunk is unknown when their numbers differ: none counts,
+      // and every chunk goes elsewhere.
+      const absl::Status failure =
+          !replies.ok() ? replies.status()
+          : replies->size() != chunks.size()
+              ? absl::DataLossError(absl::StrCat("it answered ", replies->size(), " of the ",
+                                                 chunks.size(), " chunks of a call"))
+              : absl::OkStatus();
+      if (failure.ok()) {
+        job->dispatch.RecordCall(now - started, static_cast<int64_t>(chunks.size()));
       }
       for (size_t i = 0; i < chunks.size(); ++i) {
         // A chunk can end the job (its last result, or a failure); the rest are moot then.
         if (job->finished) break;
         const auto& [chunk_index, attempt] = chunks[i];
-        if (replies.ok()) {
-          AcceptResultLocked(*job, worker_id, worker, chunk_index, attempt,
-                             std::move((*replies)[i]), contradictions[i], &actions);
-        } else {
-          ChunkFailedLocked(*job, worker_id, worker, chunk_index, attempt, replies.status());
-        }
+        ApplyLocked(*job, worker,
+                    failure.ok()
+                        ? job->AcceptResult(chunk_index, worker_id, label, attempt,
+                                            std::move((*replies)[i]), contradictions[i], now,
+                                            options_.max_attempts)
+                        : job->RunFailed(chunk_index, worker_id, label, attempt, failure,
+                                         options_.max_attempts),
+                    &actions);
       }
     }
     PumpLocked(&actions);
@@ -353,81 +296,22 @@ void Scheduler::OnCallDone(const std::string& worker_id, uint64_t job_sequence,
   Execute(std::move(actions));
 }
 
-void Scheduler::AcceptResultLocked(Job& job, const std::string& worker_id,
-                                   RegisteredWorker* worker, uint64_t chunk_index, int attempt,
-                                   ChunkReply reply, const std::string& contradiction,
-                                   Actions* actions) {
-  ChunkTable& table = *job.chunks;
-  const std::string wrong = job.CheckReply(chunk_index, reply, contradiction);
-  if (!wrong.empty()) {
-    // Never a wrong answer with OK: the result is dropped and the chunk runs elsewhere.
-    const absl::Status refused =
-        absl::DataLossError(absl::StrCat("chunk ", chunk_index, ": ", wrong));
-    if (table.Active(chunk_index) != nullptr) {
-      ChunkFailedLocked(job, worker_id, worker, chunk_index, attempt, refused);
-      return;
-    }
-    // A late copy: nothing to redo, but the worker is at fault all the same.
-    if (worker != nullptr) ++worker->faults;
-    LogWarning(absl::StrCat(job.job_id, ": worker ", worker_id, " sent a late copy of chunk ",
-                            chunk_index, " that was refused: ", refused.message()));
-    return;
-  }
-  std::optional<ActiveChunk> done = table.Complete(chunk_index);
-  if (!done.has_value()) {
-    // First result wins; this is a late copy.
-    ++job.stats.duplicates_dropped;
-    return;
-  }
-  // The first result wins. The other copies of this chunk are cancelled, freeing their
-  // slots, unless their call still carries chunks nobody has finished.
-  for (const ChunkRun& run : done->runs) {
-    if (run.worker_id == worker_id && run.attempt == attempt) {
-      job.dispatch.RecordChunkDuration(clock_->Now() - run.started);
-      continue;
-    }
-    auto open = job.open_chunks_by_call.find(run.call_id);
-    if (open != job.open_chunks_by_call.end() && --open->second > 0) continue;
-    if (const RegisteredWorker* other = registry_.Find(run.worker_id); other != nullptr) {
-      actions->call_cancellations.emplace_back(other->connection, run.call_id);
+void Scheduler::ApplyLocked(Job& job, RegisteredWorker* worker, RunOutcome outcome,
+                            Actions* actions) {
+  if (outcome.worker_fault && worker != nullptr) ++worker->faults;
+  for (const auto& [other_id, call_id] : outcome.calls_to_cancel) {
+    if (const RegisteredWorker* other = registry_.Find(other_id); other != nullptr) {
+      actions->call_cancellations.emplace_back(other->connection, call_id);
     }
   }
-  job.window.Add(job.spec.mode == ResultMode::kValues
-                     ? static_cast<int64_t>(table.plan().ElementCount(chunk_index))
-                     : 0);
-  JobEvent event = job.ChunkEvent(chunk_index, std::move(reply), worker_id, attempt);
-  if (worker != nullptr) {
-    ++worker->chunks_done;
-    event.chunk.worker_host = worker->registration.host;
+  if (outcome.chunk_event.has_value()) {
+    if (worker != nullptr) {
+      ++worker->chunks_done;
+      outcome.chunk_event->chunk.worker_host = worker->registration.host;
+    }
+    PushEventLocked(job, *std::move(outcome.chunk_event));
   }
-  PushEventLocked(job, std::move(event));
-  if (table.AllDone()) FinishJobLocked(job, absl::OkStatus());
-}
-
-void Scheduler::ChunkFailedLocked(Job& job, const std::string& worker_id,
-                                  RegisteredWorker* worker, uint64_t chunk_index, int attempt,
-                                  const absl::Status& status) {
-  // No run: the chunk is done already and the failure does not matter, or the worker was
-  // already declared dead and the chunk re-queued.
-  if (!job.chunks->EndRun(chunk_index, worker_id, attempt)) return;
-  if (IsDeterministicFailure(status.code())) {
-    FinishJobLocked(job, status);
-    return;
-  }
-  // CANCELLED is the coordinator's own doing (or the worker's drain), not a fault.
-  if (status.code() != absl::StatusCode::kCancelled) {
-    job.chunks->AddFault(chunk_index, worker_id);
-    if (worker != nullptr) ++worker->faults;
-    LogWarning(absl::StrCat(job.job_id, ": worker ",
-                            worker != nullptr ? worker->Label() : worker_id,
-                            " failed chunk ", chunk_index, " (", status.ToString(),
-                            "); the chunk runs again"));
-  }
-  // The chunk goes elsewhere; the reason goes into the job's error if the attempts run out.
-  ChunkLostLocked(job, chunk_index,
-                  absl::StrCat(worker != nullptr ? worker->Label() : worker_id, " [",
-                               absl::StatusCodeToString(status.code()), ": ", status.message(),
-                               "]"));
+  if (outcome.finish.has_value()) FinishJobLocked(job, *std::move(outcome.finish));
 }
 
 void Scheduler::PumpLocked(Actions* actions) {
@@ -509,36 +393,9 @@ bool Scheduler::TryPlanLocked(Job& job) {
 
 bool Scheduler::DispatchOneLocked(Job& job, Actions* actions) {
   if (!TryPlanLocked(job)) return false;
-  if (job.window.Full()) return false;
-  ChunkTable& table = *job.chunks;
-  const std::optional<uint64_t> retry = table.NextRetry();
-  if (!retry.has_value() && !table.HasFresh()) return false;
-  RegisteredWorker* worker = policy_.PickWorker(registry_, job.dispatch);
-  if (worker == nullptr) return false;
-
-  // Retries first: they are the oldest work of the job. A chunk that was lost with its
-  // worker travels alone: if it is what kills workers, the chunks that would have shared its
-  // call are not charged its losses again.
-  if (retry.has_value()) {
-    const uint64_t chunk_index = *retry;
-    RegisteredWorker* target =
-        policy_.PickForRetry(registry_, job.dispatch, table.Active(chunk_index)->faulted_on);
-    if (target != nullptr) {
-      table.PopRetry();
-      DispatchLocked(job, {chunk_index}, *target, actions);
-      return true;
-    }
-    // The retry waits for another worker; this one may take fresh chunks meanwhile.
-    if (!table.HasFresh()) return false;
-  }
-  // Fresh chunks, several to a call while the call stays small: a chunk bigger than the
-  // element budget goes alone.
-  DispatchLocked(job,
-                 table.TakeFresh(policy_.CallSize(registry_, *worker, job.dispatch,
-                                                  table.UnsentCount(),
-                                                  job.window.ChunkRoom()),
-                                 options_.max_elements_per_call),
-                 *worker, actions);
+  std::optional<DispatchPolicy::Call> call = policy_.NextCall(registry_, job);
+  if (!call.has_value()) return false;
+  DispatchLocked(job, call->chunk_indices, *call->worker, actions);
   return true;
 }
 
@@ -546,55 +403,30 @@ void Scheduler::DispatchLocked(Job& job, const std::vector<uint64_t>& chunk_indi
                                RegisteredWorker& worker, Actions* actions) {
   const uint64_t call_id = next_call_id_++;
   const absl::Time now = clock_->Now();
-  job.dispatch.workers_used.insert(worker.worker_id);
-  job.open_chunks_by_call[call_id] = static_cast<int>(chunk_indices.size());
   ++worker.calls_in_flight;
   ++outstanding_calls_;
-
-  Actions::Dispatch dispatch;
+  Actions::Dispatch& dispatch = actions->dispatches.emplace_back();
   dispatch.connection = worker.connection;
   dispatch.worker_id = worker.worker_id;
   dispatch.job_sequence = job.sequence;
   dispatch.started = now;
-  dispatch.tasks.reserve(chunk_indices.size());
-  const ChunkPlan& plan = job.chunks->plan();
-  for (uint64_t chunk_index : chunk_indices) {
-    const int attempt = job.chunks->StartRun(chunk_index, worker.worker_id, call_id, now);
-    worker.in_flight.insert({job.sequence, chunk_index, attempt});
-    ChunkTask& task = dispatch.tasks.emplace_back();
-    task.call_id = call_id;
-    task.job_id = job.job_id;
-    task.chunk_index = chunk_index;
-    task.attempt = attempt;
-    task.function = job.spec.function;
-    task.job_input = job.spec.input;
-    task.first_element = plan.FirstElement(chunk_index);
-    task.element_count = plan.ElementCount(chunk_index);
-    task.mode = job.spec.mode;
-    task.shared_values = job.spec.shared_values;
+  dispatch.tasks = job.StartCall(call_id, worker.worker_id, chunk_indices, now);
+  for (const ChunkTask& task : dispatch.tasks) {
+    worker.in_flight.insert({job.sequence, task.chunk_index, task.attempt});
   }
-  actions->dispatches.push_back(std::move(dispatch));
 }
 
 void Scheduler::SpeculateLocked(Job& job, Actions* actions) {
-  // Backups only at the job's tail: while fresh or retried chunks wait, idle slots take those.
-  if (!job.chunks.has_value() || job.chunks->HasRetries() || job.chunks->HasFresh() ||
-      job.window.Full()) {
-    return;
-  }
-  const std::optional<absl::Duration> threshold = policy_.StragglerThreshold(job.dispatch);
-  if (!threshold.has_value()) return;
   const absl::Time now = clock_->Now();
-  for (const auto& [chunk_index, active] : job.chunks->active()) {
-    if (active.runs.size() != 1 || now - active.runs.front().started <= *threshold) continue;
+  for (uint64_t chunk_index : policy_.Stragglers(job, now)) {
+    const ChunkRun& running = job.chunks->Active(chunk_index)->runs.front();
     // An idle slot (not just pipeline room) on another worker that may run this job.
-    RegisteredWorker* backup =
-        policy_.PickBackup(registry_, job.dispatch, active.runs.front().worker_id);
+    RegisteredWorker* backup = policy_.PickBackup(registry_, job.dispatch, running.worker_id);
     if (backup == nullptr) return;
     LogInfo(absl::StrCat(job.job_id, ": chunk ", chunk_index, " has run for ",
-                         absl::FormatDuration(absl::Trunc(now - active.runs.front().started,
+                         absl::FormatDuration(absl::Trunc(now - running.started,
                                                           absl::Milliseconds(1))),
-                         " on ", active.runs.front().worker_id, "; starting a backup on ",
+                         " on ", running.worker_id, "; starting a backup on ",
                          backup->worker_id));
     ++job.stats.backups;
     DispatchLocked(job, {chunk_index}, *backup, actions);
@@ -614,59 +446,20 @@ void Scheduler::DeclareDeadLocked(const std::string& worker_id, const std::strin
     auto job_it = jobs_.find(job_sequence);
     if (job_it == jobs_.end() || job_it->second.finished) continue;
     Job& job = job_it->second;
-    job.dispatch.workers_used.erase(worker_id);
-    if (lost && job.workers_lost.insert(worker_id).second) ++job.stats.workers_lost;
-    if (!job.chunks.has_value()) continue;
-    job.chunks->EndRun(chunk_index, worker_id, attempt);
-    if (lost) {
-      ChunkLostLocked(job, chunk_index, label);
-    } else if (job.chunks->HandBack(chunk_index) == ChunkTable::Loss::kRequeued) {
-      // Dispatched again, but no attempt spent: a rolling restart must not abort jobs.
-      ++job.stats.retries;
-    }
+    std::optional<absl::Status> aborted =
+        job.WorkerGone(worker_id, label, chunk_index, attempt, lost, options_.max_attempts);
+    if (aborted.has_value()) FinishJobLocked(job, *std::move(aborted));
   }
   actions->cancellations.push_back(worker.connection);
   registry_.Remove(worker_id);
 }
 
-void Scheduler::ChunkLostLocked(Job& job, uint64_t chunk_index, const std::string& worker_label) {
-  if (!job.chunks.has_value()) return;
-  switch (job.chunks->Lost(chunk_index, worker_label, options_.max_attempts)) {
-    case ChunkTable::Loss::kNotActive:
-    case ChunkTable::Loss::kStillRunning:
-      return;
-    case ChunkTable::Loss::kRequeued:
-      ++job.stats.retries;
-      return;
-    case ChunkTable::Loss::kExhausted: {
-      const ChunkPlan& plan = job.chunks->plan();
-      const std::vector<std::string>& lost_on = job.chunks->Active(chunk_index)->lost_on;
-      FinishJobLocked(
-          job, absl::AbortedError(absl::StrCat(
-                   "chunk ", chunk_index, " (",
-                   job.spec.input->DescribeSlice(plan.FirstElement(chunk_index),
-                                                 plan.ElementCount(chunk_index)),
-                   ") failed ", lost_on.size(), " times, on workers ",
-                   absl::StrJoin(lost_on, ", "), "; giving up after ", options_.max_attempts,
-                   " attempts")));
-      return;
-    }
-  }
-}
-
 void Scheduler::FinishJobLocked(Job& job, absl::Status status) {
   if (job.finished) return;
-  job.finished = true;
   // Whatever still runs for this job is wasted work now: cancel it so the slots free up.
-  std::set<uint64_t> cancelled_calls;
-  if (job.chunks.has_value()) {
-    for (const auto& [chunk_index, active] : job.chunks->active()) {
-      for (const ChunkRun& run : active.runs) {
-        const RegisteredWorker* worker = registry_.Find(run.worker_id);
-        if (worker != nullptr && cancelled_calls.insert(run.call_id).second) {
-          finished_job_calls_.emplace_back(worker->connection, run.call_id);
-        }
-      }
+  for (const auto& [worker_id, call_id] : job.Finish()) {
+    if (const RegisteredWorker* worker = registry_.Find(worker_id); worker != nullptr) {
+      finished_job_calls_.emplace_back(worker->connection, call_id);
     }
   }
   PushEventLocked(job, job.FinishedEvent(status));

@@ -1,7 +1,8 @@
 // The coordinator's brain, with no transport in it: above the registry of workers and their
 // leases (WorkerRegistry, which knows no jobs) and each job's chunk table (ChunkTable, which
 // knows no workers) it keeps the table of jobs, asks the DispatchPolicy (a function of both)
-// which chunk runs where, and records the answer in both. The gRPC service adapter
+// which chunks run where, records the answer in both, and applies what a job decides about
+// the end of each run (Job::AcceptResult / RunFailed / WorkerGone) to the workers. The gRPC service adapter
 // (coordinator_service.h) turns RPCs into calls on it; unit tests drive it with a FakeClock
 // and fake WorkerConnections.
 //
@@ -17,7 +18,7 @@
 //
 // A result that contradicts itself or the plan (values that do not add up to the count, sum,
 // min and max reported; a wrong element count) is refused and goes the way of an error. Such
-// failures of a worker that did not die are its faults (WorkerSnapshot::faults), and the
+// failures of a worker that did not die are its faults (WorkerInfo::faults), and the
 // chunk's retries avoid it while another worker may run the job.
 //
 // A resubmitted job (the client lost its coordinator) names the chunks it already holds;
@@ -49,6 +50,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/chunking.h"
+#include "common/cluster_info.h"
 #include "common/clock.h"
 #include "common/functions.h"
 #include "common/input.h"
@@ -107,12 +109,6 @@ struct SchedulerOptions {
   int initial_chunks_per_call = 16;
 };
 
-struct ClusterSnapshot {
-  int total_slots = 0;
-  std::vector<WorkerSnapshot> workers;  // by worker id order of registration
-  std::vector<JobSnapshot> jobs;        // by submission order
-};
-
 class Scheduler {
  public:
   // `clock` and `connector` must outlive the scheduler.
@@ -166,7 +162,7 @@ class Scheduler {
   // (the coordinator does so every 100 ms).
   void Tick();
 
-  ClusterSnapshot Snapshot() const;
+  ClusterInfo Snapshot() const;
 
   // HOST:PORT at which workers reach this coordinator, once its server has bound its port:
   // the hint of a job that found no worker names it. Until set, the hint says where to find
@@ -201,18 +197,10 @@ class Scheduler {
                   absl::Time started, const std::vector<std::pair<uint64_t, int>>& chunks,
                   absl::StatusOr<std::vector<ChunkReply>> replies) ABSL_LOCKS_EXCLUDED(mu_);
 
-  // `contradiction`: how the reply's values disagree with what it reports about them
-  // (Disagreement), empty when they agree or it has none; a reply that does is refused.
-  void AcceptResultLocked(Job& job, const std::string& worker_id,
-                          RegisteredWorker* worker, uint64_t chunk_index, int attempt,
-                          ChunkReply reply, const std::string& contradiction,
-                          Actions* actions)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // The run failed with `status`: the function's own error fails the job; anything else
-  // re-queues the chunk (ChunkLostLocked) and, unless the call was cancelled, counts as the
-  // worker's fault.
-  void ChunkFailedLocked(Job& job, const std::string& worker_id, RegisteredWorker* worker,
-                         uint64_t chunk_index, int attempt, const absl::Status& status)
+  // Carries out what `job` decided about a run of `worker` (nullptr: no longer registered):
+  // its fault or its chunk done, the losing copies' calls cancelled, the chunk's event, the
+  // job's end.
+  void ApplyLocked(Job& job, RegisteredWorker* worker, RunOutcome outcome, Actions* actions)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void PumpLocked(Actions* actions) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Sends one call of `job` to the least loaded worker that may take it: one chunk, or
@@ -229,9 +217,6 @@ class Scheduler {
   // (false for a graceful leave).
   void DeclareDeadLocked(const std::string& worker_id, const std::string& reason,
                          Actions* actions, bool lost = true) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // The run of `chunk_index` on `worker_id` was lost: retry it or abort the job.
-  void ChunkLostLocked(Job& job, uint64_t chunk_index, const std::string& worker_label)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Ends the job's stream with `status` and marks it finished; a no-op when it is already.
   // The job is not erased here: PumpLocked does that at the end of the step.
   void FinishJobLocked(Job& job, absl::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -142,21 +142,20 @@ HeartbeatGrant WorkerRegistry::CurrentGrant() const {
   return HeartbeatGrant{granted_interval_, policy_.LeaseFor(granted_interval_)};
 }
 
-std::vector<WorkerSnapshot> WorkerRegistry::Snapshot(absl::Time now) const {
+std::vector<WorkerInfo> WorkerRegistry::Snapshot(absl::Time now) const {
   std::vector<const RegisteredWorker*> ordered;
   for (const auto& [id, worker] : workers_) ordered.push_back(&worker);
   std::sort(ordered.begin(), ordered.end(),
             [](const RegisteredWorker* a, const RegisteredWorker* b) {
               return a->sequence < b->sequence;
             });
-  std::vector<WorkerSnapshot> snapshots;
+  std::vector<WorkerInfo> snapshots;
   snapshots.reserve(ordered.size());
   for (const RegisteredWorker* worker : ordered) {
-    WorkerSnapshot& w = snapshots.emplace_back();
-    w.worker_id = worker->worker_id;
+    WorkerInfo& w = snapshots.emplace_back();
+    w.ref = WorkerIdentity{worker->worker_id, worker->registration.host,
+                           worker->registration.pid};
     w.address = worker->registration.address;
-    w.host = worker->registration.host;
-    w.pid = worker->registration.pid;
     w.slots = worker->registration.slots;
     w.functions = worker->registration.functions;
     w.chunks_in_flight = static_cast<int>(worker->in_flight.size());

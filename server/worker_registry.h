@@ -23,31 +23,12 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/cluster_info.h"
 #include "common/worker_registration.h"
 #include "server/heartbeat_policy.h"
 #include "server/worker_connection.h"
 
 namespace gpool {
-
-struct WorkerSnapshot {
-  std::string worker_id;
-  std::string address;
-  std::string host;
-  int64_t pid = 0;
-  int slots = 0;
-  std::vector<std::string> functions;
-  int chunks_in_flight = 0;
-  int64_t chunks_done = 0;
-  // Chunks the worker failed without dying: an error that was not the function's own, or a
-  // result that contradicts itself or the plan (values that do not add up to the count, sum,
-  // min and max it reported, a wrong element count). Each such chunk ran again elsewhere.
-  int64_t faults = 0;
-  absl::Duration heartbeat_age;
-  // The interval the worker beats at, as far as the coordinator knows (what it last reported,
-  // or was granted at registration), and the lease that follows from it.
-  absl::Duration heartbeat_interval;
-  absl::Duration lease_timeout;
-};
 
 // One registered worker. The registry hands out references to it; they stay valid until the
 // worker is removed.
@@ -66,7 +47,7 @@ struct RegisteredWorker {
   // RunChunks calls sent and not answered: what capacity is counted in.
   int calls_in_flight = 0;
   int64_t chunks_done = 0;
-  // Chunks it failed other than by dying: see WorkerSnapshot::faults.
+  // Chunks it failed other than by dying: see WorkerInfo::faults.
   int64_t faults = 0;
   // Leaving gracefully: gets no new chunks.
   bool draining = false;
@@ -123,7 +104,7 @@ class WorkerRegistry {
 
   HeartbeatGrant CurrentGrant() const;
   // By registration order.
-  std::vector<WorkerSnapshot> Snapshot(absl::Time now) const;
+  std::vector<WorkerInfo> Snapshot(absl::Time now) const;
 
   size_t size() const { return workers_.size(); }
   // By worker id; for the dispatch policy's scans.

@@ -195,9 +195,9 @@ TEST(ChaosTest, FrozenWorker_JobCompletesAndWorkerRejoinsAfterThaw) {
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<Client> client, Client::Connect(cluster->address()));
   EXPECT_TRUE(WaitUntil(
       [&] {
-        absl::StatusOr<ClusterView> view = client->GetClusterInfo();
+        absl::StatusOr<ClusterInfo> view = client->GetClusterInfo();
         if (!view.ok()) return false;
-        for (const WorkerView& worker : view->workers) {
+        for (const WorkerInfo& worker : view->workers) {
           if (worker.ref.pid == frozen) return true;
         }
         return false;
@@ -227,7 +227,7 @@ TEST(ChaosTest, CoordinatorRestartMidJob_CliJobFinishesExact) {
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<Client> observer, Client::Connect(cluster->address()));
   ASSERT_TRUE(WaitUntil(
       [&] {
-        absl::StatusOr<ClusterView> view = observer->GetClusterInfo();
+        absl::StatusOr<ClusterInfo> view = observer->GetClusterInfo();
         return view.ok() && !view->jobs.empty() && view->jobs[0].chunks_done >= 10;
       },
       absl::Seconds(30)));
@@ -257,7 +257,7 @@ TEST(ChaosTest, ClientKilledMidJob_JobDroppedAndWorkersIdle) {
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<Client> observer, Client::Connect(cluster->address()));
   ASSERT_TRUE(WaitUntil(
       [&] {
-        absl::StatusOr<ClusterView> view = observer->GetClusterInfo();
+        absl::StatusOr<ClusterInfo> view = observer->GetClusterInfo();
         return view.ok() && !view->jobs.empty() && view->jobs[0].chunks_done >= 3;
       },
       absl::Seconds(30)));
@@ -266,19 +266,19 @@ TEST(ChaosTest, ClientKilledMidJob_JobDroppedAndWorkersIdle) {
   // The job had 1000 chunks; it must be gone, and nothing left running, well before that.
   EXPECT_TRUE(WaitUntil(
       [&] {
-        absl::StatusOr<ClusterView> view = observer->GetClusterInfo();
+        absl::StatusOr<ClusterInfo> view = observer->GetClusterInfo();
         if (!view.ok() || !view->jobs.empty()) return false;
-        for (const WorkerView& worker : view->workers) {
+        for (const WorkerInfo& worker : view->workers) {
           if (worker.chunks_in_flight != 0) return false;
         }
         return true;
       },
       absl::Seconds(5)))
       << "the coordinator kept the dead client's job or its workers stayed busy";
-  absl::StatusOr<ClusterView> view = observer->GetClusterInfo();
+  absl::StatusOr<ClusterInfo> view = observer->GetClusterInfo();
   ASSERT_OK(view);
   int64_t chunks_done = 0;
-  for (const WorkerView& worker : view->workers) chunks_done += worker.chunks_done;
+  for (const WorkerInfo& worker : view->workers) chunks_done += worker.chunks_done;
   EXPECT_LT(chunks_done, 500);
 }
 
@@ -289,9 +289,9 @@ TEST(ChaosTest, SigtermDrain_WorkerFinishesChunksInHandAndExitsCleanly) {
   ASSERT_NE(cluster, nullptr);
   const pid_t leaving = cluster->worker_pids()[0];
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<Client> observer, Client::Connect(cluster->address()));
-  ASSERT_OK_AND_ASSIGN(ClusterView view, observer->GetClusterInfo());
+  ASSERT_OK_AND_ASSIGN(ClusterInfo view, observer->GetClusterInfo());
   std::string leaving_address;
-  for (const WorkerView& worker : view.workers) {
+  for (const WorkerInfo& worker : view.workers) {
     if (worker.ref.pid == leaving) leaving_address = worker.address;
   }
   ASSERT_FALSE(leaving_address.empty());
@@ -320,7 +320,7 @@ TEST(ChaosTest, SigtermDrain_WorkerFinishesChunksInHandAndExitsCleanly) {
   absl::StatusOr<int> exit_code = cluster->WaitForWorkerExit(leaving, absl::Seconds(15));
   ASSERT_OK(exit_code);
   EXPECT_EQ(*exit_code, 0);
-  ASSERT_OK_AND_ASSIGN(ClusterView after, observer->GetClusterInfo());
+  ASSERT_OK_AND_ASSIGN(ClusterInfo after, observer->GetClusterInfo());
   EXPECT_EQ(after.workers.size(), 1u);  // it deregistered instead of waiting out a lease
 }
 
@@ -356,21 +356,21 @@ constexpr absl::Duration kGrantedInterval = absl::Seconds(1);
 constexpr absl::Duration kGrantedLease = absl::Seconds(10);
 
 // Worker id by PID; a worker declared dead comes back under a new id.
-std::map<int64_t, std::string> WorkerIds(const ClusterView& view) {
+std::map<int64_t, std::string> WorkerIds(const ClusterInfo& view) {
   std::map<int64_t, std::string> ids;
-  for (const WorkerView& worker : view.workers) ids[worker.ref.pid] = worker.ref.worker_id;
+  for (const WorkerInfo& worker : view.workers) ids[worker.ref.pid] = worker.ref.worker_id;
   return ids;
 }
 
 // Waits until every registered worker (and `count` of them) reports beating at `interval`.
-absl::StatusOr<ClusterView> AwaitIntervals(Client& client, size_t count,
+absl::StatusOr<ClusterInfo> AwaitIntervals(Client& client, size_t count,
                                            absl::Duration interval) {
-  absl::StatusOr<ClusterView> view;
+  absl::StatusOr<ClusterInfo> view;
   WaitUntil(
       [&] {
         view = client.GetClusterInfo();
         if (!view.ok() || view->workers.size() != count) return false;
-        for (const WorkerView& worker : view->workers) {
+        for (const WorkerInfo& worker : view->workers) {
           if (worker.heartbeat_interval != interval) return false;
         }
         return true;
@@ -386,8 +386,8 @@ TEST(ChaosTest, AdaptiveHeartbeat_OverBudget_WorkersAdoptLongerIntervalCrashSeen
   auto cluster = StartCluster(3, {"--chunk_delay=20ms"}, kTinyHeartbeatBudget);
   ASSERT_NE(cluster, nullptr);
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<Client> observer, Client::Connect(cluster->address()));
-  ASSERT_OK_AND_ASSIGN(ClusterView before, AwaitIntervals(*observer, 3, kGrantedInterval));
-  for (const WorkerView& worker : before.workers) {
+  ASSERT_OK_AND_ASSIGN(ClusterInfo before, AwaitIntervals(*observer, 3, kGrantedInterval));
+  for (const WorkerInfo& worker : before.workers) {
     EXPECT_EQ(worker.heartbeat_interval, kGrantedInterval) << worker.ref.worker_id;
     EXPECT_EQ(worker.lease_timeout, kGrantedLease) << worker.ref.worker_id;
   }
@@ -411,7 +411,7 @@ TEST(ChaosTest, AdaptiveHeartbeat_OverBudget_WorkersAdoptLongerIntervalCrashSeen
 
   // The two left keep their registrations and interval (two workers need 667 ms: within a
   // step of the grant, so it stays).
-  ASSERT_OK_AND_ASSIGN(ClusterView after, AwaitIntervals(*observer, 2, kGrantedInterval));
+  ASSERT_OK_AND_ASSIGN(ClusterInfo after, AwaitIntervals(*observer, 2, kGrantedInterval));
   std::map<int64_t, std::string> ids_before = WorkerIds(before);
   ids_before.erase(victim);
   EXPECT_EQ(WorkerIds(after), ids_before);
@@ -425,7 +425,7 @@ TEST(ChaosTest, AdaptiveHeartbeat_IdleWorkersKilledAndFrozen_DeclaredDeadWithinT
   auto cluster = StartCluster(3, {}, kTinyHeartbeatBudget);
   ASSERT_NE(cluster, nullptr);
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<Client> observer, Client::Connect(cluster->address()));
-  ASSERT_OK_AND_ASSIGN(ClusterView before, AwaitIntervals(*observer, 3, kGrantedInterval));
+  ASSERT_OK_AND_ASSIGN(ClusterInfo before, AwaitIntervals(*observer, 3, kGrantedInterval));
 
   const pid_t killed = cluster->worker_pids()[0];
   const pid_t frozen = cluster->worker_pids()[1];
@@ -435,7 +435,7 @@ TEST(ChaosTest, AdaptiveHeartbeat_IdleWorkersKilledAndFrozen_DeclaredDeadWithinT
   std::map<int64_t, absl::Duration> declared_dead_after;
   ASSERT_TRUE(WaitUntil(
       [&] {
-        absl::StatusOr<ClusterView> view = observer->GetClusterInfo();
+        absl::StatusOr<ClusterInfo> view = observer->GetClusterInfo();
         if (!view.ok()) return false;
         const std::map<int64_t, std::string> ids = WorkerIds(*view);
         for (pid_t pid : {killed, frozen}) {
@@ -454,7 +454,7 @@ TEST(ChaosTest, AdaptiveHeartbeat_IdleWorkersKilledAndFrozen_DeclaredDeadWithinT
 
   // The survivor was never declared dead, and now beats faster.
   const int64_t survivor = cluster->worker_pids()[2];
-  ASSERT_OK_AND_ASSIGN(ClusterView alone,
+  ASSERT_OK_AND_ASSIGN(ClusterInfo alone,
                        AwaitIntervals(*observer, 1, absl::Milliseconds(417)));
   EXPECT_EQ(WorkerIds(alone).at(survivor), WorkerIds(before).at(survivor));
   EXPECT_EQ(alone.workers[0].lease_timeout, absl::Milliseconds(4170));
@@ -463,7 +463,7 @@ TEST(ChaosTest, AdaptiveHeartbeat_IdleWorkersKilledAndFrozen_DeclaredDeadWithinT
   ASSERT_OK(cluster->SignalWorker(frozen, SIGCONT));
   EXPECT_TRUE(WaitUntil(
       [&] {
-        absl::StatusOr<ClusterView> view = observer->GetClusterInfo();
+        absl::StatusOr<ClusterInfo> view = observer->GetClusterInfo();
         return view.ok() && WorkerIds(*view).count(frozen) == 1;
       },
       absl::Seconds(20)))

@@ -96,10 +96,10 @@ TEST_F(CliUxTest, Status_TwoWorkersAndRunningJob_TableAndJsonShowPidsAndProgress
   ProcessGuard map_guard(map_pid);
 
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<Client> client, Client::Connect(cluster_->address()));
-  JobView job;
+  JobInfo job;
   ASSERT_TRUE(WaitUntil(
       [&] {
-        absl::StatusOr<ClusterView> view = client->GetClusterInfo();
+        absl::StatusOr<ClusterInfo> view = client->GetClusterInfo();
         if (!view.ok() || view->jobs.size() != 1 || view->jobs[0].chunks_done == 0) return false;
         job = view->jobs[0];
         return true;

@@ -107,9 +107,9 @@ TEST_P(OneElementChunksTest, EachElementOnceAcrossBothWorkers) {
   EXPECT_EQ(pids, std::set<int64_t>(workers.begin(), workers.end()));
   EXPECT_THAT(run.out, HasSubstr("The sum of the square of the first 3000 integers is 9004500500\n"));
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<Client> client, Client::Connect(cluster_->address()));
-  ASSERT_OK_AND_ASSIGN(ClusterView view, client->GetClusterInfo());
+  ASSERT_OK_AND_ASSIGN(ClusterInfo view, client->GetClusterInfo());
   ASSERT_EQ(view.workers.size(), 2u);
-  for (const WorkerView& worker : view.workers) {
+  for (const WorkerInfo& worker : view.workers) {
     EXPECT_EQ(worker.faults, 0) << "worker " << worker.ref.pid << " refused a call";
   }
 }
@@ -572,7 +572,7 @@ TEST_F(ClusterTest, Health_CoordinatorAndRegisteredWorkerServe_UnregisteredWorke
   EXPECT_EQ(coordinator.out, "SERVING\n");
 
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<Client> client, Client::Connect(cluster_->address()));
-  ASSERT_OK_AND_ASSIGN(ClusterView view, client->GetClusterInfo());
+  ASSERT_OK_AND_ASSIGN(ClusterInfo view, client->GetClusterInfo());
   ASSERT_EQ(view.workers.size(), 1u);
   CliRun worker = RunCli({"health", view.workers[0].address});
   EXPECT_EQ(worker.exit_code, 0) << worker.err;
@@ -599,7 +599,7 @@ TEST_F(ClusterTest, Health_CoordinatorAndRegisteredWorkerServe_UnregisteredWorke
 TEST_F(ClusterTest, Health_ServiceNamesReportAsTheServer_UnknownNameIsNotFound) {
   StartCluster(1);
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<Client> client, Client::Connect(cluster_->address()));
-  ASSERT_OK_AND_ASSIGN(ClusterView view, client->GetClusterInfo());
+  ASSERT_OK_AND_ASSIGN(ClusterInfo view, client->GetClusterInfo());
   ASSERT_EQ(view.workers.size(), 1u);
   const std::string& worker = view.workers[0].address;
 

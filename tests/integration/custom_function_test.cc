@@ -48,9 +48,9 @@ class CustomFunctionTest : public ::testing::Test {
     // Registration has no event to wait on from here: poll the coordinator's view.
     const bool registered = WaitUntil(
         [&] {
-          absl::StatusOr<ClusterView> view = client_->GetClusterInfo();
+          absl::StatusOr<ClusterInfo> view = client_->GetClusterInfo();
           if (!view.ok()) return false;
-          for (const WorkerView& worker : view->workers) {
+          for (const WorkerInfo& worker : view->workers) {
             if (worker.ref.pid == custom_pid_) return true;
           }
           return false;

@@ -105,9 +105,9 @@ class TestCoordinator {
 
   bool Registered(const std::string& worker_id) const { return Worker(worker_id).has_value(); }
 
-  std::optional<WorkerSnapshot> Worker(const std::string& worker_id) const {
-    for (const WorkerSnapshot& worker : scheduler_->Snapshot().workers) {
-      if (worker.worker_id == worker_id) return worker;
+  std::optional<WorkerInfo> Worker(const std::string& worker_id) const {
+    for (const WorkerInfo& worker : scheduler_->Snapshot().workers) {
+      if (worker.ref.worker_id == worker_id) return worker;
     }
     return std::nullopt;
   }
@@ -116,7 +116,7 @@ class TestCoordinator {
   bool AwaitReportedInterval(const std::string& worker_id, absl::Duration interval) const {
     return WaitUntil(
         [&] {
-          std::optional<WorkerSnapshot> worker = Worker(worker_id);
+          std::optional<WorkerInfo> worker = Worker(worker_id);
           return worker.has_value() && worker->heartbeat_interval == interval;
         },
         kWait, kPoll);
@@ -128,8 +128,10 @@ class TestCoordinator {
   bool AwaitFreshBeat(const std::string& worker_id) const {
     return WaitUntil(
         [&] {
-          for (const WorkerSnapshot& worker : scheduler_->Snapshot().workers) {
-            if (worker.worker_id == worker_id) return worker.heartbeat_age == absl::ZeroDuration();
+          for (const WorkerInfo& worker : scheduler_->Snapshot().workers) {
+            if (worker.ref.worker_id == worker_id) {
+              return worker.heartbeat_age == absl::ZeroDuration();
+            }
           }
           return false;
         },

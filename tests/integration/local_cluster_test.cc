@@ -66,9 +66,9 @@ TEST(ForkedLocalClusterTest, Start_DaemonsAreChildProcessesOfTheCallerWithTheirO
   }
   // The coordinator knows the workers by the PIDs they really have.
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<Client> client, Client::Connect(cluster->address()));
-  ASSERT_OK_AND_ASSIGN(ClusterView view, client->GetClusterInfo());
+  ASSERT_OK_AND_ASSIGN(ClusterInfo view, client->GetClusterInfo());
   std::vector<int64_t> registered;
-  for (const WorkerView& worker : view.workers) registered.push_back(worker.ref.pid);
+  for (const WorkerInfo& worker : view.workers) registered.push_back(worker.ref.pid);
   EXPECT_THAT(registered, UnorderedElementsAreArray(workers.begin(), workers.end()));
 }
 
@@ -170,7 +170,7 @@ TEST(ForkDaemonLauncherTest, WorkerStartedFirst_RegistersOnceTheCoordinatorPortF
 
   ASSERT_OK_AND_ASSIGN(std::string port, WaitForFileLine(port_file, absl::Seconds(30)));
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<Client> client, Client::Connect("127.0.0.1:" + port));
-  ASSERT_OK_AND_ASSIGN(ClusterView view, client->GetClusterInfo(1, absl::Seconds(30)));
+  ASSERT_OK_AND_ASSIGN(ClusterInfo view, client->GetClusterInfo(1, absl::Seconds(30)));
   ASSERT_EQ(view.workers.size(), 1u) << ReadFile(worker.spawn.stderr_path);
   EXPECT_EQ(view.workers[0].ref.pid, worker_pid);
   for (pid_t pid : {worker_pid, coordinator_pid}) {

@@ -301,10 +301,10 @@ TEST(CliOutputTest, MapJson_HostileHostName_StaysValidJson) {
 
 // ---- gpool status -----------------------------------------------------------------------
 
-ClusterView BusyCluster() {
-  ClusterView view;
+ClusterInfo BusyCluster() {
+  ClusterInfo view;
   view.total_slots = 3;
-  WorkerView a;
+  WorkerInfo a;
   a.ref = WorkerIdentity{"w1", "node-a", 4242};
   a.address = "10.0.0.1:5000";
   a.slots = 2;
@@ -315,7 +315,7 @@ ClusterView BusyCluster() {
   a.heartbeat_age = absl::Milliseconds(300);
   a.heartbeat_interval = absl::Milliseconds(2500);
   a.lease_timeout = absl::Seconds(15);
-  WorkerView b;
+  WorkerInfo b;
   b.ref = WorkerIdentity{"w2", "node-b", 7};
   b.address = "10.0.0.2:5000";
   b.slots = 1;
@@ -324,7 +324,7 @@ ClusterView BusyCluster() {
   b.chunks_done = 3;
   b.heartbeat_age = absl::Seconds(12);
   view.workers = {a, b};
-  JobView job;
+  JobInfo job;
   job.job_id = "job-9";
   job.function = "square";
   job.total_elements = 1'000'000;
@@ -349,7 +349,7 @@ TEST(CliOutputTest, StatusReport_WorkersAndJob_EveryColumn) {
 }
 
 TEST(CliOutputTest, StatusReport_EmptyCluster_SaysSo) {
-  EXPECT_EQ(StatusReport("h:1", ClusterView{}),
+  EXPECT_EQ(StatusReport("h:1", ClusterInfo{}),
             "Coordinator h:1: 0 workers, 0 slots, 0 running jobs\n"
             "\n"
             "No workers are registered.\n"
@@ -389,7 +389,7 @@ TEST(CliOutputTest, StatusJson_ParsesWithEveryField) {
 }
 
 TEST(CliOutputTest, StatusJson_EmptyCluster_EmptyArrays) {
-  const Json json = Parse(StatusJson("h:1", ClusterView{}));
+  const Json json = Parse(StatusJson("h:1", ClusterInfo{}));
   EXPECT_EQ(json.at("workers"), Json::array());
   EXPECT_EQ(json.at("jobs"), Json::array());
 }

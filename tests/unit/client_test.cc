@@ -293,9 +293,9 @@ TEST(CliOutputTest, ErrorLine_NamesCode) {
 }
 
 TEST(CliOutputTest, ClusterReport_ListsWorkers) {
-  ClusterView view;
+  ClusterInfo view;
   view.total_slots = 3;
-  WorkerView worker;
+  WorkerInfo worker;
   worker.ref = WorkerIdentity{"w1", "node-a", 77};
   worker.address = "10.0.0.1:5000";
   worker.slots = 3;

@@ -1,16 +1,21 @@
 // The dispatch policy alone, on plain data: a worker registry filled by hand and a job's
-// dispatch state. No Scheduler, no chunks, no clock.
+// dispatch state, or a planned job whose chunks a test starts and ends by hand. No
+// Scheduler, no connections; time is given.
 #include "server/dispatch_policy.h"
 
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace gpool {
 namespace {
+
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
 
 const absl::Time kStart = absl::UnixEpoch() + absl::Hours(24);
 
@@ -27,6 +32,18 @@ class DispatchPolicyTest : public ::testing::Test {
     RegisteredWorker& worker = registry_.Add(registration, nullptr, kStart);
     worker.calls_in_flight = calls;
     return worker;
+  }
+
+  // A planned job of `chunks` chunks of `chunk_size` elements, `window` results deep.
+  static ::gpool::Job Planned(int chunks, int64_t chunk_size = 10, int window = 1000) {
+    JobSpec spec;
+    spec.function = "square";
+    spec.input = std::make_shared<const Input>(Input::Range(1, chunks * chunk_size));
+    spec.chunk_size = chunk_size;
+    spec.mode = ResultMode::kSum;
+    ::gpool::Job job(1, std::move(spec), ResultWindow(window, 1 << 20), kStart);
+    EXPECT_TRUE(job.Plan(1, 1).ok());
+    return job;
   }
 
   static JobDispatchState Job(int max_workers = 0) {
@@ -155,6 +172,95 @@ TEST_F(DispatchPolicyTest, SlotsFor_WorkerLimit_LargestWorkersThatAcceptTheJob) 
   const DispatchPolicy::Slots slots = DispatchPolicy::SlotsFor(registry_, Job(/*max_workers=*/2));
   EXPECT_EQ(slots.cluster, 30);
   EXPECT_EQ(slots.job, 12);
+}
+
+TEST_F(DispatchPolicyTest, NextCall_FreshChunks_InitialBatchToTheLeastLoadedWorker) {
+  Add(2, /*calls=*/1);
+  RegisteredWorker& idle = Add(2);
+  ::gpool::Job job = Planned(100);
+  std::optional<DispatchPolicy::Call> call = policy_.NextCall(registry_, job);
+  ASSERT_TRUE(call.has_value());
+  EXPECT_EQ(call->worker, &idle);
+  ASSERT_EQ(call->chunk_indices.size(), 16u);  // initial_chunks_per_call
+  EXPECT_EQ(call->chunk_indices.front(), 0u);
+  EXPECT_EQ(job.chunks->UnsentCount(), 84u);
+}
+
+TEST_F(DispatchPolicyTest, NextCall_ChunksOverElementBudget_EachAlone) {
+  DispatchOptions options;
+  options.max_elements_per_call = 15;
+  const DispatchPolicy policy(options);
+  Add(1);
+  ::gpool::Job job = Planned(4);
+  std::optional<DispatchPolicy::Call> call = policy.NextCall(registry_, job);
+  ASSERT_TRUE(call.has_value());
+  EXPECT_THAT(call->chunk_indices, ElementsAre(0u));
+}
+
+TEST_F(DispatchPolicyTest, NextCall_RetryWaiting_AloneToAWorkerThatDidNotFailIt) {
+  RegisteredWorker& faulty = Add(4);
+  RegisteredWorker& other = Add(1);
+  ::gpool::Job job = Planned(10);
+  job.chunks->TakeFresh(1, 1000);
+  job.StartCall(1, faulty.worker_id, {0}, kStart);
+  job.RunFailed(0, faulty.worker_id, faulty.worker_id, 1, absl::InternalError("disk"), 4);
+  std::optional<DispatchPolicy::Call> call = policy_.NextCall(registry_, job);
+  ASSERT_TRUE(call.has_value());
+  EXPECT_EQ(call->worker, &other);
+  EXPECT_THAT(call->chunk_indices, ElementsAre(0u));
+  EXPECT_FALSE(job.chunks->HasRetries());
+}
+
+TEST_F(DispatchPolicyTest, NextCall_RetryWaitsForBusyOtherWorker_FreshChunksMeanwhile) {
+  RegisteredWorker& faulty = Add(4);
+  Add(1, /*calls=*/2);  // may run the job, no room
+  ::gpool::Job job = Planned(10);
+  job.chunks->TakeFresh(1, 1000);
+  job.StartCall(1, faulty.worker_id, {0}, kStart);
+  job.RunFailed(0, faulty.worker_id, faulty.worker_id, 1, absl::InternalError("disk"), 4);
+  std::optional<DispatchPolicy::Call> call = policy_.NextCall(registry_, job);
+  ASSERT_TRUE(call.has_value());
+  EXPECT_EQ(call->worker, &faulty);
+  EXPECT_EQ(call->chunk_indices.front(), 1u);
+  EXPECT_TRUE(job.chunks->HasRetries());
+}
+
+TEST_F(DispatchPolicyTest, NextCall_ResultWindowFull_Nullopt) {
+  Add(1);
+  ::gpool::Job job = Planned(10, 10, /*window=*/1);
+  job.window.Add(0);
+  EXPECT_FALSE(policy_.NextCall(registry_, job).has_value());
+  EXPECT_EQ(job.chunks->UnsentCount(), 10u);
+}
+
+TEST_F(DispatchPolicyTest, NextCall_NoWorkerWithRoom_NulloptNothingTaken) {
+  Add(1, /*calls=*/2);
+  ::gpool::Job job = Planned(10);
+  EXPECT_FALSE(policy_.NextCall(registry_, job).has_value());
+  EXPECT_EQ(job.chunks->UnsentCount(), 10u);
+}
+
+TEST_F(DispatchPolicyTest, Stragglers_FreshChunksLeft_None) {
+  ::gpool::Job job = Planned(3);
+  job.chunks->TakeFresh(1, 1000);
+  job.StartCall(1, "w1", {0}, kStart);
+  job.dispatch.RecordChunkDuration(absl::Milliseconds(10));
+  EXPECT_THAT(policy_.Stragglers(job, kStart + absl::Hours(1)), IsEmpty());
+}
+
+TEST_F(DispatchPolicyTest, Stragglers_TailChunkRunsPastThreshold_ListedOnceWithoutBackup) {
+  ::gpool::Job job = Planned(3);
+  job.chunks->TakeFresh(3, 1000);
+  job.StartCall(1, "w1", {0}, kStart);
+  job.StartCall(2, "w2", {1}, kStart);
+  job.StartCall(3, "w3", {2}, kStart);
+  job.StartCall(4, "w4", {2}, kStart);  // chunk 2 has a backup already
+  ChunkReply reply;
+  reply.count = 10;
+  job.AcceptResult(0, "w1", "w1", 1, reply, "", kStart + absl::Milliseconds(100),
+                   4);  // threshold: 1 s
+  EXPECT_THAT(policy_.Stragglers(job, kStart + absl::Milliseconds(900)), IsEmpty());
+  EXPECT_THAT(policy_.Stragglers(job, kStart + absl::Seconds(2)), ElementsAre(1u));
 }
 
 }  // namespace

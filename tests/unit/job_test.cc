@@ -1,4 +1,5 @@
-// One job alone: planning, judging replies against the plan, its events. No workers.
+// One job alone: planning, judging replies against the plan and the ends of its runs, its
+// events. No workers beyond their ids; time is given.
 #include "server/job.h"
 
 #include <memory>
@@ -14,7 +15,11 @@ namespace {
 
 using ::gpool::testing::StatusIs;
 using ::testing::HasSubstr;
+using ::testing::AllOf;
+using ::testing::ElementsAre;
 using ::testing::IsEmpty;
+using ::testing::Not;
+using ::testing::Pair;
 
 const absl::Time kStart = absl::UnixEpoch() + absl::Hours(24);
 
@@ -117,11 +122,236 @@ TEST(JobTest, FinishedEvent_Unavailable_NotFinal) {
 
 TEST(JobTest, Snapshot_BeforePlanning_NoChunks) {
   Job job = MakeJob(Spec());
-  const JobSnapshot snapshot = job.Snapshot(kStart + absl::Seconds(2));
+  const JobInfo snapshot = job.Snapshot(kStart + absl::Seconds(2));
   EXPECT_EQ(snapshot.job_id, "job-3");
   EXPECT_EQ(snapshot.total_elements, 95u);
   EXPECT_EQ(snapshot.num_chunks, 0u);
   EXPECT_EQ(snapshot.elapsed, absl::Seconds(2));
+}
+
+// A planned job whose chunks 0..(count-1) run in call 1 on w1, started at kStart.
+Job RunningJob(uint64_t count, JobSpec spec = Spec()) {
+  Job job = MakeJob(std::move(spec));
+  EXPECT_TRUE(job.Plan(1, 1).ok());
+  job.StartCall(1, "w1", job.chunks->TakeFresh(count, 1000), kStart);
+  return job;
+}
+
+TEST(JobTest, ValidateJobSpec_Good_Ok) { EXPECT_TRUE(ValidateJobSpec(Spec()).ok()); }
+
+TEST(JobTest, ValidateJobSpec_SharedValuesOnSumJob_InvalidArgument) {
+  JobSpec spec = Spec(ResultMode::kSum);
+  spec.shared_values = SharedValuesRef{};
+  EXPECT_THAT(ValidateJobSpec(spec),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("shared_values")));
+}
+
+TEST(JobTest, ValidateJobSpec_ResumeWithoutChunkSize_InvalidArgument) {
+  JobSpec spec = Spec();
+  spec.chunk_size = 0;
+  spec.completed_chunks = {{0, 1}};
+  EXPECT_THAT(ValidateJobSpec(spec), StatusIs(absl::StatusCode::kInvalidArgument,
+                                              HasSubstr("original chunk size")));
+}
+
+TEST(JobTest, StartCall_TwoChunks_TasksOfThePlanRecordedAsRunning) {
+  Job job = MakeJob(Spec());
+  ASSERT_TRUE(job.Plan(1, 1).ok());
+  const std::vector<ChunkTask> tasks = job.StartCall(7, "w2", {0, 1}, kStart);
+  ASSERT_EQ(tasks.size(), 2u);
+  EXPECT_EQ(tasks[1].call_id, 7u);
+  EXPECT_EQ(tasks[1].job_id, "job-3");
+  EXPECT_EQ(tasks[1].first_element, 10u);
+  EXPECT_EQ(tasks[1].element_count, 10u);
+  EXPECT_EQ(tasks[1].attempt, 1);
+  ASSERT_NE(job.chunks->Active(1), nullptr);
+  EXPECT_EQ(job.chunks->Active(1)->runs.front().worker_id, "w2");
+  EXPECT_EQ(job.open_chunks_by_call[7], 2);
+  EXPECT_EQ(job.dispatch.workers_used.count("w2"), 1u);
+}
+
+TEST(JobTest, AcceptResult_FirstResult_ChunkEventWindowPlaceAndDuration) {
+  Job job = RunningJob(1);
+  const RunOutcome outcome = job.AcceptResult(0, "w1", "w1 (h/1)", 1, SumReply(10), "",
+                                              kStart + absl::Seconds(2), /*max_attempts=*/4);
+  ASSERT_TRUE(outcome.chunk_event.has_value());
+  EXPECT_EQ(outcome.chunk_event->chunk.chunk_index, 0u);
+  EXPECT_FALSE(outcome.worker_fault);
+  EXPECT_FALSE(outcome.finish.has_value());
+  EXPECT_EQ(job.chunks->chunks_done(), 1u);
+  EXPECT_EQ(job.window.ChunkRoom(), 15);
+  EXPECT_THAT(job.dispatch.chunk_durations, ElementsAre(absl::Seconds(2)));
+}
+
+TEST(JobTest, AcceptResult_SecondCopy_DroppedAndCounted) {
+  Job job = RunningJob(1);
+  job.StartCall(2, "w2", {0}, kStart);
+  job.AcceptResult(0, "w1", "w1", 1, SumReply(10), "", kStart, 4);
+  const RunOutcome late = job.AcceptResult(0, "w2", "w2", 2, SumReply(10), "", kStart, 4);
+  EXPECT_FALSE(late.chunk_event.has_value());
+  EXPECT_EQ(job.stats.duplicates_dropped, 1);
+  EXPECT_EQ(job.chunks->chunks_done(), 1u);
+}
+
+TEST(JobTest, AcceptResult_BackupWins_LosingCallCancelled) {
+  Job job = RunningJob(1);
+  job.StartCall(2, "w2", {0}, kStart);
+  const RunOutcome outcome = job.AcceptResult(0, "w2", "w2", 2, SumReply(10), "", kStart, 4);
+  EXPECT_THAT(outcome.calls_to_cancel, ElementsAre(Pair("w1", 1u)));
+}
+
+TEST(JobTest, AcceptResult_LosingCallStillCarriesOpenChunks_NotCancelled) {
+  Job job = RunningJob(2);  // chunks 0 and 1 in call 1 on w1
+  job.StartCall(2, "w2", {0}, kStart);
+  const RunOutcome outcome = job.AcceptResult(0, "w2", "w2", 2, SumReply(10), "", kStart, 4);
+  EXPECT_THAT(outcome.calls_to_cancel, IsEmpty());
+}
+
+TEST(JobTest, AcceptResult_LastChunk_FinishesOk) {
+  JobSpec spec = Spec();
+  spec.completed_chunks = {{0, 8}};
+  Job job = RunningJob(1, std::move(spec));  // chunk 9, of 5 elements
+  const RunOutcome outcome = job.AcceptResult(9, "w1", "w1", 1, SumReply(5), "", kStart, 4);
+  ASSERT_TRUE(outcome.finish.has_value());
+  EXPECT_TRUE(outcome.finish->ok());
+}
+
+TEST(JobTest, AcceptResult_WrongCountWhileRunning_WorkersFaultAndChunkRequeued) {
+  Job job = RunningJob(1);
+  const RunOutcome outcome = job.AcceptResult(0, "w1", "w1", 1, SumReply(3), "", kStart, 4);
+  EXPECT_TRUE(outcome.worker_fault);
+  EXPECT_FALSE(outcome.chunk_event.has_value());
+  EXPECT_FALSE(outcome.finish.has_value());
+  EXPECT_EQ(job.chunks->NextRetry(), std::optional<uint64_t>(0));
+  EXPECT_THAT(job.chunks->Active(0)->faulted_on, ElementsAre("w1"));
+  EXPECT_EQ(job.stats.retries, 1);
+}
+
+TEST(JobTest, AcceptResult_WrongCountOfLateCopy_WorkersFaultOnly) {
+  Job job = RunningJob(1);
+  job.StartCall(2, "w2", {0}, kStart);
+  job.AcceptResult(0, "w1", "w1", 1, SumReply(10), "", kStart, 4);
+  const RunOutcome late = job.AcceptResult(0, "w2", "w2", 2, SumReply(3), "", kStart, 4);
+  EXPECT_TRUE(late.worker_fault);
+  EXPECT_FALSE(late.finish.has_value());
+  EXPECT_EQ(job.stats.duplicates_dropped, 0);
+  EXPECT_EQ(job.stats.retries, 0);
+}
+
+TEST(JobTest, RunFailed_FunctionsOwnError_FinishesTheJobWithIt) {
+  Job job = RunningJob(1);
+  const RunOutcome outcome =
+      job.RunFailed(0, "w1", "w1", 1, absl::OutOfRangeError("overflow at 7"), 4);
+  ASSERT_TRUE(outcome.finish.has_value());
+  EXPECT_THAT(*outcome.finish, StatusIs(absl::StatusCode::kOutOfRange, "overflow at 7"));
+  EXPECT_FALSE(outcome.worker_fault);
+}
+
+TEST(JobTest, RunFailed_WorkersError_FaultAndRetry) {
+  Job job = RunningJob(1);
+  const RunOutcome outcome =
+      job.RunFailed(0, "w1", "w1 (h/1)", 1, absl::InternalError("disk full"), 4);
+  EXPECT_TRUE(outcome.worker_fault);
+  EXPECT_FALSE(outcome.finish.has_value());
+  EXPECT_EQ(job.stats.retries, 1);
+  EXPECT_THAT(job.chunks->Active(0)->lost_on, ElementsAre("w1 (h/1) [INTERNAL: disk full]"));
+}
+
+TEST(JobTest, RunFailed_Cancelled_RetryWithoutFault) {
+  Job job = RunningJob(1);
+  const RunOutcome outcome = job.RunFailed(0, "w1", "w1", 1, absl::CancelledError("drain"), 4);
+  EXPECT_FALSE(outcome.worker_fault);
+  EXPECT_EQ(job.stats.retries, 1);
+  EXPECT_THAT(job.chunks->Active(0)->faulted_on, IsEmpty());
+}
+
+TEST(JobTest, RunFailed_LastAttempt_AbortedNamingTheWorkers) {
+  Job job = RunningJob(1);
+  const RunOutcome outcome =
+      job.RunFailed(0, "w1", "w1", 1, absl::InternalError("boom"), /*max_attempts=*/1);
+  ASSERT_TRUE(outcome.finish.has_value());
+  EXPECT_THAT(*outcome.finish,
+              StatusIs(absl::StatusCode::kAborted,
+                       HasSubstr("failed 1 times, on workers w1 [INTERNAL: boom]")));
+}
+
+TEST(JobTest, RunFailed_RunAlreadyEnded_Nothing) {
+  Job job = RunningJob(1);
+  job.AcceptResult(0, "w1", "w1", 1, SumReply(10), "", kStart, 4);
+  const RunOutcome outcome = job.RunFailed(0, "w1", "w1", 1, absl::InternalError("late"), 4);
+  EXPECT_FALSE(outcome.worker_fault);
+  EXPECT_FALSE(outcome.finish.has_value());
+  EXPECT_EQ(job.stats.retries, 0);
+}
+
+TEST(JobTest, WorkerGone_LostTwoChunks_CountedOnceBothRequeued) {
+  Job job = RunningJob(2);
+  EXPECT_FALSE(job.WorkerGone("w1", "w1", 0, 1, /*lost=*/true, 4).has_value());
+  EXPECT_FALSE(job.WorkerGone("w1", "w1", 1, 1, /*lost=*/true, 4).has_value());
+  EXPECT_EQ(job.stats.workers_lost, 1);
+  EXPECT_EQ(job.stats.retries, 2);
+  EXPECT_EQ(job.dispatch.workers_used.count("w1"), 0u);
+  EXPECT_THAT(job.chunks->Active(0)->lost_on, ElementsAre("w1"));
+}
+
+TEST(JobTest, WorkerGone_LeftGracefully_HandedBackWithoutSpendingAnAttempt) {
+  Job job = RunningJob(1);
+  EXPECT_FALSE(job.WorkerGone("w1", "w1", 0, 1, /*lost=*/false, /*max_attempts=*/1).has_value());
+  EXPECT_EQ(job.stats.workers_lost, 0);
+  EXPECT_EQ(job.stats.retries, 1);
+  EXPECT_THAT(job.chunks->Active(0)->lost_on, IsEmpty());
+  EXPECT_EQ(job.chunks->NextRetry(), std::optional<uint64_t>(0));
+}
+
+TEST(JobTest, WorkerGone_LostOnLastAttempt_Aborted) {
+  Job job = RunningJob(1);
+  EXPECT_THAT(job.WorkerGone("w1", "w1 (h/1)", 0, 1, /*lost=*/true, /*max_attempts=*/1),
+              ::testing::Optional(StatusIs(absl::StatusCode::kAborted,
+                                           HasSubstr("on workers w1 (h/1)"))));
+}
+
+TEST(JobTest, Finish_TwoChunksInOneCallAndABackup_OneEntryPerCall) {
+  Job job = RunningJob(2);
+  job.StartCall(2, "w2", {0}, kStart);
+  EXPECT_THAT(job.Finish(), ElementsAre(Pair("w1", 1u), Pair("w2", 2u)));
+  EXPECT_TRUE(job.finished);
+}
+
+TEST(JobTest, Contradiction_ValuesAgreeWithSummary_Empty) {
+  ChunkReply reply;
+  reply.values = EncodedValues::Own({1, 4, 9});
+  reply.count = 3;
+  reply.sum = 14;
+  reply.min = 1;
+  reply.max = 9;
+  EXPECT_THAT(Contradiction(reply), IsEmpty());
+}
+
+TEST(JobTest, Contradiction_SumDisagrees_SaysSo) {
+  ChunkReply reply;
+  reply.values = EncodedValues::Own({1, 4, 9});
+  reply.count = 3;
+  reply.sum = 15;
+  reply.min = 1;
+  reply.max = 9;
+  EXPECT_THAT(Contradiction(reply), Not(IsEmpty()));
+}
+
+TEST(JobTest, NoWorkerError_OtherFunctionsOffered_UnavailableNamingThemAndTheAddress) {
+  Job job = MakeJob(Spec());
+  EXPECT_THAT(job.NoWorkerError(absl::Seconds(10), {"cube", "sleep"}, "10.0.0.1:50051"),
+              StatusIs(absl::StatusCode::kUnavailable,
+                       AllOf(HasSubstr("no worker offering 'square' was available for 10s"),
+                             HasSubstr("offer: cube, sleep"),
+                             HasSubstr("--coordinator 10.0.0.1:50051"))));
+}
+
+TEST(JobTest, NoWorkerError_NoWorkerNoAddressYet_SaysWhereToLook) {
+  Job job = MakeJob(Spec());
+  EXPECT_THAT(job.NoWorkerError(absl::Seconds(1), {}, ""),
+              StatusIs(absl::StatusCode::kUnavailable,
+                       AllOf(HasSubstr("no worker is registered"),
+                             HasSubstr("HOST:PORT (this coordinator's --listen address)"))));
 }
 
 }  // namespace

@@ -212,15 +212,15 @@ class AdaptiveHeartbeatTest : public SchedulerTest {
   }
 
   bool Registered(const std::string& worker_id) {
-    for (const WorkerSnapshot& worker : scheduler_->Snapshot().workers) {
-      if (worker.worker_id == worker_id) return true;
+    for (const WorkerInfo& worker : scheduler_->Snapshot().workers) {
+      if (worker.ref.worker_id == worker_id) return true;
     }
     return false;
   }
 
-  std::optional<WorkerSnapshot> Find(const std::string& worker_id) {
-    for (const WorkerSnapshot& worker : scheduler_->Snapshot().workers) {
-      if (worker.worker_id == worker_id) return worker;
+  std::optional<WorkerInfo> Find(const std::string& worker_id) {
+    for (const WorkerInfo& worker : scheduler_->Snapshot().workers) {
+      if (worker.ref.worker_id == worker_id) return worker;
     }
     return std::nullopt;
   }
@@ -344,10 +344,10 @@ TEST_F(AdaptiveHeartbeatTest, Snapshot_ReportsIntervalAndLeasePerWorker) {
 TEST_F(SchedulerTest, Snapshot_ReportsTotalSlotsAndWorkers) {
   AddWorker("a:1", 2);
   AddWorker("b:1", 3);
-  const ClusterSnapshot snapshot = scheduler_->Snapshot();
+  const ClusterInfo snapshot = scheduler_->Snapshot();
   EXPECT_EQ(snapshot.total_slots, 5);
   ASSERT_EQ(snapshot.workers.size(), 2u);
-  EXPECT_EQ(snapshot.workers[0].worker_id, "w1");
+  EXPECT_EQ(snapshot.workers[0].ref.worker_id, "w1");
   EXPECT_EQ(snapshot.workers[1].address, "b:1");
 }
 

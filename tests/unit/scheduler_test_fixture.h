@@ -242,7 +242,7 @@ class SchedulerTest : public ::testing::Test {
   void TearDown() override {
     // Jobs first: with no job left, failing the pending calls dispatches nothing new, and the
     // scheduler's destructor (which waits for every callback) can finish.
-    for (const JobSnapshot& job : scheduler_->Snapshot().jobs) {
+    for (const JobInfo& job : scheduler_->Snapshot().jobs) {
       scheduler_->CancelJob(job.job_id, absl::CancelledError("test over"));
     }
     connector_.FailAll(absl::CancelledError("test over"));
@@ -344,8 +344,8 @@ class SchedulerTest : public ::testing::Test {
 
 // The faults counted against `worker_id`, or -1 when the scheduler does not know it.
 inline int64_t FaultsOf(const Scheduler& scheduler, const std::string& worker_id) {
-  for (const WorkerSnapshot& worker : scheduler.Snapshot().workers) {
-    if (worker.worker_id == worker_id) return worker.faults;
+  for (const WorkerInfo& worker : scheduler.Snapshot().workers) {
+    if (worker.ref.worker_id == worker_id) return worker.faults;
   }
   return -1;
 }

@@ -166,11 +166,11 @@ TEST(WorkerRegistryTest, Snapshot_TenWorkers_InRegistrationOrderNotIdOrder) {
   for (int i = 1; i <= 10; ++i) {
     registry.Add(Registration(absl::StrCat("127.0.0.1:", i)), nullptr, kStart);
   }
-  const std::vector<WorkerSnapshot> snapshot = registry.Snapshot(kStart + absl::Seconds(1));
+  const std::vector<WorkerInfo> snapshot = registry.Snapshot(kStart + absl::Seconds(1));
   ASSERT_EQ(snapshot.size(), 10u);
   // "w10" sorts before "w2" by id.
-  EXPECT_EQ(snapshot[1].worker_id, "w2");
-  EXPECT_EQ(snapshot[9].worker_id, "w10");
+  EXPECT_EQ(snapshot[1].ref.worker_id, "w2");
+  EXPECT_EQ(snapshot[9].ref.worker_id, "w10");
   EXPECT_EQ(snapshot[0].heartbeat_age, absl::Seconds(1));
 }
 

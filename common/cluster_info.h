@@ -1,0 +1,63 @@
+// What the cluster looks like, as the coordinator reports it (GetClusterInfo) and clients
+// show it (`gpool info`, `gpool status`): plain data shared by the server, the client and
+// their one conversion to and from the protocol (rpc/proto_convert.h).
+#ifndef GPOOL_COMMON_CLUSTER_INFO_H_
+#define GPOOL_COMMON_CLUSTER_INFO_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "common/job_stats.h"
+
+namespace gpool {
+
+// Which worker: the coordinator's id for it, and the host and pid of its process.
+struct WorkerIdentity {
+  std::string worker_id;
+  std::string host;
+  int64_t pid = 0;
+};
+
+// One registered worker (v1::WorkerStatus).
+struct WorkerInfo {
+  WorkerIdentity ref;
+  std::string address;
+  int slots = 0;
+  std::vector<std::string> functions;
+  int chunks_in_flight = 0;
+  int64_t chunks_done = 0;
+  // Chunks the worker failed without dying: an error that was not the function's own, or a
+  // result that contradicts itself or the plan (values that do not add up to the count, sum,
+  // min and max it reported, a wrong element count). Each such chunk ran again elsewhere.
+  int64_t faults = 0;
+  absl::Duration heartbeat_age;
+  // The interval the worker beats at, as far as the coordinator knows (what it last reported,
+  // or was granted at registration; it grows with the cluster), and the lease that follows
+  // from it.
+  absl::Duration heartbeat_interval;
+  absl::Duration lease_timeout;
+};
+
+// One job that has not finished (v1::JobStatus).
+struct JobInfo {
+  std::string job_id;
+  std::string function;
+  uint64_t total_elements = 0;
+  uint64_t num_chunks = 0;  // 0 while waiting for workers
+  uint64_t chunks_done = 0;
+  absl::Duration elapsed;
+  JobStats stats;
+};
+
+// v1::ClusterInfo.
+struct ClusterInfo {
+  int total_slots = 0;
+  std::vector<WorkerInfo> workers;  // by order of registration
+  std::vector<JobInfo> jobs;        // by order of submission
+};
+
+}  // namespace gpool
+
+#endif  // GPOOL_COMMON_CLUSTER_INFO_H_
