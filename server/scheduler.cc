@@ -51,7 +51,7 @@ Scheduler::~Scheduler() {
 
 absl::StatusOr<RegistrationGrant> Scheduler::RegisterWorker(
     const WorkerRegistration& registration) {
-  if (absl::Status status = WorkerRegistry::Validate(registration); !status.ok()) return status;
+  if (absl::Status status = ValidateRegistration(registration); !status.ok()) return status;
   // Connecting creates a channel object only; no I/O happens under the lock.
   std::shared_ptr<WorkerConnection> connection = connector_->Connect(registration.address);
   Actions actions;

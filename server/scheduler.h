@@ -120,8 +120,8 @@ class Scheduler {
   Scheduler& operator=(const Scheduler&) = delete;
 
   // Adds a worker; a previous registration from the same address is declared dead first.
-  // INVALID_ARGUMENT for an empty address, slots outside 1..kMaxSlots, no functions, or max_chunks_per_call
-  // outside 1..kMaxChunksPerCall.
+  // INVALID_ARGUMENT for a registration outside RegisterWorkerRequest's limits
+  // (ValidateRegistration).
   absl::StatusOr<RegistrationGrant> RegisterWorker(const WorkerRegistration& registration);
 
   // Renews the lease and returns the current grant: the interval every worker should beat

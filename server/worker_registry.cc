@@ -22,10 +22,6 @@ std::string RegisteredWorker::Label() const {
 WorkerRegistry::WorkerRegistry(HeartbeatPolicy policy)
     : policy_(std::move(policy)), granted_interval_(policy_.min_interval()) {}
 
-absl::Status WorkerRegistry::Validate(const WorkerRegistration& registration) {
-  return ValidateRegistration(registration);
-}
-
 std::vector<std::string> WorkerRegistry::AtAddress(const std::string& address) const {
   std::vector<std::string> ids;
   for (const auto& [id, worker] : workers_) {

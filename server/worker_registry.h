@@ -63,10 +63,6 @@ class WorkerRegistry {
  public:
   explicit WorkerRegistry(HeartbeatPolicy policy);
 
-  // OK, or INVALID_ARGUMENT for an empty address, slots outside 1..kMaxSlots, no functions, or
-  // max_chunks_per_call outside 1..kMaxChunksPerCall.
-  static absl::Status Validate(const WorkerRegistration& registration);
-
   // Ids of the workers registered from `address`: a newcomer from there replaces them (the
   // caller removes them first, after handing back their chunks).
   std::vector<std::string> AtAddress(const std::string& address) const;

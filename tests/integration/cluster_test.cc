@@ -500,10 +500,10 @@ TEST_F(ClusterTest, WireLevelWorkerCalls_ChunkCountOutsideTheRange_InvalidArgume
   EXPECT_EQ(response.results(1).partial_sum().low(), 4u);
 }
 
-// A worker answers in one message of at most 4 MiB. gpool's coordinator never asks for more
-// (a call holds at most 2^18 values), but a caller that does gets RESOURCE_EXHAUSTED naming
-// the limit, which the coordinator treats as a fault of that worker, not a lost connection.
-TEST_F(ClusterTest, WireLevelRunChunks_AnswerOverTheMessageLimit_ResourceExhaustedNamingIt) {
+// A worker answers in one message of at most 4 MiB, so it refuses a values call whose values
+// could not fit, before computing anything. gpool's coordinator never asks for more (a call
+// holds at most 2^18 values), but any caller that does gets INVALID_ARGUMENT naming the limit.
+TEST_F(ClusterTest, WireLevelRunChunks_ValuesCallOverTheLimit_InvalidArgumentNamingIt) {
   StartCluster(1);
   auto coordinator = v1::Coordinator::NewStub(CreateChannel(cluster_->address()));
   v1::ClusterInfo info;
@@ -528,8 +528,8 @@ TEST_F(ClusterTest, WireLevelRunChunks_AnswerOverTheMessageLimit_ResourceExhaust
   chunk->mutable_input()->mutable_range()->set_end(600'000);
   v1::RunChunksResponse response;
   const grpc::Status status = worker->RunChunks(&context, request, &response);
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << status.error_message();
-  EXPECT_THAT(status.error_message(), HasSubstr("4 MiB message limit"));
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << status.error_message();
+  EXPECT_THAT(status.error_message(), HasSubstr("at most 262144 elements"));
 }
 
 // SIGTERM while a client streams a job: the client gets what was queued for it, then

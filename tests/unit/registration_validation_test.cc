@@ -112,6 +112,20 @@ TEST(ValidateRegistrationTest, SlotsOverflowingTotals_IsInvalidArgument) {
                        HasSubstr("slots must be 1 to 4096, got 2147483647")));
 }
 
+TEST(ValidateRegistrationTest, SlotsAndChunksPerCallAtTheirBounds) {
+  WorkerRegistration registration = Valid();
+  registration.slots = kMaxSlots;
+  registration.max_chunks_per_call = kMaxChunksPerCall;
+  EXPECT_OK(ValidateRegistration(registration));
+  registration.slots = 0;
+  EXPECT_THAT(ValidateRegistration(registration),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("slots")));
+  registration.slots = 1;
+  registration.max_chunks_per_call = kMaxChunksPerCall + 1;
+  EXPECT_THAT(ValidateRegistration(registration),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("max_chunks_per_call")));
+}
+
 TEST(ValidateRegistrationTest, BadFunctionNames_AreInvalidArgument) {
   for (const std::string& name :
        {std::string(), std::string("two words"), std::string("line\nbreak"),

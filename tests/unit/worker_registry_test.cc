@@ -36,39 +36,6 @@ WorkerRegistration Registration(const std::string& address, uint64_t incarnation
   return registration;
 }
 
-TEST(WorkerRegistryTest, Validate_WellFormedRegistration_Ok) {
-  EXPECT_TRUE(WorkerRegistry::Validate(Registration("127.0.0.1:1")).ok());
-}
-
-TEST(WorkerRegistryTest, Validate_NoFunctions_InvalidArgument) {
-  WorkerRegistration registration = Registration("127.0.0.1:1");
-  registration.functions.clear();
-  EXPECT_EQ(WorkerRegistry::Validate(registration).code(), absl::StatusCode::kInvalidArgument);
-}
-
-TEST(WorkerRegistryTest, Validate_ZeroSlots_InvalidArgument) {
-  WorkerRegistration registration = Registration("127.0.0.1:1");
-  registration.slots = 0;
-  EXPECT_EQ(WorkerRegistry::Validate(registration).code(), absl::StatusCode::kInvalidArgument);
-}
-
-TEST(WorkerRegistryTest, Validate_SlotsBeyondTheMax_InvalidArgumentNamingTheRange) {
-  WorkerRegistration registration = Registration("127.0.0.1:1");
-  registration.slots = kMaxSlots;
-  EXPECT_TRUE(WorkerRegistry::Validate(registration).ok());
-  // One registration of 2^31-1 slots would overflow every slot total of the cluster.
-  registration.slots = 2147483647;
-  absl::Status status = WorkerRegistry::Validate(registration);
-  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(std::string(status.message()), ::testing::HasSubstr("slots must be 1 to 4096"));
-}
-
-TEST(WorkerRegistryTest, Validate_TooManyChunksPerCall_InvalidArgument) {
-  WorkerRegistration registration = Registration("127.0.0.1:1");
-  registration.max_chunks_per_call = kMaxChunksPerCall + 1;
-  EXPECT_EQ(WorkerRegistry::Validate(registration).code(), absl::StatusCode::kInvalidArgument);
-}
-
 TEST(WorkerRegistryTest, Add_TwoWorkers_IdsInRegistrationOrderWithMinimumGrant) {
   WorkerRegistry registry(TestPolicy());
   const RegisteredWorker& first = registry.Add(Registration("127.0.0.1:1"), nullptr, kStart);
