@@ -109,7 +109,7 @@ int RunWorkerMain(int argc, char** argv, FunctionRegistry registry) {
   // A custom worker's help and errors carry its own name.
   const std::string program = ProgramName(argc, argv, "gpool-worker");
   const std::string usage = absl::StrCat(
-      "Usage: ", program, " --coordinator HOST:PORT [--listen HOST:PORT] [--credentials DIR] [--slots N] [flags]\n\n"
+      "Usage: ", program, " --coordinator HOST:PORT [--credentials DIR] [--slots N] [flags]\n\n"
       "Registers with a gpool coordinator and computes the chunks it sends, offering the\n"
       "functions ", absl::StrJoin(registry.Names(), ", "), ".");
   if (std::optional<int> exit_code = ParseDaemonCommandLine(program, usage, argc, argv)) {

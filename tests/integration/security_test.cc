@@ -257,6 +257,48 @@ TEST_F(SecurityTest, Map_CoordinatorCertificateNotForTheHostDialed_IsRefused) {
   EXPECT_EQ(run.exit_code, 3) << run.out;
 }
 
+TEST_F(SecurityTest, Map_WorkerPosingAsTheCoordinator_IsRefused) {
+  StartSecureCluster(1);
+  ASSERT_OK_AND_ASSIGN(ClusterView view, client_->GetClusterInfo());
+  ASSERT_EQ(view.workers.size(), 1u);
+  // The worker's certificate chains to the CA and names 127.0.0.1, but it is a worker's.
+  const CliRun run =
+      RunCli({"--coordinator=" + view.workers[0].address, "--credentials=" + credentials_,
+              "--connect_timeout=3s", "--reconnect_timeout=0s", "map", "square", "1..10"});
+  EXPECT_EQ(run.exit_code, 3) << run.out;
+  EXPECT_THAT(run.err, HasSubstr("--credentials"));
+}
+
+TEST_F(SecurityTest, Map_CredentialsReplacedInTheDirectory_AreUsedWithoutRestart) {
+  StartSecureCluster(1);
+  const std::string old_credentials = dir_.path() + "/old";
+  const std::string new_credentials = dir_.path() + "/new";
+  ASSERT_OK(InitCredentials(new_credentials, DefaultCredentialHosts()));
+  ASSERT_EQ(mkdir(old_credentials.c_str(), 0700), 0);
+  for (const char* file : {"ca.crt", "client.crt", "client.key"}) {
+    ASSERT_OK(WriteFileAtomically(old_credentials + "/" + file,
+                                  ReadFile(credentials_ + "/" + file)));
+  }
+  // Every file of the daemons' directory replaced by one of another CA, each by a rename.
+  for (const char* file : {"ca.crt", "coordinator.key", "coordinator.crt", "worker.key",
+                           "worker.crt", "client.key", "client.crt"}) {
+    ASSERT_OK(WriteFileAtomically(credentials_ + "/" + file,
+                                  ReadFile(new_credentials + "/" + file)));
+  }
+  // Within the refresh interval the running coordinator presents the new certificate.
+  CliRun with_new;
+  EXPECT_TRUE(gpool::testing::WaitUntil(
+      [&] {
+        with_new = Map(new_credentials);
+        return with_new.exit_code == 0;
+      },
+      absl::Seconds(3 * kCredentialsRefreshSeconds), absl::Milliseconds(500)))
+      << with_new.err;
+  EXPECT_THAT(with_new.out, HasSubstr(kSeedSum));
+  const CliRun with_old = Map(old_credentials);
+  EXPECT_EQ(with_old.exit_code, 3) << with_old.out;
+}
+
 // ---- loopback only without credentials --------------------------------------------------
 
 TEST(ListenTest, Coordinator_NonLoopbackListenWithoutCredentials_ExitsTwoNamingInitAndInsecure) {
