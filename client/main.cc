@@ -36,6 +36,8 @@
 #include <thread>
 #include <vector>
 
+#include <grpc/support/log.h>
+
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -669,6 +671,9 @@ int Main(int argc, char** argv) {
 int main(int argc, char** argv) {
   // Before anything else, so the forked daemons of a private cluster inherit the settings.
   gpool::TuneProcess();
+  // gRPC's own log lines (one per failed TLS handshake attempt, say) would bury the CLI's
+  // one-line error, which already says what failed and what to check.
+  gpr_set_log_function([](gpr_log_func_args*) {});
   const int code = gpool::Main(argc, argv);
   // Leave at once: no static destructors, and no gRPC shutdown, which would join gRPC's
   // threads (the command left its client running; see ~Connection). Flush what the command

@@ -6,6 +6,7 @@
 // daemon refuses a non-loopback --listen unless --insecure.
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <memory>
@@ -133,6 +134,31 @@ TEST_F(SecurityTest, Map_ExpiredClientCertificate_IsRefusedAndPointsToCredential
   const CliRun run = Map(expired);
   EXPECT_EQ(run.exit_code, 3) << run.out;
   EXPECT_THAT(run.err, HasSubstr("--credentials"));
+}
+
+TEST_F(SecurityTest, Info_WorkerCredentialsAsTheClients_ExitsTwoNamingRoleAndRpc) {
+  StartSecureCluster(1);
+  // A directory whose client certificate is really the worker's.
+  const std::string stolen = dir_.path() + "/stolen";
+  ASSERT_EQ(mkdir(stolen.c_str(), 0700), 0);
+  ASSERT_OK(WriteFileAtomically(stolen + "/ca.crt", ReadFile(credentials_ + "/ca.crt")));
+  ASSERT_OK(WriteFileAtomically(stolen + "/client.crt", ReadFile(credentials_ + "/worker.crt")));
+  ASSERT_OK(WriteFileAtomically(stolen + "/client.key", ReadFile(credentials_ + "/worker.key")));
+  const CliRun run =
+      RunCli({"--coordinator=" + cluster_->address(), "--credentials=" + stolen, "info"});
+  EXPECT_EQ(run.exit_code, 2) << run.out;
+  EXPECT_EQ(run.err,
+            "gpool: error: role worker may not call gpool.v1.Coordinator/GetClusterInfo "
+            "(PERMISSION_DENIED)\n");
+}
+
+TEST_F(SecurityTest, Map_CertificateOfAnotherCa_PrintsOneErrorLine) {
+  StartSecureCluster(1);
+  const std::string other = dir_.path() + "/other";
+  ASSERT_OK(InitCredentials(other, DefaultCredentialHosts()));
+  const CliRun run = Map(other);
+  // gRPC's own log of each failed handshake stays out of the CLI's output.
+  EXPECT_EQ(std::count(run.err.begin(), run.err.end(), '\n'), 1) << run.err;
 }
 
 TEST_F(SecurityTest, RegisterWorker_ClientCertificate_PermissionDenied) {
