@@ -34,9 +34,9 @@ struct CoordinatorDaemonOptions {
 
 // The checks of the options RunCoordinator makes before it starts, for a main to report them
 // as usage errors first: INVALID_ARGUMENT naming the flag and its value (a listen address
-// that is not HOST:PORT, or not loopback without credentials or insecure; credential files
-// that cannot be read are FAILED_PRECONDITION), heartbeat and lease durations out of order, counts below their
-// minimum).
+// that is not HOST:PORT, or not loopback without credentials or insecure, heartbeat and lease
+// durations out of order, counts below their minimum); FAILED_PRECONDITION naming the file
+// for credentials that cannot be read.
 absl::Status ValidateCoordinatorOptions(const CoordinatorDaemonOptions& options);
 
 // Serves until SIGTERM or SIGINT and returns the process exit code: 0 after a clean

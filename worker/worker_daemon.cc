@@ -1,12 +1,12 @@
 #include "worker/worker_daemon.h"
 
+#include <sys/random.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
-#include <sys/random.h>
 #include <string>
 #include <utility>
 
