@@ -6,6 +6,7 @@
 //   gpool [--coordinator HOST:PORT] info
 //   gpool [--coordinator HOST:PORT] status [--json] [--watch] [--watch_count N]
 //   gpool health HOST:PORT
+//   gpool init DIR [--host NAME]...
 //   gpool help [COMMAND]
 //
 // Without --coordinator (and without $GPOOL_COORDINATOR) the command runs on a private local
@@ -35,6 +36,8 @@
 #include <thread>
 #include <vector>
 
+#include <grpc/support/log.h>
+
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -44,6 +47,7 @@
 #include "client/fork_launcher.h"
 #include "client/health.h"
 #include "client/local_cluster.h"
+#include "client/pki.h"
 #include "client/progress.h"
 #include "client/reduction.h"
 #include "common/address.h"
@@ -51,10 +55,18 @@
 #include "common/functions.h"
 #include "common/input.h"
 #include "common/process_tuning.h"
+#include "rpc/transport.h"
 
 ABSL_FLAG(std::string, coordinator, "",
           "HOST:PORT of a running coordinator (default: $GPOOL_COORDINATOR; if neither is "
           "set, a private local cluster runs the command).");
+ABSL_FLAG(std::string, credentials, "",
+          "Directory of TLS credentials (gpool init DIR) to reach a cluster that uses them: "
+          "mutual TLS, presenting DIR/client.crt (default: $GPOOL_CREDENTIALS). Not used by a "
+          "private local cluster.");
+ABSL_FLAG(std::vector<std::string>, host, {},
+          "init: a host name or IP address the coordinator's and workers' certificates are "
+          "valid for; repeat for more (default: this machine's name, localhost, 127.0.0.1).");
 ABSL_FLAG(std::string, values, "", "map: comma-separated inputs, e.g. 3,-7,12.");
 ABSL_FLAG(std::string, input, "", "map: file with one integer per line; - reads stdin.");
 ABSL_FLAG(int, processes, -1,
@@ -105,6 +117,7 @@ constexpr char kUsage[] =
     "  info                     print the cluster's total slots and its workers\n"
     "  status                   tables of the workers and the running jobs\n"
     "  health HOST:PORT         exit 0 if the daemon there reports SERVING (grpc.health.v1)\n"
+    "  init DIR                 create TLS credentials for a cluster on a network\n"
     "  help [COMMAND]           this help, or the command's usage and flags\n"
     "\n"
     "Without --coordinator (and without $GPOOL_COORDINATOR) a command runs on a private\n"
@@ -188,6 +201,15 @@ struct Connection {
 
 void PrintNotice(const std::string& notice) { std::cerr << "gpool: " << notice << std::endl; }
 
+// --credentials, or GPOOL_CREDENTIALS; empty: plain text.
+std::string CredentialsDirectory() {
+  std::string directory = absl::GetFlag(FLAGS_credentials);
+  if (directory.empty()) {
+    if (const char* env = std::getenv("GPOOL_CREDENTIALS"); env != nullptr) directory = env;
+  }
+  return directory;
+}
+
 // --coordinator, or GPOOL_COORDINATOR; empty: the command runs on a private local cluster.
 std::string NamedCoordinator() {
   std::string address = absl::GetFlag(FLAGS_coordinator);
@@ -208,6 +230,12 @@ absl::StatusOr<Connection> ConnectToCluster(
   options.on_notice = std::move(on_notice);
   std::string address = NamedCoordinator();
   Connection connection;
+  if (!address.empty()) {
+    options.transport = TransportFor(Role::kClient, CredentialsDirectory());
+    if (absl::Status readable = CheckCredentialFiles(options.transport); !readable.ok()) {
+      return readable;
+    }
+  }
   if (address.empty()) {
     LocalClusterOptions local;
     local.kill_on_stop = true;
@@ -453,11 +481,43 @@ int RunHealth(const std::vector<std::string>& positional) {
     return UsageError("health needs exactly one address, e.g. gpool health 127.0.0.1:50051",
                       "health");
   }
+  // A probe may ask any daemon of the cluster, whatever its role.
+  TransportOptions transport = TransportFor(Role::kClient, CredentialsDirectory());
+  transport.server_role.reset();
+  transport.check_server_host = false;
+  if (absl::Status readable = CheckCredentialFiles(transport); !readable.ok()) {
+    return Fail(readable);
+  }
   absl::StatusOr<std::string> status =
-      CheckHealth(positional[2], absl::GetFlag(FLAGS_connect_timeout));
+      CheckHealth(positional[2], absl::GetFlag(FLAGS_connect_timeout), transport);
   if (!status.ok()) return Fail(status.status());
   std::cout << *status << std::endl;
   return *status == "SERVING" ? kExitOk : kExitUnavailable;
+}
+
+int RunInit(const std::vector<std::string>& positional) {
+  if (positional.size() != 3) {
+    return UsageError("init needs exactly one directory, e.g. gpool init ./gpool-credentials",
+                      "init");
+  }
+  const std::string& directory = positional[2];
+  std::vector<std::string> hosts = absl::GetFlag(FLAGS_host);
+  if (hosts.empty()) hosts = DefaultCredentialHosts();
+  if (absl::Status created = InitCredentials(directory, hosts); !created.ok()) {
+    return Fail(created);
+  }
+  const std::string host = hosts.front();
+  std::cout << "Created a CA and credentials for the coordinator, workers and clients in "
+            << directory << " (certificates valid for " << absl::StrJoin(hosts, ", ")
+            << ").\n"
+            << "Each machine needs ca.crt and its role's .crt and .key; keep ca.key, which "
+               "signs certificates, off the cluster.\n\nNext:\n"
+            << "  gpool-coordinator --credentials " << directory << " --listen 0.0.0.0:50051\n"
+            << "  gpool-worker --credentials " << directory << " --coordinator " << host
+            << ":50051 --listen 0.0.0.0:0\n"
+            << "  gpool --credentials " << directory << " --coordinator " << host
+            << ":50051 map square 1..5000\n";
+  return kExitOk;
 }
 
 // A command: its usage and description, the flags it reads, and what runs it.
@@ -499,7 +559,8 @@ const std::vector<Command>& Commands() {
         &absl::GetFlagReflectionHandle(FLAGS_shared_values),
         &absl::GetFlagReflectionHandle(FLAGS_timeout),
         &absl::GetFlagReflectionHandle(FLAGS_connect_timeout),
-        &absl::GetFlagReflectionHandle(FLAGS_reconnect_timeout)},
+        &absl::GetFlagReflectionHandle(FLAGS_reconnect_timeout),
+        &absl::GetFlagReflectionHandle(FLAGS_credentials)},
        RunMap},
       {"info",
        "Usage: gpool [--coordinator HOST:PORT] info [flags]\n"
@@ -507,7 +568,8 @@ const std::vector<Command>& Commands() {
        "Prints the cluster's total slots (the cores line) and its workers.",
        {&absl::GetFlagReflectionHandle(FLAGS_coordinator),
         &absl::GetFlagReflectionHandle(FLAGS_processes),
-        &absl::GetFlagReflectionHandle(FLAGS_connect_timeout)},
+        &absl::GetFlagReflectionHandle(FLAGS_connect_timeout),
+        &absl::GetFlagReflectionHandle(FLAGS_credentials)},
        RunInfo},
       {"status",
        "Usage: gpool [--coordinator HOST:PORT] status [--json] [--watch] [--watch_count N]\n"
@@ -520,15 +582,30 @@ const std::vector<Command>& Commands() {
         &absl::GetFlagReflectionHandle(FLAGS_watch_interval),
         &absl::GetFlagReflectionHandle(FLAGS_watch_count),
         &absl::GetFlagReflectionHandle(FLAGS_processes),
-        &absl::GetFlagReflectionHandle(FLAGS_connect_timeout)},
+        &absl::GetFlagReflectionHandle(FLAGS_connect_timeout),
+        &absl::GetFlagReflectionHandle(FLAGS_credentials)},
        RunStatus},
       {"health",
        "Usage: gpool health HOST:PORT [flags]\n"
        "\n"
        "Asks the daemon at HOST:PORT for its grpc.health.v1 status and prints it. Exit 0 for\n"
        "SERVING, 3 otherwise (NOT_SERVING, or unreachable within --connect_timeout).",
-       {&absl::GetFlagReflectionHandle(FLAGS_connect_timeout)},
+       {&absl::GetFlagReflectionHandle(FLAGS_connect_timeout),
+        &absl::GetFlagReflectionHandle(FLAGS_credentials)},
        RunHealth},
+      {"init",
+       "Usage: gpool init DIR [--host NAME]...\n"
+       "\n"
+       "Creates a private CA and, signed by it, a certificate and key for each role in DIR:\n"
+       "ca.crt, ca.key, coordinator.crt/.key, worker.crt/.key, client.crt/.key (keys mode\n"
+       "0600). The coordinator's and workers' certificates are valid for the --host names and\n"
+       "addresses. Then give every gpool, gpool-coordinator and gpool-worker --credentials DIR.\n"
+       "Never overwrites: fails if DIR already holds credentials. See docs/security.md.\n"
+       "\n"
+       "Example:\n"
+       "  gpool init ./creds --host coordinator.example.org --host 10.0.0.5",
+       {&absl::GetFlagReflectionHandle(FLAGS_host)},
+       RunInit},
   };
   return *commands;
 }
@@ -594,6 +671,9 @@ int Main(int argc, char** argv) {
 int main(int argc, char** argv) {
   // Before anything else, so the forked daemons of a private cluster inherit the settings.
   gpool::TuneProcess();
+  // gRPC's own log lines (one per failed TLS handshake attempt, say) would bury the CLI's
+  // one-line error, which already says what failed and what to check.
+  gpr_set_log_function([](gpr_log_func_args*) {});
   const int code = gpool::Main(argc, argv);
   // Leave at once: no static destructors, and no gRPC shutdown, which would join gRPC's
   // threads (the command left its client running; see ~Connection). Flush what the command

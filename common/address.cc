@@ -24,6 +24,15 @@ bool IsWildcardHost(absl::string_view host) {
   return host == "0.0.0.0" || host == "[::]" || host == "::";
 }
 
+bool IsLoopbackHost(absl::string_view host) {
+  if (host == "localhost" || host == "[::1]" || host == "::1") return true;
+  // A literal IPv4 address only: a name could resolve anywhere.
+  in_addr address = {};
+  const std::string text(host);
+  if (inet_pton(AF_INET, text.c_str(), &address) != 1) return false;
+  return (ntohl(address.s_addr) >> 24) == 127;
+}
+
 std::string DialableAddress(absl::string_view listen_host, int port,
                             absl::string_view host_name) {
   return absl::StrCat(IsWildcardHost(listen_host) ? host_name : listen_host, ":", port);

@@ -17,6 +17,10 @@ std::string LocalHostName();
 // which no peer can dial.
 bool IsWildcardHost(absl::string_view host);
 
+// True for hosts only this machine can reach: 127.0.0.0/8, ::1 ([::1]) and localhost. A
+// daemon without credentials listens on nothing else unless told --insecure.
+bool IsLoopbackHost(absl::string_view host);
+
 // HOST:PORT at which others reach a server listening on `listen_host` at `port`:
 // `listen_host` itself, or `host_name` when it is a wildcard.
 std::string DialableAddress(absl::string_view listen_host, int port,

@@ -40,6 +40,7 @@ std::string TypeName(const absl::CommandLineFlag& flag) {
   if (flag.IsOfType<double>()) return "NUMBER";
   if (flag.IsOfType<absl::Duration>()) return "DURATION";
   if (flag.IsOfType<std::string>()) return "STRING";
+  if (flag.IsOfType<std::vector<std::string>>()) return "LIST";
   return "VALUE";
 }
 
@@ -58,7 +59,9 @@ std::string Expected(const absl::CommandLineFlag& flag) {
 }
 
 std::string DefaultText(const absl::CommandLineFlag& flag) {
-  if (flag.IsOfType<std::string>()) return absl::StrCat("\"", flag.DefaultValue(), "\"");
+  if (flag.IsOfType<std::string>() || flag.IsOfType<std::vector<std::string>>()) {
+    return absl::StrCat("\"", flag.DefaultValue(), "\"");
+  }
   return flag.DefaultValue();
 }
 
@@ -112,6 +115,8 @@ std::string Wrap(absl::string_view text) {
 absl::StatusOr<CommandLine> ParseCommandLine(int argc, char** argv) {
   CommandLine command_line;
   bool flags_ended = false;
+  // List flags given so far: a list flag given again adds to its list.
+  std::vector<absl::string_view> lists_given;
   for (int i = 1; i < argc; ++i) {
     const absl::string_view arg = argv[i];
     if (flags_ended) {
@@ -164,6 +169,13 @@ absl::StatusOr<CommandLine> ParseCommandLine(int argc, char** argv) {
       return absl::InvalidArgumentError(absl::StrCat(
           "flag --", name, " needs a value", expected.empty() ? "" : " (", expected,
           expected.empty() ? "" : ")"));
+    }
+    if (flag->IsOfType<std::vector<std::string>>()) {
+      if (std::find(lists_given.begin(), lists_given.end(), flag->Name()) != lists_given.end()) {
+        value = absl::StrCat(flag->CurrentValue(), ",", value);
+      } else {
+        lists_given.push_back(flag->Name());
+      }
     }
     std::string error;
     if (!flag->ParseFrom(value, &error)) {

@@ -32,7 +32,8 @@ struct CommandLine {
 };
 
 // Sets the flags named in argv[1..] (--name=value, --name value, -name..., --bool, --nobool)
-// and returns the rest. INVALID_ARGUMENT with a message naming the flag for an unknown flag
+// and returns the rest. A list flag (std::vector<std::string>) takes comma-separated values,
+// and given again adds to its list (--host a --host b is --host a,b). INVALID_ARGUMENT with a message naming the flag for an unknown flag
 // (with the closest known name when one is near), a missing value, or a value that does not
 // parse (naming the value and what was expected). Stops at the first error.
 absl::StatusOr<CommandLine> ParseCommandLine(int argc, char** argv);

@@ -11,6 +11,9 @@
 #   GPOOL_LISTEN              HOST:PORT the daemon listens on
 #                             (coordinator 0.0.0.0:50051, worker 0.0.0.0:50052; port 0 = any)
 #   GPOOL_COORDINATOR         HOST:PORT of the coordinator (worker and CLI; read by the binaries)
+#   GPOOL_CREDENTIALS         directory of TLS credentials (gpool init; read by the binaries)
+#   GPOOL_INSECURE            non-empty: pass --insecure, plain text on a non-loopback listen
+#                             address without credentials (docs/security.md)
 #   GPOOL_ADVERTISE_HOST      worker: host name or IP the coordinator dials (default: the
 #                             container's host name when listening on 0.0.0.0)
 #   GPOOL_SLOTS               worker: chunks computed at once (default 1)
@@ -39,6 +42,7 @@ case "$role" in
     exec gpool-coordinator \
       --listen="${GPOOL_LISTEN:-0.0.0.0:50051}" \
       --port_file="$port_file" \
+      ${GPOOL_INSECURE:+"--insecure"} \
       ${GPOOL_HEARTBEAT_INTERVAL:+"--heartbeat_interval=$GPOOL_HEARTBEAT_INTERVAL"} \
       ${GPOOL_LEASE_TIMEOUT:+"--lease_timeout=$GPOOL_LEASE_TIMEOUT"} \
       ${GPOOL_HEARTBEAT_BUDGET:+"--heartbeat_budget=$GPOOL_HEARTBEAT_BUDGET"} \
@@ -57,6 +61,7 @@ case "$role" in
     exec gpool-worker \
       --listen="${GPOOL_LISTEN:-0.0.0.0:50052}" \
       --port_file="$port_file" \
+      ${GPOOL_INSECURE:+"--insecure"} \
       ${GPOOL_ADVERTISE_HOST:+"--advertise_host=$GPOOL_ADVERTISE_HOST"} \
       ${GPOOL_SLOTS:+"--slots=$GPOOL_SLOTS"} \
       ${GPOOL_CHUNK_DELAY:+"--chunk_delay=$GPOOL_CHUNK_DELAY"} \

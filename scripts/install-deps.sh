@@ -18,7 +18,7 @@ esac
 # The three binaries: compiler, CMake + Ninja, gRPC 1.51, protobuf 3.21 and Abseil (static
 # archives included in the -dev packages).
 build_packages=(cmake ninja-build g++ pkg-config libgrpc++-dev protobuf-compiler-grpc
-                libprotobuf-dev protobuf-compiler libabsl-dev)
+                libprotobuf-dev protobuf-compiler libabsl-dev libssl-dev)
 # The tests, as README command 2 runs them:
 #   GoogleTest/GoogleMock and Google Benchmark (bench_smoke);
 #   nlohmann-json3-dev: the CLI's --json output is checked with an independent parser;

@@ -34,6 +34,13 @@ absl::Status ValidateCoordinatorOptions(const CoordinatorDaemonOptions& daemon_o
   if (absl::StatusOr<HostPort> listen = ParseHostPort(daemon_options.listen); !listen.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("--listen: ", listen.status().message()));
   }
+  const TransportOptions transport = TransportFor(Role::kCoordinator, daemon_options.credentials);
+  if (absl::Status allowed =
+          CheckListenAllowed(daemon_options.listen, transport, daemon_options.insecure);
+      !allowed.ok()) {
+    return allowed;
+  }
+  if (absl::Status readable = CheckCredentialFiles(transport); !readable.ok()) return readable;
   if (daemon_options.chunk_timeout <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError(
         absl::StrCat("--chunk_timeout must be positive, got ",
@@ -116,14 +123,20 @@ int RunCoordinator(const CoordinatorDaemonOptions& daemon_options) {
   RealClock clock;
   // Runs Map, the heartbeats and the calls to workers (see CoordinatorService).
   CompletionQueueLoop loop;
-  GrpcWorkerConnector connector(daemon_options.chunk_timeout, TransportOptions{}, &loop);
+  const TransportOptions transport = TransportFor(Role::kCoordinator, daemon_options.credentials);
+  if (!transport.secure() && !IsLoopbackHost(host_port.host)) {
+    LogWarning(absl::StrCat("--insecure: serving plain text on ", listen,
+                            " without authentication; anyone who reaches it can submit jobs, "
+                            "register as a worker and forge results (see docs/security.md)"));
+  }
+  GrpcWorkerConnector connector(daemon_options.chunk_timeout, transport, &loop);
   auto scheduler = std::make_unique<Scheduler>(options, &clock, &connector);
   CoordinatorService service(scheduler.get(), &loop, daemon_options.client_stall_timeout,
                              &clock);
 
   absl::StatusOr<StartedServer> started =
       StartServer(listen, {&service}, /*serving=*/true, daemon_options.port_file, &loop,
-                  {v1::Coordinator::service_full_name()});
+                  {v1::Coordinator::service_full_name()}, transport);
   if (!started.ok()) {
     LogError(std::string(started.status().message()));
     return 1;
@@ -135,7 +148,10 @@ int RunCoordinator(const CoordinatorDaemonOptions& daemon_options) {
   grpc::Server& server = *started->server;
   HealthService& health = *started->health;
   LogInfo(absl::StrCat(
-      "listening on ", host_port.host, ":", started->port, " (lease ",
+      "listening on ", host_port.host, ":", started->port,
+      transport.secure() ? absl::StrCat(" with mutual TLS (", transport.credentials_directory, ")")
+                         : std::string(" in plain text"),
+      " (lease ",
       absl::FormatDuration(options.lease_timeout), ", heartbeat ",
       absl::FormatDuration(options.heartbeat_interval),
       options.heartbeat_budget > 0
@@ -145,7 +161,9 @@ int RunCoordinator(const CoordinatorDaemonOptions& daemon_options) {
                          " workers up to ",
                          absl::FormatDuration(options.max_heartbeat_interval))
           : std::string(", fixed"),
-      "); start workers with: gpool-worker --coordinator ", dialable));
+      "); start workers with: gpool-worker --coordinator ", dialable,
+      transport.secure() ? absl::StrCat(" --credentials ", transport.credentials_directory)
+                         : std::string()));
 
   absl::Notification stopping;
   std::thread ticker([&] {

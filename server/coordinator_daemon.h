@@ -15,8 +15,13 @@
 namespace gpool {
 
 struct CoordinatorDaemonOptions {
-  // HOST:PORT to serve on; port 0 picks a free port.
-  std::string listen = "0.0.0.0:50051";
+  // HOST:PORT to serve on; port 0 picks a free port. Without credentials, a loopback address
+  // unless `insecure`.
+  std::string listen = "127.0.0.1:50051";
+  // The --credentials directory (rpc/transport.h); empty: plain text.
+  std::string credentials;
+  // Serve plain text on a non-loopback address anyway (logged as a warning).
+  bool insecure = false;
   // If not empty, the bound port is written here (one line) once serving.
   std::string port_file;
   SchedulerOptions scheduler;
@@ -29,8 +34,9 @@ struct CoordinatorDaemonOptions {
 
 // The checks of the options RunCoordinator makes before it starts, for a main to report them
 // as usage errors first: INVALID_ARGUMENT naming the flag and its value (a listen address
-// that is not HOST:PORT, heartbeat and lease durations out of order, counts below their
-// minimum).
+// that is not HOST:PORT, or not loopback without credentials or insecure, heartbeat and lease
+// durations out of order, counts below their minimum); FAILED_PRECONDITION naming the file
+// for credentials that cannot be read.
 absl::Status ValidateCoordinatorOptions(const CoordinatorDaemonOptions& options);
 
 // Serves until SIGTERM or SIGINT and returns the process exit code: 0 after a clean

@@ -4,9 +4,11 @@
 //
 // Exit codes: 0 clean shutdown (SIGTERM/SIGINT), and after --help (which lists every flag
 // with its default and meaning); 1 could not start (port in use, cannot write --port_file);
-// 2 bad usage: an unknown flag or argument, a bad flag value (one line on stderr).
+// 2 bad usage: an unknown flag or argument, a bad flag value, a non-loopback --listen without
+// --credentials or --insecure, unreadable credentials (one line on stderr).
 
 #include <cstdio>
+#include <cstdlib>
 #include <optional>
 #include <string>
 
@@ -21,8 +23,16 @@
 #include "common/process_tuning.h"
 #include "server/coordinator_daemon.h"
 
-ABSL_FLAG(std::string, listen, "0.0.0.0:50051",
-          "HOST:PORT to serve on; port 0 picks a free port (see --port_file).");
+ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
+          "HOST:PORT to serve on; port 0 picks a free port (see --port_file). Without "
+          "--credentials only a loopback address, unless --insecure.");
+ABSL_FLAG(std::string, credentials, "",
+          "Directory of TLS credentials (gpool init DIR): every connection is then mutual TLS "
+          "against its CA, and each caller's role is checked (default: $GPOOL_CREDENTIALS; "
+          "none: plain text, loopback only).");
+ABSL_FLAG(bool, insecure, false,
+          "Without --credentials, serve plain text on a non-loopback --listen anyway: anyone "
+          "who reaches the port can then use the cluster.");
 ABSL_FLAG(std::string, port_file, "",
           "If set, write the port actually bound to this file (one line) once serving.");
 ABSL_FLAG(absl::Duration, heartbeat_interval, absl::Milliseconds(500),
@@ -77,6 +87,13 @@ absl::StatusOr<CoordinatorDaemonOptions> OptionsFromFlags() {
   options.log_level = *level;
   options.listen = absl::GetFlag(FLAGS_listen);
   options.port_file = absl::GetFlag(FLAGS_port_file);
+  options.credentials = absl::GetFlag(FLAGS_credentials);
+  if (options.credentials.empty()) {
+    if (const char* env = std::getenv("GPOOL_CREDENTIALS"); env != nullptr) {
+      options.credentials = env;
+    }
+  }
+  options.insecure = absl::GetFlag(FLAGS_insecure);
   options.chunk_timeout = absl::GetFlag(FLAGS_chunk_timeout);
   options.client_stall_timeout = absl::GetFlag(FLAGS_client_stall_timeout);
   SchedulerOptions& scheduler = options.scheduler;
@@ -104,7 +121,7 @@ int main(int argc, char** argv) {
   constexpr char kProgram[] = "gpool-coordinator";
   if (std::optional<int> exit_code = gpool::ParseDaemonCommandLine(
           kProgram,
-          "Usage: gpool-coordinator [--listen HOST:PORT] [flags]\n\n"
+          "Usage: gpool-coordinator [--listen HOST:PORT] [--credentials DIR] [flags]\n\n"
           "Accepts map jobs and dispatches their chunks to registered gpool-worker daemons.\n"
           "Once listening, it logs the gpool-worker command that joins a worker to it.",
           argc, argv)) {

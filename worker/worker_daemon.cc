@@ -1,11 +1,12 @@
 #include "worker/worker_daemon.h"
 
+#include <sys/random.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
-#include <random>
 #include <string>
 #include <utility>
 
@@ -33,6 +34,19 @@ namespace {
 // What main reports as a usage error (exit 2) comes back here as invalid options.
 constexpr int kExitInvalidOptions = 2;
 
+// 64 bits from the kernel's cryptographic generator.
+absl::StatusOr<uint64_t> RandomSecret() {
+  uint64_t secret = 0;
+  ssize_t got = -1;
+  do {
+    got = getrandom(&secret, sizeof(secret), 0);
+  } while (got < 0 && errno == EINTR);
+  if (got != static_cast<ssize_t>(sizeof(secret))) {
+    return absl::InternalError("cannot draw the worker's incarnation from getrandom()");
+  }
+  return secret;
+}
+
 }  // namespace
 
 absl::Status ValidateWorkerOptions(const WorkerDaemonOptions& options) {
@@ -52,6 +66,12 @@ absl::Status ValidateWorkerOptions(const WorkerDaemonOptions& options) {
   if (absl::StatusOr<HostPort> listen = ParseHostPort(options.listen); !listen.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("--listen: ", listen.status().message()));
   }
+  const TransportOptions transport = TransportFor(Role::kWorker, options.credentials);
+  if (absl::Status allowed = CheckListenAllowed(options.listen, transport, options.insecure);
+      !allowed.ok()) {
+    return allowed;
+  }
+  if (absl::Status readable = CheckCredentialFiles(transport); !readable.ok()) return readable;
   if (options.drain_timeout < absl::ZeroDuration()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "--drain_timeout must not be negative, got ", absl::FormatDuration(options.drain_timeout)));
@@ -72,6 +92,12 @@ int RunWorker(const WorkerDaemonOptions& options, FunctionRegistry registry) {
     return kExitInvalidOptions;
   }
   const HostPort host_port = *ParseHostPort(options.listen);
+  const TransportOptions transport = TransportFor(Role::kWorker, options.credentials);
+  if (!transport.secure() && !IsLoopbackHost(host_port.host)) {
+    LogWarning(absl::StrCat("--insecure: serving plain text on ", options.listen,
+                            " without authentication; anyone who reaches it can make this "
+                            "worker compute (see docs/security.md)"));
+  }
 
   if (options.enable_test_functions) {
     (void)registry.Register("test_abort_on_13", [](int64_t x) -> absl::StatusOr<int64_t> {
@@ -87,7 +113,7 @@ int RunWorker(const WorkerDaemonOptions& options, FunctionRegistry registry) {
   // Not ready to take chunks (health NOT_SERVING) until the coordinator knows us.
   absl::StatusOr<StartedServer> started =
       StartServer(options.listen, {&service}, /*serving=*/false, options.port_file, &loop,
-                  {v1::Worker::service_full_name()});
+                  {v1::Worker::service_full_name()}, transport);
   if (!started.ok()) {
     LogError(std::string(started.status().message()));
     return 1;
@@ -130,13 +156,19 @@ int RunWorker(const WorkerDaemonOptions& options, FunctionRegistry registry) {
   registration.slots = options.slots;
   registration.max_chunks_per_call = options.max_chunks_per_call;
   registration.functions = executor.registry().Names();
-  registration.incarnation = std::random_device{}() ^
-                             (static_cast<uint64_t>(std::random_device{}()) << 32) ^
-                             static_cast<uint64_t>(getpid());
+  // The secret that binds this worker's later calls (heartbeats, drain, deregistration) to
+  // its registration: another worker cannot guess it, so it cannot act in this one's name.
+  absl::StatusOr<uint64_t> incarnation = RandomSecret();
+  if (!incarnation.ok()) {
+    LogError(std::string(incarnation.status().message()));
+    return 1;
+  }
+  registration.incarnation = *incarnation;
   LogInfo(absl::StrCat("serving on ", registration.address, " with ", options.slots,
                        " slot(s), functions ", absl::StrJoin(registration.functions, ","),
-                       "; coordinator ", coordinator));
-  GrpcCoordinatorLink link(coordinator, TransportOptions{});
+                       "; coordinator ", coordinator,
+                       transport.secure() ? " over mutual TLS" : " in plain text"));
+  GrpcCoordinatorLink link(coordinator, transport);
   RegistrationLoop registration_loop(&link, registration, BackoffPolicy{},
                                      [&health](bool registered) { health.SetServing(registered); });
   registration_loop.Start();

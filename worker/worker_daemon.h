@@ -25,8 +25,13 @@ struct WorkerDaemonOptions {
   // be written and registers with 127.0.0.1:PORT.
   std::string coordinator_port_file;
   absl::Duration coordinator_port_wait = absl::Seconds(20);
-  // HOST:PORT to serve chunks on; port 0 picks a free port.
-  std::string listen = "0.0.0.0:0";
+  // HOST:PORT to serve chunks on; port 0 picks a free port. Without credentials, a loopback
+  // address unless `insecure`.
+  std::string listen = "127.0.0.1:0";
+  // The --credentials directory (rpc/transport.h); empty: plain text.
+  std::string credentials;
+  // Serve plain text on a non-loopback address anyway (logged as a warning).
+  bool insecure = false;
   // Host the coordinator dials back; empty: the listen host, or this machine's host name
   // when listening on all interfaces.
   std::string advertise_host;
@@ -52,8 +57,9 @@ struct WorkerDaemonOptions {
 
 // The checks of the options RunWorker makes before it starts, for a main to report them as
 // usage errors first: INVALID_ARGUMENT naming the flag and its value (no coordinator, slots
-// or max_chunks_per_call below 1, a listen address that is not HOST:PORT, a negative
-// drain_timeout or chunk_delay).
+// or max_chunks_per_call below 1, a listen address that is not HOST:PORT or not loopback
+// without credentials or insecure, a negative drain_timeout or chunk_delay); credential files
+// that cannot be read are FAILED_PRECONDITION.
 absl::Status ValidateWorkerOptions(const WorkerDaemonOptions& options);
 
 // Serves `registry` until SIGTERM or SIGINT, then drains and returns the process exit code:

@@ -4,7 +4,8 @@
 //
 // Exit codes: 0 clean shutdown (SIGTERM/SIGINT), and after --help (which lists every flag
 // with its default and meaning); 1 could not start (cannot listen, cannot write
-// --port_file); 2 bad usage: an unknown flag, a bad flag value, no --coordinator (one line
+// --port_file); 2 bad usage: an unknown flag, a bad flag value, no --coordinator, a
+// non-loopback --listen without --credentials or --insecure, unreadable credentials (one line
 // on stderr).
 
 #include "worker/worker_main.h"
@@ -30,8 +31,16 @@
 
 ABSL_FLAG(std::string, coordinator, "",
           "HOST:PORT of the coordinator (default: $GPOOL_COORDINATOR).");
-ABSL_FLAG(std::string, listen, "0.0.0.0:0",
-          "HOST:PORT to serve chunks on; port 0 picks a free port.");
+ABSL_FLAG(std::string, listen, "127.0.0.1:0",
+          "HOST:PORT to serve chunks on; port 0 picks a free port. Without --credentials only a "
+          "loopback address, unless --insecure.");
+ABSL_FLAG(std::string, credentials, "",
+          "Directory of TLS credentials (gpool init DIR): every connection is then mutual TLS "
+          "against its CA, this worker presenting DIR/worker.crt (default: "
+          "$GPOOL_CREDENTIALS; none: plain text, loopback only).");
+ABSL_FLAG(bool, insecure, false,
+          "Without --credentials, serve plain text on a non-loopback --listen anyway: anyone "
+          "who reaches the port can then make this worker compute.");
 ABSL_FLAG(std::string, advertise_host, "",
           "Host name or IP the coordinator should dial; default: the --listen host, or this "
           "machine's host name when listening on all interfaces.");
@@ -72,6 +81,13 @@ absl::StatusOr<WorkerDaemonOptions> OptionsFromFlags() {
     }
   }
   options.listen = absl::GetFlag(FLAGS_listen);
+  options.credentials = absl::GetFlag(FLAGS_credentials);
+  if (options.credentials.empty()) {
+    if (const char* env = std::getenv("GPOOL_CREDENTIALS"); env != nullptr) {
+      options.credentials = env;
+    }
+  }
+  options.insecure = absl::GetFlag(FLAGS_insecure);
   options.advertise_host = absl::GetFlag(FLAGS_advertise_host);
   options.slots = absl::GetFlag(FLAGS_slots);
   options.max_chunks_per_call = absl::GetFlag(FLAGS_max_chunks_per_call);
@@ -93,7 +109,7 @@ int RunWorkerMain(int argc, char** argv, FunctionRegistry registry) {
   // A custom worker's help and errors carry its own name.
   const std::string program = ProgramName(argc, argv, "gpool-worker");
   const std::string usage = absl::StrCat(
-      "Usage: ", program, " --coordinator HOST:PORT [--listen HOST:PORT] [--slots N] [flags]\n\n"
+      "Usage: ", program, " --coordinator HOST:PORT [--credentials DIR] [--slots N] [flags]\n\n"
       "Registers with a gpool coordinator and computes the chunks it sends, offering the\n"
       "functions ", absl::StrJoin(registry.Names(), ", "), ".");
   if (std::optional<int> exit_code = ParseDaemonCommandLine(program, usage, argc, argv)) {

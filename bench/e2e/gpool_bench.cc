@@ -28,6 +28,9 @@ ABSL_FLAG(std::string, workloads, "w1,w2,w3,w4", "Which workloads to run.");
 ABSL_FLAG(bool, shared_values, true,
           "Offer workers a shared-memory buffer for values (ClientOptions::shared_values); "
           "false: values come over gRPC through the coordinator.");
+ABSL_FLAG(std::string, credentials, "",
+          "Directory of TLS credentials (gpool init): measure over mutual TLS with its "
+          "client certificate; empty: plain text.");
 ABSL_FLAG(int, reps, 5, "Timed repetitions per workload (after the untimed warm-ups).");
 ABSL_FLAG(int, warmup, 1, "Untimed repetitions per workload before the timed ones.");
 ABSL_FLAG(double, w2_n, 1e7, "W2: elements whose squares are returned.");
@@ -58,6 +61,7 @@ int Main() {
   }
   ClientOptions options;
   options.shared_values = absl::GetFlag(FLAGS_shared_values);
+  options.transport = TransportFor(Role::kClient, absl::GetFlag(FLAGS_credentials));
   absl::StatusOr<std::unique_ptr<Client>> client =
       Client::Connect(absl::GetFlag(FLAGS_coordinator), options);
   if (!client.ok()) {

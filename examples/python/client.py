@@ -55,6 +55,9 @@ def parse_args(argv):
                         help="deadline of the whole job in seconds; passing it cancels the job")
     parser.add_argument("--connect_timeout", type=float, default=5.0,
                         help="seconds to wait for the coordinator to answer")
+    parser.add_argument("--credentials", default="",
+                        help="directory of TLS credentials (gpool init DIR): mutual TLS with "
+                             "its client certificate (default: $GPOOL_CREDENTIALS)")
     parser.add_argument("--stubs", default=None,
                         help="directory written by generate_stubs.sh (default: $GPOOL_PY_STUBS "
                              "or ./generated next to this script)")
@@ -202,14 +205,21 @@ def run(args):
     job_input = job_input_from_args(args)
     want_values = args.result_mode == "values"
 
-    channel = grpc.insecure_channel(args.coordinator, options=gpool_common.CHANNEL_OPTIONS)
+    credentials_dir = gpool_common.credentials_directory(args.credentials)
+    try:
+        channel = gpool_common.open_channel(grpc, args.coordinator, credentials_dir, "client")
+    except OSError as error:
+        fail(PROGRAM, f"--credentials {credentials_dir}: {error}; create the directory with "
+                      f"'gpool init {credentials_dir}'", EXIT_BAD_INPUT)
     try:
         # Fail fast on a wrong address instead of spending the whole job deadline on it.
         grpc.channel_ready_future(channel).result(timeout=args.connect_timeout)
     except grpc.FutureTimeoutError:
         fail(PROGRAM, f"cannot reach the coordinator at {args.coordinator} within "
-                      f"{args.connect_timeout:g}s: check that it is running and that the "
-                      f"address and port are right", EXIT_UNAVAILABLE)
+                      f"{args.connect_timeout:g}s: check that it is running, that the "
+                      f"address and port are right, and that --credentials matches the "
+                      f"cluster's (a TLS cluster needs its CA's client certificate)",
+             EXIT_UNAVAILABLE)
 
     request = pb2.MapRequest(
         function=args.function, chunk_size=args.chunksize, max_workers=args.processes,

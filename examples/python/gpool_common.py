@@ -1,5 +1,5 @@
 """Pieces shared by the Python client and worker: loading the generated stubs, the Int128
-wire format, channel options and exit codes.
+wire format, channel options and credentials, and exit codes.
 
 The stubs are generated, not committed: run generate_stubs.sh DIR and pass --stubs DIR (or
 set $GPOOL_PY_STUBS). Without either, the `generated/` directory next to this file is used.
@@ -22,6 +22,47 @@ CHANNEL_OPTIONS = [
     ("grpc.min_reconnect_backoff_ms", 100),
     ("grpc.max_reconnect_backoff_ms", 2000),
 ]
+
+# A role's URI SAN in a gpool certificate (docs/security.md).
+ROLE_URI_PREFIX = "spiffe://gpool/"
+
+
+def credentials_directory(flag_value):
+    """--credentials, or $GPOOL_CREDENTIALS; empty: plain text."""
+    return flag_value or os.environ.get("GPOOL_CREDENTIALS", "")
+
+
+def _read(directory, name):
+    with open(os.path.join(directory, name), "rb") as file:
+        return file.read()
+
+
+def open_channel(grpc, address, credentials_dir, role):
+    """A channel to `address`: plain text without credentials, otherwise mutual TLS against
+    the directory's CA, presenting the certificate of `role` ("client" or "worker"). Raises
+    OSError when a file cannot be read."""
+    if not credentials_dir:
+        return grpc.insecure_channel(address, options=CHANNEL_OPTIONS)
+    credentials = grpc.ssl_channel_credentials(
+        root_certificates=_read(credentials_dir, "ca.crt"),
+        private_key=_read(credentials_dir, f"{role}.key"),
+        certificate_chain=_read(credentials_dir, f"{role}.crt"))
+    return grpc.secure_channel(address, credentials, options=CHANNEL_OPTIONS)
+
+
+def server_credentials(grpc, credentials_dir, role):
+    """Mutual TLS for a server of `role`: callers must present a certificate of the CA."""
+    return grpc.ssl_server_credentials(
+        [(_read(credentials_dir, f"{role}.key"), _read(credentials_dir, f"{role}.crt"))],
+        root_certificates=_read(credentials_dir, "ca.crt"), require_client_auth=True)
+
+
+def peer_roles(context):
+    """The gpool roles the caller's certificate states (empty over plain text)."""
+    uris = context.auth_context().get("peer_uri", [])
+    return {uri.decode()[len(ROLE_URI_PREFIX):] for uri in uris
+            if uri.decode().startswith(ROLE_URI_PREFIX)}
+
 
 # Exit codes, the same as the C++ CLI's: 0 ok, 1 the job failed on the cluster, 2 bad usage,
 # input or function, 3 coordinator unreachable, no workers, or deadline passed.
@@ -105,7 +146,8 @@ def status_exit_code(grpc, code):
     """The CLI's exit code for a gRPC status code (see the EXIT_* constants)."""
     if code in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.OUT_OF_RANGE,
                 grpc.StatusCode.NOT_FOUND, grpc.StatusCode.UNIMPLEMENTED,
-                grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.RESOURCE_EXHAUSTED):
+                grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.RESOURCE_EXHAUSTED,
+                grpc.StatusCode.PERMISSION_DENIED):
         return EXIT_BAD_INPUT
     if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
         return EXIT_UNAVAILABLE

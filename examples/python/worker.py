@@ -84,13 +84,20 @@ def make_servicer_class(grpc, pb2, pb2_grpc):
         Thread-safe: gRPC calls RunChunks from its thread pool.
         """
 
-        def __init__(self, slots, max_chunks_per_call):
+        def __init__(self, slots, max_chunks_per_call, secure):
+            self._secure = secure
             self._slots = threading.BoundedSemaphore(slots)
             self._max_chunks_per_call = max_chunks_per_call
             self._lock = threading.Lock()
             self.chunks_completed = 0
 
         def RunChunks(self, request, context):
+            # Over TLS, only the coordinator's certificate may run chunks (as the C++
+            # worker's check in rpc/roles.cc).
+            if self._secure and "coordinator" not in gpool_common.peer_roles(context):
+                roles = ",".join(sorted(gpool_common.peer_roles(context))) or "none"
+                context.abort(grpc.StatusCode.PERMISSION_DENIED,
+                              f"role {roles} may not call gpool.v1.Worker/RunChunks")
             function = FUNCTIONS.get(request.function)
             if function is None:
                 context.abort(grpc.StatusCode.NOT_FOUND,
@@ -190,11 +197,10 @@ class RegistrationLoop:
     Runs on its own thread until stop() is called. Every RPC carries a deadline.
     """
 
-    def __init__(self, grpc, pb2, pb2_grpc, coordinator, registration):
+    def __init__(self, grpc, pb2, pb2_grpc, coordinator, credentials_dir, registration):
         self._grpc = grpc
         self._pb2 = pb2
-        self._channel = grpc.insecure_channel(coordinator,
-                                              options=gpool_common.CHANNEL_OPTIONS)
+        self._channel = gpool_common.open_channel(grpc, coordinator, credentials_dir, "worker")
         self._stub = pb2_grpc.CoordinatorStub(self._channel)
         self._registration = registration
         self._stop = threading.Event()
@@ -288,6 +294,10 @@ def parse_args(argv):
                         help="if set, write the bound port to this file (one line) once serving")
     parser.add_argument("--log_level", default="info",
                         choices=("debug", "info", "warning", "error"))
+    parser.add_argument("--credentials", default="",
+                        help="directory of TLS credentials (gpool init DIR): mutual TLS with "
+                             "its worker certificate, and only the coordinator's may run "
+                             "chunks (default: $GPOOL_CREDENTIALS)")
     parser.add_argument("--stubs", default=None,
                         help="directory written by generate_stubs.sh (default: $GPOOL_PY_STUBS "
                              "or ./generated next to this script)")
@@ -335,17 +345,27 @@ def run(args):
     termination_signals = {signal.SIGTERM, signal.SIGINT}
     signal.pthread_sigmask(signal.SIG_BLOCK, termination_signals)
 
-    servicer = make_servicer_class(grpc, pb2, pb2_grpc)(args.slots, args.max_chunks_per_call)
+    credentials_dir = gpool_common.credentials_directory(args.credentials)
+    try:
+        credentials = (gpool_common.server_credentials(grpc, credentials_dir, "worker")
+                       if credentials_dir else None)
+    except OSError as error:
+        log.error("--credentials %s: %s; create the directory with 'gpool init %s'",
+                  credentials_dir, error, credentials_dir)
+        return 2
+    servicer = make_servicer_class(grpc, pb2, pb2_grpc)(args.slots, args.max_chunks_per_call,
+                                                         secure=bool(credentials_dir))
     server = grpc.server(
         concurrent.futures.ThreadPoolExecutor(max_workers=args.slots + EXTRA_SERVER_THREADS,
                                               thread_name_prefix="chunk"),
         options=gpool_common.CHANNEL_OPTIONS)
     pb2_grpc.add_WorkerServicer_to_server(servicer, server)
     try:
-        bound_port = server.add_insecure_port(args.listen)
+        bound_port = (server.add_secure_port(args.listen, credentials) if credentials
+                      else server.add_insecure_port(args.listen))
     except RuntimeError as error:
         bound_port = 0
-        log.debug("add_insecure_port: %s", error)
+        log.debug("add_port: %s", error)
     if bound_port == 0:
         log.error("cannot listen on %s", args.listen)
         return 1
@@ -360,13 +380,14 @@ def run(args):
         slots=args.slots, functions=sorted(FUNCTIONS),
         max_chunks_per_call=args.max_chunks_per_call,
         incarnation=random.SystemRandom().getrandbits(64))
-    log.info("serving on %s with %d slot(s), functions %s; coordinator %s",
+    log.info("serving on %s with %d slot(s), functions %s; coordinator %s %s",
              registration.address, args.slots, ",".join(registration.functions),
-             args.coordinator)
+             args.coordinator, "over mutual TLS" if credentials_dir else "in plain text")
     if args.port_file:
         write_file_atomically(args.port_file, f"{bound_port}\n")
 
-    registration_loop = RegistrationLoop(grpc, pb2, pb2_grpc, args.coordinator, registration)
+    registration_loop = RegistrationLoop(grpc, pb2, pb2_grpc, args.coordinator,
+                                         credentials_dir, registration)
     registration_loop.start()
 
     received = signal.sigwait(termination_signals)

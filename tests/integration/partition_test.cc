@@ -461,7 +461,9 @@ const InfoRow* FindPid(const std::vector<InfoRow>& rows, pid_t pid) {
 TEST_F(PartitionTest, WorkerCableOutMidJob_ExactSumAndWorkerRegistersAgainWhenPluggedIn) {
   ASSERT_OK(StartDaemon(
       kCoordinatorHost, "gpool-coordinator",
-      {"--listen=" + coordinator_, "--lease_timeout=1s", "--heartbeat_interval=200ms"}));
+      // The namespaces' network is the test's own; plain text on it is deliberate.
+      {"--listen=" + coordinator_, "--insecure", "--lease_timeout=1s",
+       "--heartbeat_interval=200ms"}));
   std::map<int, pid_t> workers;  // host -> worker PID
   for (int host : {kKeptWorkerHost, kCutWorkerHost}) {
     // The worker advertises its --listen host: the address in its own namespace.
@@ -469,7 +471,7 @@ TEST_F(PartitionTest, WorkerCableOutMidJob_ExactSumAndWorkerRegistersAgainWhenPl
                          StartDaemon(host, "gpool-worker",
                                      {"--coordinator=" + coordinator_,
                                       absl::StrCat("--listen=", network_->address(host), ":0"),
-                                      "--chunk_delay=100ms"}));
+                                      "--insecure", "--chunk_delay=100ms"}));
   }
   const pid_t cut_pid = workers[kCutWorkerHost];
   const pid_t kept_pid = workers[kKeptWorkerHost];

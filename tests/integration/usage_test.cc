@@ -178,11 +178,11 @@ INSTANTIATE_TEST_SUITE_P(
 
 TEST(HelpDefaultsTest, Help_Daemons_ShowTheDefaultsTheyRunWith) {
   const std::map<std::string, ListedFlag> coordinator = HelpOf("gpool-coordinator");
-  EXPECT_EQ(coordinator.at("listen").header, "  --listen=STRING (default \"0.0.0.0:50051\")");
+  EXPECT_EQ(coordinator.at("listen").header, "  --listen=STRING (default \"127.0.0.1:50051\")");
   EXPECT_EQ(coordinator.at("worker_wait").header, "  --worker_wait=DURATION (default 10s)");
   EXPECT_EQ(coordinator.at("max_attempts").header, "  --max_attempts=INT (default 4)");
   const std::map<std::string, ListedFlag> worker = HelpOf("gpool-worker");
-  EXPECT_EQ(worker.at("listen").header, "  --listen=STRING (default \"0.0.0.0:0\")");
+  EXPECT_EQ(worker.at("listen").header, "  --listen=STRING (default \"127.0.0.1:0\")");
   EXPECT_EQ(worker.at("slots").header, "  --slots=INT (default 1)");
   EXPECT_EQ(worker.at("shared_values").header, "  --shared_values (default true)");
   const std::map<std::string, ListedFlag> cli = HelpOf("gpool");
@@ -255,18 +255,19 @@ INSTANTIATE_TEST_SUITE_P(
         CommandCase{"map",
                     {"coordinator", "values", "input", "processes", "chunksize", "reduce",
                      "print", "trace", "json", "stats", "progress", "quiet", "shared_values",
-                     "timeout", "connect_timeout", "reconnect_timeout"}},
-        CommandCase{"info", {"coordinator", "processes", "connect_timeout"}},
+                     "timeout", "connect_timeout", "reconnect_timeout", "credentials"}},
+        CommandCase{"info", {"coordinator", "processes", "connect_timeout", "credentials"}},
         CommandCase{"status",
                     {"coordinator", "json", "watch", "watch_interval", "watch_count",
-                     "processes", "connect_timeout"}},
-        CommandCase{"health", {"connect_timeout"}}),
+                     "processes", "connect_timeout", "credentials"}},
+        CommandCase{"health", {"connect_timeout", "credentials"}},
+        CommandCase{"init", {"host"}}),
     [](const ::testing::TestParamInfo<CommandCase>& info) { return info.param.command; });
 
 // Every flag of the CLI is some command's: none is reachable only through the general help.
 TEST(CommandHelpCoverageTest, CommandHelp_EveryCliFlag_IsListedBySomeCommand) {
   std::set<std::string> listed;
-  for (const char* command : {"map", "info", "status", "health"}) {
+  for (const char* command : {"map", "info", "status", "health", "init"}) {
     const std::set<std::string> names = Names(HelpOf("gpool", {command, "--help"}));
     listed.insert(names.begin(), names.end());
   }
@@ -374,7 +375,7 @@ INSTANTIATE_TEST_SUITE_P(
         UsageErrorCase{"cli_unknown_flag", "gpool", {"--bogus", "info"},
                        "unknown flag --bogus", "gpool --help"},
         UsageErrorCase{"cli_unknown_command", "gpool", {"frobnicate"},
-                       "unknown command 'frobnicate' (use map, info, status, health)",
+                       "unknown command 'frobnicate' (use map, info, status, health, init)",
                        "gpool --help"},
         UsageErrorCase{"cli_no_command", "gpool", {}, "no command given", "gpool --help"},
         UsageErrorCase{"cli_bad_value", "gpool", {"map", "square", "1..3", "--processes=abc"},

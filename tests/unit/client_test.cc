@@ -282,6 +282,7 @@ TEST(CliOutputTest, ExitCodeFor_MapsStatusToDocumentedCodes) {
   EXPECT_EQ(ExitCodeFor(absl::OutOfRangeError("x")), 2);
   EXPECT_EQ(ExitCodeFor(absl::NotFoundError("x")), 2);
   EXPECT_EQ(ExitCodeFor(absl::ResourceExhaustedError("x")), 2);
+  EXPECT_EQ(ExitCodeFor(absl::PermissionDeniedError("x")), 2);
   EXPECT_EQ(ExitCodeFor(absl::UnavailableError("x")), 3);
   EXPECT_EQ(ExitCodeFor(absl::DeadlineExceededError("x")), 3);
   EXPECT_EQ(ExitCodeFor(absl::AbortedError("x")), 1);

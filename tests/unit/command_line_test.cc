@@ -23,6 +23,7 @@ ABSL_FLAG(int, test_count, 3, "How many things to count.");
 ABSL_FLAG(bool, test_switch, false, "Turns the thing on.");
 ABSL_FLAG(std::string, test_name, "start", "The name of the thing.");
 ABSL_FLAG(absl::Duration, test_wait, absl::Seconds(2), "How long to wait.");
+ABSL_FLAG(std::vector<std::string>, test_list, {}, "Names of things.");
 ABSL_FLAG(std::string, test_long_help, "",
           "A help text long enough to be wrapped: it goes on and on about the flag, what it "
           "does and what it does not do, well past eighty columns.");
@@ -62,6 +63,19 @@ TEST(ParseCommandLineTest, EveryFlagForm_SetsTheFlags) {
   EXPECT_EQ(absl::GetFlag(FLAGS_test_wait), absl::Milliseconds(500));
   EXPECT_THAT(line.positional, IsEmpty());
   EXPECT_FALSE(line.help);
+}
+
+TEST(ParseCommandLineTest, ListFlagGivenAgain_AddsToItsList) {
+  absl::FlagSaver saver;
+  ASSERT_OK(Parse({"--test_list", "a", "--test_list=b,c"}).status());
+  EXPECT_THAT(absl::GetFlag(FLAGS_test_list), ElementsAre("a", "b", "c"));
+}
+
+TEST(ParseCommandLineTest, ListFlagInANewCommandLine_StartsAFreshList) {
+  absl::FlagSaver saver;
+  ASSERT_OK(Parse({"--test_list=a"}).status());
+  ASSERT_OK(Parse({"--test_list=b"}).status());
+  EXPECT_THAT(absl::GetFlag(FLAGS_test_list), ElementsAre("b"));
 }
 
 TEST(ParseCommandLineTest, NoPrefixOnABool_SetsItFalse) {
@@ -192,6 +206,23 @@ TEST(DialableAddressTest, WildcardListenHost_IsReplacedByTheHostName) {
   EXPECT_EQ(DialableAddress("0.0.0.0", 50051, "vm"), "vm:50051");
   EXPECT_EQ(DialableAddress("[::]", 40000, "vm"), "vm:40000");
   EXPECT_EQ(DialableAddress("::", 1, "vm"), "vm:1");
+}
+
+TEST(IsLoopbackHostTest, LoopbackAddressesAndLocalhost_AreLoopback) {
+  EXPECT_TRUE(IsLoopbackHost("127.0.0.1"));
+  EXPECT_TRUE(IsLoopbackHost("127.45.6.7"));
+  EXPECT_TRUE(IsLoopbackHost("localhost"));
+  EXPECT_TRUE(IsLoopbackHost("[::1]"));
+  EXPECT_TRUE(IsLoopbackHost("::1"));
+}
+
+TEST(IsLoopbackHostTest, WildcardsOtherAddressesAndNames_AreNot) {
+  EXPECT_FALSE(IsLoopbackHost("0.0.0.0"));
+  EXPECT_FALSE(IsLoopbackHost("[::]"));
+  EXPECT_FALSE(IsLoopbackHost("10.0.0.5"));
+  EXPECT_FALSE(IsLoopbackHost("128.0.0.1"));
+  EXPECT_FALSE(IsLoopbackHost("vm"));
+  EXPECT_FALSE(IsLoopbackHost("127.0.0.1.example.org"));
 }
 
 TEST(DialableAddressTest, SpecificListenHost_IsKept) {

@@ -100,14 +100,18 @@ def run_test(test_function):
 class Cluster:
     """Processes of one test, a scratch directory, and the generated stubs.
 
+    With credentials=True, `gpool init` makes credentials in the scratch directory, and every
+    process (and the harness's own channel) uses them: mutual TLS with roles.
+
     Not thread-safe; one per test.
     """
 
-    def __init__(self, bin_dir, source_dir):
+    def __init__(self, bin_dir, source_dir, credentials=False):
         self.bin_dir = bin_dir
         self.examples_dir = os.path.join(source_dir, "examples", "python")
         self.scratch = tempfile.mkdtemp(prefix="gpool-python-test-")
         self.stubs_dir = os.path.join(self.scratch, "stubs")
+        self.credentials = os.path.join(self.scratch, "credentials") if credentials else ""
         self.processes = []  # (label, Popen, log path)
         self.address = None
         self._channel = None
@@ -115,7 +119,16 @@ class Cluster:
 
     def __enter__(self):
         self._generate_stubs()
+        if self.credentials:
+            result = subprocess.run([os.path.join(self.bin_dir, "gpool"), "init",
+                                     self.credentials], capture_output=True, text=True,
+                                    timeout=COMMAND_TIMEOUT_S)
+            check(result.returncode == 0, f"gpool init failed ({result.returncode}): "
+                                          f"{result.stderr}")
         return self
+
+    def _credentials_flags(self):
+        return [f"--credentials={self.credentials}"] if self.credentials else []
 
     def __exit__(self, exc_type, exc, traceback):
         # Closed first: the coordinator's shutdown waits (up to its grace period) while a
@@ -166,7 +179,7 @@ class Cluster:
         port_file = os.path.join(self.scratch, "coordinator.port")
         process = self._start("coordinator", [
             os.path.join(self.bin_dir, "gpool-coordinator"), "--listen=127.0.0.1:0",
-            f"--port_file={port_file}", *flags])
+            f"--port_file={port_file}", *self._credentials_flags(), *flags])
         self.address = f"127.0.0.1:{self._await_port_file('coordinator', process, port_file)}"
         log(f"coordinator serving on {self.address}")
         return process
@@ -174,14 +187,15 @@ class Cluster:
     def start_cpp_worker(self, label, slots):
         return self._start(label, [
             os.path.join(self.bin_dir, "gpool-worker"), f"--coordinator={self.address}",
-            "--listen=127.0.0.1:0", f"--slots={slots}"])
+            "--listen=127.0.0.1:0", f"--slots={slots}", *self._credentials_flags()])
 
     def start_python_worker(self, label, slots, *flags):
         port_file = os.path.join(self.scratch, f"{label}.port")
         process = self._start(label, [
             "/usr/bin/python3", os.path.join(self.examples_dir, "worker.py"),
             f"--coordinator={self.address}", "--listen=127.0.0.1:0", f"--slots={slots}",
-            f"--port_file={port_file}", f"--stubs={self.stubs_dir}", *flags])
+            f"--port_file={port_file}", f"--stubs={self.stubs_dir}",
+            *self._credentials_flags(), *flags])
         port = self._await_port_file(label, process, port_file)
         log(f"{label} serving on 127.0.0.1:{port}")
         return process
@@ -191,7 +205,9 @@ class Cluster:
     def cluster_info(self, min_workers=0, timeout=STARTUP_TIMEOUT_S):
         """GetClusterInfo; with min_workers > 0 the coordinator waits (up to `timeout`)."""
         if self._channel is None:
-            self._channel = self.grpc.insecure_channel(self.address)
+            import gpool_common  # noqa: E402  (on the path once the stubs are generated)
+            self._channel = gpool_common.open_channel(self.grpc, self.address,
+                                                      self.credentials, "client")
         stub = self.pb2_grpc.CoordinatorStub(self._channel)
         try:
             return stub.GetClusterInfo(self.pb2.GetClusterInfoRequest(min_workers=min_workers),
@@ -230,11 +246,11 @@ class Cluster:
     def client(self, *args):
         return self.run(["/usr/bin/python3", os.path.join(self.examples_dir, "client.py"),
                          f"--coordinator={self.address}", f"--stubs={self.stubs_dir}",
-                         "--timeout=20", *args])
+                         "--timeout=20", *self._credentials_flags(), *args])
 
     def cli(self, *args):
         return self.run([os.path.join(self.bin_dir, "gpool"), f"--coordinator={self.address}",
-                         *args])
+                         *self._credentials_flags(), *args])
 
     # --- teardown --------------------------------------------------------------------------
 
