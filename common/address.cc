@@ -118,11 +118,4 @@ absl::Status ValidateDialAddress(absl::string_view address, absl::string_view fi
   return ValidateHost(host, absl::StrCat(field, "'s host"));
 }
 
-bool IsLoopbackHost(absl::string_view host) {
-  if (absl::EqualsIgnoreCase(host, "localhost") || host == "[::1]" || host == "::1") return true;
-  in_addr parsed;
-  return inet_pton(AF_INET, std::string(host).c_str(), &parsed) == 1 &&
-         (ntohl(parsed.s_addr) >> 24) == 127;
-}
-
 }  // namespace gpool

@@ -39,9 +39,6 @@ absl::Status ValidateHost(absl::string_view host, absl::string_view field);
 // a hint for a URI ("dns:///", "http://"), which gpool does not take.
 absl::Status ValidateDialAddress(absl::string_view address, absl::string_view field);
 
-// True for a loopback host: localhost, 127.0.0.0/8, [::1].
-bool IsLoopbackHost(absl::string_view host);
-
 }  // namespace gpool
 
 #endif  // GPOOL_COMMON_ADDRESS_H_

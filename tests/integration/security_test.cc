@@ -200,7 +200,7 @@ TEST_F(SecurityTest, Map_WorkerCertificate_PermissionDenied) {
 
 TEST_F(SecurityTest, RunChunks_ClientCertificate_PermissionDenied) {
   StartSecureCluster(1);
-  ASSERT_OK_AND_ASSIGN(ClusterView view, client_->GetClusterInfo());
+  ASSERT_OK_AND_ASSIGN(ClusterInfo view, client_->GetClusterInfo());
   ASSERT_EQ(view.workers.size(), 1u);
   TransportOptions transport = TransportFor(Role::kClient, credentials_);
   transport.server_role = Role::kWorker;
@@ -255,7 +255,7 @@ TEST_F(SecurityTest, Heartbeat_AnotherWorkersIncarnation_IsRefused) {
   EXPECT_EQ(stub->DeregisterWorker(&deregister_context, leave, &left).error_code(),
             grpc::StatusCode::NOT_FOUND);
   // The victim is still registered.
-  ASSERT_OK_AND_ASSIGN(ClusterView view, client_->GetClusterInfo());
+  ASSERT_OK_AND_ASSIGN(ClusterInfo view, client_->GetClusterInfo());
   ASSERT_EQ(view.workers.size(), 1u);
   EXPECT_EQ(view.workers[0].ref.worker_id, registered.worker_id());
 }
@@ -285,7 +285,7 @@ TEST_F(SecurityTest, Map_CoordinatorCertificateNotForTheHostDialed_IsRefused) {
 
 TEST_F(SecurityTest, Map_WorkerPosingAsTheCoordinator_IsRefused) {
   StartSecureCluster(1);
-  ASSERT_OK_AND_ASSIGN(ClusterView view, client_->GetClusterInfo());
+  ASSERT_OK_AND_ASSIGN(ClusterInfo view, client_->GetClusterInfo());
   ASSERT_EQ(view.workers.size(), 1u);
   // The worker's certificate chains to the CA and names 127.0.0.1, but it is a worker's.
   const CliRun run =
