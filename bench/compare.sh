@@ -96,6 +96,34 @@ step "gpool warm: W2 (values to the caller), W3 (one-element chunks), W4 (reduce
 "$BIN/gpool_bench" --coordinator="$ADDR" --workloads=w2,w3,w4 --reps=$REPS \
   --w2_n=$W2_N --w3_n=$W3_N --w4_n=$W4_N | tee -a "$OUT"
 
+step "TLS cost (issue 18): W2 and W3 over mutual TLS against plain text, side by side"
+# W2 over gRPC too (--shared_values=false): the values then cross both hops, which is what TLS
+# encrypts; by default they go through shared memory on this host.
+relabel() { $PY -c 'import json,sys
+for line in sys.stdin:
+    if line.startswith("{"):
+        r = json.loads(line); r["system"] = sys.argv[1]
+        if sys.argv[2]: r["workload"] = r["workload"] + sys.argv[2]
+        print(json.dumps(r))' "$@"; }
+"$BIN/gpool_bench" --coordinator="$ADDR" --workloads=w2 --shared_values=false --reps=$REPS \
+  --w2_n=$W2_N | relabel gpool _grpc | tee -a "$OUT"
+"$BIN/gpool" init "$WORK/tls" > /dev/null
+"$BIN/gpool-coordinator" --listen=127.0.0.1:0 --port_file="$WORK/tls_port" \
+  --credentials="$WORK/tls" --log_level=warning &
+PIDS+=($!)
+for _ in $(seq 200); do [[ -s $WORK/tls_port ]] && break; sleep 0.05; done
+TLS_ADDR=127.0.0.1:$(cat "$WORK/tls_port")
+for _ in 1 2; do
+  "$BIN/gpool-worker" --coordinator="$TLS_ADDR" --listen=127.0.0.1:0 \
+    --credentials="$WORK/tls" --log_level=warning &
+  PIDS+=($!)
+done
+"$BIN/gpool" --coordinator="$TLS_ADDR" --credentials="$WORK/tls" info > /dev/null
+"$BIN/gpool_bench" --coordinator="$TLS_ADDR" --credentials="$WORK/tls" --workloads=w2,w3 \
+  --reps=$REPS --w2_n=$W2_N --w3_n=$W3_N | relabel gpool_tls "" | tee -a "$OUT"
+"$BIN/gpool_bench" --coordinator="$TLS_ADDR" --credentials="$WORK/tls" --workloads=w2 \
+  --shared_values=false --reps=$REPS --w2_n=$W2_N | relabel gpool_tls _grpc | tee -a "$OUT"
+
 step "W1 cold: the whole process, gpool on its local default cluster vs the Pool program"
 hyperfine -N --warmup 2 --runs 10 --export-json "$WORK/cold.json" \
   "$BIN/gpool map square 1..5000" "$PY $PEERS/seed_pool.py" > /dev/null

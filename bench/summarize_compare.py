@@ -70,6 +70,20 @@ def main(path):
         ">= 50% of the vectorised loop", "-" if ratio is None else "%.0f%%" % (ratio * 100),
         None if ratio is None else ratio >= 0.5)
 
+    # Issue 18: the cost of mutual TLS, measured in the same run on a second cluster.
+    if any(system == "gpool_tls" for system, _ in by):
+        print()
+        print("| TLS cost | plain text | mutual TLS | TLS/plain | goal | met |")
+        print("|---|---|---|---|---|---|")
+        for name, workload in (("W2 (values through shared memory)", "w2"),
+                               ("W2 over gRPC (--shared_values=false)", "w2_grpc"),
+                               ("W3 one-element chunks", "w3")):
+            plain, tls = rate("gpool", workload), rate("gpool_tls", workload)
+            ratio = tls / plain if plain and tls else None
+            print("| %s | %s | %s | %s | >= 0.8 | %s |" % (
+                name, fmt_rate(plain), fmt_rate(tls), "-" if ratio is None else "%.2f" % ratio,
+                "-" if ratio is None else ("yes" if ratio >= 0.8 else "no")))
+
 
 if __name__ == "__main__":
     main(sys.argv[1])
