@@ -24,7 +24,9 @@ Scheduler::Scheduler(SchedulerOptions options, const Clock* clock, WorkerConnect
       clock_(clock),
       connector_(connector),
       registry_(HeartbeatPolicy(options_.heartbeat_interval, options_.lease_timeout,
-                                options_.heartbeat_budget, options_.max_heartbeat_interval)) {}
+                                options_.heartbeat_budget, options_.max_heartbeat_interval)),
+      // Its start counts as a tick: a coordinator stopped before its first tick has stalled too.
+      last_tick_(clock->Now()) {}
 
 Scheduler::~Scheduler() {
   std::vector<std::shared_ptr<WorkerConnection>> connections;
@@ -154,6 +156,14 @@ void Scheduler::Tick() {
   {
     absl::MutexLock lock(&mu_);
     const absl::Time now = clock_->Now();
+    if (now - last_tick_ > options_.stall_threshold) {
+      const absl::Duration gap = now - last_tick_;
+      registry_.ExcuseSilence(gap, now);
+      LogWarning(absl::StrCat("the coordinator did not run for ", absl::FormatDuration(gap),
+                              " (stopped, paused or starved); every worker's lease is extended "
+                              "by that much, since their beats went unheard"));
+    }
+    last_tick_ = now;
     for (const std::string& id : registry_.Expired(now)) {
       const RegisteredWorker& worker = *registry_.Find(id);
       DeclareDeadLocked(

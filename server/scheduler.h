@@ -107,6 +107,11 @@ struct SchedulerOptions {
   absl::Duration target_call_duration = absl::Milliseconds(20);
   // Chunks per call before any chunk of the job has been timed.
   int initial_chunks_per_call = 16;
+  // A gap longer than this between two Ticks (the daemon ticks every 100 ms) means the
+  // coordinator itself did not run: stopped (SIGSTOP), its VM paused, or starved. Its
+  // workers' beats went unheard meanwhile, so their leases are extended by the gap instead of
+  // expiring all at once: they are not to blame for the coordinator's silence.
+  absl::Duration stall_threshold = absl::Seconds(1);
 };
 
 class Scheduler {
@@ -249,6 +254,8 @@ class Scheduler {
   std::vector<std::shared_ptr<JobStream>> streams_to_notify_ ABSL_GUARDED_BY(mu_);
   // Chunk calls whose callback has not run yet; the destructor waits for 0.
   int64_t outstanding_calls_ ABSL_GUARDED_BY(mu_) = 0;
+  // When Tick last ran: a long gap since then is a stall of the coordinator itself.
+  absl::Time last_tick_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace gpool

@@ -113,6 +113,12 @@ std::vector<std::string> WorkerRegistry::Expired(absl::Time now) const {
   return ids;
 }
 
+void WorkerRegistry::ExcuseSilence(absl::Duration gap, absl::Time now) {
+  for (auto& [id, worker] : workers_) {
+    worker.last_heartbeat = std::min(now, worker.last_heartbeat + gap);
+  }
+}
+
 bool WorkerRegistry::AnyAccepts(const std::string& function) const {
   for (const auto& [id, worker] : workers_) {
     if (worker.Accepts(function)) return true;

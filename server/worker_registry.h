@@ -91,6 +91,9 @@ class WorkerRegistry {
 
   // Ids of the workers silent for longer than their lease at `now`.
   std::vector<std::string> Expired(absl::Time now) const;
+  // The coordinator did not run for `gap` until `now`: every worker's silence is shortened by
+  // it (its last beat moves `gap` later, never past `now`).
+  void ExcuseSilence(absl::Duration gap, absl::Time now);
 
   // Whether some worker accepts chunks of `function`.
   bool AnyAccepts(const std::string& function) const;

@@ -522,5 +522,30 @@ TEST(ChaosTest, AllWorkersLostPastWorkerWait_ClientResubmitsMissingChunksAndFini
                          HasSubstr("missing chunks")));
 }
 
+// The coordinator itself stopped (SIGSTOP) for longer than the workers' leases, as a paused VM
+// or a debugger would stop it. When it resumes it extends their leases by its own silence
+// instead of declaring every worker dead: the same workers, under the same ids, compute the
+// next job, exactly.
+TEST(ChaosTest, CoordinatorFrozenPastTheLeases_WorkersKeptAndNextJobExact) {
+  auto cluster = StartCluster(2, {});  // 1 s leases
+  ASSERT_NE(cluster, nullptr);
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Client> observer, Client::Connect(cluster->address()));
+  ASSERT_OK_AND_ASSIGN(ClusterInfo before, observer->GetClusterInfo(2));
+  ASSERT_EQ(WorkerIds(before).size(), 2u);
+
+  ASSERT_EQ(kill(cluster->coordinator_pid(), SIGSTOP), 0);
+  // The fault itself: the coordinator stays stopped for 2.5 leases. Nothing is awaited here.
+  absl::SleepFor(absl::Milliseconds(2500));
+  ASSERT_EQ(kill(cluster->coordinator_pid(), SIGCONT), 0);
+
+  const int64_t n = 100'000;
+  ChaosRun run = RunMap(cluster->address(), SquaresSpec(n, 1'000), [](size_t) {});
+  ASSERT_OK(run.summary);
+  EXPECT_EQ(run.summary->sum, SumOfSquares(n));
+  EXPECT_EQ(run.summary->stats.workers_lost, 0);
+  ASSERT_OK_AND_ASSIGN(ClusterInfo after, observer->GetClusterInfo());
+  EXPECT_EQ(WorkerIds(after), WorkerIds(before)) << "logs: " << cluster->log_dir();
+}
+
 }  // namespace
 }  // namespace gpool

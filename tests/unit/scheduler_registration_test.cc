@@ -97,6 +97,41 @@ TEST_F(SchedulerTest, Tick_SilentPastLease_DeclaresWorkerDead) {
               StatusIs(absl::StatusCode::kNotFound, HasSubstr(id)));
 }
 
+// The coordinator's own stall (SIGSTOP, a paused VM): its ticks stop, and so does its hearing
+// of beats. Workers that beat all along are not declared dead when it resumes.
+TEST_F(SchedulerTest, Tick_AfterTheCoordinatorsOwnStall_LeasesExtendedNotExpired) {
+  detect_stalls_ = true;
+  Reset(SchedulerOptions{});
+  const std::string id = AddWorker("a:1");
+  scheduler_->Tick();
+  clock_.Advance(absl::Seconds(15));  // five leases without a tick or a heard beat
+  scheduler_->Tick();
+  ASSERT_EQ(scheduler_->Snapshot().workers.size(), 1u);
+  // The excuse covers the stall only: silence after it still ends the lease, on time.
+  for (absl::Duration waited; waited < options_.lease_timeout; waited += absl::Milliseconds(100)) {
+    clock_.Advance(absl::Milliseconds(100));
+    scheduler_->Tick();
+  }
+  clock_.Advance(absl::Milliseconds(100));
+  scheduler_->Tick();
+  EXPECT_TRUE(scheduler_->Snapshot().workers.empty());
+  EXPECT_THAT(scheduler_->Heartbeat(id, 7, kBeat), StatusIs(absl::StatusCode::kNotFound, HasSubstr(id)));
+}
+
+TEST_F(SchedulerTest, Tick_RegularTicksWithoutBeats_WorkerDeclaredDeadAtItsLease) {
+  detect_stalls_ = true;
+  Reset(SchedulerOptions{});
+  AddWorker("a:1");
+  absl::Duration waited;
+  while (!scheduler_->Snapshot().workers.empty() && waited < absl::Seconds(10)) {
+    clock_.Advance(absl::Milliseconds(100));
+    waited += absl::Milliseconds(100);
+    scheduler_->Tick();
+  }
+  EXPECT_GT(waited, options_.lease_timeout);
+  EXPECT_LE(waited, options_.lease_timeout + absl::Milliseconds(100));
+}
+
 TEST_F(SchedulerTest, Heartbeat_RenewsLease) {
   const std::string id = AddWorker("a:1");
   for (int i = 0; i < 10; ++i) {

@@ -249,9 +249,13 @@ class SchedulerTest : public ::testing::Test {
     scheduler_.reset();
   }
 
+  // Tests move the fake clock in jumps between Ticks, which the scheduler would read as
+  // stalls of the coordinator itself (SchedulerOptions::stall_threshold): unless a test sets
+  // `detect_stalls_` to test exactly that, stall detection is off.
   void Reset(SchedulerOptions options) {
     if (scheduler_) TearDown();
     connector_.FailAll(absl::CancelledError("reset"));
+    if (!detect_stalls_) options.stall_threshold = absl::InfiniteDuration();
     options_ = options;
     scheduler_ = std::make_unique<Scheduler>(options, &clock_, &connector_);
   }
@@ -339,6 +343,7 @@ class SchedulerTest : public ::testing::Test {
   FakeClock clock_;
   FakeConnector connector_;
   SchedulerOptions options_;
+  bool detect_stalls_ = false;
   std::unique_ptr<Scheduler> scheduler_;
 };
 
