@@ -4,6 +4,8 @@
 #   gpool-entrypoint coordinator [FLAG...]   runs gpool-coordinator
 #   gpool-entrypoint worker [FLAG...]        runs gpool-worker
 #   gpool-entrypoint healthcheck             gRPC health probe of this container's daemon
+#   gpool-entrypoint credentials             one-shot: gpool init into $GPOOL_CREDENTIALS
+#                                            unless it holds credentials already (compose)
 #   gpool-entrypoint gpool|gpool-*|sh ARGS   runs that program as is
 #   gpool-entrypoint ARGS                    runs the CLI: gpool ARGS (map ..., info, health ...)
 #
@@ -12,6 +14,10 @@
 #                             (coordinator 0.0.0.0:50051, worker 0.0.0.0:50052; port 0 = any)
 #   GPOOL_COORDINATOR         HOST:PORT of the coordinator (worker and CLI; read by the binaries)
 #   GPOOL_CREDENTIALS         directory of TLS credentials (gpool init; read by the binaries)
+#   GPOOL_CREDENTIAL_HOSTS    credentials: the host names and addresses (space-separated)
+#                             the coordinator's certificate is valid for
+#                             (default: coordinator localhost 127.0.0.1)
+#   GPOOL_CREDENTIALS_OWNER   credentials: UID:GID the new files are handed to (10001:10001)
 #   GPOOL_INSECURE            non-empty: pass --insecure, plain text on a non-loopback listen
 #                             address without credentials (docs/security.md)
 #   GPOOL_ADVERTISE_HOST      worker: host name or IP the coordinator dials (default: the
@@ -82,6 +88,42 @@ case "$role" in
       "[::]"|"::") host="[::1]" ;;
     esac
     exec gpool health "$host:$port"
+    ;;
+  credentials)
+    # Compose's one-shot `credentials` service runs this as root before any daemon starts.
+    # gpool init never overwrites, so credentials that exist are kept: a second `up` reuses
+    # them. They are created under DIR.new and renamed into place, so an interrupted run
+    # leaves nothing that looks complete. ca.key, which only signs certificates, goes to
+    # the root-only directory ca-key next to DIR, out of reach of the daemons (uid 10001).
+    dir=${GPOOL_CREDENTIALS:-}
+    if [ -z "$dir" ]; then
+      echo "gpool-entrypoint: credentials needs GPOOL_CREDENTIALS=DIR" >&2
+      exit 1
+    fi
+    dir=${dir%/}
+    if [ -e "$dir/ca.crt" ]; then
+      echo "gpool-entrypoint: keeping the credentials in $dir (delete the volume to replace them)"
+      exit 0
+    fi
+    if [ -e "$dir" ]; then
+      echo "gpool-entrypoint: $dir exists without ca.crt; remove it or point GPOOL_CREDENTIALS elsewhere" >&2
+      exit 1
+    fi
+    new=$dir.new
+    rm -rf "$new"
+    set --
+    for host in ${GPOOL_CREDENTIAL_HOSTS:-coordinator localhost 127.0.0.1}; do
+      set -- "$@" --host "$host"
+    done
+    # Its "Next:" hints name DIR.new and flags compose already sets: not shown.
+    gpool init "$new" "$@" > /dev/null
+    ca_key_dir=$(dirname "$dir")/ca-key
+    mkdir -p "$ca_key_dir"
+    chmod 0700 "$ca_key_dir"
+    mv "$new/ca.key" "$ca_key_dir/ca.key"
+    chown -R "${GPOOL_CREDENTIALS_OWNER:-10001:10001}" "$new"
+    mv "$new" "$dir"
+    echo "gpool-entrypoint: credentials created in $dir; the CA's key is in $ca_key_dir"
     ;;
   gpool|gpool-*|sh|bash)
     exec "$@"

@@ -12,11 +12,16 @@
 #  3. Builds the gpool image with `docker build --network host`.
 #  4. Starts docker-compose.yml + docker-compose.hostnet.yml (every service on the host
 #     network, coordinator on a free loopback port, workers on 127.0.0.1:0) with 3 workers.
+#     Its `credentials` service creates the credentials in the project's volume; every
+#     service talks mutual TLS with them. Checks the files' owners and modes, that the CA's
+#     key is out of the daemons' reach, and that a client without credentials is refused.
 #  5. Through the client container: the seed job's exact sum, `info` listing 3 distinct
 #     workers (the same PIDs as the 3 worker containers), the trace showing all 3 computing.
 #  6. Kills one worker container in the middle of a large map and checks the exact sum, that
 #     the job saw the loss (retries / workers lost) and that the dead worker leaves `info`.
-#  7. Tears everything down (compose down, leftover containers) whatever happened.
+#  7. A second `up` keeps the credentials (the same CA) and the cluster still computes.
+#  8. Tears everything down (compose down -v, leftover containers, networks and volumes)
+#     whatever happened.
 # The images it builds (the base and gpool:smoke) are kept as a cache for the next run.
 #
 # Environment knobs (all optional):
@@ -67,6 +72,12 @@ remove_project_leftovers() {
   if [[ -n "$ids" ]]; then
     # shellcheck disable=SC2086
     timeout 60 docker network rm $ids > /dev/null 2>&1 || true
+  fi
+  ids=$(docker volume ls -q --filter "label=com.docker.compose.project=$PROJECT" 2>/dev/null ||
+    true)
+  if [[ -n "$ids" ]]; then
+    # shellcheck disable=SC2086
+    timeout 60 docker volume rm $ids > /dev/null 2>&1 || true
   fi
 }
 
@@ -168,6 +179,17 @@ coordinator_info() {
   timeout 20 docker exec "$(coordinator_container)" gpool --coordinator "127.0.0.1:$GPOOL_PORT" info
 }
 
+# The credentials as the daemons see them: "MODE UID NAME" per file, sorted.
+credential_files() {
+  timeout 20 docker exec "$(coordinator_container)" \
+    sh -c 'cd /credentials/tls && stat -c "%a %u %n" *' | sort -k3
+}
+
+ca_fingerprint() {
+  timeout 20 docker exec "$(coordinator_container)" sha256sum /credentials/tls/ca.crt |
+    cut -d' ' -f1
+}
+
 # Prints the PIDs in the table of `gpool info` (column 3 under the WORKER header).
 info_pids() { awk 'seen && NF >= 6 { print $3 } $1 == "WORKER" { seen = 1 }' | sort -u; }
 
@@ -220,6 +242,31 @@ main() {
   wait_until "$WORKERS healthy worker containers" 120 all_workers_healthy
   wait_until "$WORKERS workers registered with the coordinator" 60 registered_workers_are "$WORKERS"
   log "stack up and healthy in $((SECONDS - started))s"
+
+  # 4b. the credentials the `credentials` service made, and that they are really required.
+  compose logs --no-color credentials > "$WORK/credentials.log" 2>&1 || true
+  grep -q 'credentials created in /credentials/tls' "$WORK/credentials.log" || {
+    sed 's/^/    /' "$WORK/credentials.log"
+    die "the credentials service did not create the credentials"
+  }
+  local files
+  files=$(credential_files) || die "cannot list /credentials/tls in the coordinator container"
+  awk '{ print "    " $0 }' <<< "$files"
+  [[ "$files" == $'644 10001 ca.crt\n644 10001 client.crt\n600 10001 client.key\n644 10001 coordinator.crt\n600 10001 coordinator.key\n644 10001 worker.crt\n600 10001 worker.key' ]] ||
+    die "/credentials/tls should hold ca.crt and a certificate (0644) and key (0600) per role, owned by uid 10001, and no ca.key"
+  if timeout 20 docker exec "$(coordinator_container)" cat /credentials/ca-key/ca.key > /dev/null 2>&1; then
+    die "the coordinator's user can read the CA's key"
+  fi
+  local ca_before rc=0
+  ca_before=$(ca_fingerprint) || die "cannot read ca.crt in the coordinator container"
+  log "credentials: created in the volume, keys 0600 for uid 10001, CA key out of reach"
+  log "client without credentials: info (must be refused)"
+  timeout 300 "${COMPOSE[@]}" run --rm -T -e GPOOL_CREDENTIALS= client info \
+    > "$WORK/plain.out" 2> "$WORK/plain.err" || rc=$?
+  sed 's/^/    /' "$WORK/plain.err" | grep -v -e '^    Creating ' -e '^    Starting ' || true
+  if ((rc != 3)) || ! grep -q 'refused the session: the cluster uses TLS' "$WORK/plain.err"; then
+    die "a client without credentials should fail the TLS handshake with exit 3 (exit $rc)"
+  fi
 
   # Which host PIDs the worker containers have (`pid: host` in the override).
   local container_pids
@@ -294,7 +341,7 @@ main() {
   sleep 1 # let every worker hold chunks of the job
   docker kill "$victim" > /dev/null || die "docker kill $victim failed"
   log "killed worker container ${victim:0:12} (pid $victim_pid) $((SECONDS - started))s into the job"
-  local rc=0
+  rc=0
   wait "$client_pid" || rc=$?
   sed 's/^/    /' "$WORK/big.out" "$WORK/big.err" | grep -v -e '^    Creating ' -e '^    Starting ' || true
   ((rc == 0)) || die "the large job failed (exit $rc) after a worker was killed"
@@ -308,7 +355,24 @@ main() {
   wait_until "the killed worker to leave the registry" 60 pid_not_registered "$victim_pid"
   log "the killed worker (pid $victim_pid) left the registry"
 
-  log "PASSED: seed sum, $WORKERS distinct workers computing, exact sum after a worker was killed ($((SECONDS - T0))s)"
+  # 7. a second `up` keeps the credentials: `gpool init` is not run again.
+  log "compose up again: the credentials must be kept"
+  timeout 300 "${COMPOSE[@]}" up -d --no-build --scale "worker=$WORKERS" > "$WORK/up2.log" 2>&1 || {
+    sed 's/^/    /' "$WORK/up2.log"
+    die "the second compose up failed"
+  }
+  compose logs --no-color credentials > "$WORK/credentials.log" 2>&1 || true
+  grep -q 'keeping the credentials in /credentials/tls' "$WORK/credentials.log" || {
+    sed 's/^/    /' "$WORK/credentials.log"
+    die "the credentials service should have kept the credentials on the second up"
+  }
+  [[ $(ca_fingerprint) == "$ca_before" ]] || die "the second up replaced the CA"
+  client_run "$WORK/seed2.out" "$WORK/seed2.err" map square 1..5000 ||
+    { cat "$WORK/seed2.err"; die "the seed job failed after the second up"; }
+  expect_line "$WORK/seed2.out" "The sum of the square of the first 5000 integers is $SEED_SUM" "seed job after the second up"
+  log "second up: same CA, exact seed sum"
+
+  log "PASSED: mutual TLS with the volume's credentials (kept on a second up), seed sum, $WORKERS distinct workers computing, exact sum after a worker was killed ($((SECONDS - T0))s)"
 }
 
 main "$@"
