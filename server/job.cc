@@ -10,6 +10,7 @@
 #include "common/input.h"
 #include "common/log.h"
 #include "common/shared_values.h"
+#include "common/worker_registration.h"
 #include "common/value_stats.h"
 
 namespace gpool {
@@ -59,6 +60,11 @@ std::string Contradiction(const ChunkReply& reply) {
 absl::Status ValidateJobSpec(const JobSpec& spec) {
   if (spec.function.empty()) {
     return absl::InvalidArgumentError("no function given; name one, e.g. square");
+  }
+  // The name is logged and echoed in errors: the same limits as a worker's function names.
+  if (absl::Status status = ValidateFunctionName(spec.function, "MapRequest.function");
+      !status.ok()) {
+    return status;
   }
   if (spec.input == nullptr) {
     return absl::InvalidArgumentError("the request has no input: set a range or a list");

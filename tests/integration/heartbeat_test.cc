@@ -73,6 +73,8 @@ class TestCoordinator {
     options.heartbeat_interval = heartbeat_interval;
     options.lease_timeout = kLease;
     options.heartbeat_budget = heartbeat_budget;
+    // The fake clock jumps between Ticks, which the scheduler would read as its own stalls.
+    options.stall_threshold = absl::InfiniteDuration();
     scheduler_ = std::make_unique<Scheduler>(options, &clock_, &connector_);
     service_ = std::make_unique<CoordinatorService>(scheduler_.get(), &loop_);
     absl::StatusOr<StartedServer> started = StartServer(

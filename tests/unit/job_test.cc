@@ -139,6 +139,17 @@ Job RunningJob(uint64_t count, JobSpec spec = Spec()) {
 
 TEST(JobTest, ValidateJobSpec_Good_Ok) { EXPECT_TRUE(ValidateJobSpec(Spec()).ok()); }
 
+TEST(JobTest, ValidateJobSpec_FunctionNameThatWouldForgeALogLine_InvalidArgument) {
+  JobSpec spec = Spec();
+  spec.function = "square\n2026-12-07T00:00:00Z W coordinator: forged";
+  EXPECT_THAT(ValidateJobSpec(spec),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("MapRequest.function \"square\\n2026")));
+  spec.function = std::string(200, 'f');
+  EXPECT_THAT(ValidateJobSpec(spec),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("over the limit of 128")));
+}
+
 TEST(JobTest, ValidateJobSpec_SharedValuesOnSumJob_InvalidArgument) {
   JobSpec spec = Spec(ResultMode::kSum);
   spec.shared_values = SharedValuesRef{};
