@@ -23,6 +23,7 @@ for _ in 1 2; do
 done
 "$BIN/gpool_bench" --coordinator="$ADDR" --workloads=w1,w2,w3,w4 --reps=1 \
   --w2_n=1e4 --w3_n=100 --w4_n=1e6
+"$BIN/gpool_flood" --coordinator="$ADDR" --clients=20 --info_calls=50 --churn_workers=10
 for micro in "$BIN"/bench_*; do
   [[ -x $micro ]] || continue
   # A benchmark that finds a wrong result stops with SkipWithError, which does not change the
