@@ -89,6 +89,9 @@ absl::Status ValidateCoordinatorOptions(const CoordinatorDaemonOptions& daemon_o
       {"--result_window", options.result_window, 1},
       {"--result_window_values", options.result_window_values, 1},
       {"--max_elements_per_call", options.max_elements_per_call, 1},
+      {"--max_workers", options.max_workers, 1},
+      {"--max_jobs", options.max_jobs, 1},
+      {"--max_jobs_per_client", options.max_jobs_per_client, 1},
   };
   for (const auto& count : counts) {
     if (count.value < count.minimum) {

@@ -36,6 +36,8 @@ namespace gpool {
 
 struct JobSpec {
   std::string function;
+  // Who submitted it: the Map call's peer (one client connection), for the per-client limit.
+  std::string client;
   std::shared_ptr<const Input> input;
   int64_t chunk_size = 0;   // 0: Pool's default
   int max_workers = 0;      // 0: no limit

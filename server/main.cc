@@ -69,6 +69,12 @@ ABSL_FLAG(int64_t, result_window_values, gpool::SchedulerOptions{}.result_window
 ABSL_FLAG(int64_t, max_elements_per_call, gpool::SchedulerOptions{}.max_elements_per_call,
           "Small chunks travel several to a call up to this many elements (to workers that "
           "accept batches).");
+ABSL_FLAG(int, max_workers, gpool::SchedulerOptions{}.max_workers,
+          "Most workers registered at once; more get RESOURCE_EXHAUSTED (retry later).");
+ABSL_FLAG(int, max_jobs, gpool::SchedulerOptions{}.max_jobs,
+          "Most jobs at once (running or waiting for workers); more get RESOURCE_EXHAUSTED.");
+ABSL_FLAG(int, max_jobs_per_client, gpool::SchedulerOptions{}.max_jobs_per_client,
+          "Most jobs at once from one client connection; more get RESOURCE_EXHAUSTED.");
 ABSL_FLAG(absl::Duration, client_stall_timeout, absl::Seconds(60),
           "A Map call whose results have waited this long for its client to read them is "
           "cancelled, and its job.");
@@ -109,6 +115,9 @@ absl::StatusOr<CoordinatorDaemonOptions> OptionsFromFlags() {
   scheduler.max_elements_per_call = absl::GetFlag(FLAGS_max_elements_per_call);
   scheduler.speculation_multiplier = absl::GetFlag(FLAGS_speculation_multiplier);
   scheduler.speculation_min = absl::GetFlag(FLAGS_speculation_min);
+  scheduler.max_workers = absl::GetFlag(FLAGS_max_workers);
+  scheduler.max_jobs = absl::GetFlag(FLAGS_max_jobs);
+  scheduler.max_jobs_per_client = absl::GetFlag(FLAGS_max_jobs_per_client);
   return options;
 }
 

@@ -202,9 +202,14 @@ void CoordinatorService::MapCall::Submit(const v1::MapRequest& request) {
     absl::MutexLock calls_lock(&service_->map_calls_mu_);
     service_->map_calls_.insert(this);
   }
+  spec->client = context()->peer();
   auto submitted = service_->scheduler_->SubmitJob(*std::move(spec));
   absl::MutexLock lock(&mu_);
-  if (!submitted.ok()) return FinishLocked(submitted.status(), /*final=*/true);
+  if (!submitted.ok()) {
+    // A full coordinator may have room later: the same request is worth sending again.
+    return FinishLocked(submitted.status(),
+                        /*final=*/!absl::IsResourceExhausted(submitted.status()));
+  }
   job_id_ = submitted->first;
   stream_ = std::move(submitted->second);
   stream_->SetListener(weak_from_this());

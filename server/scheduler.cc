@@ -60,6 +60,12 @@ absl::StatusOr<RegistrationGrant> Scheduler::RegisterWorker(
   RegistrationGrant grant;
   {
     absl::MutexLock lock(&mu_);
+    if (registry_.workers().size() >= static_cast<size_t>(options_.max_workers) &&
+        registry_.AtAddress(registration.address).empty()) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "the coordinator holds ", registry_.workers().size(), " workers, its limit (",
+          "--max_workers); register again later, or raise the limit"));
+    }
     for (const std::string& id : registry_.AtAddress(registration.address)) {
       DeclareDeadLocked(id, "it registered again (restarted or lost its lease)", &actions);
     }
@@ -108,6 +114,7 @@ absl::StatusOr<std::pair<std::string, std::shared_ptr<JobStream>>> Scheduler::Su
   std::pair<std::string, std::shared_ptr<JobStream>> result;
   {
     absl::MutexLock lock(&mu_);
+    if (absl::Status room = RoomForJobLocked(spec.client); !room.ok()) return room;
     // A job whose function no registered worker offers waits for one (PumpLocked), like a job
     // submitted to an empty cluster: workers come and go, and which ones are registered at
     // this instant says little about the next second.
@@ -124,6 +131,26 @@ absl::StatusOr<std::pair<std::string, std::shared_ptr<JobStream>>> Scheduler::Su
   }
   Execute(std::move(actions));
   return result;
+}
+
+absl::Status Scheduler::RoomForJobLocked(const std::string& client) const {
+  int jobs = 0;
+  int from_client = 0;
+  for (const auto& [sequence, job] : jobs_) {
+    if (job.finished) continue;
+    ++jobs;
+    if (!client.empty() && job.spec.client == client) ++from_client;
+  }
+  if (jobs >= options_.max_jobs) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "the coordinator runs ", jobs, " jobs, its limit (--max_jobs); submit again later"));
+  }
+  if (from_client >= options_.max_jobs_per_client) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "this connection runs ", from_client, " jobs, the limit per client connection "
+        "(--max_jobs_per_client); submit again when one ends"));
+  }
+  return absl::OkStatus();
 }
 
 void Scheduler::CancelJob(const std::string& job_id, const absl::Status& reason) {

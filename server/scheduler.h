@@ -112,6 +112,13 @@ struct SchedulerOptions {
   // workers' beats went unheard meanwhile, so their leases are extended by the gap instead of
   // expiring all at once: they are not to blame for the coordinator's silence.
   absl::Duration stall_threshold = absl::Seconds(1);
+  // Bounds on what callers can make the coordinator hold: registered workers, jobs at once
+  // (running or waiting for workers), and jobs at once from one client connection. Beyond
+  // them RegisterWorker and Map answer RESOURCE_EXHAUSTED naming the limit: capacity that may
+  // free up, so a caller retries later.
+  int max_workers = 10'000;
+  int max_jobs = 1'000;
+  int max_jobs_per_client = 100;
 };
 
 class Scheduler {
@@ -208,6 +215,10 @@ class Scheduler {
   void ApplyLocked(Job& job, RegisteredWorker* worker, RunOutcome outcome, Actions* actions)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void PumpLocked(Actions* actions) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // RESOURCE_EXHAUSTED naming the limit when max_jobs, or max_jobs_per_client for `client`,
+  // are running.
+  absl::Status RoomForJobLocked(const std::string& client) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Sends one call of `job` to the least loaded worker that may take it: one chunk, or
   // several small ones. False when there is nothing to send or nobody to send it to.
   bool DispatchOneLocked(Job& job, Actions* actions) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

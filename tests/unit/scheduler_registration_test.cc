@@ -49,6 +49,53 @@ TEST_F(SchedulerTest, RegisterWorker_InvalidRegistration_IsInvalidArgument) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("function")));
 }
 
+TEST_F(SchedulerTest, RegisterWorker_AtTheWorkerLimit_ResourceExhaustedUntilOneLeaves) {
+  SchedulerOptions options;
+  options.max_workers = 2;
+  Reset(options);
+  const std::string a = AddWorker("a:1");
+  AddWorker("b:1");
+  WorkerRegistration third;
+  third.address = "c:1";
+  third.pid = 100;
+  third.host = "host-c";
+  third.functions = {"square"};
+  EXPECT_THAT(scheduler_->RegisterWorker(third),
+              StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("--max_workers")));
+  // A worker registering again at its own address is not one more.
+  third.address = "b:1";
+  EXPECT_OK(scheduler_->RegisterWorker(third).status());
+  ASSERT_OK(scheduler_->DeregisterWorker(a, 7));
+  third.address = "c:1";
+  EXPECT_OK(scheduler_->RegisterWorker(third).status());
+}
+
+TEST_F(SchedulerTest, SubmitJob_AtTheJobLimits_ResourceExhaustedNamingThem) {
+  SchedulerOptions options;
+  options.max_jobs = 3;
+  options.max_jobs_per_client = 2;
+  Reset(options);
+  auto spec = [](const std::string& client) {
+    JobSpec job;
+    job.function = "square";
+    job.client = client;
+    job.input = std::make_shared<const Input>(Input::Range(1, 10));
+    job.mode = ResultMode::kSum;
+    return job;
+  };
+  ASSERT_OK(scheduler_->SubmitJob(spec("ipv4:127.0.0.1:1000")).status());
+  auto second = scheduler_->SubmitJob(spec("ipv4:127.0.0.1:1000"));
+  ASSERT_OK(second.status());
+  EXPECT_THAT(scheduler_->SubmitJob(spec("ipv4:127.0.0.1:1000")),
+              StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("--max_jobs_per_client")));
+  ASSERT_OK(scheduler_->SubmitJob(spec("ipv4:127.0.0.1:2000")).status());
+  EXPECT_THAT(scheduler_->SubmitJob(spec("ipv4:127.0.0.1:3000")),
+              StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("--max_jobs)")));
+  // A job that ends makes room.
+  scheduler_->CancelJob(second->first, absl::CancelledError("done"));
+  EXPECT_OK(scheduler_->SubmitJob(spec("ipv4:127.0.0.1:3000")).status());
+}
+
 TEST_F(SchedulerTest, RegisterWorker_MaxChunksPerCallZero_IsInvalidArgument) {
   WorkerRegistration registration;
   registration.address = "a:1";
