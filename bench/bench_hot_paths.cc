@@ -89,6 +89,10 @@ class AnsweringConnector final : public WorkerConnector {
     }
     void Cancel(uint64_t call_id) override {}
     void CancelAll() override {}
+    void ConfirmIncarnation(uint64_t incarnation, absl::Duration timeout,
+                            ConfirmDone done) override {
+      done(absl::UnavailableError("the benchmark's workers never share an address"));
+    }
 
    private:
     AnsweringConnector* owner_;
@@ -120,7 +124,7 @@ void BM_Scheduler_Job(benchmark::State& state) {
     registration.functions = {"square"};
     registration.incarnation = 1 + i;
     registration.max_chunks_per_call = 1024;
-    if (!scheduler.RegisterWorker(registration).ok()) {
+    if (!scheduler.RegisterWorkerAndWait(registration).ok()) {
       state.SkipWithError("cannot register a worker");
       return;
     }

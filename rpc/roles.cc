@@ -32,6 +32,7 @@ const std::vector<MethodRoles>& MethodTable() {
       {"/gpool.v1.Coordinator/Map", {Role::kClient}},
       {"/gpool.v1.Coordinator/GetClusterInfo", {Role::kClient}},
       {"/gpool.v1.Worker/RunChunks", {Role::kCoordinator}},
+      {"/gpool.v1.Worker/ConfirmIncarnation", {Role::kCoordinator}},
   };
   return *table;
 }

@@ -103,7 +103,10 @@ grpc::Status CoordinatorService::RegisterWorker(grpc::ServerContext* context,
   registration.functions.assign(request->functions().begin(), request->functions().end());
   registration.incarnation = request->incarnation();
   registration.max_chunks_per_call = request->max_chunks_per_call();
-  absl::StatusOr<RegistrationGrant> grant = scheduler_->RegisterWorker(registration);
+  // May ask the worker that holds the address whether it is alive first: this handler's
+  // thread waits for that (at most about 1 s per round) with the scheduler's lock released;
+  // mu_ is held as a reader only, so a shutdown waits for the answer.
+  absl::StatusOr<RegistrationGrant> grant = scheduler_->RegisterWorkerAndWait(registration);
   if (!grant.ok()) return ToGrpcStatus(grant.status());
   response->set_worker_id(grant->worker_id);
   response->set_heartbeat_interval_ms(absl::ToInt64Milliseconds(grant->heartbeat_interval));

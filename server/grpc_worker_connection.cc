@@ -27,7 +27,10 @@ class GrpcWorkerConnection final : public WorkerConnection,
  public:
   GrpcWorkerConnection(std::shared_ptr<grpc::Channel> channel, CompletionQueueLoop* loop,
                        absl::Duration chunk_timeout)
-      : run_chunks_stub_(std::move(channel)), loop_(loop), chunk_timeout_(chunk_timeout) {}
+      : run_chunks_stub_(channel),
+        confirm_stub_(std::move(channel)),
+        loop_(loop),
+        chunk_timeout_(chunk_timeout) {}
 
   void RunChunks(std::vector<ChunkTask> tasks, Done done) override {
     // The response is read as bytes: the values stay in the buffers they arrived in.
@@ -63,6 +66,26 @@ class GrpcWorkerConnection final : public WorkerConnection,
     };
     static const std::string* const kMethod = new std::string("/gpool.v1.Worker/RunChunks");
     Start(first.call_id, call, run_chunks_stub_, *kMethod, std::move(finish));
+  }
+
+  void ConfirmIncarnation(uint64_t incarnation, absl::Duration timeout,
+                          ConfirmDone done) override {
+    auto* call = new Call<v1::ConfirmIncarnationRequest, v1::ConfirmIncarnationResponse>;
+    call->request.set_incarnation(incarnation);
+    call->context.set_deadline(std::chrono::system_clock::now() +
+                               std::chrono::milliseconds(absl::ToInt64Milliseconds(timeout)));
+    call->reader = confirm_stub_.PrepareUnaryCall(&call->context,
+                                                  "/gpool.v1.Worker/ConfirmIncarnation",
+                                                  call->request, loop_->cq());
+    call->reader->StartCall();
+    call->reader->Finish(
+        &call->response, &call->status,
+        loop_->ArmOnce([self = shared_from_this(), call, done = std::move(done)](bool) {
+          std::unique_ptr<Call<v1::ConfirmIncarnationRequest, v1::ConfirmIncarnationResponse>>
+              owned(call);
+          if (!call->status.ok()) return done(FromGrpcStatus(call->status));
+          done(call->response.matches());
+        }));
   }
 
   void Cancel(uint64_t call_id) override {
@@ -136,6 +159,8 @@ class GrpcWorkerConnection final : public WorkerConnection,
 
   // Worker.RunChunks, called with RawMessage responses (the generated stub cannot).
   grpc::TemplatedGenericStub<v1::RunChunksRequest, RawMessage> run_chunks_stub_;
+  grpc::TemplatedGenericStub<v1::ConfirmIncarnationRequest, v1::ConfirmIncarnationResponse>
+      confirm_stub_;
   CompletionQueueLoop* const loop_;
   const absl::Duration chunk_timeout_;
   absl::Mutex mu_;

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "common/log.h"
 
 namespace gpool {
@@ -51,8 +52,56 @@ Scheduler::~Scheduler() {
   mu_.Await(absl::Condition(&drained));
 }
 
-absl::StatusOr<RegistrationGrant> Scheduler::RegisterWorker(
+void Scheduler::RegisterWorker(const WorkerRegistration& registration,
+                               RegistrationDone done) {
+  RegisterRound(registration, 1, std::nullopt, std::move(done));
+}
+
+absl::StatusOr<RegistrationGrant> Scheduler::RegisterWorkerAndWait(
     const WorkerRegistration& registration) {
+  absl::Notification answered;
+  absl::StatusOr<RegistrationGrant> result;
+  RegisterWorker(registration, [&](absl::StatusOr<RegistrationGrant> grant) {
+    result = std::move(grant);
+    answered.Notify();
+  });
+  answered.WaitForNotification();
+  return result;
+}
+
+void Scheduler::RegisterRound(const WorkerRegistration& registration, int round,
+                              std::optional<HolderAnswer> answer, RegistrationDone done) {
+  absl::StatusOr<std::variant<RegistrationGrant, AddressHolder>> step =
+      TryRegisterWorker(registration, answer);
+  if (!step.ok()) return done(step.status());
+  if (auto* grant = std::get_if<RegistrationGrant>(&*step)) return done(*grant);
+  AddressHolder holder = std::get<AddressHolder>(*std::move(step));
+  if (round > kMaxRegistrationRounds) {
+    return done(absl::AbortedError(absl::StrCat(
+        "registrations for ", registration.address, " kept completing while this one asked ",
+        "the worker there whether it is alive (", kMaxRegistrationRounds,
+        " rounds); retry with backoff")));
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    ++outstanding_calls_;  // the destructor waits for the answer
+  }
+  // No lock is held while the holder is asked: the answer may take confirm_timeout.
+  std::shared_ptr<WorkerConnection> connection = std::move(holder.connection);
+  connection->ConfirmIncarnation(
+      holder.incarnation, options_.confirm_timeout,
+      [this, registration, round, worker_id = holder.worker_id,
+       done = std::move(done)](absl::StatusOr<bool> confirmed) mutable {
+        RegisterRound(registration, round + 1,
+                      HolderAnswer{std::move(worker_id), std::move(confirmed)}, std::move(done));
+        absl::MutexLock lock(&mu_);
+        --outstanding_calls_;
+      });
+}
+
+absl::StatusOr<std::variant<RegistrationGrant, Scheduler::AddressHolder>>
+Scheduler::TryRegisterWorker(const WorkerRegistration& registration,
+                             const std::optional<HolderAnswer>& answer) {
   if (absl::Status status = ValidateRegistration(registration); !status.ok()) return status;
   // Connecting creates a channel object only; no I/O happens under the lock.
   std::shared_ptr<WorkerConnection> connection = connector_->Connect(registration.address);
@@ -66,9 +115,43 @@ absl::StatusOr<RegistrationGrant> Scheduler::RegisterWorker(
           "the coordinator holds ", registry_.workers().size(), " workers, its limit (",
           "--max_workers); register again later, or raise the limit"));
     }
+    // Races end in one registration per address, because the decision and the change are
+    // made together under mu_: the holders are read afresh here, and a newcomer replaces
+    // only holders that are its own incarnation or that the worker at the address has just
+    // disowned. If the holder asked about left meanwhile, the address is free; if another
+    // registration replaced it meanwhile, that new holder must be asked about in turn (the
+    // worker at the address confirms at most one of them), so two newcomers at once end
+    // with the one that serves there registered and the other refused.
+    std::vector<std::pair<std::string, std::string>> replaced;  // worker id, why
     for (const std::string& id : registry_.AtAddress(registration.address)) {
-      DeclareDeadLocked(id, "it registered again (restarted or lost its lease)", &actions);
+      const RegisteredWorker& holder = *registry_.Find(id);
+      if (holder.registration.incarnation == registration.incarnation) {
+        replaced.emplace_back(id, "it registered again (lost its lease or the answer)");
+        continue;
+      }
+      if (!answer.has_value() || answer->worker_id != id) {
+        return AddressHolder{id, holder.registration.incarnation, holder.connection};
+      }
+      if (answer->confirmed.ok() && *answer->confirmed) {
+        const std::string refusal = absl::StrCat(
+            registration.address, " is the address of live worker ", holder.Label(),
+            ", which still answers there with its registered incarnation; a worker "
+            "registering as ",
+            registration.host, "/", registration.pid,
+            " cannot take it over: give each worker its own address (--listen port, "
+            "--advertise_host)");
+        LogWarning(absl::StrCat("registration refused: ", refusal));
+        return absl::AlreadyExistsError(refusal);
+      }
+      replaced.emplace_back(
+          id, answer->confirmed.ok()
+                  ? "a new process registered at its address, which no longer answers with "
+                    "its incarnation (it restarted)"
+                  : absl::StrCat("a new registration claimed its address, and nothing "
+                                 "answered there (",
+                                 answer->confirmed.status().ToString(), ")"));
     }
+    for (const auto& [id, why] : replaced) DeclareDeadLocked(id, why, &actions);
     const RegisteredWorker& worker =
         registry_.Add(registration, std::move(connection), clock_->Now());
     grant.worker_id = worker.worker_id;

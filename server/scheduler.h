@@ -25,8 +25,11 @@
 // they start out done.
 //
 // Worker life cycle: registered ──heartbeats──► registered ... ──lease expired, RPC
-// UNAVAILABLE, or re-registration from the same address──► dead (removed; its running chunks
-// go to the retry queue). A dead worker that comes back registers anew with a new worker id.
+// UNAVAILABLE, or a registration from the same address that the worker there does not
+// contradict (same incarnation; or it does not confirm its own within confirm_timeout)──►
+// dead (removed; its running chunks go to the retry queue). A dead worker that comes back
+// registers anew with a new worker id. A registration for the address of a worker that still
+// confirms its incarnation there is refused (ALREADY_EXISTS): nobody evicts a live worker.
 // Each worker has its own lease, a multiple of the interval it beats at; the interval granted
 // grows with the number of workers (HeartbeatPolicy).
 //
@@ -36,12 +39,14 @@
 #define GPOOL_SERVER_SCHEDULER_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <set>
 #include <string>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -119,7 +124,14 @@ struct SchedulerOptions {
   int max_workers = 10'000;
   int max_jobs = 1'000;
   int max_jobs_per_client = 100;
+  // How long the worker at an address a registration claims has to confirm that it is the
+  // registered one (Worker.ConfirmIncarnation) before it is replaced.
+  absl::Duration confirm_timeout = absl::Seconds(1);
 };
+
+// Rounds of asking a registration makes before it gives up with ABORTED: each extra round
+// means another registration for the same address completed while this one was asking.
+inline constexpr int kMaxRegistrationRounds = 3;
 
 class Scheduler {
  public:
@@ -131,10 +143,42 @@ class Scheduler {
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
 
-  // Adds a worker; a previous registration from the same address is declared dead first.
-  // INVALID_ARGUMENT for a registration outside RegisterWorkerRequest's limits
-  // (ValidateRegistration).
-  absl::StatusOr<RegistrationGrant> RegisterWorker(const WorkerRegistration& registration);
+  // Adds a worker, never evicting a live one: when a worker of another incarnation holds the
+  // address, the worker serving at that address is asked (WorkerConnection::
+  // ConfirmIncarnation, options.confirm_timeout) whether it is still that one, with no lock
+  // held; then TryRegisterWorker completes. `done` runs once: at once when nobody else holds
+  // the address, else on the thread that got the answer. Errors: INVALID_ARGUMENT for a
+  // registration outside RegisterWorkerRequest's limits (ValidateRegistration);
+  // ALREADY_EXISTS when the worker at the address confirms the registered incarnation;
+  // ABORTED when other registrations for the address completed while this one asked, round
+  // after round (kMaxRegistrationRounds).
+  using RegistrationDone = std::function<void(absl::StatusOr<RegistrationGrant>)>;
+  void RegisterWorker(const WorkerRegistration& registration, RegistrationDone done);
+  // RegisterWorker, waiting for its answer (at most about options.confirm_timeout per round).
+  absl::StatusOr<RegistrationGrant> RegisterWorkerAndWait(const WorkerRegistration& registration);
+
+  // A registered worker that holds the address a registration claims: the registration may
+  // complete only once the worker serving at the address says whether it is still this one.
+  struct AddressHolder {
+    std::string worker_id;
+    uint64_t incarnation = 0;
+    std::shared_ptr<WorkerConnection> connection;
+  };
+  // What the worker at the address answered about `worker_id`'s incarnation: true when it
+  // still is that worker, false when it is another process, an error when nothing answered.
+  struct HolderAnswer {
+    std::string worker_id;
+    absl::StatusOr<bool> confirmed;
+  };
+  // One step of RegisterWorker, for callers that ask the holder themselves. Registers and
+  // returns the grant when the address is free, held by the same incarnation (the worker
+  // registering again: the old registration is replaced, as after a lost answer), or held
+  // by the worker `answer` is about and that answer is not "still alive"; ALREADY_EXISTS when
+  // it is. Otherwise returns the holder to ask first: the address's holder changed since the
+  // answer (another registration completed meanwhile), or no answer was given.
+  absl::StatusOr<std::variant<RegistrationGrant, AddressHolder>> TryRegisterWorker(
+      const WorkerRegistration& registration,
+      const std::optional<HolderAnswer>& answer = std::nullopt);
 
   // Renews the lease and returns the current grant: the interval every worker should beat
   // at now, and the lease that goes with it. `reported_interval` is the interval the worker
@@ -203,6 +247,10 @@ class Scheduler {
   };
 
   void Execute(Actions actions) ABSL_LOCKS_EXCLUDED(mu_);
+  // RegisterWorker from round `round` (1-based), `answer` about the holder asked last.
+  void RegisterRound(const WorkerRegistration& registration, int round,
+                     std::optional<HolderAnswer> answer, RegistrationDone done)
+      ABSL_LOCKS_EXCLUDED(mu_);
   // A call ended. `chunks` are its (chunk index, attempt) pairs; `replies` has one entry per
   // chunk when the call succeeded.
   void OnCallDone(const std::string& worker_id, uint64_t job_sequence, uint64_t call_id,
@@ -263,7 +311,8 @@ class Scheduler {
   // Streams that got events and whose listeners have not been told yet (PumpLocked hands
   // them to Actions).
   std::vector<std::shared_ptr<JobStream>> streams_to_notify_ ABSL_GUARDED_BY(mu_);
-  // Chunk calls whose callback has not run yet; the destructor waits for 0.
+  // Chunk calls and incarnation checks whose callback has not run yet; the destructor waits
+  // for 0.
   int64_t outstanding_calls_ ABSL_GUARDED_BY(mu_) = 0;
   // When Tick last ran: a long gap since then is a stall of the coordinator itself.
   absl::Time last_tick_ ABSL_GUARDED_BY(mu_);

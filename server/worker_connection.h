@@ -13,6 +13,7 @@
 
 #include "absl/numeric/int128.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "common/functions.h"
 #include "common/input.h"
 #include "common/encoded_values.h"
@@ -70,6 +71,15 @@ class WorkerConnection {
   virtual void Cancel(uint64_t call_id) = 0;
   // Cancels every call in flight; their `done` still runs (with CANCELLED or their result).
   virtual void CancelAll() = 0;
+
+  // Whether the worker is still the given incarnation, or the call's error.
+  using ConfirmDone = std::function<void(absl::StatusOr<bool>)>;
+  // Asks the worker whether its incarnation is `incarnation` (Worker.ConfirmIncarnation),
+  // giving it `timeout` to answer (then DEADLINE_EXCEEDED). `done` runs exactly once, maybe on
+  // another thread; callers must not hold locks that `done` takes. Not cancelled by
+  // CancelAll: the question outlives the registration it is about.
+  virtual void ConfirmIncarnation(uint64_t incarnation, absl::Duration timeout,
+                                  ConfirmDone done) = 0;
 };
 
 // Creates connections to worker addresses. Thread-safe.

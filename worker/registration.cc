@@ -20,11 +20,13 @@ absl::Duration BackoffDelay(const BackoffPolicy& policy, int failures,
 }
 
 RegistrationLoop::RegistrationLoop(CoordinatorLink* link, WorkerRegistration registration,
-                                   BackoffPolicy backoff, StateCallback on_state_change)
+                                   BackoffPolicy backoff, StateCallback on_state_change,
+                                   RefusedCallback on_refused)
     : link_(link),
       registration_(std::move(registration)),
       backoff_(backoff),
-      on_state_change_(std::move(on_state_change)) {}
+      on_state_change_(std::move(on_state_change)),
+      on_refused_(std::move(on_refused)) {}
 
 RegistrationLoop::~RegistrationLoop() { Stop(); }
 
@@ -93,6 +95,13 @@ void RegistrationLoop::Loop() {
   while (!stop_.HasBeenNotified()) {
     if (worker_id.empty()) {
       absl::StatusOr<RegistrationGrant> grant = link_->Register(registration_);
+      if (absl::IsAlreadyExists(grant.status())) {
+        // Our address reaches another worker that is alive: two workers advertise the same
+        // address. Retrying would only ask that worker again and again.
+        LogError(absl::StrCat("registration refused: ", grant.status().message()));
+        if (on_refused_) on_refused_(grant.status());
+        return;
+      }
       if (!grant.ok()) {
         const absl::Duration delay = BackoffDelay(backoff_, failures++, random);
         // The first failure is normal while a coordinator starts; say more as it goes on.

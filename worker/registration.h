@@ -1,7 +1,8 @@
 // Keeps a worker registered with its coordinator: registers, heartbeats at the interval the
 // coordinator asks for (adopting each new grant: the interval grows with the cluster), and
 // registers again (with exponential backoff and jitter) whenever the coordinator no longer
-// knows it, e.g. after a coordinator restart or a lease expiry. Transport-free: the RPCs go
+// knows it, e.g. after a coordinator restart or a lease expiry; stops for good when the
+// coordinator says another live worker holds its address. Transport-free: the RPCs go
 // through a CoordinatorLink.
 #ifndef GPOOL_WORKER_REGISTRATION_H_
 #define GPOOL_WORKER_REGISTRATION_H_
@@ -58,10 +59,15 @@ class RegistrationLoop {
   // Called (on the loop's thread) with true when the worker becomes registered and with false
   // when the coordinator no longer knows it; the worker's health status follows it.
   using StateCallback = std::function<void(bool registered)>;
+  // Called (on the loop's thread) when the coordinator refuses the registration for good:
+  // ALREADY_EXISTS, another live worker answers at this worker's address. The loop has ended
+  // then; retrying cannot help while that worker lives, so the worker should exit.
+  using RefusedCallback = std::function<void(const absl::Status& refusal)>;
 
   // `link` must outlive the loop.
   RegistrationLoop(CoordinatorLink* link, WorkerRegistration registration,
-                   BackoffPolicy backoff = {}, StateCallback on_state_change = nullptr);
+                   BackoffPolicy backoff = {}, StateCallback on_state_change = nullptr,
+                   RefusedCallback on_refused = nullptr);
   ~RegistrationLoop();
 
   void Start();
@@ -92,6 +98,7 @@ class RegistrationLoop {
   const WorkerRegistration registration_;
   const BackoffPolicy backoff_;
   const StateCallback on_state_change_;
+  const RefusedCallback on_refused_;
   absl::Notification stop_;
 
   mutable absl::Mutex mu_;

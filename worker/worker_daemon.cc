@@ -1,5 +1,6 @@
 #include "worker/worker_daemon.h"
 
+#include <signal.h>
 #include <sys/random.h>
 #include <unistd.h>
 
@@ -15,6 +16,7 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/synchronization/notification.h"
 #include "common/address.h"
 #include "common/daemon.h"
 #include "common/log.h"
@@ -105,10 +107,19 @@ int RunWorker(const WorkerDaemonOptions& options, FunctionRegistry registry) {
       return x;
     });
   }
+  // The secret that binds this worker's later calls (heartbeats, drain, deregistration) to
+  // its registration: another worker cannot guess it, so it cannot act in this one's name.
+  // The service confirms it (never reveals it) to a coordinator asking whether this process
+  // still serves here.
+  absl::StatusOr<uint64_t> incarnation = RandomSecret();
+  if (!incarnation.ok()) {
+    LogError(std::string(incarnation.status().message()));
+    return 1;
+  }
   ChunkExecutor executor(std::move(registry), options.slots, options.chunk_delay);
-  // Runs the RunChunks calls (see WorkerService).
+  // Runs the RunChunks and ConfirmIncarnation calls (see WorkerService).
   CompletionQueueLoop loop;
-  WorkerService service(&executor, getpid(), &loop, options.max_chunks_per_call,
+  WorkerService service(&executor, getpid(), &loop, options.max_chunks_per_call, *incarnation,
                         options.shared_values);
   // Not ready to take chunks (health NOT_SERVING) until the coordinator knows us.
   absl::StatusOr<StartedServer> started =
@@ -156,24 +167,30 @@ int RunWorker(const WorkerDaemonOptions& options, FunctionRegistry registry) {
   registration.slots = options.slots;
   registration.max_chunks_per_call = options.max_chunks_per_call;
   registration.functions = executor.registry().Names();
-  // The secret that binds this worker's later calls (heartbeats, drain, deregistration) to
-  // its registration: another worker cannot guess it, so it cannot act in this one's name.
-  absl::StatusOr<uint64_t> incarnation = RandomSecret();
-  if (!incarnation.ok()) {
-    LogError(std::string(incarnation.status().message()));
-    return 1;
-  }
   registration.incarnation = *incarnation;
   LogInfo(absl::StrCat("serving on ", registration.address, " with ", options.slots,
                        " slot(s), functions ", absl::StrJoin(registration.functions, ","),
                        "; coordinator ", coordinator,
                        transport.secure() ? " over mutual TLS" : " in plain text"));
   GrpcCoordinatorLink link(coordinator, transport);
-  RegistrationLoop registration_loop(&link, registration, BackoffPolicy{},
-                                     [&health](bool registered) { health.SetServing(registered); });
+  absl::Notification refused;
+  RegistrationLoop registration_loop(
+      &link, registration, BackoffPolicy{},
+      [&health](bool registered) { health.SetServing(registered); },
+      [&refused](const absl::Status&) {
+        refused.Notify();
+        // Wakes the wait below (every thread blocks SIGTERM; only that wait takes it).
+        kill(getpid(), SIGTERM);
+      });
   registration_loop.Start();
 
   const int signal_number = WaitForTerminationSignal();
+  if (refused.HasBeenNotified()) {
+    // Logged by the loop with the coordinator's reason.
+    LogError(absl::StrCat("exiting: another live worker serves at ", registration.address));
+    registration_loop.Stop();
+    return 1;
+  }
   LogInfo(absl::StrCat("signal ", signal_number, " received; draining"));
   // Drain: not ready for new work, no new chunks from the coordinator, the chunks in hand
   // finish (or are handed back after the drain timeout), then deregister and exit 0.

@@ -63,8 +63,9 @@ struct WorkerDaemonOptions {
 absl::Status ValidateWorkerOptions(const WorkerDaemonOptions& options);
 
 // Serves `registry` until SIGTERM or SIGINT, then drains and returns the process exit code:
-// 0 after a clean shutdown, 1 when the worker could not start (cannot listen, no coordinator
-// came), 2 when the options are invalid (ValidateWorkerOptions); the reason is logged.
+// 0 after a clean shutdown, 1 when the worker could not start or stay (cannot listen, no
+// coordinator came, the coordinator refused it because another live worker answers at its
+// address), 2 when the options are invalid (ValidateWorkerOptions); the reason is logged.
 // The caller must have blocked SIGTERM and SIGINT (BlockTerminationSignals) before any
 // thread of the process started, so that only this function receives them.
 int RunWorker(const WorkerDaemonOptions& options, FunctionRegistry registry);

@@ -81,29 +81,69 @@ class WorkerService::RunCall final : public LoopUnaryCall<v1::RunChunksRequest, 
   std::atomic<bool> cancelled_{false};
 };
 
+// One ConfirmIncarnation call: answered at once on the loop's thread; frees itself.
+class WorkerService::ConfirmCall final {
+ public:
+  // Requests the next call.
+  static void Accept(WorkerService* service) {
+    auto* call = new ConfirmCall(service);
+    CompletionQueueLoop* loop = service->loop_;
+    service->RequestAsyncUnary(service->confirm_method_, &call->context_, &call->request_,
+                               &call->responder_, loop->cq(), loop->cq(),
+                               loop->ArmOnce([call](bool ok) { call->Serve(ok); }));
+  }
+
+ private:
+  explicit ConfirmCall(WorkerService* service) : service_(service), responder_(&context_) {}
+
+  void Serve(bool ok) {
+    if (!ok) {
+      delete this;
+      return;
+    }
+    Accept(service_);
+    // Only whether it matches: the incarnation is the secret that binds this worker's
+    // heartbeats and leave, and a caller learns one bit per guess of 64.
+    response_.set_matches(request_.incarnation() == service_->incarnation_);
+    responder_.Finish(response_, grpc::Status::OK,
+                      service_->loop_->ArmOnce([this](bool) { delete this; }));
+  }
+
+  WorkerService* const service_;
+  grpc::ServerContext context_;
+  v1::ConfirmIncarnationRequest request_;
+  v1::ConfirmIncarnationResponse response_;
+  grpc::ServerAsyncResponseWriter<v1::ConfirmIncarnationResponse> responder_;
+};
+
 namespace {
 
-int RunChunksMethodIndex() {
+int WorkerMethodIndex(const char* method) {
   return v1::RunChunksRequest::descriptor()
       ->file()
       ->FindServiceByName("Worker")
-      ->FindMethodByName("RunChunks")
+      ->FindMethodByName(method)
       ->index();
 }
 
 }  // namespace
 
 WorkerService::WorkerService(ChunkExecutor* executor, int64_t pid, CompletionQueueLoop* loop,
-                             int max_chunks_per_call, bool use_shared_values)
+                             int max_chunks_per_call, uint64_t incarnation,
+                             bool use_shared_values)
     : executor_(executor),
       pid_(pid),
       loop_(loop),
       max_chunks_per_call_(max_chunks_per_call),
       use_shared_values_(use_shared_values),
-      run_chunks_method_(RunChunksMethodIndex()) {
+      run_chunks_method_(WorkerMethodIndex("RunChunks")),
+      confirm_method_(WorkerMethodIndex("ConfirmIncarnation")),
+      incarnation_(incarnation) {
   // Served with RawMessage responses, which the generated WithAsyncMethod_RunChunks would fix
   // to RunChunksResponse. On the wire the call is the same unary RunChunks.
   MarkMethodAsync(run_chunks_method_);
+  // Served on the loop like RunChunks, so the worker's server needs no thread pool of its own.
+  MarkMethodAsync(confirm_method_);
   for (int i = 0; i < executor_->slots(); ++i) {
     compute_threads_.emplace_back([this] { ComputeThread(); });
   }
@@ -121,6 +161,7 @@ void WorkerService::StopComputeThreads() {
 
 void WorkerService::AcceptCalls() {
   RunCall::Accept(this);
+  ConfirmCall::Accept(this);
 }
 
 bool WorkerService::AwaitIdle(absl::Duration timeout) {

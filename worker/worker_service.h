@@ -22,7 +22,8 @@
 
 namespace gpool {
 
-// Thread-safe. RunChunks calls arrive on a CompletionQueueLoop (see
+// Thread-safe. ConfirmIncarnation calls are answered on the loop's thread at once. RunChunks
+// calls arrive on a CompletionQueueLoop (see
 // rpc/completion_queue_loop.h for why a daemon's hot calls run there). A call that the
 // InlinePolicy predicts to be short, and that finds a free slot, is computed and answered on
 // the loop's thread: for the seed job's small calls that saves a hand-off between threads
@@ -39,8 +40,10 @@ class WorkerService final : public v1::Worker::Service {
   // started with (StartServer). `max_chunks_per_call`: what the worker registered with; a
   // call with more chunks (or none) is INVALID_ARGUMENT. `use_shared_values` false: always
   // send values in responses, even to a client that offers a buffer this worker could reach.
+  // `incarnation`: the secret this worker registers with; ConfirmIncarnation says whether a
+  // value is it, and never reveals it.
   WorkerService(ChunkExecutor* executor, int64_t pid, CompletionQueueLoop* loop,
-                int max_chunks_per_call, bool use_shared_values = true);
+                int max_chunks_per_call, uint64_t incarnation, bool use_shared_values = true);
   ~WorkerService() override { StopComputeThreads(); }
 
   // Starts accepting calls. Call once, after the server started.
@@ -56,6 +59,7 @@ class WorkerService final : public v1::Worker::Service {
 
  private:
   class RunCall;
+  class ConfirmCall;
 
   // Computes and answers `call`: on this thread when that is worth it, else on a compute
   // thread.
@@ -83,6 +87,8 @@ class WorkerService final : public v1::Worker::Service {
   const int max_chunks_per_call_;
   const bool use_shared_values_;
   const int run_chunks_method_;
+  const int confirm_method_;
+  const uint64_t incarnation_;
   InlinePolicy inline_policy_;
 
   absl::Mutex mu_;

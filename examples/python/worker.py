@@ -84,12 +84,24 @@ def make_servicer_class(grpc, pb2, pb2_grpc):
         Thread-safe: gRPC calls RunChunks from its thread pool.
         """
 
-        def __init__(self, slots, max_chunks_per_call, secure):
+        def __init__(self, slots, max_chunks_per_call, secure, incarnation):
             self._secure = secure
+            self._incarnation = incarnation
             self._slots = threading.BoundedSemaphore(slots)
             self._max_chunks_per_call = max_chunks_per_call
             self._lock = threading.Lock()
             self.chunks_completed = 0
+
+        def ConfirmIncarnation(self, request, context):
+            # The coordinator asks whether this process is still the worker registered at
+            # this address before it lets another registration take the address. Only a
+            # yes or a no: the incarnation is a secret.
+            if self._secure and "coordinator" not in gpool_common.peer_roles(context):
+                roles = ",".join(sorted(gpool_common.peer_roles(context))) or "none"
+                context.abort(grpc.StatusCode.PERMISSION_DENIED,
+                              f"role {roles} may not call gpool.v1.Worker/ConfirmIncarnation")
+            return pb2.ConfirmIncarnationResponse(
+                matches=request.incarnation == self._incarnation)
 
         def RunChunks(self, request, context):
             # Over TLS, only the coordinator's certificate may run chunks (as the C++
@@ -197,7 +209,9 @@ class RegistrationLoop:
     Runs on its own thread until stop() is called. Every RPC carries a deadline.
     """
 
-    def __init__(self, grpc, pb2, pb2_grpc, coordinator, credentials_dir, registration):
+    def __init__(self, grpc, pb2, pb2_grpc, coordinator, credentials_dir, registration,
+                 on_refused=None):
+        self._on_refused = on_refused
         self._grpc = grpc
         self._pb2 = pb2
         self._channel = gpool_common.open_channel(grpc, coordinator, credentials_dir, "worker")
@@ -230,6 +244,13 @@ class RegistrationLoop:
                     grant = self._stub.RegisterWorker(self._registration,
                                                       timeout=REGISTER_TIMEOUT_S)
                 except grpc.RpcError as error:
+                    if error.code() == grpc.StatusCode.ALREADY_EXISTS:
+                        # Another live worker answers at this worker's address: retrying
+                        # cannot help while it lives.
+                        log.error("registration refused: %s", error.details())
+                        if self._on_refused:
+                            self._on_refused()
+                        return
                     delay = backoff_delay(failures, self._rng)
                     failures += 1
                     # The first failures are normal while a coordinator starts.
@@ -353,8 +374,12 @@ def run(args):
         log.error("--credentials %s: %s; create the directory with 'gpool init %s'",
                   credentials_dir, error, credentials_dir)
         return 2
+    # The secret that binds heartbeats and leaving to this registration; the servicer only
+    # confirms it (ConfirmIncarnation), never reveals it.
+    incarnation = random.SystemRandom().getrandbits(64)
     servicer = make_servicer_class(grpc, pb2, pb2_grpc)(args.slots, args.max_chunks_per_call,
-                                                         secure=bool(credentials_dir))
+                                                         secure=bool(credentials_dir),
+                                                         incarnation=incarnation)
     server = grpc.server(
         concurrent.futures.ThreadPoolExecutor(max_workers=args.slots + EXTRA_SERVER_THREADS,
                                               thread_name_prefix="chunk"),
@@ -379,18 +404,30 @@ def run(args):
         address=f"{advertise_host}:{bound_port}", pid=os.getpid(), host=host_name,
         slots=args.slots, functions=sorted(FUNCTIONS),
         max_chunks_per_call=args.max_chunks_per_call,
-        incarnation=random.SystemRandom().getrandbits(64))
+        incarnation=incarnation)
     log.info("serving on %s with %d slot(s), functions %s; coordinator %s %s",
              registration.address, args.slots, ",".join(registration.functions),
              args.coordinator, "over mutual TLS" if credentials_dir else "in plain text")
     if args.port_file:
         write_file_atomically(args.port_file, f"{bound_port}\n")
 
+    refused = threading.Event()
+
+    def on_refused():
+        refused.set()
+        # Wakes the sigwait below (every thread blocks SIGTERM; only it takes the signal).
+        os.kill(os.getpid(), signal.SIGTERM)
+
     registration_loop = RegistrationLoop(grpc, pb2, pb2_grpc, args.coordinator,
-                                         credentials_dir, registration)
+                                         credentials_dir, registration, on_refused)
     registration_loop.start()
 
     received = signal.sigwait(termination_signals)
+    if refused.is_set():
+        log.error("exiting: another live worker serves at %s", registration.address)
+        registration_loop.stop()
+        server.stop(grace=0).wait()
+        return 1
     log.info("signal %d received; shutting down", received)
     registration_loop.stop()
     # New calls are refused at once; running chunks get the grace period to finish, and

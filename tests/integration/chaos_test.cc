@@ -6,6 +6,8 @@
 // to strike is chosen from the job's own progress (chunks received), never from a sleep.
 #include <signal.h>
 
+#include <chrono>
+
 #include <map>
 #include <memory>
 #include <set>
@@ -25,6 +27,8 @@
 #include "common/int128.h"
 #include "common/subprocess.h"
 #include "gmock/gmock.h"
+#include "gpool.grpc.pb.h"
+#include "rpc/transport.h"
 #include "gtest/gtest.h"
 #include "tests/support/integration_helpers.h"
 #include "tests/support/status_matchers.h"
@@ -545,6 +549,138 @@ TEST(ChaosTest, CoordinatorFrozenPastTheLeases_WorkersKeptAndNextJobExact) {
   EXPECT_EQ(run.summary->stats.workers_lost, 0);
   ASSERT_OK_AND_ASSIGN(ClusterInfo after, observer->GetClusterInfo());
   EXPECT_EQ(WorkerIds(after), WorkerIds(before)) << "logs: " << cluster->log_dir();
+}
+
+// ---- A registration cannot evict a live worker --------------------------------------------
+
+// A registration forged at the wire level (as any holder of the shared worker certificate, or
+// anyone on loopback without credentials, could send) claiming `address`.
+grpc::Status ForgeRegistration(const std::string& coordinator, const std::string& address) {
+  auto stub = v1::Coordinator::NewStub(CreateChannel(coordinator));
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  v1::RegisterWorkerRequest request;
+  request.set_address(address);
+  request.set_pid(4242);
+  request.set_host("impostor");
+  request.set_slots(1);
+  request.add_functions("square");
+  request.set_max_chunks_per_call(1);
+  request.set_incarnation(0x1badcafe);
+  v1::RegisterWorkerResponse response;
+  return stub->RegisterWorker(&context, request, &response);
+}
+
+// The workers registered at `address`.
+std::vector<WorkerInfo> WorkersAt(Client& client, const std::string& address) {
+  std::vector<WorkerInfo> found;
+  absl::StatusOr<ClusterInfo> info = client.GetClusterInfo();
+  EXPECT_OK(info);
+  if (!info.ok()) return found;
+  for (const WorkerInfo& worker : info->workers) {
+    if (worker.address == address) found.push_back(worker);
+  }
+  return found;
+}
+
+// An impostor re-registering the live workers' addresses again and again during a job: every
+// attempt is refused ALREADY_EXISTS naming the worker, nobody is declared dead, and the job
+// is exact without a single retry.
+TEST(ChaosTest, ForgedRegistrationsForLiveWorkersAddresses_AlreadyExistsJobExactNobodyLost) {
+  std::unique_ptr<LocalCluster> cluster = StartCluster(2, {"--chunk_delay=5ms"}, {});
+  ASSERT_NE(cluster, nullptr);
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Client> client, Client::Connect(cluster->address()));
+  ASSERT_OK_AND_ASSIGN(ClusterInfo before, client->GetClusterInfo());
+  ASSERT_EQ(before.workers.size(), 2u);
+  std::vector<grpc::Status> forged;
+  std::vector<std::string> targets;
+  const int64_t n = 4000;
+  ChaosRun run = RunMap(cluster->address(), SquaresSpec(n, 20), [&](size_t received) {
+    // One forged registration per chunk received, for the first 40, alternating workers.
+    if (received > 40 || forged.size() >= received) return;
+    const WorkerInfo& target = before.workers[received % 2];
+    targets.push_back(target.ref.worker_id);
+    forged.push_back(ForgeRegistration(cluster->address(), target.address));
+  });
+  ASSERT_OK(run.summary);
+  EXPECT_EQ(run.summary->sum, SumOfSquares(n));
+  ExpectExactlyOnce(run, 200);
+  EXPECT_EQ(run.summary->stats.workers_lost, 0);
+  EXPECT_EQ(run.summary->stats.retries, 0);
+  ASSERT_EQ(forged.size(), 40u);
+  for (size_t i = 0; i < forged.size(); ++i) {
+    EXPECT_EQ(forged[i].error_code(), grpc::StatusCode::ALREADY_EXISTS)
+        << forged[i].error_message();
+    EXPECT_THAT(forged[i].error_message(), HasSubstr(targets[i]));
+  }
+  ASSERT_OK_AND_ASSIGN(ClusterInfo after, client->GetClusterInfo());
+  ASSERT_EQ(after.workers.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(after.workers[i].ref.worker_id, before.workers[i].ref.worker_id);
+    EXPECT_NE(after.workers[i].ref.pid, 4242);
+  }
+}
+
+// A worker SIGKILLed and started again on the same port registers at once: the process now
+// at the address disowns the old incarnation, so the old entry is replaced long before its
+// lease (60 s here) could expire.
+TEST(ChaosTest, WorkerKilledAndRestartedOnItsPort_ReRegistersAtOnce) {
+  std::unique_ptr<LocalCluster> cluster =
+      StartCluster(0, {}, {"--lease_timeout=60s", "--heartbeat_interval=10s"});
+  ASSERT_NE(cluster, nullptr);
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Client> client, Client::Connect(cluster->address()));
+  const std::string address = absl::StrCat("127.0.0.1:", ::gpool::testing::UnusedLoopbackPort());
+  TempDir logs;
+  auto start_worker = [&](int n) {
+    return SpawnProcess({BinaryPath("gpool-worker"), "--coordinator=" + cluster->address(),
+                         "--listen=" + address},
+                        SpawnOptions{"", "/dev/null", absl::StrCat(logs.path(), "/w", n, ".log")});
+  };
+  ASSERT_OK_AND_ASSIGN(pid_t first, start_worker(1));
+  ASSERT_TRUE(WaitUntil([&] { return WorkersAt(*client, address).size() == 1; },
+                        absl::Seconds(20)));
+  const WorkerInfo old = WorkersAt(*client, address).front();
+  EXPECT_EQ(old.ref.pid, first);
+  ASSERT_EQ(kill(first, SIGKILL), 0);
+  ASSERT_OK(WaitForExit(first, absl::Seconds(10)).status());
+
+  const absl::Time restarted = absl::Now();
+  ASSERT_OK_AND_ASSIGN(pid_t second, start_worker(2));
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        std::vector<WorkerInfo> at = WorkersAt(*client, address);
+        return at.size() == 1 && at.front().ref.pid == second;
+      },
+      absl::Seconds(20)))
+      << ReadFile(absl::StrCat(logs.path(), "/w2.log"));
+  EXPECT_LT(absl::Now() - restarted, absl::Seconds(10));
+  const std::vector<WorkerInfo> now = WorkersAt(*client, address);
+  ASSERT_EQ(now.size(), 1u);
+  EXPECT_NE(now.front().ref.worker_id, old.ref.worker_id);
+  kill(second, SIGTERM);
+  EXPECT_OK(WaitForExit(second, absl::Seconds(20)).status());
+}
+
+// Nothing answers at a killed worker's address: a registration claiming it replaces the old
+// entry at once, without waiting for its lease (60 s here).
+TEST(ChaosTest, RegistrationForAKilledWorkersAddress_ReplacesItAtOnce) {
+  std::unique_ptr<LocalCluster> cluster =
+      StartCluster(1, {}, {"--lease_timeout=60s", "--heartbeat_interval=10s"});
+  ASSERT_NE(cluster, nullptr);
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Client> client, Client::Connect(cluster->address()));
+  ASSERT_OK_AND_ASSIGN(ClusterInfo before, client->GetClusterInfo());
+  ASSERT_EQ(before.workers.size(), 1u);
+  const WorkerInfo victim = before.workers.front();
+  const pid_t victim_pid = cluster->worker_pids().front();
+  ASSERT_OK(cluster->SignalWorker(victim_pid, SIGKILL));  // reaps it too
+  const absl::Time asked = absl::Now();
+  grpc::Status status = ForgeRegistration(cluster->address(), victim.address);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  // Connection refused, or at worst the 1 s deadline.
+  EXPECT_LT(absl::Now() - asked, absl::Seconds(5));
+  const std::vector<WorkerInfo> now = WorkersAt(*client, victim.address);
+  ASSERT_EQ(now.size(), 1u);
+  EXPECT_EQ(now.front().ref.pid, 4242);
 }
 
 }  // namespace

@@ -61,6 +61,11 @@ class UnusedConnector final : public WorkerConnector {
     }
     void Cancel(uint64_t call_id) override {}
     void CancelAll() override {}
+    // Nothing serves at the workers' addresses: a registration replaces its address's holder.
+    void ConfirmIncarnation(uint64_t incarnation, absl::Duration timeout,
+                            ConfirmDone done) override {
+      done(absl::UnavailableError("no worker serves in this test"));
+    }
   };
 };
 

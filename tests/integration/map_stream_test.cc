@@ -158,6 +158,10 @@ class HeldConnector final : public WorkerConnector {
     }
     void Cancel(uint64_t call_id) override { calls_->Cancel(call_id); }
     void CancelAll() override { calls_->CancelAll(); }
+    void ConfirmIncarnation(uint64_t incarnation, absl::Duration timeout,
+                            ConfirmDone done) override {
+      done(absl::UnavailableError("no worker serves in this test"));
+    }
 
    private:
     HeldCalls* const calls_;
@@ -196,7 +200,7 @@ class TestCoordinator {
     registration.slots = slots;
     registration.functions = {"square"};
     registration.max_chunks_per_call = 1;
-    EXPECT_OK(scheduler_->RegisterWorker(registration).status());
+    EXPECT_OK(scheduler_->RegisterWorkerAndWait(registration).status());
   }
 
   ~TestCoordinator() {

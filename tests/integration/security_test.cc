@@ -216,6 +216,52 @@ TEST_F(SecurityTest, RunChunks_ClientCertificate_PermissionDenied) {
   EXPECT_EQ(status.error_message(), "role client may not call gpool.v1.Worker/RunChunks");
 }
 
+// Every worker holds the same worker certificate, so the certificate alone cannot stop one
+// worker from claiming another's address: the live worker confirms its incarnation to the
+// coordinator over TLS, and the claim is refused.
+TEST_F(SecurityTest, RegisterWorker_WorkerCertificateClaimingALiveWorkersAddress_AlreadyExists) {
+  StartSecureCluster(1);
+  ASSERT_OK_AND_ASSIGN(ClusterInfo before, client_->GetClusterInfo());
+  ASSERT_EQ(before.workers.size(), 1u);
+  v1::RegisterWorkerRequest registration;
+  registration.set_address(before.workers[0].address);
+  registration.set_pid(4242);
+  registration.set_host("impostor");
+  registration.set_slots(1);
+  registration.add_functions("square");
+  registration.set_incarnation(0x1badcafe);
+  registration.set_max_chunks_per_call(1);
+  v1::RegisterWorkerResponse registered;
+  grpc::ClientContext context;
+  context.set_deadline(Deadline());
+  const grpc::Status status =
+      CoordinatorStub(Role::kWorker)->RegisterWorker(&context, registration, &registered);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::ALREADY_EXISTS) << status.error_message();
+  EXPECT_THAT(status.error_message(), HasSubstr(before.workers[0].ref.worker_id));
+  ASSERT_OK_AND_ASSIGN(ClusterInfo after, client_->GetClusterInfo());
+  ASSERT_EQ(after.workers.size(), 1u);
+  EXPECT_EQ(after.workers[0].ref.worker_id, before.workers[0].ref.worker_id);
+}
+
+// Nor may one worker ask another about its incarnation: only the coordinator may.
+TEST_F(SecurityTest, ConfirmIncarnation_WorkerCertificate_PermissionDenied) {
+  StartSecureCluster(1);
+  ASSERT_OK_AND_ASSIGN(ClusterInfo view, client_->GetClusterInfo());
+  ASSERT_EQ(view.workers.size(), 1u);
+  TransportOptions transport = TransportFor(Role::kWorker, credentials_);
+  transport.server_role = Role::kWorker;
+  auto worker = v1::Worker::NewStub(CreateChannel(view.workers[0].address, transport));
+  v1::ConfirmIncarnationRequest request;
+  request.set_incarnation(1);
+  v1::ConfirmIncarnationResponse response;
+  grpc::ClientContext context;
+  context.set_deadline(Deadline());
+  const grpc::Status status = worker->ConfirmIncarnation(&context, request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(status.error_message(),
+            "role worker may not call gpool.v1.Worker/ConfirmIncarnation");
+}
+
 TEST_F(SecurityTest, Heartbeat_AnotherWorkersIncarnation_IsRefused) {
   StartSecureCluster(0);
   auto stub = CoordinatorStub(Role::kWorker);

@@ -102,22 +102,6 @@ TEST_F(SchedulerTest, WorkerErrorNotTheFunctions_ChunkRetriedJobSucceeds) {
   EXPECT_EQ(drained.finished->stats.retries, 1);
 }
 
-TEST_F(SchedulerTest, ReRegistrationFromSameAddress_ReplacesAndRequeues) {
-  const std::string old_id = AddWorker("a:1", 1, {"square"}, /*incarnation=*/1);
-  auto job = Submit(1, 10, 10);
-  const std::string new_id = AddWorker("a:1", 1, {"square"}, /*incarnation=*/2);
-  EXPECT_NE(old_id, new_id);
-  EXPECT_THAT(scheduler_->Heartbeat(old_id, 1, kBeat),
-              StatusIs(absl::StatusCode::kNotFound, HasSubstr(old_id)));
-  // The chunk went to the new registration too; the old call's CANCELLED answer is ignored.
-  ASSERT_TRUE(connector_.CompleteOldest("a:1", absl::CancelledError("cancelled")));
-  CompleteAll({"a:1"});
-  Drained drained = Drain(job);
-  ASSERT_TRUE(drained.finished.has_value());
-  EXPECT_OK(drained.finished->status);
-  EXPECT_EQ(drained.sum, 385);
-}
-
 // ---- Results no worker can garble unseen -------------------------------------------------
 
 // The squares of 1..10 in one chunk, in RESULT_MODE_VALUES.

@@ -6,6 +6,7 @@ namespace gpool {
 namespace {
 
 using ::gpool::testing::StatusIs;
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 
 // ---- Registration and leases ------------------------------------------------------------
@@ -37,15 +38,15 @@ TEST_F(SchedulerTest, RegisterWorker_InvalidRegistration_IsInvalidArgument) {
   registration.host = "host-a";
   registration.slots = 1;
   registration.functions = {"square"};
-  EXPECT_THAT(scheduler_->RegisterWorker(registration),
+  EXPECT_THAT(scheduler_->RegisterWorkerAndWait(registration),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("address")));
   registration.address = "a:1";
   registration.slots = 0;
-  EXPECT_THAT(scheduler_->RegisterWorker(registration),
+  EXPECT_THAT(scheduler_->RegisterWorkerAndWait(registration),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("slots")));
   registration.slots = 1;
   registration.functions.clear();
-  EXPECT_THAT(scheduler_->RegisterWorker(registration),
+  EXPECT_THAT(scheduler_->RegisterWorkerAndWait(registration),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("function")));
 }
 
@@ -60,14 +61,14 @@ TEST_F(SchedulerTest, RegisterWorker_AtTheWorkerLimit_ResourceExhaustedUntilOneL
   third.pid = 100;
   third.host = "host-c";
   third.functions = {"square"};
-  EXPECT_THAT(scheduler_->RegisterWorker(third),
+  EXPECT_THAT(scheduler_->RegisterWorkerAndWait(third),
               StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("--max_workers")));
   // A worker registering again at its own address is not one more.
   third.address = "b:1";
-  EXPECT_OK(scheduler_->RegisterWorker(third).status());
+  EXPECT_OK(scheduler_->RegisterWorkerAndWait(third).status());
   ASSERT_OK(scheduler_->DeregisterWorker(a, 7));
   third.address = "c:1";
-  EXPECT_OK(scheduler_->RegisterWorker(third).status());
+  EXPECT_OK(scheduler_->RegisterWorkerAndWait(third).status());
 }
 
 TEST_F(SchedulerTest, SubmitJob_AtTheJobLimits_ResourceExhaustedNamingThem) {
@@ -104,7 +105,7 @@ TEST_F(SchedulerTest, RegisterWorker_MaxChunksPerCallZero_IsInvalidArgument) {
   registration.slots = 1;
   registration.functions = {"square"};
   registration.max_chunks_per_call = 0;
-  EXPECT_THAT(scheduler_->RegisterWorker(registration),
+  EXPECT_THAT(scheduler_->RegisterWorkerAndWait(registration),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("max_chunks_per_call")));
   EXPECT_TRUE(scheduler_->Snapshot().workers.empty());
 }
@@ -117,10 +118,134 @@ TEST_F(SchedulerTest, RegisterWorker_MaxChunksPerCallAboveTheBound_IsInvalidArgu
   registration.slots = 1;
   registration.functions = {"square"};
   registration.max_chunks_per_call = kMaxChunksPerCall + 1;
-  EXPECT_THAT(scheduler_->RegisterWorker(registration),
+  EXPECT_THAT(scheduler_->RegisterWorkerAndWait(registration),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("16384")));
   registration.max_chunks_per_call = kMaxChunksPerCall;
-  EXPECT_OK(scheduler_->RegisterWorker(registration).status());
+  EXPECT_OK(scheduler_->RegisterWorkerAndWait(registration).status());
+}
+
+// ---- A registration cannot evict a live worker -------------------------------------------
+
+// Workers at `address` in the scheduler's snapshot.
+int WorkersAt(const Scheduler& scheduler, const std::string& address) {
+  int count = 0;
+  for (const WorkerInfo& worker : scheduler.Snapshot().workers) count += worker.address == address;
+  return count;
+}
+
+TEST_F(SchedulerTest, RegisterWorker_HolderStillConfirmsItsIncarnation_IsAlreadyExists) {
+  const std::string old_id = AddWorker("a:1", 1, {"square"}, /*incarnation=*/1);
+  auto job = Submit(1, 10, 10);
+  ASSERT_EQ(connector_.PendingFor("a:1").size(), 1u);
+  AsyncRegistration impostor = RegisterAsync(Registration("a:1", 1, {"square"}, 2));
+  ASSERT_FALSE(impostor.answered());
+  std::optional<PendingConfirm> confirm = connector_.TakeConfirm("a:1");
+  ASSERT_TRUE(confirm.has_value());
+  // The registered incarnation is asked about, never the newcomer's; within a second.
+  EXPECT_EQ(confirm->incarnation, 1u);
+  EXPECT_EQ(confirm->timeout, absl::Seconds(1));
+  confirm->done(true);
+  ASSERT_TRUE(impostor.answered());
+  EXPECT_THAT(impostor.grant(),
+              StatusIs(absl::StatusCode::kAlreadyExists,
+                       AllOf(HasSubstr(old_id), HasSubstr("host-a/100"), HasSubstr("a:1"))));
+  // The live worker keeps its registration and its chunk: nothing was cancelled.
+  EXPECT_OK(scheduler_->Heartbeat(old_id, 1, kBeat).status());
+  EXPECT_EQ(WorkersAt(*scheduler_, "a:1"), 1);
+  EXPECT_TRUE(connector_.cancelled_addresses().empty());
+  ASSERT_TRUE(connector_.CompleteOldest("a:1"));
+  Drained drained = Drain(job);
+  ASSERT_TRUE(drained.finished.has_value());
+  EXPECT_OK(drained.finished->status);
+  EXPECT_EQ(drained.sum, 385);
+  EXPECT_EQ(drained.finished->stats.workers_lost, 0);
+  EXPECT_EQ(drained.finished->stats.retries, 0);
+}
+
+TEST_F(SchedulerTest, RegisterWorker_HolderAnswersNo_ReplacesItAndRequeuesItsChunks) {
+  const std::string old_id = AddWorker("a:1", 1, {"square"}, /*incarnation=*/1);
+  auto job = Submit(1, 10, 10);
+  AsyncRegistration restarted = RegisterAsync(Registration("a:1", 1, {"square"}, 2));
+  std::optional<PendingConfirm> confirm = connector_.TakeConfirm("a:1");
+  ASSERT_TRUE(confirm.has_value());
+  // The process at the address is another incarnation: the old one restarted.
+  confirm->done(false);
+  ASSERT_TRUE(restarted.answered());
+  ASSERT_OK(restarted.grant().status());
+  EXPECT_NE(restarted.grant()->worker_id, old_id);
+  EXPECT_THAT(scheduler_->Heartbeat(old_id, 1, kBeat),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr(old_id)));
+  EXPECT_EQ(WorkersAt(*scheduler_, "a:1"), 1);
+  // The chunk went to the new registration too; the old call's CANCELLED answer is ignored.
+  ASSERT_TRUE(connector_.CompleteOldest("a:1", absl::CancelledError("cancelled")));
+  CompleteAll({"a:1"});
+  Drained drained = Drain(job);
+  ASSERT_TRUE(drained.finished.has_value());
+  EXPECT_OK(drained.finished->status);
+  EXPECT_EQ(drained.sum, 385);
+}
+
+TEST_F(SchedulerTest, RegisterWorker_NothingAnswersAtTheAddress_ReplacesTheHolder) {
+  const std::string old_id = AddWorker("a:1", 1, {"square"}, /*incarnation=*/1);
+  AsyncRegistration restarted = RegisterAsync(Registration("a:1", 1, {"square"}, 2));
+  std::optional<PendingConfirm> confirm = connector_.TakeConfirm("a:1");
+  ASSERT_TRUE(confirm.has_value());
+  confirm->done(absl::DeadlineExceededError("no answer within 1 s"));
+  ASSERT_TRUE(restarted.answered());
+  ASSERT_OK(restarted.grant().status());
+  EXPECT_NE(restarted.grant()->worker_id, old_id);
+  EXPECT_THAT(scheduler_->Heartbeat(old_id, 1, kBeat),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr(old_id)));
+  EXPECT_EQ(WorkersAt(*scheduler_, "a:1"), 1);
+}
+
+// The same process registering again (its first answer was lost, or its lease expired):
+// replaced at once, as before this check existed, without asking anybody.
+TEST_F(SchedulerTest, RegisterWorker_SameIncarnation_ReplacesAtOnceWithoutAsking) {
+  const std::string old_id = AddWorker("a:1", 1, {"square"}, /*incarnation=*/5);
+  const std::string new_id = AddWorker("a:1", 1, {"square"}, /*incarnation=*/5);
+  EXPECT_NE(new_id, old_id);
+  EXPECT_EQ(connector_.pending_confirm_count(), 0u);
+  EXPECT_THAT(scheduler_->Heartbeat(old_id, 5, kBeat), StatusIs(absl::StatusCode::kNotFound, HasSubstr(old_id)));
+  EXPECT_OK(scheduler_->Heartbeat(new_id, 5, kBeat).status());
+  EXPECT_EQ(WorkersAt(*scheduler_, "a:1"), 1);
+}
+
+// Two newcomers ask about the same holder at once. The first to hear "no" replaces it; the
+// second must then ask about the first, and the process at the address (the first) says yes.
+TEST_F(SchedulerTest, RegisterWorker_TwoNewcomersAtOnce_OneRegistrationPerAddress) {
+  AddWorker("a:1", 1, {"square"}, /*incarnation=*/1);
+  AsyncRegistration first = RegisterAsync(Registration("a:1", 1, {"square"}, 2));
+  AsyncRegistration second = RegisterAsync(Registration("a:1", 1, {"square"}, 3));
+  std::optional<PendingConfirm> first_ask = connector_.TakeConfirm("a:1");
+  std::optional<PendingConfirm> second_ask = connector_.TakeConfirm("a:1");
+  ASSERT_TRUE(first_ask.has_value() && second_ask.has_value());
+  first_ask->done(false);
+  ASSERT_TRUE(first.answered());
+  ASSERT_OK(first.grant().status());
+  second_ask->done(false);
+  ASSERT_FALSE(second.answered());
+  std::optional<PendingConfirm> again = connector_.TakeConfirm("a:1");
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(again->incarnation, 2u);
+  again->done(true);
+  ASSERT_TRUE(second.answered());
+  EXPECT_THAT(second.grant(), StatusIs(absl::StatusCode::kAlreadyExists,
+                                       HasSubstr(first.grant()->worker_id)));
+  EXPECT_EQ(WorkersAt(*scheduler_, "a:1"), 1);
+}
+
+// The holder left while it was asked: the address is free, whatever it answered.
+TEST_F(SchedulerTest, RegisterWorker_HolderLeftWhileAsked_Registers) {
+  const std::string old_id = AddWorker("a:1", 1, {"square"}, /*incarnation=*/1);
+  AsyncRegistration newcomer = RegisterAsync(Registration("a:1", 1, {"square"}, 2));
+  std::optional<PendingConfirm> confirm = connector_.TakeConfirm("a:1");
+  ASSERT_TRUE(confirm.has_value());
+  ASSERT_OK(scheduler_->DeregisterWorker(old_id, 1));
+  confirm->done(true);
+  ASSERT_TRUE(newcomer.answered());
+  ASSERT_OK(newcomer.grant().status());
+  EXPECT_EQ(WorkersAt(*scheduler_, "a:1"), 1);
 }
 
 TEST_F(SchedulerTest, Heartbeat_UnknownWorkerOrIncarnation_IsNotFound) {
@@ -288,7 +413,7 @@ class AdaptiveHeartbeatTest : public SchedulerTest {
     registration.slots = 1;
     registration.functions = {"square"};
     registration.incarnation = 7;
-    absl::StatusOr<RegistrationGrant> grant = scheduler_->RegisterWorker(registration);
+    absl::StatusOr<RegistrationGrant> grant = scheduler_->RegisterWorkerAndWait(registration);
     EXPECT_TRUE(grant.ok()) << grant.status();
     return grant.ok() ? *grant : RegistrationGrant{};
   }

@@ -42,6 +42,15 @@ struct PendingBatch {
   WorkerConnection::Done done;
 };
 
+// A ConfirmIncarnation call: the scheduler asks the worker at `address` whether it is still
+// `incarnation`.
+struct PendingConfirm {
+  std::string address;
+  uint64_t incarnation = 0;
+  absl::Duration timeout;
+  WorkerConnection::ConfirmDone done;
+};
+
 // Records calls; the test completes them. Thread-safe.
 class FakeConnector final : public WorkerConnector {
  public:
@@ -69,6 +78,12 @@ class FakeConnector final : public WorkerConnector {
     void Cancel(uint64_t call_id) override {
       absl::MutexLock lock(&owner_->mu_);
       owner_->cancelled_calls_.push_back(call_id);
+    }
+    void ConfirmIncarnation(uint64_t incarnation, absl::Duration timeout,
+                            ConfirmDone done) override {
+      absl::MutexLock lock(&owner_->mu_);
+      owner_->pending_confirms_.push_back(
+          PendingConfirm{address_, incarnation, timeout, std::move(done)});
     }
     void CancelAll() override {
       bool complete;
@@ -138,13 +153,31 @@ class FakeConnector final : public WorkerConnector {
   void FailAll(absl::Status status) {
     std::deque<PendingCall> calls;
     std::deque<PendingBatch> batches;
+    std::deque<PendingConfirm> confirms;
     {
       absl::MutexLock lock(&mu_);
       calls.swap(pending_);
       batches.swap(pending_batches_);
+      confirms.swap(pending_confirms_);
     }
     for (auto& call : calls) call.done(status);
     for (auto& batch : batches) batch.done(status);
+    for (auto& confirm : confirms) confirm.done(status);
+  }
+
+  // Removes the oldest pending ConfirmIncarnation call to `address`; the test answers it.
+  std::optional<PendingConfirm> TakeConfirm(const std::string& address) {
+    absl::MutexLock lock(&mu_);
+    auto it = std::find_if(pending_confirms_.begin(), pending_confirms_.end(),
+                           [&](const PendingConfirm& c) { return c.address == address; });
+    if (it == pending_confirms_.end()) return std::nullopt;
+    PendingConfirm confirm = std::move(*it);
+    pending_confirms_.erase(it);
+    return confirm;
+  }
+  size_t pending_confirm_count() {
+    absl::MutexLock lock(&mu_);
+    return pending_confirms_.size();
   }
 
   // Removes the oldest pending RunChunks call to `address`; the test completes it.
@@ -221,6 +254,7 @@ class FakeConnector final : public WorkerConnector {
   absl::Mutex mu_;
   std::deque<PendingCall> pending_ ABSL_GUARDED_BY(mu_);
   std::deque<PendingBatch> pending_batches_ ABSL_GUARDED_BY(mu_);
+  std::deque<PendingConfirm> pending_confirms_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::vector<size_t>> call_sizes_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> cancelled_addresses_ ABSL_GUARDED_BY(mu_);
   std::vector<uint64_t> cancelled_calls_ ABSL_GUARDED_BY(mu_);
@@ -260,9 +294,10 @@ class SchedulerTest : public ::testing::Test {
     scheduler_ = std::make_unique<Scheduler>(options, &clock_, &connector_);
   }
 
-  std::string AddWorker(const std::string& address, int slots = 1,
-                        std::vector<std::string> functions = {"square", "cube", "identity"},
-                        uint64_t incarnation = 7, int max_chunks_per_call = 1) {
+  static WorkerRegistration Registration(const std::string& address, int slots = 1,
+                                         std::vector<std::string> functions = {"square", "cube",
+                                                                               "identity"},
+                                         uint64_t incarnation = 7, int max_chunks_per_call = 1) {
     WorkerRegistration registration;
     registration.max_chunks_per_call = max_chunks_per_call;
     registration.address = address;
@@ -271,9 +306,39 @@ class SchedulerTest : public ::testing::Test {
     registration.slots = slots;
     registration.functions = std::move(functions);
     registration.incarnation = incarnation;
-    absl::StatusOr<RegistrationGrant> grant = scheduler_->RegisterWorker(registration);
-    EXPECT_TRUE(grant.ok()) << grant.status();
-    return grant.ok() ? grant->worker_id : "";
+    return registration;
+  }
+
+  // The answer of a RegisterWorker call, once it has come.
+  struct AsyncRegistration {
+    std::shared_ptr<std::optional<absl::StatusOr<RegistrationGrant>>> result =
+        std::make_shared<std::optional<absl::StatusOr<RegistrationGrant>>>();
+    bool answered() const { return result->has_value(); }
+    const absl::StatusOr<RegistrationGrant>& grant() const { return **result; }
+  };
+  // Starts a registration that may wait for a ConfirmIncarnation answer (the test gives it).
+  AsyncRegistration RegisterAsync(const WorkerRegistration& registration) {
+    AsyncRegistration registering;
+    scheduler_->RegisterWorker(registration,
+                               [result = registering.result](
+                                   absl::StatusOr<RegistrationGrant> grant) {
+                                 *result = std::move(grant);
+                               });
+    return registering;
+  }
+
+  // Registers a worker whose address nobody else holds (or with the holder's incarnation).
+  std::string AddWorker(const std::string& address, int slots = 1,
+                        std::vector<std::string> functions = {"square", "cube", "identity"},
+                        uint64_t incarnation = 7, int max_chunks_per_call = 1) {
+    AsyncRegistration registering = RegisterAsync(
+        Registration(address, slots, std::move(functions), incarnation, max_chunks_per_call));
+    // Waiting would hang: the fake answers no ConfirmIncarnation by itself.
+    EXPECT_TRUE(registering.answered())
+        << "the registration asks the holder of " << address << " first: use RegisterAsync";
+    if (!registering.answered()) return "";
+    EXPECT_TRUE(registering.grant().ok()) << registering.grant().status();
+    return registering.grant().ok() ? registering.grant()->worker_id : "";
   }
 
   std::pair<std::string, std::shared_ptr<JobStream>> Submit(int64_t start, int64_t end,

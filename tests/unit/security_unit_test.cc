@@ -40,6 +40,7 @@ TEST(AuthorizeCallTest, EachRole_MayCallItsOwnRpcs) {
   EXPECT_OK(AuthorizeCall(Role::kClient, "/gpool.v1.Coordinator/Map"));
   EXPECT_OK(AuthorizeCall(Role::kClient, "/gpool.v1.Coordinator/GetClusterInfo"));
   EXPECT_OK(AuthorizeCall(Role::kCoordinator, "/gpool.v1.Worker/RunChunks"));
+  EXPECT_OK(AuthorizeCall(Role::kCoordinator, "/gpool.v1.Worker/ConfirmIncarnation"));
 }
 
 TEST(AuthorizeCallTest, OtherRoles_AreDeniedNamingRoleAndRpc) {
@@ -52,6 +53,10 @@ TEST(AuthorizeCallTest, OtherRoles_AreDeniedNamingRoleAndRpc) {
   EXPECT_THAT(AuthorizeCall(Role::kClient, "/gpool.v1.Worker/RunChunks"),
               StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("role client")));
   EXPECT_THAT(AuthorizeCall(Role::kWorker, "/gpool.v1.Worker/RunChunks"),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("role worker")));
+  // One worker certificate is shared by every worker: a worker may not probe another's
+  // incarnation.
+  EXPECT_THAT(AuthorizeCall(Role::kWorker, "/gpool.v1.Worker/ConfirmIncarnation"),
               StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("role worker")));
   EXPECT_THAT(AuthorizeCall(Role::kCoordinator, "/gpool.v1.Coordinator/Map"),
               StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("role coordinator")));

@@ -246,6 +246,9 @@ class FakeLink final : public CoordinatorLink {
   absl::StatusOr<RegistrationGrant> Register(const WorkerRegistration& registration) override {
     absl::MutexLock lock(&mu_);
     ++register_calls_;
+    if (refuse_) {
+      return absl::AlreadyExistsError("127.0.0.1:1234 is the address of live worker w1");
+    }
     if (register_failures_ > 0) {
       --register_failures_;
       return absl::UnavailableError("coordinator not up yet");
@@ -289,6 +292,11 @@ class FakeLink final : public CoordinatorLink {
     absl::MutexLock lock(&mu_);
     forget_ = true;
   }
+  // Registrations are refused with ALREADY_EXISTS from now on.
+  void Refuse() {
+    absl::MutexLock lock(&mu_);
+    refuse_ = true;
+  }
   void Grant(absl::Duration interval) {
     absl::MutexLock lock(&mu_);
     granted_ = interval;
@@ -326,6 +334,7 @@ class FakeLink final : public CoordinatorLink {
   int register_calls_ ABSL_GUARDED_BY(mu_) = 0;
   int heartbeats_ ABSL_GUARDED_BY(mu_) = 0;
   bool forget_ ABSL_GUARDED_BY(mu_) = false;
+  bool refuse_ ABSL_GUARDED_BY(mu_) = false;
   std::optional<absl::Duration> granted_ ABSL_GUARDED_BY(mu_);
   std::vector<absl::Duration> reported_ ABSL_GUARDED_BY(mu_);
   WorkerRegistration last_registration_ ABSL_GUARDED_BY(mu_);
@@ -358,6 +367,26 @@ TEST(RegistrationLoopTest, CoordinatorNotUpYet_RetriesUntilRegistered) {
   EXPECT_EQ(loop.worker_id(), "w4");
   EXPECT_EQ(link.last_registration().address, "127.0.0.1:1234");
   EXPECT_EQ(link.last_registration().incarnation, 99u);
+}
+
+// Another live worker answers at this worker's address: retrying cannot help, so the loop
+// reports the refusal once and ends instead of asking again and again.
+TEST(RegistrationLoopTest, RegistrationAlreadyExists_ReportsOnceAndStopsRetrying) {
+  FakeLink link(0);
+  link.Refuse();
+  absl::Notification refused;
+  absl::Status refusal;
+  RegistrationLoop loop(&link, TestRegistration(), FastBackoff(), nullptr,
+                        [&](const absl::Status& status) {
+                          refusal = status;
+                          refused.Notify();
+                        });
+  loop.Start();
+  ASSERT_TRUE(refused.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  EXPECT_THAT(refusal, StatusIs(absl::StatusCode::kAlreadyExists, HasSubstr("w1")));
+  loop.Stop();  // returns: the loop's thread has ended
+  EXPECT_EQ(link.register_calls(), 1);
+  EXPECT_EQ(loop.worker_id(), "");
 }
 
 TEST(RegistrationLoopTest, Registered_Heartbeats) {

@@ -5,7 +5,8 @@ Checks what the mixed-pool test cannot pin to it: both result modes, explicit (n
 value lists, calls of several chunks (never more than its --max_chunks_per_call, which it
 enforces), the exact-arithmetic error naming the value, that a function it does not offer is
 not sent to it, re-registration after the coordinator declared it dead (a NOT_FOUND
-heartbeat), and a clean exit on SIGTERM.
+heartbeat), that it confirms its incarnation so that a registration forged for its address
+is refused, and a clean exit on SIGTERM.
 """
 
 import os
@@ -92,6 +93,26 @@ def test(bin_dir, source_dir):
         expect_output(cluster.client(), [cores, "The sum of the square of the first 5000 "
                                                 "integers is 41679167500"],
                       "seed map after re-registration")
+
+        # A registration forged for the worker's address: the coordinator asks the worker
+        # there (ConfirmIncarnation), which still confirms its own incarnation, so the
+        # impostor is refused and the worker keeps its registration.
+        with cluster.grpc.insecure_channel(cluster.address) as channel:
+            forged = cluster.pb2.RegisterWorkerRequest(
+                address=again.address, pid=4242, host="impostor", slots=1,
+                functions=["square"], max_chunks_per_call=1, incarnation=12345)
+            try:
+                cluster.pb2_grpc.CoordinatorStub(channel).RegisterWorker(forged, timeout=30)
+                check(False, "a forged registration for the Python worker's address was "
+                             "accepted")
+            except cluster.grpc.RpcError as error:
+                check(error.code() == cluster.grpc.StatusCode.ALREADY_EXISTS
+                      and again.ref.worker_id in error.details(),
+                      f"forged registration: {error.code().name}: {error.details()}")
+        still = cluster.wait_for_workers(1).workers
+        check(len(still) == 1 and still[0].ref.worker_id == again.ref.worker_id,
+              f"after the forged registration: {[w.ref.worker_id for w in still]}")
+        log("a forged registration for its address was refused ALREADY_EXISTS")
 
         code = cluster.stop(worker)
         check(code == 0, f"the Python worker exited with {code} on SIGTERM")
