@@ -61,6 +61,7 @@ TEST_F(SchedulerTest, RegisterWorker_AtTheWorkerLimit_ResourceExhaustedUntilOneL
   third.pid = 100;
   third.host = "host-c";
   third.functions = {"square"};
+  third.incarnation = 7;  // AddWorker's: at b:1 below, b registering again, asked nothing
   EXPECT_THAT(scheduler_->RegisterWorkerAndWait(third),
               StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("--max_workers")));
   // A worker registering again at its own address is not one more.
