@@ -99,6 +99,9 @@ class ChunkTable {
   };
   // A run of the chunk was lost on `worker_label` (its run already ended with EndRun).
   Loss Lost(uint64_t chunk_index, const std::string& worker_label, int max_attempts);
+  // The chunk (active, with no run left) needs one more copy: a verification copy under
+  // --verify. Queued behind the retries of lost chunks; spends no attempt.
+  void RequestCopy(uint64_t chunk_index);
   // A worker that left gracefully handed the chunk back (its run already ended with EndRun):
   // re-queued like a loss, but not counted against max_attempts (never kExhausted).
   Loss HandBack(uint64_t chunk_index);

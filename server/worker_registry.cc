@@ -157,6 +157,8 @@ std::vector<WorkerInfo> WorkerRegistry::Snapshot(absl::Time now) const {
     w.chunks_in_flight = static_cast<int>(worker->in_flight.size());
     w.chunks_done = worker->chunks_done;
     w.faults = worker->faults;
+    w.quarantined = worker->quarantined;
+    w.quarantine_reason = worker->quarantine_reason;
     w.heartbeat_age = now - worker->last_heartbeat;
     w.heartbeat_interval = worker->heartbeat_interval;
     w.lease_timeout = worker->lease_timeout;

@@ -51,10 +51,15 @@ struct RegisteredWorker {
   int64_t faults = 0;
   // Leaving gracefully: gets no new chunks.
   bool draining = false;
+  // Outvoted under --verify: gets no new chunks of any job (WorkerInfo::quarantined).
+  bool quarantined = false;
+  std::string quarantine_reason;
 
   bool Offers(const std::string& function) const;
-  // May take new chunks of `function`: offers it and is not draining.
-  bool Accepts(const std::string& function) const { return !draining && Offers(function); }
+  // May take new chunks of `function`: offers it, is not draining and not quarantined.
+  bool Accepts(const std::string& function) const {
+    return !draining && !quarantined && Offers(function);
+  }
   // "w3 (host/pid)", for logs and error messages.
   std::string Label() const;
 };

@@ -112,13 +112,13 @@ TEST_F(DispatchPolicyTest, PickForRetry_NoOtherWorkerMayRunTheJob_TheFaultyOne) 
 TEST_F(DispatchPolicyTest, PickBackup_OnlyPipelineRoomElsewhere_Nullptr) {
   RegisteredWorker& running = Add(1, /*calls=*/1);
   Add(1, /*calls=*/1);
-  EXPECT_EQ(policy_.PickBackup(registry_, Job(), running.worker_id), nullptr);
+  EXPECT_EQ(policy_.PickBackup(registry_, Job(), {running.worker_id}), nullptr);
 }
 
 TEST_F(DispatchPolicyTest, PickBackup_IdleSlotElsewhere_ThatWorker) {
   RegisteredWorker& running = Add(2, /*calls=*/1);
   RegisteredWorker& idle = Add(1);
-  EXPECT_EQ(policy_.PickBackup(registry_, Job(), running.worker_id), &idle);
+  EXPECT_EQ(policy_.PickBackup(registry_, Job(), {running.worker_id}), &idle);
 }
 
 TEST_F(DispatchPolicyTest, CallSize_IdleSlots_FairShareOfUnsentChunks) {
