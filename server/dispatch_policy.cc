@@ -181,6 +181,19 @@ std::optional<uint64_t> DispatchPolicy::BlockedVerification(const WorkerRegistry
   return next;
 }
 
+bool DispatchPolicy::HasWorkerFor(const WorkerRegistry& workers, Job& job) {
+  return workers.AnyAccepts(job.spec.function) && !BlockedVerification(workers, job).has_value();
+}
+
+absl::Status DispatchPolicy::WaitedTooLong(const WorkerRegistry& workers, Job& job,
+                                           absl::Duration waited,
+                                           const std::string& coordinator_address) {
+  if (std::optional<uint64_t> blocked = BlockedVerification(workers, job); blocked.has_value()) {
+    return job.NoVerifierError(waited, *blocked);
+  }
+  return job.NoWorkerError(waited, workers.AvailableFunctions(), coordinator_address);
+}
+
 DispatchPolicy::Slots DispatchPolicy::SlotsFor(const WorkerRegistry& workers,
                                                const JobDispatchState& job) {
   Slots slots;

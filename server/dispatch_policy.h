@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "server/job.h"
 #include "server/worker_registry.h"
@@ -74,6 +75,14 @@ class DispatchPolicy {
   // while no registered worker that may run the job is free of it (every one runs it or
   // computed it): only another worker joining lets it go on. nullopt otherwise.
   static std::optional<uint64_t> BlockedVerification(const WorkerRegistry& workers, Job& job);
+  // Whether a registered worker may take what `job` waits for: one offers its function, and
+  // no chunk of it is BlockedVerification. While not, the job's worker wait runs.
+  static bool HasWorkerFor(const WorkerRegistry& workers, Job& job);
+  // Why `job` fails once it waited `waited` without HasWorkerFor: UNAVAILABLE, from
+  // Job::NoVerifierError for a blocked chunk, else Job::NoWorkerError.
+  static absl::Status WaitedTooLong(const WorkerRegistry& workers, Job& job,
+                                    absl::Duration waited,
+                                    const std::string& coordinator_address);
 
   // How many chunks the next call of `job` to `worker` may carry, with `unsent` chunks not
   // yet sent and room for `window_room` more results in its result window. At least 1.

@@ -166,21 +166,17 @@ void Scheduler::Tick() {
     PumpLocked(&actions);
     // FinishJobLocked only marks a job finished (it is erased at the end of the step), so
     // jobs_ may be iterated while finishing those that waited too long.
-    std::optional<std::vector<std::string>> offered;  // the same for every job: once a tick
+    bool failed = false;
     for (auto& [sequence, job] : jobs_) {
       if (job.finished || !job.waiting_for_workers_since.has_value() ||
           now - *job.waiting_for_workers_since <= options_.worker_wait) {
         continue;
       }
-      if (!offered.has_value()) offered = registry_.AvailableFunctions();
-      const std::optional<uint64_t> blocked =
-          DispatchPolicy::BlockedVerification(registry_, job);
-      FinishJobLocked(job, blocked.has_value()
-                               ? job.NoVerifierError(options_.worker_wait, *blocked)
-                               : job.NoWorkerError(options_.worker_wait, *offered,
-                                                   coordinator_address_));
+      FinishJobLocked(job, DispatchPolicy::WaitedTooLong(registry_, job, options_.worker_wait,
+                                                         coordinator_address_));
+      failed = true;
     }
-    if (offered.has_value()) PumpLocked(&actions);
+    if (failed) PumpLocked(&actions);
   }
   Execute(std::move(actions));
 }
@@ -343,8 +339,7 @@ void Scheduler::PumpLocked(Actions* actions) {
   // Jobs with work left and no worker to run it start (or keep) waiting.
   const absl::Time now = clock_->Now();
   for_each_job([&](Job& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (registry_.AnyAccepts(job.spec.function) &&
-        !DispatchPolicy::BlockedVerification(registry_, job).has_value()) {
+    if (DispatchPolicy::HasWorkerFor(registry_, job)) {
       job.waiting_for_workers_since.reset();
     } else if (!job.waiting_for_workers_since.has_value()) {
       job.waiting_for_workers_since = now;
@@ -460,12 +455,8 @@ void Scheduler::QuarantineLocked(const std::string& worker_id, const std::string
   for (auto& [sequence, job] : jobs_) {
     if (!job.finished) job.WorkerQuarantined(worker_id);
   }
-  RegisteredWorker* worker = registry_.Find(worker_id);
-  if (worker == nullptr || worker->quarantined) return;
-  worker->quarantined = true;
-  worker->quarantine_reason = reason;
-  LogWarning(absl::StrCat("worker ", worker->Label(), " quarantined: ", reason,
-                          "; re-queueing its ", worker->in_flight.size(), " chunk(s)"));
+  RegisteredWorker* worker = registry_.Quarantine(worker_id, reason);
+  if (worker == nullptr) return;
   // As if it were lost: its chunks in flight run elsewhere. It stays registered, so that
   // status shows it and why.
   ReleaseChunksLocked(*worker, /*lost=*/true, actions);

@@ -105,6 +105,17 @@ absl::Status WorkerRegistry::Drain(const std::string& worker_id, uint64_t incarn
   return absl::OkStatus();
 }
 
+RegisteredWorker* WorkerRegistry::Quarantine(const std::string& worker_id,
+                                             const std::string& reason) {
+  RegisteredWorker* worker = Find(worker_id);
+  if (worker == nullptr || worker->quarantined) return nullptr;
+  worker->quarantined = true;
+  worker->quarantine_reason = reason;
+  LogWarning(absl::StrCat("worker ", worker->Label(), " quarantined: ", reason,
+                          "; re-queueing its ", worker->in_flight.size(), " chunk(s)"));
+  return worker;
+}
+
 std::vector<std::string> WorkerRegistry::Expired(absl::Time now) const {
   std::vector<std::string> ids;
   for (const auto& [id, worker] : workers_) {

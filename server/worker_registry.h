@@ -94,6 +94,10 @@ class WorkerRegistry {
   // The worker gets no new chunks from now on. NOT_FOUND like Heartbeat.
   absl::Status Drain(const std::string& worker_id, uint64_t incarnation);
 
+  // The worker gets no new chunks of any job from now on, shown quarantined with `reason`.
+  // nullptr when unknown or quarantined already.
+  RegisteredWorker* Quarantine(const std::string& worker_id, const std::string& reason);
+
   // Ids of the workers silent for longer than their lease at `now`.
   std::vector<std::string> Expired(absl::Time now) const;
 
