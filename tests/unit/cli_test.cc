@@ -234,6 +234,14 @@ TEST(CliOutputTest, StatsLine_OtherCounts_ArePlural) {
                                 "0 backups, 0 duplicates dropped");
 }
 
+TEST(CliOutputTest, StatsLine_Verified_SaysChunksVerifiedAndMismatches) {
+  MapSummary summary = SquaresOneToTen();
+  EXPECT_THAT(StatsLine(summary), Not(HasSubstr("verified")));
+  summary.stats.chunks_verified = 2;
+  summary.stats.verification_mismatches = 1;
+  EXPECT_THAT(StatsLine(summary), HasSubstr("dropped; 2 chunks verified, 1 mismatch"));
+}
+
 TEST(CliOutputTest, MapJson_Sum_OneObjectWithResultStatsAndWorkers) {
   const std::string text = MapJson(MapSpec{"square", Input::Range(1, 10)}, Reduction::kSum,
                                    SquaresOneToTen(), absl::Milliseconds(42), nullptr);
@@ -346,6 +354,15 @@ TEST(CliOutputTest, StatusReport_WorkersAndJob_EveryColumn) {
             "\n"
             "JOB    FUNCTION  ELEMENTS  PROGRESS            ELAPSED  RETRIES\n"
             "job-9  square    1000000   20/400 chunks 5.0%  1m15s    2\n");
+}
+
+TEST(CliOutputTest, StatusReport_QuarantinedWorker_SaysSoWithTheReason) {
+  ClusterInfo view = BusyCluster();
+  view.workers[1].quarantined = true;
+  view.workers[1].quarantine_reason = "its result for chunk 3 of job-9 differed";
+  EXPECT_THAT(StatusReport("h:1", view),
+              HasSubstr("12s ago\nWorker w2 is QUARANTINED (gets no chunks): its result for "
+                        "chunk 3 of job-9 differed\n"));
 }
 
 TEST(CliOutputTest, StatusReport_EmptyCluster_SaysSo) {
