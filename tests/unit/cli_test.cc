@@ -265,7 +265,9 @@ TEST(CliOutputTest, MapJson_Sum_OneObjectWithResultStatsAndWorkers) {
   EXPECT_EQ(json.at("stats"), Json({{"retries", 1},
                                     {"workers_lost", 0},
                                     {"backups", 0},
-                                    {"duplicates_dropped", 0}}));
+                                    {"duplicates_dropped", 0},
+                                    {"chunks_verified", 0},
+                                    {"verification_mismatches", 0}}));
   EXPECT_FALSE(json.contains("values"));
   EXPECT_FALSE(json.contains("fraction"));
 }
@@ -391,6 +393,8 @@ TEST(CliOutputTest, StatusJson_ParsesWithEveryField) {
                                          {"chunks_in_flight", 2},
                                          {"chunks_done", 17},
                                          {"faults", 1},
+                                         {"quarantined", false},
+                                         {"quarantine_reason", ""},
                                          {"heartbeat_age_ms", 300},
                                          {"heartbeat_interval_ms", 2500},
                                          {"lease_timeout_ms", 15000}}));
