@@ -96,6 +96,16 @@ TEST_F(VerifyTest, CliMapVerifyOne_LiarOutvoted_SumExactLiarQuarantinedMismatche
   EXPECT_THAT(json.out, HasSubstr("\"quarantined\":true"));
 }
 
+TEST_F(VerifyTest, CliMapVerifyOnePrint_ValuesComparedEveryValueRight) {
+  // Values travel in the replies (never shared memory for a verified chunk) and are compared.
+  CliRun run = RunCli(WithCoordinator(
+      {"map", "square", "1..400", "--chunksize", "10", "--verify", "1", "--print"}));
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_THAT(run.out, AllOf(HasSubstr("1\n4\n9\n16\n"), HasSubstr("\n160000\n"),
+                             Not(HasSubstr("2\n5\n10\n17\n")), Not(HasSubstr("160001")),
+                             HasSubstr("is 21413400\n")));
+}
+
 TEST_F(VerifyTest, CliMapVerifyZero_LiarUnchecked_WrongSumShowsWhatVerifyIsFor) {
   // Without --verify a consistent liar goes unseen: this is the threat --verify answers.
   CliRun run = RunCli(WithCoordinator({"map", "square", "1..4000", "--chunksize", "10",
