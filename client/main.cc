@@ -581,8 +581,9 @@ const std::vector<Command>& Commands() {
       {"status",
        "Usage: gpool [--coordinator HOST:PORT] status [--json] [--watch] [--watch_count N]\n"
        "\n"
-       "Prints tables of the workers (PID, slots, functions, chunks, last heartbeat) and the\n"
-       "running jobs (progress, retries), or one JSON object with --json.",
+       "Prints tables of the workers (PID, slots, functions, chunks, last heartbeat; a worker\n"
+       "quarantined by --verify is named below with why) and the running jobs (progress,\n"
+       "retries), or one JSON object with --json.",
        {&absl::GetFlagReflectionHandle(FLAGS_coordinator),
         &absl::GetFlagReflectionHandle(FLAGS_json),
         &absl::GetFlagReflectionHandle(FLAGS_watch),

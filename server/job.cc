@@ -357,7 +357,10 @@ RunOutcome Job::AcceptVote(uint64_t chunk_index, const std::string& worker_id, i
     }
     // The next copy goes to a worker that has not computed the chunk (CopyExclusions),
     // unless a copy still runs on one.
-    if (chunks->Active(chunk_index)->runs.empty()) chunks->RequestCopy(chunk_index);
+    // A deciding copy goes first: until it lands, a liar keeps taking chunks.
+    if (chunks->Active(chunk_index)->runs.empty()) {
+      chunks->RequestCopy(chunk_index, /*urgent=*/verdict.mismatch);
+    }
     return outcome;
   }
   ++stats.chunks_verified;
