@@ -8,6 +8,9 @@
 //              Lost (no    ▼  │ NextRetry/PopRetry + StartRun
 //              run left)  retry queue ──lost max_attempts times──► kExhausted
 //
+// Under --verify a chunk stays active after its first result until a second worker agrees
+// (server/quorum.h): RequestCopy queues its next copy without spending an attempt.
+//
 // Thread-compatible: the Scheduler's mutex guards it.
 #ifndef GPOOL_SERVER_CHUNK_TABLE_H_
 #define GPOOL_SERVER_CHUNK_TABLE_H_

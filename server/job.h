@@ -4,7 +4,8 @@
 // dispatch policy's choice, and the workers' own records (their faults, chunks done, calls to
 // cancel) the Scheduler's. Its methods are the job's own arithmetic: planning, the tasks of a
 // call, judging how a run ended (a result checked against the plan, first result wins; an
-// error that fails the job or moves the chunk, within max_attempts) and the events it sends.
+// error that fails the job or moves the chunk, within max_attempts; under --verify, a vote
+// among workers, its Quorum) and the events it sends.
 // Each returns what the Scheduler must do about workers (RunOutcome), never holding one.
 //
 // Thread-compatible: the Scheduler's mutex guards it.
