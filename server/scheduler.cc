@@ -229,8 +229,8 @@ void Scheduler::OnCallDone(const std::string& worker_id, uint64_t job_sequence,
                            uint64_t call_id, absl::Time started,
                            const std::vector<std::pair<uint64_t, int>>& chunks,
                            absl::StatusOr<std::vector<ChunkReply>> replies) {
-  // Outside the lock: reading a reply's values is the only per-value work the coordinator
-  // does, and the results of other calls need not wait for it.
+  // Outside the lock: reading a reply's values is the coordinator's per-value work (beside
+  // one memcmp of two copies of a chunk under --verify), and other calls need not wait.
   std::vector<std::string> contradictions;
   if (replies.ok()) {
     contradictions.reserve(replies->size());
