@@ -92,6 +92,8 @@ std::string JsonStats(const JobStats& stats) {
       .Int("workers_lost", stats.workers_lost)
       .Int("backups", stats.backups)
       .Int("duplicates_dropped", stats.duplicates_dropped)
+      .Int("chunks_verified", stats.chunks_verified)
+      .Int("verification_mismatches", stats.verification_mismatches)
       .Build();
 }
 
@@ -134,6 +136,15 @@ std::string StatsLine(const MapSummary& summary) {
                       Counted(summary.stats.backups, "backup", "backups"), ", ",
                       Counted(summary.stats.duplicates_dropped, "duplicate", "duplicates"),
                       " dropped",
+                      summary.stats.chunks_verified > 0 ||
+                              summary.stats.verification_mismatches > 0
+                          ? absl::StrCat("; ",
+                                         Counted(summary.stats.chunks_verified, "chunk",
+                                                 "chunks"),
+                                         " verified, ",
+                                         Counted(summary.stats.verification_mismatches,
+                                                 "mismatch", "mismatches"))
+                          : "",
                       summary.values_shared > 0
                           ? absl::StrCat("; ", summary.values_shared,
                                          " values through shared memory")
@@ -196,6 +207,12 @@ std::string StatusReport(const std::string& coordinator, const ClusterInfo& view
                       absl::StrCat(CompactDuration(worker.heartbeat_age), " ago")});
     }
     absl::StrAppend(&report, FormatTable(rows));
+    for (const WorkerInfo& worker : view.workers) {
+      if (!worker.quarantined) continue;
+      // --verify outvoted it: say so beside the table, with why.
+      absl::StrAppend(&report, "Worker ", worker.ref.worker_id,
+                      " is QUARANTINED (gets no chunks): ", worker.quarantine_reason, "\n");
+    }
   }
   absl::StrAppend(&report, "\n");
   if (view.jobs.empty()) {
@@ -229,6 +246,8 @@ std::string StatusJson(const std::string& coordinator, const ClusterInfo& view) 
                           .Int("chunks_in_flight", worker.chunks_in_flight)
                           .Int("chunks_done", worker.chunks_done)
                           .Int("faults", worker.faults)
+                          .Bool("quarantined", worker.quarantined)
+                          .String("quarantine_reason", worker.quarantine_reason)
                           .Int("heartbeat_age_ms", absl::ToInt64Milliseconds(worker.heartbeat_age))
                           .Int("heartbeat_interval_ms",
                                absl::ToInt64Milliseconds(worker.heartbeat_interval))

@@ -102,6 +102,12 @@ absl::Status ValidateMapSpec(const MapSpec& spec) {
     return absl::InvalidArgumentError(
         absl::StrCat("the number of processes must be at least 1, got ", spec.max_workers));
   }
+  // Written so that NaN fails too.
+  if (!(spec.verify_fraction >= 0 && spec.verify_fraction <= 1)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the verify fraction must be from 0 (no chunk) to 1 (every chunk), got ",
+        spec.verify_fraction));
+  }
   return ValidateInput(spec.input);
 }
 
@@ -344,6 +350,7 @@ absl::StatusOr<MapSummary> Client::RunJob(
   ToProto(spec.input, request.mutable_input());
   request.set_chunk_size(spec.chunk_size);
   request.set_max_workers(spec.max_workers);
+  request.set_verify_fraction(spec.verify_fraction);
   request.set_result_mode(want_values ? v1::RESULT_MODE_VALUES : v1::RESULT_MODE_SUM);
   // Refused here with what to do, rather than by gRPC with a bare RESOURCE_EXHAUSTED.
   if (absl::Status status = CheckMapRequestSize(request, absl::StatusCode::kInvalidArgument);
@@ -351,7 +358,9 @@ absl::StatusOr<MapSummary> Client::RunJob(
     return status;
   }
   std::unique_ptr<SharedValuesBuffer> shared;
-  if (want_values && options_.shared_values &&
+  // Verified chunks never use the buffer (their values must be compared): with every chunk
+  // verified it would go unused.
+  if (want_values && options_.shared_values && spec.verify_fraction < 1 &&
       spec.input.size() >= options_.shared_values_min_elements) {
     shared = AcquireSharedValues(spec.input.size());
     if (shared != nullptr) ToProto(shared->ref(), request.mutable_shared_values());

@@ -69,6 +69,9 @@ struct MapSpec {
   int64_t chunk_size = 0;
   // The Pool(processes=N) analog: at most N workers compute the job. 0: no limit.
   int max_workers = 0;
+  // Sampled re-execution (MapRequest.verify_fraction): this fraction of the chunks (0 to 1)
+  // is computed again on a different worker and used only once two workers agree.
+  double verify_fraction = 0;
 };
 
 struct JobStart {

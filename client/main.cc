@@ -74,6 +74,11 @@ ABSL_FLAG(int, processes, -1,
           "cluster, how many workers to start. Default: all workers / one per core.");
 ABSL_FLAG(int64_t, chunksize, -1,
           "map: elements per chunk. Default: Pool's rule, ceil(len / (4 * slots)).");
+ABSL_FLAG(double, verify, 0,
+          "map: compute this fraction of the chunks (0 to 1, chosen at random) a second time "
+          "on a different worker; a result is used only once two workers agree, a third "
+          "decides a disagreement and the outvoted worker is quarantined. Needs 2 workers "
+          "(3 to settle a disagreement).");
 ABSL_FLAG(bool, trace, false,
           "map: print 'Worker <PID> calculating <function> of <x>' for every element.");
 ABSL_FLAG(bool, print, false, "map: print the mapped values in input order, one per line.");
@@ -307,6 +312,7 @@ int RunMap(const std::vector<std::string>& positional) {
   }
   spec.max_workers = processes == -1 ? 0 : processes;
   spec.chunk_size = chunksize == -1 ? 0 : chunksize;
+  spec.verify_fraction = absl::GetFlag(FLAGS_verify);
   if (absl::Status valid = ValidateMapSpec(spec); !valid.ok()) return Fail(valid);
 
   absl::StatusOr<Reduction> reduction = ParseReduction(absl::GetFlag(FLAGS_reduce));
@@ -549,6 +555,7 @@ const std::vector<Command>& Commands() {
         &absl::GetFlagReflectionHandle(FLAGS_input),
         &absl::GetFlagReflectionHandle(FLAGS_processes),
         &absl::GetFlagReflectionHandle(FLAGS_chunksize),
+        &absl::GetFlagReflectionHandle(FLAGS_verify),
         &absl::GetFlagReflectionHandle(FLAGS_reduce),
         &absl::GetFlagReflectionHandle(FLAGS_print),
         &absl::GetFlagReflectionHandle(FLAGS_trace),
@@ -574,8 +581,9 @@ const std::vector<Command>& Commands() {
       {"status",
        "Usage: gpool [--coordinator HOST:PORT] status [--json] [--watch] [--watch_count N]\n"
        "\n"
-       "Prints tables of the workers (PID, slots, functions, chunks, last heartbeat) and the\n"
-       "running jobs (progress, retries), or one JSON object with --json.",
+       "Prints tables of the workers (PID, slots, functions, chunks, last heartbeat; a worker\n"
+       "quarantined by --verify is named below with why) and the running jobs (progress,\n"
+       "retries), or one JSON object with --json.",
        {&absl::GetFlagReflectionHandle(FLAGS_coordinator),
         &absl::GetFlagReflectionHandle(FLAGS_json),
         &absl::GetFlagReflectionHandle(FLAGS_watch),

@@ -32,6 +32,11 @@ struct WorkerInfo {
   // result that contradicts itself or the plan (values that do not add up to the count, sum,
   // min and max it reported, a wrong element count). Each such chunk ran again elsewhere.
   int64_t faults = 0;
+  // --verify found its result of a chunk in the minority (two other workers agreed on
+  // another): it gets no more chunks of any job until it registers again. Why, naming the
+  // chunk, the job and the workers that outvoted it; empty when not quarantined.
+  bool quarantined = false;
+  std::string quarantine_reason;
   absl::Duration heartbeat_age;
   // The interval the worker beats at, as far as the coordinator knows (what it last reported,
   // or was granted at registration; it grows with the cluster), and the lease that follows

@@ -11,6 +11,10 @@ struct JobStats {
   int64_t workers_lost = 0;        // workers declared dead while holding the job's chunks
   int64_t backups = 0;             // backup copies of straggling chunks
   int64_t duplicates_dropped = 0;  // late results for chunks already complete
+  // --verify: chunks published once two workers agreed on them, and results that disagreed
+  // with every result held for their chunk (each one asked a further worker to decide).
+  int64_t chunks_verified = 0;
+  int64_t verification_mismatches = 0;
 };
 
 }  // namespace gpool

@@ -75,6 +75,8 @@ void ToProto(const JobStats& stats, v1::JobStats* proto) {
   proto->set_workers_lost(stats.workers_lost);
   proto->set_backups(stats.backups);
   proto->set_duplicates_dropped(stats.duplicates_dropped);
+  proto->set_chunks_verified(stats.chunks_verified);
+  proto->set_verification_mismatches(stats.verification_mismatches);
 }
 
 JobStats FromProto(const v1::JobStats& proto) {
@@ -83,6 +85,8 @@ JobStats FromProto(const v1::JobStats& proto) {
   stats.workers_lost = proto.workers_lost();
   stats.backups = proto.backups();
   stats.duplicates_dropped = proto.duplicates_dropped();
+  stats.chunks_verified = proto.chunks_verified();
+  stats.verification_mismatches = proto.verification_mismatches();
   return stats;
 }
 
@@ -107,6 +111,8 @@ void ToProto(const ClusterInfo& info, v1::ClusterInfo* proto) {
     status->set_chunks_in_flight(worker.chunks_in_flight);
     status->set_chunks_done(worker.chunks_done);
     status->set_faults(worker.faults);
+    status->set_quarantined(worker.quarantined);
+    status->set_quarantine_reason(worker.quarantine_reason);
     status->set_last_heartbeat_age_ms(absl::ToInt64Milliseconds(worker.heartbeat_age));
     status->set_heartbeat_interval_ms(absl::ToInt64Milliseconds(worker.heartbeat_interval));
     status->set_lease_timeout_ms(absl::ToInt64Milliseconds(worker.lease_timeout));
@@ -135,6 +141,8 @@ ClusterInfo FromProto(const v1::ClusterInfo& proto) {
     worker.chunks_in_flight = status.chunks_in_flight();
     worker.chunks_done = status.chunks_done();
     worker.faults = status.faults();
+    worker.quarantined = status.quarantined();
+    worker.quarantine_reason = status.quarantine_reason();
     worker.heartbeat_age = absl::Milliseconds(status.last_heartbeat_age_ms());
     worker.heartbeat_interval = absl::Milliseconds(status.heartbeat_interval_ms());
     worker.lease_timeout = absl::Milliseconds(status.lease_timeout_ms());

@@ -94,6 +94,15 @@ ChunkTable::Loss ChunkTable::Lost(uint64_t chunk_index, const std::string& worke
   return Loss::kRequeued;
 }
 
+void ChunkTable::RequestCopy(uint64_t chunk_index, bool urgent) {
+  if (active_.count(chunk_index) == 0) return;
+  if (urgent) {
+    retry_queue_.push_front(chunk_index);
+  } else {
+    retry_queue_.push_back(chunk_index);
+  }
+}
+
 ChunkTable::Loss ChunkTable::HandBack(uint64_t chunk_index) {
   auto it = active_.find(chunk_index);
   if (it == active_.end()) return Loss::kNotActive;

@@ -8,6 +8,9 @@
 //              Lost (no    ▼  │ NextRetry/PopRetry + StartRun
 //              run left)  retry queue ──lost max_attempts times──► kExhausted
 //
+// Under --verify a chunk stays active after its first result until a second worker agrees
+// (server/quorum.h): RequestCopy queues its next copy without spending an attempt.
+//
 // Thread-compatible: the Scheduler's mutex guards it.
 #ifndef GPOOL_SERVER_CHUNK_TABLE_H_
 #define GPOOL_SERVER_CHUNK_TABLE_H_
@@ -99,6 +102,10 @@ class ChunkTable {
   };
   // A run of the chunk was lost on `worker_label` (its run already ended with EndRun).
   Loss Lost(uint64_t chunk_index, const std::string& worker_label, int max_attempts);
+  // The chunk (active, with no run left) needs one more copy: a verification copy under
+  // --verify. Queued behind the retries of lost chunks, or, `urgent` (a copy that settles a
+  // disagreement, and with it a liar's fate), before them; spends no attempt.
+  void RequestCopy(uint64_t chunk_index, bool urgent = false);
   // A worker that left gracefully handed the chunk back (its run already ended with EndRun):
   // re-queued like a loss, but not counted against max_attempts (never kExhausted).
   Loss HandBack(uint64_t chunk_index);

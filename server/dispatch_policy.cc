@@ -50,28 +50,31 @@ RegisteredWorker* DispatchPolicy::PickWorker(WorkerRegistry& workers,
 
 RegisteredWorker* DispatchPolicy::PickForRetry(WorkerRegistry& workers,
                                                const JobDispatchState& job,
-                                               const std::vector<std::string>& faulted) const {
-  RegisteredWorker* first_choice = PickWorker(workers, job);
+                                               const std::vector<std::string>& faulted,
+                                               const std::vector<std::string>& excluded) const {
+  RegisteredWorker* first_choice = PickWorker(workers, job, excluded);
   if (first_choice == nullptr || !Contains(faulted, first_choice->worker_id)) {
     return first_choice;
   }
   // This worker failed the chunk before: another one takes it, as soon as one has room.
-  if (RegisteredWorker* other = PickWorker(workers, job, faulted); other != nullptr) {
+  std::vector<std::string> avoid = excluded;
+  avoid.insert(avoid.end(), faulted.begin(), faulted.end());
+  if (RegisteredWorker* other = PickWorker(workers, job, avoid); other != nullptr) {
     return other;
   }
   // Only when no other worker may run the job does it get the chunk again (bounded by
   // max_attempts).
   for (const auto& [id, worker] : workers.workers()) {
-    if (MayRun(worker, job) && !Contains(faulted, id)) return nullptr;
+    if (MayRun(worker, job) && !Contains(avoid, id)) return nullptr;
   }
   return first_choice;
 }
 
 RegisteredWorker* DispatchPolicy::PickBackup(WorkerRegistry& workers,
                                              const JobDispatchState& job,
-                                             const std::string& running_on) const {
+                                             const std::vector<std::string>& excluded) const {
   for (auto& [id, worker] : workers.workers()) {
-    if (id != running_on && MayRun(worker, job) &&
+    if (!Contains(excluded, id) && MayRun(worker, job) &&
         worker.calls_in_flight < worker.registration.slots) {
       return &worker;
     }
@@ -132,8 +135,9 @@ std::optional<DispatchPolicy::Call> DispatchPolicy::NextCall(WorkerRegistry& wor
   // worker travels alone: if it is what kills workers, the chunks that would have shared its
   // call are not charged its losses again.
   if (retry.has_value()) {
-    RegisteredWorker* target =
-        PickForRetry(workers, job.dispatch, table.Active(*retry)->faulted_on);
+    RegisteredWorker* target = PickForRetry(workers, job.dispatch,
+                                            table.Active(*retry)->faulted_on,
+                                            job.CopyExclusions(*retry));
     if (target != nullptr) {
       table.PopRetry();
       return Call{target, {*retry}};
@@ -163,6 +167,31 @@ std::vector<uint64_t> DispatchPolicy::Stragglers(const Job& job, absl::Time now)
     }
   }
   return stragglers;
+}
+
+std::optional<uint64_t> DispatchPolicy::BlockedVerification(const WorkerRegistry& workers,
+                                                            Job& job) {
+  if (!job.chunks.has_value()) return std::nullopt;
+  const std::optional<uint64_t> next = job.chunks->NextRetry();
+  if (!next.has_value() || !job.quorum.Holds(*next)) return std::nullopt;
+  const std::vector<std::string> excluded = job.CopyExclusions(*next);
+  for (const auto& [id, worker] : workers.workers()) {
+    if (MayRun(worker, job.dispatch) && !Contains(excluded, id)) return std::nullopt;
+  }
+  return next;
+}
+
+bool DispatchPolicy::HasWorkerFor(const WorkerRegistry& workers, Job& job) {
+  return workers.AnyAccepts(job.spec.function) && !BlockedVerification(workers, job).has_value();
+}
+
+absl::Status DispatchPolicy::WaitedTooLong(const WorkerRegistry& workers, Job& job,
+                                           absl::Duration waited,
+                                           const std::string& coordinator_address) {
+  if (std::optional<uint64_t> blocked = BlockedVerification(workers, job); blocked.has_value()) {
+    return job.NoVerifierError(waited, *blocked);
+  }
+  return job.NoWorkerError(waited, workers.AvailableFunctions(), coordinator_address);
 }
 
 DispatchPolicy::Slots DispatchPolicy::SlotsFor(const WorkerRegistry& workers,

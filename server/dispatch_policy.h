@@ -5,6 +5,8 @@
 //   * a call goes to the least loaded worker relative to its slots that may run the job and
 //     has room (slots + pipeline_depth calls), so idle slots fill before pipelines do;
 //   * a retry avoids the workers that failed the chunk, unless no other worker may run it;
+//   * a copy of a chunk never goes to a worker that runs it, nor, while it is being
+//     verified (--verify), to one whose result of it is held (Job::CopyExclusions);
 //   * a call carries the job's fair share of its unsent chunks, no more than its result
 //     window has room for, about target_call_duration of work and max_elements_per_call
 //     elements (a retry travels alone);
@@ -21,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "server/job.h"
 #include "server/worker_registry.h"
@@ -57,14 +60,29 @@ class DispatchPolicy {
 
   // Where a retry of a chunk that the workers in `faulted` failed goes: the least loaded
   // worker with room that did not fail it; else, only when no worker that did not fail it
-  // may run the job at all, the least loaded one with room. nullptr: the retry waits.
+  // may run the job at all, the least loaded one with room. Never one of `excluded`.
+  // nullptr: the retry waits.
   RegisteredWorker* PickForRetry(WorkerRegistry& workers, const JobDispatchState& job,
-                                 const std::vector<std::string>& faulted) const;
+                                 const std::vector<std::string>& faulted,
+                                 const std::vector<std::string>& excluded = {}) const;
 
-  // An idle slot (not just pipeline room) on a worker other than `running_on` that may run
-  // the job; nullptr when none.
+  // An idle slot (not just pipeline room) on a worker not in `excluded` (those that run the
+  // chunk or computed it already) that may run the job; nullptr when none.
   RegisteredWorker* PickBackup(WorkerRegistry& workers, const JobDispatchState& job,
-                               const std::string& running_on) const;
+                               const std::vector<std::string>& excluded) const;
+
+  // The chunk of a planned `job` whose copy waits first in line to be verified (--verify)
+  // while no registered worker that may run the job is free of it (every one runs it or
+  // computed it): only another worker joining lets it go on. nullopt otherwise.
+  static std::optional<uint64_t> BlockedVerification(const WorkerRegistry& workers, Job& job);
+  // Whether a registered worker may take what `job` waits for: one offers its function, and
+  // no chunk of it is BlockedVerification. While not, the job's worker wait runs.
+  static bool HasWorkerFor(const WorkerRegistry& workers, Job& job);
+  // Why `job` fails once it waited `waited` without HasWorkerFor: UNAVAILABLE, from
+  // Job::NoVerifierError for a blocked chunk, else Job::NoWorkerError.
+  static absl::Status WaitedTooLong(const WorkerRegistry& workers, Job& job,
+                                    absl::Duration waited,
+                                    const std::string& coordinator_address);
 
   // How many chunks the next call of `job` to `worker` may carry, with `unsent` chunks not
   // yet sent and room for `window_room` more results in its result window. At least 1.

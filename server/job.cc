@@ -4,6 +4,7 @@
 #include <set>
 #include <utility>
 
+#include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/index_set.h"
@@ -80,6 +81,12 @@ absl::Status ValidateJobSpec(const JobSpec& spec) {
         absl::StrCat("max workers must be at least 1 (or 0 for no limit), got ",
                      spec.max_workers));
   }
+  // Written so that NaN fails too.
+  if (!(spec.verify_fraction >= 0 && spec.verify_fraction <= 1)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "verify fraction must be from 0 (verify no chunk) to 1 (verify every chunk), got ",
+        spec.verify_fraction));
+  }
   if (spec.shared_values.has_value()) {
     if (spec.mode != ResultMode::kValues) {
       return absl::InvalidArgumentError(
@@ -118,7 +125,9 @@ Job::Job(uint64_t sequence_in, JobSpec spec_in, ResultWindow window_in, absl::Ti
       spec(std::move(spec_in)),
       stream(std::make_shared<JobStream>()),
       submitted(submitted_in),
-      window(window_in) {
+      window(window_in),
+      // A fresh seed per job: which chunks are verified cannot be predicted by a worker.
+      quorum(spec.verify_fraction, absl::Uniform<uint64_t>(absl::BitGen())) {
   dispatch.function = spec.function;
   dispatch.max_workers = spec.max_workers;
 }
@@ -162,6 +171,9 @@ std::string Job::CheckReply(uint64_t chunk_index, const ChunkReply& reply,
   }
   if (reply.values_shared && !spec.shared_values.has_value()) {
     return "it answered values_shared for a job that offered no shared buffer";
+  }
+  if (reply.values_shared && quorum.Sampled(chunk_index)) {
+    return "it answered values_shared for a chunk sent without the shared buffer";
   }
   if (!contradiction.empty()) {
     return absl::StrCat("its result contradicts itself: ", contradiction);
@@ -244,7 +256,9 @@ std::vector<ChunkTask> Job::StartCall(uint64_t call_id, const std::string& worke
     task.first_element = plan.FirstElement(chunk_index);
     task.element_count = plan.ElementCount(chunk_index);
     task.mode = spec.mode;
-    task.shared_values = spec.shared_values;
+    // A verified chunk's values travel in the reply, where they can be compared: two copies
+    // writing the same place of the client's buffer could not be.
+    if (!quorum.Sampled(chunk_index)) task.shared_values = spec.shared_values;
   }
   return tasks;
 }
@@ -253,6 +267,11 @@ RunOutcome Job::AcceptResult(uint64_t chunk_index, const std::string& worker_id,
                              const std::string& worker_label, int attempt, ChunkReply reply,
                              const std::string& contradiction, absl::Time now,
                              int max_attempts) {
+  if (workers_distrusted.count(worker_id) > 0) {
+    // Quarantined: its chunks were handed back already, and its word counts no more.
+    ++stats.duplicates_dropped;
+    return RunOutcome{};
+  }
   const std::string wrong = CheckReply(chunk_index, reply, contradiction);
   if (!wrong.empty()) {
     // Never a wrong answer with OK: the result is dropped and the chunk runs elsewhere.
@@ -267,6 +286,9 @@ RunOutcome Job::AcceptResult(uint64_t chunk_index, const std::string& worker_id,
     RunOutcome outcome;
     outcome.worker_fault = true;
     return outcome;
+  }
+  if (quorum.Sampled(chunk_index)) {
+    return AcceptVote(chunk_index, worker_id, attempt, std::move(reply), now, max_attempts);
   }
   RunOutcome outcome;
   std::optional<ActiveChunk> done = chunks->Complete(chunk_index);
@@ -286,12 +308,121 @@ RunOutcome Job::AcceptResult(uint64_t chunk_index, const std::string& worker_id,
     if (open != open_chunks_by_call.end() && --open->second > 0) continue;
     outcome.calls_to_cancel.emplace_back(run.worker_id, run.call_id);
   }
-  window.Add(spec.mode == ResultMode::kValues
-                 ? static_cast<int64_t>(chunks->plan().ElementCount(chunk_index))
-                 : 0);
+  window.Add(WindowValues(chunk_index));
   outcome.chunk_event = ChunkEvent(chunk_index, std::move(reply), worker_id, attempt);
   if (chunks->AllDone()) outcome.finish = absl::OkStatus();
   return outcome;
+}
+
+RunOutcome Job::AcceptVote(uint64_t chunk_index, const std::string& worker_id, int attempt,
+                           ChunkReply reply, absl::Time now, int max_attempts) {
+  RunOutcome outcome;
+  const ActiveChunk* active = chunks->Active(chunk_index);
+  if (active == nullptr) {
+    // Published already: this copy came too late to vote.
+    ++stats.duplicates_dropped;
+    return outcome;
+  }
+  auto run = std::find_if(active->runs.begin(), active->runs.end(), [&](const ChunkRun& r) {
+    return r.worker_id == worker_id && r.attempt == attempt;
+  });
+  // A run that already ended (its worker was lost or quarantined, the chunk handed back)
+  // does not vote: only a worker the coordinator still counts on may outvote another.
+  if (run == active->runs.end()) {
+    ++stats.duplicates_dropped;
+    return outcome;
+  }
+  dispatch.RecordChunkDuration(now - run->started);
+  chunks->EndRun(chunk_index, worker_id, attempt);
+  const bool first = !quorum.Holds(chunk_index);
+  Quorum::Verdict verdict = quorum.Add(chunk_index, worker_id, std::move(reply));
+  if (!verdict.agreed.has_value()) {
+    if (verdict.repeated) {
+      ++stats.duplicates_dropped;
+    } else if (first) {
+      // Held until another worker confirms it: the window bounds what is held.
+      window.Add(WindowValues(chunk_index));
+    }
+    if (verdict.mismatch) {
+      ++stats.verification_mismatches;
+      LogWarning(absl::StrCat(job_id, ": chunk ", chunk_index, ": the result of ", worker_id,
+                              " differs from that of ",
+                              absl::StrJoin(quorum.Voters(chunk_index), ", "),
+                              "; another worker decides"));
+    }
+    if (verdict.distinct >= max_attempts) {
+      const ChunkPlan& plan = chunks->plan();
+      outcome.finish = absl::AbortedError(absl::StrCat(
+          "chunk ", chunk_index, " (",
+          spec.input->DescribeSlice(plan.FirstElement(chunk_index),
+                                    plan.ElementCount(chunk_index)),
+          ") got ", verdict.distinct, " different results from workers ",
+          absl::StrJoin(quorum.Voters(chunk_index), ", "),
+          " and no two agree (--verify); giving up after ", max_attempts, " attempts"));
+      return outcome;
+    }
+    // The next copy goes to a worker that has not computed the chunk (CopyExclusions),
+    // unless a copy still runs on one.
+    // A deciding copy goes first: until it lands, a liar keeps taking chunks.
+    if (chunks->Active(chunk_index)->runs.empty()) {
+      chunks->RequestCopy(chunk_index, /*urgent=*/verdict.mismatch);
+    }
+    return outcome;
+  }
+  ++stats.chunks_verified;
+  for (const std::string& dissenter : verdict.dissenters) {
+    outcome.quarantine.emplace_back(
+        dissenter, absl::StrCat("its result for chunk ", chunk_index, " of ", job_id,
+                                " differed from that of ", verdict.agreed_with, " and ",
+                                worker_id, ", which agree (--verify)"));
+  }
+  std::optional<ActiveChunk> done = chunks->Complete(chunk_index);
+  for (const ChunkRun& other : done->runs) {
+    auto open = open_chunks_by_call.find(other.call_id);
+    if (open != open_chunks_by_call.end() && --open->second > 0) continue;
+    outcome.calls_to_cancel.emplace_back(other.worker_id, other.call_id);
+  }
+  // Its place in the result window was taken when its first result was held.
+  outcome.chunk_event = ChunkEvent(chunk_index, *std::move(verdict.agreed), worker_id, attempt);
+  if (chunks->AllDone()) outcome.finish = absl::OkStatus();
+  return outcome;
+}
+
+int64_t Job::WindowValues(uint64_t chunk_index) const {
+  return spec.mode == ResultMode::kValues
+             ? static_cast<int64_t>(chunks->plan().ElementCount(chunk_index))
+             : 0;
+}
+
+std::vector<std::string> Job::CopyExclusions(uint64_t chunk_index) const {
+  std::vector<std::string> exclusions;
+  if (!chunks.has_value()) return exclusions;
+  const ActiveChunk* active = chunks->Active(chunk_index);
+  if (active == nullptr) return exclusions;
+  for (const ChunkRun& run : active->runs) exclusions.push_back(run.worker_id);
+  for (std::string& voter : quorum.Voters(chunk_index)) exclusions.push_back(std::move(voter));
+  return exclusions;
+}
+
+void Job::WorkerQuarantined(const std::string& worker_id) {
+  workers_distrusted.insert(worker_id);
+  if (!chunks.has_value()) return;
+  // Each chunk emptied has a copy queued or running (AcceptVote queued one with the vote),
+  // whose result starts the vote anew and takes the window's place again.
+  for (uint64_t chunk_index : quorum.Forget(worker_id)) {
+    window.Delivered(1, WindowValues(chunk_index));
+  }
+}
+
+absl::Status Job::NoVerifierError(absl::Duration waited, uint64_t chunk_index) const {
+  const std::vector<std::string> voters = quorum.Voters(chunk_index);
+  return absl::UnavailableError(absl::StrCat(
+      "chunk ", chunk_index, " waited ", absl::FormatDuration(waited),
+      " for a worker to verify it (--verify): every worker that may run '", spec.function,
+      "' for this job already computed it (", absl::StrJoin(voters, ", "),
+      "); verification needs ", voters.size() + 1, " distinct workers",
+      spec.max_workers > 0 ? absl::StrCat(" within --processes ", spec.max_workers) : "",
+      ": start more workers, or map without --verify"));
 }
 
 RunOutcome Job::RunFailed(uint64_t chunk_index, const std::string& worker_id,

@@ -4,7 +4,8 @@
 // dispatch policy's choice, and the workers' own records (their faults, chunks done, calls to
 // cancel) the Scheduler's. Its methods are the job's own arithmetic: planning, the tasks of a
 // call, judging how a run ended (a result checked against the plan, first result wins; an
-// error that fails the job or moves the chunk, within max_attempts) and the events it sends.
+// error that fails the job or moves the chunk, within max_attempts; under --verify, a vote
+// among workers, its Quorum) and the events it sends.
 // Each returns what the Scheduler must do about workers (RunOutcome), never holding one.
 //
 // Thread-compatible: the Scheduler's mutex guards it.
@@ -29,6 +30,7 @@
 #include "common/worker_registration.h"
 #include "server/chunk_table.h"
 #include "server/job_stream.h"
+#include "server/quorum.h"
 #include "server/result_window.h"
 #include "server/worker_connection.h"
 
@@ -41,6 +43,9 @@ struct JobSpec {
   std::shared_ptr<const Input> input;
   int64_t chunk_size = 0;   // 0: Pool's default
   int max_workers = 0;      // 0: no limit
+  // --verify: the fraction of chunks (0 to 1) whose result is published only once two
+  // workers agree on it (server/quorum.h).
+  double verify_fraction = 0;
   ResultMode mode = ResultMode::kValues;
   // Resuming: chunk index ranges [first, last] the client already holds; they are not run.
   // Requires chunk_size > 0.
@@ -56,7 +61,7 @@ struct JobSpec {
 std::string Contradiction(const ChunkReply& reply);
 
 // OK, or INVALID_ARGUMENT for no function, no or a bad input, a negative chunk size or
-// worker limit, shared_values on a job that returns sums (or malformed), completed chunks
+// worker limit, a verify fraction outside [0, 1], shared_values on a job that returns sums (or malformed), completed chunks
 // without the chunk size they were planned with, or a reversed range of them.
 absl::Status ValidateJobSpec(const JobSpec& spec);
 
@@ -88,6 +93,9 @@ struct RunOutcome {
   std::vector<std::pair<std::string, uint64_t>> calls_to_cancel;
   // The job is over: finish it with this status (OK: its last chunk is done).
   std::optional<absl::Status> finish;
+  // --verify outvoted these workers on a chunk: (worker id, why). The Scheduler quarantines
+  // them (no more chunks of any job; their chunks in flight run elsewhere).
+  std::vector<std::pair<std::string, std::string>> quarantine;
 };
 
 struct Job {
@@ -127,6 +135,11 @@ struct Job {
   // recorded, takes a place in the result window and yields the chunk's event; a later copy
   // is dropped. A reply that cannot be right is the worker's fault and, while the chunk is
   // still running, fails the run like an error (RunFailed with DATA_LOSS).
+  // A chunk under verification (quorum.Sampled) is published only once two workers agree on
+  // it; until then its results are held (each taking a place in the result window) and a
+  // copy is queued for another worker; the result of a run that already ended (its worker
+  // was lost or quarantined) does not count. Workers outvoted go into
+  // RunOutcome::quarantine; ABORTED once max_attempts distinct results disagree.
   RunOutcome AcceptResult(uint64_t chunk_index, const std::string& worker_id,
                           const std::string& worker_label, int attempt, ChunkReply reply,
                           const std::string& contradiction, absl::Time now, int max_attempts);
@@ -149,9 +162,28 @@ struct Job {
                                          uint64_t chunk_index, int attempt, bool lost,
                                          int max_attempts);
 
+  // The workers a copy of `chunk_index` must not go to: those running it and, while it is
+  // being verified, those whose results of it are held. Empty for a chunk not active.
+  std::vector<std::string> CopyExclusions(uint64_t chunk_index) const;
+
+  // `worker_id` was quarantined: its results held for verification count no more (each such
+  // chunk's next copy, already queued or running, starts its vote anew), and any result it
+  // sends later is dropped.
+  void WorkerQuarantined(const std::string& worker_id);
+
+  // Why the job fails after `chunk_index` waited `waited` for a worker to verify it: no
+  // worker that may run the job is free of it (UNAVAILABLE, naming the workers).
+  absl::Status NoVerifierError(absl::Duration waited, uint64_t chunk_index) const;
+
   // Marks the job finished and returns the calls that still run for it, one entry per call:
   // (worker id, call id). Their work is wasted now.
   std::vector<std::pair<std::string, uint64_t>> Finish();
+
+  // AcceptResult of a chunk under verification.
+  RunOutcome AcceptVote(uint64_t chunk_index, const std::string& worker_id, int attempt,
+                        ChunkReply reply, absl::Time now, int max_attempts);
+  // The values a chunk's result holds in the result window.
+  int64_t WindowValues(uint64_t chunk_index) const;
 
   const uint64_t sequence;  // submission order
   const std::string job_id;
@@ -167,6 +199,10 @@ struct Job {
   // cancelled only when none of its call's chunks is still needed.
   absl::flat_hash_map<uint64_t, int> open_chunks_by_call;
   std::set<std::string> workers_lost;
+  // --verify: which chunks are verified, and the results held for them.
+  Quorum quorum;
+  // Workers quarantined while the job ran: their results are dropped.
+  std::set<std::string> workers_distrusted;
   std::optional<absl::Time> waiting_for_workers_since;
   JobStats stats;
   // Its kFinished event is pushed: it takes no more chunks, results or failures. The

@@ -19,6 +19,7 @@ absl::StatusOr<JobSpec> ToJobSpec(const v1::MapRequest& request) {
   spec.input = std::make_shared<const Input>(std::move(*input));
   spec.chunk_size = request.chunk_size();
   spec.max_workers = request.max_workers();
+  spec.verify_fraction = request.verify_fraction();
   // proto3 keeps an enum value this file does not name; guessing a mode for it would answer a
   // question the client did not ask.
   if (!v1::ResultMode_IsValid(request.result_mode())) {

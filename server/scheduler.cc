@@ -286,17 +286,17 @@ void Scheduler::Tick() {
     PumpLocked(&actions);
     // FinishJobLocked only marks a job finished (it is erased at the end of the step), so
     // jobs_ may be iterated while finishing those that waited too long.
-    std::optional<std::vector<std::string>> offered;  // the same for every job: once a tick
+    bool failed = false;
     for (auto& [sequence, job] : jobs_) {
       if (job.finished || !job.waiting_for_workers_since.has_value() ||
           now - *job.waiting_for_workers_since <= options_.worker_wait) {
         continue;
       }
-      if (!offered.has_value()) offered = registry_.AvailableFunctions();
-      FinishJobLocked(job, job.NoWorkerError(options_.worker_wait, *offered,
-                                             coordinator_address_));
+      FinishJobLocked(job, DispatchPolicy::WaitedTooLong(registry_, job, options_.worker_wait,
+                                                         coordinator_address_));
+      failed = true;
     }
-    if (offered.has_value()) PumpLocked(&actions);
+    if (failed) PumpLocked(&actions);
   }
   Execute(std::move(actions));
 }
@@ -349,8 +349,8 @@ void Scheduler::OnCallDone(const std::string& worker_id, uint64_t job_sequence,
                            uint64_t call_id, absl::Time started,
                            const std::vector<std::pair<uint64_t, int>>& chunks,
                            absl::StatusOr<std::vector<ChunkReply>> replies) {
-  // Outside the lock: reading a reply's values is the only per-value work the coordinator
-  // does, and the results of other calls need not wait for it.
+  // Outside the lock: reading a reply's values is the coordinator's per-value work (beside
+  // one memcmp of two copies of a chunk under --verify), and other calls need not wait.
   std::vector<std::string> contradictions;
   if (replies.ok()) {
     contradictions.reserve(replies->size());
@@ -431,6 +431,9 @@ void Scheduler::ApplyLocked(Job& job, RegisteredWorker* worker, RunOutcome outco
     }
     PushEventLocked(job, *std::move(outcome.chunk_event));
   }
+  for (const auto& [worker_id, reason] : outcome.quarantine) {
+    QuarantineLocked(worker_id, reason, actions);
+  }
   if (outcome.finish.has_value()) FinishJobLocked(job, *std::move(outcome.finish));
 }
 
@@ -456,7 +459,7 @@ void Scheduler::PumpLocked(Actions* actions) {
   // Jobs with work left and no worker to run it start (or keep) waiting.
   const absl::Time now = clock_->Now();
   for_each_job([&](Job& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (registry_.AnyAccepts(job.spec.function)) {
+    if (DispatchPolicy::HasWorkerFor(registry_, job)) {
       job.waiting_for_workers_since.reset();
     } else if (!job.waiting_for_workers_since.has_value()) {
       job.waiting_for_workers_since = now;
@@ -541,7 +544,8 @@ void Scheduler::SpeculateLocked(Job& job, Actions* actions) {
   for (uint64_t chunk_index : policy_.Stragglers(job, now)) {
     const ChunkRun& running = job.chunks->Active(chunk_index)->runs.front();
     // An idle slot (not just pipeline room) on another worker that may run this job.
-    RegisteredWorker* backup = policy_.PickBackup(registry_, job.dispatch, running.worker_id);
+    RegisteredWorker* backup =
+        policy_.PickBackup(registry_, job.dispatch, job.CopyExclusions(chunk_index));
     if (backup == nullptr) return;
     LogInfo(absl::StrCat(job.job_id, ": chunk ", chunk_index, " has run for ",
                          absl::FormatDuration(absl::Trunc(now - running.started,
@@ -555,23 +559,41 @@ void Scheduler::SpeculateLocked(Job& job, Actions* actions) {
 
 void Scheduler::DeclareDeadLocked(const std::string& worker_id, const std::string& reason,
                                   Actions* actions, bool lost) {
-  RegisteredWorker* found = registry_.Find(worker_id);
-  if (found == nullptr) return;
-  RegisteredWorker& worker = *found;
+  RegisteredWorker* worker = registry_.Find(worker_id);
+  if (worker == nullptr) return;
+  (lost ? LogWarning : LogInfo)(absl::StrCat("worker ", worker->Label(),
+                                             lost ? " declared dead: " : " left: ", reason,
+                                             "; re-queueing its ", worker->in_flight.size(),
+                                             " chunk(s)"));
+  ReleaseChunksLocked(*worker, lost, actions);
+  registry_.Remove(worker_id);
+}
+
+void Scheduler::QuarantineLocked(const std::string& worker_id, const std::string& reason,
+                                 Actions* actions) {
+  // Its results held for other chunks count no more, even if it is gone already.
+  for (auto& [sequence, job] : jobs_) {
+    if (!job.finished) job.WorkerQuarantined(worker_id);
+  }
+  RegisteredWorker* worker = registry_.Quarantine(worker_id, reason);
+  if (worker == nullptr) return;
+  // As if it were lost: its chunks in flight run elsewhere. It stays registered, so that
+  // status shows it and why.
+  ReleaseChunksLocked(*worker, /*lost=*/true, actions);
+  worker->in_flight.clear();
+}
+
+void Scheduler::ReleaseChunksLocked(RegisteredWorker& worker, bool lost, Actions* actions) {
   const std::string label = worker.Label();
-  (lost ? LogWarning : LogInfo)(absl::StrCat("worker ", label, lost ? " declared dead: " : " left: ",
-                                             reason, "; re-queueing its ",
-                                             worker.in_flight.size(), " chunk(s)"));
   for (const auto& [job_sequence, chunk_index, attempt] : worker.in_flight) {
     auto job_it = jobs_.find(job_sequence);
     if (job_it == jobs_.end() || job_it->second.finished) continue;
     Job& job = job_it->second;
-    std::optional<absl::Status> aborted =
-        job.WorkerGone(worker_id, label, chunk_index, attempt, lost, options_.max_attempts);
+    std::optional<absl::Status> aborted = job.WorkerGone(worker.worker_id, label, chunk_index,
+                                                         attempt, lost, options_.max_attempts);
     if (aborted.has_value()) FinishJobLocked(job, *std::move(aborted));
   }
   actions->cancellations.push_back(worker.connection);
-  registry_.Remove(worker_id);
 }
 
 void Scheduler::FinishJobLocked(Job& job, absl::Status status) {

@@ -17,7 +17,10 @@
 //     running ──the function's own error (OUT_OF_RANGE, INVALID_ARGUMENT)──► job fails at once
 //
 // A result that contradicts itself or the plan (values that do not add up to the count, sum,
-// min and max reported; a wrong element count) is refused and goes the way of an error. Such
+// min and max reported; a wrong element count) is refused and goes the way of an error.
+// Under --verify (JobSpec::verify_fraction) a sampled chunk's result is held until a second
+// worker agrees with it (a third decides a disagreement); the outvoted worker is quarantined:
+// no more chunks, its chunks in flight re-queued as if it were lost (server/quorum.h). Such
 // failures of a worker that did not die are its faults (WorkerInfo::faults), and the
 // chunk's retries avoid it while another worker may run the job.
 //
@@ -281,6 +284,15 @@ class Scheduler {
   // (false for a graceful leave).
   void DeclareDeadLocked(const std::string& worker_id, const std::string& reason,
                          Actions* actions, bool lost = true) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // --verify outvoted the worker: it gets no more chunks of any job (it stays registered,
+  // shown quarantined with `reason`), its chunks in flight are re-queued as if it were lost,
+  // and its results held for verification count no more.
+  void QuarantineLocked(const std::string& worker_id, const std::string& reason,
+                        Actions* actions) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Re-queues the chunks `worker` holds (`lost`: as lost, spending an attempt) and cancels
+  // its calls.
+  void ReleaseChunksLocked(RegisteredWorker& worker, bool lost, Actions* actions)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Ends the job's stream with `status` and marks it finished; a no-op when it is already.
   // The job is not erased here: PumpLocked does that at the end of the step.
   void FinishJobLocked(Job& job, absl::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

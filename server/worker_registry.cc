@@ -105,6 +105,17 @@ absl::Status WorkerRegistry::Drain(const std::string& worker_id, uint64_t incarn
   return absl::OkStatus();
 }
 
+RegisteredWorker* WorkerRegistry::Quarantine(const std::string& worker_id,
+                                             const std::string& reason) {
+  RegisteredWorker* worker = Find(worker_id);
+  if (worker == nullptr || worker->quarantined) return nullptr;
+  worker->quarantined = true;
+  worker->quarantine_reason = reason;
+  LogWarning(absl::StrCat("worker ", worker->Label(), " quarantined: ", reason,
+                          "; re-queueing its ", worker->in_flight.size(), " chunk(s)"));
+  return worker;
+}
+
 std::vector<std::string> WorkerRegistry::Expired(absl::Time now) const {
   std::vector<std::string> ids;
   for (const auto& [id, worker] : workers_) {
@@ -163,6 +174,8 @@ std::vector<WorkerInfo> WorkerRegistry::Snapshot(absl::Time now) const {
     w.chunks_in_flight = static_cast<int>(worker->in_flight.size());
     w.chunks_done = worker->chunks_done;
     w.faults = worker->faults;
+    w.quarantined = worker->quarantined;
+    w.quarantine_reason = worker->quarantine_reason;
     w.heartbeat_age = now - worker->last_heartbeat;
     w.heartbeat_interval = worker->heartbeat_interval;
     w.lease_timeout = worker->lease_timeout;

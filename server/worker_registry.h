@@ -51,10 +51,15 @@ struct RegisteredWorker {
   int64_t faults = 0;
   // Leaving gracefully: gets no new chunks.
   bool draining = false;
+  // Outvoted under --verify: gets no new chunks of any job (WorkerInfo::quarantined).
+  bool quarantined = false;
+  std::string quarantine_reason;
 
   bool Offers(const std::string& function) const;
-  // May take new chunks of `function`: offers it and is not draining.
-  bool Accepts(const std::string& function) const { return !draining && Offers(function); }
+  // May take new chunks of `function`: offers it, is not draining and not quarantined.
+  bool Accepts(const std::string& function) const {
+    return !draining && !quarantined && Offers(function);
+  }
   // "w3 (host/pid)", for logs and error messages.
   std::string Label() const;
 };
@@ -88,6 +93,10 @@ class WorkerRegistry {
 
   // The worker gets no new chunks from now on. NOT_FOUND like Heartbeat.
   absl::Status Drain(const std::string& worker_id, uint64_t incarnation);
+
+  // The worker gets no new chunks of any job from now on, shown quarantined with `reason`.
+  // nullptr when unknown or quarantined already.
+  RegisteredWorker* Quarantine(const std::string& worker_id, const std::string& reason);
 
   // Ids of the workers silent for longer than their lease at `now`.
   std::vector<std::string> Expired(absl::Time now) const;

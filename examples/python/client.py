@@ -46,6 +46,9 @@ def parse_args(argv):
                         help="elements per chunk; 0 = Pool's rule ceil(len / (4 * slots))")
     parser.add_argument("--processes", type=int, default=0,
                         help="at most this many workers compute the job; 0 = all")
+    parser.add_argument("--verify", type=float, default=0.0,
+                        help="fraction of chunks (0 to 1) computed again on another worker and "
+                             "used only once two workers agree (MapRequest.verify_fraction)")
     parser.add_argument("--result_mode", choices=("sum", "values"), default="sum",
                         help="sum: workers send partial sums only (the combiner); values: "
                              "every value travels and the client checks it against the sum")
@@ -223,6 +226,7 @@ def run(args):
 
     request = pb2.MapRequest(
         function=args.function, chunk_size=args.chunksize, max_workers=args.processes,
+        verify_fraction=args.verify,
         result_mode=pb2.RESULT_MODE_VALUES if want_values else pb2.RESULT_MODE_SUM)
     job_input.fill(pb2, request.input)
 
@@ -260,10 +264,12 @@ def run(args):
     print(f"The sum of the {args.function} of {job_input.describe()} is {reducer.total}",
           flush=True)
     stats = reducer.finished.stats
-    if stats.retries or stats.workers_lost or stats.backups:
+    if stats.retries or stats.workers_lost or stats.backups or stats.chunks_verified:
         print(f"{PROGRAM}: {reducer.started.job_id}: {stats.retries} retries, "
               f"{stats.workers_lost} workers lost, {stats.backups} backups, "
-              f"{stats.duplicates_dropped} duplicates dropped", file=sys.stderr)
+              f"{stats.duplicates_dropped} duplicates dropped, "
+              f"{stats.chunks_verified} chunks verified, "
+              f"{stats.verification_mismatches} mismatches", file=sys.stderr)
     return EXIT_OK
 
 

@@ -253,8 +253,8 @@ INSTANTIATE_TEST_SUITE_P(
     Commands, CommandHelpTest,
     ::testing::Values(
         CommandCase{"map",
-                    {"coordinator", "values", "input", "processes", "chunksize", "reduce",
-                     "print", "trace", "json", "stats", "progress", "quiet", "shared_values",
+                    {"coordinator", "values", "input", "processes", "chunksize", "verify",
+                     "reduce", "print", "trace", "json", "stats", "progress", "quiet", "shared_values",
                      "timeout", "connect_timeout", "reconnect_timeout", "credentials"}},
         CommandCase{"info", {"coordinator", "processes", "connect_timeout", "credentials"}},
         CommandCase{"status",

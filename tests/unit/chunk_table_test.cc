@@ -134,6 +134,24 @@ TEST(ChunkTableTest, NextRetry_ChunkCompletedByLateResult_Skipped) {
   EXPECT_FALSE(table.HasRetries());
 }
 
+TEST(ChunkTableTest, RequestCopy_BehindRetriesUnlessUrgent_NoAttemptSpent) {
+  ChunkTable table(Plan(), IndexSet());
+  for (uint64_t chunk : {0, 1, 2}) {
+    table.StartRun(chunk, "w1", 1, kStart);
+    ASSERT_TRUE(table.EndRun(chunk, "w1", 1));
+  }
+  table.RequestCopy(0);
+  ASSERT_EQ(table.Lost(1, "w1", 4), ChunkTable::Loss::kRequeued);
+  table.RequestCopy(2, /*urgent=*/true);
+  std::vector<uint64_t> order;
+  while (std::optional<uint64_t> next = table.NextRetry()) {
+    order.push_back(*next);
+    table.PopRetry();
+  }
+  EXPECT_THAT(order, ElementsAre(2, 1, 0));
+  EXPECT_THAT(table.Active(0)->lost_on, ElementsAre());
+}
+
 TEST(ChunkTableTest, AddFault_ActiveChunk_RemembersTheWorker) {
   ChunkTable table(Plan(), IndexSet());
   table.StartRun(0, "w1", 1, kStart);

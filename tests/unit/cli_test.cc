@@ -234,6 +234,14 @@ TEST(CliOutputTest, StatsLine_OtherCounts_ArePlural) {
                                 "0 backups, 0 duplicates dropped");
 }
 
+TEST(CliOutputTest, StatsLine_Verified_SaysChunksVerifiedAndMismatches) {
+  MapSummary summary = SquaresOneToTen();
+  EXPECT_THAT(StatsLine(summary), Not(HasSubstr("verified")));
+  summary.stats.chunks_verified = 2;
+  summary.stats.verification_mismatches = 1;
+  EXPECT_THAT(StatsLine(summary), HasSubstr("dropped; 2 chunks verified, 1 mismatch"));
+}
+
 TEST(CliOutputTest, MapJson_Sum_OneObjectWithResultStatsAndWorkers) {
   const std::string text = MapJson(MapSpec{"square", Input::Range(1, 10)}, Reduction::kSum,
                                    SquaresOneToTen(), absl::Milliseconds(42), nullptr);
@@ -257,7 +265,9 @@ TEST(CliOutputTest, MapJson_Sum_OneObjectWithResultStatsAndWorkers) {
   EXPECT_EQ(json.at("stats"), Json({{"retries", 1},
                                     {"workers_lost", 0},
                                     {"backups", 0},
-                                    {"duplicates_dropped", 0}}));
+                                    {"duplicates_dropped", 0},
+                                    {"chunks_verified", 0},
+                                    {"verification_mismatches", 0}}));
   EXPECT_FALSE(json.contains("values"));
   EXPECT_FALSE(json.contains("fraction"));
 }
@@ -348,6 +358,15 @@ TEST(CliOutputTest, StatusReport_WorkersAndJob_EveryColumn) {
             "job-9  square    1000000   20/400 chunks 5.0%  1m15s    2\n");
 }
 
+TEST(CliOutputTest, StatusReport_QuarantinedWorker_SaysSoWithTheReason) {
+  ClusterInfo view = BusyCluster();
+  view.workers[1].quarantined = true;
+  view.workers[1].quarantine_reason = "its result for chunk 3 of job-9 differed";
+  EXPECT_THAT(StatusReport("h:1", view),
+              HasSubstr("12s ago\nWorker w2 is QUARANTINED (gets no chunks): its result for "
+                        "chunk 3 of job-9 differed\n"));
+}
+
 TEST(CliOutputTest, StatusReport_EmptyCluster_SaysSo) {
   EXPECT_EQ(StatusReport("h:1", ClusterInfo{}),
             "Coordinator h:1: 0 workers, 0 slots, 0 running jobs\n"
@@ -374,6 +393,8 @@ TEST(CliOutputTest, StatusJson_ParsesWithEveryField) {
                                          {"chunks_in_flight", 2},
                                          {"chunks_done", 17},
                                          {"faults", 1},
+                                         {"quarantined", false},
+                                         {"quarantine_reason", ""},
                                          {"heartbeat_age_ms", 300},
                                          {"heartbeat_interval_ms", 2500},
                                          {"lease_timeout_ms", 15000}}));

@@ -112,13 +112,13 @@ TEST_F(DispatchPolicyTest, PickForRetry_NoOtherWorkerMayRunTheJob_TheFaultyOne) 
 TEST_F(DispatchPolicyTest, PickBackup_OnlyPipelineRoomElsewhere_Nullptr) {
   RegisteredWorker& running = Add(1, /*calls=*/1);
   Add(1, /*calls=*/1);
-  EXPECT_EQ(policy_.PickBackup(registry_, Job(), running.worker_id), nullptr);
+  EXPECT_EQ(policy_.PickBackup(registry_, Job(), {running.worker_id}), nullptr);
 }
 
 TEST_F(DispatchPolicyTest, PickBackup_IdleSlotElsewhere_ThatWorker) {
   RegisteredWorker& running = Add(2, /*calls=*/1);
   RegisteredWorker& idle = Add(1);
-  EXPECT_EQ(policy_.PickBackup(registry_, Job(), running.worker_id), &idle);
+  EXPECT_EQ(policy_.PickBackup(registry_, Job(), {running.worker_id}), &idle);
 }
 
 TEST_F(DispatchPolicyTest, CallSize_IdleSlots_FairShareOfUnsentChunks) {
@@ -261,6 +261,57 @@ TEST_F(DispatchPolicyTest, Stragglers_TailChunkRunsPastThreshold_ListedOnceWitho
                    4);  // threshold: 1 s
   EXPECT_THAT(policy_.Stragglers(job, kStart + absl::Milliseconds(900)), IsEmpty());
   EXPECT_THAT(policy_.Stragglers(job, kStart + absl::Seconds(2)), ElementsAre(1u));
+}
+
+
+// --verify: chunk 0's first result came from `voter`; its copy waits in the retry queue.
+::gpool::Job VerifiedWithHeldResult(const std::string& voter) {
+  JobSpec spec;
+  spec.function = "square";
+  spec.input = std::make_shared<const Input>(Input::Range(1, 10));
+  spec.chunk_size = 10;
+  spec.mode = ResultMode::kSum;
+  spec.verify_fraction = 1;
+  ::gpool::Job job(1, std::move(spec), ResultWindow(1000, 1 << 20), kStart);
+  EXPECT_TRUE(job.Plan(1, 1).ok());
+  job.StartCall(1, voter, job.chunks->TakeFresh(1, 1000), kStart);
+  ChunkReply reply;
+  reply.count = 10;
+  job.AcceptResult(0, voter, voter, 1, reply, "", kStart, 4);
+  return job;
+}
+
+TEST_F(DispatchPolicyTest, NextCall_VerificationCopy_NotToTheWorkerThatComputedIt) {
+  RegisteredWorker& first = Add(4);
+  RegisteredWorker& other = Add(1, /*calls=*/1);  // busier, but the only one allowed
+  ::gpool::Job job = VerifiedWithHeldResult(first.worker_id);
+  std::optional<DispatchPolicy::Call> call = policy_.NextCall(registry_, job);
+  ASSERT_TRUE(call.has_value());
+  EXPECT_EQ(call->worker, &other);
+  EXPECT_THAT(call->chunk_indices, ElementsAre(0u));
+}
+
+TEST_F(DispatchPolicyTest, NextCall_VerificationCopyOnlyTheVoterRegistered_Nothing) {
+  RegisteredWorker& only = Add(4);
+  ::gpool::Job job = VerifiedWithHeldResult(only.worker_id);
+  EXPECT_FALSE(policy_.NextCall(registry_, job).has_value());
+  EXPECT_EQ(DispatchPolicy::BlockedVerification(registry_, job), std::optional<uint64_t>(0));
+  EXPECT_FALSE(DispatchPolicy::HasWorkerFor(registry_, job));
+}
+
+TEST_F(DispatchPolicyTest, BlockedVerification_AnotherWorkerBusy_NotBlocked) {
+  RegisteredWorker& first = Add(4);
+  Add(1, /*calls=*/2);  // no room now, but it exists
+  ::gpool::Job job = VerifiedWithHeldResult(first.worker_id);
+  EXPECT_FALSE(DispatchPolicy::BlockedVerification(registry_, job).has_value());
+}
+
+TEST_F(DispatchPolicyTest, PickWorker_Quarantined_Skipped) {
+  RegisteredWorker& liar = Add(4);
+  RegisteredWorker& honest = Add(1, /*calls=*/1);
+  ASSERT_NE(registry_.Quarantine(liar.worker_id, "outvoted"), nullptr);
+  EXPECT_EQ(policy_.PickWorker(registry_, Job()), &honest);
+  EXPECT_EQ(registry_.Quarantine(liar.worker_id, "again"), nullptr);
 }
 
 }  // namespace

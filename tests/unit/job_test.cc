@@ -2,9 +2,11 @@
 // events. No workers beyond their ids; time is given.
 #include "server/job.h"
 
+#include <cmath>
 #include <memory>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -363,6 +365,140 @@ TEST(JobTest, NoWorkerError_NoWorkerNoAddressYet_SaysWhereToLook) {
               StatusIs(absl::StatusCode::kUnavailable,
                        AllOf(HasSubstr("no worker is registered"),
                              HasSubstr("HOST:PORT (this coordinator's --listen address)"))));
+}
+
+
+// --verify: a job of ten chunks, every one of them verified, chunk 0 running on w1.
+Job VerifiedJob(ResultMode mode = ResultMode::kSum) {
+  JobSpec spec = Spec(mode);
+  spec.verify_fraction = 1;
+  return RunningJob(1, std::move(spec));
+}
+
+TEST(JobTest, ValidateJobSpec_VerifyOutsideZeroToOne_InvalidArgument) {
+  for (double fraction : {-0.1, 1.5, std::nan("")}) {
+    JobSpec spec = Spec();
+    spec.verify_fraction = fraction;
+    EXPECT_THAT(ValidateJobSpec(spec),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("verify fraction")))
+        << fraction;
+  }
+}
+
+TEST(JobTest, StartCall_VerifiedChunk_NoSharedBuffer) {
+  JobSpec spec = Spec(ResultMode::kValues);
+  spec.verify_fraction = 1;
+  spec.shared_values = SharedValuesRef{};
+  Job job = MakeJob(std::move(spec));
+  ASSERT_TRUE(job.Plan(1, 1).ok());
+  const std::vector<ChunkTask> tasks = job.StartCall(1, "w1", {0}, kStart);
+  ASSERT_EQ(tasks.size(), 1u);
+  EXPECT_FALSE(tasks[0].shared_values.has_value());
+}
+
+TEST(JobTest, AcceptResult_VerifyZero_PublishedAtOnceNoCopy) {
+  Job job = RunningJob(1);
+  const RunOutcome outcome = job.AcceptResult(0, "w1", "w1", 1, SumReply(10), "", kStart, 4);
+  EXPECT_TRUE(outcome.chunk_event.has_value());
+  EXPECT_FALSE(job.chunks->NextRetry().has_value());
+  EXPECT_EQ(job.stats.chunks_verified, 0);
+}
+
+TEST(JobTest, AcceptResult_VerifiedFirstResult_HeldWithWindowPlaceAndCopyQueued) {
+  Job job = VerifiedJob();
+  const RunOutcome outcome = job.AcceptResult(0, "w1", "w1", 1, SumReply(10), "", kStart, 4);
+  EXPECT_FALSE(outcome.chunk_event.has_value());
+  EXPECT_FALSE(outcome.finish.has_value());
+  EXPECT_EQ(job.chunks->chunks_done(), 0u);
+  EXPECT_EQ(job.window.ChunkRoom(), 15);
+  EXPECT_EQ(job.chunks->NextRetry(), std::optional<uint64_t>(0));
+  EXPECT_THAT(job.CopyExclusions(0), ElementsAre("w1"));
+  EXPECT_EQ(job.stats.retries, 0);
+}
+
+TEST(JobTest, AcceptResult_VerifiedSecondWorkerAgrees_PublishedOnceAndCounted) {
+  Job job = VerifiedJob();
+  job.AcceptResult(0, "w1", "w1", 1, SumReply(10), "", kStart, 4);
+  job.chunks->PopRetry();
+  job.StartCall(2, "w2", {0}, kStart);
+  const RunOutcome outcome = job.AcceptResult(0, "w2", "w2", 2, SumReply(10), "", kStart, 4);
+  ASSERT_TRUE(outcome.chunk_event.has_value());
+  EXPECT_EQ(outcome.chunk_event->chunk.chunk_index, 0u);
+  EXPECT_THAT(outcome.quarantine, IsEmpty());
+  EXPECT_EQ(job.chunks->chunks_done(), 1u);
+  EXPECT_EQ(job.window.ChunkRoom(), 15);  // one place, taken when it was held
+  EXPECT_EQ(job.stats.chunks_verified, 1);
+  EXPECT_EQ(job.stats.verification_mismatches, 0);
+}
+
+TEST(JobTest, AcceptResult_VerifiedDisagreementThirdDecides_MinorityQuarantined) {
+  Job job = VerifiedJob();
+  ChunkReply lie = SumReply(10);
+  lie.sum = 1;
+  job.AcceptResult(0, "w1", "w1", 1, std::move(lie), "", kStart, 4);
+  job.chunks->PopRetry();
+  job.StartCall(2, "w2", {0}, kStart);
+  const RunOutcome mismatch = job.AcceptResult(0, "w2", "w2", 2, SumReply(10), "", kStart, 4);
+  EXPECT_FALSE(mismatch.chunk_event.has_value());
+  EXPECT_EQ(job.stats.verification_mismatches, 1);
+  EXPECT_EQ(job.chunks->NextRetry(), std::optional<uint64_t>(0));
+  EXPECT_THAT(job.CopyExclusions(0), ElementsAre("w1", "w2"));
+  job.chunks->PopRetry();
+  job.StartCall(3, "w3", {0}, kStart);
+  const RunOutcome decided = job.AcceptResult(0, "w3", "w3", 3, SumReply(10), "", kStart, 4);
+  ASSERT_TRUE(decided.chunk_event.has_value());
+  EXPECT_EQ(decided.chunk_event->chunk.sum, 0);  // the honest SumReply's
+  ASSERT_EQ(decided.quarantine.size(), 1u);
+  EXPECT_EQ(decided.quarantine[0].first, "w1");
+  EXPECT_THAT(decided.quarantine[0].second, AllOf(HasSubstr("chunk 0 of job-3"),
+                                                  HasSubstr("w2"), HasSubstr("w3")));
+}
+
+TEST(JobTest, AcceptResult_VerifiedAllDisagreeUpToMaxAttempts_Aborted) {
+  Job job = VerifiedJob();
+  for (int i = 1; i <= 3; ++i) {
+    if (i > 1) {
+      job.chunks->PopRetry();
+      job.StartCall(i, absl::StrCat("w", i), {0}, kStart);
+    }
+    ChunkReply reply = SumReply(10);
+    reply.sum = i;
+    const RunOutcome outcome =
+        job.AcceptResult(0, absl::StrCat("w", i), "w", i, std::move(reply), "", kStart, 3);
+    EXPECT_EQ(outcome.finish.has_value(), i == 3) << i;
+    if (i == 3) {
+      EXPECT_THAT(*outcome.finish,
+                  StatusIs(absl::StatusCode::kAborted, HasSubstr("no two agree")));
+    }
+  }
+}
+
+TEST(JobTest, AcceptResult_VerifiedRunAlreadyEnded_DoesNotVote) {
+  Job job = VerifiedJob();
+  job.WorkerGone("w1", "w1", 0, 1, /*lost=*/true, 4);
+  const RunOutcome outcome = job.AcceptResult(0, "w1", "w1", 1, SumReply(10), "", kStart, 4);
+  EXPECT_FALSE(outcome.chunk_event.has_value());
+  EXPECT_FALSE(job.quorum.Holds(0));
+}
+
+TEST(JobTest, WorkerQuarantined_HeldResult_DroppedWindowFreedLaterResultsIgnored) {
+  Job job = VerifiedJob();
+  job.StartCall(2, "w1", job.chunks->TakeFresh(1, 1000), kStart);  // chunk 1 on w1 too
+  job.AcceptResult(0, "w1", "w1", 1, SumReply(10), "", kStart, 4);
+  job.WorkerQuarantined("w1");
+  EXPECT_FALSE(job.quorum.Holds(0));
+  EXPECT_EQ(job.window.ChunkRoom(), 16);
+  const RunOutcome late = job.AcceptResult(1, "w1", "w1", 1, SumReply(10), "", kStart, 4);
+  EXPECT_FALSE(late.chunk_event.has_value());
+  EXPECT_FALSE(job.quorum.Holds(1));
+}
+
+TEST(JobTest, NoVerifierError_OneWorker_UnavailableNamingChunkAndWorker) {
+  Job job = VerifiedJob();
+  job.AcceptResult(0, "w1", "w1", 1, SumReply(10), "", kStart, 4);
+  EXPECT_THAT(job.NoVerifierError(absl::Seconds(10), 0),
+              StatusIs(absl::StatusCode::kUnavailable,
+                       AllOf(HasSubstr("chunk 0"), HasSubstr("(w1)"), HasSubstr("2 distinct"))));
 }
 
 }  // namespace

@@ -31,6 +31,7 @@ TEST(MapRequestTest, ToJobSpec_RangeRequest_CarriesEveryField) {
   v1::ChunkRange* done = request.add_completed_chunks();
   done->set_first(2);
   done->set_last(4);
+  request.set_verify_fraction(0.25);
   absl::StatusOr<JobSpec> spec = ToJobSpec(request);
   ASSERT_TRUE(spec.ok()) << spec.status();
   EXPECT_EQ(spec->function, "square");
@@ -38,6 +39,7 @@ TEST(MapRequestTest, ToJobSpec_RangeRequest_CarriesEveryField) {
   EXPECT_EQ(spec->input->size(), 100u);  // the range is inclusive
   EXPECT_EQ(spec->chunk_size, 10);
   EXPECT_EQ(spec->max_workers, 3);
+  EXPECT_EQ(spec->verify_fraction, 0.25);
   EXPECT_EQ(spec->mode, ResultMode::kSum);
   EXPECT_THAT(spec->completed_chunks, ElementsAre(Pair(2u, 4u)));
   EXPECT_FALSE(spec->shared_values.has_value());

@@ -1,0 +1,119 @@
+// Integration test of --verify with the real binaries: a coordinator, three honest
+// gpool-workers and gpool-worker-liar (tests/support/lying_worker_main.cc), whose "square" is
+// wrong on every element yet consistent with itself. Under --verify 1 the CLI's sum is exact,
+// the liar is quarantined and `gpool status` says so, and the statistics count mismatches.
+#include <sys/types.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "client/client.h"
+#include "client/local_cluster.h"
+#include "common/subprocess.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/support/integration_helpers.h"
+#include "tests/support/status_matchers.h"
+
+namespace gpool {
+namespace {
+
+using ::gpool::testing::CliRun;
+using ::gpool::testing::RunCli;
+using ::gpool::testing::WaitUntil;
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+constexpr char kBinDir[] = GPOOL_BIN_DIR;
+constexpr char kLyingWorker[] = GPOOL_LYING_WORKER;
+
+class VerifyTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    LocalClusterOptions options;
+    options.workers = 3;
+    options.binary_dir = kBinDir;
+    options.coordinator_flags = {"--worker_wait=5s"};
+    ASSERT_OK_AND_ASSIGN(cluster_, LocalCluster::Start(options));
+    ASSERT_OK_AND_ASSIGN(client_, Client::Connect(cluster_->address()));
+    ASSERT_OK_AND_ASSIGN(liar_pid_,
+                         SpawnProcess({kLyingWorker, "--coordinator=" + cluster_->address(),
+                                       "--listen=127.0.0.1:0", "--log_level=warning"}));
+    // Registration has no event to wait on from here: poll the coordinator's view.
+    const bool registered = WaitUntil(
+        [&] {
+          absl::StatusOr<ClusterInfo> view = client_->GetClusterInfo();
+          if (!view.ok()) return false;
+          for (const WorkerInfo& worker : view->workers) {
+            if (worker.ref.pid == liar_pid_) {
+              liar_id_ = worker.ref.worker_id;
+              return true;
+            }
+          }
+          return false;
+        },
+        absl::Seconds(20));
+    ASSERT_TRUE(registered) << "gpool-worker-liar did not register; logs in "
+                            << cluster_->log_dir();
+  }
+
+  void TearDown() override {
+    if (liar_pid_ > 0) {
+      absl::StatusOr<int> exit_code = StopProcess(liar_pid_, absl::Seconds(10));
+      EXPECT_TRUE(exit_code.ok() && *exit_code == 0) << "the liar did not stop cleanly";
+    }
+  }
+
+  std::vector<std::string> WithCoordinator(std::vector<std::string> args) {
+    args.insert(args.begin(), "--coordinator=" + cluster_->address());
+    return args;
+  }
+
+  std::unique_ptr<LocalCluster> cluster_;
+  std::unique_ptr<Client> client_;
+  pid_t liar_pid_ = 0;
+  std::string liar_id_;
+};
+
+TEST_F(VerifyTest, CliMapVerifyOne_LiarOutvoted_SumExactLiarQuarantinedMismatchesCounted) {
+  // 400 chunks of 10: the liar takes some of the first ones, and every one is verified.
+  CliRun run = RunCli(WithCoordinator(
+      {"map", "square", "1..4000", "--chunksize", "10", "--verify", "1", "--json"}));
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  // Sum of squares of 1..4000: 4000*4001*8001/6.
+  EXPECT_THAT(run.out, AllOf(HasSubstr("\"result\":\"21341334000\""),
+                             HasSubstr("\"chunks_verified\":400"),
+                             Not(HasSubstr("\"verification_mismatches\":0"))));
+  CliRun status = RunCli(WithCoordinator({"status"}));
+  ASSERT_EQ(status.exit_code, 0) << status.err;
+  EXPECT_THAT(status.out, HasSubstr(absl::StrCat("Worker ", liar_id_, " is QUARANTINED")));
+  CliRun json = RunCli(WithCoordinator({"status", "--json"}));
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  EXPECT_THAT(json.out, HasSubstr("\"quarantined\":true"));
+}
+
+TEST_F(VerifyTest, CliMapVerifyOnePrint_ValuesComparedEveryValueRight) {
+  // Values travel in the replies (never shared memory for a verified chunk) and are compared.
+  CliRun run = RunCli(WithCoordinator(
+      {"map", "square", "1..400", "--chunksize", "10", "--verify", "1", "--print"}));
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_THAT(run.out, AllOf(HasSubstr("1\n4\n9\n16\n"), HasSubstr("\n160000\n"),
+                             Not(HasSubstr("2\n5\n10\n17\n")), Not(HasSubstr("160001")),
+                             HasSubstr("is 21413400\n")));
+}
+
+TEST_F(VerifyTest, CliMapVerifyZero_LiarUnchecked_WrongSumShowsWhatVerifyIsFor) {
+  // Without --verify a consistent liar goes unseen: this is the threat --verify answers.
+  CliRun run = RunCli(WithCoordinator({"map", "square", "1..4000", "--chunksize", "10",
+                                       "--json", "--stats"}));
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_THAT(run.out, AllOf(Not(HasSubstr("\"result\":\"21341334000\"")),
+                             HasSubstr("\"chunks_verified\":0")));
+}
+
+}  // namespace
+}  // namespace gpool
