@@ -371,7 +371,6 @@ absl::StatusOr<MapSummary> Client::RunJob(
 
   while (true) {
     const uint64_t held_before = assembler.received().size();
-    const bool started_before = assembler.started();
     StreamOutcome outcome = StreamOnce(*stub_->map, request, job_deadline, assembler,
                                        shared.get(), on_start, on_chunk);
     if (outcome.status.ok()) return assembler.Finish(*outcome.stats);
@@ -383,8 +382,8 @@ absl::StatusOr<MapSummary> Client::RunJob(
     // answered UNAVAILABLE with nothing to show (no worker for the job within its
     // --worker_wait) would only make a resubmission wait as long again: that retry is the
     // caller's to decide.
-    const bool progressed = assembler.received().size() > held_before ||
-                            (!started_before && assembler.started());
+    // A start alone is nothing to show: the job may have waited for workers all along.
+    const bool progressed = assembler.received().size() > held_before;
     const bool coordinator_lost = stub_->channel->GetState(false) != GRPC_CHANNEL_READY;
     if (!progressed && !coordinator_lost) return Explain(outcome.status, address_);
     const std::string progress =
