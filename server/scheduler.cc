@@ -99,9 +99,8 @@ void Scheduler::RegisterRound(const WorkerRegistration& registration, int round,
       });
 }
 
-absl::StatusOr<std::variant<RegistrationGrant, Scheduler::AddressHolder>>
-Scheduler::TryRegisterWorker(const WorkerRegistration& registration,
-                             const std::optional<HolderAnswer>& answer) {
+absl::StatusOr<std::variant<RegistrationGrant, AddressHolder>> Scheduler::TryRegisterWorker(
+    const WorkerRegistration& registration, const std::optional<HolderAnswer>& answer) {
   if (absl::Status status = ValidateRegistration(registration); !status.ok()) return status;
   // Connecting creates a channel object only; no I/O happens under the lock.
   std::shared_ptr<WorkerConnection> connection = connector_->Connect(registration.address);
@@ -109,49 +108,20 @@ Scheduler::TryRegisterWorker(const WorkerRegistration& registration,
   RegistrationGrant grant;
   {
     absl::MutexLock lock(&mu_);
-    if (registry_.workers().size() >= static_cast<size_t>(options_.max_workers) &&
-        registry_.AtAddress(registration.address).empty()) {
-      return absl::ResourceExhaustedError(absl::StrCat(
-          "the coordinator holds ", registry_.workers().size(), " workers, its limit (",
-          "--max_workers); register again later, or raise the limit"));
+    // Races end in one registration per address, because the decision (ClaimAddress) and
+    // the change are made together under mu_: the holders are read afresh here, and a
+    // newcomer replaces only holders that are its own incarnation or that the worker at the
+    // address has just disowned. If the holder asked about left meanwhile, the address is
+    // free; if another registration replaced it meanwhile, that new holder must be asked
+    // about in turn (the worker at the address confirms at most one of them), so two
+    // newcomers at once end with the one that serves there registered and the other refused.
+    absl::StatusOr<std::variant<AddressReplacement, AddressHolder>> claim =
+        registry_.ClaimAddress(registration, answer, options_.max_workers);
+    if (!claim.ok()) return claim.status();
+    if (auto* holder = std::get_if<AddressHolder>(&*claim)) return std::move(*holder);
+    for (const auto& [id, why] : std::get<AddressReplacement>(*claim).replaced) {
+      DeclareDeadLocked(id, why, &actions);
     }
-    // Races end in one registration per address, because the decision and the change are
-    // made together under mu_: the holders are read afresh here, and a newcomer replaces
-    // only holders that are its own incarnation or that the worker at the address has just
-    // disowned. If the holder asked about left meanwhile, the address is free; if another
-    // registration replaced it meanwhile, that new holder must be asked about in turn (the
-    // worker at the address confirms at most one of them), so two newcomers at once end
-    // with the one that serves there registered and the other refused.
-    std::vector<std::pair<std::string, std::string>> replaced;  // worker id, why
-    for (const std::string& id : registry_.AtAddress(registration.address)) {
-      const RegisteredWorker& holder = *registry_.Find(id);
-      if (holder.registration.incarnation == registration.incarnation) {
-        replaced.emplace_back(id, "it registered again (lost its lease or the answer)");
-        continue;
-      }
-      if (!answer.has_value() || answer->worker_id != id) {
-        return AddressHolder{id, holder.registration.incarnation, holder.connection};
-      }
-      if (answer->confirmed.ok() && *answer->confirmed) {
-        const std::string refusal = absl::StrCat(
-            registration.address, " is the address of live worker ", holder.Label(),
-            ", which still answers there with its registered incarnation; a worker "
-            "registering as ",
-            registration.host, "/", registration.pid,
-            " cannot take it over: give each worker its own address (--listen port, "
-            "--advertise_host)");
-        LogWarning(absl::StrCat("registration refused: ", refusal));
-        return absl::AlreadyExistsError(refusal);
-      }
-      replaced.emplace_back(
-          id, answer->confirmed.ok()
-                  ? "a new process registered at its address, which no longer answers with "
-                    "its incarnation (it restarted)"
-                  : absl::StrCat("a new registration claimed its address, and nothing "
-                                 "answered there (",
-                                 answer->confirmed.status().ToString(), ")"));
-    }
-    for (const auto& [id, why] : replaced) DeclareDeadLocked(id, why, &actions);
     const RegisteredWorker& worker =
         registry_.Add(registration, std::move(connection), clock_->Now());
     grant.worker_id = worker.worker_id;

@@ -160,19 +160,9 @@ class Scheduler {
   // RegisterWorker, waiting for its answer (at most about options.confirm_timeout per round).
   absl::StatusOr<RegistrationGrant> RegisterWorkerAndWait(const WorkerRegistration& registration);
 
-  // A registered worker that holds the address a registration claims: the registration may
-  // complete only once the worker serving at the address says whether it is still this one.
-  struct AddressHolder {
-    std::string worker_id;
-    uint64_t incarnation = 0;
-    std::shared_ptr<WorkerConnection> connection;
-  };
-  // What the worker at the address answered about `worker_id`'s incarnation: true when it
-  // still is that worker, false when it is another process, an error when nothing answered.
-  struct HolderAnswer {
-    std::string worker_id;
-    absl::StatusOr<bool> confirmed;
-  };
+  // worker_registry.h's, under the names this interface has always used.
+  using AddressHolder = ::gpool::AddressHolder;
+  using HolderAnswer = ::gpool::HolderAnswer;
   // One step of RegisterWorker, for callers that ask the holder themselves. Registers and
   // returns the grant when the address is free, held by the same incarnation (the worker
   // registering again: the old registration is replaced, as after a lost answer), or held
