@@ -26,6 +26,7 @@ Scheduler::Scheduler(SchedulerOptions options, const Clock* clock, WorkerConnect
       connector_(connector),
       registry_(HeartbeatPolicy(options_.heartbeat_interval, options_.lease_timeout,
                                 options_.heartbeat_budget, options_.max_heartbeat_interval)),
+      jobs_(options_.max_jobs, options_.max_jobs_per_client),
       // Its start counts as a tick: a coordinator stopped before its first tick has stalled too.
       last_tick_(clock->Now()) {}
 
@@ -35,12 +36,12 @@ Scheduler::~Scheduler() {
   {
     absl::MutexLock lock(&mu_);
     for (auto& [id, worker] : registry_.workers()) connections.push_back(worker.connection);
-    for (auto& [sequence, job] : jobs_) {
+    for (auto& [sequence, job] : jobs_.jobs()) {
       if (job.finished) continue;  // its stream has ended already
       PushEventLocked(job, job.FinishedEvent(
                                absl::UnavailableError("the coordinator is shutting down")));
     }
-    jobs_.clear();
+    jobs_.Clear();
     for (auto& stream : streams_to_notify_) stream->Publish();
     streams = std::move(streams_to_notify_);
     streams_to_notify_.clear();
@@ -167,16 +168,13 @@ absl::StatusOr<std::pair<std::string, std::shared_ptr<JobStream>>> Scheduler::Su
   std::pair<std::string, std::shared_ptr<JobStream>> result;
   {
     absl::MutexLock lock(&mu_);
-    if (absl::Status room = RoomForJobLocked(spec.client); !room.ok()) return room;
+    if (absl::Status room = jobs_.RoomFor(spec.client); !room.ok()) return room;
     // A job whose function no registered worker offers waits for one (PumpLocked), like a job
     // submitted to an empty cluster: workers come and go, and which ones are registered at
     // this instant says little about the next second.
-    const uint64_t sequence = next_job_sequence_++;
-    Job& job = jobs_.try_emplace(sequence, sequence, std::move(spec),
-                                 ResultWindow(options_.result_window,
-                                              options_.result_window_values),
-                                 clock_->Now())
-                   .first->second;
+    Job& job = jobs_.Add(std::move(spec),
+                         ResultWindow(options_.result_window, options_.result_window_values),
+                         clock_->Now());
     result = {job.job_id, job.stream};
     LogInfo(absl::StrCat(job.job_id, " submitted: ", job.spec.function, " over ",
                          job.spec.input->Describe()));
@@ -186,31 +184,11 @@ absl::StatusOr<std::pair<std::string, std::shared_ptr<JobStream>>> Scheduler::Su
   return result;
 }
 
-absl::Status Scheduler::RoomForJobLocked(const std::string& client) const {
-  int jobs = 0;
-  int from_client = 0;
-  for (const auto& [sequence, job] : jobs_) {
-    if (job.finished) continue;
-    ++jobs;
-    if (!client.empty() && job.spec.client == client) ++from_client;
-  }
-  if (jobs >= options_.max_jobs) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "the coordinator runs ", jobs, " jobs, its limit (--max_jobs); submit again later"));
-  }
-  if (from_client >= options_.max_jobs_per_client) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "this connection runs ", from_client, " jobs, the limit per client connection "
-        "(--max_jobs_per_client); submit again when one ends"));
-  }
-  return absl::OkStatus();
-}
-
 void Scheduler::CancelJob(const std::string& job_id, const absl::Status& reason) {
   Actions actions;
   {
     absl::MutexLock lock(&mu_);
-    Job* job = FindJobLocked(job_id);
+    Job* job = jobs_.Find(job_id);
     if (job == nullptr) return;
     LogInfo(absl::StrCat(job_id, " cancelled: ", reason.message()));
     FinishJobLocked(*job, reason);
@@ -223,7 +201,7 @@ void Scheduler::OnChunksDelivered(const std::string& job_id, int64_t chunks, int
   Actions actions;
   {
     absl::MutexLock lock(&mu_);
-    Job* job = FindJobLocked(job_id);
+    Job* job = jobs_.Find(job_id);
     if (job == nullptr) return;
     job->window.Delivered(chunks, values);
     PumpLocked(&actions);
@@ -255,18 +233,13 @@ void Scheduler::Tick() {
     }
     PumpLocked(&actions);
     // FinishJobLocked only marks a job finished (it is erased at the end of the step), so
-    // jobs_ may be iterated while finishing those that waited too long.
-    bool failed = false;
-    for (auto& [sequence, job] : jobs_) {
-      if (job.finished || !job.waiting_for_workers_since.has_value() ||
-          now - *job.waiting_for_workers_since <= options_.worker_wait) {
-        continue;
-      }
-      FinishJobLocked(job, DispatchPolicy::WaitedTooLong(registry_, job, options_.worker_wait,
-                                                         coordinator_address_));
-      failed = true;
+    // the pointers stay valid while finishing those that waited too long.
+    const std::vector<Job*> waited = jobs_.WaitedLongerThan(options_.worker_wait, now);
+    for (Job* job : waited) {
+      FinishJobLocked(*job, DispatchPolicy::WaitedTooLong(registry_, *job, options_.worker_wait,
+                                                          coordinator_address_));
     }
-    if (failed) PumpLocked(&actions);
+    if (!waited.empty()) PumpLocked(&actions);
   }
   Execute(std::move(actions));
 }
@@ -282,9 +255,7 @@ ClusterInfo Scheduler::Snapshot() const {
   ClusterInfo snapshot;
   snapshot.total_slots = registry_.TotalSlots();
   snapshot.workers = registry_.Snapshot(now);
-  for (const auto& [sequence, job] : jobs_) {
-    if (!job.finished) snapshot.jobs.push_back(job.Snapshot(now));
-  }
+  snapshot.jobs = jobs_.Snapshot(now);
   return snapshot;
 }
 
@@ -331,8 +302,7 @@ void Scheduler::OnCallDone(const std::string& worker_id, uint64_t job_sequence,
     absl::MutexLock lock(&mu_);
     --outstanding_calls_;
     RegisteredWorker* worker = registry_.Find(worker_id);
-    auto job_it = jobs_.find(job_sequence);
-    Job* job = job_it == jobs_.end() || job_it->second.finished ? nullptr : &job_it->second;
+    Job* job = jobs_.Find(job_sequence);
     if (job != nullptr) job->open_chunks_by_call.erase(call_id);
 
     // A worker that is gone loses every chunk it holds, these included: DeclareDeadLocked
@@ -411,7 +381,7 @@ void Scheduler::PumpLocked(Actions* actions) {
   // A job that finishes meanwhile stays in jobs_ until the end of this step: skip it.
   auto for_each_job = [&](auto&& visit) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     bool any = false;
-    for (auto& [sequence, job] : jobs_) {
+    for (auto& [sequence, job] : jobs_.jobs()) {
       if (!job.finished) any |= visit(job);
     }
     return any;
@@ -437,9 +407,7 @@ void Scheduler::PumpLocked(Actions* actions) {
     return false;
   });
   // The step is over: no caller holds a Job& any more.
-  for (auto it = jobs_.begin(); it != jobs_.end();) {
-    it = it->second.finished ? jobs_.erase(it) : std::next(it);
-  }
+  jobs_.EraseFinished();
   for (auto& cancellation : finished_job_calls_) {
     actions->call_cancellations.push_back(std::move(cancellation));
   }
@@ -542,7 +510,7 @@ void Scheduler::DeclareDeadLocked(const std::string& worker_id, const std::strin
 void Scheduler::QuarantineLocked(const std::string& worker_id, const std::string& reason,
                                  Actions* actions) {
   // Its results held for other chunks count no more, even if it is gone already.
-  for (auto& [sequence, job] : jobs_) {
+  for (auto& [sequence, job] : jobs_.jobs()) {
     if (!job.finished) job.WorkerQuarantined(worker_id);
   }
   RegisteredWorker* worker = registry_.Quarantine(worker_id, reason);
@@ -556,12 +524,11 @@ void Scheduler::QuarantineLocked(const std::string& worker_id, const std::string
 void Scheduler::ReleaseChunksLocked(RegisteredWorker& worker, bool lost, Actions* actions) {
   const std::string label = worker.Label();
   for (const auto& [job_sequence, chunk_index, attempt] : worker.in_flight) {
-    auto job_it = jobs_.find(job_sequence);
-    if (job_it == jobs_.end() || job_it->second.finished) continue;
-    Job& job = job_it->second;
-    std::optional<absl::Status> aborted = job.WorkerGone(worker.worker_id, label, chunk_index,
-                                                         attempt, lost, options_.max_attempts);
-    if (aborted.has_value()) FinishJobLocked(job, *std::move(aborted));
+    Job* job = jobs_.Find(job_sequence);
+    if (job == nullptr) continue;
+    std::optional<absl::Status> aborted = job->WorkerGone(worker.worker_id, label, chunk_index,
+                                                          attempt, lost, options_.max_attempts);
+    if (aborted.has_value()) FinishJobLocked(*job, *std::move(aborted));
   }
   actions->cancellations.push_back(worker.connection);
 }
@@ -583,13 +550,6 @@ void Scheduler::FinishJobLocked(Job& job, absl::Status status) {
   } else {
     LogWarning(absl::StrCat(job.job_id, " failed: ", status.ToString()));
   }
-}
-
-Job* Scheduler::FindJobLocked(const std::string& job_id) {
-  for (auto& [sequence, job] : jobs_) {
-    if (!job.finished && job.job_id == job_id) return &job;
-  }
-  return nullptr;
 }
 
 }  // namespace gpool
