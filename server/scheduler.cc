@@ -315,10 +315,7 @@ void Scheduler::OnCallDone(const std::string& worker_id, uint64_t job_sequence,
                         &actions);
       worker = nullptr;
     } else if (worker != nullptr) {
-      --worker->calls_in_flight;
-      for (const auto& [chunk_index, attempt] : chunks) {
-        worker->in_flight.erase({job_sequence, chunk_index, attempt});
-      }
+      worker->CallEnded(job_sequence, chunks);
     }
 
     if (job == nullptr || worker_is_gone) {
@@ -326,14 +323,7 @@ void Scheduler::OnCallDone(const std::string& worker_id, uint64_t job_sequence,
     } else {
       const std::string label = worker != nullptr ? worker->Label() : worker_id;
       const absl::Time now = clock_->Now();
-      // Which reply is for which chunk is unknown when their numbers differ: none counts,
-      // and every chunk goes elsewhere.
-      const absl::Status failure =
-          !replies.ok() ? replies.status()
-          : replies->size() != chunks.size()
-              ? absl::DataLossError(absl::StrCat("it answered ", replies->size(), " of the ",
-                                                 chunks.size(), " chunks of a call"))
-              : absl::OkStatus();
+      const absl::Status failure = CallFailure(replies, chunks.size());
       if (failure.ok()) {
         job->dispatch.RecordCall(now - started, static_cast<int64_t>(chunks.size()));
       }
@@ -464,7 +454,6 @@ void Scheduler::DispatchLocked(Job& job, const std::vector<uint64_t>& chunk_indi
                                RegisteredWorker& worker, Actions* actions) {
   const uint64_t call_id = next_call_id_++;
   const absl::Time now = clock_->Now();
-  ++worker.calls_in_flight;
   ++outstanding_calls_;
   Actions::Dispatch& dispatch = actions->dispatches.emplace_back();
   dispatch.connection = worker.connection;
@@ -472,9 +461,7 @@ void Scheduler::DispatchLocked(Job& job, const std::vector<uint64_t>& chunk_indi
   dispatch.job_sequence = job.sequence;
   dispatch.started = now;
   dispatch.tasks = job.StartCall(call_id, worker.worker_id, chunk_indices, now);
-  for (const ChunkTask& task : dispatch.tasks) {
-    worker.in_flight.insert({job.sequence, task.chunk_index, task.attempt});
-  }
+  worker.CallStarted(job.sequence, dispatch.tasks);
 }
 
 void Scheduler::SpeculateLocked(Job& job, Actions* actions) {

@@ -10,6 +10,21 @@
 
 namespace gpool {
 
+void RegisteredWorker::CallStarted(uint64_t job_sequence, const std::vector<ChunkTask>& tasks) {
+  ++calls_in_flight;
+  for (const ChunkTask& task : tasks) {
+    in_flight.insert({job_sequence, task.chunk_index, task.attempt});
+  }
+}
+
+void RegisteredWorker::CallEnded(uint64_t job_sequence,
+                                 const std::vector<std::pair<uint64_t, int>>& chunks) {
+  --calls_in_flight;
+  for (const auto& [chunk_index, attempt] : chunks) {
+    in_flight.erase({job_sequence, chunk_index, attempt});
+  }
+}
+
 bool RegisteredWorker::Offers(const std::string& function) const {
   const auto& functions = registration.functions;
   return std::find(functions.begin(), functions.end(), function) != functions.end();

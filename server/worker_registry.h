@@ -58,6 +58,11 @@ struct RegisteredWorker {
   bool quarantined = false;
   std::string quarantine_reason;
 
+  // A call of job `job_sequence` carrying `tasks` was sent to it: it holds them.
+  void CallStarted(uint64_t job_sequence, const std::vector<ChunkTask>& tasks);
+  // That call ended; `chunks` are its (chunk index, attempt) pairs.
+  void CallEnded(uint64_t job_sequence, const std::vector<std::pair<uint64_t, int>>& chunks);
+
   bool Offers(const std::string& function) const;
   // May take new chunks of `function`: offers it, is not draining and not quarantined.
   bool Accepts(const std::string& function) const {

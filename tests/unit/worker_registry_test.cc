@@ -121,6 +121,23 @@ TEST(WorkerRegistryTest, CurrentGrant_ClusterPastBudget_IntervalGrows) {
   EXPECT_EQ(registry.Find("w20")->heartbeat_interval, grant.interval);
 }
 
+TEST(WorkerRegistryTest, CallEnded_AfterCallStarted_HoldsNothingOfIt) {
+  WorkerRegistry registry(TestPolicy());
+  RegisteredWorker& worker = registry.Add(Registration("127.0.0.1:1"), nullptr, kStart);
+  ChunkTask first;
+  first.chunk_index = 3;
+  first.attempt = 1;
+  ChunkTask second = first;
+  second.chunk_index = 4;
+  worker.CallStarted(/*job_sequence=*/9, {first, second});
+  EXPECT_EQ(worker.calls_in_flight, 1);
+  EXPECT_EQ(worker.in_flight.size(), 2u);
+  EXPECT_EQ(registry.Snapshot(kStart)[0].chunks_in_flight, 2);
+  worker.CallEnded(/*job_sequence=*/9, {{3, 1}, {4, 1}});
+  EXPECT_EQ(worker.calls_in_flight, 0);
+  EXPECT_TRUE(worker.in_flight.empty());
+}
+
 TEST(WorkerRegistryTest, Drain_KnownWorker_NoLongerAccepts) {
   WorkerRegistry registry(TestPolicy());
   registry.Add(Registration("127.0.0.1:1"), nullptr, kStart);
