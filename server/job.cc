@@ -58,6 +58,14 @@ std::string Contradiction(const ChunkReply& reply) {
   return Disagreement(Summarize(reply.values), reply.count, reply.sum, reply.min, reply.max);
 }
 
+absl::Status CallFailure(const absl::StatusOr<std::vector<ChunkReply>>& replies,
+                         size_t chunks) {
+  if (!replies.ok()) return replies.status();
+  if (replies->size() == chunks) return absl::OkStatus();
+  return absl::DataLossError(
+      absl::StrCat("it answered ", replies->size(), " of the ", chunks, " chunks of a call"));
+}
+
 absl::Status ValidateJobSpec(const JobSpec& spec) {
   if (spec.function.empty()) {
     return absl::InvalidArgumentError("no function given; name one, e.g. square");

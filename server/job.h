@@ -23,6 +23,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/chunking.h"
 #include "common/cluster_info.h"
@@ -59,6 +60,11 @@ struct JobSpec {
 // empty when they agree or it carries no values. It reads every value: the Scheduler calls
 // it outside its lock.
 std::string Contradiction(const ChunkReply& reply);
+
+// Why every run of a call of `chunks` chunks failed, or OK: the call's own error, or
+// DATA_LOSS when it answered another number of chunks (which reply is for which chunk is
+// unknown then: none counts, and every chunk goes elsewhere).
+absl::Status CallFailure(const absl::StatusOr<std::vector<ChunkReply>>& replies, size_t chunks);
 
 // OK, or INVALID_ARGUMENT for no function, no or a bad input, a negative chunk size or
 // worker limit, a verify fraction outside [0, 1], shared_values on a job that returns sums (or malformed), completed chunks

@@ -26,6 +26,7 @@ Scheduler::Scheduler(SchedulerOptions options, const Clock* clock, WorkerConnect
       connector_(connector),
       registry_(HeartbeatPolicy(options_.heartbeat_interval, options_.lease_timeout,
                                 options_.heartbeat_budget, options_.max_heartbeat_interval)),
+      jobs_(options_.max_jobs, options_.max_jobs_per_client),
       // Its start counts as a tick: a coordinator stopped before its first tick has stalled too.
       last_tick_(clock->Now()) {}
 
@@ -35,12 +36,12 @@ Scheduler::~Scheduler() {
   {
     absl::MutexLock lock(&mu_);
     for (auto& [id, worker] : registry_.workers()) connections.push_back(worker.connection);
-    for (auto& [sequence, job] : jobs_) {
+    for (auto& [sequence, job] : jobs_.jobs()) {
       if (job.finished) continue;  // its stream has ended already
       PushEventLocked(job, job.FinishedEvent(
                                absl::UnavailableError("the coordinator is shutting down")));
     }
-    jobs_.clear();
+    jobs_.Clear();
     for (auto& stream : streams_to_notify_) stream->Publish();
     streams = std::move(streams_to_notify_);
     streams_to_notify_.clear();
@@ -99,9 +100,8 @@ void Scheduler::RegisterRound(const WorkerRegistration& registration, int round,
       });
 }
 
-absl::StatusOr<std::variant<RegistrationGrant, Scheduler::AddressHolder>>
-Scheduler::TryRegisterWorker(const WorkerRegistration& registration,
-                             const std::optional<HolderAnswer>& answer) {
+absl::StatusOr<std::variant<RegistrationGrant, AddressHolder>> Scheduler::TryRegisterWorker(
+    const WorkerRegistration& registration, const std::optional<HolderAnswer>& answer) {
   if (absl::Status status = ValidateRegistration(registration); !status.ok()) return status;
   // Connecting creates a channel object only; no I/O happens under the lock.
   std::shared_ptr<WorkerConnection> connection = connector_->Connect(registration.address);
@@ -109,49 +109,20 @@ Scheduler::TryRegisterWorker(const WorkerRegistration& registration,
   RegistrationGrant grant;
   {
     absl::MutexLock lock(&mu_);
-    if (registry_.workers().size() >= static_cast<size_t>(options_.max_workers) &&
-        registry_.AtAddress(registration.address).empty()) {
-      return absl::ResourceExhaustedError(absl::StrCat(
-          "the coordinator holds ", registry_.workers().size(), " workers, its limit (",
-          "--max_workers); register again later, or raise the limit"));
+    // Races end in one registration per address, because the decision (ClaimAddress) and
+    // the change are made together under mu_: the holders are read afresh here, and a
+    // newcomer replaces only holders that are its own incarnation or that the worker at the
+    // address has just disowned. If the holder asked about left meanwhile, the address is
+    // free; if another registration replaced it meanwhile, that new holder must be asked
+    // about in turn (the worker at the address confirms at most one of them), so two
+    // newcomers at once end with the one that serves there registered and the other refused.
+    absl::StatusOr<std::variant<AddressReplacement, AddressHolder>> claim =
+        registry_.ClaimAddress(registration, answer, options_.max_workers);
+    if (!claim.ok()) return claim.status();
+    if (auto* holder = std::get_if<AddressHolder>(&*claim)) return std::move(*holder);
+    for (const auto& [id, why] : std::get<AddressReplacement>(*claim).replaced) {
+      DeclareDeadLocked(id, why, &actions);
     }
-    // Races end in one registration per address, because the decision and the change are
-    // made together under mu_: the holders are read afresh here, and a newcomer replaces
-    // only holders that are its own incarnation or that the worker at the address has just
-    // disowned. If the holder asked about left meanwhile, the address is free; if another
-    // registration replaced it meanwhile, that new holder must be asked about in turn (the
-    // worker at the address confirms at most one of them), so two newcomers at once end
-    // with the one that serves there registered and the other refused.
-    std::vector<std::pair<std::string, std::string>> replaced;  // worker id, why
-    for (const std::string& id : registry_.AtAddress(registration.address)) {
-      const RegisteredWorker& holder = *registry_.Find(id);
-      if (holder.registration.incarnation == registration.incarnation) {
-        replaced.emplace_back(id, "it registered again (lost its lease or the answer)");
-        continue;
-      }
-      if (!answer.has_value() || answer->worker_id != id) {
-        return AddressHolder{id, holder.registration.incarnation, holder.connection};
-      }
-      if (answer->confirmed.ok() && *answer->confirmed) {
-        const std::string refusal = absl::StrCat(
-            registration.address, " is the address of live worker ", holder.Label(),
-            ", which still answers there with its registered incarnation; a worker "
-            "registering as ",
-            registration.host, "/", registration.pid,
-            " cannot take it over: give each worker its own address (--listen port, "
-            "--advertise_host)");
-        LogWarning(absl::StrCat("registration refused: ", refusal));
-        return absl::AlreadyExistsError(refusal);
-      }
-      replaced.emplace_back(
-          id, answer->confirmed.ok()
-                  ? "a new process registered at its address, which no longer answers with "
-                    "its incarnation (it restarted)"
-                  : absl::StrCat("a new registration claimed its address, and nothing "
-                                 "answered there (",
-                                 answer->confirmed.status().ToString(), ")"));
-    }
-    for (const auto& [id, why] : replaced) DeclareDeadLocked(id, why, &actions);
     const RegisteredWorker& worker =
         registry_.Add(registration, std::move(connection), clock_->Now());
     grant.worker_id = worker.worker_id;
@@ -197,16 +168,13 @@ absl::StatusOr<std::pair<std::string, std::shared_ptr<JobStream>>> Scheduler::Su
   std::pair<std::string, std::shared_ptr<JobStream>> result;
   {
     absl::MutexLock lock(&mu_);
-    if (absl::Status room = RoomForJobLocked(spec.client); !room.ok()) return room;
+    if (absl::Status room = jobs_.RoomFor(spec.client); !room.ok()) return room;
     // A job whose function no registered worker offers waits for one (PumpLocked), like a job
     // submitted to an empty cluster: workers come and go, and which ones are registered at
     // this instant says little about the next second.
-    const uint64_t sequence = next_job_sequence_++;
-    Job& job = jobs_.try_emplace(sequence, sequence, std::move(spec),
-                                 ResultWindow(options_.result_window,
-                                              options_.result_window_values),
-                                 clock_->Now())
-                   .first->second;
+    Job& job = jobs_.Add(std::move(spec),
+                         ResultWindow(options_.result_window, options_.result_window_values),
+                         clock_->Now());
     result = {job.job_id, job.stream};
     LogInfo(absl::StrCat(job.job_id, " submitted: ", job.spec.function, " over ",
                          job.spec.input->Describe()));
@@ -216,31 +184,11 @@ absl::StatusOr<std::pair<std::string, std::shared_ptr<JobStream>>> Scheduler::Su
   return result;
 }
 
-absl::Status Scheduler::RoomForJobLocked(const std::string& client) const {
-  int jobs = 0;
-  int from_client = 0;
-  for (const auto& [sequence, job] : jobs_) {
-    if (job.finished) continue;
-    ++jobs;
-    if (!client.empty() && job.spec.client == client) ++from_client;
-  }
-  if (jobs >= options_.max_jobs) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "the coordinator runs ", jobs, " jobs, its limit (--max_jobs); submit again later"));
-  }
-  if (from_client >= options_.max_jobs_per_client) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "this connection runs ", from_client, " jobs, the limit per client connection "
-        "(--max_jobs_per_client); submit again when one ends"));
-  }
-  return absl::OkStatus();
-}
-
 void Scheduler::CancelJob(const std::string& job_id, const absl::Status& reason) {
   Actions actions;
   {
     absl::MutexLock lock(&mu_);
-    Job* job = FindJobLocked(job_id);
+    Job* job = jobs_.Find(job_id);
     if (job == nullptr) return;
     LogInfo(absl::StrCat(job_id, " cancelled: ", reason.message()));
     FinishJobLocked(*job, reason);
@@ -253,7 +201,7 @@ void Scheduler::OnChunksDelivered(const std::string& job_id, int64_t chunks, int
   Actions actions;
   {
     absl::MutexLock lock(&mu_);
-    Job* job = FindJobLocked(job_id);
+    Job* job = jobs_.Find(job_id);
     if (job == nullptr) return;
     job->window.Delivered(chunks, values);
     PumpLocked(&actions);
@@ -285,18 +233,13 @@ void Scheduler::Tick() {
     }
     PumpLocked(&actions);
     // FinishJobLocked only marks a job finished (it is erased at the end of the step), so
-    // jobs_ may be iterated while finishing those that waited too long.
-    bool failed = false;
-    for (auto& [sequence, job] : jobs_) {
-      if (job.finished || !job.waiting_for_workers_since.has_value() ||
-          now - *job.waiting_for_workers_since <= options_.worker_wait) {
-        continue;
-      }
-      FinishJobLocked(job, DispatchPolicy::WaitedTooLong(registry_, job, options_.worker_wait,
-                                                         coordinator_address_));
-      failed = true;
+    // the pointers stay valid while finishing those that waited too long.
+    const std::vector<Job*> waited = jobs_.WaitedLongerThan(options_.worker_wait, now);
+    for (Job* job : waited) {
+      FinishJobLocked(*job, DispatchPolicy::WaitedTooLong(registry_, *job, options_.worker_wait,
+                                                          coordinator_address_));
     }
-    if (failed) PumpLocked(&actions);
+    if (!waited.empty()) PumpLocked(&actions);
   }
   Execute(std::move(actions));
 }
@@ -312,9 +255,7 @@ ClusterInfo Scheduler::Snapshot() const {
   ClusterInfo snapshot;
   snapshot.total_slots = registry_.TotalSlots();
   snapshot.workers = registry_.Snapshot(now);
-  for (const auto& [sequence, job] : jobs_) {
-    if (!job.finished) snapshot.jobs.push_back(job.Snapshot(now));
-  }
+  snapshot.jobs = jobs_.Snapshot(now);
   return snapshot;
 }
 
@@ -361,8 +302,7 @@ void Scheduler::OnCallDone(const std::string& worker_id, uint64_t job_sequence,
     absl::MutexLock lock(&mu_);
     --outstanding_calls_;
     RegisteredWorker* worker = registry_.Find(worker_id);
-    auto job_it = jobs_.find(job_sequence);
-    Job* job = job_it == jobs_.end() || job_it->second.finished ? nullptr : &job_it->second;
+    Job* job = jobs_.Find(job_sequence);
     if (job != nullptr) job->open_chunks_by_call.erase(call_id);
 
     // A worker that is gone loses every chunk it holds, these included: DeclareDeadLocked
@@ -375,10 +315,7 @@ void Scheduler::OnCallDone(const std::string& worker_id, uint64_t job_sequence,
                         &actions);
       worker = nullptr;
     } else if (worker != nullptr) {
-      --worker->calls_in_flight;
-      for (const auto& [chunk_index, attempt] : chunks) {
-        worker->in_flight.erase({job_sequence, chunk_index, attempt});
-      }
+      worker->CallEnded(job_sequence, chunks);
     }
 
     if (job == nullptr || worker_is_gone) {
@@ -386,14 +323,7 @@ void Scheduler::OnCallDone(const std::string& worker_id, uint64_t job_sequence,
     } else {
       const std::string label = worker != nullptr ? worker->Label() : worker_id;
       const absl::Time now = clock_->Now();
-      // Which reply is for which chunk is unknown when their numbers differ: none counts,
-      // and every chunk goes elsewhere.
-      const absl::Status failure =
-          !replies.ok() ? replies.status()
-          : replies->size() != chunks.size()
-              ? absl::DataLossError(absl::StrCat("it answered ", replies->size(), " of the ",
-                                                 chunks.size(), " chunks of a call"))
-              : absl::OkStatus();
+      const absl::Status failure = CallFailure(replies, chunks.size());
       if (failure.ok()) {
         job->dispatch.RecordCall(now - started, static_cast<int64_t>(chunks.size()));
       }
@@ -441,7 +371,7 @@ void Scheduler::PumpLocked(Actions* actions) {
   // A job that finishes meanwhile stays in jobs_ until the end of this step: skip it.
   auto for_each_job = [&](auto&& visit) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     bool any = false;
-    for (auto& [sequence, job] : jobs_) {
+    for (auto& [sequence, job] : jobs_.jobs()) {
       if (!job.finished) any |= visit(job);
     }
     return any;
@@ -467,9 +397,7 @@ void Scheduler::PumpLocked(Actions* actions) {
     return false;
   });
   // The step is over: no caller holds a Job& any more.
-  for (auto it = jobs_.begin(); it != jobs_.end();) {
-    it = it->second.finished ? jobs_.erase(it) : std::next(it);
-  }
+  jobs_.EraseFinished();
   for (auto& cancellation : finished_job_calls_) {
     actions->call_cancellations.push_back(std::move(cancellation));
   }
@@ -526,7 +454,6 @@ void Scheduler::DispatchLocked(Job& job, const std::vector<uint64_t>& chunk_indi
                                RegisteredWorker& worker, Actions* actions) {
   const uint64_t call_id = next_call_id_++;
   const absl::Time now = clock_->Now();
-  ++worker.calls_in_flight;
   ++outstanding_calls_;
   Actions::Dispatch& dispatch = actions->dispatches.emplace_back();
   dispatch.connection = worker.connection;
@@ -534,9 +461,7 @@ void Scheduler::DispatchLocked(Job& job, const std::vector<uint64_t>& chunk_indi
   dispatch.job_sequence = job.sequence;
   dispatch.started = now;
   dispatch.tasks = job.StartCall(call_id, worker.worker_id, chunk_indices, now);
-  for (const ChunkTask& task : dispatch.tasks) {
-    worker.in_flight.insert({job.sequence, task.chunk_index, task.attempt});
-  }
+  worker.CallStarted(job.sequence, dispatch.tasks);
 }
 
 void Scheduler::SpeculateLocked(Job& job, Actions* actions) {
@@ -572,7 +497,7 @@ void Scheduler::DeclareDeadLocked(const std::string& worker_id, const std::strin
 void Scheduler::QuarantineLocked(const std::string& worker_id, const std::string& reason,
                                  Actions* actions) {
   // Its results held for other chunks count no more, even if it is gone already.
-  for (auto& [sequence, job] : jobs_) {
+  for (auto& [sequence, job] : jobs_.jobs()) {
     if (!job.finished) job.WorkerQuarantined(worker_id);
   }
   RegisteredWorker* worker = registry_.Quarantine(worker_id, reason);
@@ -586,12 +511,11 @@ void Scheduler::QuarantineLocked(const std::string& worker_id, const std::string
 void Scheduler::ReleaseChunksLocked(RegisteredWorker& worker, bool lost, Actions* actions) {
   const std::string label = worker.Label();
   for (const auto& [job_sequence, chunk_index, attempt] : worker.in_flight) {
-    auto job_it = jobs_.find(job_sequence);
-    if (job_it == jobs_.end() || job_it->second.finished) continue;
-    Job& job = job_it->second;
-    std::optional<absl::Status> aborted = job.WorkerGone(worker.worker_id, label, chunk_index,
-                                                         attempt, lost, options_.max_attempts);
-    if (aborted.has_value()) FinishJobLocked(job, *std::move(aborted));
+    Job* job = jobs_.Find(job_sequence);
+    if (job == nullptr) continue;
+    std::optional<absl::Status> aborted = job->WorkerGone(worker.worker_id, label, chunk_index,
+                                                          attempt, lost, options_.max_attempts);
+    if (aborted.has_value()) FinishJobLocked(*job, *std::move(aborted));
   }
   actions->cancellations.push_back(worker.connection);
 }
@@ -613,13 +537,6 @@ void Scheduler::FinishJobLocked(Job& job, absl::Status status) {
   } else {
     LogWarning(absl::StrCat(job.job_id, " failed: ", status.ToString()));
   }
-}
-
-Job* Scheduler::FindJobLocked(const std::string& job_id) {
-  for (auto& [sequence, job] : jobs_) {
-    if (!job.finished && job.job_id == job_id) return &job;
-  }
-  return nullptr;
 }
 
 }  // namespace gpool

@@ -1,10 +1,11 @@
 // The coordinator's brain, with no transport in it: above the registry of workers and their
-// leases (WorkerRegistry, which knows no jobs) and each job's chunk table (ChunkTable, which
-// knows no workers) it keeps the table of jobs, asks the DispatchPolicy (a function of both)
-// which chunks run where, records the answer in both, and applies what a job decides about
-// the end of each run (Job::AcceptResult / RunFailed / WorkerGone) to the workers. The gRPC service adapter
-// (coordinator_service.h) turns RPCs into calls on it; unit tests drive it with a FakeClock
-// and fake WorkerConnections.
+// leases (WorkerRegistry, which knows no jobs), the table of jobs and its limits (JobTable)
+// and each job's chunk table (ChunkTable, which knows no workers), it asks the
+// DispatchPolicy (a function of both) which chunks run where, records the answer in both,
+// and applies what the parts decide (who may take an address: WorkerRegistry::ClaimAddress;
+// the end of each run: Job::AcceptResult / RunFailed / WorkerGone) to the others. The gRPC
+// service adapter (coordinator_service.h) turns RPCs into calls on it; unit tests drive it
+// with a FakeClock and fake WorkerConnections.
 //
 // Chunk life cycle, per job (a chunk index is stable for the whole job):
 //
@@ -66,6 +67,7 @@
 #include "server/chunk_table.h"
 #include "server/dispatch_policy.h"
 #include "server/job.h"
+#include "server/job_table.h"
 #include "server/result_window.h"
 #include "server/job_stream.h"
 #include "server/worker_connection.h"
@@ -160,19 +162,9 @@ class Scheduler {
   // RegisterWorker, waiting for its answer (at most about options.confirm_timeout per round).
   absl::StatusOr<RegistrationGrant> RegisterWorkerAndWait(const WorkerRegistration& registration);
 
-  // A registered worker that holds the address a registration claims: the registration may
-  // complete only once the worker serving at the address says whether it is still this one.
-  struct AddressHolder {
-    std::string worker_id;
-    uint64_t incarnation = 0;
-    std::shared_ptr<WorkerConnection> connection;
-  };
-  // What the worker at the address answered about `worker_id`'s incarnation: true when it
-  // still is that worker, false when it is another process, an error when nothing answered.
-  struct HolderAnswer {
-    std::string worker_id;
-    absl::StatusOr<bool> confirmed;
-  };
+  // worker_registry.h's, under the names this interface has always used.
+  using AddressHolder = ::gpool::AddressHolder;
+  using HolderAnswer = ::gpool::HolderAnswer;
   // One step of RegisterWorker, for callers that ask the holder themselves. Registers and
   // returns the grant when the address is free, held by the same incarnation (the worker
   // registering again: the old registration is replaced, as after a lost answer), or held
@@ -266,10 +258,6 @@ class Scheduler {
   void ApplyLocked(Job& job, RegisteredWorker* worker, RunOutcome outcome, Actions* actions)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void PumpLocked(Actions* actions) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // RESOURCE_EXHAUSTED naming the limit when max_jobs, or max_jobs_per_client for `client`,
-  // are running.
-  absl::Status RoomForJobLocked(const std::string& client) const
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Sends one call of `job` to the least loaded worker that may take it: one chunk, or
   // several small ones. False when there is nothing to send or nobody to send it to.
   bool DispatchOneLocked(Job& job, Actions* actions) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -299,8 +287,6 @@ class Scheduler {
   // Queues `event` on the job's stream. Its listener is told once the lock is released (by
   // Execute, through PumpLocked): it calls back into the scheduler.
   void PushEventLocked(Job& job, JobEvent event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // The unfinished job `job_id`, or nullptr.
-  Job* FindJobLocked(const std::string& job_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const SchedulerOptions options_;
   const DispatchPolicy policy_;
@@ -309,12 +295,10 @@ class Scheduler {
 
   mutable absl::Mutex mu_;
   WorkerRegistry registry_ ABSL_GUARDED_BY(mu_);
-  // Keyed by sequence number, so iteration is submission order (fair round-robin). Finished
-  // jobs linger until the end of the step (Job::finished); only PumpLocked and the destructor
-  // erase from it.
-  std::map<uint64_t, Job> jobs_ ABSL_GUARDED_BY(mu_);
+  // Finished jobs linger until the end of the step (Job::finished); only PumpLocked and the
+  // destructor erase from it.
+  JobTable jobs_ ABSL_GUARDED_BY(mu_);
   std::string coordinator_address_ ABSL_GUARDED_BY(mu_);
-  uint64_t next_job_sequence_ ABSL_GUARDED_BY(mu_) = 1;
   uint64_t next_call_id_ ABSL_GUARDED_BY(mu_) = 1;
   // Calls of jobs that finished, to cancel once the lock is released (PumpLocked hands them
   // to Actions).

@@ -10,6 +10,21 @@
 
 namespace gpool {
 
+void RegisteredWorker::CallStarted(uint64_t job_sequence, const std::vector<ChunkTask>& tasks) {
+  ++calls_in_flight;
+  for (const ChunkTask& task : tasks) {
+    in_flight.insert({job_sequence, task.chunk_index, task.attempt});
+  }
+}
+
+void RegisteredWorker::CallEnded(uint64_t job_sequence,
+                                 const std::vector<std::pair<uint64_t, int>>& chunks) {
+  --calls_in_flight;
+  for (const auto& [chunk_index, attempt] : chunks) {
+    in_flight.erase({job_sequence, chunk_index, attempt});
+  }
+}
+
 bool RegisteredWorker::Offers(const std::string& function) const {
   const auto& functions = registration.functions;
   return std::find(functions.begin(), functions.end(), function) != functions.end();
@@ -28,6 +43,47 @@ std::vector<std::string> WorkerRegistry::AtAddress(const std::string& address) c
     if (worker.registration.address == address) ids.push_back(id);
   }
   return ids;
+}
+
+absl::StatusOr<std::variant<AddressReplacement, AddressHolder>> WorkerRegistry::ClaimAddress(
+    const WorkerRegistration& registration, const std::optional<HolderAnswer>& answer,
+    int max_workers) const {
+  const std::vector<std::string> holders = AtAddress(registration.address);
+  if (workers_.size() >= static_cast<size_t>(max_workers) && holders.empty()) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "the coordinator holds ", workers_.size(), " workers, its limit (",
+        "--max_workers); register again later, or raise the limit"));
+  }
+  AddressReplacement claim;
+  for (const std::string& id : holders) {
+    const RegisteredWorker& holder = workers_.at(id);
+    if (holder.registration.incarnation == registration.incarnation) {
+      claim.replaced.emplace_back(id, "it registered again (lost its lease or the answer)");
+      continue;
+    }
+    if (!answer.has_value() || answer->worker_id != id) {
+      return AddressHolder{id, holder.registration.incarnation, holder.connection};
+    }
+    if (answer->confirmed.ok() && *answer->confirmed) {
+      const std::string refusal = absl::StrCat(
+          registration.address, " is the address of live worker ", holder.Label(),
+          ", which still answers there with its registered incarnation; a worker "
+          "registering as ",
+          registration.host, "/", registration.pid,
+          " cannot take it over: give each worker its own address (--listen port, "
+          "--advertise_host)");
+      LogWarning(absl::StrCat("registration refused: ", refusal));
+      return absl::AlreadyExistsError(refusal);
+    }
+    claim.replaced.emplace_back(
+        id, answer->confirmed.ok()
+                ? "a new process registered at its address, which no longer answers with "
+                  "its incarnation (it restarted)"
+                : absl::StrCat("a new registration claimed its address, and nothing "
+                               "answered there (",
+                               answer->confirmed.status().ToString(), ")"));
+  }
+  return claim;
 }
 
 RegisteredWorker& WorkerRegistry::Add(const WorkerRegistration& registration,

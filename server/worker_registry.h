@@ -15,8 +15,11 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <tuple>
+#include <utility>
+#include <variant>
 #include <vector>
 
 #include "absl/container/btree_set.h"
@@ -55,6 +58,11 @@ struct RegisteredWorker {
   bool quarantined = false;
   std::string quarantine_reason;
 
+  // A call of job `job_sequence` carrying `tasks` was sent to it: it holds them.
+  void CallStarted(uint64_t job_sequence, const std::vector<ChunkTask>& tasks);
+  // That call ended; `chunks` are its (chunk index, attempt) pairs.
+  void CallEnded(uint64_t job_sequence, const std::vector<std::pair<uint64_t, int>>& chunks);
+
   bool Offers(const std::string& function) const;
   // May take new chunks of `function`: offers it, is not draining and not quarantined.
   bool Accepts(const std::string& function) const {
@@ -64,6 +72,27 @@ struct RegisteredWorker {
   std::string Label() const;
 };
 
+// A registered worker that holds the address a registration claims: the registration may
+// complete only once the worker serving at the address says whether it is still this one.
+struct AddressHolder {
+  std::string worker_id;
+  uint64_t incarnation = 0;
+  std::shared_ptr<WorkerConnection> connection;
+};
+
+// What the worker at the address answered about `worker_id`'s incarnation: true when it
+// still is that worker, false when it is another process, an error when nothing answered.
+struct HolderAnswer {
+  std::string worker_id;
+  absl::StatusOr<bool> confirmed;
+};
+
+// A registration may take its address once these holders are gone: (worker id, why it is
+// replaced), for the caller to remove after handing back their chunks.
+struct AddressReplacement {
+  std::vector<std::pair<std::string, std::string>> replaced;
+};
+
 class WorkerRegistry {
  public:
   explicit WorkerRegistry(HeartbeatPolicy policy);
@@ -71,6 +100,18 @@ class WorkerRegistry {
   // Ids of the workers registered from `address`: a newcomer from there replaces them (the
   // caller removes them first, after handing back their chunks).
   std::vector<std::string> AtAddress(const std::string& address) const;
+
+  // Whether `registration` may take its address now, and on what terms; it changes nothing.
+  // The replacement (possibly of nobody) when the address is free, held by the same
+  // incarnation (the worker registering again, as after a lost answer), or held by the
+  // worker `answer` is about and that answer is not "still alive". The holder to ask first
+  // when another incarnation holds the address and `answer` is not about it (no answer yet,
+  // or another registration replaced the one asked about meanwhile). ALREADY_EXISTS when
+  // the holder confirmed its incarnation: nobody evicts a live worker. RESOURCE_EXHAUSTED
+  // when `max_workers` are registered and none of them holds the address.
+  absl::StatusOr<std::variant<AddressReplacement, AddressHolder>> ClaimAddress(
+      const WorkerRegistration& registration, const std::optional<HolderAnswer>& answer,
+      int max_workers) const;
 
   // Adds a validated registration under a new worker id ("w1", "w2", ...) and returns it with
   // its grant. The newcomer counts in its own grant.

@@ -139,6 +139,20 @@ Job RunningJob(uint64_t count, JobSpec spec = Spec()) {
   return job;
 }
 
+TEST(JobTest, CallFailure_OneReplyPerChunk_Ok) {
+  EXPECT_TRUE(CallFailure(std::vector<ChunkReply>(2), 2).ok());
+}
+
+TEST(JobTest, CallFailure_FewerRepliesThanChunks_DataLossForTheCall) {
+  EXPECT_THAT(CallFailure(std::vector<ChunkReply>(1), 2),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("answered 1 of the 2 chunks")));
+}
+
+TEST(JobTest, CallFailure_CallFailed_ItsOwnError) {
+  EXPECT_THAT(CallFailure(absl::InternalError("boom"), 2),
+              StatusIs(absl::StatusCode::kInternal, HasSubstr("boom")));
+}
+
 TEST(JobTest, ValidateJobSpec_Good_Ok) { EXPECT_TRUE(ValidateJobSpec(Spec()).ok()); }
 
 TEST(JobTest, ValidateJobSpec_FunctionNameThatWouldForgeALogLine_InvalidArgument) {

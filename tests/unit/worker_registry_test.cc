@@ -1,7 +1,9 @@
 // The worker registry alone: no Scheduler, no jobs, no clock (time is given to it).
 #include "server/worker_registry.h"
 
+#include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -14,6 +16,7 @@ namespace gpool {
 namespace {
 
 using ::testing::ElementsAre;
+using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
 const absl::Time kStart = absl::UnixEpoch() + absl::Hours(24);
@@ -118,6 +121,23 @@ TEST(WorkerRegistryTest, CurrentGrant_ClusterPastBudget_IntervalGrows) {
   EXPECT_EQ(registry.Find("w20")->heartbeat_interval, grant.interval);
 }
 
+TEST(WorkerRegistryTest, CallEnded_AfterCallStarted_HoldsNothingOfIt) {
+  WorkerRegistry registry(TestPolicy());
+  RegisteredWorker& worker = registry.Add(Registration("127.0.0.1:1"), nullptr, kStart);
+  ChunkTask first;
+  first.chunk_index = 3;
+  first.attempt = 1;
+  ChunkTask second = first;
+  second.chunk_index = 4;
+  worker.CallStarted(/*job_sequence=*/9, {first, second});
+  EXPECT_EQ(worker.calls_in_flight, 1);
+  EXPECT_EQ(worker.in_flight.size(), 2u);
+  EXPECT_EQ(registry.Snapshot(kStart)[0].chunks_in_flight, 2);
+  worker.CallEnded(/*job_sequence=*/9, {{3, 1}, {4, 1}});
+  EXPECT_EQ(worker.calls_in_flight, 0);
+  EXPECT_TRUE(worker.in_flight.empty());
+}
+
 TEST(WorkerRegistryTest, Drain_KnownWorker_NoLongerAccepts) {
   WorkerRegistry registry(TestPolicy());
   registry.Add(Registration("127.0.0.1:1"), nullptr, kStart);
@@ -139,6 +159,111 @@ TEST(WorkerRegistryTest, Snapshot_TenWorkers_InRegistrationOrderNotIdOrder) {
   EXPECT_EQ(snapshot[1].ref.worker_id, "w2");
   EXPECT_EQ(snapshot[9].ref.worker_id, "w10");
   EXPECT_EQ(snapshot[0].heartbeat_age, absl::Seconds(1));
+}
+
+// ClaimAddress decides alone; the registry is unchanged by it.
+const AddressReplacement* Replacement(
+    const absl::StatusOr<std::variant<AddressReplacement, AddressHolder>>& claim) {
+  if (!claim.ok()) return nullptr;
+  return std::get_if<AddressReplacement>(&*claim);
+}
+
+TEST(WorkerRegistryTest, ClaimAddress_FreeAddress_ReplacesNobody) {
+  WorkerRegistry registry(TestPolicy());
+  registry.Add(Registration("127.0.0.1:1"), nullptr, kStart);
+  const auto claim = registry.ClaimAddress(Registration("127.0.0.1:2"), std::nullopt, 10);
+  ASSERT_NE(Replacement(claim), nullptr);
+  EXPECT_THAT(Replacement(claim)->replaced, IsEmpty());
+}
+
+TEST(WorkerRegistryTest, ClaimAddress_SameIncarnation_ReplacesItWithoutAsking) {
+  WorkerRegistry registry(TestPolicy());
+  registry.Add(Registration("127.0.0.1:1", /*incarnation=*/7), nullptr, kStart);
+  const auto claim =
+      registry.ClaimAddress(Registration("127.0.0.1:1", /*incarnation=*/7), std::nullopt, 10);
+  ASSERT_NE(Replacement(claim), nullptr);
+  ASSERT_EQ(Replacement(claim)->replaced.size(), 1u);
+  EXPECT_EQ(Replacement(claim)->replaced[0].first, "w1");
+  EXPECT_THAT(Replacement(claim)->replaced[0].second, HasSubstr("registered again"));
+  EXPECT_NE(registry.Find("w1"), nullptr);
+}
+
+TEST(WorkerRegistryTest, ClaimAddress_OtherIncarnationNoAnswer_AsksTheHolder) {
+  WorkerRegistry registry(TestPolicy());
+  registry.Add(Registration("127.0.0.1:1", /*incarnation=*/7), nullptr, kStart);
+  const auto claim =
+      registry.ClaimAddress(Registration("127.0.0.1:1", /*incarnation=*/8), std::nullopt, 10);
+  ASSERT_TRUE(claim.ok()) << claim.status();
+  const AddressHolder* holder = std::get_if<AddressHolder>(&*claim);
+  ASSERT_NE(holder, nullptr);
+  EXPECT_EQ(holder->worker_id, "w1");
+  EXPECT_EQ(holder->incarnation, 7u);
+}
+
+TEST(WorkerRegistryTest, ClaimAddress_AnswerAboutAnotherHolder_AsksTheCurrentOne) {
+  WorkerRegistry registry(TestPolicy());
+  registry.Add(Registration("127.0.0.1:1", /*incarnation=*/7), nullptr, kStart);
+  // The holder asked about ("w9") was replaced meanwhile: w1 must be asked in turn.
+  const auto claim = registry.ClaimAddress(Registration("127.0.0.1:1", /*incarnation=*/8),
+                                           HolderAnswer{"w9", false}, 10);
+  ASSERT_TRUE(claim.ok()) << claim.status();
+  const AddressHolder* holder = std::get_if<AddressHolder>(&*claim);
+  ASSERT_NE(holder, nullptr);
+  EXPECT_EQ(holder->worker_id, "w1");
+}
+
+TEST(WorkerRegistryTest, ClaimAddress_HolderConfirms_AlreadyExists) {
+  WorkerRegistry registry(TestPolicy());
+  registry.Add(Registration("127.0.0.1:1", /*incarnation=*/7), nullptr, kStart);
+  const auto claim = registry.ClaimAddress(Registration("127.0.0.1:1", /*incarnation=*/8),
+                                           HolderAnswer{"w1", true}, 10);
+  EXPECT_EQ(claim.status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_THAT(claim.status().message(), HasSubstr("live worker w1 (host/42)"));
+}
+
+TEST(WorkerRegistryTest, ClaimAddress_HolderDenies_ReplacesItAsRestarted) {
+  WorkerRegistry registry(TestPolicy());
+  registry.Add(Registration("127.0.0.1:1", /*incarnation=*/7), nullptr, kStart);
+  const auto claim = registry.ClaimAddress(Registration("127.0.0.1:1", /*incarnation=*/8),
+                                           HolderAnswer{"w1", false}, 10);
+  ASSERT_NE(Replacement(claim), nullptr);
+  ASSERT_EQ(Replacement(claim)->replaced.size(), 1u);
+  EXPECT_EQ(Replacement(claim)->replaced[0].first, "w1");
+  EXPECT_THAT(Replacement(claim)->replaced[0].second, HasSubstr("it restarted"));
+}
+
+TEST(WorkerRegistryTest, ClaimAddress_NothingAnswered_ReplacesItNamingTheError) {
+  WorkerRegistry registry(TestPolicy());
+  registry.Add(Registration("127.0.0.1:1", /*incarnation=*/7), nullptr, kStart);
+  const auto claim = registry.ClaimAddress(
+      Registration("127.0.0.1:1", /*incarnation=*/8),
+      HolderAnswer{"w1", absl::DeadlineExceededError("no answer in 1s")}, 10);
+  ASSERT_NE(Replacement(claim), nullptr);
+  ASSERT_EQ(Replacement(claim)->replaced.size(), 1u);
+  EXPECT_EQ(Replacement(claim)->replaced[0].first, "w1");
+  EXPECT_THAT(Replacement(claim)->replaced[0].second, HasSubstr("no answer in 1s"));
+}
+
+TEST(WorkerRegistryTest, ClaimAddress_LimitReachedNewAddress_ResourceExhausted) {
+  WorkerRegistry registry(TestPolicy());
+  registry.Add(Registration("127.0.0.1:1"), nullptr, kStart);
+  registry.Add(Registration("127.0.0.1:2"), nullptr, kStart);
+  const auto claim =
+      registry.ClaimAddress(Registration("127.0.0.1:3"), std::nullopt, /*max_workers=*/2);
+  EXPECT_EQ(claim.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(claim.status().message(), HasSubstr("--max_workers"));
+}
+
+TEST(WorkerRegistryTest, ClaimAddress_LimitReachedHeldAddress_StillReplaces) {
+  WorkerRegistry registry(TestPolicy());
+  registry.Add(Registration("127.0.0.1:1"), nullptr, kStart);
+  registry.Add(Registration("127.0.0.1:2"), nullptr, kStart);
+  // A worker registering again at its own address does not grow the cluster.
+  const auto claim =
+      registry.ClaimAddress(Registration("127.0.0.1:2"), std::nullopt, /*max_workers=*/2);
+  ASSERT_NE(Replacement(claim), nullptr);
+  ASSERT_EQ(Replacement(claim)->replaced.size(), 1u);
+  EXPECT_EQ(Replacement(claim)->replaced[0].first, "w2");
 }
 
 }  // namespace
