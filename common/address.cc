@@ -118,4 +118,19 @@ absl::Status ValidateDialAddress(absl::string_view address, absl::string_view fi
   return ValidateHost(host, absl::StrCat(field, "'s host"));
 }
 
+bool SameLocalEndpoint(absl::string_view a, absl::string_view b,
+                       absl::string_view local_host_name) {
+  const size_t a_colon = a.rfind(':');
+  const size_t b_colon = b.rfind(':');
+  if (a_colon == absl::string_view::npos || b_colon == absl::string_view::npos) return false;
+  if (a.substr(a_colon + 1) != b.substr(b_colon + 1)) return false;
+  const absl::string_view a_host = a.substr(0, a_colon);
+  const absl::string_view b_host = b.substr(0, b_colon);
+  if (absl::EqualsIgnoreCase(a_host, b_host)) return true;
+  auto here = [&](absl::string_view host) {
+    return IsLoopbackHost(host) || absl::EqualsIgnoreCase(host, local_host_name);
+  };
+  return here(a_host) && here(b_host);
+}
+
 }  // namespace gpool

@@ -26,6 +26,12 @@ bool IsLoopbackHost(absl::string_view host);
 std::string DialableAddress(absl::string_view listen_host, int port,
                             absl::string_view host_name);
 
+// Whether HOST:PORT `a` and `b` surely name the same endpoint of this machine: the same port,
+// and the same host (ignoring case), or two hosts that are both this machine (loopback, or
+// this machine's host name `local_host_name`). False for anything that does not parse.
+bool SameLocalEndpoint(absl::string_view a, absl::string_view b,
+                       absl::string_view local_host_name);
+
 // The longest host name DNS allows; gpool refuses longer ones wherever a host is given.
 inline constexpr size_t kMaxHostNameBytes = 253;
 

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
+#include "common/address.h"
 #include "common/log.h"
 
 namespace gpool {
@@ -116,6 +117,13 @@ absl::StatusOr<std::variant<RegistrationGrant, AddressHolder>> Scheduler::TryReg
     // free; if another registration replaced it meanwhile, that new holder must be asked
     // about in turn (the worker at the address confirms at most one of them), so two
     // newcomers at once end with the one that serves there registered and the other refused.
+    // A registration that points at the coordinator itself would fail every call sent there.
+    if (!coordinator_address_.empty() &&
+        SameLocalEndpoint(registration.address, coordinator_address_, LocalHostName())) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "RegisterWorkerRequest.address ", registration.address, " is this coordinator's own "
+          "address (", coordinator_address_, "); give the address the worker itself serves on"));
+    }
     absl::StatusOr<std::variant<AddressReplacement, AddressHolder>> claim =
         registry_.ClaimAddress(registration, answer, options_.max_workers);
     if (!claim.ok()) return claim.status();

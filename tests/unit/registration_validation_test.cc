@@ -93,6 +93,17 @@ TEST(IsLoopbackHostTest, LoopbackAndOthers) {
   EXPECT_FALSE(IsLoopbackHost("localhost.evil"));
 }
 
+TEST(SameLocalEndpointTest, SamePortOnThisMachine_IsTheSameEndpoint) {
+  EXPECT_TRUE(SameLocalEndpoint("127.0.0.1:50051", "127.0.0.1:50051", "vm"));
+  EXPECT_TRUE(SameLocalEndpoint("localhost:50051", "127.0.0.1:50051", "vm"));
+  EXPECT_TRUE(SameLocalEndpoint("127.0.0.1:50051", "VM:50051", "vm"));
+  EXPECT_TRUE(SameLocalEndpoint("worker-7:1", "WORKER-7:1", "vm"));
+  EXPECT_FALSE(SameLocalEndpoint("127.0.0.1:50052", "127.0.0.1:50051", "vm"));
+  EXPECT_FALSE(SameLocalEndpoint("10.0.0.5:50051", "vm:50051", "vm"));
+  EXPECT_FALSE(SameLocalEndpoint("other:50051", "127.0.0.1:50051", "vm"));
+  EXPECT_FALSE(SameLocalEndpoint("no-port", "127.0.0.1:50051", "vm"));
+}
+
 TEST(ValidateRegistrationTest, ValidRegistration_IsOk) { EXPECT_OK(ValidateRegistration(Valid())); }
 
 TEST(ValidateRegistrationTest, PidBelowOne_IsInvalidArgument) {

@@ -98,6 +98,21 @@ TEST_F(SchedulerTest, SubmitJob_AtTheJobLimits_ResourceExhaustedNamingThem) {
   EXPECT_OK(scheduler_->SubmitJob(spec("ipv4:127.0.0.1:3000")).status());
 }
 
+TEST_F(SchedulerTest, RegisterWorker_TheCoordinatorsOwnAddress_IsInvalidArgument) {
+  scheduler_->SetCoordinatorAddress("127.0.0.1:50051");
+  WorkerRegistration registration;
+  registration.address = "localhost:50051";
+  registration.pid = 100;
+  registration.host = "host-a";
+  registration.functions = {"square"};
+  EXPECT_THAT(scheduler_->RegisterWorkerAndWait(registration),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("is this coordinator's own address (127.0.0.1:50051)")));
+  EXPECT_TRUE(scheduler_->Snapshot().workers.empty());
+  registration.address = "localhost:50052";
+  EXPECT_OK(scheduler_->RegisterWorkerAndWait(registration).status());
+}
+
 TEST_F(SchedulerTest, RegisterWorker_MaxChunksPerCallZero_IsInvalidArgument) {
   WorkerRegistration registration;
   registration.address = "a:1";
