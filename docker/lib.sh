@@ -6,9 +6,11 @@
 #                             # docker_lib_cleanup, which removes it and stops our dockerd)
 #   ensure_engine             # a running engine, or `dockerd` started (and stopped at exit)
 #   ensure_base_image IMAGE   # debian:bookworm built with debootstrap when no registry has it
+#   build_gpool_image IMAGE SECONDS   # docker build --network host of docker/Dockerfile
+#   sum_of_squares N, free_loopback_port, expect_line FILE LINE WHAT
 #
-# Used by docker/smoke-test.sh (the compose deployment) and docker/fresh-machine-test.sh (the
-# README's commands on a bare machine). Each step is bounded by a timeout. A caller that sets
+# Used by docker/smoke-test.sh (the compose deployment), docker/swarm-test.sh (the swarm
+# stack) and docker/fresh-machine-test.sh (the README's commands on a bare machine). Each step is bounded by a timeout. A caller that sets
 # its own EXIT trap calls docker_lib_cleanup from it.
 
 export DEBIAN_FRONTEND=noninteractive
@@ -59,6 +61,36 @@ apt_install() {
   fi
   log "apt-get install $*"
   timeout 900 apt-get install -y -qq --no-install-recommends "$@" > "$WORK/apt-install.log" 2>&1
+}
+
+# --- small helpers ---------------------------------------------------------------------------
+
+sum_of_squares() {
+  # Exact sum of x^2 for x in 1..n: n(n+1)(2n+1)/6 (beyond 64 bits, hence python3 or bc).
+  local n=$1
+  if command -v python3 > /dev/null; then
+    python3 -c "n = $n; print(n * (n + 1) * (2 * n + 1) // 6)"
+  elif command -v bc > /dev/null; then
+    echo "$n * ($n + 1) * (2 * $n + 1) / 6" | BC_LINE_LENGTH=0 bc
+  else
+    die "need python3 or bc to compute the expected sum"
+  fi
+}
+
+free_loopback_port() {
+  python3 -c 'import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])
+s.close()'
+}
+
+expect_line() {
+  # expect_line FILE LINE WHAT
+  grep -qxF "$2" "$1" || {
+    sed 's/^/    /' "$1" | tail -n 20
+    die "$3: expected the line '$2'"
+  }
 }
 
 # --- the engine ------------------------------------------------------------------------------
@@ -207,6 +239,28 @@ ensure_base_image() {
     _ "$rootfs" "$base" > /dev/null || die "docker import of the base image failed"
   rm -rf "$rootfs"
   log "base image $base: built in $((SECONDS - started))s"
+}
+
+# --- the gpool image ---------------------------------------------------------------------------
+
+# build_gpool_image IMAGE SECONDS: docker/Dockerfile built as IMAGE from the repository, with
+# the host's network (the build's apt-get reaches the same mirror as the host's). The image
+# stays: it is the layer cache of the next run, and the smoke and swarm tests share it.
+build_gpool_image() {
+  local image=$1 limit=$2 started=$SECONDS
+  local dir
+  dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+  log "docker build --network host -t $image (log: $WORK/build.log; up to ${limit}s)"
+  if ! timeout "$limit" docker build --network host -f "$dir/Dockerfile" -t "$image" \
+    "$dir/.." > "$WORK/build.log" 2>&1; then
+    tail -n 60 "$WORK/build.log" | sed 's/^/    /'
+    die "docker build failed (or exceeded ${limit}s)"
+  fi
+  log "image $image built in $((SECONDS - started))s ($(docker image inspect -f '{{.Size}}' "$image" | awk '{ printf "%.0f MB", $1 / 1e6 }'))"
+  # Earlier builds leave untagged stages behind; drop those older than a day (recent ones
+  # are the layer cache of the next build).
+  timeout 120 docker image prune -f --filter label=gpool.image --filter until=24h > /dev/null 2>&1 ||
+    log "warning: pruning stale gpool build stages failed"
 }
 
 # Stops the dockerd this script started and removes the scratch dir.

@@ -39,7 +39,6 @@ set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_ROOT=$(cd "$SCRIPT_DIR/.." && pwd)
-DOCKERFILE=$SCRIPT_DIR/Dockerfile
 PROJECT=${GPOOL_SMOKE_PROJECT:-gpoolsmoke}
 IMAGE=${GPOOL_SMOKE_IMAGE:-gpool:smoke}
 BIG_N=${GPOOL_SMOKE_BIG_N:-1000000000}
@@ -102,28 +101,6 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# --- helpers -------------------------------------------------------------------------------
-
-sum_of_squares() {
-  # Exact sum of x^2 for x in 1..n: n(n+1)(2n+1)/6 (beyond 64 bits, hence python3 or bc).
-  local n=$1
-  if command -v python3 > /dev/null; then
-    python3 -c "n = $n; print(n * (n + 1) * (2 * n + 1) // 6)"
-  elif command -v bc > /dev/null; then
-    echo "$n * ($n + 1) * (2 * $n + 1) / 6" | BC_LINE_LENGTH=0 bc
-  else
-    die "need python3 or bc to compute the expected sum"
-  fi
-}
-
-free_loopback_port() {
-  python3 -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])
-s.close()'
-}
-
 # --- 1. a Docker engine, 2. the base image: docker/lib.sh ------------------------------------
 
 ensure_compose() {
@@ -139,23 +116,6 @@ ensure_compose() {
   COMPOSE+=(-p "$PROJECT" -f "$SCRIPT_DIR/docker-compose.yml" -f "$SCRIPT_DIR/docker-compose.hostnet.yml")
   local extra extras=${GPOOL_SMOKE_COMPOSE_EXTRA:-}
   for extra in ${extras//:/ }; do COMPOSE+=(-f "$extra"); done
-}
-
-# --- 3. the gpool image --------------------------------------------------------------------
-
-build_image() {
-  local started=$SECONDS
-  log "docker build --network host -t $IMAGE (log: $WORK/build.log; up to ${BUILD_TIMEOUT}s)"
-  if ! timeout "$BUILD_TIMEOUT" docker build --network host -f "$DOCKERFILE" -t "$IMAGE" \
-    "$REPO_ROOT" > "$WORK/build.log" 2>&1; then
-    tail -n 60 "$WORK/build.log" | sed 's/^/    /'
-    die "docker build failed (or exceeded ${BUILD_TIMEOUT}s)"
-  fi
-  log "image $IMAGE built in $((SECONDS - started))s ($(docker image inspect -f '{{.Size}}' "$IMAGE" | awk '{ printf "%.0f MB", $1 / 1e6 }'))"
-  # Earlier builds leave untagged stages behind; drop those older than a day (recent ones
-  # are the layer cache of the next build).
-  timeout 120 docker image prune -f --filter label=gpool.image --filter until=24h > /dev/null 2>&1 ||
-    log "warning: pruning stale gpool build stages failed"
 }
 
 # --- 4.-6. the stack -------------------------------------------------------------------------
@@ -213,20 +173,12 @@ client_run() {
   timeout 300 "${COMPOSE[@]}" run --rm -T client "$@" > "$out" 2> "$err"
 }
 
-expect_line() {
-  # expect_line FILE LINE WHAT
-  grep -qxF "$2" "$1" || {
-    sed 's/^/    /' "$1" | tail -n 20
-    die "$3: expected the line '$2'"
-  }
-}
-
 main() {
   log "gpool docker smoke test (repository $REPO_ROOT)"
   ensure_engine
   ensure_compose
   ensure_base_image "$(dockerfile_base_image)"
-  build_image
+  build_gpool_image "$IMAGE" "$BUILD_TIMEOUT"
 
   GPOOL_PORT=${GPOOL_SMOKE_PORT:-$(free_loopback_port)}
   export GPOOL_PORT GPOOL_IMAGE=$IMAGE
