@@ -22,6 +22,11 @@
 #                             address without credentials (docs/security.md)
 #   GPOOL_ADVERTISE_HOST      worker: host name or IP the coordinator dials (default: the
 #                             container's host name when listening on 0.0.0.0)
+#   GPOOL_ADVERTISE_IP        worker, when GPOOL_ADVERTISE_HOST is unset: non-empty means
+#                             advertise the container's IPv4 address (its host name's, from
+#                             /etc/hosts) instead of its host name. For Swarm: its DNS learns a
+#                             new task's name only moments after the task starts, and a
+#                             coordinator that cannot resolve a worker takes it for dead.
 #   GPOOL_SLOTS               worker: chunks computed at once (default 1)
 #   GPOOL_HEARTBEAT_INTERVAL  coordinator: heartbeat period asked of workers (default 500ms)
 #   GPOOL_LEASE_TIMEOUT       coordinator: silence after which a worker is dead (default 3s)
@@ -63,12 +68,20 @@ case "$role" in
       echo "gpool-entrypoint: worker needs GPOOL_COORDINATOR=HOST:PORT" >&2
       exit 1
     fi
+    advertise_host=${GPOOL_ADVERTISE_HOST:-}
+    if [ -z "$advertise_host" ] && [ -n "${GPOOL_ADVERTISE_IP:-}" ]; then
+      advertise_host=$(getent ahostsv4 "$(uname -n)" | awk '{ print $1; exit }')
+      if [ -z "$advertise_host" ]; then
+        echo "gpool-entrypoint: GPOOL_ADVERTISE_IP: no IPv4 address for host name $(uname -n)" >&2
+        exit 1
+      fi
+    fi
     rm -f "$port_file"
     exec gpool-worker \
       --listen="${GPOOL_LISTEN:-0.0.0.0:50052}" \
       --port_file="$port_file" \
       ${GPOOL_INSECURE:+"--insecure"} \
-      ${GPOOL_ADVERTISE_HOST:+"--advertise_host=$GPOOL_ADVERTISE_HOST"} \
+      ${advertise_host:+"--advertise_host=$advertise_host"} \
       ${GPOOL_SLOTS:+"--slots=$GPOOL_SLOTS"} \
       ${GPOOL_CHUNK_DELAY:+"--chunk_delay=$GPOOL_CHUNK_DELAY"} \
       ${GPOOL_LOG_LEVEL:+"--log_level=$GPOOL_LOG_LEVEL"} \
