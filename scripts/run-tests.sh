@@ -3,7 +3,8 @@
 # integration with the real binaries, chaos, network partition, Python examples), then the same
 # suite again under AddressSanitizer and UndefinedBehaviorSanitizer with the fuzz harnesses
 # (scripts/run-sanitizers.sh), then the tests that need a Docker engine (docker/smoke-test.sh:
-# the compose deployment; docker/fresh-machine-test.sh: the README's commands on a bare
+# the compose deployment; docker/swarm-test.sh: the swarm stack on a single-node swarm, with
+# the smoke test's image; docker/fresh-machine-test.sh: the README's commands on a bare
 # debian:bookworm). They start
 # dockerd themselves when none runs. GPOOL_SKIP_DOCKER=1 leaves them out (never in CI).
 set -euo pipefail
@@ -14,8 +15,9 @@ ctest --test-dir build --output-on-failure -j "$(nproc)" --timeout 300
 scripts/run-sanitizers.sh
 if [[ "${GPOOL_SKIP_DOCKER:-0}" == "1" ]]; then
   [[ "${CI:-}" != "true" ]] || { echo "GPOOL_SKIP_DOCKER=1 is not allowed in CI" >&2; exit 1; }
-  echo "GPOOL_SKIP_DOCKER=1: the docker smoke test and the fresh-machine test did not run" >&2
+  echo "GPOOL_SKIP_DOCKER=1: the docker smoke, swarm and fresh-machine tests did not run" >&2
   exit 0
 fi
 bash docker/smoke-test.sh < /dev/null
+bash docker/swarm-test.sh < /dev/null
 bash docker/fresh-machine-test.sh < /dev/null
