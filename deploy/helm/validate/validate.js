@@ -2,7 +2,8 @@
 // Checks the objects `helm template` rendered from the gpool chart, offline:
 //   1. every object against the Kubernetes API schema of its apiVersion and kind
 //      (kubernetes-models; the ServiceMonitor CRD with @kubernetes-models/prometheus-operator);
-//      an object of any other kind is an error, so a new template needs a schema here;
+//      an object of any other kind is an error, so a new template needs a schema here; and no
+//      field its type lacks (strict-fields.js: a misspelt or misindented key);
 //   2. what the chart promises (docs/kubernetes.md), whatever the values: a worker's grace
 //      period outlasts its drain, both daemons have gpool-health probes on their own port with
 //      the credentials they need, Services and the PodDisruptionBudget select the right pods,
@@ -16,6 +17,7 @@
 const fs = require('fs');
 const path = require('path');
 const YAML = require('yaml');
+const { unknownFields } = require('./strict-fields');
 
 const problems = [];
 function problem(message) {
@@ -47,6 +49,9 @@ function validateSchema(object, where) {
     new Model(object).validate();
   } catch (error) {
     problem(`${where}: not a valid ${key}: ${error.message}`);
+  }
+  for (const unknown of unknownFields(object, module, object.kind)) {
+    problem(`${where}: ${unknown}`);
   }
 }
 
@@ -122,6 +127,10 @@ function checkSecretMount(name, pod, container, dir, items) {
   if (!volume || !volume.secret) {
     problem(`${name}: ${dir} is not a Secret volume`);
     return;
+  }
+  const mode = volume.secret.defaultMode;
+  if (mode === undefined || (mode & 0o007) !== 0) {
+    problem(`${name}: the keys in ${dir} are readable by every user (defaultMode ${mode})`);
   }
   const got = Object.fromEntries((volume.secret.items || []).map((i) => [i.key, i.path]));
   if (JSON.stringify(got) !== JSON.stringify(items)) {

@@ -111,7 +111,9 @@ command: {{ splitList " " $cmd | toJson }}
 - name: credentials
   secret:
     secretName: {{ include "gpool.secretName" .root }}
-    defaultMode: 0440
+    # 0440 (readable by the pod's group, fsGroup 10001), written in decimal: YAML 1.1 reads 0440
+    # as octal, YAML 1.2 as decimal.
+    defaultMode: 288
     items:
       - {key: ca.crt, path: ca.crt}
       - {key: {{ .role }}.crt, path: {{ .role }}.crt}
@@ -119,7 +121,9 @@ command: {{ splitList " " $cmd | toJson }}
 - name: probe-credentials
   secret:
     secretName: {{ include "gpool.secretName" .root }}
-    defaultMode: 0440
+    # 0440 (readable by the pod's group, fsGroup 10001), written in decimal: YAML 1.1 reads 0440
+    # as octal, YAML 1.2 as decimal.
+    defaultMode: 288
     items:
       - {key: ca.crt, path: ca.crt}
       - {key: {{ .role }}.crt, path: client.crt}
