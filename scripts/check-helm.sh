@@ -7,6 +7,7 @@
 #     deploy/helm/validate/validate.js;
 #   - value sets the chart must refuse (plain text unacknowledged, a ServiceMonitor without
 #     metrics, a misspelt value, ...) fail to render with their message;
+#   - the notes helm install prints name the release's Service, Secret and port;
 #   - the validator itself: the default rendering, broken on purpose (a misspelt field, a grace
 #     period shorter than the drain, ...), must be rejected with the right message;
 #   - the pods as processes: the coordinator and worker containers the chart renders (with TLS
@@ -145,6 +146,37 @@ for entry in "${mutations[@]}"; do
     step "validate.js rejects a rendering broken with '$script'"
   fi
 done
+
+# The notes `helm install` prints (helm template does not render NOTES.txt, and helm install
+# needs a cluster even with --dry-run): rendered from a copy of the chart in which they are a
+# ConfigMap, they must name this release's Service and Secret.
+cp -r "$chart" "$work/notes-chart"
+{ echo '{{- define "gpool.notes" -}}'; cat "$chart/templates/NOTES.txt"; echo '{{- end }}'; } \
+  > "$work/notes-chart/templates/_notes.tpl"
+rm "$work/notes-chart/templates/NOTES.txt"
+printf '%s\n' 'apiVersion: v1' 'kind: ConfigMap' 'metadata: {name: notes}' 'data:' '  notes: |' \
+  '{{ include "gpool.notes" . | indent 4 }}' > "$work/notes-chart/templates/notes.yaml"
+notes_cases=(
+  "gpool|gpool||--host gpool-coordinator.gpool.svc.cluster.local|create secret generic gpool-credentials|port-forward svc/gpool-coordinator 50051:50051"
+  "batch|science|--set tls.secretName=tls-files --set coordinator.port=6000|--host batch-gpool-coordinator.science.svc|create secret generic tls-files|port-forward svc/batch-gpool-coordinator 6000:6000"
+  "gpool|gpool|--set tls.enabled=false --set insecureAcknowledged=true|WARNING: tls.enabled=false|--coordinator 127.0.0.1:50051 map square|port-forward svc/gpool-coordinator"
+)
+for entry in "${notes_cases[@]}"; do
+  IFS='|' read -r release namespace flags want1 want2 want3 <<< "$entry"
+  read -r -a args <<< "$flags"
+  if ! "$helm" template "$release" "$work/notes-chart" --namespace "$namespace" "${args[@]}" \
+       --show-only templates/notes.yaml > "$work/notes.out" 2>&1; then
+    echo "FAILED: rendering the notes ($release $flags):" >&2; cat "$work/notes.out" >&2; failed=1
+    continue
+  fi
+  for want in "$want1" "$want2" "$want3"; do
+    if ! grep -qF -- "$want" "$work/notes.out"; then
+      echo "FAILED: the notes of release $release ($flags) lack '$want':" >&2
+      cat "$work/notes.out" >&2; failed=1
+    fi
+  done
+done
+step "notes: ${#notes_cases[@]} releases name their Service and Secret"
 
 # The pods as processes on loopback, each on free ports.
 "$bin_dir/gpool" init "$work/secret" --host gpool-coordinator --host 127.0.0.1 > /dev/null
