@@ -36,7 +36,7 @@
 {{- end }}
 
 {{- define "gpool.image" -}}
-{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- printf "%s:%s" .Values.image.repository (toString (default .Chart.AppVersion .Values.image.tag)) }}
 {{- end }}
 
 {{- define "gpool.labels" -}}
@@ -111,8 +111,8 @@ command: {{ splitList " " $cmd | toJson }}
 - name: credentials
   secret:
     secretName: {{ include "gpool.secretName" .root }}
-    # 0440 (readable by the pod's group, fsGroup 10001), written in decimal: YAML 1.1 reads 0440
-    # as octal, YAML 1.2 as decimal.
+    # 0440: readable by the pod's group (fsGroup 10001). In decimal: YAML 1.1 reads 0440 as
+    # octal, YAML 1.2 as decimal.
     defaultMode: 288
     items:
       - {key: ca.crt, path: ca.crt}
@@ -121,8 +121,8 @@ command: {{ splitList " " $cmd | toJson }}
 - name: probe-credentials
   secret:
     secretName: {{ include "gpool.secretName" .root }}
-    # 0440 (readable by the pod's group, fsGroup 10001), written in decimal: YAML 1.1 reads 0440
-    # as octal, YAML 1.2 as decimal.
+    # 0440: readable by the pod's group (fsGroup 10001). In decimal: YAML 1.1 reads 0440 as
+    # octal, YAML 1.2 as decimal.
     defaultMode: 288
     items:
       - {key: ca.crt, path: ca.crt}
