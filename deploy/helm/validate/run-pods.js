@@ -9,7 +9,10 @@
 //     is ready, then the worker registers and is ready; a job through the coordinator gives the
 //     exact sum; with the coordinator stopped the worker stays alive (liveness), and registers
 //     with a new coordinator; SIGTERM stops each daemon with exit 0 within its
-//     terminationGracePeriodSeconds.
+//     terminationGracePeriodSeconds;
+//   - with metrics on, each daemon serves /metrics (the ServiceMonitor's path) on the port the
+//     chart gives it (a free port here: both pods would share one), and the workers serve the
+//     metric the HorizontalPodAutoscaler scales on.
 // A flag the daemons do not know, a probe that cannot pass, a credential file missing from a
 // mount: each fails here, where no cluster is needed.
 //
@@ -17,8 +20,10 @@
 // SECRET_DIR holds the Secret's keys as files (gpool init DIR), client.crt/.key included.
 'use strict';
 
-const { spawn, spawnSync } = require('child_process');
+const { spawn } = require('child_process');
 const fs = require('fs');
+const http = require('http');
+const net = require('net');
 const path = require('path');
 const YAML = require('yaml');
 
@@ -166,6 +171,55 @@ async function stop(pod, seconds) {
       `(terminationGracePeriodSeconds ${seconds})`);
 }
 
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+// The pod's metrics listen address, 0.0.0.0:PORT in the pod, on a free loopback port here.
+async function placeMetrics(pod) {
+  const at = pod.args.findIndex((a) => /^--metrics_listen=0\.0\.0\.0:\d+$/.test(a));
+  if (at < 0) return;
+  pod.metricsPort = await freePort();
+  pod.args[at] = `--metrics_listen=127.0.0.1:${pod.metricsPort}`;
+}
+
+function get(url) {
+  return new Promise((resolve) => {
+    const request = http.get(url, { timeout: 5000 }, (response) => {
+      let body = '';
+      response.on('data', (d) => { body += d; });
+      response.on('end', () => resolve({ status: response.statusCode, body }));
+    });
+    request.on('timeout', () => request.destroy(new Error('timeout')));
+    request.on('error', (error) => resolve({ status: 0, body: error.message }));
+  });
+}
+
+// /metrics of each daemon that serves it, holding `names` (per component).
+async function checkMetrics(names) {
+  const monitor = objects.find((o) => o.kind === 'ServiceMonitor');
+  const metricsPath = monitor ? monitor.spec.endpoints[0].path : '/metrics';
+  for (const pod of Object.values(pods)) {
+    if (!pod.metricsPort) continue;
+    const url = `http://127.0.0.1:${pod.metricsPort}${metricsPath}`;
+    const response = await get(url);
+    if (response.status !== 200) fail(`${pod.component} ${url}: ${response.status} ${response.body}`);
+    for (const name of names[pod.component]) {
+      if (!new RegExp(`^${name}[ {]`, 'm').test(response.body)) {
+        fail(`${pod.component} ${url} has no ${name}`);
+      }
+    }
+    log(`${pod.component}: ${url} serves ${names[pod.component].join(', ')}`);
+  }
+}
+
 function clientArgs(coordinator) {
   const args = ['--coordinator', coordinator.env.GPOOL_LISTEN];
   if (coordinator.env.GPOOL_CREDENTIALS) args.push('--credentials', secretDir);
@@ -190,6 +244,8 @@ async function main() {
   const coordinator = preparePod(byComponent('coordinator'));
   const worker = preparePod(byComponent('worker'));
 
+  await placeMetrics(coordinator);
+  await placeMetrics(worker);
   start(coordinator);
   await waitFor('the coordinator is ready', 30, () => runProbe(coordinator, coordinator.readiness));
   await waitFor('the coordinator is alive', 10, () => runProbe(coordinator, coordinator.liveness));
@@ -201,6 +257,12 @@ async function main() {
   log('worker: readiness and liveness probes pass');
 
   await runJob(coordinator);
+
+  // The metric the HPA scales on must be one the workers serve.
+  const hpaMetrics = objects.filter((o) => o.kind === 'HorizontalPodAutoscaler')
+    .flatMap((h) => h.spec.metrics).filter((m) => m.type === 'Pods').map((m) => m.pods.metric.name);
+  await checkMetrics({ coordinator: ['gpool_slots_busy'],
+                       worker: [...new Set(['gpool_executor_busy_slots', ...hpaMetrics])] });
 
   // The coordinator replaced (Recreate: the old one gone before the new one starts). Without
   // it the worker must stay alive, not be restarted; with the new one it registers again.
