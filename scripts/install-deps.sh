@@ -33,6 +33,10 @@ test_packages=(libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev
                python3 python3-grpcio python3-protobuf iproute2
                docker.io docker-compose debootstrap git
                clang libclang-rt-14-dev libfuzzer-14-dev)
+# Installed only when their program is missing, as "program package": the Helm chart's check
+# (scripts/check-helm.sh) runs node and npm, and Debian's nodejs 18 and npm 9 do; a machine
+# with another Node.js (nodesource's bundles its own npm, which conflicts with Debian's) keeps it.
+test_programs_or_packages=("node nodejs" "npm npm")
 
 # What each step runs, as "program package": checked after the install, so that a package that
 # installs under another name, or a program a test calls that no listed package provides, fails
@@ -42,7 +46,7 @@ build_programs=("cmake cmake" "ninja ninja-build" "g++ g++" "protoc protobuf-com
 test_programs=("ctest cmake" "grpc_python_plugin protobuf-compiler-grpc" "/usr/bin/python3 python3"
                "ip iproute2" "dockerd docker.io" "docker docker.io" "docker-compose docker-compose"
                "debootstrap debootstrap" "git git" "script bsdutils" "stdbuf coreutils"
-               "timeout coreutils" "tar tar" "awk mawk" "clang++ clang")
+               "timeout coreutils" "tar tar" "awk mawk" "clang++ clang" "sha256sum coreutils")
 # The Python modules the Python tests import that are not the standard library's, and their
 # packages. Every import of examples/python is compared with this list (check_python_modules).
 python_modules=("grpc python3-grpcio" "google.protobuf python3-protobuf")
@@ -51,7 +55,11 @@ packages=("${build_packages[@]}")
 programs=("${build_programs[@]}")
 if [[ "$mode" == test ]]; then
   packages+=("${test_packages[@]}")
-  programs+=("${test_programs[@]}")
+  programs+=("${test_programs[@]}" "${test_programs_or_packages[@]}")
+  for entry in "${test_programs_or_packages[@]}"; do
+    read -r program package <<< "$entry"
+    command -v "$program" > /dev/null || packages+=("$package")
+  done
 fi
 
 missing=()
