@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "client/job_assembler.h"
+#include "client/reconnect_policy.h"
 #include "gpool.grpc.pb.h"
 #include "rpc/grpc_status.h"
 #include "rpc/message_limits.h"
@@ -142,7 +143,7 @@ struct StreamOutcome {
 };
 
 // Reads one Map stream into `assembler`. A JobStarted after the first (a resubmitted job)
-// must repeat the plan.
+// must repeat the plan; `on_resumed` sees it.
 //
 // The stream is read as bytes (RawMessage) and decoded here, so that values go from the
 // received buffers to their place in the result in one copy. Chunks marked values_shared
@@ -150,7 +151,8 @@ struct StreamOutcome {
 StreamOutcome StreamOnce(MapStub& stub, const v1::MapRequest& request, absl::Time deadline,
                          JobAssembler& assembler, SharedValuesBuffer* shared,
                          const std::function<void(const JobStart&)>& on_start,
-                         const std::function<void(const ChunkResult&)>& on_chunk) {
+                         const std::function<void(const ChunkResult&)>& on_chunk,
+                         const std::function<void(const JobStart&)>& on_resumed) {
   // The call's own queue, declared first so that it outlives the call. One operation is
   // pending at a time and this thread waits for it, as the synchronous API would.
   grpc::CompletionQueue cq;
@@ -230,9 +232,11 @@ StreamOutcome StreamOnce(MapStub& stub, const v1::MapRequest& request, absl::Tim
     start.num_chunks = static_cast<uint64_t>(started.num_chunks());
     start.cluster_slots = started.cluster_slots();
     start.job_slots = started.job_slots();
+    start.coordinator_incarnation = started.coordinator_incarnation();
     const bool first_start = !assembler.started();
     absl::Status accepted = first_start ? assembler.OnStart(start) : assembler.OnRestart(start);
     if (accepted.ok() && first_start && on_start) on_start(start);
+    if (accepted.ok() && !first_start) on_resumed(start);
     return accepted;
   };
   auto read = [&] {
@@ -284,6 +288,18 @@ StreamOutcome StreamOnce(MapStub& stub, const v1::MapRequest& request, absl::Tim
     outcome.final = true;
   }
   return outcome;
+}
+
+// Whether the coordinator answers again before `deadline`. Each attempt dials at once (the
+// channel's own reconnect backoff, up to 2 s, would otherwise let a coordinator that is back
+// wait for it) and waits as long as ReconnectPolicy says.
+bool AwaitCoordinator(grpc::Channel& channel, absl::Time deadline) {
+  ReconnectPolicy policy(deadline);
+  while (std::optional<absl::Duration> wait = policy.NextWait(absl::Now())) {
+    grpc::experimental::ChannelResetConnectionBackoff(&channel);
+    if (channel.WaitForConnected(absl::ToChronoTime(absl::Now() + *wait))) return true;
+  }
+  return false;
 }
 
 // A failure a resubmission may get past: the coordinator did not mark it final, and it says
@@ -368,11 +384,18 @@ absl::StatusOr<MapSummary> Client::RunJob(
   // Whatever the outcome, the buffer may serve the next job.
   absl::Cleanup return_shared = [this, &shared] { ReleaseSharedValues(std::move(shared)); };
   const absl::Time job_deadline = absl::Now() + options_.map_timeout;
+  // The coordinator process that ran the submission lost last (0: none, or not said).
+  uint64_t lost_incarnation = 0;
+  auto on_resumed = [&](const JobStart& resumed) {
+    const std::string notice =
+        ResumptionNotice(address_, lost_incarnation, resumed.coordinator_incarnation);
+    if (!notice.empty()) Notice(notice);
+  };
 
   while (true) {
     const uint64_t held_before = assembler.received().size();
     StreamOutcome outcome = StreamOnce(*stub_->map, request, job_deadline, assembler,
-                                       shared.get(), on_start, on_chunk);
+                                       shared.get(), on_start, on_chunk, on_resumed);
     if (outcome.status.ok()) return assembler.Finish(*outcome.stats);
     if (!IsRetryable(outcome) || options_.reconnect_timeout <= absl::ZeroDuration()) {
       return Explain(outcome.status, address_);
@@ -399,7 +422,7 @@ absl::StatusOr<MapSummary> Client::RunJob(
                           absl::FormatDuration(absl::Ceil(reconnect_deadline - absl::Now(),
                                                            absl::Seconds(1))),
                           " for it to come back"));
-      if (!stub_->channel->WaitForConnected(absl::ToChronoTime(reconnect_deadline))) {
+      if (!AwaitCoordinator(*stub_->channel, reconnect_deadline)) {
         return absl::UnavailableError(absl::StrCat(
             "lost the coordinator at ", address_, " and it did not come back in time (",
             progress, "); last error: ", outcome.status.message()));
@@ -409,6 +432,7 @@ absl::StatusOr<MapSummary> Client::RunJob(
                           outcome.status.ToString(), "); ", progress));
     }
     if (assembler.started()) {
+      lost_incarnation = assembler.start().coordinator_incarnation;
       // Same plan, so the chunk indices already held keep their meaning.
       request.set_chunk_size(static_cast<int64_t>(assembler.start().chunk_size));
       const uint64_t claimed =

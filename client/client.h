@@ -39,7 +39,9 @@ struct ClientOptions {
   // Deadline of GetClusterInfo (not counting its optional wait for workers).
   absl::Duration info_timeout = absl::Seconds(10);
   // When the coordinator goes away mid-job (crash, restart, network), wait up to this long
-  // for it to come back, then resubmit only the chunks not received yet. A job that got
+  // for it to come back (looking at least every 250 ms, so a restarted coordinator is
+  // reached within about that long of answering), then resubmit only the chunks not
+  // received yet. A job that got
   // results before failing UNAVAILABLE (its workers went away and none came back within the
   // coordinator's --worker_wait) is resubmitted the same way, at once. An UNAVAILABLE with
   // nothing received from a coordinator that stays reachable is returned: resubmitting at
@@ -81,6 +83,9 @@ struct JobStart {
   uint64_t num_chunks = 0;
   int cluster_slots = 0;  // cpu_count analog: slots of all registered workers
   int job_slots = 0;      // slots of the workers this job may use
+  // The coordinator process running the job (JobStarted.coordinator_incarnation; 0: not
+  // sent). After a resubmission, that of the coordinator that took it over.
+  uint64_t coordinator_incarnation = 0;
 };
 
 struct ChunkResult {

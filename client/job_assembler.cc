@@ -34,6 +34,7 @@ absl::Status JobAssembler::OnRestart(const JobStart& start) {
         start.chunk_size, ", expected ", start_.num_chunks, " of ", start_.chunk_size, ")"));
   }
   start_.job_id = start.job_id;
+  start_.coordinator_incarnation = start.coordinator_incarnation;
   return absl::OkStatus();
 }
 

@@ -58,6 +58,9 @@ struct JobInfo {
 
 // v1::ClusterInfo.
 struct ClusterInfo {
+  // The answering coordinator process (ClusterInfo.coordinator_incarnation): another value
+  // in a later answer means the coordinator restarted in between. 0: not sent.
+  uint64_t coordinator_incarnation = 0;
   int total_slots = 0;
   std::vector<WorkerInfo> workers;  // by order of registration
   std::vector<JobInfo> jobs;        // by order of submission

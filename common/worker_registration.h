@@ -53,6 +53,9 @@ struct RegistrationGrant {
   absl::Duration heartbeat_interval;
   // Silence longer than this and the worker is declared dead; it follows the interval.
   absl::Duration lease_timeout;
+  // The coordinator process that made the registration (proto/gpool.proto,
+  // RegisterWorkerResponse.coordinator_incarnation); 0 when it did not say.
+  uint64_t coordinator_incarnation = 0;
 };
 
 // What the coordinator asks of one worker's heartbeats once it is registered. The coordinator
@@ -61,6 +64,9 @@ struct RegistrationGrant {
 struct HeartbeatGrant {
   absl::Duration interval;
   absl::Duration lease_timeout;
+  // The coordinator process that answered the beat; 0 when it did not say. Another value than
+  // the registration's means the registration is gone: register again.
+  uint64_t coordinator_incarnation = 0;
 };
 
 }  // namespace gpool

@@ -101,6 +101,7 @@ WorkerIdentity FromProto(const v1::WorkerRef& proto) {
 }
 
 void ToProto(const ClusterInfo& info, v1::ClusterInfo* proto) {
+  proto->set_coordinator_incarnation(info.coordinator_incarnation);
   proto->set_total_slots(info.total_slots);
   for (const WorkerInfo& worker : info.workers) {
     v1::WorkerStatus* status = proto->add_workers();
@@ -131,6 +132,7 @@ void ToProto(const ClusterInfo& info, v1::ClusterInfo* proto) {
 
 ClusterInfo FromProto(const v1::ClusterInfo& proto) {
   ClusterInfo info;
+  info.coordinator_incarnation = proto.coordinator_incarnation();
   info.total_slots = proto.total_slots();
   for (const v1::WorkerStatus& status : proto.workers()) {
     WorkerInfo& worker = info.workers.emplace_back();

@@ -151,7 +151,8 @@ int RunCoordinator(const CoordinatorDaemonOptions& daemon_options) {
   grpc::Server& server = *started->server;
   HealthService& health = *started->health;
   LogInfo(absl::StrCat(
-      "listening on ", host_port.host, ":", started->port,
+      "listening on ", host_port.host, ":", started->port, " as incarnation ",
+      absl::Hex(service.incarnation(), absl::kZeroPad16),
       transport.secure() ? absl::StrCat(" with mutual TLS (", transport.credentials_directory, ")")
                          : std::string(" in plain text"),
       " (lease ",

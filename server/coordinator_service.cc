@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <random>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -20,6 +21,17 @@ constexpr absl::Duration kWorkerWaitSlice = absl::Milliseconds(100);
 
 absl::Duration TimeUntil(std::chrono::system_clock::time_point deadline) {
   return absl::FromChrono(deadline - std::chrono::system_clock::now());
+}
+
+// 64 random bits, never 0 (0 means "not sent" on the wire). Not a secret: every answer shows
+// it; it only has to differ from the previous coordinator's.
+uint64_t NewIncarnation() {
+  std::random_device device;
+  uint64_t incarnation = 0;
+  while (incarnation == 0) {
+    incarnation = (static_cast<uint64_t>(device()) << 32) ^ static_cast<uint64_t>(device());
+  }
+  return incarnation;
 }
 
 const Clock* RealTime() {
@@ -62,6 +74,7 @@ class CoordinatorService::HeartbeatCall final {
         if (grant.ok()) {
           response_.set_heartbeat_interval_ms(absl::ToInt64Milliseconds(grant->interval));
           response_.set_lease_timeout_ms(absl::ToInt64Milliseconds(grant->lease_timeout));
+          response_.set_coordinator_incarnation(service_->incarnation_);
         }
         status = ToGrpcStatus(grant.status());
       }
@@ -111,6 +124,7 @@ grpc::Status CoordinatorService::RegisterWorker(grpc::ServerContext* context,
   response->set_worker_id(grant->worker_id);
   response->set_heartbeat_interval_ms(absl::ToInt64Milliseconds(grant->heartbeat_interval));
   response->set_lease_timeout_ms(absl::ToInt64Milliseconds(grant->lease_timeout));
+  response->set_coordinator_incarnation(incarnation_);
   return grpc::Status::OK;
 }
 
@@ -145,11 +159,12 @@ int MapMethodIndex() {
 
 CoordinatorService::CoordinatorService(Scheduler* scheduler, CompletionQueueLoop* loop,
                                        absl::Duration client_stall_timeout,
-                                       const Clock* clock)
+                                       const Clock* clock, uint64_t incarnation)
     : scheduler_(scheduler),
       loop_(loop),
       client_stall_timeout_(client_stall_timeout),
       clock_(clock != nullptr ? clock : RealTime()),
+      incarnation_(incarnation != 0 ? incarnation : NewIncarnation()),
       map_method_(MapMethodIndex()) {
   // Map is served with RawMessage responses, which the generated WithAsyncMethod_Map would
   // fix to MapResponse. On the wire the call is the same server-streaming Map.
@@ -217,6 +232,7 @@ grpc::Status CoordinatorService::GetClusterInfo(grpc::ServerContext* context,
   absl::ReaderMutexLock lock(&mu_);
   if (stopped_) return Stopped();
   ToProto(scheduler_->Snapshot(), response);
+  response->set_coordinator_incarnation(incarnation_);
   return grpc::Status::OK;
 }
 

@@ -38,9 +38,14 @@ class CoordinatorService final
   // A Map call whose write has waited `client_stall_timeout` for the client to read is
   // cancelled, and its job with it (CancelStalledMapCalls). `clock` times those writes
   // (null: the real clock); it must outlive the service.
+  // `incarnation` identifies this coordinator process in every answer (proto/gpool.proto,
+  // RegisterWorkerResponse.coordinator_incarnation); 0 draws a random one.
   CoordinatorService(Scheduler* scheduler, CompletionQueueLoop* loop,
                      absl::Duration client_stall_timeout = absl::Seconds(60),
-                     const Clock* clock = nullptr);
+                     const Clock* clock = nullptr, uint64_t incarnation = 0);
+
+  // Never 0; random per process unless given.
+  uint64_t incarnation() const { return incarnation_; }
 
   // Starts accepting the loop's calls (Map, Heartbeat). Call once, after the server started.
   void AcceptCalls();
@@ -98,6 +103,7 @@ class CoordinatorService final
   CompletionQueueLoop* const loop_;
   const absl::Duration client_stall_timeout_;
   const Clock* const clock_;
+  const uint64_t incarnation_;
   // Map's method index (Map is registered by hand: its responses are RawMessage).
   const int map_method_;
 

@@ -34,7 +34,7 @@ RawChunkResult ToOutgoing(ChunkDelivery& delivery) {
   return outgoing;
 }
 
-v1::JobStarted StartedOf(const JobPlanInfo& plan) {
+v1::JobStarted StartedOf(const JobPlanInfo& plan, uint64_t coordinator_incarnation) {
   v1::JobStarted started;
   started.set_job_id(plan.job_id);
   started.set_total_elements(static_cast<int64_t>(plan.total_elements));
@@ -42,13 +42,14 @@ v1::JobStarted StartedOf(const JobPlanInfo& plan) {
   started.set_num_chunks(static_cast<int64_t>(plan.num_chunks));
   started.set_cluster_slots(plan.cluster_slots);
   started.set_job_slots(plan.job_slots);
+  started.set_coordinator_incarnation(coordinator_incarnation);
   return started;
 }
 
 // The MapResponse of a plan that has one (not a failure); moves the values (no copy).
-RawMessage EncodePlan(MapResponsePlan& plan) {
+RawMessage EncodePlan(MapResponsePlan& plan, uint64_t coordinator_incarnation) {
   std::optional<v1::JobStarted> started;
-  if (plan.started.has_value()) started = StartedOf(*plan.started);
+  if (plan.started.has_value()) started = StartedOf(*plan.started, coordinator_incarnation);
   std::vector<RawChunkResult> results;
   results.reserve(plan.chunks.size());
   for (ChunkDelivery& chunk : plan.chunks) results.push_back(ToOutgoing(chunk));
@@ -227,7 +228,7 @@ void CoordinatorService::MapCall::WriteNextLocked() {
   std::optional<MapResponsePlan> plan = planner_.Next();
   if (!plan.has_value()) return;
   if (plan->failure.has_value()) return EndCallLocked(*plan->failure, plan->final);
-  message_ = EncodePlan(*plan);
+  message_ = EncodePlan(*plan, service_->incarnation_);
   if (plan->finished.has_value()) {
     // OnWriteDone does not run for this write.
     return StartWriteAndFinish(&message_, grpc::WriteOptions(), grpc::Status::OK);

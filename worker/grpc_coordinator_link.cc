@@ -31,7 +31,18 @@ absl::StatusOr<HeartbeatGrant> GrantOf(int64_t interval_ms, int64_t lease_timeou
 }  // namespace
 
 GrpcCoordinatorLink::GrpcCoordinatorLink(std::shared_ptr<grpc::Channel> channel)
-    : stub_(v1::Coordinator::NewStub(std::move(channel))) {}
+    : channel_(std::move(channel)), stub_(v1::Coordinator::NewStub(channel_)) {}
+
+absl::Status GrpcCoordinatorLink::Failed(const grpc::Status& status) {
+  if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
+    // The registration loop decides when to try again (within about a heartbeat interval),
+    // not gRPC's reconnect backoff, which would let calls fail without dialling for up to
+    // 2 s and so find a restarted coordinator that much later. Dialling a refused port on
+    // the next beat costs next to nothing.
+    grpc::experimental::ChannelResetConnectionBackoff(channel_.get());
+  }
+  return FromGrpcStatus(status);
+}
 
 absl::StatusOr<RegistrationGrant> GrpcCoordinatorLink::Register(
     const WorkerRegistration& registration) {
@@ -47,7 +58,7 @@ absl::StatusOr<RegistrationGrant> GrpcCoordinatorLink::Register(
   request.set_max_chunks_per_call(registration.max_chunks_per_call);
   v1::RegisterWorkerResponse response;
   grpc::Status status = stub_->RegisterWorker(&context, request, &response);
-  if (!status.ok()) return FromGrpcStatus(status);
+  if (!status.ok()) return Failed(status);
   absl::StatusOr<HeartbeatGrant> heartbeats =
       GrantOf(response.heartbeat_interval_ms(), response.lease_timeout_ms(), "RegisterWorker");
   if (!heartbeats.ok()) return heartbeats.status();
@@ -55,6 +66,7 @@ absl::StatusOr<RegistrationGrant> GrpcCoordinatorLink::Register(
   grant.worker_id = response.worker_id();
   grant.heartbeat_interval = heartbeats->interval;
   grant.lease_timeout = heartbeats->lease_timeout;
+  grant.coordinator_incarnation = response.coordinator_incarnation();
   return grant;
 }
 
@@ -69,8 +81,11 @@ absl::StatusOr<HeartbeatGrant> GrpcCoordinatorLink::Heartbeat(const std::string&
   beat.set_heartbeat_interval_ms(absl::ToInt64Milliseconds(interval));
   v1::HeartbeatResponse response;
   grpc::Status status = stub_->Heartbeat(&context, beat, &response);
-  if (!status.ok()) return FromGrpcStatus(status);
-  return GrantOf(response.heartbeat_interval_ms(), response.lease_timeout_ms(), "Heartbeat");
+  if (!status.ok()) return Failed(status);
+  absl::StatusOr<HeartbeatGrant> grant =
+      GrantOf(response.heartbeat_interval_ms(), response.lease_timeout_ms(), "Heartbeat");
+  if (grant.ok()) grant->coordinator_incarnation = response.coordinator_incarnation();
+  return grant;
 }
 
 absl::Status GrpcCoordinatorLink::Drain(const std::string& worker_id, uint64_t incarnation) {

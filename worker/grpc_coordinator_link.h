@@ -39,7 +39,11 @@ class GrpcCoordinatorLink final : public CoordinatorLink {
                                                               const v1::WorkerLeaveRequest&,
                                                               v1::WorkerLeaveResponse*);
   absl::Status Leave(LeaveMethod method, const std::string& worker_id, uint64_t incarnation);
+  // `status` as an absl::Status; on UNAVAILABLE also resets the channel's reconnect backoff,
+  // so that the next call dials the coordinator at once.
+  absl::Status Failed(const grpc::Status& status);
 
+  const std::shared_ptr<grpc::Channel> channel_;
   const std::unique_ptr<v1::Coordinator::Stub> stub_;
 };
 

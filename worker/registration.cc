@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "common/log.h"
 
 namespace gpool {
@@ -17,6 +18,23 @@ absl::Duration BackoffDelay(const BackoffPolicy& policy, int failures,
                absl::ToDoubleSeconds(policy.max));
   std::uniform_real_distribution<double> spread(1.0 - policy.jitter, 1.0 + policy.jitter);
   return absl::Seconds(base_seconds * spread(random));
+}
+
+absl::Duration RegistrationRetryDelay(const BackoffPolicy& policy, int failures,
+                                      const absl::Status& failure, std::mt19937_64& random) {
+  if (!absl::IsUnavailable(failure) && !absl::IsDeadlineExceeded(failure)) {
+    return BackoffDelay(policy, failures, random);
+  }
+  BackoffPolicy unreachable = policy;
+  unreachable.max = std::min(policy.max, policy.unreachable_max);
+  return BackoffDelay(unreachable, failures, random);
+}
+
+bool MustRegisterAgain(const absl::StatusOr<HeartbeatGrant>& beat, uint64_t registered_with) {
+  if (absl::IsNotFound(beat.status())) return true;
+  if (!beat.ok()) return false;
+  return registered_with != 0 && beat->coordinator_incarnation != 0 &&
+         beat->coordinator_incarnation != registered_with;
 }
 
 RegistrationLoop::RegistrationLoop(CoordinatorLink* link, WorkerRegistration registration,
@@ -84,10 +102,17 @@ absl::Duration RegistrationLoop::heartbeat_interval() const {
   return heartbeat_interval_;
 }
 
+uint64_t RegistrationLoop::coordinator_incarnation() const {
+  absl::MutexLock lock(&mu_);
+  return coordinator_incarnation_;
+}
+
 void RegistrationLoop::Loop() {
   std::mt19937_64 random(registration_.incarnation);
   int failures = 0;
   std::string worker_id;
+  // The coordinator process that granted the registration (0: it did not say).
+  uint64_t registered_with = 0;
   // The interval granted last (at registration, then by heartbeats).
   absl::Duration heartbeat_interval;
   // Until the next beat: the interval, except right after a new grant.
@@ -103,7 +128,8 @@ void RegistrationLoop::Loop() {
         return;
       }
       if (!grant.ok()) {
-        const absl::Duration delay = BackoffDelay(backoff_, failures++, random);
+        const absl::Duration delay =
+            RegistrationRetryDelay(backoff_, failures++, grant.status(), random);
         // The first failure is normal while a coordinator starts; say more as it goes on.
         (failures > 3 ? LogWarning : LogDebug)(
             absl::StrCat("registration failed (", grant.status().ToString(), "); retrying in ",
@@ -113,15 +139,18 @@ void RegistrationLoop::Loop() {
       }
       failures = 0;
       worker_id = grant->worker_id;
+      registered_with = grant->coordinator_incarnation;
       heartbeat_interval = grant->heartbeat_interval;
       wait = heartbeat_interval;
       LogInfo(absl::StrCat("registered as ", worker_id, " (heartbeat every ",
                            absl::FormatDuration(heartbeat_interval), ", lease ",
-                           absl::FormatDuration(grant->lease_timeout), ")"));
+                           absl::FormatDuration(grant->lease_timeout), "; coordinator ",
+                           absl::Hex(registered_with, absl::kZeroPad16), ")"));
       {
         absl::MutexLock lock(&mu_);
         worker_id_ = worker_id;
         heartbeat_interval_ = heartbeat_interval;
+        coordinator_incarnation_ = registered_with;
         ++registrations_;
       }
       if (on_state_change_) on_state_change_(true);
@@ -131,14 +160,23 @@ void RegistrationLoop::Loop() {
     wait = heartbeat_interval;
     absl::StatusOr<HeartbeatGrant> grant =
         link_->Heartbeat(worker_id, registration_.incarnation, heartbeat_interval);
-    if (absl::IsNotFound(grant.status())) {
-      LogWarning(absl::StrCat("the coordinator no longer knows ", worker_id,
-                              "; registering again"));
+    if (MustRegisterAgain(grant, registered_with)) {
+      LogWarning(grant.ok()
+                     ? absl::StrCat("the coordinator restarted (incarnation ",
+                                    absl::Hex(registered_with, absl::kZeroPad16), " is now ",
+                                    absl::Hex(grant->coordinator_incarnation, absl::kZeroPad16),
+                                    "); registering ", worker_id, " again")
+                     : absl::StrCat("the coordinator no longer knows ", worker_id,
+                                    "; registering again"));
+      // At once: the coordinator answers, so nothing is gained by waiting, and every moment
+      // unregistered is a moment this worker's slots are idle.
       worker_id.clear();
+      registered_with = 0;
       {
         absl::MutexLock lock(&mu_);
         worker_id_.clear();
         heartbeat_interval_ = absl::ZeroDuration();
+        coordinator_incarnation_ = 0;
       }
       if (on_state_change_) on_state_change_(false);
     } else if (!grant.ok()) {

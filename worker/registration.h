@@ -1,7 +1,8 @@
 // Keeps a worker registered with its coordinator: registers, heartbeats at the interval the
 // coordinator asks for (adopting each new grant: the interval grows with the cluster), and
-// registers again (with exponential backoff and jitter) whenever the coordinator no longer
-// knows it, e.g. after a coordinator restart or a lease expiry; stops for good when the
+// registers again at once whenever the coordinator no longer knows it (a lease expiry) or
+// answers as another coordinator process (a restart: another coordinator_incarnation), retrying
+// a failed registration with exponential backoff and jitter; stops for good when the
 // coordinator says another live worker holds its address. Transport-free: the RPCs go
 // through a CoordinatorLink.
 #ifndef GPOOL_WORKER_REGISTRATION_H_
@@ -48,10 +49,28 @@ struct BackoffPolicy {
   // Each delay is scaled by a random factor in [1 - jitter, 1 + jitter], so workers that
   // lost the same coordinator do not come back in lock-step.
   double jitter = 0.2;
+  // The cap (before jitter) while the coordinator cannot be reached at all: a restarted
+  // coordinator is then found within about this long of its start. Dialling a coordinator
+  // that is down costs it nothing; the longer `max` is for a coordinator that answers and
+  // refuses (e.g. RESOURCE_EXHAUSTED), where a fleet retrying fast would add to its load.
+  absl::Duration unreachable_max = absl::Milliseconds(500);
 };
 
 // The delay before registration attempt `failures + 1`, given `failures` failures so far.
 absl::Duration BackoffDelay(const BackoffPolicy& policy, int failures, std::mt19937_64& random);
+
+// The delay before registering again after `failures` failures, the last being `failure`:
+// BackoffDelay, capped at policy.unreachable_max while the coordinator cannot be reached
+// (UNAVAILABLE, DEADLINE_EXCEEDED).
+absl::Duration RegistrationRetryDelay(const BackoffPolicy& policy, int failures,
+                                      const absl::Status& failure, std::mt19937_64& random);
+
+// Whether a registered worker must register again after this heartbeat outcome: NOT_FOUND
+// (the coordinator does not know the registration), or an answer from another coordinator
+// process than the one that made it (`registered_with`, RegistrationGrant's
+// coordinator_incarnation; an incarnation of 0 is "not said" and compares with nothing).
+// Other failures are not: the beat did not arrive, and the worker beats again.
+bool MustRegisterAgain(const absl::StatusOr<HeartbeatGrant>& beat, uint64_t registered_with);
 
 // Runs its loop on a background thread between Start and Stop. Thread-safe.
 class RegistrationLoop {
@@ -90,6 +109,9 @@ class RegistrationLoop {
   int registrations() const;
   // The interval the worker beats at now (the last one granted); zero while unregistered.
   absl::Duration heartbeat_interval() const;
+  // The incarnation of the coordinator the worker is registered with; 0 while unregistered
+  // (or when the coordinator does not say).
+  uint64_t coordinator_incarnation() const;
 
  private:
   void Loop();
@@ -105,6 +127,7 @@ class RegistrationLoop {
   std::string worker_id_ ABSL_GUARDED_BY(mu_);
   int registrations_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Duration heartbeat_interval_ ABSL_GUARDED_BY(mu_);
+  uint64_t coordinator_incarnation_ ABSL_GUARDED_BY(mu_) = 0;
 
   std::thread thread_;  // Last: started after every other member is ready.
 };

@@ -38,6 +38,9 @@ BACKOFF_INITIAL_S = 0.1
 BACKOFF_MULTIPLIER = 2.0
 BACKOFF_MAX_S = 5.0
 BACKOFF_JITTER = 0.2
+# The cap while the coordinator cannot be reached at all (UNAVAILABLE, DEADLINE_EXCEEDED): a
+# restarted coordinator is then found within about this long of its start.
+BACKOFF_UNREACHABLE_MAX_S = 0.5
 # Running chunks get this long to finish on SIGTERM.
 SHUTDOWN_GRACE_S = 5.0
 # How many elements run between two checks that the coordinator still wants the chunk.
@@ -70,9 +73,17 @@ def identity(x):
 FUNCTIONS = {"identity": identity, "square": square}
 
 
-def backoff_delay(failures, rng):
-    base = min(BACKOFF_INITIAL_S * BACKOFF_MULTIPLIER ** failures, BACKOFF_MAX_S)
+def backoff_delay(failures, rng, unreachable=False):
+    cap = BACKOFF_UNREACHABLE_MAX_S if unreachable else BACKOFF_MAX_S
+    base = min(BACKOFF_INITIAL_S * BACKOFF_MULTIPLIER ** failures, cap)
     return base * rng.uniform(1.0 - BACKOFF_JITTER, 1.0 + BACKOFF_JITTER)
+
+
+def must_register_again(registered_with, answered_by):
+    """Whether a heartbeat answered by coordinator incarnation `answered_by` means the
+    registration made by `registered_with` is gone (another coordinator process: a restart).
+    0 is "not sent" and compares with nothing."""
+    return registered_with != 0 and answered_by != 0 and registered_with != answered_by
 
 
 def make_servicer_class(grpc, pb2, pb2_grpc):
@@ -204,7 +215,8 @@ def make_servicer_class(grpc, pb2, pb2_grpc):
 
 
 class RegistrationLoop:
-    """Registers, heartbeats, and registers again when the coordinator forgets the worker.
+    """Registers, heartbeats, and registers again at once when the coordinator forgets the
+    worker (NOT_FOUND) or answers as another coordinator process (a restart).
 
     Runs on its own thread until stop() is called. Every RPC carries a deadline.
     """
@@ -233,6 +245,8 @@ class RegistrationLoop:
         grpc = self._grpc
         failures = 0
         worker_id = ""
+        # The coordinator process that made the registration (0: it did not say).
+        registered_with = 0
         # The interval granted last (at registration, then by heartbeats), which every beat
         # reports, and the wait until the next beat: the interval, except right after a new
         # grant.
@@ -251,7 +265,9 @@ class RegistrationLoop:
                         if self._on_refused:
                             self._on_refused()
                         return
-                    delay = backoff_delay(failures, self._rng)
+                    unreachable = error.code() in (grpc.StatusCode.UNAVAILABLE,
+                                                   grpc.StatusCode.DEADLINE_EXCEEDED)
+                    delay = backoff_delay(failures, self._rng, unreachable)
                     failures += 1
                     # The first failures are normal while a coordinator starts.
                     (log.warning if failures > 3 else log.debug)(
@@ -261,10 +277,12 @@ class RegistrationLoop:
                     continue
                 failures = 0
                 worker_id = grant.worker_id
+                registered_with = grant.coordinator_incarnation
                 interval_ms = grant.heartbeat_interval_ms
                 wait_s = interval_ms / 1000.0
-                log.info("registered as %s (heartbeat every %gs, lease %gs)", worker_id,
-                         interval_ms / 1000.0, grant.lease_timeout_ms / 1000.0)
+                log.info("registered as %s (heartbeat every %gs, lease %gs; coordinator %016x)",
+                         worker_id, interval_ms / 1000.0, grant.lease_timeout_ms / 1000.0,
+                         registered_with)
                 continue
             if self._stop.wait(wait_s):
                 break
@@ -286,6 +304,12 @@ class RegistrationLoop:
                     # Keep heartbeating: if the silence outlasts the lease, the coordinator
                     # answers NOT_FOUND once reachable again, and we register anew.
                     log.debug("heartbeat failed (%s: %s)", error.code().name, error.details())
+                continue
+            if must_register_again(registered_with, grant.coordinator_incarnation):
+                log.warning("the coordinator restarted (incarnation %016x is now %016x); "
+                            "registering %s again", registered_with,
+                            grant.coordinator_incarnation, worker_id)
+                worker_id = ""
                 continue
             if grant.heartbeat_interval_ms != interval_ms:
                 log.info("the coordinator asks for a heartbeat every %gs (was %gs; lease %gs)",

@@ -3,6 +3,7 @@
 #include "absl/numeric/int128.h"
 #include "client/cli_output.h"
 #include "client/job_assembler.h"
+#include "client/reconnect_policy.h"
 #include "common/shared_values.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -238,12 +239,87 @@ TEST(JobAssemblerTest, Restart_SamePlanKeepsReceivedChunks) {
   EXPECT_EQ(summary.job.job_id, "job-7");
 }
 
+// The summary names the coordinator that finished the job, not the one that lost it.
+TEST(JobAssemblerTest, Restart_OnAnotherCoordinator_TakesItsIncarnation) {
+  JobAssembler assembler(/*keep_values=*/false);
+  JobStart first = Start(6, 2);
+  first.coordinator_incarnation = 11;
+  ASSERT_OK(assembler.OnStart(first));
+  JobStart again = Start(6, 2);
+  again.coordinator_incarnation = 22;
+  ASSERT_OK(assembler.OnRestart(again));
+  EXPECT_EQ(assembler.start().coordinator_incarnation, 22u);
+}
+
 TEST(JobAssemblerTest, Restart_DifferentPlan_IsDataLoss) {
   JobAssembler assembler(/*keep_values=*/false);
   ASSERT_OK(assembler.OnStart(Start(6, 2)));
   EXPECT_THAT(assembler.OnRestart(Start(6, 3)),
               StatusIs(absl::StatusCode::kDataLoss, HasSubstr("planned differently")));
 }
+
+// ---- ReconnectPolicy ----------------------------------------------------------------------
+
+TEST(ReconnectPolicyTest, NextWait_DoublesFromFirstWaitUpToMaxWait) {
+  const absl::Time start = absl::FromUnixSeconds(1000);
+  ReconnectPolicy policy(start + absl::Seconds(60));
+  std::vector<absl::Duration> waits;
+  for (int i = 0; i < 7; ++i) waits.push_back(*policy.NextWait(start));
+  EXPECT_THAT(waits, ElementsAre(absl::Milliseconds(20), absl::Milliseconds(40),
+                                 absl::Milliseconds(80), absl::Milliseconds(160),
+                                 absl::Milliseconds(250), absl::Milliseconds(250),
+                                 absl::Milliseconds(250)));
+}
+
+// However long the coordinator stays away, an attempt never waits longer than max_wait: a
+// coordinator that comes back after an hour is reached as fast as one back after a second.
+TEST(ReconnectPolicyTest, NextWait_ManyAttempts_StaysAtMaxWait) {
+  const absl::Time start = absl::FromUnixSeconds(1000);
+  ReconnectPolicy policy(start + absl::Hours(2));
+  absl::Time now = start;
+  std::optional<absl::Duration> wait;
+  for (int i = 0; i < 20000; ++i) {
+    wait = policy.NextWait(now);
+    ASSERT_TRUE(wait.has_value());
+    now += *wait;
+  }
+  EXPECT_EQ(*wait, absl::Milliseconds(250));
+}
+
+TEST(ReconnectPolicyTest, NextWait_NeverPastTheDeadline) {
+  const absl::Time start = absl::FromUnixSeconds(1000);
+  ReconnectPolicy policy(start + absl::Milliseconds(300));
+  EXPECT_EQ(*policy.NextWait(start + absl::Milliseconds(290)), absl::Milliseconds(10));
+}
+
+TEST(ReconnectPolicyTest, NextWait_DeadlinePassed_GivesUp) {
+  const absl::Time start = absl::FromUnixSeconds(1000);
+  ReconnectPolicy policy(start + absl::Seconds(1));
+  EXPECT_EQ(policy.NextWait(start + absl::Seconds(1)), std::nullopt);
+  EXPECT_EQ(policy.NextWait(start + absl::Seconds(5)), std::nullopt);
+}
+
+TEST(JudgeLostSubmissionTest, AnotherIncarnation_GoneWithItsCoordinator) {
+  EXPECT_EQ(JudgeLostSubmission(11, 22), LostSubmission::kGoneWithItsCoordinator);
+}
+
+TEST(JudgeLostSubmissionTest, SameIncarnation_CancelledWithItsCall) {
+  EXPECT_EQ(JudgeLostSubmission(11, 11), LostSubmission::kCancelledWithItsCall);
+}
+
+TEST(JudgeLostSubmissionTest, IncarnationNotSent_Unknown) {
+  EXPECT_EQ(JudgeLostSubmission(0, 22), LostSubmission::kUnknown);
+  EXPECT_EQ(JudgeLostSubmission(11, 0), LostSubmission::kUnknown);
+}
+
+TEST(ResumptionNoticeTest, Restart_NamesBothIncarnations) {
+  EXPECT_EQ(ResumptionNotice("127.0.0.1:5", 0x11, 0x22),
+            "the coordinator at 127.0.0.1:5 restarted (incarnation 0000000000000011 -> "
+            "0000000000000022): the job's first submission is gone with it; the resubmission "
+            "runs the missing chunks");
+}
+
+TEST(ResumptionNoticeTest, Unknown_IsEmpty) { EXPECT_EQ(ResumptionNotice("a:1", 0, 0x22), ""); }
 
 TEST(CliOutputTest, SumLine_SeedWording) {
   EXPECT_EQ(SumLine("square", Input::Range(1, 5000), 41679167500),

@@ -234,6 +234,52 @@ TEST(BackoffDelayTest, Jitter_SpreadsWorkersApart) {
   EXPECT_NE(BackoffDelay(policy, 3, a), BackoffDelay(policy, 3, b));
 }
 
+TEST(RegistrationRetryDelayTest, CoordinatorUnreachable_CappedAtUnreachableMax) {
+  BackoffPolicy policy;  // unreachable_max 500 ms, max 5 s
+  std::mt19937_64 random(7);
+  for (int failures = 0; failures < 20; ++failures) {
+    for (const absl::Status& failure :
+         {absl::UnavailableError("connection refused"), absl::DeadlineExceededError("slow")}) {
+      const absl::Duration delay = RegistrationRetryDelay(policy, failures, failure, random);
+      EXPECT_LE(delay, absl::Milliseconds(600)) << failures << " " << failure;
+    }
+  }
+}
+
+TEST(RegistrationRetryDelayTest, CoordinatorRefuses_GrowsToTheFullMax) {
+  BackoffPolicy policy;
+  std::mt19937_64 random(7);
+  const absl::Duration delay = RegistrationRetryDelay(
+      policy, 10, absl::ResourceExhaustedError("--max_workers"), random);
+  EXPECT_GE(delay, absl::Seconds(4));
+}
+
+TEST(MustRegisterAgainTest, NotFound_RegistersAgain) {
+  EXPECT_TRUE(MustRegisterAgain(absl::NotFoundError("unknown worker"), 5));
+}
+
+TEST(MustRegisterAgainTest, AnswerFromAnotherCoordinatorIncarnation_RegistersAgain) {
+  HeartbeatGrant beat{absl::Milliseconds(500), absl::Seconds(3), /*coordinator_incarnation=*/6};
+  EXPECT_TRUE(MustRegisterAgain(beat, 5));
+}
+
+TEST(MustRegisterAgainTest, AnswerFromTheSameIncarnation_KeepsTheRegistration) {
+  HeartbeatGrant beat{absl::Milliseconds(500), absl::Seconds(3), 5};
+  EXPECT_FALSE(MustRegisterAgain(beat, 5));
+}
+
+// A coordinator that does not send the field (0) tells nothing either way.
+TEST(MustRegisterAgainTest, IncarnationNotSent_KeepsTheRegistration) {
+  EXPECT_FALSE(MustRegisterAgain(HeartbeatGrant{absl::Milliseconds(500), absl::Seconds(3), 0}, 5));
+  EXPECT_FALSE(MustRegisterAgain(HeartbeatGrant{absl::Milliseconds(500), absl::Seconds(3), 6}, 0));
+}
+
+// The beat did not arrive: beat again, the registration may well be alive.
+TEST(MustRegisterAgainTest, Unreachable_KeepsTheRegistration) {
+  EXPECT_FALSE(MustRegisterAgain(absl::UnavailableError("connection refused"), 5));
+  EXPECT_FALSE(MustRegisterAgain(absl::DeadlineExceededError("slow"), 5));
+}
+
 // ---- RegistrationLoop -------------------------------------------------------------------
 
 // Fails the first `register_failures` registrations, then grants; heartbeats answer
@@ -258,6 +304,7 @@ class FakeLink final : public CoordinatorLink {
     grant.worker_id = "w" + std::to_string(register_calls_);
     grant.heartbeat_interval = absl::Milliseconds(1);
     grant.lease_timeout = absl::Seconds(1);
+    grant.coordinator_incarnation = coordinator_incarnation_;
     last_registration_ = registration;
     return grant;
   }
@@ -270,7 +317,7 @@ class FakeLink final : public CoordinatorLink {
     if (forget_) return absl::NotFoundError("unknown worker");
     // The current grant: the registration's 1 ms until Grant.
     const absl::Duration current = granted_.value_or(absl::Milliseconds(1));
-    return HeartbeatGrant{current, current * 6};
+    return HeartbeatGrant{current, current * 6, coordinator_incarnation_};
   }
 
   absl::Status Drain(const std::string& worker_id, uint64_t incarnation) override {
@@ -291,6 +338,12 @@ class FakeLink final : public CoordinatorLink {
   void Forget() {
     absl::MutexLock lock(&mu_);
     forget_ = true;
+  }
+  // Answers from now on as another coordinator process that still accepts the old
+  // registration's beats (what a worker must not rely on a restarted coordinator to refuse).
+  void BecomeIncarnation(uint64_t coordinator_incarnation) {
+    absl::MutexLock lock(&mu_);
+    coordinator_incarnation_ = coordinator_incarnation;
   }
   // Registrations are refused with ALREADY_EXISTS from now on.
   void Refuse() {
@@ -335,6 +388,7 @@ class FakeLink final : public CoordinatorLink {
   int heartbeats_ ABSL_GUARDED_BY(mu_) = 0;
   bool forget_ ABSL_GUARDED_BY(mu_) = false;
   bool refuse_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t coordinator_incarnation_ ABSL_GUARDED_BY(mu_) = 1001;
   std::optional<absl::Duration> granted_ ABSL_GUARDED_BY(mu_);
   std::vector<absl::Duration> reported_ ABSL_GUARDED_BY(mu_);
   WorkerRegistration last_registration_ ABSL_GUARDED_BY(mu_);
@@ -432,6 +486,20 @@ TEST(RegistrationLoopTest, HeartbeatNotFound_RegistersAgain) {
   link.Forget();
   ASSERT_TRUE(loop.AwaitRegistrations(2, absl::Seconds(10)));
   EXPECT_EQ(loop.worker_id(), "w2");
+}
+
+TEST(RegistrationLoopTest, HeartbeatFromAnotherCoordinatorIncarnation_RegistersAgain) {
+  FakeLink link(0);
+  RegistrationLoop loop(&link, TestRegistration(), FastBackoff());
+  loop.Start();
+  ASSERT_TRUE(loop.AwaitRegistrations(1, absl::Seconds(10)));
+  EXPECT_EQ(loop.coordinator_incarnation(), 1001u);
+  link.BecomeIncarnation(2002);
+  ASSERT_TRUE(loop.AwaitRegistrations(2, absl::Seconds(10)));
+  EXPECT_EQ(loop.coordinator_incarnation(), 2002u);
+  EXPECT_EQ(loop.worker_id(), "w2");
+  // The worker did not restart: it registers again as the same process.
+  EXPECT_EQ(link.last_registration().incarnation, 99u);
 }
 
 TEST(RegistrationLoopTest, Leave_DrainsWaitsForIdleThenDeregisters) {

@@ -11,10 +11,11 @@ is refused, and a clean exit on SIGTERM.
 
 import os
 import signal
+import time
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Cluster, check, log, run_test  # noqa: E402
+from harness import Cluster, TestFailure, check, log, run_test  # noqa: E402
 
 LEASE_TIMEOUT_S = 1.0
 
@@ -29,8 +30,9 @@ def test(bin_dir, source_dir):
     with Cluster(bin_dir, source_dir) as cluster:
         # A short lease so the re-registration check below takes about a second, and a short
         # wait for workers for the function nobody here offers.
-        cluster.start_coordinator(f"--lease_timeout={int(LEASE_TIMEOUT_S * 1000)}ms",
-                                  "--heartbeat_interval=200ms", "--worker_wait=1s")
+        coordinator_flags = (f"--lease_timeout={int(LEASE_TIMEOUT_S * 1000)}ms",
+                             "--heartbeat_interval=200ms", "--worker_wait=1s")
+        coordinator = cluster.start_coordinator(*coordinator_flags)
         # At most 3 chunks per call: one-element chunks below then travel 3 to a call, and a
         # call of more would be refused (FAILED_PRECONDITION, a fault of the worker).
         worker = cluster.start_python_worker("python-worker", 3, "--max_chunks_per_call=3")
@@ -113,6 +115,37 @@ def test(bin_dir, source_dir):
         check(len(still) == 1 and still[0].ref.worker_id == again.ref.worker_id,
               f"after the forged registration: {[w.ref.worker_id for w in still]}")
         log("a forged registration for its address was refused ALREADY_EXISTS")
+
+        # The coordinator SIGKILLed and started again on its port: the worker's next beat
+        # reaches the new coordinator (another coordinator_incarnation, an unknown worker id),
+        # and it registers again at once, as the same process.
+        before = cluster.cluster_info()
+        coordinator.kill()
+        coordinator.wait()
+        os.remove(os.path.join(cluster.scratch, "coordinator.port"))
+        port = cluster.address.rsplit(":", 1)[1]
+        cluster.start_coordinator(*coordinator_flags, f"--listen=127.0.0.1:{port}")
+        restarted = time.monotonic()
+
+        def registered_again():
+            try:
+                return bool(cluster.cluster_info(timeout=1).workers)
+            except TestFailure:  # the first call may still meet the old connection
+                return False
+
+        cluster.wait_until("the worker registered with the restarted coordinator",
+                           registered_again, timeout=10)
+        took = time.monotonic() - restarted
+        after = cluster.cluster_info()
+        # Within two of its 200 ms heartbeat intervals, with room for a loaded machine.
+        check(took < 1.5, f"the worker registered again {took:.2f}s after the restart")
+        check(after.workers[0].ref.pid == worker.pid,
+              f"registered after the restart: pid {after.workers[0].ref.pid}")
+        check(before.coordinator_incarnation != 0 and after.coordinator_incarnation != 0
+              and before.coordinator_incarnation != after.coordinator_incarnation,
+              f"coordinator incarnation {before.coordinator_incarnation:016x} -> "
+              f"{after.coordinator_incarnation:016x}")
+        log(f"re-registered {took:.2f}s after the coordinator restarted")
 
         code = cluster.stop(worker)
         check(code == 0, f"the Python worker exited with {code} on SIGTERM")
