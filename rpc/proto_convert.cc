@@ -102,6 +102,7 @@ WorkerIdentity FromProto(const v1::WorkerRef& proto) {
 
 void ToProto(const ClusterInfo& info, v1::ClusterInfo* proto) {
   proto->set_total_slots(info.total_slots);
+  proto->set_workers_omitted(info.workers_omitted);
   for (const WorkerInfo& worker : info.workers) {
     v1::WorkerStatus* status = proto->add_workers();
     ToProto(worker.ref, status->mutable_ref());
@@ -132,6 +133,7 @@ void ToProto(const ClusterInfo& info, v1::ClusterInfo* proto) {
 ClusterInfo FromProto(const v1::ClusterInfo& proto) {
   ClusterInfo info;
   info.total_slots = proto.total_slots();
+  info.workers_omitted = proto.workers_omitted();
   for (const v1::WorkerStatus& status : proto.workers()) {
     WorkerInfo& worker = info.workers.emplace_back();
     worker.ref = FromProto(status.ref());

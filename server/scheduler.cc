@@ -262,7 +262,8 @@ ClusterInfo Scheduler::Snapshot() const {
   const absl::Time now = clock_->Now();
   ClusterInfo snapshot;
   snapshot.total_slots = registry_.TotalSlots();
-  snapshot.workers = registry_.Snapshot(now);
+  snapshot.workers = registry_.Snapshot(now, kMaxWorkerListBytes);
+  snapshot.workers_omitted = static_cast<int>(registry_.size() - snapshot.workers.size());
   snapshot.jobs = jobs_.Snapshot(now);
   return snapshot;
 }
