@@ -72,7 +72,6 @@ absl::StatusOr<std::variant<AddressReplacement, AddressHolder>> WorkerRegistry::
           registration.host, "/", registration.pid,
           " cannot take it over: give each worker its own address (--listen port, "
           "--advertise_host)");
-      LogWarning(absl::StrCat("registration refused: ", refusal));
       return absl::AlreadyExistsError(refusal);
     }
     claim.replaced.emplace_back(
