@@ -30,6 +30,7 @@
 #include "gpool.grpc.pb.h"
 #include "rpc/transport.h"
 #include "gtest/gtest.h"
+#include "tests/support/cluster_fixture.h"
 #include "tests/support/integration_helpers.h"
 #include "tests/support/status_matchers.h"
 
@@ -50,12 +51,8 @@ const std::vector<std::string> kFastLeases = {"--lease_timeout=1s", "--heartbeat
 
 std::unique_ptr<LocalCluster> StartCluster(int workers, std::vector<std::string> worker_flags,
                                            std::vector<std::string> coordinator_flags = kFastLeases) {
-  LocalClusterOptions options;
-  options.workers = workers;
-  options.binary_dir = std::string(BinaryPath("gpool")).substr(0, BinaryPath("gpool").rfind('/'));
-  options.worker_flags = std::move(worker_flags);
-  options.coordinator_flags = std::move(coordinator_flags);
-  absl::StatusOr<std::unique_ptr<LocalCluster>> cluster = LocalCluster::Start(options);
+  absl::StatusOr<std::unique_ptr<LocalCluster>> cluster = LocalCluster::Start(
+      testing::TestClusterOptions(workers, std::move(worker_flags), std::move(coordinator_flags)));
   EXPECT_TRUE(cluster.ok()) << cluster.status();
   return cluster.ok() ? *std::move(cluster) : nullptr;
 }
