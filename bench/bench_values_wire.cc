@@ -112,9 +112,17 @@ class LoopbackServer {
     thread_ = std::thread([this] { Run(); });
   }
   ~LoopbackServer() {
+    // The server first: the call the thread requested (or requests next) then completes
+    // with ok == false and the thread ends. The queue only after that: gRPC aborts on a call
+    // requested on a queue already shut down, which the thread could do after its last call.
     server_->Shutdown();
-    cq_->Shutdown();
     thread_.join();
+    cq_->Shutdown();
+    // Drain whatever the shutdown completed.
+    void* tag = nullptr;
+    bool ok = false;
+    while (cq_->Next(&tag, &ok)) {
+    }
   }
 
   std::string address() const { return absl::StrCat("127.0.0.1:", port_); }
@@ -130,11 +138,6 @@ class LoopbackServer {
       stream.Read(&request, this);
       if (!Await(*cq_)) break;
       serve_(context, stream, std::move(request), *cq_);
-    }
-    // Drain whatever the shutdown completed.
-    void* tag = nullptr;
-    bool ok = false;
-    while (cq_->Next(&tag, &ok)) {
     }
   }
 

@@ -8,27 +8,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${1:-build-release/bin}
 shift || true
-WORK=$(mktemp -d /tmp/gpool-flood.XXXXXX)
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2> /dev/null || true; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2> /dev/null || true; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
+bench_init gpool-flood
 # 1,000 clients are 1,000 connections on each side, and each client thread holds a few.
 ulimit -n 65536 2> /dev/null || ulimit -n "$(ulimit -Hn)"
-"$BIN/gpool-coordinator" --listen=127.0.0.1:0 --port_file="$WORK/port" --log_level=warning \
-  2> "$WORK/coordinator.log" &
-COORDINATOR=$!
-PIDS+=("$COORDINATOR")
-for _ in $(seq 400); do [[ -s $WORK/port ]] && break; sleep 0.025; done
-[[ -s $WORK/port ]] || { echo "the coordinator did not start" >&2; exit 1; }
-ADDR=127.0.0.1:$(cat "$WORK/port")
-for _ in 1 2; do
-  "$BIN/gpool-worker" --coordinator="$ADDR" --listen=127.0.0.1:0 --log_level=warning &
-  PIDS+=($!)
-done
+bench_start_cluster "$BIN" "$WORK/coordinator.log"
 rss_kb() { awk -v field="$1" '$1 == field":" {print $2}' "/proc/$COORDINATOR/status"; }
 echo "{\"coordinator_rss_before_kb\": $(rss_kb VmRSS)}"
 status=0

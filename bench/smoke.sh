@@ -4,23 +4,10 @@
 # nothing.   bench/smoke.sh BIN_DIR
 set -euo pipefail
 BIN=$1
-WORK=$(mktemp -d /tmp/gpool-bench-smoke.XXXXXX)
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2> /dev/null || true; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2> /dev/null || true; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-"$BIN/gpool-coordinator" --listen=127.0.0.1:0 --port_file="$WORK/port" --log_level=warning &
-PIDS+=($!)
-for _ in $(seq 400); do [[ -s $WORK/port ]] && break; sleep 0.025; done
-[[ -s $WORK/port ]] || { echo "the coordinator did not start" >&2; exit 1; }
-ADDR=127.0.0.1:$(cat "$WORK/port")
-for _ in 1 2; do
-  "$BIN/gpool-worker" --coordinator="$ADDR" --listen=127.0.0.1:0 --log_level=warning &
-  PIDS+=($!)
-done
+# shellcheck source=bench/lib.sh
+source "$(dirname "$0")/lib.sh"
+bench_init gpool-bench-smoke
+bench_start_cluster "$BIN"
 "$BIN/gpool_bench" --coordinator="$ADDR" --workloads=w1,w2,w3,w4 --reps=1 \
   --w2_n=1e4 --w3_n=100 --w4_n=1e6
 "$BIN/gpool_flood" --coordinator="$ADDR" --clients=20 --info_calls=50 --churn_workers=10

@@ -151,9 +151,22 @@ std::string StatsLine(const MapSummary& summary) {
                           : "");
 }
 
+namespace {
+
+// Under a table of workers: those the coordinator left out to keep its answer under the
+// message limit (ClusterInfo.workers_omitted).
+std::string OmittedWorkersLine(const ClusterInfo& view) {
+  if (view.workers_omitted <= 0) return "";
+  return absl::StrCat("... and ", view.workers_omitted,
+                      view.workers_omitted == 1 ? " more worker" : " more workers",
+                      " not listed\n");
+}
+
+}  // namespace
+
 std::string ClusterReport(const ClusterInfo& view) {
   std::string report = absl::StrCat(CoresLine(view.total_slots), "\n");
-  if (view.workers.empty()) {
+  if (view.workers.empty() && view.workers_omitted <= 0) {
     absl::StrAppend(&report, "No workers are registered.\n");
     return report;
   }
@@ -164,7 +177,7 @@ std::string ClusterReport(const ClusterInfo& view) {
                     absl::StrCat(worker.slots), absl::StrJoin(worker.functions, ","),
                     worker.address});
   }
-  absl::StrAppend(&report, FormatTable(rows));
+  absl::StrAppend(&report, FormatTable(rows), OmittedWorkersLine(view));
   return report;
 }
 
@@ -189,12 +202,13 @@ std::string PercentText(uint64_t done, uint64_t total) {
 }
 
 std::string StatusReport(const std::string& coordinator, const ClusterInfo& view) {
+  const size_t registered = view.workers.size() + std::max(view.workers_omitted, 0);
   std::string report = absl::StrCat(
-      "Coordinator ", coordinator, ": ", view.workers.size(),
-      view.workers.size() == 1 ? " worker, " : " workers, ", view.total_slots,
+      "Coordinator ", coordinator, ": ", registered,
+      registered == 1 ? " worker, " : " workers, ", view.total_slots,
       view.total_slots == 1 ? " slot, " : " slots, ", view.jobs.size(),
       view.jobs.size() == 1 ? " running job" : " running jobs", "\n\n");
-  if (view.workers.empty()) {
+  if (registered == 0) {
     absl::StrAppend(&report, "No workers are registered.\n");
   } else {
     std::vector<std::vector<std::string>> rows = {{"WORKER", "HOST", "PID", "SLOTS", "FUNCTIONS",
@@ -206,7 +220,7 @@ std::string StatusReport(const std::string& coordinator, const ClusterInfo& view
                       absl::StrCat(worker.faults),
                       absl::StrCat(CompactDuration(worker.heartbeat_age), " ago")});
     }
-    absl::StrAppend(&report, FormatTable(rows));
+    absl::StrAppend(&report, FormatTable(rows), OmittedWorkersLine(view));
     for (const WorkerInfo& worker : view.workers) {
       if (!worker.quarantined) continue;
       // --verify outvoted it: say so beside the table, with why.
@@ -270,6 +284,7 @@ std::string StatusJson(const std::string& coordinator, const ClusterInfo& view) 
       .String("coordinator", coordinator)
       .Int("total_slots", view.total_slots)
       .Raw("workers", JsonArray(workers))
+      .Int("workers_omitted", view.workers_omitted)
       .Raw("jobs", JsonArray(jobs))
       .Build();
 }

@@ -47,7 +47,8 @@ std::string TraceLine(const WorkerIdentity& worker, bool show_host, const std::s
 // "job-3: 12 chunks on 2 workers; 1 retries, 1 workers lost, 0 backups".
 std::string StatsLine(const MapSummary& summary);
 
-// The `gpool info` report: the cores line, then one line per worker.
+// The `gpool info` report: the cores line, then one line per worker listed, then "... and N
+// more workers not listed" when the coordinator left some out (ClusterInfo.workers_omitted).
 std::string ClusterReport(const ClusterInfo& view);
 
 // A short duration for tables and the progress bar: "0.4s", "42s", "3m07s", "2h05m".
@@ -63,7 +64,8 @@ std::string PercentText(uint64_t done, uint64_t total);
 std::string StatusReport(const std::string& coordinator, const ClusterInfo& view);
 
 // `gpool status --json`: one JSON object on one line (no trailing newline) with
-// "coordinator", "total_slots", "workers" and "jobs". Durations are in milliseconds.
+// "coordinator", "total_slots", "workers", "workers_omitted" (registered but not listed: the
+// coordinator's answer has a byte budget) and "jobs". Durations are in milliseconds.
 std::string StatusJson(const std::string& coordinator, const ClusterInfo& view);
 
 // `gpool map --json`: the job's result and statistics as one JSON object on one line (no

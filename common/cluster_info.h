@@ -4,6 +4,7 @@
 #ifndef GPOOL_COMMON_CLUSTER_INFO_H_
 #define GPOOL_COMMON_CLUSTER_INFO_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -61,10 +62,24 @@ struct ClusterInfo {
   // The answering coordinator process (ClusterInfo.coordinator_incarnation): another value
   // in a later answer means the coordinator restarted in between. 0: not sent.
   uint64_t coordinator_incarnation = 0;
-  int total_slots = 0;
-  std::vector<WorkerInfo> workers;  // by order of registration
+  int total_slots = 0;  // of every registered worker, listed or not
+  std::vector<WorkerInfo> workers;  // by order of registration, the first that fit
   std::vector<JobInfo> jobs;        // by order of submission
+  // Registered workers left out of `workers` (kMaxWorkerListBytes).
+  int workers_omitted = 0;
 };
+
+// How many bytes of ClusterInfo.workers the coordinator sends at most. A full registry
+// (--max_workers 10,000 workers, each with 1024 function names of 128 bytes) is over 1 GiB,
+// far past the 4 MiB message limit; the list stops before this budget and the rest are
+// counted in workers_omitted. 3 MiB leaves 1 MiB for the jobs (at most --max_jobs 1,000 of
+// a few hundred bytes each) and the other fields.
+inline constexpr size_t kMaxWorkerListBytes = 3 * 1024 * 1024;
+
+// At least the bytes `worker` takes encoded as one element of v1::ClusterInfo.workers
+// (tag, length and the v1::WorkerStatus), counting every field at its widest. No generated
+// code here: the scheduler, which knows no protocol, bounds its snapshot with it.
+size_t EncodedSizeBound(const WorkerInfo& worker);
 
 }  // namespace gpool
 

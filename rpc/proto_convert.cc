@@ -103,6 +103,7 @@ WorkerIdentity FromProto(const v1::WorkerRef& proto) {
 void ToProto(const ClusterInfo& info, v1::ClusterInfo* proto) {
   proto->set_coordinator_incarnation(info.coordinator_incarnation);
   proto->set_total_slots(info.total_slots);
+  proto->set_workers_omitted(info.workers_omitted);
   for (const WorkerInfo& worker : info.workers) {
     v1::WorkerStatus* status = proto->add_workers();
     ToProto(worker.ref, status->mutable_ref());
@@ -134,6 +135,7 @@ ClusterInfo FromProto(const v1::ClusterInfo& proto) {
   ClusterInfo info;
   info.coordinator_incarnation = proto.coordinator_incarnation();
   info.total_slots = proto.total_slots();
+  info.workers_omitted = proto.workers_omitted();
   for (const v1::WorkerStatus& status : proto.workers()) {
     WorkerInfo& worker = info.workers.emplace_back();
     worker.ref = FromProto(status.ref());

@@ -5,6 +5,7 @@
 #include <random>
 #include <string>
 
+#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "rpc/grpc_status.h"
@@ -33,6 +34,11 @@ uint64_t NewIncarnation() {
   }
   return incarnation;
 }
+// At most this many warnings of refused registrations per reason (the status code: a
+// malformed request or one naming the coordinator's own address, an address held by a live
+// worker, --max_workers reached) a minute; then one line counts the rest.
+constexpr int kRefusalWarningsPerPeriod = 10;
+constexpr absl::Duration kRefusalWarningPeriod = absl::Minutes(1);
 
 const Clock* RealTime() {
   static const RealClock* const clock = new RealClock;
@@ -120,7 +126,12 @@ grpc::Status CoordinatorService::RegisterWorker(grpc::ServerContext* context,
   // thread waits for that (at most about 1 s per round) with the scheduler's lock released;
   // mu_ is held as a reader only, so a shutdown waits for the answer.
   absl::StatusOr<RegistrationGrant> grant = scheduler_->RegisterWorkerAndWait(registration);
-  if (!grant.ok()) return ToGrpcStatus(grant.status());
+  if (!grant.ok()) {
+    refusals_.Warn(absl::StatusCodeToString(grant.status().code()),
+                   absl::StrCat("registration from ", context->peer(),
+                                " refused: ", grant.status().ToString()));
+    return ToGrpcStatus(grant.status());
+  }
   response->set_worker_id(grant->worker_id);
   response->set_heartbeat_interval_ms(absl::ToInt64Milliseconds(grant->heartbeat_interval));
   response->set_lease_timeout_ms(absl::ToInt64Milliseconds(grant->lease_timeout));
@@ -165,6 +176,7 @@ CoordinatorService::CoordinatorService(Scheduler* scheduler, CompletionQueueLoop
       client_stall_timeout_(client_stall_timeout),
       clock_(clock != nullptr ? clock : RealTime()),
       incarnation_(incarnation != 0 ? incarnation : NewIncarnation()),
+      refusals_(clock_, kRefusalWarningsPerPeriod, kRefusalWarningPeriod),
       map_method_(MapMethodIndex()) {
   // Map is served with RawMessage responses, which the generated WithAsyncMethod_Map would
   // fix to MapResponse. On the wire the call is the same server-streaming Map.

@@ -7,6 +7,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
+#include "common/rate_limited_log.h"
 #include "gpool.grpc.pb.h"
 #include "rpc/completion_queue_loop.h"
 #include "rpc/raw_messages.h"
@@ -104,6 +105,9 @@ class CoordinatorService final
   const absl::Duration client_stall_timeout_;
   const Clock* const clock_;
   const uint64_t incarnation_;
+  // Refused registrations, one warning each, as many as a flood of them allows: a peer that
+  // registers badly in a loop must not grow the log without bound.
+  RateLimitedLog refusals_;
   // Map's method index (Map is registered by hand: its responses are RawMessage).
   const int map_method_;
 

@@ -119,7 +119,7 @@ absl::StatusOr<std::variant<RegistrationGrant, AddressHolder>> Scheduler::TryReg
     // newcomers at once end with the one that serves there registered and the other refused.
     // A registration that points at the coordinator itself would fail every call sent there.
     if (!coordinator_address_.empty() &&
-        SameLocalEndpoint(registration.address, coordinator_address_, LocalHostName())) {
+        SameLocalEndpoint(registration.address, coordinator_address_, local_host_name_)) {
       return absl::InvalidArgumentError(absl::StrCat(
           "RegisterWorkerRequest.address ", registration.address, " is this coordinator's own "
           "address (", coordinator_address_, "); give the address the worker itself serves on"));
@@ -253,8 +253,11 @@ void Scheduler::Tick() {
 }
 
 void Scheduler::SetCoordinatorAddress(std::string address) {
+  // Asked of the system once, outside the lock, rather than per registration under it.
+  std::string host_name = LocalHostName();
   absl::MutexLock lock(&mu_);
   coordinator_address_ = std::move(address);
+  local_host_name_ = std::move(host_name);
 }
 
 ClusterInfo Scheduler::Snapshot() const {
@@ -262,7 +265,8 @@ ClusterInfo Scheduler::Snapshot() const {
   const absl::Time now = clock_->Now();
   ClusterInfo snapshot;
   snapshot.total_slots = registry_.TotalSlots();
-  snapshot.workers = registry_.Snapshot(now);
+  snapshot.workers = registry_.Snapshot(now, kMaxWorkerListBytes);
+  snapshot.workers_omitted = static_cast<int>(registry_.size() - snapshot.workers.size());
   snapshot.jobs = jobs_.Snapshot(now);
   return snapshot;
 }

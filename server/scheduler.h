@@ -299,6 +299,8 @@ class Scheduler {
   // destructor erase from it.
   JobTable jobs_ ABSL_GUARDED_BY(mu_);
   std::string coordinator_address_ ABSL_GUARDED_BY(mu_);
+  // This machine's host name, as of SetCoordinatorAddress.
+  std::string local_host_name_ ABSL_GUARDED_BY(mu_);
   uint64_t next_call_id_ ABSL_GUARDED_BY(mu_) = 1;
   // Calls of jobs that finished, to cancel once the lock is released (PumpLocked hands them
   // to Actions).

@@ -72,7 +72,6 @@ absl::StatusOr<std::variant<AddressReplacement, AddressHolder>> WorkerRegistry::
           registration.host, "/", registration.pid,
           " cannot take it over: give each worker its own address (--listen port, "
           "--advertise_host)");
-      LogWarning(absl::StrCat("registration refused: ", refusal));
       return absl::AlreadyExistsError(refusal);
     }
     claim.replaced.emplace_back(
@@ -211,7 +210,7 @@ HeartbeatGrant WorkerRegistry::CurrentGrant() const {
   return HeartbeatGrant{granted_interval_, policy_.LeaseFor(granted_interval_)};
 }
 
-std::vector<WorkerInfo> WorkerRegistry::Snapshot(absl::Time now) const {
+std::vector<WorkerInfo> WorkerRegistry::Snapshot(absl::Time now, size_t byte_budget) const {
   std::vector<const RegisteredWorker*> ordered;
   for (const auto& [id, worker] : workers_) ordered.push_back(&worker);
   std::sort(ordered.begin(), ordered.end(),
@@ -219,7 +218,7 @@ std::vector<WorkerInfo> WorkerRegistry::Snapshot(absl::Time now) const {
               return a->sequence < b->sequence;
             });
   std::vector<WorkerInfo> snapshots;
-  snapshots.reserve(ordered.size());
+  size_t bytes = 0;
   for (const RegisteredWorker* worker : ordered) {
     WorkerInfo& w = snapshots.emplace_back();
     w.ref = WorkerIdentity{worker->worker_id, worker->registration.host,
@@ -235,6 +234,12 @@ std::vector<WorkerInfo> WorkerRegistry::Snapshot(absl::Time now) const {
     w.heartbeat_age = now - worker->last_heartbeat;
     w.heartbeat_interval = worker->heartbeat_interval;
     w.lease_timeout = worker->lease_timeout;
+    const size_t size = EncodedSizeBound(w);
+    if (size > byte_budget - bytes) {
+      snapshots.pop_back();
+      break;
+    }
+    bytes += size;
   }
   return snapshots;
 }

@@ -12,6 +12,7 @@
 #ifndef GPOOL_SERVER_WORKER_REGISTRY_H_
 #define GPOOL_SERVER_WORKER_REGISTRY_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -152,8 +153,9 @@ class WorkerRegistry {
   int TotalSlots() const;
 
   HeartbeatGrant CurrentGrant() const;
-  // By registration order.
-  std::vector<WorkerInfo> Snapshot(absl::Time now) const;
+  // By registration order, as many as fit `byte_budget` encoded (EncodedSizeBound): the
+  // first workers, up to the first that does not fit.
+  std::vector<WorkerInfo> Snapshot(absl::Time now, size_t byte_budget = SIZE_MAX) const;
 
   size_t size() const { return workers_.size(); }
   // By worker id; for the dispatch policy's scans.

@@ -30,6 +30,7 @@
 #include "gpool.grpc.pb.h"
 #include "rpc/transport.h"
 #include "gtest/gtest.h"
+#include "tests/support/cluster_fixture.h"
 #include "tests/support/integration_helpers.h"
 #include "tests/support/status_matchers.h"
 
@@ -50,12 +51,8 @@ const std::vector<std::string> kFastLeases = {"--lease_timeout=1s", "--heartbeat
 
 std::unique_ptr<LocalCluster> StartCluster(int workers, std::vector<std::string> worker_flags,
                                            std::vector<std::string> coordinator_flags = kFastLeases) {
-  LocalClusterOptions options;
-  options.workers = workers;
-  options.binary_dir = std::string(BinaryPath("gpool")).substr(0, BinaryPath("gpool").rfind('/'));
-  options.worker_flags = std::move(worker_flags);
-  options.coordinator_flags = std::move(coordinator_flags);
-  absl::StatusOr<std::unique_ptr<LocalCluster>> cluster = LocalCluster::Start(options);
+  absl::StatusOr<std::unique_ptr<LocalCluster>> cluster = LocalCluster::Start(
+      testing::TestClusterOptions(workers, std::move(worker_flags), std::move(coordinator_flags)));
   EXPECT_TRUE(cluster.ok()) << cluster.status();
   return cluster.ok() ? *std::move(cluster) : nullptr;
 }
@@ -555,7 +552,8 @@ TEST(ChaosTest, CoordinatorFrozenPastTheLeases_WorkersKeptAndNextJobExact) {
 
 // A registration forged at the wire level (as any holder of the shared worker certificate, or
 // anyone on loopback without credentials, could send) claiming `address`.
-grpc::Status ForgeRegistration(const std::string& coordinator, const std::string& address) {
+grpc::Status ForgeRegistration(const std::string& coordinator, const std::string& address,
+                               int slots = 1) {
   auto stub = v1::Coordinator::NewStub(CreateChannel(coordinator));
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
@@ -563,7 +561,7 @@ grpc::Status ForgeRegistration(const std::string& coordinator, const std::string
   request.set_address(address);
   request.set_pid(4242);
   request.set_host("impostor");
-  request.set_slots(1);
+  request.set_slots(slots);
   request.add_functions("square");
   request.set_max_chunks_per_call(1);
   request.set_incarnation(0x1badcafe);
@@ -619,6 +617,26 @@ TEST(ChaosTest, ForgedRegistrationsForLiveWorkersAddresses_AlreadyExistsJobExact
     EXPECT_EQ(after.workers[i].ref.worker_id, before.workers[i].ref.worker_id);
     EXPECT_NE(after.workers[i].ref.pid, 4242);
   }
+}
+
+// A flood of malformed registrations: each is refused, but the coordinator's log holds only
+// the first 10 of them (a minute's worth), not one line per attempt.
+TEST(ChaosTest, FloodOfMalformedRegistrations_EachRefusedLogKeepsTheFirstTen) {
+  std::unique_ptr<LocalCluster> cluster = StartCluster(1, {}, {});
+  ASSERT_NE(cluster, nullptr);
+  for (int i = 0; i < 50; ++i) {
+    const grpc::Status status = ForgeRegistration(
+        cluster->address(), absl::StrCat("127.0.0.1:", testing::UnusedLoopbackPort()), /*slots=*/0);
+    ASSERT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << status.error_message();
+  }
+  // Logged before each answer was sent.
+  const std::string log = ReadFile(cluster->log_dir() + "/coordinator.log");
+  size_t refusals = 0;
+  for (size_t at = log.find("refused: INVALID_ARGUMENT"); at != std::string::npos;
+       at = log.find("refused: INVALID_ARGUMENT", at + 1)) {
+    ++refusals;
+  }
+  EXPECT_EQ(refusals, 10u) << log;
 }
 
 // A worker SIGKILLed and started again on the same port registers at once: the process now

@@ -318,6 +318,12 @@ TEST_F(ClusterTest, BadInputs_ClearErrorsAndDaemonsKeepServing) {
       {{"map", "square", "1..10", "--processes", "0"}, 2, "INVALID_ARGUMENT", "--processes"},
       {{"map", "square", "3037000490..3037000500"}, 2, "OUT_OF_RANGE", "square(3037000500)"},
       {{"map", "square", "--values", "1,x"}, 2, "INVALID_ARGUMENT", "'x' is not an integer"},
+      // The value given, not what it would wrap to.
+      {{"map", "square", "--values", "9223372036854775807"}, 2, "OUT_OF_RANGE",
+       "square(9223372036854775807)"},
+      {{"map", "square", "--values", "9223372036854775808"}, 2, "OUT_OF_RANGE",
+       "'9223372036854775808' does not fit"},
+      {{"map", "square", "1..10", "--chunksize", "-5"}, 2, "INVALID_ARGUMENT", "got -5"},
       {{"map", "square"}, 2, "INVALID_ARGUMENT", "exactly one way"},
   };
   for (const BadInputCase& bad : cases) {

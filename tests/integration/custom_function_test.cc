@@ -13,9 +13,9 @@
 #include "absl/time/time.h"
 #include "client/client.h"
 #include "client/local_cluster.h"
-#include "common/subprocess.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/support/extra_worker.h"
 #include "tests/support/integration_helpers.h"
 #include "tests/support/status_matchers.h"
 
@@ -23,8 +23,10 @@ namespace gpool {
 namespace {
 
 using ::gpool::testing::CliRun;
+using ::gpool::testing::ExtraWorker;
 using ::gpool::testing::RunCli;
-using ::gpool::testing::WaitUntil;
+using ::gpool::testing::StartExtraWorker;
+using ::gpool::testing::StopExtraWorker;
 using ::testing::AllOf;
 using ::testing::HasSubstr;
 
@@ -42,29 +44,16 @@ class CustomFunctionTest : public ::testing::Test {
     options.coordinator_flags = {"--worker_wait=1s"};
     ASSERT_OK_AND_ASSIGN(cluster_, LocalCluster::Start(options));
     ASSERT_OK_AND_ASSIGN(client_, Client::Connect(cluster_->address()));
-    ASSERT_OK_AND_ASSIGN(custom_pid_,
-                         SpawnProcess({kCustomWorker, "--coordinator=" + cluster_->address(),
-                                       "--listen=127.0.0.1:0", "--log_level=warning"}));
-    // Registration has no event to wait on from here: poll the coordinator's view.
-    const bool registered = WaitUntil(
-        [&] {
-          absl::StatusOr<ClusterInfo> view = client_->GetClusterInfo();
-          if (!view.ok()) return false;
-          for (const WorkerInfo& worker : view->workers) {
-            if (worker.ref.pid == custom_pid_) return true;
-          }
-          return false;
-        },
-        absl::Seconds(20));
-    ASSERT_TRUE(registered) << "gpool-worker-custom did not register; logs in "
-                            << cluster_->log_dir();
+    absl::StatusOr<ExtraWorker> custom =
+        StartExtraWorker(kCustomWorker, cluster_->address(), *client_);
+    ASSERT_TRUE(custom.ok()) << custom.status() << "; logs in " << cluster_->log_dir();
+    custom_ = *custom;
   }
 
   void TearDown() override {
-    if (custom_pid_ > 0) {
-      absl::StatusOr<int> exit_code = StopProcess(custom_pid_, absl::Seconds(10));
-      EXPECT_TRUE(exit_code.ok() && *exit_code == 0) << "custom worker did not stop cleanly";
-    }
+    if (custom_.pid == 0) return;
+    const absl::Status stopped = StopExtraWorker(custom_);
+    EXPECT_TRUE(stopped.ok()) << "custom worker: " << stopped;
   }
 
   std::vector<std::string> WithCoordinator(std::vector<std::string> args) {
@@ -81,7 +70,7 @@ class CustomFunctionTest : public ::testing::Test {
 
   std::unique_ptr<LocalCluster> cluster_;
   std::unique_ptr<Client> client_;
-  pid_t custom_pid_ = 0;
+  ExtraWorker custom_;
 };
 
 TEST_F(CustomFunctionTest, CliMapTriple_SumsExactly165) {
@@ -95,7 +84,7 @@ TEST_F(CustomFunctionTest, CliInfo_ListsTheCustomFunctions) {
   StartCluster(0);
   CliRun run = RunCli(WithCoordinator({"info"}));
   ASSERT_EQ(run.exit_code, 0) << run.err;
-  EXPECT_THAT(run.out, AllOf(HasSubstr(absl::StrCat("  ", custom_pid_, "  ")),
+  EXPECT_THAT(run.out, AllOf(HasSubstr(absl::StrCat("  ", custom_.pid, "  ")),
                              HasSubstr("cube,identity,is_odd,square,triple")));
 }
 
@@ -122,14 +111,14 @@ TEST_F(CustomFunctionTest, MixedCluster_TripleOnlyOnCustomWorker_SquareOnBoth) {
   triple.chunk_size = 1;
   ASSERT_OK_AND_ASSIGN(MapResult tripled, client_->Map(triple));
   EXPECT_EQ(tripled.summary.sum, 3 * 200 * 201 / 2);
-  EXPECT_EQ(ChunkPids(tripled.summary), std::set<int64_t>({custom_pid_}));
+  EXPECT_EQ(ChunkPids(tripled.summary), std::set<int64_t>({custom_.pid}));
 
   // Both workers have square: the job spreads over both, and never anywhere else.
   MapSpec square = triple;
   square.function = "square";
   ASSERT_OK_AND_ASSIGN(MapResult squared, client_->Map(square));
   EXPECT_EQ(squared.summary.sum, 200 * 201 * 401 / 6);
-  EXPECT_EQ(ChunkPids(squared.summary), std::set<int64_t>({custom_pid_, plain_pid}));
+  EXPECT_EQ(ChunkPids(squared.summary), std::set<int64_t>({custom_.pid, plain_pid}));
 }
 
 TEST_F(CustomFunctionTest, FunctionNobodyHasOrOverflow_FailsWithClearError) {

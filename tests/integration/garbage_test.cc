@@ -18,6 +18,7 @@
 #include "client/local_cluster.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/support/cluster_fixture.h"
 #include "tests/support/integration_helpers.h"
 #include "tests/support/status_matchers.h"
 
@@ -63,11 +64,8 @@ int PortOf(const std::string& address) {
 class GarbageTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    LocalClusterOptions options;
-    options.workers = 1;
-    options.binary_dir =
-        std::string(testing::BinaryPath("gpool")).substr(0, testing::BinaryPath("gpool").rfind('/'));
-    absl::StatusOr<std::unique_ptr<LocalCluster>> cluster = LocalCluster::Start(options);
+    absl::StatusOr<std::unique_ptr<LocalCluster>> cluster =
+        LocalCluster::Start(testing::TestClusterOptions(1));
     ASSERT_OK(cluster.status());
     cluster_ = *std::move(cluster);
     absl::StatusOr<std::unique_ptr<Client>> client = Client::Connect(cluster_->address());

@@ -87,6 +87,25 @@ class SecurityTest : public ::testing::Test {
     return RunCli(args);
   }
 
+  // A directory `name` in the test's own, with what a client reads: the CA's certificate, and
+  // a client certificate and key (which may be of another role, or expired).
+  std::string WriteClientCredentials(const std::string& name, const std::string& ca_crt,
+                                     const std::string& client_crt,
+                                     const std::string& client_key) const {
+    const std::string path = dir_.path() + "/" + name;
+    EXPECT_EQ(mkdir(path.c_str(), 0700), 0) << path;
+    EXPECT_OK(WriteFileAtomically(path + "/ca.crt", ca_crt));
+    EXPECT_OK(WriteFileAtomically(path + "/client.crt", client_crt));
+    EXPECT_OK(WriteFileAtomically(path + "/client.key", client_key));
+    return path;
+  }
+
+  // The CLI could not open a session: exit 3, and the error points to --credentials.
+  static void ExpectRefusedPointingToCredentials(const CliRun& run) {
+    EXPECT_EQ(run.exit_code, 3) << run.out;
+    EXPECT_THAT(run.err, HasSubstr("--credentials"));
+  }
+
   TempDir dir_;
   std::string credentials_;
   std::unique_ptr<LocalCluster> cluster_;
@@ -103,8 +122,7 @@ TEST_F(SecurityTest, Map_WithCredentials_PrintsTheExactSum) {
 TEST_F(SecurityTest, Map_WithoutCredentials_IsRefusedAndPointsToCredentials) {
   StartSecureCluster(1);
   const CliRun run = Map("");
-  EXPECT_EQ(run.exit_code, 3) << run.out;
-  EXPECT_THAT(run.err, HasSubstr("--credentials"));
+  ExpectRefusedPointingToCredentials(run);
   EXPECT_THAT(run.out, Not(HasSubstr(kSeedSum)));
 }
 
@@ -113,37 +131,30 @@ TEST_F(SecurityTest, Map_CertificateOfAnotherCa_IsRefusedAndPointsToCredentials)
   const std::string other = dir_.path() + "/other";
   ASSERT_OK(InitCredentials(other, DefaultCredentialHosts()));
   const CliRun run = Map(other);
-  EXPECT_EQ(run.exit_code, 3) << run.out;
-  EXPECT_THAT(run.err, HasSubstr("--credentials"));
+  ExpectRefusedPointingToCredentials(run);
 }
 
 TEST_F(SecurityTest, Map_ExpiredClientCertificate_IsRefusedAndPointsToCredentials) {
   StartSecureCluster(1);
   // The cluster's own CA, but a client certificate that expired yesterday.
-  const std::string expired = dir_.path() + "/expired";
-  ASSERT_EQ(mkdir(expired.c_str(), 0700), 0);
   const KeyAndCertificate ca{ReadFile(credentials_ + "/ca.key"),
                              ReadFile(credentials_ + "/ca.crt")};
   const absl::Time now = absl::Now();
   ASSERT_OK_AND_ASSIGN(KeyAndCertificate client,
                        IssueCertificate(ca, Role::kClient, {}, now - absl::Hours(48),
                                         now - absl::Hours(24)));
-  ASSERT_OK(WriteFileAtomically(expired + "/ca.crt", ca.certificate_pem));
-  ASSERT_OK(WriteFileAtomically(expired + "/client.crt", client.certificate_pem));
-  ASSERT_OK(WriteFileAtomically(expired + "/client.key", client.key_pem));
+  const std::string expired = WriteClientCredentials("expired", ca.certificate_pem,
+                                                     client.certificate_pem, client.key_pem);
   const CliRun run = Map(expired);
-  EXPECT_EQ(run.exit_code, 3) << run.out;
-  EXPECT_THAT(run.err, HasSubstr("--credentials"));
+  ExpectRefusedPointingToCredentials(run);
 }
 
 TEST_F(SecurityTest, Info_WorkerCredentialsAsTheClients_ExitsTwoNamingRoleAndRpc) {
   StartSecureCluster(1);
   // A directory whose client certificate is really the worker's.
-  const std::string stolen = dir_.path() + "/stolen";
-  ASSERT_EQ(mkdir(stolen.c_str(), 0700), 0);
-  ASSERT_OK(WriteFileAtomically(stolen + "/ca.crt", ReadFile(credentials_ + "/ca.crt")));
-  ASSERT_OK(WriteFileAtomically(stolen + "/client.crt", ReadFile(credentials_ + "/worker.crt")));
-  ASSERT_OK(WriteFileAtomically(stolen + "/client.key", ReadFile(credentials_ + "/worker.key")));
+  const std::string stolen = WriteClientCredentials("stolen", ReadFile(credentials_ + "/ca.crt"),
+                                                    ReadFile(credentials_ + "/worker.crt"),
+                                                    ReadFile(credentials_ + "/worker.key"));
   const CliRun run =
       RunCli({"--coordinator=" + cluster_->address(), "--credentials=" + stolen, "info"});
   EXPECT_EQ(run.exit_code, 2) << run.out;
@@ -337,20 +348,16 @@ TEST_F(SecurityTest, Map_WorkerPosingAsTheCoordinator_IsRefused) {
   const CliRun run =
       RunCli({"--coordinator=" + view.workers[0].address, "--credentials=" + credentials_,
               "--connect_timeout=3s", "--reconnect_timeout=0s", "map", "square", "1..10"});
-  EXPECT_EQ(run.exit_code, 3) << run.out;
-  EXPECT_THAT(run.err, HasSubstr("--credentials"));
+  ExpectRefusedPointingToCredentials(run);
 }
 
 TEST_F(SecurityTest, Map_CredentialsReplacedInTheDirectory_AreUsedWithoutRestart) {
   StartSecureCluster(1);
-  const std::string old_credentials = dir_.path() + "/old";
   const std::string new_credentials = dir_.path() + "/new";
   ASSERT_OK(InitCredentials(new_credentials, DefaultCredentialHosts()));
-  ASSERT_EQ(mkdir(old_credentials.c_str(), 0700), 0);
-  for (const char* file : {"ca.crt", "client.crt", "client.key"}) {
-    ASSERT_OK(WriteFileAtomically(old_credentials + "/" + file,
-                                  ReadFile(credentials_ + "/" + file)));
-  }
+  const std::string old_credentials = WriteClientCredentials(
+      "old", ReadFile(credentials_ + "/ca.crt"), ReadFile(credentials_ + "/client.crt"),
+      ReadFile(credentials_ + "/client.key"));
   // Every file of the daemons' directory replaced by one of another CA, each by a rename.
   for (const char* file : {"ca.crt", "coordinator.key", "coordinator.crt", "worker.key",
                            "worker.crt", "client.key", "client.crt"}) {

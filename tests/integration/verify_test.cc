@@ -12,9 +12,9 @@
 #include "absl/time/time.h"
 #include "client/client.h"
 #include "client/local_cluster.h"
-#include "common/subprocess.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/support/extra_worker.h"
 #include "tests/support/integration_helpers.h"
 #include "tests/support/status_matchers.h"
 
@@ -22,8 +22,10 @@ namespace gpool {
 namespace {
 
 using ::gpool::testing::CliRun;
+using ::gpool::testing::ExtraWorker;
 using ::gpool::testing::RunCli;
-using ::gpool::testing::WaitUntil;
+using ::gpool::testing::StartExtraWorker;
+using ::gpool::testing::StopExtraWorker;
 using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::Not;
@@ -40,32 +42,16 @@ class VerifyTest : public ::testing::Test {
     options.coordinator_flags = {"--worker_wait=5s"};
     ASSERT_OK_AND_ASSIGN(cluster_, LocalCluster::Start(options));
     ASSERT_OK_AND_ASSIGN(client_, Client::Connect(cluster_->address()));
-    ASSERT_OK_AND_ASSIGN(liar_pid_,
-                         SpawnProcess({kLyingWorker, "--coordinator=" + cluster_->address(),
-                                       "--listen=127.0.0.1:0", "--log_level=warning"}));
-    // Registration has no event to wait on from here: poll the coordinator's view.
-    const bool registered = WaitUntil(
-        [&] {
-          absl::StatusOr<ClusterInfo> view = client_->GetClusterInfo();
-          if (!view.ok()) return false;
-          for (const WorkerInfo& worker : view->workers) {
-            if (worker.ref.pid == liar_pid_) {
-              liar_id_ = worker.ref.worker_id;
-              return true;
-            }
-          }
-          return false;
-        },
-        absl::Seconds(20));
-    ASSERT_TRUE(registered) << "gpool-worker-liar did not register; logs in "
-                            << cluster_->log_dir();
+    absl::StatusOr<ExtraWorker> liar =
+        StartExtraWorker(kLyingWorker, cluster_->address(), *client_);
+    ASSERT_TRUE(liar.ok()) << liar.status() << "; logs in " << cluster_->log_dir();
+    liar_ = *liar;
   }
 
   void TearDown() override {
-    if (liar_pid_ > 0) {
-      absl::StatusOr<int> exit_code = StopProcess(liar_pid_, absl::Seconds(10));
-      EXPECT_TRUE(exit_code.ok() && *exit_code == 0) << "the liar did not stop cleanly";
-    }
+    if (liar_.pid == 0) return;
+    const absl::Status stopped = StopExtraWorker(liar_);
+    EXPECT_TRUE(stopped.ok()) << "the liar: " << stopped;
   }
 
   std::vector<std::string> WithCoordinator(std::vector<std::string> args) {
@@ -75,8 +61,7 @@ class VerifyTest : public ::testing::Test {
 
   std::unique_ptr<LocalCluster> cluster_;
   std::unique_ptr<Client> client_;
-  pid_t liar_pid_ = 0;
-  std::string liar_id_;
+  ExtraWorker liar_;
 };
 
 TEST_F(VerifyTest, CliMapVerifyOne_LiarOutvoted_SumExactLiarQuarantinedMismatchesCounted) {
@@ -90,7 +75,7 @@ TEST_F(VerifyTest, CliMapVerifyOne_LiarOutvoted_SumExactLiarQuarantinedMismatche
                              Not(HasSubstr("\"verification_mismatches\":0"))));
   CliRun status = RunCli(WithCoordinator({"status"}));
   ASSERT_EQ(status.exit_code, 0) << status.err;
-  EXPECT_THAT(status.out, HasSubstr(absl::StrCat("Worker ", liar_id_, " is QUARANTINED")));
+  EXPECT_THAT(status.out, HasSubstr(absl::StrCat("Worker ", liar_.worker_id, " is QUARANTINED")));
   CliRun json = RunCli(WithCoordinator({"status", "--json"}));
   ASSERT_EQ(json.exit_code, 0) << json.err;
   EXPECT_THAT(json.out, HasSubstr("\"quarantined\":true"));

@@ -14,19 +14,28 @@
 
 namespace gpool::testing {
 
+// A private cluster of the build's binaries: a coordinator with `coordinator_flags` and
+// `workers` workers with `worker_flags`; the other options at their defaults.
+inline LocalClusterOptions TestClusterOptions(int workers,
+                                              std::vector<std::string> worker_flags = {},
+                                              std::vector<std::string> coordinator_flags = {}) {
+  LocalClusterOptions options;
+  options.workers = workers;
+  const std::string gpool = BinaryPath("gpool");
+  options.binary_dir = gpool.substr(0, gpool.rfind('/'));
+  options.worker_flags = std::move(worker_flags);
+  options.coordinator_flags = std::move(coordinator_flags);
+  return options;
+}
+
 class LocalClusterTest : public ::testing::Test {
  protected:
   // Starts a coordinator and `workers` workers and waits until all are registered; the
   // cluster stops when the test ends.
   void StartCluster(int workers, std::vector<std::string> worker_flags = {},
                     std::vector<std::string> coordinator_flags = {}) {
-    LocalClusterOptions options;
-    options.workers = workers;
-    const std::string gpool = BinaryPath("gpool");
-    options.binary_dir = gpool.substr(0, gpool.rfind('/'));
-    options.worker_flags = std::move(worker_flags);
-    options.coordinator_flags = std::move(coordinator_flags);
-    absl::StatusOr<std::unique_ptr<LocalCluster>> cluster = LocalCluster::Start(options);
+    absl::StatusOr<std::unique_ptr<LocalCluster>> cluster = LocalCluster::Start(
+        TestClusterOptions(workers, std::move(worker_flags), std::move(coordinator_flags)));
     ASSERT_TRUE(cluster.ok()) << cluster.status();
     cluster_ = *std::move(cluster);
   }

@@ -367,6 +367,14 @@ TEST(CliOutputTest, StatusReport_QuarantinedWorker_SaysSoWithTheReason) {
                         "chunk 3 of job-9 differed\n"));
 }
 
+TEST(CliOutputTest, StatusReport_WorkersOmitted_CountsThemAndSaysHowMany) {
+  ClusterInfo view = BusyCluster();
+  view.workers_omitted = 5;
+  const std::string report = StatusReport("h:1", view);
+  EXPECT_THAT(report, HasSubstr("Coordinator h:1: 7 workers, 3 slots"));
+  EXPECT_THAT(report, HasSubstr("12s ago\n... and 5 more workers not listed\n"));
+}
+
 TEST(CliOutputTest, StatusReport_EmptyCluster_SaysSo) {
   EXPECT_EQ(StatusReport("h:1", ClusterInfo{}),
             "Coordinator h:1: 0 workers, 0 slots, 0 running jobs\n"
@@ -412,7 +420,16 @@ TEST(CliOutputTest, StatusJson_ParsesWithEveryField) {
 TEST(CliOutputTest, StatusJson_EmptyCluster_EmptyArrays) {
   const Json json = Parse(StatusJson("h:1", ClusterInfo{}));
   EXPECT_EQ(json.at("workers"), Json::array());
+  EXPECT_EQ(json.at("workers_omitted"), 0);
   EXPECT_EQ(json.at("jobs"), Json::array());
+}
+
+TEST(CliOutputTest, StatusJson_WorkersOmitted_CountsThem) {
+  ClusterInfo view = BusyCluster();
+  view.workers_omitted = 5;
+  const Json json = Parse(StatusJson("h:1", view));
+  EXPECT_EQ(json.at("workers").size(), 2u);
+  EXPECT_EQ(json.at("workers_omitted"), 5);
 }
 
 TEST(CliOutputTest, CompactDuration_ScalesUnits) {

@@ -383,5 +383,15 @@ TEST(CliOutputTest, ClusterReport_ListsWorkers) {
   EXPECT_THAT(report, HasSubstr("w1      node-a  77   3      cube,square  10.0.0.1:5000"));
 }
 
+TEST(CliOutputTest, ClusterReport_WorkersOmitted_SaysHowManyUnderTheTable) {
+  ClusterInfo view;
+  view.total_slots = 4;
+  WorkerInfo& worker = view.workers.emplace_back();
+  worker.ref = WorkerIdentity{"w1", "node-a", 77};
+  worker.slots = 1;
+  view.workers_omitted = 3;
+  EXPECT_THAT(ClusterReport(view), ::testing::EndsWith("\n... and 3 more workers not listed\n"));
+}
+
 }  // namespace
 }  // namespace gpool

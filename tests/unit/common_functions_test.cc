@@ -225,6 +225,12 @@ TEST(SquareChunkTest, Overflow_NamesFirstOffendingValueLikeElementwiseLoop) {
       {Input::Range(-kMaxSquareInput - 1, -kMaxSquareInput - 1), "square(-3037000500)"},
       {Input::List({1, 2, 3037000500, -3037000501}), "square(3037000500)"},
       {Input::List({-3037000501, 3037000500}), "square(-3037000501)"},
+      // The extremes name themselves, never what they would wrap to.
+      {Input::List({INT64_MAX}), "square(9223372036854775807)"},
+      {Input::Range(INT64_MAX, INT64_MAX), "square(9223372036854775807)"},
+      {Input::Range(INT64_MAX - 5, INT64_MAX), "square(9223372036854775802)"},
+      {Input::List({INT64_MIN}), "square(-9223372036854775808)"},
+      {Input::Range(INT64_MIN, INT64_MIN + 5), "square(-9223372036854775808)"},
   };
   for (const Case& c : cases) {
     for (ResultMode mode : {ResultMode::kSum, ResultMode::kValues}) {

@@ -161,6 +161,28 @@ TEST(WorkerRegistryTest, Snapshot_TenWorkers_InRegistrationOrderNotIdOrder) {
   EXPECT_EQ(snapshot[0].heartbeat_age, absl::Seconds(1));
 }
 
+TEST(WorkerRegistryTest, Snapshot_ByteBudget_ListsTheFirstWorkersThatFit) {
+  WorkerRegistry registry(TestPolicy());
+  for (int i = 1; i <= 3; ++i) {
+    registry.Add(Registration(absl::StrCat("127.0.0.1:", i)), nullptr, kStart);
+  }
+  const std::vector<WorkerInfo> all = registry.Snapshot(kStart);
+  ASSERT_EQ(all.size(), 3u);
+  // Room for two and most of a third.
+  const size_t budget = EncodedSizeBound(all[0]) + EncodedSizeBound(all[1]) +
+                        EncodedSizeBound(all[2]) - 1;
+  const std::vector<WorkerInfo> listed = registry.Snapshot(kStart, budget);
+  ASSERT_EQ(listed.size(), 2u);
+  EXPECT_EQ(listed[0].ref.worker_id, "w1");
+  EXPECT_EQ(listed[1].ref.worker_id, "w2");
+}
+
+TEST(WorkerRegistryTest, Snapshot_BudgetSmallerThanOneWorker_ListsNone) {
+  WorkerRegistry registry(TestPolicy());
+  registry.Add(Registration("127.0.0.1:1"), nullptr, kStart);
+  EXPECT_THAT(registry.Snapshot(kStart, /*byte_budget=*/10), IsEmpty());
+}
+
 // ClaimAddress decides alone; the registry is unchanged by it.
 const AddressReplacement* Replacement(
     const absl::StatusOr<std::variant<AddressReplacement, AddressHolder>>& claim) {
