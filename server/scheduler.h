@@ -68,6 +68,7 @@
 #include "server/dispatch_policy.h"
 #include "server/job.h"
 #include "server/job_table.h"
+#include "server/result_budget.h"
 #include "server/result_window.h"
 #include "server/job_stream.h"
 #include "server/worker_connection.h"
@@ -109,6 +110,15 @@ struct SchedulerOptions {
   // coordinator's memory per job.
   int result_window = 16 * 1024;
   int64_t result_window_values = int64_t{4} << 20;  // 32 MiB of int64
+  // Result bytes all jobs together may hold (server/result_budget.h): a values chunk's
+  // bytes count from its dispatch until its result is written to the client, so chunks in
+  // flight stay inside it, and one job also stays within result_window_values × 8 bytes.
+  // A job that holds nothing may always take one chunk (at most 2 MiB), so nobody starves.
+  int64_t result_buffer_bytes = int64_t{256} << 20;
+  // Once a job that held at least this many result bytes has ended, the coordinator gives
+  // the memory malloc keeps free back to the system (ReturnFreeMemory), about a second later
+  // (once the call's buffers are gone too).
+  int64_t trim_after_job_bytes = int64_t{32} << 20;
   // Small chunks travel several to a call (RunChunks) up to this many elements per call, so
   // a one-element chunk does not pay a whole RPC. A chunk larger than this goes alone.
   int64_t max_elements_per_call = 64 * 1024;
@@ -215,6 +225,9 @@ class Scheduler {
 
   ClusterInfo Snapshot() const;
 
+  // Result bytes the jobs hold now in the coordinator's budget (result_buffer_bytes).
+  int64_t ReservedResultBytes() const;
+
   // HOST:PORT at which workers reach this coordinator, once its server has bound its port:
   // the hint of a job that found no worker names it. Until set, the hint says where to find
   // it instead.
@@ -312,6 +325,10 @@ class Scheduler {
   int64_t outstanding_calls_ ABSL_GUARDED_BY(mu_) = 0;
   // When Tick last ran: a long gap since then is a stall of the coordinator itself.
   absl::Time last_tick_ ABSL_GUARDED_BY(mu_);
+  // Result bytes reserved by all jobs (SchedulerOptions::result_buffer_bytes).
+  ResultBudget result_budget_ ABSL_GUARDED_BY(mu_);
+  // A job with large results ended: Tick gives free memory back once this time passes.
+  std::optional<absl::Time> trim_due_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace gpool
