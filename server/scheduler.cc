@@ -260,11 +260,17 @@ void Scheduler::Tick() {
     }
     if (!waited.empty()) PumpLocked(&actions);
     trim = trim_due_.has_value() && now >= *trim_due_;
-    if (trim) trim_due_.reset();
+    if (trim) {
+      trim_due_.reset();
+      ended_result_bytes_ = 0;
+    }
   }
   Execute(std::move(actions));
   // Outside the lock: trimming walks malloc's arenas, which takes a while when they are large.
-  if (trim) ReturnFreeMemory();
+  if (trim) {
+    ReturnFreeMemory();
+    LogInfo("gave the memory of ended jobs back to the system (malloc_trim)");
+  }
 }
 
 int64_t Scheduler::ReservedResultBytes() const {
@@ -554,9 +560,14 @@ void Scheduler::FinishJobLocked(Job& job, absl::Status status) {
   if (job.finished) return;
   result_budget_.Release(job.reserved_bytes);
   job.reserved_bytes = 0;
-  if (job.peak_reserved_bytes >= options_.trim_after_job_bytes && !trim_due_.has_value()) {
-    // Its buffers go when its call does (or its workers' calls are cancelled): a moment later.
-    trim_due_ = clock_->Now() + absl::Seconds(1);
+  ended_result_bytes_ += job.peak_reserved_bytes;
+  if (ended_result_bytes_ >= options_.trim_after_bytes) {
+    // Its buffers go when its call does (or its workers' calls are cancelled): a moment
+    // later. Jobs that end together are trimmed for once, a second after the last of them,
+    // but no more than 5 s after the first.
+    const absl::Time now = clock_->Now();
+    if (!trim_due_.has_value()) trim_first_due_ = now + absl::Seconds(5);
+    trim_due_ = std::min(now + absl::Seconds(1), trim_first_due_);
   }
   // Whatever still runs for this job is wasted work now: cancel it so the slots free up.
   for (const auto& [worker_id, call_id] : job.Finish()) {

@@ -115,10 +115,10 @@ struct SchedulerOptions {
   // flight stay inside it, and one job also stays within result_window_values × 8 bytes.
   // A job that holds nothing may always take one chunk (at most 2 MiB), so nobody starves.
   int64_t result_buffer_bytes = int64_t{256} << 20;
-  // Once a job that held at least this many result bytes has ended, the coordinator gives
-  // the memory malloc keeps free back to the system (ReturnFreeMemory), about a second later
-  // (once the call's buffers are gone too).
-  int64_t trim_after_job_bytes = int64_t{32} << 20;
+  // Once jobs that held at least this many result bytes (each its peak) have ended since the
+  // last time, the coordinator gives the memory malloc keeps free back to the system
+  // (ReturnFreeMemory), about a second later (once their calls' buffers are gone too).
+  int64_t trim_after_bytes = int64_t{32} << 20;
   // Small chunks travel several to a call (RunChunks) up to this many elements per call, so
   // a one-element chunk does not pay a whole RPC. A chunk larger than this goes alone.
   int64_t max_elements_per_call = 64 * 1024;
@@ -327,8 +327,11 @@ class Scheduler {
   absl::Time last_tick_ ABSL_GUARDED_BY(mu_);
   // Result bytes reserved by all jobs (SchedulerOptions::result_buffer_bytes).
   ResultBudget result_budget_ ABSL_GUARDED_BY(mu_);
-  // A job with large results ended: Tick gives free memory back once this time passes.
+  // Peak result bytes of the jobs ended since the last trim (trim_after_bytes).
+  int64_t ended_result_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  // Jobs with large results ended: Tick gives free memory back once this time passes.
   std::optional<absl::Time> trim_due_ ABSL_GUARDED_BY(mu_);
+  absl::Time trim_first_due_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace gpool
