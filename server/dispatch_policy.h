@@ -46,7 +46,8 @@ struct DispatchOptions {
   int initial_chunks_per_call = 16;
   // Elements a call of several chunks may hold; a chunk larger than this goes alone.
   int64_t max_elements_per_call = 64 * 1024;
-  // The result bytes one job may hold in the ResultBudget (--result_window_values × 8).
+  // The result bytes one job may hold in the ResultBudget; the coordinator sets no limit
+  // (server/result_budget.h says why).
   int64_t max_job_result_bytes = INT64_MAX;
 };
 

@@ -9,8 +9,10 @@
 // chunk cannot deadlock. The bound is therefore the budget plus at most one chunk per job
 // that went past it (at most 2 MiB each: MapRequest.chunk_size).
 //
-// The same rule bounds one job by its own limit (--result_window_values × 8), so a client
-// that stops reading pins at most that much of the coordinator, whatever its chunk size.
+// A job may have a limit of its own (DispatchOptions::max_job_result_bytes); the
+// coordinator sets none: counted from dispatch, a per-job limit of 32 MiB would cap a job at
+// 16 chunks of 2 MiB in flight, idling the slots of a larger cluster. Its result window
+// still bounds the results that landed and wait for its client.
 //
 // Thread-compatible: the Scheduler's mutex guards it.
 #ifndef GPOOL_SERVER_RESULT_BUDGET_H_

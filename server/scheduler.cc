@@ -1,7 +1,6 @@
 #include "server/scheduler.h"
 
 #include <algorithm>
-#include <limits>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -24,11 +23,7 @@ Scheduler::Scheduler(SchedulerOptions options, const Clock* clock, WorkerConnect
       policy_(DispatchOptions{options_.pipeline_depth, options_.speculation_multiplier,
                               options_.speculation_min, options_.target_call_duration,
                               options_.initial_chunks_per_call,
-                              options_.max_elements_per_call,
-                              options_.result_window_values >
-                                      std::numeric_limits<int64_t>::max() / 8
-                                  ? std::numeric_limits<int64_t>::max()
-                                  : options_.result_window_values * 8}),
+                              options_.max_elements_per_call}),
       clock_(clock),
       connector_(connector),
       registry_(HeartbeatPolicy(options_.heartbeat_interval, options_.lease_timeout,

@@ -112,8 +112,9 @@ struct SchedulerOptions {
   int64_t result_window_values = int64_t{4} << 20;  // 32 MiB of int64
   // Result bytes all jobs together may hold (server/result_budget.h): a values chunk's
   // bytes count from its dispatch until its result is written to the client, so chunks in
-  // flight stay inside it, and one job also stays within result_window_values × 8 bytes.
-  // A job that holds nothing may always take one chunk (at most 2 MiB), so nobody starves.
+  // flight stay inside it. One job may use all of it (a big cluster's slots need a few
+  // chunks in flight each: raise it for clusters of more than ~100 slots). A job that holds
+  // nothing may always take one chunk (at most 2 MiB), so nobody starves.
   int64_t result_buffer_bytes = int64_t{256} << 20;
   // Once jobs that held at least this many result bytes (each its peak) have ended since the
   // last time, the coordinator gives the memory malloc keeps free back to the system

@@ -19,11 +19,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "client/client.h"
+#include "common/subprocess.h"
 #include "gpool.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "rpc/transport.h"
 #include "tests/support/cluster_fixture.h"
 #include "tests/support/integration_helpers.h"
+#include "tests/support/status_matchers.h"
 
 namespace gpool {
 namespace {
@@ -96,6 +98,44 @@ TEST_F(OrderedPrintTest, Print_SmallChunksWorkerKilledMidJob_EveryValueInInputOr
   EXPECT_EQ(expected, kCount + 1);
   EXPECT_EQ(std::string(line).rfind("The sum of the square", 0), 0u) << line;
   EXPECT_EQ(pclose(out), 0);
+}
+
+// The coordinator is killed and restarted while --print streams: the CLI resubmits naming
+// the chunks it printed or holds, and the output is still every value once, in order.
+TEST_F(OrderedPrintTest, Print_CoordinatorRestartMidJob_EveryValueOnceInInputOrder) {
+  StartCluster(2, {"--chunk_delay=20ms"});
+  constexpr int64_t kCount = 200'000;
+  ::gpool::testing::TempDir dir;
+  SpawnOptions spawn;
+  spawn.stdout_path = dir.path() + "/out";
+  spawn.stderr_path = dir.path() + "/err";
+  ASSERT_OK_AND_ASSIGN(
+      pid_t cli, SpawnProcess({BinaryPath("gpool"), "--coordinator=" + cluster_->address(),
+                               "map", "square", absl::StrCat("1..", kCount), "--chunksize=1000",
+                               "--print"},
+                              spawn));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Client> observer, Client::Connect(cluster_->address()));
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        absl::StatusOr<ClusterInfo> view = observer->GetClusterInfo();
+        return view.ok() && !view->jobs.empty() && view->jobs[0].chunks_done >= 10;
+      },
+      absl::Seconds(30)));
+  ASSERT_OK(cluster_->StopCoordinator(/*abruptly=*/true));
+  ASSERT_OK(cluster_->RestartCoordinator());
+  absl::StatusOr<int> exit_code = WaitForExit(cli, absl::Seconds(90));
+  if (!exit_code.ok()) (void)StopProcess(cli, absl::Seconds(1));
+  ASSERT_OK(exit_code);
+  const std::string err = ::gpool::testing::ReadFile(spawn.stderr_path);
+  EXPECT_EQ(*exit_code, 0) << err;
+  EXPECT_NE(err.find("reconnected"), std::string::npos) << err;
+  std::vector<std::string> lines =
+      absl::StrSplit(::gpool::testing::ReadFile(spawn.stdout_path), '\n');
+  ASSERT_EQ(lines.size(), static_cast<size_t>(kCount) + 3);  // cores, values, sum, ""
+  for (int64_t x = 1; x <= kCount; ++x) {
+    ASSERT_EQ(lines[x], std::to_string(x * x)) << "line " << x;
+  }
+  EXPECT_EQ(lines[kCount + 1].rfind("The sum of the square", 0), 0u) << lines[kCount + 1];
 }
 
 // Clients that never read their values, each asking for huge chunks: the coordinator's

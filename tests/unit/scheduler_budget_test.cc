@@ -82,11 +82,11 @@ TEST_F(SchedulerTest, ResultBudget_SmallerThanAChunk_JobStillCompletesExactly) {
   EXPECT_EQ(scheduler_->ReservedResultBytes(), 0);
 }
 
-// One non-reading job may not take the whole budget: its own limit is
-// result_window_values, counted from dispatch, so chunks in flight do not overshoot it.
-TEST_F(SchedulerTest, ResultBudget_OneJobNeverReads_HoldsAtMostItsWindowValues) {
+// One non-reading job with slots enough for all its chunks: what it holds, in flight and
+// landed, stops at the budget.
+TEST_F(SchedulerTest, ResultBudget_OneJobNeverReads_HoldsAtMostTheBudget) {
   SchedulerOptions options;
-  options.result_window_values = 100;  // 800 bytes: ten chunks of 10
+  options.result_buffer_bytes = 800;  // ten chunks of 10
   Reset(options);
   AddWorker("a:1", /*slots=*/64);
   auto job = SubmitValues(*scheduler_, 10'000, 10);
