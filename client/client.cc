@@ -16,7 +16,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "client/job_assembler.h"
+#include "client/ordered_values.h"
 #include "client/reconnect_policy.h"
+#include "common/chunking.h"
 #include "gpool.grpc.pb.h"
 #include "rpc/grpc_status.h"
 #include "rpc/message_limits.h"
@@ -38,6 +40,16 @@ absl::Status Explain(const absl::Status& status, const std::string& address) {
                                                status.message()));
   }
   return status;
+}
+
+// A per-chunk callback that cannot fail, as one that can (and never does).
+std::function<absl::Status(const ChunkResult&)> Checked(
+    const std::function<void(const ChunkResult&)>& on_chunk) {
+  if (!on_chunk) return nullptr;
+  return [on_chunk](const ChunkResult& chunk) {
+    on_chunk(chunk);
+    return absl::OkStatus();
+  };
 }
 
 // Calls Coordinator.Map, read as bytes. The generic stub only makes bidirectional streams;
@@ -109,6 +121,11 @@ absl::Status ValidateMapSpec(const MapSpec& spec) {
         "the verify fraction must be from 0 (no chunk) to 1 (every chunk), got ",
         spec.verify_fraction));
   }
+  if (spec.max_chunks_ahead < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "max_chunks_ahead must be at least 1 (or 0 for no bound), got ",
+        spec.max_chunks_ahead));
+  }
   return ValidateInput(spec.input);
 }
 
@@ -117,7 +134,7 @@ absl::StatusOr<MapResult> Client::Map(const MapSpec& spec,
                                       const std::function<void(const ChunkResult&)>& on_chunk) {
   JobAssembler assembler(/*keep_values=*/true);
   absl::StatusOr<MapSummary> summary =
-      RunJob(spec, /*want_values=*/true, assembler, on_start, on_chunk);
+      RunJob(spec, /*want_values=*/true, assembler, on_start, Checked(on_chunk));
   if (!summary.ok()) return summary.status();
   MapResult result;
   result.summary = *std::move(summary);
@@ -129,7 +146,33 @@ absl::StatusOr<MapSummary> Client::MapStreaming(
     const MapSpec& spec, bool want_values, const std::function<void(const JobStart&)>& on_start,
     const std::function<void(const ChunkResult&)>& on_chunk) {
   JobAssembler assembler(/*keep_values=*/false, /*values_expected=*/want_values);
-  return RunJob(spec, want_values, assembler, on_start, on_chunk);
+  return RunJob(spec, want_values, assembler, on_start, Checked(on_chunk));
+}
+
+absl::StatusOr<MapSummary> Client::MapOrdered(
+    const MapSpec& spec, const std::function<void(const JobStart&)>& on_start,
+    const ValuesSink& on_values, const std::function<void(const ChunkResult&)>& on_chunk) {
+  MapSpec ordered = spec;
+  if (ordered.max_chunks_ahead == 0) {
+    // The plan's chunk size is not known before the job starts: count the largest chunk a
+    // job that returns values may have when none is asked for.
+    const uint64_t chunk_values =
+        spec.chunk_size > 0 ? std::min<uint64_t>(spec.chunk_size, kMaxValuesChunkSize)
+                            : kMaxValuesChunkSize;
+    ordered.max_chunks_ahead = static_cast<int64_t>(std::max<uint64_t>(
+        2, options_.ordered_buffer_bytes / (chunk_values * sizeof(int64_t))));
+  }
+  OrderedValues in_order(on_values);
+  // Values are checked by the assembler and handed on here; none are kept.
+  JobAssembler assembler(/*keep_values=*/false, /*values_expected=*/true);
+  auto take = [&](const ChunkResult& chunk) -> absl::Status {
+    if (on_chunk) on_chunk(chunk);
+    return in_order.Add(chunk.chunk_index, chunk.first_element, chunk.values);
+  };
+  // A shared buffer as large as the job would be a file as large as the job: only one that
+  // fits the buffer kept between jobs is offered.
+  return RunJob(ordered, /*want_values=*/true, assembler, on_start, take,
+                options_.shared_values_keep_bytes / sizeof(int64_t));
 }
 
 namespace {
@@ -151,7 +194,7 @@ struct StreamOutcome {
 StreamOutcome StreamOnce(MapStub& stub, const v1::MapRequest& request, absl::Time deadline,
                          JobAssembler& assembler, SharedValuesBuffer* shared,
                          const std::function<void(const JobStart&)>& on_start,
-                         const std::function<void(const ChunkResult&)>& on_chunk,
+                         const std::function<absl::Status(const ChunkResult&)>& on_chunk,
                          const std::function<void(const JobStart&)>& on_resumed) {
   // The call's own queue, declared first so that it outlives the call. One operation is
   // pending at a time and this thread waits for it, as the synchronous API would.
@@ -221,7 +264,7 @@ StreamOutcome StreamOnce(MapStub& stub, const v1::MapRequest& request, absl::Tim
                                     : on_chunk          ? assembler.OnChunk(chunk)
                                                         : assembler.OnChunk(chunk, *shared);
     if (!accepted.ok()) return accepted.status();
-    if (*accepted && on_chunk) on_chunk(chunk);
+    if (*accepted && on_chunk) return on_chunk(chunk);
     return absl::OkStatus();
   };
   auto take_start = [&](const v1::JobStarted& started) {
@@ -359,7 +402,8 @@ void Client::Notice(const std::string& notice) const {
 absl::StatusOr<MapSummary> Client::RunJob(
     const MapSpec& spec, bool want_values, JobAssembler& assembler,
     const std::function<void(const JobStart&)>& on_start,
-    const std::function<void(const ChunkResult&)>& on_chunk) {
+    const std::function<absl::Status(const ChunkResult&)>& on_chunk,
+    uint64_t shared_values_max_elements) {
   if (absl::Status status = ValidateMapSpec(spec); !status.ok()) return status;
   v1::MapRequest request;
   request.set_function(spec.function);
@@ -367,6 +411,7 @@ absl::StatusOr<MapSummary> Client::RunJob(
   request.set_chunk_size(spec.chunk_size);
   request.set_max_workers(spec.max_workers);
   request.set_verify_fraction(spec.verify_fraction);
+  request.set_max_chunks_ahead(spec.max_chunks_ahead);
   request.set_result_mode(want_values ? v1::RESULT_MODE_VALUES : v1::RESULT_MODE_SUM);
   // Refused here with what to do, rather than by gRPC with a bare RESOURCE_EXHAUSTED.
   if (absl::Status status = CheckMapRequestSize(request, absl::StatusCode::kInvalidArgument);
@@ -377,7 +422,8 @@ absl::StatusOr<MapSummary> Client::RunJob(
   // Verified chunks never use the buffer (their values must be compared): with every chunk
   // verified it would go unused.
   if (want_values && options_.shared_values && spec.verify_fraction < 1 &&
-      spec.input.size() >= options_.shared_values_min_elements) {
+      spec.input.size() >= options_.shared_values_min_elements &&
+      spec.input.size() <= shared_values_max_elements) {
     shared = AcquireSharedValues(spec.input.size());
     if (shared != nullptr) ToProto(shared->ref(), request.mutable_shared_values());
   }

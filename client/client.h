@@ -7,6 +7,9 @@
 //
 // Map blocks until the job is done. MapStreaming hands each chunk to a callback as it
 // arrives (completion order) and keeps no values, so its memory does not grow with the job.
+// MapOrdered hands the values on in input order as soon as the prefix before them is
+// complete, holding only the chunks that arrive ahead of it (a bounded number): what
+// `gpool map --print` uses, for jobs of any length.
 // Both reduce on the client, exactly (128-bit), and check that every chunk arrived exactly
 // once before they report success.
 #ifndef GPOOL_CLIENT_CLIENT_H_
@@ -21,6 +24,7 @@
 #include "absl/numeric/int128.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "common/cluster_info.h"
 #include "common/input.h"
 #include "common/job_stats.h"
@@ -61,6 +65,11 @@ struct ClientOptions {
   // workers then write into pages that exist, instead of the kernel allocating and zeroing
   // one per 4 KiB. A bigger job's buffer frees each chunk's memory as its values are taken.
   uint64_t shared_values_keep_bytes = uint64_t{256} << 20;
+  // MapOrdered: about how many bytes of values may wait for the chunks before them. It sets
+  // the job's max_chunks_ahead to this many chunks' worth (at least 2), so the client holds
+  // at most that much out of order, whatever the job's length. More lets more workers run
+  // ahead of the slowest chunk.
+  uint64_t ordered_buffer_bytes = uint64_t{64} << 20;
   TransportOptions transport;
 };
 
@@ -74,6 +83,9 @@ struct MapSpec {
   // Sampled re-execution (MapRequest.verify_fraction): this fraction of the chunks (0 to 1)
   // is computed again on a different worker and used only once two workers agree.
   double verify_fraction = 0;
+  // MapRequest.max_chunks_ahead: chunk i runs only once every chunk below i - N has its
+  // result. 0: no bound (MapOrdered chooses one from ClientOptions::ordered_buffer_bytes).
+  int64_t max_chunks_ahead = 0;
 };
 
 struct JobStart {
@@ -155,12 +167,32 @@ class Client {
       const std::function<void(const JobStart&)>& on_start,
       const std::function<void(const ChunkResult&)>& on_chunk);
 
+  // Runs the job and calls `on_values` with its values in input order (runs of them, each
+  // with the input position of its first value), each as soon as every value before it has
+  // come; `on_chunk` (optional) sees each chunk as it arrives, for progress. Memory stays
+  // bounded whatever the job's length: the job runs at most max_chunks_ahead chunks ahead of
+  // the lowest one missing (spec.max_chunks_ahead, or as many as
+  // ClientOptions::ordered_buffer_bytes holds), and only those wait here. Shared-memory
+  // values are used only for a job whose values fit ClientOptions::shared_values_keep_bytes
+  // (the kept buffer is then at most that big). Every chunk is checked as in MapStreaming;
+  // after a lost coordinator the job is resubmitted naming the chunks delivered or held.
+  // An error `on_values` returns cancels the job and is returned (e.g. the output closed).
+  // Errors: MapStreaming's.
+  using ValuesSink = std::function<absl::Status(uint64_t first_element,
+                                                absl::Span<const int64_t> values)>;
+  absl::StatusOr<MapSummary> MapOrdered(
+      const MapSpec& spec, const std::function<void(const JobStart&)>& on_start,
+      const ValuesSink& on_values,
+      const std::function<void(const ChunkResult&)>& on_chunk = nullptr);
+
  private:
   Client(std::string address, ClientOptions options);
-  absl::StatusOr<MapSummary> RunJob(const MapSpec& spec, bool want_values,
-                                    JobAssembler& assembler,
-                                    const std::function<void(const JobStart&)>& on_start,
-                                    const std::function<void(const ChunkResult&)>& on_chunk);
+  // `shared_values_max_elements`: the largest job offered a shared-values buffer.
+  absl::StatusOr<MapSummary> RunJob(
+      const MapSpec& spec, bool want_values, JobAssembler& assembler,
+      const std::function<void(const JobStart&)>& on_start,
+      const std::function<absl::Status(const ChunkResult&)>& on_chunk,
+      uint64_t shared_values_max_elements = UINT64_MAX);
   void Notice(const std::string& notice) const;
   // A shared-values buffer for a job of `capacity` values (the one kept from an earlier job
   // when it may be reused), or null when none can be made: values then travel over gRPC.

@@ -46,6 +46,7 @@
 #include "client/client.h"
 #include "client/fork_launcher.h"
 #include "client/health.h"
+#include "client/line_writer.h"
 #include "client/local_cluster.h"
 #include "client/pki.h"
 #include "client/progress.h"
@@ -206,6 +207,10 @@ struct Connection {
 
 void PrintNotice(const std::string& notice) { std::cerr << "gpool: " << notice << std::endl; }
 
+// The reader of `map --print`'s output closed it (`| head`): the job was cancelled, and the
+// process ends as Unix tools do then, killed by SIGPIPE without a word (see main).
+bool output_closed = false;
+
 // --credentials, or GPOOL_CREDENTIALS; empty: plain text.
 std::string CredentialsDirectory() {
   std::string directory = absl::GetFlag(FLAGS_credentials);
@@ -339,7 +344,10 @@ int RunMap(const std::vector<std::string>& positional) {
     }
   }
   std::optional<ProgressBar> progress;
-  if (*show_progress) progress.emplace(std::cerr, TerminalWidth(STDERR_FILENO));
+  // Values streaming to the same terminal would cut through the bar line after line.
+  if (*show_progress && !(print && !json && isatty(STDOUT_FILENO) == 1)) {
+    progress.emplace(std::cerr, TerminalWidth(STDERR_FILENO));
+  }
   // Anything else printed while the bar is up must start on a clean line.
   auto clear_progress = [&progress] {
     if (progress.has_value()) progress->Clear();
@@ -352,9 +360,27 @@ int RunMap(const std::vector<std::string>& positional) {
       });
   if (!connection.ok()) return Fail(connection.status());
 
+  // --print streams the values in input order as they come (Client::MapOrdered), through a
+  // writer that reports a closed output instead of dying of SIGPIPE in the middle of it, so
+  // the job is cancelled first. --json --print holds them all: one JSON object, at the end.
+  const bool ordered = print && !json;
+  std::optional<LineWriter> out;
+  if (ordered) {
+    std::signal(SIGPIPE, SIG_IGN);
+    std::cout.flush();
+    out.emplace(STDOUT_FILENO);
+  }
+  // Everything for stdout, in order with the values.
+  auto emit = [&](absl::string_view text) {
+    if (out.has_value()) {
+      (void)out->Write(text);  // a failure shows at the next values, which stop the job
+    } else {
+      std::cout << text;
+    }
+  };
   const std::string local_host = LocalHostName();
   auto on_start = [&](const JobStart& start) {
-    if (!json) std::cout << CoresLine(start.cluster_slots) << '\n';
+    if (!json) emit(absl::StrCat(CoresLine(start.cluster_slots), "\n"));
     if (progress.has_value()) progress->Start(start.total_elements, absl::Now());
   };
   auto on_chunk = [&](const ChunkResult& chunk) {
@@ -362,9 +388,9 @@ int RunMap(const std::vector<std::string>& positional) {
       clear_progress();
       const bool show_host = chunk.worker.host != local_host;
       for (uint64_t i = 0; i < chunk.element_count; ++i) {
-        std::cout << TraceLine(chunk.worker, show_host, spec.function,
-                               spec.input.At(chunk.first_element + i))
-                  << '\n';
+        emit(absl::StrCat(TraceLine(chunk.worker, show_host, spec.function,
+                                    spec.input.At(chunk.first_element + i)),
+                          "\n"));
       }
     }
     if (progress.has_value()) progress->AddChunk(chunk, absl::Now());
@@ -373,7 +399,27 @@ int RunMap(const std::vector<std::string>& positional) {
   const absl::Time began = absl::Now();
   MapSummary summary;
   std::vector<int64_t> values;
-  if (print) {
+  if (ordered) {
+    // Written as they come; flushed at most every few milliseconds (and whenever 64 KiB
+    // gather), so the first lines show at once without a write(2) per small chunk.
+    absl::Time last_flush = absl::InfinitePast();
+    auto on_values = [&](uint64_t, absl::Span<const int64_t> run) -> absl::Status {
+      if (absl::Status status = out->WriteValues(run); !status.ok()) return status;
+      const absl::Time now = absl::Now();
+      if (now - last_flush < absl::Milliseconds(5)) return absl::OkStatus();
+      last_flush = now;
+      return out->Flush();
+    };
+    absl::StatusOr<MapSummary> result =
+        connection->client->MapOrdered(spec, on_start, on_values, on_chunk);
+    clear_progress();
+    if (!result.ok() && out->broken_pipe()) {
+      output_closed = true;
+      return kExitJobFailed;
+    }
+    if (!result.ok()) return Fail(result.status());
+    summary = *std::move(result);
+  } else if (print) {
     absl::StatusOr<MapResult> result = connection->client->Map(spec, on_start, on_chunk);
     clear_progress();
     if (!result.ok()) return Fail(result.status());
@@ -393,8 +439,18 @@ int RunMap(const std::vector<std::string>& positional) {
               << std::endl;
     return kExitOk;
   }
-  for (int64_t value : values) std::cout << value << '\n';
-  std::cout << ReductionLine(*reduction, spec.function, spec.input, summary) << std::endl;
+  emit(absl::StrCat(ReductionLine(*reduction, spec.function, spec.input, summary), "\n"));
+  if (out.has_value()) {
+    if (absl::Status flushed = out->Flush(); !flushed.ok()) {
+      if (out->broken_pipe()) {
+        output_closed = true;
+        return kExitJobFailed;
+      }
+      return Fail(flushed);
+    }
+  } else {
+    std::cout.flush();
+  }
   const JobStats& stats = summary.stats;
   if (absl::GetFlag(FLAGS_stats) || stats.retries > 0 || stats.workers_lost > 0 ||
       stats.backups > 0) {
@@ -687,5 +743,11 @@ int main(int argc, char** argv) {
   // threads (the command left its client running; see ~Connection). Flush what the command
   // printed first.
   std::fflush(nullptr);
+  if (gpool::output_closed) {
+    // As `seq 1 1000000 | head` ends: killed by SIGPIPE, which the shell shows as 141 and
+    // does not report. The job was cancelled already.
+    std::signal(SIGPIPE, SIG_DFL);
+    std::raise(SIGPIPE);
+  }
   std::_Exit(code);
 }

@@ -16,6 +16,11 @@ uint64_t ChunkTable::UnsentCount() const {
   return retry_queue_.size() + (plan_.num_chunks - std::min(plan_.num_chunks, next_fresh_));
 }
 
+uint64_t ChunkTable::LowestNotDone() const {
+  const uint64_t fresh = std::min(next_fresh_, plan_.num_chunks);
+  return active_.empty() ? fresh : std::min(fresh, active_.begin()->first);
+}
+
 std::optional<uint64_t> ChunkTable::NextRetry() {
   // Drop entries whose chunk completed meanwhile (a late result won).
   while (!retry_queue_.empty() && active_.count(retry_queue_.front()) == 0) {
@@ -29,10 +34,11 @@ void ChunkTable::PopRetry() {
   if (!retry_queue_.empty()) retry_queue_.pop_front();
 }
 
-std::vector<uint64_t> ChunkTable::TakeFresh(uint64_t max_chunks, int64_t max_elements) {
+std::vector<uint64_t> ChunkTable::TakeFresh(uint64_t max_chunks, int64_t max_elements,
+                                            uint64_t end) {
   std::vector<uint64_t> chunk_indices;
   int64_t elements = 0;
-  while (chunk_indices.size() < max_chunks && HasFresh()) {
+  while (chunk_indices.size() < max_chunks && HasFresh() && next_fresh_ < end) {
     const int64_t size = static_cast<int64_t>(plan_.ElementCount(next_fresh_));
     if (!chunk_indices.empty() && elements + size > max_elements) break;
     elements += size;

@@ -65,16 +65,23 @@ class ChunkTable {
   bool HasRetries() const { return !retry_queue_.empty(); }
   // Chunks not yet sent or waiting to be sent again.
   uint64_t UnsentCount() const;
+  // The lowest chunk index that is not done (num_chunks when all are): the base of
+  // MapRequest.max_chunks_ahead. Done chunks are neither active nor at or past next_fresh_
+  // unless already done, which next_fresh_ skips, so this is O(1).
+  uint64_t LowestNotDone() const;
+  // The next chunk TakeFresh would take (num_chunks when none is fresh).
+  uint64_t NextFresh() const { return next_fresh_; }
 
   // The oldest chunk waiting to be sent again, skipping those a late result completed
   // meanwhile; nullopt when none waits. PopRetry takes it off the queue.
   std::optional<uint64_t> NextRetry();
   void PopRetry();
 
-  // The next fresh chunks in index order: at most `max_chunks`, and together at most
-  // `max_elements` elements unless the first alone has more (a big chunk travels alone).
-  // They are not active until StartRun.
-  std::vector<uint64_t> TakeFresh(uint64_t max_chunks, int64_t max_elements);
+  // The next fresh chunks in index order: at most `max_chunks`, all below `end`, and
+  // together at most `max_elements` elements unless the first alone has more (a big chunk
+  // travels alone). They are not active until StartRun.
+  std::vector<uint64_t> TakeFresh(uint64_t max_chunks, int64_t max_elements,
+                                  uint64_t end = UINT64_MAX);
 
   // Records a run of `chunk_index` on `worker_id` in call `call_id`; returns its attempt.
   int StartRun(uint64_t chunk_index, const std::string& worker_id, uint64_t call_id,

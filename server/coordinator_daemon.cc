@@ -88,6 +88,7 @@ absl::Status ValidateCoordinatorOptions(const CoordinatorDaemonOptions& daemon_o
       {"--max_attempts", options.max_attempts, 1},
       {"--result_window", options.result_window, 1},
       {"--result_window_values", options.result_window_values, 1},
+      {"--result_buffer_bytes", options.result_buffer_bytes, 1},
       {"--max_elements_per_call", options.max_elements_per_call, 1},
       {"--max_workers", options.max_workers, 1},
       {"--max_jobs", options.max_jobs, 1},

@@ -122,12 +122,31 @@ std::optional<absl::Duration> DispatchPolicy::StragglerThreshold(
                   options_.speculation_min);
 }
 
-std::optional<DispatchPolicy::Call> DispatchPolicy::NextCall(WorkerRegistry& workers,
-                                                             Job& job) const {
+int64_t DispatchPolicy::FreshElementRoom(const Job& job, const ResultBudget* budget) const {
+  const int64_t unbounded = options_.max_elements_per_call;
+  if (budget == nullptr || job.spec.mode != ResultMode::kValues) return unbounded;
+  const ChunkTable& table = *job.chunks;
+  if (!table.HasFresh()) return 0;
+  const int64_t next_bytes =
+      static_cast<int64_t>(table.plan().ElementCount(table.NextFresh())) * 8;
+  if (!budget->AllowsChunk(job.reserved_bytes, options_.max_job_result_bytes, next_bytes)) {
+    return 0;
+  }
+  // Enough for the next chunk (TakeFresh always takes the first), and whatever else the
+  // budget has room for.
+  const int64_t room = budget->Room(job.reserved_bytes, options_.max_job_result_bytes) / 8;
+  return std::max<int64_t>(1, std::min(unbounded, room));
+}
+
+std::optional<DispatchPolicy::Call> DispatchPolicy::NextCall(WorkerRegistry& workers, Job& job,
+                                                             const ResultBudget* budget) const {
   if (job.window.Full()) return std::nullopt;
   ChunkTable& table = *job.chunks;
   const std::optional<uint64_t> retry = table.NextRetry();
-  if (!retry.has_value() && !table.HasFresh()) return std::nullopt;
+  // A retry is of a chunk already reserved and below the ahead bound: only fresh chunks
+  // wait for them.
+  const bool fresh = job.FreshDispatchable() && FreshElementRoom(job, budget) > 0;
+  if (!retry.has_value() && !fresh) return std::nullopt;
   RegisteredWorker* worker = PickWorker(workers, job.dispatch);
   if (worker == nullptr) return std::nullopt;
 
@@ -143,19 +162,21 @@ std::optional<DispatchPolicy::Call> DispatchPolicy::NextCall(WorkerRegistry& wor
       return Call{target, {*retry}};
     }
     // The retry waits for another worker; this one may take fresh chunks meanwhile.
-    if (!table.HasFresh()) return std::nullopt;
+    if (!fresh) return std::nullopt;
   }
   // Fresh chunks, several to a call while the call stays small: a chunk bigger than the
   // element budget goes alone.
   const uint64_t size =
       CallSize(workers, *worker, job.dispatch, table.UnsentCount(), job.window.ChunkRoom());
-  return Call{worker, table.TakeFresh(size, options_.max_elements_per_call)};
+  return Call{worker, table.TakeFresh(size, FreshElementRoom(job, budget), job.AheadEnd())};
 }
 
 std::vector<uint64_t> DispatchPolicy::Stragglers(const Job& job, absl::Time now) const {
   std::vector<uint64_t> stragglers;
   // Backups only at the job's tail: while fresh or retried chunks wait, idle slots take those.
-  if (!job.chunks.has_value() || job.chunks->HasRetries() || job.chunks->HasFresh() ||
+  // A job held back by max_chunks_ahead is at a tail of its own: the chunk it waits for may
+  // be the straggler.
+  if (!job.chunks.has_value() || job.chunks->HasRetries() || job.FreshDispatchable() ||
       job.window.Full()) {
     return stragglers;
   }

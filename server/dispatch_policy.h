@@ -7,6 +7,8 @@
 //   * a retry avoids the workers that failed the chunk, unless no other worker may run it;
 //   * a copy of a chunk never goes to a worker that runs it, nor, while it is being
 //     verified (--verify), to one whose result of it is held (Job::CopyExclusions);
+//   * fresh chunks go in index order, below the job's max_chunks_ahead bound and within the
+//     coordinator's ResultBudget (a job holding nothing always gets one through);
 //   * a call carries the job's fair share of its unsent chunks, no more than its result
 //     window has room for, about target_call_duration of work and max_elements_per_call
 //     elements (a retry travels alone);
@@ -26,6 +28,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "server/job.h"
+#include "server/result_budget.h"
 #include "server/worker_registry.h"
 
 namespace gpool {
@@ -43,6 +46,9 @@ struct DispatchOptions {
   int initial_chunks_per_call = 16;
   // Elements a call of several chunks may hold; a chunk larger than this goes alone.
   int64_t max_elements_per_call = 64 * 1024;
+  // The result bytes one job may hold in the ResultBudget; the coordinator sets no limit
+  // (server/result_budget.h says why).
+  int64_t max_job_result_bytes = INT64_MAX;
 };
 
 class DispatchPolicy {
@@ -96,16 +102,25 @@ class DispatchPolicy {
   // The next call of a planned `job`: its worker and chunks, which are taken off the job's
   // chunk table (Job::StartCall records them as running). A retry comes first and travels
   // alone, to a worker that did not fail it when possible (PickForRetry); else as many fresh
-  // chunks as CallSize allows and max_elements_per_call holds. nullopt when the result window
-  // is full, nothing waits, or no worker may take it.
+  // chunks as CallSize allows, max_elements_per_call holds, the job's max_chunks_ahead lets
+  // go (Job::AheadEnd) and, for a job that returns values, `budget` (null: none) has room for
+  // (FreshElementRoom). nullopt when the result window is full, nothing may go, or no worker
+  // may take it.
   struct Call {
     RegisteredWorker* worker = nullptr;
     std::vector<uint64_t> chunk_indices;
   };
-  std::optional<Call> NextCall(WorkerRegistry& workers, Job& job) const;
+  std::optional<Call> NextCall(WorkerRegistry& workers, Job& job,
+                               const ResultBudget* budget = nullptr) const;
+
+  // The elements of fresh chunks `job` may reserve in `budget` now (see ResultBudget): 0
+  // when its next fresh chunk must wait, else at least 1 (the next chunk goes whatever its
+  // size) and at most max_elements_per_call.
+  int64_t FreshElementRoom(const Job& job, const ResultBudget* budget) const;
 
   // The chunks of a planned `job` that deserve a backup copy at `now`: only at the job's tail
-  // (nothing fresh or retried waits and its result window has room), those running alone for
+  // (nothing retried waits, no fresh chunk may go (max_chunks_ahead) and its result window
+  // has room), those running alone for
   // longer than StragglerThreshold, by chunk index. Where the copies go is PickBackup's.
   std::vector<uint64_t> Stragglers(const Job& job, absl::Time now) const;
 

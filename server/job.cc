@@ -89,6 +89,11 @@ absl::Status ValidateJobSpec(const JobSpec& spec) {
         absl::StrCat("max workers must be at least 1 (or 0 for no limit), got ",
                      spec.max_workers));
   }
+  if (spec.max_chunks_ahead < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_chunks_ahead must be at least 1 (or 0 for no bound), got ",
+                     spec.max_chunks_ahead));
+  }
   // Written so that NaN fails too.
   if (!(spec.verify_fraction >= 0 && spec.verify_fraction <= 1)) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -259,6 +264,9 @@ std::vector<ChunkTask> Job::StartCall(uint64_t call_id, const std::string& worke
     task.job_id = job_id;
     task.chunk_index = chunk_index;
     task.attempt = chunks->StartRun(chunk_index, worker_id, call_id, now);
+    // A chunk's first run reserves its result's bytes until the result reaches the client
+    // (ResultBudget); retries, backups and verification copies share that reservation.
+    if (task.attempt == 1) reserved_bytes += WindowValues(chunk_index) * 8;
     task.function = spec.function;
     task.job_input = spec.input;
     task.first_element = plan.FirstElement(chunk_index);
@@ -268,6 +276,7 @@ std::vector<ChunkTask> Job::StartCall(uint64_t call_id, const std::string& worke
     // writing the same place of the client's buffer could not be.
     if (!quorum.Sampled(chunk_index)) task.shared_values = spec.shared_values;
   }
+  peak_reserved_bytes = std::max(peak_reserved_bytes, reserved_bytes);
   return tasks;
 }
 
@@ -394,6 +403,17 @@ RunOutcome Job::AcceptVote(uint64_t chunk_index, const std::string& worker_id, i
   outcome.chunk_event = ChunkEvent(chunk_index, *std::move(verdict.agreed), worker_id, attempt);
   if (chunks->AllDone()) outcome.finish = absl::OkStatus();
   return outcome;
+}
+
+uint64_t Job::AheadEnd() const {
+  if (spec.max_chunks_ahead <= 0) return UINT64_MAX;
+  const uint64_t lowest = chunks->LowestNotDone();
+  const uint64_t ahead = static_cast<uint64_t>(spec.max_chunks_ahead);
+  return lowest > UINT64_MAX - ahead ? UINT64_MAX : lowest + ahead;
+}
+
+bool Job::FreshDispatchable() const {
+  return chunks->HasFresh() && chunks->NextFresh() < AheadEnd();
 }
 
 int64_t Job::WindowValues(uint64_t chunk_index) const {

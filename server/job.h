@@ -54,6 +54,9 @@ struct JobSpec {
   // kValues only: the client's shared-memory buffer, which workers on its host write values
   // to instead of sending them (common/shared_values.h).
   std::optional<SharedValuesRef> shared_values;
+  // MapRequest.max_chunks_ahead: chunk i is dispatched only while i < the lowest chunk index
+  // without a result + max_chunks_ahead. 0: no bound.
+  int64_t max_chunks_ahead = 0;
 };
 
 // How `reply`'s values disagree with the count, sum, min and max it reports (Disagreement);
@@ -67,7 +70,7 @@ std::string Contradiction(const ChunkReply& reply);
 absl::Status CallFailure(const absl::StatusOr<std::vector<ChunkReply>>& replies, size_t chunks);
 
 // OK, or INVALID_ARGUMENT for no function, no or a bad input, a negative chunk size or
-// worker limit, a verify fraction outside [0, 1], shared_values on a job that returns sums (or malformed), completed chunks
+// worker limit or max_chunks_ahead, a verify fraction outside [0, 1], shared_values on a job that returns sums (or malformed), completed chunks
 // without the chunk size they were planned with, or a reversed range of them.
 absl::Status ValidateJobSpec(const JobSpec& spec);
 
@@ -190,6 +193,11 @@ struct Job {
                         ChunkReply reply, absl::Time now, int max_attempts);
   // The values a chunk's result holds in the result window.
   int64_t WindowValues(uint64_t chunk_index) const;
+  // Where fresh dispatch stops under MapRequest.max_chunks_ahead: the first chunk index it
+  // may not dispatch yet (UINT64_MAX without a bound). Requires a plan.
+  uint64_t AheadEnd() const;
+  // Whether a fresh chunk waits and max_chunks_ahead lets it go now.
+  bool FreshDispatchable() const;
 
   const uint64_t sequence;  // submission order
   const std::string job_id;
@@ -201,6 +209,11 @@ struct Job {
   JobDispatchState dispatch;
   // Results pushed to the stream and not yet taken by the client.
   ResultWindow window;
+  // Bytes of values this job holds in the coordinator's ResultBudget: reserved when a chunk
+  // is first dispatched (values mode), released as its result is written to the client or
+  // when the job ends. The peak says whether its end is worth giving memory back for.
+  int64_t reserved_bytes = 0;
+  int64_t peak_reserved_bytes = 0;
   // Chunks of each call in flight that are not done yet. A copy that lost the race is
   // cancelled only when none of its call's chunks is still needed.
   absl::flat_hash_map<uint64_t, int> open_chunks_by_call;

@@ -66,6 +66,10 @@ ABSL_FLAG(int, result_window, gpool::SchedulerOptions{}.result_window,
           "Completed chunks per job that may wait for a slow client before dispatch pauses.");
 ABSL_FLAG(int64_t, result_window_values, gpool::SchedulerOptions{}.result_window_values,
           "Values (8 bytes each) those waiting chunks may hold before dispatch pauses.");
+ABSL_FLAG(int64_t, result_buffer_bytes, gpool::SchedulerOptions{}.result_buffer_bytes,
+          "Result bytes all jobs together may hold on the coordinator, counted from each "
+          "values chunk's dispatch until its result is written to the client; while taken, "
+          "dispatch of values chunks pauses (a job holding none still gets one chunk through).");
 ABSL_FLAG(int64_t, max_elements_per_call, gpool::SchedulerOptions{}.max_elements_per_call,
           "Small chunks travel several to a call up to this many elements (to workers that "
           "accept batches).");
@@ -112,6 +116,7 @@ absl::StatusOr<CoordinatorDaemonOptions> OptionsFromFlags() {
   scheduler.max_attempts = absl::GetFlag(FLAGS_max_attempts);
   scheduler.result_window = absl::GetFlag(FLAGS_result_window);
   scheduler.result_window_values = absl::GetFlag(FLAGS_result_window_values);
+  scheduler.result_buffer_bytes = absl::GetFlag(FLAGS_result_buffer_bytes);
   scheduler.max_elements_per_call = absl::GetFlag(FLAGS_max_elements_per_call);
   scheduler.speculation_multiplier = absl::GetFlag(FLAGS_speculation_multiplier);
   scheduler.speculation_min = absl::GetFlag(FLAGS_speculation_min);

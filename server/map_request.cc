@@ -20,6 +20,7 @@ absl::StatusOr<JobSpec> ToJobSpec(const v1::MapRequest& request) {
   spec.chunk_size = request.chunk_size();
   spec.max_workers = request.max_workers();
   spec.verify_fraction = request.verify_fraction();
+  spec.max_chunks_ahead = request.max_chunks_ahead();
   // proto3 keeps an enum value this file does not name; guessing a mode for it would answer a
   // question the client did not ask.
   if (!v1::ResultMode_IsValid(request.result_mode())) {

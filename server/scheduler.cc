@@ -1,5 +1,6 @@
 #include "server/scheduler.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -29,7 +30,8 @@ Scheduler::Scheduler(SchedulerOptions options, const Clock* clock, WorkerConnect
                                 options_.heartbeat_budget, options_.max_heartbeat_interval)),
       jobs_(options_.max_jobs, options_.max_jobs_per_client),
       // Its start counts as a tick: a coordinator stopped before its first tick has stalled too.
-      last_tick_(clock->Now()) {}
+      last_tick_(clock->Now()),
+      result_budget_(options_.result_buffer_bytes) {}
 
 Scheduler::~Scheduler() {
   std::vector<std::shared_ptr<WorkerConnection>> connections;
@@ -212,6 +214,9 @@ void Scheduler::OnChunksDelivered(const std::string& job_id, int64_t chunks, int
     Job* job = jobs_.Find(job_id);
     if (job == nullptr) return;
     job->window.Delivered(chunks, values);
+    const int64_t released = std::min(job->reserved_bytes, values * 8);
+    job->reserved_bytes -= released;
+    result_budget_.Release(released);
     PumpLocked(&actions);
   }
   Execute(std::move(actions));
@@ -219,6 +224,7 @@ void Scheduler::OnChunksDelivered(const std::string& job_id, int64_t chunks, int
 
 void Scheduler::Tick() {
   Actions actions;
+  bool trim = false;
   {
     absl::MutexLock lock(&mu_);
     const absl::Time now = clock_->Now();
@@ -248,8 +254,23 @@ void Scheduler::Tick() {
                                                           coordinator_address_));
     }
     if (!waited.empty()) PumpLocked(&actions);
+    trim = trim_due_.has_value() && now >= *trim_due_;
+    if (trim) {
+      trim_due_.reset();
+      ended_result_bytes_ = 0;
+    }
   }
   Execute(std::move(actions));
+  // Outside the lock: trimming walks malloc's arenas, which takes a while when they are large.
+  if (trim) {
+    ReturnFreeMemory();
+    LogInfo("gave the memory of ended jobs back to the system (malloc_trim)");
+  }
+}
+
+int64_t Scheduler::ReservedResultBytes() const {
+  absl::MutexLock lock(&mu_);
+  return result_budget_.reserved();
 }
 
 void Scheduler::SetCoordinatorAddress(std::string address) {
@@ -456,7 +477,7 @@ bool Scheduler::TryPlanLocked(Job& job) {
 
 bool Scheduler::DispatchOneLocked(Job& job, Actions* actions) {
   if (!TryPlanLocked(job)) return false;
-  std::optional<DispatchPolicy::Call> call = policy_.NextCall(registry_, job);
+  std::optional<DispatchPolicy::Call> call = policy_.NextCall(registry_, job, &result_budget_);
   if (!call.has_value()) return false;
   DispatchLocked(job, call->chunk_indices, *call->worker, actions);
   return true;
@@ -472,7 +493,9 @@ void Scheduler::DispatchLocked(Job& job, const std::vector<uint64_t>& chunk_indi
   dispatch.worker_id = worker.worker_id;
   dispatch.job_sequence = job.sequence;
   dispatch.started = now;
+  const int64_t reserved_before = job.reserved_bytes;
   dispatch.tasks = job.StartCall(call_id, worker.worker_id, chunk_indices, now);
+  result_budget_.Reserve(job.reserved_bytes - reserved_before);
   worker.CallStarted(job.sequence, dispatch.tasks);
 }
 
@@ -534,6 +557,17 @@ void Scheduler::ReleaseChunksLocked(RegisteredWorker& worker, bool lost, Actions
 
 void Scheduler::FinishJobLocked(Job& job, absl::Status status) {
   if (job.finished) return;
+  result_budget_.Release(job.reserved_bytes);
+  job.reserved_bytes = 0;
+  ended_result_bytes_ += job.peak_reserved_bytes;
+  if (ended_result_bytes_ >= options_.trim_after_bytes) {
+    // Its buffers go when its call does (or its workers' calls are cancelled): a moment
+    // later. Jobs that end together are trimmed for once, a second after the last of them,
+    // but no more than 5 s after the first.
+    const absl::Time now = clock_->Now();
+    if (!trim_due_.has_value()) trim_first_due_ = now + absl::Seconds(5);
+    trim_due_ = std::min(now + absl::Seconds(1), trim_first_due_);
+  }
   // Whatever still runs for this job is wasted work now: cancel it so the slots free up.
   for (const auto& [worker_id, call_id] : job.Finish()) {
     if (const RegisteredWorker* worker = registry_.Find(worker_id); worker != nullptr) {

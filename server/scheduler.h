@@ -68,6 +68,7 @@
 #include "server/dispatch_policy.h"
 #include "server/job.h"
 #include "server/job_table.h"
+#include "server/result_budget.h"
 #include "server/result_window.h"
 #include "server/job_stream.h"
 #include "server/worker_connection.h"
@@ -109,6 +110,16 @@ struct SchedulerOptions {
   // coordinator's memory per job.
   int result_window = 16 * 1024;
   int64_t result_window_values = int64_t{4} << 20;  // 32 MiB of int64
+  // Result bytes all jobs together may hold (server/result_budget.h): a values chunk's
+  // bytes count from its dispatch until its result is written to the client, so chunks in
+  // flight stay inside it. One job may use all of it (a big cluster's slots need a few
+  // chunks in flight each: raise it for clusters of more than ~100 slots). A job that holds
+  // nothing may always take one chunk (at most 2 MiB), so nobody starves.
+  int64_t result_buffer_bytes = int64_t{256} << 20;
+  // Once jobs that held at least this many result bytes (each its peak) have ended since the
+  // last time, the coordinator gives the memory malloc keeps free back to the system
+  // (ReturnFreeMemory), about a second later (once their calls' buffers are gone too).
+  int64_t trim_after_bytes = int64_t{32} << 20;
   // Small chunks travel several to a call (RunChunks) up to this many elements per call, so
   // a one-element chunk does not pay a whole RPC. A chunk larger than this goes alone.
   int64_t max_elements_per_call = 64 * 1024;
@@ -215,6 +226,9 @@ class Scheduler {
 
   ClusterInfo Snapshot() const;
 
+  // Result bytes the jobs hold now in the coordinator's budget (result_buffer_bytes).
+  int64_t ReservedResultBytes() const;
+
   // HOST:PORT at which workers reach this coordinator, once its server has bound its port:
   // the hint of a job that found no worker names it. Until set, the hint says where to find
   // it instead.
@@ -314,6 +328,13 @@ class Scheduler {
   int64_t outstanding_calls_ ABSL_GUARDED_BY(mu_) = 0;
   // When Tick last ran: a long gap since then is a stall of the coordinator itself.
   absl::Time last_tick_ ABSL_GUARDED_BY(mu_);
+  // Result bytes reserved by all jobs (SchedulerOptions::result_buffer_bytes).
+  ResultBudget result_budget_ ABSL_GUARDED_BY(mu_);
+  // Peak result bytes of the jobs ended since the last trim (trim_after_bytes).
+  int64_t ended_result_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  // Jobs with large results ended: Tick gives free memory back once this time passes.
+  std::optional<absl::Time> trim_due_ ABSL_GUARDED_BY(mu_);
+  absl::Time trim_first_due_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace gpool

@@ -53,6 +53,36 @@ TEST(ChunkTableTest, TakeFresh_AllTaken_NoFreshLeft) {
   EXPECT_THAT(table.TakeFresh(100, 1000), IsEmpty());
 }
 
+TEST(ChunkTableTest, TakeFresh_End_StopsBeforeIt) {
+  ChunkTable table(Plan(), IndexSet());
+  EXPECT_THAT(table.TakeFresh(10, 1000, /*end=*/3), ElementsAre(0, 1, 2));
+  EXPECT_THAT(table.TakeFresh(10, 1000, /*end=*/3), IsEmpty());
+}
+
+TEST(ChunkTableTest, LowestNotDone_FollowsTheLowestActiveOrFreshChunk) {
+  IndexSet done;
+  done.InsertRange(0, 1);
+  ChunkTable table(Plan(), done);
+  EXPECT_EQ(table.LowestNotDone(), 2u);
+  table.TakeFresh(3, 1000);  // 2, 3, 4
+  table.StartRun(2, "w1", 1, kStart);
+  table.StartRun(3, "w1", 1, kStart);
+  table.StartRun(4, "w1", 1, kStart);
+  table.Complete(3);
+  EXPECT_EQ(table.LowestNotDone(), 2u);
+  table.Complete(2);
+  EXPECT_EQ(table.LowestNotDone(), 4u);
+  table.Complete(4);
+  EXPECT_EQ(table.LowestNotDone(), 5u);
+}
+
+TEST(ChunkTableTest, LowestNotDone_AllDone_NumChunks) {
+  IndexSet done;
+  done.InsertRange(0, 9);
+  ChunkTable table(Plan(), done);
+  EXPECT_EQ(table.LowestNotDone(), 10u);
+}
+
 TEST(ChunkTableTest, StartRun_SecondRun_GetsNextAttempt) {
   ChunkTable table(Plan(), IndexSet());
   EXPECT_EQ(table.StartRun(0, "w1", /*call_id=*/1, kStart), 1);

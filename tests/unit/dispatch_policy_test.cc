@@ -35,12 +35,14 @@ class DispatchPolicyTest : public ::testing::Test {
   }
 
   // A planned job of `chunks` chunks of `chunk_size` elements, `window` results deep.
-  static ::gpool::Job Planned(int chunks, int64_t chunk_size = 10, int window = 1000) {
+  static ::gpool::Job Planned(int chunks, int64_t chunk_size = 10, int window = 1000,
+                              ResultMode mode = ResultMode::kSum, int64_t max_chunks_ahead = 0) {
     JobSpec spec;
     spec.function = "square";
     spec.input = std::make_shared<const Input>(Input::Range(1, chunks * chunk_size));
     spec.chunk_size = chunk_size;
-    spec.mode = ResultMode::kSum;
+    spec.mode = mode;
+    spec.max_chunks_ahead = max_chunks_ahead;
     ::gpool::Job job(1, std::move(spec), ResultWindow(window, 1 << 20), kStart);
     EXPECT_TRUE(job.Plan(1, 1).ok());
     return job;
@@ -231,6 +233,117 @@ TEST_F(DispatchPolicyTest, NextCall_ResultWindowFull_Nullopt) {
   job.window.Add(0);
   EXPECT_FALSE(policy_.NextCall(registry_, job).has_value());
   EXPECT_EQ(job.chunks->UnsentCount(), 10u);
+}
+
+// Dispatches `call`'s chunks on `worker`, as the Scheduler does.
+void Start(::gpool::Job& job, const DispatchPolicy::Call& call, uint64_t call_id) {
+  job.StartCall(call_id, call.worker->worker_id, call.chunk_indices, kStart);
+}
+
+// Completes `chunk_index` (run `attempt` 1 on `worker_id`) with an honest sum result.
+void Complete(::gpool::Job& job, uint64_t chunk_index, const std::string& worker_id) {
+  ChunkReply reply;
+  reply.count = job.chunks->plan().ElementCount(chunk_index);
+  ASSERT_TRUE(job.AcceptResult(chunk_index, worker_id, worker_id, 1, std::move(reply), "",
+                               kStart, 4)
+                  .chunk_event.has_value());
+}
+
+TEST_F(DispatchPolicyTest, NextCall_MaxChunksAhead_NoChunkAtOrPastLowestNotDonePlusN) {
+  Add(1);
+  ::gpool::Job job = Planned(100, 10, 1000, ResultMode::kSum, /*max_chunks_ahead=*/4);
+  std::optional<DispatchPolicy::Call> call = policy_.NextCall(registry_, job);
+  ASSERT_TRUE(call.has_value());
+  EXPECT_THAT(call->chunk_indices, ElementsAre(0u, 1u, 2u, 3u));
+  Start(job, *call, 1);
+  EXPECT_FALSE(policy_.NextCall(registry_, job).has_value());
+}
+
+TEST_F(DispatchPolicyTest, NextCall_MaxChunksAhead_LaterChunkDone_StillBlockedByLowest) {
+  RegisteredWorker& worker = Add(1);
+  ::gpool::Job job = Planned(100, 10, 1000, ResultMode::kSum, /*max_chunks_ahead=*/4);
+  Start(job, *policy_.NextCall(registry_, job), 1);
+  Complete(job, 3, worker.worker_id);
+  EXPECT_FALSE(policy_.NextCall(registry_, job).has_value());
+  Complete(job, 0, worker.worker_id);
+  std::optional<DispatchPolicy::Call> call = policy_.NextCall(registry_, job);
+  ASSERT_TRUE(call.has_value());
+  EXPECT_THAT(call->chunk_indices, ElementsAre(4u));
+}
+
+TEST_F(DispatchPolicyTest, NextCall_MaxChunksAhead_ResumedJobCountsCompletedChunksAsDone) {
+  Add(1);
+  JobSpec spec;
+  spec.function = "square";
+  spec.input = std::make_shared<const Input>(Input::Range(1, 1000));
+  spec.chunk_size = 10;
+  spec.mode = ResultMode::kSum;
+  spec.max_chunks_ahead = 2;
+  spec.completed_chunks = {{0, 49}};
+  ::gpool::Job job(1, std::move(spec), ResultWindow(1000, 1 << 20), kStart);
+  ASSERT_TRUE(job.Plan(1, 1).ok());
+  std::optional<DispatchPolicy::Call> call = policy_.NextCall(registry_, job);
+  ASSERT_TRUE(call.has_value());
+  EXPECT_THAT(call->chunk_indices, ElementsAre(50u, 51u));
+}
+
+TEST_F(DispatchPolicyTest, NextCall_ValuesJobOverBudget_WaitsWhileItHoldsChunks) {
+  Add(1);
+  ::gpool::Job job = Planned(100, 10, 1000, ResultMode::kValues);
+  ResultBudget budget(/*max_bytes=*/200);  // 2.5 chunks of 10 values
+  std::optional<DispatchPolicy::Call> call = policy_.NextCall(registry_, job, &budget);
+  ASSERT_TRUE(call.has_value());
+  // TakeFresh always takes the first chunk; the budget holds two chunks of 80 bytes.
+  EXPECT_THAT(call->chunk_indices, ElementsAre(0u, 1u));
+  Start(job, *call, 1);
+  budget.Reserve(job.reserved_bytes);
+  EXPECT_EQ(job.reserved_bytes, 160);
+  EXPECT_FALSE(policy_.NextCall(registry_, job, &budget).has_value());
+}
+
+TEST_F(DispatchPolicyTest, NextCall_BudgetTakenByOthers_JobHoldingNothingGetsOneChunk) {
+  Add(1);
+  ::gpool::Job job = Planned(100, 10, 1000, ResultMode::kValues);
+  ResultBudget budget(/*max_bytes=*/200);
+  budget.Reserve(200);  // other jobs' unread results
+  std::optional<DispatchPolicy::Call> call = policy_.NextCall(registry_, job, &budget);
+  ASSERT_TRUE(call.has_value());
+  EXPECT_THAT(call->chunk_indices, ElementsAre(0u));
+}
+
+TEST_F(DispatchPolicyTest, NextCall_SumJobOverBudget_NotHeldBack) {
+  Add(1);
+  ::gpool::Job job = Planned(100, 10, 1000, ResultMode::kSum);
+  ResultBudget budget(/*max_bytes=*/1);
+  budget.Reserve(1);
+  std::optional<DispatchPolicy::Call> call = policy_.NextCall(registry_, job, &budget);
+  ASSERT_TRUE(call.has_value());
+  EXPECT_EQ(call->chunk_indices.size(), 16u);
+}
+
+TEST_F(DispatchPolicyTest, NextCall_JobLimitBelowBudget_JobStopsAtItsOwnLimit) {
+  DispatchOptions options;
+  options.max_job_result_bytes = 80;  // one chunk
+  const DispatchPolicy policy(options);
+  Add(1);
+  ::gpool::Job job = Planned(100, 10, 1000, ResultMode::kValues);
+  ResultBudget budget(/*max_bytes=*/1 << 20);
+  std::optional<DispatchPolicy::Call> call = policy.NextCall(registry_, job, &budget);
+  ASSERT_TRUE(call.has_value());
+  EXPECT_THAT(call->chunk_indices, ElementsAre(0u));
+  Start(job, *call, 1);
+  budget.Reserve(job.reserved_bytes);
+  EXPECT_FALSE(policy.NextCall(registry_, job, &budget).has_value());
+}
+
+TEST_F(DispatchPolicyTest, Stragglers_HeldBackByMaxChunksAhead_LowestChunkGetsABackup) {
+  RegisteredWorker& worker = Add(1);
+  ::gpool::Job job = Planned(100, 10, 1000, ResultMode::kSum, /*max_chunks_ahead=*/2);
+  Start(job, *policy_.NextCall(registry_, job), 1);  // chunks 0 and 1
+  job.dispatch.RecordChunkDuration(absl::Milliseconds(10));
+  Complete(job, 1, worker.worker_id);
+  // Chunk 0 blocks the job: it is the job's tail now, and a straggler.
+  EXPECT_THAT(policy_.Stragglers(job, kStart + absl::Seconds(5)), ElementsAre(0u));
 }
 
 TEST_F(DispatchPolicyTest, NextCall_NoWorkerWithRoom_NulloptNothingTaken) {
