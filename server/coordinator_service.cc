@@ -9,6 +9,7 @@
 #include "rpc/grpc_status.h"
 #include "rpc/proto_convert.h"
 #include "server/map_call.h"
+#include "server/map_stream_call.h"
 
 namespace gpool {
 namespace {
@@ -133,11 +134,11 @@ grpc::Status CoordinatorService::DeregisterWorker(grpc::ServerContext* context,
 
 namespace {
 
-int MapMethodIndex() {
+int CoordinatorMethodIndex(const char* name) {
   return v1::MapRequest::descriptor()
       ->file()
       ->FindServiceByName("Coordinator")
-      ->FindMethodByName("Map")
+      ->FindMethodByName(name)
       ->index();
 }
 
@@ -150,18 +151,23 @@ CoordinatorService::CoordinatorService(Scheduler* scheduler, CompletionQueueLoop
       loop_(loop),
       client_stall_timeout_(client_stall_timeout),
       clock_(clock != nullptr ? clock : RealTime()),
-      map_method_(MapMethodIndex()) {
+      map_method_(CoordinatorMethodIndex("Map")),
+      map_stream_method_(CoordinatorMethodIndex("MapStream")) {
   // Map is served with RawMessage responses, which the generated WithAsyncMethod_Map would
   // fix to MapResponse. On the wire the call is the same server-streaming Map.
   MarkMethodAsync(map_method_);
+  MarkMethodAsync(map_stream_method_);
 }
 
 void CoordinatorService::AcceptCalls() {
   AcceptHeartbeat();
   AcceptMap();
+  AcceptMapStream();
 }
 
 void CoordinatorService::AcceptMap() { MapCall::Accept(this); }
+
+void CoordinatorService::AcceptMapStream() { MapStreamCall::Accept(this); }
 
 void CoordinatorService::ReleaseHeldEvents() {
   absl::ReaderMutexLock lock(&map_mu_);
@@ -186,6 +192,7 @@ void CoordinatorService::StopMapCalls() {
   // A call in the set is alive: OnDone removes it before dropping gRPC's reference.
   absl::MutexLock calls_lock(&map_calls_mu_);
   for (MapCall* call : map_calls_) call->End();
+  for (MapStreamCall* call : map_stream_calls_) call->End();
 }
 
 grpc::Status CoordinatorService::GetClusterInfo(grpc::ServerContext* context,
