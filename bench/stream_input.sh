@@ -28,7 +28,8 @@ for _ in $(seq 400); do [[ -s $WORK/port ]] && break; sleep 0.025; done
 [[ -s $WORK/port ]] || { echo "the coordinator did not start" >&2; exit 1; }
 ADDR=127.0.0.1:$(cat "$WORK/port")
 for _ in 1 2; do
-  "$BIN/gpool-worker" --coordinator="$ADDR" --listen=127.0.0.1:0 --log_level=warning &
+  "$BIN/gpool-worker" --coordinator="$ADDR" --listen=127.0.0.1:0 --log_level=warning \
+    2>> "$WORK/workers.log" &
   PIDS+=($!)
 done
 rss_kb() { awk -v field="$1" '$1 == field":" {print $2}' "/proc/$COORDINATOR/status"; }

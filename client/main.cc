@@ -70,7 +70,9 @@ ABSL_FLAG(std::vector<std::string>, host, {},
           "init: a host name or IP address the coordinator's and workers' certificates are "
           "valid for; repeat for more (default: this machine's name, localhost, 127.0.0.1).");
 ABSL_FLAG(std::string, values, "", "map: comma-separated inputs, e.g. 3,-7,12.");
-ABSL_FLAG(std::string, input, "", "map: file with one integer per line; - reads stdin.");
+ABSL_FLAG(std::string, input, "",
+          "map: file with one integer per line, of any length: streamed to the cluster, never "
+          "held in memory (not with --trace); - reads stdin.");
 ABSL_FLAG(int, processes, -1,
           "map: at most this many workers compute the job (Pool(processes=N)); for a local "
           "cluster, how many workers to start. Default: all workers / one per core.");

@@ -19,6 +19,7 @@
 #include "client/client.h"
 #include "client/input_source.h"
 #include "common/int128.h"
+#include "common/subprocess.h"
 #include "gmock/gmock.h"
 #include "gpool.grpc.pb.h"
 #include "gtest/gtest.h"
@@ -229,6 +230,38 @@ TEST_F(InputStreamTest, CoordinatorLostMidStream_GeneratorFailsUnavailable) {
   EXPECT_THAT(summary.status(),
               StatusIs(absl::StatusCode::kUnavailable,
                        AllOf(HasSubstr("cannot be sent again"), HasSubstr("a generator"))));
+}
+
+TEST_F(InputStreamTest, ClientKilledMidStream_SegmentsCancelledAndWorkersIdle) {
+  StartCluster(2, {"--chunk_delay=50ms"});
+  TempDir dir;
+  const std::string path = dir.path() + "/values.txt";
+  WriteIntegers(path, 2'000'000);  // 200 chunks of 10,000: 5 s of work on 2 slots
+  ASSERT_OK_AND_ASSIGN(
+      pid_t cli, SpawnProcess({testing::BinaryPath("gpool"),
+                               "--coordinator=" + cluster_->address(), "map", "square",
+                               "--input", path, "--chunksize=10000"},
+                              SpawnOptions{"", "/dev/null", "/dev/null"}));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Client> observer, Client::Connect(cluster_->address()));
+  ASSERT_TRUE(testing::WaitUntil(
+      [&] {
+        absl::StatusOr<ClusterInfo> view = observer->GetClusterInfo();
+        return view.ok() && !view->jobs.empty() && view->jobs[0].chunks_done >= 2;
+      },
+      absl::Seconds(30)));
+  kill(cli, SIGKILL);
+  ASSERT_OK(WaitForExit(cli, absl::Seconds(10)));
+  EXPECT_TRUE(testing::WaitUntil(
+      [&] {
+        absl::StatusOr<ClusterInfo> view = observer->GetClusterInfo();
+        if (!view.ok() || !view->jobs.empty()) return false;
+        for (const WorkerInfo& worker : view->workers) {
+          if (worker.chunks_in_flight != 0) return false;
+        }
+        return true;
+      },
+      absl::Seconds(5)))
+      << "the coordinator kept the dead client's segments or its workers stayed busy";
 }
 
 // The protocol's shape, through the generated stub: what gpool's client never sends.
