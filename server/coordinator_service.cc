@@ -182,6 +182,9 @@ int CoordinatorService::CancelStalledMapCalls(absl::Time now) {
   absl::MutexLock calls_lock(&map_calls_mu_);
   int cancelled = 0;
   for (MapCall* call : map_calls_) cancelled += call->CancelIfStalled(now, client_stall_timeout_);
+  for (MapStreamCall* call : map_stream_calls_) {
+    cancelled += call->CancelIfStalled(now, client_stall_timeout_);
+  }
   return cancelled;
 }
 

@@ -5,6 +5,7 @@
 #include <grpc/support/time.h>
 
 #include "absl/strings/str_cat.h"
+#include "common/log.h"
 #include "rpc/grpc_status.h"
 #include "rpc/message_limits.h"
 #include "rpc/proto_convert.h"
@@ -101,6 +102,17 @@ void CoordinatorService::MapStreamCall::End() {
   segments_.clear();
   FinishLocked(ShuttingDown(), /*final=*/false);
   to_cancel_.clear();
+}
+
+bool CoordinatorService::MapStreamCall::CancelIfStalled(absl::Time now, absl::Duration timeout) {
+  absl::MutexLock lock(&mu_);
+  if (finished_ || !writing_ || now - write_started_ < timeout) return false;
+  LogWarning(absl::StrCat("a MapStream job: its client has not read its results for ",
+                          absl::FormatDuration(timeout),
+                          " (--client_stall_timeout); cancelling the call and the job"));
+  // OnCancel then ends the call and cancels the segments.
+  context()->TryCancel();
+  return true;
 }
 
 void CoordinatorService::MapStreamCall::OnJobEvents() {
@@ -273,6 +285,7 @@ void CoordinatorService::MapStreamCall::WriteNextLocked() {
     return StartWriteAndFinish(&message_, grpc::WriteOptions(), grpc::Status::OK);
   }
   writing_ = true;
+  write_started_ = service_->clock_->Now();
   StartWrite(&message_, grpc::WriteOptions());
 }
 

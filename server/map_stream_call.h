@@ -18,6 +18,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "gpool.pb.h"
 #include "rpc/loop_call.h"
 #include "rpc/raw_messages.h"
@@ -56,6 +57,10 @@ class CoordinatorService::MapStreamCall final
   void End();
 
   void OnJobEvents() override;
+
+  // For CancelStalledMapCalls (which holds map_calls_mu_): cancels the call when its write
+  // has waited `timeout` for the client by `now`, as MapCall does. True if it cancelled.
+  bool CancelIfStalled(absl::Time now, absl::Duration timeout);
 
   void OnReadDone(bool ok) override;
   void OnWriteDone(bool ok) override;
@@ -107,6 +112,7 @@ class CoordinatorService::MapStreamCall final
   InputStream input_ ABSL_GUARDED_BY(mu_);
   bool reading_ ABSL_GUARDED_BY(mu_) = false;
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Time write_started_ ABSL_GUARDED_BY(mu_);  // of the write in flight
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   bool step_posted_ ABSL_GUARDED_BY(mu_) = false;
   std::unique_ptr<grpc::Alarm> alarm_ ABSL_GUARDED_BY(mu_);
