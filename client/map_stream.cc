@@ -163,6 +163,7 @@ StreamOutcome StreamOnce(MapStreamStub& stub, const v1::MapRequest& header,
   StreamOutcome outcome;
   std::vector<int64_t> batch;
   batch.reserve(kBatchValues);
+  bool sent_values = false;
   ChunkResult chunk;
   // Stops the call: nothing more is written or read, and the job is cancelled.
   auto fail = [&](absl::Status status) {
@@ -232,11 +233,17 @@ StreamOutcome StreamOnce(MapStreamStub& stub, const v1::MapRequest& header,
           fail(std::move(status));
           break;
         }
+        if (batch.empty() && !sent_values) {
+          // Said here, naming the source, rather than by the coordinator in its own terms.
+          fail(absl::InvalidArgumentError(absl::StrCat(source.Name(), " holds no values")));
+          break;
+        }
         ++pending;
         if (batch.empty()) {
           stream->WritesDone(TagOf(kWritesDone));
           break;
         }
+        sent_values = true;
         request.Clear();
         request.mutable_values()->mutable_values()->Add(batch.begin(), batch.end());
         stream->Write(request, TagOf(kWritten));

@@ -124,6 +124,16 @@ TEST_F(InputStreamTest, CliInputFileBadLine_ExitTwoNamingTheLine) {
   EXPECT_THAT(run.err, AllOf(HasSubstr("line 3"), HasSubstr("'three' is not an integer")));
 }
 
+TEST_F(InputStreamTest, CliEmptyInputFile_ExitTwoNamingTheFile) {
+  StartCluster(1);
+  TempDir dir;
+  const std::string path = dir.path() + "/empty.txt";
+  { std::ofstream file(path); }
+  testing::CliRun run = RunCli(WithCoordinator({"map", "square", "--input", path}));
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_THAT(run.err, HasSubstr(path + " holds no values"));
+}
+
 TEST_F(InputStreamTest, CliInputWithTrace_ExitTwoWithHint) {
   StartCluster(1);
   testing::CliRun run =
@@ -185,7 +195,11 @@ TEST_F(InputStreamTest, WorkerKilledMidStream_SumStillExact) {
 
 TEST_F(InputStreamTest, CoordinatorLostMidStream_FileResubmittedExact) {
   StartCluster(2, {"--chunk_delay=20ms"});
-  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Client> client, Client::Connect(cluster_->address()));
+  std::vector<std::string> notices;
+  ClientOptions options;
+  options.on_notice = [&](const std::string& notice) { notices.push_back(notice); };
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Client> client,
+                       Client::Connect(cluster_->address(), options));
   TempDir dir;
   const std::string path = dir.path() + "/values.txt";
   const int64_t n = 1'000'000;
@@ -205,6 +219,7 @@ TEST_F(InputStreamTest, CoordinatorLostMidStream_FileResubmittedExact) {
   ASSERT_OK(summary.status());
   EXPECT_EQ(summary->sum, SumOfSquares(n));
   EXPECT_EQ(received, 100);  // each chunk once, across both streams
+  EXPECT_THAT(notices, ::testing::Contains(HasSubstr("streaming " + path + " again")));
 }
 
 TEST_F(InputStreamTest, CoordinatorLostMidStream_GeneratorFailsUnavailable) {
