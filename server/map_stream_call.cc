@@ -106,7 +106,9 @@ void CoordinatorService::MapStreamCall::End() {
 
 bool CoordinatorService::MapStreamCall::CancelIfStalled(absl::Time now, absl::Duration timeout) {
   absl::MutexLock lock(&mu_);
-  if (finished_ || !writing_ || now - write_started_ < timeout) return false;
+  if (finished_ || stall_cancelled_ || !writing_ || now - write_started_ < timeout) return false;
+  // Once: OnCancel, which ends the call, comes later on the loop's thread.
+  stall_cancelled_ = true;
   LogWarning(absl::StrCat("a MapStream job: its client has not read its results for ",
                           absl::FormatDuration(timeout),
                           " (--client_stall_timeout); cancelling the call and the job"));
