@@ -103,14 +103,24 @@ std::string SumLine(const std::string& function, const Input& input, absl::int12
   return ResultSentence("sum", function, input, FormatInt128(sum));
 }
 
-std::string ReductionLine(Reduction reduction, const std::string& function, const Input& input,
-                          const MapSummary& summary) {
+namespace {
+
+// The value a result sentence states: an inexact mean as its fraction, and about its decimal.
+std::string ReductionText(Reduction reduction, const MapSummary& summary) {
   std::string value = ReductionValue(reduction, summary);
   if (reduction == Reduction::kMean) {
     const ExactMean mean = ComputeMean(summary.sum, summary.count);
     if (!mean.decimal_is_exact) value = absl::StrCat(mean.fraction, " (about ", mean.decimal, ")");
   }
-  return ResultSentence(ReductionWord(reduction), function, input, value);
+  return value;
+}
+
+}  // namespace
+
+std::string ReductionLine(Reduction reduction, const std::string& function, const Input& input,
+                          const MapSummary& summary) {
+  return ResultSentence(ReductionWord(reduction), function, input,
+                        ReductionText(reduction, summary));
 }
 
 std::string TraceLine(const WorkerIdentity& worker, bool show_host, const std::string& function,
@@ -289,6 +299,14 @@ std::string StatusJson(const std::string& coordinator, const ClusterInfo& view) 
       .Build();
 }
 
+namespace {
+
+std::string MapJsonOf(const std::string& function, JsonObject& input, Reduction reduction,
+                      const MapSummary& summary, absl::Duration elapsed,
+                      const std::vector<int64_t>* values);
+
+}  // namespace
+
 std::string MapJson(const MapSpec& spec, Reduction reduction, const MapSummary& summary,
                     absl::Duration elapsed, const std::vector<int64_t>* values) {
   JsonObject input;
@@ -298,8 +316,32 @@ std::string MapJson(const MapSpec& spec, Reduction reduction, const MapSummary& 
   } else {
     input.Uint("count", spec.input.size());
   }
+  return MapJsonOf(spec.function, input, reduction, summary, elapsed, values);
+}
+
+std::string StreamedMapJson(const std::string& function, Reduction reduction,
+                            const MapSummary& summary, absl::Duration elapsed,
+                            const std::vector<int64_t>* values) {
+  JsonObject input;
+  input.Uint("count", summary.job.total_elements);
+  return MapJsonOf(function, input, reduction, summary, elapsed, values);
+}
+
+std::string StreamedReductionLine(Reduction reduction, const std::string& function,
+                                  const MapSummary& summary) {
+  const uint64_t n = summary.job.total_elements;
+  return absl::StrCat("The ", ReductionWord(reduction), " of the ", function, " of the ", n,
+                      n == 1 ? " given integer" : " given integers", " is ",
+                      ReductionText(reduction, summary));
+}
+
+namespace {
+
+std::string MapJsonOf(const std::string& function, JsonObject& input, Reduction reduction,
+                      const MapSummary& summary, absl::Duration elapsed,
+                      const std::vector<int64_t>* values) {
   JsonObject json;
-  json.String("function", spec.function)
+  json.String("function", function)
       .Raw("input", input.Build())
       .String("reduce", ReductionName(reduction))
       .String("result", ReductionValue(reduction, summary));
@@ -336,5 +378,7 @@ std::string MapJson(const MapSpec& spec, Reduction reduction, const MapSummary& 
   }
   return json.Build();
 }
+
+}  // namespace
 
 }  // namespace gpool

@@ -75,6 +75,14 @@ std::string StatusJson(const std::string& coordinator, const ClusterInfo& view);
 std::string MapJson(const MapSpec& spec, Reduction reduction, const MapSummary& summary,
                     absl::Duration elapsed, const std::vector<int64_t>* values);
 
+// The same for a job over a streamed list (--input), of which only the number of values is
+// known (summary.job.total_elements): "The sum of the square of the 3 given integers is 83".
+std::string StreamedMapJson(const std::string& function, Reduction reduction,
+                            const MapSummary& summary, absl::Duration elapsed,
+                            const std::vector<int64_t>* values);
+std::string StreamedReductionLine(Reduction reduction, const std::string& function,
+                                  const MapSummary& summary);
+
 }  // namespace gpool
 
 #endif  // GPOOL_CLIENT_CLI_OUTPUT_H_

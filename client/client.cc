@@ -15,6 +15,7 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "client/client_stub.h"
 #include "client/job_assembler.h"
 #include "client/ordered_values.h"
 #include "client/reconnect_policy.h"
@@ -52,21 +53,7 @@ std::function<absl::Status(const ChunkResult&)> Checked(
   };
 }
 
-// Calls Coordinator.Map, read as bytes. The generic stub only makes bidirectional streams;
-// on the wire one request and its half-close are what a server-streaming call sends.
-using MapStub = grpc::TemplatedGenericStub<v1::MapRequest, RawMessage>;
-
 }  // namespace
-
-struct Client::Stub {
-  std::shared_ptr<grpc::Channel> channel;
-  std::unique_ptr<v1::Coordinator::Stub> coordinator;
-  // Coordinator.Map with RawMessage responses, which the generated stub cannot do.
-  std::unique_ptr<MapStub> map;
-  absl::Mutex mu;
-  // The last job's shared-values buffer, kept for the next job (ClientOptions).
-  std::unique_ptr<SharedValuesBuffer> idle_shared_values ABSL_GUARDED_BY(mu);
-};
 
 Client::Client(std::string address, ClientOptions options)
     : address_(std::move(address)), options_(std::move(options)), stub_(new Stub) {}
@@ -89,6 +76,7 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Connect(const std::string& addre
   }
   client->stub_->coordinator = v1::Coordinator::NewStub(client->stub_->channel);
   client->stub_->map = std::make_unique<MapStub>(client->stub_->channel);
+  client->stub_->map_stream = std::make_unique<MapStreamStub>(client->stub_->channel);
   return client;
 }
 

@@ -32,6 +32,7 @@
 
 namespace gpool {
 
+class InputSource;
 class JobAssembler;
 class SharedValuesBuffer;
 
@@ -86,6 +87,15 @@ struct MapSpec {
   // MapRequest.max_chunks_ahead: chunk i runs only once every chunk below i - N has its
   // result. 0: no bound (MapOrdered chooses one from ClientOptions::ordered_buffer_bytes).
   int64_t max_chunks_ahead = 0;
+};
+
+// A job over a streamed input (Client::MapStream): MapSpec without the input.
+struct MapStreamSpec {
+  std::string function;
+  // 0: 16,384, the coordinator's default for a stream (Pool's rule needs the length).
+  int64_t chunk_size = 0;
+  int max_workers = 0;
+  double verify_fraction = 0;
 };
 
 struct JobStart {
@@ -184,6 +194,22 @@ class Client {
       const MapSpec& spec, const std::function<void(const JobStart&)>& on_start,
       const ValuesSink& on_values,
       const std::function<void(const ChunkResult&)>& on_chunk = nullptr);
+
+  // Maps the values `source` yields, of any number, streaming them to the coordinator
+  // (Coordinator.MapStream) in batches as it takes them: neither side holds more than a
+  // bounded part of the input. Otherwise as MapStreaming: `on_start` once (its total_elements
+  // and num_chunks are 0: the length is not known yet), `on_chunk` per chunk in completion
+  // order; the summary's job has them once the input has ended.
+  // When the coordinator is lost mid-job (or the job's workers went away after it got
+  // results), the job is resubmitted as MapStreaming's is, naming the chunks received: the
+  // source is read again from its start (InputSource::Rewind). A source that cannot be read
+  // again (stdin, a generator) fails UNAVAILABLE instead, saying so.
+  // Errors: MapStream's (see proto/gpool.proto), the source's own, and DATA_LOSS if the
+  // stream broke the exactly-once contract.
+  absl::StatusOr<MapSummary> MapStream(
+      const MapStreamSpec& spec, InputSource& source, bool want_values,
+      const std::function<void(const JobStart&)>& on_start,
+      const std::function<void(const ChunkResult&)>& on_chunk);
 
  private:
   Client(std::string address, ClientOptions options);

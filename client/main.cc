@@ -30,6 +30,7 @@
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -46,6 +47,7 @@
 #include "client/client.h"
 #include "client/fork_launcher.h"
 #include "client/health.h"
+#include "client/input_source.h"
 #include "client/line_writer.h"
 #include "client/local_cluster.h"
 #include "client/pki.h"
@@ -69,7 +71,9 @@ ABSL_FLAG(std::vector<std::string>, host, {},
           "init: a host name or IP address the coordinator's and workers' certificates are "
           "valid for; repeat for more (default: this machine's name, localhost, 127.0.0.1).");
 ABSL_FLAG(std::string, values, "", "map: comma-separated inputs, e.g. 3,-7,12.");
-ABSL_FLAG(std::string, input, "", "map: file with one integer per line; - reads stdin.");
+ABSL_FLAG(std::string, input, "",
+          "map: file with one integer per line, of any length: streamed to the cluster, never "
+          "held in memory (not with --trace); - reads stdin.");
 ABSL_FLAG(int, processes, -1,
           "map: at most this many workers compute the job (Pool(processes=N)); for a local "
           "cluster, how many workers to start. Default: all workers / one per core.");
@@ -172,19 +176,31 @@ absl::StatusOr<Input> InputFromArguments(const std::vector<std::string>& positio
     if (!list.ok()) return list.status();
     return Input::List(*std::move(list));
   }
-  absl::StatusOr<std::vector<int64_t>> list;
-  if (input_file == "-") {
-    list = ParseValueLines(std::cin, "stdin");
-  } else {
-    std::ifstream file(input_file);
-    if (!file) {
-      return absl::NotFoundError(absl::StrCat("cannot open input file '", input_file, "'"));
-    }
-    list = ParseValueLines(file, input_file);
-  }
-  if (!list.ok()) return list.status();
-  return Input::List(*std::move(list));
+  // --input streams (RunMap opens it as an InputSource): no Input holds its values.
+  return absl::InternalError("--input is streamed, not read into an Input");
 }
+
+// Values printed in input order as they become contiguous (--print of a streamed input):
+// what waits is only the results that came ahead of an earlier one still running.
+class InOrderValues {
+ public:
+  // `sink` takes each run of values in input order.
+  explicit InOrderValues(std::function<void(const std::vector<int64_t>&)> sink)
+      : sink_(std::move(sink)) {}
+  void Add(uint64_t first_element, std::vector<int64_t> values) {
+    waiting_.emplace(first_element, std::move(values));
+    for (auto it = waiting_.begin(); it != waiting_.end() && it->first == next_;
+         it = waiting_.erase(it)) {
+      sink_(it->second);
+      next_ += it->second.size();
+    }
+  }
+
+ private:
+  std::function<void(const std::vector<int64_t>&)> sink_;
+  std::map<uint64_t, std::vector<int64_t>> waiting_;
+  uint64_t next_ = 0;
+};
 
 // Connects to the named coordinator, or starts a local cluster with `local_workers`.
 struct Connection {
@@ -301,9 +317,19 @@ int RunMap(const std::vector<std::string>& positional) {
   }
   MapSpec spec;
   spec.function = positional[2];
-  absl::StatusOr<Input> input = InputFromArguments(positional);
-  if (!input.ok()) return Fail(input.status());
-  spec.input = *std::move(input);
+  // --input streams its values (Client::MapStream): a file of any length passes with bounded
+  // memory. Ranges and --values fit one request (Client::Map).
+  std::unique_ptr<InputSource> streamed;
+  if (const std::string input_file = absl::GetFlag(FLAGS_input);
+      !input_file.empty() && absl::GetFlag(FLAGS_values).empty() && positional.size() == 3) {
+    absl::StatusOr<std::unique_ptr<InputSource>> source = OpenValueFile(input_file);
+    if (!source.ok()) return Fail(source.status());
+    streamed = *std::move(source);
+  } else {
+    absl::StatusOr<Input> input = InputFromArguments(positional);
+    if (!input.ok()) return Fail(input.status());
+    spec.input = *std::move(input);
+  }
 
   const int processes = absl::GetFlag(FLAGS_processes);
   if (processes != -1 && processes < 1) {
@@ -329,8 +355,15 @@ int RunMap(const std::vector<std::string>& positional) {
     // --json promises one JSON object and nothing else on stdout.
     return Fail(absl::InvalidArgumentError("--trace cannot be combined with --json"));
   }
+  if (streamed != nullptr && trace) {
+    return Fail(absl::InvalidArgumentError(
+        "--trace shows each input value, which --input streams without keeping; drop --trace, "
+        "or give the inputs as a range A..B or --values"));
+  }
   absl::StatusOr<bool> show_progress = ShowProgressBar();
   if (!show_progress.ok()) return Fail(show_progress.status());
+  // A bar needs the job's length, which a stream tells only at its end.
+  if (streamed != nullptr) *show_progress = false;
   if (NamedCoordinator().empty()) {
     // A private cluster's workers offer the built-in functions and nothing else, so another
     // name fails here, at once, instead of after the coordinator's --worker_wait (which is
@@ -363,7 +396,9 @@ int RunMap(const std::vector<std::string>& positional) {
   // --print streams the values in input order as they come (Client::MapOrdered), through a
   // writer that reports a closed output instead of dying of SIGPIPE in the middle of it, so
   // the job is cancelled first. --json --print holds them all: one JSON object, at the end.
-  const bool ordered = print && !json;
+  // A streamed input prints through std::cout (its values arrive in order by segments, and
+  // SIGPIPE ends it like any Unix filter).
+  const bool ordered = print && !json && streamed == nullptr;
   std::optional<LineWriter> out;
   if (ordered) {
     std::signal(SIGPIPE, SIG_IGN);
@@ -399,6 +434,41 @@ int RunMap(const std::vector<std::string>& positional) {
   const absl::Time began = absl::Now();
   MapSummary summary;
   std::vector<int64_t> values;
+  if (streamed != nullptr) {
+    MapStreamSpec stream_spec;
+    stream_spec.function = spec.function;
+    stream_spec.chunk_size = spec.chunk_size;
+    stream_spec.max_workers = spec.max_workers;
+    stream_spec.verify_fraction = spec.verify_fraction;
+    // --json prints the values inside its object, so they are kept for it; otherwise each
+    // run of them is printed as soon as it is in order.
+    InOrderValues in_order([&](const std::vector<int64_t>& run) {
+      if (json) {
+        values.insert(values.end(), run.begin(), run.end());
+      } else {
+        for (int64_t value : run) std::cout << value << '\n';
+      }
+    });
+    absl::StatusOr<MapSummary> result = connection->client->MapStream(
+        stream_spec, *streamed, /*want_values=*/print, on_start, [&](const ChunkResult& chunk) {
+          if (print) in_order.Add(chunk.first_element, chunk.values);
+        });
+    if (!result.ok()) return Fail(result.status());
+    summary = *std::move(result);
+    const absl::Duration elapsed = absl::Now() - began;
+    if (json) {
+      std::cout << StreamedMapJson(spec.function, *reduction, summary, elapsed,
+                                   print ? &values : nullptr)
+                << std::endl;
+      return kExitOk;
+    }
+    std::cout << StreamedReductionLine(*reduction, spec.function, summary) << std::endl;
+    if (absl::GetFlag(FLAGS_stats) || summary.stats.retries > 0 ||
+        summary.stats.workers_lost > 0 || summary.stats.backups > 0) {
+      std::cerr << "gpool: " << StatsLine(summary) << std::endl;
+    }
+    return kExitOk;
+  }
   if (ordered) {
     // Written as they come; flushed at most every few milliseconds (and whenever 64 KiB
     // gather), so the first lines show at once without a write(2) per small chunk.

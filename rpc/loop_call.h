@@ -129,6 +129,43 @@ class LoopWriteCall : public LoopCall {
   Operation finish_{this, nullptr};
 };
 
+// A bidirectional-streaming call, as grpc::ServerBidiReactor<Request, Response>: one read and
+// one write may be pending at once. Finish may be called while a read is pending: the read
+// then completes with ok = false.
+template <typename Request, typename Response>
+class LoopReadWriteCall : public LoopCall {
+ protected:
+  explicit LoopReadWriteCall(CompletionQueueLoop* loop) : LoopCall(loop), stream_(context()) {}
+
+  // ok = false: the client half-closed (no message was read), or the call is over.
+  virtual void OnReadDone(bool ok) {}
+  virtual void OnWriteDone(bool ok) {}
+
+  // `request` must live until OnReadDone.
+  void StartRead(Request* request) { stream_.Read(request, StartOperation(&read_)); }
+  // `response` must live until OnWriteDone.
+  void StartWrite(const Response* response, grpc::WriteOptions options) {
+    stream_.Write(*response, options, StartOperation(&write_));
+  }
+  // No OnWriteDone follows; `response` must live until OnDone.
+  void StartWriteAndFinish(const Response* response, grpc::WriteOptions options,
+                           const grpc::Status& status) {
+    stream_.WriteAndFinish(*response, options, status,
+                           StartOperation(&finish_, /*finishing=*/true));
+  }
+  void Finish(const grpc::Status& status) {
+    stream_.Finish(status, StartOperation(&finish_, /*finishing=*/true));
+  }
+
+  grpc::ServerAsyncReaderWriter<Response, Request>* stream() { return &stream_; }
+
+ private:
+  grpc::ServerAsyncReaderWriter<Response, Request> stream_;
+  Operation read_{this, [this](bool ok) { OnReadDone(ok); }};
+  Operation write_{this, [this](bool ok) { OnWriteDone(ok); }};
+  Operation finish_{this, nullptr};
+};
+
 // A unary call: the call owns its request; Finish sends the response with an OK status.
 template <typename Request, typename Response>
 class LoopUnaryCall : public LoopCall {

@@ -19,9 +19,10 @@ absl::Status CheckMapRequestSize(const v1::MapRequest& request, absl::StatusCode
           : "";
   return absl::Status(
       code, absl::StrCat("the Map request is ", bytes, " bytes", what, ", over the limit of ",
-                         kMaxMapRequestBytes, " bytes (4 MiB messages, less 64 KiB): split "
-                         "the input into several jobs, or map a range (a range travels as two "
-                         "numbers, whatever its length)"));
+                         kMaxMapRequestBytes, " bytes (4 MiB messages, less 64 KiB): stream "
+                         "the list instead (MapStream, any length; gpool map --input FILE "
+                         "streams), or map a range (a range travels as two numbers, whatever "
+                         "its length)"));
 }
 
 uint64_t SetCompletedChunksWithinLimit(

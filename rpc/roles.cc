@@ -30,6 +30,7 @@ const std::vector<MethodRoles>& MethodTable() {
       {"/gpool.v1.Coordinator/DrainWorker", {Role::kWorker}},
       {"/gpool.v1.Coordinator/DeregisterWorker", {Role::kWorker}},
       {"/gpool.v1.Coordinator/Map", {Role::kClient}},
+      {"/gpool.v1.Coordinator/MapStream", {Role::kClient}},
       {"/gpool.v1.Coordinator/GetClusterInfo", {Role::kClient}},
       {"/gpool.v1.Worker/RunChunks", {Role::kCoordinator}},
       {"/gpool.v1.Worker/ConfirmIncarnation", {Role::kCoordinator}},

@@ -11,6 +11,7 @@
 #include "rpc/grpc_status.h"
 #include "rpc/proto_convert.h"
 #include "server/map_call.h"
+#include "server/map_stream_call.h"
 
 namespace gpool {
 namespace {
@@ -158,11 +159,11 @@ grpc::Status CoordinatorService::DeregisterWorker(grpc::ServerContext* context,
 
 namespace {
 
-int MapMethodIndex() {
+int CoordinatorMethodIndex(const char* name) {
   return v1::MapRequest::descriptor()
       ->file()
       ->FindServiceByName("Coordinator")
-      ->FindMethodByName("Map")
+      ->FindMethodByName(name)
       ->index();
 }
 
@@ -177,18 +178,23 @@ CoordinatorService::CoordinatorService(Scheduler* scheduler, CompletionQueueLoop
       clock_(clock != nullptr ? clock : RealTime()),
       incarnation_(incarnation != 0 ? incarnation : NewIncarnation()),
       refusals_(clock_, kRefusalWarningsPerPeriod, kRefusalWarningPeriod),
-      map_method_(MapMethodIndex()) {
+      map_method_(CoordinatorMethodIndex("Map")),
+      map_stream_method_(CoordinatorMethodIndex("MapStream")) {
   // Map is served with RawMessage responses, which the generated WithAsyncMethod_Map would
   // fix to MapResponse. On the wire the call is the same server-streaming Map.
   MarkMethodAsync(map_method_);
+  MarkMethodAsync(map_stream_method_);
 }
 
 void CoordinatorService::AcceptCalls() {
   AcceptHeartbeat();
   AcceptMap();
+  AcceptMapStream();
 }
 
 void CoordinatorService::AcceptMap() { MapCall::Accept(this); }
+
+void CoordinatorService::AcceptMapStream() { MapStreamCall::Accept(this); }
 
 void CoordinatorService::ReleaseHeldEvents() {
   absl::ReaderMutexLock lock(&map_mu_);
@@ -203,6 +209,9 @@ int CoordinatorService::CancelStalledMapCalls(absl::Time now) {
   absl::MutexLock calls_lock(&map_calls_mu_);
   int cancelled = 0;
   for (MapCall* call : map_calls_) cancelled += call->CancelIfStalled(now, client_stall_timeout_);
+  for (MapStreamCall* call : map_stream_calls_) {
+    cancelled += call->CancelIfStalled(now, client_stall_timeout_);
+  }
   return cancelled;
 }
 
@@ -213,6 +222,7 @@ void CoordinatorService::StopMapCalls() {
   // A call in the set is alive: OnDone removes it before dropping gRPC's reference.
   absl::MutexLock calls_lock(&map_calls_mu_);
   for (MapCall* call : map_calls_) call->End();
+  for (MapStreamCall* call : map_stream_calls_) call->End();
 }
 
 grpc::Status CoordinatorService::GetClusterInfo(grpc::ServerContext* context,

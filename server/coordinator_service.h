@@ -48,7 +48,7 @@ class CoordinatorService final
   // Never 0; random per process unless given.
   uint64_t incarnation() const { return incarnation_; }
 
-  // Starts accepting the loop's calls (Map, Heartbeat). Call once, after the server started.
+  // Starts accepting the loop's calls (Map, MapStream, Heartbeat). Call once, after the server started.
   void AcceptCalls();
 
   // For shutdown, before the scheduler goes away: from now on the worker-facing methods
@@ -91,11 +91,13 @@ class CoordinatorService final
  private:
   class HeartbeatCall;
   class MapCall;  // server/map_call.h
+  class MapStreamCall;  // server/map_stream_call.h
 
   // Each has one request for a new call pending at a time, and requests the next as a call
   // arrives.
   void AcceptHeartbeat();
   void AcceptMap();
+  void AcceptMapStream();
 
   // The answer of the worker-facing methods after StopWorkerCalls.
   static grpc::Status Stopped();
@@ -110,6 +112,8 @@ class CoordinatorService final
   RateLimitedLog refusals_;
   // Map's method index (Map is registered by hand: its responses are RawMessage).
   const int map_method_;
+  // MapStream's, registered by hand for the same reason.
+  const int map_stream_method_;
 
   // Readers: the worker-facing methods, while they use the scheduler. Writer: StopWorkerCalls.
   absl::Mutex mu_;
@@ -124,6 +128,8 @@ class CoordinatorService final
   absl::Mutex map_calls_mu_;
   // Open Map calls; each removes itself when gRPC is done with it.
   absl::flat_hash_set<MapCall*> map_calls_ ABSL_GUARDED_BY(map_calls_mu_);
+  // Open MapStream calls, the same way.
+  absl::flat_hash_set<MapStreamCall*> map_stream_calls_ ABSL_GUARDED_BY(map_calls_mu_);
 };
 
 }  // namespace gpool

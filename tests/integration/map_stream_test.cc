@@ -1,8 +1,9 @@
 // The Map stream over gRPC, in one process: the coordinator's service over a real Scheduler on
 // a loopback port, with chunk calls held by a fake worker connection until the test answers
 // them, and a raw client stub. Checks what the callback-served Map must keep: back-pressure
-// from a slow client, cancellation, a job's own failure marked final, and shutdown. Every
-// wait is on a condition with a deadline.
+// from a slow client, cancellation, a job's own failure marked final, and shutdown; and for
+// MapStream, that a client faster than the workers is read only while few segments run, and
+// the stall timeout. Every wait is on a condition with a deadline.
 #include <algorithm>
 #include <cstdint>
 #include <deque>
@@ -649,6 +650,115 @@ TEST(MapStreamTest, StopMapCalls_OpenCallGetsQueuedResultsThenUnavailable) {
   MapOutcome refused = ReadToEnd(late_context, *late);
   EXPECT_THAT(refused.status, StatusIs(absl::StatusCode::kUnavailable, ::testing::_));
   EXPECT_FALSE(refused.final);
+}
+
+}  // namespace
+}  // namespace gpool
+
+// ---- MapStream: an input streamed by the client ---------------------------------------
+
+namespace gpool {
+namespace {
+
+// Writes the header and the values 1..total in batches of 2^16, then half-closes, unless the
+// call breaks first.
+void StreamSquares(grpc::ClientReaderWriter<v1::MapStreamRequest, v1::MapResponse>& stream,
+                   int64_t total, int64_t chunk_size, v1::ResultMode mode) {
+  v1::MapStreamRequest header;
+  header.mutable_header()->set_function("square");
+  header.mutable_header()->set_chunk_size(chunk_size);
+  header.mutable_header()->set_result_mode(mode);
+  if (!stream.Write(header)) return;
+  for (int64_t first = 1; first <= total; first += int64_t{1} << 16) {
+    v1::MapStreamRequest batch;
+    for (int64_t x = first; x < first + (int64_t{1} << 16) && x <= total; ++x) {
+      batch.mutable_values()->add_values(x);
+    }
+    if (!stream.Write(batch)) return;
+  }
+  stream.WritesDone();
+}
+
+// A client that sends faster than the workers compute (their calls held until the test
+// answers them) is read only while at most 4 segments run: the coordinator never holds more
+// of the input. Every chunk still arrives once, and the sum is exact.
+TEST(MapStreamTest, MapStream_ClientFasterThanWorkers_AtMostFourSegmentsRunSumExact) {
+  TestCoordinator coordinator;
+  grpc::ClientContext context;
+  auto stream = coordinator.stub().MapStream(&context);
+  constexpr int64_t kChunk = int64_t{1} << 18;  // 4 chunks per segment of 2^20 elements
+  constexpr int64_t kTotal = 10 * (int64_t{1} << 20) + 5;
+  std::thread writer([&] { StreamSquares(*stream, kTotal, kChunk, v1::RESULT_MODE_SUM); });
+  absl::Mutex mu;
+  bool read_all = false;
+  absl::int128 sum = 0;
+  int64_t chunks = 0;
+  int64_t total_elements = -1;
+  std::thread reader([&] {
+    v1::MapResponse response;
+    while (stream->Read(&response)) {
+      absl::MutexLock lock(&mu);
+      for (const v1::ChunkResult& chunk : response.results()) {
+        sum += absl::MakeInt128(static_cast<int64_t>(chunk.partial_sum().high()),
+                                chunk.partial_sum().low());
+        ++chunks;
+      }
+      if (response.has_finished()) total_elements = response.finished().total_elements();
+    }
+    absl::MutexLock lock(&mu);
+    read_all = true;
+  });
+  // With every worker call held, the coordinator reads until 4 segments run, then waits.
+  const bool bounded = WaitUntil([&] { return coordinator.jobs() >= 4; }, kWait, kPoll);
+  size_t most_jobs = coordinator.jobs();
+  const bool done = bounded && coordinator.AnswerUntil([&] {
+    most_jobs = std::max(most_jobs, coordinator.jobs());
+    absl::MutexLock lock(&mu);
+    return read_all;
+  });
+  if (!done) context.TryCancel();
+  writer.join();
+  reader.join();
+  ASSERT_TRUE(bounded);
+  ASSERT_TRUE(done);
+  ASSERT_TRUE(stream->Finish().ok());
+  EXPECT_EQ(most_jobs, 4u);
+  EXPECT_EQ(total_elements, kTotal);
+  EXPECT_EQ(chunks, (kTotal + kChunk - 1) / kChunk);
+  EXPECT_EQ(sum, absl::int128(kTotal) * (kTotal + 1) * (2 * kTotal + 1) / 6);
+}
+
+// A MapStream client that stops reading holds its job only for the stall timeout, as a Map
+// client does: then the call is cancelled and its segments end.
+TEST(MapStreamTest, MapStream_ClientStopsReading_CancelledAfterStallTimeout) {
+  constexpr absl::Duration kStall = absl::Seconds(2);
+  TestCoordinator coordinator(/*result_window=*/4, /*slots=*/1, kStall);
+  const absl::Time before_call = absl::Now();
+  grpc::ClientContext context;
+  auto stream = coordinator.stub().MapStream(&context);
+  // 2^16 values per chunk (512 KiB of results each), more than the client's buffers take.
+  std::thread writer([&] {
+    StreamSquares(*stream, int64_t{64} << 16, int64_t{1} << 16, v1::RESULT_MODE_VALUES);
+  });
+  int cancelled = 0;
+  const bool ended = WaitUntil(
+      [&] {
+        while (coordinator.calls().AnswerOne()) {
+        }
+        cancelled += coordinator.service().CancelStalledMapCalls(absl::Now());
+        return cancelled > 0 && coordinator.jobs() == 0;
+      },
+      kWait, kPoll);
+  if (!ended) context.TryCancel();
+  writer.join();
+  ASSERT_TRUE(ended);
+  EXPECT_EQ(cancelled, 1);
+  EXPECT_GE(absl::Now() - before_call, kStall);
+  // What the client's buffers took, then the status.
+  v1::MapResponse response;
+  while (stream->Read(&response)) {
+  }
+  EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::CANCELLED);
 }
 
 }  // namespace

@@ -38,6 +38,7 @@ TEST(AuthorizeCallTest, EachRole_MayCallItsOwnRpcs) {
     EXPECT_OK(AuthorizeCall(Role::kWorker, method)) << method;
   }
   EXPECT_OK(AuthorizeCall(Role::kClient, "/gpool.v1.Coordinator/Map"));
+  EXPECT_OK(AuthorizeCall(Role::kClient, "/gpool.v1.Coordinator/MapStream"));
   EXPECT_OK(AuthorizeCall(Role::kClient, "/gpool.v1.Coordinator/GetClusterInfo"));
   EXPECT_OK(AuthorizeCall(Role::kCoordinator, "/gpool.v1.Worker/RunChunks"));
   EXPECT_OK(AuthorizeCall(Role::kCoordinator, "/gpool.v1.Worker/ConfirmIncarnation"));
@@ -60,6 +61,8 @@ TEST(AuthorizeCallTest, OtherRoles_AreDeniedNamingRoleAndRpc) {
               StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("role worker")));
   EXPECT_THAT(AuthorizeCall(Role::kCoordinator, "/gpool.v1.Coordinator/Map"),
               StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("role coordinator")));
+  EXPECT_THAT(AuthorizeCall(Role::kWorker, "/gpool.v1.Coordinator/MapStream"),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("role worker")));
 }
 
 TEST(AuthorizeCallTest, HealthAndReflection_AreOpenToEveryRole) {

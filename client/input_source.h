@@ -1,0 +1,50 @@
+// Where a streamed job's inputs come from (Client::MapStream): values yielded in batches, so
+// that an input of any length passes through the client with bounded memory. A file is read
+// a buffer at a time and parsed as it goes; a generator yields what it computes.
+#ifndef GPOOL_CLIENT_INPUT_SOURCE_H_
+#define GPOOL_CLIENT_INPUT_SOURCE_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace gpool {
+
+// Not thread-safe: one job reads it, on one thread.
+class InputSource {
+ public:
+  virtual ~InputSource() = default;
+
+  // Appends the next values, at most `max` (>= 1), to `batch`; at the end of the input it
+  // appends none. Errors: INVALID_ARGUMENT (a line that is not an integer) or OUT_OF_RANGE
+  // (one that does not fit int64), naming the source and the line; DATA_LOSS (a read error);
+  // or the generator's own.
+  virtual absl::Status Next(size_t max, std::vector<int64_t>& batch) = 0;
+  // Starts again from the first value, for a resubmission after the coordinator was lost.
+  // FAILED_PRECONDITION for a source that cannot (stdin, a pipe, a one-shot generator).
+  virtual absl::Status Rewind() = 0;
+  // What messages call it: "values.txt", "stdin", "a generator".
+  virtual std::string Name() const = 0;
+};
+
+// The lines of the file at `path` ("-": stdin), one integer per line (blank lines skipped,
+// spaces around a value allowed, a leading '+' too), as ParseValueLines reads them.
+// NOT_FOUND when it cannot be opened. A regular file can be rewound; stdin cannot.
+absl::StatusOr<std::unique_ptr<InputSource>> OpenValueFile(const std::string& path);
+
+// Values a function yields: `next` appends at most `max` values to its batch, none at the
+// end. It cannot be rewound.
+using ValueGenerator = std::function<absl::Status(size_t max, std::vector<int64_t>& batch)>;
+std::unique_ptr<InputSource> GeneratorSource(ValueGenerator next);
+
+// Values held in memory (tests, small lists); can be rewound.
+std::unique_ptr<InputSource> VectorSource(std::vector<int64_t> values);
+
+}  // namespace gpool
+
+#endif  // GPOOL_CLIENT_INPUT_SOURCE_H_
