@@ -70,6 +70,7 @@
 #include "server/job_table.h"
 #include "server/result_window.h"
 #include "server/job_stream.h"
+#include "server/scheduler_observer.h"
 #include "server/worker_connection.h"
 #include "server/worker_registry.h"
 
@@ -132,6 +133,9 @@ struct SchedulerOptions {
   // How long the worker at an address a registration claims has to confirm that it is the
   // registered one (Worker.ConfirmIncarnation) before it is replaced.
   absl::Duration confirm_timeout = absl::Seconds(1);
+  // Told of chunks, calls, jobs and workers as they end (the coordinator's metrics); must
+  // outlive the scheduler. nullptr: nobody.
+  SchedulerObserver* observer = nullptr;
 };
 
 // Rounds of asking a registration makes before it gives up with ABORTED: each extra round
@@ -292,6 +296,8 @@ class Scheduler {
   const DispatchPolicy policy_;
   const Clock* const clock_;
   WorkerConnector* const connector_;
+  NoSchedulerObserver no_observer_;
+  SchedulerObserver* const observer_;
 
   mutable absl::Mutex mu_;
   WorkerRegistry registry_ ABSL_GUARDED_BY(mu_);

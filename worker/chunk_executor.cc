@@ -20,7 +20,7 @@ absl::StatusOr<ChunkOutput> ChunkExecutor::Execute(const std::string& function,
   if (!registry_.Has(function)) return registry_.Run(function, input, mode);
   if (absl::Status status = AcquireSlot(cancelled); !status.ok()) return status;
   absl::StatusOr<ChunkOutput> output = WaitDelay(cancelled);
-  if (output.ok()) output = registry_.Run(function, input, mode, cancelled);
+  if (output.ok()) output = Run(function, input, mode, cancelled);
   ReleaseSlot(output.ok() ? 1 : 0);
   return output;
 }
@@ -56,7 +56,7 @@ absl::Status ChunkExecutor::ExecuteBatchInSlot(
   int64_t completed = 0;
   for (size_t i = 0; i < inputs.size() && status.ok(); ++i) {
     absl::StatusOr<ChunkOutput> output = WaitDelay(cancelled);
-    if (output.ok()) output = registry_.Run(function, inputs[i], mode, cancelled);
+    if (output.ok()) output = Run(function, inputs[i], mode, cancelled);
     if (!output.ok()) {
       status = output.status();
     } else {
@@ -93,6 +93,21 @@ absl::StatusOr<ChunkOutput> ChunkExecutor::WaitDelay(const std::function<bool()>
     absl::SleepFor(std::min(end - now, kCancelPollInterval));
   }
   return ChunkOutput{};
+}
+
+absl::StatusOr<ChunkOutput> ChunkExecutor::Run(const std::string& function, const Input& input,
+                                               ResultMode mode,
+                                               const std::function<bool()>& cancelled) {
+  if (monitor_ == nullptr) return registry_.Run(function, input, mode, cancelled);
+  const absl::Time start = absl::Now();
+  absl::StatusOr<ChunkOutput> output = registry_.Run(function, input, mode, cancelled);
+  if (output.ok()) monitor_->ChunkComputed(absl::Now() - start);
+  return output;
+}
+
+int ChunkExecutor::busy_slots() const {
+  absl::MutexLock lock(&mu_);
+  return slots_ - free_slots_;
 }
 
 int64_t ChunkExecutor::chunks_completed() const {

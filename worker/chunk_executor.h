@@ -12,6 +12,7 @@
 #include "absl/time/time.h"
 #include "common/functions.h"
 #include "common/input.h"
+#include "worker/executor_monitor.h"
 
 namespace gpool {
 
@@ -21,8 +22,15 @@ class ChunkExecutor {
  public:
   // `delay` is fault injection for tests: each chunk waits that long (in its slot, watching
   // for cancellation) before it is computed.
-  ChunkExecutor(FunctionRegistry registry, int slots, absl::Duration delay = absl::ZeroDuration())
-      : registry_(std::move(registry)), slots_(slots), delay_(delay), free_slots_(slots) {}
+  // `monitor`, when not nullptr, is told each chunk's compute time; it must outlive the
+  // executor.
+  ChunkExecutor(FunctionRegistry registry, int slots, absl::Duration delay = absl::ZeroDuration(),
+                ExecutorMonitor* monitor = nullptr)
+      : registry_(std::move(registry)),
+        slots_(slots),
+        delay_(delay),
+        monitor_(monitor),
+        free_slots_(slots) {}
 
   // Errors: NOT_FOUND (unknown function), INVALID_ARGUMENT (bad input), OUT_OF_RANGE (a
   // result does not fit), CANCELLED (`cancelled` returned true while waiting or computing).
@@ -52,15 +60,21 @@ class ChunkExecutor {
   const FunctionRegistry& registry() const { return registry_; }
   int slots() const { return slots_; }
   int64_t chunks_completed() const;
+  // Slots taken now (computing, or about to).
+  int busy_slots() const;
 
  private:
   absl::StatusOr<ChunkOutput> WaitDelay(const std::function<bool()>& cancelled);
+  // registry_.Run, timed for the monitor when there is one.
+  absl::StatusOr<ChunkOutput> Run(const std::string& function, const Input& input,
+                                  ResultMode mode, const std::function<bool()>& cancelled);
   void ReleaseSlot(int64_t chunks_completed);
   bool HasFreeSlotLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return free_slots_ > 0; }
 
   const FunctionRegistry registry_;
   const int slots_;
   const absl::Duration delay_;
+  ExecutorMonitor* const monitor_;
   mutable absl::Mutex mu_;
   int free_slots_ ABSL_GUARDED_BY(mu_);
   int64_t chunks_completed_ ABSL_GUARDED_BY(mu_) = 0;
