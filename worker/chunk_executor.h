@@ -22,7 +22,7 @@ class ChunkExecutor {
  public:
   // `delay` is fault injection for tests: each chunk waits that long (in its slot, watching
   // for cancellation) before it is computed.
-  // `monitor`, when not nullptr, is told each chunk's compute time; it must outlive the
+  // `monitor`, when not nullptr, is told each call's chunk times; it must outlive the
   // executor.
   ChunkExecutor(FunctionRegistry registry, int slots, absl::Duration delay = absl::ZeroDuration(),
                 ExecutorMonitor* monitor = nullptr)
@@ -65,9 +65,6 @@ class ChunkExecutor {
 
  private:
   absl::StatusOr<ChunkOutput> WaitDelay(const std::function<bool()>& cancelled);
-  // registry_.Run, timed for the monitor when there is one.
-  absl::StatusOr<ChunkOutput> Run(const std::string& function, const Input& input,
-                                  ResultMode mode, const std::function<bool()>& cancelled);
   void ReleaseSlot(int64_t chunks_completed);
   bool HasFreeSlotLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return free_slots_ > 0; }
 

@@ -26,19 +26,34 @@ prometheus::MetricFamily Sample(std::string name, std::string help,
 
 }  // namespace
 
+const prometheus::Histogram::BucketBoundaries& WorkerMetrics::Buckets() {
+  static const auto* const buckets = new prometheus::Histogram::BucketBoundaries{
+      0.00001, 0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 60, 600};
+  return *buckets;
+}
+
 WorkerMetrics::WorkerMetrics() : registry_(std::make_shared<prometheus::Registry>()) {
   chunk_duration_ = &prometheus::BuildHistogram()
                          .Name("gpool_executor_chunk_duration_seconds")
-                         .Help("Compute time of each chunk this worker completed, in its "
-                               "slot (without waiting for the slot or --chunk_delay).")
+                         .Help("Time of each chunk this worker completed in its slot: its "
+                               "compute and the encoding of its result (without waiting for "
+                               "the slot or --chunk_delay).")
                          .Register(*registry_)
-                         .Add({}, prometheus::Histogram::BucketBoundaries{
-                                      0.00001, 0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1,
-                                      0.5, 1, 5, 10, 60, 600});
+                         .Add({}, Buckets());
 }
 
-void WorkerMetrics::ChunkComputed(absl::Duration elapsed) {
-  chunk_duration_->Observe(absl::ToDoubleSeconds(elapsed));
+void WorkerMetrics::ChunksComputed(const std::vector<absl::Duration>& elapsed) {
+  // One update of the histogram (it takes a lock) for the whole call.
+  const auto& bounds = Buckets();
+  std::vector<double> increments(bounds.size() + 1, 0.0);
+  double sum = 0;
+  for (absl::Duration duration : elapsed) {
+    const double seconds = absl::ToDoubleSeconds(duration);
+    sum += seconds;
+    increments[static_cast<size_t>(std::lower_bound(bounds.begin(), bounds.end(), seconds) -
+                                   bounds.begin())] += 1;
+  }
+  chunk_duration_->ObserveMultiple(increments, sum);
 }
 
 void WorkerMetrics::Attach(const ChunkExecutor* executor) {

@@ -25,7 +25,7 @@ class WorkerMetrics final : public ExecutorMonitor, public prometheus::Collectab
   WorkerMetrics();
 
   // ExecutorMonitor.
-  void ChunkComputed(absl::Duration elapsed) override;
+  void ChunksComputed(const std::vector<absl::Duration>& elapsed) override;
   void Attach(const ChunkExecutor* executor) override;
   void Detach() override;
 
@@ -34,6 +34,8 @@ class WorkerMetrics final : public ExecutorMonitor, public prometheus::Collectab
   std::vector<prometheus::MetricFamily> Collect() const override;
 
  private:
+  static const prometheus::Histogram::BucketBoundaries& Buckets();
+
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Histogram* chunk_duration_;
   mutable absl::Mutex mu_;

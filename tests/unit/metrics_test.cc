@@ -182,6 +182,19 @@ TEST(WorkerMetricsTest, ChunkComputed_CountedAndTimed) {
   metrics.Detach();
 }
 
+TEST(WorkerMetricsTest, BatchOfChunks_EachChunkTimed) {
+  WorkerMetrics metrics;
+  ChunkExecutor executor(FunctionRegistry::WithBuiltins(), 1, absl::ZeroDuration(), &metrics);
+  metrics.Attach(&executor);
+  ASSERT_OK(executor.ExecuteBatch("square",
+                                  {Input::Range(1, 1), Input::Range(2, 2), Input::Range(3, 3)},
+                                  ResultMode::kSum, {}, [](size_t, ChunkOutput) {}));
+  const auto families = metrics.Collect();
+  EXPECT_THAT(Sample(families, "gpool_executor_chunk_duration_seconds"), Optional(3.0));
+  EXPECT_THAT(Sample(families, "gpool_executor_chunks_done_total"), Optional(3.0));
+  metrics.Detach();
+}
+
 TEST(WorkerMetricsTest, SlotTaken_ReportedBusy) {
   WorkerMetrics metrics;
   ChunkExecutor executor(FunctionRegistry::WithBuiltins(), 2, absl::ZeroDuration(), &metrics);
