@@ -52,8 +52,7 @@ absl::Status ValidateCoordinatorOptions(const CoordinatorDaemonOptions& daemon_o
         absl::StrCat("--client_stall_timeout must be positive, got ",
                      absl::FormatDuration(daemon_options.client_stall_timeout)));
   }
-  SchedulerOptions options = daemon_options.scheduler;
-  if (daemon_options.monitor != nullptr) options.observer = daemon_options.monitor;
+  const SchedulerOptions& options = daemon_options.scheduler;
   if (options.heartbeat_interval <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError(
         absl::StrCat("--heartbeat_interval must be positive, got ",
@@ -138,7 +137,8 @@ int RunCoordinator(const CoordinatorDaemonOptions& daemon_options) {
   GrpcWorkerConnector connector(daemon_options.chunk_timeout, transport, &loop);
   auto scheduler = std::make_unique<Scheduler>(options, &clock, &connector);
   if (daemon_options.monitor != nullptr) {
-    daemon_options.monitor->Attach([scheduler = scheduler.get()] { return scheduler->Snapshot(); });
+    daemon_options.monitor->Attach(
+        [scheduler = scheduler.get()] { return scheduler->Snapshot(); });
   }
   // However this function returns: no scrape may read a scheduler that is gone.
   absl::Cleanup detach_monitor = [&daemon_options] {
@@ -200,8 +200,8 @@ int RunCoordinator(const CoordinatorDaemonOptions& daemon_options) {
   // neither waits for them nor lets them reach a destroyed scheduler.
   service.StopMapCalls();
   health.Shutdown();
-  // Ending the scheduler cancels the chunk calls in flight.
   std::move(detach_monitor).Invoke();
+  // Ending the scheduler cancels the chunk calls in flight.
   std::thread stop_scheduler([&] { scheduler.reset(); });
   server.Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   stop_scheduler.join();

@@ -161,8 +161,9 @@ int main(int argc, char** argv) {
   auto metrics = std::make_shared<gpool::CoordinatorMetrics>();
   std::unique_ptr<gpool::MetricsEndpoint> endpoint;
   if (options.ok() && !metrics_listen.empty()) {
-    absl::StatusOr<std::unique_ptr<gpool::MetricsEndpoint>> started = gpool::MetricsEndpoint::Start(
-        metrics_listen, metrics, absl::GetFlag(FLAGS_metrics_port_file));
+    absl::StatusOr<std::unique_ptr<gpool::MetricsEndpoint>> started =
+        gpool::MetricsEndpoint::Start(metrics_listen, metrics,
+                                      absl::GetFlag(FLAGS_metrics_port_file));
     if (started.ok()) {
       endpoint = *std::move(started);
       options->monitor = metrics.get();
