@@ -29,6 +29,8 @@ struct WorkerInfo {
   std::vector<std::string> functions;
   int chunks_in_flight = 0;
   int64_t chunks_done = 0;
+  // Leaving gracefully: no new chunks, the ones in hand finish.
+  bool draining = false;
   // Chunks the worker failed without dying: an error that was not the function's own, or a
   // result that contradicts itself or the plan (values that do not add up to the count, sum,
   // min and max it reported, a wrong element count). Each such chunk ran again elsewhere.
@@ -67,6 +69,9 @@ struct ClusterInfo {
   std::vector<JobInfo> jobs;        // by order of submission
   // Registered workers left out of `workers` (kMaxWorkerListBytes).
   int workers_omitted = 0;
+  // The statistics of every job that ended since the coordinator started, summed: with the
+  // running jobs' own, the coordinator's totals (its metrics' counters).
+  JobStats ended_jobs;
 };
 
 // How many bytes of ClusterInfo.workers the coordinator sends at most. A full registry

@@ -15,6 +15,16 @@ struct JobStats {
   // with every result held for their chunk (each one asked a further worker to decide).
   int64_t chunks_verified = 0;
   int64_t verification_mismatches = 0;
+
+  JobStats& operator+=(const JobStats& other) {
+    retries += other.retries;
+    workers_lost += other.workers_lost;
+    backups += other.backups;
+    duplicates_dropped += other.duplicates_dropped;
+    chunks_verified += other.chunks_verified;
+    verification_mismatches += other.verification_mismatches;
+    return *this;
+  }
 };
 
 }  // namespace gpool

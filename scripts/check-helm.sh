@@ -183,6 +183,7 @@ step "notes: ${#notes_cases[@]} releases name their Service and Secret"
 pod_runs=(
   "tls|"
   "plain-text|--set tls.enabled=false --set insecureAcknowledged=true"
+  "metrics|--set metrics.enabled=true --set metrics.serviceMonitor.enabled=true --set autoscaling.enabled=true --set autoscaling.busySlots.enabled=true"
 )
 for entry in "${pod_runs[@]}"; do
   IFS='|' read -r name flags <<< "$entry"

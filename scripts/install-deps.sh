@@ -16,9 +16,9 @@ case "$mode" in
 esac
 
 # The three binaries: compiler, CMake + Ninja, gRPC 1.51, protobuf 3.21 and Abseil (static
-# archives included in the -dev packages).
+# archives included in the -dev packages); prometheus-cpp 1.0 for the daemons' /metrics.
 build_packages=(cmake ninja-build g++ pkg-config libgrpc++-dev protobuf-compiler-grpc
-                libprotobuf-dev protobuf-compiler libabsl-dev libssl-dev)
+                libprotobuf-dev protobuf-compiler libabsl-dev libssl-dev prometheus-cpp-dev)
 # The tests, as README command 2 runs them:
 #   GoogleTest/GoogleMock and Google Benchmark (bench_smoke);
 #   nlohmann-json3-dev: the CLI's --json output is checked with an independent parser;
@@ -28,11 +28,13 @@ build_packages=(cmake ninja-build g++ pkg-config libgrpc++-dev protobuf-compiler
 #   test (a Docker engine, the debian:bookworm base image built with debootstrap, a clean
 #   clone of the commit);
 #   clang, libclang-rt-14-dev, libfuzzer-14-dev: the sanitizer build and the libFuzzer
-#   harnesses (scripts/run-sanitizers.sh).
+#   harnesses (scripts/run-sanitizers.sh);
+#   prometheus (2.42: the server and promtool): the metrics tests scrape a real cluster with
+#   it and check /metrics and deploy/prometheus/ with promtool.
 test_packages=(libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev
                python3 python3-grpcio python3-protobuf iproute2
                docker.io docker-compose debootstrap git
-               clang libclang-rt-14-dev libfuzzer-14-dev)
+               clang libclang-rt-14-dev libfuzzer-14-dev prometheus)
 # Installed only when their program is missing, as "program package": the Helm chart's check
 # (scripts/check-helm.sh) runs node and npm, and Debian's nodejs 18 and npm 9 do; a machine
 # with another Node.js (nodesource's bundles its own npm, which conflicts with Debian's) keeps it.
@@ -46,7 +48,8 @@ build_programs=("cmake cmake" "ninja ninja-build" "g++ g++" "protoc protobuf-com
 test_programs=("ctest cmake" "grpc_python_plugin protobuf-compiler-grpc" "/usr/bin/python3 python3"
                "ip iproute2" "dockerd docker.io" "docker docker.io" "docker-compose docker-compose"
                "debootstrap debootstrap" "git git" "script bsdutils" "stdbuf coreutils"
-               "timeout coreutils" "tar tar" "awk mawk" "clang++ clang" "sha256sum coreutils")
+               "timeout coreutils" "tar tar" "awk mawk" "clang++ clang" "sha256sum coreutils"
+               "prometheus prometheus" "promtool prometheus")
 # The Python modules the Python tests import that are not the standard library's, and their
 # packages. Every import of examples/python is compared with this list (check_python_modules).
 python_modules=("grpc python3-grpcio" "google.protobuf python3-protobuf")

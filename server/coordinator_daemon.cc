@@ -7,6 +7,7 @@
 
 #include <grpcpp/server.h>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "common/address.h"
@@ -120,7 +121,8 @@ int RunCoordinator(const CoordinatorDaemonOptions& daemon_options) {
     LogError(std::string(valid.message()));
     return kExitInvalidOptions;
   }
-  const SchedulerOptions& options = daemon_options.scheduler;
+  SchedulerOptions options = daemon_options.scheduler;
+  if (daemon_options.monitor != nullptr) options.observer = daemon_options.monitor;
   const std::string& listen = daemon_options.listen;
   const HostPort host_port = *ParseHostPort(listen);
 
@@ -135,6 +137,14 @@ int RunCoordinator(const CoordinatorDaemonOptions& daemon_options) {
   }
   GrpcWorkerConnector connector(daemon_options.chunk_timeout, transport, &loop);
   auto scheduler = std::make_unique<Scheduler>(options, &clock, &connector);
+  if (daemon_options.monitor != nullptr) {
+    daemon_options.monitor->Attach(
+        [scheduler = scheduler.get()] { return scheduler->Snapshot(); });
+  }
+  // However this function returns: no scrape may read a scheduler that is gone.
+  absl::Cleanup detach_monitor = [&daemon_options] {
+    if (daemon_options.monitor != nullptr) daemon_options.monitor->Detach();
+  };
   CoordinatorService service(scheduler.get(), &loop, daemon_options.client_stall_timeout,
                              &clock);
 
@@ -192,6 +202,7 @@ int RunCoordinator(const CoordinatorDaemonOptions& daemon_options) {
   // neither waits for them nor lets them reach a destroyed scheduler.
   service.StopMapCalls();
   health.Shutdown();
+  std::move(detach_monitor).Invoke();
   // Ending the scheduler cancels the chunk calls in flight.
   std::thread stop_scheduler([&] { scheduler.reset(); });
   server.Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));

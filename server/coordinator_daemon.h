@@ -11,6 +11,7 @@
 #include "absl/time/time.h"
 #include "common/log.h"
 #include "server/scheduler.h"
+#include "server/scheduler_observer.h"
 
 namespace gpool {
 
@@ -30,6 +31,10 @@ struct CoordinatorDaemonOptions {
   // A Map call whose write waited this long for its client to read is cancelled, and its job.
   absl::Duration client_stall_timeout = absl::Seconds(60);
   LogLevel log_level = LogLevel::kInfo;
+  // Told of the scheduler's events, and reading its snapshot while it runs: the metrics
+  // gpool-coordinator serves at --metrics_listen (server/coordinator_metrics.h). It must
+  // outlive RunCoordinator. nullptr: none (scheduler.observer is then left as it is).
+  ClusterMonitor* monitor = nullptr;
 };
 
 // The checks of the options RunCoordinator makes before it starts, for a main to report them

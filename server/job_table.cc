@@ -65,8 +65,21 @@ std::vector<JobInfo> JobTable::Snapshot(absl::Time now) const {
 
 void JobTable::EraseFinished() {
   for (auto it = jobs_.begin(); it != jobs_.end();) {
-    it = it->second.finished ? jobs_.erase(it) : std::next(it);
+    if (it->second.finished) {
+      erased_stats_ += it->second.stats;
+      it = jobs_.erase(it);
+    } else {
+      ++it;
+    }
   }
+}
+
+JobStats JobTable::EndedStats() const {
+  JobStats ended = erased_stats_;
+  for (const auto& [sequence, job] : jobs_) {
+    if (job.finished) ended += job.stats;
+  }
+  return ended;
 }
 
 }  // namespace gpool

@@ -46,6 +46,8 @@ class JobTable {
 
   // Forgets the finished jobs: call when no reference to them is held any more.
   void EraseFinished();
+  // The statistics of the jobs that finished, summed: those erased and those not erased yet.
+  JobStats EndedStats() const;
   void Clear() { jobs_.clear(); }
 
   // By sequence number, so iteration is submission order (fair round-robin); finished jobs
@@ -56,6 +58,8 @@ class JobTable {
   const int max_jobs_;
   const int max_jobs_per_client_;
   std::map<uint64_t, Job> jobs_;
+  // Of the jobs erased.
+  JobStats erased_stats_;
   uint64_t next_sequence_ = 1;
 };
 

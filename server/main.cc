@@ -9,6 +9,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -21,7 +22,9 @@
 #include "common/daemon.h"
 #include "common/log.h"
 #include "common/process_tuning.h"
+#include "rpc/metrics_endpoint.h"
 #include "server/coordinator_daemon.h"
+#include "server/coordinator_metrics.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
           "HOST:PORT to serve on; port 0 picks a free port (see --port_file). Without "
@@ -83,6 +86,12 @@ ABSL_FLAG(absl::Duration, client_stall_timeout, absl::Seconds(60),
           "A Map call whose results have waited this long for its client to read them is "
           "cancelled, and its job.");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error.");
+ABSL_FLAG(std::string, metrics_listen, "",
+          "HOST:PORT to serve Prometheus metrics on (GET /metrics, plain HTTP, no "
+          "authentication; names in docs/metrics.md); port 0 picks a free port. Default: no "
+          "metrics. A non-loopback address exposes them to whoever reaches it.");
+ABSL_FLAG(std::string, metrics_port_file, "",
+          "If set, write the --metrics_listen port actually bound to this file (one line).");
 
 namespace gpool {
 namespace {
@@ -147,12 +156,35 @@ int main(int argc, char** argv) {
       options = valid;
     }
   }
+  const std::string metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
+  if (options.ok() && !metrics_listen.empty()) {
+    if (absl::Status valid = gpool::ValidateMetricsListen(metrics_listen); !valid.ok()) {
+      options = valid;
+    }
+  }
+  // Bound before the coordinator starts, so that a port in use is a usage error at once.
+  auto metrics = std::make_shared<gpool::CoordinatorMetrics>();
+  std::unique_ptr<gpool::MetricsEndpoint> endpoint;
+  if (options.ok() && !metrics_listen.empty()) {
+    absl::StatusOr<std::unique_ptr<gpool::MetricsEndpoint>> started =
+        gpool::MetricsEndpoint::Start(metrics_listen, metrics,
+                                      absl::GetFlag(FLAGS_metrics_port_file));
+    if (started.ok()) {
+      endpoint = *std::move(started);
+      options->monitor = metrics.get();
+    } else {
+      options = started.status();
+    }
+  }
   if (!options.ok()) {
     std::fprintf(stderr, "%s\n",
                  gpool::UsageErrorLine(kProgram, options.status().message(),
                                        absl::StrCat(kProgram, " --help"))
                      .c_str());
     return gpool::kExitUsage;
+  }
+  if (endpoint != nullptr) {
+    gpool::LogMetricsEndpoint(metrics_listen, endpoint->port());
   }
   return gpool::RunCoordinator(*options);
 }

@@ -26,6 +26,7 @@ Scheduler::Scheduler(SchedulerOptions options, const Clock* clock, WorkerConnect
                               options_.max_elements_per_call}),
       clock_(clock),
       connector_(connector),
+      observer_(options_.observer != nullptr ? options_.observer : &no_observer_),
       registry_(HeartbeatPolicy(options_.heartbeat_interval, options_.lease_timeout,
                                 options_.heartbeat_budget, options_.max_heartbeat_interval)),
       jobs_(options_.max_jobs, options_.max_jobs_per_client),
@@ -289,6 +290,7 @@ ClusterInfo Scheduler::Snapshot() const {
   snapshot.workers = registry_.Snapshot(now, kMaxWorkerListBytes);
   snapshot.workers_omitted = static_cast<int>(registry_.size() - snapshot.workers.size());
   snapshot.jobs = jobs_.Snapshot(now);
+  snapshot.ended_jobs = jobs_.EndedStats();
   return snapshot;
 }
 
@@ -359,6 +361,7 @@ void Scheduler::OnCallDone(const std::string& worker_id, uint64_t job_sequence,
       const absl::Status failure = CallFailure(replies, chunks.size());
       if (failure.ok()) {
         job->dispatch.RecordCall(now - started, static_cast<int64_t>(chunks.size()));
+        observer_->CallDone(now - started, static_cast<int64_t>(chunks.size()));
       }
       for (size_t i = 0; i < chunks.size(); ++i) {
         // A chunk can end the job (its last result, or a failure); the rest are moot then.
@@ -381,13 +384,17 @@ void Scheduler::OnCallDone(const std::string& worker_id, uint64_t job_sequence,
 
 void Scheduler::ApplyLocked(Job& job, RegisteredWorker* worker, RunOutcome outcome,
                             Actions* actions) {
-  if (outcome.worker_fault && worker != nullptr) ++worker->faults;
+  if (outcome.worker_fault) {
+    observer_->ChunkFailed();
+    if (worker != nullptr) ++worker->faults;
+  }
   for (const auto& [other_id, call_id] : outcome.calls_to_cancel) {
     if (const RegisteredWorker* other = registry_.Find(other_id); other != nullptr) {
       actions->call_cancellations.emplace_back(other->connection, call_id);
     }
   }
   if (outcome.chunk_event.has_value()) {
+    observer_->ChunkDone(outcome.chunk_event->chunk.element_count);
     if (worker != nullptr) {
       ++worker->chunks_done;
       outcome.chunk_event->chunk.worker_host = worker->registration.host;
@@ -525,6 +532,7 @@ void Scheduler::DeclareDeadLocked(const std::string& worker_id, const std::strin
                                              lost ? " declared dead: " : " left: ", reason,
                                              "; re-queueing its ", worker->in_flight.size(),
                                              " chunk(s)"));
+  if (lost) observer_->WorkerLost();
   ReleaseChunksLocked(*worker, lost, actions);
   registry_.Remove(worker_id);
 }
@@ -545,6 +553,7 @@ void Scheduler::QuarantineLocked(const std::string& worker_id, const std::string
 
 void Scheduler::ReleaseChunksLocked(RegisteredWorker& worker, bool lost, Actions* actions) {
   const std::string label = worker.Label();
+  if (lost) observer_->ChunksLost(static_cast<int64_t>(worker.in_flight.size()));
   for (const auto& [job_sequence, chunk_index, attempt] : worker.in_flight) {
     Job* job = jobs_.Find(job_sequence);
     if (job == nullptr) continue;
@@ -575,6 +584,7 @@ void Scheduler::FinishJobLocked(Job& job, absl::Status status) {
     }
   }
   PushEventLocked(job, job.FinishedEvent(status));
+  observer_->JobFinished(status.code(), clock_->Now() - job.submitted);
   if (status.ok()) {
     LogInfo(absl::StrCat(job.job_id, " done: ",
                          job.chunks.has_value() ? job.chunks->chunks_done() : 0, " chunks, ",

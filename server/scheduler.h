@@ -71,6 +71,7 @@
 #include "server/result_budget.h"
 #include "server/result_window.h"
 #include "server/job_stream.h"
+#include "server/scheduler_observer.h"
 #include "server/worker_connection.h"
 #include "server/worker_registry.h"
 
@@ -143,6 +144,9 @@ struct SchedulerOptions {
   // How long the worker at an address a registration claims has to confirm that it is the
   // registered one (Worker.ConfirmIncarnation) before it is replaced.
   absl::Duration confirm_timeout = absl::Seconds(1);
+  // Told of chunks, calls, jobs and workers as they end (the coordinator's metrics); must
+  // outlive the scheduler. nullptr: nobody.
+  SchedulerObserver* observer = nullptr;
 };
 
 // Rounds of asking a registration makes before it gives up with ABORTED: each extra round
@@ -306,6 +310,8 @@ class Scheduler {
   const DispatchPolicy policy_;
   const Clock* const clock_;
   WorkerConnector* const connector_;
+  NoSchedulerObserver no_observer_;
+  SchedulerObserver* const observer_;
 
   mutable absl::Mutex mu_;
   WorkerRegistry registry_ ABSL_GUARDED_BY(mu_);

@@ -228,6 +228,7 @@ std::vector<WorkerInfo> WorkerRegistry::Snapshot(absl::Time now, size_t byte_bud
     w.functions = worker->registration.functions;
     w.chunks_in_flight = static_cast<int>(worker->in_flight.size());
     w.chunks_done = worker->chunks_done;
+    w.draining = worker->draining;
     w.faults = worker->faults;
     w.quarantined = worker->quarantined;
     w.quarantine_reason = worker->quarantine_reason;

@@ -12,6 +12,7 @@
 #include "absl/time/time.h"
 #include "common/functions.h"
 #include "common/input.h"
+#include "worker/executor_monitor.h"
 
 namespace gpool {
 
@@ -21,8 +22,15 @@ class ChunkExecutor {
  public:
   // `delay` is fault injection for tests: each chunk waits that long (in its slot, watching
   // for cancellation) before it is computed.
-  ChunkExecutor(FunctionRegistry registry, int slots, absl::Duration delay = absl::ZeroDuration())
-      : registry_(std::move(registry)), slots_(slots), delay_(delay), free_slots_(slots) {}
+  // `monitor`, when not nullptr, is told each call's chunk times; it must outlive the
+  // executor.
+  ChunkExecutor(FunctionRegistry registry, int slots, absl::Duration delay = absl::ZeroDuration(),
+                ExecutorMonitor* monitor = nullptr)
+      : registry_(std::move(registry)),
+        slots_(slots),
+        delay_(delay),
+        monitor_(monitor),
+        free_slots_(slots) {}
 
   // Errors: NOT_FOUND (unknown function), INVALID_ARGUMENT (bad input), OUT_OF_RANGE (a
   // result does not fit), CANCELLED (`cancelled` returned true while waiting or computing).
@@ -52,6 +60,8 @@ class ChunkExecutor {
   const FunctionRegistry& registry() const { return registry_; }
   int slots() const { return slots_; }
   int64_t chunks_completed() const;
+  // Slots taken now (computing, or about to).
+  int busy_slots() const;
 
  private:
   absl::StatusOr<ChunkOutput> WaitDelay(const std::function<bool()>& cancelled);
@@ -61,6 +71,7 @@ class ChunkExecutor {
   const FunctionRegistry registry_;
   const int slots_;
   const absl::Duration delay_;
+  ExecutorMonitor* const monitor_;
   mutable absl::Mutex mu_;
   int free_slots_ ABSL_GUARDED_BY(mu_);
   int64_t chunks_completed_ ABSL_GUARDED_BY(mu_) = 0;

@@ -116,7 +116,13 @@ int RunWorker(const WorkerDaemonOptions& options, FunctionRegistry registry) {
     LogError(std::string(incarnation.status().message()));
     return 1;
   }
-  ChunkExecutor executor(std::move(registry), options.slots, options.chunk_delay);
+  ChunkExecutor executor(std::move(registry), options.slots, options.chunk_delay,
+                         options.monitor);
+  if (options.monitor != nullptr) options.monitor->Attach(&executor);
+  // However this function returns: no scrape may read an executor that is gone.
+  absl::Cleanup detach_monitor = [&options] {
+    if (options.monitor != nullptr) options.monitor->Detach();
+  };
   // Runs the RunChunks and ConfirmIncarnation calls (see WorkerService).
   CompletionQueueLoop loop;
   WorkerService service(&executor, getpid(), &loop, options.max_chunks_per_call, *incarnation,

@@ -12,6 +12,7 @@
 #include "absl/time/time.h"
 #include "common/functions.h"
 #include "common/log.h"
+#include "worker/executor_monitor.h"
 
 namespace gpool {
 
@@ -53,6 +54,10 @@ struct WorkerDaemonOptions {
   // Fault injection for tests: also offer test_abort_on_13 (identity that aborts the worker
   // process on input 13).
   bool enable_test_functions = false;
+  // Told each chunk's compute time, and reading the executor's slots and counts while it
+  // runs: the metrics RunWorkerMain serves at --metrics_listen (worker/worker_metrics.h).
+  // It must outlive RunWorker. nullptr: none.
+  ExecutorMonitor* monitor = nullptr;
 };
 
 // The checks of the options RunWorker makes before it starts, for a main to report them as

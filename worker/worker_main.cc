@@ -12,6 +12,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -27,7 +28,9 @@
 #include "common/functions.h"
 #include "common/log.h"
 #include "common/process_tuning.h"
+#include "rpc/metrics_endpoint.h"
 #include "worker/worker_daemon.h"
+#include "worker/worker_metrics.h"
 
 ABSL_FLAG(std::string, coordinator, "",
           "HOST:PORT of the coordinator (default: $GPOOL_COORDINATOR).");
@@ -59,6 +62,12 @@ ABSL_FLAG(absl::Duration, drain_timeout, absl::Seconds(8),
           "back to the coordinator.");
 ABSL_FLAG(absl::Duration, chunk_delay, absl::ZeroDuration(),
           "Fault injection for tests: wait this long before computing each chunk.");
+ABSL_FLAG(std::string, metrics_listen, "",
+          "HOST:PORT to serve Prometheus metrics on (GET /metrics, plain HTTP, no "
+          "authentication; names in docs/metrics.md); port 0 picks a free port. Default: no "
+          "metrics. A non-loopback address exposes them to whoever reaches it.");
+ABSL_FLAG(std::string, metrics_port_file, "",
+          "If set, write the --metrics_listen port actually bound to this file (one line).");
 ABSL_FLAG(bool, enable_test_functions, false,
           "Fault injection for tests: also offer test_abort_on_13 (identity that aborts the "
           "worker process on input 13).");
@@ -119,6 +128,25 @@ int RunWorkerMain(int argc, char** argv, FunctionRegistry registry) {
   if (options.ok()) {
     if (absl::Status valid = ValidateWorkerOptions(*options); !valid.ok()) options = valid;
   }
+  const std::string metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
+  if (options.ok() && !metrics_listen.empty()) {
+    if (absl::Status valid = ValidateMetricsListen(metrics_listen); !valid.ok()) {
+      options = valid;
+    }
+  }
+  // Bound before the worker starts, so that a port in use is a usage error at once.
+  auto metrics = std::make_shared<WorkerMetrics>();
+  std::unique_ptr<MetricsEndpoint> endpoint;
+  if (options.ok() && !metrics_listen.empty()) {
+    absl::StatusOr<std::unique_ptr<MetricsEndpoint>> started = MetricsEndpoint::Start(
+        metrics_listen, metrics, absl::GetFlag(FLAGS_metrics_port_file));
+    if (started.ok()) {
+      endpoint = *std::move(started);
+      options->monitor = metrics.get();
+    } else {
+      options = started.status();
+    }
+  }
   if (!options.ok()) {
     std::fprintf(stderr, "%s\n",
                  UsageErrorLine(program, options.status().message(),
@@ -126,6 +154,7 @@ int RunWorkerMain(int argc, char** argv, FunctionRegistry registry) {
                      .c_str());
     return kExitUsage;
   }
+  if (endpoint != nullptr) LogMetricsEndpoint(metrics_listen, endpoint->port());
   return RunWorker(*options, std::move(registry));
 }
 
