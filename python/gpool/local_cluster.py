@@ -14,6 +14,7 @@ a thread that outlives it (the main thread, typically).
 """
 
 import ctypes
+import json
 import os
 import shutil
 import signal
@@ -75,12 +76,12 @@ class LocalCluster:
         self._children = []  # (label, Popen)
         self.address = None
 
-    def _start(self, label, argv, stdout):
+    def _start(self, label, argv, stdout, env=None):
         log_path = os.path.join(self.scratch, f"{label}.log")
         with open(log_path, "wb") as log_file:
             process = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
                                        stdout=stdout if stdout is not None else log_file,
-                                       stderr=log_file,
+                                       stderr=log_file, env=env,
                                        preexec_fn=_die_with_parent(os.getpid()))
         self._children.append((label, process))
         return process
@@ -124,10 +125,11 @@ class LocalCluster:
         # The workers import this very gpool package, installed or not.
         env["PYTHONPATH"] = os.pathsep.join(
             [environment_path] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+        env[registry.MAIN_ARGV_ENV] = json.dumps(sys.argv)
         for index in range(self.processes):
             # stdout is the caller's, as multiprocessing's workers share it: a function's
             # print() shows where the user looks.
-            self._start(f"worker-{index}", worker_argv, stdout=sys.stdout.fileno()
+            self._start(f"worker-{index}", worker_argv, env=env, stdout=sys.stdout.fileno()
                         if _has_fileno(sys.stdout) else None)
         return self.address
 

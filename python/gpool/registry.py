@@ -16,6 +16,7 @@ to travel with the job: that waits for typed (bytes) elements, gpool issue 19.
 import importlib
 import importlib.util
 import inspect
+import json
 import os
 import re
 import sys
@@ -24,6 +25,9 @@ import sys
 _NAME = re.compile(r"^[!-~]{1,128}$")
 # The module name under which a worker loads the caller's main script.
 WORKER_MAIN_MODULE = "__gpool_main__"
+
+# The caller's sys.argv (JSON) for the main script loaded by a worker of a private cluster.
+MAIN_ARGV_ENV = "GPOOL_MAIN_ARGV"
 
 _registered = {}  # name -> function, of this process
 
@@ -96,6 +100,10 @@ def load_main(path):
     '__main__'` block does not run) and returns it."""
     path = os.path.abspath(path)
     sys.path.insert(0, os.path.dirname(path))
+    # As multiprocessing's spawn: the script sees the caller's command line.
+    argv = os.environ.get(MAIN_ARGV_ENV)
+    if argv is not None:
+        sys.argv = json.loads(argv)
     spec = importlib.util.spec_from_file_location(WORKER_MAIN_MODULE, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[WORKER_MAIN_MODULE] = module
