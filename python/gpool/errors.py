@@ -22,7 +22,7 @@ import importlib
 import re
 import traceback
 
-_MARKER = re.compile(r"\[gpool-exception ([A-Za-z_][\w.]*) pid=(\d+)\]\n")
+_MARKER = re.compile(r"\[gpool-exception ([^\s\]]+) pid=(\d+)\]\n")
 _TRACEBACK_SEPARATOR = "\n--- remote traceback ---\n"
 # The whole message travels in an HTTP/2 trailer: keep it well under gRPC's 8 KiB default.
 MAX_TRACEBACK_CHARS = 4000

@@ -125,7 +125,10 @@ class LocalCluster:
         # The workers import this very gpool package, installed or not.
         env["PYTHONPATH"] = os.pathsep.join(
             [environment_path] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+        # As multiprocessing's spawn: the workers see the caller's command line and path.
         env[registry.MAIN_ARGV_ENV] = json.dumps(sys.argv)
+        env[registry.SYS_PATH_ENV] = json.dumps([os.path.abspath(entry or os.curdir)
+                                                 for entry in sys.path])
         for index in range(self.processes):
             # stdout is the caller's, as multiprocessing's workers share it: a function's
             # print() shows where the user looks.

@@ -230,7 +230,9 @@ class Pool:
         except self._grpc.RpcError as error:
             if self._cluster is not None and error.code() == self._grpc.StatusCode.UNAVAILABLE:
                 self._cluster.check_alive()
-            raise errors.decode(error.code().name, error.details()) from None
+            failure = errors.decode(error.code().name, error.details())
+            # Not the RpcError: the remote traceback (or nothing) is the cause.
+            raise failure from failure.__cause__
         finally:
             call.cancel()  # Ends the job if the reader stopped early; a no-op once done.
             with self._lock:

@@ -28,6 +28,8 @@ WORKER_MAIN_MODULE = "__gpool_main__"
 
 # The caller's sys.argv (JSON) for the main script loaded by a worker of a private cluster.
 MAIN_ARGV_ENV = "GPOOL_MAIN_ARGV"
+# And its sys.path (JSON), so the worker imports what the caller imports.
+SYS_PATH_ENV = "GPOOL_CALLER_SYS_PATH"
 
 _registered = {}  # name -> function, of this process
 
@@ -121,6 +123,9 @@ def worker_functions(main_path=None, modules=()):
     """Everything a worker offers: the built-ins, the registered functions, and the
     module-level functions of the main script and of `modules` (imported here)."""
     importlib.import_module("gpool.builtins")
+    caller_path = os.environ.get(SYS_PATH_ENV)
+    if caller_path is not None:
+        sys.path.extend(entry for entry in json.loads(caller_path) if entry not in sys.path)
     functions = {}
     if main_path:
         functions.update(module_functions(load_main(main_path)))
