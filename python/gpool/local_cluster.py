@@ -99,23 +99,10 @@ class LocalCluster:
         coordinator = self._start("coordinator", [
             find_coordinator(), "--listen=127.0.0.1:0", f"--port_file={port_file}",
             "--log_level=warning", *credentials_flags], stdout=None)
-        deadline = time.monotonic() + STARTUP_TIMEOUT_S
-        while True:
-            if os.path.exists(port_file):
-                with open(port_file) as file:
-                    text = file.read()
-                if text.endswith("\n"):
-                    break
-            if coordinator.poll() is not None:
-                raise ClusterError(f"gpool-coordinator exited with {coordinator.returncode}:\n"
-                                   f"{self.log_tail('coordinator')}")
-            if time.monotonic() > deadline:
-                raise ClusterError(f"gpool-coordinator wrote no port within "
-                                   f"{STARTUP_TIMEOUT_S}s")
-            time.sleep(0.005)
-        self.address = f"127.0.0.1:{int(text)}"
+        # The workers start beside the coordinator and read its port from the file: their
+        # Python start-up (importing grpc) overlaps the coordinator's.
         main_path, modules = _caller_modules()
-        worker_argv = [sys.executable, "-m", "gpool.worker", f"--coordinator={self.address}",
+        worker_argv = [sys.executable, "-m", "gpool.worker", f"--coordinator_port_file={port_file}",
                        "--slots=1", "--log_level=warning", *credentials_flags]
         if main_path:
             worker_argv.append(f"--main={main_path}")
@@ -134,6 +121,21 @@ class LocalCluster:
             # print() shows where the user looks.
             self._start(f"worker-{index}", worker_argv, env=env, stdout=sys.stdout.fileno()
                         if _has_fileno(sys.stdout) else None)
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while True:
+            if os.path.exists(port_file):
+                with open(port_file) as file:
+                    text = file.read()
+                if text.endswith("\n"):
+                    break
+            if coordinator.poll() is not None:
+                raise ClusterError(f"gpool-coordinator exited with {coordinator.returncode}:\n"
+                                   f"{self.log_tail('coordinator')}")
+            if time.monotonic() > deadline:
+                raise ClusterError(f"gpool-coordinator wrote no port within "
+                                   f"{STARTUP_TIMEOUT_S}s")
+            time.sleep(0.005)
+        self.address = f"127.0.0.1:{int(text)}"
         return self.address
 
     def check_alive(self):

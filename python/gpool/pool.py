@@ -25,8 +25,7 @@ from gpool._stubs import load as _load_stubs
 MAX_LIST_ELEMENTS = 350_000
 # Every call carries a deadline; a map has no natural one, so a long one.
 JOB_DEADLINE_S = 7 * 24 * 3600.0
-# How long Pool() waits for its private cluster's workers, and a remote coordinator's answer.
-STARTUP_TIMEOUT_S = 30.0
+# How long Pool(address=...) waits for the coordinator's first answer.
 CONNECT_TIMEOUT_S = 10.0
 
 _RUN, _CLOSE, _TERMINATE = "RUN", "CLOSE", "TERMINATE"
@@ -141,17 +140,21 @@ class Pool:
         self._channel = None
         credentials = credentials or os.environ.get("GPOOL_CREDENTIALS", "")
         address = address or os.environ.get("GPOOL_COORDINATOR", "")
-        self._grpc, self._pb2, pb2_grpc = _load_stubs()
         try:
             if not address:
+                # Started before grpc is imported here: the daemons' start-up overlaps ours.
                 from gpool.local_cluster import LocalCluster
                 processes = processes or os.cpu_count() or 1
                 self._cluster = LocalCluster(processes, credentials)
                 address = self._cluster.start()
+            self._grpc, self._pb2, pb2_grpc = _load_stubs()
             self._max_workers = 0 if self._cluster else (processes or 0)
             self._channel = _common.open_channel(self._grpc, address, credentials, "client")
             self._stub = pb2_grpc.CoordinatorStub(self._channel)
-            self._processes = self._await_cluster(processes)
+            # A private cluster's workers register while the caller goes on: its first job
+            # waits for them on the coordinator (--worker_wait), and a worker that could not
+            # start shows in that job's error.
+            self._processes = processes if self._cluster else self._await_cluster(processes)
         except BaseException:
             self._shutdown()
             raise
@@ -159,21 +162,14 @@ class Pool:
         self._finalizer = weakref.finalize(self, Pool._release, self._channel, self._cluster)
 
     def _await_cluster(self, processes):
-        """The pool's cores: the private cluster's workers once all registered, or the
-        remote cluster's slots (limited to `processes` workers' worth when given)."""
-        wanted = processes if self._cluster else 0
+        """A remote cluster's cores: its slots (those of the `processes` largest workers when
+        given, as the coordinator's max_workers picks)."""
         try:
-            info = self._stub.GetClusterInfo(
-                self._pb2.GetClusterInfoRequest(min_workers=wanted),
-                timeout=STARTUP_TIMEOUT_S if self._cluster else CONNECT_TIMEOUT_S,
-                wait_for_ready=True)
+            info = self._stub.GetClusterInfo(self._pb2.GetClusterInfoRequest(),
+                                             timeout=CONNECT_TIMEOUT_S, wait_for_ready=True)
         except self._grpc.RpcError as error:
-            if self._cluster:
-                self._cluster.check_alive()
             raise errors.PoolError(error.code().name,
                                    f"coordinator {error.details()}") from None
-        if self._cluster:
-            return processes
         if processes:
             slots = sorted((worker.slots for worker in info.workers), reverse=True)
             return sum(slots[:processes])

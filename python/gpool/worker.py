@@ -333,6 +333,13 @@ def parse_args(argv):
                         help="directory of TLS credentials (gpool init DIR): mutual TLS with "
                              "its worker certificate, and only the coordinator's may run "
                              "chunks (default: $GPOOL_CREDENTIALS)")
+    parser.add_argument("--coordinator_port_file", default="",
+                        help="wait (up to --coordinator_port_wait seconds) for the "
+                             "coordinator to write its port here, and dial HOST:PORT with "
+                             "the --coordinator host (default 127.0.0.1): a private cluster "
+                             "starts its workers beside the coordinator, not after it")
+    parser.add_argument("--coordinator_port_wait", type=float, default=30.0,
+                        help=argparse.SUPPRESS)
     parser.add_argument("--main", default="",
                         help="a script whose module-level functions to offer as "
                              "__main__.<name> (loaded without running its __main__ block)")
@@ -341,6 +348,8 @@ def parse_args(argv):
                         help="a module whose module-level functions to offer as "
                              "MODULE.<name> (repeatable)")
     args = parser.parse_args(argv)
+    if args.coordinator_port_file and not args.coordinator:
+        args.coordinator = "127.0.0.1:"  # The port comes from the file.
     if not args.coordinator:
         fail("no coordinator: pass --coordinator HOST:PORT or set GPOOL_COORDINATOR", 1)
     if not 1 <= args.slots <= 4096:
@@ -363,6 +372,21 @@ def setup_logging(level_name):
     handler.setFormatter(formatter)
     log.addHandler(handler)
     log.setLevel(level_name.upper())
+
+
+def _await_port_file(path, timeout_s):
+    """The port a daemon wrote to `path` (one line, written atomically), or None."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            with open(path) as file:
+                text = file.read()
+            if text.endswith("\n"):
+                return int(text)
+        except FileNotFoundError:
+            pass
+        time.sleep(0.002)
+    return None
 
 
 def write_file_atomically(path, text):
@@ -444,6 +468,14 @@ def serve(args, grpc, pb2, pb2_grpc, functions):
         # Wakes the sigwait below (every thread blocks SIGTERM; only it takes the signal).
         os.kill(os.getpid(), signal.SIGTERM)
 
+    if args.coordinator_port_file:
+        port = _await_port_file(args.coordinator_port_file, args.coordinator_port_wait)
+        if port is None:
+            log.error("no port in %s within %gs", args.coordinator_port_file,
+                      args.coordinator_port_wait)
+            server.stop(grace=0).wait()
+            return 1
+        args.coordinator = f"{args.coordinator.rpartition(':')[0] or '127.0.0.1'}:{port}"
     registration_loop = RegistrationLoop(grpc, pb2, pb2_grpc, args.coordinator,
                                          credentials_dir, registration, on_refused)
     registration_loop.start()
