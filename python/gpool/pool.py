@@ -198,6 +198,11 @@ class Pool:
     def _chunks(self, name, job_input, count, chunksize):
         """(first_element, values) per chunk of one job, in completion order, checked."""
         pb2 = self._pb2
+        if not chunksize and self._cluster is not None:
+            # multiprocessing's default, from the pool's size rather than from the workers
+            # registered when the job is planned: a private cluster's workers may still be
+            # starting, and the plan should serve all of them.
+            chunksize = -(-count // (4 * self._processes))
         request = pb2.MapRequest(function=name, input=job_input,
                                  chunk_size=chunksize or 0, max_workers=self._max_workers,
                                  result_mode=pb2.RESULT_MODE_VALUES)
@@ -219,7 +224,7 @@ class Pool:
                             f"{response.started.job_id or name}: its values disagree with "
                             "its count, sum or position")
                     received += len(values)
-                    yield chunk.first_element, list(values), chunk.worker.pid
+                    yield chunk.first_element, values, chunk.worker.pid
                 if response.HasField("finished") and received != count:
                     raise errors.PoolError("DATA_LOSS", f"the job ended with {received} of "
                                                         f"{count} results")
@@ -255,7 +260,15 @@ class Pool:
 
     def map(self, func, iterable, chunksize=None):
         """[func(x) for x in iterable], computed on the cluster, in input order."""
-        return list(self._imap(func, iterable, chunksize, ordered=True))
+        self._check_running()
+        name = registry.name_of(func)
+        results = []
+        for job_input, count in _job_inputs(self._pb2, iterable):
+            job_results = [None] * count
+            for first, values, _ in self._chunks(name, job_input, count, chunksize):
+                job_results[first:first + len(values)] = values
+            results.extend(job_results)
+        return results
 
     def imap(self, func, iterable, chunksize=None):
         """Like map, lazily: results in input order as soon as each is known."""

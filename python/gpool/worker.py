@@ -185,28 +185,33 @@ def make_servicer_class(grpc, pb2, pb2_grpc, functions):
             values = []
             total = 0  # A Python int: exact, whatever the chunk's size.
             smallest = largest = None
-            for position, x in enumerate(elements):
-                if (position % CANCEL_POLL_INTERVAL == CANCEL_POLL_INTERVAL - 1
-                        and not context.is_active()):
+            # Blocks of elements through map(), sum(), min() and max(), which loop in C; a
+            # block bounds the memory of a long chunk in RESULT_MODE_SUM, and between two
+            # blocks the worker checks that the coordinator still wants the chunk.
+            for start in range(0, len(elements), CANCEL_POLL_INTERVAL):
+                if start and not context.is_active():
                     context.abort(grpc.StatusCode.CANCELLED,
                                   "chunk cancelled by the coordinator")
+                block = elements[start:start + CANCEL_POLL_INTERVAL]
                 try:
-                    value = function(x)
-                    if type(value) is not int or not (
-                            gpool_common.INT64_MIN <= value <= gpool_common.INT64_MAX):
-                        value = _as_int64(function, x, value)
+                    block_values = list(map(function, block))
+                    if set(map(type, block_values)) != {int}:
+                        block_values = [_as_int64(function, x, value)
+                                        for x, value in zip(block, block_values)]
+                    low, high = min(block_values), max(block_values)
+                    if low < gpool_common.INT64_MIN or high > gpool_common.INT64_MAX:
+                        for x, value in zip(block, block_values):
+                            _as_int64(function, x, value)
                 except Exception as error:  # The function's own error: the job's, not ours.
                     # OUT_OF_RANGE and INVALID_ARGUMENT end the job on the caller, no retry.
                     code = (grpc.StatusCode.OUT_OF_RANGE if isinstance(error, OverflowError)
                             else grpc.StatusCode.INVALID_ARGUMENT)
                     context.abort(code, errors.encode(error, os.getpid()))
-                total += value
-                if smallest is None or value < smallest:
-                    smallest = value
-                if largest is None or value > largest:
-                    largest = value
+                total += sum(block_values)
+                smallest = low if smallest is None else min(smallest, low)
+                largest = high if largest is None else max(largest, high)
                 if want_values:
-                    values.append(value)
+                    values.extend(block_values)
             return values, total, smallest, largest
 
     return WorkerServicer

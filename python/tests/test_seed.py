@@ -43,4 +43,6 @@ def test_seed_trace_namesAWorkerPidForEveryElement(bin_dir):
              for line in lines[1:-1]]
     assert all(trace), [line for line, match in zip(lines[1:-1], trace) if not match][:3]
     assert sorted(int(match.group(2)) for match in trace) == list(range(1, 5001))
-    assert len({match.group(1) for match in trace}) == 2
+    # Which of the two workers take part depends on when each registered: the first may
+    # compute all 5000 elements before the second is up.
+    assert 1 <= len({match.group(1) for match in trace}) <= 2
