@@ -240,8 +240,11 @@ class Pool:
                 self._calls.discard(call)
 
     def _imap(self, func, iterable, chunksize, ordered):
+        # Checked now, as multiprocessing does, not when the caller first reads.
         self._check_running()
-        name = registry.name_of(func)
+        return self._imap_results(registry.name_of(func), iterable, chunksize, ordered)
+
+    def _imap_results(self, name, iterable, chunksize, ordered):
         for job_input, count in _job_inputs(self._pb2, iterable):
             if not ordered:
                 for _, values, _ in self._chunks(name, job_input, count, chunksize):

@@ -50,3 +50,13 @@ def test_map_afterClose_raisesValueError(bin_dir, cluster):
     with pytest.raises(ValueError, match="not running"):
         pool.map("square", [1])
     pool.join()
+
+
+def test_imap_afterClose_raisesValueErrorAtCall(bin_dir, cluster):
+    cluster.start_coordinator()
+    from gpool import Pool
+    pool = Pool(address=cluster.address)
+    pool.close()
+    with pytest.raises(ValueError, match="not running"):
+        pool.imap("square", [1])
+    pool.join()
