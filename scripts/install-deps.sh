@@ -23,6 +23,8 @@ build_packages=(cmake ninja-build g++ pkg-config libgrpc++-dev protobuf-compiler
 #   GoogleTest/GoogleMock and Google Benchmark (bench_smoke);
 #   nlohmann-json3-dev: the CLI's --json output is checked with an independent parser;
 #   python3 + python3-grpcio + python3-protobuf: the Python examples (Debian's /usr/bin/python3);
+#   python3-pytest: the gpool package's tests (python/tests); python3-setuptools: its build
+#   step (python/setup.py);
 #   iproute2: the network-partition tests (`ip netns`);
 #   docker.io, docker-compose, debootstrap, git: the compose smoke test and the fresh-machine
 #   test (a Docker engine, the debian:bookworm base image built with debootstrap, a clean
@@ -32,7 +34,7 @@ build_packages=(cmake ninja-build g++ pkg-config libgrpc++-dev protobuf-compiler
 #   prometheus (2.42: the server and promtool): the metrics tests scrape a real cluster with
 #   it and check /metrics and deploy/prometheus/ with promtool.
 test_packages=(libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev
-               python3 python3-grpcio python3-protobuf iproute2
+               python3 python3-grpcio python3-protobuf python3-pytest python3-setuptools iproute2
                docker.io docker-compose debootstrap git
                clang libclang-rt-14-dev libfuzzer-14-dev prometheus)
 # Installed only when their program is missing, as "program package": the Helm chart's check
@@ -52,7 +54,8 @@ test_programs=("ctest cmake" "grpc_python_plugin protobuf-compiler-grpc" "/usr/b
                "prometheus prometheus" "promtool prometheus")
 # The Python modules the Python tests import that are not the standard library's, and their
 # packages. Every import of examples/python is compared with this list (check_python_modules).
-python_modules=("grpc python3-grpcio" "google.protobuf python3-protobuf")
+python_modules=("grpc python3-grpcio" "google.protobuf python3-protobuf" "pytest python3-pytest"
+                "setuptools python3-setuptools")
 
 packages=("${build_packages[@]}")
 programs=("${build_programs[@]}")
@@ -95,12 +98,12 @@ done
 check_python_modules() {
   local listed
   listed=$(printf '%s\n' "${python_modules[@]}")
-  /usr/bin/python3 - "$listed" examples/python <<'PY'
+  /usr/bin/python3 - "$listed" examples/python python <<'PY'
 import ast, importlib, pathlib, sys
 listed = dict(line.split() for line in sys.argv[1].splitlines())
 roots = [pathlib.Path(p) for p in sys.argv[2:]]
 files = [f for root in roots for f in root.rglob("*.py")]
-local = {f.stem for f in files}
+local = {f.stem for f in files} | {f.parent.name for f in files if f.name == "__init__.py"}
 imported = set()
 for f in files:
     for node in ast.walk(ast.parse(f.read_text(), str(f))):

@@ -1,5 +1,5 @@
-"""Pieces shared by the Python client and worker: loading the generated stubs, the Int128
-wire format, channel options and credentials, and exit codes.
+"""Pieces shared by the Python client and worker: loading the generated stubs, exit codes and
+range parsing; channel options, credentials and the Int128 format come from the gpool package.
 
 The stubs are generated, not committed: run generate_stubs.sh DIR and pass --stubs DIR (or
 set $GPOOL_PY_STUBS). Without either, the `generated/` directory next to this file is used.
@@ -9,61 +9,16 @@ import importlib
 import os
 import sys
 
+# The shared pieces live in the gpool package (python/gpool/_common.py); these scripts take
+# them from the source tree, whether or not the package is installed.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                                "python"))
+from gpool._common import (  # noqa: E402,F401  (re-exported for client.py and worker.py)
+    CHANNEL_OPTIONS, INT128_MAX, INT128_MIN, INT64_MAX, INT64_MIN, MAX_MESSAGE_BYTES,
+    MAX_SQUARE_INPUT, ROLE_URI_PREFIX, credentials_directory, int128_to_int, int_to_int128,
+    open_channel, peer_roles, server_credentials)
+
 DEFAULT_STUBS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "generated")
-
-# Same limit as the C++ daemons (rpc/transport.h) and gRPC's default: no gpool message is
-# larger than 4 MiB in either direction (see "Transport" in gpool.proto).
-MAX_MESSAGE_BYTES = 4 * 1024 * 1024
-CHANNEL_OPTIONS = [
-    ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-    # A coordinator that restarts should be reached again within about a heartbeat interval
-    # (500 ms): Python's gRPC has no call to dial at once, so the backoff itself stays short.
-    ("grpc.initial_reconnect_backoff_ms", 100),
-    ("grpc.min_reconnect_backoff_ms", 100),
-    ("grpc.max_reconnect_backoff_ms", 500),
-]
-
-# A role's URI SAN in a gpool certificate (docs/security.md).
-ROLE_URI_PREFIX = "spiffe://gpool/"
-
-
-def credentials_directory(flag_value):
-    """--credentials, or $GPOOL_CREDENTIALS; empty: plain text."""
-    return flag_value or os.environ.get("GPOOL_CREDENTIALS", "")
-
-
-def _read(directory, name):
-    with open(os.path.join(directory, name), "rb") as file:
-        return file.read()
-
-
-def open_channel(grpc, address, credentials_dir, role):
-    """A channel to `address`: plain text without credentials, otherwise mutual TLS against
-    the directory's CA, presenting the certificate of `role` ("client" or "worker"). Raises
-    OSError when a file cannot be read."""
-    if not credentials_dir:
-        return grpc.insecure_channel(address, options=CHANNEL_OPTIONS)
-    credentials = grpc.ssl_channel_credentials(
-        root_certificates=_read(credentials_dir, "ca.crt"),
-        private_key=_read(credentials_dir, f"{role}.key"),
-        certificate_chain=_read(credentials_dir, f"{role}.crt"))
-    return grpc.secure_channel(address, credentials, options=CHANNEL_OPTIONS)
-
-
-def server_credentials(grpc, credentials_dir, role):
-    """Mutual TLS for a server of `role`: callers must present a certificate of the CA."""
-    return grpc.ssl_server_credentials(
-        [(_read(credentials_dir, f"{role}.key"), _read(credentials_dir, f"{role}.crt"))],
-        root_certificates=_read(credentials_dir, "ca.crt"), require_client_auth=True)
-
-
-def peer_roles(context):
-    """The gpool roles the caller's certificate states (empty over plain text)."""
-    uris = context.auth_context().get("peer_uri", [])
-    return {uri.decode()[len(ROLE_URI_PREFIX):] for uri in uris
-            if uri.decode().startswith(ROLE_URI_PREFIX)}
-
 
 # Exit codes, the same as the C++ CLI's: 0 ok, 1 the job failed on the cluster, 2 bad usage,
 # input or function, 3 coordinator unreachable, no workers, or deadline passed.
@@ -71,13 +26,6 @@ EXIT_OK = 0
 EXIT_JOB_FAILED = 1
 EXIT_BAD_INPUT = 2
 EXIT_UNAVAILABLE = 3
-
-# Exact-arithmetic bounds: the largest |x| whose square fits in a signed 64-bit integer.
-MAX_SQUARE_INPUT = 3037000499
-INT64_MIN = -(1 << 63)
-INT64_MAX = (1 << 63) - 1
-INT128_MIN = -(1 << 127)
-INT128_MAX = (1 << 127) - 1
 
 INSTALL_HINT = ("install Debian's packages: apt-get install python3-grpcio python3-protobuf "
                 "protobuf-compiler-grpc (and run this with /usr/bin/python3, which sees them)")
@@ -108,22 +56,6 @@ def load_stubs(program, stubs_dir):
     # goes on the path.
     sys.path.insert(0, os.path.abspath(stubs_dir))
     return grpc, importlib.import_module("gpool_pb2"), importlib.import_module("gpool_pb2_grpc")
-
-
-def int128_to_int(message):
-    """Decodes an Int128 message (two's complement in two uint64 halves) to a Python int."""
-    value = (message.high << 64) | message.low
-    return value - (1 << 128) if value >= (1 << 127) else value
-
-
-def int_to_int128(value, message):
-    """Encodes a Python int into an Int128 message; raises OverflowError if it does not fit."""
-    if not INT128_MIN <= value <= INT128_MAX:
-        raise OverflowError(f"{value} does not fit in a signed 128-bit integer")
-    unsigned = value & ((1 << 128) - 1)
-    message.high = unsigned >> 64
-    message.low = unsigned & ((1 << 64) - 1)
-    return message
 
 
 def parse_range(text):

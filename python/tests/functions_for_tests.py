@@ -1,0 +1,51 @@
+"""Functions the tests map on Python workers (imported by them: --import, or a private
+cluster's workers through the registry)."""
+
+import os
+import time
+
+import gpool
+
+
+class CustomError(Exception):
+    """An exception class the caller can import (the same module)."""
+
+
+@gpool.function("test_cube")
+def cube(x):
+    return x * x * x
+
+
+@gpool.function("test_fail_on_7")
+def fail_on_7(x):
+    if x == 7:
+        raise CustomError(f"cannot take {x}")
+    return x
+
+
+@gpool.function("test_local_error")
+def local_error(x):
+    class Hidden(Exception):  # Not importable by the caller: <locals>.
+        pass
+    raise Hidden(f"hidden {x}")
+
+
+@gpool.function("test_slow_identity")
+def slow_identity(x):
+    time.sleep(0.002)
+    return x
+
+
+@gpool.function("test_pid")
+def pid(x):
+    return os.getpid()
+
+
+@gpool.function("test_half")
+def half(x):
+    return x / 2  # A float: not an int64 result.
+
+
+def plain_double(x):
+    """Module-level, undecorated: travels as functions_for_tests.plain_double."""
+    return 2 * x
