@@ -49,6 +49,7 @@
 #include "client/health.h"
 #include "client/input_source.h"
 #include "client/line_writer.h"
+#include "client/ordered_values.h"
 #include "client/local_cluster.h"
 #include "client/pki.h"
 #include "client/progress.h"
@@ -179,28 +180,6 @@ absl::StatusOr<Input> InputFromArguments(const std::vector<std::string>& positio
   // --input streams (RunMap opens it as an InputSource): no Input holds its values.
   return absl::InternalError("--input is streamed, not read into an Input");
 }
-
-// Values printed in input order as they become contiguous (--print of a streamed input):
-// what waits is only the results that came ahead of an earlier one still running.
-class InOrderValues {
- public:
-  // `sink` takes each run of values in input order.
-  explicit InOrderValues(std::function<void(const std::vector<int64_t>&)> sink)
-      : sink_(std::move(sink)) {}
-  void Add(uint64_t first_element, std::vector<int64_t> values) {
-    waiting_.emplace(first_element, std::move(values));
-    for (auto it = waiting_.begin(); it != waiting_.end() && it->first == next_;
-         it = waiting_.erase(it)) {
-      sink_(it->second);
-      next_ += it->second.size();
-    }
-  }
-
- private:
-  std::function<void(const std::vector<int64_t>&)> sink_;
-  std::map<uint64_t, std::vector<int64_t>> waiting_;
-  uint64_t next_ = 0;
-};
 
 // Connects to the named coordinator, or starts a local cluster with `local_workers`.
 struct Connection {
@@ -442,16 +421,18 @@ int RunMap(const std::vector<std::string>& positional) {
     stream_spec.verify_fraction = spec.verify_fraction;
     // --json prints the values inside its object, so they are kept for it; otherwise each
     // run of them is printed as soon as it is in order.
-    InOrderValues in_order([&](const std::vector<int64_t>& run) {
+    OrderedValues in_order([&](uint64_t, absl::Span<const int64_t> run) {
       if (json) {
         values.insert(values.end(), run.begin(), run.end());
       } else {
         for (int64_t value : run) std::cout << value << '\n';
       }
+      return absl::OkStatus();
     });
     absl::StatusOr<MapSummary> result = connection->client->MapStream(
         stream_spec, *streamed, /*want_values=*/print, on_start, [&](const ChunkResult& chunk) {
-          if (print) in_order.Add(chunk.first_element, chunk.values);
+          // The sink above cannot fail: std::cout reports nothing, and SIGPIPE ends us.
+          if (print) (void)in_order.Add(chunk.chunk_index, chunk.first_element, chunk.values);
         });
     if (!result.ok()) return Fail(result.status());
     summary = *std::move(result);
