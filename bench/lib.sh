@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Sourced by bench/smoke.sh and bench/flood.sh: a scratch directory and the processes they
+# Sourced by bench/smoke.sh, bench/flood.sh and bench/stream_input.sh: a scratch directory and the processes they
 # start, both gone on exit, and a coordinator with two workers on loopback.
 #   bench_init PREFIX                   WORK: a fresh /tmp/PREFIX.XXXXXX; PIDS: to stop on exit
 #   bench_start_cluster BIN [LOG]       a coordinator (its stderr to LOG, if given) and two

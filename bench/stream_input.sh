@@ -9,29 +9,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${1:-build/bin}
 N=${2:-100000000}
-WORK=$(mktemp -d /tmp/gpool-stream.XXXXXX)
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2> /dev/null || true; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2> /dev/null || true; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
+bench_init gpool-stream
 start=$(date +%s.%N)
 seq 1 "$N" > "$WORK/values.txt"
 echo "{\"n\": $N, \"file_bytes\": $(stat -c %s "$WORK/values.txt"), \"generate_s\": $(echo "$(date +%s.%N) - $start" | bc)}"
-"$BIN/gpool-coordinator" --listen=127.0.0.1:0 --port_file="$WORK/port" --log_level=warning \
-  2> "$WORK/coordinator.log" &
-COORDINATOR=$!
-PIDS+=("$COORDINATOR")
-for _ in $(seq 400); do [[ -s $WORK/port ]] && break; sleep 0.025; done
-[[ -s $WORK/port ]] || { echo "the coordinator did not start" >&2; exit 1; }
-ADDR=127.0.0.1:$(cat "$WORK/port")
-for _ in 1 2; do
-  "$BIN/gpool-worker" --coordinator="$ADDR" --listen=127.0.0.1:0 --log_level=warning \
-    2>> "$WORK/workers.log" &
-  PIDS+=($!)
-done
+bench_start_cluster "$BIN" "$WORK/coordinator.log"
 rss_kb() { awk -v field="$1" '$1 == field":" {print $2}' "/proc/$COORDINATOR/status"; }
 echo "{\"coordinator_rss_before_kb\": $(rss_kb VmRSS)}"
 /usr/bin/time -f '{"client_wall_s": %e, "client_user_s": %U, "client_sys_s": %S, "client_peak_rss_kb": %M}' \

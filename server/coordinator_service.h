@@ -4,6 +4,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
@@ -101,6 +102,17 @@ class CoordinatorService final
 
   // The answer of the worker-facing methods after StopWorkerCalls.
   static grpc::Status Stopped();
+  // How a Map or MapStream call ends when the coordinator stops under it.
+  static absl::Status ShuttingDown() {
+    return absl::UnavailableError("the coordinator is shutting down");
+  }
+  // For Map and MapStream calls: runs `use` on the scheduler, unless Map calls were stopped
+  // (the scheduler may be gone).
+  template <typename Use>
+  void WithScheduler(Use use) ABSL_LOCKS_EXCLUDED(map_mu_) {
+    absl::ReaderMutexLock lock(&map_mu_);
+    if (!map_calls_stopped_) use(*scheduler_);
+  }
 
   Scheduler* const scheduler_;
   CompletionQueueLoop* const loop_;

@@ -67,17 +67,7 @@ MapResponseLimits MapLimits() {
   return limits;
 }
 
-absl::Status ShuttingDown() {
-  return absl::UnavailableError("the coordinator is shutting down");
-}
-
 }  // namespace
-
-template <typename Use>
-void CoordinatorService::MapCall::WithScheduler(Use use) {
-  absl::ReaderMutexLock lock(&service_->map_mu_);
-  if (!service_->map_calls_stopped_) use(*service_->scheduler_);
-}
 
 void CoordinatorService::MapCall::Accept(CoordinatorService* service) {
   auto call = std::make_shared<MapCall>(service);
@@ -94,7 +84,7 @@ void CoordinatorService::MapCall::End() {
   absl::MutexLock lock(&mu_);
   if (!planner_.open()) return;
   TakeReadyLocked();
-  planner_.End(ShuttingDown());
+  planner_.End(CoordinatorService::ShuttingDown());
   WriteNextLocked();
 }
 
@@ -135,11 +125,11 @@ void CoordinatorService::MapCall::OnWriteDone(bool ok) {
     }
   }
   if (!ok) {
-    WithScheduler([&](Scheduler& scheduler) {
+    service_->WithScheduler([&](Scheduler& scheduler) {
       scheduler.CancelJob(job_id, absl::CancelledError("the client went away"));
     });
   } else if (delivered.chunks > 0) {
-    WithScheduler([&](Scheduler& scheduler) {
+    service_->WithScheduler([&](Scheduler& scheduler) {
       scheduler.OnChunksDelivered(job_id, delivered.chunks, delivered.values);
     });
   }
@@ -159,7 +149,7 @@ void CoordinatorService::MapCall::OnCancel() {
     job_id = job_id_;
   }
   if (job_id.empty()) return;
-  WithScheduler([&](Scheduler& scheduler) { scheduler.CancelJob(job_id, reason); });
+  service_->WithScheduler([&](Scheduler& scheduler) { scheduler.CancelJob(job_id, reason); });
 }
 
 void CoordinatorService::MapCall::OnDone() {
@@ -197,7 +187,7 @@ void CoordinatorService::MapCall::Submit(const v1::MapRequest& request) {
   absl::ReaderMutexLock service_lock(&service_->map_mu_);
   if (service_->map_calls_stopped_) {
     absl::MutexLock lock(&mu_);
-    return FinishLocked(ShuttingDown(), /*final=*/false);
+    return FinishLocked(CoordinatorService::ShuttingDown(), /*final=*/false);
   }
   {
     absl::MutexLock calls_lock(&service_->map_calls_mu_);

@@ -85,9 +85,6 @@ class CoordinatorService::MapCall final : public LoopWriteCall<RawMessage>,
   // The call's Finish, once the planner has ended.
   void EndCallLocked(const absl::Status& status, bool final) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  // Runs `use` on the scheduler, unless Map calls were stopped (the scheduler may be gone).
-  template <typename Use>
-  void WithScheduler(Use use) ABSL_LOCKS_EXCLUDED(mu_);
 
   CoordinatorService* const service_;
   v1::MapRequest request_;  // Written by gRPC until the call arrives.

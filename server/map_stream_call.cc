@@ -53,17 +53,7 @@ v1::JobStarted StartedOf(const JobPlanInfo& plan) {
   return started;
 }
 
-absl::Status ShuttingDown() {
-  return absl::UnavailableError("the coordinator is shutting down");
-}
-
 }  // namespace
-
-template <typename Use>
-void CoordinatorService::MapStreamCall::WithScheduler(Use use) {
-  absl::ReaderMutexLock lock(&service_->map_mu_);
-  if (!service_->map_calls_stopped_) use(*service_->scheduler_);
-}
 
 void CoordinatorService::MapStreamCall::Accept(CoordinatorService* service) {
   auto call = std::make_shared<MapStreamCall>(service);
@@ -86,7 +76,7 @@ void CoordinatorService::MapStreamCall::OnRequest(bool ok) {
     absl::ReaderMutexLock service_lock(&service_->map_mu_);
     if (service_->map_calls_stopped_) {
       absl::MutexLock lock(&mu_);
-      return FinishLocked(ShuttingDown(), /*final=*/false);
+      return FinishLocked(CoordinatorService::ShuttingDown(), /*final=*/false);
     }
     absl::MutexLock calls_lock(&service_->map_calls_mu_);
     service_->map_stream_calls_.insert(this);
@@ -100,7 +90,7 @@ void CoordinatorService::MapStreamCall::End() {
   absl::MutexLock lock(&mu_);
   // The scheduler goes away: its jobs with it, so nothing is cancelled one by one.
   segments_.clear();
-  FinishLocked(ShuttingDown(), /*final=*/false);
+  FinishLocked(CoordinatorService::ShuttingDown(), /*final=*/false);
   to_cancel_.clear();
 }
 
@@ -167,7 +157,7 @@ void CoordinatorService::MapStreamCall::Step() {
       to_cancel_.clear();
     }
     for (const std::string& job_id : cancel) {
-      WithScheduler([&](Scheduler& scheduler) {
+      service_->WithScheduler([&](Scheduler& scheduler) {
         scheduler.CancelJob(job_id, absl::CancelledError("the job's stream ended"));
       });
     }
@@ -175,7 +165,7 @@ void CoordinatorService::MapStreamCall::Step() {
     for (StreamSegment& segment : ready) {
       absl::StatusOr<std::pair<std::string, std::shared_ptr<JobStream>>> submitted =
           absl::UnavailableError("the coordinator is shutting down");
-      WithScheduler([&](Scheduler& scheduler) {
+      service_->WithScheduler([&](Scheduler& scheduler) {
         submitted = scheduler.SubmitJob(std::move(segment.spec));
       });
       absl::MutexLock lock(&mu_);
@@ -312,7 +302,7 @@ void CoordinatorService::MapStreamCall::OnWriteDone(bool ok) {
   }
   if (ok) {
     for (const auto& [job_id, counts] : delivered) {
-      WithScheduler([&](Scheduler& scheduler) {
+      service_->WithScheduler([&](Scheduler& scheduler) {
         scheduler.OnChunksDelivered(job_id, counts.first, counts.second);
       });
     }

@@ -99,9 +99,6 @@ class CoordinatorService::MapStreamCall final
   // Ends the call with `status` unless it has ended; the segments in flight are to cancel.
   void FinishLocked(const absl::Status& status, bool final) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  // Runs `use` on the scheduler, unless Map calls were stopped (the scheduler may be gone).
-  template <typename Use>
-  void WithScheduler(Use use) ABSL_LOCKS_EXCLUDED(mu_);
 
   CoordinatorService* const service_;
   // The call's own reference: set by Accept, dropped at OnDone (or when no call comes).
