@@ -301,9 +301,10 @@ void CoordinatorService::MapStreamCall::OnWriteDone(bool ok) {
     }
   }
   if (ok) {
-    for (const auto& [job_id, counts] : delivered) {
+    for (const auto& delivery : delivered) {
       service_->WithScheduler([&](Scheduler& scheduler) {
-        scheduler.OnChunksDelivered(job_id, counts.first, counts.second);
+        scheduler.OnChunksDelivered(delivery.first, delivery.second.first,
+                                    delivery.second.second);
       });
     }
   }
