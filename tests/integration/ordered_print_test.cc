@@ -198,7 +198,9 @@ TEST_F(OrderedPrintTest, Map_SixteenClientsNeverRead_CoordinatorRssWithinBudgetT
   const int64_t allowed = kBudget + 16 * (int64_t{8} << 20) + (int64_t{64} << 20);
   std::cerr << "coordinator RSS: baseline " << (baseline >> 20) << " MiB, peak with 16 idle "
             << "readers " << (peak >> 20) << " MiB (" << last_done << " chunks done)\n";
-  EXPECT_LT(peak - baseline, allowed);
+  if (testing::kResidentMemoryMeasuresGpool) {
+    EXPECT_LT(peak - baseline, allowed);
+  }
   for (auto& call : calls) call->context.TryCancel();
   for (auto& call : calls) (void)call->reader->Finish();
   calls.clear();
@@ -208,6 +210,7 @@ TEST_F(OrderedPrintTest, Map_SixteenClientsNeverRead_CoordinatorRssWithinBudgetT
   // The jobs are gone and the coordinator gives their memory back (malloc_trim a second
   // after large jobs end): measured ~100 MiB over the baseline from ~200 (what is left is
   // memory malloc cannot return: pages with live allocations of gRPC's and the daemon's).
+  if (!testing::kResidentMemoryMeasuresGpool) return;
   int64_t after = 0;
   EXPECT_TRUE(WaitUntil(
       [&] {
