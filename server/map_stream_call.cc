@@ -10,6 +10,7 @@
 #include "rpc/message_limits.h"
 #include "rpc/proto_convert.h"
 #include "rpc/transport.h"
+#include "server/map_encoding.h"
 
 namespace gpool {
 namespace {
@@ -22,36 +23,6 @@ constexpr int64_t kResultOverheadBytes = 256;
 // segment: the scheduler's result window per job (server/scheduler.h), for the whole stream.
 constexpr size_t kMaxBacklogResults = 16 * 1024;
 constexpr int64_t kMaxBacklogValues = int64_t{4} << 20;
-
-// Moves the values (no copy) and copies the rest.
-RawChunkResult ToOutgoing(ChunkDelivery& delivery) {
-  RawChunkResult outgoing;
-  v1::ChunkResult& chunk = outgoing.fields;
-  chunk.set_chunk_index(static_cast<int64_t>(delivery.chunk_index));
-  chunk.set_first_element(static_cast<int64_t>(delivery.first_element));
-  chunk.set_element_count(static_cast<int64_t>(delivery.element_count));
-  gpool::ToProto(delivery.sum, chunk.mutable_partial_sum());
-  chunk.set_partial_min(delivery.min);
-  chunk.set_partial_max(delivery.max);
-  chunk.mutable_worker()->set_worker_id(delivery.worker_id);
-  chunk.mutable_worker()->set_host(delivery.worker_host);
-  chunk.mutable_worker()->set_pid(delivery.worker_pid);
-  chunk.set_attempt(delivery.attempt);
-  chunk.set_values_shared(delivery.values_shared);
-  outgoing.values = std::move(delivery.values);
-  return outgoing;
-}
-
-v1::JobStarted StartedOf(const JobPlanInfo& plan) {
-  v1::JobStarted started;
-  started.set_job_id(plan.job_id);
-  started.set_total_elements(static_cast<int64_t>(plan.total_elements));
-  started.set_chunk_size(static_cast<int64_t>(plan.chunk_size));
-  started.set_num_chunks(static_cast<int64_t>(plan.num_chunks));
-  started.set_cluster_slots(plan.cluster_slots);
-  started.set_job_slots(plan.job_slots);
-  return started;
-}
 
 }  // namespace
 
@@ -235,7 +206,7 @@ void CoordinatorService::MapStreamCall::WriteNextLocked() {
   std::optional<v1::JobStarted> started;
   if (!started_sent_) {
     if (started_.has_value()) {
-      started = StartedOf(*started_);
+      started = StartedOf(*started_, service_->incarnation());
     } else if (done) {
       // Resumed with every chunk already held: no segment ran, so none started the job.
       started.emplace();
