@@ -6,7 +6,8 @@
 //   build/bin/bench_exact_sum --benchmark_filter=Sqrt   # the W6 shape: sum of sqrt(1..N)
 //
 // Inputs: positive (random mantissa in [1, 2^20)), mixed (random sign, binary exponent in
-// [-1000, 1000]: the flush of the exponent bins is at its widest), roots (sqrt(1..N): long
+// [-1000, 1000]: the flush of the exponent bins is at its widest), spread (random sign,
+// binary exponent in [-30, 30]), roots (sqrt(1..N): long
 // runs of one exponent, the store-forwarding worst case the lanes are for). Arg is the number
 // of values: 2^16 stays in L2, 2^22 (32 MiB) streams from memory.
 #include <algorithm>
@@ -21,7 +22,7 @@
 namespace gpool {
 namespace {
 
-enum class Input { kPositive, kMixed, kRoots };
+enum class Input { kPositive, kMixed, kSpread, kRoots };
 
 std::vector<double> MakeValues(Input input, size_t n) {
   std::mt19937_64 random(42);
@@ -35,6 +36,12 @@ std::vector<double> MakeValues(Input input, size_t n) {
       case Input::kMixed: {
         const uint64_t r = random();
         const double x = std::ldexp(mantissa, static_cast<int>(r % 2001) - 1000);
+        values[i] = (r >> 63) ? -x : x;
+        break;
+      }
+      case Input::kSpread: {
+        const uint64_t r = random();
+        const double x = std::ldexp(mantissa, static_cast<int>(r % 61) - 30);
         values[i] = (r >> 63) ? -x : x;
         break;
       }
@@ -70,6 +77,7 @@ void BM_ExactSum_Add(benchmark::State& state, Input input) {
 }
 BENCHMARK_CAPTURE(BM_ExactSum_Add, positive, Input::kPositive)->Arg(1 << 16)->Arg(1 << 22);
 BENCHMARK_CAPTURE(BM_ExactSum_Add, mixed, Input::kMixed)->Arg(1 << 16)->Arg(1 << 22);
+BENCHMARK_CAPTURE(BM_ExactSum_Add, spread, Input::kSpread)->Arg(1 << 16)->Arg(1 << 22);
 BENCHMARK_CAPTURE(BM_ExactSum_Add, roots, Input::kRoots)->Arg(1 << 16)->Arg(1 << 22);
 
 void BM_SummarizeDoubles(benchmark::State& state, Input input) {

@@ -13,16 +13,24 @@ namespace {
 
 constexpr uint64_t kFractionMask = (uint64_t{1} << 52) - 1;
 constexpr uint32_t kNonFiniteExponent = 0x7ff;
-constexpr int kExponents = 2048;
 
-// Bins of the fast path: lanes take consecutive values in turn, so that a run of values of
-// one exponent (sqrt(1..N) has long runs) does not wait on the store of the previous one.
-constexpr int kLanes = 4;
-// A bin takes at most kBinAdds mantissas (< 2^53 each) before it is flushed: |bin| < 2^63.
-constexpr size_t kBinAdds = 1024;
+// The fast path adds each value's mantissa, with its implicit bit, to an int64 bin chosen by
+// its top 12 bits (sign and biased exponent): a load, two bit operations and an add to
+// memory. Lanes take consecutive values in turn, so that a run of values of one exponent
+// (sqrt(1..N) has long runs) does not wait on the store of the previous one. Bins of zeros
+// and subnormals (exponent 0: no implicit bit) and of infinities and NaNs are wrong that way;
+// they are rare, and a block that touched them is looked at again.
+constexpr int kLanes = 8;
+constexpr int kIndexes = 4096;
+// A bin takes at most kBinAdds mantissas (< 2^53 each, the sign is in the index) before it
+// is flushed: bin < 2^64.
+constexpr size_t kBinAdds = 2048;
 constexpr size_t kBlock = kBinAdds * kLanes;
 // Below this many values the bins cost more than they save.
-constexpr size_t kFastPathMin = 32;
+constexpr size_t kFastPathMin = 64;
+constexpr uint64_t kImplicitBit = uint64_t{1} << 52;
+// A block notes which groups of 64 bins (the top 6 bits of a value) it touched.
+constexpr int kGroupShift = 58;
 
 uint64_t Bits(double x) {
   uint64_t bits;
@@ -43,12 +51,12 @@ int64_t SignedMantissa(uint64_t bits, uint32_t biased_exponent) {
   return (magnitude ^ sign) - sign;
 }
 
-// digits += v x 2^shift, |v| < 2^65, without carries: every digit gains less than 2^32.
+// digits += v x 2^shift, |v| < 2^67, without carries: every digit gains less than 2^32.
 void AddShifted(int64_t* digits, __int128 v, int shift) {
   const int index = shift >> 5;
   // A left shift of a negative number is not defined in C++17; its unsigned twin is.
   const __int128 t =
-      static_cast<__int128>(static_cast<unsigned __int128>(v) << (shift & 31));  // < 2^97
+      static_cast<__int128>(static_cast<unsigned __int128>(v) << (shift & 31));  // < 2^98
   digits[index] += static_cast<int64_t>(static_cast<uint32_t>(t));
   digits[index + 1] += static_cast<int64_t>(static_cast<uint32_t>(t >> 32));
   digits[index + 2] += static_cast<int64_t>(static_cast<uint32_t>(t >> 64));
@@ -56,7 +64,7 @@ void AddShifted(int64_t* digits, __int128 v, int shift) {
 }
 
 struct Bins {
-  int64_t bin[kExponents][kLanes] = {};
+  uint64_t bin[kLanes][kIndexes] = {};
 };
 
 // Zero between uses; per thread so that concurrent chunks do not share it, on the heap
@@ -64,6 +72,12 @@ struct Bins {
 Bins& ThreadBins() {
   thread_local std::unique_ptr<Bins> bins = std::make_unique<Bins>();
   return *bins;
+}
+
+uint64_t LoadBits(const double* value) {
+  uint64_t bits;
+  std::memcpy(&bits, value, sizeof bits);
+  return bits;
 }
 
 }  // namespace
@@ -116,61 +130,60 @@ void ExactSum::AddValues(const double* values, size_t n, double* min, double* ma
   }
   for (size_t start = 0; start < n; start += kBlock) {
     const size_t end = std::min(n, start + kBlock);
-    // Per lane, so that no chain of dependent min/max operations spans the lanes.
-    uint32_t low[kLanes], high[kLanes];
-    for (int l = 0; l < kLanes; ++l) {
-      low[l] = kExponents - 1;
-      high[l] = 0;
-    }
-    size_t i = start;
-    for (; i + kLanes <= end; i += kLanes) {
-      for (int l = 0; l < kLanes; ++l) {
-        const double x = values[i + l];
-        const uint64_t bits = Bits(x);
-        const uint32_t e = static_cast<uint32_t>(bits >> 52) & 0x7ff;
-        bins.bin[e][l] += SignedMantissa(bits, e);
-        low[l] = std::min(low[l], e);
-        high[l] = std::max(high[l], e);
-        if (kStats) {
-          lane_min[l] = x < lane_min[l] ? x : lane_min[l];
-          lane_max[l] = x > lane_max[l] ? x : lane_max[l];
-        }
-      }
-    }
-    for (int l = 0; i < end; ++i, ++l) {  // the tail, one value per lane
-      const double x = values[i];
-      const uint64_t bits = Bits(x);
-      const uint32_t e = static_cast<uint32_t>(bits >> 52) & 0x7ff;
-      bins.bin[e][l] += SignedMantissa(bits, e);
-      low[l] = std::min(low[l], e);
-      high[l] = std::max(high[l], e);
+    // Two chains of ORs, so that neither holds the loop up.
+    uint64_t touched[2] = {0, 0};
+    auto add = [&](size_t i, int l) {
+      const uint64_t bits = LoadBits(values + i);
+      bins.bin[l][bits >> 52] += (bits & kFractionMask) | kImplicitBit;
+      touched[l & 1] |= uint64_t{1} << (bits >> kGroupShift);
       if (kStats) {
+        const double x = values[i];
         lane_min[l] = x < lane_min[l] ? x : lane_min[l];
         lane_max[l] = x > lane_max[l] ? x : lane_max[l];
       }
+    };
+    size_t i = start;
+    for (; i + kLanes <= end; i += kLanes) {
+#pragma GCC unroll 8
+      for (int l = 0; l < kLanes; ++l) add(i + l, l);
     }
-    const uint32_t lowest = *std::min_element(low, low + kLanes);
-    uint32_t highest = *std::max_element(high, high + kLanes);
-    if (highest == kNonFiniteExponent) {
-      // Infinities and NaNs are rare: the bin of their exponent is dropped and they are
-      // found again.
-      for (int l = 0; l < kLanes; ++l) bins.bin[kNonFiniteExponent][l] = 0;
-      for (size_t j = start; j < end; ++j) {
-        if ((Bits(values[j]) >> 52 & 0x7ff) == kNonFiniteExponent) nonfinite_sum_ += values[j];
+    for (int l = 0; i < end; ++i, ++l) add(i, l);  // the tail, one value per lane
+    uint64_t groups = touched[0] | touched[1];
+
+    // Exponent 0 (zeros, subnormals) and 0x7ff (infinities, NaNs), either sign: groups 0,
+    // 31, 32 and 63. Their bins are dropped and their values taken one at a time.
+    constexpr uint64_t kSpecialGroups =
+        (uint64_t{1} << 0) | (uint64_t{1} << 31) | (uint64_t{1} << 32) | (uint64_t{1} << 63);
+    if ((groups & kSpecialGroups) != 0) {
+      bool special = false;
+      for (uint32_t index : {0x000u, 0x7ffu, 0x800u, 0xfffu}) {
+        for (int l = 0; l < kLanes; ++l) {
+          special |= bins.bin[l][index] != 0;
+          bins.bin[l][index] = 0;
+        }
       }
-      highest = kNonFiniteExponent - 1;
+      if (special) {
+        for (size_t j = start; j < end; ++j) {
+          const uint32_t e = static_cast<uint32_t>(LoadBits(values + j) >> 52) & 0x7ff;
+          if (e == 0 || e == kNonFiniteExponent) Add(values[j]);
+        }
+      }
     }
     uint32_t flushed = 0;
-    for (uint32_t e = lowest; e <= highest; ++e) {
-      int64_t* lanes = bins.bin[e];
-      __int128 v = 0;
-      for (int l = 0; l < kLanes; ++l) {
-        v += lanes[l];
-        lanes[l] = 0;
+    while (groups != 0) {
+      const int group = __builtin_ctzll(groups);
+      groups &= groups - 1;
+      for (int index = group * 64; index < group * 64 + 64; ++index) {
+        __int128 v = 0;  // < 2^67
+        for (int l = 0; l < kLanes; ++l) {
+          v += bins.bin[l][index];
+          bins.bin[l][index] = 0;
+        }
+        if (v == 0) continue;
+        const uint32_t e = static_cast<uint32_t>(index) & 0x7ff;
+        AddShifted(digits_, (index & 0x800) != 0 ? -v : v, ShiftOf(e));
+        ++flushed;
       }
-      if (v == 0) continue;  // untouched, or cancelled out
-      AddShifted(digits_, v, ShiftOf(e));
-      ++flushed;
     }
     NotePending(flushed);
   }
