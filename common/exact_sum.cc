@@ -173,13 +173,20 @@ void ExactSum::AddValues(const double* values, size_t n, double* min, double* ma
     while (groups != 0) {
       const int group = __builtin_ctzll(groups);
       groups &= groups - 1;
-      for (int index = group * 64; index < group * 64 + 64; ++index) {
-        __int128 v = 0;  // < 2^67
-        for (int l = 0; l < kLanes; ++l) {
-          v += bins.bin[l][index];
-          bins.bin[l][index] = 0;
+      // The lanes' sum in two halves that cannot overflow, in loops the compiler vectorises.
+      uint64_t low[64] = {}, high[64] = {};
+      for (int l = 0; l < kLanes; ++l) {
+        uint64_t* lane = bins.bin[l] + group * 64;
+        for (int k = 0; k < 64; ++k) {
+          low[k] += lane[k] & 0xffffffff;
+          high[k] += lane[k] >> 32;
+          lane[k] = 0;
         }
-        if (v == 0) continue;
+      }
+      for (int k = 0; k < 64; ++k) {
+        if ((low[k] | high[k]) == 0) continue;
+        const __int128 v = (static_cast<__int128>(high[k]) << 32) + low[k];  // < 2^67
+        const int index = group * 64 + k;
         const uint32_t e = static_cast<uint32_t>(index) & 0x7ff;
         AddShifted(digits_, (index & 0x800) != 0 ? -v : v, ShiftOf(e));
         ++flushed;
