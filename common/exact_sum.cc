@@ -14,7 +14,7 @@ namespace {
 constexpr uint64_t kFractionMask = (uint64_t{1} << 52) - 1;
 constexpr uint32_t kNonFiniteExponent = 0x7ff;
 
-// The fast path adds each value's mantissa, with its implicit bit, to an int64 bin chosen by
+// The fast path adds each value's mantissa, with its implicit bit, to a uint64 bin chosen by
 // its top 12 bits (sign and biased exponent): a load, two bit operations and an add to
 // memory. Lanes take consecutive values in turn, so that a run of values of one exponent
 // (sqrt(1..N) has long runs) does not wait on the store of the previous one. Bins of zeros
@@ -67,8 +67,9 @@ struct Bins {
   uint64_t bin[kLanes][kIndexes] = {};
 };
 
-// Zero between uses; per thread so that concurrent chunks do not share it, on the heap
-// because worker threads may have small stacks.
+// Zero between uses; per thread (256 KiB, of which a block touches the groups its values
+// fall in) so that concurrent chunks do not share it, on the heap because worker threads
+// may have small stacks.
 Bins& ThreadBins() {
   thread_local std::unique_ptr<Bins> bins = std::make_unique<Bins>();
   return *bins;
