@@ -194,6 +194,22 @@ Decoded DecodeNonAscii(absl::string_view text, size_t i) {
   return decoded;
 }
 
+// DecodeNonAscii with the 2-byte sequences (U+0080..U+07FF: Latin, Greek, Cyrillic, Hebrew,
+// Arabic...) decoded inline, the common case of non-ASCII text.
+inline Decoded Decode(absl::string_view text, size_t i) {
+  const auto lead = static_cast<unsigned char>(text[i]);
+  if (lead >= 0xC2 && lead < 0xE0 && i + 1 < text.size()) {
+    const auto next = static_cast<unsigned char>(text[i + 1]);
+    if ((next & 0xC0) == 0x80) {
+      Decoded decoded;
+      decoded.code_point = (static_cast<uint32_t>(lead & 0x1F) << 6) | (next & 0x3F);
+      decoded.length = 2;
+      return decoded;
+    }
+  }
+  return DecodeNonAscii(text, i);
+}
+
 absl::Status InvalidUtf8(absl::string_view text, size_t offset, const char* why) {
   return absl::InvalidArgumentError(
       absl::StrFormat("invalid UTF-8 at byte offset %d (0x%02X): %s", offset,
@@ -211,7 +227,8 @@ uint64_t UpperAscii8(uint64_t word) {
   return word ^ (lower >> 2);  // 0x80 >> 2 == 0x20, the case bit
 }
 
-// The uppercase of U+0080..U+04FF as UTF-8 (length 0: unchanged), from upper_table.inc.
+// The uppercase of each of U+0080..U+04FF as UTF-8 (itself when unchanged), from
+// upper_table.inc.
 constexpr uint32_t kTableFirst = 0x80;
 constexpr uint32_t kTableEnd = 0x500;
 struct UpperEntry {
@@ -229,6 +246,12 @@ const UpperEntry* UpperTable() {
 #include "common/upper_table.inc"
     };
     auto* entries = new UpperEntry[kTableEnd - kTableFirst];
+    for (uint32_t code_point = kTableFirst; code_point < kTableEnd; ++code_point) {
+      UpperEntry& entry = entries[code_point - kTableFirst];  // all 2-byte UTF-8
+      entry.length = 2;
+      entry.bytes[0] = static_cast<char>(0xC0 | (code_point >> 6));
+      entry.bytes[1] = static_cast<char>(0x80 | (code_point & 0x3F));
+    }
     for (const Row& row : kRows) {
       UpperEntry& entry = entries[row.code_point - kTableFirst];
       entry.length = static_cast<uint8_t>(std::strlen(row.upper));
@@ -279,10 +302,13 @@ absl::StatusOr<int64_t> Utf8Length(absl::string_view text) {
       ++i;
       continue;
     }
-    const Decoded decoded = DecodeNonAscii(text, i);
-    if (decoded.error != nullptr) return InvalidUtf8(text, i, decoded.error);
-    ++count;
-    i += decoded.length;
+    // A run of non-ASCII code points, without retrying the ASCII words in between.
+    do {
+      const Decoded decoded = Decode(text, i);
+      if (decoded.error != nullptr) return InvalidUtf8(text, i, decoded.error);
+      ++count;
+      i += decoded.length;
+    } while (i < n && static_cast<unsigned char>(text[i]) >= 0x80);
   }
   return count;
 }
@@ -293,6 +319,7 @@ absl::StatusOr<std::string> Upper(absl::string_view text) {
   // Invariant: out.size() >= o + (n - i), so the ASCII paths, which write what they read,
   // never check; only a mapping longer than its input grows `out`.
   std::string out(n, '\0');
+  const UpperEntry* table = nullptr;  // fetched at the first non-ASCII byte
   size_t o = 0;
   size_t i = 0;
   while (i < n) {
@@ -327,22 +354,30 @@ absl::StatusOr<std::string> Upper(absl::string_view text) {
       ++i;
       continue;
     }
-    const Decoded decoded = DecodeNonAscii(text, i);
-    if (decoded.error != nullptr) return InvalidUtf8(text, i, decoded.error);
-    const char* bytes = in + i;
-    size_t length = static_cast<size_t>(decoded.length);
-    if (decoded.code_point >= kTableFirst && decoded.code_point < kTableEnd) {
-      const UpperEntry& entry = UpperTable()[decoded.code_point - kTableFirst];
-      if (entry.length != 0) {
+    // A run of non-ASCII code points, without retrying the ASCII blocks in between.
+    if (table == nullptr) table = UpperTable();
+    do {
+      const Decoded decoded = Decode(text, i);
+      if (decoded.error != nullptr) return InvalidUtf8(text, i, decoded.error);
+      const char* bytes = in + i;
+      size_t length = static_cast<size_t>(decoded.length);
+      if (decoded.code_point >= kTableFirst && decoded.code_point < kTableEnd) {
+        // No branch on whether the letter changes: in mixed-case text it would mispredict.
+        const UpperEntry& entry = table[decoded.code_point - kTableFirst];
         bytes = entry.bytes;
         length = entry.length;
       }
-    }
-    i += static_cast<size_t>(decoded.length);
-    const size_t needed = o + length + (n - i);
-    if (needed > out.size()) out.resize(std::max(needed, 2 * out.size()));
-    std::memcpy(&out[o], bytes, length);
-    o += length;
+      i += static_cast<size_t>(decoded.length);
+      const size_t needed = o + length + (n - i);
+      if (needed > out.size()) out.resize(std::max(needed, 2 * out.size()));
+      if (length == 2) {  // most of them: spare the variable-length memcpy call
+        out[o] = bytes[0];
+        out[o + 1] = bytes[1];
+      } else {
+        std::memcpy(&out[o], bytes, length);
+      }
+      o += length;
+    } while (i < n && static_cast<unsigned char>(in[i]) >= 0x80);
   }
   out.resize(o);
   return out;
