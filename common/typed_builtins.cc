@@ -416,41 +416,47 @@ std::string ShortestDouble(double x) {
   if (std::isnan(x)) return "nan";
   if (std::isinf(x)) return x > 0 ? "inf" : "-inf";
   if (x == 0) return std::signbit(x) ? "-0.0" : "0.0";
-  // The shortest digits that round-trip, as "-d.ddde-XX"; then laid out as Python's
-  // float_repr_style 'short' does (Python/pystrtod.c, format_float_short with mode 'r').
-  char buffer[40];
+  // The shortest digits that round-trip, in std::to_chars's scientific form "-d.ddde-XX"
+  // (exponent signed, at least two digits: Python's own exponent form); then laid out as
+  // Python's float_repr_style 'short' does (Python/pystrtod.c, format_float_short, mode 'r').
+  char scientific[32];
   const std::to_chars_result result =
-      std::to_chars(buffer, buffer + sizeof(buffer), x, std::chars_format::scientific);
-  const absl::string_view scientific(buffer, static_cast<size_t>(result.ptr - buffer));
-  const size_t e = scientific.find('e');
-  std::string digits;
-  bool negative = false;
-  for (const char c : scientific.substr(0, e)) {
-    if (c == '-') {
-      negative = true;
-    } else if (c != '.') {
-      digits.push_back(c);
-    }
+      std::to_chars(scientific, scientific + sizeof(scientific), x, std::chars_format::scientific);
+  const char* p = scientific;
+  const bool negative = *p == '-';
+  if (negative) ++p;
+  char digits[24];
+  int count = 0;
+  for (; *p != 'e'; ++p) {
+    if (*p != '.') digits[count++] = *p;
   }
-  const int exponent = std::atoi(std::string(scientific.substr(e + 1)).c_str());
+  ++p;  // 'e'
+  const bool negative_exponent = *p++ == '-';
+  int exponent = 0;
+  for (; p < result.ptr; ++p) exponent = 10 * exponent + (*p - '0');
+  if (negative_exponent) exponent = -exponent;
   // x = 0.d1d2... * 10^decimal_point.
   const int decimal_point = exponent + 1;
-  const int count = static_cast<int>(digits.size());
-  std::string text = negative ? "-" : "";
-  if (decimal_point <= -4 || decimal_point > 16) {
-    text += digits[0];
-    if (count > 1) absl::StrAppend(&text, ".", absl::string_view(digits).substr(1));
-    absl::StrAppend(&text, absl::StrFormat("e%c%02d", exponent < 0 ? '-' : '+',
-                                           exponent < 0 ? -exponent : exponent));
-  } else if (decimal_point <= 0) {
-    absl::StrAppend(&text, "0.", std::string(-decimal_point, '0'), digits);
+  if (decimal_point <= -4 || decimal_point > 16) return std::string(scientific, result.ptr);
+  char text[48];  // at most "-0.000" and 17 digits, or 17 digits and ".0"
+  char* w = text;
+  if (negative) *w++ = '-';
+  if (decimal_point <= 0) {
+    *w++ = '0';
+    *w++ = '.';
+    for (int k = 0; k < -decimal_point; ++k) *w++ = '0';
+    for (int k = 0; k < count; ++k) *w++ = digits[k];
   } else if (decimal_point >= count) {
-    absl::StrAppend(&text, digits, std::string(decimal_point - count, '0'), ".0");
+    for (int k = 0; k < count; ++k) *w++ = digits[k];
+    for (int k = count; k < decimal_point; ++k) *w++ = '0';
+    *w++ = '.';
+    *w++ = '0';
   } else {
-    absl::StrAppend(&text, absl::string_view(digits).substr(0, decimal_point), ".",
-                    absl::string_view(digits).substr(decimal_point));
+    for (int k = 0; k < decimal_point; ++k) *w++ = digits[k];
+    *w++ = '.';
+    for (int k = decimal_point; k < count; ++k) *w++ = digits[k];
   }
-  return text;
+  return std::string(text, w);
 }
 
 namespace typed_builtins_internal {
