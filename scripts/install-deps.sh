@@ -16,7 +16,8 @@ case "$mode" in
 esac
 
 # The three binaries: compiler, CMake + Ninja, gRPC 1.51, protobuf 3.21 and Abseil (static
-# archives included in the -dev packages); prometheus-cpp 1.0 for the daemons' /metrics.
+# archives included in the -dev packages); libssl-dev: OpenSSL's libcrypto for `gpool init` and
+# the sha256 built-in; prometheus-cpp 1.0 for the daemons' /metrics.
 build_packages=(cmake ninja-build g++ pkg-config libgrpc++-dev protobuf-compiler-grpc
                 libprotobuf-dev protobuf-compiler libabsl-dev libssl-dev prometheus-cpp-dev)
 # The tests, as README command 2 runs them:
