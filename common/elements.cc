@@ -1,13 +1,12 @@
 #include "common/elements.h"
 
 #include <cmath>
-#include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <utility>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "common/typed_builtins.h"
 
 namespace gpool {
 namespace {
@@ -244,40 +243,6 @@ bool IsUtf8(absl::string_view text, size_t* error_offset) {
   return true;
 }
 
-std::string FormatDouble(double value) {
-  if (std::isnan(value)) return "nan";
-  if (std::isinf(value)) return value > 0 ? "inf" : "-inf";
-  // The fewest significant digits that read back exactly, as Python's repr() chooses them.
-  char digits[40];
-  int precision = 1;
-  for (; precision <= 17; ++precision) {
-    std::snprintf(digits, sizeof(digits), "%.*e", precision - 1, value);
-    if (std::strtod(digits, nullptr) == value) break;
-  }
-  // digits is "[-]d.ddde[+-]XX": take the mantissa's digits and the exponent apart.
-  const char* e = std::strchr(digits, 'e');
-  const int exponent = std::atoi(e + 1);
-  std::string mantissa;
-  for (const char* p = digits; p < e; ++p) {
-    if (*p >= '0' && *p <= '9') mantissa.push_back(*p);
-  }
-  while (mantissa.size() > 1 && mantissa.back() == '0') mantissa.pop_back();
-  const std::string sign = std::signbit(value) ? "-" : "";
-  // Python's repr: positional for 1e-4 <= |x| < 1e16, else scientific.
-  if (exponent < -4 || exponent >= 16) {
-    std::string text = sign + mantissa.substr(0, 1);
-    if (mantissa.size() > 1) text += "." + mantissa.substr(1);
-    char exponent_text[16];
-    std::snprintf(exponent_text, sizeof(exponent_text), "e%c%02d", exponent < 0 ? '-' : '+',
-                  std::abs(exponent));
-    return text + exponent_text;
-  }
-  if (exponent < 0) return sign + "0." + std::string(-exponent - 1, '0') + mantissa;
-  const size_t integer_digits = static_cast<size_t>(exponent) + 1;
-  if (mantissa.size() <= integer_digits) {
-    return sign + mantissa + std::string(integer_digits - mantissa.size(), '0') + ".0";
-  }
-  return sign + mantissa.substr(0, integer_digits) + "." + mantissa.substr(integer_digits);
-}
+std::string FormatDouble(double value) { return ShortestDouble(value); }
 
 }  // namespace gpool

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -33,6 +34,13 @@ bool TakesElements(ElementType declared, ElementType given);
 
 // A function's name and types, as a worker offers it.
 struct FunctionSignature {
+  FunctionSignature() = default;
+  // A name alone: an int64 -> int64 function, the kind gpool began with (tests, examples).
+  FunctionSignature(std::string name_in) : name(std::move(name_in)) {}  // NOLINT: implicit
+  FunctionSignature(const char* name_in) : name(name_in) {}              // NOLINT: implicit
+  FunctionSignature(std::string name_in, ElementType input, ElementType output)
+      : name(std::move(name_in)), input_type(input), output_type(output) {}
+
   std::string name;
   ElementType input_type = ElementType::kInt64;
   ElementType output_type = ElementType::kInt64;

@@ -469,10 +469,6 @@ absl::Status FunctionRegistry::RegisterChunkwise(const FunctionSignature& signat
   return Add(signature, std::move(function));
 }
 
-absl::Status FunctionRegistry::RegisterChunkwise(const std::string& name, ChunkFunction function) {
-  return RegisterChunkwise({name, ElementType::kInt64, ElementType::kInt64}, std::move(function));
-}
-
 absl::Status FunctionRegistry::Add(const FunctionSignature& signature, ChunkFunction function) {
   if (signature.name.empty()) return absl::InvalidArgumentError("a function needs a name");
   if (!functions_.emplace(signature.name, Entry{signature, std::move(function)}).second) {

@@ -137,10 +137,9 @@ class FunctionRegistry {
   template <typename F>
   absl::Status Register(const std::string& name, F function, ElementType input_type,
                         ElementType output_type);
-  // Registers a chunk-wise function. Errors as for Register.
+  // Registers a chunk-wise function (a name alone declares int64 -> int64). Errors as for
+  // Register.
   absl::Status RegisterChunkwise(const FunctionSignature& signature, ChunkFunction function);
-  // An int64 -> int64 chunk-wise function.
-  absl::Status RegisterChunkwise(const std::string& name, ChunkFunction function);
 
   bool Has(const std::string& name) const { return functions_.count(name) > 0; }
   // The function's signature; null for an unknown name.
