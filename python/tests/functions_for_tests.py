@@ -89,3 +89,18 @@ def wrong_string(n):
 def scale(factor):
     """A closure: travels by value (cloudpickle), not by name."""
     return lambda x: x * factor
+
+
+@gpool.function("upper", input_type="string", output_type="string")
+def upper(text):
+    """The C++ built-in's name and types: a job of strings runs on both kinds of worker (the
+    tests map ASCII, where the C++ kernel and str.upper agree)."""
+    return text.upper()
+
+
+@gpool.function("sqrt", input_type="double", output_type="double")
+def sqrt(x):
+    """As the C++ built-in: IEEE sqrt is correctly rounded, so both give the same bits (NaN
+    for negative inputs, as std::sqrt)."""
+    import math
+    return math.sqrt(x) if x >= 0 else math.nan
