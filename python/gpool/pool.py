@@ -37,8 +37,10 @@ MAX_LIST_ELEMENTS = 400_000
 MAX_LIST_BYTES = 3_500_000
 _ELEMENT_OVERHEAD_BYTES = 4
 # A callable's arguments read at a time from an iterable without a length (imap over a
-# generator): each such group is mapped with multiprocessing's chunk size rule for its length.
+# generator), and from one with a length: each such group is mapped with multiprocessing's
+# chunk size rule for its length, so that a long map's memory stays bounded.
 STREAM_GROUP_ELEMENTS = 10_000
+SIZED_GROUP_ELEMENTS = 1_000_000
 # Every call carries a deadline; a map has no natural one, so a long one.
 JOB_DEADLINE_S = 7 * 24 * 3600.0
 # How long Pool(address=...) waits for the coordinator's first answer.
@@ -132,18 +134,16 @@ _END = object()
 
 
 def _pickled_groups(iterable, star):
-    """The callable's argument lists, a group at a time: the whole iterable when it has a
-    length (as multiprocessing's map reads it), else STREAM_GROUP_ELEMENTS at a time."""
+    """The callable's argument lists, a group at a time: an iterable with a length in groups
+    of up to SIZED_GROUP_ELEMENTS (all of it, for most maps: multiprocessing's map reads it
+    whole), one without in groups of STREAM_GROUP_ELEMENTS."""
+    group_size = SIZED_GROUP_ELEMENTS if hasattr(iterable, "__len__") else \
+        STREAM_GROUP_ELEMENTS
     if star:
         iterable = (tuple(arguments) for arguments in iterable)
-    if hasattr(iterable, "__len__"):
-        group = list(iterable)
-        if group:
-            yield group
-        return
     iterator = iter(iterable)
     while True:
-        group = list(itertools.islice(iterator, STREAM_GROUP_ELEMENTS))
+        group = list(itertools.islice(iterator, group_size))
         if not group:
             return
         yield group

@@ -242,6 +242,11 @@ class RegistrationLoop:
                     grant = self._stub.RegisterWorker(self._registration,
                                                       timeout=REGISTER_TIMEOUT_S)
                 except grpc.RpcError as error:
+                    if error.code() == grpc.StatusCode.FAILED_PRECONDITION:
+                        # A function declared with other types than a registered worker
+                        # offers it: no use until that worker leaves, so slowly and loudly.
+                        log.error("registration refused: %s", error.details())
+                        failures = max(failures, 6)
                     if error.code() == grpc.StatusCode.ALREADY_EXISTS:
                         # Another live worker answers at this worker's address: retrying
                         # cannot help while it lives.
