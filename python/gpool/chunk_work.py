@@ -136,7 +136,15 @@ def compute(name, function, signature, chunk, inputs, want_values, context, abor
                   else "INVALID_ARGUMENT", errors.encode(error, os.getpid()))
         if sized:
             for x, value in zip(block, outputs):
-                size = elements.encoded_size(value, output_type)
+                if output_type == elements.STRING and not value.isascii():
+                    try:
+                        size = len(value.encode("utf-8"))
+                    except UnicodeEncodeError as error:
+                        abort(context, "INVALID_ARGUMENT", errors.encode(ValueError(
+                            f"{name}({_shown(x)}) returned a str that UTF-8 cannot encode "
+                            f"(a string element is UTF-8): {error}"), os.getpid()))
+                else:
+                    size = len(value)
                 if size > elements.MAX_ELEMENT_BYTES:
                     abort(context, "OUT_OF_RANGE",
                           f"{name}({_shown(x)}) returned {size} bytes; a {output_type} "

@@ -100,16 +100,6 @@ def to_element(value, element_type):
     raise TypeError(f"a {type(value).__name__} is not bytes")
 
 
-def encoded_size(value, element_type):
-    """Bytes a string or bytes element takes on the wire (its UTF-8 length for a str)."""
-    if element_type == STRING:
-        # A code point is at most 4 bytes of UTF-8: short strings need no encoding to know.
-        if len(value) * 4 <= MAX_ELEMENT_BYTES:
-            return len(value)
-        return len(value.encode("utf-8", "surrogatepass"))
-    return len(value)
-
-
 def values_of(elements):
     """(type, values) of an Elements message; (None, ()) when it holds none."""
     field = elements.WhichOneof("kind")

@@ -49,9 +49,14 @@ CONNECT_TIMEOUT_S = 10.0
 _RUN, _CLOSE, _TERMINATE = "RUN", "CLOSE", "TERMINATE"
 
 
-def _element_size(value, element_type):
+def _element_size(value, element_type, position):
+    """Bytes a string or bytes element takes; ValueError for a str UTF-8 cannot encode."""
     if element_type == elements.STRING and not value.isascii():
-        return len(value.encode("utf-8", "surrogatepass"))
+        try:
+            return len(value.encode("utf-8"))
+        except UnicodeEncodeError as error:
+            raise ValueError(f"element {position} is not UTF-8 text (a string element is "
+                             f"UTF-8): {error}") from None
     return len(value)
 
 
@@ -115,7 +120,7 @@ def _job_inputs(pb2, iterable):
         if sized:
             total = 0
             for index, value in enumerate(batch):
-                size = _element_size(value, element_type)
+                size = _element_size(value, element_type, position + index)
                 if size > elements.MAX_ELEMENT_BYTES:
                     raise ValueError(f"element {position + index} is {size} bytes; an "
                                      f"element is at most 1 MiB ({elements.MAX_ELEMENT_BYTES} "

@@ -104,3 +104,8 @@ def sqrt(x):
     for negative inputs, as std::sqrt)."""
     import math
     return math.sqrt(x) if x >= 0 else math.nan
+
+
+@gpool.function("test_surrogate", input_type="string", output_type="string")
+def surrogate(text):
+    return text + "\ud800"  # A str that UTF-8 cannot encode.

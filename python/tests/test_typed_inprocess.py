@@ -155,3 +155,13 @@ def test_callBatch_unpicklablePayload_answersFailure():
     failure = pickle.loads(gpool_python.call_batch(b"not a pickle"))
     assert isinstance(failure, gpool_python.Failure)
     assert isinstance(failure.error(), pickle.UnpicklingError)
+
+
+def test_map_stringThatIsNotUtf8_raisesValueErrorNamingThePosition(pool):
+    with pytest.raises(ValueError, match="element 1 is not UTF-8 text"):
+        pool.map("test_reverse", ["a", "b\ud800"])
+
+
+def test_map_functionReturnsStringThatIsNotUtf8_raisesValueError(pool):
+    with pytest.raises(ValueError, match="UTF-8 cannot encode"):
+        pool.map("test_surrogate", ["é"])
