@@ -1,6 +1,7 @@
 """Functions the tests map on Python workers (imported by them: --import, or a private
 cluster's workers through the registry)."""
 
+import math
 import os
 import time
 
@@ -100,10 +101,9 @@ def upper(text):
 
 @gpool.function("sqrt", input_type="double", output_type="double")
 def sqrt(x):
-    """As the C++ built-in: IEEE sqrt is correctly rounded, so both give the same bits (NaN
-    for negative inputs, as std::sqrt)."""
-    import math
-    return math.sqrt(x) if x >= 0 else math.nan
+    """As the C++ built-in: IEEE sqrt is correctly rounded, so both give the same bits (and a
+    negative input is the function's error, ValueError here)."""
+    return math.sqrt(x)
 
 
 @gpool.function("test_surrogate", input_type="string", output_type="string")
