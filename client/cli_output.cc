@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "absl/numeric/int128.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -46,7 +47,25 @@ std::string CoresLine(int slots) {
 
 namespace {
 
+// "square,cube,...": the names of the functions a worker offers.
+std::string FunctionNames(const WorkerInfo& worker) {
+  return absl::StrJoin(worker.functions, ",",
+                       [](std::string* out, const FunctionSignature& function) {
+                         out->append(function.name);
+                       });
+}
+
+
 // "the first 5000 integers", "the integers from -5 to 5", "the 3 given integers".
+// "the 3 given integers", "the 1 given string".
+std::string GivenPhrase(uint64_t count, ElementType type) {
+  const char* noun = type == ElementType::kInt64    ? "integer"
+                     : type == ElementType::kDouble ? "number"
+                     : type == ElementType::kString ? "string"
+                                                    : "bytes value";
+  return absl::StrCat("the ", count, " given ", noun, count == 1 ? "" : "s");
+}
+
 std::string InputPhrase(const Input& input) {
   if (input.is_range() && input.range_start() == 1) {
     return absl::StrCat("the first ", input.range_end(),
@@ -55,8 +74,7 @@ std::string InputPhrase(const Input& input) {
   if (input.is_range()) {
     return absl::StrCat("the integers from ", input.range_start(), " to ", input.range_end());
   }
-  return absl::StrCat("the ", input.size(),
-                      input.size() == 1 ? " given integer" : " given integers");
+  return GivenPhrase(input.size(), input.type());
 }
 
 std::string ResultSentence(const std::string& word, const std::string& function,
@@ -108,7 +126,7 @@ namespace {
 // The value a result sentence states: an inexact mean as its fraction, and about its decimal.
 std::string ReductionText(Reduction reduction, const MapSummary& summary) {
   std::string value = ReductionValue(reduction, summary);
-  if (reduction == Reduction::kMean) {
+  if (reduction == Reduction::kMean && summary.job.output_type == ElementType::kInt64) {
     const ExactMean mean = ComputeMean(summary.sum, summary.count);
     if (!mean.decimal_is_exact) value = absl::StrCat(mean.fraction, " (about ", mean.decimal, ")");
   }
@@ -123,8 +141,22 @@ std::string ReductionLine(Reduction reduction, const std::string& function, cons
                         ReductionText(reduction, summary));
 }
 
+std::string FormatElement(const Elements& values, size_t index) {
+  switch (values.type()) {
+    case ElementType::kInt64:
+      return absl::StrCat(values.int64s()[index]);
+    case ElementType::kDouble:
+      return FormatDouble(values.doubles()[index]);
+    case ElementType::kString:
+      return values.texts()[index];
+    case ElementType::kBytes:
+      return absl::BytesToHexString(values.texts()[index]);
+  }
+  return "";
+}
+
 std::string TraceLine(const WorkerIdentity& worker, bool show_host, const std::string& function,
-                      int64_t value) {
+                      const std::string& value) {
   return absl::StrCat("Worker ", worker.pid, show_host ? absl::StrCat("@", worker.host) : "",
                       " calculating ", function, " of ", value);
 }
@@ -184,7 +216,7 @@ std::string ClusterReport(const ClusterInfo& view) {
       {"WORKER", "HOST", "PID", "SLOTS", "FUNCTIONS", "ADDRESS"}};
   for (const WorkerInfo& worker : view.workers) {
     rows.push_back({worker.ref.worker_id, worker.ref.host, absl::StrCat(worker.ref.pid),
-                    absl::StrCat(worker.slots), absl::StrJoin(worker.functions, ","),
+                    absl::StrCat(worker.slots), FunctionNames(worker),
                     worker.address});
   }
   absl::StrAppend(&report, FormatTable(rows), OmittedWorkersLine(view));
@@ -225,7 +257,7 @@ std::string StatusReport(const std::string& coordinator, const ClusterInfo& view
                                                    "IN-FLIGHT", "DONE", "FAULTS", "HEARTBEAT"}};
     for (const WorkerInfo& worker : view.workers) {
       rows.push_back({worker.ref.worker_id, worker.ref.host, absl::StrCat(worker.ref.pid),
-                      absl::StrCat(worker.slots), absl::StrJoin(worker.functions, ","),
+                      absl::StrCat(worker.slots), FunctionNames(worker),
                       absl::StrCat(worker.chunks_in_flight), absl::StrCat(worker.chunks_done),
                       absl::StrCat(worker.faults),
                       absl::StrCat(CompactDuration(worker.heartbeat_age), " ago")});
@@ -259,7 +291,11 @@ std::string StatusJson(const std::string& coordinator, const ClusterInfo& view) 
   std::vector<std::string> workers;
   for (const WorkerInfo& worker : view.workers) {
     std::vector<std::string> functions;
-    for (const std::string& function : worker.functions) functions.push_back(JsonString(function));
+    std::vector<std::string> signatures;
+    for (const FunctionSignature& function : worker.functions) {
+      functions.push_back(JsonString(function.name));
+      signatures.push_back(JsonString(function.Describe()));
+    }
     workers.push_back(JsonObject()
                           .String("id", worker.ref.worker_id)
                           .String("host", worker.ref.host)
@@ -267,6 +303,7 @@ std::string StatusJson(const std::string& coordinator, const ClusterInfo& view) 
                           .String("address", worker.address)
                           .Int("slots", worker.slots)
                           .Raw("functions", JsonArray(functions))
+                          .Raw("function_types", JsonArray(signatures))
                           .Int("chunks_in_flight", worker.chunks_in_flight)
                           .Int("chunks_done", worker.chunks_done)
                           .Int("faults", worker.faults)
@@ -302,13 +339,12 @@ std::string StatusJson(const std::string& coordinator, const ClusterInfo& view) 
 namespace {
 
 std::string MapJsonOf(const std::string& function, JsonObject& input, Reduction reduction,
-                      const MapSummary& summary, absl::Duration elapsed,
-                      const std::vector<int64_t>* values);
+                      const MapSummary& summary, absl::Duration elapsed, const Elements* values);
 
 }  // namespace
 
 std::string MapJson(const MapSpec& spec, Reduction reduction, const MapSummary& summary,
-                    absl::Duration elapsed, const std::vector<int64_t>* values) {
+                    absl::Duration elapsed, const Elements* values) {
   JsonObject input;
   if (spec.input.is_range()) {
     input.Raw("range", JsonArray({JsonString(absl::StrCat(spec.input.range_start())),
@@ -321,7 +357,7 @@ std::string MapJson(const MapSpec& spec, Reduction reduction, const MapSummary& 
 
 std::string StreamedMapJson(const std::string& function, Reduction reduction,
                             const MapSummary& summary, absl::Duration elapsed,
-                            const std::vector<int64_t>* values) {
+                            const Elements* values) {
   JsonObject input;
   input.Uint("count", summary.job.total_elements);
   return MapJsonOf(function, input, reduction, summary, elapsed, values);
@@ -330,22 +366,23 @@ std::string StreamedMapJson(const std::string& function, Reduction reduction,
 std::string StreamedReductionLine(Reduction reduction, const std::string& function,
                                   const MapSummary& summary) {
   const uint64_t n = summary.job.total_elements;
-  return absl::StrCat("The ", ReductionWord(reduction), " of the ", function, " of the ", n,
-                      n == 1 ? " given integer" : " given integers", " is ",
+  return absl::StrCat("The ", ReductionWord(reduction), " of the ", function, " of ",
+                      GivenPhrase(n, summary.job.input_type), " is ",
                       ReductionText(reduction, summary));
 }
 
 namespace {
 
 std::string MapJsonOf(const std::string& function, JsonObject& input, Reduction reduction,
-                      const MapSummary& summary, absl::Duration elapsed,
-                      const std::vector<int64_t>* values) {
+                      const MapSummary& summary, absl::Duration elapsed, const Elements* values) {
   JsonObject json;
   json.String("function", function)
       .Raw("input", input.Build())
       .String("reduce", ReductionName(reduction))
-      .String("result", ReductionValue(reduction, summary));
-  if (reduction == Reduction::kMean) {
+      .String("result", ReductionValue(reduction, summary))
+      .String("input_type", ElementTypeName(summary.job.input_type))
+      .String("output_type", ElementTypeName(summary.job.output_type));
+  if (reduction == Reduction::kMean && summary.job.output_type == ElementType::kInt64) {
     const ExactMean mean = ComputeMean(summary.sum, summary.count);
     json.String("fraction", mean.fraction)
         .String("decimal", mean.decimal)
@@ -373,7 +410,11 @@ std::string MapJsonOf(const std::string& function, JsonObject& input, Reduction 
   if (values != nullptr) {
     std::vector<std::string> encoded;
     encoded.reserve(values->size());
-    for (int64_t value : *values) encoded.push_back(JsonString(absl::StrCat(value)));
+    // Each value as a string, losslessly: integers in decimal, doubles in shortest
+    // round-trip form ("nan", "inf" too), strings as they are, bytes in lowercase hex.
+    for (size_t i = 0; i < values->size(); ++i) {
+      encoded.push_back(JsonString(FormatElement(*values, i)));
+    }
     json.Raw("values", JsonArray(encoded));
   }
   return json.Build();

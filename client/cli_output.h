@@ -42,7 +42,10 @@ std::string ReductionLine(Reduction reduction, const std::string& function, cons
 
 // "Worker 6190 calculating square of 1"; with show_host, "Worker 6190@host calculating ...".
 std::string TraceLine(const WorkerIdentity& worker, bool show_host, const std::string& function,
-                      int64_t value);
+                      const std::string& value);
+// Value `index` as --print writes it: an int64 in decimal, a double in shortest round-trip
+// form (Python's repr), a string as it is, bytes in lowercase hex.
+std::string FormatElement(const Elements& values, size_t index);
 
 // "job-3: 12 chunks on 2 workers; 1 retries, 1 workers lost, 0 backups".
 std::string StatsLine(const MapSummary& summary);
@@ -73,13 +76,13 @@ std::string StatusJson(const std::string& coordinator, const ClusterInfo& view);
 // reduction) are decimal strings, so that no JSON parser rounds them; counts, PIDs and
 // durations are numbers. `values` (input order) is included when not null.
 std::string MapJson(const MapSpec& spec, Reduction reduction, const MapSummary& summary,
-                    absl::Duration elapsed, const std::vector<int64_t>* values);
+                    absl::Duration elapsed, const Elements* values);
 
 // The same for a job over a streamed list (--input), of which only the number of values is
 // known (summary.job.total_elements): "The sum of the square of the 3 given integers is 83".
 std::string StreamedMapJson(const std::string& function, Reduction reduction,
                             const MapSummary& summary, absl::Duration elapsed,
-                            const std::vector<int64_t>* values);
+                            const Elements* values);
 std::string StreamedReductionLine(Reduction reduction, const std::string& function,
                                   const MapSummary& summary);
 

@@ -15,6 +15,7 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "client/chunk_fields.h"
 #include "client/client_stub.h"
 #include "client/job_assembler.h"
 #include "client/ordered_values.h"
@@ -224,11 +225,7 @@ StreamOutcome StreamOnce(MapStub& stub, const v1::MapRequest& request, absl::Tim
   RawMessage message;
   ChunkResult chunk;
   auto take_chunk = [&](const RawChunkResult& raw) {
-    const v1::ChunkResult& proto = raw.fields;
-    chunk.chunk_index = static_cast<uint64_t>(proto.chunk_index());
-    chunk.first_element = static_cast<uint64_t>(proto.first_element());
-    chunk.element_count = static_cast<uint64_t>(proto.element_count());
-    chunk.values_shared = proto.values_shared();
+    if (absl::Status read = ReadChunkFields(raw.fields, chunk); !read.ok()) return read;
     if (chunk.values_shared && shared == nullptr) {
       return absl::DataLossError(absl::StrCat("chunk ", chunk.chunk_index,
                                               " came with its values in a shared buffer, but "
@@ -236,18 +233,23 @@ StreamOutcome StreamOnce(MapStub& stub, const v1::MapRequest& request, absl::Tim
     }
     // The values are copied out of the message only for a caller that sees each chunk.
     if (on_chunk && chunk.values_shared) {
-      chunk.values.resize(chunk.element_count);
+      // Numbers only: 8-byte words, an int64's or a double's bits.
+      std::vector<int64_t> words(chunk.element_count);
       absl::StatusOr<ValueStats> taken =
-          shared->Take(chunk.first_element, chunk.element_count, chunk.values.data());
+          shared->Take(chunk.first_element, chunk.element_count, words.data());
       if (!taken.ok()) return taken.status();
+      if (assembler.start().output_type == ElementType::kDouble) {
+        std::vector<double> doubles(words.size());
+        std::memcpy(doubles.data(), words.data(), words.size() * sizeof(double));
+        chunk.values = Elements::Doubles(std::move(doubles));
+      } else {
+        chunk.values = Elements::Int64s(std::move(words));
+      }
     } else if (on_chunk) {
-      chunk.values = raw.values.ToVector();
+      absl::StatusOr<Elements> values = raw.values.ToElements();
+      if (!values.ok()) return absl::Status(absl::StatusCode::kDataLoss, values.status().message());
+      chunk.values = *std::move(values);
     }
-    chunk.partial_sum = gpool::FromProto(proto.partial_sum());
-    chunk.partial_min = proto.partial_min();
-    chunk.partial_max = proto.partial_max();
-    chunk.worker = gpool::FromProto(proto.worker());
-    chunk.attempt = proto.attempt();
     absl::StatusOr<bool> accepted = !chunk.values_shared ? assembler.OnChunk(chunk, raw.values)
                                     : on_chunk          ? assembler.OnChunk(chunk)
                                                         : assembler.OnChunk(chunk, *shared);
@@ -256,14 +258,7 @@ StreamOutcome StreamOnce(MapStub& stub, const v1::MapRequest& request, absl::Tim
     return absl::OkStatus();
   };
   auto take_start = [&](const v1::JobStarted& started) {
-    JobStart start;
-    start.job_id = started.job_id();
-    start.total_elements = static_cast<uint64_t>(started.total_elements());
-    start.chunk_size = static_cast<uint64_t>(started.chunk_size());
-    start.num_chunks = static_cast<uint64_t>(started.num_chunks());
-    start.cluster_slots = started.cluster_slots();
-    start.job_slots = started.job_slots();
-    start.coordinator_incarnation = started.coordinator_incarnation();
+    const JobStart start = JobStartOf(started);
     const bool first_start = !assembler.started();
     absl::Status accepted = first_start ? assembler.OnStart(start) : assembler.OnRestart(start);
     if (accepted.ok() && first_start && on_start) on_start(start);

@@ -27,7 +27,10 @@
 #include "absl/types/span.h"
 #include "common/cluster_info.h"
 #include "common/input.h"
+#include "common/elements.h"
+#include "common/exact_sum.h"
 #include "common/job_stats.h"
+#include "common/value_stats.h"
 #include "rpc/transport.h"
 
 namespace gpool {
@@ -108,16 +111,23 @@ struct JobStart {
   // The coordinator process running the job (JobStarted.coordinator_incarnation; 0: not
   // sent). After a resubmission, that of the coordinator that took it over.
   uint64_t coordinator_incarnation = 0;
+  // The function's types (JobStarted.input_type / output_type): the values are of output_type.
+  ElementType input_type = ElementType::kInt64;
+  ElementType output_type = ElementType::kInt64;
 };
 
 struct ChunkResult {
   uint64_t chunk_index = 0;
   uint64_t first_element = 0;  // position in the input of the chunk's first element
   uint64_t element_count = 0;
-  std::vector<int64_t> values;  // empty unless values were asked for
+  Elements values;  // empty unless values were asked for; of the function's output type
+  // The chunk's reductions: of int64 values in partial_sum, partial_min and partial_max, of
+  // double values in partial_doubles; none for strings and bytes.
+  SummaryKind summary = SummaryKind::kNone;
   absl::int128 partial_sum = 0;
   int64_t partial_min = 0;  // smallest / largest mapped value of the chunk
   int64_t partial_max = 0;
+  DoubleStats partial_doubles;
   WorkerIdentity worker;
   int attempt = 1;
   // The worker wrote the values to this client's shared-memory buffer (they are in `values`
@@ -127,10 +137,14 @@ struct ChunkResult {
 
 struct MapSummary {
   JobStart job;
+  // The reductions: of int64 values (job.output_type) in sum, min and max; of double values
+  // in doubles (doubles.sum.Round() is the correctly rounded sum, as math.fsum gives); only
+  // the count for strings and bytes.
   absl::int128 sum = 0;
   uint64_t count = 0;
   int64_t min = 0;  // smallest / largest mapped value (the job has at least one element)
   int64_t max = 0;
+  DoubleStats doubles;
   JobStats stats;
   // Values that came through the shared-memory buffer rather than over gRPC.
   uint64_t values_shared = 0;
@@ -140,7 +154,7 @@ struct MapSummary {
 
 struct MapResult {
   MapSummary summary;
-  std::vector<int64_t> values;  // all mapped values, in input order
+  Elements values;  // all mapped values, in input order, of the function's output type
 };
 
 // Thread-safe: one Client may run several maps at once from different threads.
@@ -188,8 +202,8 @@ class Client {
   // after a lost coordinator the job is resubmitted naming the chunks delivered or held.
   // An error `on_values` returns cancels the job and is returned (e.g. the output closed).
   // Errors: MapStreaming's.
-  using ValuesSink = std::function<absl::Status(uint64_t first_element,
-                                                absl::Span<const int64_t> values)>;
+  using ValuesSink =
+      std::function<absl::Status(uint64_t first_element, const Elements& values)>;
   absl::StatusOr<MapSummary> MapOrdered(
       const MapSpec& spec, const std::function<void(const JobStart&)>& on_start,
       const ValuesSink& on_values,

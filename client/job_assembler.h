@@ -55,18 +55,28 @@ class JobAssembler {
   // DATA_LOSS unless every chunk 0 .. num_chunks-1 arrived.
   absl::StatusOr<MapSummary> Finish(const JobStats& stats);
 
-  // Values in input order; valid after Finish with keep_values.
-  std::vector<int64_t> TakeValues() { return std::move(values_); }
+  // Values in input order, of the job's output type; valid after Finish with keep_values.
+  Elements TakeValues() { return std::move(values_); }
 
   const IndexSet& received() const { return received_; }
   int64_t duplicates() const { return duplicates_; }
 
  private:
+  // What a chunk's values add up to, by their type (int64: ints; double: doubles).
+  struct TakenValues {
+    ValueStats ints;
+    DoubleStats doubles;
+  };
   // OnChunk's work, with the values' count (0: the chunk carries none) and a function that
-  // copies them to `out` (unless it is null) and returns what they add up to.
-  absl::StatusOr<bool> Accept(
-      const ChunkResult& chunk, uint64_t value_count,
-      const std::function<absl::StatusOr<ValueStats>(int64_t* out)>& take_values);
+  // places them in the kept values at the chunk's position (unless not keeping them) and
+  // returns what they add up to.
+  absl::StatusOr<bool> Accept(const ChunkResult& chunk, uint64_t value_count,
+                              const std::function<absl::StatusOr<TakenValues>()>& take_values);
+  // Where a chunk's numeric values go among the kept ones (8-byte words), or null when
+  // values are not kept.
+  int64_t* NumericSlot(uint64_t first_element);
+  // What numeric values (8-byte words, of the job's output type) add up to.
+  TakenValues SummarizeWords(const int64_t* words, size_t n) const;
 
   const bool keep_values_;
   const bool values_expected_;
@@ -74,12 +84,13 @@ class JobAssembler {
   JobStart start_;
   IndexSet received_;
   absl::int128 sum_ = 0;
+  DoubleStats doubles_;
   uint64_t count_ = 0;
   int64_t min_ = INT64_MAX;
   int64_t max_ = INT64_MIN;
   int64_t duplicates_ = 0;
   uint64_t values_shared_ = 0;
-  std::vector<int64_t> values_;
+  Elements values_;
   // (host, pid, worker id) -> chunks; ordered so reports are stable.
   std::map<std::tuple<std::string, int64_t, std::string>, int64_t> chunks_by_worker_;
 };

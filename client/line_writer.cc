@@ -6,6 +6,7 @@
 #include <charconv>
 #include <cstring>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 
 namespace gpool {
@@ -33,6 +34,29 @@ absl::Status LineWriter::WriteValues(absl::Span<const int64_t> values) {
     char* end = std::to_chars(begin, begin + kMaxLine, value).ptr;
     *end++ = '\n';
     buffer_.resize(static_cast<size_t>(end - buffer_.data()));
+    if (buffer_.size() >= buffer_bytes_) {
+      if (absl::Status status = Flush(); !status.ok()) return status;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status LineWriter::WriteElements(const Elements& values) {
+  if (values.type() == ElementType::kInt64) return WriteValues(values.int64s());
+  if (!failed_.ok()) return failed_;
+  for (size_t i = 0; i < values.size(); ++i) {
+    switch (values.type()) {
+      case ElementType::kDouble:
+        buffer_ += FormatDouble(values.doubles()[i]);
+        break;
+      case ElementType::kString:
+        buffer_ += values.texts()[i];
+        break;
+      default:
+        buffer_ += absl::BytesToHexString(values.texts()[i]);
+        break;
+    }
+    buffer_ += '\n';
     if (buffer_.size() >= buffer_bytes_) {
       if (absl::Status status = Flush(); !status.ok()) return status;
     }

@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
+#include "common/elements.h"
 
 namespace gpool {
 
@@ -25,6 +26,9 @@ class LineWriter {
   absl::Status Write(absl::string_view text);
   // Appends each value in decimal on a line of its own.
   absl::Status WriteValues(absl::Span<const int64_t> values);
+  // Values of any type, one per line: int64 as WriteValues, doubles in shortest round-trip
+  // form, strings as they are, bytes in lowercase hex.
+  absl::Status WriteElements(const Elements& values);
   // Writes what is buffered. ABORTED naming the error when the write fails; after EPIPE
   // (the reader closed the pipe) broken_pipe() is true. Once failed, it stays failed.
   absl::Status Flush();

@@ -72,6 +72,10 @@ ABSL_FLAG(std::vector<std::string>, host, {},
           "init: a host name or IP address the coordinator's and workers' certificates are "
           "valid for; repeat for more (default: this machine's name, localhost, 127.0.0.1).");
 ABSL_FLAG(std::string, values, "", "map: comma-separated inputs, e.g. 3,-7,12.");
+ABSL_FLAG(std::string, type, "int64",
+          "map: the type of --input's elements: int64 or double (a number per line), string "
+          "(each line an element) or bytes (each line the path of a file whose contents are "
+          "an element). --values: int64, or double when any value has a fraction or exponent.");
 ABSL_FLAG(std::string, input, "",
           "map: file with one integer per line, of any length: streamed to the cluster, never "
           "held in memory (not with --trace); - reads stdin.");
@@ -99,9 +103,11 @@ ABSL_FLAG(absl::Duration, connect_timeout, absl::Seconds(5),
 ABSL_FLAG(absl::Duration, reconnect_timeout, absl::Seconds(60),
           "map: if the coordinator goes away mid-job, how long to wait for it to come back "
           "before failing; then only the missing chunks are resubmitted. 0 disables it.");
-ABSL_FLAG(std::string, reduce, "sum",
+ABSL_FLAG(std::string, reduce, "",
           "map: how to reduce the mapped values: sum, min, max, count or mean (exact; a mean "
-          "that is not a terminating decimal prints as a fraction and a rounded decimal).");
+          "that is not a terminating decimal prints as a fraction and a rounded decimal; "
+          "doubles: the correctly rounded sum, as math.fsum). Default: sum for numbers, count "
+          "for strings and bytes.");
 ABSL_FLAG(bool, json, false,
           "map: print the result and the job's statistics as one JSON object on stdout, and "
           "nothing else there. status: print the cluster as one JSON object.");
@@ -173,6 +179,20 @@ absl::StatusOr<Input> InputFromArguments(const std::vector<std::string>& positio
   }
   if (positional.size() > 3) return ParseRange(positional[3]);
   if (!values.empty()) {
+    absl::StatusOr<ElementType> type = ParseElementType(absl::GetFlag(FLAGS_type));
+    if (!type.ok()) return type.status();
+    // Numbers with a fraction or an exponent are doubles, as in Python.
+    const bool doubles = *type == ElementType::kDouble ||
+                         values.find_first_of(".eEni") != std::string::npos;
+    if (doubles) {
+      absl::StatusOr<std::vector<double>> list = ParseDoubleList(values);
+      if (!list.ok()) return list.status();
+      return Input::List(Elements::Doubles(*std::move(list)));
+    }
+    if (*type != ElementType::kInt64) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--values holds numbers; give ", ElementTypeName(*type), " elements with --input FILE"));
+    }
     absl::StatusOr<std::vector<int64_t>> list = ParseValueList(values);
     if (!list.ok()) return list.status();
     return Input::List(*std::move(list));
@@ -301,7 +321,9 @@ int RunMap(const std::vector<std::string>& positional) {
   std::unique_ptr<InputSource> streamed;
   if (const std::string input_file = absl::GetFlag(FLAGS_input);
       !input_file.empty() && absl::GetFlag(FLAGS_values).empty() && positional.size() == 3) {
-    absl::StatusOr<std::unique_ptr<InputSource>> source = OpenValueFile(input_file);
+    absl::StatusOr<ElementType> type = ParseElementType(absl::GetFlag(FLAGS_type));
+    if (!type.ok()) return Fail(type.status());
+    absl::StatusOr<std::unique_ptr<InputSource>> source = OpenElementFile(input_file, *type);
     if (!source.ok()) return Fail(source.status());
     streamed = *std::move(source);
   } else {
@@ -325,8 +347,20 @@ int RunMap(const std::vector<std::string>& positional) {
   spec.verify_fraction = absl::GetFlag(FLAGS_verify);
   if (absl::Status valid = ValidateMapSpec(spec); !valid.ok()) return Fail(valid);
 
-  absl::StatusOr<Reduction> reduction = ParseReduction(absl::GetFlag(FLAGS_reduce));
+  const std::string reduce_flag = absl::GetFlag(FLAGS_reduce);
+  const bool reduce_given = !reduce_flag.empty();
+  absl::StatusOr<Reduction> reduction = ParseReduction(reduce_given ? reduce_flag : "sum");
   if (!reduction.ok()) return Fail(reduction.status());
+  // Strings and bytes have only a count: the default reduction (sum) becomes the count for
+  // them, and one asked for by name that does not apply fails once the job says its type.
+  auto reduction_for = [&](const MapSummary& done) -> absl::StatusOr<Reduction> {
+    if (ReductionApplies(*reduction, done.job.output_type)) return *reduction;
+    if (!reduce_given) return Reduction::kCount;
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--reduce ", ReductionName(*reduction), " needs numbers, and ", spec.function,
+        " returns ", ElementTypeName(done.job.output_type),
+        " values: use --reduce count, or --print to see them"));
+  };
   const bool trace = absl::GetFlag(FLAGS_trace);
   const bool print = absl::GetFlag(FLAGS_print);
   const bool json = absl::GetFlag(FLAGS_json);
@@ -402,9 +436,10 @@ int RunMap(const std::vector<std::string>& positional) {
       clear_progress();
       const bool show_host = chunk.worker.host != local_host;
       for (uint64_t i = 0; i < chunk.element_count; ++i) {
-        emit(absl::StrCat(TraceLine(chunk.worker, show_host, spec.function,
-                                    spec.input.At(chunk.first_element + i)),
-                          "\n"));
+        const std::string value =
+            spec.input.is_range() ? absl::StrCat(spec.input.At(chunk.first_element + i))
+                                  : spec.input.elements().Show(chunk.first_element + i);
+        emit(absl::StrCat(TraceLine(chunk.worker, show_host, spec.function, value), "\n"));
       }
     }
     if (progress.has_value()) progress->AddChunk(chunk, absl::Now());
@@ -412,7 +447,7 @@ int RunMap(const std::vector<std::string>& positional) {
 
   const absl::Time began = absl::Now();
   MapSummary summary;
-  std::vector<int64_t> values;
+  Elements values;
   if (streamed != nullptr) {
     MapStreamSpec stream_spec;
     stream_spec.function = spec.function;
@@ -421,11 +456,12 @@ int RunMap(const std::vector<std::string>& positional) {
     stream_spec.verify_fraction = spec.verify_fraction;
     // --json prints the values inside its object, so they are kept for it; otherwise each
     // run of them is printed as soon as it is in order.
-    OrderedValues in_order([&](uint64_t, absl::Span<const int64_t> run) {
+    OrderedValues in_order([&](uint64_t, const Elements& run) {
       if (json) {
-        values.insert(values.end(), run.begin(), run.end());
+        if (values.empty()) values = Elements(run.type());
+        values.Append(run);
       } else {
-        for (int64_t value : run) std::cout << value << '\n';
+        for (size_t i = 0; i < run.size(); ++i) std::cout << FormatElement(run, i) << '\n';
       }
       return absl::OkStatus();
     });
@@ -437,13 +473,15 @@ int RunMap(const std::vector<std::string>& positional) {
     if (!result.ok()) return Fail(result.status());
     summary = *std::move(result);
     const absl::Duration elapsed = absl::Now() - began;
+    absl::StatusOr<Reduction> reduce_as = reduction_for(summary);
+    if (!reduce_as.ok()) return Fail(reduce_as.status());
     if (json) {
-      std::cout << StreamedMapJson(spec.function, *reduction, summary, elapsed,
+      std::cout << StreamedMapJson(spec.function, *reduce_as, summary, elapsed,
                                    print ? &values : nullptr)
                 << std::endl;
       return kExitOk;
     }
-    std::cout << StreamedReductionLine(*reduction, spec.function, summary) << std::endl;
+    std::cout << StreamedReductionLine(*reduce_as, spec.function, summary) << std::endl;
     if (absl::GetFlag(FLAGS_stats) || summary.stats.retries > 0 ||
         summary.stats.workers_lost > 0 || summary.stats.backups > 0) {
       std::cerr << "gpool: " << StatsLine(summary) << std::endl;
@@ -454,8 +492,8 @@ int RunMap(const std::vector<std::string>& positional) {
     // Written as they come; flushed at most every few milliseconds (and whenever 64 KiB
     // gather), so the first lines show at once without a write(2) per small chunk.
     absl::Time last_flush = absl::InfinitePast();
-    auto on_values = [&](uint64_t, absl::Span<const int64_t> run) -> absl::Status {
-      if (absl::Status status = out->WriteValues(run); !status.ok()) return status;
+    auto on_values = [&](uint64_t, const Elements& run) -> absl::Status {
+      if (absl::Status status = out->WriteElements(run); !status.ok()) return status;
       const absl::Time now = absl::Now();
       if (now - last_flush < absl::Milliseconds(5)) return absl::OkStatus();
       last_flush = now;
@@ -484,13 +522,15 @@ int RunMap(const std::vector<std::string>& positional) {
     summary = *std::move(result);
   }
   const absl::Duration elapsed = absl::Now() - began;
+  absl::StatusOr<Reduction> reduce_as = reduction_for(summary);
+  if (!reduce_as.ok()) return Fail(reduce_as.status());
 
   if (json) {
-    std::cout << MapJson(spec, *reduction, summary, elapsed, print ? &values : nullptr)
+    std::cout << MapJson(spec, *reduce_as, summary, elapsed, print ? &values : nullptr)
               << std::endl;
     return kExitOk;
   }
-  emit(absl::StrCat(ReductionLine(*reduction, spec.function, spec.input, summary), "\n"));
+  emit(absl::StrCat(ReductionLine(*reduce_as, spec.function, spec.input, summary), "\n"));
   if (out.has_value()) {
     if (absl::Status flushed = out->Flush(); !flushed.ok()) {
       if (out->broken_pipe()) {
@@ -660,6 +700,7 @@ const std::vector<Command>& Commands() {
        {&absl::GetFlagReflectionHandle(FLAGS_coordinator),
         &absl::GetFlagReflectionHandle(FLAGS_values),
         &absl::GetFlagReflectionHandle(FLAGS_input),
+        &absl::GetFlagReflectionHandle(FLAGS_type),
         &absl::GetFlagReflectionHandle(FLAGS_processes),
         &absl::GetFlagReflectionHandle(FLAGS_chunksize),
         &absl::GetFlagReflectionHandle(FLAGS_verify),

@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "client/client.h"
+#include "client/chunk_fields.h"
 #include "client/client_stub.h"
 #include "client/input_source.h"
 #include "common/index_set.h"
@@ -26,6 +27,11 @@ namespace {
 // Values per MapStreamRequest: about 0.6 MiB of large integers, well within the protocol's
 // 2^18 and the 4 MiB message; enough that a message costs little next to its values.
 constexpr size_t kBatchValues = size_t{1} << 16;
+// Strings and bytes: a batch closes once it holds this many bytes (a batch of one element
+// of up to 1 MiB may exceed it), so that it stays within the 4 MiB message limit.
+constexpr uint64_t kBatchBytes = uint64_t{2} << 20;
+// The chunk size of a stream of strings or bytes when the caller leaves it to gpool.
+constexpr int64_t kTextStreamChunkSize = 256;
 
 // One streamed job's results across its attempts: each chunk once, checked against the plan
 // and its own values, and the reduction.
@@ -52,10 +58,9 @@ class StreamTally {
       return absl::DataLossError("the coordinator started the job without a chunk size");
     }
     started_ = true;
-    start_.job_id = started.job_id();
-    start_.chunk_size = static_cast<uint64_t>(started.chunk_size());
-    start_.cluster_slots = started.cluster_slots();
-    start_.job_slots = started.job_slots();
+    start_ = JobStartOf(started);
+    start_.total_elements = 0;
+    start_.num_chunks = 0;
     return absl::OkStatus();
   }
 
@@ -80,12 +85,23 @@ class StreamTally {
       }
       return false;
     }
+    const SummaryKind expected_summary = start_.output_type == ElementType::kInt64
+                                             ? SummaryKind::kInt64
+                                         : start_.output_type == ElementType::kDouble
+                                             ? SummaryKind::kDouble
+                                             : SummaryKind::kNone;
+    if (chunk.summary != expected_summary) {
+      return absl::DataLossError(absl::StrCat("chunk ", chunk.chunk_index,
+                                              " carries another summary than its ",
+                                              ElementTypeName(start_.output_type), " values'"));
+    }
     received_.Insert(chunk.chunk_index);
     attempt_.Insert(chunk.chunk_index);
     sum_ += chunk.partial_sum;
     count_ += chunk.element_count;
     min_ = count_ == chunk.element_count ? chunk.partial_min : std::min(min_, chunk.partial_min);
     max_ = count_ == chunk.element_count ? chunk.partial_max : std::max(max_, chunk.partial_max);
+    if (chunk.summary == SummaryKind::kDouble) doubles_.Merge(chunk.partial_doubles);
     ++by_worker_[{chunk.worker.host, chunk.worker.pid, chunk.worker.worker_id}];
     return true;
   }
@@ -108,6 +124,8 @@ class StreamTally {
     summary.count = count_;
     summary.min = min_;
     summary.max = max_;
+    summary.doubles = doubles_;
+    summary.doubles.count = count_;
     summary.stats = stats;
     for (const auto& [key, n] : by_worker_) {
       const auto& [host, pid, worker_id] = key;
@@ -126,6 +144,7 @@ class StreamTally {
   uint64_t count_ = 0;
   int64_t min_ = 0;
   int64_t max_ = 0;
+  DoubleStats doubles_;
   std::map<std::tuple<std::string, int64_t, std::string>, int64_t> by_worker_;
 };
 
@@ -161,8 +180,7 @@ StreamOutcome StreamOnce(MapStreamStub& stub, const v1::MapRequest& header,
   int pending = 1;
   absl::Status failure;
   StreamOutcome outcome;
-  std::vector<int64_t> batch;
-  batch.reserve(kBatchValues);
+  Elements batch(source.type());
   bool sent_values = false;
   ChunkResult chunk;
   // Stops the call: nothing more is written or read, and the job is cancelled.
@@ -181,20 +199,25 @@ StreamOutcome StreamOnce(MapStreamStub& stub, const v1::MapRequest& header,
       return absl::DataLossError("the coordinator's first message did not start the job");
     }
     for (const RawChunkResult& raw : message.results) {
-      const v1::ChunkResult& proto = raw.fields;
-      chunk.chunk_index = static_cast<uint64_t>(proto.chunk_index());
-      chunk.first_element = static_cast<uint64_t>(proto.first_element());
-      chunk.element_count = static_cast<uint64_t>(proto.element_count());
-      chunk.partial_sum = gpool::FromProto(proto.partial_sum());
-      chunk.partial_min = proto.partial_min();
-      chunk.partial_max = proto.partial_max();
-      chunk.worker = gpool::FromProto(proto.worker());
-      chunk.attempt = proto.attempt();
-      chunk.values_shared = false;
+      if (absl::Status read = ReadChunkFields(raw.fields, chunk); !read.ok()) return read;
+      if (chunk.values_shared) {
+        return absl::DataLossError(absl::StrCat(
+            "chunk ", chunk.chunk_index, " came with shared values, which a stream never offers"));
+      }
       if (!raw.values.empty()) {
-        const std::string disagreement =
-            Disagreement(Summarize(raw.values), chunk.element_count, chunk.partial_sum,
-                         chunk.partial_min, chunk.partial_max);
+        if (raw.values.type() != tally.start().output_type) {
+          return absl::DataLossError(absl::StrCat(
+              "chunk ", chunk.chunk_index, " holds ", ElementTypeName(raw.values.type()),
+              " values, not ", ElementTypeName(tally.start().output_type)));
+        }
+        std::string disagreement;
+        if (raw.values.type() == ElementType::kInt64) {
+          disagreement = Disagreement(Summarize(raw.values), chunk.element_count,
+                                      chunk.partial_sum, chunk.partial_min, chunk.partial_max);
+        } else if (raw.values.type() == ElementType::kDouble) {
+          disagreement = Disagreement(SummarizeDoubles(raw.values), chunk.element_count,
+                                      chunk.partial_doubles);
+        }
         if (!disagreement.empty()) {
           return absl::DataLossError(
               absl::StrCat("chunk ", chunk.chunk_index, " contradicts itself: ", disagreement));
@@ -203,7 +226,12 @@ StreamOutcome StreamOnce(MapStreamStub& stub, const v1::MapRequest& header,
       absl::StatusOr<bool> accepted = tally.OnChunk(chunk, raw.values.size());
       if (!accepted.ok()) return accepted.status();
       if (*accepted && on_chunk) {
-        chunk.values = raw.values.ToVector();
+        absl::StatusOr<Elements> values = raw.values.ToElements();
+        if (!values.ok()) {
+          return absl::DataLossError(absl::StrCat("chunk ", chunk.chunk_index, ": ",
+                                                  values.status().message()));
+        }
+        chunk.values = *std::move(values);
         on_chunk(chunk);
       }
     }
@@ -228,8 +256,9 @@ StreamOutcome StreamOnce(MapStreamStub& stub, const v1::MapRequest& header,
         break;
       case kWritten: {
         if (!ok || !failure.ok()) break;  // the call is over: its status says why
-        batch.clear();
-        if (absl::Status status = source.Next(kBatchValues, batch); !status.ok()) {
+        batch = Elements(source.type());
+        if (absl::Status status = source.NextElements(kBatchValues, kBatchBytes, batch);
+            !status.ok()) {
           fail(std::move(status));
           break;
         }
@@ -245,7 +274,7 @@ StreamOutcome StreamOnce(MapStreamStub& stub, const v1::MapRequest& header,
         }
         sent_values = true;
         request.Clear();
-        request.mutable_values()->mutable_values()->Add(batch.begin(), batch.end());
+        ToProto(batch, request.mutable_values());
         stream->Write(request, TagOf(kWritten));
         break;
       }
@@ -309,7 +338,12 @@ absl::StatusOr<MapSummary> Client::MapStream(
   if (absl::Status status = ValidateMapSpec(checked); !status.ok()) return status;
   v1::MapRequest header;
   header.set_function(spec.function);
-  header.set_chunk_size(spec.chunk_size);
+  // Strings and bytes: chunks of the coordinator's default (16,384 elements) would hold 1.6
+  // MB of 100-byte strings, and more of longer ones than a call carries; a smaller default
+  // keeps a chunk's call within the message limit for elements of up to ~12 KiB.
+  header.set_chunk_size(spec.chunk_size == 0 && !IsNumeric(source.type())
+                            ? kTextStreamChunkSize
+                            : spec.chunk_size);
   header.set_max_workers(spec.max_workers);
   header.set_verify_fraction(spec.verify_fraction);
   header.set_result_mode(want_values ? v1::RESULT_MODE_VALUES : v1::RESULT_MODE_SUM);

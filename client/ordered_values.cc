@@ -6,13 +6,13 @@
 namespace gpool {
 
 absl::Status OrderedValues::Add(uint64_t chunk_index, uint64_t first_element,
-                                absl::Span<const int64_t> values) {
+                                const Elements& values) {
   if (chunk_index != next_chunk_) {
     // Ahead of the next chunk (a chunk below it was delivered already and is a duplicate the
     // caller dropped): kept until the gap closes.
     Held& held = held_[chunk_index];
     held.first_element = first_element;
-    held.values.assign(values.begin(), values.end());
+    held.values = values;
     held_values_ += values.size();
     peak_held_chunks_ = std::max(peak_held_chunks_, held_.size());
     return absl::OkStatus();

@@ -16,22 +16,22 @@
 #include "absl/status/status.h"
 #include "absl/types/span.h"
 
+#include "common/elements.h"
+
 namespace gpool {
 
 class OrderedValues {
  public:
   // Gets each run of values in input order, with the position in the job's input of its
   // first one. An error it returns stops the delivery and is returned by Add.
-  using Sink = std::function<absl::Status(uint64_t first_element,
-                                          absl::Span<const int64_t> values)>;
+  using Sink = std::function<absl::Status(uint64_t first_element, const Elements& values)>;
 
   explicit OrderedValues(Sink sink) : sink_(std::move(sink)) {}
 
   // Chunk `chunk_index` (accepted once: the caller has checked it against the plan and
   // dropped duplicates) holds `values`, from `first_element` on. Delivers it, and every
   // held chunk it unblocks, when it is the next chunk; else keeps a copy.
-  absl::Status Add(uint64_t chunk_index, uint64_t first_element,
-                   absl::Span<const int64_t> values);
+  absl::Status Add(uint64_t chunk_index, uint64_t first_element, const Elements& values);
 
   // The chunk index delivery waits for: every chunk below it has been delivered.
   uint64_t next_chunk() const { return next_chunk_; }
@@ -44,7 +44,7 @@ class OrderedValues {
  private:
   struct Held {
     uint64_t first_element = 0;
-    std::vector<int64_t> values;
+    Elements values;
   };
 
   Sink sink_;

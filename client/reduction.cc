@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "common/elements.h"
 #include "common/int128.h"
 
 namespace gpool {
@@ -138,6 +139,22 @@ ExactMean ComputeMean(absl::int128 sum, uint64_t count) {
 }
 
 std::string ReductionValue(Reduction reduction, const MapSummary& summary) {
+  if (summary.job.output_type == ElementType::kDouble) {
+    switch (reduction) {
+      case Reduction::kSum:
+        return FormatDouble(summary.doubles.sum.Round());
+      case Reduction::kMin:
+        return FormatDouble(summary.doubles.min);
+      case Reduction::kMax:
+        return FormatDouble(summary.doubles.max);
+      case Reduction::kCount:
+        return absl::StrCat(summary.count);
+      case Reduction::kMean:
+        // statistics.fmean's: the correctly rounded sum over the count.
+        return FormatDouble(summary.doubles.sum.Round() / static_cast<double>(summary.count));
+    }
+  }
+  if (!IsNumeric(summary.job.output_type)) return absl::StrCat(summary.count);
   switch (reduction) {
     case Reduction::kSum: return FormatInt128(summary.sum);
     case Reduction::kMin: return absl::StrCat(summary.min);
@@ -149,6 +166,10 @@ std::string ReductionValue(Reduction reduction, const MapSummary& summary) {
     }
   }
   return FormatInt128(summary.sum);
+}
+
+bool ReductionApplies(Reduction reduction, ElementType type) {
+  return IsNumeric(type) || reduction == Reduction::kCount;
 }
 
 }  // namespace gpool

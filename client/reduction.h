@@ -38,9 +38,15 @@ struct ExactMean {
 // `count` must be positive (a job has at least one element).
 ExactMean ComputeMean(absl::int128 sum, uint64_t count);
 
-// The reduction's value as exact text: an integer, or for the mean its exact decimal when it
-// terminates, else the reduced fraction ("8/3").
+// The reduction's value as exact text. Int64 values: an integer, or for the mean its exact
+// decimal when it terminates, else the reduced fraction ("8/3"). Double values: the
+// correctly rounded sum (math.fsum's), min, max, or the mean statistics.fmean gives, in
+// shortest round-trip form. String and bytes values have only a count (ReductionApplies).
 std::string ReductionValue(Reduction reduction, const MapSummary& summary);
+
+// Whether `reduction` applies to values of `type`: every one to numbers, only count to
+// strings and bytes.
+bool ReductionApplies(Reduction reduction, ElementType type);
 
 }  // namespace gpool
 

@@ -31,7 +31,8 @@ absl::StatusOr<ChunkPlan> PlanChunks(uint64_t total_elements, int64_t requested_
 }
 
 absl::StatusOr<ChunkPlan> PlanChunks(uint64_t total_elements, int64_t requested_chunk_size,
-                                     int parallelism, ResultMode mode) {
+                                     int parallelism, ResultMode mode,
+                                     uint64_t largest_element_bytes) {
   if (total_elements == 0) {
     return absl::InvalidArgumentError("a job needs at least one element");
   }
@@ -49,6 +50,12 @@ absl::StatusOr<ChunkPlan> PlanChunks(uint64_t total_elements, int64_t requested_
                         ? DefaultChunkSize(total_elements, parallelism, mode)
                         : std::min<uint64_t>(requested_chunk_size, total_elements);
   if (mode == ResultMode::kValues) plan.chunk_size = std::min(plan.chunk_size, kMaxValuesChunkSize);
+  if (largest_element_bytes > 0) {
+    // Uniform chunks (chunk i starts at i * chunk_size), so the bound follows the largest
+    // element: no chunk holds more than kMaxChunkInputBytes, however its elements fall.
+    plan.chunk_size = std::min<uint64_t>(
+        plan.chunk_size, std::max<uint64_t>(1, kMaxChunkInputBytes / largest_element_bytes));
+  }
   plan.num_chunks = total_elements / plan.chunk_size +
                     (total_elements % plan.chunk_size != 0 ? 1 : 0);
   return plan;

@@ -54,7 +54,13 @@ absl::StatusOr<ChunkPlan> PlanChunks(uint64_t total_elements, int64_t requested_
 // As above, with the default for `mode` (DefaultChunkSize(total, parallelism, mode)), and in
 // ResultMode::kValues a requested chunk size above kMaxValuesChunkSize lowered to it.
 absl::StatusOr<ChunkPlan> PlanChunks(uint64_t total_elements, int64_t requested_chunk_size,
-                                     int parallelism, ResultMode mode);
+                                     int parallelism, ResultMode mode,
+                                     uint64_t largest_element_bytes = 0);
+
+// The most input bytes of strings or bytes one chunk holds: PlanChunks lowers the chunk size
+// of a list of such elements until its largest element's kind of chunk fits, so that the
+// chunk's call stays within the 4 MiB message limit.
+inline constexpr uint64_t kMaxChunkInputBytes = uint64_t{1} << 20;
 
 }  // namespace gpool
 

@@ -18,7 +18,10 @@ size_t EncodedSizeBound(const WorkerInfo& worker) {
                      kWidestTaggedVarint;  // pid
   size_t status = kWidestTaggedVarint + ref;  // ref, tag and length
   status += StringFieldBound(worker.address);
-  for (const std::string& function : worker.functions) status += StringFieldBound(function);
+  // Each FunctionSignature: its tag and length, the name, two enum fields.
+  for (const FunctionSignature& function : worker.functions) {
+    status += kWidestTaggedVarint + StringFieldBound(function.name) + 2 * kWidestTaggedVarint;
+  }
   status += StringFieldBound(worker.quarantine_reason);
   // slots, chunks_in_flight, chunks_done, last_heartbeat_age_ms, heartbeat_interval_ms,
   // lease_timeout_ms, faults, quarantined.

@@ -12,6 +12,8 @@
 #include "absl/time/time.h"
 #include "common/job_stats.h"
 
+#include "common/elements.h"
+
 namespace gpool {
 
 // Which worker: the coordinator's id for it, and the host and pid of its process.
@@ -26,7 +28,7 @@ struct WorkerInfo {
   WorkerIdentity ref;
   std::string address;
   int slots = 0;
-  std::vector<std::string> functions;
+  std::vector<FunctionSignature> functions;
   int chunks_in_flight = 0;
   int64_t chunks_done = 0;
   // Leaving gracefully: no new chunks, the ones in hand finish.

@@ -34,7 +34,7 @@ constexpr uint64_t kMaxSquareInputU = static_cast<uint64_t>(kMaxSquareInput);
 static_assert(kMaxSquareInputU < (uint64_t{1} << 32),
               "the kernels square with a 32x32->64-bit multiply");
 
-absl::Status Cancelled() { return absl::CancelledError("chunk cancelled by the coordinator"); }
+absl::Status Cancelled() { return internal::CancelledChunk(); }
 
 // ---- The square-sum kernels ---------------------------------------------------------------
 //
@@ -385,8 +385,9 @@ absl::StatusOr<ChunkOutput> SquareRange(int64_t start, int64_t end, ResultMode m
   absl::StatusOr<absl::int128> sum;
   if (mode == ResultMode::kValues) {
     // One pass writes the values and sums them.
-    output.values.resize(output.count);
-    sum = SquareValuesOfRange(start, end, output.values.data(), BestSquareSumKernel(), cancelled);
+    std::vector<int64_t>& values = output.values.mutable_int64s();
+    values.resize(output.count);
+    sum = SquareValuesOfRange(start, end, values.data(), BestSquareSumKernel(), cancelled);
   } else {
     sum = SumSquaresOfRange(start, end, BestSquareSumKernel(), cancelled);
   }
@@ -399,7 +400,8 @@ absl::StatusOr<ChunkOutput> SquareList(const std::vector<int64_t>& list, ResultM
                                        const CancelledFn& cancelled) {
   ChunkOutput output;
   output.count = list.size();
-  if (mode == ResultMode::kValues) output.values.reserve(list.size());
+  std::vector<int64_t>& values = output.values.mutable_int64s();
+  if (mode == ResultMode::kValues) values.reserve(list.size());
   for (uint64_t i = 0; i < list.size(); ++i) {
     if (cancelled && i % kCancelPollInterval == kCancelPollInterval - 1 && cancelled()) {
       return Cancelled();
@@ -410,7 +412,7 @@ absl::StatusOr<ChunkOutput> SquareList(const std::vector<int64_t>& list, ResultM
     output.sum += square;
     output.min = std::min(output.min, square);
     output.max = std::max(output.max, square);
-    if (mode == ResultMode::kValues) output.values.push_back(square);
+    if (mode == ResultMode::kValues) values.push_back(square);
   }
   return output;
 }
@@ -446,21 +448,7 @@ absl::StatusOr<ChunkOutput> SquareChunk(const Input& input, ResultMode mode,
 
 absl::StatusOr<ChunkOutput> MapElements(const ElementFunction& function, const Input& input,
                                         ResultMode mode, const CancelledFn& cancelled) {
-  ChunkOutput output;
-  output.count = input.size();
-  if (mode == ResultMode::kValues) output.values.reserve(output.count);
-  for (uint64_t i = 0; i < output.count; ++i) {
-    if (cancelled && i % kCancelPollInterval == kCancelPollInterval - 1 && cancelled()) {
-      return Cancelled();
-    }
-    absl::StatusOr<int64_t> value = function(input.At(i));
-    if (!value.ok()) return value.status();
-    output.sum += *value;
-    output.min = std::min(output.min, *value);
-    output.max = std::max(output.max, *value);
-    if (mode == ResultMode::kValues) output.values.push_back(*value);
-  }
-  return output;
+  return internal::MapTyped(function, ElementType::kInt64, input, mode, cancelled);
 }
 
 FunctionRegistry FunctionRegistry::WithBuiltins() {
@@ -469,39 +457,99 @@ FunctionRegistry FunctionRegistry::WithBuiltins() {
   (void)registry.RegisterChunkwise("square", SquareChunk);
   (void)registry.Register("cube", Cube);
   (void)registry.Register("identity", [](int64_t x) -> absl::StatusOr<int64_t> { return x; });
+  RegisterTypedBuiltins(registry);
   return registry;
 }
 
-absl::Status FunctionRegistry::Register(const std::string& name, ElementFunction function) {
+absl::Status FunctionRegistry::RegisterChunkwise(const FunctionSignature& signature,
+                                                 ChunkFunction function) {
   if (!function) {
-    return absl::InvalidArgumentError(absl::StrCat("function '", name, "' is empty"));
+    return absl::InvalidArgumentError(absl::StrCat("function '", signature.name, "' is empty"));
   }
-  return Add(name, [function = std::move(function)](const Input& input, ResultMode mode,
-                                                    const CancelledFn& cancelled) {
-    return MapElements(function, input, mode, cancelled);
-  });
+  return Add(signature, std::move(function));
 }
 
 absl::Status FunctionRegistry::RegisterChunkwise(const std::string& name, ChunkFunction function) {
-  if (!function) {
-    return absl::InvalidArgumentError(absl::StrCat("function '", name, "' is empty"));
-  }
-  return Add(name, std::move(function));
+  return RegisterChunkwise({name, ElementType::kInt64, ElementType::kInt64}, std::move(function));
 }
 
-absl::Status FunctionRegistry::Add(const std::string& name, ChunkFunction function) {
-  if (name.empty()) return absl::InvalidArgumentError("a function needs a name");
-  if (!functions_.emplace(name, std::move(function)).second) {
-    return absl::AlreadyExistsError(absl::StrCat("function '", name, "' is already registered"));
+absl::Status FunctionRegistry::Add(const FunctionSignature& signature, ChunkFunction function) {
+  if (signature.name.empty()) return absl::InvalidArgumentError("a function needs a name");
+  if (!functions_.emplace(signature.name, Entry{signature, std::move(function)}).second) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("function '", signature.name, "' is already registered"));
   }
   return absl::OkStatus();
 }
 
 std::vector<std::string> FunctionRegistry::Names() const {
   std::vector<std::string> names;
-  for (const auto& [name, function] : functions_) names.push_back(name);
+  for (const auto& [name, entry] : functions_) names.push_back(name);
   return names;
 }
+
+std::vector<FunctionSignature> FunctionRegistry::Signatures() const {
+  std::vector<FunctionSignature> signatures;
+  for (const auto& [name, entry] : functions_) signatures.push_back(entry.signature);
+  return signatures;
+}
+
+namespace {
+
+// Whether a function that takes `declared` elements needs `input` converted: int64 list
+// elements become doubles for a function of doubles. Strings are bytes already, and ranges
+// stay ranges.
+bool NeedsConversion(const Input& input, ElementType declared) {
+  return declared == ElementType::kDouble && !input.is_range() &&
+         input.type() == ElementType::kInt64;
+}
+
+Input AsDoubles(const Input& input) {
+  const std::vector<int64_t>& integers = input.list();
+  return Input::List(Elements::Doubles(std::vector<double>(integers.begin(), integers.end())));
+}
+
+// Checks what Run cannot trust a function with: the count, the values' type and number, and
+// the limits of string and bytes results.
+absl::Status CheckOutput(const FunctionSignature& signature, const Input& input,
+                         ResultMode mode, const ChunkOutput& output) {
+  const uint64_t expected = input.size();
+  const uint64_t expected_values = mode == ResultMode::kValues ? expected : 0;
+  if (output.count != expected || output.values.size() != expected_values ||
+      (expected_values > 0 && output.values.type() != signature.output_type)) {
+    return absl::InternalError(absl::StrCat(
+        "function '", signature.name, "' broke the chunk contract on ", input.Describe(),
+        ": count ", output.count, " and ", output.values.size(), " ",
+        ElementTypeName(output.values.type()), " values for ", expected, " elements (expected ",
+        expected_values, " ", ElementTypeName(signature.output_type), " values)"));
+  }
+  if (IsNumeric(signature.output_type) || expected_values == 0) return absl::OkStatus();
+  uint64_t total = 0;
+  const std::vector<std::string>& texts = output.values.texts();
+  for (size_t i = 0; i < texts.size(); ++i) {
+    total += texts[i].size();
+    if (texts[i].size() > kMaxElementBytes) {
+      return absl::OutOfRangeError(absl::StrCat(
+          signature.name, "(", input.DescribeSlice(i, 1), ") returned ", texts[i].size(),
+          " bytes, over the limit of ", kMaxElementBytes, " bytes (1 MiB) per element"));
+    }
+    size_t offset = 0;
+    if (signature.output_type == ElementType::kString && !IsUtf8(texts[i], &offset)) {
+      return absl::InternalError(absl::StrCat(
+          "function '", signature.name, "' returned a string that is not UTF-8 (byte ", offset,
+          ") for ", input.DescribeSlice(i, 1), "; declare its output as bytes"));
+    }
+  }
+  if (total > kMaxChunkValueBytes) {
+    return absl::OutOfRangeError(absl::StrCat(
+        "the values of ", signature.name, " over ", input.DescribeSlice(0, expected), " take ",
+        total, " bytes, over the limit of ", kMaxChunkValueBytes,
+        " bytes (3 MiB) per chunk; map it with a smaller chunk_size"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
 
 absl::StatusOr<ChunkOutput> FunctionRegistry::Run(const std::string& name, const Input& input,
                                                   ResultMode mode,
@@ -511,23 +559,27 @@ absl::StatusOr<ChunkOutput> FunctionRegistry::Run(const std::string& name, const
     return absl::NotFoundError(
         absl::StrCat("unknown function '", name, "'; available: ", absl::StrJoin(Names(), ", ")));
   }
+  const FunctionSignature& signature = it->second.signature;
   if (absl::Status status = ValidateInput(input); !status.ok()) return status;
-  absl::StatusOr<ChunkOutput> output = it->second(input, mode, cancelled);
+  if (!TakesElements(signature.input_type, input.type())) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "function ", signature.Describe(), " does not take ", ElementTypeName(input.type()),
+        " elements"));
+  }
+  absl::StatusOr<ChunkOutput> output =
+      NeedsConversion(input, signature.input_type)
+          ? it->second.function(AsDoubles(input), mode, cancelled)
+          : it->second.function(input, mode, cancelled);
   if (!output.ok()) return output;
-  // A chunk-wise function that miscounts would break "every element exactly once"
-  // downstream; catch it here, where the function is known.
-  const uint64_t expected = input.size();
-  const uint64_t expected_values = mode == ResultMode::kValues ? expected : 0;
-  if (output->count != expected || output->values.size() != expected_values) {
-    return absl::InternalError(absl::StrCat("function '", name, "' broke the chunk contract on ",
-                                            input.Describe(), ": count ", output->count, " and ",
-                                            output->values.size(), " values for ", expected,
-                                            " elements (expected ", expected_values, " values)"));
+  if (absl::Status status = CheckOutput(signature, input, mode, *output); !status.ok()) {
+    return status;
   }
   return output;
 }
 
 namespace internal {
+
+absl::Status CancelledChunk() { return absl::CancelledError("chunk cancelled by the coordinator"); }
 
 std::vector<SquareSumKernel> AvailableSquareSumKernels() {
   std::vector<SquareSumKernel> kernels = {SquareSumKernel::kScalar};

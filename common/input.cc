@@ -22,14 +22,18 @@ Input Input::Range(int64_t start, int64_t end) {
 }
 
 Input Input::List(std::vector<int64_t> values) {
+  return List(Elements::Int64s(std::move(values)));
+}
+
+Input Input::List(Elements elements) {
   Input input;
   input.is_range_ = false;
-  input.values_ = std::move(values);
+  input.elements_ = std::move(elements);
   return input;
 }
 
 uint64_t Input::size() const {
-  if (!is_range_) return values_.size();
+  if (!is_range_) return elements_.size();
   if (start_ > end_) return 0;
   // Unsigned arithmetic is exact here; the result may exceed kMaxElements for absurd ranges,
   // which ValidateInput rejects.
@@ -37,7 +41,7 @@ uint64_t Input::size() const {
 }
 
 int64_t Input::At(uint64_t index) const {
-  if (!is_range_) return values_[index];
+  if (!is_range_) return elements_.int64s()[index];
   return static_cast<int64_t>(static_cast<uint64_t>(start_) + index);
 }
 
@@ -45,12 +49,14 @@ Input Input::Slice(uint64_t first, uint64_t count) const {
   if (is_range_) {
     return Range(At(first), At(first + count - 1));
   }
-  return List(std::vector<int64_t>(values_.begin() + first, values_.begin() + first + count));
+  return List(elements_.Slice(first, count));
 }
 
 std::string Input::Describe() const {
   if (is_range_) return absl::StrCat(start_, "..", end_);
-  return absl::StrCat(values_.size(), values_.size() == 1 ? " value" : " values");
+  const size_t n = elements_.size();
+  return absl::StrCat(n, " ", elements_.type() == ElementType::kInt64 ? "" : ElementTypeName(elements_.type()),
+                      elements_.type() == ElementType::kInt64 ? "" : " ", n == 1 ? "value" : "values");
 }
 
 std::string Input::DescribeSlice(uint64_t first, uint64_t count) const {
@@ -58,7 +64,7 @@ std::string Input::DescribeSlice(uint64_t first, uint64_t count) const {
   constexpr uint64_t kValuesShown = 3;
   std::string text = absl::StrCat("list positions ", first, "..", first + count - 1, ": ");
   for (uint64_t i = 0; i < std::min(count, kValuesShown); ++i) {
-    absl::StrAppend(&text, i == 0 ? "" : ", ", values_[first + i]);
+    absl::StrAppend(&text, i == 0 ? "" : ", ", elements_.Show(first + i));
   }
   if (count > kValuesShown) absl::StrAppend(&text, ", ...");
   return text;
@@ -81,10 +87,10 @@ absl::Status ValidateInput(const Input& input) {
     }
     return absl::OkStatus();
   }
-  if (input.list().empty()) {
+  if (input.elements().empty()) {
     return absl::InvalidArgumentError("the list of values is empty; give at least one value");
   }
-  return absl::OkStatus();
+  return ValidateElements(input.elements(), "the input's");
 }
 
 absl::StatusOr<int64_t> ParseInt64(absl::string_view text, absl::string_view what) {
@@ -141,6 +147,26 @@ absl::StatusOr<std::vector<int64_t>> ParseValueList(absl::string_view text) {
     auto value = ParseInt64(item, absl::StrCat("value #", position));
     if (!value.ok()) return value.status();
     values.push_back(*value);
+  }
+  return values;
+}
+
+absl::StatusOr<std::vector<double>> ParseDoubleList(absl::string_view text) {
+  std::vector<double> values;
+  if (absl::StripAsciiWhitespace(text).empty()) {
+    return absl::InvalidArgumentError(
+        "the list of values is empty; give comma-separated numbers, e.g. --values 2.5,-1,9");
+  }
+  int position = 0;
+  for (absl::string_view item : absl::StrSplit(text, ',')) {
+    ++position;
+    double value = 0;
+    absl::string_view trimmed = absl::StripAsciiWhitespace(item);
+    if (!absl::SimpleAtod(trimmed, &value)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("value #", position, " '", trimmed, "' is not a number"));
+    }
+    values.push_back(value);
   }
   return values;
 }

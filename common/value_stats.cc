@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "common/elements.h"
 #include "common/int128.h"
 
 namespace gpool {
@@ -114,6 +115,60 @@ ValueStats Summarize(const EncodedValues& values) {
   }
   // The bytes of all pieces together are whole values (EncodedValues' contract).
   return stats;
+}
+
+DoubleStats SummarizeDoubles(const EncodedValues& values) {
+  // Few pieces (the buffers a message arrived in): copy out the value split between two.
+  DoubleStats stats;
+  char split[sizeof(double)];
+  size_t split_bytes = 0;
+  auto add = [&stats](const char* bytes, size_t n) {
+    for (size_t i = 0; i < n; ++i) {
+      double value;
+      std::memcpy(&value, bytes + i * sizeof(double), sizeof(double));
+      stats.sum.Add(value);
+      if (value < stats.min) stats.min = value;
+      if (value > stats.max) stats.max = value;
+    }
+    stats.count += n;
+  };
+  for (const EncodedValues::Piece& piece : values.pieces()) {
+    const char* data = piece.data;
+    size_t left = piece.size;
+    if (split_bytes > 0) {
+      const size_t n = std::min(left, sizeof(split) - split_bytes);
+      std::memcpy(split + split_bytes, data, n);
+      split_bytes += n;
+      data += n;
+      left -= n;
+      if (split_bytes < sizeof(split)) continue;
+      add(split, 1);
+      split_bytes = 0;
+    }
+    const size_t whole = left / sizeof(double);
+    add(data, whole);
+    split_bytes = left - whole * sizeof(double);
+    std::memcpy(split, data + whole * sizeof(double), split_bytes);
+  }
+  return stats;
+}
+
+std::string Disagreement(const DoubleStats& values, uint64_t count, const DoubleStats& reported) {
+  if (values.count != count) {
+    return absl::StrCat("it sent ", values.count, " values for ", count, " elements");
+  }
+  if (values.sum != reported.sum) {
+    return absl::StrCat("its ", values.count, " values sum to ", FormatDouble(values.sum.Round()),
+                        ", not ", FormatDouble(reported.sum.Round()), " (exactly)");
+  }
+  // NaN min/max (all values NaN) compare as equal to themselves here.
+  auto same = [](double a, double b) { return a == b || (a != a && b != b); };
+  if (values.count > 0 && (!same(values.min, reported.min) || !same(values.max, reported.max))) {
+    return absl::StrCat("its values range over ", FormatDouble(values.min), "..",
+                        FormatDouble(values.max), ", not ", FormatDouble(reported.min), "..",
+                        FormatDouble(reported.max));
+  }
+  return "";
 }
 
 std::string Disagreement(const ValueStats& values, uint64_t count, absl::int128 sum,

@@ -11,8 +11,13 @@
 
 #include "absl/numeric/int128.h"
 #include "common/encoded_values.h"
+#include "common/exact_sum.h"
 
 namespace gpool {
+
+// Which reductions a chunk's result carries: those of int64 values (ValueStats' sum, min,
+// max), of double values (DoubleStats), or none (string and bytes values).
+enum class SummaryKind { kNone, kInt64, kDouble };
 
 struct ValueStats {
   uint64_t count = 0;
@@ -37,6 +42,14 @@ ValueStats Summarize(const EncodedValues& values);
 // them; otherwise what differs, in words, e.g. "its 10 values sum to 385, not 384".
 std::string Disagreement(const ValueStats& values, uint64_t count, absl::int128 sum,
                          int64_t min, int64_t max);
+
+// The same for double values (a numeric column of type double): count, exact sum, smallest
+// and largest (NaN left out of both).
+DoubleStats SummarizeDoubles(const EncodedValues& values);
+
+// Empty when double values agree with the count and summary a worker reported for them;
+// otherwise what differs, in words.
+std::string Disagreement(const DoubleStats& values, uint64_t count, const DoubleStats& reported);
 
 }  // namespace gpool
 

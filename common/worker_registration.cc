@@ -66,14 +66,15 @@ absl::Status ValidateRegistration(const WorkerRegistration& registration) {
         " names, over the limit of ", kMaxFunctionsPerWorker));
   }
   std::set<absl::string_view> seen;
-  for (const std::string& function : registration.functions) {
-    if (absl::Status status = ValidateFunctionName(function, "RegisterWorkerRequest.functions");
+  for (const FunctionSignature& function : registration.functions) {
+    if (absl::Status status =
+            ValidateFunctionName(function.name, "RegisterWorkerRequest.functions");
         !status.ok()) {
       return status;
     }
-    if (!seen.insert(function).second) {
+    if (!seen.insert(function.name).second) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "RegisterWorkerRequest.functions names \"", function, "\" twice"));
+          "RegisterWorkerRequest.functions names \"", function.name, "\" twice"));
     }
   }
   return absl::OkStatus();

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "common/elements.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
@@ -31,7 +32,7 @@ struct WorkerRegistration {
   int64_t pid = 0;
   std::string host;
   int slots = 1;
-  std::vector<std::string> functions;
+  std::vector<FunctionSignature> functions;
   uint64_t incarnation = 0;  // random per process start
   // The most chunks the worker accepts in one RunChunks call: 1 to kMaxChunksPerCall.
   int max_chunks_per_call = 1;

@@ -13,10 +13,13 @@ namespace gpool {
 absl::Status CheckMapRequestSize(const v1::MapRequest& request, absl::StatusCode code) {
   const size_t bytes = request.ByteSizeLong();
   if (bytes <= static_cast<size_t>(kMaxMapRequestBytes)) return absl::OkStatus();
-  const std::string what =
-      request.input().has_list()
-          ? absl::StrCat(" (a list of ", request.input().list().values_size(), " values)")
-          : "";
+  std::string what;
+  if (request.input().has_list()) {
+    const v1::Elements& list = request.input().list();
+    const int count = list.int64s().values_size() + list.doubles().values_size() +
+                      list.strings().values_size() + list.blobs().values_size();
+    what = absl::StrCat(" (a list of ", count, " values)");
+  }
   return absl::Status(
       code, absl::StrCat("the Map request is ", bytes, " bytes", what, ", over the limit of ",
                          kMaxMapRequestBytes, " bytes (4 MiB messages, less 64 KiB): stream "

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 
 namespace gpool {
@@ -28,9 +29,122 @@ void SliceToProto(const Input& input, uint64_t first, uint64_t count, v1::Input*
     range->set_end(input.At(first + count - 1));
     return;
   }
-  auto* values = proto->mutable_list()->mutable_values();
-  values->Reserve(static_cast<int>(count));
-  for (uint64_t i = first; i < first + count; ++i) values->AddAlreadyReserved(input.At(i));
+  SliceToProto(input.elements(), first, count, proto->mutable_list());
+}
+
+void SliceToProto(const Elements& elements, uint64_t first, uint64_t count,
+                  v1::Elements* proto) {
+  switch (elements.type()) {
+    case ElementType::kInt64: {
+      auto* values = proto->mutable_int64s()->mutable_values();
+      const std::vector<int64_t>& from = elements.int64s();
+      values->Add(from.begin() + first, from.begin() + first + count);
+      return;
+    }
+    case ElementType::kDouble: {
+      auto* values = proto->mutable_doubles()->mutable_values();
+      const std::vector<double>& from = elements.doubles();
+      values->Add(from.begin() + first, from.begin() + first + count);
+      return;
+    }
+    case ElementType::kString:
+    case ElementType::kBytes: {
+      auto* values = elements.type() == ElementType::kString
+                         ? proto->mutable_strings()->mutable_values()
+                         : proto->mutable_blobs()->mutable_values();
+      values->Reserve(static_cast<int>(count));
+      for (uint64_t i = first; i < first + count; ++i) *values->Add() = elements.texts()[i];
+      return;
+    }
+  }
+}
+
+void ToProto(const Elements& elements, v1::Elements* proto) {
+  SliceToProto(elements, 0, elements.size(), proto);
+}
+
+Elements FromProto(const v1::Elements& proto) {
+  switch (proto.kind_case()) {
+    case v1::Elements::kInt64S:
+      return Elements::Int64s(
+          std::vector<int64_t>(proto.int64s().values().begin(), proto.int64s().values().end()));
+    case v1::Elements::kDoubles:
+      return Elements::Doubles(
+          std::vector<double>(proto.doubles().values().begin(), proto.doubles().values().end()));
+    case v1::Elements::kStrings:
+      return Elements::Strings(std::vector<std::string>(proto.strings().values().begin(),
+                                                        proto.strings().values().end()));
+    case v1::Elements::kBlobs:
+      return Elements::Blobs(
+          std::vector<std::string>(proto.blobs().values().begin(), proto.blobs().values().end()));
+    case v1::Elements::KIND_NOT_SET:
+      break;
+  }
+  return Elements();
+}
+
+ElementType FromProto(v1::ElementType type) {
+  switch (type) {
+    case v1::ELEMENT_TYPE_DOUBLE:
+      return ElementType::kDouble;
+    case v1::ELEMENT_TYPE_STRING:
+      return ElementType::kString;
+    case v1::ELEMENT_TYPE_BYTES:
+      return ElementType::kBytes;
+    default:
+      return ElementType::kInt64;
+  }
+}
+
+v1::ElementType ToProto(ElementType type) {
+  switch (type) {
+    case ElementType::kInt64:
+      return v1::ELEMENT_TYPE_INT64;
+    case ElementType::kDouble:
+      return v1::ELEMENT_TYPE_DOUBLE;
+    case ElementType::kString:
+      return v1::ELEMENT_TYPE_STRING;
+    case ElementType::kBytes:
+      return v1::ELEMENT_TYPE_BYTES;
+  }
+  return v1::ELEMENT_TYPE_UNSPECIFIED;
+}
+
+void ToProto(const FunctionSignature& signature, v1::FunctionSignature* proto) {
+  proto->set_name(signature.name);
+  proto->set_input_type(ToProto(signature.input_type));
+  proto->set_output_type(ToProto(signature.output_type));
+}
+
+absl::StatusOr<FunctionSignature> FromProto(const v1::FunctionSignature& proto) {
+  for (v1::ElementType type : {proto.input_type(), proto.output_type()}) {
+    if (type != v1::ELEMENT_TYPE_INT64 && type != v1::ELEMENT_TYPE_DOUBLE &&
+        type != v1::ELEMENT_TYPE_STRING && type != v1::ELEMENT_TYPE_BYTES) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "function '", proto.name(), "' declares element type ", static_cast<int>(type),
+          "; each type must be ELEMENT_TYPE_INT64, _DOUBLE, _STRING or _BYTES"));
+    }
+  }
+  return FunctionSignature{proto.name(), FromProto(proto.input_type()),
+                           FromProto(proto.output_type())};
+}
+
+void ToProto(const DoubleStats& stats, v1::DoubleSummary* proto) {
+  proto->set_exact_sum(stats.sum.ExactBytes());
+  proto->set_nonfinite_sum(stats.sum.nonfinite_sum());
+  proto->set_min(stats.min);
+  proto->set_max(stats.max);
+}
+
+absl::StatusOr<DoubleStats> FromProto(const v1::DoubleSummary& proto, uint64_t count) {
+  absl::StatusOr<ExactSum> sum = ExactSum::FromParts(proto.exact_sum(), proto.nonfinite_sum());
+  if (!sum.ok()) return sum.status();
+  DoubleStats stats;
+  stats.count = count;
+  stats.sum = *sum;
+  stats.min = proto.min();
+  stats.max = proto.max();
+  return stats;
 }
 
 absl::StatusOr<Input> FromProto(const v1::Input& proto) {
@@ -38,8 +152,7 @@ absl::StatusOr<Input> FromProto(const v1::Input& proto) {
     case v1::Input::kRange:
       return Input::Range(proto.range().start(), proto.range().end());
     case v1::Input::kList:
-      return Input::List(
-          std::vector<int64_t>(proto.list().values().begin(), proto.list().values().end()));
+      return Input::List(FromProto(proto.list()));
     case v1::Input::KIND_NOT_SET:
       break;
   }
@@ -109,7 +222,9 @@ void ToProto(const ClusterInfo& info, v1::ClusterInfo* proto) {
     ToProto(worker.ref, status->mutable_ref());
     status->set_address(worker.address);
     status->set_slots(worker.slots);
-    for (const std::string& function : worker.functions) status->add_functions(function);
+    for (const FunctionSignature& function : worker.functions) {
+      ToProto(function, status->add_functions());
+    }
     status->set_chunks_in_flight(worker.chunks_in_flight);
     status->set_chunks_done(worker.chunks_done);
     status->set_faults(worker.faults);
@@ -141,7 +256,10 @@ ClusterInfo FromProto(const v1::ClusterInfo& proto) {
     worker.ref = FromProto(status.ref());
     worker.address = status.address();
     worker.slots = status.slots();
-    worker.functions.assign(status.functions().begin(), status.functions().end());
+    for (const v1::FunctionSignature& function : status.functions()) {
+      worker.functions.push_back(
+          {function.name(), FromProto(function.input_type()), FromProto(function.output_type())});
+    }
     worker.chunks_in_flight = status.chunks_in_flight();
     worker.chunks_done = status.chunks_done();
     worker.faults = status.faults();

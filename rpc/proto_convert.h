@@ -22,6 +22,24 @@ void SliceToProto(const Input& input, uint64_t first, uint64_t count, v1::Input*
 // INVALID_ARGUMENT when no input is set; the result is not validated further.
 absl::StatusOr<Input> FromProto(const v1::Input& proto);
 
+void ToProto(const Elements& elements, v1::Elements* proto);
+void SliceToProto(const Elements& elements, uint64_t first, uint64_t count, v1::Elements* proto);
+// An Elements with no member set is an empty int64 column.
+Elements FromProto(const v1::Elements& proto);
+
+// ELEMENT_TYPE_UNSPECIFIED (or an unknown value) reads as int64; FunctionSignature's reader
+// refuses it.
+ElementType FromProto(v1::ElementType type);
+v1::ElementType ToProto(ElementType type);
+
+void ToProto(const FunctionSignature& signature, v1::FunctionSignature* proto);
+// INVALID_ARGUMENT for a type that is unset or unknown (naming the function).
+absl::StatusOr<FunctionSignature> FromProto(const v1::FunctionSignature& proto);
+
+void ToProto(const DoubleStats& stats, v1::DoubleSummary* proto);
+// INVALID_ARGUMENT for an exact_sum over 280 bytes.
+absl::StatusOr<DoubleStats> FromProto(const v1::DoubleSummary& proto, uint64_t count);
+
 ResultMode FromProto(v1::ResultMode mode);
 v1::ResultMode ToProto(ResultMode mode);
 

@@ -147,6 +147,9 @@ absl::Status SkipField(SliceReader& reader, uint32_t field, uint32_t type) {
   return CopyField(reader, field, type, ignored);
 }
 
+// Reads a length-delimited field's length and checks it fits; returns where it ends.
+absl::StatusOr<size_t> ReadLength(SliceReader& reader);
+
 // Reads the fields from the reader's position up to `end`, handing each tag to
 // `on_field(field, type)`, which must consume the field's value.
 template <typename OnField>
@@ -163,32 +166,114 @@ absl::Status ForEachField(SliceReader& reader, size_t end, OnField on_field) {
   return reader.position() == end ? absl::OkStatus() : Malformed("a message overruns its length");
 }
 
-// Reads one message of type Fields that ends at `end`, handing the bytes of its packed int64
+// The member of gpool.v1.Elements that holds a column of `type`, and back.
+uint32_t ColumnField(ElementType type) {
+  switch (type) {
+    case ElementType::kInt64:
+      return v1::Elements::kInt64SFieldNumber;
+    case ElementType::kDouble:
+      return v1::Elements::kDoublesFieldNumber;
+    case ElementType::kString:
+      return v1::Elements::kStringsFieldNumber;
+    case ElementType::kBytes:
+      return v1::Elements::kBlobsFieldNumber;
+  }
+  return 0;
+}
+
+std::optional<ElementType> ColumnType(uint32_t field) {
+  for (ElementType type : {ElementType::kInt64, ElementType::kDouble, ElementType::kString,
+                           ElementType::kBytes}) {
+    if (ColumnField(type) == field) return type;
+  }
+  return std::nullopt;
+}
+
+// The field of every column message (Int64s, Doubles, Strings, Blobs) that holds its values.
+constexpr uint32_t kColumnValues = 1;
+
+// Reads the gpool.v1.Elements that ends at `end` into `values`: a numeric column's packed
+// values, or a string or bytes column's encoded elements, as pieces of the buffer.
+absl::Status DecodeElements(SliceReader& reader, size_t end,
+                            const std::shared_ptr<const void>& owner, EncodedValues& values) {
+  auto append_values = [&](const char* data, size_t size) { values.Append(data, size, owner); };
+  bool have_column = false;
+  absl::Status status = ForEachField(reader, end, [&](uint32_t field, uint32_t type) {
+    const std::optional<ElementType> column = ColumnType(field);
+    if (!column.has_value() || type != kLengthDelimited) return SkipField(reader, field, type);
+    if (have_column) return Malformed("values in two columns");
+    have_column = true;
+    values.set_type(*column);
+    absl::StatusOr<size_t> column_end = ReadLength(reader);
+    if (!column_end.ok() || *column_end > end) return Malformed("bad value column");
+    if (!IsNumeric(*column)) {
+      // Kept encoded, as the elements travel on; CountTexts checks them.
+      return reader.Take(*column_end - reader.position(), append_values)
+                 ? absl::OkStatus()
+                 : Malformed("truncated value column");
+    }
+    return ForEachField(reader, *column_end, [&](uint32_t value_field, uint32_t value_type) {
+      if (value_field == kColumnValues && value_type == kLengthDelimited) {  // packed
+        uint64_t length = 0;
+        if (!reader.ReadVarint(length) || length % sizeof(int64_t) != 0 ||
+            reader.position() + length > *column_end || !reader.Take(length, append_values)) {
+          return Malformed("bad packed values");
+        }
+        return absl::OkStatus();
+      }
+      if (value_field == kColumnValues && value_type == kFixed64) {  // one value, unpacked
+        return reader.Take(sizeof(int64_t), append_values) ? absl::OkStatus()
+                                                           : Malformed("truncated value");
+      }
+      return SkipField(reader, value_field, value_type);
+    });
+  });
+  if (!status.ok()) return status;
+  if (!IsNumeric(values.type())) {
+    if (absl::Status counted = values.CountTexts(); !counted.ok()) {
+      return Malformed(counted.message());
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Reads one message of type Fields that ends at `end`, handing the values of its Elements
 // field `values_field` to `values` and parsing the other fields into `fields`.
 template <typename Fields>
 absl::Status DecodeWithValues(SliceReader& reader, size_t end, uint32_t values_field,
                               const std::shared_ptr<const void>& owner, Fields& fields,
                               EncodedValues& values) {
   std::string other_fields;  // re-encoded for protobuf to parse
-  auto append_values = [&](const char* data, size_t size) { values.Append(data, size, owner); };
   absl::Status status = ForEachField(reader, end, [&](uint32_t field, uint32_t type) {
-    if (field == values_field && type == kLengthDelimited) {  // packed
-      uint64_t length = 0;
-      if (!reader.ReadVarint(length) || length % sizeof(int64_t) != 0 ||
-          reader.position() + length > end || !reader.Take(length, append_values)) {
-        return Malformed("bad packed values");
-      }
-      return absl::OkStatus();
-    }
-    if (field == values_field && type == kFixed64) {  // one value, unpacked
-      return reader.Take(sizeof(int64_t), append_values) ? absl::OkStatus()
-                                                         : Malformed("truncated value");
+    if (field == values_field && type == kLengthDelimited) {
+      absl::StatusOr<size_t> elements_end = ReadLength(reader);
+      if (!elements_end.ok() || *elements_end > end) return Malformed("bad values");
+      return DecodeElements(reader, *elements_end, owner, values);
     }
     return CopyField(reader, field, type, other_fields);
   });
   if (!status.ok()) return status;
   if (!fields.ParseFromString(other_fields)) return Malformed("unparsable fields");
   return absl::OkStatus();
+}
+
+// The sizes of the values field of a message holding `values` (none when empty): the
+// Elements message, and the column message within it.
+struct ValuesFieldSizes {
+  size_t column = 0;    // the column message (Int64s, Doubles, Strings, Blobs)
+  size_t elements = 0;  // the Elements message
+  size_t field = 0;     // the values field with its tag and length
+};
+
+ValuesFieldSizes SizesOf(const EncodedValues& values) {
+  ValuesFieldSizes sizes;
+  if (values.empty()) return sizes;
+  sizes.column = IsNumeric(values.type())
+                     ? 1 + VarintSize(values.bytes()) + values.bytes()  // packed field
+                     : values.bytes();                                  // encoded already
+  sizes.elements = 1 + VarintSize(sizes.column) + sizes.column;
+  sizes.field = 1 + VarintSize(sizes.elements) + sizes.elements;
+  return sizes;
 }
 
 // Reads a length-delimited field's length and checks it fits; returns where it ends.
@@ -257,9 +342,7 @@ RawMessage EncodeWithValues(
   fields.reserve(messages.size());
   for (const auto& [message_fields, values] : messages) {
     fields.push_back(message_fields->SerializeAsString());
-    size_t size = fields.back().size();
-    if (!values->empty()) size += 1 + VarintSize(values->bytes()) + values->bytes();
-    message_sizes.push_back(size);
+    message_sizes.push_back(fields.back().size() + SizesOf(*values).field);
   }
   SliceWriter writer;
   writer.text() += before;
@@ -270,8 +353,15 @@ RawMessage EncodeWithValues(
     writer.text() += fields[i];
     const EncodedValues& values = *messages[i].second;
     if (!values.empty()) {
+      const ValuesFieldSizes sizes = SizesOf(values);
       AppendTag(values_field, kLengthDelimited, writer.text());
-      AppendVarint(values.bytes(), writer.text());
+      AppendVarint(sizes.elements, writer.text());
+      AppendTag(ColumnField(values.type()), kLengthDelimited, writer.text());
+      AppendVarint(sizes.column, writer.text());
+      if (IsNumeric(values.type())) {
+        AppendTag(kColumnValues, kLengthDelimited, writer.text());
+        AppendVarint(values.bytes(), writer.text());
+      }
       writer.AppendValues(values);
     }
   }

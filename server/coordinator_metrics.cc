@@ -172,8 +172,8 @@ std::vector<MetricFamily> CoordinatorMetrics::Collect() const {
       (worker.quarantined ? quarantined : worker.draining ? draining : active) += 1;
       const int worker_busy_slots = std::min(worker.chunks_in_flight, worker.slots);
       busy += worker_busy_slots;
-      for (const std::string& function : worker.functions) {
-        offered[function] += takes_chunks ? 1 : 0;
+      for (const FunctionSignature& function : worker.functions) {
+        offered[function.name] += takes_chunks ? 1 : 0;
       }
       AddSample(worker_chunks, static_cast<double>(worker.chunks_done), WorkerLabels(worker.ref));
       AddSample(worker_busy, worker_busy_slots, WorkerLabels(worker.ref));

@@ -120,7 +120,16 @@ grpc::Status CoordinatorService::RegisterWorker(grpc::ServerContext* context,
   registration.pid = request->pid();
   registration.host = request->host();
   registration.slots = request->slots();
-  registration.functions.assign(request->functions().begin(), request->functions().end());
+  for (const v1::FunctionSignature& function : request->functions()) {
+    absl::StatusOr<FunctionSignature> signature = FromProto(function);
+    if (!signature.ok()) {
+      refusals_.Warn(absl::StatusCodeToString(signature.status().code()),
+                     absl::StrCat("registration from ", context->peer(),
+                                  " refused: ", signature.status().ToString()));
+      return ToGrpcStatus(signature.status());
+    }
+    registration.functions.push_back(*std::move(signature));
+  }
   registration.incarnation = request->incarnation();
   registration.max_chunks_per_call = request->max_chunks_per_call();
   // May ask the worker that holds the address whether it is alive first: this handler's

@@ -88,6 +88,8 @@ uint64_t DispatchPolicy::CallSize(const WorkerRegistry& workers,
   // Validated at registration: at least 1.
   const uint64_t worker_limit = static_cast<uint64_t>(worker.registration.max_chunks_per_call);
   if (worker_limit == 1) return 1;
+  // A chunk of strings or bytes may take up to its bound of the message limit by itself.
+  if (job.one_chunk_per_call) return 1;
   // Fair share: the chunks not yet sent, spread over the idle slots that may run the job
   // (this worker's included), so one worker does not take the whole job while another idles.
   // With no idle slot (a pipeline call), over all of the job's slots.

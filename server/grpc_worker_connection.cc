@@ -10,6 +10,7 @@
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/support/async_unary_call.h>
 
+#include "absl/strings/str_cat.h"
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
@@ -61,7 +62,11 @@ class GrpcWorkerConnection final : public WorkerConnection,
       if (!outcomes.ok()) return done(outcomes.status());
       std::vector<ChunkReply> replies;
       replies.reserve(outcomes->size());
-      for (RawChunkOutcome& outcome : *outcomes) replies.push_back(FromRaw(std::move(outcome)));
+      for (RawChunkOutcome& outcome : *outcomes) {
+        absl::StatusOr<ChunkReply> reply = FromRaw(std::move(outcome));
+        if (!reply.ok()) return done(reply.status());
+        replies.push_back(*std::move(reply));
+      }
       done(std::move(replies));
     };
     static const std::string* const kMethod = new std::string("/gpool.v1.Worker/RunChunks");
@@ -113,15 +118,36 @@ class GrpcWorkerConnection final : public WorkerConnection,
     std::unique_ptr<grpc::ClientAsyncResponseReader<Response>> reader;
   };
 
-  static ChunkReply FromRaw(RawChunkOutcome outcome) {
+  // INTERNAL for a summary that cannot be read (a fault of the worker).
+  static absl::StatusOr<ChunkReply> FromRaw(RawChunkOutcome outcome) {
     const v1::ChunkOutcome& fields = outcome.fields;
     ChunkReply reply;
     reply.values = std::move(outcome.values);
     reply.values_shared = fields.values_shared();
-    reply.sum = FromProto(fields.partial_sum());
     reply.count = static_cast<uint64_t>(fields.element_count());
-    reply.min = fields.partial_min();
-    reply.max = fields.partial_max();
+    switch (fields.summary().kind_case()) {
+      case v1::Summary::kInt64Summary: {
+        const v1::Int64Summary& summary = fields.summary().int64_summary();
+        reply.summary = ChunkReply::SummaryKind::kInt64;
+        reply.sum = FromProto(summary.sum());
+        reply.min = summary.min();
+        reply.max = summary.max();
+        break;
+      }
+      case v1::Summary::kDoubleSummary: {
+        absl::StatusOr<DoubleStats> doubles =
+            FromProto(fields.summary().double_summary(), reply.count);
+        if (!doubles.ok()) {
+          return absl::InternalError(
+              absl::StrCat("unreadable double summary: ", doubles.status().message()));
+        }
+        reply.summary = ChunkReply::SummaryKind::kDouble;
+        reply.doubles = *std::move(doubles);
+        break;
+      }
+      case v1::Summary::KIND_NOT_SET:
+        break;
+    }
     reply.pid = fields.pid();
     return reply;
   }

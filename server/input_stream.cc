@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/chunking.h"
 #include "common/input.h"
+#include "rpc/proto_convert.h"
 #include "server/map_request.h"
 
 namespace gpool {
@@ -31,24 +32,56 @@ absl::Status InputStream::Take(const v1::MapStreamRequest& message) {
     return absl::InvalidArgumentError(
         "MapStream got values before its header; the first message must be the header");
   }
-  const auto& values = message.values().values();
-  if (values.empty() || values.size() > kMaxStreamBatchValues) {
+  Elements values = FromProto(message.values());
+  if (values.empty() || values.size() > static_cast<size_t>(kMaxStreamBatchValues)) {
     return absl::InvalidArgumentError(
         absl::StrCat("a MapStream batch holds 1 to ", kMaxStreamBatchValues, " values, got ",
                      values.size()));
   }
+  if (total_elements_ == 0) {
+    filling_ = Elements(values.type());
+  } else if (values.type() != filling_.type()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "a MapStream batch of ", ElementTypeName(values.type()), " values in a stream of ",
+        ElementTypeName(filling_.type()), " values; every batch has the stream's one type"));
+  }
+  if (absl::Status valid = ValidateElements(values, "the stream's"); !valid.ok()) return valid;
   if (total_elements_ + static_cast<uint64_t>(values.size()) > kMaxElements) {
     return absl::InvalidArgumentError(
         absl::StrCat("the input is longer than ", kMaxElements, " elements"));
   }
-  // A batch may close a segment and start the next: segments are whole chunks.
-  int index = 0;
-  while (index < values.size()) {
-    const int64_t room = segment_elements_ - static_cast<int64_t>(filling_.size());
-    const int take = static_cast<int>(std::min<int64_t>(room, values.size() - index));
-    filling_.insert(filling_.end(), values.begin() + index, values.begin() + index + take);
-    index += take;
-    if (static_cast<int64_t>(filling_.size()) == segment_elements_) CloseSegment();
+  if (IsNumeric(values.type())) {
+    // A batch may close a segment and start the next: segments are whole chunks.
+    size_t index = 0;
+    while (index < values.size()) {
+      const int64_t room = segment_elements_ - static_cast<int64_t>(filling_.size());
+      const size_t take = static_cast<size_t>(std::min<int64_t>(room, values.size() - index));
+      filling_.Append(values.Slice(index, take));
+      index += take;
+      if (static_cast<int64_t>(filling_.size()) == segment_elements_) CloseSegment();
+    }
+  } else {
+    // Strings and bytes: segments also close by bytes (at a chunk's end), and a chunk's
+    // input must fit its call.
+    std::vector<std::string>& texts = values.mutable_texts();
+    for (size_t i = 0; i < texts.size(); ++i) {
+      chunk_bytes_ += texts[i].size();
+      filling_bytes_ += texts[i].size();
+      if (chunk_bytes_ > kMaxStreamChunkInputBytes) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "chunk ", (total_elements_ + i) / static_cast<uint64_t>(chunk_size_),
+            " of the stream holds over ", kMaxStreamChunkInputBytes, " bytes of input (",
+            chunk_size_, " elements up to element #", total_elements_ + i,
+            "); give a smaller chunk_size so that a chunk's call fits the 4 MiB message limit"));
+      }
+      filling_.mutable_texts().push_back(std::move(texts[i]));
+      const bool chunk_ends = filling_.size() % static_cast<size_t>(chunk_size_) == 0;
+      if (chunk_ends) chunk_bytes_ = 0;
+      if (static_cast<int64_t>(filling_.size()) == segment_elements_ ||
+          (chunk_ends && filling_bytes_ >= kStreamSegmentBytes)) {
+        CloseSegment();
+      }
+    }
   }
   total_elements_ += static_cast<uint64_t>(values.size());
   return absl::OkStatus();
@@ -66,7 +99,7 @@ absl::Status InputStream::TakeHeader(const v1::MapRequest& header) {
   // Map's checks, on the header with a placeholder input: a header Map would refuse fails
   // here, before any value is sent.
   v1::MapRequest probe = header;
-  probe.mutable_input()->mutable_list()->add_values(0);
+  probe.mutable_input()->mutable_list()->mutable_int64s()->add_values(0);
   absl::StatusOr<JobSpec> spec = ToJobSpec(probe);
   if (!spec.ok()) return spec.status();
   if (absl::Status valid = ValidateJobSpec(*spec); !valid.ok()) return valid;
@@ -128,8 +161,10 @@ void InputStream::CloseSegment() {
   if (filling_.empty()) return;
   StreamSegment segment;
   segment.index = next_segment_++;
-  // Every segment but the last is whole.
-  segment.first_element = segment.index * static_cast<uint64_t>(segment_elements_);
+  // Segments are whole chunks (but the last).
+  segment.first_element = closed_elements_;
+  closed_elements_ += filling_.size();
+  filling_bytes_ = 0;
   segment.first_chunk = segment.first_element / static_cast<uint64_t>(chunk_size_);
   const uint64_t chunks =
       (filling_.size() + static_cast<uint64_t>(chunk_size_) - 1) / static_cast<uint64_t>(chunk_size_);
@@ -145,8 +180,11 @@ void InputStream::CloseSegment() {
     }
   }
   const bool skip = AllCompleted(segment.first_chunk, chunks);
+  // The stream has checked its chunks' bytes: the plan keeps its chunk size.
+  segment.spec.exact_chunk_size = true;
+  const ElementType type = filling_.type();
   segment.spec.input = std::make_shared<const Input>(Input::List(std::move(filling_)));
-  filling_ = {};
+  filling_ = Elements(type);
   // The client holds every chunk of it: nothing to run, and nothing to hold.
   if (!skip) ready_.push_back(std::move(segment));
 }

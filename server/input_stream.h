@@ -39,8 +39,13 @@ inline constexpr int64_t kStreamDefaultChunkSize = int64_t{1} << 14;
 inline constexpr int64_t kStreamMaxSumChunkSize = int64_t{1} << 20;
 // Elements per segment, rounded down to whole chunks (at least one chunk).
 inline constexpr int64_t kStreamSegmentElements = int64_t{1} << 20;
-// Values per MapStreamRequest batch: 2^18 values are at most 2.6 MiB as sint64.
+// Values per MapStreamRequest batch: 2^18 numbers are 2 MiB.
 inline constexpr int kMaxStreamBatchValues = 1 << 18;
+// A segment of strings or bytes also closes (at the end of a chunk) once it holds this many
+// bytes, so that the segments held stay small whatever the elements' size.
+inline constexpr uint64_t kStreamSegmentBytes = uint64_t{16} << 20;
+// The most input bytes one chunk of a stream may hold: its call must fit 4 MiB.
+inline constexpr uint64_t kMaxStreamChunkInputBytes = uint64_t{3} << 20;
 // Segments in flight: at least kMinSegmentsInFlight, enough for 4 chunks per slot of the
 // job, at most kMaxSegmentsInFlight (so at most 17 segments, 136 MiB, held per stream).
 inline constexpr int kMinSegmentsInFlight = 4;
@@ -112,7 +117,10 @@ class InputStream {
   uint64_t max_completed_ = 0;
   bool any_completed_ = false;
 
-  std::vector<int64_t> filling_;  // the segment being filled
+  Elements filling_;  // the segment being filled
+  uint64_t filling_bytes_ = 0;   // of its strings or bytes
+  uint64_t chunk_bytes_ = 0;     // of the chunk being filled
+  uint64_t closed_elements_ = 0;  // in the segments closed so far
   std::deque<StreamSegment> ready_;
   uint64_t next_segment_ = 0;
   uint64_t total_elements_ = 0;

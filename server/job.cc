@@ -55,7 +55,17 @@ std::optional<absl::Status> RunLost(Job& job, uint64_t chunk_index,
 
 std::string Contradiction(const ChunkReply& reply) {
   if (reply.values.empty()) return "";
-  return Disagreement(Summarize(reply.values), reply.count, reply.sum, reply.min, reply.max);
+  switch (reply.values.type()) {
+    case ElementType::kInt64:
+      if (reply.summary != ChunkReply::SummaryKind::kInt64) return "int64 values without their summary";
+      return Disagreement(Summarize(reply.values), reply.count, reply.sum, reply.min, reply.max);
+    case ElementType::kDouble:
+      if (reply.summary != ChunkReply::SummaryKind::kDouble) return "double values without their summary";
+      return Disagreement(SummarizeDoubles(reply.values), reply.count, reply.doubles);
+    default:
+      // Strings and bytes have no summary; the count is checked against the plan.
+      return "";
+  }
 }
 
 absl::Status CallFailure(const absl::StatusOr<std::vector<ChunkReply>>& replies,
@@ -145,9 +155,24 @@ Job::Job(uint64_t sequence_in, JobSpec spec_in, ResultWindow window_in, absl::Ti
   dispatch.max_workers = spec.max_workers;
 }
 
-absl::StatusOr<JobEvent> Job::Plan(int cluster_slots, int job_slots) {
+absl::StatusOr<JobEvent> Job::Plan(int cluster_slots, int job_slots,
+                                   const FunctionSignature& function) {
+  if (!TakesElements(function.input_type, spec.input->type())) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "function ", function.Describe(), " does not take ", ElementTypeName(spec.input->type()),
+        " elements, and the job's input is ", ElementTypeName(spec.input->type()),
+        ": give it ", ElementTypeName(function.input_type), " elements (gpool map --type ",
+        ElementTypeName(function.input_type), ")"));
+  }
+  signature = function;
+  dispatch.one_chunk_per_call =
+      !IsNumeric(function.input_type) || !IsNumeric(function.output_type) ||
+      !IsNumeric(spec.input->type());
   absl::StatusOr<ChunkPlan> plan =
-      PlanChunks(spec.input->size(), spec.chunk_size, job_slots, spec.mode);
+      PlanChunks(spec.input->size(), spec.chunk_size, job_slots, spec.mode,
+                 spec.input->is_range() || spec.exact_chunk_size
+                     ? 0
+                     : spec.input->elements().LargestElementBytes());
   if (!plan.ok()) return plan.status();
   IndexSet already_done;
   for (const auto& [first, last] : spec.completed_chunks) {
@@ -167,6 +192,8 @@ absl::StatusOr<JobEvent> Job::Plan(int cluster_slots, int job_slots) {
   event.plan.num_chunks = plan->num_chunks;
   event.plan.cluster_slots = cluster_slots;
   event.plan.job_slots = job_slots;
+  event.plan.input_type = function.input_type;
+  event.plan.output_type = function.output_type;
   return event;
 }
 
@@ -181,6 +208,20 @@ std::string Job::CheckReply(uint64_t chunk_index, const ChunkReply& reply,
     return absl::StrCat("it answered ", reply.count, " elements and ", reply.values.size(),
                         reply.values_shared ? " (+ shared)" : "", " values for a chunk of ",
                         expected, " elements");
+  }
+  if (expected_in_reply > 0 && reply.values.type() != signature.output_type) {
+    return absl::StrCat("it answered ", ElementTypeName(reply.values.type()), " values for ",
+                        signature.Describe());
+  }
+  const ChunkReply::SummaryKind expected_summary =
+      signature.output_type == ElementType::kInt64    ? ChunkReply::SummaryKind::kInt64
+      : signature.output_type == ElementType::kDouble ? ChunkReply::SummaryKind::kDouble
+                                                      : ChunkReply::SummaryKind::kNone;
+  if (reply.summary != expected_summary) {
+    return absl::StrCat("its summary is not the one of ", signature.Describe(), "'s results");
+  }
+  if (reply.values_shared && !IsNumeric(signature.output_type)) {
+    return "it answered values_shared for string or bytes values";
   }
   if (reply.values_shared && !spec.shared_values.has_value()) {
     return "it answered values_shared for a job that offered no shared buffer";
@@ -207,6 +248,8 @@ JobEvent Job::ChunkEvent(uint64_t chunk_index, ChunkReply reply, const std::stri
   chunk.sum = reply.sum;
   chunk.min = reply.min;
   chunk.max = reply.max;
+  chunk.doubles = std::move(reply.doubles);
+  chunk.summary = reply.summary;
   chunk.worker_id = worker_id;
   chunk.worker_pid = reply.pid;
   chunk.attempt = attempt;

@@ -51,6 +51,9 @@ struct JobSpec {
   // Resuming: chunk index ranges [first, last] the client already holds; they are not run.
   // Requires chunk_size > 0.
   std::vector<std::pair<uint64_t, uint64_t>> completed_chunks;
+  // A segment of a MapStream: chunk_size is used as it is, not lowered for large strings or
+  // bytes (the stream numbers chunks by it, and has checked their bytes itself).
+  bool exact_chunk_size = false;
   // kValues only: the client's shared-memory buffer, which workers on its host write values
   // to instead of sending them (common/shared_values.h).
   std::optional<SharedValuesRef> shared_values;
@@ -77,6 +80,8 @@ absl::Status ValidateJobSpec(const JobSpec& spec);
 // What the dispatch policy knows of one job: plain data.
 struct JobDispatchState {
   std::string function;
+  // Strings or bytes in or out: each call carries one chunk (see PlanChunks' byte bound).
+  bool one_chunk_per_call = false;
   int max_workers = 0;  // 0: no limit
   // Workers given its chunks and not lost since: what its worker limit counts.
   std::set<std::string> workers_used;
@@ -110,10 +115,13 @@ struct RunOutcome {
 struct Job {
   Job(uint64_t sequence, JobSpec spec, ResultWindow window, absl::Time submitted);
 
-  // Plans the job's chunks for `job_slots` slots (Pool's default chunk size follows them).
-  // INVALID_ARGUMENT when the completed chunks it was resubmitted with lie beyond the plan.
-  // Returns the kStarted event to push.
-  absl::StatusOr<JobEvent> Plan(int cluster_slots, int job_slots);
+  // Plans the job's chunks for `job_slots` slots (Pool's default chunk size follows them) of
+  // workers that offer `function` (the job's function, with its types). INVALID_ARGUMENT
+  // when the function does not take the job's elements (naming both types), or the
+  // completed chunks it was resubmitted with lie beyond the plan. Returns the kStarted event
+  // to push.
+  absl::StatusOr<JobEvent> Plan(int cluster_slots, int job_slots,
+                                const FunctionSignature& function);
 
   // Why `reply` for `chunk_index` cannot be right (the wrong number of elements or values,
   // values in a buffer the job never offered, or `contradiction`, how its values disagree
@@ -206,6 +214,8 @@ struct Job {
   const absl::Time submitted;
   // The plan and every chunk's state; set by Plan.
   std::optional<ChunkTable> chunks;
+  // The function's types, once planned.
+  FunctionSignature signature;
   JobDispatchState dispatch;
   // Results pushed to the stream and not yet taken by the client.
   ResultWindow window;

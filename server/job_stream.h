@@ -16,7 +16,10 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/elements.h"
+#include "common/exact_sum.h"
 #include "common/job_stats.h"
+#include "common/value_stats.h"
 #include "server/worker_connection.h"
 
 namespace gpool {
@@ -28,6 +31,9 @@ struct JobPlanInfo {
   uint64_t num_chunks = 0;
   int cluster_slots = 0;
   int job_slots = 0;
+  // The function's types.
+  ElementType input_type = ElementType::kInt64;
+  ElementType output_type = ElementType::kInt64;
 };
 
 struct ChunkDelivery {
@@ -39,9 +45,12 @@ struct ChunkDelivery {
   // When this result came, every chunk of the job not yet done was running (none waited for
   // dispatch or retry): the job's end is near, and the stream may hold this result for it.
   bool tail = false;
+  // The values' reductions: int64 outputs in sum, min and max, double outputs in doubles.
+  SummaryKind summary = SummaryKind::kNone;
   absl::int128 sum = 0;
   int64_t min = 0;
   int64_t max = 0;
+  DoubleStats doubles;
   std::string worker_id;
   std::string worker_host;
   int64_t worker_pid = 0;

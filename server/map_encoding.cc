@@ -12,9 +12,14 @@ RawChunkResult ToOutgoing(ChunkDelivery& delivery) {
   chunk.set_chunk_index(static_cast<int64_t>(delivery.chunk_index));
   chunk.set_first_element(static_cast<int64_t>(delivery.first_element));
   chunk.set_element_count(static_cast<int64_t>(delivery.element_count));
-  gpool::ToProto(delivery.sum, chunk.mutable_partial_sum());
-  chunk.set_partial_min(delivery.min);
-  chunk.set_partial_max(delivery.max);
+  if (delivery.summary == SummaryKind::kInt64) {
+    v1::Int64Summary* summary = chunk.mutable_summary()->mutable_int64_summary();
+    gpool::ToProto(delivery.sum, summary->mutable_sum());
+    summary->set_min(delivery.min);
+    summary->set_max(delivery.max);
+  } else if (delivery.summary == SummaryKind::kDouble) {
+    gpool::ToProto(delivery.doubles, chunk.mutable_summary()->mutable_double_summary());
+  }
   chunk.mutable_worker()->set_worker_id(delivery.worker_id);
   chunk.mutable_worker()->set_host(delivery.worker_host);
   chunk.mutable_worker()->set_pid(delivery.worker_pid);
@@ -33,6 +38,8 @@ v1::JobStarted StartedOf(const JobPlanInfo& plan, uint64_t coordinator_incarnati
   started.set_cluster_slots(plan.cluster_slots);
   started.set_job_slots(plan.job_slots);
   started.set_coordinator_incarnation(coordinator_incarnation);
+  started.set_input_type(ToProto(plan.input_type));
+  started.set_output_type(ToProto(plan.output_type));
   return started;
 }
 

@@ -127,6 +127,9 @@ absl::StatusOr<std::variant<RegistrationGrant, AddressHolder>> Scheduler::TryReg
           "RegisterWorkerRequest.address ", registration.address, " is this coordinator's own "
           "address (", coordinator_address_, "); give the address the worker itself serves on"));
     }
+    if (absl::Status status = registry_.CheckSignatures(registration); !status.ok()) {
+      return status;
+    }
     absl::StatusOr<std::variant<AddressReplacement, AddressHolder>> claim =
         registry_.ClaimAddress(registration, answer, options_.max_workers);
     if (!claim.ok()) return claim.status();
@@ -462,7 +465,9 @@ bool Scheduler::TryPlanLocked(Job& job) {
   if (job.chunks.has_value()) return true;
   if (!registry_.AnyAccepts(job.spec.function)) return false;
   const auto [cluster_slots, job_slots] = DispatchPolicy::SlotsFor(registry_, job.dispatch);
-  absl::StatusOr<JobEvent> started = job.Plan(cluster_slots, job_slots);
+  // Every worker offers the function with the same types (WorkerRegistry::CheckSignatures).
+  absl::StatusOr<JobEvent> started =
+      job.Plan(cluster_slots, job_slots, *registry_.SignatureOf(job.spec.function));
   if (!started.ok()) {
     FinishJobLocked(job, started.status());
     return false;

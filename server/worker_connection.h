@@ -49,10 +49,15 @@ struct ChunkReply {
   Values values;  // Empty in ResultMode::kSum, and when values_shared.
   // The worker wrote the values to the job's shared-memory buffer instead.
   bool values_shared = false;
-  absl::int128 sum = 0;
   uint64_t count = 0;
+  // The reductions the worker reported, by the kind of its summary: int64 (sum, min, max),
+  // double (doubles), or none (string and bytes results).
+  using SummaryKind = gpool::SummaryKind;
+  SummaryKind summary = SummaryKind::kNone;
+  absl::int128 sum = 0;
   int64_t min = 0;
   int64_t max = 0;
+  DoubleStats doubles;
   int64_t pid = 0;
 };
 

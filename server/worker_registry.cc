@@ -26,8 +26,14 @@ void RegisteredWorker::CallEnded(uint64_t job_sequence,
 }
 
 bool RegisteredWorker::Offers(const std::string& function) const {
-  const auto& functions = registration.functions;
-  return std::find(functions.begin(), functions.end(), function) != functions.end();
+  return Signature(function) != nullptr;
+}
+
+const FunctionSignature* RegisteredWorker::Signature(const std::string& function) const {
+  for (const FunctionSignature& signature : registration.functions) {
+    if (signature.name == function) return &signature;
+  }
+  return nullptr;
 }
 
 std::string RegisteredWorker::Label() const {
@@ -97,7 +103,10 @@ RegisteredWorker& WorkerRegistry::Add(const WorkerRegistration& registration,
   LogInfo(absl::StrCat("worker ", worker.worker_id, " registered: ", registration.address,
                        " host=", registration.host, " pid=", registration.pid,
                        " slots=", registration.slots, " functions=",
-                       absl::StrJoin(registration.functions, ",")));
+                       absl::StrJoin(registration.functions, ",",
+                                     [](std::string* out, const FunctionSignature& function) {
+                                       out->append(function.Describe());
+                                     })));
   auto [it, inserted] = workers_.emplace(worker.worker_id, std::move(worker));
   Regrant();
   it->second.heartbeat_interval = granted_interval_;
@@ -195,9 +204,35 @@ bool WorkerRegistry::AnyAccepts(const std::string& function) const {
 std::vector<std::string> WorkerRegistry::AvailableFunctions() const {
   std::set<std::string> names;
   for (const auto& [id, worker] : workers_) {
-    names.insert(worker.registration.functions.begin(), worker.registration.functions.end());
+    for (const FunctionSignature& function : worker.registration.functions) {
+      names.insert(function.name);
+    }
   }
   return std::vector<std::string>(names.begin(), names.end());
+}
+
+std::optional<FunctionSignature> WorkerRegistry::SignatureOf(const std::string& function) const {
+  for (const auto& [id, worker] : workers_) {
+    if (const FunctionSignature* signature = worker.Signature(function)) return *signature;
+  }
+  return std::nullopt;
+}
+
+absl::Status WorkerRegistry::CheckSignatures(const WorkerRegistration& registration) const {
+  for (const FunctionSignature& function : registration.functions) {
+    for (const auto& [id, worker] : workers_) {
+      // A worker registering again at its own address replaces itself.
+      if (worker.registration.address == registration.address) continue;
+      const FunctionSignature* registered = worker.Signature(function.name);
+      if (registered != nullptr && *registered != function) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "this worker offers ", function.Describe(), ", but worker ", worker.Label(),
+            " offers ", registered->Describe(),
+            "; every worker of a cluster must offer a function with the same types"));
+      }
+    }
+  }
+  return absl::OkStatus();
 }
 
 int WorkerRegistry::TotalSlots() const {

@@ -65,6 +65,8 @@ struct RegisteredWorker {
   void CallEnded(uint64_t job_sequence, const std::vector<std::pair<uint64_t, int>>& chunks);
 
   bool Offers(const std::string& function) const;
+  // The worker's signature of `function`; null when it does not offer it.
+  const FunctionSignature* Signature(const std::string& function) const;
   // May take new chunks of `function`: offers it, is not draining and not quarantined.
   bool Accepts(const std::string& function) const {
     return !draining && !quarantined && Offers(function);
@@ -150,6 +152,12 @@ class WorkerRegistry {
   bool AnyAccepts(const std::string& function) const;
   // Every function some registered worker offers, sorted, without repeats.
   std::vector<std::string> AvailableFunctions() const;
+  // The types of `function`, as the registered workers offer it (all alike: see
+  // CheckSignatures); nullopt when none offers it.
+  std::optional<FunctionSignature> SignatureOf(const std::string& function) const;
+  // FAILED_PRECONDITION when `registration` offers a function with other types than a
+  // registered worker (at another address) does, naming both signatures and that worker.
+  absl::Status CheckSignatures(const WorkerRegistration& registration) const;
   int TotalSlots() const;
 
   HeartbeatGrant CurrentGrant() const;

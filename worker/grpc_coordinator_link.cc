@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "rpc/grpc_status.h"
+#include "rpc/proto_convert.h"
 
 namespace gpool {
 namespace {
@@ -53,7 +54,9 @@ absl::StatusOr<RegistrationGrant> GrpcCoordinatorLink::Register(
   request.set_pid(registration.pid);
   request.set_host(registration.host);
   request.set_slots(registration.slots);
-  for (const std::string& function : registration.functions) request.add_functions(function);
+  for (const FunctionSignature& function : registration.functions) {
+    ToProto(function, request.add_functions());
+  }
   request.set_incarnation(registration.incarnation);
   request.set_max_chunks_per_call(registration.max_chunks_per_call);
   v1::RegisterWorkerResponse response;

@@ -172,10 +172,10 @@ int RunWorker(const WorkerDaemonOptions& options, FunctionRegistry registry) {
   registration.host = host_name;
   registration.slots = options.slots;
   registration.max_chunks_per_call = options.max_chunks_per_call;
-  registration.functions = executor.registry().Names();
+  registration.functions = executor.registry().Signatures();
   registration.incarnation = *incarnation;
   LogInfo(absl::StrCat("serving on ", registration.address, " with ", options.slots,
-                       " slot(s), functions ", absl::StrJoin(registration.functions, ","),
+                       " slot(s), functions ", absl::StrJoin(executor.registry().Names(), ","),
                        "; coordinator ", coordinator,
                        transport.secure() ? " over mutual TLS" : " in plain text"));
   GrpcCoordinatorLink link(coordinator, transport);

@@ -245,10 +245,11 @@ void WorkerService::RunInSlot(RunCall* call, const ChunkWork& work) {
   const bool values_shared =
       WriteShared(work.mode, work.shared_values.has_value() ? &*work.shared_values : nullptr,
                   outputs, work.first_elements);
+  const ElementType output_type = executor_->registry().Find(work.function)->output_type;
   std::vector<RawChunkOutcome> outcomes;
   outcomes.reserve(outputs.size());
   for (ChunkOutput& output : outputs) {
-    outcomes.push_back(ToOutcome(std::move(output), values_shared));
+    outcomes.push_back(ToOutcome(std::move(output), output_type, values_shared));
   }
   call->Answer(EncodeRunChunksResponse(outcomes), grpc::Status::OK);
 }
@@ -268,7 +269,20 @@ bool WorkerService::WriteShared(ResultMode mode, const v1::SharedValues* shared_
   std::vector<SharedValuesWriter::Span> spans;
   spans.reserve(outputs.size());
   for (size_t i = 0; i < outputs.size(); ++i) {
-    spans.push_back({first_elements[i], outputs[i].values.data(), outputs[i].values.size()});
+    const Elements& values = outputs[i].values;
+    // The file holds 8-byte words: an int64's, or a double's bits.
+    const int64_t* words;
+    switch (values.type()) {
+      case ElementType::kInt64:
+        words = values.int64s().data();
+        break;
+      case ElementType::kDouble:
+        words = reinterpret_cast<const int64_t*>(values.doubles().data());
+        break;
+      default:
+        return false;  // strings and bytes always travel in the response
+    }
+    spans.push_back({first_elements[i], words, values.size()});
   }
   absl::Status written = shared->Write(spans);
   if (!written.ok()) {
@@ -280,18 +294,24 @@ bool WorkerService::WriteShared(ResultMode mode, const v1::SharedValues* shared_
   return true;
 }
 
-RawChunkOutcome WorkerService::ToOutcome(ChunkOutput output, bool values_shared) const {
+RawChunkOutcome WorkerService::ToOutcome(ChunkOutput output, ElementType output_type,
+                                         bool values_shared) const {
   RawChunkOutcome outcome;
   if (values_shared) {
     outcome.fields.set_values_shared(true);
-    output.values.clear();
+  } else {
+    // Numbers stay in the function's own buffer until gRPC has sent them.
+    outcome.values = EncodedValues::Own(std::move(output.values));
   }
-  // The values stay in the function's own buffer until gRPC has sent them.
-  outcome.values = EncodedValues::Own(std::move(output.values));
-  ToProto(output.sum, outcome.fields.mutable_partial_sum());
+  if (output_type == ElementType::kInt64) {
+    v1::Int64Summary* summary = outcome.fields.mutable_summary()->mutable_int64_summary();
+    ToProto(output.sum, summary->mutable_sum());
+    summary->set_min(output.min);
+    summary->set_max(output.max);
+  } else if (output_type == ElementType::kDouble) {
+    ToProto(output.doubles, outcome.fields.mutable_summary()->mutable_double_summary());
+  }
   outcome.fields.set_element_count(static_cast<int64_t>(output.count));
-  outcome.fields.set_partial_min(output.min);
-  outcome.fields.set_partial_max(output.max);
   outcome.fields.set_pid(pid_);
   return outcome;
 }

@@ -77,7 +77,8 @@ class WorkerService final : public v1::Worker::Service {
                    const std::vector<ChunkOutput>& outputs,
                    const std::vector<uint64_t>& first_elements) const;
   // The outcome of one chunk: its values, unless they went to the client's buffer.
-  RawChunkOutcome ToOutcome(ChunkOutput output, bool values_shared) const;
+  RawChunkOutcome ToOutcome(ChunkOutput output, ElementType output_type,
+                            bool values_shared) const;
 
   bool IdleLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return calls_in_progress_ == 0; }
 
