@@ -182,25 +182,6 @@ def exact_sum_to_double(units, nonfinite_sum=0.0):
         return math.inf if units > 0 else -math.inf
 
 
-def fill_summary(summary, element_type, values):
-    """Sets `summary` (a Summary message) for `values` of `element_type`; nothing for string
-    and bytes. OverflowError if an int64 sum does not fit in 128 bits (it cannot)."""
-    if element_type == INT64:
-        total, smallest, largest = int64_summary(values)
-        message = summary.int64_summary
-        _common.int_to_int128(total, message.sum)
-        message.min, message.max = smallest, largest
-        summary.int64_summary.SetInParent()
-    elif element_type == DOUBLE:
-        exact, nonfinite, smallest, largest = double_summary(values)
-        message = summary.double_summary
-        message.SetInParent()
-        message.exact_sum = encode_exact_sum(exact)
-        message.nonfinite_sum = nonfinite
-        message.min, message.max = smallest, largest
-    return summary
-
-
 def summary_agrees(summary, element_type, values):
     """Whether a Summary message is the one `values` have (what a client checks)."""
     kind = summary.WhichOneof("kind")
