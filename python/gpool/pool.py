@@ -206,6 +206,15 @@ def _in_order(chunks):
             yield from values
 
 
+def _flatten(batches):
+    """The values of lists; closing it closes `batches` (and so cancels its job)."""
+    try:
+        for values in batches:
+            yield from values
+    finally:
+        batches.close()
+
+
 def _as_they_come(chunks):
     for _, values, _ in chunks:
         yield from values
@@ -466,8 +475,7 @@ class Pool:
             raise ValueError("Chunksize must be 1+, not {0:n}".format(chunksize))
         name = registry.name_of(func)
         if name is None:
-            return itertools.chain.from_iterable(
-                self._pickled_results(func, iterable, chunksize, ordered, star))
+            return _flatten(self._pickled_results(func, iterable, chunksize, ordered, star))
         if star:
             iterable = _single_arguments(iterable)
         return self._typed_results(name, iterable, chunksize, ordered)

@@ -186,3 +186,12 @@ def test_map_lambdaWithoutPythonWorkers_raisesPoolErrorSayingWhy(bin_dir, cluste
     with Pool(address=cluster.address) as pool:
         with pytest.raises(gpool.PoolError, match="runs on Python workers"):
             pool.map(lambda x: x, [1])
+
+
+def test_imap_lambdaReaderStopsEarly_jobIsCancelled(mixed):
+    from conftest import wait_until
+    cluster, pool, _, _ = mixed
+    results = pool.imap(lambda x: x + 1, range(10 ** 5), chunksize=10)
+    assert [next(results) for _ in range(5)] == [1, 2, 3, 4, 5]
+    results.close()
+    wait_until("the abandoned job is gone", lambda: not cluster.info().jobs, 10)
