@@ -25,7 +25,7 @@ build_packages=(cmake ninja-build g++ pkg-config libgrpc++-dev protobuf-compiler
 #   nlohmann-json3-dev: the CLI's --json output is checked with an independent parser;
 #   python3 + python3-grpcio + python3-protobuf: the Python examples (Debian's /usr/bin/python3);
 #   python3-pytest: the gpool package's tests (python/tests); python3-setuptools: its build
-#   step (python/setup.py);
+#   step (python/setup.py); python3-cloudpickle: its Pool sends lambdas and closures by value;
 #   iproute2: the network-partition tests (`ip netns`);
 #   docker.io, docker-compose, debootstrap, git: the compose smoke test and the fresh-machine
 #   test (a Docker engine, the debian:bookworm base image built with debootstrap, a clean
@@ -35,7 +35,8 @@ build_packages=(cmake ninja-build g++ pkg-config libgrpc++-dev protobuf-compiler
 #   prometheus (2.42: the server and promtool): the metrics tests scrape a real cluster with
 #   it and check /metrics and deploy/prometheus/ with promtool.
 test_packages=(libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev
-               python3 python3-grpcio python3-protobuf python3-pytest python3-setuptools iproute2
+               python3 python3-grpcio python3-protobuf python3-pytest python3-setuptools
+               python3-cloudpickle iproute2
                docker.io docker-compose debootstrap git
                clang libclang-rt-14-dev libfuzzer-14-dev prometheus)
 # Installed only when their program is missing, as "program package": the Helm chart's check
@@ -56,7 +57,7 @@ test_programs=("ctest cmake" "grpc_python_plugin protobuf-compiler-grpc" "/usr/b
 # The Python modules the Python tests import that are not the standard library's, and their
 # packages. Every import of examples/python is compared with this list (check_python_modules).
 python_modules=("grpc python3-grpcio" "google.protobuf python3-protobuf" "pytest python3-pytest"
-                "setuptools python3-setuptools")
+                "setuptools python3-setuptools" "cloudpickle python3-cloudpickle")
 
 packages=("${build_packages[@]}")
 programs=("${build_programs[@]}")

@@ -2,12 +2,22 @@
 """A gpool client in Python, written only against proto/gpool.proto.
 
 Runs a map job on a running cluster through the streaming Map RPC, checks the stream (one
-JobStarted, each chunk index exactly once, then JobFinished), reduces the chunk sums exactly
-and prints what the C++ CLI prints:
+JobStarted, each chunk index exactly once, then JobFinished), reduces the chunk summaries
+exactly and prints what the C++ CLI prints:
 
     $ /usr/bin/python3 client.py --coordinator 127.0.0.1:50051
     Number of cores available equals 4
     The sum of the square of the first 5000 integers is 41679167500
+
+Elements are typed (gpool.proto, Elements): --list takes int64s, or with --type double or
+string, doubles or strings. A double result's sum is the exact sum correctly rounded (as
+math.fsum gives it), whatever the chunking; string and bytes results have no sum, and --print
+writes every value in input order (strings as lines, bytes as lowercase hex):
+
+    $ /usr/bin/python3 client.py --function upper --type string --list gpool,map --print
+    Number of cores available equals 4
+    GPOOL
+    MAP
 
 Exit codes (the CLI's): 0 ok, 1 the job failed on the cluster or the stream broke the
 protocol, 2 bad usage or input, 3 coordinator unreachable, no worker offering the function, or
@@ -21,6 +31,7 @@ import sys
 
 import gpool_common
 from gpool_common import EXIT_BAD_INPUT, EXIT_JOB_FAILED, EXIT_OK, EXIT_UNAVAILABLE, fail
+from gpool import elements  # noqa: E402  (gpool_common put the package on the path)
 
 PROGRAM = "client.py"
 
@@ -42,6 +53,12 @@ def parse_args(argv):
                         help="inclusive range A..B to map over (default: 1..5000)")
     inputs.add_argument("--list", default=None,
                         help="comma-separated values to map over instead, e.g. 3,-7,12")
+    parser.add_argument("--type", choices=("int64", "double", "string"), default="int64",
+                        help="the type of the --list values (default int64)")
+    parser.add_argument("--print", action="store_true",
+                        help="print every result in input order (implies "
+                             "--result_mode=values); for string and bytes results, which "
+                             "have no sum, instead of the sum line")
     parser.add_argument("--chunksize", type=int, default=0,
                         help="elements per chunk; 0 = Pool's rule ceil(len / (4 * slots))")
     parser.add_argument("--processes", type=int, default=0,
@@ -72,15 +89,20 @@ def parse_args(argv):
         fail(PROGRAM, "--chunksize and --processes must be >= 0", EXIT_BAD_INPUT)
     if args.timeout <= 0 or args.connect_timeout <= 0:
         fail(PROGRAM, "--timeout and --connect_timeout must be positive", EXIT_BAD_INPUT)
+    if args.type != "int64" and args.list is None:
+        fail(PROGRAM, f"--type {args.type} needs --list (a range is int64)", EXIT_BAD_INPUT)
+    if args.print:
+        args.result_mode = "values"
     return args
 
 
 class JobInput:
     """The job's elements: a range travels as bounds, a list as values (never expanded)."""
 
-    def __init__(self, range_bounds=None, values=None):
+    def __init__(self, range_bounds=None, values=None, element_type=elements.INT64):
         self.range_bounds = range_bounds
         self.values = values
+        self.element_type = element_type
 
     def __len__(self):
         if self.range_bounds is not None:
@@ -96,7 +118,7 @@ class JobInput:
         if self.range_bounds is not None:
             message.range.start, message.range.end = self.range_bounds
         else:
-            message.list.values.extend(self.values)
+            elements.fill(message.list, self.element_type, self.values)
 
     def describe(self):
         """The words the C++ CLI uses for the input in its sum line."""
@@ -106,13 +128,21 @@ class JobInput:
                 return f"the first {end} integer{'' if end == 1 else 's'}"
             return f"the integers from {start} to {end}"
         count = len(self.values)
-        return f"the {count} given integer{'' if count == 1 else 's'}"
+        noun = {elements.INT64: "integer", elements.DOUBLE: "double",
+                elements.STRING: "string"}[self.element_type]
+        return f"the {count} given {noun}{'' if count == 1 else 's'}"
 
 
 def job_input_from_args(args):
     try:
         if args.list is not None:
-            values = [int(text) for text in args.list.split(",")]
+            texts = args.list.split(",")
+            if args.type == elements.STRING:
+                return JobInput(values=texts, element_type=elements.STRING)
+            if args.type == elements.DOUBLE:
+                return JobInput(values=[float(text) for text in texts],
+                                element_type=elements.DOUBLE)
+            values = [int(text) for text in texts]
             for value in values:
                 if not gpool_common.INT64_MIN <= value <= gpool_common.INT64_MAX:
                     raise ValueError(f"value {value} does not fit in a signed 64-bit integer")
@@ -123,19 +153,24 @@ def job_input_from_args(args):
 
 
 class Reducer:
-    """Checks the Map stream against the proto's rules and sums the chunks exactly.
+    """Checks the Map stream against the proto's rules and reduces the chunks exactly.
 
-    Python ints are unbounded, so the sum is exact whatever its size; the per-chunk sums
-    arrive as Int128, which is what the workers' accumulators hold.
+    Python ints are unbounded, so the sums are exact whatever their size: an int64 chunk's
+    sum arrives as Int128, a double chunk's as the exact sum of its finite values in units
+    of 2^-1074 (DoubleSummary), which add up to the same total in any order.
     """
 
-    def __init__(self, job_input, want_values):
+    def __init__(self, job_input, want_values, keep_values=False):
         self.job_input = job_input
         self.want_values = want_values
+        self.keep_values = keep_values
+        self.values = {}  # first_element -> the chunk's values, with keep_values
         self.started = None
+        self.output_type = None
         self.seen_chunks = set()
         self.elements_done = 0
-        self.total = 0
+        self.total = 0  # int64: the sum; double: the finite values' sum in 2^-1074 units
+        self.nonfinite = 0.0
         self.finished = None
 
     def on_started(self, started):
@@ -150,6 +185,11 @@ class Reducer:
                                                               started.chunk_size):
             raise ProtocolError(f"JobStarted plans {started.num_chunks} chunks of "
                                 f"{started.chunk_size} for {started.total_elements} elements")
+        try:
+            self.output_type = elements.parse_type(started.output_type)
+        except ValueError:
+            raise ProtocolError(f"JobStarted.output_type {started.output_type} is not an "
+                                "element type") from None
         self.started = started
 
     def on_chunk(self, chunk):
@@ -168,23 +208,46 @@ class Reducer:
         if chunk.first_element != first or chunk.element_count != expected_count:
             raise ProtocolError(f"chunk {index} covers elements {chunk.first_element}.."
                                 f"+{chunk.element_count}, expected {first}..+{expected_count}")
-        partial_sum = gpool_common.int128_to_int(chunk.partial_sum)
+        worker = f"worker {chunk.worker.worker_id} ({chunk.worker.host}/{chunk.worker.pid})"
+        summary_kind = chunk.summary.WhichOneof("kind")
+        expected_kind = {elements.INT64: "int64_summary",
+                         elements.DOUBLE: "double_summary"}.get(self.output_type)
+        if summary_kind != expected_kind:
+            raise ProtocolError(f"chunk {index} from {worker} carries a {summary_kind} "
+                                f"summary for {self.output_type} results")
         if self.want_values:
             # The coordinator checked these; a client that checks again never prints a sum a
             # garbled chunk made.
-            worker = f"worker {chunk.worker.worker_id} ({chunk.worker.host}/{chunk.worker.pid})"
-            if len(chunk.values) != chunk.element_count:
-                raise ProtocolError(f"chunk {index} from {worker} carries {len(chunk.values)} "
+            value_type, values = elements.values_of(chunk.values)
+            if len(values) != chunk.element_count:
+                raise ProtocolError(f"chunk {index} from {worker} carries {len(values)} "
                                     f"values for {chunk.element_count} elements")
-            if sum(chunk.values) != partial_sum:
-                raise ProtocolError(f"chunk {index} from {worker}: its values sum to "
-                                    f"{sum(chunk.values)}, its partial_sum says {partial_sum}")
-            if (min(chunk.values), max(chunk.values)) != (chunk.partial_min, chunk.partial_max):
-                raise ProtocolError(f"chunk {index} from {worker}: its values range over "
-                                    f"{min(chunk.values)}..{max(chunk.values)}, its partial "
-                                    f"min and max say {chunk.partial_min}..{chunk.partial_max}")
+            if value_type != self.output_type:
+                raise ProtocolError(f"chunk {index} from {worker} carries {value_type} "
+                                    f"values; the function returns {self.output_type}")
+            if not elements.summary_agrees(chunk.summary, value_type, values):
+                raise ProtocolError(f"chunk {index} from {worker}: its values disagree with "
+                                    f"its summary (sum, min or max)")
+            if self.keep_values:
+                self.values[first] = list(values)
+        if summary_kind == "int64_summary":
+            self.total += gpool_common.int128_to_int(chunk.summary.int64_summary.sum)
+        elif summary_kind == "double_summary":
+            self.total += elements.decode_exact_sum(chunk.summary.double_summary.exact_sum)
+            self.nonfinite += chunk.summary.double_summary.nonfinite_sum
         self.elements_done += chunk.element_count
-        self.total += partial_sum
+
+    def sum_text(self):
+        """The job's sum as the CLI prints it, or None for string and bytes results."""
+        if self.output_type == elements.INT64:
+            return str(self.total)
+        if self.output_type == elements.DOUBLE:
+            return repr(elements.exact_sum_to_double(self.total, self.nonfinite))
+        return None
+
+    def values_in_order(self):
+        for first in sorted(self.values):
+            yield from self.values[first]
 
     def on_finished(self, finished):
         if self.started is None:
@@ -195,6 +258,14 @@ class Reducer:
         if missing:
             raise ProtocolError(f"JobFinished arrived with {missing} chunk(s) missing")
         self.finished = finished
+
+
+def value_line(value):
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
 
 
 def trace_lines(function, job_input, chunk, local_host):
@@ -230,7 +301,7 @@ def run(args):
         result_mode=pb2.RESULT_MODE_VALUES if want_values else pb2.RESULT_MODE_SUM)
     job_input.fill(pb2, request.input)
 
-    reducer = Reducer(job_input, want_values)
+    reducer = Reducer(job_input, want_values, keep_values=args.print)
     local_host = socket.gethostname()
     stub = pb2_grpc.CoordinatorStub(channel)
     # The deadline covers the whole job; passing it cancels the job on the coordinator.
@@ -261,8 +332,16 @@ def run(args):
         fail(PROGRAM, "the Map stream ended with OK status but without JobFinished",
              EXIT_JOB_FAILED)
 
-    print(f"The sum of the {args.function} of {job_input.describe()} is {reducer.total}",
-          flush=True)
+    if args.print:
+        for value in reducer.values_in_order():
+            print(value_line(value))
+    total = reducer.sum_text()
+    if total is not None:
+        print(f"The sum of the {args.function} of {job_input.describe()} is {total}",
+              flush=True)
+    elif not args.print:
+        print(f"{PROGRAM}: {args.function} returns {reducer.output_type}, which has no sum: "
+              "pass --print to see the results", file=sys.stderr)
     stats = reducer.finished.stats
     if stats.retries or stats.workers_lost or stats.backups or stats.chunks_verified:
         print(f"{PROGRAM}: {reducer.started.job_id}: {stats.retries} retries, "

@@ -1,4 +1,4 @@
-"""Maps the values of any iterable, of any length, through Coordinator.MapStream.
+"""Maps the int64 values of any iterable, of any length, through Coordinator.MapStream.
 
     import stream_map
     total, count = stream_map.map_stream(grpc, pb2, pb2_grpc, channel, "square",
@@ -29,7 +29,7 @@ def _requests(pb2, header, values):
         batch = list(itertools.islice(iterator, BATCH_VALUES))
         if not batch:
             return  # the half-close ends the input
-        yield pb2.MapStreamRequest(values=pb2.ValueList(values=batch))
+        yield pb2.MapStreamRequest(values=pb2.Elements(int64s=pb2.Int64s(values=batch)))
 
 
 def map_stream(grpc, pb2, pb2_grpc, channel, function, values, chunk_size=0, timeout=3600,
@@ -60,8 +60,12 @@ def map_stream(grpc, pb2, pb2_grpc, channel, function, values, chunk_size=0, tim
                 raise StreamError(f"chunk {chunk.chunk_index} starts at element "
                                   f"{chunk.first_element}")
             seen.add(chunk.chunk_index)
-            total += (chunk.partial_sum.high - (1 << 64 if chunk.partial_sum.high >> 63 else 0)) \
-                * (1 << 64) + chunk.partial_sum.low
+            if chunk.summary.WhichOneof("kind") != "int64_summary":
+                raise StreamError(f"chunk {chunk.chunk_index} has no int64 summary: "
+                                  f"'{function}' does not return int64")
+            partial = chunk.summary.int64_summary.sum
+            total += (partial.high - (1 << 64 if partial.high >> 63 else 0)) * (1 << 64) + \
+                partial.low
             elements += chunk.element_count
             if on_chunk is not None:
                 on_chunk(chunk)

@@ -9,7 +9,9 @@
         with Pool() as p:           # a private local cluster; Pool(address=...) for a remote one
             print(sum(p.map(f, range(1, 5001))))
 
-Elements and results are int64 for now (typed elements: gpool issue 19). See python/README.md.
+func is a function name (typed elements: int, float, str or bytes, on any worker offering it)
+or any Python callable, lambdas and closures included (sent by value to Python workers). See
+python/README.md.
 """
 
 from gpool.registry import function  # noqa: F401  (needs no grpc)

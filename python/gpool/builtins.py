@@ -1,4 +1,5 @@
-"""The functions every Python worker offers, named as the C++ worker's built-ins."""
+"""The functions every Python worker offers, named as the C++ worker's built-ins (int64 ->
+int64; gpool.python.call_batch, bytes -> bytes, is in gpool/python.py)."""
 
 from gpool._common import MAX_SQUARE_INPUT
 from gpool.registry import function

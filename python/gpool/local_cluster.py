@@ -5,7 +5,8 @@ One coordinator (the gpool-coordinator binary from $GPOOL_BIN_DIR, else PATH) on
 (python3 -m gpool.worker, with the caller's main script and the modules of its
 @gpool.function functions, so they offer the caller's functions). Python workers, not C++
 ones: the point of a private cluster is the caller's own functions; they offer the built-ins
-(square, identity) too.
+(square, identity) too, and gpool.python.call_batch, which runs the lambdas and other
+callables the Pool sends by value.
 
 Every process gets SIGKILL when the caller dies (PR_SET_PDEATHSIG, as the C++ CLI's local
 cluster does), and stop() kills them: a private cluster holds no state worth a graceful
@@ -63,8 +64,10 @@ def _caller_modules():
     """The main script (if any) and the modules of this process's @gpool.function ones."""
     main = sys.modules.get("__main__")
     main_path = getattr(main, "__file__", None)
+    # gpool's own modules (the built-ins, gpool.python's call_batch) every worker has.
     modules = sorted({func.__module__ for func in registry.registered().values()
-                      if func.__module__ not in ("__main__", "gpool.builtins")})
+                      if func.__module__ != "__main__" and
+                      not func.__module__.startswith("gpool.")})
     return main_path, modules
 
 

@@ -2,15 +2,16 @@
 
 A function travels by name, as multiprocessing pickles a function: by reference to its module
 and qualified name. The worker must be able to find it:
-  * @gpool.function("name") registers a function under a name of your choosing, in whatever
-    module it is defined (the worker must import that module: --import, or the main script
-    imports it);
+  * @gpool.function("name", input_type=..., output_type=...) registers a function under a name
+    of your choosing with the element types it maps from and to (default int64 -> int64), in
+    whatever module it is defined (the worker must import that module: --import, or the main
+    script imports it);
   * any other module-level function of the caller's main script travels as "__main__.<name>"
     (a Python worker started with --main SCRIPT loads the script without running its
     `if __name__ == "__main__"` block, as multiprocessing's spawn does), and of a module given
-    to the worker with --import as "<module>.<name>".
-Lambdas, closures and other callables that only exist in the caller need their pickled bytes
-to travel with the job: that waits for typed (bytes) elements, gpool issue 19.
+    to the worker with --import as "<module>.<name>", both int64 -> int64.
+gpool.Pool sends every other callable (lambdas, closures, undecorated functions) by value, in
+bytes elements, to the built-in gpool.python.call_batch (gpool/python.py).
 """
 
 import importlib
@@ -20,6 +21,8 @@ import json
 import os
 import re
 import sys
+
+from gpool import elements
 
 # What the protocol accepts as a function name: 1 to 128 bytes of printable ASCII, no spaces.
 _NAME = re.compile(r"^[!-~]{1,128}$")
@@ -34,9 +37,11 @@ SYS_PATH_ENV = "GPOOL_CALLER_SYS_PATH"
 _registered = {}  # name -> function, of this process
 
 
-def function(name=None):
+def function(name=None, input_type=elements.INT64, output_type=elements.INT64):
     """Decorator: offer the function on Python workers under `name` (default: its
-    module-qualified name, as an undecorated function would travel)."""
+    module-qualified name), taking elements of `input_type` and returning `output_type`
+    ("int64", "double", "string" or "bytes", or an ElementType number)."""
+    signature = (elements.parse_type(input_type), elements.parse_type(output_type))
 
     def register(func):
         chosen = name or qualified_name(func)
@@ -50,12 +55,19 @@ def function(name=None):
                              f"{qualified_name(previous)}")
         _registered[chosen] = func
         func.__gpool_name__ = chosen
+        func.__gpool_signature__ = signature
         return func
 
     if callable(name):  # Used bare: @gpool.function
         func, name = name, None
         return register(func)
     return register
+
+
+def signature_of(func):
+    """(input_type, output_type) a worker offers `func` with: its @gpool.function types, or
+    int64 -> int64."""
+    return getattr(func, "__gpool_signature__", (elements.INT64, elements.INT64))
 
 
 def registered():
@@ -71,8 +83,9 @@ def qualified_name(func):
 
 
 def name_of(func):
-    """The name a caller maps `func` by: a registered function's name, an existing name as
-    is, a module-level function's qualified name. TypeError for what cannot travel yet."""
+    """The name a caller maps `func` by (a name as is, an @gpool.function's name), or None
+    for a callable that travels by value (gpool.python.call_batch). TypeError for what is
+    neither."""
     if isinstance(func, str):
         if not _NAME.match(func):
             raise ValueError(f"function name {func!r}: 1 to 128 printable ASCII characters "
@@ -81,20 +94,7 @@ def name_of(func):
     if not callable(func):
         raise TypeError(f"func must be a function or a function name, not "
                         f"{type(func).__name__}")
-    name = getattr(func, "__gpool_name__", None)
-    if name:
-        return name
-    qualname = getattr(func, "__qualname__", "")
-    if not inspect.isfunction(func) or "<" in qualname or func.__module__ is None:
-        raise TypeError(
-            f"{func!r} cannot run on a gpool worker: only module-level functions (found by "
-            "their module and name, as multiprocessing pickles them) and @gpool.function "
-            "ones can, for now. Lambdas and closures need their pickled bytes to travel with "
-            "the job, which waits for typed (bytes) elements (gpool issue 19).")
-    name = qualified_name(func)
-    if not _NAME.match(name):
-        raise ValueError(f"{name!r} is longer than a gpool function name may be (128)")
-    return name
+    return getattr(func, "__gpool_name__", None) or None
 
 
 def load_main(path):
@@ -123,6 +123,7 @@ def worker_functions(main_path=None, modules=()):
     """Everything a worker offers: the built-ins, the registered functions, and the
     module-level functions of the main script and of `modules` (imported here)."""
     importlib.import_module("gpool.builtins")
+    importlib.import_module("gpool.python")
     caller_path = os.environ.get(SYS_PATH_ENV)
     if caller_path is not None:
         sys.path.extend(entry for entry in json.loads(caller_path) if entry not in sys.path)

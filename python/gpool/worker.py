@@ -6,10 +6,15 @@
 It serves the Worker service, registers with the coordinator, keeps its lease alive and
 computes the chunks it is sent, beside C++ workers, speaking only proto/gpool.proto.
 
-Functions (gpool.registry): the built-ins square and identity; every @gpool.function of the
-modules it imports; the module-level functions of --main SCRIPT (as "__main__.<name>") and of
-each --import MODULE (as "MODULE.<name>"). An exception in a function fails the job on the
-caller with that exception (gpool.errors); it is not retried.
+Functions (gpool.registry), each advertised with its element types: the built-ins square and
+identity (int64 -> int64) and gpool.python.call_batch (bytes -> bytes: the Pool's lambdas,
+closures and other callables, sent by value); every @gpool.function of the modules it
+imports, with its declared types; the module-level functions of --main SCRIPT (as
+"__main__.<name>") and of each --import MODULE (as "MODULE.<name>"), int64 -> int64. Inputs
+are converted as the protocol says (int64 elements of a double function as floats, strings of
+a bytes function as their UTF-8), results checked against the output type, and numeric
+results summarized exactly (gpool/chunk_work.py). An exception in a function fails the job
+on the caller with that exception (gpool.errors); it is not retried.
 
 SIGTERM or SIGINT stops it: running chunks get a few seconds to finish (the coordinator
 re-dispatches any that do not), then it exits 0.
@@ -30,7 +35,7 @@ import threading
 import time
 
 from gpool import _common as gpool_common
-from gpool import errors, registry
+from gpool import chunk_work, elements, registry
 from gpool._stubs import StubsError, load as load_stubs
 
 PROGRAM = "gpool.worker"
@@ -48,8 +53,6 @@ BACKOFF_JITTER = 0.2
 BACKOFF_UNREACHABLE_MAX_S = 0.5
 # Running chunks get this long to finish on SIGTERM.
 SHUTDOWN_GRACE_S = 5.0
-# How many elements run between two checks that the coordinator still wants the chunk.
-CANCEL_POLL_INTERVAL = 1 << 16
 # The protocol's bound on RegisterWorkerRequest.max_chunks_per_call.
 MAX_CHUNKS_PER_CALL = 16384
 # gRPC threads beyond the slots: calls waiting for a slot (the coordinator pipelines a chunk
@@ -57,23 +60,6 @@ MAX_CHUNKS_PER_CALL = 16384
 EXTRA_SERVER_THREADS = 8
 
 log = logging.getLogger("python-worker")
-
-
-def _as_int64(function, x, value):
-    """A result that is not a plain int: an int subclass (bool, numpy integers) as its int;
-    anything else is the function's TypeError (results are int64 until typed elements,
-    gpool issue 19)."""
-    import operator
-    try:
-        result = operator.index(value)
-    except TypeError:
-        raise TypeError(f"{registry.qualified_name(function)}({x}) returned "
-                        f"{type(value).__name__}; gpool results are int64 for now "
-                        "(typed elements: gpool issue 19)") from None
-    if not gpool_common.INT64_MIN <= result <= gpool_common.INT64_MAX:
-        raise OverflowError(f"{registry.qualified_name(function)}({x}) = {result} does not "
-                            "fit in a signed 64-bit integer")
-    return result
 
 
 def backoff_delay(failures, rng, unreachable=False):
@@ -91,6 +77,9 @@ def must_register_again(registered_with, answered_by):
 
 def make_servicer_class(grpc, pb2, pb2_grpc, functions):
     """Builds the Worker servicer against the loaded stubs (they are imported at run time)."""
+
+    def abort(context, code_name, message):
+        context.abort(getattr(grpc.StatusCode, code_name), message)
 
     class WorkerServicer(pb2_grpc.WorkerServicer):
         """Runs chunks; at most `slots` calls at once, later calls wait for a free slot.
@@ -136,30 +125,30 @@ def make_servicer_class(grpc, pb2, pb2_grpc, functions):
                               f"a RunChunks call must carry 1 to {self._max_chunks_per_call} "
                               f"chunks (this worker's max_chunks_per_call), got "
                               f"{len(request.chunks)}")
-            inputs = [self._elements(chunk, context) for chunk in request.chunks]
+            signature = registry.signature_of(function)
+            inputs = [self._elements(request.function, signature, chunk, context)
+                      for chunk in request.chunks]
             want_values = request.result_mode != pb2.RESULT_MODE_SUM
 
             # The chunks of a call run one after another in one slot, as the C++ worker runs
             # them; the first that fails fails the call.
             self._acquire_slot(context)
             try:
-                results = [self._compute(function, elements, want_values, context)
-                           for elements in inputs]
+                results = [chunk_work.compute(request.function, function, signature, chunk,
+                                              elements_in, want_values, context, abort)
+                           for chunk, elements_in in zip(request.chunks, inputs)]
             finally:
                 self._slots.release()
 
-            # The coordinator and clients check values against count, sum, min and max.
+            # The coordinator and clients check the values against the count and summary.
+            output_type = signature[1]
             response = pb2.RunChunksResponse()
-            for elements, (values, total, smallest, largest) in zip(inputs, results):
-                outcome = response.results.add(element_count=len(elements), pid=os.getpid())
-                outcome.values.extend(values)
-                if elements:
-                    outcome.partial_min = smallest
-                    outcome.partial_max = largest
-                try:
-                    gpool_common.int_to_int128(total, outcome.partial_sum)
-                except OverflowError as error:
-                    context.abort(grpc.StatusCode.OUT_OF_RANGE, f"the chunk's sum: {error}")
+            for elements_in, (values, summary) in zip(inputs, results):
+                outcome = response.results.add(element_count=len(elements_in),
+                                               pid=os.getpid())
+                if want_values:
+                    elements.fill(outcome.values, output_type, values)
+                summary.fill(outcome.summary)
             with self._lock:
                 self.chunks_completed += len(inputs)
             log.debug("%d chunk(s) of %s (first %d, attempt %d) done", len(inputs),
@@ -167,20 +156,36 @@ def make_servicer_class(grpc, pb2, pb2_grpc, functions):
             return response
 
         @staticmethod
-        def _elements(chunk, context):
-            """The chunk's input as a sequence; INVALID_ARGUMENT when it is malformed."""
+        def _elements(name, signature, chunk, context):
+            """The chunk's input as a sequence of the function's input type (int64 elements
+            of a double function as floats, strings of a bytes function as their UTF-8);
+            INVALID_ARGUMENT when it is malformed or of a type the function does not take."""
             kind = chunk.input.WhichOneof("kind")
             if kind is None:
                 context.abort(grpc.StatusCode.INVALID_ARGUMENT,
                               f"chunk {chunk.chunk_index}: the chunk has no input")
             if kind == "list":
-                return chunk.input.list.values
-            start, end = chunk.input.range.start, chunk.input.range.end
-            if start > end:
+                element_type, values = elements.values_of(chunk.input.list)
+                if element_type is None or not values:
+                    context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                                  f"chunk {chunk.chunk_index}: the input list is empty")
+            else:
+                start, end = chunk.input.range.start, chunk.input.range.end
+                if start > end:
+                    context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                                  f"chunk {chunk.chunk_index}: range {start}..{end} is "
+                                  f"empty: start must be <= end")
+                element_type, values = elements.INT64, range(start, end + 1)
+            input_type = signature[0]
+            if not elements.accepts(input_type, element_type):
                 context.abort(grpc.StatusCode.INVALID_ARGUMENT,
-                              f"chunk {chunk.chunk_index}: range {start}..{end} is empty: "
-                              f"start must be <= end")
-            return range(start, end + 1)
+                              f"function '{name}' takes {input_type} elements; chunk "
+                              f"{chunk.chunk_index} holds {element_type} elements")
+            if input_type == element_type:
+                return values
+            # Converted a block at a time as the chunk runs (a range stays two numbers).
+            return chunk_work.Converted(values, float if input_type == elements.DOUBLE
+                                        else chunk_work.utf8)
 
         def _acquire_slot(self, context):
             # Wait in short steps so a call the coordinator cancelled gives up its place
@@ -189,41 +194,6 @@ def make_servicer_class(grpc, pb2, pb2_grpc, functions):
                 if not context.is_active():
                     context.abort(grpc.StatusCode.CANCELLED,
                                   "chunk cancelled while waiting for a slot")
-
-        @staticmethod
-        def _compute(function, elements, want_values, context):
-            """The chunk's values (if wanted), exact sum, smallest and largest value."""
-            values = []
-            total = 0  # A Python int: exact, whatever the chunk's size.
-            smallest = largest = None
-            # Blocks of elements through map(), sum(), min() and max(), which loop in C; a
-            # block bounds the memory of a long chunk in RESULT_MODE_SUM, and between two
-            # blocks the worker checks that the coordinator still wants the chunk.
-            for start in range(0, len(elements), CANCEL_POLL_INTERVAL):
-                if start and not context.is_active():
-                    context.abort(grpc.StatusCode.CANCELLED,
-                                  "chunk cancelled by the coordinator")
-                block = elements[start:start + CANCEL_POLL_INTERVAL]
-                try:
-                    block_values = list(map(function, block))
-                    if set(map(type, block_values)) != {int}:
-                        block_values = [_as_int64(function, x, value)
-                                        for x, value in zip(block, block_values)]
-                    low, high = min(block_values), max(block_values)
-                    if low < gpool_common.INT64_MIN or high > gpool_common.INT64_MAX:
-                        for x, value in zip(block, block_values):
-                            _as_int64(function, x, value)
-                except Exception as error:  # The function's own error: the job's, not ours.
-                    # OUT_OF_RANGE and INVALID_ARGUMENT end the job on the caller, no retry.
-                    code = (grpc.StatusCode.OUT_OF_RANGE if isinstance(error, OverflowError)
-                            else grpc.StatusCode.INVALID_ARGUMENT)
-                    context.abort(code, errors.encode(error, os.getpid()))
-                total += sum(block_values)
-                smallest = low if smallest is None else min(smallest, low)
-                largest = high if largest is None else max(largest, high)
-                if want_values:
-                    values.extend(block_values)
-            return values, total, smallest, largest
 
     return WorkerServicer
 
@@ -272,6 +242,11 @@ class RegistrationLoop:
                     grant = self._stub.RegisterWorker(self._registration,
                                                       timeout=REGISTER_TIMEOUT_S)
                 except grpc.RpcError as error:
+                    if error.code() == grpc.StatusCode.FAILED_PRECONDITION:
+                        # A function declared with other types than a registered worker
+                        # offers it: no use until that worker leaves, so slowly and loudly.
+                        log.error("registration refused: %s", error.details())
+                        failures = max(failures, 6)
                     if error.code() == grpc.StatusCode.ALREADY_EXISTS:
                         # Another live worker answers at this worker's address: retrying
                         # cannot help while it lives.
@@ -481,11 +456,16 @@ def serve(args, grpc, pb2, pb2_grpc, functions):
         host_name if listen_host in ("0.0.0.0", "[::]", "::") else listen_host)
     registration = pb2.RegisterWorkerRequest(
         address=f"{advertise_host}:{bound_port}", pid=os.getpid(), host=host_name,
-        slots=args.slots, functions=sorted(functions),
+        slots=args.slots,
+        functions=[pb2.FunctionSignature(name=name,
+                                         input_type=elements.type_number(signature[0]),
+                                         output_type=elements.type_number(signature[1]))
+                   for name, signature in sorted((name, registry.signature_of(function))
+                                                 for name, function in functions.items())],
         max_chunks_per_call=args.max_chunks_per_call,
         incarnation=incarnation)
     log.info("serving on %s with %d slot(s), functions %s; coordinator %s %s",
-             registration.address, args.slots, ",".join(registration.functions),
+             registration.address, args.slots, ",".join(f.name for f in registration.functions),
              args.coordinator, "over mutual TLS" if credentials_dir else "in plain text")
     if args.port_file:
         write_file_atomically(args.port_file, f"{bound_port}\n")

@@ -219,7 +219,7 @@ class Cluster:
     def wait_for_workers(self, count):
         info = self.cluster_info(min_workers=count)
         log(f"{len(info.workers)} worker(s) registered, {info.total_slots} slots: " +
-            ", ".join(f"{w.ref.worker_id} pid {w.ref.pid} [{','.join(w.functions)}]"
+            ", ".join(f"{w.ref.worker_id} pid {w.ref.pid} [{','.join(f.name for f in w.functions)}]"
                       for w in info.workers))
         return info
 

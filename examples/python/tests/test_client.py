@@ -53,21 +53,24 @@ def check_garbled_chunks_refused(pb2):
     """The client's own check of each chunk's values against what its worker reported."""
     import client  # noqa: E402  (examples_dir is on the path once the harness ran)
 
-    started = pb2.JobStarted(job_id="job-1", total_elements=3, chunk_size=3, num_chunks=1)
+    started = pb2.JobStarted(job_id="job-1", total_elements=3, chunk_size=3, num_chunks=1,
+                             input_type=pb2.ELEMENT_TYPE_INT64,
+                             output_type=pb2.ELEMENT_TYPE_INT64)
 
-    def chunk(**changes):
-        fields = dict(chunk_index=0, first_element=0, element_count=3, values=[1, 4, 9],
-                      partial_sum=pb2.Int128(low=14), partial_min=1, partial_max=9,
-                      worker=pb2.WorkerRef(worker_id="w2", host="h", pid=7))
-        fields.update(changes)
-        return pb2.ChunkResult(**fields)
+    def chunk(values=(1, 4, 9), total=14, smallest=1, largest=9):
+        return pb2.ChunkResult(
+            chunk_index=0, first_element=0, element_count=3,
+            values=pb2.Elements(int64s=pb2.Int64s(values=values)),
+            summary=pb2.Summary(int64_summary=pb2.Int64Summary(
+                sum=pb2.Int128(low=total), min=smallest, max=largest)),
+            worker=pb2.WorkerRef(worker_id="w2", host="h", pid=7))
 
     honest = client.Reducer(client.JobInput(range_bounds=(1, 3)), want_values=True)
     honest.on_started(started)
     honest.on_chunk(chunk())
     check(honest.total == 14, f"an honest chunk summed to {honest.total}")
-    for label, garbled in [("sum", chunk(partial_sum=pb2.Int128(low=15))),
-                           ("max", chunk(partial_max=10)),
+    for label, garbled in [("sum", chunk(total=15)),
+                           ("max", chunk(largest=10)),
                            ("count", chunk(values=[1, 4]))]:
         reducer = client.Reducer(client.JobInput(range_bounds=(1, 3)), want_values=True)
         reducer.on_started(started)

@@ -19,6 +19,7 @@ COUNT = 100_000
 CHUNK_SIZE = 1000
 SUM_LINE = f"The sum of the square of the first {COUNT} integers is {COUNT * (COUNT + 1) * (2 * COUNT + 1) // 6}"
 TRACE = re.compile(r"^Worker (\d+)(@\S+)? calculating square of (-?\d+)$")
+TRACE_ANY = re.compile(r"^Worker (\d+)(@\S+)? calculating ")
 
 
 def check_trace(output, worker_pids, what):
@@ -56,8 +57,12 @@ def test(bin_dir, source_dir):
         info = cluster.wait_for_workers(2)
         # PIDs as the workers registered them: the trace reports these.
         worker_pids = {"C++ worker": cpp_worker.pid, "Python worker": python_worker.pid}
-        registered = {worker.ref.pid: list(worker.functions) for worker in info.workers}
-        check(registered.get(python_worker.pid) == ["identity", "square"],
+        registered = {worker.ref.pid: [(f.name, f.input_type, f.output_type)
+                                       for f in worker.functions] for worker in info.workers}
+        int64, string = cluster.pb2.ELEMENT_TYPE_INT64, cluster.pb2.ELEMENT_TYPE_STRING
+        check(registered.get(python_worker.pid) == [("identity", int64, int64),
+                                                    ("square", int64, int64),
+                                                    ("upper", string, string)],
               f"the Python worker registered {registered}")
         check(cpp_worker.pid in registered, f"the C++ worker is not registered: {registered}")
 
@@ -72,7 +77,24 @@ def test(bin_dir, source_dir):
         check(client.returncode == 0, f"client.py failed ({client.returncode}): {client.stderr}")
         check_trace(client.stdout, worker_pids, "client.py --result_mode=values --trace")
 
-        # The coordinator's own accounting agrees: both took chunks of the two jobs.
+        # Strings through `upper`, which both offer (string -> string): each word is its own
+        # chunk, both workers take some, and the results come back in input order.
+        words = [f"word{index}-{'abcdefgh'[index % 8] * (index % 5)}" for index in range(200)]
+        upper = cluster.client("--function=upper", "--type=string", f"--list={','.join(words)}",
+                               "--chunksize=1", "--print", "--trace")
+        check(upper.returncode == 0, f"client.py upper failed ({upper.returncode}): "
+                                     f"{upper.stderr}")
+        lines = upper.stdout.splitlines()
+        traced = [line for line in lines[1:] if line.startswith("Worker ")]
+        printed = [line for line in lines[1:] if not line.startswith("Worker ")]
+        check(printed == [word.upper() for word in words],
+              f"upper printed {printed[:5]}..., expected {[w.upper() for w in words][:5]}...")
+        upper_pids = {int(TRACE_ANY.match(line).group(1)) for line in traced}
+        check(len(traced) == len(words) and upper_pids == set(worker_pids.values()),
+              f"upper: {len(traced)} trace lines from PIDs {upper_pids}; expected "
+              f"{len(words)} from {set(worker_pids.values())}")
+
+        # The coordinator's own accounting agrees: both took chunks of the jobs.
         done = {worker.ref.pid: worker.chunks_done for worker in cluster.cluster_info().workers}
         log(f"chunks_done by PID: {done}")
         for label, pid in worker_pids.items():

@@ -102,7 +102,10 @@ def test(bin_dir, source_dir):
         with cluster.grpc.insecure_channel(cluster.address) as channel:
             forged = cluster.pb2.RegisterWorkerRequest(
                 address=again.address, pid=4242, host="impostor", slots=1,
-                functions=["square"], max_chunks_per_call=1, incarnation=12345)
+                functions=[cluster.pb2.FunctionSignature(
+                    name="square", input_type=cluster.pb2.ELEMENT_TYPE_INT64,
+                    output_type=cluster.pb2.ELEMENT_TYPE_INT64)],
+                max_chunks_per_call=1, incarnation=12345)
             try:
                 cluster.pb2_grpc.CoordinatorStub(channel).RegisterWorker(forged, timeout=30)
                 check(False, "a forged registration for the Python worker's address was "
