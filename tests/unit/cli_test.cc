@@ -276,7 +276,7 @@ TEST(CliOutputTest, MapJson_MeanListAndValues_ExactStrings) {
   MapSummary summary = SquaresOneToTen();
   summary.sum = 8;
   summary.count = 3;
-  const std::vector<int64_t> values = {3, -7, INT64_MAX};
+  const Elements values = Elements::Int64s({3, -7, INT64_MAX});
   const Json json = Parse(MapJson(MapSpec{"identity", Input::List({3, -7, 12})}, Reduction::kMean,
                                   summary, absl::ZeroDuration(), &values));
   ASSERT_FALSE(json.is_discarded());
@@ -398,6 +398,7 @@ TEST(CliOutputTest, StatusJson_ParsesWithEveryField) {
                                          {"address", "10.0.0.1:5000"},
                                          {"slots", 2},
                                          {"functions", {"cube", "square"}},
+                      {"function_types", {"cube(int64) -> int64", "square(int64) -> int64"}},
                                          {"chunks_in_flight", 2},
                                          {"chunks_done", 17},
                                          {"faults", 1},

@@ -35,12 +35,13 @@ ChunkResult SquaresChunk(uint64_t index, uint64_t chunk_size, uint64_t total,
   chunk.element_count = std::min(chunk_size, total - chunk.first_element);
   for (uint64_t i = 0; i < chunk.element_count; ++i) {
     const int64_t x = static_cast<int64_t>(chunk.first_element + i + 1);
-    if (with_values) chunk.values.push_back(x * x);
+    if (with_values) chunk.values.mutable_int64s().push_back(x * x);
     chunk.partial_sum += x * x;
   }
   chunk.partial_min = static_cast<int64_t>((chunk.first_element + 1) * (chunk.first_element + 1));
   chunk.partial_max = static_cast<int64_t>((chunk.first_element + chunk.element_count) *
                                            (chunk.first_element + chunk.element_count));
+  chunk.summary = SummaryKind::kInt64;
   chunk.worker = WorkerIdentity{"w1", "host", 100 + static_cast<int64_t>(index % 2)};
   return chunk;
 }
@@ -57,7 +58,7 @@ TEST(JobAssemblerTest, OutOfOrderChunks_AssembleValuesInInputOrder) {
   EXPECT_EQ(summary.count, 10u);
   EXPECT_EQ(summary.min, 1);
   EXPECT_EQ(summary.max, 100);
-  EXPECT_THAT(assembler.TakeValues(), ElementsAre(1, 4, 9, 16, 25, 36, 49, 64, 81, 100));
+  EXPECT_THAT(assembler.TakeValues().int64s(), ElementsAre(1, 4, 9, 16, 25, 36, 49, 64, 81, 100));
   EXPECT_EQ(summary.chunks_by_worker.size(), 2u);
 }
 
@@ -82,7 +83,7 @@ TEST(JobAssemblerTest, ValuesPassedApart_ArePlacedAndChecked) {
                               InPieces({1, 4}, /*piece_bytes=*/16)));
   ASSERT_OK_AND_ASSIGN(MapSummary summary, assembler.Finish(JobStats{}));
   EXPECT_EQ(summary.sum, 30);
-  EXPECT_THAT(assembler.TakeValues(), ElementsAre(1, 4, 9, 16));
+  EXPECT_THAT(assembler.TakeValues().int64s(), ElementsAre(1, 4, 9, 16));
 }
 
 TEST(JobAssemblerTest, ValuesPassedApart_DisagreeingWithPartialSum_IsDataLoss) {
@@ -107,9 +108,10 @@ ChunkResult SharedSquaresChunk(SharedValuesBuffer& buffer, uint64_t index, uint6
   absl::StatusOr<SharedValuesWriter> writer = SharedValuesWriter::Open(buffer.ref());
   EXPECT_TRUE(writer.ok()) << writer.status();
   if (writer.ok()) {
-    EXPECT_OK(writer->Write({{chunk.first_element, chunk.values.data(), chunk.values.size()}}));
+    EXPECT_OK(writer->Write(
+        {{chunk.first_element, chunk.values.int64s().data(), chunk.values.size()}}));
   }
-  chunk.values.clear();
+  chunk.values = Elements();
   chunk.values_shared = true;
   return chunk;
 }
@@ -125,7 +127,7 @@ TEST(JobAssemblerTest, SharedValues_ArePlacedCheckedAndCounted) {
   ASSERT_OK_AND_ASSIGN(MapSummary summary, assembler.Finish(JobStats{}));
   EXPECT_EQ(summary.sum, 55);
   EXPECT_EQ(summary.values_shared, 3u);
-  EXPECT_THAT(assembler.TakeValues(), ElementsAre(1, 4, 9, 16, 25));
+  EXPECT_THAT(assembler.TakeValues().int64s(), ElementsAre(1, 4, 9, 16, 25));
 }
 
 TEST(JobAssemblerTest, SharedValues_DisagreeingWithPartialSum_IsDataLoss) {
@@ -134,7 +136,7 @@ TEST(JobAssemblerTest, SharedValues_DisagreeingWithPartialSum_IsDataLoss) {
   ASSERT_OK(assembler.OnStart(Start(2, 2)));
   // Marked shared, but nothing was written there: the buffer holds zeros.
   ChunkResult chunk = SquaresChunk(0, 2, 2);
-  chunk.values.clear();
+  chunk.values = Elements();
   chunk.values_shared = true;
   EXPECT_THAT(assembler.OnChunk(chunk, *buffer),
               StatusIs(absl::StatusCode::kDataLoss, HasSubstr("values sum to 0")));
@@ -344,8 +346,8 @@ TEST(CliOutputTest, SumLine_BeyondSixtyFourBits_IsExact) {
 
 TEST(CliOutputTest, TraceLine_PidAndOptionalHost) {
   const WorkerIdentity worker{"w1", "node-a", 6190};
-  EXPECT_EQ(TraceLine(worker, false, "square", 1), "Worker 6190 calculating square of 1");
-  EXPECT_EQ(TraceLine(worker, true, "square", -3), "Worker 6190@node-a calculating square of -3");
+  EXPECT_EQ(TraceLine(worker, false, "square", "1"), "Worker 6190 calculating square of 1");
+  EXPECT_EQ(TraceLine(worker, true, "square", "-3"), "Worker 6190@node-a calculating square of -3");
 }
 
 TEST(CliOutputTest, CoresLine_MatchesSeed) {

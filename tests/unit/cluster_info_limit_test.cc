@@ -32,7 +32,7 @@ WorkerInfo WidestWorker() {
   worker.ref = WorkerIdentity{"w2147483647", std::string(253, 'h'), INT64_MAX};
   worker.address = std::string(253, 'h') + ":65535";
   worker.slots = -1;  // a negative int32 takes 10 bytes
-  worker.functions = LongestFunctionList();
+  for (const std::string& name : LongestFunctionList()) worker.functions.push_back(name);
   worker.chunks_in_flight = -1;
   worker.chunks_done = INT64_MIN;
   worker.faults = INT64_MIN;

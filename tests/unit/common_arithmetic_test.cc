@@ -164,7 +164,7 @@ TEST(FunctionRegistryTest, SeedJob_Sums41679167500) {
                        registry.Run("square", Input::Range(1, 5000), ResultMode::kValues));
   EXPECT_EQ(FormatInt128(output.sum), "41679167500");
   ASSERT_EQ(output.values.size(), 5000u);
-  EXPECT_EQ(output.values[4999], 25000000);
+  EXPECT_EQ(output.values.int64s()[4999], 25000000);
 }
 
 TEST(FunctionRegistryTest, OverflowInsideRange_FailsNamingFirstBadValue) {

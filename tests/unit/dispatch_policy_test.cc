@@ -27,7 +27,7 @@ class DispatchPolicyTest : public ::testing::Test {
     WorkerRegistration registration;
     registration.address = "127.0.0.1:" + std::to_string(++port_);
     registration.slots = slots;
-    registration.functions = std::move(functions);
+    registration.functions.assign(functions.begin(), functions.end());
     registration.max_chunks_per_call = max_chunks_per_call;
     RegisteredWorker& worker = registry_.Add(registration, nullptr, kStart);
     worker.calls_in_flight = calls;
@@ -44,7 +44,7 @@ class DispatchPolicyTest : public ::testing::Test {
     spec.mode = mode;
     spec.max_chunks_ahead = max_chunks_ahead;
     ::gpool::Job job(1, std::move(spec), ResultWindow(window, 1 << 20), kStart);
-    EXPECT_TRUE(job.Plan(1, 1).ok());
+    EXPECT_TRUE(job.Plan(1, 1, {"square"}).ok());
     return job;
   }
 
@@ -243,6 +243,7 @@ void Start(::gpool::Job& job, const DispatchPolicy::Call& call, uint64_t call_id
 // Completes `chunk_index` (run `attempt` 1 on `worker_id`) with an honest sum result.
 void Complete(::gpool::Job& job, uint64_t chunk_index, const std::string& worker_id) {
   ChunkReply reply;
+  reply.summary = SummaryKind::kInt64;
   reply.count = job.chunks->plan().ElementCount(chunk_index);
   ASSERT_TRUE(job.AcceptResult(chunk_index, worker_id, worker_id, 1, std::move(reply), "",
                                kStart, 4)
@@ -281,7 +282,7 @@ TEST_F(DispatchPolicyTest, NextCall_MaxChunksAhead_ResumedJobCountsCompletedChun
   spec.max_chunks_ahead = 2;
   spec.completed_chunks = {{0, 49}};
   ::gpool::Job job(1, std::move(spec), ResultWindow(1000, 1 << 20), kStart);
-  ASSERT_TRUE(job.Plan(1, 1).ok());
+  ASSERT_TRUE(job.Plan(1, 1, {"square"}).ok());
   std::optional<DispatchPolicy::Call> call = policy_.NextCall(registry_, job);
   ASSERT_TRUE(call.has_value());
   EXPECT_THAT(call->chunk_indices, ElementsAre(50u, 51u));
@@ -369,6 +370,7 @@ TEST_F(DispatchPolicyTest, Stragglers_TailChunkRunsPastThreshold_ListedOnceWitho
   job.StartCall(3, "w3", {2}, kStart);
   job.StartCall(4, "w4", {2}, kStart);  // chunk 2 has a backup already
   ChunkReply reply;
+  reply.summary = SummaryKind::kInt64;
   reply.count = 10;
   job.AcceptResult(0, "w1", "w1", 1, reply, "", kStart + absl::Milliseconds(100),
                    4);  // threshold: 1 s
@@ -386,9 +388,10 @@ TEST_F(DispatchPolicyTest, Stragglers_TailChunkRunsPastThreshold_ListedOnceWitho
   spec.mode = ResultMode::kSum;
   spec.verify_fraction = 1;
   ::gpool::Job job(1, std::move(spec), ResultWindow(1000, 1 << 20), kStart);
-  EXPECT_TRUE(job.Plan(1, 1).ok());
+  EXPECT_TRUE(job.Plan(1, 1, {"square"}).ok());
   job.StartCall(1, voter, job.chunks->TakeFresh(1, 1000), kStart);
   ChunkReply reply;
+  reply.summary = SummaryKind::kInt64;
   reply.count = 10;
   job.AcceptResult(0, voter, voter, 1, reply, "", kStart, 4);
   return job;

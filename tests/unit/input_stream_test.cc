@@ -32,8 +32,10 @@ v1::MapStreamRequest Header(int64_t chunk_size = 10,
 // A batch of the values first, first+1, ..., first+count-1.
 v1::MapStreamRequest Batch(int64_t first, int64_t count) {
   v1::MapStreamRequest message;
-  message.mutable_values();  // set, even when empty
-  for (int64_t i = 0; i < count; ++i) message.mutable_values()->add_values(first + i);
+  message.mutable_values()->mutable_int64s();  // set, even when empty
+  for (int64_t i = 0; i < count; ++i) {
+    message.mutable_values()->mutable_int64s()->add_values(first + i);
+  }
   return message;
 }
 

@@ -39,7 +39,7 @@ Job MakeJob(JobSpec spec) { return Job(3, std::move(spec), ResultWindow(16, 1000
 
 TEST(JobTest, Plan_ChunkSizeGiven_StartedEventAndChunkTable) {
   Job job = MakeJob(Spec());
-  absl::StatusOr<JobEvent> started = job.Plan(/*cluster_slots=*/8, /*job_slots=*/4);
+  absl::StatusOr<JobEvent> started = job.Plan(/*cluster_slots=*/8, /*job_slots=*/4, {"square"});
   ASSERT_TRUE(started.ok()) << started.status();
   EXPECT_EQ(started->kind, JobEvent::Kind::kStarted);
   EXPECT_EQ(started->plan.job_id, "job-3");
@@ -53,7 +53,7 @@ TEST(JobTest, Plan_CompletedChunksBeyondPlan_InvalidArgument) {
   JobSpec spec = Spec();
   spec.completed_chunks = {{8, 12}};
   Job job = MakeJob(std::move(spec));
-  EXPECT_THAT(job.Plan(1, 1).status(),
+  EXPECT_THAT(job.Plan(1, 1, {"square"}).status(),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("8..12")));
   EXPECT_FALSE(job.chunks.has_value());
 }
@@ -62,37 +62,38 @@ TEST(JobTest, Plan_CompletedChunks_StartDone) {
   JobSpec spec = Spec();
   spec.completed_chunks = {{0, 4}};
   Job job = MakeJob(std::move(spec));
-  ASSERT_TRUE(job.Plan(1, 1).ok());
+  ASSERT_TRUE(job.Plan(1, 1, {"square"}).ok());
   EXPECT_EQ(job.chunks->chunks_done(), 5u);
 }
 
 ChunkReply SumReply(uint64_t count) {
   ChunkReply reply;
+  reply.summary = SummaryKind::kInt64;
   reply.count = count;
   return reply;
 }
 
 TEST(JobTest, CheckReply_RightCount_Empty) {
   Job job = MakeJob(Spec());
-  ASSERT_TRUE(job.Plan(1, 1).ok());
+  ASSERT_TRUE(job.Plan(1, 1, {"square"}).ok());
   EXPECT_THAT(job.CheckReply(9, SumReply(5), ""), IsEmpty());
 }
 
 TEST(JobTest, CheckReply_WrongCount_SaysSo) {
   Job job = MakeJob(Spec());
-  ASSERT_TRUE(job.Plan(1, 1).ok());
+  ASSERT_TRUE(job.Plan(1, 1, {"square"}).ok());
   EXPECT_THAT(job.CheckReply(9, SumReply(10), ""), HasSubstr("for a chunk of 5 elements"));
 }
 
 TEST(JobTest, CheckReply_ValuesMissingForValuesJob_SaysSo) {
   Job job = MakeJob(Spec(ResultMode::kValues));
-  ASSERT_TRUE(job.Plan(1, 1).ok());
+  ASSERT_TRUE(job.Plan(1, 1, {"square"}).ok());
   EXPECT_THAT(job.CheckReply(0, SumReply(10), ""), HasSubstr("0 values"));
 }
 
 TEST(JobTest, CheckReply_SharedValuesWithoutBuffer_SaysSo) {
   Job job = MakeJob(Spec(ResultMode::kValues));
-  ASSERT_TRUE(job.Plan(1, 1).ok());
+  ASSERT_TRUE(job.Plan(1, 1, {"square"}).ok());
   ChunkReply reply = SumReply(10);
   reply.values_shared = true;
   EXPECT_THAT(job.CheckReply(0, reply, ""), HasSubstr("no shared buffer"));
@@ -100,14 +101,14 @@ TEST(JobTest, CheckReply_SharedValuesWithoutBuffer_SaysSo) {
 
 TEST(JobTest, CheckReply_Contradiction_SaysSo) {
   Job job = MakeJob(Spec());
-  ASSERT_TRUE(job.Plan(1, 1).ok());
+  ASSERT_TRUE(job.Plan(1, 1, {"square"}).ok());
   EXPECT_THAT(job.CheckReply(0, SumReply(10), "sum 3 != 4"),
               HasSubstr("contradicts itself: sum 3 != 4"));
 }
 
 TEST(JobTest, ChunkEvent_LastChunk_ElementsOfThePlan) {
   Job job = MakeJob(Spec());
-  ASSERT_TRUE(job.Plan(1, 1).ok());
+  ASSERT_TRUE(job.Plan(1, 1, {"square"}).ok());
   const JobEvent event = job.ChunkEvent(9, SumReply(5), "w2", 3);
   EXPECT_EQ(event.kind, JobEvent::Kind::kChunk);
   EXPECT_EQ(event.chunk.first_element, 90u);
@@ -134,7 +135,7 @@ TEST(JobTest, Snapshot_BeforePlanning_NoChunks) {
 // A planned job whose chunks 0..(count-1) run in call 1 on w1, started at kStart.
 Job RunningJob(uint64_t count, JobSpec spec = Spec()) {
   Job job = MakeJob(std::move(spec));
-  EXPECT_TRUE(job.Plan(1, 1).ok());
+  EXPECT_TRUE(job.Plan(1, 1, {"square"}).ok());
   job.StartCall(1, "w1", job.chunks->TakeFresh(count, 1000), kStart);
   return job;
 }
@@ -183,7 +184,7 @@ TEST(JobTest, ValidateJobSpec_ResumeWithoutChunkSize_InvalidArgument) {
 
 TEST(JobTest, StartCall_TwoChunks_TasksOfThePlanRecordedAsRunning) {
   Job job = MakeJob(Spec());
-  ASSERT_TRUE(job.Plan(1, 1).ok());
+  ASSERT_TRUE(job.Plan(1, 1, {"square"}).ok());
   const std::vector<ChunkTask> tasks = job.StartCall(7, "w2", {0, 1}, kStart);
   ASSERT_EQ(tasks.size(), 2u);
   EXPECT_EQ(tasks[1].call_id, 7u);
@@ -346,7 +347,8 @@ TEST(JobTest, Finish_TwoChunksInOneCallAndABackup_OneEntryPerCall) {
 
 TEST(JobTest, Contradiction_ValuesAgreeWithSummary_Empty) {
   ChunkReply reply;
-  reply.values = EncodedValues::Own({1, 4, 9});
+  reply.summary = SummaryKind::kInt64;
+  reply.values = EncodedValues::Own(std::vector<int64_t>{1, 4, 9});
   reply.count = 3;
   reply.sum = 14;
   reply.min = 1;
@@ -356,7 +358,8 @@ TEST(JobTest, Contradiction_ValuesAgreeWithSummary_Empty) {
 
 TEST(JobTest, Contradiction_SumDisagrees_SaysSo) {
   ChunkReply reply;
-  reply.values = EncodedValues::Own({1, 4, 9});
+  reply.summary = SummaryKind::kInt64;
+  reply.values = EncodedValues::Own(std::vector<int64_t>{1, 4, 9});
   reply.count = 3;
   reply.sum = 15;
   reply.min = 1;
@@ -404,7 +407,7 @@ TEST(JobTest, StartCall_VerifiedChunk_NoSharedBuffer) {
   spec.verify_fraction = 1;
   spec.shared_values = SharedValuesRef{};
   Job job = MakeJob(std::move(spec));
-  ASSERT_TRUE(job.Plan(1, 1).ok());
+  ASSERT_TRUE(job.Plan(1, 1, {"square"}).ok());
   const std::vector<ChunkTask> tasks = job.StartCall(1, "w1", {0}, kStart);
   ASSERT_EQ(tasks.size(), 1u);
   EXPECT_FALSE(tasks[0].shared_values.has_value());

@@ -15,12 +15,12 @@ namespace {
 using ::gpool::testing::StatusIs;
 using ::testing::HasSubstr;
 
-// A request whose list takes `values` values of 9 bytes each, close to the limit when large.
+// A request whose list takes `values` values of 8 bytes each, close to the limit when large.
 v1::MapRequest ListRequest(int64_t values) {
   v1::MapRequest request;
   request.set_function("square");
   for (int64_t i = 0; i < values; ++i) {
-    request.mutable_input()->mutable_list()->add_values(INT64_MAX - i);
+    request.mutable_input()->mutable_list()->mutable_int64s()->add_values(INT64_MAX - i);
   }
   return request;
 }
@@ -47,7 +47,7 @@ TEST(SetCompletedChunksWithinLimitTest, RoomForAll_ClaimsEveryIntervalInOrder) {
 TEST(SetCompletedChunksWithinLimitTest, NoRoomForAll_KeepsTheLongestAndFitsTheLimit) {
   // A list that leaves room for about a thousand ranges, and many more single-chunk gaps.
   const int64_t room_bytes = 20'000;
-  const int64_t list_values = (kMaxMapRequestBytes - room_bytes) / 10;
+  const int64_t list_values = (kMaxMapRequestBytes - room_bytes) / 8;
   v1::MapRequest request = ListRequest(list_values);
   std::vector<std::pair<uint64_t, uint64_t>> received;
   for (uint64_t i = 0; i < 20'000; ++i) received.emplace_back(2 * i, 2 * i);

@@ -22,9 +22,9 @@ struct Recorder {
   std::vector<uint64_t> firsts;
   std::vector<int64_t> values;
   OrderedValues::Sink sink() {
-    return [this](uint64_t first, absl::Span<const int64_t> run) {
+    return [this](uint64_t first, const Elements& run) {
       firsts.push_back(first);
-      values.insert(values.end(), run.begin(), run.end());
+      values.insert(values.end(), run.int64s().begin(), run.int64s().end());
       return absl::OkStatus();
     };
   }
@@ -33,7 +33,7 @@ struct Recorder {
 TEST(OrderedValuesTest, Add_InOrder_DeliveredAtOnceNothingHeld) {
   Recorder recorder;
   OrderedValues ordered(recorder.sink());
-  const std::vector<int64_t> first = {1, 4};
+  const Elements first = Elements::Int64s({1, 4});
   ASSERT_TRUE(ordered.Add(0, 0, first).ok());
   EXPECT_THAT(recorder.values, ElementsAre(1, 4));
   EXPECT_EQ(ordered.held_chunks(), 0u);
@@ -43,7 +43,8 @@ TEST(OrderedValuesTest, Add_InOrder_DeliveredAtOnceNothingHeld) {
 TEST(OrderedValuesTest, Add_AheadOfAGap_HeldUntilTheGapCloses) {
   Recorder recorder;
   OrderedValues ordered(recorder.sink());
-  const std::vector<int64_t> c0 = {1, 4}, c1 = {9, 16}, c2 = {25};
+  const Elements c0 = Elements::Int64s({1, 4}), c1 = Elements::Int64s({9, 16}),
+                 c2 = Elements::Int64s({25});
   ASSERT_TRUE(ordered.Add(2, 4, c2).ok());
   ASSERT_TRUE(ordered.Add(1, 2, c1).ok());
   EXPECT_TRUE(recorder.values.empty());
@@ -59,11 +60,11 @@ TEST(OrderedValuesTest, Add_AheadOfAGap_HeldUntilTheGapCloses) {
 
 TEST(OrderedValuesTest, Add_SinkFails_ErrorReturnedAndNothingMoreDelivered) {
   int calls = 0;
-  OrderedValues ordered([&calls](uint64_t, absl::Span<const int64_t>) {
+  OrderedValues ordered([&calls](uint64_t, const Elements&) {
     ++calls;
     return absl::AbortedError("output closed");
   });
-  const std::vector<int64_t> c0 = {1}, c1 = {4};
+  const Elements c0 = Elements::Int64s({1}), c1 = Elements::Int64s({4});
   ASSERT_TRUE(ordered.Add(1, 1, c1).ok());
   EXPECT_EQ(ordered.Add(0, 0, c0).code(), absl::StatusCode::kAborted);
   EXPECT_EQ(calls, 1);

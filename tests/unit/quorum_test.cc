@@ -19,6 +19,7 @@ using ::testing::UnorderedElementsAre;
 
 ChunkReply Reply(int64_t sum, std::vector<int64_t> values = {}) {
   ChunkReply reply;
+  reply.summary = SummaryKind::kInt64;
   reply.count = values.empty() ? 10 : values.size();
   reply.sum = sum;
   reply.min = 1;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -47,12 +48,13 @@ std::string Flatten(const grpc::ByteBuffer& buffer) {
 
 v1::ChunkOutcome Outcome(std::vector<int64_t> values, int64_t pid) {
   v1::ChunkOutcome outcome;
-  for (int64_t value : values) outcome.add_values(value);
+  for (int64_t value : values) outcome.mutable_values()->mutable_int64s()->add_values(value);
   outcome.set_element_count(static_cast<int64_t>(values.size()));
-  outcome.mutable_partial_sum()->set_low(12345);
-  outcome.mutable_partial_sum()->set_high(1);
-  outcome.set_partial_min(-7);
-  outcome.set_partial_max(1LL << 62);
+  v1::Int64Summary* summary = outcome.mutable_summary()->mutable_int64_summary();
+  summary->mutable_sum()->set_low(12345);
+  summary->mutable_sum()->set_high(1);
+  summary->set_min(-7);
+  summary->set_max(1LL << 62);
   outcome.set_pid(pid);
   return outcome;
 }
@@ -155,8 +157,8 @@ TEST_P(SliceSizesTest, MapResponse_SerializedByProtobuf_Decodes) {
   response.mutable_started()->set_job_id("job-2");
   v1::ChunkResult* result = response.add_results();
   result->set_chunk_index(5);
-  result->set_partial_max(81);
-  for (int64_t value : {49, 64, 81}) result->add_values(value);
+  result->mutable_summary()->mutable_int64_summary()->set_max(81);
+  for (int64_t value : {49, 64, 81}) result->mutable_values()->mutable_int64s()->add_values(value);
   response.mutable_finished();  // an end with empty stats is still an end
 
   ASSERT_OK_AND_ASSIGN(RawMapResponse decoded,
@@ -165,13 +167,76 @@ TEST_P(SliceSizesTest, MapResponse_SerializedByProtobuf_Decodes) {
   EXPECT_EQ(decoded.started->job_id(), "job-2");
   ASSERT_EQ(decoded.results.size(), 1u);
   EXPECT_EQ(decoded.results[0].fields.chunk_index(), 5);
-  EXPECT_EQ(decoded.results[0].fields.partial_max(), 81);
-  EXPECT_EQ(decoded.results[0].fields.values_size(), 0);
+  EXPECT_EQ(decoded.results[0].fields.summary().int64_summary().max(), 81);
+  EXPECT_FALSE(decoded.results[0].fields.has_values());
   EXPECT_THAT(decoded.results[0].values.ToVector(), ElementsAre(49, 64, 81));
   EXPECT_TRUE(decoded.finished.has_value());
 }
 
+// Doubles travel as 8-byte values like int64s; strings and bytes as their encoded elements.
+// Through a worker's response and the coordinator's relay, in any slicing, each column keeps
+// its type and its values.
+TEST_P(SliceSizesTest, TypedColumns_RelayedFromWorkerToClient_KeepTypeAndValues) {
+  v1::RunChunksResponse response;
+  v1::ChunkOutcome* doubles = response.add_results();
+  for (double value : {0.5, -0.0, 1e300, std::numeric_limits<double>::infinity()}) {
+    doubles->mutable_values()->mutable_doubles()->add_values(value);
+  }
+  v1::ChunkOutcome* strings = response.add_results();
+  for (const char* value : {"", "abc", "\xc3\xa9t\xc3\xa9", "a longer string of some bytes"}) {
+    strings->mutable_values()->mutable_strings()->add_values(value);
+  }
+  v1::ChunkOutcome* blobs = response.add_results();
+  blobs->mutable_values()->mutable_blobs()->add_values(std::string("\0\xff\x01", 3));
+  ASSERT_OK_AND_ASSIGN(std::vector<RawChunkOutcome> decoded,
+                       DecodeRunChunksResponse(InSlices(response.SerializeAsString(), GetParam())));
+  ASSERT_EQ(decoded.size(), 3u);
+  EXPECT_EQ(decoded[0].values.type(), ElementType::kDouble);
+  EXPECT_EQ(decoded[1].values.type(), ElementType::kString);
+  EXPECT_EQ(decoded[2].values.type(), ElementType::kBytes);
+  EXPECT_EQ(decoded[1].values.size(), 4u);
+
+  std::vector<RawChunkResult> chunks(3);
+  for (int i = 0; i < 3; ++i) {
+    chunks[i].fields.set_chunk_index(i);
+    chunks[i].values = decoded[i].values;
+  }
+  ASSERT_OK_AND_ASSIGN(
+      RawMapResponse relayed,
+      DecodeMapResponse(InSlices(Flatten(EncodeMapResponse(nullptr, chunks, nullptr).bytes),
+                                 GetParam())));
+  ASSERT_EQ(relayed.results.size(), 3u);
+  ASSERT_OK_AND_ASSIGN(Elements got_doubles, relayed.results[0].values.ToElements());
+  EXPECT_EQ(got_doubles, Elements::Doubles({0.5, -0.0, 1e300,
+                                            std::numeric_limits<double>::infinity()}));
+  ASSERT_OK_AND_ASSIGN(Elements got_strings, relayed.results[1].values.ToElements());
+  EXPECT_EQ(got_strings, Elements::Strings({"", "abc", "\xc3\xa9t\xc3\xa9",
+                                            "a longer string of some bytes"}));
+  ASSERT_OK_AND_ASSIGN(Elements got_blobs, relayed.results[2].values.ToElements());
+  EXPECT_EQ(got_blobs, Elements::Blobs({std::string("\0\xff\x01", 3)}));
+  // And what protobuf parses from the relayed message is the same.
+  v1::MapResponse parsed;
+  ASSERT_TRUE(parsed.ParseFromString(Flatten(EncodeMapResponse(nullptr, chunks, nullptr).bytes)));
+  EXPECT_EQ(parsed.results(1).values().strings().values(2), "\xc3\xa9t\xc3\xa9");
+  EXPECT_EQ(parsed.results(0).values().doubles().values(2), 1e300);
+}
+
 INSTANTIATE_TEST_SUITE_P(RawMessagesTest, SliceSizesTest, ::testing::Values(1, 3, 7, 8, 4096));
+
+TEST(RawMessagesTest, StringColumnTruncatedInsideAnElement_IsInternal) {
+  // Strings{values: "abcdef"} claiming 6 bytes but carrying 3.
+  std::string column = {static_cast<char>((1 << 3) | 2), 6, 'a', 'b', 'c'};
+  std::string elements;
+  elements.push_back(static_cast<char>((v1::Elements::kStringsFieldNumber << 3) | 2));
+  elements.push_back(static_cast<char>(column.size()));
+  elements += column;
+  std::string bytes;
+  bytes.push_back(static_cast<char>((v1::ChunkOutcome::kValuesFieldNumber << 3) | 2));
+  bytes.push_back(static_cast<char>(elements.size()));
+  bytes += elements;
+  EXPECT_THAT(DecodeRunChunksResponse(InSlices(ResponseOf(bytes), 2)),
+              StatusIs(absl::StatusCode::kInternal, HasSubstr("truncated")));
+}
 
 TEST(RawMessagesTest, EncodedMapResponse_IsWhatProtobufParses) {
   v1::MapResponse expected;
@@ -184,16 +249,17 @@ TEST(RawMessagesTest, EncodedMapResponse_IsWhatProtobufParses) {
     chunk.fields.set_chunk_index(i);
     chunk.fields.set_first_element(2 * i);
     chunk.fields.set_element_count(2);
-    chunk.fields.mutable_partial_sum()->set_low(5 + i);
-    chunk.fields.set_partial_min(1);
-    chunk.fields.set_partial_max(4);
+    v1::Int64Summary* summary = chunk.fields.mutable_summary()->mutable_int64_summary();
+    summary->mutable_sum()->set_low(5 + i);
+    summary->set_min(1);
+    summary->set_max(4);
     chunk.fields.mutable_worker()->set_worker_id("w" + std::to_string(i));
     chunk.fields.set_attempt(1);
     const std::vector<int64_t> values = {i * 10 + 1, -(i * 10 + 2)};
     chunk.values = EncodedValues::Own(values);
     v1::ChunkResult* typed = expected.add_results();
     *typed = chunk.fields;
-    for (int64_t value : values) typed->add_values(value);
+    for (int64_t value : values) typed->mutable_values()->mutable_int64s()->add_values(value);
   }
   const std::string encoded =
       Flatten(EncodeMapResponse(&expected.started(), chunks, &expected.finished()).bytes);
@@ -244,12 +310,21 @@ TEST(RawMessagesTest, EncodedRunChunksResponse_OneChunk_IsWhatProtobufParses) {
 }
 
 TEST(RawMessagesTest, UnpackedValues_AreAccepted) {
-  // A sender may encode a repeated sfixed64 unpacked: one tag (values, wire type 1) per value.
-  std::string bytes;
+  // A sender may encode a repeated sfixed64 unpacked: one tag (values, wire type 1) per value,
+  // inside Int64s inside Elements.
+  std::string column;
   for (int64_t value : {5, 6}) {
-    bytes.push_back(static_cast<char>((v1::ChunkOutcome::kValuesFieldNumber << 3) | 1));
-    bytes.append(reinterpret_cast<const char*>(&value), sizeof(value));
+    column.push_back(static_cast<char>((1 << 3) | 1));
+    column.append(reinterpret_cast<const char*>(&value), sizeof(value));
   }
+  std::string elements;
+  elements.push_back(static_cast<char>((v1::Elements::kInt64SFieldNumber << 3) | 2));
+  elements.push_back(static_cast<char>(column.size()));
+  elements += column;
+  std::string bytes;
+  bytes.push_back(static_cast<char>((v1::ChunkOutcome::kValuesFieldNumber << 3) | 2));
+  bytes.push_back(static_cast<char>(elements.size()));
+  bytes += elements;
   bytes += WithoutValues(Outcome({}, 9)).SerializeAsString();
   ASSERT_OK_AND_ASSIGN(std::vector<RawChunkOutcome> decoded,
                        DecodeRunChunksResponse(InSlices(ResponseOf(bytes), 3)));
@@ -282,7 +357,11 @@ TEST(RawMessagesTest, Truncated_IsInternal) {
 
 TEST(RawMessagesTest, ValuesNotWholeInt64s_AreInternal) {
   std::string bytes;
-  bytes.push_back(static_cast<char>((v1::ChunkOutcome::kValuesFieldNumber << 3) | 2));  // packed
+  bytes.push_back(static_cast<char>((v1::ChunkOutcome::kValuesFieldNumber << 3) | 2));
+  bytes.push_back(9);  // Elements
+  bytes.push_back(static_cast<char>((v1::Elements::kInt64SFieldNumber << 3) | 2));
+  bytes.push_back(7);  // Int64s
+  bytes.push_back(static_cast<char>((1 << 3) | 2));  // packed values
   bytes.push_back(5);                                // 5 bytes: not a whole value
   bytes.append(5, '\0');
   EXPECT_THAT(DecodeRunChunksResponse(InSlices(ResponseOf(bytes), 8)),
@@ -295,7 +374,7 @@ TEST(RawMessagesTest, MapResponseTruncated_IsInternal) {
   v1::MapResponse response;
   v1::ChunkResult* result = response.add_results();
   result->set_chunk_index(2);
-  for (int64_t value : {1, 4, 9}) result->add_values(value);
+  for (int64_t value : {1, 4, 9}) result->mutable_values()->mutable_int64s()->add_values(value);
   std::string bytes = response.SerializeAsString();
   bytes.resize(bytes.size() - 5);  // inside the values
   EXPECT_THAT(DecodeMapResponse(InSlices(bytes, 3)),
@@ -321,7 +400,11 @@ TEST(RawMessagesTest, MapResponseUnsupportedWireType_IsInternal) {
 
 TEST(RawMessagesTest, MapResponseValuesNotWholeInt64s_AreInternal) {
   std::string result;
-  result.push_back(static_cast<char>((v1::ChunkResult::kValuesFieldNumber << 3) | 2));  // packed
+  result.push_back(static_cast<char>((v1::ChunkResult::kValuesFieldNumber << 3) | 2));
+  result.push_back(16);  // Elements
+  result.push_back(static_cast<char>((v1::Elements::kInt64SFieldNumber << 3) | 2));
+  result.push_back(14);  // Int64s
+  result.push_back(static_cast<char>((1 << 3) | 2));  // packed values
   result.push_back(12);  // 12 bytes: one value and a half
   result.append(12, '\0');
   std::string bytes;
@@ -354,12 +437,15 @@ TEST(MessageLimitTest, LargestRunChunksAnswer_FitsTheMessageLimit) {
   v1::RunChunksResponse response;
   for (int i = 0; i < kMaxChunksPerCall; ++i) {
     v1::ChunkOutcome* outcome = response.add_results();
-    for (int64_t v = 0; v < kValuesPerChunk; ++v) outcome->add_values(INT64_MIN);
-    outcome->mutable_partial_sum()->set_high(UINT64_MAX);
-    outcome->mutable_partial_sum()->set_low(UINT64_MAX);
+    for (int64_t v = 0; v < kValuesPerChunk; ++v) {
+      outcome->mutable_values()->mutable_int64s()->add_values(INT64_MIN);
+    }
+    v1::Int64Summary* summary = outcome->mutable_summary()->mutable_int64_summary();
+    summary->mutable_sum()->set_high(UINT64_MAX);
+    summary->mutable_sum()->set_low(UINT64_MAX);
     outcome->set_element_count(INT64_MAX);
-    outcome->set_partial_min(INT64_MIN);
-    outcome->set_partial_max(INT64_MAX);
+    summary->set_min(INT64_MIN);
+    summary->set_max(INT64_MAX);
     outcome->set_pid(INT64_MAX);
     outcome->set_values_shared(true);
   }
@@ -368,7 +454,7 @@ TEST(MessageLimitTest, LargestRunChunksAnswer_FitsTheMessageLimit) {
   v1::RunChunksResponse one;
   *one.add_results() = response.results(0);
   for (int64_t v = kValuesPerChunk; v < static_cast<int64_t>(kMaxValuesChunkSize); ++v) {
-    one.mutable_results(0)->add_values(INT64_MIN);
+    one.mutable_results(0)->mutable_values()->mutable_int64s()->add_values(INT64_MIN);
   }
   for (int i = 1; i < kMaxChunksPerCall; ++i) {
     *one.add_results() = response.results(i);
@@ -392,8 +478,8 @@ TEST(MessageLimitTest, LargestRunChunksRequest_FitsTheMessageLimit) {
     task->set_chunk_index(INT64_MAX);
     task->set_attempt(INT32_MAX);
     task->set_first_element(INT64_MAX);
-    // sint64 INT64_MIN: the widest zigzag varint (10 bytes).
-    v1::ValueList* list = task->mutable_input()->mutable_list();
+    // Numbers take 8 bytes each (sfixed64).
+    v1::Int64s* list = task->mutable_input()->mutable_list()->mutable_int64s();
     for (int64_t v = 0; v < kValuesPerChunk; ++v) list->add_values(INT64_MIN);
   }
   EXPECT_LE(request.ByteSizeLong(), static_cast<size_t>(kMaxMessageBytes));

@@ -241,6 +241,7 @@ class FakeConnector final : public WorkerConnector {
         task.function, task.job_input->Slice(task.first_element, task.element_count), task.mode);
     if (!output.ok()) return output.status();
     ChunkReply reply;
+    reply.summary = SummaryKind::kInt64;
     reply.values = EncodedValues::Own(std::move(output->values));
     reply.sum = output->sum;
     reply.count = output->count;
@@ -304,7 +305,7 @@ class SchedulerTest : public ::testing::Test {
     registration.pid = 100;
     registration.host = "host-" + address.substr(0, address.find(':'));
     registration.slots = slots;
-    registration.functions = std::move(functions);
+    registration.functions.assign(functions.begin(), functions.end());
     registration.incarnation = incarnation;
     return registration;
   }

@@ -148,7 +148,7 @@ TEST(ChunkExecutorTest, TryAcquireSlot_TakesOnlyFreeSlots) {
   std::vector<int64_t> values;
   ASSERT_OK(executor.ExecuteBatchInSlot("square", {Input::Range(2, 3)}, ResultMode::kValues, {},
                                         [&](size_t, ChunkOutput output) {
-                                          values = output.values;
+                                          values = output.values.int64s();
                                         }));
   EXPECT_THAT(values, ElementsAre(4, 9));
   EXPECT_THAT(executor.ExecuteBatchInSlot("nope", {Input::Range(1, 2)}, ResultMode::kSum, {},
