@@ -155,7 +155,7 @@ TEST(FunctionRegistryTest, SumBeyond64Bits_IsExact) {
   EXPECT_EQ(FormatInt128(output.sum), "18446744061852498011");
   EXPECT_EQ(output.min, 9);
   EXPECT_EQ(output.max, 9223372030926249001);
-  EXPECT_THAT(output.values, ElementsAre(9223372030926249001, 9223372030926249001, 9));
+  EXPECT_THAT(output.values.int64s(), ElementsAre(9223372030926249001, 9223372030926249001, 9));
 }
 
 TEST(FunctionRegistryTest, SeedJob_Sums41679167500) {

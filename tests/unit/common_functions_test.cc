@@ -282,7 +282,7 @@ TEST(FunctionRegistryTest, ChunkwiseFunction_GetsTheChunkAndItsOutputIsReturned)
       }));
   ASSERT_OK_AND_ASSIGN(ChunkOutput output,
                        registry.Run("triple", Input::Range(-2, 3), ResultMode::kValues));
-  EXPECT_THAT(output.values, ElementsAre(-6, -3, 0, 3, 6, 9));
+  EXPECT_THAT(output.values.int64s(), ElementsAre(-6, -3, 0, 3, 6, 9));
   EXPECT_EQ(output.sum, 9);
   EXPECT_EQ(output.count, 6u);
   EXPECT_EQ(output.min, -6);

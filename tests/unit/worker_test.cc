@@ -29,7 +29,7 @@ TEST(ChunkExecutorTest, Execute_ValuesMode_ReturnsValuesAndSum) {
   ChunkExecutor executor(FunctionRegistry::WithBuiltins(), 1);
   ASSERT_OK_AND_ASSIGN(ChunkOutput output,
                        executor.Execute("square", Input::Range(-2, 2), ResultMode::kValues, {}));
-  EXPECT_THAT(output.values, ElementsAre(4, 1, 0, 1, 4));
+  EXPECT_THAT(output.values.int64s(), ElementsAre(4, 1, 0, 1, 4));
   EXPECT_EQ(output.sum, 10);
   EXPECT_EQ(executor.chunks_completed(), 1);
 }
@@ -104,9 +104,9 @@ TEST(ChunkExecutorTest, ExecuteBatch_ComputesEachChunkInOrder) {
                                   }));
   ASSERT_EQ(outputs.size(), 3u);
   EXPECT_EQ(outputs[0].first, 0u);
-  EXPECT_THAT(outputs[0].second.values, ElementsAre(1, 4, 9));
+  EXPECT_THAT(outputs[0].second.values.int64s(), ElementsAre(1, 4, 9));
   EXPECT_EQ(outputs[1].first, 1u);
-  EXPECT_THAT(outputs[1].second.values, ElementsAre(16));
+  EXPECT_THAT(outputs[1].second.values.int64s(), ElementsAre(16));
   EXPECT_EQ(outputs[2].second.sum, 100);
   EXPECT_EQ(executor.chunks_completed(), 3);
 }
