@@ -70,6 +70,19 @@ def main(path):
         ">= 50% of the vectorised loop", "-" if ratio is None else "%.0f%%" % (ratio * 100),
         None if ratio is None else ratio >= 0.5)
 
+    # Issue 19's typed workloads (bench/typed.sh): strings to the caller, and an exact double sum.
+    g, p = rate("gpool", "w5_upper"), rate("pool", "w5_upper")
+    ratio = g / p if g and p else None
+    row("W5 strings through upper to the caller", fmt_rate(g), fmt_rate(p), "-",
+        fmt_rate(rate("grpc_stream", "w5_upper")), "gpool/Pool >= 10",
+        "-" if ratio is None else "%.1fx" % ratio, None if ratio is None else ratio >= 10)
+
+    g, lim = rate("gpool", "w6_sqrt_sum"), rate("loop", "w6_sqrt_sum")
+    ratio = g / lim if g and lim else None
+    row("W6 exact sqrt sum (reduce-only)", fmt_rate(g), "-", "-", fmt_rate(lim),
+        ">= 50% of the vectorised loop", "-" if ratio is None else "%.0f%%" % (ratio * 100),
+        None if ratio is None else ratio >= 0.5)
+
     # Issue 18: the cost of mutual TLS, measured in the same run on a second cluster.
     if any(system == "gpool_tls" for system, _ in by):
         print()
