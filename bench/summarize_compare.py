@@ -19,7 +19,11 @@ def main(path):
         return r.get("rate_per_s") or r.get("rate_per_s_median")
 
     def fmt_rate(x):
-        return "-" if x is None else ("%.3g M/s" % (x / 1e6) if x >= 1e5 else "%.3g k/s" % (x / 1e3))
+        if x is None:
+            return "-"
+        if x >= 1e9:
+            return "%.3g G/s" % (x / 1e9)
+        return "%.3g M/s" % (x / 1e6) if x >= 1e5 else "%.3g k/s" % (x / 1e3)
 
     def fmt_s(x):
         return "-" if x is None else ("%.3g ms" % (x * 1e3) if x < 1 else "%.3g s" % x)
