@@ -18,6 +18,9 @@ import json, math, sys
 got, exact = json.load(sys.stdin)["sum"], math.fsum(math.sqrt(i) for i in range(1, 1001))
 sys.exit(0 if abs(got - exact) <= 1e-12 * exact else "sqrt_sum_loop: %r, not about %r" % (got, exact))'
 expected=$(python3 "$(dirname "$0")/peers_typed/make_strings.py" 100 "$WORK/strings.txt")
+# W5's library row: gpool_bench checks the strings it gets back against the upper-cased input.
+"$BIN/gpool_bench" --coordinator="$ADDR" --workloads=w5_upper --w5_input="$WORK/strings.txt" \
+  --reps=1 --warmup=0
 "$BIN/typed_stream_server" --input="$WORK/strings.txt" --port_file="$WORK/stream_port" &
 PIDS+=($!)
 for _ in $(seq 400); do [[ -s $WORK/stream_port ]] && break; sleep 0.025; done
