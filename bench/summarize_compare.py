@@ -80,6 +80,11 @@ def main(path):
     row("W5 strings through upper to the caller", fmt_rate(g), fmt_rate(p), "-",
         fmt_rate(rate("grpc_stream", "w5_upper")), "gpool/Pool >= 10",
         "-" if ratio is None else "%.1fx" % ratio, None if ratio is None else ratio >= 10)
+    g = rate("gpool_lib", "w5_upper")
+    ratio = g / p if g and p else None
+    row("W5 the same through the library (Client::Map)", fmt_rate(g), fmt_rate(p), "-",
+        fmt_rate(rate("grpc_stream", "w5_upper")), "gpool/Pool >= 10",
+        "-" if ratio is None else "%.1fx" % ratio, None if ratio is None else ratio >= 10)
 
     g, lim = rate("gpool", "w6_sqrt_sum"), rate("loop", "w6_sqrt_sum")
     ratio = g / lim if g and lim else None

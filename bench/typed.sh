@@ -2,8 +2,9 @@
 # Issue 19's typed workloads beside their peers, in one run on this machine:
 #   W5  10^5 strings of 100 ASCII letters and digits (bench/peers_typed/make_strings.py) through
 #       the built-in `upper` back to the caller: `gpool map upper --input F --type string
-#       --print` on a warm 2-worker cluster, against multiprocessing.Pool(2).map(str.upper)
-#       (warm) and the gRPC limit for the same bytes (one server-streaming call of
+#       --print` on a warm 2-worker cluster, and the same through the library (gpool_bench's
+#       w5_upper: Client::Map of the strings, "system": "gpool_lib"), against
+#       multiprocessing.Pool(2).map(str.upper) (warm) and the gRPC limit for the same bytes (one server-streaming call of
 #       `repeated string` batches of 4096 on loopback). Goal: gpool at least 10x Pool.
 #   W6  the sum of sqrt over 1..10^8 as doubles (`gpool map sqrt 1..N --reduce sum`, exact:
 #       it must equal math.fsum's), against a 2-thread loop vectorised by the compiler.
@@ -73,6 +74,11 @@ $PY "$PEERS/time_cli.py" --workload w5_upper --elements $W5_N --reps $REPS --war
   --lines-sha256 "$W5_SHA" -- "${GPOOL[@]}" map upper --input "$WORK/strings.txt" \
   --type string --print | record || true
 
+step "W5 gpool library: Client::Map of the strings through upper, warm cluster"
+# gpool_bench checks the strings it gets back (after its clock stops) and says why it failed.
+"$BIN/gpool_bench" --coordinator="$ADDR" --workloads=w5_upper --w5_input="$WORK/strings.txt" \
+  --reps=$REPS --warmup=1 | record || echo "gpool_lib side failed (see above)" >&2
+
 step "W5 multiprocessing.Pool(2).map(str.upper), warm"
 $PY "$PEERS/pool_upper.py" "$WORK/strings.txt" --processes 2 --reps $REPS | record ||
   echo "pool side failed (see above)" >&2
@@ -114,9 +120,11 @@ def ratio(name, a, b, goal):
     else:
         print("%s: %.3g (goal >= %g: %s)" % (name, a / b, goal, "met" if a / b >= goal
                                              else "not met"))
-ratio("W5 gpool/Pool", rate("gpool", "w5_upper"), rate("pool", "w5_upper"), 10)
-g, lim = rate("gpool", "w5_upper"), rate("grpc_stream", "w5_upper")
-print("W5 gpool/gRPC limit: %s" % ("-" if g is None or lim is None else "%.3g" % (g / lim)))
+for system, name in (("gpool", "CLI"), ("gpool_lib", "library")):
+    ratio("W5 gpool %s/Pool" % name, rate(system, "w5_upper"), rate("pool", "w5_upper"), 10)
+    g, lim = rate(system, "w5_upper"), rate("grpc_stream", "w5_upper")
+    print("W5 gpool %s/gRPC limit: %s" % (name, "-" if g is None or lim is None
+                                          else "%.3g" % (g / lim)))
 ratio("W6 gpool/vectorised loop", rate("gpool", "w6_sqrt_sum"), rate("loop", "w6_sqrt_sum"),
       0.5)
 loop = rows.get(("loop", "w6_sqrt_sum"))
