@@ -82,7 +82,7 @@ def main(path):
         "-" if ratio is None else "%.1fx" % ratio, None if ratio is None else ratio >= 10)
     g = rate("gpool_lib", "w5_upper")
     ratio = g / p if g and p else None
-    row("W5 the same through the library (Client::Map)", fmt_rate(g), fmt_rate(p), "-",
+    row("W5 the same through the library (Client::MapStream)", fmt_rate(g), fmt_rate(p), "-",
         fmt_rate(rate("grpc_stream", "w5_upper")), "gpool/Pool >= 10",
         "-" if ratio is None else "%.1fx" % ratio, None if ratio is None else ratio >= 10)
 

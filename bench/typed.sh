@@ -3,9 +3,10 @@
 #   W5  10^5 strings of 100 ASCII letters and digits (bench/peers_typed/make_strings.py) through
 #       the built-in `upper` back to the caller: `gpool map upper --input F --type string
 #       --print` on a warm 2-worker cluster, and the same through the library (gpool_bench's
-#       w5_upper: Client::Map of the strings, "system": "gpool_lib"), against
-#       multiprocessing.Pool(2).map(str.upper) (warm) and the gRPC limit for the same bytes (one server-streaming call of
-#       `repeated string` batches of 4096 on loopback). Goal: gpool at least 10x Pool.
+#       w5_upper: Client::MapStream of the strings from memory, "system": "gpool_lib"),
+#       against multiprocessing.Pool(2).map(str.upper) (warm) and the gRPC limit for the same
+#       bytes (one server-streaming call of `repeated string` batches of 4096 on loopback).
+#       Goal: gpool at least 10x Pool.
 #   W6  the sum of sqrt over 1..10^8 as doubles (`gpool map sqrt 1..N --reduce sum`, exact:
 #       it must equal math.fsum's), against a 2-thread loop vectorised by the compiler.
 #       Goal: gpool at least 0.5 of the loop's rate.
@@ -74,7 +75,7 @@ $PY "$PEERS/time_cli.py" --workload w5_upper --elements $W5_N --reps $REPS --war
   --lines-sha256 "$W5_SHA" -- "${GPOOL[@]}" map upper --input "$WORK/strings.txt" \
   --type string --print | record || true
 
-step "W5 gpool library: Client::Map of the strings through upper, warm cluster"
+step "W5 gpool library: Client::MapStream of the strings through upper, warm cluster"
 # gpool_bench checks the strings it gets back (after its clock stops) and says why it failed.
 "$BIN/gpool_bench" --coordinator="$ADDR" --workloads=w5_upper --w5_input="$WORK/strings.txt" \
   --reps=$REPS --warmup=1 | record || echo "gpool_lib side failed (see above)" >&2
