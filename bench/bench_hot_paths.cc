@@ -65,6 +65,7 @@ class AnsweringConnector final : public WorkerConnector {
       ChunkReply reply;
       reply.sum = SumOfSquares(last) - SumOfSquares(first - 1);
       reply.count = task.element_count;
+      reply.summary = ChunkReply::SummaryKind::kInt64;
       reply.min = first * first;
       reply.max = last * last;
       reply.pid = 1;
@@ -187,10 +188,11 @@ std::vector<RawChunkOutcome> WorkerResults(int64_t chunks, int64_t values_per_ch
     for (int64_t i = 0; i < values_per_chunk; ++i) values[i] = (c + i) * (c + i);
     RawChunkOutcome& result = results[c];
     result.values = EncodedValues::Own(std::move(values));
-    ToProto(absl::int128(c) * 1'000'000'007, result.fields.mutable_partial_sum());
+    v1::Int64Summary* summary = result.fields.mutable_summary()->mutable_int64_summary();
+    ToProto(absl::int128(c) * 1'000'000'007, summary->mutable_sum());
     result.fields.set_element_count(values_per_chunk > 0 ? values_per_chunk : 625);
-    result.fields.set_partial_min(c);
-    result.fields.set_partial_max(c * c);
+    summary->set_min(c);
+    summary->set_max(c * c);
     result.fields.set_pid(4242);
   }
   return results;
@@ -206,9 +208,7 @@ std::vector<RawChunkResult> MapResults(int64_t chunks, int64_t values_per_chunk)
     result.fields.set_first_element(static_cast<int64_t>(results.size()) *
                                     outcome.fields.element_count());
     result.fields.set_element_count(outcome.fields.element_count());
-    *result.fields.mutable_partial_sum() = outcome.fields.partial_sum();
-    result.fields.set_partial_min(outcome.fields.partial_min());
-    result.fields.set_partial_max(outcome.fields.partial_max());
+    *result.fields.mutable_summary() = outcome.fields.summary();
     result.fields.mutable_worker()->set_pid(outcome.fields.pid());
     result.fields.mutable_worker()->set_worker_id("w1");
     result.fields.set_attempt(1);
@@ -305,6 +305,7 @@ void BM_Reduce_Job(benchmark::State& state) {
     result.chunk_index = static_cast<uint64_t>(c);
     result.first_element = static_cast<uint64_t>(c * chunk_elements);
     result.element_count = static_cast<uint64_t>(chunk_elements);
+    result.summary = SummaryKind::kInt64;
     std::vector<int64_t> chunk_values;
     if (with_values) {
       chunk_values.resize(chunk_elements);

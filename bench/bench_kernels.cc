@@ -51,7 +51,7 @@ void RunMap(benchmark::State& state, const FunctionRegistry& registry, ResultMod
       return;
     }
     benchmark::DoNotOptimize(output->sum);
-    benchmark::DoNotOptimize(output->values.data());
+    benchmark::DoNotOptimize(output->values.int64s().data());
   }
   state.SetItemsProcessed(state.iterations() * length);
 }

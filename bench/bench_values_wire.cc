@@ -77,8 +77,8 @@ bool Parse(grpc::ByteBuffer bytes, Message& message) {
 }
 
 // A protobuf message's values seen as EncodedValues, without copying them.
-EncodedValues ViewOf(const google::protobuf::RepeatedField<int64_t>& values,
-                     std::shared_ptr<const void> owner) {
+EncodedValues ViewOf(const v1::Elements& elements, std::shared_ptr<const void> owner) {
+  const google::protobuf::RepeatedField<int64_t>& values = elements.int64s().values();
   EncodedValues view;
   if (!values.empty()) {
     view.Append(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(int64_t),
@@ -166,10 +166,11 @@ void ServeRunChunks(grpc::GenericServerContext& context,
     for (int64_t x = start; x < stop; ++x) values.push_back(x * x);
     RawChunkOutcome& outcome = outcomes.emplace_back();
     const ValueStats stats = Summarize(values.data(), values.size());
-    ToProto(stats.sum, outcome.fields.mutable_partial_sum());
+    v1::Int64Summary* summary = outcome.fields.mutable_summary()->mutable_int64_summary();
+    ToProto(stats.sum, summary->mutable_sum());
     outcome.fields.set_element_count(static_cast<int64_t>(values.size()));
-    outcome.fields.set_partial_min(stats.min);
-    outcome.fields.set_partial_max(stats.max);
+    summary->set_min(stats.min);
+    summary->set_max(stats.max);
     outcome.fields.set_pid(1);
     if (encoding == Encoding::kRaw) {
       outcome.values = EncodedValues::Own(std::move(values));
@@ -177,7 +178,7 @@ void ServeRunChunks(grpc::GenericServerContext& context,
       // A generated-class worker fills the repeated field from the function's output.
       v1::ChunkOutcome* out = message.add_results();
       *out = outcome.fields;
-      out->mutable_values()->Add(values.begin(), values.end());
+      out->mutable_values()->mutable_int64s()->mutable_values()->Add(values.begin(), values.end());
     }
   }
   const grpc::ByteBuffer response =
@@ -193,9 +194,7 @@ v1::ChunkResult ResultFields(int64_t chunk_index, int64_t first_element,
   result.set_chunk_index(chunk_index);
   result.set_first_element(first_element);
   result.set_element_count(outcome.element_count());
-  *result.mutable_partial_sum() = outcome.partial_sum();
-  result.set_partial_min(outcome.partial_min());
-  result.set_partial_max(outcome.partial_max());
+  *result.mutable_summary() = outcome.summary();
   result.mutable_worker()->set_worker_id("w1");
   result.mutable_worker()->set_host("localhost");
   result.mutable_worker()->set_pid(outcome.pid());
@@ -206,9 +205,10 @@ v1::ChunkResult ResultFields(int64_t chunk_index, int64_t first_element,
 // Whether `values` agree with what their worker reported (the coordinator's check).
 bool Agrees(const EncodedValues& values, const v1::ChunkOutcome& outcome) {
   const ValueStats stats = Summarize(values);
+  const v1::Int64Summary& reported = outcome.summary().int64_summary();
   return stats.count == static_cast<uint64_t>(outcome.element_count()) &&
-         stats.sum == FromProto(outcome.partial_sum()) && stats.min == outcome.partial_min() &&
-         stats.max == outcome.partial_max();
+         stats.sum == FromProto(reported.sum()) && stats.min == reported.min() &&
+         stats.max == reported.max();
 }
 
 // The job every Map call asks for: square over 0 .. elements-1 in chunks of chunk_size.
@@ -388,9 +388,11 @@ absl::StatusOr<MapSummary> RunJob(grpc::GenericStub& coordinator, Encoding encod
     chunk.chunk_index = static_cast<uint64_t>(fields.chunk_index());
     chunk.first_element = static_cast<uint64_t>(fields.first_element());
     chunk.element_count = static_cast<uint64_t>(fields.element_count());
-    chunk.partial_sum = FromProto(fields.partial_sum());
-    chunk.partial_min = fields.partial_min();
-    chunk.partial_max = fields.partial_max();
+    const v1::Int64Summary& summary = fields.summary().int64_summary();
+    chunk.summary = SummaryKind::kInt64;
+    chunk.partial_sum = FromProto(summary.sum());
+    chunk.partial_min = summary.min();
+    chunk.partial_max = summary.max();
     chunk.attempt = fields.attempt();
     return assembler.OnChunk(chunk, chunk_values).status();
   };
@@ -418,7 +420,7 @@ absl::StatusOr<MapSummary> RunJob(grpc::GenericStub& coordinator, Encoding encod
   if (!failure.ok()) return failure;
   if (!status.ok()) return absl::InternalError(status.error_message());
   absl::StatusOr<MapSummary> summary = assembler.Finish(JobStats{});
-  if (summary.ok()) values = assembler.TakeValues();
+  if (summary.ok()) values = std::move(assembler.TakeValues().mutable_int64s());
   return summary;
 }
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Issue 6's side-by-side measurement, in one run on this machine:
 #   gpool (Release build, a 2-worker cluster on loopback) on W1 cold/warm, W2, W3, W4,
-#   multiprocessing.Pool (and, with --with-dask, Dask) on the same workloads, and the limit
+#   multiprocessing.Pool (and, with --with-dask, Dask) on the same workloads, the limit
 #   probes (the vectorised 2-thread sum-of-squares loop, one gRPC stream of packed fixed64),
+#   and issue 19's typed workloads W5 and W6 beside their peers (bench/typed.sh),
 # then a table of ratios against each target. Peers and probes come from
 # ../shared/bench/peers (or $GPOOL_PEERS); they are copied to a scratch directory and built
 # there. Results (JSON lines and the table) go to bench/results/.
@@ -167,6 +168,13 @@ PIDS+=($!)
 for _ in $(seq 100); do grep -q listening "$WORK/grpc_server.log" && break; sleep 0.05; done
 "$WORK/peers/build/grpc_bench_client" stream fixed64 $STREAM_N 65536 3 --port "$PORT" |
   $PY -c 'import json,sys; best=max(float(dict(kv.split("=") for kv in l.split()[1:] if "=" in kv)["values_per_s"]) for l in sys.stdin if l.startswith("stream")); print(json.dumps({"system":"limit","workload":"grpc_stream_fixed64","rate_per_s":best}))' | tee -a "$OUT"
+
+step "typed workloads (issue 19): W5 strings through upper, W6 the exact sqrt sum, and peers"
+# On this cluster, which is warm; it appends its JSON lines to OUT. A gpool side that fails
+# says so and the peers still run.
+TYPED_ARGS=(--no-build --coordinator "$ADDR" --out "$OUT")
+if ((QUICK)); then TYPED_ARGS+=(--quick); fi
+bench/typed.sh "${TYPED_ARGS[@]}" || echo "bench/typed.sh failed" >&2
 
 step "summary"
 $PY "$ROOT/bench/summarize_compare.py" "$OUT" | tee "$RESULTS/compare.md"

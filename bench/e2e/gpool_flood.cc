@@ -96,7 +96,10 @@ std::string ChurnOne(const std::string& coordinator, const TransportOptions& tra
   request.set_pid(getpid());
   request.set_host("flood-churn");
   request.set_slots(1);
-  request.add_functions("flood_churn");
+  v1::FunctionSignature* function = request.add_functions();
+  function->set_name("flood_churn");
+  function->set_input_type(v1::ELEMENT_TYPE_INT64);
+  function->set_output_type(v1::ELEMENT_TYPE_INT64);
   request.set_incarnation(0x9e3779b97f4a7c15ULL * static_cast<uint64_t>(i + 1));
   request.set_max_chunks_per_call(1);
   v1::RegisterWorkerResponse registered;

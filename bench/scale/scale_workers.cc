@@ -111,11 +111,14 @@ class ScaleWorkerService final : public v1::Worker::CallbackService {
                             std::string(output.status().message()));
       }
       v1::ChunkOutcome* outcome = response->add_results();
-      outcome->mutable_values()->Add(output->values.begin(), output->values.end());
-      gpool::ToProto(output->sum, outcome->mutable_partial_sum());
+      const std::vector<int64_t>& values = output->values.int64s();
+      outcome->mutable_values()->mutable_int64s()->mutable_values()->Add(values.begin(),
+                                                                          values.end());
+      v1::Int64Summary* summary = outcome->mutable_summary()->mutable_int64_summary();
+      gpool::ToProto(output->sum, summary->mutable_sum());
       outcome->set_element_count(static_cast<int64_t>(output->count));
-      outcome->set_partial_min(output->min);
-      outcome->set_partial_max(output->max);
+      summary->set_min(output->min);
+      summary->set_max(output->max);
       outcome->set_pid(pid_);
     }
     return grpc::Status::OK;
