@@ -56,10 +56,16 @@ absl::StatusOr<ChunkOutput> SqrtChunk(const Input& input, ResultMode mode,
       return NegativeSqrt(list[first + bad]);
     }
     output.doubles.sum.Add(out, n);
+    if (list == nullptr) continue;  // a range's extremes are its ends' roots (below)
     for (uint64_t i = 0; i < n; ++i) {
       output.doubles.min = std::min(output.doubles.min, out[i]);
       output.doubles.max = std::max(output.doubles.max, out[i]);
     }
+  }
+  if (list == nullptr) {
+    // sqrt rises with x, and each root is correctly rounded, so the ends' are the extremes.
+    output.doubles.min = std::sqrt(static_cast<double>(input.range_start()));
+    output.doubles.max = std::sqrt(static_cast<double>(input.range_end()));
   }
   return output;
 }

@@ -395,5 +395,57 @@ TEST(CliOutputTest, ClusterReport_WorkersOmitted_SaysHowManyUnderTheTable) {
   EXPECT_THAT(ClusterReport(view), ::testing::EndsWith("\n... and 3 more workers not listed\n"));
 }
 
+// A chunk of double values with their exact summary.
+ChunkResult DoublesChunk(uint64_t index, std::vector<double> values) {
+  ChunkResult chunk;
+  chunk.chunk_index = index;
+  chunk.first_element = index * 2;
+  chunk.element_count = values.size();
+  chunk.summary = SummaryKind::kDouble;
+  chunk.partial_doubles = SummarizeDoubles(EncodedValues::Own(values));
+  chunk.values = Elements::Doubles(std::move(values));
+  chunk.worker = WorkerIdentity{"w1", "host", 100};
+  return chunk;
+}
+
+TEST(JobAssemblerTest, Doubles_ExactSumWhateverTheArrivalOrder) {
+  JobStart start = Start(4, 2);
+  start.output_type = ElementType::kDouble;
+  for (bool reversed : {false, true}) {
+    JobAssembler assembler(/*keep_values=*/true);
+    ASSERT_OK(assembler.OnStart(start));
+    ChunkResult first = DoublesChunk(0, {1e100, 1.0});
+    ChunkResult second = DoublesChunk(1, {-1e100, 0.25});
+    ASSERT_OK(assembler.OnChunk(reversed ? second : first).status());
+    ASSERT_OK(assembler.OnChunk(reversed ? first : second).status());
+    ASSERT_OK_AND_ASSIGN(MapSummary summary, assembler.Finish(JobStats{}));
+    EXPECT_EQ(summary.doubles.sum.Round(), 1.25);  // a naive sum gives 0.25 or 1
+    EXPECT_EQ(summary.doubles.min, -1e100);
+    EXPECT_EQ(summary.doubles.max, 1e100);
+    EXPECT_EQ(assembler.TakeValues(), Elements::Doubles({1e100, 1.0, -1e100, 0.25}));
+  }
+}
+
+TEST(JobAssemblerTest, Doubles_ValuesDisagreeingWithTheirSummary_IsDataLoss) {
+  JobStart start = Start(2, 2);
+  start.output_type = ElementType::kDouble;
+  JobAssembler assembler(/*keep_values=*/true);
+  ASSERT_OK(assembler.OnStart(start));
+  ChunkResult chunk = DoublesChunk(0, {1.5, 2.5});
+  chunk.values = Elements::Doubles({1.5, 2.0});
+  EXPECT_THAT(assembler.OnChunk(chunk),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("contradicts itself")));
+}
+
+TEST(JobAssemblerTest, SummaryOfAnotherKind_IsDataLoss) {
+  JobStart start = Start(2, 2);
+  start.output_type = ElementType::kString;
+  JobAssembler assembler(/*keep_values=*/false, /*values_expected=*/false);
+  ASSERT_OK(assembler.OnStart(start));
+  ChunkResult chunk = SquaresChunk(0, 2, 2, /*with_values=*/false);  // an int64 summary
+  EXPECT_THAT(assembler.OnChunk(chunk),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("another summary")));
+}
+
 }  // namespace
 }  // namespace gpool

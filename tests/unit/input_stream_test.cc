@@ -15,6 +15,7 @@ namespace gpool {
 namespace {
 
 using ::gpool::testing::StatusIs;
+using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Pair;
@@ -214,6 +215,47 @@ TEST(InputStreamTest, Done_OnceInputEndedAndEverySegmentFinished) {
   EXPECT_TRUE(stream.Done());
   EXPECT_EQ(stream.stats().retries, 2);
   EXPECT_FALSE(stream.WantsInput());
+}
+
+// A batch of `count` strings of `bytes` bytes each.
+v1::MapStreamRequest StringBatch(int count, size_t bytes) {
+  v1::MapStreamRequest message;
+  for (int i = 0; i < count; ++i) {
+    message.mutable_values()->mutable_strings()->add_values(std::string(bytes, 'a' + i % 26));
+  }
+  return message;
+}
+
+TEST(InputStreamTest, Take_BatchOfAnotherType_IsInvalidArgumentNamingBoth) {
+  InputStream stream("peer");
+  ASSERT_OK(stream.Take(Header()));
+  ASSERT_OK(stream.Take(StringBatch(2, 5)));
+  EXPECT_THAT(stream.Take(Batch(1, 3)),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr("int64 values in a stream of string values"))));
+}
+
+TEST(InputStreamTest, Take_Strings_SegmentsCloseByBytesAtWholeChunks) {
+  InputStream stream("peer");
+  ASSERT_OK(stream.Take(Header(/*chunk_size=*/4)));
+  // 64 strings of 1 MiB / 2: a segment closes at the first whole chunk past 16 MiB.
+  for (int i = 0; i < 16; ++i) ASSERT_OK(stream.Take(StringBatch(4, 512 * 1024)));
+  ASSERT_OK(stream.EndOfInput());
+  std::vector<StreamSegment> segments = stream.TakeSegments();
+  ASSERT_EQ(segments.size(), 2u);
+  EXPECT_EQ(segments[0].spec.input->size(), 32u);
+  EXPECT_EQ(segments[0].spec.input->type(), ElementType::kString);
+  EXPECT_EQ(segments[1].first_element, 32u);
+  EXPECT_EQ(segments[1].first_chunk, 8u);
+  EXPECT_TRUE(segments[1].spec.exact_chunk_size);
+}
+
+TEST(InputStreamTest, Take_StringChunkOverThreeMiB_IsInvalidAskingForSmallerChunks) {
+  InputStream stream("peer");
+  ASSERT_OK(stream.Take(Header(/*chunk_size=*/8)));
+  ASSERT_OK(stream.Take(StringBatch(3, 1024 * 1024)));
+  EXPECT_THAT(stream.Take(StringBatch(1, 1024 * 1024)),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("smaller chunk_size")));
 }
 
 }  // namespace

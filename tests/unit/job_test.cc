@@ -518,5 +518,42 @@ TEST(JobTest, NoVerifierError_OneWorker_UnavailableNamingChunkAndWorker) {
                        AllOf(HasSubstr("chunk 0"), HasSubstr("(w1)"), HasSubstr("2 distinct"))));
 }
 
+TEST(JobTest, Plan_FunctionTakesAnotherType_InvalidNamingBothTypes) {
+  Job job = MakeJob(Spec());
+  EXPECT_THAT(job.Plan(1, 1, FunctionSignature("upper", ElementType::kString, ElementType::kString))
+                  .status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr("upper(string) -> string does not take int64"),
+                             HasSubstr("--type string"))));
+}
+
+TEST(JobTest, Plan_LargeStrings_ChunksCutByBytesOneChunkPerCall) {
+  JobSpec spec = Spec();
+  spec.input = std::make_shared<const Input>(Input::List(
+      Elements::Strings(std::vector<std::string>(10, std::string(400 * 1024, 'a')))));
+  spec.chunk_size = 0;
+  Job job = MakeJob(spec);
+  ASSERT_OK_AND_ASSIGN(JobEvent started,
+                       job.Plan(1, 1, FunctionSignature("upper", ElementType::kString,
+                                                        ElementType::kString)));
+  EXPECT_EQ(started.plan.chunk_size, 2u);  // 2 x 400 KiB <= 1 MiB
+  EXPECT_EQ(started.plan.output_type, ElementType::kString);
+  EXPECT_TRUE(job.dispatch.one_chunk_per_call);
+}
+
+TEST(JobTest, CheckReply_SummaryOfAnotherKind_SaysSo) {
+  JobSpec spec = Spec();
+  spec.function = "sqrt";
+  Job job = MakeJob(spec);
+  ASSERT_OK(job.Plan(1, 1, FunctionSignature("sqrt", ElementType::kDouble, ElementType::kDouble))
+                .status());
+  // An int64 summary for double results is a fault of the worker.
+  EXPECT_THAT(job.CheckReply(0, SumReply(10), ""), HasSubstr("summary"));
+  ChunkReply right;
+  right.summary = SummaryKind::kDouble;
+  right.count = 10;
+  EXPECT_THAT(job.CheckReply(0, right, ""), IsEmpty());
+}
+
 }  // namespace
 }  // namespace gpool

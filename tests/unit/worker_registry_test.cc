@@ -11,11 +11,14 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/support/status_matchers.h"
 
 namespace gpool {
 namespace {
 
 using ::testing::ElementsAre;
+using ::gpool::testing::StatusIs;
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
@@ -286,6 +289,27 @@ TEST(WorkerRegistryTest, ClaimAddress_LimitReachedHeldAddress_StillReplaces) {
   ASSERT_NE(Replacement(claim), nullptr);
   ASSERT_EQ(Replacement(claim)->replaced.size(), 1u);
   EXPECT_EQ(Replacement(claim)->replaced[0].first, "w2");
+}
+
+TEST(WorkerRegistryTest, CheckSignatures_SameNameOtherTypes_FailedPreconditionNamingBoth) {
+  WorkerRegistry registry(TestPolicy());
+  WorkerRegistration first = Registration("127.0.0.1:1");
+  first.functions = {FunctionSignature("upper", ElementType::kString, ElementType::kString)};
+  registry.Add(first, nullptr, kStart);
+  WorkerRegistration other = Registration("127.0.0.1:2");
+  other.functions = {FunctionSignature("upper", ElementType::kBytes, ElementType::kBytes)};
+  EXPECT_THAT(registry.CheckSignatures(other),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       AllOf(HasSubstr("upper(bytes) -> bytes"),
+                             HasSubstr("upper(string) -> string"), HasSubstr("w1"))));
+  // The same types are fine, and so is the worker registering again at its own address.
+  other.functions = first.functions;
+  EXPECT_OK(registry.CheckSignatures(other));
+  WorkerRegistration again = Registration("127.0.0.1:1");
+  again.functions = {FunctionSignature("upper", ElementType::kBytes, ElementType::kBytes)};
+  EXPECT_OK(registry.CheckSignatures(again));
+  EXPECT_EQ(registry.SignatureOf("upper")->Describe(), "upper(string) -> string");
+  EXPECT_FALSE(registry.SignatureOf("lower").has_value());
 }
 
 }  // namespace
