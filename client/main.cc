@@ -687,16 +687,20 @@ const std::vector<Command>& Commands() {
       {"map",
        "Usage: gpool [--coordinator HOST:PORT] map FUNCTION A..B [flags]\n"
        "       gpool [--coordinator HOST:PORT] map FUNCTION --values 3,-7,12 [flags]\n"
-       "       gpool [--coordinator HOST:PORT] map FUNCTION --input FILE|- [flags]\n"
+       "       gpool [--coordinator HOST:PORT] map FUNCTION --input FILE|- [--type TYPE] [flags]\n"
        "\n"
-       "Maps FUNCTION (square, cube, identity, or one a worker offers) over the inclusive\n"
-       "range A..B (either bound may be negative), the --values or the lines of --input, and\n"
-       "prints the reduction (--reduce, the sum by default), exactly.\n"
+       "Maps FUNCTION over the inclusive range A..B (either bound may be negative), the\n"
+       "--values or the lines of --input, and prints the reduction (--reduce: the sum by\n"
+       "default for numbers, exact; the count for strings and bytes). Built-ins: square, cube,\n"
+       "identity (int64 -> int64), sqrt (double -> double), length (string -> int64), upper\n"
+       "(string -> string), sha256 (bytes -> bytes); workers of your own offer more.\n"
        "\n"
        "Examples:\n"
        "  gpool map square 1..5000\n"
        "  gpool map cube -5..5 --reduce max\n"
-       "  gpool map square --values 3,-7,12 --print",
+       "  gpool map square --values 3,-7,12 --print\n"
+       "  gpool map sqrt 1..1000000\n"
+       "  gpool map upper --input names.txt --type string --print",
        {&absl::GetFlagReflectionHandle(FLAGS_coordinator),
         &absl::GetFlagReflectionHandle(FLAGS_values),
         &absl::GetFlagReflectionHandle(FLAGS_input),

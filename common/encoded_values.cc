@@ -185,6 +185,11 @@ absl::StatusOr<Elements> EncodedValues::ToElements() const {
           !status.ok()) {
         return status;
       }
+      if (type_ == ElementType::kString) {
+        if (absl::Status valid = ValidateElements(elements, "the received"); !valid.ok()) {
+          return valid;
+        }
+      }
       return elements;
     }
   }
