@@ -179,7 +179,7 @@ TEST_F(ClusterTest, Info_ListsCoresAndEachWorkerPid) {
   for (pid_t pid : cluster_->worker_pids()) {
     EXPECT_THAT(run.out, HasSubstr(absl::StrCat("  ", pid, "  ")));
   }
-  EXPECT_THAT(run.out, HasSubstr("cube,identity,square"));
+  EXPECT_THAT(run.out, HasSubstr("cube,identity,length,sha256,sqrt,square,upper"));
 }
 
 TEST(LocalDefaultClusterTest, NoCoordinatorNamed_RunsOnPrivateClusterWithOneWorkerPerCore) {
@@ -350,7 +350,8 @@ TEST_F(ClusterTest, MapFunctionNobodyOffers_UnavailableAfterWorkerWaitListingOff
   CliRun run = RunCli(WithCoordinator({"map", "sqare", "1..10"}));
   EXPECT_EQ(run.exit_code, 3) << run.err;
   EXPECT_THAT(run.err, AllOf(HasSubstr("no worker offering 'sqare' was available for 1s"),
-                             HasSubstr("the registered workers offer: cube, identity, square"),
+                             HasSubstr("the registered workers offer: cube, identity, length, "
+                                       "sha256, sqrt, square, upper"),
                              HasSubstr("(UNAVAILABLE)")));
 }
 
@@ -359,7 +360,8 @@ TEST(LocalCliTest, MapUnknownFunction_NotFoundAtOnceListingBuiltins) {
   CliRun run = RunCli({"map", "sqare", "1..10", "--processes=1"});
   EXPECT_EQ(run.exit_code, 2) << run.err;
   EXPECT_THAT(run.err, AllOf(HasSubstr("unknown function 'sqare'"),
-                             HasSubstr("available: cube, identity, square"),
+                             HasSubstr("available: cube, identity, length, sha256, sqrt, "
+                                       "square, upper"),
                              HasSubstr("(NOT_FOUND)")));
 }
 
@@ -443,7 +445,8 @@ TEST_F(ClusterTest, WireLevelBadRequests_GetSpecificStatusCodes) {
   grpc::Status unknown = call(request);
   EXPECT_EQ(unknown.error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_THAT(unknown.error_message(),
-              HasSubstr("the registered workers offer: cube, identity, square"));
+              HasSubstr("the registered workers offer: cube, identity, length, sha256, sqrt, "
+                        "square, upper"));
   EXPECT_FALSE(final);
 }
 

@@ -85,7 +85,8 @@ TEST_F(CustomFunctionTest, CliInfo_ListsTheCustomFunctions) {
   CliRun run = RunCli(WithCoordinator({"info"}));
   ASSERT_EQ(run.exit_code, 0) << run.err;
   EXPECT_THAT(run.out, AllOf(HasSubstr(absl::StrCat("  ", custom_.pid, "  ")),
-                             HasSubstr("cube,identity,is_odd,square,triple")));
+                             HasSubstr("cube,identity,is_odd,length,sha256,sqrt,square,"
+                                       "triple,upper")));
 }
 
 TEST_F(CustomFunctionTest, ChunkwiseIsOddOverTrillionElements_IsExact) {
@@ -128,8 +129,8 @@ TEST_F(CustomFunctionTest, FunctionNobodyHasOrOverflow_FailsWithClearError) {
   EXPECT_EQ(unknown.exit_code, 3) << unknown.err;
   EXPECT_THAT(unknown.err,
               AllOf(HasSubstr("'quadruple'"),
-                    HasSubstr("the registered workers offer: cube, identity, is_odd, square, "
-                              "triple"),
+                    HasSubstr("the registered workers offer: cube, identity, is_odd, length, "
+                              "sha256, sqrt, square, triple, upper"),
                     HasSubstr("(UNAVAILABLE)")));
   // Only the last element overflows, so whichever chunk fails first, the error names it.
   CliRun overflow =
