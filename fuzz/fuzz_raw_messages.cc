@@ -12,6 +12,10 @@
 #include <grpcpp/support/slice.h>
 
 #include "gpool.pb.h"
+#include "absl/status/statusor.h"
+#include "common/elements.h"
+#include "common/encoded_values.h"
+#include "rpc/proto_convert.h"
 #include "rpc/raw_messages.h"
 
 namespace {
@@ -27,6 +31,12 @@ grpc::ByteBuffer InSlices(const uint8_t* data, size_t size, size_t slice_bytes) 
   return grpc::ByteBuffer(slices.data(), slices.size());
 }
 
+// Whether the raw decoder's values are protobuf's, element for element and of the same type.
+bool SameElements(const gpool::EncodedValues& got, const gpool::v1::Elements& expected) {
+  absl::StatusOr<gpool::Elements> decoded = got.ToElements();
+  return decoded.ok() && *decoded == gpool::FromProto(expected);
+}
+
 void CheckRunChunksResponse(const uint8_t* data, size_t size, const grpc::ByteBuffer& buffer) {
   absl::StatusOr<std::vector<gpool::RawChunkOutcome>> raw =
       gpool::DecodeRunChunksResponse(buffer);
@@ -38,8 +48,7 @@ void CheckRunChunksResponse(const uint8_t* data, size_t size, const grpc::ByteBu
     const gpool::RawChunkOutcome& got = (*raw)[i];
     if (got.fields.element_count() != expected.element_count() ||
         got.fields.pid() != expected.pid() ||
-        got.values.ToVector() !=
-            std::vector<int64_t>(expected.values().begin(), expected.values().end())) {
+        !SameElements(got.values, expected.values())) {
       std::abort();
     }
   }
@@ -58,8 +67,7 @@ void CheckMapResponse(const uint8_t* data, size_t size, const grpc::ByteBuffer& 
     const gpool::v1::ChunkResult& expected = parsed.results(i);
     const gpool::RawChunkResult& got = raw->results[i];
     if (got.fields.chunk_index() != expected.chunk_index() ||
-        got.values.ToVector() !=
-            std::vector<int64_t>(expected.values().begin(), expected.values().end())) {
+        !SameElements(got.values, expected.values())) {
       std::abort();
     }
   }

@@ -33,6 +33,7 @@
 #include "tests/support/cluster_fixture.h"
 #include "tests/support/integration_helpers.h"
 #include "tests/support/status_matchers.h"
+#include "tests/support/wire_signature.h"
 
 namespace gpool {
 namespace {
@@ -134,7 +135,7 @@ TEST(ChaosTest, WorkerKilledMidValuesJob_SharedValuesAllExact) {
       });
   ASSERT_OK(result.status());
   ASSERT_EQ(result->values.size(), static_cast<size_t>(n));
-  for (int64_t x = 1; x <= n; ++x) ASSERT_EQ(result->values[x - 1], x * x) << "value of " << x;
+  for (int64_t x = 1; x <= n; ++x) ASSERT_EQ(result->values.int64s()[x - 1], x * x) << "value of " << x;
   EXPECT_EQ(result->summary.sum, SumOfSquares(n));
   EXPECT_EQ(result->summary.values_shared, static_cast<uint64_t>(n));
   EXPECT_EQ(result->summary.stats.workers_lost, 1);
@@ -562,7 +563,7 @@ grpc::Status ForgeRegistration(const std::string& coordinator, const std::string
   request.set_pid(4242);
   request.set_host("impostor");
   request.set_slots(slots);
-  request.add_functions("square");
+  ::gpool::testing::SetSignature(request.add_functions(), "square");
   request.set_max_chunks_per_call(1);
   request.set_incarnation(0x1badcafe);
   v1::RegisterWorkerResponse response;

@@ -32,6 +32,7 @@
 #include "tests/support/cluster_fixture.h"
 #include "tests/support/integration_helpers.h"
 #include "tests/support/status_matchers.h"
+#include "tests/support/wire_signature.h"
 
 namespace gpool {
 namespace {
@@ -178,7 +179,7 @@ TEST_F(ClusterTest, Info_ListsCoresAndEachWorkerPid) {
   for (pid_t pid : cluster_->worker_pids()) {
     EXPECT_THAT(run.out, HasSubstr(absl::StrCat("  ", pid, "  ")));
   }
-  EXPECT_THAT(run.out, HasSubstr("cube,identity,square"));
+  EXPECT_THAT(run.out, HasSubstr("cube,identity,length,sha256,sqrt,square,upper"));
 }
 
 TEST(LocalDefaultClusterTest, NoCoordinatorNamed_RunsOnPrivateClusterWithOneWorkerPerCore) {
@@ -349,7 +350,8 @@ TEST_F(ClusterTest, MapFunctionNobodyOffers_UnavailableAfterWorkerWaitListingOff
   CliRun run = RunCli(WithCoordinator({"map", "sqare", "1..10"}));
   EXPECT_EQ(run.exit_code, 3) << run.err;
   EXPECT_THAT(run.err, AllOf(HasSubstr("no worker offering 'sqare' was available for 1s"),
-                             HasSubstr("the registered workers offer: cube, identity, square"),
+                             HasSubstr("the registered workers offer: cube, identity, length, "
+                                       "sha256, sqrt, square, upper"),
                              HasSubstr("(UNAVAILABLE)")));
 }
 
@@ -358,7 +360,8 @@ TEST(LocalCliTest, MapUnknownFunction_NotFoundAtOnceListingBuiltins) {
   CliRun run = RunCli({"map", "sqare", "1..10", "--processes=1"});
   EXPECT_EQ(run.exit_code, 2) << run.err;
   EXPECT_THAT(run.err, AllOf(HasSubstr("unknown function 'sqare'"),
-                             HasSubstr("available: cube, identity, square"),
+                             HasSubstr("available: cube, identity, length, sha256, sqrt, "
+                                       "square, upper"),
                              HasSubstr("(NOT_FOUND)")));
 }
 
@@ -420,10 +423,10 @@ TEST_F(ClusterTest, WireLevelBadRequests_GetSpecificStatusCodes) {
   EXPECT_EQ(call(request).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   request.set_max_workers(0);
 
-  request.mutable_input()->mutable_list();  // an empty list
+  request.mutable_input()->mutable_list()->mutable_int64s();  // an empty list
   EXPECT_EQ(call(request).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
 
-  request.mutable_input()->mutable_list()->add_values(3037000500);
+  request.mutable_input()->mutable_list()->mutable_int64s()->add_values(3037000500);
   grpc::Status overflow = call(request);
   EXPECT_EQ(overflow.error_code(), grpc::StatusCode::OUT_OF_RANGE);
   EXPECT_THAT(overflow.error_message(), HasSubstr("square(3037000500)"));
@@ -442,7 +445,8 @@ TEST_F(ClusterTest, WireLevelBadRequests_GetSpecificStatusCodes) {
   grpc::Status unknown = call(request);
   EXPECT_EQ(unknown.error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_THAT(unknown.error_message(),
-              HasSubstr("the registered workers offer: cube, identity, square"));
+              HasSubstr("the registered workers offer: cube, identity, length, sha256, sqrt, "
+                        "square, upper"));
   EXPECT_FALSE(final);
 }
 
@@ -460,7 +464,7 @@ TEST_F(ClusterTest, WireLevelWorkerCalls_ChunkCountOutsideTheRange_InvalidArgume
     request.set_pid(42);
     request.set_host("test-host");
     request.set_slots(1);
-    request.add_functions("square");
+    ::gpool::testing::SetSignature(request.add_functions(), "square");
     request.set_max_chunks_per_call(max_chunks_per_call);
     v1::RegisterWorkerResponse response;
     return coordinator->RegisterWorker(&context, request, &response);
@@ -502,8 +506,8 @@ TEST_F(ClusterTest, WireLevelWorkerCalls_ChunkCountOutsideTheRange_InvalidArgume
   EXPECT_THAT(too_many.error_message(), HasSubstr("1 to 2 chunks"));
   ASSERT_TRUE(run_chunks(2, &response).ok());
   ASSERT_EQ(response.results_size(), 2);
-  EXPECT_EQ(response.results(0).partial_sum().low(), 1u);
-  EXPECT_EQ(response.results(1).partial_sum().low(), 4u);
+  EXPECT_EQ(response.results(0).summary().int64_summary().sum().low(), 1u);
+  EXPECT_EQ(response.results(1).summary().int64_summary().sum().low(), 4u);
 }
 
 // A worker answers in one message of at most 4 MiB, so it refuses a values call whose values
@@ -659,7 +663,7 @@ TEST_F(ClusterTest, ClientLibrary_BlockingMapReturnsValuesInOrder) {
   spec.chunk_size = 7;
   ASSERT_OK_AND_ASSIGN(MapResult result, client->Map(spec));
   ASSERT_EQ(result.values.size(), 1000u);
-  for (int64_t i = 0; i < 1000; ++i) ASSERT_EQ(result.values[i], (i + 1) * (i + 1));
+  for (int64_t i = 0; i < 1000; ++i) ASSERT_EQ(result.values.int64s()[i], (i + 1) * (i + 1));
   EXPECT_EQ(result.summary.sum, absl::int128(1000) * 1001 * 2001 / 6);
   EXPECT_EQ(result.summary.job.num_chunks, 143u);
   EXPECT_EQ(result.summary.chunks_by_worker.size(), 2u);

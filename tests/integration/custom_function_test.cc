@@ -85,7 +85,8 @@ TEST_F(CustomFunctionTest, CliInfo_ListsTheCustomFunctions) {
   CliRun run = RunCli(WithCoordinator({"info"}));
   ASSERT_EQ(run.exit_code, 0) << run.err;
   EXPECT_THAT(run.out, AllOf(HasSubstr(absl::StrCat("  ", custom_.pid, "  ")),
-                             HasSubstr("celsius,crc32,cube,identity,is_odd,length,sha256,sqrt,square,triple,upper")));
+                             HasSubstr("celsius,crc32,cube,identity,is_odd,length,sha256,sqrt,square,"
+                                       "triple,upper")));
 }
 
 TEST_F(CustomFunctionTest, ChunkwiseIsOddOverTrillionElements_IsExact) {

@@ -26,6 +26,7 @@
 #include "server/worker_connection.h"
 #include "tests/support/integration_helpers.h"
 #include "tests/support/status_matchers.h"
+#include "tests/support/wire_signature.h"
 #include "worker/grpc_coordinator_link.h"
 #include "worker/registration.h"
 
@@ -197,7 +198,7 @@ class RawWorker {
     request.set_pid(42);
     request.set_host("test-host");
     request.set_slots(1);
-    request.add_functions("square");
+    ::gpool::testing::SetSignature(request.add_functions(), "square");
     request.set_incarnation(7);
     request.set_max_chunks_per_call(1);
     v1::RegisterWorkerResponse response;

@@ -163,7 +163,7 @@ TEST_F(InputStreamTest, ClientGenerator_ValuesOutOfOrderArePlacedByPosition) {
   absl::StatusOr<MapSummary> summary = client->MapStream(
       spec, *source, /*want_values=*/true, nullptr, [&](const ChunkResult& chunk) {
         for (size_t i = 0; i < chunk.values.size(); ++i) {
-          values[chunk.first_element + i] = chunk.values[i];
+          values[chunk.first_element + i] = chunk.values.int64s()[i];
         }
       });
   ASSERT_OK(summary.status());
@@ -310,7 +310,7 @@ class MapStreamShapeTest : public testing::LocalClusterTest {
   }
   static v1::MapStreamRequest Values() {
     v1::MapStreamRequest message;
-    message.mutable_values()->add_values(3);
+    message.mutable_values()->mutable_int64s()->add_values(3);
     return message;
   }
 };
@@ -356,8 +356,8 @@ TEST_F(MapStreamShapeTest, HeaderAndValues_StreamsMapsResponses) {
       EXPECT_EQ(response.started().total_elements(), 0);  // not known at the start
     }
     for (const v1::ChunkResult& chunk : response.results()) {
-      sum += absl::MakeInt128(static_cast<int64_t>(chunk.partial_sum().high()),
-                              chunk.partial_sum().low());
+      sum += absl::MakeInt128(static_cast<int64_t>(chunk.summary().int64_summary().sum().high()),
+                              chunk.summary().int64_summary().sum().low());
     }
     if (response.has_finished()) total = response.finished().total_elements();
   }

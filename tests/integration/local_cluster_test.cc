@@ -83,7 +83,7 @@ TEST(ForkedLocalClusterTest, SeedJob_ExactSumComputedByTheForkedWorkers) {
   ASSERT_OK_AND_ASSIGN(MapResult result, client->Map(spec));
   EXPECT_EQ(result.summary.sum, absl::int128(41679167500));
   ASSERT_EQ(result.values.size(), 5000u);
-  for (int64_t i = 0; i < 5000; ++i) ASSERT_EQ(result.values[i], (i + 1) * (i + 1));
+  for (int64_t i = 0; i < 5000; ++i) ASSERT_EQ(result.values.int64s()[i], (i + 1) * (i + 1));
   const std::set<pid_t> workers(cluster->worker_pids().begin(), cluster->worker_pids().end());
   for (const auto& [worker, chunks] : result.summary.chunks_by_worker) {
     EXPECT_EQ(workers.count(static_cast<pid_t>(worker.pid)), 1u) << worker.pid;

@@ -82,6 +82,7 @@ class HeldCalls {
         reply.sum += absl::int128(x) * x;
       }
       reply.count = task.element_count;
+      reply.summary = ChunkReply::SummaryKind::kInt64;  // what a worker of square reports
       reply.min = values.empty() ? 0 : values.front();
       reply.max = values.empty() ? 0 : values.back();
       reply.pid = 42;
@@ -279,7 +280,7 @@ MapOutcome ReadToEnd(grpc::ClientContext& context,
     ++outcome.messages;
     for (const v1::ChunkResult& chunk : response.results()) {
       ++outcome.chunks;
-      outcome.values += chunk.values_size();
+      outcome.values += chunk.values().int64s().values_size();
     }
     if (response.has_finished()) outcome.finished = true;
   }
@@ -345,7 +346,7 @@ TEST(MapStreamTest, Map_ShortJob_StartResultsAndEndInOneMessage) {
   ASSERT_TRUE(response.has_started());
   EXPECT_EQ(response.started().num_chunks(), 1);
   ASSERT_EQ(response.results_size(), 1);
-  EXPECT_EQ(response.results(0).values_size(), 10);
+  EXPECT_EQ(response.results(0).values().int64s().values_size(), 10);
   EXPECT_TRUE(response.has_finished());
   ExpectEndsOk(*reader);
 }
@@ -468,7 +469,9 @@ TEST(MapStreamTest, Map_ManyFullChunksReadyTogether_NoMessageOverTheLimit) {
     ++messages;
     largest = std::max(largest, response.ByteSizeLong());
     if (response.has_started()) chunk_size = response.started().chunk_size();
-    for (const v1::ChunkResult& chunk : response.results()) values += chunk.values_size();
+    for (const v1::ChunkResult& chunk : response.results()) {
+      values += chunk.values().int64s().values_size();
+    }
   }
   EXPECT_OK(FromGrpcStatus(reader->Finish()));
   EXPECT_EQ(chunk_size, kFullChunk);
@@ -672,7 +675,7 @@ void StreamSquares(grpc::ClientReaderWriter<v1::MapStreamRequest, v1::MapRespons
   for (int64_t first = 1; first <= total; first += int64_t{1} << 16) {
     v1::MapStreamRequest batch;
     for (int64_t x = first; x < first + (int64_t{1} << 16) && x <= total; ++x) {
-      batch.mutable_values()->add_values(x);
+      batch.mutable_values()->mutable_int64s()->add_values(x);
     }
     if (!stream.Write(batch)) return;
   }
@@ -699,8 +702,8 @@ TEST(MapStreamTest, MapStream_ClientFasterThanWorkers_AtMostFourSegmentsRunSumEx
     while (stream->Read(&response)) {
       absl::MutexLock lock(&mu);
       for (const v1::ChunkResult& chunk : response.results()) {
-        sum += absl::MakeInt128(static_cast<int64_t>(chunk.partial_sum().high()),
-                                chunk.partial_sum().low());
+        sum += absl::MakeInt128(static_cast<int64_t>(chunk.summary().int64_summary().sum().high()),
+                                chunk.summary().int64_summary().sum().low());
         ++chunks;
       }
       if (response.has_finished()) total_elements = response.finished().total_elements();

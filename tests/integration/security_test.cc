@@ -26,6 +26,7 @@
 #include "rpc/transport.h"
 #include "tests/support/integration_helpers.h"
 #include "tests/support/status_matchers.h"
+#include "tests/support/wire_signature.h"
 
 namespace gpool {
 namespace {
@@ -179,7 +180,7 @@ TEST_F(SecurityTest, RegisterWorker_ClientCertificate_PermissionDenied) {
   request.set_pid(1);
   request.set_host("rogue");
   request.set_slots(1);
-  request.add_functions("square");
+  ::gpool::testing::SetSignature(request.add_functions(), "square");
   request.set_incarnation(7);
   request.set_max_chunks_per_call(1);
   v1::RegisterWorkerResponse response;
@@ -239,7 +240,7 @@ TEST_F(SecurityTest, RegisterWorker_WorkerCertificateClaimingALiveWorkersAddress
   registration.set_pid(4242);
   registration.set_host("impostor");
   registration.set_slots(1);
-  registration.add_functions("square");
+  ::gpool::testing::SetSignature(registration.add_functions(), "square");
   registration.set_incarnation(0x1badcafe);
   registration.set_max_chunks_per_call(1);
   v1::RegisterWorkerResponse registered;
@@ -281,7 +282,7 @@ TEST_F(SecurityTest, Heartbeat_AnotherWorkersIncarnation_IsRefused) {
   registration.set_pid(1);
   registration.set_host("victim");
   registration.set_slots(1);
-  registration.add_functions("square");
+  ::gpool::testing::SetSignature(registration.add_functions(), "square");
   registration.set_incarnation(0x5eC12E7);
   registration.set_max_chunks_per_call(1);
   v1::RegisterWorkerResponse registered;

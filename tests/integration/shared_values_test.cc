@@ -44,7 +44,7 @@ absl::int128 SumOfSquares(int64_t first, int64_t last) {
 void ExpectSquares(const MapResult& result, int64_t first, int64_t last) {
   ASSERT_EQ(result.values.size(), static_cast<size_t>(last - first + 1));
   for (int64_t x = first; x <= last; ++x) {
-    ASSERT_EQ(result.values[x - first], x * x) << "value of " << x;
+    ASSERT_EQ(result.values.int64s()[x - first], x * x) << "value of " << x;
   }
   EXPECT_EQ(result.summary.sum, SumOfSquares(first, last));
 }
@@ -154,7 +154,7 @@ TEST_F(SharedValuesTest, BufferTooBigToKeep_StreamingCallbackGetsEveryValue) {
         ASSERT_EQ(chunk.values.size(), chunk.element_count);
         for (uint64_t i = 0; i < chunk.element_count; ++i) {
           const int64_t x = static_cast<int64_t>(chunk.first_element + i) + 1;
-          ASSERT_EQ(chunk.values[i], x * x) << "value of " << x;
+          ASSERT_EQ(chunk.values.int64s()[i], x * x) << "value of " << x;
         }
       }));
   EXPECT_EQ(chunks.size(), summary.job.num_chunks);
