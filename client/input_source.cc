@@ -29,6 +29,7 @@ class FileSource final : public InputSource {
   }
 
   ElementType type() const override { return type_; }
+  bool CanRewind() const override { return rewindable_; }
 
   absl::Status NextElements(size_t max, uint64_t max_bytes, Elements& batch) override {
     if (type_ == ElementType::kInt64) return InputSource::NextElements(max, max_bytes, batch);
@@ -255,6 +256,7 @@ class HeldSource final : public InputSource {
     return absl::OkStatus();
   }
   std::string Name() const override { return absl::StrCat(values_.size(), " values"); }
+  bool CanRewind() const override { return true; }
 
  private:
   std::vector<int64_t> values_;

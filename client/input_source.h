@@ -35,6 +35,8 @@ class InputSource {
   // Starts again from the first value, for a resubmission after the coordinator was lost.
   // FAILED_PRECONDITION for a source that cannot (stdin, a pipe, a one-shot generator).
   virtual absl::Status Rewind() = 0;
+  // Whether Rewind can succeed (a regular file, values in memory).
+  virtual bool CanRewind() const { return false; }
   // What messages call it: "values.txt", "stdin", "a generator".
   virtual std::string Name() const = 0;
 };

@@ -30,8 +30,12 @@ constexpr size_t kBatchValues = size_t{1} << 16;
 // Strings and bytes: a batch closes once it holds this many bytes (a batch of one element
 // of up to 1 MiB may exceed it), so that it stays within the 4 MiB message limit.
 constexpr uint64_t kBatchBytes = uint64_t{2} << 20;
-// The chunk size of a stream of strings or bytes when the caller leaves it to gpool.
+// The chunk size of a stream of strings or bytes when the caller leaves it to gpool: at most
+// this many elements, and fewer when the first elements are large (TextStreamChunkSize).
 constexpr int64_t kTextStreamChunkSize = 256;
+// The input bytes a chunk of a stream is sized for: a third of what the coordinator accepts
+// (3 MiB), so that elements up to three times the first ones' size still fit.
+constexpr uint64_t kTextStreamChunkBytes = uint64_t{1} << 20;
 
 // One streamed job's results across its attempts: each chunk once, checked against the plan
 // and its own values, and the reduction.
@@ -317,6 +321,23 @@ StreamOutcome StreamOnce(MapStreamStub& stub, const v1::MapRequest& header,
   return outcome;
 }
 
+// The chunk size for a stream of strings or bytes left to gpool: the coordinator refuses a
+// chunk of a stream over 3 MiB of input (its call must fit 4 MiB), and chunks are counted in
+// elements, so the size follows the largest of the first batch's elements: kTextStreamChunkSize,
+// or fewer so that such chunks hold at most kTextStreamChunkBytes. The batch is read again
+// after (Rewind); a source that cannot be read again keeps kTextStreamChunkSize.
+absl::StatusOr<int64_t> TextStreamChunkSize(InputSource& source) {
+  if (!source.CanRewind()) return kTextStreamChunkSize;  // stdin, a pipe: read once
+  Elements first(source.type());
+  if (absl::Status read = source.NextElements(kBatchValues, kBatchBytes, first); !read.ok()) {
+    return read;
+  }
+  if (absl::Status rewound = source.Rewind(); !rewound.ok()) return rewound;
+  const uint64_t largest = std::max<uint64_t>(1, first.LargestElementBytes());
+  return std::clamp<int64_t>(static_cast<int64_t>(kTextStreamChunkBytes / largest), 1,
+                             kTextStreamChunkSize);
+}
+
 // As for Map: a failure a resubmission may get past.
 bool IsRetryable(const StreamOutcome& outcome) {
   if (outcome.final) return false;
@@ -338,12 +359,13 @@ absl::StatusOr<MapSummary> Client::MapStream(
   if (absl::Status status = ValidateMapSpec(checked); !status.ok()) return status;
   v1::MapRequest header;
   header.set_function(spec.function);
-  // Strings and bytes: chunks of the coordinator's default (16,384 elements) would hold 1.6
-  // MB of 100-byte strings, and more of longer ones than a call carries; a smaller default
-  // keeps a chunk's call within the message limit for elements of up to ~12 KiB.
-  header.set_chunk_size(spec.chunk_size == 0 && !IsNumeric(source.type())
-                            ? kTextStreamChunkSize
-                            : spec.chunk_size);
+  int64_t chunk_size = spec.chunk_size;
+  if (chunk_size == 0 && !IsNumeric(source.type())) {
+    absl::StatusOr<int64_t> chosen = TextStreamChunkSize(source);
+    if (!chosen.ok()) return chosen.status();
+    chunk_size = *chosen;
+  }
+  header.set_chunk_size(chunk_size);
   header.set_max_workers(spec.max_workers);
   header.set_verify_fraction(spec.verify_fraction);
   header.set_result_mode(want_values ? v1::RESULT_MODE_VALUES : v1::RESULT_MODE_SUM);

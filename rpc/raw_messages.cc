@@ -244,8 +244,13 @@ absl::Status DecodeWithValues(SliceReader& reader, size_t end, uint32_t values_f
                               const std::shared_ptr<const void>& owner, Fields& fields,
                               EncodedValues& values) {
   std::string other_fields;  // re-encoded for protobuf to parse
+  bool have_values = false;
   absl::Status status = ForEachField(reader, end, [&](uint32_t field, uint32_t type) {
     if (field == values_field && type == kLengthDelimited) {
+      // Protobuf would merge a second one into the first; no gpool peer sends two, and
+      // values merged across columns would be read from the wrong place.
+      if (have_values) return Malformed("values given twice");
+      have_values = true;
       absl::StatusOr<size_t> elements_end = ReadLength(reader);
       if (!elements_end.ok() || *elements_end > end) return Malformed("bad values");
       return DecodeElements(reader, *elements_end, owner, values);

@@ -433,6 +433,61 @@ TEST_F(TypedElementsTest, Limits_FourStringsOf900KiBByLibraryMap_ChunksCutByByte
   }
 }
 
+// A stream's chunks are counted in elements (chunk i starts at i * chunk_size); left to gpool,
+// the client sizes them by the input's first elements, so large strings go a few per chunk.
+TEST_F(TypedElementsTest, Limits_EightStringsOf900KiBByLibraryStream_ChunksCutByBytesAllMapped) {
+  StartWithClient(2);
+  const auto [strings, uppers] = EightStringsOf900KiB();
+  const std::string path = dir_.path() + "/large.txt";
+  WriteFile(path, absl::StrJoin(strings, "\n") + "\n");
+  for (int64_t chunk_size : {int64_t{0}, int64_t{1}}) {
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<InputSource> source,
+                         OpenElementFile(path, ElementType::kString));
+    MapStreamSpec spec;
+    spec.function = "upper";
+    spec.chunk_size = chunk_size;
+    std::vector<std::string> values(strings.size());
+    absl::StatusOr<MapSummary> summary = client_->MapStream(
+        spec, *source, /*want_values=*/true, nullptr, [&](const ChunkResult& chunk) {
+          for (size_t i = 0; i < chunk.values.size(); ++i) {
+            values.at(chunk.first_element + i) = chunk.values.texts()[i];
+          }
+        });
+    ASSERT_TRUE(summary.ok()) << "chunk_size " << chunk_size << ": " << summary.status();
+    EXPECT_EQ(summary->count, strings.size());
+    EXPECT_TRUE(values == uppers) << "chunk_size " << chunk_size;
+  }
+}
+
+TEST_F(TypedElementsTest, Limits_EightStringsOf900KiBByCliInputFile_ChunksCutByBytesAllPrinted) {
+  StartCluster(2);
+  const auto [strings, uppers] = EightStringsOf900KiB();
+  const std::string path = dir_.path() + "/large.txt";
+  WriteFile(path, absl::StrJoin(strings, "\n") + "\n");
+  for (const std::vector<std::string>& chunking :
+       std::vector<std::vector<std::string>>{{}, {"--chunksize", "3"}}) {
+    std::vector<std::string> args = {"map",    "upper",  "--input", path,
+                                     "--type", "string", "--print"};
+    args.insert(args.end(), chunking.begin(), chunking.end());
+    const CliRun run = RunCli(WithCoordinator(args));
+    EXPECT_EQ(run.exit_code, 0) << absl::StrJoin(chunking, " ") << ": " << run.err;
+    EXPECT_TRUE(PrintedValues(run) == uppers) << absl::StrJoin(chunking, " ");
+  }
+}
+
+// A chunk size asked for that would put more than 3 MiB of input in one chunk of a stream
+// cannot be cut (the stream numbers chunks by it): refused, saying what to do.
+TEST_F(TypedElementsTest, Limits_StreamChunkSizeTooLargeForItsStrings_InvalidAskingForSmaller) {
+  StartCluster(2);
+  const auto [strings, uppers] = EightStringsOf900KiB();
+  const std::string path = dir_.path() + "/large.txt";
+  WriteFile(path, absl::StrJoin(strings, "\n") + "\n");
+  const CliRun run = RunCli(WithCoordinator(
+      {"map", "upper", "--input", path, "--type", "string", "--chunksize", "8"}));
+  EXPECT_EQ(run.exit_code, 2) << run.err;
+  EXPECT_THAT(run.err, AllOf(HasSubstr("smaller chunk_size"), HasSubstr("INVALID_ARGUMENT")));
+}
+
 TEST_F(TypedElementsTest, RegisterWorker_UpperWithOtherTypes_FailedPrecondition) {
   StartCluster(1);
   auto coordinator = v1::Coordinator::NewStub(CreateChannel(cluster_->address()));
