@@ -32,7 +32,7 @@ constexpr size_t kBatchValues = size_t{1} << 16;
 constexpr uint64_t kBatchBytes = uint64_t{2} << 20;
 // The chunk size of a stream of strings or bytes when the caller leaves it to gpool: at most
 // this many elements, and fewer when the first elements are large (TextStreamChunkSize).
-constexpr int64_t kTextStreamChunkSize = 256;
+constexpr int64_t kTextStreamChunkSize = 4096;
 // The input bytes a chunk of a stream is sized for: a third of what the coordinator accepts
 // (3 MiB), so that elements up to three times the first ones' size still fit.
 constexpr uint64_t kTextStreamChunkBytes = uint64_t{1} << 20;
