@@ -88,7 +88,16 @@ void ExactSum::NotePending(uint32_t additions) {
   if (pending_ >= kMaxPending) Normalize();
 }
 
+int64_t* ExactSum::Digits() {
+  if (digits_.empty()) digits_.assign(kDigits, 0);
+  return digits_.data();
+}
+
 void ExactSum::Normalize() {
+  if (digits_.empty()) {
+    pending_ = 0;
+    return;
+  }
   int64_t carry = 0;
   for (int i = 0; i < kDigits - 1; ++i) {
     const int64_t x = digits_[i] + carry;
@@ -106,7 +115,7 @@ void ExactSum::Add(double x) {
     nonfinite_sum_ += x;
     return;
   }
-  AddShifted(digits_, SignedMantissa(bits, e), ShiftOf(e));
+  AddShifted(Digits(), SignedMantissa(bits, e), ShiftOf(e));
   NotePending(1);
 }
 
@@ -189,7 +198,7 @@ void ExactSum::AddValues(const double* values, size_t n, double* min, double* ma
         const __int128 v = (static_cast<__int128>(high[k]) << 32) + low[k];  // < 2^67
         const int index = group * 64 + k;
         const uint32_t e = static_cast<uint32_t>(index) & 0x7ff;
-        AddShifted(digits_, (index & 0x800) != 0 ? -v : v, ShiftOf(e));
+        AddShifted(Digits(), (index & 0x800) != 0 ? -v : v, ShiftOf(e));
         ++flushed;
       }
     }
@@ -210,14 +219,17 @@ void ExactSum::Add(const double* values, size_t n) {
 
 void ExactSum::Merge(const ExactSum& other) {
   // Both sides' digits are below 2^62 in magnitude (kMaxPending), so their sums fit.
-  for (int i = 0; i < kDigits; ++i) digits_[i] += other.digits_[i];
   nonfinite_sum_ += other.nonfinite_sum_;
+  if (other.digits_.empty()) return;
+  int64_t* digits = Digits();
+  for (int i = 0; i < kDigits; ++i) digits[i] += other.digits_[i];
   pending_ += other.pending_ + 1;
   Normalize();
 }
 
 double ExactSum::Round() const {
   if (nonfinite_sum_ != 0 || std::isnan(nonfinite_sum_)) return nonfinite_sum_;
+  if (digits_.empty()) return 0.0;
   ExactSum magnitude = *this;
   magnitude.Normalize();
   const bool negative = magnitude.digits_[kDigits - 1] < 0;
@@ -225,7 +237,7 @@ double ExactSum::Round() const {
     for (int64_t& digit : magnitude.digits_) digit = -digit;
     magnitude.Normalize();
   }
-  const int64_t* d = magnitude.digits_;
+  const int64_t* d = magnitude.digits_.data();
   // 2^2240 units (2^1166) is far beyond DBL_MAX; below it every digit fits 32 bits.
   if (d[kDigits - 1] >= (int64_t{1} << 32)) {
     return negative ? -HUGE_VAL : HUGE_VAL;
@@ -263,6 +275,7 @@ double ExactSum::Round() const {
 }
 
 std::string ExactSum::ExactBytes() const {
+  if (digits_.empty()) return "";
   ExactSum normal = *this;
   normal.Normalize();
   std::string bytes;
@@ -307,6 +320,7 @@ absl::StatusOr<ExactSum> ExactSum::FromParts(absl::string_view exact_sum_bytes,
   std::memset(padded, negative ? 0xff : 0, sizeof padded);
   std::memcpy(padded, exact_sum_bytes.data(), exact_sum_bytes.size());
   ExactSum sum;
+  sum.Digits();
   for (int i = 0; i < kDigits; ++i) {
     uint32_t digit = 0;
     for (int b = 3; b >= 0; --b) digit = (digit << 8) | padded[4 * i + b];
@@ -324,9 +338,11 @@ bool operator==(const ExactSum& a, const ExactSum& b) {
       a_bits == b_bits || (std::isnan(a.nonfinite_sum_) && std::isnan(b.nonfinite_sum_));
   if (!same_nonfinite) return false;
   ExactSum x = a, y = b;
+  x.Digits();
+  y.Digits();
   x.Normalize();
   y.Normalize();
-  return std::equal(x.digits_, x.digits_ + ExactSum::kDigits, y.digits_);
+  return x.digits_ == y.digits_;
 }
 
 void DoubleStats::Merge(const DoubleStats& other) {

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -72,7 +73,11 @@ class ExactSum {
   template <bool kStats>
   void AddValues(const double* values, size_t n, double* min, double* max);
 
-  int64_t digits_[kDigits] = {};
+  // Allocated at the first finite value, so that a sum never used (an int64 job's result
+  // carries one) costs neither the memory nor the zeroing: empty means 0.
+  std::vector<int64_t> digits_;
+  // The digits, allocated (zero) when still empty: for writing.
+  int64_t* Digits();
   uint32_t pending_ = 0;
   double nonfinite_sum_ = 0;
 };
