@@ -4,13 +4,13 @@
 #include <vector>
 
 #include "absl/numeric/int128.h"
-#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "client/json.h"
 #include "common/int128.h"
+#include "common/typed_builtins.h"
 
 namespace gpool {
 
@@ -150,7 +150,7 @@ std::string FormatElement(const Elements& values, size_t index) {
     case ElementType::kString:
       return values.texts()[index];
     case ElementType::kBytes:
-      return absl::BytesToHexString(values.texts()[index]);
+      return ToHex(values.texts()[index]);
   }
   return "";
 }

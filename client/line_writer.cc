@@ -6,8 +6,8 @@
 #include <charconv>
 #include <cstring>
 
-#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "client/cli_output.h"
 
 namespace gpool {
 
@@ -45,17 +45,7 @@ absl::Status LineWriter::WriteElements(const Elements& values) {
   if (values.type() == ElementType::kInt64) return WriteValues(values.int64s());
   if (!failed_.ok()) return failed_;
   for (size_t i = 0; i < values.size(); ++i) {
-    switch (values.type()) {
-      case ElementType::kDouble:
-        buffer_ += FormatDouble(values.doubles()[i]);
-        break;
-      case ElementType::kString:
-        buffer_ += values.texts()[i];
-        break;
-      default:
-        buffer_ += absl::BytesToHexString(values.texts()[i]);
-        break;
-    }
+    buffer_ += FormatElement(values, i);
     buffer_ += '\n';
     if (buffer_.size() >= buffer_bytes_) {
       if (absl::Status status = Flush(); !status.ok()) return status;

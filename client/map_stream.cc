@@ -89,12 +89,7 @@ class StreamTally {
       }
       return false;
     }
-    const SummaryKind expected_summary = start_.output_type == ElementType::kInt64
-                                             ? SummaryKind::kInt64
-                                         : start_.output_type == ElementType::kDouble
-                                             ? SummaryKind::kDouble
-                                             : SummaryKind::kNone;
-    if (chunk.summary != expected_summary) {
+    if (chunk.summary != SummaryKindOf(start_.output_type)) {
       return absl::DataLossError(absl::StrCat("chunk ", chunk.chunk_index,
                                               " carries another summary than its ",
                                               ElementTypeName(start_.output_type), " values'"));

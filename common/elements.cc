@@ -154,7 +154,7 @@ std::string Elements::Show(size_t index) const {
     case ElementType::kBytes: {
       const std::string& text = texts_[index];
       const bool cut = text.size() > kShownBytes;
-      return absl::StrCat("0x", absl::BytesToHexString(absl::string_view(text).substr(0, kShownBytes)),
+      return absl::StrCat("0x", ToHex(absl::string_view(text).substr(0, kShownBytes)),
                           cut ? "..." : "", " (", text.size(), " bytes)");
     }
   }

@@ -89,40 +89,51 @@ ValueStats CopyAndSummarize(const int64_t* values, size_t n, int64_t* out) {
   return SummarizeAny(reinterpret_cast<const char*>(values), n, out);
 }
 
-ValueStats Summarize(const EncodedValues& values) {
-  // The pieces are bytes of the received buffers, split anywhere: each piece's whole values
-  // are read in place, and a value split between pieces is put together apart.
-  ValueStats stats;
-  char split[sizeof(int64_t)];
+
+namespace {
+
+// Hands the 8-byte values of `values` to run(bytes, n) in runs: each piece's whole values are
+// read in place, and a value split between two pieces (they are bytes of the received
+// buffers, split anywhere) is put together apart.
+template <typename Run>
+void ForEachRunOfValues(const EncodedValues& values, Run run) {
+  constexpr size_t kValueBytes = 8;
+  char split[kValueBytes];
   size_t split_bytes = 0;
   for (const EncodedValues::Piece& piece : values.pieces()) {
     const char* data = piece.data;
     size_t left = piece.size;
     if (split_bytes > 0) {
-      const size_t n = std::min(left, sizeof(split) - split_bytes);
+      const size_t n = std::min(left, kValueBytes - split_bytes);
       std::memcpy(split + split_bytes, data, n);
       split_bytes += n;
       data += n;
       left -= n;
-      if (split_bytes < sizeof(split)) continue;
-      stats.Merge(SummarizeAny(split, 1, nullptr));
+      if (split_bytes < kValueBytes) continue;
+      run(split, 1);
       split_bytes = 0;
     }
-    const size_t whole = left / sizeof(int64_t);
-    stats.Merge(SummarizeAny(data, whole, nullptr));
-    split_bytes = left - whole * sizeof(int64_t);
-    std::memcpy(split, data + whole * sizeof(int64_t), split_bytes);
+    const size_t whole = left / kValueBytes;
+    run(data, whole);
+    split_bytes = left - whole * kValueBytes;
+    std::memcpy(split, data + whole * kValueBytes, split_bytes);
   }
   // The bytes of all pieces together are whole values (EncodedValues' contract).
+}
+
+}  // namespace
+
+ValueStats Summarize(const EncodedValues& values) {
+  ValueStats stats;
+  ForEachRunOfValues(values, [&stats](const char* bytes, size_t n) {
+    stats.Merge(SummarizeAny(bytes, n, nullptr));
+  });
   return stats;
 }
 
 DoubleStats SummarizeDoubles(const EncodedValues& values) {
-  // Few pieces (the buffers a message arrived in): copy out the value split between two.
   DoubleStats stats;
-  char split[sizeof(double)];
-  size_t split_bytes = 0;
-  auto add = [&stats](const char* bytes, size_t n) {
+  ForEachRunOfValues(values, [&stats](const char* bytes, size_t n) {
     for (size_t i = 0; i < n; ++i) {
       double value;
       std::memcpy(&value, bytes + i * sizeof(double), sizeof(double));
@@ -131,25 +142,7 @@ DoubleStats SummarizeDoubles(const EncodedValues& values) {
       if (value > stats.max) stats.max = value;
     }
     stats.count += n;
-  };
-  for (const EncodedValues::Piece& piece : values.pieces()) {
-    const char* data = piece.data;
-    size_t left = piece.size;
-    if (split_bytes > 0) {
-      const size_t n = std::min(left, sizeof(split) - split_bytes);
-      std::memcpy(split + split_bytes, data, n);
-      split_bytes += n;
-      data += n;
-      left -= n;
-      if (split_bytes < sizeof(split)) continue;
-      add(split, 1);
-      split_bytes = 0;
-    }
-    const size_t whole = left / sizeof(double);
-    add(data, whole);
-    split_bytes = left - whole * sizeof(double);
-    std::memcpy(split, data + whole * sizeof(double), split_bytes);
-  }
+  });
   return stats;
 }
 

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "absl/numeric/int128.h"
+#include "common/elements.h"
 #include "common/encoded_values.h"
 #include "common/exact_sum.h"
 
@@ -18,6 +19,13 @@ namespace gpool {
 // Which reductions a chunk's result carries: those of int64 values (ValueStats' sum, min,
 // max), of double values (DoubleStats), or none (string and bytes values).
 enum class SummaryKind { kNone, kInt64, kDouble };
+
+// The summary that results of `type` carry.
+inline SummaryKind SummaryKindOf(ElementType type) {
+  return type == ElementType::kInt64    ? SummaryKind::kInt64
+         : type == ElementType::kDouble ? SummaryKind::kDouble
+                                        : SummaryKind::kNone;
+}
 
 struct ValueStats {
   uint64_t count = 0;

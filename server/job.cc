@@ -213,11 +213,7 @@ std::string Job::CheckReply(uint64_t chunk_index, const ChunkReply& reply,
     return absl::StrCat("it answered ", ElementTypeName(reply.values.type()), " values for ",
                         signature.Describe());
   }
-  const ChunkReply::SummaryKind expected_summary =
-      signature.output_type == ElementType::kInt64    ? ChunkReply::SummaryKind::kInt64
-      : signature.output_type == ElementType::kDouble ? ChunkReply::SummaryKind::kDouble
-                                                      : ChunkReply::SummaryKind::kNone;
-  if (reply.summary != expected_summary) {
+  if (reply.summary != SummaryKindOf(signature.output_type)) {
     return absl::StrCat("its summary is not the one of ", signature.Describe(), "'s results");
   }
   if (reply.values_shared && !IsNumeric(signature.output_type)) {
